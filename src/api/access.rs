@@ -1,0 +1,35 @@
+//! Room access for the HTTP layer: the pure rule chain fed from the store.
+
+use crate::error::ApiResult;
+use crate::model::{Room, User};
+use crate::rules::access::{can_access_room, Access, RoomFacts};
+use crate::state::AppState;
+
+/// How deep a chain of discussions is followed before access is refused.
+const MAX_DISCUSSION_DEPTH: usize = 16;
+
+/// `canAccessRoom(room, user)`: the rule chain, following discussions to their parents.
+pub fn can_read(state: &AppState, user: &User, room: &Room) -> ApiResult<bool> {
+    let roles = user.roles();
+    let mut current = room.clone();
+    for _ in 0..MAX_DISCUSSION_DEPTH {
+        let subscribed = state
+            .store
+            .subscription(current.id(), user.id())?
+            .is_some();
+        let facts = RoomFacts {
+            t: current.t(),
+            prid: current.prid(),
+            subscribed,
+        };
+        match can_access_room(facts, &roles, &state.permissions) {
+            Access::Granted => return Ok(true),
+            Access::Denied => return Ok(false),
+            Access::AsParent(prid) => match state.store.room(prid)? {
+                Some(parent) => current = parent,
+                None => return Ok(false),
+            },
+        }
+    }
+    Ok(false)
+}

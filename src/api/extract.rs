@@ -1,0 +1,175 @@
+//! Request extractors: the authenticated caller, JSON bodies and `qs`-style queries.
+//! Every rejection is an `ApiError`, so clients always get a Rocket.Chat body.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use serde_json::Value;
+
+use super::query::Qs;
+use crate::error::ApiError;
+use crate::model::User;
+use crate::rules::credentials::token_hash;
+use crate::state::AppState;
+
+/// The caller, authenticated by `X-User-Id` + `X-Auth-Token` (spec §3.1).
+pub struct Caller {
+    pub user: User,
+    pub token_hash: String,
+}
+
+impl Caller {
+    pub fn id(&self) -> &str {
+        self.user.id()
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<AppState, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|d| d.get_ref().clone())
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))
+}
+
+pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+    };
+    let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
+        return Err(ApiError::NotLoggedIn);
+    };
+    let state = state(req)?;
+    let hash = token_hash(token);
+    match state.store.login_token(&hash)? {
+        Some(t) if t.user_id == user_id => {}
+        _ => return Err(ApiError::NotLoggedIn),
+    }
+    let user = state.store.user(user_id)?.ok_or(ApiError::NotLoggedIn)?;
+    Ok(Caller {
+        user,
+        token_hash: hash,
+    })
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(authenticate(req))
+    }
+}
+
+/// The query string, parsed like `qs`.
+pub struct Query(pub Qs);
+
+impl FromRequest for Query {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Query, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            Qs::parse(req.query_string())
+                .map(Query)
+                .map_err(|_| ApiError::plain("Invalid query parameters")),
+        )
+    }
+}
+
+/// A JSON object body. An empty body is `{}`; anything that is not a JSON object is a 400.
+pub struct JsonBody(pub serde_json::Map<String, Value>);
+
+impl FromRequest for JsonBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<JsonBody, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(|e| {
+                ApiError::plain(format!("Invalid request body: {e}"))
+            })?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(JsonBody(Default::default()));
+            }
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(map)) => Ok(JsonBody(map)),
+                Ok(_) => Err(ApiError::plain("Match error: Expected object")),
+                Err(_) => Err(ApiError::plain("Invalid JSON in request body")),
+            }
+        })
+    }
+}
+
+/// `check()`-style typed access to body fields.
+impl JsonBody {
+    /// A required string field.
+    pub fn string(&self, key: &str) -> Result<&str, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Err(ApiError::missing_key(key)),
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Err(ApiError::expected("string", js_type(other), key)),
+        }
+    }
+
+    /// An optional string field (absent or null is `None`).
+    pub fn opt_string(&self, key: &str) -> Result<Option<&str>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(ApiError::expected("string", js_type(other), key)),
+        }
+    }
+
+    /// An optional list of strings.
+    pub fn opt_strings(&self, key: &str) -> Result<Vec<String>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(ApiError::expected("string", js_type(other), key)),
+                })
+                .collect(),
+            Some(other) => Err(ApiError::expected("array", js_type(other), key)),
+        }
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(ApiError::expected("boolean", js_type(other), key)),
+        }
+    }
+}
+
+/// The name `typeof` would give (arrays and null are objects in JS).
+pub fn js_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "boolean",
+        Value::Null | Value::Array(_) | Value::Object(_) => "object",
+    }
+}
+
+/// A required string query parameter, with `check()`'s errors (spec §1.3 B, C).
+pub fn query_string<'a>(q: &'a Qs, key: &str) -> Result<&'a str, ApiError> {
+    match q.get(key) {
+        None => Err(ApiError::missing_key(key)),
+        Some(super::query::QsValue::Str(s)) => Ok(s),
+        Some(other) => Err(ApiError::expected("string", other.js_type(), key)),
+    }
+}
+
+/// The client address used for failed-login blocking.
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,59 @@
+//! The HTTP layer: parse, authorise, call the rules and the store, shape the response.
+//! One file per Rocket.Chat namespace; every route is listed here, spelled as in the docs.
+
+mod access;
+mod auth;
+mod chat;
+pub mod extract;
+// TEMP mod push;
+pub mod query;
+pub mod respond;
+mod rooms;
+mod settings;
+mod subscriptions;
+mod users;
+
+use actix_web::{web, HttpResponse};
+
+use crate::error::ApiError;
+use rooms::Kind;
+
+pub use settings::COMPATIBLE_VERSION;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/info", web::get().to(settings::info))
+        .service(
+            web::scope("/api/v1")
+                .route("/login", web::post().to(auth::login))
+                .route("/logout", web::post().to(auth::logout))
+                .route("/logout", web::get().to(auth::logout))
+                .route("/me", web::get().to(auth::me))
+                // TEMP .route("/push.get", web::get().to(push::push_get))
+                .route("/users.create", web::post().to(users::users_create))
+                .route("/users.info", web::get().to(users::users_info))
+                .route("/channels.create", web::post().to(|s, c, b| rooms::create(Kind::Channels, s, c, b)))
+                .route("/groups.create", web::post().to(|s, c, b| rooms::create(Kind::Groups, s, c, b)))
+                .route("/im.create", web::post().to(rooms::im_create))
+                .route("/dm.create", web::post().to(rooms::im_create))
+                .route("/channels.invite", web::post().to(|s, c, b| rooms::invite(Kind::Channels, s, c, b)))
+                .route("/groups.invite", web::post().to(|s, c, b| rooms::invite(Kind::Groups, s, c, b)))
+                .route("/channels.kick", web::post().to(|s, c, b| rooms::kick(Kind::Channels, s, c, b)))
+                .route("/groups.kick", web::post().to(|s, c, b| rooms::kick(Kind::Groups, s, c, b)))
+                .route("/channels.leave", web::post().to(|s, c, b| rooms::leave(Kind::Channels, s, c, b)))
+                .route("/groups.leave", web::post().to(|s, c, b| rooms::leave(Kind::Groups, s, c, b)))
+                .route("/chat.postMessage", web::post().to(chat::chat_post_message))
+                .route("/chat.sendMessage", web::post().to(chat::chat_send_message))
+                .route("/chat.getMessage", web::get().to(chat::chat_get_message))
+                .route("/subscriptions.get", web::get().to(subscriptions::subscriptions_get))
+                .route("/subscriptions.getOne", web::get().to(subscriptions::subscriptions_get_one))
+                .route("/subscriptions.read", web::post().to(subscriptions::subscriptions_read))
+                .route("/settings/{id}", web::get().to(settings::settings_get))
+                .route("/settings/{id}", web::post().to(settings::settings_post)),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// Unknown routes and methods get Rocket.Chat's 404 body.
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

@@ -1,0 +1,311 @@
+//! Configuration: built-in defaults, then `config.toml`, then `RCPUSH_<SECTION>_<KEY>` variables.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// The whole configuration, one struct per `config.toml` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub admin: AdminConfig,
+    pub seed: SeedConfig,
+    /// Initial values of Rocket.Chat settings, by setting id (spec §2.3).
+    pub settings: IndexMap<String, serde_json::Value>,
+    /// Permission id → roles, replacing the default row (spec §1.4).
+    pub permissions: IndexMap<String, Vec<String>>,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub site_url: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+    pub cache_mb: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    pub username: String,
+    pub email: String,
+    /// Empty: a strong password is generated and printed once, at creation.
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeedConfig {
+    /// Bundle loaded into an empty database on first start; empty disables.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub login_failures_per_user: u32,
+    pub login_failures_per_ip: u32,
+    pub login_block_seconds: u64,
+    /// Password hashes computed at once; each argon2id hash holds 19 MiB.
+    pub concurrent_password_hashes: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `rcpush=debug`.
+    pub level: String,
+}
+
+/// A string that never shows itself in `Debug` output or logs.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            admin: AdminConfig::default(),
+            seed: SeedConfig::default(),
+            settings: IndexMap::new(),
+            permissions: IndexMap::new(),
+            limits: LimitsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:3000".into(),
+            site_url: "http://localhost:3000".into(),
+            workers: 0,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: "data/db".into(),
+            cache_mb: 32,
+        }
+    }
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            username: "admin".into(),
+            email: "admin@localhost".into(),
+            password: Secret::default(),
+        }
+    }
+}
+
+impl Default for SeedConfig {
+    fn default() -> Self {
+        SeedConfig {
+            file: "data/seed.json".into(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            login_failures_per_user: 10,
+            login_failures_per_ip: 50,
+            login_block_seconds: 300,
+            concurrent_password_hashes: 2,
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+/// Sections whose keys can be overridden from the environment.
+const SECTIONS: [&str; 8] = [
+    "server",
+    "storage",
+    "admin",
+    "seed",
+    "settings",
+    "permissions",
+    "limits",
+    "log",
+];
+
+impl Config {
+    /// Reads `path` (if given, it must exist) and applies `RCPUSH_*` overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let mut table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("invalid config file {}", p.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            apply_env(&mut table, &name, &value)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.storage.cache_mb == 0 {
+            bail!("invalid configuration: storage.cache_mb must be at least 1");
+        }
+        if !(self.server.site_url.starts_with("http://")
+            || self.server.site_url.starts_with("https://"))
+        {
+            bail!("invalid configuration: server.site_url must start with http:// or https://");
+        }
+        if self.limits.concurrent_password_hashes == 0 {
+            bail!("invalid configuration: limits.concurrent_password_hashes must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// `RCPUSH_SERVER_BIND=…` sets `[server] bind`. Keys match case-insensitively, so
+/// `RCPUSH_SETTINGS_PUSH_SHOW_MESSAGE` reaches `Push_show_message` when the file names it.
+fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> anyhow::Result<()> {
+    let Some(rest) = name.strip_prefix("RCPUSH_") else {
+        return Ok(());
+    };
+    if rest == "CONFIG" {
+        return Ok(());
+    }
+    let lower = rest.to_ascii_lowercase();
+    let Some(section) = SECTIONS
+        .iter()
+        .find(|s| lower.starts_with(&format!("{s}_")))
+    else {
+        bail!("unknown configuration variable {name}: no section matches");
+    };
+    let key = &rest[section.len() + 1..];
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(section_table) = entry else {
+        bail!("invalid config file: [{section}] is not a table");
+    };
+    let existing = section_table
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(key))
+        .cloned();
+    let key = existing.unwrap_or_else(|| {
+        if matches!(*section, "settings" | "permissions") {
+            key.to_string()
+        } else {
+            key.to_ascii_lowercase()
+        }
+    });
+    section_table.insert(key, parse_env_value(value));
+    Ok(())
+}
+
+/// A TOML literal when the value is one (`true`, `8`, `["admin"]`), a string otherwise.
+fn parse_env_value(value: &str) -> toml::Value {
+    format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn env_overrides_every_section() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("RCPUSH_SERVER_BIND", "0.0.0.0:9"),
+                ("RCPUSH_STORAGE_CACHE_MB", "16"),
+                ("RCPUSH_ADMIN_PASSWORD", "s3cret"),
+                ("RCPUSH_SETTINGS_Push_show_message", "false"),
+                ("RCPUSH_SERVER_SITE_URL", "https://chat.example"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.bind, "0.0.0.0:9");
+        assert_eq!(c.server.site_url, "https://chat.example");
+        assert_eq!(c.storage.cache_mb, 16);
+        assert_eq!(c.admin.password.expose(), "s3cret");
+        assert_eq!(c.settings["Push_show_message"], serde_json::json!(false));
+    }
+
+    #[test]
+    fn bad_values_are_reported_not_panicked() {
+        assert!(Config::load(None, env(&[("RCPUSH_STORAGE_CACHE_MB", "lots")])).is_err());
+        assert!(Config::load(None, env(&[("RCPUSH_NOPE_X", "1")])).is_err());
+        assert!(Config::load(None, env(&[("RCPUSH_SERVER_NOPE", "1")])).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let c = Config::load(None, env(&[("RCPUSH_ADMIN_PASSWORD", "hunter2")])).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,13 @@
+//! rcpush: a Rocket.Chat-compatible push.get server with an embedded database.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod rules;
+pub mod seed;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

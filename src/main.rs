@@ -1,0 +1,90 @@
+//! The `rcpush` command: serve (default), or load a seed bundle.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rcpush::config::Config;
+use rcpush::startup::{use_temporary_storage, Application};
+
+#[derive(Parser)]
+#[command(
+    name = "rcpush",
+    version,
+    about = "A Rocket.Chat-compatible push notification server with an embedded database"
+)]
+struct Cli {
+    /// Configuration file (default: $RCPUSH_CONFIG, else ./config.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Serve from a temporary database that is removed at exit.
+    #[arg(long, global = true)]
+    ephemeral: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Load a seed bundle (users, rooms, subscriptions, messages, settings) into the database.
+    Seed {
+        /// The bundle, a JSON file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rcpush: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_path(cli: &Cli) -> Option<PathBuf> {
+    cli.config
+        .clone()
+        .or_else(|| std::env::var_os("RCPUSH_CONFIG").map(PathBuf::from))
+        .or_else(|| {
+            let default = PathBuf::from("config.toml");
+            default.exists().then_some(default)
+        })
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load(config_path(&cli).as_deref(), std::env::vars())?;
+    rcpush::telemetry::init(&config.log.level);
+    let _temporary = if cli.ephemeral {
+        Some(use_temporary_storage(&mut config)?)
+    } else {
+        None
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&config),
+        Command::Seed { file } => {
+            let store =
+                rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            let n = rcpush::seed::load_file(&store, &file)?;
+            println!("rcpush: loaded {n} documents from {}", file.display());
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: &Config) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async {
+        let app = Application::build(config, true)?;
+        tracing::info!(
+            port = app.port(),
+            bind = %config.server.bind,
+            "rcpush listening"
+        );
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,90 @@
+//! Messages (`rocketchat_message`). A message is kept as the exact JSON bytes it was stored
+//! with, so push.get can return it without re-encoding (spec §1.5).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A stored message: valid JSON object bytes.
+#[derive(Debug, Clone)]
+pub struct Message(Box<RawValue>);
+
+impl Message {
+    /// Wraps stored bytes; they must hold one JSON value.
+    pub fn from_json(bytes: Vec<u8>) -> Result<Message, serde_json::Error> {
+        let text = String::from_utf8(bytes).map_err(serde::de::Error::custom)?;
+        RawValue::from_string(text).map(Message)
+    }
+
+    pub fn raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        let s: Box<str> = self.0.into();
+        s.into_string().into_bytes()
+    }
+
+    /// The fields the server reads; everything else stays opaque.
+    pub fn view(&self) -> Result<MessageView<'_>, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageView<'a> {
+    #[serde(rename = "_id", borrow)]
+    pub id: Cow<'a, str>,
+    /// Empty when the stored document has none (the room is then not found).
+    #[serde(default, borrow)]
+    pub rid: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub msg: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub t: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub tmid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub u: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub mentions: Vec<MentionView<'a>>,
+    #[serde(default, borrow)]
+    pub attachments: Option<Vec<AttachmentView<'a>>>,
+    #[serde(default, borrow)]
+    pub content: Option<&'a RawValue>,
+}
+
+impl MessageView<'_> {
+    /// The sender id (`u._id`).
+    pub fn sender_id(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct U<'b> {
+            #[serde(rename = "_id", borrow)]
+            id: Cow<'b, str>,
+        }
+        serde_json::from_str::<U>(self.u?.get())
+            .ok()
+            .map(|u| u.id.into_owned())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MentionView<'a> {
+    #[serde(rename = "_id", default, borrow)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub username: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub name: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AttachmentView<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub image_url: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub image_type: Option<&'a RawValue>,
+}

@@ -1,0 +1,68 @@
+//! Rocket.Chat's documents. They are kept as ordered JSON objects so that they go back out
+//! in the key order they were stored in (spec §0.1); the types here give typed access to the
+//! fields the server reads and build new documents in Rocket.Chat's insertion order.
+
+pub mod id;
+pub mod message;
+pub mod room;
+pub mod subscription;
+pub mod time;
+pub mod user;
+
+pub use message::Message;
+pub use room::{Room, RoomType};
+pub use subscription::Subscription;
+pub use user::User;
+
+/// An ordered JSON object, as stored.
+pub type Doc = serde_json::Map<String, serde_json::Value>;
+
+/// The object inside a `json!({...})` literal (anything else gives an empty object).
+pub fn object(v: serde_json::Value) -> Doc {
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => Doc::new(),
+    }
+}
+
+/// Typed reads of an ordered JSON object.
+pub trait DocExt {
+    fn str_at(&self, key: &str) -> Option<&str>;
+    fn bool_at(&self, key: &str) -> bool;
+    fn strs_at(&self, key: &str) -> Vec<&str>;
+}
+
+impl DocExt for Doc {
+    fn str_at(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(|v| v.as_str())
+    }
+
+    fn bool_at(&self, key: &str) -> bool {
+        self.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
+    }
+
+    fn strs_at(&self, key: &str) -> Vec<&str> {
+        self.get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Declares a typed wrapper around a stored document.
+macro_rules! document {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub $crate::model::Doc);
+
+        impl $name {
+            pub fn id(&self) -> &str {
+                use $crate::model::DocExt;
+                self.0.str_at("_id").unwrap_or_default()
+            }
+        }
+    };
+}
+pub(crate) use document;

@@ -1,0 +1,111 @@
+//! Rooms (`rocketchat_room`).
+
+use serde_json::Value;
+
+use super::{document, DocExt};
+
+document!(
+    /// A room document in Rocket.Chat's shape.
+    Room
+);
+
+/// The room types rcpush creates; stored rooms may carry others (`l`, `v`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomType {
+    Channel,
+    Group,
+    Direct,
+}
+
+impl RoomType {
+    pub fn code(self) -> &'static str {
+        match self {
+            RoomType::Channel => "c",
+            RoomType::Group => "p",
+            RoomType::Direct => "d",
+        }
+    }
+}
+
+impl Room {
+    /// `t`: `c`, `p`, `d`, `l`, `v`, …
+    pub fn t(&self) -> &str {
+        self.0.str_at("t").unwrap_or_default()
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.0.str_at("name")
+    }
+
+    pub fn fname(&self) -> Option<&str> {
+        self.0.str_at("fname")
+    }
+
+    /// The parent room of a discussion.
+    pub fn prid(&self) -> Option<&str> {
+        self.0.str_at("prid").filter(|p| !p.is_empty())
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.0.get("ro") == Some(&Value::Bool(true))
+    }
+
+    pub fn archived(&self) -> bool {
+        self.0.bool_at("archived")
+    }
+
+    pub fn muted(&self) -> Vec<&str> {
+        self.0.strs_at("muted")
+    }
+
+    pub fn uids(&self) -> Vec<&str> {
+        self.0.strs_at("uids")
+    }
+
+    pub fn owner_id(&self) -> Option<&str> {
+        self.0.get("u")?.get("_id")?.as_str()
+    }
+}
+
+/// A new channel or private group, in `createRoom`'s insertion order.
+pub fn new_group_room(
+    id: &str,
+    t: RoomType,
+    name: &str,
+    owner: &super::User,
+    users_count: usize,
+    read_only: bool,
+    now: super::time::Millis,
+) -> Room {
+    let now = super::time::iso(now);
+    Room(super::object(serde_json::json!({
+        "_id": id,
+        "fname": name,
+        "_updatedAt": now,
+        "name": name,
+        "t": t.code(),
+        "msgs": 0,
+        "usersCount": users_count,
+        "u": owner.short(),
+        "ts": now,
+        "ro": read_only,
+    })))
+}
+
+/// A new direct-message room, in `createDirectRoom`'s order. `members` are sorted by id.
+pub fn new_direct_room(id: &str, members: &[&super::User], now: super::time::Millis) -> Room {
+    let now = super::time::iso(now);
+    let mut usernames: Vec<&str> = members.iter().filter_map(|u| u.username()).collect();
+    usernames.sort_unstable();
+    let uids: Vec<&str> = members.iter().map(|u| u.id()).collect();
+    Room(super::object(serde_json::json!({
+        "_id": id,
+        "t": "d",
+        "usernames": usernames,
+        "usersCount": members.len(),
+        "msgs": 0,
+        "ts": now,
+        "uids": uids,
+        "_updatedAt": now,
+    })))
+}

@@ -1,0 +1,123 @@
+//! Subscriptions (`rocketchat_subscription`): one per member of a room.
+
+use serde_json::Value;
+
+use super::{document, DocExt};
+
+document!(
+    /// A subscription document in Rocket.Chat's shape.
+    Subscription
+);
+
+impl Subscription {
+    pub fn rid(&self) -> &str {
+        self.0.str_at("rid").unwrap_or_default()
+    }
+
+    pub fn user_id(&self) -> &str {
+        self.0
+            .get("u")
+            .and_then(|u| u.get("_id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// `unread` as the badge aggregation reads it: anything not numeric counts 0.
+    pub fn unread(&self) -> i64 {
+        match self.0.get("unread") {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    pub fn archived(&self) -> bool {
+        self.0.get("archived") == Some(&Value::Bool(true))
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.0.str_at("name")
+    }
+
+    pub fn fname(&self) -> Option<&str> {
+        self.0.str_at("fname")
+    }
+
+    /// Room-scoped roles such as `owner` and `moderator`.
+    pub fn roles(&self) -> Vec<&str> {
+        self.0.strs_at("roles")
+    }
+}
+
+/// A member's subscription to a channel or group, in `createRoom`'s order; the owner also
+/// gets `ls` and the `owner` role.
+pub fn new_group_subscription(
+    room: &super::Room,
+    user: &super::User,
+    owner: bool,
+    now: super::time::Millis,
+) -> Subscription {
+    let now = super::time::iso(now);
+    let mut doc = super::object(serde_json::json!({
+        "_id": super::id::new_id(),
+        "open": true,
+        "alert": false,
+        "unread": 0,
+        "userMentions": 0,
+        "groupMentions": 0,
+        "ts": room.0.get("ts").cloned().unwrap_or_else(|| now.clone().into()),
+        "rid": room.id(),
+        "name": room.name(),
+        "fname": room.fname(),
+        "t": room.t(),
+        "u": user.short(),
+    }));
+    if let Some(prid) = room.prid() {
+        doc.insert("prid".into(), prid.into());
+    }
+    if owner {
+        doc.insert("ls".into(), now.clone().into());
+        doc.insert("roles".into(), serde_json::json!(["owner"]));
+    }
+    doc.insert("_updatedAt".into(), now.into());
+    Subscription(doc)
+}
+
+/// A member's subscription to a DM. Created by an upsert in Rocket.Chat, so the filter keys
+/// come first and the rest follow in lexicographic order.
+pub fn new_direct_subscription(
+    room: &super::Room,
+    user: &super::User,
+    others: &[&super::User],
+    open: bool,
+    now: super::time::Millis,
+) -> Subscription {
+    let now = super::time::iso(now);
+    let join = |f: &dyn Fn(&super::User) -> Option<String>| {
+        others.iter().filter_map(|u| f(u)).collect::<Vec<_>>().join(", ")
+    };
+    let name = join(&|u| u.username().map(str::to_string));
+    let fname = join(&|u| u.name().or(u.username()).map(str::to_string));
+    let mut u = super::Doc::new();
+    u.insert("_id".into(), user.id().into());
+    if let Some(n) = user.username() {
+        u.insert("username".into(), n.into());
+    }
+    Subscription(super::object(serde_json::json!({
+        "_id": super::id::new_id(),
+        "rid": room.id(),
+        "u": u,
+        "_updatedAt": now,
+        "alert": false,
+        "fname": fname,
+        "groupMentions": 0,
+        "name": name,
+        "open": open,
+        "t": "d",
+        "ts": room.0.get("ts").cloned().unwrap_or_else(|| now.clone().into()),
+        "unread": 0,
+        "userMentions": 0,
+    })))
+}

@@ -1,0 +1,96 @@
+//! Users (`users` collection). Secrets (`services.password`, `services.resume`) are kept apart
+//! by the store and never live in this document.
+
+use serde_json::{json, Value};
+
+use super::{document, object, time, Doc, DocExt};
+
+document!(
+    /// A user document in Rocket.Chat's shape.
+    User
+);
+
+impl User {
+    pub fn username(&self) -> Option<&str> {
+        self.0.str_at("username")
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.0.str_at("name")
+    }
+
+    pub fn roles(&self) -> Vec<&str> {
+        self.0.strs_at("roles")
+    }
+
+    pub fn language(&self) -> Option<&str> {
+        self.0.str_at("language").filter(|l| !l.is_empty())
+    }
+
+    pub fn emails(&self) -> Vec<&str> {
+        self.0
+            .get("emails")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.get("address").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The first verified address, as `getUserInfo` reports it.
+    pub fn verified_email(&self) -> Option<&str> {
+        self.0.get("emails")?.as_array()?.iter().find_map(|e| {
+            (e.get("verified") == Some(&Value::Bool(true)))
+                .then(|| e.get("address").and_then(Value::as_str))
+                .flatten()
+        })
+    }
+
+    /// `{_id, username, name}`: how a user is embedded in other documents (`u`).
+    pub fn short(&self) -> Value {
+        let mut u = Doc::new();
+        u.insert("_id".into(), self.id().into());
+        if let Some(n) = self.username() {
+            u.insert("username".into(), n.into());
+        }
+        if let Some(n) = self.name() {
+            u.insert("name".into(), n.into());
+        }
+        Value::Object(u)
+    }
+}
+
+/// What `users.create` and first-start admin creation know about a new user.
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub roles: Vec<String>,
+    pub verified: bool,
+    pub active: bool,
+    pub now: time::Millis,
+}
+
+impl NewUser<'_> {
+    /// The document in the order Rocket.Chat's `insertUserDoc` writes it.
+    pub fn into_doc(self) -> User {
+        let now = time::iso(self.now);
+        User(object(json!({
+            "_id": self.id,
+            "createdAt": now,
+            "username": self.username,
+            "emails": [{"address": self.email, "verified": self.verified}],
+            "type": "user",
+            "status": "offline",
+            "active": self.active,
+            "_updatedAt": now,
+            "roles": self.roles,
+            "name": self.name,
+            "requirePasswordChange": false,
+            "settings": {},
+        })))
+    }
+}

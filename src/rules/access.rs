@@ -1,0 +1,176 @@
+//! Who may read a room: Rocket.Chat's `canAccessRoom` validator chain (spec §1.4, §0.3).
+//! Admins get no bypass; teams are treated as absent; discussions defer to their parent.
+
+use std::collections::HashMap;
+
+/// Permission id → roles that hold it.
+#[derive(Debug, Clone)]
+pub struct Permissions(HashMap<String, Vec<String>>);
+
+/// Rocket.Chat's default roles for the permissions rcpush checks (`upsertPermissions.ts`).
+const DEFAULTS: &[(&str, &[&str])] = &[
+    ("view-c-room", &["admin", "user", "bot", "app", "anonymous"]),
+    ("view-d-room", &["admin", "user", "bot", "app", "guest"]),
+    ("view-p-room", &["admin", "user", "anonymous", "guest"]),
+    ("view-joined-room", &["guest", "bot", "app", "anonymous"]),
+    ("view-livechat-rooms", &["livechat-manager", "livechat-monitor", "admin"]),
+    ("create-c", &["admin", "user", "bot", "app"]),
+    ("create-p", &["admin", "user", "bot", "app"]),
+    ("create-d", &["admin", "user", "bot", "app"]),
+    ("create-user", &["admin"]),
+    ("view-full-other-user-info", &["admin"]),
+    ("view-other-user-channels", &["admin"]),
+    ("add-user-to-joined-room", &["admin", "owner", "moderator"]),
+    ("add-user-to-any-c-room", &["admin"]),
+    ("add-user-to-any-p-room", &[]),
+    ("remove-user", &["admin", "owner", "moderator"]),
+    ("leave-c", &["admin", "user", "bot", "anonymous", "app"]),
+    ("leave-p", &["admin", "user", "bot", "anonymous", "app"]),
+    ("view-privileged-setting", &["admin"]),
+    ("edit-privileged-setting", &["admin"]),
+    ("test-push-notifications", &["admin", "user"]),
+    ("get-server-info", &["admin"]),
+    ("post-readonly", &["admin", "owner", "moderator"]),
+    ("kick-user-from-any-c-room", &["admin"]),
+    ("kick-user-from-any-p-room", &[]),
+    ("api-bypass-rate-limit", &["admin", "bot", "app"]),
+];
+
+impl Default for Permissions {
+    fn default() -> Self {
+        Permissions(
+            DEFAULTS
+                .iter()
+                .map(|(p, roles)| (p.to_string(), roles.iter().map(|r| r.to_string()).collect()))
+                .collect(),
+        )
+    }
+}
+
+impl Permissions {
+    /// The defaults with whole rows replaced by `overrides`.
+    pub fn with_overrides<'a>(overrides: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>) -> Self {
+        let mut p = Permissions::default();
+        for (perm, roles) in overrides {
+            p.0.insert(perm.clone(), roles.clone());
+        }
+        p
+    }
+
+    /// Whether any of `roles` holds `permission`.
+    pub fn has(&self, permission: &str, roles: &[&str]) -> bool {
+        self.0
+            .get(permission)
+            .is_some_and(|holders| holders.iter().any(|h| roles.contains(&h.as_str())))
+    }
+}
+
+/// What the chain needs to know about a room and the caller's membership of it.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomFacts<'a> {
+    pub t: &'a str,
+    /// The parent room of a discussion.
+    pub prid: Option<&'a str>,
+    pub subscribed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access<'a> {
+    Granted,
+    Denied,
+    /// A discussion the caller may read iff they may read this parent room.
+    AsParent(&'a str),
+}
+
+/// One step of the chain for `room`; the caller follows `AsParent` (with a depth limit).
+pub fn can_access_room<'a>(room: RoomFacts<'a>, roles: &[&str], perms: &Permissions) -> Access<'a> {
+    // Validator 2: a public channel (not in a team) is open to holders of view-c-room.
+    if room.t == "c" && perms.has("view-c-room", roles) {
+        return Access::Granted;
+    }
+    // Validator 3: a joined room, with view-joined-room or the room type's view permission.
+    if room.subscribed
+        && (perms.has("view-joined-room", roles)
+            || perms.has(&format!("view-{}-room", room.t), roles))
+    {
+        return Access::Granted;
+    }
+    // Validator 4: a discussion inherits its parent's access.
+    if let Some(prid) = room.prid {
+        return Access::AsParent(prid);
+    }
+    // Validator 5: omnichannel rooms, for livechat staff only.
+    if matches!(room.t, "l" | "v") && perms.has("view-livechat-rooms", roles) {
+        return Access::Granted;
+    }
+    Access::Denied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn facts(t: &str, subscribed: bool) -> RoomFacts<'_> {
+        RoomFacts {
+            t,
+            prid: None,
+            subscribed,
+        }
+    }
+
+    #[test]
+    fn default_matrix() {
+        let p = Permissions::default();
+        let user = ["user"];
+        let guest = ["guest"];
+        let admin = ["admin"];
+        assert_eq!(can_access_room(facts("c", false), &user, &p), Access::Granted);
+        assert_eq!(can_access_room(facts("c", false), &guest, &p), Access::Denied);
+        assert_eq!(can_access_room(facts("c", true), &guest, &p), Access::Granted);
+        assert_eq!(can_access_room(facts("p", false), &user, &p), Access::Denied);
+        assert_eq!(can_access_room(facts("p", false), &admin, &p), Access::Denied);
+        assert_eq!(can_access_room(facts("p", true), &user, &p), Access::Granted);
+        assert_eq!(can_access_room(facts("d", false), &admin, &p), Access::Denied);
+        assert_eq!(can_access_room(facts("d", true), &guest, &p), Access::Granted);
+        assert_eq!(can_access_room(facts("l", false), &user, &p), Access::Denied);
+        assert_eq!(can_access_room(facts("l", false), &admin, &p), Access::Granted);
+        let discussion = RoomFacts {
+            t: "p",
+            prid: Some("parent"),
+            subscribed: false,
+        };
+        assert_eq!(can_access_room(discussion, &user, &p), Access::AsParent("parent"));
+    }
+
+    #[test]
+    fn overrides_replace_rows() {
+        let o: indexmap::IndexMap<String, Vec<String>> =
+            [("view-c-room".to_string(), vec!["guest".to_string()])].into_iter().collect();
+        let p = Permissions::with_overrides(&o);
+        assert!(p.has("view-c-room", &["guest"]));
+        assert!(!p.has("view-c-room", &["user"]));
+    }
+
+    proptest! {
+        /// Without a subscription, only public channels (and livechat for staff) can be read;
+        /// a subscription is never required for a readable public channel.
+        #[test]
+        fn non_members_never_read_private_rooms(
+            t in prop::sample::select(vec!["c", "p", "d", "l", "v", "x"]),
+            roles in prop::collection::vec(
+                prop::sample::select(vec!["admin", "user", "guest", "bot", "app", "anonymous", "owner"]), 0..4),
+        ) {
+            let p = Permissions::default();
+            let r: Vec<&str> = roles.clone();
+            let got = can_access_room(facts(t, false), &r, &p);
+            if matches!(t, "p" | "d" | "x") {
+                prop_assert_eq!(got, Access::Denied);
+            }
+            if got == Access::Granted {
+                let member = can_access_room(facts(t, true), &r, &p);
+                prop_assert_eq!(member, Access::Granted);
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The rules: plain functions over plain types, with no I/O, clock or randomness, so that
+//! they can be tested and property-tested on their own.
+
+pub mod access;
+pub mod credentials;
+pub mod login_throttle;
+pub mod mentions;
+pub mod unread;

@@ -1,0 +1,91 @@
+//! How a new message changes the other members' subscriptions (`notifyUsersOnMessage`):
+//! `alert`/`open` always, `unread` according to `Unread_Count` / `Unread_Count_DM`, and the
+//! `userMentions` / `groupMentions` counters.
+
+/// The counters to add to one member's subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Bump {
+    pub unread: i64,
+    pub user_mentions: i64,
+    pub group_mentions: i64,
+}
+
+/// What the rule needs to know about the message and one receiving member.
+pub struct Facts<'a> {
+    /// The room type (`c`, `p`, `d`, `l`, …).
+    pub room_type: &'a str,
+    /// `Unread_Count` for c/p rooms, `Unread_Count_DM` for DMs.
+    pub unread_setting: &'a str,
+    pub mentions_member: bool,
+    pub mentions_all_or_here: bool,
+}
+
+/// The bump for a member who is not the sender.
+pub fn bump(f: &Facts) -> Bump {
+    let direct_like = matches!(f.room_type, "d" | "l");
+    let counts = |kind: &str| {
+        direct_like
+            || f.unread_setting == "all_messages"
+            || f.unread_setting == "user_and_group_mentions_only"
+            || f.unread_setting == kind
+    };
+    if f.mentions_member {
+        return Bump {
+            unread: counts("user_mentions_only") as i64,
+            user_mentions: 1,
+            group_mentions: 0,
+        };
+    }
+    if f.mentions_all_or_here {
+        return Bump {
+            unread: counts("group_mentions_only") as i64,
+            user_mentions: 0,
+            group_mentions: 1,
+        };
+    }
+    Bump {
+        unread: (f.unread_setting == "all_messages") as i64,
+        ..Bump::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn facts<'a>(t: &'a str, s: &'a str, user: bool, group: bool) -> Facts<'a> {
+        Facts {
+            room_type: t,
+            unread_setting: s,
+            mentions_member: user,
+            mentions_all_or_here: group,
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let plain_channel = bump(&facts("c", "user_and_group_mentions_only", false, false));
+        assert_eq!(plain_channel.unread, 0);
+        assert_eq!(bump(&facts("d", "all_messages", false, false)).unread, 1);
+        let mention = bump(&facts("c", "user_and_group_mentions_only", true, true));
+        assert_eq!((mention.unread, mention.user_mentions, mention.group_mentions), (1, 1, 0));
+        let all = bump(&facts("p", "user_and_group_mentions_only", false, true));
+        assert_eq!((all.unread, all.group_mentions), (1, 1));
+        assert_eq!(bump(&facts("c", "group_mentions_only", true, false)).unread, 0);
+    }
+
+    proptest! {
+        #[test]
+        fn unread_grows_by_at_most_one(
+            t in prop::sample::select(vec!["c", "p", "d", "l"]),
+            s in prop::sample::select(vec!["all_messages", "user_mentions_only", "group_mentions_only", "user_and_group_mentions_only", "mentions_only"]),
+            user: bool, group: bool,
+        ) {
+            let b = bump(&facts(t, s, user, group));
+            prop_assert!((0..=1).contains(&b.unread));
+            prop_assert!(b.user_mentions + b.group_mentions <= 1);
+            if s == "all_messages" { prop_assert_eq!(b.unread, 1); }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Seed bundles: Rocket.Chat-shaped documents (`users`, `rooms`, `subscriptions`, `messages`,
+//! `settings`) loaded into the store in one atomic write.
+//!
+//! Users may carry Meteor's `services.password.argon2` (a PHC string of the password's
+//! SHA-256 hex digest) and `services.resume.loginTokens[{when, hashedToken}]`; these secrets
+//! are moved out of the user document into their own trees. Raw tokens never appear.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::model::{time, Doc, DocExt, Message, Room, Subscription, User};
+use crate::store::{Import, ImportedMessage, ImportedUser, LoginToken, Store};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct Bundle {
+    users: Vec<Doc>,
+    rooms: Vec<Doc>,
+    subscriptions: Vec<Doc>,
+    messages: Vec<Doc>,
+    settings: Vec<Doc>,
+}
+
+/// Reads a bundle file and writes it to `store`. Returns how many documents were loaded.
+pub fn load_file(store: &Store, path: &Path) -> anyhow::Result<usize> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read seed file {}", path.display()))?;
+    let import = parse(&text).with_context(|| format!("invalid seed file {}", path.display()))?;
+    let count = import.users.len()
+        + import.rooms.len()
+        + import.subscriptions.len()
+        + import.messages.len()
+        + import.settings.len();
+    store.import(&import)?;
+    Ok(count)
+}
+
+/// Checks every document and separates secrets from user documents.
+pub fn parse(text: &str) -> anyhow::Result<Import> {
+    let bundle: Bundle = serde_json::from_str(text)?;
+    let require_id = |kind: &str, d: &Doc| -> anyhow::Result<String> {
+        match d.str_at("_id") {
+            Some(id) if !id.is_empty() => Ok(id.to_string()),
+            _ => bail!("a {kind} document has no string _id"),
+        }
+    };
+    let mut import = Import::default();
+    for mut doc in bundle.users {
+        let id = require_id("user", &doc)?;
+        let services = doc.remove("services");
+        let password_hash = services
+            .as_ref()
+            .and_then(|s| s.pointer("/password/argon2"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let tokens = services
+            .as_ref()
+            .and_then(|s| s.pointer("/resume/loginTokens"))
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|t| {
+                        let hash = t.get("hashedToken")?.as_str()?.to_string();
+                        let when = t.get("when").and_then(Value::as_str).unwrap_or_default();
+                        Some((
+                            hash,
+                            LoginToken {
+                                user_id: id.clone(),
+                                when: when.to_string(),
+                            },
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        import.users.push(ImportedUser {
+            user: User(doc),
+            password_hash,
+            tokens,
+        });
+    }
+    for doc in bundle.rooms {
+        require_id("room", &doc)?;
+        import.rooms.push(Room(doc));
+    }
+    for doc in bundle.subscriptions {
+        let sub = Subscription(doc);
+        if sub.rid().is_empty() || sub.user_id().is_empty() {
+            bail!("a subscription document lacks rid or u._id");
+        }
+        import.subscriptions.push(sub);
+    }
+    for doc in bundle.messages {
+        let id = require_id("message", &doc)?;
+        let room_id = doc.str_at("rid").unwrap_or_default().to_string();
+        let ts = doc
+            .str_at("ts")
+            .and_then(time::parse_iso)
+            .with_context(|| format!("message {id} has no ISO ts"))?;
+        let message = Message::from_json(serde_json::to_vec(&doc)?)?;
+        import.messages.push(ImportedMessage {
+            message,
+            id,
+            room_id,
+            ts,
+        });
+    }
+    for doc in bundle.settings {
+        require_id("setting", &doc)?;
+        import.settings.push(doc);
+    }
+    Ok(import)
+}

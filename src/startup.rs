@@ -1,0 +1,201 @@
+//! Building and running the server: open the store, bring it up to date (seed, settings,
+//! admin), bind the listener (port 0 allowed), and serve.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+use anyhow::Context;
+use rand::RngCore;
+
+use crate::config::Config;
+use crate::model::{id, time, user::NewUser};
+use crate::rules::credentials::{hash_password, password_digest};
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::store::Store;
+
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Opens everything and binds; the server starts when `run_until_stopped` is awaited.
+    /// `signals`: whether SIGINT/SIGTERM stop it gracefully (off for embedded servers).
+    pub fn build(config: &Config, signals: bool) -> anyhow::Result<Application> {
+        let store = Store::open(&config.storage.path, config.storage.cache_mb)?;
+        let settings = prepare(&store, config)?;
+        let state = AppState::new(store, settings, config);
+
+        let listener = TcpListener::bind(&config.server.bind)
+            .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let max_body = config.limits.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .app_data(web::PayloadConfig::new(max_body))
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add(("Cache-Control", "no-store"))
+                        .add(("Pragma", "no-cache")),
+                )
+                .configure(crate::api::configure)
+        })
+        .listen(listener)
+        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        if !signals {
+            server = server.disable_signals();
+        }
+        Ok(Application {
+            server: server.shutdown_timeout(10).run(),
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// First-start work: load the seed bundle into an empty database, make sure every setting
+/// exists, and create the admin account if there is none.
+fn prepare(store: &Store, config: &Config) -> anyhow::Result<Settings> {
+    if store.is_fresh()? && !config.seed.file.is_empty() {
+        let n = crate::seed::load_file(store, config.seed.file.as_ref())?;
+        tracing::info!(documents = n, file = %config.seed.file, "loaded seed bundle");
+    }
+    let settings = Settings::load(
+        store,
+        &config.server.site_url,
+        &id::new_uuid(),
+        &config.settings,
+    )?;
+    ensure_admin(store, config)?;
+    Ok(settings)
+}
+
+fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
+    if !store.users_with_role("admin")?.is_empty() {
+        return Ok(());
+    }
+    let admin = &config.admin;
+    let generated = admin.password.expose().is_empty();
+    let password = if generated {
+        id::new_secret()
+    } else {
+        admin.password.expose().to_string()
+    };
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let phc = hash_password(&password_digest(&password), &salt)?;
+    let user = NewUser {
+        id: &id::new_id(),
+        username: &admin.username,
+        email: &admin.email,
+        name: &admin.username,
+        roles: vec!["admin".into()],
+        verified: true,
+        active: true,
+        now: time::now_millis(),
+    }
+    .into_doc();
+    if store.create_user(&user, Some(&phc))?.is_err() {
+        anyhow::bail!(
+            "cannot create the admin account: username '{}' or e-mail '{}' is taken by a non-admin user",
+            admin.username,
+            admin.email
+        );
+    }
+    if generated {
+        // Printed once, on purpose, and never logged.
+        println!(
+            "rcpush: created admin user '{}' with password: {password}",
+            admin.username
+        );
+    } else {
+        tracing::info!(username = %admin.username, "created admin user");
+    }
+    Ok(())
+}
+
+/// A server running on its own thread, as the tests and embedders use it.
+pub struct RunningServer {
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    pub port: u16,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops the server gracefully and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let handle = self.handle.clone();
+            actix_web::rt::System::new().block_on(handle.stop(true));
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Builds the server for `config` and runs it on a background thread.
+pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match Application::build(&config, false) {
+                Ok(app) => {
+                    let _ = tx.send(Ok((app.port(), app.handle())));
+                    if let Err(e) = app.run_until_stopped().await {
+                        tracing::error!(error = %e, "server stopped with an error");
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        })
+    });
+    let (port, handle) = rx
+        .recv()
+        .context("server thread ended before starting")??;
+    Ok(RunningServer {
+        url: format!("http://127.0.0.1:{port}"),
+        port,
+        handle,
+        thread: Some(thread),
+    })
+}
+
+/// Points `config` at a new temporary directory, removed when the guard is dropped.
+pub fn use_temporary_storage(config: &mut Config) -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("rcpush-")
+        .tempdir()
+        .context("cannot create a temporary database directory")?;
+    config.storage.path = dir.path().join("db");
+    Ok(dir)
+}

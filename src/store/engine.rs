@@ -1,0 +1,39 @@
+//! The seam between typed storage code and a key-value backend (Conduit's engine/tree split).
+//!
+//! Everything above this trait is written once; a backend (sled today, perhaps PostgreSQL
+//! later) implements it in one file.
+
+use super::trees::Tree;
+use super::StoreResult;
+
+/// One atomic set of writes across trees.
+#[derive(Default, Debug)]
+pub struct Batch {
+    pub(super) writes: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    pub fn put(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.writes.push((tree, key.into(), Some(value.into())));
+    }
+
+    pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
+        self.writes.push((tree, key.into(), None));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
+pub trait Engine: Send + Sync {
+    fn get(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+    /// Every entry whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Applies all writes of `batch` atomically (all or none become visible).
+    fn apply(&self, batch: Batch) -> StoreResult<()>;
+    /// Returns once everything applied so far is on disk.
+    fn flush(&self) -> StoreResult<()>;
+    /// True when no tree holds any entry (a fresh database).
+    fn is_empty(&self) -> StoreResult<bool>;
+}

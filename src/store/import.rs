@@ -1,0 +1,55 @@
+use super::tokens::LoginToken;
+use super::trees::Tree;
+use super::{encode, Store, StoreResult};
+use crate::model::{Doc, Message, Room, Subscription, User};
+
+/// Documents to load in one atomic write (seed bundles, restores).
+#[derive(Default)]
+pub struct Import {
+    pub users: Vec<ImportedUser>,
+    pub rooms: Vec<Room>,
+    pub subscriptions: Vec<Subscription>,
+    pub messages: Vec<ImportedMessage>,
+    pub settings: Vec<Doc>,
+}
+
+pub struct ImportedUser {
+    pub user: User,
+    pub password_hash: Option<String>,
+    /// `(base64(sha256(token)), token)` pairs.
+    pub tokens: Vec<(String, LoginToken)>,
+}
+
+pub struct ImportedMessage {
+    pub message: Message,
+    pub id: String,
+    pub room_id: String,
+    pub ts: i64,
+}
+
+impl Store {
+    /// Writes every document of `data`, replacing documents with the same ids.
+    pub fn import(&self, data: &Import) -> StoreResult<()> {
+        self.write(|_, batch| {
+            for u in &data.users {
+                Self::put_user(batch, &u.user, u.password_hash.as_deref());
+                for (hash, token) in &u.tokens {
+                    batch.put(Tree::TokenhashToken, hash.as_str(), encode(token));
+                }
+            }
+            for room in &data.rooms {
+                Self::put_room(batch, room);
+            }
+            for sub in &data.subscriptions {
+                Self::put_subscription(batch, sub);
+            }
+            for m in &data.messages {
+                Self::put_message(batch, &m.message, &m.id, &m.room_id, m.ts);
+            }
+            for s in &data.settings {
+                Self::put_setting(batch, s);
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,52 @@
+//! Composite keys. Parts are joined with `0xFF`, a byte that never occurs in UTF-8, so a
+//! prefix scan on `part ∙ 0xFF` lists exactly the entries of that part.
+
+pub const SEP: u8 = 0xFF;
+
+/// `a ∙ b`
+pub fn pair(a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + b.len() + 1);
+    k.extend_from_slice(a.as_bytes());
+    k.push(SEP);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+/// `a ∙` — the prefix of every `pair(a, _)`.
+pub fn prefix(a: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + 1);
+    k.extend_from_slice(a.as_bytes());
+    k.push(SEP);
+    k
+}
+
+/// `rid ∙ ts ∙ mid`, where `ts` is big-endian with the sign bit flipped so keys sort by time.
+pub fn room_ts_message(rid: &str, ts: i64, mid: &str) -> Vec<u8> {
+    let mut k = prefix(rid);
+    k.extend_from_slice(&((ts as u64) ^ (1 << 63)).to_be_bytes());
+    k.push(SEP);
+    k.extend_from_slice(mid.as_bytes());
+    k
+}
+
+/// The part after the first separator, as UTF-8 (`None` if the key is malformed).
+pub fn second(key: &[u8]) -> Option<&str> {
+    let at = key.iter().position(|b| *b == SEP)?;
+    std::str::from_utf8(&key[at + 1..]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_keys_sort_by_time_and_stay_in_their_room() {
+        let a = room_ts_message("r", -5, "x");
+        let b = room_ts_message("r", 3, "a");
+        let c = room_ts_message("r", 1_700_000_000_000, "a");
+        assert!(a < b && b < c);
+        assert!(c.starts_with(&prefix("r")));
+        assert!(!room_ts_message("rr", 0, "a").starts_with(&prefix("r")));
+        assert_eq!(second(&pair("u", "room")), Some("room"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Typed storage of users, login tokens, rooms, subscriptions, messages and settings.
+//!
+//! The only code that knows the backend is `sled.rs`, behind the `Engine` seam. Writes run
+//! one at a time under a lock (read, decide, apply one atomic batch), then wait for a flush:
+//! a write method returns `Ok` only once its data is on disk.
+
+mod engine;
+mod import;
+mod keys;
+mod messages;
+mod rooms;
+mod settings;
+mod sled;
+mod subscriptions;
+mod tokens;
+pub mod trees;
+mod users;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde::de::DeserializeOwned;
+
+pub use engine::{Batch, Engine};
+pub use import::{Import, ImportedMessage, ImportedUser};
+pub use rooms::Membership;
+pub use tokens::LoginToken;
+use trees::{Tree, SCHEMA_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Open(String),
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    #[error("corrupt entry in {tree}: {detail}")]
+    Corrupt { tree: &'static str, detail: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A uniqueness rule a write would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    Username,
+    Email,
+    RoomName,
+    Id,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    engine: Arc<dyn Engine>,
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, checking its schema version.
+    pub fn open(path: &Path, cache_mb: u64) -> StoreResult<Store> {
+        let engine = self::sled::SledEngine::open(path, cache_mb)?;
+        let store = Store {
+            engine: Arc::new(engine),
+            write_lock: Arc::new(Mutex::new(())),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> StoreResult<()> {
+        match self.engine.get(Tree::Meta, b"schema_version")? {
+            None => self.write(|_, batch| {
+                batch.put(Tree::Meta, "schema_version", SCHEMA_VERSION.to_string());
+                Ok(())
+            }),
+            Some(v) if v == SCHEMA_VERSION.to_string().as_bytes() => Ok(()),
+            Some(v) => Err(StoreError::Open(format!(
+                "database schema version {} is not supported by this rcpush (expects {SCHEMA_VERSION})",
+                String::from_utf8_lossy(&v)
+            ))),
+        }
+    }
+
+    /// True when the database holds nothing but its schema marker.
+    pub fn is_fresh(&self) -> StoreResult<bool> {
+        Ok(self.engine.scan_prefix(Tree::UseridUser, b"")?.is_empty()
+            && self.engine.scan_prefix(Tree::RoomidRoom, b"")?.is_empty()
+            && self.engine.scan_prefix(Tree::SettingidSetting, b"")?.is_empty())
+    }
+
+    /// Runs `decide` alone among writers, applies its batch atomically, then flushes.
+    /// Flushing happens outside the lock so that concurrent writers share one fsync.
+    fn write<R>(&self, decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<R>) -> StoreResult<R> {
+        let result = {
+            let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let mut batch = Batch::default();
+            let result = decide(self, &mut batch)?;
+            if !batch.is_empty() {
+                self.engine.apply(batch)?;
+            }
+            result
+        };
+        self.engine.flush()?;
+        Ok(result)
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<T>> {
+        match self.engine.get(tree, key)? {
+            None => Ok(None),
+            Some(bytes) => decode(tree, &bytes).map(Some),
+        }
+    }
+
+    fn get_string(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<String>> {
+        match self.engine.get(tree, key)? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| corrupt(tree, e)),
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(tree: Tree, bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| corrupt(tree, e))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Serialising our own document types cannot fail: they hold only JSON values.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn corrupt(tree: Tree, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        tree: tree.name(),
+        detail: e.to_string(),
+    }
+}

@@ -1,0 +1,97 @@
+//! The sled backend: the only file that knows sled.
+
+use std::path::Path;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::engine::{Batch, Engine};
+use super::trees::Tree;
+use super::{StoreError, StoreResult};
+
+pub struct SledEngine {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+impl SledEngine {
+    pub fn open(path: &Path, cache_mb: u64) -> StoreResult<SledEngine> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_mb * 1024 * 1024)
+            // Durability comes from explicit flushes before each acknowledgement.
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|e| open_error(path, e))?;
+        let trees = Tree::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| open_error(path, e))?;
+        Ok(SledEngine { db, trees })
+    }
+
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        &self.trees[tree.index()]
+    }
+}
+
+fn open_error(path: &Path, e: sled::Error) -> StoreError {
+    let detail = match &e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            "it is locked by another process (is rcpush already running?)".to_string()
+        }
+        sled::Error::Io(io) => io.to_string(),
+        sled::Error::Corruption { .. } => "the database is corrupt; restore a backup".to_string(),
+        other => other.to_string(),
+    };
+    StoreError::Open(format!("cannot open database {}: {detail}", path.display()))
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl Engine for SledEngine {
+    fn get(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.tree(tree).get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.tree(tree)
+            .scan_prefix(prefix)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
+            .collect()
+    }
+
+    fn apply(&self, batch: Batch) -> StoreResult<()> {
+        let trees: Vec<&sled::Tree> = self.trees.iter().collect();
+        trees
+            .as_slice()
+            .transaction(|tx| {
+                for (tree, key, value) in &batch.writes {
+                    let t = &tx[tree.index()];
+                    match value {
+                        Some(v) => t.insert(key.as_slice(), v.as_slice())?,
+                        None => t.remove(key.as_slice())?,
+                    };
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(s) => StoreError::from(s),
+                TransactionError::Abort(()) => StoreError::Backend("transaction aborted".into()),
+            })
+    }
+
+    fn flush(&self) -> StoreResult<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn is_empty(&self) -> StoreResult<bool> {
+        Ok(self.trees.iter().all(|t| t.is_empty()))
+    }
+}

@@ -1,0 +1,69 @@
+use super::keys;
+use super::trees::Tree;
+use super::{decode, encode, Batch, Store, StoreResult};
+use crate::model::Subscription;
+
+impl Store {
+    pub fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>> {
+        self.get_json(
+            Tree::UserroomidSubscription,
+            &keys::pair(user_id, room_id),
+        )
+    }
+
+    pub fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>> {
+        self.engine
+            .scan_prefix(Tree::UserroomidSubscription, &keys::prefix(user_id))?
+            .into_iter()
+            .map(|(_, v)| decode(Tree::UserroomidSubscription, &v))
+            .collect()
+    }
+
+    pub fn room_member_ids(&self, room_id: &str) -> StoreResult<Vec<String>> {
+        self.engine
+            .scan_prefix(Tree::Roomuserids, &keys::prefix(room_id))?
+            .into_iter()
+            .map(|(k, _)| {
+                keys::second(&k)
+                    .map(str::to_string)
+                    .ok_or_else(|| super::corrupt(Tree::Roomuserids, "key without user id"))
+            })
+            .collect()
+    }
+
+    /// `Subscriptions.getBadgeCount`: the sum of `unread` over non-archived subscriptions.
+    pub fn badge(&self, user_id: &str) -> StoreResult<i64> {
+        Ok(self
+            .subscriptions_of_user(user_id)?
+            .iter()
+            .filter(|s| !s.archived())
+            .map(Subscription::unread)
+            .fold(0i64, i64::saturating_add))
+    }
+
+    /// Rewrites one subscription with `update` (nothing happens if it does not exist).
+    pub fn update_subscription(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        update: impl FnOnce(&mut Subscription),
+    ) -> StoreResult<Option<Subscription>> {
+        self.write(|store, batch| {
+            let Some(mut sub) = store.subscription(room_id, user_id)? else {
+                return Ok(None);
+            };
+            update(&mut sub);
+            Self::put_subscription(batch, &sub);
+            Ok(Some(sub))
+        })
+    }
+
+    pub(super) fn put_subscription(batch: &mut Batch, sub: &Subscription) {
+        batch.put(
+            Tree::UserroomidSubscription,
+            keys::pair(sub.user_id(), sub.rid()),
+            encode(sub),
+        );
+        batch.put(Tree::Roomuserids, keys::pair(sub.rid(), sub.user_id()), "");
+    }
+}

@@ -1,0 +1,35 @@
+use serde::{Deserialize, Serialize};
+
+use super::trees::Tree;
+use super::{encode, Store, StoreResult};
+
+/// A login token, known only by its hash (`base64(sha256(token))`, spec §3.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoginToken {
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    /// ISO date of the login.
+    pub when: String,
+}
+
+impl Store {
+    pub fn login_token(&self, token_hash: &str) -> StoreResult<Option<LoginToken>> {
+        self.get_json(Tree::TokenhashToken, token_hash.as_bytes())
+    }
+
+    pub fn add_login_token(&self, token_hash: &str, token: &LoginToken) -> StoreResult<()> {
+        self.write(|_, batch| {
+            batch.put(Tree::TokenhashToken, token_hash, encode(token));
+            Ok(())
+        })
+    }
+
+    /// Removes one login token; true if it existed.
+    pub fn remove_login_token(&self, token_hash: &str) -> StoreResult<bool> {
+        self.write(|store, batch| {
+            let existed = store.login_token(token_hash)?.is_some();
+            batch.delete(Tree::TokenhashToken, token_hash);
+            Ok(existed)
+        })
+    }
+}

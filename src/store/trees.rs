@@ -1,0 +1,75 @@
+//! Every tree of the database, once, with its key layout. Names are `keyname_valuename`.
+//! Composite keys join their parts with `0xFF` (never part of UTF-8), see `keys.rs`.
+
+/// Bump when a key layout or document encoding changes, and add a migration.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tree {
+    /// `"schema_version"` → decimal version.
+    Meta,
+    /// user id → user document (Rocket.Chat shape, without `services`).
+    UseridUser,
+    /// lower-cased username → user id.
+    UsernameUserid,
+    /// lower-cased e-mail address → user id.
+    EmailUserid,
+    /// user id → argon2id PHC string of the password's SHA-256 hex digest.
+    UseridPassword,
+    /// `base64(sha256(token))` → `{"userId","when"}`.
+    TokenhashToken,
+    /// room id → room document.
+    RoomidRoom,
+    /// room name → room id (rooms with a `name` only).
+    RoomnameRoomid,
+    /// user id ∙ room id → subscription document.
+    UserroomidSubscription,
+    /// room id ∙ user id → empty: the members of a room.
+    Roomuserids,
+    /// message id → message document, verbatim as served.
+    MessageidMessage,
+    /// room id ∙ ts (8 bytes, order-preserving) ∙ message id → empty.
+    Roomtsmessageids,
+    /// setting id → setting document `{"_id","value",…}`.
+    SettingidSetting,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 13] = [
+        Tree::Meta,
+        Tree::UseridUser,
+        Tree::UsernameUserid,
+        Tree::EmailUserid,
+        Tree::UseridPassword,
+        Tree::TokenhashToken,
+        Tree::RoomidRoom,
+        Tree::RoomnameRoomid,
+        Tree::UserroomidSubscription,
+        Tree::Roomuserids,
+        Tree::MessageidMessage,
+        Tree::Roomtsmessageids,
+        Tree::SettingidSetting,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Meta => "meta",
+            Tree::UseridUser => "userid_user",
+            Tree::UsernameUserid => "username_userid",
+            Tree::EmailUserid => "email_userid",
+            Tree::UseridPassword => "userid_password",
+            Tree::TokenhashToken => "tokenhash_token",
+            Tree::RoomidRoom => "roomid_room",
+            Tree::RoomnameRoomid => "roomname_roomid",
+            Tree::UserroomidSubscription => "userroomid_subscription",
+            Tree::Roomuserids => "roomuserids",
+            Tree::MessageidMessage => "messageid_message",
+            Tree::Roomtsmessageids => "roomtsmessageids",
+            Tree::SettingidSetting => "settingid_setting",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Tree::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}

@@ -1,0 +1,79 @@
+use super::trees::Tree;
+use super::{decode, encode, Conflict, Store, StoreResult};
+use crate::model::User;
+
+impl Store {
+    pub fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.get_json(Tree::UseridUser, id.as_bytes())
+    }
+
+    /// Case-insensitive, as Rocket.Chat's `findOneByUsernameIgnoringCase`.
+    pub fn user_id_by_username(&self, username: &str) -> StoreResult<Option<String>> {
+        self.get_string(Tree::UsernameUserid, username.to_lowercase().as_bytes())
+    }
+
+    pub fn user_id_by_email(&self, email: &str) -> StoreResult<Option<String>> {
+        self.get_string(Tree::EmailUserid, email.to_lowercase().as_bytes())
+    }
+
+    pub fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        match self.user_id_by_username(username)? {
+            Some(id) => self.user(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored password hash (argon2id PHC string), if the user has a password.
+    pub fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
+        self.get_string(Tree::UseridPassword, user_id.as_bytes())
+    }
+
+    /// Every user who holds `role`.
+    pub fn users_with_role(&self, role: &str) -> StoreResult<Vec<User>> {
+        self.engine
+            .scan_prefix(Tree::UseridUser, b"")?
+            .into_iter()
+            .map(|(_, v)| decode::<User>(Tree::UseridUser, &v))
+            .filter(|u| u.as_ref().map_or(true, |u| u.roles().contains(&role)))
+            .collect()
+    }
+
+    /// Inserts a new user with its indexes and password hash, unless a unique field is taken.
+    pub fn create_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+    ) -> StoreResult<Result<(), Conflict>> {
+        self.write(|store, batch| {
+            if store.user(user.id())?.is_some() {
+                return Ok(Err(Conflict::Id));
+            }
+            if let Some(name) = user.username() {
+                if store.user_id_by_username(name)?.is_some() {
+                    return Ok(Err(Conflict::Username));
+                }
+            }
+            for email in user.emails() {
+                if store.user_id_by_email(email)?.is_some() {
+                    return Ok(Err(Conflict::Email));
+                }
+            }
+            Self::put_user(batch, user, password_hash);
+            Ok(Ok(()))
+        })
+    }
+
+    pub(super) fn put_user(batch: &mut super::Batch, user: &User, password_hash: Option<&str>) {
+        let id = user.id();
+        batch.put(Tree::UseridUser, id, encode(user));
+        if let Some(name) = user.username() {
+            batch.put(Tree::UsernameUserid, name.to_lowercase(), id);
+        }
+        for email in user.emails() {
+            batch.put(Tree::EmailUserid, email.to_lowercase(), id);
+        }
+        if let Some(hash) = password_hash {
+            batch.put(Tree::UseridPassword, id, hash);
+        }
+    }
+}
