@@ -5,7 +5,7 @@ mod access;
 mod auth;
 mod chat;
 pub mod extract;
-// TEMP mod push;
+mod push;
 pub mod query;
 pub mod respond;
 mod rooms;
@@ -28,7 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/logout", web::post().to(auth::logout))
                 .route("/logout", web::get().to(auth::logout))
                 .route("/me", web::get().to(auth::me))
-                // TEMP .route("/push.get", web::get().to(push::push_get))
+                .route("/push.get", web::get().to(push::push_get))
                 .route("/users.create", web::post().to(users::users_create))
                 .route("/users.info", web::get().to(users::users_info))
                 .route("/channels.create", web::post().to(|s, c, b| rooms::create(Kind::Channels, s, c, b)))

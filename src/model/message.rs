@@ -49,8 +49,8 @@ pub struct MessageView<'a> {
     pub u: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub mentions: Vec<MentionView<'a>>,
-    #[serde(default, borrow)]
-    pub attachments: Option<Vec<AttachmentView<'a>>>,
+    #[serde(default)]
+    pub attachments: Option<Vec<serde_json::Value>>,
     #[serde(default, borrow)]
     pub content: Option<&'a RawValue>,
 }
@@ -77,14 +77,4 @@ pub struct MentionView<'a> {
     pub username: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub name: Option<Cow<'a, str>>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct AttachmentView<'a> {
-    #[serde(rename = "type", default, borrow)]
-    pub kind: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    pub image_url: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub image_type: Option<&'a RawValue>,
 }

@@ -3,6 +3,10 @@
 
 pub mod access;
 pub mod credentials;
+pub mod emoji;
+mod emoji_table;
 pub mod login_throttle;
 pub mod mentions;
+pub mod notification;
+pub mod text;
 pub mod unread;

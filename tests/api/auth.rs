@@ -1,0 +1,137 @@
+//! Login, logout, me, failed-login blocking, users.create / users.info.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+const LOGIN_FAILED: &str = r#"{"success":false,"error":401,"status":"error","message":"Incorrect login or password"}"#;
+
+#[test]
+fn login_accepts_every_client_form() {
+    let app = spawn_app();
+    let digest = "sha256-of-nothing";
+    let _ = digest;
+    let alice_digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"alice-demo"))
+    };
+    for body in [
+        json!({"user": "alice", "password": "alice-demo"}),
+        json!({"user": "ALICE", "password": "alice-demo"}),
+        json!({"user": "alice@example.com", "password": "alice-demo"}),
+        json!({"username": "alice", "password": "alice-demo"}),
+        json!({"email": "alice@example.com", "password": "alice-demo"}),
+        json!({"user": {"username": "alice"}, "password": "alice-demo"}),
+        json!({"user": "alice", "password": {"digest": alice_digest, "algorithm": "sha-256"}}),
+    ] {
+        let r = app.post("/api/v1/login", None, &body);
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+        assert_eq!(r.content_type, "application/json");
+        let j = r.json();
+        assert_eq!(j["status"], "success");
+        assert_eq!(j["success"], true);
+        assert_eq!(j["data"]["userId"], ALICE.0);
+        assert_eq!(j["data"]["me"]["username"], "alice");
+        assert_eq!(j["data"]["authToken"].as_str().unwrap().len(), 43);
+        assert!(!r.body.contains("argon2"), "no hash in the login answer");
+    }
+}
+
+#[test]
+fn login_fails_the_same_way_for_wrong_passwords_and_unknown_users() {
+    let app = spawn_app();
+    for body in [
+        json!({"user": "alice", "password": "wrong"}),
+        json!({"user": "nobody", "password": "alice-demo"}),
+        json!({"user": "alice", "password": {"digest": "00", "algorithm": "sha-256"}}),
+        json!({"user": "alice"}),
+        json!({"password": "alice-demo"}),
+        json!({"user": ["alice"], "password": "alice-demo"}),
+        json!({"user": "alice", "password": ["alice-demo"]}),
+    ] {
+        let r = app.post("/api/v1/login", None, &body);
+        assert_eq!((r.status, r.body.as_str()), (401, LOGIN_FAILED), "{body}");
+    }
+}
+
+#[test]
+fn ten_failures_block_the_username_even_with_the_right_password() {
+    let app = spawn_app();
+    for _ in 0..10 {
+        let r = app.post("/api/v1/login", None, &json!({"user": "bob", "password": "nope"}));
+        assert_eq!(r.status, 401);
+    }
+    let r = app.post("/api/v1/login", None, &json!({"user": "bob", "password": "bob-demo"}));
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "error-login-blocked-for-user");
+    // Other users are not affected.
+    app.login("alice", "alice-demo");
+}
+
+#[test]
+fn logout_invalidates_the_token() {
+    let app = spawn_app();
+    let session = app.login("alice", "alice-demo");
+    let r = app.get("/api/v1/me", auth(&session));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["username"], "alice");
+    let r = app.post("/api/v1/logout", auth(&session), &json!({}));
+    assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"success","data":{"message":"You've been logged out!"}}"#));
+    assert_eq!(app.get("/api/v1/me", auth(&session)).status, 401);
+    // GET logout works too, and other sessions stay valid.
+    let other = app.login("alice", "alice-demo");
+    assert_eq!(app.get("/api/v1/logout", auth(&other)).status, 200);
+    assert_eq!(app.get("/api/v1/me", Some(ALICE)).status, 200);
+}
+
+#[test]
+fn me_describes_the_caller_without_secrets() {
+    let app = spawn_app();
+    let r = app.get("/api/v1/me?", Some(RODRIQ));
+    assert_eq!(r.status, 200);
+    let j = r.json();
+    assert_eq!(j["_id"], RODRIQ.0);
+    assert_eq!(j["email"], "rodriq@example.com");
+    assert_eq!(j["avatarUrl"], "http://localhost:3000/avatar/rodriq");
+    assert_eq!(j["services"], json!({"password": {"exists": true}}));
+    assert!(r.body.ends_with(r#""success":true}"#));
+    assert!(!r.body.contains("argon2") && !r.body.contains("hashedToken"));
+}
+
+#[test]
+fn users_create_needs_create_user_and_unique_names() {
+    let app = spawn_app();
+    let body = json!({"email": "carol@example.com", "name": "Carol", "password": "carol-pass", "username": "carol"});
+    let r = app.post("/api/v1/users.create", Some(ALICE), &body);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["errorType"], "error-action-not-allowed");
+    let admin = app.admin();
+    let r = app.post("/api/v1/users.create", auth(&admin), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let user = r.json()["user"].clone();
+    assert_eq!(user["username"], "carol");
+    assert_eq!(user["roles"], json!(["user"]));
+    assert!(user.get("services").is_none());
+    app.login("carol", "carol-pass");
+    let r = app.post("/api/v1/users.create", auth(&admin), &body);
+    assert_eq!((r.status, r.json()["error"].as_str()), (400, Some("carol is already in use :( [error-field-unavailable]")));
+    let r = app.post("/api/v1/users.create", auth(&admin), &json!({"email": "x@example.com", "name": "X", "password": "p"}));
+    assert_eq!(r.json()["error"], "must have required property 'username' [invalid-params]");
+    let r = app.post("/api/v1/users.create", auth(&admin), &json!({"email": "x@example.com", "name": "X", "password": "p", "username": "bad name"}));
+    assert_eq!(r.json()["errorType"], "error-input-is-not-a-valid-field");
+
+    let r = app.get("/api/v1/users.info?username=carol", Some(BOB));
+    assert_eq!(r.status, 200);
+    assert!(r.json()["user"].get("emails").is_none(), "others do not see e-mail addresses");
+    let r = app.get("/api/v1/users.info?username=nobody", Some(BOB));
+    assert_eq!(r.body, r#"{"success":false,"error":"User not found."}"#);
+}
+
+#[test]
+fn unknown_routes_get_a_rocket_chat_404() {
+    let app = spawn_app();
+    let r = app.get("/api/v1/nope", Some(RODRIQ));
+    assert_eq!((r.status, r.body.as_str()), (404, r#"{"success":false,"error":"Resource not found"}"#));
+    let r = app.get("/api/info", None);
+    assert_eq!((r.status, r.body.as_str()), (200, r#"{"version":"7.10","success":true}"#));
+}

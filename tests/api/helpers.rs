@@ -1,0 +1,139 @@
+//! `spawn_app`: the real server on a free port with a temporary database, and typed calls.
+
+use std::path::PathBuf;
+
+use rcpush::config::{Config, Secret};
+use rcpush::startup::{spawn, RunningServer};
+use serde_json::Value;
+
+pub const ADMIN_PASSWORD: &str = "admin-test-password";
+
+/// The demo user of the documentation example and its login token.
+pub const RODRIQ: (&str, &str) = ("d26x6zSkaPSe5gCyy", "Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92");
+pub const ALICE: (&str, &str) = ("A7dm3kQzR9xYpW2bn", "alice-demo-token-kGq2Wm7Rt9XbZp4Ns8Yc3Hd6Jf");
+pub const BOB: (&str, &str) = ("B8fn4mRaS2yZqX3cp", "bob-demo-token-Tq8Lm3Xw6Zr2Pc9Kn4Vb7Yh5Dg1");
+pub const GINA: (&str, &str) = ("G5hp6nTbT3zAsY4dq", "gina-demo-token-Hs5Nw2Qk8Xm4Rt7Zc3Pb6Yd9Jf");
+
+pub struct TestApp {
+    pub url: String,
+    pub data_dir: PathBuf,
+    server: Option<RunningServer>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The committed `config.toml` with the demo seed, on a free port and a temporary database.
+pub fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {})
+}
+
+pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut config = Config::load(Some(&root.join("config.toml")), Vec::new()).expect("config");
+    let dir = tempfile::tempdir().expect("tempdir");
+    config.server.bind = "127.0.0.1:0".into();
+    config.storage.path = dir.path().join("db");
+    config.seed.file = root.join("data/seed.json").display().to_string();
+    config.admin.password = Secret::new(ADMIN_PASSWORD);
+    if std::env::var_os("TEST_LOG").is_some() {
+        rcpush::telemetry::init("debug");
+    }
+    adjust(&mut config);
+    let data_dir = config.storage.path.clone();
+    let server = spawn(config).expect("server starts");
+    TestApp {
+        url: server.url.clone(),
+        data_dir,
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_string())))
+        .collect();
+    Resp {
+        status: resp.status(),
+        content_type: resp.header("content-type").unwrap_or_default().to_string(),
+        headers,
+        body: resp.into_string().expect("body"),
+    }
+}
+
+impl TestApp {
+    pub fn get(&self, path: &str, auth: Option<(&str, &str)>) -> Resp {
+        let mut req = ureq::get(&format!("{}{path}", self.url));
+        if let Some((uid, token)) = auth {
+            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
+        }
+        finish(req.call())
+    }
+
+    pub fn post(&self, path: &str, auth: Option<(&str, &str)>, body: &Value) -> Resp {
+        let mut req = ureq::post(&format!("{}{path}", self.url));
+        if let Some((uid, token)) = auth {
+            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
+        }
+        finish(req.send_json(body.clone()))
+    }
+
+    /// Logs in and returns `(userId, authToken)`.
+    pub fn login(&self, user: &str, password: &str) -> (String, String) {
+        let r = self.post(
+            "/api/v1/login",
+            None,
+            &serde_json::json!({"user": user, "password": password}),
+        );
+        assert_eq!(r.status, 200, "login failed: {}", r.body);
+        let j = r.json();
+        (
+            j["data"]["userId"].as_str().unwrap().to_string(),
+            j["data"]["authToken"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub fn admin(&self) -> (String, String) {
+        self.login("admin", ADMIN_PASSWORD)
+    }
+
+    /// Stops the server, keeping the data directory (for restart and file checks).
+    pub fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+    }
+}
+
+/// `(a, b)` as the pair `get`/`post` take.
+pub fn auth<'a>(pair: &'a (String, String)) -> Option<(&'a str, &'a str)> {
+    Some((pair.0.as_str(), pair.1.as_str()))
+}

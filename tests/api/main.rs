@@ -1,0 +1,6 @@
+//! Integration tests: the real server over HTTP (one test binary).
+
+mod auth;
+mod helpers;
+mod push;
+mod rooms;

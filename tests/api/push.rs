@@ -1,0 +1,279 @@
+//! `GET /api/v1/push.get`: the documented example, every error path, the access matrix.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// The documentation page's example response, compact, byte for byte.
+const DOCUMENTED: &str = r##"{"data":{"message":{"_id":"WkbwSntxt8D3jLp8G","rid":"iu7jtPAhvEeAS5tNq","msg":"fsfs","ts":"2021-10-22T14:29:23.581Z","u":{"_id":"d26x6zSkaPSe5gCyy","username":"rodriq","name":"Rodriq"},"urls":[],"mentions":[],"channels":[],"md":[{"type":"PARAGRAPH","value":[{"type":"PLAIN_TEXT","value":"fsfs"}]}],"_updatedAt":"2021-10-22T14:29:23.603Z"},"notification":{"from":"push","badge":2,"sound":"default","priority":10,"title":"#vb","text":"rodriq: fsfs","payload":{"host":"http://localhost:3000/","messageId":"WkbwSntxt8D3jLp8G","notificationType":"message","rid":"iu7jtPAhvEeAS5tNq","sender":{"_id":"d26x6zSkaPSe5gCyy","username":"rodriq","name":"Rodriq"},"senderName":"rodriq","type":"c","name":"vb"},"userId":"d26x6zSkaPSe5gCyy","notId":654494840,"gcm":{"style":"inbox","image":"http://localhost:3000/images/logo/android-chrome-192x192.png"},"apn":{"category":"MESSAGE"}}},"success":true}"##;
+
+const UNAUTHORIZED: &str = r#"{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}"#;
+
+const VB_MESSAGE: &str = "WkbwSntxt8D3jLp8G";
+const GROUP_MESSAGE: &str = "PrvMsg3kT7wZq2RbX";
+const DM_MESSAGE: &str = "DmMsg5hR8tYw3QzKa";
+const DISCUSSION_MESSAGE: &str = "DscMsg2pW9xRt4YbN";
+
+fn push_get(app: &TestApp, id: &str, who: (&str, &str)) -> Resp {
+    app.get(&format!("/api/v1/push.get?id={id}"), Some(who))
+}
+
+#[test]
+fn push_get_returns_the_documented_example_byte_for_byte() {
+    let app = spawn_app();
+    let r = push_get(&app, VB_MESSAGE, RODRIQ);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, DOCUMENTED);
+    assert_eq!(r.content_type, "application/json");
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("pragma"), Some("no-cache"));
+}
+
+#[test]
+fn push_get_accepts_lower_case_headers_extra_params_and_a_trailing_ampersand() {
+    let app = spawn_app();
+    let r = ureq::get(&format!("{}/api/v1/push.get?id={VB_MESSAGE}&foo=bar&", app.url))
+        .set("x-user-id", RODRIQ.0)
+        .set("x-auth-token", RODRIQ.1)
+        .set("Content-Type", "application/json")
+        .call()
+        .expect("200");
+    assert_eq!(r.into_string().unwrap(), DOCUMENTED);
+}
+
+#[test]
+fn push_get_is_401_without_valid_credentials() {
+    let app = spawn_app();
+    let path = format!("/api/v1/push.get?id={VB_MESSAGE}");
+    for who in [
+        None,
+        Some((RODRIQ.0, "wrong-token")),
+        Some((ALICE.0, RODRIQ.1)),
+        Some(("nobody", RODRIQ.1)),
+        Some((RODRIQ.0, "")),
+    ] {
+        let r = app.get(&path, who);
+        assert_eq!(r.status, 401, "{who:?}");
+        assert_eq!(r.body, UNAUTHORIZED);
+        assert_eq!(r.content_type, "application/json");
+    }
+    // Authentication comes before parameter checks.
+    assert_eq!(app.get("/api/v1/push.get", None).status, 401);
+}
+
+#[test]
+fn push_get_rejects_bad_ids_like_check_does() {
+    let app = spawn_app();
+    let cases = [
+        ("", r#"{"success":false,"error":"Match error: Missing key 'id'"}"#),
+        ("?", r#"{"success":false,"error":"Match error: Missing key 'id'"}"#),
+        ("?ID=x", r#"{"success":false,"error":"Match error: Missing key 'id'"}"#),
+        ("?id=a&id=b", r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#),
+        ("?id[]=a", r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#),
+        ("?id[x]=a", r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#),
+        ("?id=", r#"{"success":false,"error":"error-message-not-found"}"#),
+        ("?id=nope", r#"{"success":false,"error":"error-message-not-found"}"#),
+        // Ids are matched exactly, never as patterns or prefixes.
+        ("?id=WkbwSntxt8D3jLp8", r#"{"success":false,"error":"error-message-not-found"}"#),
+        ("?id=.*", r#"{"success":false,"error":"error-message-not-found"}"#),
+        ("?id=wkbwsntxt8d3jlp8g", r#"{"success":false,"error":"error-message-not-found"}"#),
+    ];
+    for (query, body) in cases {
+        let r = app.get(&format!("/api/v1/push.get{query}"), Some(RODRIQ));
+        assert_eq!((r.status, r.body.as_str()), (400, body), "{query}");
+        assert_eq!(r.content_type, "application/json");
+    }
+    let many: String = (0..501).map(|i| format!("id[]={i}&")).collect();
+    let r = app.get(&format!("/api/v1/push.get?{many}"), Some(RODRIQ));
+    assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false,"error":"Invalid query parameters"}"#));
+}
+
+/// A bundle with a message whose room is gone and one whose sender is gone.
+fn broken_bundle(dir: &std::path::Path) -> String {
+    let mut bundle: serde_json::Value =
+        serde_json::from_str(include_str!("../../data/seed.json")).unwrap();
+    let messages = bundle["messages"].as_array_mut().unwrap();
+    messages.push(json!({"_id": "noRoom", "rid": "deletedRoom", "msg": "x", "ts": "2021-10-22T14:29:23.581Z",
+        "u": {"_id": "d26x6zSkaPSe5gCyy", "username": "rodriq"}, "_updatedAt": "2021-10-22T14:29:23.581Z"}));
+    messages.push(json!({"_id": "noSender", "rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "ts": "2021-10-22T14:29:23.581Z",
+        "u": {"_id": "livechatVisitor1", "username": "guest-1"}, "_updatedAt": "2021-10-22T14:29:23.581Z"}));
+    let path = dir.join("bundle.json");
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn push_get_reports_missing_rooms_and_senders() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = broken_bundle(dir.path());
+    let app = spawn_app_with(|c| c.seed.file = file);
+    let r = push_get(&app, "noRoom", RODRIQ);
+    assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false,"error":"error-room-not-found"}"#));
+    let r = push_get(&app, "noSender", RODRIQ);
+    assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false,"error":"Message sender not found"}"#));
+}
+
+const NOT_ALLOWED: &str = r#"{"success":false,"error":"error-not-allowed"}"#;
+
+fn allowed(app: &TestApp, id: &str, who: (&str, &str)) -> bool {
+    let r = push_get(app, id, who);
+    match r.status {
+        200 => true,
+        400 if r.body == NOT_ALLOWED => false,
+        _ => panic!("unexpected answer {} {}", r.status, r.body),
+    }
+}
+
+#[test]
+fn push_get_access_matrix() {
+    let app = spawn_app();
+    let admin = app.admin();
+    let admin = (admin.0.as_str(), admin.1.as_str());
+    // Public channel: members, non-member users and admins read it; the guest reads it as a member.
+    for who in [RODRIQ, ALICE, BOB, GINA, admin] {
+        assert!(allowed(&app, VB_MESSAGE, who));
+    }
+    // Private group, DM, discussion: members only; admins get no bypass.
+    for (id, members, others) in [
+        (GROUP_MESSAGE, vec![RODRIQ, ALICE], vec![BOB, GINA, admin]),
+        (DM_MESSAGE, vec![RODRIQ, ALICE], vec![BOB, GINA, admin]),
+        // rodriq reads the discussion through its parent group.
+        (DISCUSSION_MESSAGE, vec![ALICE, RODRIQ], vec![BOB, GINA, admin]),
+    ] {
+        for who in members {
+            assert!(allowed(&app, id, who), "{id} member {}", who.0);
+        }
+        for who in others {
+            assert!(!allowed(&app, id, who), "{id} outsider {}", who.0);
+        }
+    }
+    // A guest who is not a member of a public channel cannot read it.
+    let r = app.post("/api/v1/channels.create", Some(ALICE), &json!({"name": "no-guests"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rid = r.json()["channel"]["_id"].as_str().unwrap().to_string();
+    let r = app.post("/api/v1/chat.postMessage", Some(ALICE), &json!({"roomId": rid, "text": "hi"}));
+    let mid = r.json()["message"]["_id"].as_str().unwrap().to_string();
+    assert!(allowed(&app, &mid, BOB));
+    assert!(!allowed(&app, &mid, GINA));
+
+    // Leaving and being kicked end access to a private group.
+    let r = app.post("/api/v1/groups.leave", Some(RODRIQ), &json!({"roomName": "core-team"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!allowed(&app, GROUP_MESSAGE, RODRIQ));
+    assert!(!allowed(&app, DISCUSSION_MESSAGE, RODRIQ));
+    let r = app.post("/api/v1/groups.invite", Some(ALICE), &json!({"roomName": "core-team", "username": "bob"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(allowed(&app, GROUP_MESSAGE, BOB));
+    let r = app.post("/api/v1/groups.kick", Some(ALICE), &json!({"roomName": "core-team", "username": "bob"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!allowed(&app, GROUP_MESSAGE, BOB));
+}
+
+#[test]
+fn push_get_builds_notifications_for_each_room_type() {
+    let app = spawn_app();
+    // Group with a mention and an emoji shortname; the markdown filter strips the bold.
+    let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
+    assert_eq!(n["title"], "#core-team");
+    assert_eq!(n["text"], "alice: Launch is on Friday 🚀 @rodriq");
+    assert_eq!(n["userId"], ALICE.0, "userId is the sender");
+    assert_eq!(n["badge"], 2, "the badge is the caller's");
+    assert_eq!(n["apn"]["category"], "MESSAGE");
+    // DM: the title is the sender, no prefix, no room name in the payload.
+    let n = push_get(&app, DM_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
+    assert_eq!(n["title"], "alice");
+    assert_eq!(n["text"], "hey 👋 did you see the plan?");
+    assert_eq!(n["payload"]["type"], "d");
+    assert!(n["payload"].get("name").is_none());
+    // Discussion: the title is its fname.
+    let n = push_get(&app, DISCUSSION_MESSAGE, ALICE).json()["data"]["notification"].clone();
+    assert_eq!(n["title"], "#launch-plan");
+    assert_eq!(n["badge"], 0);
+
+    // Settings change the notification at once.
+    let admin = app.admin();
+    for (id, value) in [("UI_Use_Real_Name", json!(true)), ("Push_show_message", json!(false))] {
+        let r = app.post(&format!("/api/v1/settings/{id}"), auth(&admin), &json!({ "value": value }));
+        assert_eq!((r.status, r.body.as_str()), (200, r#"{"success":true}"#));
+    }
+    let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
+    assert_eq!(n["text"], "Alice Example: You have a new message");
+    let r = app.post("/api/v1/settings/Push_show_username_room", auth(&admin), &json!({"value": false}));
+    assert_eq!(r.status, 200);
+    let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
+    assert_eq!((n["title"].as_str(), n["payload"]["name"].as_str()), (Some(""), Some("")));
+}
+
+#[test]
+fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
+    let app = spawn_app();
+    let before = push_get(&app, VB_MESSAGE, RODRIQ).json()["data"]["notification"]["badge"].clone();
+    assert_eq!(before, 2);
+    let r = app.post(
+        "/api/v1/chat.sendMessage",
+        Some(ALICE),
+        &json!({"message": {"_id": "clientChosenId01", "rid": "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy", "msg": "ping :smile: @rodriq", "evil": {"$set": 1}}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sent = r.json()["message"].clone();
+    assert!(sent.get("evil").is_none(), "unknown fields are not stored");
+    let r = push_get(&app, "clientChosenId01", RODRIQ);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["data"]["message"], sent, "push.get returns the stored message");
+    let keys: Vec<&str> = j["data"]["message"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["_id", "rid", "msg", "ts", "u", "urls", "mentions", "channels", "_updatedAt"]);
+    assert_eq!(j["data"]["message"]["mentions"], json!([{"_id": RODRIQ.0, "username": "rodriq", "name": "Rodriq", "type": "user"}]));
+    let n = &j["data"]["notification"];
+    assert_eq!(n["text"], "ping 😄 @rodriq");
+    assert_eq!(n["badge"], 3, "a DM message raises the receiver's unread count");
+    // The sender's own badge is untouched.
+    let n = push_get(&app, "clientChosenId01", ALICE).json()["data"]["notification"].clone();
+    assert_eq!(n["badge"], 0);
+    // Reading the DM lowers it again.
+    let r = app.post("/api/v1/subscriptions.read", Some(RODRIQ), &json!({"rid": "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy"}));
+    assert_eq!(r.body, r#"{"success":true}"#);
+    let n = push_get(&app, "clientChosenId01", RODRIQ).json()["data"]["notification"].clone();
+    assert_eq!(n["badge"], 1);
+}
+
+#[test]
+fn raw_tokens_and_passwords_never_reach_the_data_directory() {
+    let mut app = spawn_app();
+    let (_, token) = app.login("alice", "alice-demo");
+    assert_eq!(push_get(&app, VB_MESSAGE, RODRIQ).status, 200);
+    let created = app.post(
+        "/api/v1/users.create",
+        auth(&app.admin()),
+        &json!({"email": "zed@example.com", "name": "Zed", "password": "zed-secret-pass", "username": "zed"}),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    app.stop();
+    let secrets = [RODRIQ.1, ALICE.1, token.as_str(), "alice-demo", "zed-secret-pass", ADMIN_PASSWORD];
+    let mut files = 0;
+    for entry in walk(&app.data_dir) {
+        let bytes = std::fs::read(&entry).unwrap();
+        files += 1;
+        for s in secrets {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "{s} found in {}",
+                entry.display()
+            );
+        }
+    }
+    assert!(files > 0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
