@@ -210,6 +210,13 @@ impl Config {
         {
             bail!("invalid configuration: server.site_url must start with http:// or https://");
         }
+        if let Some(id) = self
+            .settings
+            .keys()
+            .find(|id| !crate::settings::is_known(id))
+        {
+            bail!("invalid configuration: unknown setting [settings] {id}");
+        }
         if self.limits.concurrent_password_hashes == 0 {
             bail!("invalid configuration: limits.concurrent_password_hashes must be at least 1");
         }

@@ -95,7 +95,9 @@ impl ApiError {
 
     /// `check()` failure for a value of the wrong JS type (row C).
     pub fn expected(what: &str, got: &str, key: &str) -> Self {
-        ApiError::plain(format!("Match error: Expected {what}, got {got} in field {key}"))
+        ApiError::plain(format!(
+            "Match error: Expected {what}, got {got} in field {key}"
+        ))
     }
 }
 
@@ -160,9 +162,7 @@ impl ResponseError for ApiError {
             | ApiError::Meteor { .. }
             | ApiError::InvalidParams(_)
             | ApiError::Bare
-            | ApiError::Typed { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            | ApiError::Typed { .. } => StatusCode::BAD_REQUEST,
             ApiError::PermissionDenied | ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -40,10 +40,26 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("rcpush: {e:#}");
+            eprintln!("rcpush: {}", one_line(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Folds a multi-line error (TOML's carets and source excerpts) into one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('|')
+                && !l
+                    .split_once(" |")
+                    .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn config_path(cli: &Cli) -> Option<PathBuf> {
@@ -60,15 +76,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(config_path(&cli).as_deref(), std::env::vars())?;
     rcpush::telemetry::init(&config.log.level);
     let _temporary = if cli.ephemeral {
-        Some(use_temporary_storage(&mut config)?)
+        let dir = use_temporary_storage(&mut config)?;
+        tracing::info!(path = %dir.path().display(), "using a temporary database, removed at exit");
+        Some(dir)
     } else {
         None
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&config),
         Command::Seed { file } => {
-            let store =
-                rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
             let n = rcpush::seed::load_file(&store, &file)?;
             println!("rcpush: loaded {n} documents from {}", file.display());
             Ok(())

@@ -27,7 +27,10 @@ fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
         ("Push_request_content_from_server", json!(false)),
         ("Push_show_username_room", json!(true)),
         ("Push_show_message", json!(true)),
-        ("Assets_favicon_192", json!({"defaultUrl": FAVICON_192_DEFAULT})),
+        (
+            "Assets_favicon_192",
+            json!({"defaultUrl": FAVICON_192_DEFAULT}),
+        ),
         ("Unread_Count", json!("user_and_group_mentions_only")),
         ("Unread_Count_DM", json!("all_messages")),
         ("Message_MaxAllowedSize", json!(5000)),
@@ -38,6 +41,11 @@ fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
         ("Katex_Parenthesis_Syntax", json!(true)),
         ("Message_CustomDomain_AutoLink", json!("")),
     ]
+}
+
+/// Whether rcpush knows the setting `id` (configuration may only name known ones).
+pub fn is_known(id: &str) -> bool {
+    defaults("", "").iter().any(|(k, _)| *k == id)
 }
 
 /// The settings in force. Cheap to clone; reads never touch the store.
@@ -56,11 +64,6 @@ impl Settings {
         initial: &IndexMap<String, Value>,
     ) -> anyhow::Result<Settings> {
         let known = defaults(site_url, unique_id);
-        for id in initial.keys() {
-            if !known.iter().any(|(k, _)| k == id) {
-                anyhow::bail!("invalid configuration: unknown setting [settings] {id}");
-            }
-        }
         let mut values: IndexMap<String, Doc> = store
             .all_settings()?
             .into_iter()

@@ -24,13 +24,14 @@ impl Application {
     /// Opens everything and binds; the server starts when `run_until_stopped` is awaited.
     /// `signals`: whether SIGINT/SIGTERM stop it gracefully (off for embedded servers).
     pub fn build(config: &Config, signals: bool) -> anyhow::Result<Application> {
+        // Bind first: a port in use must not leave a half-initialised database behind.
+        let listener = TcpListener::bind(&config.server.bind)
+            .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+        let port = listener.local_addr()?.port();
         let store = Store::open(&config.storage.path, config.storage.cache_mb)?;
         let settings = prepare(&store, config)?;
         let state = AppState::new(store, settings, config);
 
-        let listener = TcpListener::bind(&config.server.bind)
-            .with_context(|| format!("cannot listen on {}", config.server.bind))?;
-        let port = listener.local_addr()?.port();
         let max_body = config.limits.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
@@ -179,9 +180,7 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
             }
         })
     });
-    let (port, handle) = rx
-        .recv()
-        .context("server thread ended before starting")??;
+    let (port, handle) = rx.recv().context("server thread ended before starting")??;
     Ok(RunningServer {
         url: format!("http://127.0.0.1:{port}"),
         port,

@@ -13,10 +13,7 @@ pub fn can_read(state: &AppState, user: &User, room: &Room) -> ApiResult<bool> {
     let roles = user.roles();
     let mut current = room.clone();
     for _ in 0..MAX_DISCUSSION_DEPTH {
-        let subscribed = state
-            .store
-            .subscription(current.id(), user.id())?
-            .is_some();
+        let subscribed = state.store.subscription(current.id(), user.id())?.is_some();
         let facts = RoomFacts {
             t: current.t(),
             prid: current.prid(),

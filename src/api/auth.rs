@@ -42,7 +42,7 @@ fn password_as_digest(body: &JsonBody) -> Option<String> {
         Value::Object(o) => {
             let algorithm_ok = o
                 .get("algorithm")
-                .map_or(true, |a| a.as_str() == Some("sha-256"));
+                .is_none_or(|a| a.as_str() == Some("sha-256"));
             let digest = o.get("digest").or_else(|| o.get("hashed"))?.as_str()?;
             (algorithm_ok && is_sha256_hex(digest)).then(|| digest.to_ascii_lowercase())
         }
@@ -51,7 +51,11 @@ fn password_as_digest(body: &JsonBody) -> Option<String> {
 }
 
 /// `POST /api/v1/login`. Every failure is the same 401, whether or not the user exists.
-pub async fn login(req: HttpRequest, state: actix_web::web::Data<AppState>, body: JsonBody) -> ApiResult<HttpResponse> {
+pub async fn login(
+    req: HttpRequest,
+    state: actix_web::web::Data<AppState>,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
     let (Some(selector), Some(digest)) = (login_selector(&body), password_as_digest(&body)) else {
         return Err(ApiError::LoginFailed);
     };
@@ -119,11 +123,17 @@ pub async fn login(req: HttpRequest, state: actix_web::web::Data<AppState>, body
     }))
     .unwrap_or_default();
     respond::append_success(&mut body);
-    Ok(respond::json_response(actix_web::http::StatusCode::OK, body))
+    Ok(respond::json_response(
+        actix_web::http::StatusCode::OK,
+        body,
+    ))
 }
 
 /// `POST|GET /api/v1/logout`: forgets the caller's token. The body has no `success` key.
-pub async fn logout(state: actix_web::web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+pub async fn logout(
+    state: actix_web::web::Data<AppState>,
+    caller: Caller,
+) -> ApiResult<HttpResponse> {
     let hash = caller.token_hash.clone();
     state.write(move |s| s.remove_login_token(&hash)).await??;
     Ok(respond::raw(&json!({
@@ -139,11 +149,32 @@ pub async fn me(state: actix_web::web::Data<AppState>, caller: Caller) -> ApiRes
 
 /// User fields `getDefaultUserFields` lets through to the user themself.
 const OWN_FIELDS: &[&str] = &[
-    "_id", "name", "username", "nickname", "emails", "status", "statusDefault", "statusText",
-    "statusConnection", "bio", "avatarOrigin", "utcOffset", "language", "settings",
-    "enableAutoAway", "idleTimeLimit", "roles", "active", "defaultRoom", "customFields",
-    "requirePasswordChange", "requirePasswordChangeReason", "statusLivechat", "banners",
-    "_updatedAt", "avatarETag",
+    "_id",
+    "name",
+    "username",
+    "nickname",
+    "emails",
+    "status",
+    "statusDefault",
+    "statusText",
+    "statusConnection",
+    "bio",
+    "avatarOrigin",
+    "utcOffset",
+    "language",
+    "settings",
+    "enableAutoAway",
+    "idleTimeLimit",
+    "roles",
+    "active",
+    "defaultRoom",
+    "customFields",
+    "requirePasswordChange",
+    "requirePasswordChangeReason",
+    "statusLivechat",
+    "banners",
+    "_updatedAt",
+    "avatarETag",
 ];
 
 /// `getUserInfo`: the user's own view of their account (login `data.me` and `/me`).

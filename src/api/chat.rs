@@ -3,8 +3,8 @@
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::extract::{query_string, Caller, JsonBody, Query};
 use super::access::can_read;
+use super::extract::{query_string, Caller, JsonBody, Query};
 use super::respond;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{id, time, Doc, DocExt, Message, Room};
@@ -42,7 +42,11 @@ pub async fn chat_post_message(
         .unwrap_or_default()
         .trim()
         .to_string();
-    let max = state.settings.value("Message_MaxAllowedSize").as_u64().unwrap_or(5000);
+    let max = state
+        .settings
+        .value("Message_MaxAllowedSize")
+        .as_u64()
+        .unwrap_or(5000);
     if text.encode_utf16().count() as u64 > max {
         return Err(ApiError::plain("error-message-size-exceeded"));
     }
@@ -112,7 +116,11 @@ pub async fn chat_send_message(
         fields.shift_remove("_id");
     }
     let text = fields.str_at("msg").unwrap_or_default();
-    let max = state.settings.value("Message_MaxAllowedSize").as_u64().unwrap_or(5000);
+    let max = state
+        .settings
+        .value("Message_MaxAllowedSize")
+        .as_u64()
+        .unwrap_or(5000);
     if text.encode_utf16().count() as u64 > max {
         return Err(ApiError::meteor(
             "error-message-size-exceeded",
@@ -139,7 +147,12 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
     }
     let username = caller.user.username().unwrap_or_default().to_string();
     if room.read_only() {
-        let mut roles: Vec<String> = caller.user.roles().into_iter().map(str::to_string).collect();
+        let mut roles: Vec<String> = caller
+            .user
+            .roles()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         if let Some(sub) = state.store.subscription(room.id(), caller.id())? {
             roles.extend(sub.roles().into_iter().map(str::to_string));
         }
@@ -314,4 +327,3 @@ pub async fn chat_get_message(
     respond::append_success(&mut body);
     Ok(respond::json_response(StatusCode::OK, body))
 }
-

@@ -89,9 +89,9 @@ impl FromRequest for JsonBody {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
-                ApiError::plain(format!("Invalid request body: {e}"))
-            })?;
+            let bytes = bytes
+                .await
+                .map_err(|e| ApiError::plain(format!("Invalid request body: {e}")))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Default::default()));
             }

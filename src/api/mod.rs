@@ -31,22 +31,55 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/push.get", web::get().to(push::push_get))
                 .route("/users.create", web::post().to(users::users_create))
                 .route("/users.info", web::get().to(users::users_info))
-                .route("/channels.create", web::post().to(|s, c, b| rooms::create(Kind::Channels, s, c, b)))
-                .route("/groups.create", web::post().to(|s, c, b| rooms::create(Kind::Groups, s, c, b)))
+                .route(
+                    "/channels.create",
+                    web::post().to(|s, c, b| rooms::create(Kind::Channels, s, c, b)),
+                )
+                .route(
+                    "/groups.create",
+                    web::post().to(|s, c, b| rooms::create(Kind::Groups, s, c, b)),
+                )
                 .route("/im.create", web::post().to(rooms::im_create))
                 .route("/dm.create", web::post().to(rooms::im_create))
-                .route("/channels.invite", web::post().to(|s, c, b| rooms::invite(Kind::Channels, s, c, b)))
-                .route("/groups.invite", web::post().to(|s, c, b| rooms::invite(Kind::Groups, s, c, b)))
-                .route("/channels.kick", web::post().to(|s, c, b| rooms::kick(Kind::Channels, s, c, b)))
-                .route("/groups.kick", web::post().to(|s, c, b| rooms::kick(Kind::Groups, s, c, b)))
-                .route("/channels.leave", web::post().to(|s, c, b| rooms::leave(Kind::Channels, s, c, b)))
-                .route("/groups.leave", web::post().to(|s, c, b| rooms::leave(Kind::Groups, s, c, b)))
+                .route(
+                    "/channels.invite",
+                    web::post().to(|s, c, b| rooms::invite(Kind::Channels, s, c, b)),
+                )
+                .route(
+                    "/groups.invite",
+                    web::post().to(|s, c, b| rooms::invite(Kind::Groups, s, c, b)),
+                )
+                .route(
+                    "/channels.kick",
+                    web::post().to(|s, c, b| rooms::kick(Kind::Channels, s, c, b)),
+                )
+                .route(
+                    "/groups.kick",
+                    web::post().to(|s, c, b| rooms::kick(Kind::Groups, s, c, b)),
+                )
+                .route(
+                    "/channels.leave",
+                    web::post().to(|s, c, b| rooms::leave(Kind::Channels, s, c, b)),
+                )
+                .route(
+                    "/groups.leave",
+                    web::post().to(|s, c, b| rooms::leave(Kind::Groups, s, c, b)),
+                )
                 .route("/chat.postMessage", web::post().to(chat::chat_post_message))
                 .route("/chat.sendMessage", web::post().to(chat::chat_send_message))
                 .route("/chat.getMessage", web::get().to(chat::chat_get_message))
-                .route("/subscriptions.get", web::get().to(subscriptions::subscriptions_get))
-                .route("/subscriptions.getOne", web::get().to(subscriptions::subscriptions_get_one))
-                .route("/subscriptions.read", web::post().to(subscriptions::subscriptions_read))
+                .route(
+                    "/subscriptions.get",
+                    web::get().to(subscriptions::subscriptions_get),
+                )
+                .route(
+                    "/subscriptions.getOne",
+                    web::get().to(subscriptions::subscriptions_get_one),
+                )
+                .route(
+                    "/subscriptions.read",
+                    web::post().to(subscriptions::subscriptions_read),
+                )
                 .route("/settings/{id}", web::get().to(settings::settings_get))
                 .route("/settings/{id}", web::post().to(settings::settings_post)),
         )

@@ -3,10 +3,10 @@
 
 use actix_web::{http::StatusCode, web, HttpResponse};
 
+use super::access::can_read;
 use super::extract::{query_string, Caller, Query};
 use super::respond;
 use crate::error::{ApiError, ApiResult};
-use super::access::can_read;
 use crate::rules::notification::{
     build_notification, MessageView, NotificationSettings, ReceiverView, RoomView, SenderView,
 };
@@ -52,7 +52,8 @@ pub async fn push_get(
         push_show_username_room: settings.bool("Push_show_username_room"),
         push_show_message: settings.bool("Push_show_message"),
         ui_use_real_name: settings.bool("UI_Use_Real_Name"),
-        ui_allow_room_names_with_special_chars: settings.bool("UI_Allow_room_names_with_special_chars"),
+        ui_allow_room_names_with_special_chars: settings
+            .bool("UI_Allow_room_names_with_special_chars"),
         site_url: &site_url,
         favicon_192_url: favicon.as_deref(),
         unique_id: &unique_id,

@@ -38,9 +38,10 @@ impl Qs {
             let key = decode(k);
             let value = decode(v);
             let (base, sub) = match key.find('[') {
-                Some(i) if i > 0 && key.ends_with(']') => {
-                    (key[..i].to_string(), Some(key[i + 1..key.len() - 1].to_string()))
-                }
+                Some(i) if i > 0 && key.ends_with(']') => (
+                    key[..i].to_string(),
+                    Some(key[i + 1..key.len() - 1].to_string()),
+                ),
                 _ => (key, None),
             };
             let entry = map.remove(&base);
@@ -124,7 +125,10 @@ mod tests {
         assert_eq!(get("id=a%20b+c", "id"), Some(QsValue::Str("a b c".into())));
         assert_eq!(get("id=100%", "id"), Some(QsValue::Str("100%".into())));
         assert_eq!(get("id=%E2%82", "id"), Some(QsValue::Str("%E2%82".into())));
-        let many = (0..=ARRAY_LIMIT).map(|i| format!("a[]={i}")).collect::<Vec<_>>().join("&");
+        let many = (0..=ARRAY_LIMIT)
+            .map(|i| format!("a[]={i}"))
+            .collect::<Vec<_>>()
+            .join("&");
         assert_eq!(Qs::parse(&many).unwrap_err(), TooManyItems);
     }
 

@@ -74,8 +74,13 @@ pub async fn create(
         Some(serde_json::Value::String(n)) if !n.is_empty() => n.trim().to_string(),
         _ => return Err(ApiError::plain(name_missing)),
     };
-    if !matches!(body.0.get("members"), None | Some(serde_json::Value::Array(_))) {
-        return Err(ApiError::plain("Param \"members\" must be an array if provided"));
+    if !matches!(
+        body.0.get("members"),
+        None | Some(serde_json::Value::Array(_))
+    ) {
+        return Err(ApiError::plain(
+            "Param \"members\" must be an array if provided",
+        ));
     }
     let members = body.opt_strings("members")?;
     let read_only = body.opt_bool("readOnly")?.unwrap_or(false);
@@ -84,12 +89,14 @@ pub async fn create(
             .with_details(json!({"method": "createPrivateGroup"})));
     }
     let invalid = |code: &'static str, reason: String| {
-        ApiError::meteor(code, reason).with_details(
-            json!({"function": "RocketChat.getValidRoomName", "channel_name": name}),
-        )
+        ApiError::meteor(code, reason)
+            .with_details(json!({"function": "RocketChat.getValidRoomName", "channel_name": name}))
     };
     if !valid_room_name(&name) {
-        return Err(invalid("error-invalid-room-name", format!("{name} is not a valid room name")));
+        return Err(invalid(
+            "error-invalid-room-name",
+            format!("{name} is not a valid room name"),
+        ));
     }
 
     let mut users: Vec<User> = vec![caller.user.clone()];
@@ -101,14 +108,25 @@ pub async fn create(
         }
     }
     let now = time::now_millis();
-    let room = new_group_room(&id::new_id(), kind.room_type(), &name, &caller.user, users.len(), read_only, now);
+    let room = new_group_room(
+        &id::new_id(),
+        kind.room_type(),
+        &name,
+        &caller.user,
+        users.len(),
+        read_only,
+        now,
+    );
     let subs: Vec<_> = users
         .iter()
         .enumerate()
         .map(|(i, u)| new_group_subscription(&room, u, i == 0, now))
         .collect();
     let stored = room.clone();
-    match state.write(move |s| s.create_room(&stored, &subs)).await?? {
+    match state
+        .write(move |s| s.create_room(&stored, &subs))
+        .await??
+    {
         Ok(()) => Ok(respond::success(&json!({ kind.key(): room }))),
         Err(_) => Err(invalid(
             "error-duplicate-channel-name",
@@ -126,8 +144,17 @@ pub async fn im_create(
 ) -> ApiResult<HttpResponse> {
     let names: Vec<String> = match (body.opt_string("username")?, body.opt_string("usernames")?) {
         (Some(u), _) => vec![u.to_string()],
-        (None, Some(list)) => list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        (None, None) => return Err(ApiError::meteor("invalid-params", "must have required property 'username'")),
+        (None, Some(list)) => list
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        (None, None) => {
+            return Err(ApiError::meteor(
+                "invalid-params",
+                "must have required property 'username'",
+            ))
+        }
     };
     let invalid_user = || {
         ApiError::meteor("error-invalid-user", "Invalid user")
@@ -159,13 +186,20 @@ pub async fn im_create(
     let subs: Vec<_> = members
         .iter()
         .map(|m| {
-            let others: Vec<&User> = refs.iter().copied().filter(|o| o.id() != m.id() || refs.len() == 1).collect();
+            let others: Vec<&User> = refs
+                .iter()
+                .copied()
+                .filter(|o| o.id() != m.id() || refs.len() == 1)
+                .collect();
             let open = m.id() == caller.id() || members.len() > 2;
             new_direct_subscription(&room, m, &others, open, now)
         })
         .collect();
     let stored = room.clone();
-    match state.write(move |s| s.create_room(&stored, &subs)).await?? {
+    match state
+        .write(move |s| s.create_room(&stored, &subs))
+        .await??
+    {
         Ok(()) | Err(Conflict::Id) => Ok(dm_response(&room)),
         Err(_) => Err(invalid_user()),
     }
@@ -192,7 +226,9 @@ fn find_room(state: &AppState, kind: Kind, caller: &Caller, body: &JsonBody) -> 
             ))
         }
     };
-    let room = room.filter(|r| r.t() == kind.room_type().code()).ok_or_else(|| kind.not_found())?;
+    let room = room
+        .filter(|r| r.t() == kind.room_type().code())
+        .ok_or_else(|| kind.not_found())?;
     // groups.* only see private groups the caller belongs to.
     if kind == Kind::Groups && state.store.subscription(room.id(), caller.id())?.is_none() {
         return Err(kind.not_found());
@@ -283,7 +319,14 @@ pub async fn invite(
                     }
                 }
                 bump_users_count(&mut room, add.len() as i64, now);
-                Ok(Some((Membership { room: room.clone(), add, remove: vec![] }, room)))
+                Ok(Some((
+                    Membership {
+                        room: room.clone(),
+                        add,
+                        remove: vec![],
+                    },
+                    room,
+                )))
             })
         })
         .await??
@@ -292,13 +335,23 @@ pub async fn invite(
 }
 
 fn bump_users_count(room: &mut Room, delta: i64, now: time::Millis) {
-    let count = room.0.get("usersCount").and_then(|v| v.as_i64()).unwrap_or(0);
-    room.0.insert("usersCount".into(), (count + delta).max(0).into());
+    let count = room
+        .0
+        .get("usersCount")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    room.0
+        .insert("usersCount".into(), (count + delta).max(0).into());
     room.0.insert("_updatedAt".into(), time::iso(now).into());
 }
 
 /// Removes `user` from `room` unless they are its last owner.
-async fn remove_member(state: &AppState, room: &Room, user_id: String, method: &'static str) -> ApiResult<Room> {
+async fn remove_member(
+    state: &AppState,
+    room: &Room,
+    user_id: String,
+    method: &'static str,
+) -> ApiResult<Room> {
     let rid = room.id().to_string();
     let now = time::now_millis();
     enum Outcome {
@@ -310,7 +363,14 @@ async fn remove_member(state: &AppState, room: &Room, user_id: String, method: &
         .write(move |s| {
             s.change_membership(&rid, |store, mut room| {
                 let Some(sub) = store.subscription(room.id(), &user_id)? else {
-                    return Ok(Some((Membership { room: room.clone(), add: vec![], remove: vec![] }, Outcome::NotMember)));
+                    return Ok(Some((
+                        Membership {
+                            room: room.clone(),
+                            add: vec![],
+                            remove: vec![],
+                        },
+                        Outcome::NotMember,
+                    )));
                 };
                 if sub.roles().contains(&"owner") {
                     let mut owners = 0;
@@ -320,11 +380,25 @@ async fn remove_member(state: &AppState, room: &Room, user_id: String, method: &
                         }
                     }
                     if owners <= 1 {
-                        return Ok(Some((Membership { room: room.clone(), add: vec![], remove: vec![] }, Outcome::LastOwner)));
+                        return Ok(Some((
+                            Membership {
+                                room: room.clone(),
+                                add: vec![],
+                                remove: vec![],
+                            },
+                            Outcome::LastOwner,
+                        )));
                     }
                 }
                 bump_users_count(&mut room, -1, now);
-                Ok(Some((Membership { room: room.clone(), add: vec![], remove: vec![user_id] }, Outcome::Done(room))))
+                Ok(Some((
+                    Membership {
+                        room: room.clone(),
+                        add: vec![],
+                        remove: vec![user_id],
+                    },
+                    Outcome::Done(room),
+                )))
             })
         })
         .await??;
@@ -337,7 +411,11 @@ async fn remove_member(state: &AppState, room: &Room, user_id: String, method: &
         .with_details(json!({ "method": method }))),
         Some(Outcome::NotMember) | None => Err(ApiError::meteor(
             "error-user-not-in-room",
-            if method == "leaveRoom" { "You are not in this room" } else { "User is not in this room" },
+            if method == "leaveRoom" {
+                "You are not in this room"
+            } else {
+                "User is not in this room"
+            },
         )
         .with_details(json!({ "method": method }))),
     }
@@ -356,10 +434,13 @@ pub async fn kick(
     if !state.has_permission("remove-user", &roles) {
         return Err(not_allowed("removeUserFromRoom"));
     }
-    let target = target_users(&state, &body)?.into_iter().next().ok_or_else(|| {
-        ApiError::meteor("error-user-not-in-room", "User is not in this room")
-            .with_details(json!({"method": "removeUserFromRoom"}))
-    })?;
+    let target = target_users(&state, &body)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            ApiError::meteor("error-user-not-in-room", "User is not in this room")
+                .with_details(json!({"method": "removeUserFromRoom"}))
+        })?;
     let room = remove_member(&state, &room, target.id().to_string(), "removeUserFromRoom").await?;
     Ok(membership_response(kind, &room))
 }

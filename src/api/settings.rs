@@ -45,14 +45,14 @@ pub async fn settings_post(
     let Some(value) = body.0.get("value").cloned() else {
         return Err(ApiError::Bare);
     };
-    let same_type = match (current.get("value"), &value) {
+    let same_type = matches!(
+        (current.get("value"), &value),
         (Some(Value::Bool(_)), Value::Bool(_))
-        | (Some(Value::String(_)), Value::String(_))
-        | (Some(Value::Number(_)), Value::Number(_))
-        | (Some(Value::Object(_)), Value::Object(_)) => true,
-        (Some(Value::Null) | None, _) => true,
-        _ => false,
-    };
+            | (Some(Value::String(_)), Value::String(_))
+            | (Some(Value::Number(_)), Value::Number(_))
+            | (Some(Value::Object(_)), Value::Object(_))
+            | (Some(Value::Null) | None, _)
+    );
     if !same_type {
         return Err(ApiError::Bare);
     }
@@ -69,8 +69,12 @@ pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
         Err(_) => false,
     };
     if admin {
-        return Ok(respond::success(&json!({"info": {"version": COMPATIBLE_VERSION}})));
+        return Ok(respond::success(
+            &json!({"info": {"version": COMPATIBLE_VERSION}}),
+        ));
     }
-    let short = COMPATIBLE_VERSION.rsplit_once('.').map_or(COMPATIBLE_VERSION, |(a, _)| a);
+    let short = COMPATIBLE_VERSION
+        .rsplit_once('.')
+        .map_or(COMPATIBLE_VERSION, |(a, _)| a);
     Ok(respond::success(&json!({ "version": short })))
 }

@@ -24,7 +24,13 @@ pub async fn subscriptions_get(
                 "The \"lastUpdate\" query parameter must be a valid date.",
             )
         })?),
-        Some(other) => return Err(ApiError::expected("string", other.js_type(), "updatedSince")),
+        Some(other) => {
+            return Err(ApiError::expected(
+                "string",
+                other.js_type(),
+                "updatedSince",
+            ))
+        }
     };
     let update: Vec<Value> = state
         .store
@@ -32,12 +38,12 @@ pub async fn subscriptions_get(
         .into_iter()
         .filter(|s| match since {
             None => true,
-            Some(t) => s
-                .0
-                .get("_updatedAt")
-                .and_then(Value::as_str)
-                .and_then(time::parse_iso)
-                .is_some_and(|u| u > t),
+            Some(t) => {
+                s.0.get("_updatedAt")
+                    .and_then(Value::as_str)
+                    .and_then(time::parse_iso)
+                    .is_some_and(|u| u > t)
+            }
         })
         .map(|s| Value::Object(s.0))
         .collect();

@@ -23,9 +23,24 @@ fn valid_username(name: &str) -> bool {
 
 /// The body keys `users.create` accepts (its schema has `additionalProperties:false`).
 const CREATE_KEYS: &[&str] = &[
-    "email", "name", "password", "username", "active", "bio", "nickname", "statusText", "roles",
-    "joinDefaultChannels", "requirePasswordChange", "setRandomPassword", "sendWelcomeEmail",
-    "verified", "customFields", "fields", "freeSwitchExtension", "phones",
+    "email",
+    "name",
+    "password",
+    "username",
+    "active",
+    "bio",
+    "nickname",
+    "statusText",
+    "roles",
+    "joinDefaultChannels",
+    "requirePasswordChange",
+    "setRandomPassword",
+    "sendWelcomeEmail",
+    "verified",
+    "customFields",
+    "fields",
+    "freeSwitchExtension",
+    "phones",
 ];
 
 fn field_error(code: &'static str, reason: String, field: &str) -> ApiError {
@@ -62,21 +77,33 @@ pub async fn users_create(
         body.string("username")?,
     );
     if !state.has_permission("create-user", &caller.user.roles()) {
-        return Err(ApiError::meteor("error-action-not-allowed", "Adding user is not allowed")
-            .with_details(json!({"method": "insertOrUpdateUser", "action": "Adding_user"})));
+        return Err(
+            ApiError::meteor("error-action-not-allowed", "Adding user is not allowed")
+                .with_details(json!({"method": "insertOrUpdateUser", "action": "Adding_user"})),
+        );
     }
     if username.trim().is_empty() {
-        return Err(field_error("error-the-field-is-required", "The field Username is required".into(), "Username"));
+        return Err(field_error(
+            "error-the-field-is-required",
+            "The field Username is required".into(),
+            "Username",
+        ));
     }
     if !valid_username(username) {
         return Err(ApiError::meteor(
             "error-input-is-not-a-valid-field",
             format!("{} is not a valid username", escape(username)),
         )
-        .with_details(json!({"method": "insertOrUpdateUser", "input": username, "field": "Username"})));
+        .with_details(
+            json!({"method": "insertOrUpdateUser", "input": username, "field": "Username"}),
+        ));
     }
     if password.is_empty() {
-        return Err(field_error("error-the-field-is-required", "The field Password is required".into(), "Password"));
+        return Err(field_error(
+            "error-the-field-is-required",
+            "The field Password is required".into(),
+            "Password",
+        ));
     }
     if !email.contains('@') {
         return Err(ApiError::meteor(
@@ -89,10 +116,23 @@ pub async fn users_create(
         r if r.is_empty() => vec!["user".to_string()],
         r => r,
     };
-    const KNOWN_ROLES: &[&str] = &["admin", "user", "bot", "app", "guest", "anonymous", "livechat-agent", "livechat-manager", "livechat-monitor"];
+    const KNOWN_ROLES: &[&str] = &[
+        "admin",
+        "user",
+        "bot",
+        "app",
+        "guest",
+        "anonymous",
+        "livechat-agent",
+        "livechat-manager",
+        "livechat-monitor",
+    ];
     if roles.iter().any(|r| !KNOWN_ROLES.contains(&r.as_str())) {
-        return Err(ApiError::meteor("error-action-not-allowed", "The field Roles consist invalid role id")
-            .with_details(json!({"method": "insertOrUpdateUser", "action": "Assign_role"})));
+        return Err(ApiError::meteor(
+            "error-action-not-allowed",
+            "The field Roles consist invalid role id",
+        )
+        .with_details(json!({"method": "insertOrUpdateUser", "action": "Assign_role"})));
     }
 
     let digest = password_digest(password);
@@ -145,9 +185,20 @@ fn escape(s: &str) -> String {
 
 /// Fields hidden from callers without `view-full-other-user-info`.
 const PRIVATE_FIELDS: &[&str] = &[
-    "avatarOrigin", "emails", "phone", "statusConnection", "createdAt", "lastLogin", "services",
-    "requirePasswordChange", "requirePasswordChangeReason", "roles", "statusDefault",
-    "_updatedAt", "settings", "inviteToken",
+    "avatarOrigin",
+    "emails",
+    "phone",
+    "statusConnection",
+    "createdAt",
+    "lastLogin",
+    "services",
+    "requirePasswordChange",
+    "requirePasswordChangeReason",
+    "roles",
+    "statusDefault",
+    "_updatedAt",
+    "settings",
+    "inviteToken",
 ];
 
 /// `GET /api/v1/users.info?userId=…|username=…` → `{user}`.

@@ -96,7 +96,11 @@ pub fn new_direct_subscription(
 ) -> Subscription {
     let now = super::time::iso(now);
     let join = |f: &dyn Fn(&super::User) -> Option<String>| {
-        others.iter().filter_map(|u| f(u)).collect::<Vec<_>>().join(", ")
+        others
+            .iter()
+            .filter_map(|u| f(u))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let name = join(&|u| u.username().map(str::to_string));
     let fname = join(&|u| u.name().or(u.username()).map(str::to_string));

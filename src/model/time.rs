@@ -31,7 +31,10 @@ mod tests {
     fn iso_matches_js_to_json() {
         assert_eq!(iso(1_634_912_963_581), "2021-10-22T14:29:23.581Z");
         assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(parse_iso("2021-10-22T14:29:23.581Z"), Some(1_634_912_963_581));
+        assert_eq!(
+            parse_iso("2021-10-22T14:29:23.581Z"),
+            Some(1_634_912_963_581)
+        );
         assert_eq!(parse_iso("yesterday"), None);
     }
 }

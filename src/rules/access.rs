@@ -13,7 +13,10 @@ const DEFAULTS: &[(&str, &[&str])] = &[
     ("view-d-room", &["admin", "user", "bot", "app", "guest"]),
     ("view-p-room", &["admin", "user", "anonymous", "guest"]),
     ("view-joined-room", &["guest", "bot", "app", "anonymous"]),
-    ("view-livechat-rooms", &["livechat-manager", "livechat-monitor", "admin"]),
+    (
+        "view-livechat-rooms",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
     ("create-c", &["admin", "user", "bot", "app"]),
     ("create-p", &["admin", "user", "bot", "app"]),
     ("create-d", &["admin", "user", "bot", "app"]),
@@ -49,7 +52,9 @@ impl Default for Permissions {
 
 impl Permissions {
     /// The defaults with whole rows replaced by `overrides`.
-    pub fn with_overrides<'a>(overrides: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>) -> Self {
+    pub fn with_overrides<'a>(
+        overrides: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+    ) -> Self {
         let mut p = Permissions::default();
         for (perm, roles) in overrides {
             p.0.insert(perm.clone(), roles.clone());
@@ -125,28 +130,63 @@ mod tests {
         let user = ["user"];
         let guest = ["guest"];
         let admin = ["admin"];
-        assert_eq!(can_access_room(facts("c", false), &user, &p), Access::Granted);
-        assert_eq!(can_access_room(facts("c", false), &guest, &p), Access::Denied);
-        assert_eq!(can_access_room(facts("c", true), &guest, &p), Access::Granted);
-        assert_eq!(can_access_room(facts("p", false), &user, &p), Access::Denied);
-        assert_eq!(can_access_room(facts("p", false), &admin, &p), Access::Denied);
-        assert_eq!(can_access_room(facts("p", true), &user, &p), Access::Granted);
-        assert_eq!(can_access_room(facts("d", false), &admin, &p), Access::Denied);
-        assert_eq!(can_access_room(facts("d", true), &guest, &p), Access::Granted);
-        assert_eq!(can_access_room(facts("l", false), &user, &p), Access::Denied);
-        assert_eq!(can_access_room(facts("l", false), &admin, &p), Access::Granted);
+        assert_eq!(
+            can_access_room(facts("c", false), &user, &p),
+            Access::Granted
+        );
+        assert_eq!(
+            can_access_room(facts("c", false), &guest, &p),
+            Access::Denied
+        );
+        assert_eq!(
+            can_access_room(facts("c", true), &guest, &p),
+            Access::Granted
+        );
+        assert_eq!(
+            can_access_room(facts("p", false), &user, &p),
+            Access::Denied
+        );
+        assert_eq!(
+            can_access_room(facts("p", false), &admin, &p),
+            Access::Denied
+        );
+        assert_eq!(
+            can_access_room(facts("p", true), &user, &p),
+            Access::Granted
+        );
+        assert_eq!(
+            can_access_room(facts("d", false), &admin, &p),
+            Access::Denied
+        );
+        assert_eq!(
+            can_access_room(facts("d", true), &guest, &p),
+            Access::Granted
+        );
+        assert_eq!(
+            can_access_room(facts("l", false), &user, &p),
+            Access::Denied
+        );
+        assert_eq!(
+            can_access_room(facts("l", false), &admin, &p),
+            Access::Granted
+        );
         let discussion = RoomFacts {
             t: "p",
             prid: Some("parent"),
             subscribed: false,
         };
-        assert_eq!(can_access_room(discussion, &user, &p), Access::AsParent("parent"));
+        assert_eq!(
+            can_access_room(discussion, &user, &p),
+            Access::AsParent("parent")
+        );
     }
 
     #[test]
     fn overrides_replace_rows() {
         let o: indexmap::IndexMap<String, Vec<String>> =
-            [("view-c-room".to_string(), vec!["guest".to_string()])].into_iter().collect();
+            [("view-c-room".to_string(), vec!["guest".to_string()])]
+                .into_iter()
+                .collect();
         let p = Permissions::with_overrides(&o);
         assert!(p.has("view-c-room", &["guest"]));
         assert!(!p.has("view-c-room", &["user"]));

@@ -48,10 +48,19 @@ impl LoginThrottle {
     }
 
     pub fn record_failure(&mut self, user: &str, ip: &str, now: i64, l: ThrottleLimits) {
-        for (map, key) in [(&mut self.users, user.to_lowercase()), (&mut self.ips, ip.to_string())] {
-            let f = map.entry(key).or_insert(Failures { count: 0, since: now });
+        for (map, key) in [
+            (&mut self.users, user.to_lowercase()),
+            (&mut self.ips, ip.to_string()),
+        ] {
+            let f = map.entry(key).or_insert(Failures {
+                count: 0,
+                since: now,
+            });
             if now - f.since >= l.window_ms {
-                *f = Failures { count: 0, since: now };
+                *f = Failures {
+                    count: 0,
+                    since: now,
+                };
             }
             f.count += 1;
         }

@@ -49,11 +49,7 @@ fn unique(found: impl Iterator<Item = String>) -> Vec<String> {
 /// A message's `@` mentions, as written (`all` and `here` included).
 pub fn mentioned_usernames(msg: &str) -> Vec<String> {
     let text = without_code(msg);
-    unique(
-        user_regex()
-            .captures_iter(&text)
-            .map(|c| c[1].to_string()),
-    )
+    unique(user_regex().captures_iter(&text).map(|c| c[1].to_string()))
 }
 
 /// A message's `#` mentions.
@@ -104,11 +100,17 @@ mod tests {
 
     #[test]
     fn finds_mentions_like_rocket_chat() {
-        assert_eq!(mentioned_usernames("hi @rocket.cat and @all"), ["rocket.cat", "all"]);
+        assert_eq!(
+            mentioned_usernames("hi @rocket.cat and @all"),
+            ["rocket.cat", "all"]
+        );
         assert_eq!(mentioned_usernames("mail a@b.com"), Vec::<String>::new());
         assert_eq!(mentioned_usernames(">@bob @bob\n@eve"), ["bob", "eve"]);
         assert_eq!(mentioned_usernames("`@code` @real"), ["real"]);
-        assert_eq!(mentioned_channels("see #general please, #random#x"), ["general", "random"]);
+        assert_eq!(
+            mentioned_channels("see #general please, #random#x"),
+            ["general", "random"]
+        );
         assert_eq!(mentioned_channels("a#b"), Vec::<String>::new());
     }
 

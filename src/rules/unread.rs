@@ -69,10 +69,20 @@ mod tests {
         assert_eq!(plain_channel.unread, 0);
         assert_eq!(bump(&facts("d", "all_messages", false, false)).unread, 1);
         let mention = bump(&facts("c", "user_and_group_mentions_only", true, true));
-        assert_eq!((mention.unread, mention.user_mentions, mention.group_mentions), (1, 1, 0));
+        assert_eq!(
+            (
+                mention.unread,
+                mention.user_mentions,
+                mention.group_mentions
+            ),
+            (1, 1, 0)
+        );
         let all = bump(&facts("p", "user_and_group_mentions_only", false, true));
         assert_eq!((all.unread, all.group_mentions), (1, 1));
-        assert_eq!(bump(&facts("c", "group_mentions_only", true, false)).unread, 0);
+        assert_eq!(
+            bump(&facts("c", "group_mentions_only", true, false)).unread,
+            0
+        );
     }
 
     proptest! {

@@ -25,7 +25,11 @@ impl Store {
         mut on_member: impl FnMut(&mut Subscription) -> bool,
     ) -> StoreResult<Result<(), Conflict>> {
         self.write(|store, batch| {
-            if store.engine.get(Tree::MessageidMessage, id.as_bytes())?.is_some() {
+            if store
+                .engine
+                .get(Tree::MessageidMessage, id.as_bytes())?
+                .is_some()
+            {
                 return Ok(Err(Conflict::Id));
             }
             Self::put_message(batch, message, id, room_id, ts);

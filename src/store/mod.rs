@@ -84,7 +84,10 @@ impl Store {
     pub fn is_fresh(&self) -> StoreResult<bool> {
         Ok(self.engine.scan_prefix(Tree::UseridUser, b"")?.is_empty()
             && self.engine.scan_prefix(Tree::RoomidRoom, b"")?.is_empty()
-            && self.engine.scan_prefix(Tree::SettingidSetting, b"")?.is_empty())
+            && self
+                .engine
+                .scan_prefix(Tree::SettingidSetting, b"")?
+                .is_empty())
     }
 
     /// Runs `decide` alone among writers, applies its batch atomically, then flushes.

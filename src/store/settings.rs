@@ -22,7 +22,10 @@ impl Store {
     }
 
     pub(super) fn put_setting(batch: &mut super::Batch, setting: &Doc) {
-        let id = setting.get("_id").and_then(|v| v.as_str()).unwrap_or_default();
+        let id = setting
+            .get("_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         batch.put(Tree::SettingidSetting, id, encode(setting));
     }
 }

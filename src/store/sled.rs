@@ -38,7 +38,7 @@ impl SledEngine {
 
 fn open_error(path: &Path, e: sled::Error) -> StoreError {
     let detail = match &e {
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             "it is locked by another process (is rcpush already running?)".to_string()
         }
         sled::Error::Io(io) => io.to_string(),

@@ -5,10 +5,7 @@ use crate::model::Subscription;
 
 impl Store {
     pub fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>> {
-        self.get_json(
-            Tree::UserroomidSubscription,
-            &keys::pair(user_id, room_id),
-        )
+        self.get_json(Tree::UserroomidSubscription, &keys::pair(user_id, room_id))
     }
 
     pub fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>> {

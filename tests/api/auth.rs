@@ -4,7 +4,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const LOGIN_FAILED: &str = r#"{"success":false,"error":401,"status":"error","message":"Incorrect login or password"}"#;
+const LOGIN_FAILED: &str =
+    r#"{"success":false,"error":401,"status":"error","message":"Incorrect login or password"}"#;
 
 #[test]
 fn login_accepts_every_client_form() {
@@ -58,10 +59,18 @@ fn login_fails_the_same_way_for_wrong_passwords_and_unknown_users() {
 fn ten_failures_block_the_username_even_with_the_right_password() {
     let app = spawn_app();
     for _ in 0..10 {
-        let r = app.post("/api/v1/login", None, &json!({"user": "bob", "password": "nope"}));
+        let r = app.post(
+            "/api/v1/login",
+            None,
+            &json!({"user": "bob", "password": "nope"}),
+        );
         assert_eq!(r.status, 401);
     }
-    let r = app.post("/api/v1/login", None, &json!({"user": "bob", "password": "bob-demo"}));
+    let r = app.post(
+        "/api/v1/login",
+        None,
+        &json!({"user": "bob", "password": "bob-demo"}),
+    );
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "error-login-blocked-for-user");
     // Other users are not affected.
@@ -76,7 +85,13 @@ fn logout_invalidates_the_token() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["username"], "alice");
     let r = app.post("/api/v1/logout", auth(&session), &json!({}));
-    assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"success","data":{"message":"You've been logged out!"}}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            200,
+            r#"{"status":"success","data":{"message":"You've been logged out!"}}"#
+        )
+    );
     assert_eq!(app.get("/api/v1/me", auth(&session)).status, 401);
     // GET logout works too, and other sessions stay valid.
     let other = app.login("alice", "alice-demo");
@@ -114,15 +129,35 @@ fn users_create_needs_create_user_and_unique_names() {
     assert!(user.get("services").is_none());
     app.login("carol", "carol-pass");
     let r = app.post("/api/v1/users.create", auth(&admin), &body);
-    assert_eq!((r.status, r.json()["error"].as_str()), (400, Some("carol is already in use :( [error-field-unavailable]")));
-    let r = app.post("/api/v1/users.create", auth(&admin), &json!({"email": "x@example.com", "name": "X", "password": "p"}));
-    assert_eq!(r.json()["error"], "must have required property 'username' [invalid-params]");
-    let r = app.post("/api/v1/users.create", auth(&admin), &json!({"email": "x@example.com", "name": "X", "password": "p", "username": "bad name"}));
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (
+            400,
+            Some("carol is already in use :( [error-field-unavailable]")
+        )
+    );
+    let r = app.post(
+        "/api/v1/users.create",
+        auth(&admin),
+        &json!({"email": "x@example.com", "name": "X", "password": "p"}),
+    );
+    assert_eq!(
+        r.json()["error"],
+        "must have required property 'username' [invalid-params]"
+    );
+    let r = app.post(
+        "/api/v1/users.create",
+        auth(&admin),
+        &json!({"email": "x@example.com", "name": "X", "password": "p", "username": "bad name"}),
+    );
     assert_eq!(r.json()["errorType"], "error-input-is-not-a-valid-field");
 
     let r = app.get("/api/v1/users.info?username=carol", Some(BOB));
     assert_eq!(r.status, 200);
-    assert!(r.json()["user"].get("emails").is_none(), "others do not see e-mail addresses");
+    assert!(
+        r.json()["user"].get("emails").is_none(),
+        "others do not see e-mail addresses"
+    );
     let r = app.get("/api/v1/users.info?username=nobody", Some(BOB));
     assert_eq!(r.body, r#"{"success":false,"error":"User not found."}"#);
 }
@@ -131,7 +166,13 @@ fn users_create_needs_create_user_and_unique_names() {
 fn unknown_routes_get_a_rocket_chat_404() {
     let app = spawn_app();
     let r = app.get("/api/v1/nope", Some(RODRIQ));
-    assert_eq!((r.status, r.body.as_str()), (404, r#"{"success":false,"error":"Resource not found"}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, r#"{"success":false,"error":"Resource not found"}"#)
+    );
     let r = app.get("/api/info", None);
-    assert_eq!((r.status, r.body.as_str()), (200, r#"{"version":"7.10","success":true}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, r#"{"version":"7.10","success":true}"#)
+    );
 }

@@ -9,10 +9,22 @@ use serde_json::Value;
 pub const ADMIN_PASSWORD: &str = "admin-test-password";
 
 /// The demo user of the documentation example and its login token.
-pub const RODRIQ: (&str, &str) = ("d26x6zSkaPSe5gCyy", "Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92");
-pub const ALICE: (&str, &str) = ("A7dm3kQzR9xYpW2bn", "alice-demo-token-kGq2Wm7Rt9XbZp4Ns8Yc3Hd6Jf");
-pub const BOB: (&str, &str) = ("B8fn4mRaS2yZqX3cp", "bob-demo-token-Tq8Lm3Xw6Zr2Pc9Kn4Vb7Yh5Dg1");
-pub const GINA: (&str, &str) = ("G5hp6nTbT3zAsY4dq", "gina-demo-token-Hs5Nw2Qk8Xm4Rt7Zc3Pb6Yd9Jf");
+pub const RODRIQ: (&str, &str) = (
+    "d26x6zSkaPSe5gCyy",
+    "Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92",
+);
+pub const ALICE: (&str, &str) = (
+    "A7dm3kQzR9xYpW2bn",
+    "alice-demo-token-kGq2Wm7Rt9XbZp4Ns8Yc3Hd6Jf",
+);
+pub const BOB: (&str, &str) = (
+    "B8fn4mRaS2yZqX3cp",
+    "bob-demo-token-Tq8Lm3Xw6Zr2Pc9Kn4Vb7Yh5Dg1",
+);
+pub const GINA: (&str, &str) = (
+    "G5hp6nTbT3zAsY4dq",
+    "gina-demo-token-Hs5Nw2Qk8Xm4Rt7Zc3Pb6Yd9Jf",
+);
 
 pub struct TestApp {
     pub url: String,
@@ -31,8 +43,7 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -134,6 +145,6 @@ impl TestApp {
 }
 
 /// `(a, b)` as the pair `get`/`post` take.
-pub fn auth<'a>(pair: &'a (String, String)) -> Option<(&'a str, &'a str)> {
+pub fn auth(pair: &(String, String)) -> Option<(&str, &str)> {
     Some((pair.0.as_str(), pair.1.as_str()))
 }

@@ -3,4 +3,5 @@
 mod auth;
 mod helpers;
 mod push;
+mod python_client;
 mod rooms;

@@ -32,12 +32,15 @@ fn push_get_returns_the_documented_example_byte_for_byte() {
 #[test]
 fn push_get_accepts_lower_case_headers_extra_params_and_a_trailing_ampersand() {
     let app = spawn_app();
-    let r = ureq::get(&format!("{}/api/v1/push.get?id={VB_MESSAGE}&foo=bar&", app.url))
-        .set("x-user-id", RODRIQ.0)
-        .set("x-auth-token", RODRIQ.1)
-        .set("Content-Type", "application/json")
-        .call()
-        .expect("200");
+    let r = ureq::get(&format!(
+        "{}/api/v1/push.get?id={VB_MESSAGE}&foo=bar&",
+        app.url
+    ))
+    .set("x-user-id", RODRIQ.0)
+    .set("x-auth-token", RODRIQ.1)
+    .set("Content-Type", "application/json")
+    .call()
+    .expect("200");
     assert_eq!(r.into_string().unwrap(), DOCUMENTED);
 }
 
@@ -65,18 +68,51 @@ fn push_get_is_401_without_valid_credentials() {
 fn push_get_rejects_bad_ids_like_check_does() {
     let app = spawn_app();
     let cases = [
-        ("", r#"{"success":false,"error":"Match error: Missing key 'id'"}"#),
-        ("?", r#"{"success":false,"error":"Match error: Missing key 'id'"}"#),
-        ("?ID=x", r#"{"success":false,"error":"Match error: Missing key 'id'"}"#),
-        ("?id=a&id=b", r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#),
-        ("?id[]=a", r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#),
-        ("?id[x]=a", r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#),
-        ("?id=", r#"{"success":false,"error":"error-message-not-found"}"#),
-        ("?id=nope", r#"{"success":false,"error":"error-message-not-found"}"#),
+        (
+            "",
+            r#"{"success":false,"error":"Match error: Missing key 'id'"}"#,
+        ),
+        (
+            "?",
+            r#"{"success":false,"error":"Match error: Missing key 'id'"}"#,
+        ),
+        (
+            "?ID=x",
+            r#"{"success":false,"error":"Match error: Missing key 'id'"}"#,
+        ),
+        (
+            "?id=a&id=b",
+            r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#,
+        ),
+        (
+            "?id[]=a",
+            r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#,
+        ),
+        (
+            "?id[x]=a",
+            r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#,
+        ),
+        (
+            "?id=",
+            r#"{"success":false,"error":"error-message-not-found"}"#,
+        ),
+        (
+            "?id=nope",
+            r#"{"success":false,"error":"error-message-not-found"}"#,
+        ),
         // Ids are matched exactly, never as patterns or prefixes.
-        ("?id=WkbwSntxt8D3jLp8", r#"{"success":false,"error":"error-message-not-found"}"#),
-        ("?id=.*", r#"{"success":false,"error":"error-message-not-found"}"#),
-        ("?id=wkbwsntxt8d3jlp8g", r#"{"success":false,"error":"error-message-not-found"}"#),
+        (
+            "?id=WkbwSntxt8D3jLp8",
+            r#"{"success":false,"error":"error-message-not-found"}"#,
+        ),
+        (
+            "?id=.*",
+            r#"{"success":false,"error":"error-message-not-found"}"#,
+        ),
+        (
+            "?id=wkbwsntxt8d3jlp8g",
+            r#"{"success":false,"error":"error-message-not-found"}"#,
+        ),
     ];
     for (query, body) in cases {
         let r = app.get(&format!("/api/v1/push.get{query}"), Some(RODRIQ));
@@ -85,7 +121,13 @@ fn push_get_rejects_bad_ids_like_check_does() {
     }
     let many: String = (0..501).map(|i| format!("id[]={i}&")).collect();
     let r = app.get(&format!("/api/v1/push.get?{many}"), Some(RODRIQ));
-    assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false,"error":"Invalid query parameters"}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"Invalid query parameters"}"#
+        )
+    );
 }
 
 /// A bundle with a message whose room is gone and one whose sender is gone.
@@ -108,9 +150,18 @@ fn push_get_reports_missing_rooms_and_senders() {
     let file = broken_bundle(dir.path());
     let app = spawn_app_with(|c| c.seed.file = file);
     let r = push_get(&app, "noRoom", RODRIQ);
-    assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false,"error":"error-room-not-found"}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, r#"{"success":false,"error":"error-room-not-found"}"#)
+    );
     let r = push_get(&app, "noSender", RODRIQ);
-    assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false,"error":"Message sender not found"}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"Message sender not found"}"#
+        )
+    );
 }
 
 const NOT_ALLOWED: &str = r#"{"success":false,"error":"error-not-allowed"}"#;
@@ -138,7 +189,11 @@ fn push_get_access_matrix() {
         (GROUP_MESSAGE, vec![RODRIQ, ALICE], vec![BOB, GINA, admin]),
         (DM_MESSAGE, vec![RODRIQ, ALICE], vec![BOB, GINA, admin]),
         // rodriq reads the discussion through its parent group.
-        (DISCUSSION_MESSAGE, vec![ALICE, RODRIQ], vec![BOB, GINA, admin]),
+        (
+            DISCUSSION_MESSAGE,
+            vec![ALICE, RODRIQ],
+            vec![BOB, GINA, admin],
+        ),
     ] {
         for who in members {
             assert!(allowed(&app, id, who), "{id} member {}", who.0);
@@ -148,23 +203,43 @@ fn push_get_access_matrix() {
         }
     }
     // A guest who is not a member of a public channel cannot read it.
-    let r = app.post("/api/v1/channels.create", Some(ALICE), &json!({"name": "no-guests"}));
+    let r = app.post(
+        "/api/v1/channels.create",
+        Some(ALICE),
+        &json!({"name": "no-guests"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let rid = r.json()["channel"]["_id"].as_str().unwrap().to_string();
-    let r = app.post("/api/v1/chat.postMessage", Some(ALICE), &json!({"roomId": rid, "text": "hi"}));
+    let r = app.post(
+        "/api/v1/chat.postMessage",
+        Some(ALICE),
+        &json!({"roomId": rid, "text": "hi"}),
+    );
     let mid = r.json()["message"]["_id"].as_str().unwrap().to_string();
     assert!(allowed(&app, &mid, BOB));
     assert!(!allowed(&app, &mid, GINA));
 
     // Leaving and being kicked end access to a private group.
-    let r = app.post("/api/v1/groups.leave", Some(RODRIQ), &json!({"roomName": "core-team"}));
+    let r = app.post(
+        "/api/v1/groups.leave",
+        Some(RODRIQ),
+        &json!({"roomName": "core-team"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!allowed(&app, GROUP_MESSAGE, RODRIQ));
     assert!(!allowed(&app, DISCUSSION_MESSAGE, RODRIQ));
-    let r = app.post("/api/v1/groups.invite", Some(ALICE), &json!({"roomName": "core-team", "username": "bob"}));
+    let r = app.post(
+        "/api/v1/groups.invite",
+        Some(ALICE),
+        &json!({"roomName": "core-team", "username": "bob"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(allowed(&app, GROUP_MESSAGE, BOB));
-    let r = app.post("/api/v1/groups.kick", Some(ALICE), &json!({"roomName": "core-team", "username": "bob"}));
+    let r = app.post(
+        "/api/v1/groups.kick",
+        Some(ALICE),
+        &json!({"roomName": "core-team", "username": "bob"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!allowed(&app, GROUP_MESSAGE, BOB));
 }
@@ -192,16 +267,30 @@ fn push_get_builds_notifications_for_each_room_type() {
 
     // Settings change the notification at once.
     let admin = app.admin();
-    for (id, value) in [("UI_Use_Real_Name", json!(true)), ("Push_show_message", json!(false))] {
-        let r = app.post(&format!("/api/v1/settings/{id}"), auth(&admin), &json!({ "value": value }));
+    for (id, value) in [
+        ("UI_Use_Real_Name", json!(true)),
+        ("Push_show_message", json!(false)),
+    ] {
+        let r = app.post(
+            &format!("/api/v1/settings/{id}"),
+            auth(&admin),
+            &json!({ "value": value }),
+        );
         assert_eq!((r.status, r.body.as_str()), (200, r#"{"success":true}"#));
     }
     let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
     assert_eq!(n["text"], "Alice Example: You have a new message");
-    let r = app.post("/api/v1/settings/Push_show_username_room", auth(&admin), &json!({"value": false}));
+    let r = app.post(
+        "/api/v1/settings/Push_show_username_room",
+        auth(&admin),
+        &json!({"value": false}),
+    );
     assert_eq!(r.status, 200);
     let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
-    assert_eq!((n["title"].as_str(), n["payload"]["name"].as_str()), (Some(""), Some("")));
+    assert_eq!(
+        (n["title"].as_str(), n["payload"]["name"].as_str()),
+        (Some(""), Some(""))
+    );
 }
 
 #[test]
@@ -220,18 +309,49 @@ fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
     let r = push_get(&app, "clientChosenId01", RODRIQ);
     assert_eq!(r.status, 200, "{}", r.body);
     let j = r.json();
-    assert_eq!(j["data"]["message"], sent, "push.get returns the stored message");
-    let keys: Vec<&str> = j["data"]["message"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["_id", "rid", "msg", "ts", "u", "urls", "mentions", "channels", "_updatedAt"]);
-    assert_eq!(j["data"]["message"]["mentions"], json!([{"_id": RODRIQ.0, "username": "rodriq", "name": "Rodriq", "type": "user"}]));
+    assert_eq!(
+        j["data"]["message"], sent,
+        "push.get returns the stored message"
+    );
+    let keys: Vec<&str> = j["data"]["message"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "_id",
+            "rid",
+            "msg",
+            "ts",
+            "u",
+            "urls",
+            "mentions",
+            "channels",
+            "_updatedAt"
+        ]
+    );
+    assert_eq!(
+        j["data"]["message"]["mentions"],
+        json!([{"_id": RODRIQ.0, "username": "rodriq", "name": "Rodriq", "type": "user"}])
+    );
     let n = &j["data"]["notification"];
     assert_eq!(n["text"], "ping 😄 @rodriq");
-    assert_eq!(n["badge"], 3, "a DM message raises the receiver's unread count");
+    assert_eq!(
+        n["badge"], 3,
+        "a DM message raises the receiver's unread count"
+    );
     // The sender's own badge is untouched.
     let n = push_get(&app, "clientChosenId01", ALICE).json()["data"]["notification"].clone();
     assert_eq!(n["badge"], 0);
     // Reading the DM lowers it again.
-    let r = app.post("/api/v1/subscriptions.read", Some(RODRIQ), &json!({"rid": "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy"}));
+    let r = app.post(
+        "/api/v1/subscriptions.read",
+        Some(RODRIQ),
+        &json!({"rid": "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy"}),
+    );
     assert_eq!(r.body, r#"{"success":true}"#);
     let n = push_get(&app, "clientChosenId01", RODRIQ).json()["data"]["notification"].clone();
     assert_eq!(n["badge"], 1);
@@ -249,7 +369,14 @@ fn raw_tokens_and_passwords_never_reach_the_data_directory() {
     );
     assert_eq!(created.status, 200, "{}", created.body);
     app.stop();
-    let secrets = [RODRIQ.1, ALICE.1, token.as_str(), "alice-demo", "zed-secret-pass", ADMIN_PASSWORD];
+    let secrets = [
+        RODRIQ.1,
+        ALICE.1,
+        token.as_str(),
+        "alice-demo",
+        "zed-secret-pass",
+        ADMIN_PASSWORD,
+    ];
     let mut files = 0;
     for entry in walk(&app.data_dir) {
         let bytes = std::fs::read(&entry).unwrap();

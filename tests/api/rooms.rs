@@ -7,30 +7,84 @@ use crate::helpers::*;
 #[test]
 fn channels_and_groups_are_created_with_their_owner_and_members() {
     let app = spawn_app();
-    let r = app.post("/api/v1/channels.create", Some(ALICE), &json!({"name": "garden", "members": ["bob", "ghost"]}));
+    let r = app.post(
+        "/api/v1/channels.create",
+        Some(ALICE),
+        &json!({"name": "garden", "members": ["bob", "ghost"]}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let room = r.json()["channel"].clone();
-    let keys: Vec<&str> = room.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["_id", "fname", "_updatedAt", "name", "t", "msgs", "usersCount", "u", "ts", "ro"]);
-    assert_eq!((room["t"].as_str(), room["usersCount"].as_i64()), (Some("c"), Some(2)));
-    let r = app.post("/api/v1/channels.create", Some(BOB), &json!({"name": "garden"}));
+    let keys: Vec<&str> = room
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "_id",
+            "fname",
+            "_updatedAt",
+            "name",
+            "t",
+            "msgs",
+            "usersCount",
+            "u",
+            "ts",
+            "ro"
+        ]
+    );
+    assert_eq!(
+        (room["t"].as_str(), room["usersCount"].as_i64()),
+        (Some("c"), Some(2))
+    );
+    let r = app.post(
+        "/api/v1/channels.create",
+        Some(BOB),
+        &json!({"name": "garden"}),
+    );
     assert_eq!(r.json()["errorType"], "error-duplicate-channel-name");
     let r = app.post("/api/v1/channels.create", Some(BOB), &json!({}));
-    assert_eq!(r.body, r#"{"success":false,"error":"Param \"name\" is required"}"#);
-    let r = app.post("/api/v1/channels.create", Some(GINA), &json!({"name": "guests-cannot"}));
-    assert_eq!((r.status, r.body.as_str()), (403, r#"{"success":false,"error":"unauthorized"}"#));
-    let r = app.post("/api/v1/groups.create", Some(GINA), &json!({"name": "nor-this"}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"Param \"name\" is required"}"#
+    );
+    let r = app.post(
+        "/api/v1/channels.create",
+        Some(GINA),
+        &json!({"name": "guests-cannot"}),
+    );
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, r#"{"success":false,"error":"unauthorized"}"#)
+    );
+    let r = app.post(
+        "/api/v1/groups.create",
+        Some(GINA),
+        &json!({"name": "nor-this"}),
+    );
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"], "Not allowed [error-not-allowed]");
 
-    let r = app.post("/api/v1/groups.create", Some(BOB), &json!({"name": "bob-only"}));
+    let r = app.post(
+        "/api/v1/groups.create",
+        Some(BOB),
+        &json!({"name": "bob-only"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let rid = r.json()["group"]["_id"].as_str().unwrap().to_string();
-    let r = app.get(&format!("/api/v1/subscriptions.getOne?roomId={rid}"), Some(BOB));
+    let r = app.get(
+        &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+        Some(BOB),
+    );
     let sub = r.json()["subscription"].clone();
     assert_eq!(sub["roles"], json!(["owner"]));
     assert_eq!(sub["u"]["username"], "bob");
-    let r = app.get(&format!("/api/v1/subscriptions.getOne?roomId={rid}"), Some(ALICE));
+    let r = app.get(
+        &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+        Some(ALICE),
+    );
     assert_eq!(r.body, r#"{"subscription":null,"success":true}"#);
     // The last owner cannot leave.
     let r = app.post("/api/v1/groups.leave", Some(BOB), &json!({"roomId": rid}));
@@ -46,51 +100,120 @@ fn direct_messages_use_the_sorted_user_ids_as_room_id() {
         let rid = format!("{}{}", ALICE.0, BOB.0);
         assert_eq!(
             r.body,
-            format!(r#"{{"room":{{"t":"d","rid":"{rid}","usernames":["alice","bob"],"_id":"{rid}"}},"success":true}}"#)
+            format!(
+                r#"{{"room":{{"t":"d","rid":"{rid}","usernames":["alice","bob"],"_id":"{rid}"}},"success":true}}"#
+            )
         );
     }
-    let r = app.post("/api/v1/im.create", Some(BOB), &json!({"username": "ghost"}));
+    let r = app.post(
+        "/api/v1/im.create",
+        Some(BOB),
+        &json!({"username": "ghost"}),
+    );
     assert_eq!(r.json()["error"], "Invalid user [error-invalid-user]");
 }
 
 #[test]
 fn messages_are_checked_and_stored_in_rocket_chat_order() {
     let app = spawn_app();
-    let r = app.post("/api/v1/chat.postMessage", Some(BOB), &json!({"channel": "#vb", "text": "see https://rocket.chat and #vb @all"}));
+    let r = app.post(
+        "/api/v1/chat.postMessage",
+        Some(BOB),
+        &json!({"channel": "#vb", "text": "see https://rocket.chat and #vb @all"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let j = r.json();
     assert_eq!(j["channel"], "#vb");
     assert!(j["ts"].is_i64());
     let m = &j["message"];
     let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["alias", "msg", "attachments", "parseUrls", "groupable", "ts", "u", "rid", "urls", "mentions", "channels", "_id"]);
-    assert_eq!(m["urls"], json!([{"url": "https://rocket.chat", "meta": {}}]));
+    assert_eq!(
+        keys,
+        [
+            "alias",
+            "msg",
+            "attachments",
+            "parseUrls",
+            "groupable",
+            "ts",
+            "u",
+            "rid",
+            "urls",
+            "mentions",
+            "channels",
+            "_id"
+        ]
+    );
+    assert_eq!(
+        m["urls"],
+        json!([{"url": "https://rocket.chat", "meta": {}}])
+    );
     assert_eq!(m["mentions"], json!([{"_id": "all", "username": "all"}]));
-    assert_eq!(m["channels"], json!([{"_id": "iu7jtPAhvEeAS5tNq", "fname": "vb", "name": "vb"}]));
+    assert_eq!(
+        m["channels"],
+        json!([{"_id": "iu7jtPAhvEeAS5tNq", "fname": "vb", "name": "vb"}])
+    );
     let id = m["_id"].as_str().unwrap();
     let r = app.get(&format!("/api/v1/chat.getMessage?msgId={id}"), Some(RODRIQ));
     assert_eq!(r.status, 200);
     let stored = r.json()["message"].clone();
-    let keys: Vec<&str> = stored.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = stored
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys[0], "_id");
     assert_eq!(*keys.last().unwrap(), "_updatedAt");
     // @all raised everyone else's unread count in the channel.
-    let r = app.get("/api/v1/subscriptions.getOne?roomId=iu7jtPAhvEeAS5tNq", Some(ALICE));
+    let r = app.get(
+        "/api/v1/subscriptions.getOne?roomId=iu7jtPAhvEeAS5tNq",
+        Some(ALICE),
+    );
     assert_eq!(r.json()["subscription"]["unread"], 1);
     assert_eq!(r.json()["subscription"]["groupMentions"], 1);
 
     // Outsiders cannot post or read; bad rooms and system messages are refused.
-    let r = app.post("/api/v1/chat.postMessage", Some(BOB), &json!({"roomId": "PrvGrp8sKq3mZ7wTx", "text": "let me in"}));
+    let r = app.post(
+        "/api/v1/chat.postMessage",
+        Some(BOB),
+        &json!({"roomId": "PrvGrp8sKq3mZ7wTx", "text": "let me in"}),
+    );
     assert_eq!(r.body, r#"{"success":false,"error":"error-not-allowed"}"#);
     let r = app.get("/api/v1/chat.getMessage?msgId=PrvMsg3kT7wZq2RbX", Some(BOB));
     assert_eq!(r.status, 400);
-    let r = app.post("/api/v1/chat.postMessage", Some(BOB), &json!({"roomId": "nowhere", "text": "x"}));
-    assert_eq!(r.body, r#"{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}"#);
-    let r = app.post("/api/v1/chat.sendMessage", Some(BOB), &json!({"message": {"rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "t": "uj"}}));
-    assert_eq!(r.body, r#"{"success":false,"error":"Cannot send system messages using 'chat.sendMessage'"}"#);
-    let r = app.post("/api/v1/chat.sendMessage", Some(BOB), &json!({"message": {"msg": "x"}}));
-    assert_eq!(r.body, r#"{"success":false,"error":"The 'rid' property on the message object is missing."}"#);
-    let r = app.post("/api/v1/chat.sendMessage", Some(BOB), &json!({"message": {"rid": ["iu7jtPAhvEeAS5tNq"], "msg": "x"}}));
+    let r = app.post(
+        "/api/v1/chat.postMessage",
+        Some(BOB),
+        &json!({"roomId": "nowhere", "text": "x"}),
+    );
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}"#
+    );
+    let r = app.post(
+        "/api/v1/chat.sendMessage",
+        Some(BOB),
+        &json!({"message": {"rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "t": "uj"}}),
+    );
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"Cannot send system messages using 'chat.sendMessage'"}"#
+    );
+    let r = app.post(
+        "/api/v1/chat.sendMessage",
+        Some(BOB),
+        &json!({"message": {"msg": "x"}}),
+    );
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"The 'rid' property on the message object is missing."}"#
+    );
+    let r = app.post(
+        "/api/v1/chat.sendMessage",
+        Some(BOB),
+        &json!({"message": {"rid": ["iu7jtPAhvEeAS5tNq"], "msg": "x"}}),
+    );
     assert_eq!(r.status, 400);
 }
 
@@ -101,12 +224,22 @@ fn subscriptions_list_the_callers_rooms() {
     let j = r.json();
     assert_eq!(j["update"].as_array().unwrap().len(), 3);
     assert_eq!(j["remove"], json!([]));
-    let r = app.get("/api/v1/subscriptions.get?updatedSince=2030-01-01T00:00:00.000Z", Some(RODRIQ));
+    let r = app.get(
+        "/api/v1/subscriptions.get?updatedSince=2030-01-01T00:00:00.000Z",
+        Some(RODRIQ),
+    );
     assert_eq!(r.json()["update"], json!([]));
     let r = app.get("/api/v1/subscriptions.get?updatedSince=soon", Some(RODRIQ));
     assert_eq!(r.status, 400);
-    let r = app.post("/api/v1/subscriptions.read", Some(RODRIQ), &json!({"rid": "nowhere"}));
-    assert_eq!(r.body, r#"{"success":false,"error":"error-invalid-subscription"}"#);
+    let r = app.post(
+        "/api/v1/subscriptions.read",
+        Some(RODRIQ),
+        &json!({"rid": "nowhere"}),
+    );
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"error-invalid-subscription"}"#
+    );
 }
 
 #[test]
@@ -114,13 +247,27 @@ fn settings_are_admin_only_and_typed() {
     let app = spawn_app();
     let admin = app.admin();
     let r = app.get("/api/v1/settings/uniqueID", auth(&admin));
-    assert_eq!(r.body, r#"{"_id":"uniqueID","value":"E8A88JP-rcpush-demo","success":true}"#);
+    assert_eq!(
+        r.body,
+        r#"{"_id":"uniqueID","value":"E8A88JP-rcpush-demo","success":true}"#
+    );
     let r = app.get("/api/v1/settings/uniqueID", Some(RODRIQ));
     assert_eq!(r.status, 403);
-    assert_eq!(r.body, r#"{"success":false,"error":"User does not have the permissions required for this action [error-unauthorized]"}"#);
-    let r = app.post("/api/v1/settings/Push_show_message", Some(RODRIQ), &json!({"value": false}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"User does not have the permissions required for this action [error-unauthorized]"}"#
+    );
+    let r = app.post(
+        "/api/v1/settings/Push_show_message",
+        Some(RODRIQ),
+        &json!({"value": false}),
+    );
     assert_eq!(r.status, 403);
-    let r = app.post("/api/v1/settings/Push_show_message", auth(&admin), &json!({"value": "no"}));
+    let r = app.post(
+        "/api/v1/settings/Push_show_message",
+        auth(&admin),
+        &json!({"value": "no"}),
+    );
     assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false}"#));
     let r = app.get("/api/v1/settings/Nope", auth(&admin));
     assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false}"#));
