@@ -40,6 +40,14 @@ struct Server {
     startup_log: Vec<String>,
 }
 
+impl Drop for Server {
+    /// A failed assertion must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Server {
     fn start(cmd: &mut Command) -> Server {
         let mut child = cmd
@@ -47,29 +55,30 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn rcpush");
+        let stderr = child.stderr.take();
+        let mut server = Server {
+            child,
+            port: 0,
+            startup_log: Vec::new(),
+        };
         let (tx, lines) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
+        let stderr = stderr.unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }
         });
-        let mut startup_log = Vec::new();
         loop {
             let line = lines
                 .recv_timeout(Duration::from_secs(30))
                 .expect("rcpush reports its port");
             if line.contains("rcpush listening") {
                 if let Some(rest) = line.split("port=").nth(1) {
-                    let port = rest.split_whitespace().next().unwrap().parse().unwrap();
-                    return Server {
-                        child,
-                        port,
-                        startup_log,
-                    };
+                    server.port = rest.split_whitespace().next().unwrap().parse().unwrap();
+                    return server;
                 }
             }
-            startup_log.push(line);
+            server.startup_log.push(line);
         }
     }
 
