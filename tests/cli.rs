@@ -137,47 +137,46 @@ fn help_lists_the_commands() {
 #[test]
 fn bad_configuration_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[server\nbind = 1").unwrap();
-    let err = one_line_failure(
-        &rcpush(&dir.path().join("db"))
-            .arg("--config")
-            .arg(&bad)
-            .output()
-            .unwrap(),
+    let db = dir.path().join("db");
+    let unparsable = dir.path().join("unparsable.toml");
+    std::fs::write(&unparsable, "[server\nbind = 1").unwrap();
+    let unknown_key = dir.path().join("unknown.toml");
+    std::fs::write(&unknown_key, "[server]\nport = 3000\n").unwrap();
+    let missing = dir.path().join("missing.toml");
+    // (arguments, environment variable, expected text)
+    type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 5] = [
+        (
+            &["--config", unparsable.to_str().unwrap()],
+            None,
+            "invalid config file",
+        ),
+        (&["--config", unknown_key.to_str().unwrap()], None, "port"),
+        (
+            &["--config", missing.to_str().unwrap()],
+            None,
+            "cannot read config file",
+        ),
+        (&[], Some(("RCPUSH_STORAGE_CACHE_MB", "lots")), "cache_mb"),
+        (
+            &[],
+            Some(("RCPUSH_SETTINGS_No_Such_Setting", "1")),
+            "No_Such_Setting",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let mut cmd = rcpush(&db);
+        cmd.args(args);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let err = one_line_failure(&cmd.output().unwrap());
+        assert!(err.contains(expected), "{err}");
+    }
+    assert!(
+        !db.exists(),
+        "nothing is created when the configuration is bad"
     );
-    assert!(err.contains("invalid config file"), "{err}");
-    std::fs::write(&bad, "[server]\nport = 3000\n").unwrap();
-    let err = one_line_failure(
-        &rcpush(&dir.path().join("db"))
-            .arg("--config")
-            .arg(&bad)
-            .output()
-            .unwrap(),
-    );
-    assert!(err.contains("port"), "{err}");
-    let err = one_line_failure(
-        &rcpush(&dir.path().join("db"))
-            .arg("--config")
-            .arg(dir.path().join("missing.toml"))
-            .output()
-            .unwrap(),
-    );
-    assert!(err.contains("cannot read config file"), "{err}");
-    let err = one_line_failure(
-        &rcpush(&dir.path().join("db"))
-            .env("RCPUSH_STORAGE_CACHE_MB", "lots")
-            .output()
-            .unwrap(),
-    );
-    assert!(err.contains("cache_mb"), "{err}");
-    let err = one_line_failure(
-        &rcpush(&dir.path().join("db"))
-            .env("RCPUSH_SETTINGS_No_Such_Setting", "1")
-            .output()
-            .unwrap(),
-    );
-    assert!(err.contains("No_Such_Setting"), "{err}");
 }
 
 #[test]

@@ -30,3 +30,19 @@ pub fn can_read(state: &AppState, user: &User, room: &Room) -> ApiResult<bool> {
     }
     Ok(false)
 }
+
+/// Whether `user` holds `permission` in `room_id`: global roles plus the room-scoped roles
+/// of their subscription (`owner`, `moderator`).
+pub fn has_room_permission(
+    state: &AppState,
+    user: &User,
+    room_id: &str,
+    permission: &str,
+) -> ApiResult<bool> {
+    let sub = state.store.subscription(room_id, user.id())?;
+    let mut roles = user.roles();
+    if let Some(sub) = &sub {
+        roles.extend(sub.roles());
+    }
+    Ok(state.has_permission(permission, &roles))
+}

@@ -3,7 +3,7 @@
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::access::can_read;
+use super::access::{can_read, has_room_permission};
 use super::extract::{query_string, Caller, JsonBody, Query};
 use super::respond;
 use crate::error::{ApiError, ApiResult};
@@ -42,12 +42,7 @@ pub async fn chat_post_message(
         .unwrap_or_default()
         .trim()
         .to_string();
-    let max = state
-        .settings
-        .value("Message_MaxAllowedSize")
-        .as_u64()
-        .unwrap_or(5000);
-    if text.encode_utf16().count() as u64 > max {
+    if too_long(&state, &text) {
         return Err(ApiError::plain("error-message-size-exceeded"));
     }
     let mut fields = Doc::new();
@@ -62,6 +57,12 @@ pub async fn chat_post_message(
         "channel": target,
         "message": message,
     })))
+}
+
+/// Longer than `Message_MaxAllowedSize`, counted in UTF-16 units as JS does.
+fn too_long(state: &AppState, text: &str) -> bool {
+    let max = state.settings.value("Message_MaxAllowedSize").as_u64();
+    text.encode_utf16().count() as u64 > max.unwrap_or(5000)
 }
 
 /// The message keys a client may set in `chat.sendMessage`; everything else is dropped so
@@ -116,12 +117,7 @@ pub async fn chat_send_message(
         fields.shift_remove("_id");
     }
     let text = fields.str_at("msg").unwrap_or_default();
-    let max = state
-        .settings
-        .value("Message_MaxAllowedSize")
-        .as_u64()
-        .unwrap_or(5000);
-    if text.encode_utf16().count() as u64 > max {
+    if too_long(&state, text) {
         return Err(ApiError::meteor(
             "error-message-size-exceeded",
             "Message size exceeds Message_MaxAllowedSize",
@@ -146,22 +142,10 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
         return Err(ApiError::plain("error-not-allowed"));
     }
     let username = caller.user.username().unwrap_or_default().to_string();
-    if room.read_only() {
-        let mut roles: Vec<String> = caller
-            .user
-            .roles()
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        if let Some(sub) = state.store.subscription(room.id(), caller.id())? {
-            roles.extend(sub.roles().into_iter().map(str::to_string));
-        }
-        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-        if !state.has_permission("post-readonly", &roles) {
-            return Err(ApiError::plain(
-                "You can't send messages because the room is readonly.",
-            ));
-        }
+    if room.read_only() && !has_room_permission(state, &caller.user, room.id(), "post-readonly")? {
+        return Err(ApiError::plain(
+            "You can't send messages because the room is readonly.",
+        ));
     }
     if room.muted().contains(&username.as_str()) {
         return Err(ApiError::plain("You_have_been_muted"));

@@ -4,6 +4,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use super::access::has_room_permission;
 use super::extract::{Caller, JsonBody};
 use super::respond;
 use crate::error::{ApiError, ApiResult};
@@ -261,15 +262,6 @@ fn target_users(state: &AppState, body: &JsonBody) -> ApiResult<Vec<User>> {
     Ok(out)
 }
 
-/// Global roles plus the caller's roles in `room` (owner, moderator).
-fn roles_in_room(state: &AppState, user: &User, room_id: &str) -> ApiResult<Vec<String>> {
-    let mut roles: Vec<String> = user.roles().into_iter().map(str::to_string).collect();
-    if let Some(sub) = state.store.subscription(room_id, user.id())? {
-        roles.extend(sub.roles().into_iter().map(str::to_string));
-    }
-    Ok(roles)
-}
-
 fn not_allowed(method: &str) -> ApiError {
     ApiError::meteor("error-not-allowed", "Not allowed").with_details(json!({ "method": method }))
 }
@@ -295,15 +287,14 @@ pub async fn invite(
             ),
         });
     }
-    let roles = roles_in_room(&state, &caller.user, room.id())?;
-    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
     let any = match kind {
         Kind::Channels => "add-user-to-any-c-room",
         Kind::Groups => "add-user-to-any-p-room",
     };
     let joined = state.store.subscription(room.id(), caller.id())?.is_some();
-    if !(state.has_permission(any, &roles)
-        || (joined && state.has_permission("add-user-to-joined-room", &roles)))
+    if !(has_room_permission(&state, &caller.user, room.id(), any)?
+        || (joined
+            && has_room_permission(&state, &caller.user, room.id(), "add-user-to-joined-room")?))
     {
         return Err(not_allowed("addUsersToRoom"));
     }
@@ -429,9 +420,7 @@ pub async fn kick(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let room = find_room(&state, kind, &caller, &body)?;
-    let roles = roles_in_room(&state, &caller.user, room.id())?;
-    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-    if !state.has_permission("remove-user", &roles) {
+    if !has_room_permission(&state, &caller.user, room.id(), "remove-user")? {
         return Err(not_allowed("removeUserFromRoom"));
     }
     let target = target_users(&state, &body)?

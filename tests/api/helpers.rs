@@ -144,6 +144,15 @@ impl TestApp {
     }
 }
 
+/// The keys of a JSON object, in order.
+pub fn keys(v: &Value) -> Vec<&str> {
+    v.as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 /// `(a, b)` as the pair `get`/`post` take.
 pub fn auth(pair: &(String, String)) -> Option<(&str, &str)> {
     Some((pair.0.as_str(), pair.1.as_str()))

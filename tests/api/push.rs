@@ -313,14 +313,8 @@ fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
         j["data"]["message"], sent,
         "push.get returns the stored message"
     );
-    let keys: Vec<&str> = j["data"]["message"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&j["data"]["message"]),
         [
             "_id",
             "rid",

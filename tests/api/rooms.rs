@@ -14,14 +14,8 @@ fn channels_and_groups_are_created_with_their_owner_and_members() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let room = r.json()["channel"].clone();
-    let keys: Vec<&str> = room
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&room),
         [
             "_id",
             "fname",
@@ -126,9 +120,8 @@ fn messages_are_checked_and_stored_in_rocket_chat_order() {
     assert_eq!(j["channel"], "#vb");
     assert!(j["ts"].is_i64());
     let m = &j["message"];
-    let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
-        keys,
+        keys(m),
         [
             "alias",
             "msg",
@@ -157,14 +150,9 @@ fn messages_are_checked_and_stored_in_rocket_chat_order() {
     let r = app.get(&format!("/api/v1/chat.getMessage?msgId={id}"), Some(RODRIQ));
     assert_eq!(r.status, 200);
     let stored = r.json()["message"].clone();
-    let keys: Vec<&str> = stored
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys[0], "_id");
-    assert_eq!(*keys.last().unwrap(), "_updatedAt");
+    let stored_order = keys(&stored);
+    assert_eq!(stored_order[0], "_id");
+    assert_eq!(*stored_order.last().unwrap(), "_updatedAt");
     // @all raised everyone else's unread count in the channel.
     let r = app.get(
         "/api/v1/subscriptions.getOne?roomId=iu7jtPAhvEeAS5tNq",
