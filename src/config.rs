@@ -139,7 +139,7 @@ impl Default for AdminConfig {
 impl Default for SeedConfig {
     fn default() -> Self {
         SeedConfig {
-            file: "data/seed.json".into(),
+            file: String::new(),
         }
     }
 }

@@ -50,7 +50,7 @@ pub fn parse(text: &str) -> anyhow::Result<Import> {
     let mut import = Import::default();
     for mut doc in bundle.users {
         let id = require_id("user", &doc)?;
-        let services = doc.remove("services");
+        let services = doc.shift_remove("services");
         let password_hash = services
             .as_ref()
             .and_then(|s| s.pointer("/password/argon2"))

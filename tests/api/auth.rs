@@ -106,6 +106,14 @@ fn me_describes_the_caller_without_secrets() {
     assert_eq!(r.status, 200);
     let j = r.json();
     assert_eq!(j["_id"], RODRIQ.0);
+    // Stored order (secrets taken out without reordering), then getUserInfo's additions.
+    assert_eq!(
+        keys(&j),
+        [
+            "_id", "username", "emails", "roles", "status", "active", "_updatedAt", "name",
+            "settings", "email", "avatarUrl", "isOAuthUser", "services", "success"
+        ]
+    );
     assert_eq!(j["email"], "rodriq@example.com");
     assert_eq!(j["avatarUrl"], "http://localhost:3000/avatar/rodriq");
     assert_eq!(j["services"], json!({"password": {"exists": true}}));
