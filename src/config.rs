@@ -47,7 +47,7 @@ pub struct AdminConfig {
     pub password: Secret,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SeedConfig {
     /// Bundle loaded into an empty database on first start; empty disables.
@@ -132,14 +132,6 @@ impl Default for AdminConfig {
             username: "admin".into(),
             email: "admin@localhost".into(),
             password: Secret::default(),
-        }
-    }
-}
-
-impl Default for SeedConfig {
-    fn default() -> Self {
-        SeedConfig {
-            file: String::new(),
         }
     }
 }

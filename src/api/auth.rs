@@ -118,7 +118,7 @@ pub async fn login(
         "data": {
             "userId": user.id(),
             "authToken": token,
-            "me": user_info(&state, &user),
+            "me": user_info(&state, &user)?,
         },
     }))
     .unwrap_or_default();
@@ -144,7 +144,7 @@ pub async fn logout(
 
 /// `GET /api/v1/me`.
 pub async fn me(state: actix_web::web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(respond::success(&user_info(&state, &caller.user)))
+    Ok(respond::success(&user_info(&state, &caller.user)?))
 }
 
 /// User fields `getDefaultUserFields` lets through to the user themself.
@@ -178,7 +178,7 @@ const OWN_FIELDS: &[&str] = &[
 ];
 
 /// `getUserInfo`: the user's own view of their account (login `data.me` and `/me`).
-fn user_info(state: &AppState, user: &User) -> Value {
+fn user_info(state: &AppState, user: &User) -> ApiResult<Value> {
     let mut me: serde_json::Map<String, Value> = user
         .0
         .iter()
@@ -206,15 +206,10 @@ fn user_info(state: &AppState, user: &User) -> Value {
     );
     me.insert("avatarUrl".into(), avatar.into());
     me.insert("isOAuthUser".into(), false.into());
-    let has_password = state
-        .store
-        .password_hash(user.id())
-        .ok()
-        .flatten()
-        .is_some();
+    let has_password = state.store.password_hash(user.id())?.is_some();
     me.insert(
         "services".into(),
         json!({"password": {"exists": has_password}}),
     );
-    Value::Object(me)
+    Ok(Value::Object(me))
 }

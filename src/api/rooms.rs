@@ -310,14 +310,12 @@ pub async fn invite(
                     }
                 }
                 bump_users_count(&mut room, add.len() as i64, now);
-                Ok(Some((
-                    Membership {
-                        room: room.clone(),
-                        add,
-                        remove: vec![],
-                    },
-                    room,
-                )))
+                let changes = Membership {
+                    room: room.clone(),
+                    add,
+                    remove: vec![],
+                };
+                Ok((Some(changes), room))
             })
         })
         .await??
@@ -354,14 +352,7 @@ async fn remove_member(
         .write(move |s| {
             s.change_membership(&rid, |store, mut room| {
                 let Some(sub) = store.subscription(room.id(), &user_id)? else {
-                    return Ok(Some((
-                        Membership {
-                            room: room.clone(),
-                            add: vec![],
-                            remove: vec![],
-                        },
-                        Outcome::NotMember,
-                    )));
+                    return Ok((None, Outcome::NotMember));
                 };
                 if sub.roles().contains(&"owner") {
                     let mut owners = 0;
@@ -371,25 +362,16 @@ async fn remove_member(
                         }
                     }
                     if owners <= 1 {
-                        return Ok(Some((
-                            Membership {
-                                room: room.clone(),
-                                add: vec![],
-                                remove: vec![],
-                            },
-                            Outcome::LastOwner,
-                        )));
+                        return Ok((None, Outcome::LastOwner));
                     }
                 }
                 bump_users_count(&mut room, -1, now);
-                Ok(Some((
-                    Membership {
-                        room: room.clone(),
-                        add: vec![],
-                        remove: vec![user_id],
-                    },
-                    Outcome::Done(room),
-                )))
+                let changes = Membership {
+                    room: room.clone(),
+                    add: vec![],
+                    remove: vec![user_id],
+                };
+                Ok((Some(changes), Outcome::Done(room)))
             })
         })
         .await??;

@@ -50,19 +50,20 @@ impl Store {
     }
 
     /// Adds and removes members of a room in one write. `change` sees the current room and
-    /// returns the room to store and the subscriptions to add and the user ids to remove;
-    /// `None` leaves everything unchanged. Returns what `change` returned.
+    /// returns the changes to apply (`None`: none) and a result for the caller. `None` if the
+    /// room does not exist.
     pub fn change_membership<R>(
         &self,
         room_id: &str,
-        change: impl FnOnce(&Store, Room) -> StoreResult<Option<(Membership, R)>>,
+        change: impl FnOnce(&Store, Room) -> StoreResult<(Option<Membership>, R)>,
     ) -> StoreResult<Option<R>> {
         self.write(|store, batch| {
             let Some(room) = store.room(room_id)? else {
                 return Ok(None);
             };
-            let Some((m, result)) = change(store, room)? else {
-                return Ok(None);
+            let (changes, result) = change(store, room)?;
+            let Some(m) = changes else {
+                return Ok(Some(result));
             };
             Self::put_room(batch, &m.room);
             for sub in &m.add {

@@ -110,8 +110,20 @@ fn me_describes_the_caller_without_secrets() {
     assert_eq!(
         keys(&j),
         [
-            "_id", "username", "emails", "roles", "status", "active", "_updatedAt", "name",
-            "settings", "email", "avatarUrl", "isOAuthUser", "services", "success"
+            "_id",
+            "username",
+            "emails",
+            "roles",
+            "status",
+            "active",
+            "_updatedAt",
+            "name",
+            "settings",
+            "email",
+            "avatarUrl",
+            "isOAuthUser",
+            "services",
+            "success"
         ]
     );
     assert_eq!(j["email"], "rodriq@example.com");
