@@ -19,6 +19,7 @@ pub struct Config {
     /// Permission id → roles, replacing the default row (spec §1.4).
     pub permissions: IndexMap<String, Vec<String>>,
     pub limits: LimitsConfig,
+    pub push: PushConfig,
     pub log: LogConfig,
 }
 
@@ -65,6 +66,20 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
 }
 
+/// Delivery to the push gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// Gateway requests in flight at once.
+    pub concurrency: usize,
+    /// Time limit of one gateway request.
+    pub timeout_ms: u64,
+    /// Waits before each retry; Rocket.Chat's are 1, 2, 4, 8 and 16 minutes.
+    pub retry_delays_ms: Vec<u64>,
+    /// Sent as the `Authorization` header of gateway requests when not empty.
+    pub gateway_authorization: Secret,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -102,6 +117,7 @@ impl Default for Config {
             settings: IndexMap::new(),
             permissions: IndexMap::new(),
             limits: LimitsConfig::default(),
+            push: PushConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -148,6 +164,17 @@ impl Default for LimitsConfig {
     }
 }
 
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            concurrency: 4,
+            timeout_ms: 15_000,
+            retry_delays_ms: vec![60_000, 120_000, 240_000, 480_000, 960_000],
+            gateway_authorization: Secret::default(),
+        }
+    }
+}
+
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
@@ -157,7 +184,7 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys can be overridden from the environment.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "storage",
     "admin",
@@ -165,6 +192,7 @@ const SECTIONS: [&str; 8] = [
     "settings",
     "permissions",
     "limits",
+    "push",
     "log",
 ];
 
@@ -208,6 +236,9 @@ impl Config {
             .find(|id| !crate::settings::is_known(id))
         {
             bail!("invalid configuration: unknown setting [settings] {id}");
+        }
+        if self.push.concurrency == 0 {
+            bail!("invalid configuration: push.concurrency must be at least 1");
         }
         if self.limits.concurrent_password_hashes == 0 {
             bail!("invalid configuration: limits.concurrent_password_hashes must be at least 1");

@@ -2,8 +2,10 @@
 
 pub mod api;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod rules;
 pub mod seed;
 pub mod settings;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use rand::RngCore;
 
 use crate::config::Config;
+use crate::delivery::Delivery;
 use crate::model::{id, time, user::NewUser};
 use crate::rules::credentials::{hash_password, password_digest};
 use crate::settings::Settings;
@@ -18,6 +19,7 @@ use crate::store::Store;
 pub struct Application {
     server: Server,
     port: u16,
+    delivery: Delivery,
 }
 
 impl Application {
@@ -30,7 +32,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         let store = Store::open(&config.storage.path, config.storage.cache_mb)?;
         let settings = prepare(&store, config)?;
-        let state = AppState::new(store, settings, config);
+        let delivery = Delivery::start(store.clone(), settings.clone(), config.push.clone())?;
+        let state = AppState::new(store, settings, delivery.clone(), config);
 
         let max_body = config.limits.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -55,6 +58,7 @@ impl Application {
         Ok(Application {
             server: server.shutdown_timeout(10).run(),
             port,
+            delivery,
         })
     }
 
@@ -66,8 +70,12 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped, then stops push delivery (pending pushes stay queued).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        let delivery = self.delivery;
+        let _ = actix_web::web::block(move || delivery.stop()).await;
+        result
     }
 }
 

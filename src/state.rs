@@ -1,10 +1,12 @@
 //! What every request handler shares.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
+use crate::delivery::Delivery;
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
@@ -19,10 +21,13 @@ pub struct AppState {
     pub throttle_limits: ThrottleLimits,
     /// Bounds concurrent argon2 hashes (each holds 19 MiB and a core).
     pub hashing: Arc<Semaphore>,
+    pub delivery: Delivery,
+    /// When each user last called push.test (its 1-per-second limit).
+    pub push_tests: Arc<Mutex<HashMap<String, i64>>>,
 }
 
 impl AppState {
-    pub fn new(store: Store, settings: Settings, config: &Config) -> AppState {
+    pub fn new(store: Store, settings: Settings, delivery: Delivery, config: &Config) -> AppState {
         AppState {
             store,
             settings,
@@ -34,6 +39,8 @@ impl AppState {
                 window_ms: (config.limits.login_block_seconds as i64).saturating_mul(1000),
             },
             hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
+            delivery,
+            push_tests: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 

@@ -129,13 +129,19 @@ pub async fn login(
     ))
 }
 
-/// `POST|GET /api/v1/logout`: forgets the caller's token. The body has no `success` key.
+/// `POST|GET /api/v1/logout`: forgets the caller's token and the push registrations made
+/// with it. The body has no `success` key.
 pub async fn logout(
     state: actix_web::web::Data<AppState>,
     caller: Caller,
 ) -> ApiResult<HttpResponse> {
-    let hash = caller.token_hash.clone();
-    state.write(move |s| s.remove_login_token(&hash)).await??;
+    let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
+    state
+        .write(move |s| {
+            s.remove_login_token(&hash)?;
+            s.delete_push_tokens_of_session(&user_id, &hash)
+        })
+        .await??;
     Ok(respond::raw(&json!({
         "status": "success",
         "data": {"message": "You've been logged out!"},

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::access::{can_read, has_room_permission};
 use super::extract::{query_string, Caller, JsonBody, Query};
 use super::respond;
+use crate::delivery::compose::MessagePushes;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{id, time, Doc, DocExt, Message, Room};
 use crate::rules::{mentions, unread};
@@ -196,6 +197,19 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
         "Unread_Count"
     });
     let sender = caller.id().to_string();
+    // Thread replies notify thread followers, which rcpush does not track: no pushes.
+    let pushes = (!stored.contains_key("tmid")).then(|| {
+        MessagePushes::prepare(
+            &state.settings,
+            state.permissions.clone(),
+            message.clone(),
+            room.clone(),
+            caller.user.clone(),
+            mentioned_ids.clone(),
+            group_mention,
+            now,
+        )
+    });
     let last_message = Value::Object(stored.clone());
     let rid = room.id().to_string();
     let ts = now;
@@ -214,9 +228,9 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
                     room.0.insert("lastMessage".into(), last_message);
                     room.0.insert("lm".into(), stamp.clone().into());
                 },
-                |sub| {
+                |store, sub| {
                     if sub.user_id() == sender {
-                        return false;
+                        return Ok((false, Vec::new()));
                     }
                     let b = unread::bump(&unread::Facts {
                         room_type: &room_type,
@@ -234,13 +248,20 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
                     sub.0.insert("alert".into(), true.into());
                     sub.0.insert("open".into(), true.into());
                     sub.0.insert("_updatedAt".into(), stamp.clone().into());
-                    true
+                    let queued = match &pushes {
+                        Some(p) => p.for_member(store, sub)?,
+                        None => Vec::new(),
+                    };
+                    Ok((true, queued))
                 },
             )
         })
         .await??;
     match result {
-        Ok(()) => Ok(Value::Object(response)),
+        Ok(queued) => {
+            state.delivery.queued(queued);
+            Ok(Value::Object(response))
+        }
         Err(Conflict::Id) | Err(_) => Err(ApiError::plain("error-message-already-exists")),
     }
 }

@@ -22,6 +22,7 @@ pub use settings::COMPATIBLE_VERSION;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/info", web::get().to(settings::info))
+        .route("/metrics", web::get().to(metrics))
         .service(
             web::scope("/api/v1")
                 .route("/login", web::post().to(auth::login))
@@ -29,6 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/logout", web::get().to(auth::logout))
                 .route("/me", web::get().to(auth::me))
                 .route("/push.get", web::get().to(push::push_get))
+                .route("/push.token", web::post().to(push::push_token_post))
+                .route("/push.token", web::delete().to(push::push_token_delete))
+                .route("/push.info", web::get().to(push::push_info))
+                .route("/push.test", web::post().to(push::push_test))
                 .route("/users.create", web::post().to(users::users_create))
                 .route("/users.info", web::get().to(users::users_info))
                 .route(
@@ -84,6 +89,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/settings/{id}", web::post().to(settings::settings_post)),
         )
         .default_service(web::to(not_found));
+}
+
+/// `GET /metrics`: push delivery counters and the outbox length, for Prometheus.
+async fn metrics(state: web::Data<crate::state::AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.delivery.metrics().render())
 }
 
 /// Unknown routes and methods get Rocket.Chat's 404 body.

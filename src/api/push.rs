@@ -4,13 +4,17 @@
 use actix_web::{http::StatusCode, web, HttpResponse};
 
 use super::access::can_read;
-use super::extract::{query_string, Caller, Query};
+use serde_json::{json, Value};
+
+use super::extract::{query_string, Caller, JsonBody, Query};
 use super::respond;
 use crate::error::{ApiError, ApiResult};
-use crate::rules::notification::{
-    build_notification, MessageView, NotificationSettings, ReceiverView, RoomView, SenderView,
-};
-use crate::rules::text::{FirstAttachment, Mention};
+use crate::model::id::new_id;
+use crate::model::push_token::Service;
+use crate::model::time;
+use crate::notify::{with_notification, NotifySettings, Parts};
+use crate::rules::push::{test_push_body, Target};
+use crate::store::{PendingPush, Registration};
 use crate::state::AppState;
 
 /// `GET /api/v1/push.get?id=<message id>`
@@ -44,68 +48,18 @@ pub async fn push_get(
     let badge = state.store.badge(caller.id())?;
     let subscription = state.store.subscription(room.id(), caller.id())?;
 
-    let settings = &state.settings;
-    let site_url = settings.string("Site_Url");
-    let unique_id = settings.string("uniqueID");
-    let favicon = settings.favicon_192_url();
-    let config = NotificationSettings {
-        push_show_username_room: settings.bool("Push_show_username_room"),
-        push_show_message: settings.bool("Push_show_message"),
-        ui_use_real_name: settings.bool("UI_Use_Real_Name"),
-        ui_allow_room_names_with_special_chars: settings
-            .bool("UI_Allow_room_names_with_special_chars"),
-        site_url: &site_url,
-        favicon_192_url: favicon.as_deref(),
-        unique_id: &unique_id,
-    };
-    let mentions: Vec<Mention> = view
-        .mentions
-        .iter()
-        .map(|m| Mention {
-            username: m.username.as_deref(),
-            name: m.name.as_deref(),
-        })
-        .collect();
-    let first_attachment = view
-        .attachments
-        .as_ref()
-        .and_then(|a| a.first())
-        .and_then(FirstAttachment::from_json);
-    let muted = room.muted();
-    let built = build_notification(
-        &config,
-        &MessageView {
-            id: &view.id,
-            rid: &view.rid,
-            msg: view.msg.as_deref(),
-            t: view.t.as_deref(),
-            tmid: view.tmid.as_deref(),
-            mentions: &mentions,
-            first_attachment,
-            u_id: &sender_id,
-            u: sender_doc,
-            content: view.content,
-        },
-        &RoomView {
-            t: room.t(),
-            name: room.name(),
-            fname: room.fname(),
-            prid: room.prid(),
-            ro: room.read_only(),
-            muted: &muted,
-            uids_len: room.uids().len(),
-        },
-        &ReceiverView {
-            username: caller.user.username(),
-            subscription_name: subscription.as_ref().and_then(|s| s.name()),
-        },
-        &SenderView {
-            username: sender.username(),
-            name: sender.name(),
-        },
+    let settings = NotifySettings::read(&state.settings);
+    let parts = Parts {
+        message: &view,
+        sender_doc,
+        sender_id: &sender_id,
+        sender: &sender,
+        room: &room,
+        receiver: &caller.user,
+        receiver_subscription: subscription.as_ref(),
         badge,
-    );
-    let notification = serde_json::to_string(&built)
+    };
+    let notification = with_notification(&settings, &parts, |n| serde_json::to_string(n))
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("notification: {e}")))?;
 
     let raw = message.raw().get();
@@ -117,4 +71,174 @@ pub async fn push_get(
     body.extend_from_slice(b"}}");
     respond::append_success(&mut body);
     Ok(respond::json_response(StatusCode::OK, body))
+}
+
+/// `POST /api/v1/push.token {id?, type, value, appName}` → `{result}`: registers a device
+/// (7.x checks and messages, in their order; spec §5.5).
+pub async fn push_token_post(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    let field = |k: &str| body.0.get(k).filter(|v| truthy(v));
+    let id = match field("id") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError::meteor(
+                "error-id-param-not-valid",
+                "The required \"id\" body param is invalid.",
+            ))
+        }
+    };
+    let service = field("type")
+        .and_then(Value::as_str)
+        .and_then(Service::parse)
+        .ok_or_else(|| {
+            ApiError::meteor(
+                "error-type-param-not-valid",
+                "The required \"type\" body param is missing or invalid.",
+            )
+        })?;
+    let value = field("value").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::meteor(
+            "error-token-param-not-valid",
+            "The required \"value\" body param is missing or invalid.",
+        )
+    })?;
+    let app_name = field("appName").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::meteor(
+            "error-appName-param-not-valid",
+            "The required \"appName\" body param is missing or invalid.",
+        )
+    })?;
+    let (id, value, app_name) = (id.unwrap_or_else(new_id), value.to_string(), app_name.to_string());
+    let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
+    let result = state
+        .write(move |s| {
+            s.register_push_token(&Registration {
+                id: &id,
+                service,
+                value: &value,
+                app_name: &app_name,
+                auth_token_hash: &hash,
+                user_id: &user_id,
+                now: time::now_millis(),
+            })
+        })
+        .await??;
+    Ok(respond::success(&json!({ "result": result })))
+}
+
+/// JavaScript truthiness, as the route's `if (!value)` tests read it.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// `DELETE /api/v1/push.token {token}`: removes the caller's registrations of a device
+/// token; 404 when there were none.
+pub async fn push_token_delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    let token = match body.0.get("token") {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+        _ => {
+            return Err(ApiError::meteor(
+                "error-token-param-not-valid",
+                "The required \"token\" body param is missing or invalid.",
+            ))
+        }
+    };
+    let user_id = caller.id().to_string();
+    let removed = state
+        .write(move |s| s.delete_push_tokens_of_user_by_value(&user_id, &token))
+        .await??;
+    if removed == 0 {
+        return Err(ApiError::NotFound);
+    }
+    Ok(respond::success(&json!({})))
+}
+
+/// The gateway a fresh Rocket.Chat uses (`Push_gateway`'s package value).
+const DEFAULT_GATEWAY: &str = "https://gateway.rocket.chat";
+
+/// `GET /api/v1/push.info` → `{pushGatewayEnabled, defaultPushGateway}`. As in Rocket.Chat,
+/// `pushGatewayEnabled` reports `Push_enable`.
+pub async fn push_info(state: web::Data<AppState>, _caller: Caller) -> ApiResult<HttpResponse> {
+    Ok(respond::success(&json!({
+        "pushGatewayEnabled": state.settings.value("Push_enable"),
+        "defaultPushGateway": state.settings.string("Push_gateway") == DEFAULT_GATEWAY,
+    })))
+}
+
+/// `push.test` allows one call per second per user (its `rateLimiterOptions`).
+const PUSH_TEST_INTERVAL_MS: i64 = 1000;
+
+/// `POST /api/v1/push.test` → `{tokensCount}`: sends a test push to each of the caller's
+/// devices.
+pub async fn push_test(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let roles = caller.user.roles();
+    if !state.has_permission("api-bypass-rate-limit", &roles) {
+        let now = time::now_millis();
+        let mut last = state.push_tests.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(prev) = last.get(caller.id()).filter(|t| now - **t < PUSH_TEST_INTERVAL_MS) {
+            let wait = (PUSH_TEST_INTERVAL_MS - (now - prev) + 999) / 1000;
+            return Err(ApiError::TooManyRequests(format!(
+                "Error, too many requests. Please slow down. You must wait {wait} seconds before trying this endpoint again. [error-too-many-requests]"
+            )));
+        }
+        last.insert(caller.id().to_string(), now);
+    }
+    if !state.has_permission("test-push-notifications", &roles) {
+        return Err(ApiError::PermissionDenied);
+    }
+    let method = json!({"method": "push_test"});
+    if state.settings.value("Push_enable") != Value::Bool(true) {
+        return Err(ApiError::meteor("error-push-disabled", "Push is disabled").with_details(method));
+    }
+    let tokens = state.store.push_tokens_of_user(caller.id())?;
+    if tokens.is_empty() {
+        return Err(
+            ApiError::meteor("error-no-tokens-for-this-user", "There are no tokens for this user")
+                .with_details(method),
+        );
+    }
+    if state.settings.bool("Push_enable_gateway") {
+        let now = time::now_millis();
+        let created_at = time::iso(now);
+        let unique_id = state.settings.string("uniqueID");
+        let username = caller.user.username().unwrap_or_default();
+        let pushes: Vec<PendingPush> = tokens
+            .iter()
+            .filter_map(|t| {
+                let (service, device_token) = t.device()?;
+                let target = Target {
+                    receiver_id: caller.id(),
+                    apn_topic: (service == Service::Apn).then(|| t.app_name()),
+                    device_token,
+                };
+                Some(PendingPush {
+                    id: new_id(),
+                    service: service.code().into(),
+                    token: device_token.into(),
+                    body: test_push_body(username, target, &unique_id, &created_at),
+                    user_id: caller.id().into(),
+                    attempts: 0,
+                    due: now,
+                })
+            })
+            .collect();
+        let n = pushes.len();
+        state.write(move |s| s.enqueue_pushes(&pushes)).await??;
+        state.delivery.queued(n);
+    }
+    Ok(respond::success(&json!({ "tokensCount": tokens.len() })))
 }

@@ -4,6 +4,7 @@
 
 pub mod id;
 pub mod message;
+pub mod push_token;
 pub mod room;
 pub mod subscription;
 pub mod time;

@@ -8,5 +8,6 @@ mod emoji_table;
 pub mod login_throttle;
 pub mod mentions;
 pub mod notification;
+pub mod push;
 pub mod text;
 pub mod unread;

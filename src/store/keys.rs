@@ -20,12 +20,33 @@ pub fn prefix(a: &str) -> Vec<u8> {
     k
 }
 
-/// `rid ∙ ts ∙ mid`, where `ts` is big-endian with the sign bit flipped so keys sort by time.
+/// A time as 8 bytes that sort like the time: big-endian with the sign bit flipped.
+fn time_bytes(ms: i64) -> [u8; 8] {
+    ((ms as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// `rid ∙ ts ∙ mid`: a room's messages in time order.
 pub fn room_ts_message(rid: &str, ts: i64, mid: &str) -> Vec<u8> {
     let mut k = prefix(rid);
-    k.extend_from_slice(&((ts as u64) ^ (1 << 63)).to_be_bytes());
+    k.extend_from_slice(&time_bytes(ts));
     k.push(SEP);
     k.extend_from_slice(mid.as_bytes());
+    k
+}
+
+/// `due ∙ id`: outbox entries in the order they fall due.
+pub fn due_id(due: i64, id: &str) -> Vec<u8> {
+    let mut k = time_bytes(due).to_vec();
+    k.push(SEP);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The key that sorts after every `due_id(t, _)` with `t <= due`.
+pub fn due_upper_bound(due: i64) -> Vec<u8> {
+    let mut k = time_bytes(due).to_vec();
+    k.push(SEP);
+    k.push(0xFF);
     k
 }
 
@@ -48,5 +69,8 @@ mod tests {
         assert!(c.starts_with(&prefix("r")));
         assert!(!room_ts_message("rr", 0, "a").starts_with(&prefix("r")));
         assert_eq!(second(&pair("u", "room")), Some("room"));
+        assert!(due_id(5, "zzz") < due_upper_bound(5));
+        assert!(due_upper_bound(5) < due_id(6, "a"));
+        assert!(due_id(-1, "a") < due_id(0, "a"));
     }
 }

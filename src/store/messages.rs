@@ -1,6 +1,6 @@
 use super::keys;
 use super::trees::Tree;
-use super::{Conflict, Store, StoreResult};
+use super::{Conflict, PendingPush, Store, StoreResult};
 use crate::model::{Message, Room, Subscription};
 
 impl Store {
@@ -14,7 +14,9 @@ impl Store {
     }
 
     /// Stores a new message and, in the same atomic write, the room and member subscriptions
-    /// `on_room` / `on_member` change (counters, last message, unread).
+    /// `on_room` / `on_member` change (counters, last message, unread) and the pushes
+    /// `on_member` queues (the outbox). `on_member` returns whether it changed the
+    /// subscription. Returns the number of pushes queued.
     pub fn insert_message(
         &self,
         message: &Message,
@@ -22,8 +24,8 @@ impl Store {
         room_id: &str,
         ts: i64,
         on_room: impl FnOnce(&mut Room),
-        mut on_member: impl FnMut(&mut Subscription) -> bool,
-    ) -> StoreResult<Result<(), Conflict>> {
+        mut on_member: impl FnMut(&Store, &mut Subscription) -> StoreResult<(bool, Vec<PendingPush>)>,
+    ) -> StoreResult<Result<usize, Conflict>> {
         self.write(|store, batch| {
             if store
                 .engine
@@ -37,14 +39,20 @@ impl Store {
                 on_room(&mut room);
                 Self::put_room(batch, &room);
             }
+            let mut queued = 0;
             for uid in store.room_member_ids(room_id)? {
                 if let Some(mut sub) = store.subscription(room_id, &uid)? {
-                    if on_member(&mut sub) {
+                    let (changed, pushes) = on_member(store, &mut sub)?;
+                    if changed {
                         Self::put_subscription(batch, &sub);
                     }
+                    for p in &pushes {
+                        Self::put_push(batch, p);
+                    }
+                    queued += pushes.len();
                 }
             }
-            Ok(Ok(()))
+            Ok(Ok(queued))
         })
     }
 

@@ -8,6 +8,8 @@ mod engine;
 mod import;
 mod keys;
 mod messages;
+mod outbox;
+mod push_tokens;
 mod rooms;
 mod settings;
 mod sled;
@@ -23,6 +25,8 @@ use serde::de::DeserializeOwned;
 
 pub use engine::{Batch, Engine};
 pub use import::{Import, ImportedMessage, ImportedUser};
+pub use outbox::{Finish, PendingPush};
+pub use push_tokens::Registration;
 pub use rooms::Membership;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};

@@ -66,6 +66,18 @@ impl Engine for SledEngine {
             .collect()
     }
 
+    fn scan_until(&self, tree: Tree, end: &[u8], limit: usize) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.tree(tree)
+            .range(..end)
+            .take(limit)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
+            .collect()
+    }
+
+    fn count(&self, tree: Tree) -> StoreResult<usize> {
+        Ok(self.tree(tree).len())
+    }
+
     fn apply(&self, batch: Batch) -> StoreResult<()> {
         let trees: Vec<&sled::Tree> = self.trees.iter().collect();
         trees

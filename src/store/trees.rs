@@ -32,10 +32,18 @@ pub enum Tree {
     Roomtsmessageids,
     /// setting id → setting document `{"_id","value",…}`.
     SettingidSetting,
+    /// push token id → push token document (`_raix_push_app_tokens` shape).
+    PushtokenidPushtoken,
+    /// device token value ∙ push token id → empty (lookups by token, 406 pruning).
+    Pushtokenvaluepushtokenids,
+    /// user id ∙ push token id → empty (a user's devices).
+    Useridpushtokenids,
+    /// due time (8 bytes, order-preserving) ∙ push id → pending gateway push.
+    Outbox,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 13] = [
+    pub const ALL: [Tree; 17] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -49,6 +57,10 @@ impl Tree {
         Tree::MessageidMessage,
         Tree::Roomtsmessageids,
         Tree::SettingidSetting,
+        Tree::PushtokenidPushtoken,
+        Tree::Pushtokenvaluepushtokenids,
+        Tree::Useridpushtokenids,
+        Tree::Outbox,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +78,10 @@ impl Tree {
             Tree::MessageidMessage => "messageid_message",
             Tree::Roomtsmessageids => "roomtsmessageids",
             Tree::SettingidSetting => "settingid_setting",
+            Tree::PushtokenidPushtoken => "pushtokenid_pushtoken",
+            Tree::Pushtokenvaluepushtokenids => "pushtokenvaluepushtokenids",
+            Tree::Useridpushtokenids => "useridpushtokenids",
+            Tree::Outbox => "outbox",
         }
     }
 

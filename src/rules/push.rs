@@ -1,0 +1,309 @@
+//! Who gets a mobile push for a new message, and the exact body sent to the push gateway
+//! (spec §5.1, §5.3, §5.4).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::notification::{Notification, Payload};
+use super::text::YOU_HAVE_A_NEW_MESSAGE;
+
+/// What `shouldNotifyMobile` looks at for one member.
+#[derive(Debug, Clone, Copy)]
+pub struct MobileFacts<'a> {
+    /// `Push_enable`.
+    pub push_enabled: bool,
+    /// The subscription's `mobilePushNotifications` (`all`, `mentions`, `nothing`, `default`).
+    pub preference: Option<&'a str>,
+    /// `Accounts_Default_User_Preferences_pushNotifications`.
+    pub default_preference: &'a str,
+    pub room_type: &'a str,
+    pub mentions_member: bool,
+    /// `@all` or `@here`.
+    pub mentions_all: bool,
+}
+
+/// `shouldNotifyMobile` without presence (nobody is online here) or threads.
+pub fn should_notify_mobile(f: &MobileFacts) -> bool {
+    if !f.push_enabled {
+        return false;
+    }
+    let preference = f.preference.filter(|p| !p.is_empty() && *p != "default");
+    match preference {
+        Some("nothing") => return false,
+        None if f.default_preference == "all" => return true,
+        None if f.default_preference == "nothing" => return false,
+        _ => {}
+    }
+    f.room_type == "d" || f.mentions_all || f.mentions_member || preference == Some("all")
+}
+
+/// `truncateString`: at most `max` UTF-16 units, ending in `...` when shortened. Unlike
+/// Rocket.Chat it cuts only between grapheme clusters, so it never leaves half a surrogate
+/// pair or a broken emoji sequence.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.encode_utf16().count() <= max {
+        return Cow::Borrowed(s);
+    }
+    let budget = max.saturating_sub(3);
+    let mut used = 0;
+    let mut end = 0;
+    for (at, g) in s.grapheme_indices(true) {
+        let units = g.encode_utf16().count();
+        if used + units > budget {
+            break;
+        }
+        used += units;
+        end = at + g.len();
+    }
+    Cow::Owned(format!("{}...", &s[..end]))
+}
+
+/// `PUSH_TITLE_LIMIT` and `PUSH_MESSAGE_BODY_LIMIT`.
+pub const TITLE_LIMIT: usize = 65;
+pub const TEXT_LIMIT: usize = 240;
+
+/// The payload of an id-only push: the phone fetches the rest with push.get.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IdOnlyPayload<'a> {
+    host: &'a str,
+    message_id: &'a str,
+    notification_type: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum AnyPayload<'a> {
+    Full(&'a Payload<'a>),
+    IdOnly(IdOnlyPayload<'a>),
+}
+
+#[derive(Debug, Serialize)]
+struct Category<'a> {
+    category: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct GcmOptions<'a> {
+    image: &'a str,
+    style: &'a str,
+}
+
+/// The pending notification minus `priority`, plus `topic` (APNs) first and `uniqueId` last.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Options<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topic: Option<&'a str>,
+    created_at: &'a str,
+    created_by: &'static str,
+    sent: bool,
+    sending: u8,
+    title: Cow<'a, str>,
+    text: Cow<'a, str>,
+    from: &'static str,
+    user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<AnyPayload<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    badge: Option<i64>,
+    sound: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_id: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apn: Option<Category<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gcm: Option<GcmOptions<'a>>,
+    unique_id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    token: &'a str,
+    options: Options<'a>,
+}
+
+/// Where a push goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub receiver_id: &'a str,
+    /// `Some(appName)` for APNs (the `topic`), `None` for GCM.
+    pub apn_topic: Option<&'a str>,
+    pub device_token: &'a str,
+}
+
+/// The gateway body for a message notification (`Push.send` with `userId` = the receiver).
+/// In id-only mode (`Push_request_content_from_server`) the title is empty, the text is
+/// "You have a new message" and the payload carries only the host and message id.
+pub fn message_push_body(
+    n: &Notification,
+    target: Target,
+    id_only: bool,
+    unique_id: &str,
+    created_at: &str,
+) -> String {
+    let (title, text, payload) = if id_only {
+        let payload = AnyPayload::IdOnly(IdOnlyPayload {
+            host: &n.payload.host,
+            message_id: n.payload.message_id,
+            notification_type: "message-id-only",
+        });
+        ("", YOU_HAVE_A_NEW_MESSAGE, payload)
+    } else {
+        (n.title.as_str(), n.text.as_str(), AnyPayload::Full(&n.payload))
+    };
+    encode(Body {
+        token: target.device_token,
+        options: Options {
+            topic: target.apn_topic,
+            created_at,
+            created_by: "<SERVER>",
+            sent: false,
+            sending: 0,
+            title: truncate(title, TITLE_LIMIT),
+            text: truncate(text, TEXT_LIMIT),
+            from: n.from,
+            user_id: target.receiver_id,
+            payload: Some(payload),
+            badge: Some(n.badge),
+            sound: n.sound,
+            not_id: Some(n.not_id),
+            apn: Some(Category {
+                category: n.apn.category,
+            }),
+            gcm: Some(GcmOptions {
+                image: &n.gcm.image,
+                style: n.gcm.style,
+            }),
+            unique_id,
+        },
+    })
+}
+
+/// The body of `push.test`'s push: `@username` and a fixed text, nothing else.
+pub fn test_push_body(
+    username: &str,
+    target: Target,
+    unique_id: &str,
+    created_at: &str,
+) -> String {
+    let title = format!("@{username}");
+    encode(Body {
+        token: target.device_token,
+        options: Options {
+            topic: target.apn_topic,
+            created_at,
+            created_by: "<SERVER>",
+            sent: false,
+            sending: 0,
+            title: truncate(&title, TITLE_LIMIT),
+            text: Cow::Borrowed("This is a push test message"),
+            from: "push",
+            user_id: target.receiver_id,
+            payload: None,
+            badge: None,
+            sound: "default",
+            not_id: None,
+            apn: None,
+            gcm: None,
+            unique_id,
+        },
+    })
+}
+
+fn encode(body: Body) -> String {
+    // Only strings, numbers and booleans: serialising cannot fail.
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// What the gateway's answer means (`sendGatewayPush`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayOutcome {
+    Delivered,
+    /// 406: the token is dead; delete every registration of it.
+    UnknownToken,
+    /// 401 / 422: final failure, no retry.
+    Rejected,
+    /// Anything else, network errors included: try again later.
+    Retry,
+}
+
+pub fn gateway_outcome(status: Option<u16>) -> GatewayOutcome {
+    match status {
+        Some(200..=299) => GatewayOutcome::Delivered,
+        Some(406) => GatewayOutcome::UnknownToken,
+        Some(401 | 422) => GatewayOutcome::Rejected,
+        _ => GatewayOutcome::Retry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn facts(pref: Option<&'static str>, t: &'static str, user: bool, all: bool) -> MobileFacts<'static> {
+        MobileFacts {
+            push_enabled: true,
+            preference: pref,
+            default_preference: "all",
+            room_type: t,
+            mentions_member: user,
+            mentions_all: all,
+        }
+    }
+
+    #[test]
+    fn preferences_decide() {
+        assert!(should_notify_mobile(&facts(None, "c", false, false)));
+        assert!(!should_notify_mobile(&facts(Some("nothing"), "d", true, true)));
+        assert!(!should_notify_mobile(&facts(Some("mentions"), "c", false, false)));
+        assert!(should_notify_mobile(&facts(Some("mentions"), "c", true, false)));
+        assert!(should_notify_mobile(&facts(Some("mentions"), "p", false, true)));
+        assert!(should_notify_mobile(&facts(Some("mentions"), "d", false, false)));
+        assert!(should_notify_mobile(&facts(Some("all"), "c", false, false)));
+        let off = MobileFacts { push_enabled: false, ..facts(Some("all"), "d", true, true) };
+        assert!(!should_notify_mobile(&off));
+        let default_mentions = MobileFacts { default_preference: "mentions", ..facts(None, "c", false, false) };
+        assert!(!should_notify_mobile(&default_mentions));
+    }
+
+    #[test]
+    fn truncation_counts_utf16_and_keeps_graphemes_whole() {
+        assert_eq!(truncate("short", 65), "short");
+        let long = "a".repeat(70);
+        let t = truncate(&long, 65);
+        assert_eq!(t.encode_utf16().count(), 65);
+        assert!(t.ends_with("..."));
+        // 😀 is two UTF-16 units: Rocket.Chat would cut it in half at unit 62.
+        let emoji = format!("{}😀😀😀", "a".repeat(61));
+        assert_eq!(truncate(&emoji, 65), format!("{}...", "a".repeat(61)));
+        let family = "👨‍👩‍👧".repeat(10);
+        let t = truncate(&family, 20);
+        assert!(t.trim_end_matches("...").graphemes(true).all(|g| g == "👨‍👩‍👧"));
+    }
+
+    #[test]
+    fn gateway_answers() {
+        assert_eq!(gateway_outcome(Some(200)), GatewayOutcome::Delivered);
+        assert_eq!(gateway_outcome(Some(406)), GatewayOutcome::UnknownToken);
+        assert_eq!(gateway_outcome(Some(422)), GatewayOutcome::Rejected);
+        assert_eq!(gateway_outcome(Some(401)), GatewayOutcome::Rejected);
+        assert_eq!(gateway_outcome(Some(500)), GatewayOutcome::Retry);
+        assert_eq!(gateway_outcome(None), GatewayOutcome::Retry);
+    }
+
+    proptest! {
+        #[test]
+        fn truncate_never_exceeds_and_keeps_a_prefix(s in "\\PC{0,120}", max in 3usize..80) {
+            let t = truncate(&s, max);
+            prop_assert!(t.encode_utf16().count() <= max);
+            if t != s.as_str() {
+                let kept = t.strip_suffix("...").unwrap();
+                prop_assert!(s.starts_with(kept));
+            }
+        }
+    }
+}

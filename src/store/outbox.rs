@@ -1,0 +1,89 @@
+use serde::{Deserialize, Serialize};
+
+use super::keys;
+use super::trees::Tree;
+use super::{decode, encode, Batch, Store, StoreResult};
+
+/// One gateway request waiting to be made: written in the same atomic write as the message
+/// that caused it, deleted only once the gateway has given a final answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingPush {
+    /// Stable for the life of the push, so that a duplicate after a crash can be recognised.
+    pub id: String,
+    /// `apn` or `gcm`: the gateway path.
+    pub service: String,
+    /// The device token (for 406 pruning).
+    pub token: String,
+    /// The JSON body to post, `{"token":…,"options":{…}}`, fixed at queue time.
+    pub body: String,
+    pub user_id: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due (ms since the epoch).
+    pub due: i64,
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Delivered, or given up: remove it.
+    Done,
+    /// Try again at this time.
+    RetryAt(i64),
+    /// The gateway does not know the token (406): remove it and every registration of it.
+    PruneToken,
+}
+
+impl Store {
+    pub(super) fn put_push(batch: &mut Batch, push: &PendingPush) {
+        batch.put(Tree::Outbox, keys::due_id(push.due, &push.id), encode(push));
+    }
+
+    /// Queues pushes on their own (push.test); message pushes go with the message.
+    pub fn enqueue_pushes(&self, pushes: &[PendingPush]) -> StoreResult<()> {
+        self.write(|_, batch| {
+            for p in pushes {
+                Self::put_push(batch, p);
+            }
+            Ok(())
+        })
+    }
+
+    /// Up to `limit` pushes due at `now`, earliest first.
+    pub fn due_pushes(&self, now: i64, limit: usize) -> StoreResult<Vec<PendingPush>> {
+        self.engine
+            .scan_until(Tree::Outbox, &keys::due_upper_bound(now), limit)?
+            .into_iter()
+            .map(|(_, v)| decode(Tree::Outbox, &v))
+            .collect()
+    }
+
+    /// The time the earliest pending push falls due.
+    pub fn next_push_due(&self) -> StoreResult<Option<i64>> {
+        Ok(self.due_pushes(i64::MAX, 1)?.first().map(|p| p.due))
+    }
+
+    pub fn outbox_len(&self) -> StoreResult<usize> {
+        self.engine.count(Tree::Outbox)
+    }
+
+    /// Records the outcome of an attempt, durably. Returns how many registrations were pruned.
+    pub fn finish_push(&self, push: &PendingPush, finish: Finish) -> StoreResult<usize> {
+        self.write(|store, batch| {
+            batch.delete(Tree::Outbox, keys::due_id(push.due, &push.id));
+            match finish {
+                Finish::Done => Ok(0),
+                Finish::RetryAt(due) => {
+                    let next = PendingPush {
+                        attempts: push.attempts + 1,
+                        due,
+                        ..push.clone()
+                    };
+                    Self::put_push(batch, &next);
+                    Ok(0)
+                }
+                Finish::PruneToken => store.prune_push_token_value(batch, &push.token),
+            }
+        })
+    }
+}
