@@ -31,7 +31,10 @@ fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
             "Assets_favicon_192",
             json!({"defaultUrl": FAVICON_192_DEFAULT}),
         ),
-        ("Accounts_Default_User_Preferences_pushNotifications", json!("all")),
+        (
+            "Accounts_Default_User_Preferences_pushNotifications",
+            json!("all"),
+        ),
         ("Unread_Count", json!("user_and_group_mentions_only")),
         ("Unread_Count_DM", json!("all_messages")),
         ("Message_MaxAllowedSize", json!(5000)),

@@ -14,8 +14,8 @@ use crate::model::push_token::Service;
 use crate::model::time;
 use crate::notify::{with_notification, NotifySettings, Parts};
 use crate::rules::push::{test_push_body, Target};
-use crate::store::{PendingPush, Registration};
 use crate::state::AppState;
+use crate::store::{PendingPush, Registration};
 
 /// `GET /api/v1/push.get?id=<message id>`
 ///
@@ -112,7 +112,11 @@ pub async fn push_token_post(
             "The required \"appName\" body param is missing or invalid.",
         )
     })?;
-    let (id, value, app_name) = (id.unwrap_or_else(new_id), value.to_string(), app_name.to_string());
+    let (id, value, app_name) = (
+        id.unwrap_or_else(new_id),
+        value.to_string(),
+        app_name.to_string(),
+    );
     let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
     let result = state
         .write(move |s| {
@@ -189,7 +193,10 @@ pub async fn push_test(state: web::Data<AppState>, caller: Caller) -> ApiResult<
     if !state.has_permission("api-bypass-rate-limit", &roles) {
         let now = time::now_millis();
         let mut last = state.push_tests.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(prev) = last.get(caller.id()).filter(|t| now - **t < PUSH_TEST_INTERVAL_MS) {
+        if let Some(prev) = last
+            .get(caller.id())
+            .filter(|t| now - **t < PUSH_TEST_INTERVAL_MS)
+        {
             let wait = (PUSH_TEST_INTERVAL_MS - (now - prev) + 999) / 1000;
             return Err(ApiError::TooManyRequests(format!(
                 "Error, too many requests. Please slow down. You must wait {wait} seconds before trying this endpoint again. [error-too-many-requests]"
@@ -202,14 +209,17 @@ pub async fn push_test(state: web::Data<AppState>, caller: Caller) -> ApiResult<
     }
     let method = json!({"method": "push_test"});
     if state.settings.value("Push_enable") != Value::Bool(true) {
-        return Err(ApiError::meteor("error-push-disabled", "Push is disabled").with_details(method));
+        return Err(
+            ApiError::meteor("error-push-disabled", "Push is disabled").with_details(method)
+        );
     }
     let tokens = state.store.push_tokens_of_user(caller.id())?;
     if tokens.is_empty() {
-        return Err(
-            ApiError::meteor("error-no-tokens-for-this-user", "There are no tokens for this user")
-                .with_details(method),
-        );
+        return Err(ApiError::meteor(
+            "error-no-tokens-for-this-user",
+            "There are no tokens for this user",
+        )
+        .with_details(method));
     }
     if state.settings.bool("Push_enable_gateway") {
         let now = time::now_millis();

@@ -45,7 +45,8 @@ impl MessagePushes {
         MessagePushes {
             enabled: settings.bool("Push_enable") && settings.bool("Push_enable_gateway"),
             id_only: settings.bool("Push_request_content_from_server"),
-            default_preference: settings.string("Accounts_Default_User_Preferences_pushNotifications"),
+            default_preference: settings
+                .string("Accounts_Default_User_Preferences_pushNotifications"),
             settings: NotifySettings::read(settings),
             message,
             room,
@@ -69,12 +70,13 @@ impl MessagePushes {
             return Ok(Vec::new());
         };
         if tokens.is_empty()
-            || (self.room.t() == "d"
-                && !self.permissions.has("view-d-room", &receiver.roles()))
+            || (self.room.t() == "d" && !self.permissions.has("view-d-room", &receiver.roles()))
         {
             return Ok(Vec::new());
         }
-        let old_unread = store.subscription(sub.rid(), uid)?.map_or(0, |s| s.unread());
+        let old_unread = store
+            .subscription(sub.rid(), uid)?
+            .map_or(0, |s| s.unread());
         let badge = store.badge(uid)? - old_unread + sub.unread();
         let view = self.message.view().map_err(|e| StoreError::Corrupt {
             tree: "messageid_message",

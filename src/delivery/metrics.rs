@@ -53,13 +53,36 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (name, help, value) in [
-            ("rcpush_pushes_queued_total", "Pushes queued for delivery.", self.queued.load(Relaxed)),
-            ("rcpush_pushes_sent_total", "Pushes the gateway accepted.", self.sent.load(Relaxed)),
-            ("rcpush_pushes_retried_total", "Failed attempts scheduled for a retry.", self.retried.load(Relaxed)),
-            ("rcpush_pushes_dropped_total", "Pushes given up (rejected, or out of retries).", self.dropped.load(Relaxed)),
-            ("rcpush_push_tokens_pruned_total", "Device registrations removed after a 406.", self.pruned.load(Relaxed)),
+            (
+                "rcpush_pushes_queued_total",
+                "Pushes queued for delivery.",
+                self.queued.load(Relaxed),
+            ),
+            (
+                "rcpush_pushes_sent_total",
+                "Pushes the gateway accepted.",
+                self.sent.load(Relaxed),
+            ),
+            (
+                "rcpush_pushes_retried_total",
+                "Failed attempts scheduled for a retry.",
+                self.retried.load(Relaxed),
+            ),
+            (
+                "rcpush_pushes_dropped_total",
+                "Pushes given up (rejected, or out of retries).",
+                self.dropped.load(Relaxed),
+            ),
+            (
+                "rcpush_push_tokens_pruned_total",
+                "Device registrations removed after a 406.",
+                self.pruned.load(Relaxed),
+            ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         }
         let _ = writeln!(
             out,

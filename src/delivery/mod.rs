@@ -163,9 +163,12 @@ fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
                 Err(e) => tracing::error!(error = %e, "cannot read the push outbox"),
             }
         }
-        let wait = next_due.map_or(IDLE_WAIT, |due| {
-            Duration::from_millis((due - now_millis()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64)
-        });
+        let wait =
+            next_due.map_or(IDLE_WAIT, |due| {
+                Duration::from_millis(
+                    (due - now_millis()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64
+                )
+            });
         s.sleep(wait);
     }
 }
@@ -187,7 +190,12 @@ fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>) {
 /// One gateway request and its durable outcome.
 fn attempt(s: &Shared, push: &PendingPush) {
     let gateway = s.settings.string("Push_gateway");
-    let gateway = gateway.lines().next().unwrap_or_default().trim().trim_end_matches('/');
+    let gateway = gateway
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('/');
     let url = format!("{gateway}/push/{}/send", push.service);
     let mut request = s.agent.post(&url).set("Content-Type", "application/json");
     let authorization = s.config.gateway_authorization.expose();

@@ -152,7 +152,11 @@ pub fn message_push_body(
         });
         ("", YOU_HAVE_A_NEW_MESSAGE, payload)
     } else {
-        (n.title.as_str(), n.text.as_str(), AnyPayload::Full(&n.payload))
+        (
+            n.title.as_str(),
+            n.text.as_str(),
+            AnyPayload::Full(&n.payload),
+        )
     };
     encode(Body {
         token: target.device_token,
@@ -183,12 +187,7 @@ pub fn message_push_body(
 }
 
 /// The body of `push.test`'s push: `@username` and a fixed text, nothing else.
-pub fn test_push_body(
-    username: &str,
-    target: Target,
-    unique_id: &str,
-    created_at: &str,
-) -> String {
+pub fn test_push_body(username: &str, target: Target, unique_id: &str, created_at: &str) -> String {
     let title = format!("@{username}");
     encode(Body {
         token: target.device_token,
@@ -244,7 +243,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn facts(pref: Option<&'static str>, t: &'static str, user: bool, all: bool) -> MobileFacts<'static> {
+    fn facts(
+        pref: Option<&'static str>,
+        t: &'static str,
+        user: bool,
+        all: bool,
+    ) -> MobileFacts<'static> {
         MobileFacts {
             push_enabled: true,
             preference: pref,
@@ -258,15 +262,46 @@ mod tests {
     #[test]
     fn preferences_decide() {
         assert!(should_notify_mobile(&facts(None, "c", false, false)));
-        assert!(!should_notify_mobile(&facts(Some("nothing"), "d", true, true)));
-        assert!(!should_notify_mobile(&facts(Some("mentions"), "c", false, false)));
-        assert!(should_notify_mobile(&facts(Some("mentions"), "c", true, false)));
-        assert!(should_notify_mobile(&facts(Some("mentions"), "p", false, true)));
-        assert!(should_notify_mobile(&facts(Some("mentions"), "d", false, false)));
+        assert!(!should_notify_mobile(&facts(
+            Some("nothing"),
+            "d",
+            true,
+            true
+        )));
+        assert!(!should_notify_mobile(&facts(
+            Some("mentions"),
+            "c",
+            false,
+            false
+        )));
+        assert!(should_notify_mobile(&facts(
+            Some("mentions"),
+            "c",
+            true,
+            false
+        )));
+        assert!(should_notify_mobile(&facts(
+            Some("mentions"),
+            "p",
+            false,
+            true
+        )));
+        assert!(should_notify_mobile(&facts(
+            Some("mentions"),
+            "d",
+            false,
+            false
+        )));
         assert!(should_notify_mobile(&facts(Some("all"), "c", false, false)));
-        let off = MobileFacts { push_enabled: false, ..facts(Some("all"), "d", true, true) };
+        let off = MobileFacts {
+            push_enabled: false,
+            ..facts(Some("all"), "d", true, true)
+        };
         assert!(!should_notify_mobile(&off));
-        let default_mentions = MobileFacts { default_preference: "mentions", ..facts(None, "c", false, false) };
+        let default_mentions = MobileFacts {
+            default_preference: "mentions",
+            ..facts(None, "c", false, false)
+        };
         assert!(!should_notify_mobile(&default_mentions));
     }
 

@@ -31,7 +31,12 @@ pub trait Engine: Send + Sync {
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Up to `limit` entries with keys below `end`, in key order.
-    fn scan_until(&self, tree: Tree, end: &[u8], limit: usize) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    fn scan_until(
+        &self,
+        tree: Tree,
+        end: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
     /// The number of entries of a tree (walks it: for start-up, not for requests).
     fn count(&self, tree: Tree) -> StoreResult<usize>;
     /// Applies all writes of `batch` atomically (all or none become visible).

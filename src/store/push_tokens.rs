@@ -52,11 +52,20 @@ impl Store {
                 None => store
                     .push_tokens_with_value(r.value)?
                     .into_iter()
-                    .find(|t| t.device() == Some((r.service, r.value)) && t.app_name() == r.app_name),
+                    .find(|t| {
+                        t.device() == Some((r.service, r.value)) && t.app_name() == r.app_name
+                    }),
             };
             let (kept, result) = match found {
                 Some(old) => {
-                    let new = reregister(&old, r.service, r.value, r.auth_token_hash, r.user_id, r.now);
+                    let new = reregister(
+                        &old,
+                        r.service,
+                        r.value,
+                        r.auth_token_hash,
+                        r.user_id,
+                        r.now,
+                    );
                     Self::delete_push_token(batch, &old);
                     Self::put_push_token(batch, &new);
                     (new, old)
@@ -88,7 +97,11 @@ impl Store {
     }
 
     /// `DELETE push.token`: removes the caller's registrations of a device token.
-    pub fn delete_push_tokens_of_user_by_value(&self, user_id: &str, value: &str) -> StoreResult<usize> {
+    pub fn delete_push_tokens_of_user_by_value(
+        &self,
+        user_id: &str,
+        value: &str,
+    ) -> StoreResult<usize> {
         self.delete_push_tokens_where(|store| {
             Ok(store
                 .push_tokens_with_value(value)?
@@ -99,7 +112,11 @@ impl Store {
     }
 
     /// Logout: removes the registrations made with that login token.
-    pub fn delete_push_tokens_of_session(&self, user_id: &str, auth_token_hash: &str) -> StoreResult<usize> {
+    pub fn delete_push_tokens_of_session(
+        &self,
+        user_id: &str,
+        auth_token_hash: &str,
+    ) -> StoreResult<usize> {
         self.delete_push_tokens_where(|store| {
             Ok(store
                 .push_tokens_of_user(user_id)?
@@ -123,7 +140,11 @@ impl Store {
     }
 
     /// The gateway said 406: every registration of the token goes, whoever owns it.
-    pub(super) fn prune_push_token_value(&self, batch: &mut Batch, value: &str) -> StoreResult<usize> {
+    pub(super) fn prune_push_token_value(
+        &self,
+        batch: &mut Batch,
+        value: &str,
+    ) -> StoreResult<usize> {
         let doomed = self.push_tokens_with_value(value)?;
         for t in &doomed {
             Self::delete_push_token(batch, t);
@@ -134,9 +155,17 @@ impl Store {
     fn put_push_token(batch: &mut Batch, t: &PushToken) {
         batch.put(Tree::PushtokenidPushtoken, t.id(), encode(t));
         if let Some((_, value)) = t.device() {
-            batch.put(Tree::Pushtokenvaluepushtokenids, keys::pair(value, t.id()), "");
+            batch.put(
+                Tree::Pushtokenvaluepushtokenids,
+                keys::pair(value, t.id()),
+                "",
+            );
         }
-        batch.put(Tree::Useridpushtokenids, keys::pair(t.user_id(), t.id()), "");
+        batch.put(
+            Tree::Useridpushtokenids,
+            keys::pair(t.user_id(), t.id()),
+            "",
+        );
     }
 
     fn delete_push_token(batch: &mut Batch, t: &PushToken) {

@@ -66,7 +66,12 @@ impl Engine for SledEngine {
             .collect()
     }
 
-    fn scan_until(&self, tree: Tree, end: &[u8], limit: usize) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_until(
+        &self,
+        tree: Tree,
+        end: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
         self.tree(tree)
             .range(..end)
             .take(limit)

@@ -29,6 +29,7 @@ pub const GINA: (&str, &str) = (
 pub struct TestApp {
     pub url: String,
     pub data_dir: PathBuf,
+    config: Config,
     server: Option<RunningServer>,
     _dir: tempfile::TempDir,
 }
@@ -72,10 +73,11 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
     adjust(&mut config);
     let data_dir = config.storage.path.clone();
-    let server = spawn(config).expect("server starts");
+    let server = spawn(config.clone()).expect("server starts");
     TestApp {
         url: server.url.clone(),
         data_dir,
+        config,
         server: Some(server),
         _dir: dir,
     }
@@ -142,6 +144,32 @@ impl TestApp {
             s.stop();
         }
     }
+
+    /// Stops the server and starts it again on the same data, with `adjust` applied.
+    pub fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {
+        self.stop();
+        adjust(&mut self.config);
+        let server = spawn(self.config.clone()).expect("server restarts");
+        self.url = server.url.clone();
+        self.server = Some(server);
+    }
+
+    pub fn delete(&self, path: &str, auth: Option<(&str, &str)>, body: &Value) -> Resp {
+        let mut req = ureq::delete(&format!("{}{path}", self.url));
+        if let Some((uid, token)) = auth {
+            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
+        }
+        finish(req.send_json(body.clone()))
+    }
+}
+
+/// Writes the demo bundle, changed by `edit`, into `dir`; returns its path for `seed.file`.
+pub fn custom_seed(dir: &std::path::Path, edit: impl FnOnce(&mut Value)) -> String {
+    let mut bundle: Value = serde_json::from_str(include_str!("../../data/seed.json")).unwrap();
+    edit(&mut bundle);
+    let path = dir.join("bundle.json");
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    path.display().to_string()
 }
 
 /// The keys of a JSON object, in order.

@@ -1,7 +1,9 @@
 //! Integration tests: the real server over HTTP (one test binary).
 
 mod auth;
+mod fake_gateway;
 mod helpers;
 mod push;
+mod push_delivery;
 mod python_client;
 mod rooms;

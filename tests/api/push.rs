@@ -130,24 +130,17 @@ fn push_get_rejects_bad_ids_like_check_does() {
     );
 }
 
-/// A bundle with a message whose room is gone and one whose sender is gone.
-fn broken_bundle(dir: &std::path::Path) -> String {
-    let mut bundle: serde_json::Value =
-        serde_json::from_str(include_str!("../../data/seed.json")).unwrap();
-    let messages = bundle["messages"].as_array_mut().unwrap();
-    messages.push(json!({"_id": "noRoom", "rid": "deletedRoom", "msg": "x", "ts": "2021-10-22T14:29:23.581Z",
-        "u": {"_id": "d26x6zSkaPSe5gCyy", "username": "rodriq"}, "_updatedAt": "2021-10-22T14:29:23.581Z"}));
-    messages.push(json!({"_id": "noSender", "rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "ts": "2021-10-22T14:29:23.581Z",
-        "u": {"_id": "livechatVisitor1", "username": "guest-1"}, "_updatedAt": "2021-10-22T14:29:23.581Z"}));
-    let path = dir.join("bundle.json");
-    std::fs::write(&path, bundle.to_string()).unwrap();
-    path.display().to_string()
-}
-
 #[test]
 fn push_get_reports_missing_rooms_and_senders() {
+    // A message whose room is gone and one whose sender is gone (a livechat visitor).
     let dir = tempfile::tempdir().unwrap();
-    let file = broken_bundle(dir.path());
+    let file = custom_seed(dir.path(), |bundle| {
+        let messages = bundle["messages"].as_array_mut().unwrap();
+        messages.push(json!({"_id": "noRoom", "rid": "deletedRoom", "msg": "x", "ts": "2021-10-22T14:29:23.581Z",
+            "u": {"_id": "d26x6zSkaPSe5gCyy", "username": "rodriq"}, "_updatedAt": "2021-10-22T14:29:23.581Z"}));
+        messages.push(json!({"_id": "noSender", "rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "ts": "2021-10-22T14:29:23.581Z",
+            "u": {"_id": "livechatVisitor1", "username": "guest-1"}, "_updatedAt": "2021-10-22T14:29:23.581Z"}));
+    });
     let app = spawn_app_with(|c| c.seed.file = file);
     let r = push_get(&app, "noRoom", RODRIQ);
     assert_eq!(

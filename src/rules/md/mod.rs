@@ -1,0 +1,120 @@
+//! The `md` field of a message: the AST that `@rocket.chat/message-parser` 0.32.0 builds from
+//! `msg`, reproduced in Rust so the server never runs JavaScript.
+//!
+//! The grammar is a PEG with ordered choice; `parser` follows the same rule order so that the
+//! same alternative wins on every input. Where the PEG would rescan text (lookaheads over runs of
+//! punctuation, searches for a closing marker), the scanner uses precomputed tables instead, which
+//! keeps the work linear in the input.
+
+mod ast;
+mod classes;
+mod emoji;
+mod parser;
+mod psl;
+mod reduce;
+mod time;
+mod url;
+
+pub use ast::{Align, Node, TableCell};
+
+/// Parser options; `Default` is what the Rocket.Chat server passes with its default settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `HexColorPreview_Enabled`: `color:#rrggbb` becomes a COLOR node.
+    pub colors: bool,
+    /// Always on in the server: `:)` and friends become EMOJI nodes.
+    pub emoticons: bool,
+    /// `Message_CustomDomain_AutoLink` split on commas: extra host suffixes that autolink.
+    pub custom_domains: Vec<String>,
+    /// `Some` when `Katex_Enabled`.
+    pub katex: Option<Katex>,
+}
+
+/// Which KaTeX delimiters are recognised (`Katex_Dollar_Syntax`, `Katex_Parenthesis_Syntax`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Katex {
+    pub dollar_syntax: bool,
+    pub parenthesis_syntax: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            colors: true,
+            emoticons: true,
+            custom_domains: Vec::new(),
+            katex: Some(Katex {
+                dollar_syntax: false,
+                parenthesis_syntax: true,
+            }),
+        }
+    }
+}
+
+/// The AST of `input`, or `None` where the official parser throws (the empty string, and text
+/// nested so deeply that its recursive descent would exhaust the JavaScript stack).
+pub fn parse(input: &str, options: &Options) -> Option<Vec<Node>> {
+    let units: Vec<u16> = input.encode_utf16().collect();
+    parser::Parser::new(&units, options).parse()
+}
+
+/// What a message mentions and links to, read from its AST.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct References {
+    /// MENTION_USER names (including `all` and `here`), first occurrence order, no duplicates.
+    pub users: Vec<String>,
+    /// MENTION_CHANNEL names, same order rules.
+    pub channels: Vec<String>,
+    /// LINK targets with an explicit `scheme://`, as Rocket.Chat lists in `urls`; `mailto:`,
+    /// `tel:` and scheme-less autolinks (`//www.x.com`) are not fetched for previews.
+    pub urls: Vec<String>,
+}
+
+/// Collects the user mentions, channel mentions and link URLs of an AST.
+pub fn references(ast: &[Node]) -> References {
+    let mut refs = References::default();
+    for node in ast {
+        collect(node, &mut refs);
+    }
+    refs
+}
+
+fn push_unique(list: &mut Vec<String>, value: &str) {
+    if !list.iter().any(|v| v == value) {
+        list.push(value.to_string());
+    }
+}
+
+fn has_scheme(src: &str) -> bool {
+    let Some(i) = src.find("://") else {
+        return false;
+    };
+    let scheme = &src.as_bytes()[..i];
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+}
+
+fn collect(node: &Node, refs: &mut References) {
+    match node {
+        Node::MentionUser(name) => push_unique(&mut refs.users, name),
+        Node::MentionChannel(name) => push_unique(&mut refs.channels, name),
+        Node::Link { src, label } => {
+            if has_scheme(src) {
+                push_unique(&mut refs.urls, src);
+            }
+            label.iter().for_each(|n| collect(n, refs));
+        }
+        Node::Image { label, .. } => collect(label, refs),
+        Node::Table { header, rows, .. } => {
+            for cell in header.iter().chain(rows.iter().flatten()) {
+                cell.value.iter().for_each(|n| collect(n, refs));
+            }
+        }
+        other => other.children().iter().for_each(|n| collect(n, refs)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
