@@ -66,6 +66,10 @@ pub struct Mention<'a> {
 /// index.ts): in mention order, every `@username` (literal, global, no word boundary) becomes the
 /// mention's name. The name is a JavaScript replacement string, so `$&`, `` $` ``, `$'` and `$$`
 /// in it are expanded; `$1` and `$<` stay literal because the pattern has no groups.
+///
+/// `` $` `` and `$'` can make the text grow multiplicatively with hostile names; Rocket.Chat
+/// would exhaust its memory, rcpush stops replacing once the text would pass
+/// `MAX_REPLACED_LEN` and keeps the text as it was before that mention.
 pub fn replace_mentioned_usernames(msg: &str, mentions: &[Mention<'_>]) -> String {
     let mut text = msg.to_owned();
     for mention in mentions {
@@ -82,12 +86,18 @@ pub fn replace_mentioned_usernames(msg: &str, mentions: &[Mention<'_>]) -> Strin
             replaced.push_str(&text[copied..start]);
             expand_js_replacement(&mut replaced, name, &text, start, start + found.len());
             copied = start + found.len();
+            if replaced.len() > MAX_REPLACED_LEN {
+                return text;
+            }
         }
         replaced.push_str(&text[copied..]);
         text = replaced;
     }
     text
 }
+
+/// The longest text mention replacement may produce (1 MiB).
+const MAX_REPLACED_LEN: usize = 1 << 20;
 
 /// ECMAScript `GetSubstitution` for a pattern without capture groups.
 fn expand_js_replacement(
@@ -99,6 +109,9 @@ fn expand_js_replacement(
 ) {
     let mut rest = template;
     while let Some(dollar) = rest.find('$') {
+        if out.len() > MAX_REPLACED_LEN {
+            return;
+        }
         out.push_str(&rest[..dollar]);
         let after = &rest[dollar + 1..];
         let expansion = match after.as_bytes().first() {
@@ -728,6 +741,19 @@ mod tests {
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    #[test]
+    fn hostile_names_cannot_blow_up_the_text() {
+        let name = "$`".repeat(1000);
+        let text = "x".repeat(4000) + &" @bob".repeat(200);
+        let bob = [Mention {
+            username: Some("bob"),
+            name: Some(&name),
+        }];
+        let out = replace_mentioned_usernames(&text, &bob);
+        assert!(out.len() <= 2 * MAX_REPLACED_LEN);
+        assert_eq!(out, text, "left unreplaced once past the limit");
     }
 
     #[test]
