@@ -4,6 +4,8 @@ pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod generate;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod rules;

@@ -33,6 +33,18 @@ enum Command {
         /// The bundle, a JSON file.
         file: PathBuf,
     },
+    /// Fill an empty database with a generated world of the given size (for benchmarks).
+    Generate {
+        /// Number of messages; users and rooms scale with it.
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        /// Random seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,6 +100,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
             let n = rcpush::seed::load_file(&store, &file)?;
             println!("rcpush: loaded {n} documents from {}", file.display());
+            Ok(())
+        }
+        Command::Generate {
+            messages,
+            seed,
+            json,
+        } => {
+            let store =
+                rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            let size = rcpush::generate::Size::for_messages(messages, seed);
+            let summary = rcpush::generate::generate(&store, size)?;
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "rcpush: generated {} messages, {} users, {} rooms in {:.1} s ({:.0} messages/s)",
+                    summary.messages,
+                    summary.users,
+                    summary.rooms,
+                    summary.seconds,
+                    summary.messages_per_second
+                );
+            }
             Ok(())
         }
     }

@@ -37,6 +37,7 @@ impl Application {
 
         let max_body = config.limits.max_body_bytes;
         let mut server = HttpServer::new(move || {
+            let latency = state.latency.clone();
             App::new()
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
@@ -45,6 +46,9 @@ impl Application {
                         .add(("Cache-Control", "no-store"))
                         .add(("Pragma", "no-cache")),
                 )
+                .wrap(middleware::from_fn(move |req, next| {
+                    crate::api::timed(latency.clone(), req, next)
+                }))
                 .configure(crate::api::configure)
         })
         .listen(listener)

@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::delivery::Delivery;
+use crate::metrics::Latency;
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
@@ -22,6 +23,7 @@ pub struct AppState {
     /// Bounds concurrent argon2 hashes (each holds 19 MiB and a core).
     pub hashing: Arc<Semaphore>,
     pub delivery: Delivery,
+    pub latency: Arc<Latency>,
     /// When each user last called push.test (its 1-per-second limit).
     pub push_tests: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -40,6 +42,7 @@ impl AppState {
             },
             hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
             delivery,
+            latency: Arc::new(Latency::default()),
             push_tests: Arc::new(Mutex::new(HashMap::new())),
         }
     }

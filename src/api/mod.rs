@@ -91,11 +91,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-/// `GET /metrics`: push delivery counters and the outbox length, for Prometheus.
+/// `GET /metrics`: request latencies, push delivery counters and the outbox length, for
+/// Prometheus.
 async fn metrics(state: web::Data<crate::state::AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.delivery.metrics().render())
+        .body(state.delivery.metrics().render() + &state.latency.render())
+}
+
+/// Records how long each request took, under its route pattern.
+pub async fn timed(
+    latency: std::sync::Arc<crate::metrics::Latency>,
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let start = std::time::Instant::now();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let res = next.call(req).await;
+    latency.observe(&route, start.elapsed());
+    res
 }
 
 /// Unknown routes and methods get Rocket.Chat's 404 body.

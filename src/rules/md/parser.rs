@@ -17,8 +17,9 @@ use super::Options;
 
 const END: u32 = u32::MAX;
 
-/// Nesting beyond this depth gives up like the JavaScript parser does when its stack overflows.
-const MAX_DEPTH: u32 = 600;
+/// A safety net against stack exhaustion: the flags bound emphasis nesting and emoticon chains
+/// are decided iteratively, so real input never gets near it.
+const MAX_DEPTH: u32 = 400;
 
 fn in_class(table: &[(u16, u16)], c: u32) -> bool {
     let Ok(c) = u16::try_from(c) else {
@@ -43,6 +44,11 @@ fn is_space(c: u32) -> bool {
 
 fn is_eol(c: u32) -> bool {
     c == 0x0A || c == 0x0D
+}
+
+/// `EmoticonNeighbor` without the item alternative: end, line end, blank or `*`.
+fn is_neighbour(c: u32) -> bool {
+    c == END || is_eol(c) || is_space(c) || c == 0x2A
 }
 
 fn is_digit(c: u32) -> bool {
@@ -135,11 +141,17 @@ pub(super) struct Parser<'a> {
     ws_at: Vec<u32>,
     /// First index ≥ i holding a space, tab, CR, LF, `:`, `.`, `/` or `@` (URL lookahead).
     url_stop: Vec<u32>,
-    /// Memoised success of the inline-item lookahead behind emoticons, by position and flags.
-    item_ok: HashMap<(usize, u8), bool>,
+    /// Memoised success of the item lookahead behind emoticons, by position, flags and context.
+    item_ok: HashMap<(usize, u8, u8), bool>,
     searches: HashMap<&'static str, NextMatch>,
     /// The first index of `](` at or after each position (`usize::MAX` if none).
     next_link_mid: Vec<u32>,
+    /// The last run found by `same_run_end`.
+    run_cache: (usize, usize),
+    /// Lazily built: end of the domain-character run starting at each index.
+    domain_run: Vec<u32>,
+    /// Lazily built: where an `<url|label>` body starting at each index stops.
+    angle_stop: Vec<u32>,
 }
 
 fn run_ends(s: &[u16], stop: impl Fn(u32) -> bool) -> Vec<u32> {
@@ -177,6 +189,9 @@ impl<'a> Parser<'a> {
             item_ok: HashMap::new(),
             searches: HashMap::new(),
             next_link_mid,
+            run_cache: (0, 0),
+            domain_run: Vec::new(),
+            angle_stop: Vec::new(),
         }
     }
 
@@ -600,11 +615,8 @@ impl<'a> Parser<'a> {
                 return None;
             }
             let mut items = Vec::new();
-            while !p.at_eol() && !p.at_end() {
-                match p.inline_item().or_else(|| p.any_char()) {
-                    Some(item) => items.push(item),
-                    None => break,
-                }
+            while let Some(item) = p.inline_item().or_else(|| p.any_char()) {
+                items.push(item);
             }
             if items.is_empty() {
                 return None;
@@ -911,7 +923,7 @@ impl<'a> Parser<'a> {
 
     fn iso_date(&mut self, millis: bool) -> Option<String> {
         let year = self.digits_exact(4)?;
-        let mut part = |p: &mut Self, sep: u8| -> Option<(usize, usize)> {
+        let part = |p: &mut Self, sep: u8| -> Option<(usize, usize)> {
             if !p.eat(sep) {
                 return None;
             }
@@ -1086,15 +1098,33 @@ impl<'a> Parser<'a> {
 
     /// `** **`, `_ _`, `~~ ~~`: markers around blanks only stay text.
     fn emphasis_whitespace(&mut self) -> Option<Node> {
-        [0x2A, 0x5F, 0x7E].into_iter().find_map(|m| {
-            self.attempt(|p| {
-                let start = p.p;
-                if p.eat_while(|c| c == m) == 0 || p.eat_while(is_space) == 0 || p.eat_while(|c| c == m) == 0 {
-                    return None;
-                }
-                Some(Node::PlainText(p.text(start, p.p)))
-            })
+        let m = self.c();
+        if !matches!(m, 0x2A | 0x5F | 0x7E) {
+            return None;
+        }
+        self.attempt(|p| {
+            let start = p.p;
+            p.p = p.same_run_end(start);
+            if p.eat_while(is_space) == 0 || p.eat_while(|c| c == m) == 0 {
+                return None;
+            }
+            Some(Node::PlainText(p.text(start, p.p)))
         })
+    }
+
+    /// The end of the run of identical units at `i`, remembered so that trying a rule at every
+    /// position of a long run does not rescan it.
+    fn same_run_end(&mut self, i: usize) -> usize {
+        let (start, end) = self.run_cache;
+        if i >= start && i < end && self.s[i] == self.s[start] {
+            return end;
+        }
+        let mut end = i;
+        while end < self.s.len() && self.s[end] == self.s[i] {
+            end += 1;
+        }
+        self.run_cache = (i, end);
+        end
     }
 
     fn emphasis(&mut self) -> Option<Item> {
@@ -1402,32 +1432,46 @@ impl<'a> Parser<'a> {
         self.attempt(|p| {
             let node = p.emoticon()?;
             let c = p.c();
-            let neighbour = c == END || is_eol(c) || is_space(c) || c == 0x2A;
-            let ok = neighbour
-                || match ctx {
-                    Ctx::Inline => p.item_follows(),
-                    Ctx::Bold => p.lookahead(|p| p.bold_preferred().is_some()),
-                    Ctx::Italic => c == 0x5F || p.lookahead(|p| p.italic_preferred().is_some()),
-                };
+            let ok = is_neighbour(c) || (ctx == Ctx::Italic && c == 0x5F) || p.item_follows(ctx, p.p);
             ok.then_some(node)
         })
     }
 
-    fn lookahead(&mut self, f: impl FnOnce(&mut Self) -> bool) -> bool {
-        let save = self.p;
-        let r = f(self);
-        self.p = save;
-        r
-    }
-
-    /// Whether an inline item starts here (memoised: emoticon chains ask it repeatedly).
-    fn item_follows(&mut self) -> bool {
-        let key = (self.p, self.flags);
+    /// Whether the context's item rule matches at `q` (memoised by position and flags).
+    ///
+    /// `:):):)…` makes each emoticon's lookahead parse the next one; deciding the chain from its
+    /// far end keeps the recursion shallow (the JavaScript parser instead overflows its stack
+    /// after a few thousand).
+    fn item_follows(&mut self, ctx: Ctx, q: usize) -> bool {
+        let key = (q, self.flags, ctx as u8);
         if let Some(&ok) = self.item_ok.get(&key) {
             return ok;
         }
-        let ok = self.lookahead(|p| p.inline_item().is_some());
-        self.item_ok.insert(key, ok);
+        let mut chain = Vec::new();
+        let mut i = q;
+        while let Some((end, _, _)) = emoji::emoticon(self.s, i).filter(|_| self.opts.emoticons) {
+            if is_neighbour(self.at(end)) || self.item_ok.contains_key(&(end, self.flags, ctx as u8)) {
+                break;
+            }
+            chain.push(end);
+            i = end;
+        }
+        for &pos in chain.iter().rev() {
+            self.decide_item(ctx, pos);
+        }
+        self.decide_item(ctx, q)
+    }
+
+    fn decide_item(&mut self, ctx: Ctx, q: usize) -> bool {
+        let save = self.p;
+        self.p = q;
+        let ok = match ctx {
+            Ctx::Inline => self.inline_item().is_some(),
+            Ctx::Bold => self.bold_preferred().is_some(),
+            Ctx::Italic => self.italic_preferred().is_some(),
+        };
+        self.p = save;
+        self.item_ok.insert((q, self.flags, ctx as u8), ok);
         ok
     }
 
@@ -1496,29 +1540,58 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `DomainChar`: ASCII alphanumerics, or any unit that is not punctuation the grammar
-    /// reserves (`_` and `-` are allowed).
-    fn domain_char_at(&self, i: usize) -> bool {
+    /// `DomainChar` at `i`, as a length: ASCII alphanumerics, or a unit that is not punctuation
+    /// the grammar reserves. `_` and `-` take the following unit with them, so a domain never
+    /// ends in either.
+    fn domain_char_at(&self, i: usize) -> Option<usize> {
         let c = self.at(i);
-        if c == END {
-            return false;
-        }
         if is_ascii_alnum(c) {
-            return true;
+            return Some(1);
         }
-        !is_extra(c)
-            && (c == 0x5F || c == 0x2D || !is_safe(c))
-            && !is_eol(c)
-            && !is_space(c)
-            && !matches!(c, 0x5C | 0x2F | 0x7C | 0x3E | 0x3C | 0x25 | 0x60 | 0x5B | 0x5D)
+        if c == END || is_extra(c) {
+            return None;
+        }
+        let (len, next) = if c == 0x5F || c == 0x2D {
+            (2, self.at(i + 1))
+        } else if is_safe(c) {
+            return None;
+        } else {
+            (1, c)
+        };
+        let ok = next != END
+            && !is_eol(next)
+            && !is_space(next)
+            && !matches!(next, 0x5C | 0x2F | 0x7C | 0x3E | 0x3C | 0x25 | 0x60 | 0x5B | 0x5D);
+        ok.then_some(len)
     }
 
+    /// Consumes a run of domain characters. Run ends are memoised per start: `_a_a_a…` would
+    /// otherwise be rescanned from every underscore.
     fn domain_chars(&mut self) -> usize {
         let start = self.p;
-        while self.domain_char_at(self.p) {
-            self.p += 1;
+        if self.domain_run.is_empty() {
+            self.domain_run = vec![u32::MAX; self.s.len() + 1];
         }
-        self.p - start
+        let mut path = Vec::new();
+        let mut i = start;
+        let end = loop {
+            if self.domain_run[i] != u32::MAX {
+                break self.domain_run[i] as usize;
+            }
+            match self.domain_char_at(i) {
+                Some(len) => {
+                    path.push(i);
+                    i += len;
+                }
+                None => break i,
+            }
+        };
+        for k in path {
+            self.domain_run[k] = end as u32;
+        }
+        self.domain_run[i.min(self.s.len())] = end as u32;
+        self.p = end;
+        end - start
     }
 
     /// `DomainName`: `localhost`, or labels with at least one dot, not starting with `_`.
@@ -1532,7 +1605,7 @@ impl<'a> Parser<'a> {
                 return None;
             }
             let mut dots = 0;
-            while p.c() == 0x2E && p.domain_char_at(p.p + 1) {
+            while p.c() == 0x2E && p.domain_char_at(p.p + 1).is_some() {
                 p.p += 1;
                 p.domain_chars();
                 dots += 1;
@@ -1730,6 +1803,7 @@ impl<'a> Parser<'a> {
             if !p.eat(b')') {
                 return None;
             }
+            let href = p.href(href);
             let label = if titles.is_empty() {
                 vec![Node::PlainText(href.clone())]
             } else {
@@ -1805,34 +1879,43 @@ impl<'a> Parser<'a> {
         self.p - start
     }
 
-    /// The target of `[label](…)` and `![alt](…)`.
-    fn markdown_target(&mut self) -> Option<String> {
+    /// The target of `[label](…)` and `![alt](…)`; text is only built once the link matched.
+    fn markdown_target(&mut self) -> Option<Href> {
         let start = self.p;
         if self.url_head().is_some() {
             self.markdown_body();
-            return Some(self.text(start, self.p));
+            return Some(Href::Span(start, self.p));
         }
         if let Some(t) = self.attempt(|p| {
             p.url_scheme()?;
-            (p.markdown_body() > 0).then(|| p.text(start, p.p))
+            (p.markdown_body() > 0).then_some(Href::Span(start, p.p))
         }) {
             return Some(t);
         }
-        self.phone_number().map(|(_, n)| format!("tel:{n}"))
+        self.phone_number().map(|(_, n)| Href::Tel(n))
     }
 
-    /// `URLBody` of `<url|label>`: stops before trailing punctuation and blanks.
-    fn angle_body(&mut self) -> usize {
-        let start = self.p;
-        loop {
-            let c = self.c();
-            if is_space(c) || (is_extra(c) && self.trailing_extra_at(self.p)) {
-                break;
-            }
-            if self.eat_if(is_url_char).is_none() {
-                break;
-            }
+    fn href(&self, h: Href) -> String {
+        match h {
+            Href::Span(a, b) => self.text(a, b),
+            Href::Tel(n) => format!("tel:{n}"),
         }
+    }
+
+    /// `URLBody` of `<url|label>`: stops before trailing punctuation and blanks. Where it stops
+    /// does not depend on where it started, so the stops are computed once.
+    fn angle_body(&mut self) -> usize {
+        if self.angle_stop.is_empty() {
+            let mut stops = vec![self.s.len() as u32; self.s.len() + 1];
+            for i in (0..self.s.len()).rev() {
+                let c = self.at(i);
+                let stop = is_space(c) || (is_extra(c) && self.trailing_extra_at(i)) || !is_url_char(c);
+                stops[i] = if stop { i as u32 } else { stops[i + 1] };
+            }
+            self.angle_stop = stops;
+        }
+        let start = self.p;
+        self.p = self.angle_stop[start] as usize;
         self.p - start
     }
 
@@ -1845,15 +1928,14 @@ impl<'a> Parser<'a> {
             let start = p.p;
             let href = if p.url_head().is_some() {
                 p.angle_body();
-                p.text(start, p.p)
+                Href::Span(start, p.p)
             } else if let Some(t) = p.attempt(|p| {
                 p.url_scheme()?;
-                (p.angle_body() > 0).then(|| p.text(start, p.p))
+                (p.angle_body() > 0).then_some(Href::Span(start, p.p))
             }) {
                 t
             } else {
-                let (_, n) = p.phone_number()?;
-                format!("tel:{n}")
+                Href::Tel(p.phone_number()?.1)
             };
             if !p.eat(b'|') {
                 return None;
@@ -1863,10 +1945,10 @@ impl<'a> Parser<'a> {
             if p.eat_while(label_char) == 0 {
                 return None;
             }
-            let title = p.text(t_start, p.p);
+            let t_end = p.p;
             p.eat(b'>').then(|| Node::Link {
-                src: href,
-                label: vec![Node::PlainText(title)],
+                src: p.href(href),
+                label: vec![Node::PlainText(p.text(t_start, t_end))],
             })
         })
     }
@@ -1885,6 +1967,7 @@ impl<'a> Parser<'a> {
             if !p.eat(b')') {
                 return None;
             }
+            let href = p.href(href);
             let label = title.unwrap_or_else(|| Node::PlainText(href.clone()));
             Some(Node::Image {
                 src: href,
@@ -1894,8 +1977,14 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// A link target: a source range, or the digits of a `tel:` link.
+enum Href {
+    Span(usize, usize),
+    Tel(String),
+}
+
 /// Which rule an emoticon is read in: each checks a different lookahead after it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Ctx {
     Inline,
     Bold,

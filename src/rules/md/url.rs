@@ -87,7 +87,8 @@ fn extract_hostname(url: &[u16]) -> Option<Vec<u16>> {
             start = a + 1;
         }
         if ch(start) == u16::from(b'[') {
-            return bracket.map(|b| lower(&url[start + 1..b]));
+            // `slice` of a reversed range is empty in JavaScript.
+            return bracket.map(|b| lower(url.get(start + 1..b).unwrap_or_default()));
         }
         if let Some(c) = colon.filter(|&c| c > start && c < end) {
             end = c;
