@@ -66,8 +66,14 @@ const MESSAGES_PER_BATCH: usize = 20_000;
 
 /// Fills an empty `store`. Shows a progress bar when stderr is a terminal.
 pub fn generate(store: &Store, size: Size) -> anyhow::Result<Summary> {
-    anyhow::ensure!(store.is_fresh()?, "the database is not empty; generate into a new one");
-    anyhow::ensure!(size.users >= 2 && size.rooms >= 1, "need at least 2 users and 1 room");
+    anyhow::ensure!(
+        store.is_fresh()?,
+        "the database is not empty; generate into a new one"
+    );
+    anyhow::ensure!(
+        size.users >= 2 && size.rooms >= 1,
+        "need at least 2 users and 1 room"
+    );
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(size.seed);
     let base = time::parse_iso("2024-01-01T00:00:00.000Z").unwrap_or_default();
@@ -150,7 +156,9 @@ pub fn generate(store: &Store, size: Size) -> anyhow::Result<Summary> {
     })?;
 
     // Decide every message's room first, so public messages can be numbered densely.
-    let placement: Vec<usize> = (0..size.messages).map(|_| rng.gen_range(0..rooms.len())).collect();
+    let placement: Vec<usize> = (0..size.messages)
+        .map(|_| rng.gen_range(0..rooms.len()))
+        .collect();
     let public_messages = placement.iter().filter(|r| rooms[**r].t() == "c").count();
     let digits = public_messages.max(1).to_string().len();
     let progress = ProgressBar::new(size.messages as u64).with_style(
@@ -202,23 +210,52 @@ pub fn generate(store: &Store, size: Size) -> anyhow::Result<Summary> {
 }
 
 /// A message in `chat.sendMessage`'s stored shape, with one of a few realistic texts.
-fn message_doc(rng: &mut StdRng, id: &str, room: &Room, author: &User, mentioned: &User, ts: i64) -> Doc {
+fn message_doc(
+    rng: &mut StdRng,
+    id: &str,
+    room: &Room,
+    author: &User,
+    mentioned: &User,
+    ts: i64,
+) -> Doc {
     let n: u32 = rng.gen_range(0..1000);
     let who = mentioned.username().unwrap_or_default();
     let (msg, mentions, urls): (String, Vec<Value>, Vec<Value>) = match rng.gen_range(0..6) {
         0 => (
             format!("Hey @{who}, did you see **the report** :smile:?"),
-            vec![json!({"_id": mentioned.id(), "username": who, "name": mentioned.name(), "type": "user"})],
+            vec![
+                json!({"_id": mentioned.id(), "username": who, "name": mentioned.name(), "type": "user"}),
+            ],
             vec![],
         ),
         1 => {
             let url = format!("https://example.com/issues/{n}");
-            (format!("Tracking this in {url} — _please_ have a look"), vec![], vec![json!({"url": url, "meta": {}})])
+            (
+                format!("Tracking this in {url} — _please_ have a look"),
+                vec![],
+                vec![json!({"url": url, "meta": {}})],
+            )
         }
-        2 => ("> the build is red again\nfixed in `main`, sorry :sweat_smile:".into(), vec![], vec![]),
-        3 => (format!("@all standup in {} minutes", n % 30 + 1), vec![json!({"_id": "all", "username": "all"})], vec![]),
-        4 => (format!("~~old plan~~ new plan: ship #{n} on Friday :rocket:"), vec![], vec![]),
-        _ => (format!("Lunch at {}? I'm thinking pizza :pizza:", n % 3 + 12), vec![], vec![]),
+        2 => (
+            "> the build is red again\nfixed in `main`, sorry :sweat_smile:".into(),
+            vec![],
+            vec![],
+        ),
+        3 => (
+            format!("@all standup in {} minutes", n % 30 + 1),
+            vec![json!({"_id": "all", "username": "all"})],
+            vec![],
+        ),
+        4 => (
+            format!("~~old plan~~ new plan: ship #{n} on Friday :rocket:"),
+            vec![],
+            vec![],
+        ),
+        _ => (
+            format!("Lunch at {}? I'm thinking pizza :pizza:", n % 3 + 12),
+            vec![],
+            vec![],
+        ),
     };
     object(json!({
         "_id": id, "rid": room.id(), "msg": msg, "ts": time::iso(ts), "u": author.short(),

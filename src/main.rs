@@ -107,8 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             json,
         } => {
-            let store =
-                rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
             let size = rcpush::generate::Size::for_messages(messages, seed);
             let summary = rcpush::generate::generate(&store, size)?;
             if json {

@@ -6,14 +6,14 @@ use serde_json::value::RawValue;
 use crate::model::message::MessageView as StoredMessage;
 use crate::model::{Room, Subscription, User};
 use crate::rules::notification::{
-    build_notification, MessageView, Notification, NotificationSettings, ReceiverView, RoomView,
-    SenderView,
+    self, build_notification, MessageView, Notification, NotificationSettings, ReceiverView,
+    RoomView, SenderView,
 };
 use crate::rules::text::{FirstAttachment, Mention};
 use crate::settings::Settings;
 
 /// The settings that shape a notification, read once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NotifySettings {
     push_show_username_room: bool,
     push_show_message: bool,
@@ -49,6 +49,24 @@ impl NotifySettings {
             unique_id: &self.unique_id,
         }
     }
+}
+
+fn room_view<'a>(room: &'a Room, muted: &'a [&'a str]) -> RoomView<'a> {
+    RoomView {
+        t: room.t(),
+        name: room.name(),
+        fname: room.fname(),
+        prid: room.prid(),
+        ro: room.read_only(),
+        muted,
+        uids_len: room.uids().len(),
+    }
+}
+
+/// Whether a notification for `room` needs the receiver's subscription (rarely: see
+/// `notification::needs_receiver_subscription`), so callers can skip the lookup.
+pub fn needs_receiver_subscription(room: &Room) -> bool {
+    notification::needs_receiver_subscription(&room_view(room, &[]))
 }
 
 /// Everything a notification is built from.
@@ -99,15 +117,7 @@ pub fn with_notification<R>(
             u: parts.sender_doc,
             content: m.content,
         },
-        &RoomView {
-            t: parts.room.t(),
-            name: parts.room.name(),
-            fname: parts.room.fname(),
-            prid: parts.room.prid(),
-            ro: parts.room.read_only(),
-            muted: &muted,
-            uids_len: parts.room.uids().len(),
-        },
+        &room_view(parts.room, &muted),
         &ReceiverView {
             username: parts.receiver.username(),
             subscription_name: parts.receiver_subscription.and_then(|s| s.name()),

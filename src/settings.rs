@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use crate::model::{object, Doc};
+use crate::notify::NotifySettings;
 use crate::store::{Store, StoreResult};
 
 /// The default Android/iOS notification icon (`Assets_favicon_192`'s `defaultUrl`).
@@ -57,6 +58,8 @@ pub fn is_known(id: &str) -> bool {
 pub struct Settings {
     store: Store,
     values: Arc<RwLock<IndexMap<String, Doc>>>,
+    /// What notifications read on every push.get, kept ready.
+    notify: Arc<RwLock<Arc<NotifySettings>>>,
 }
 
 impl Settings {
@@ -86,10 +89,21 @@ impl Settings {
         if !missing.is_empty() {
             store.put_settings(&missing)?;
         }
-        Ok(Settings {
+        let mut settings = Settings {
             store: store.clone(),
             values: Arc::new(RwLock::new(values)),
-        })
+            notify: Arc::default(),
+        };
+        settings.notify = Arc::new(RwLock::new(Arc::new(NotifySettings::read(&settings))));
+        Ok(settings)
+    }
+
+    /// The notification settings in force (a snapshot, refreshed by `set`).
+    pub fn notify(&self) -> Arc<NotifySettings> {
+        self.notify
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The setting document (`{"_id","value",…}`) for `id`.
@@ -127,6 +141,8 @@ impl Settings {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), doc.clone());
+        *self.notify.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(NotifySettings::read(self));
         Ok(Some(doc))
     }
 

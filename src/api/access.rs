@@ -9,23 +9,39 @@ use crate::state::AppState;
 const MAX_DISCUSSION_DEPTH: usize = 16;
 
 /// `canAccessRoom(room, user)`: the rule chain, following discussions to their parents.
+/// The caller's subscription is looked up only when the rules ask for it.
 pub fn can_read(state: &AppState, user: &User, room: &Room) -> ApiResult<bool> {
     let roles = user.roles();
-    let mut current = room.clone();
+    let mut parent: Option<Room> = None;
     for _ in 0..MAX_DISCUSSION_DEPTH {
-        let subscribed = state.store.subscription(current.id(), user.id())?.is_some();
+        let current = parent.as_ref().unwrap_or(room);
+        let mut failed = None;
         let facts = RoomFacts {
             t: current.t(),
             prid: current.prid(),
-            subscribed,
         };
-        match can_access_room(facts, &roles, &state.permissions) {
+        let access = can_access_room(facts, &roles, &state.permissions, || {
+            match state.store.subscription(current.id(), user.id()) {
+                Ok(sub) => sub.is_some(),
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        match access {
             Access::Granted => return Ok(true),
             Access::Denied => return Ok(false),
-            Access::AsParent(prid) => match state.store.room(prid)? {
-                Some(parent) => current = parent,
-                None => return Ok(false),
-            },
+            Access::AsParent(prid) => {
+                let prid = prid.to_string();
+                match state.store.room(&prid)? {
+                    Some(p) => parent = Some(p),
+                    None => return Ok(false),
+                }
+            }
         }
     }
     Ok(false)

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::id::new_id;
 use crate::model::push_token::Service;
 use crate::model::time;
-use crate::notify::{with_notification, NotifySettings, Parts};
+use crate::notify::{needs_receiver_subscription, with_notification, Parts};
 use crate::rules::push::{test_push_body, Target};
 use crate::state::AppState;
 use crate::store::{PendingPush, Registration};
@@ -46,9 +46,12 @@ pub async fn push_get(
     let sender = state.store.user(&sender_id)?.ok_or_else(sender_not_found)?;
     let sender_doc = view.u.ok_or_else(sender_not_found)?;
     let badge = state.store.badge(caller.id())?;
-    let subscription = state.store.subscription(room.id(), caller.id())?;
+    let subscription = match needs_receiver_subscription(&room) {
+        true => state.store.subscription(room.id(), caller.id())?,
+        false => None,
+    };
 
-    let settings = NotifySettings::read(&state.settings);
+    let settings = state.settings.notify();
     let parts = Parts {
         message: &view,
         sender_doc,

@@ -20,7 +20,7 @@ pub struct MessagePushes {
     enabled: bool,
     id_only: bool,
     default_preference: String,
-    settings: NotifySettings,
+    settings: Arc<NotifySettings>,
     message: Message,
     room: Room,
     sender: User,
@@ -47,7 +47,7 @@ impl MessagePushes {
             id_only: settings.bool("Push_request_content_from_server"),
             default_preference: settings
                 .string("Accounts_Default_User_Preferences_pushNotifications"),
-            settings: NotifySettings::read(settings),
+            settings: settings.notify(),
             message,
             room,
             sender,

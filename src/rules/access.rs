@@ -70,13 +70,12 @@ impl Permissions {
     }
 }
 
-/// What the chain needs to know about a room and the caller's membership of it.
+/// What the chain needs to know about a room.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomFacts<'a> {
     pub t: &'a str,
     /// The parent room of a discussion.
     pub prid: Option<&'a str>,
-    pub subscribed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,15 +87,20 @@ pub enum Access<'a> {
 }
 
 /// One step of the chain for `room`; the caller follows `AsParent` (with a depth limit).
-pub fn can_access_room<'a>(room: RoomFacts<'a>, roles: &[&str], perms: &Permissions) -> Access<'a> {
+/// `subscribed` is asked only when the answer depends on it (it costs a lookup).
+pub fn can_access_room<'a>(
+    room: RoomFacts<'a>,
+    roles: &[&str],
+    perms: &Permissions,
+    subscribed: impl FnOnce() -> bool,
+) -> Access<'a> {
     // Validator 2: a public channel (not in a team) is open to holders of view-c-room.
     if room.t == "c" && perms.has("view-c-room", roles) {
         return Access::Granted;
     }
     // Validator 3: a joined room, with view-joined-room or the room type's view permission.
-    if room.subscribed
-        && (perms.has("view-joined-room", roles)
-            || perms.has(&format!("view-{}-room", room.t), roles))
+    if (perms.has("view-joined-room", roles) || perms.has(&format!("view-{}-room", room.t), roles))
+        && subscribed()
     {
         return Access::Granted;
     }
@@ -116,12 +120,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn facts(t: &str, subscribed: bool) -> RoomFacts<'_> {
-        RoomFacts {
-            t,
-            prid: None,
-            subscribed,
-        }
+    fn check<'a>(t: &'a str, subscribed: bool, roles: &[&str], p: &Permissions) -> Access<'a> {
+        can_access_room(RoomFacts { t, prid: None }, roles, p, || subscribed)
     }
 
     #[test]
@@ -130,53 +130,22 @@ mod tests {
         let user = ["user"];
         let guest = ["guest"];
         let admin = ["admin"];
-        assert_eq!(
-            can_access_room(facts("c", false), &user, &p),
-            Access::Granted
-        );
-        assert_eq!(
-            can_access_room(facts("c", false), &guest, &p),
-            Access::Denied
-        );
-        assert_eq!(
-            can_access_room(facts("c", true), &guest, &p),
-            Access::Granted
-        );
-        assert_eq!(
-            can_access_room(facts("p", false), &user, &p),
-            Access::Denied
-        );
-        assert_eq!(
-            can_access_room(facts("p", false), &admin, &p),
-            Access::Denied
-        );
-        assert_eq!(
-            can_access_room(facts("p", true), &user, &p),
-            Access::Granted
-        );
-        assert_eq!(
-            can_access_room(facts("d", false), &admin, &p),
-            Access::Denied
-        );
-        assert_eq!(
-            can_access_room(facts("d", true), &guest, &p),
-            Access::Granted
-        );
-        assert_eq!(
-            can_access_room(facts("l", false), &user, &p),
-            Access::Denied
-        );
-        assert_eq!(
-            can_access_room(facts("l", false), &admin, &p),
-            Access::Granted
-        );
+        assert_eq!(check("c", false, &user, &p), Access::Granted);
+        assert_eq!(check("c", false, &guest, &p), Access::Denied);
+        assert_eq!(check("c", true, &guest, &p), Access::Granted);
+        assert_eq!(check("p", false, &user, &p), Access::Denied);
+        assert_eq!(check("p", false, &admin, &p), Access::Denied);
+        assert_eq!(check("p", true, &user, &p), Access::Granted);
+        assert_eq!(check("d", false, &admin, &p), Access::Denied);
+        assert_eq!(check("d", true, &guest, &p), Access::Granted);
+        assert_eq!(check("l", false, &user, &p), Access::Denied);
+        assert_eq!(check("l", false, &admin, &p), Access::Granted);
         let discussion = RoomFacts {
             t: "p",
             prid: Some("parent"),
-            subscribed: false,
         };
         assert_eq!(
-            can_access_room(discussion, &user, &p),
+            can_access_room(discussion, &user, &p, || false),
             Access::AsParent("parent")
         );
     }
@@ -203,12 +172,12 @@ mod tests {
         ) {
             let p = Permissions::default();
             let r: Vec<&str> = roles.clone();
-            let got = can_access_room(facts(t, false), &r, &p);
+            let got = check(t, false, &r, &p);
             if matches!(t, "p" | "d" | "x") {
                 prop_assert_eq!(got, Access::Denied);
             }
             if got == Access::Granted {
-                let member = can_access_room(facts(t, true), &r, &p);
+                let member = check(t, true, &r, &p);
                 prop_assert_eq!(member, Access::Granted);
             }
         }

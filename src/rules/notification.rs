@@ -223,6 +223,12 @@ fn truthy(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
 }
 
+/// Whether the title needs the receiver's subscription name: only a group DM with neither
+/// `fname` nor `name` falls back to it. Callers skip the lookup otherwise.
+pub fn needs_receiver_subscription(room: &RoomView<'_>) -> bool {
+    room.t == "d" && is_group_chat(room) && truthy(room.fname).or(truthy(room.name)).is_none()
+}
+
 /// `isGroupChat` of the room types (server/lib/rooms/roomTypes): channels and groups always, DMs
 /// with more than two members; livechat, voip and unknown types never.
 fn is_group_chat(room: &RoomView<'_>) -> bool {

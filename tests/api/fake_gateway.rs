@@ -1,7 +1,7 @@
 //! A push gateway stand-in on loopback: records every request and answers with the statuses
 //! it is told to.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,8 @@ pub struct FakeGateway {
     received: Arc<Mutex<Vec<Received>>>,
     /// Statuses for the next requests; 200 once they run out.
     script: Arc<Mutex<VecDeque<u16>>>,
+    /// Fixed statuses for given device tokens, whatever the order of requests.
+    by_token: Arc<Mutex<HashMap<String, u16>>>,
 }
 
 impl FakeGateway {
@@ -43,6 +45,7 @@ impl FakeGateway {
             url,
             received: Arc::default(),
             script: Arc::default(),
+            by_token: Arc::default(),
         };
         let g = gw.clone();
         std::thread::spawn(move || {
@@ -74,12 +77,19 @@ impl FakeGateway {
                 }
                 let mut body = vec![0; length];
                 let _ = reader.read_exact(&mut body);
-                let status = g.script.lock().unwrap().pop_front().unwrap_or(200);
-                g.received.lock().unwrap().push(Received {
+                let received = Received {
                     path,
                     headers,
                     body: String::from_utf8_lossy(&body).into_owned(),
-                });
+                };
+                let token = serde_json::from_str::<serde_json::Value>(&received.body)
+                    .ok()
+                    .and_then(|b| b["token"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let fixed = g.by_token.lock().unwrap().get(&token).copied();
+                let status =
+                    fixed.unwrap_or_else(|| g.script.lock().unwrap().pop_front().unwrap_or(200));
+                g.received.lock().unwrap().push(received);
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {status} Scripted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -92,6 +102,14 @@ impl FakeGateway {
     /// Answers the next requests with these statuses.
     pub fn answer(&self, statuses: &[u16]) {
         self.script.lock().unwrap().extend(statuses);
+    }
+
+    /// Always answers `status` for pushes to this device token.
+    pub fn answer_for_token(&self, token: &str, status: u16) {
+        self.by_token
+            .lock()
+            .unwrap()
+            .insert(token.to_string(), status);
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -143,7 +143,7 @@ fn a_406_removes_every_registration_of_the_token() {
     let (app, _dir) = app_with_gateway(&gw, |_| {});
     register(&app, RODRIQ, "gcm", "dead-token", "chat.rocket.android");
     register(&app, RODRIQ, "gcm", "live-token", "chat.rocket.android");
-    gw.answer(&[406]);
+    gw.answer_for_token("dead-token", 406);
     post(&app, ALICE, DM, "anyone there?");
     gw.wait_for(2);
     gw.settles_at(2);

@@ -52,7 +52,8 @@ fn dingbats(s: &[u16], i: usize) -> Option<usize> {
 fn geometric(s: &[u16], i: usize) -> Option<usize> {
     bmp(s, i, 0x2B1B, 0x2B1C).or_else(|| {
         let lo = unit(s, i + 1);
-        (unit(s, i) == 0xD83D && (in_range(lo, 0xDFE0, 0xDFEB) || lo == 0xDFF0)).then(|| vs(s, i + 2))
+        (unit(s, i) == 0xD83D && (in_range(lo, 0xDFE0, 0xDFEB) || lo == 0xDFF0))
+            .then(|| vs(s, i + 2))
     })
 }
 
@@ -89,7 +90,11 @@ fn keycap(s: &[u16], i: usize) -> Option<usize> {
     if !(in_range(c, 0x30, 0x39) || c == 0x23 || c == 0x2A) {
         return None;
     }
-    let j = if unit(s, i + 1) == 0xFE0F { i + 2 } else { i + 1 };
+    let j = if unit(s, i + 1) == 0xFE0F {
+        i + 2
+    } else {
+        i + 1
+    };
     (unit(s, j) == 0x20E3).then_some(j + 1)
 }
 
@@ -146,14 +151,15 @@ pub(super) fn unicode_emoji(s: &[u16], i: usize) -> Option<usize> {
             (unit(s, i) == 0xD83C && listed && unit(s, i + 2) == 0xFE0F).then_some(i + 3)
         })
         .or_else(|| {
-            let regional = |k: usize| unit(s, k) == 0xD83C && in_range(unit(s, k + 1), 0xDDE6, 0xDDFF);
+            let regional =
+                |k: usize| unit(s, k) == 0xD83C && in_range(unit(s, k + 1), 0xDDE6, 0xDDFF);
             (regional(i) && regional(i + 2)).then_some(i + 4)
         })
 }
 
-/// Emoticon literals and their shortcodes, grouped by first character; within a group the first
-/// listed literal that matches wins, as in the grammar.
-const EMOTICONS: &[(&str, &str)] = &[
+/// Emoticon literals and their shortcodes by first character, in grammar order: within a group
+/// the first listed literal that matches wins.
+const COLON: &[(&str, &str)] = &[
     (":-D", "smiley"),
     (":D", "smiley"),
     (":')", "joy"),
@@ -188,6 +194,8 @@ const EMOTICONS: &[(&str, &str)] = &[
     (":#", "no_mouth"),
     (":-O", "open_mouth"),
     (":O", "open_mouth"),
+];
+const SEMICOLON: &[(&str, &str)] = &[
     (";)", "wink"),
     (";-)", "wink"),
     (";-]", "wink"),
@@ -196,8 +204,9 @@ const EMOTICONS: &[(&str, &str)] = &[
     (";^)", "wink"),
     (";(", "cry"),
     (";-(", "cry"),
-    ("</3", "broken_heart"),
-    ("<3", "heart"),
+];
+const LESS: &[(&str, &str)] = &[("</3", "broken_heart"), ("<3", "heart")];
+const GREATER: &[(&str, &str)] = &[
     (">:)", "laughing"),
     (">;)", "laughing"),
     (">:-)", "laughing"),
@@ -210,6 +219,8 @@ const EMOTICONS: &[(&str, &str)] = &[
     (">:-(", "angry"),
     (">:[", "disappointed"),
     (">:O", "open_mouth"),
+];
+const EQUALS: &[(&str, &str)] = &[
     ("=D", "smiley"),
     ("=]", "slight_smile"),
     ("=)", "slight_smile"),
@@ -222,13 +233,19 @@ const EMOTICONS: &[(&str, &str)] = &[
     ("=$", "flushed"),
     ("=X", "no_mouth"),
     ("=#", "no_mouth"),
-    ("D:", "fearful"),
+];
+const UPPER_D: &[(&str, &str)] = &[("D:", "fearful")];
+const UPPER_B: &[(&str, &str)] = &[
     ("B-)", "sunglasses"),
     ("B)", "sunglasses"),
     ("B-D", "sunglasses"),
+];
+const EIGHT: &[(&str, &str)] = &[
     ("8)", "sunglasses"),
     ("8-)", "sunglasses"),
     ("8-D", "sunglasses"),
+];
+const QUOTE: &[(&str, &str)] = &[
     ("':)", "sweat_smile"),
     ("':-)", "sweat_smile"),
     ("'=)", "sweat_smile"),
@@ -238,6 +255,8 @@ const EMOTICONS: &[(&str, &str)] = &[
     ("':(", "sweat"),
     ("':-(", "sweat"),
     ("'=(", "sweat"),
+];
+const UPPER_O: &[(&str, &str)] = &[
     ("O:-)", "innocent"),
     ("O:)", "innocent"),
     ("O;-)", "innocent"),
@@ -245,45 +264,69 @@ const EMOTICONS: &[(&str, &str)] = &[
     ("O:-3", "innocent"),
     ("O:3", "innocent"),
     ("O_O", "open_mouth"),
+];
+const ZERO: &[(&str, &str)] = &[
     ("0:-3", "innocent"),
     ("0:3", "innocent"),
     ("0:-)", "innocent"),
     ("0:)", "innocent"),
     ("0;^)", "innocent"),
     ("0;-)", "innocent"),
+];
+const STAR: &[(&str, &str)] = &[
     ("*-)", "wink"),
     ("*)", "wink"),
     ("*\\0/*", "person_gesturing_ok"),
     ("*\\O/*", "person_gesturing_ok"),
+];
+const UPPER_X: &[(&str, &str)] = &[
     ("X-P", "stuck_out_tongue_winking_eye"),
     ("X)", "dizzy_face"),
     ("X-)", "dizzy_face"),
-    ("#-)", "dizzy_face"),
-    ("#)", "dizzy_face"),
-    ("%-)", "dizzy_face"),
-    ("%)", "dizzy_face"),
-    ("(y)", "thumbsup"),
+];
+const HASH: &[(&str, &str)] = &[("#-)", "dizzy_face"), ("#)", "dizzy_face")];
+const PERCENT: &[(&str, &str)] = &[("%-)", "dizzy_face"), ("%)", "dizzy_face")];
+const PAREN: &[(&str, &str)] = &[("(y)", "thumbsup")];
+const DASH: &[(&str, &str)] = &[
     ("-___-", "expressionless"),
     ("-__-", "expressionless"),
     ("-_-", "expressionless"),
+];
+const BACKSLASH: &[(&str, &str)] = &[
     ("\\0\\/", "person_gesturing_ok"),
     ("\\O\\/", "person_gesturing_ok"),
 ];
 
+fn group(first: u16) -> &'static [(&'static str, &'static str)] {
+    match u8::try_from(first).unwrap_or(0) {
+        b':' => COLON,
+        b';' => SEMICOLON,
+        b'<' => LESS,
+        b'>' => GREATER,
+        b'=' => EQUALS,
+        b'D' => UPPER_D,
+        b'B' => UPPER_B,
+        b'8' => EIGHT,
+        b'\'' => QUOTE,
+        b'O' => UPPER_O,
+        b'0' => ZERO,
+        b'*' => STAR,
+        b'X' => UPPER_X,
+        b'#' => HASH,
+        b'%' => PERCENT,
+        b'(' => PAREN,
+        b'-' => DASH,
+        b'\\' => BACKSLASH,
+        _ => &[],
+    }
+}
+
 /// The emoticon at `i`: (end, literal, shortcode).
 pub(super) fn emoticon(s: &[u16], i: usize) -> Option<(usize, &'static str, &'static str)> {
-    let first = *s.get(i)?;
-    if !matches!(
-        first,
-        0x3A | 0x3B | 0x3C | 0x3E | 0x3D | 0x44 | 0x42 | 0x38 | 0x27 | 0x4F | 0x30 | 0x2A | 0x58 | 0x23 | 0x25
-            | 0x28 | 0x2D | 0x5C
-    ) {
-        return None;
-    }
-    EMOTICONS.iter().find_map(|&(lit, code)| {
+    group(*s.get(i)?).iter().find_map(|&(lit, code)| {
         let mut j = i;
-        for u in lit.encode_utf16() {
-            if s.get(j) != Some(&u) {
+        for c in lit.chars() {
+            if s.get(j).map(|&u| u32::from(u)) != Some(c as u32) {
                 return None;
             }
             j += 1;

@@ -55,7 +55,7 @@ impl Default for Options {
 /// nested so deeply that its recursive descent would exhaust the JavaScript stack).
 pub fn parse(input: &str, options: &Options) -> Option<Vec<Node>> {
     let units: Vec<u16> = input.encode_utf16().collect();
-    parser::Parser::new(&units, options).parse()
+    parser::Parser::new(input, &units, options).parse()
 }
 
 /// What a message mentions and links to, read from its AST.

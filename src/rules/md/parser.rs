@@ -82,12 +82,18 @@ fn is_any_text(c: u32) -> bool {
 
 /// `Extra`: punctuation that may not end an autolink.
 fn is_extra(c: u32) -> bool {
-    matches!(c, 0x2E | 0x2C | 0x21 | 0x25 | 0x7E | 0x2A | 0x22 | 0x27 | 0x3A | 0x3B | 0x28 | 0x29 | 0x3D)
+    matches!(
+        c,
+        0x2E | 0x2C | 0x21 | 0x25 | 0x7E | 0x2A | 0x22 | 0x27 | 0x3A | 0x3B | 0x28 | 0x29 | 0x3D
+    )
 }
 
 /// `MarkdownLinkExtra`: the same for `[label](url)` targets (parentheses and `~` excluded).
 fn is_md_extra(c: u32) -> bool {
-    matches!(c, 0x2E | 0x2C | 0x21 | 0x25 | 0x2A | 0x22 | 0x27 | 0x3A | 0x3B | 0x3D)
+    matches!(
+        c,
+        0x2E | 0x2C | 0x21 | 0x25 | 0x2A | 0x22 | 0x27 | 0x3A | 0x3B | 0x3D
+    )
 }
 
 /// `Safe`: `$@&+_#?-`.
@@ -127,25 +133,22 @@ struct NextMatch {
 }
 
 pub(super) struct Parser<'a> {
+    /// The input as given, and as UTF-16 units (what the grammar indexes).
+    src: &'a str,
     s: &'a [u16],
+    /// For non-ASCII input, the byte offset in `src` of each unit index (`u32::MAX` inside a
+    /// surrogate pair); empty when units and bytes coincide.
+    byte_at: Vec<u32>,
     p: usize,
     opts: &'a Options,
     flags: u8,
     depth: u32,
     too_deep: bool,
-    /// `ext_end[i]`: first index ≥ i whose unit is not `Extra`.
-    ext_end: Vec<u32>,
-    /// The same for `MarkdownLinkExtra`.
-    md_ext_end: Vec<u32>,
-    /// `stop[i]`: first index ≥ i holding a space, tab, CR, LF or `@` (email lookahead).
-    ws_at: Vec<u32>,
-    /// First index ≥ i holding a space, tab, CR, LF, `:`, `.`, `/` or `@` (URL lookahead).
-    url_stop: Vec<u32>,
+    /// Run tables, indexed by `Table`.
+    tables: [Vec<u32>; TABLES],
     /// Memoised success of the item lookahead behind emoticons, by position, flags and context.
     item_ok: HashMap<(usize, u8, u8), bool>,
     searches: HashMap<&'static str, NextMatch>,
-    /// The first index of `](` at or after each position (`usize::MAX` if none).
-    next_link_mid: Vec<u32>,
     /// The last run found by `same_run_end`.
     run_cache: (usize, usize),
     /// Lazily built: end of the domain-character run starting at each index.
@@ -154,45 +157,93 @@ pub(super) struct Parser<'a> {
     angle_stop: Vec<u32>,
 }
 
+/// Precomputed "first index at or after `i`" tables, so lookaheads over runs cost O(1).
+#[derive(Clone, Copy)]
+enum Table {
+    /// First index whose unit is not `Extra`.
+    ExtEnd,
+    /// First index whose unit is not `MarkdownLinkExtra`.
+    MdExtEnd,
+    /// First blank, line end or `@` (the e-mail lookahead).
+    WsAt,
+    /// First blank, line end, `:`, `.`, `/` or `@` (the URL lookahead).
+    UrlStop,
+    /// First `](` (`u32::MAX` if none): a `[` without one cannot open a link.
+    LinkMid,
+}
+
+const TABLES: usize = 5;
+
+/// For each index, the first index at or after it where `stop` holds (`s.len()` if none).
 fn run_ends(s: &[u16], stop: impl Fn(u32) -> bool) -> Vec<u32> {
     let mut out = vec![0u32; s.len() + 1];
     out[s.len()] = s.len() as u32;
     for i in (0..s.len()).rev() {
-        out[i] = if stop(u32::from(s[i])) { i as u32 } else { out[i + 1] };
+        out[i] = if stop(u32::from(s[i])) {
+            i as u32
+        } else {
+            out[i + 1]
+        };
     }
     out
 }
 
 impl<'a> Parser<'a> {
-    pub(super) fn new(s: &'a [u16], opts: &'a Options) -> Self {
-        let mut next_link_mid = vec![u32::MAX; s.len() + 1];
-        for i in (0..s.len()).rev() {
-            next_link_mid[i] = if s[i] == 0x5D && s.get(i + 1) == Some(&0x28) {
-                i as u32
-            } else {
-                next_link_mid[i + 1]
-            };
+    pub(super) fn new(src: &'a str, s: &'a [u16], opts: &'a Options) -> Self {
+        let mut byte_at = Vec::new();
+        if src.len() != s.len() {
+            byte_at = vec![u32::MAX; s.len() + 1];
+            let mut unit = 0;
+            for (byte, c) in src.char_indices() {
+                byte_at[unit] = byte as u32;
+                unit += c.len_utf16();
+            }
+            byte_at[s.len()] = src.len() as u32;
         }
         Parser {
+            src,
             s,
+            byte_at,
             p: 0,
             opts,
             flags: 0,
             depth: 0,
             too_deep: false,
-            ext_end: run_ends(s, |c| !is_extra(c)),
-            md_ext_end: run_ends(s, |c| !is_md_extra(c)),
-            ws_at: run_ends(s, |c| matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x40)),
-            url_stop: run_ends(s, |c| {
-                matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x3A | 0x2E | 0x2F | 0x40)
-            }),
+            tables: [const { Vec::new() }; TABLES],
             item_ok: HashMap::new(),
             searches: HashMap::new(),
-            next_link_mid,
             run_cache: (0, 0),
             domain_run: Vec::new(),
             angle_stop: Vec::new(),
         }
+    }
+
+    /// Entry `i` of a run table, building the table on first use (most messages need few).
+    fn lookup(&mut self, t: Table, i: usize) -> usize {
+        let s = self.s;
+        let tab = &mut self.tables[t as usize];
+        if tab.is_empty() {
+            *tab = match t {
+                Table::ExtEnd => run_ends(s, |c| !is_extra(c)),
+                Table::MdExtEnd => run_ends(s, |c| !is_md_extra(c)),
+                Table::WsAt => run_ends(s, |c| matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x40)),
+                Table::UrlStop => run_ends(s, |c| {
+                    matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x3A | 0x2E | 0x2F | 0x40)
+                }),
+                Table::LinkMid => {
+                    let mut next = vec![u32::MAX; s.len() + 1];
+                    for i in (0..s.len()).rev() {
+                        next[i] = if s[i] == 0x5D && s.get(i + 1) == Some(&0x28) {
+                            i as u32
+                        } else {
+                            next[i + 1]
+                        };
+                    }
+                    next
+                }
+            };
+        }
+        tab[i] as usize
     }
 
     // ---- primitives -------------------------------------------------------------------------
@@ -234,14 +285,7 @@ impl<'a> Parser<'a> {
     }
 
     fn starts(&self, lit: &str) -> bool {
-        let mut i = self.p;
-        for b in lit.bytes() {
-            if self.at(i) != u32::from(b) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        self.starts_at(self.p, lit)
     }
 
     fn lit(&mut self, lit: &str) -> bool {
@@ -253,7 +297,16 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The source text of a unit range: a slice of the original string when the range falls on
+    /// character boundaries (always, for ASCII input), else decoded from the units.
     fn text(&self, from: usize, to: usize) -> String {
+        if self.byte_at.is_empty() {
+            return self.src[from..to].to_string();
+        }
+        let (a, b) = (self.byte_at[from], self.byte_at[to]);
+        if a != u32::MAX && b != u32::MAX {
+            return self.src[a as usize..b as usize].to_string();
+        }
         String::from_utf16_lossy(&self.s[from..to])
     }
 
@@ -677,7 +730,10 @@ impl<'a> Parser<'a> {
                     return None;
                 }
                 let value = p.inline()?;
-                Some(Node::ListItem { value, number: None })
+                Some(Node::ListItem {
+                    value,
+                    number: None,
+                })
             })
         });
         hyphen
@@ -713,7 +769,11 @@ impl<'a> Parser<'a> {
 
     /// Whether a KaTeX closing delimiter starts at `i` (either syntax that is enabled).
     fn katex_end_at(&mut self, from: usize, paren: &'static str) -> Option<usize> {
-        let a = if self.katex_paren() { self.find(paren, from) } else { None };
+        let a = if self.katex_paren() {
+            self.find(paren, from)
+        } else {
+            None
+        };
         let b = if self.katex_dollar() {
             self.find(if paren == "\\]" { "$$" } else { "$" }, from)
         } else {
@@ -787,17 +847,15 @@ impl<'a> Parser<'a> {
         let one = |n: Option<Node>| n.map(Item::One);
         let dispatched = match self.c() {
             0x20 | 0x09 => one(self.whitespace()),
-            0x5C => one(
-                self.escaped_timestamp()
-                    .or_else(|| self.katex_inline())
-                    .or_else(|| self.escaped()),
-            ),
+            0x5C => one(self
+                .escaped_timestamp()
+                .or_else(|| self.katex_inline())
+                .or_else(|| self.escaped())),
             0x5B => one(self.references()),
-            0x3C => one(
-                self.timestamp()
-                    .or_else(|| self.references())
-                    .or_else(|| self.inline_emoticon(Ctx::Inline)),
-            ),
+            0x3C => one(self
+                .timestamp()
+                .or_else(|| self.references())
+                .or_else(|| self.inline_emoticon(Ctx::Inline))),
             0x21 => one(self.image()),
             0x7C => one(self.spoiler()),
             0x40 => one(self.user_mention()),
@@ -810,8 +868,13 @@ impl<'a> Parser<'a> {
                 .map(Item::One)
                 .or_else(|| self.emphasis())
                 .or_else(|| one(self.inline_emoticon(Ctx::Inline))),
-            0x7E => self.emphasis_whitespace().map(Item::One).or_else(|| self.emphasis()),
-            0x2D => one(self.plain_before_emoticon().or_else(|| self.inline_emoticon(Ctx::Inline))),
+            0x7E => self
+                .emphasis_whitespace()
+                .map(Item::One)
+                .or_else(|| self.emphasis()),
+            0x2D => one(self
+                .plain_before_emoticon()
+                .or_else(|| self.inline_emoticon(Ctx::Inline))),
             _ => None,
         };
         if dispatched.is_some() {
@@ -851,8 +914,21 @@ impl<'a> Parser<'a> {
         let n = self.eat_while(|c| {
             !matches!(
                 c,
-                0x2A | 0x5F | 0x7E | 0x60 | 0x3A | 0x0A | 0x3C | 0x5B | 0x5D | 0x21 | 0x20 | 0x09 | 0x28
-                    | 0x29 | 0x5C | 0x7C
+                0x2A | 0x5F
+                    | 0x7E
+                    | 0x60
+                    | 0x3A
+                    | 0x0A
+                    | 0x3C
+                    | 0x5B
+                    | 0x5D
+                    | 0x21
+                    | 0x20
+                    | 0x09
+                    | 0x28
+                    | 0x29
+                    | 0x5C
+                    | 0x7C
             )
         });
         (n > 0).then(|| Node::PlainText(self.text(start, self.p)))
@@ -860,7 +936,10 @@ impl<'a> Parser<'a> {
 
     /// `-` before `_-x`, so that `-_-italic` is not read as the `-_-` emoticon.
     fn plain_before_emoticon(&mut self) -> Option<Node> {
-        (self.c() == 0x2D && self.at(self.p + 1) == 0x5F && self.at(self.p + 2) == 0x2D && self.at(self.p + 3) != END)
+        (self.c() == 0x2D
+            && self.at(self.p + 1) == 0x5F
+            && self.at(self.p + 2) == 0x2D
+            && self.at(self.p + 3) != END)
             .then(|| {
                 self.p += 1;
                 Node::PlainText("-".into())
@@ -898,7 +977,10 @@ impl<'a> Parser<'a> {
         if let Some(v) = self.attempt(|p| p.digits_exact(10)) {
             return Some((start, self.text(v.0, v.1)));
         }
-        if let Some(v) = self.attempt(|p| p.iso_date(true)).or_else(|| self.attempt(|p| p.iso_date(false))) {
+        if let Some(v) = self
+            .attempt(|p| p.iso_date(true))
+            .or_else(|| self.attempt(|p| p.iso_date(false)))
+        {
             return Some((start, v));
         }
         self.attempt(|p| {
@@ -917,7 +999,10 @@ impl<'a> Parser<'a> {
             let text = |r: (usize, usize)| p.text(r.0, r.1);
             let secs = with_seconds.map_or_else(|| "00".to_string(), text);
             let tz = tz.map(text);
-            Some((start, time::from_hours(&text(h), &text(m), &secs, tz.as_deref())))
+            Some((
+                start,
+                time::from_hours(&text(h), &text(m), &secs, tz.as_deref()),
+            ))
         })
     }
 
@@ -944,7 +1029,8 @@ impl<'a> Parser<'a> {
         };
         let tz = self.timezone();
         let t = |r: (usize, usize)| self.text(r.0, r.1);
-        let (year, month, day, hours, minutes, seconds) = (t(year), t(month), t(day), t(hours), t(minutes), t(seconds));
+        let (year, month, day, hours, minutes, seconds) =
+            (t(year), t(month), t(day), t(hours), t(minutes), t(seconds));
         let ms = ms.map(t);
         let tz = tz.map(t);
         Some(time::from_iso(&DateTime {
@@ -1015,13 +1101,20 @@ impl<'a> Parser<'a> {
             }
             let start = p.p;
             let end = p.katex_end_at(start, "\\)")?;
-            p.p = end + if p.katex_paren() && p.starts_at(end, "\\)") { 2 } else { 1 };
+            p.p = end
+                + if p.katex_paren() && p.starts_at(end, "\\)") {
+                    2
+                } else {
+                    1
+                };
             Some(Node::InlineKatex(p.text(start, end)))
         })
     }
 
     fn starts_at(&self, i: usize, lit: &str) -> bool {
-        lit.bytes().enumerate().all(|(k, b)| self.at(i + k) == u32::from(b))
+        lit.bytes()
+            .enumerate()
+            .all(|(k, b)| self.at(i + k) == u32::from(b))
     }
 
     fn inline_code(&mut self) -> Option<Node> {
@@ -1137,20 +1230,22 @@ impl<'a> Parser<'a> {
     /// `**…**` or `*…*`.
     fn bold(&mut self) -> Option<Node> {
         self.guarded(Flag::Bold, |p| {
-            p.delimited(b'*', |p| p.bold_content())
-                .map(Node::Bold)
+            p.delimited(b'*', |p| p.bold_content()).map(Node::Bold)
         })
     }
 
     fn strike(&mut self) -> Option<Node> {
         self.guarded(Flag::Strike, |p| {
-            p.delimited(b'~', |p| p.strike_content())
-                .map(Node::Strike)
+            p.delimited(b'~', |p| p.strike_content()).map(Node::Strike)
         })
     }
 
     /// Double markers first, then single ones, around `content`.
-    fn delimited(&mut self, m: u8, content: impl Fn(&mut Self) -> Option<Vec<Node>>) -> Option<Vec<Node>> {
+    fn delimited(
+        &mut self,
+        m: u8,
+        content: impl Fn(&mut Self) -> Option<Vec<Node>>,
+    ) -> Option<Vec<Node>> {
         let double = [m, m];
         let double = std::str::from_utf8(&double).unwrap_or_default();
         self.attempt(|p| {
@@ -1185,7 +1280,10 @@ impl<'a> Parser<'a> {
                 return Some(Item::One(n));
             }
             // `__a__b` and `_a_b`: the markers stay text when a word follows the closing one.
-            for (marker, tail) in [("__", is_ascii_alnum as fn(u32) -> bool), ("_", is_ascii_alpha)] {
+            for (marker, tail) in [
+                ("__", is_ascii_alnum as fn(u32) -> bool),
+                ("_", is_ascii_alpha),
+            ] {
                 if let Some(nodes) = p.attempt(|p| {
                     if !p.lit(marker) {
                         return None;
@@ -1282,8 +1380,23 @@ impl<'a> Parser<'a> {
             let item = one(self.run(|c| {
                 !(matches!(
                     c,
-                    0x0A | 0x7E | 0x20 | 0x2A | 0x5F | 0x3A | 0x60 | 0x40 | 0x23 | 0x5B | 0x5D | 0x5C | 0x3C
-                        | 0x21 | 0x7C | 0xD83C | 0xD83D | 0xD83E
+                    0x0A | 0x7E
+                        | 0x20
+                        | 0x2A
+                        | 0x5F
+                        | 0x3A
+                        | 0x60
+                        | 0x40
+                        | 0x23
+                        | 0x5B
+                        | 0x5D
+                        | 0x5C
+                        | 0x3C
+                        | 0x21
+                        | 0x7C
+                        | 0xD83C
+                        | 0xD83D
+                        | 0xD83E
                 ) || (0x2300..=0x27BF).contains(&c))
             }))
             .or_else(|| one(self.escaped_timestamp()))
@@ -1365,16 +1478,23 @@ impl<'a> Parser<'a> {
         self.attempt(|p| {
             let start = p.p;
             p.eat_if(is_any_text)?;
-            let t = p.text(start, p.p);
-            let many = marker == 0x40;
-            let n = if many { p.eat_while(|c| c == marker) } else { usize::from(p.eat_if(|c| c == marker).is_some()) };
+            let t_end = p.p;
+            let n = if marker == 0x40 {
+                p.eat_while(|c| c == marker)
+            } else {
+                usize::from(p.eat_if(|c| c == marker).is_some())
+            };
             if n == 0 {
                 return None;
             }
             let c_start = p.p;
             p.eat_if(|c| in_class(ALNUM_CHARS, c))?;
             let m = char::from_u32(marker).unwrap_or('@');
-            Some(Node::PlainText(format!("{t}{m}{}", p.text(c_start, p.p))))
+            Some(Node::PlainText(format!(
+                "{}{m}{}",
+                p.text(start, t_end),
+                p.text(c_start, p.p)
+            )))
         })
     }
 
@@ -1385,7 +1505,8 @@ impl<'a> Parser<'a> {
                     return None;
                 }
                 let start = p.p;
-                (p.eat_while(|c| in_class(NAME_CHARS, c)) > 0).then(|| Node::MentionChannel(p.text(start, p.p)))
+                (p.eat_while(|c| in_class(NAME_CHARS, c)) > 0)
+                    .then(|| Node::MentionChannel(p.text(start, p.p)))
             })
         })
     }
@@ -1432,7 +1553,8 @@ impl<'a> Parser<'a> {
         self.attempt(|p| {
             let node = p.emoticon()?;
             let c = p.c();
-            let ok = is_neighbour(c) || (ctx == Ctx::Italic && c == 0x5F) || p.item_follows(ctx, p.p);
+            let ok =
+                is_neighbour(c) || (ctx == Ctx::Italic && c == 0x5F) || p.item_follows(ctx, p.p);
             ok.then_some(node)
         })
     }
@@ -1450,7 +1572,9 @@ impl<'a> Parser<'a> {
         let mut chain = Vec::new();
         let mut i = q;
         while let Some((end, _, _)) = emoji::emoticon(self.s, i).filter(|_| self.opts.emoticons) {
-            if is_neighbour(self.at(end)) || self.item_ok.contains_key(&(end, self.flags, ctx as u8)) {
+            if is_neighbour(self.at(end))
+                || self.item_ok.contains_key(&(end, self.flags, ctx as u8))
+            {
                 break;
             }
             chain.push(end);
@@ -1477,54 +1601,60 @@ impl<'a> Parser<'a> {
 
     // ---- phone, e-mail, URLs ------------------------------------------------------------------
 
+    fn digits(&mut self) -> Option<String> {
+        let start = self.p;
+        (self.eat_while(is_digit) > 0).then(|| self.text(start, self.p))
+    }
+
+    /// `PhonePrefix`: digits, or `(digits)`: (text, number).
+    fn phone_prefix(&mut self) -> Option<(String, String)> {
+        if let Some(d) = self.digits() {
+            return Some((d.clone(), d));
+        }
+        self.attempt(|p| {
+            if !p.eat(b'(') {
+                return None;
+            }
+            let d = p.digits()?;
+            p.eat(b')').then(|| (format!("({d})"), d))
+        })
+    }
+
     /// `+` and digits with an optional `(area)` and one `-`: (text, number).
     fn phone_number(&mut self) -> Option<(String, String)> {
         self.attempt(|p| {
             if !p.eat(b'+') {
                 return None;
             }
-            let digits = |p: &mut Self| {
-                let s = p.p;
-                (p.eat_while(is_digit) > 0).then(|| p.text(s, p.p))
-            };
-            let prefix = |p: &mut Self| -> Option<(String, String)> {
-                if let Some(d) = digits(p) {
-                    return Some((d.clone(), d));
-                }
-                p.attempt(|p| {
-                    if !p.eat(b'(') {
-                        return None;
-                    }
-                    let d = digits(p)?;
-                    p.eat(b')').then(|| (format!("({d})"), d))
-                })
-            };
-            let alts: [&dyn Fn(&mut Self) -> Option<(String, String)>; 4] = [
-                &|p| {
-                    let (t, n) = prefix(p)?;
+            let (text, number) = p
+                .attempt(|p| {
+                    let (t, n) = p.phone_prefix()?;
                     if !p.eat(b'-') {
                         return None;
                     }
-                    let d = digits(p)?;
+                    let d = p.digits()?;
                     Some((format!("{t}-{d}"), format!("{n}{d}")))
-                },
-                &|p| {
-                    let (t, n) = prefix(p)?;
-                    let d1 = digits(p)?;
-                    if !p.eat(b'-') {
-                        return None;
-                    }
-                    let d2 = digits(p)?;
-                    Some((format!("{t}{d1}-{d2}"), format!("{n}{d1}{d2}")))
-                },
-                &|p| {
-                    let (t, n) = prefix(p)?;
-                    let d = digits(p)?;
-                    Some((format!("{t}{d}"), format!("{n}{d}")))
-                },
-                &|p| digits(p).map(|d| (d.clone(), d)),
-            ];
-            alts.iter().find_map(|alt| p.attempt(|p| alt(p))).map(|(t, n)| (format!("+{t}"), n))
+                })
+                .or_else(|| {
+                    p.attempt(|p| {
+                        let (t, n) = p.phone_prefix()?;
+                        let d1 = p.digits()?;
+                        if !p.eat(b'-') {
+                            return None;
+                        }
+                        let d2 = p.digits()?;
+                        Some((format!("{t}{d1}-{d2}"), format!("{n}{d1}{d2}")))
+                    })
+                })
+                .or_else(|| {
+                    p.attempt(|p| {
+                        let (t, n) = p.phone_prefix()?;
+                        let d = p.digits()?;
+                        Some((format!("{t}{d}"), format!("{n}{d}")))
+                    })
+                })
+                .or_else(|| p.digits().map(|d| (d.clone(), d)))?;
+            Some((format!("+{text}"), number))
         })
     }
 
@@ -1561,7 +1691,10 @@ impl<'a> Parser<'a> {
         let ok = next != END
             && !is_eol(next)
             && !is_space(next)
-            && !matches!(next, 0x5C | 0x2F | 0x7C | 0x3E | 0x3C | 0x25 | 0x60 | 0x5B | 0x5D);
+            && !matches!(
+                next,
+                0x5C | 0x2F | 0x7C | 0x3E | 0x3C | 0x25 | 0x60 | 0x5B | 0x5D
+            );
         ok.then_some(len)
     }
 
@@ -1646,7 +1779,10 @@ impl<'a> Parser<'a> {
     fn url_scheme(&mut self) -> Option<()> {
         self.attempt(|p| {
             let mut n = 0;
-            while n < 32 && p.eat_if(|c| is_ascii_alnum(c) || c == 0x2B || c == 0x2D).is_some() {
+            while n < 32
+                && p.eat_if(|c| is_ascii_alnum(c) || c == 0x2B || c == 0x2D)
+                    .is_some()
+            {
                 n += 1;
             }
             (n > 0 && p.eat(b':')).then_some(())
@@ -1681,14 +1817,14 @@ impl<'a> Parser<'a> {
     }
 
     /// Whether `Extra* (blank | line end | end)` matches at `i` (punctuation that ends a URL).
-    fn trailing_extra_at(&self, i: usize) -> bool {
-        let q = self.ext_end[i] as usize;
+    fn trailing_extra_at(&mut self, i: usize) -> bool {
+        let q = self.lookup(Table::ExtEnd, i);
         let c = self.at(q);
         c == END || is_space(c) || is_eol(c)
     }
 
     fn autolinked_url(&mut self) -> Option<Node> {
-        let stop = self.url_stop[self.p] as usize;
+        let stop = self.lookup(Table::UrlStop, self.p);
         if !(self.starts_at(stop, "://") || self.at(stop) == 0x2E) {
             return None;
         }
@@ -1737,7 +1873,10 @@ impl<'a> Parser<'a> {
             if p.eat_if(|c| in_class(LOCAL_PART_CHARS, c)).is_none() {
                 return false;
             }
-            p.eat_while(|c| in_class(LOCAL_PART_CHARS, c) || b"!#$%&'*+/=?^_`{|}~-".contains(&(c as u8)) && c < 0x80);
+            p.eat_while(|c| {
+                in_class(LOCAL_PART_CHARS, c)
+                    || b"!#$%&'*+/=?^_`{|}~-".contains(&(c as u8)) && c < 0x80
+            });
             true
         };
         if !segment(self) {
@@ -1754,7 +1893,8 @@ impl<'a> Parser<'a> {
     }
 
     fn autolinked_email(&mut self) -> Option<Node> {
-        if self.at(self.ws_at[self.p] as usize) != 0x40 {
+        let stop = self.lookup(Table::WsAt, self.p);
+        if self.at(stop) != 0x40 {
             return None;
         }
         self.attempt(|p| {
@@ -1789,7 +1929,7 @@ impl<'a> Parser<'a> {
     /// `[label](target)`.
     fn markdown_link(&mut self) -> Option<Node> {
         self.attempt(|p| {
-            if !p.eat(b'[') || p.next_link_mid[p.p] == u32::MAX {
+            if !p.eat(b'[') || p.lookup(Table::LinkMid, p.p) == u32::MAX as usize {
                 return None;
             }
             let mut titles = Vec::new();
@@ -1820,7 +1960,12 @@ impl<'a> Parser<'a> {
         if let Some(e) = self.emphasis() {
             return Some(e);
         }
-        if let Some(r) = self.run(|c| !matches!(c, 0x5D | 0x28 | 0x29 | 0x2A | 0x5F | 0x7E | 0x20 | 0x09 | 0x0D | 0x0A)) {
+        if let Some(r) = self.run(|c| {
+            !matches!(
+                c,
+                0x5D | 0x28 | 0x29 | 0x2A | 0x5F | 0x7E | 0x20 | 0x09 | 0x0D | 0x0A
+            )
+        }) {
             return Some(Item::One(r));
         }
         if self.c() == END {
@@ -1847,12 +1992,12 @@ impl<'a> Parser<'a> {
 
     /// Whether a URL body must stop at `i`: trailing punctuation before a blank or line end,
     /// or a blank (markdown targets).
-    fn md_body_stops(&self, i: usize) -> bool {
+    fn md_body_stops(&mut self, i: usize) -> bool {
         let c = self.at(i);
         if is_space(c) {
             return true;
         }
-        let q = self.md_ext_end[i] as usize;
+        let q = self.lookup(Table::MdExtEnd, i);
         q > i && (is_space(self.at(q)) || is_eol(self.at(q)))
     }
 
@@ -1868,7 +2013,9 @@ impl<'a> Parser<'a> {
             }
             let save = self.p;
             if self.eat(b'(') {
-                while !(is_space(self.c()) || is_eol(self.c()) || self.c() == 0x29) && self.eat_if(is_url_char).is_some() {}
+                while !(is_space(self.c()) || is_eol(self.c()) || self.c() == 0x29)
+                    && self.eat_if(is_url_char).is_some()
+                {}
                 if self.eat(b')') {
                     continue;
                 }
@@ -1909,7 +2056,8 @@ impl<'a> Parser<'a> {
             let mut stops = vec![self.s.len() as u32; self.s.len() + 1];
             for i in (0..self.s.len()).rev() {
                 let c = self.at(i);
-                let stop = is_space(c) || (is_extra(c) && self.trailing_extra_at(i)) || !is_url_char(c);
+                let stop =
+                    is_space(c) || (is_extra(c) && self.trailing_extra_at(i)) || !is_url_char(c);
                 stops[i] = if stop { i as u32 } else { stops[i + 1] };
             }
             self.angle_stop = stops;
@@ -1941,7 +2089,12 @@ impl<'a> Parser<'a> {
                 return None;
             }
             let t_start = p.p;
-            let label_char = |c: u32| (0x20..=0x3B).contains(&c) || c == 0x3D || (0x3F..=0x7B).contains(&c) || (0x7D..=0xFFFF).contains(&c);
+            let label_char = |c: u32| {
+                (0x20..=0x3B).contains(&c)
+                    || c == 0x3D
+                    || (0x3F..=0x7B).contains(&c)
+                    || (0x7D..=0xFFFF).contains(&c)
+            };
             if p.eat_while(label_char) == 0 {
                 return None;
             }

@@ -19,14 +19,8 @@ fn has_non_space(s: &str) -> bool {
 pub(super) fn is_js_space(c: char) -> bool {
     matches!(
         c,
-        '\t' | '\n'
-            | '\u{b}'
-            | '\u{c}'
-            | '\r'
-            | ' '
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
                 | '\u{2028}'
                 | '\u{2029}'
                 | '\u{202f}'
@@ -69,9 +63,12 @@ fn as_text(node: Node) -> Node {
 }
 
 pub(super) fn reduce(items: Vec<Item>) -> Vec<Node> {
-    let complex = items
-        .iter()
-        .any(|i| matches!(i, Item::Many(_) | Item::One(Node::Emoji { .. } | Node::UnicodeEmoji(_))));
+    let complex = items.iter().any(|i| {
+        matches!(
+            i,
+            Item::Many(_) | Item::One(Node::Emoji { .. } | Node::UnicodeEmoji(_))
+        )
+    });
     let mut out = Vec::with_capacity(items.len());
     if !complex {
         for item in items {

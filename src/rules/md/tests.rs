@@ -27,15 +27,25 @@ fn matches_the_official_parser_on_the_corpus() {
     let mut files: Vec<_> = std::fs::read_dir(fixtures())
         .expect("fixture directory")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("corpus-")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("corpus-"))
+        })
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no corpus files");
     let (mut total, mut failures) = (0, Vec::new());
     for file in files {
-        let inputs: Vec<String> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        let expected_file = file.with_file_name(file.file_name().unwrap().to_string_lossy().replace("corpus", "expected"));
-        let expected: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(expected_file).unwrap()).unwrap();
+        let inputs: Vec<String> =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let expected_file = file.with_file_name(
+            file.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace("corpus", "expected"),
+        );
+        let expected: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(expected_file).unwrap()).unwrap();
         assert_eq!(inputs.len(), expected.len(), "{}", file.display());
         for (input, want) in inputs.iter().zip(expected) {
             if skip.contains(input) {
@@ -45,12 +55,27 @@ fn matches_the_official_parser_on_the_corpus() {
             let got = actual(input, &Options::default());
             if got != want {
                 let cut = |s: String| s.chars().take(600).collect::<String>();
-                failures.push(format!("input {}\n  want {}\n  got  {}", cut(format!("{input:?}")), cut(want.to_string()), cut(got.to_string())));
+                failures.push(format!(
+                    "input {}\n  want {}\n  got  {}",
+                    cut(format!("{input:?}")),
+                    cut(want.to_string()),
+                    cut(got.to_string())
+                ));
             }
         }
     }
     assert!(total >= 3000, "only {total} fixtures");
-    assert!(failures.is_empty(), "{} of {total} differ:\n{}", failures.len(), failures.iter().take(30).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} differ:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 fn options_from(v: &Value) -> Options {
@@ -63,7 +88,11 @@ fn options_from(v: &Value) -> Options {
         emoticons: v["emoticons"].as_bool().unwrap_or(false),
         custom_domains: v["customDomains"]
             .as_array()
-            .map(|a| a.iter().filter_map(|d| d.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         katex,
     }
@@ -71,11 +100,17 @@ fn options_from(v: &Value) -> Options {
 
 #[test]
 fn matches_the_official_parser_under_other_options() {
-    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(fixtures().join("options.json")).unwrap()).unwrap();
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("options.json")).unwrap())
+            .unwrap();
     for case in cases {
         let input = case["input"].as_str().unwrap();
         let got = actual(input, &options_from(&case["options"]));
-        assert_eq!(got, case["md"], "input {input:?} options {}", case["options"]);
+        assert_eq!(
+            got, case["md"],
+            "input {input:?} options {}",
+            case["options"]
+        );
     }
 }
 
@@ -113,13 +148,57 @@ mod properties {
 
     fn markup() -> impl Strategy<Value = String> {
         let atom = prop_oneof![
-            Just("*"), Just("**"), Just("_"), Just("~"), Just("`"), Just("```"), Just("||"), Just("["), Just("]"),
-            Just("("), Just(")"), Just("]("), Just("<"), Just(">"), Just("|"), Just("\\"), Just(":"), Just("#"),
-            Just("@"), Just("!["), Just("-"), Just("+"), Just("."), Just("$"), Just("\\("), Just("\\)"), Just("\\["),
-            Just("<t:"), Just("\n"), Just("\r"), Just(" "), Just("\t"), Just("color:#"), Just(":)"), Just("-_-"),
-            Just(":a:"), Just("😀"), Just("\u{200d}"), Just("\u{fe0f}"), Just("é"), Just("https://"), Just("x.com"),
-            Just("a@b.com"), Just("+55119999"), Just("1. "), Just("- [x] "), Just("> "), Just("# "), Just("---"),
-            Just("a"), Just("1")
+            Just("*"),
+            Just("**"),
+            Just("_"),
+            Just("~"),
+            Just("`"),
+            Just("```"),
+            Just("||"),
+            Just("["),
+            Just("]"),
+            Just("("),
+            Just(")"),
+            Just("]("),
+            Just("<"),
+            Just(">"),
+            Just("|"),
+            Just("\\"),
+            Just(":"),
+            Just("#"),
+            Just("@"),
+            Just("!["),
+            Just("-"),
+            Just("+"),
+            Just("."),
+            Just("$"),
+            Just("\\("),
+            Just("\\)"),
+            Just("\\["),
+            Just("<t:"),
+            Just("\n"),
+            Just("\r"),
+            Just(" "),
+            Just("\t"),
+            Just("color:#"),
+            Just(":)"),
+            Just("-_-"),
+            Just(":a:"),
+            Just("😀"),
+            Just("\u{200d}"),
+            Just("\u{fe0f}"),
+            Just("é"),
+            Just("https://"),
+            Just("x.com"),
+            Just("a@b.com"),
+            Just("+55119999"),
+            Just("1. "),
+            Just("- [x] "),
+            Just("> "),
+            Just("# "),
+            Just("---"),
+            Just("a"),
+            Just("1")
         ];
         prop::collection::vec(atom, 0..400).prop_map(|v| v.concat())
     }
@@ -131,7 +210,9 @@ mod properties {
         fn never_panics_and_is_fast_on_markup(s in markup()) {
             let start = Instant::now();
             let _ = parse(&s, &Options::default());
-            prop_assert!(start.elapsed() < Duration::from_millis(200), "slow on {s:?}");
+            // Unoptimised test builds (CI runs `cargo test`) are some 30 times slower.
+            let limit = Duration::from_millis(if cfg!(debug_assertions) { 5_000 } else { 200 });
+            prop_assert!(start.elapsed() < limit, "slow on {s:?}");
         }
 
         #[test]
@@ -144,8 +225,9 @@ mod properties {
     fn long_adversarial_inputs_take_linear_time() {
         let mut slow = Vec::new();
         for unit in [
-            "*", "_", "~", "[", "|", "\\(", "*a ", "_a ", "[a", "a.", ":)", ":-", "x@", "**a", "`", "<t:", "(", "![", "[a](",
-            "_a", "*_~", "a_", "~~a", "[*a", "-_-", ":):", "a.b", "@a", "#a", "> ", "- ", "1. ", "|a", "\\[", "+1", "<a|",
+            "*", "_", "~", "[", "|", "\\(", "*a ", "_a ", "[a", "a.", ":)", ":-", "x@", "**a", "`",
+            "<t:", "(", "![", "[a](", "_a", "*_~", "a_", "~~a", "[*a", "-_-", ":):", "a.b", "@a",
+            "#a", "> ", "- ", "1. ", "|a", "\\[", "+1", "<a|",
         ] {
             let small = unit.repeat(2_000);
             let big = unit.repeat(20_000);
@@ -156,7 +238,9 @@ mod properties {
             let _ = parse(&big, &Options::default());
             let big_time = t.elapsed();
             if big_time > small_time * 30 + Duration::from_millis(50) {
-                slow.push(format!("{unit:?}: {small_time:?} for 2k, {big_time:?} for 20k"));
+                slow.push(format!(
+                    "{unit:?}: {small_time:?} for 2k, {big_time:?} for 20k"
+                ));
             }
         }
         assert!(slow.is_empty(), "{}", slow.join("\n"));

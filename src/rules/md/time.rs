@@ -82,7 +82,12 @@ pub(super) fn from_iso(d: &DateTime) -> String {
 }
 
 /// `<t:hh:mm[:ss][±hh:mm]>`: that time on the current UTC date.
-pub(super) fn from_hours(hours: &str, minutes: &str, seconds: &str, offset: Option<&str>) -> String {
+pub(super) fn from_hours(
+    hours: &str,
+    minutes: &str,
+    seconds: &str,
+    offset: Option<&str>,
+) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -70,8 +70,8 @@ fn extract_hostname(url: &[u16]) -> Option<Vec<u16>> {
             }
         }
         let (mut at, mut bracket, mut colon) = (None, None, None);
-        for i in start..end {
-            match url[i] {
+        for (i, &c) in url.iter().enumerate().take(end).skip(start) {
+            match c {
                 0x23 | 0x2F | 0x3F => {
                     end = i;
                     break;
@@ -102,7 +102,10 @@ fn extract_hostname(url: &[u16]) -> Option<Vec<u16>> {
 }
 
 fn lower(s: &[u16]) -> Vec<u16> {
-    String::from_utf16_lossy(s).to_lowercase().encode_utf16().collect()
+    String::from_utf16_lossy(s)
+        .to_lowercase()
+        .encode_utf16()
+        .collect()
 }
 
 fn is_ipv6(h: &[u16]) -> bool {
@@ -110,7 +113,11 @@ fn is_ipv6(h: &[u16]) -> bool {
         return false;
     }
     let start = usize::from(h[0] == u16::from(b'['));
-    let end = if h[h.len() - 1] == u16::from(b']') { h.len() - 1 } else { h.len() };
+    let end = if h[h.len() - 1] == u16::from(b']') {
+        h.len() - 1
+    } else {
+        h.len()
+    };
     if end.saturating_sub(start) > 39 {
         return false;
     }
@@ -163,7 +170,10 @@ fn matches_trie(trie: &[Trie], labels: &[String]) -> bool {
 
 /// ICANN or private public suffix, as tldts decides with `allowPrivateDomains`.
 fn has_public_suffix(host: &[u16]) -> bool {
-    let labels: Vec<String> = String::from_utf16_lossy(host).split('.').map(str::to_string).collect();
+    let labels: Vec<String> = String::from_utf16_lossy(host)
+        .split('.')
+        .map(str::to_string)
+        .collect();
     matches_trie(EXCEPTIONS, &labels) || matches_trie(RULES, &labels)
 }
 
@@ -204,7 +214,10 @@ pub(super) fn link_src(url: &str) -> String {
         .bytes()
         .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
         .count();
-    let has_scheme = trimmed.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+    let has_scheme = trimmed
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
         && trimmed.as_bytes().get(scheme_len) == Some(&b':');
     if has_scheme || url.starts_with("//") {
         url.to_string()
