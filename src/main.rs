@@ -48,6 +48,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    return_large_allocations_to_the_system();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,6 +56,17 @@ fn main() -> ExitCode {
             eprintln!("rcpush: {}", one_line(&format!("{e:#}")));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Each password hash allocates 19 MiB. glibc raises its mmap threshold after the first such
+/// block is freed and then keeps later ones in per-thread arenas, so a stream of logins would
+/// pin hundreds of MB. A fixed threshold makes every large block go back to the system.
+fn return_large_allocations_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

@@ -4,6 +4,7 @@
 use serde_json::value::RawValue;
 
 use crate::model::message::MessageView as StoredMessage;
+use crate::model::user::Names;
 use crate::model::{Room, Subscription, User};
 use crate::rules::notification::{
     self, build_notification, MessageView, Notification, NotificationSettings, ReceiverView,
@@ -75,7 +76,7 @@ pub struct Parts<'a> {
     /// The message's `u` object, emitted verbatim as `payload.sender`.
     pub sender_doc: &'a RawValue,
     pub sender_id: &'a str,
-    pub sender: &'a User,
+    pub sender: &'a Names,
     pub room: &'a Room,
     pub receiver: &'a User,
     pub receiver_subscription: Option<&'a Subscription>,
@@ -123,8 +124,8 @@ pub fn with_notification<R>(
             subscription_name: parts.receiver_subscription.and_then(|s| s.name()),
         },
         &SenderView {
-            username: parts.sender.username(),
-            name: parts.sender.name(),
+            username: parts.sender.username.as_deref(),
+            name: parts.sender.name.as_deref(),
         },
         parts.badge,
     );

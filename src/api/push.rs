@@ -43,7 +43,7 @@ pub async fn push_get(
     }
     let sender_not_found = || ApiError::plain("Message sender not found");
     let sender_id = view.sender_id().ok_or_else(sender_not_found)?;
-    let sender = state.store.user(&sender_id)?.ok_or_else(sender_not_found)?;
+    let sender = state.store.user_names(&sender_id)?.ok_or_else(sender_not_found)?;
     let sender_doc = view.u.ok_or_else(sender_not_found)?;
     let badge = state.store.badge(caller.id())?;
     let subscription = match needs_receiver_subscription(&room) {

@@ -89,7 +89,7 @@ impl MessagePushes {
             message: &view,
             sender_doc,
             sender_id: self.sender.id(),
-            sender: &self.sender,
+            sender: &self.sender.names(),
             room: &self.room,
             receiver: &receiver,
             receiver_subscription: Some(sub),

@@ -48,6 +48,13 @@ impl User {
         })
     }
 
+    pub fn names(&self) -> Names {
+        Names {
+            username: self.username().map(str::to_string),
+            name: self.name().map(str::to_string),
+        }
+    }
+
     /// `{_id, username, name}`: how a user is embedded in other documents (`u`).
     pub fn short(&self) -> Value {
         let mut u = Doc::new();
@@ -60,6 +67,16 @@ impl User {
         }
         Value::Object(u)
     }
+}
+
+/// Just a user's names: what a notification shows of its sender. Reading these alone is
+/// much cheaper than decoding the whole document on push.get's path.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Names {
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// What `users.create` and first-start admin creation know about a new user.

@@ -1,10 +1,19 @@
 use super::trees::Tree;
 use super::{decode, encode, Conflict, Store, StoreResult};
+use crate::model::user::Names;
 use crate::model::User;
 
 impl Store {
     pub fn user(&self, id: &str) -> StoreResult<Option<User>> {
         self.get_json(Tree::UseridUser, id.as_bytes())
+    }
+
+    /// A user's `username` and `name` (lenient: wrongly typed fields count as absent).
+    pub fn user_names(&self, id: &str) -> StoreResult<Option<Names>> {
+        Ok(self
+            .engine
+            .get(Tree::UseridUser, id.as_bytes())?
+            .map(|bytes| serde_json::from_slice(&bytes).unwrap_or_default()))
     }
 
     /// Case-insensitive, as Rocket.Chat's `findOneByUsernameIgnoringCase`.

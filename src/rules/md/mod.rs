@@ -65,8 +65,9 @@ pub struct References {
     pub users: Vec<String>,
     /// MENTION_CHANNEL names, same order rules.
     pub channels: Vec<String>,
-    /// LINK targets with an explicit `scheme://`, as Rocket.Chat lists in `urls`; `mailto:`,
-    /// `tel:` and scheme-less autolinks (`//www.x.com`) are not fetched for previews.
+    /// LINK `src` values as Rocket.Chat's `extractUrlsFromMessageAST` lists them for `urls`:
+    /// `mailto:`, `tel:` and `//host` targets included, links inside link labels, tables and
+    /// images not (its walk follows `value` members only), duplicates removed.
     pub urls: Vec<String>,
 }
 
@@ -74,7 +75,8 @@ pub struct References {
 pub fn references(ast: &[Node]) -> References {
     let mut refs = References::default();
     for node in ast {
-        collect(node, &mut refs);
+        mentions(node, &mut refs);
+        urls(node, &mut refs.urls);
     }
     refs
 }
@@ -85,34 +87,24 @@ fn push_unique(list: &mut Vec<String>, value: &str) {
     }
 }
 
-fn has_scheme(src: &str) -> bool {
-    let Some(i) = src.find("://") else {
-        return false;
-    };
-    let scheme = &src.as_bytes()[..i];
-    scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
-}
-
-fn collect(node: &Node, refs: &mut References) {
+fn mentions(node: &Node, refs: &mut References) {
     match node {
         Node::MentionUser(name) => push_unique(&mut refs.users, name),
         Node::MentionChannel(name) => push_unique(&mut refs.channels, name),
-        Node::Link { src, label } => {
-            if has_scheme(src) {
-                push_unique(&mut refs.urls, src);
-            }
-            label.iter().for_each(|n| collect(n, refs));
-        }
-        Node::Image { label, .. } => collect(label, refs),
+        Node::Image { label, .. } => mentions(label, refs),
         Node::Table { header, rows, .. } => {
             for cell in header.iter().chain(rows.iter().flatten()) {
-                cell.value.iter().for_each(|n| collect(n, refs));
+                cell.value.iter().for_each(|n| mentions(n, refs));
             }
         }
-        other => other.children().iter().for_each(|n| collect(n, refs)),
+        other => other.children().iter().for_each(|n| mentions(n, refs)),
+    }
+}
+
+fn urls(node: &Node, out: &mut Vec<String>) {
+    match node {
+        Node::Link { src, .. } => push_unique(out, src),
+        other => other.children().iter().for_each(|n| urls(n, out)),
     }
 }
 

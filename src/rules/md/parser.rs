@@ -144,8 +144,9 @@ pub(super) struct Parser<'a> {
     flags: u8,
     depth: u32,
     too_deep: bool,
-    /// Run tables, indexed by `Table`.
+    /// Run tables, indexed by `Table`, and the last forward scan made before one is built.
     tables: [Vec<u32>; TABLES],
+    last_scan: [(usize, usize); TABLES],
     /// Memoised success of the item lookahead behind emoticons, by position, flags and context.
     item_ok: HashMap<(usize, u8, u8), bool>,
     searches: HashMap<&'static str, NextMatch>,
@@ -168,24 +169,24 @@ enum Table {
     WsAt,
     /// First blank, line end, `:`, `.`, `/` or `@` (the URL lookahead).
     UrlStop,
-    /// First `](` (`u32::MAX` if none): a `[` without one cannot open a link.
+    /// First `](`: a `[` without one cannot open a link.
     LinkMid,
 }
 
 const TABLES: usize = 5;
 
-/// For each index, the first index at or after it where `stop` holds (`s.len()` if none).
-fn run_ends(s: &[u16], stop: impl Fn(u32) -> bool) -> Vec<u32> {
-    let mut out = vec![0u32; s.len() + 1];
-    out[s.len()] = s.len() as u32;
-    for i in (0..s.len()).rev() {
-        out[i] = if stop(u32::from(s[i])) {
-            i as u32
-        } else {
-            out[i + 1]
-        };
+impl Table {
+    /// Whether index `k` is where the table's search stops.
+    fn stops(self, s: &[u16], k: usize) -> bool {
+        let c = u32::from(s[k]);
+        match self {
+            Table::ExtEnd => !is_extra(c),
+            Table::MdExtEnd => !is_md_extra(c),
+            Table::WsAt => matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x40),
+            Table::UrlStop => matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x3A | 0x2E | 0x2F | 0x40),
+            Table::LinkMid => c == 0x5D && s.get(k + 1) == Some(&0x28),
+        }
     }
-    out
 }
 
 impl<'a> Parser<'a> {
@@ -210,6 +211,7 @@ impl<'a> Parser<'a> {
             depth: 0,
             too_deep: false,
             tables: [const { Vec::new() }; TABLES],
+            last_scan: [(0, usize::MAX); TABLES],
             item_ok: HashMap::new(),
             searches: HashMap::new(),
             run_cache: (0, 0),
@@ -220,30 +222,31 @@ impl<'a> Parser<'a> {
 
     /// Entry `i` of a run table, building the table on first use (most messages need few).
     fn lookup(&mut self, t: Table, i: usize) -> usize {
-        let s = self.s;
-        let tab = &mut self.tables[t as usize];
-        if tab.is_empty() {
-            *tab = match t {
-                Table::ExtEnd => run_ends(s, |c| !is_extra(c)),
-                Table::MdExtEnd => run_ends(s, |c| !is_md_extra(c)),
-                Table::WsAt => run_ends(s, |c| matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x40)),
-                Table::UrlStop => run_ends(s, |c| {
-                    matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x3A | 0x2E | 0x2F | 0x40)
-                }),
-                Table::LinkMid => {
-                    let mut next = vec![u32::MAX; s.len() + 1];
-                    for i in (0..s.len()).rev() {
-                        next[i] = if s[i] == 0x5D && s.get(i + 1) == Some(&0x28) {
-                            i as u32
-                        } else {
-                            next[i + 1]
-                        };
-                    }
-                    next
-                }
-            };
+        // Queries mostly move forward: answer from the last scanned run while it covers `i`,
+        // and build the whole table only once a query goes back before it.
+        let (from, stop) = self.last_scan[t as usize];
+        if self.tables[t as usize].is_empty() {
+            if from <= i && i <= stop && stop != usize::MAX {
+                return stop;
+            }
+            if i > stop || stop == usize::MAX {
+                let stop = (i..self.s.len())
+                    .find(|&k| t.stops(self.s, k))
+                    .unwrap_or(self.s.len());
+                self.last_scan[t as usize] = (i, stop);
+                return stop;
+            }
+            let mut table = vec![self.s.len() as u32; self.s.len() + 1];
+            for k in (0..self.s.len()).rev() {
+                table[k] = if t.stops(self.s, k) {
+                    k as u32
+                } else {
+                    table[k + 1]
+                };
+            }
+            self.tables[t as usize] = table;
         }
-        tab[i] as usize
+        self.tables[t as usize][i] as usize
     }
 
     // ---- primitives -------------------------------------------------------------------------
@@ -1929,7 +1932,7 @@ impl<'a> Parser<'a> {
     /// `[label](target)`.
     fn markdown_link(&mut self) -> Option<Node> {
         self.attempt(|p| {
-            if !p.eat(b'[') || p.lookup(Table::LinkMid, p.p) == u32::MAX as usize {
+            if !p.eat(b'[') || p.lookup(Table::LinkMid, p.p) >= p.s.len() {
                 return None;
             }
             let mut titles = Vec::new();

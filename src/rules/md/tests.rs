@@ -129,16 +129,25 @@ fn empty_input_has_no_ast() {
 }
 
 #[test]
-fn references_list_mentions_channels_and_fetchable_urls() {
+fn references_list_mentions_channels_and_link_targets() {
     let md = parse(
-        "@ana and @all in #dev: see https://x.com/a, www.y.com, [z](http://z.org) and @ana a@b.com",
+        "@ana and @all in #dev: see https://x.com/a, www.y.com, [z **@bo**](http://z.org) and @ana a@b.com\n\
+         | https://t.com |\n|---|",
         &Options::default(),
     )
     .unwrap();
     let refs = references(&md);
-    assert_eq!(refs.users, ["ana", "all"]);
+    assert_eq!(refs.users, ["ana", "all", "bo"]);
     assert_eq!(refs.channels, ["dev"]);
-    assert_eq!(refs.urls, ["https://x.com/a", "http://z.org"]);
+    assert_eq!(
+        refs.urls,
+        [
+            "https://x.com/a",
+            "//www.y.com",
+            "http://z.org",
+            "mailto:a@b.com"
+        ]
+    );
 }
 
 mod properties {
