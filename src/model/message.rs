@@ -21,11 +21,6 @@ impl Message {
         &self.0
     }
 
-    pub fn into_bytes(self) -> Vec<u8> {
-        let s: Box<str> = self.0.into();
-        s.into_string().into_bytes()
-    }
-
     /// The fields the server reads; everything else stays opaque.
     pub fn view(&self) -> Result<MessageView<'_>, serde_json::Error> {
         serde_json::from_str(self.0.get())

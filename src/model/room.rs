@@ -50,20 +50,12 @@ impl Room {
         self.0.get("ro") == Some(&Value::Bool(true))
     }
 
-    pub fn archived(&self) -> bool {
-        self.0.bool_at("archived")
-    }
-
     pub fn muted(&self) -> Vec<&str> {
         self.0.strs_at("muted")
     }
 
     pub fn uids(&self) -> Vec<&str> {
         self.0.strs_at("uids")
-    }
-
-    pub fn owner_id(&self) -> Option<&str> {
-        self.0.get("u")?.get("_id")?.as_str()
     }
 }
 

@@ -33,10 +33,6 @@ impl Subscription {
         }
     }
 
-    pub fn archived(&self) -> bool {
-        self.0.get("archived") == Some(&Value::Bool(true))
-    }
-
     pub fn name(&self) -> Option<&str> {
         self.0.str_at("name")
     }

@@ -58,11 +58,6 @@ impl Store {
             .collect()
     }
 
-    /// The time the earliest pending push falls due.
-    pub fn next_push_due(&self) -> StoreResult<Option<i64>> {
-        Ok(self.due_pushes(i64::MAX, 1)?.first().map(|p| p.due))
-    }
-
     pub fn outbox_len(&self) -> StoreResult<usize> {
         self.engine.count(Tree::Outbox)
     }
