@@ -4,8 +4,8 @@
 use serde_json::value::RawValue;
 
 use crate::model::message::MessageView as StoredMessage;
-use crate::model::user::Names;
-use crate::model::{Room, Subscription, User};
+use crate::model::user::{Identity, Names};
+use crate::model::{Room, Subscription};
 use crate::rules::notification::{
     self, build_notification, MessageView, Notification, NotificationSettings, ReceiverView,
     RoomView, SenderView,
@@ -78,7 +78,7 @@ pub struct Parts<'a> {
     pub sender_id: &'a str,
     pub sender: &'a Names,
     pub room: &'a Room,
-    pub receiver: &'a User,
+    pub receiver: &'a Identity,
     pub receiver_subscription: Option<&'a Subscription>,
     pub badge: i64,
 }
@@ -120,7 +120,7 @@ pub fn with_notification<R>(
         },
         &room_view(parts.room, &muted),
         &ReceiverView {
-            username: parts.receiver.username(),
+            username: parts.receiver.username.as_deref(),
             subscription_name: parts.receiver_subscription.and_then(|s| s.name()),
         },
         &SenderView {

@@ -1,7 +1,8 @@
 //! Room access for the HTTP layer: the pure rule chain fed from the store.
 
 use crate::error::ApiResult;
-use crate::model::{Room, User};
+use crate::model::user::Identity;
+use crate::model::Room;
 use crate::rules::access::{can_access_room, Access, RoomFacts};
 use crate::state::AppState;
 
@@ -10,7 +11,7 @@ const MAX_DISCUSSION_DEPTH: usize = 16;
 
 /// `canAccessRoom(room, user)`: the rule chain, following discussions to their parents.
 /// The caller's subscription is looked up only when the rules ask for it.
-pub fn can_read(state: &AppState, user: &User, room: &Room) -> ApiResult<bool> {
+pub fn can_read(state: &AppState, user: &Identity, room: &Room) -> ApiResult<bool> {
     let roles = user.roles();
     let mut parent: Option<Room> = None;
     for _ in 0..MAX_DISCUSSION_DEPTH {
@@ -21,7 +22,7 @@ pub fn can_read(state: &AppState, user: &User, room: &Room) -> ApiResult<bool> {
             prid: current.prid(),
         };
         let access = can_access_room(facts, &roles, &state.permissions, || {
-            match state.store.subscription(current.id(), user.id()) {
+            match state.store.subscription(current.id(), &user.id) {
                 Ok(sub) => sub.is_some(),
                 Err(e) => {
                     failed = Some(e);
@@ -51,11 +52,11 @@ pub fn can_read(state: &AppState, user: &User, room: &Room) -> ApiResult<bool> {
 /// of their subscription (`owner`, `moderator`).
 pub fn has_room_permission(
     state: &AppState,
-    user: &User,
+    user: &Identity,
     room_id: &str,
     permission: &str,
 ) -> ApiResult<bool> {
-    let sub = state.store.subscription(room_id, user.id())?;
+    let sub = state.store.subscription(room_id, &user.id)?;
     let mut roles = user.roles();
     if let Some(sub) = &sub {
         roles.extend(sub.roles());

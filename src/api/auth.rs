@@ -150,7 +150,7 @@ pub async fn logout(
 
 /// `GET /api/v1/me`.
 pub async fn me(state: actix_web::web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(respond::success(&user_info(&state, &caller.user)?))
+    Ok(respond::success(&user_info(&state, &caller.user(&state)?)?))
 }
 
 /// User fields `getDefaultUserFields` lets through to the user themself.

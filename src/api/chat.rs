@@ -139,11 +139,13 @@ pub async fn chat_send_message(
 /// way Rocket.Chat's `sendMessage` does, stores it with its counter updates, and returns it
 /// as the REST response shows it.
 async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -> ApiResult<Value> {
-    if !can_read(state, &caller.user, room)? {
+    if !can_read(state, &caller.identity, room)? {
         return Err(ApiError::plain("error-not-allowed"));
     }
-    let username = caller.user.username().unwrap_or_default().to_string();
-    if room.read_only() && !has_room_permission(state, &caller.user, room.id(), "post-readonly")? {
+    let username = caller.identity.username.clone().unwrap_or_default();
+    if room.read_only()
+        && !has_room_permission(state, &caller.identity, room.id(), "post-readonly")?
+    {
         return Err(ApiError::plain(
             "You can't send messages because the room is readonly.",
         ));
@@ -156,7 +158,7 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
     let client_id = fields.str_at("_id").map(str::to_string);
     let text = fields.str_at("msg").unwrap_or_default().to_string();
     fields.insert("ts".into(), time::iso(now).into());
-    fields.insert("u".into(), caller.user.short());
+    fields.insert("u".into(), caller.identity.short());
     fields.insert("rid".into(), room.id().into());
     let urls: Vec<Value> = mentions::urls(&text)
         .into_iter()
@@ -204,7 +206,7 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
             state.permissions.clone(),
             message.clone(),
             room.clone(),
-            caller.user.clone(),
+            caller.identity.clone(),
             mentioned_ids.clone(),
             group_mention,
             now,
@@ -321,7 +323,7 @@ pub async fn chat_get_message(
     let message = state.store.message(id)?.ok_or(ApiError::Bare)?;
     let view = message.view().map_err(anyhow::Error::from)?;
     let room = state.store.room(&view.rid)?.ok_or(ApiError::Bare)?;
-    if !can_read(&state, &caller.user, &room)? {
+    if !can_read(&state, &caller.identity, &room)? {
         return Err(ApiError::meteor("error-not-allowed", "Not allowed")
             .with_details(json!({"method": "getSingleMessage"})));
     }

@@ -9,19 +9,29 @@ use serde_json::Value;
 
 use super::query::Qs;
 use crate::error::ApiError;
+use crate::model::user::Identity;
 use crate::model::User;
 use crate::rules::credentials::token_hash;
 use crate::state::AppState;
 
 /// The caller, authenticated by `X-User-Id` + `X-Auth-Token` (spec §3.1).
 pub struct Caller {
-    pub user: User,
+    pub identity: Identity,
     pub token_hash: String,
 }
 
 impl Caller {
     pub fn id(&self) -> &str {
-        self.user.id()
+        &self.identity.id
+    }
+
+    pub fn roles(&self) -> Vec<&str> {
+        self.identity.roles()
+    }
+
+    /// The whole user document, for the handlers that show or copy it.
+    pub fn user(&self, state: &AppState) -> Result<User, ApiError> {
+        state.store.user(self.id())?.ok_or(ApiError::NotLoggedIn)
     }
 }
 
@@ -47,9 +57,12 @@ pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         Some(t) if t.user_id == user_id => {}
         _ => return Err(ApiError::NotLoggedIn),
     }
-    let user = state.store.user(user_id)?.ok_or(ApiError::NotLoggedIn)?;
+    let identity = state
+        .store
+        .user_identity(user_id)?
+        .ok_or(ApiError::NotLoggedIn)?;
     Ok(Caller {
-        user,
+        identity,
         token_hash: hash,
     })
 }

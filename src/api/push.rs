@@ -38,12 +38,15 @@ pub async fn push_get(
         .store
         .room(&view.rid)?
         .ok_or_else(|| ApiError::plain("error-room-not-found"))?;
-    if !can_read(&state, &caller.user, &room)? {
+    if !can_read(&state, &caller.identity, &room)? {
         return Err(ApiError::plain("error-not-allowed"));
     }
     let sender_not_found = || ApiError::plain("Message sender not found");
     let sender_id = view.sender_id().ok_or_else(sender_not_found)?;
-    let sender = state.store.user_names(&sender_id)?.ok_or_else(sender_not_found)?;
+    let sender = state
+        .store
+        .user_names(&sender_id)?
+        .ok_or_else(sender_not_found)?;
     let sender_doc = view.u.ok_or_else(sender_not_found)?;
     let badge = state.store.badge(caller.id())?;
     let subscription = match needs_receiver_subscription(&room) {
@@ -58,7 +61,7 @@ pub async fn push_get(
         sender_id: &sender_id,
         sender: &sender,
         room: &room,
-        receiver: &caller.user,
+        receiver: &caller.identity,
         receiver_subscription: subscription.as_ref(),
         badge,
     };
@@ -192,7 +195,7 @@ const PUSH_TEST_INTERVAL_MS: i64 = 1000;
 /// `POST /api/v1/push.test` → `{tokensCount}`: sends a test push to each of the caller's
 /// devices.
 pub async fn push_test(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    let roles = caller.user.roles();
+    let roles = caller.roles();
     if !state.has_permission("api-bypass-rate-limit", &roles) {
         let now = time::now_millis();
         let mut last = state.push_tests.lock().unwrap_or_else(|p| p.into_inner());
@@ -228,7 +231,7 @@ pub async fn push_test(state: web::Data<AppState>, caller: Caller) -> ApiResult<
         let now = time::now_millis();
         let created_at = time::iso(now);
         let unique_id = state.settings.string("uniqueID");
-        let username = caller.user.username().unwrap_or_default();
+        let username = caller.identity.username.as_deref().unwrap_or_default();
         let pushes: Vec<PendingPush> = tokens
             .iter()
             .filter_map(|t| {

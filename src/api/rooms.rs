@@ -63,7 +63,7 @@ pub async fn create(
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let roles = caller.user.roles();
+    let roles = caller.roles();
     let (perm, name_missing) = match kind {
         Kind::Channels => ("create-c", "Param \"name\" is required"),
         Kind::Groups => ("create-p", "Body param \"name\" is required"),
@@ -100,7 +100,8 @@ pub async fn create(
         ));
     }
 
-    let mut users: Vec<User> = vec![caller.user.clone()];
+    let owner = caller.user(&state)?;
+    let mut users: Vec<User> = vec![owner.clone()];
     for username in &members {
         if let Some(u) = state.store.user_by_username(username)? {
             if !users.iter().any(|x| x.id() == u.id()) {
@@ -113,7 +114,7 @@ pub async fn create(
         &id::new_id(),
         kind.room_type(),
         &name,
-        &caller.user,
+        &owner,
         users.len(),
         read_only,
         now,
@@ -161,7 +162,7 @@ pub async fn im_create(
         ApiError::meteor("error-invalid-user", "Invalid user")
             .with_details(json!({"method": "createDirectMessage"}))
     };
-    let mut members: Vec<User> = vec![caller.user.clone()];
+    let mut members: Vec<User> = vec![caller.user(&state)?];
     for n in &names {
         let u = state.store.user_by_username(n)?.ok_or_else(invalid_user)?;
         if !members.iter().any(|m| m.id() == u.id()) {
@@ -177,7 +178,7 @@ pub async fn im_create(
     if let Some(existing) = state.store.room(&rid)? {
         return Ok(dm_response(&existing));
     }
-    if !state.has_permission("create-d", &caller.user.roles()) {
+    if !state.has_permission("create-d", &caller.roles()) {
         return Err(ApiError::meteor("error-not-allowed", "Not allowed")
             .with_details(json!({"method": "createDirectMessage"})));
     }
@@ -292,9 +293,14 @@ pub async fn invite(
         Kind::Groups => "add-user-to-any-p-room",
     };
     let joined = state.store.subscription(room.id(), caller.id())?.is_some();
-    if !(has_room_permission(&state, &caller.user, room.id(), any)?
+    if !(has_room_permission(&state, &caller.identity, room.id(), any)?
         || (joined
-            && has_room_permission(&state, &caller.user, room.id(), "add-user-to-joined-room")?))
+            && has_room_permission(
+                &state,
+                &caller.identity,
+                room.id(),
+                "add-user-to-joined-room",
+            )?))
     {
         return Err(not_allowed("addUsersToRoom"));
     }
@@ -402,7 +408,7 @@ pub async fn kick(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let room = find_room(&state, kind, &caller, &body)?;
-    if !has_room_permission(&state, &caller.user, room.id(), "remove-user")? {
+    if !has_room_permission(&state, &caller.identity, room.id(), "remove-user")? {
         return Err(not_allowed("removeUserFromRoom"));
     }
     let target = target_users(&state, &body)?
@@ -428,7 +434,7 @@ pub async fn leave(
         Kind::Channels => "leave-c",
         Kind::Groups => "leave-p",
     };
-    if !state.has_permission(perm, &caller.user.roles()) {
+    if !state.has_permission(perm, &caller.roles()) {
         return Err(not_allowed("leaveRoom"));
     }
     let room = remove_member(&state, &room, caller.id().to_string(), "leaveRoom").await?;

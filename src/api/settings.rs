@@ -12,7 +12,7 @@ use crate::state::AppState;
 pub const COMPATIBLE_VERSION: &str = "7.10.0";
 
 fn require(state: &AppState, caller: &Caller, permission: &str) -> ApiResult<()> {
-    if state.has_permission(permission, &caller.user.roles()) {
+    if state.has_permission(permission, &caller.roles()) {
         Ok(())
     } else {
         Err(ApiError::PermissionDenied)
@@ -65,7 +65,7 @@ pub async fn settings_post(
 /// `GET /api/info`: the version, in full for holders of `get-server-info`.
 pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let admin = match super::extract::authenticate(&req) {
-        Ok(caller) => state.has_permission("get-server-info", &caller.user.roles()),
+        Ok(caller) => state.has_permission("get-server-info", &caller.roles()),
         Err(_) => false,
     };
     if admin {

@@ -76,7 +76,7 @@ pub async fn users_create(
         body.string("password")?,
         body.string("username")?,
     );
-    if !state.has_permission("create-user", &caller.user.roles()) {
+    if !state.has_permission("create-user", &caller.roles()) {
         return Err(
             ApiError::meteor("error-action-not-allowed", "Adding user is not allowed")
                 .with_details(json!({"method": "insertOrUpdateUser", "action": "Adding_user"})),
@@ -222,7 +222,7 @@ pub async fn users_info(
     };
     let user = user.ok_or_else(|| ApiError::plain("User not found."))?;
     let full = user.id() == caller.id()
-        || state.has_permission("view-full-other-user-info", &caller.user.roles());
+        || state.has_permission("view-full-other-user-info", &caller.roles());
     let shown: Doc = user
         .0
         .into_iter()

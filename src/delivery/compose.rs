@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::model::push_token::Service;
-use crate::model::{id, DocExt, Message, Room, Subscription, User};
+use crate::model::user::Identity;
+use crate::model::{id, DocExt, Message, Room, Subscription};
 use crate::notify::{with_notification, NotifySettings, Parts};
 use crate::rules::access::Permissions;
 use crate::rules::push::{message_push_body, should_notify_mobile, MobileFacts, Target};
@@ -23,7 +24,7 @@ pub struct MessagePushes {
     settings: Arc<NotifySettings>,
     message: Message,
     room: Room,
-    sender: User,
+    sender: Identity,
     mentioned_ids: Vec<String>,
     group_mention: bool,
     permissions: Arc<Permissions>,
@@ -37,7 +38,7 @@ impl MessagePushes {
         permissions: Arc<Permissions>,
         message: Message,
         room: Room,
-        sender: User,
+        sender: Identity,
         mentioned_ids: Vec<String>,
         group_mention: bool,
         now: i64,
@@ -62,11 +63,11 @@ impl MessagePushes {
     /// stored with the message (so the badge counts this message).
     pub fn for_member(&self, store: &Store, sub: &Subscription) -> StoreResult<Vec<PendingPush>> {
         let uid = sub.user_id();
-        if !self.enabled || uid == self.sender.id() || !self.wants_push(sub) {
+        if !self.enabled || uid == self.sender.id || !self.wants_push(sub) {
             return Ok(Vec::new());
         }
         let tokens = store.push_tokens_of_user(uid)?;
-        let Some(receiver) = store.user(uid)? else {
+        let Some(receiver) = store.user_identity(uid)? else {
             return Ok(Vec::new());
         };
         if tokens.is_empty()
@@ -88,7 +89,7 @@ impl MessagePushes {
         let parts = Parts {
             message: &view,
             sender_doc,
-            sender_id: self.sender.id(),
+            sender_id: &self.sender.id,
             sender: &self.sender.names(),
             room: &self.room,
             receiver: &receiver,
@@ -130,7 +131,7 @@ impl MessagePushes {
     /// muted, and the mobile preference (`mobilePushNotifications`).
     fn wants_push(&self, sub: &Subscription) -> bool {
         let mentioned = self.mentioned_ids.iter().any(|m| m == sub.user_id());
-        let ignored = sub.0.strs_at("ignored").contains(&self.sender.id());
+        let ignored = sub.0.strs_at("ignored").contains(&self.sender.id.as_str());
         if sub.0.bool_at("disableNotifications")
             || ignored
             || (sub.0.bool_at("muteGroupMentions") && self.group_mention && !mentioned)

@@ -48,13 +48,6 @@ impl User {
         })
     }
 
-    pub fn names(&self) -> Names {
-        Names {
-            username: self.username().map(str::to_string),
-            name: self.name().map(str::to_string),
-        }
-    }
-
     /// `{_id, username, name}`: how a user is embedded in other documents (`u`).
     pub fn short(&self) -> Value {
         let mut u = Doc::new();
@@ -66,6 +59,46 @@ impl User {
             u.insert("name".into(), n.into());
         }
         Value::Object(u)
+    }
+}
+
+/// Who a user is, for authorisation and display: the fields requests read on every call,
+/// decoded without the rest of the document.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Identity {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl Identity {
+    pub fn roles(&self) -> Vec<&str> {
+        self.roles.iter().map(String::as_str).collect()
+    }
+
+    /// `{_id, username, name}`, as `User::short`.
+    pub fn short(&self) -> Value {
+        let mut u = Doc::new();
+        u.insert("_id".into(), self.id.clone().into());
+        if let Some(n) = &self.username {
+            u.insert("username".into(), n.clone().into());
+        }
+        if let Some(n) = &self.name {
+            u.insert("name".into(), n.clone().into());
+        }
+        Value::Object(u)
+    }
+
+    pub fn names(&self) -> Names {
+        Names {
+            username: self.username.clone(),
+            name: self.name.clone(),
+        }
     }
 }
 

@@ -56,7 +56,10 @@ impl Store {
             let c: Counters = decode(Tree::UserroomidSubscription, &v)?;
             if c.archived != Some(Loose::Bool(true)) {
                 total = total.saturating_add(match c.unread {
-                    Some(Loose::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
+                    Some(Loose::Number(n)) => n
+                        .as_i64()
+                        .or_else(|| n.as_f64().map(|f| f as i64))
+                        .unwrap_or(0),
                     _ => 0,
                 });
             }

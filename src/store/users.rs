@@ -1,10 +1,15 @@
 use super::trees::Tree;
 use super::{decode, encode, Conflict, Store, StoreResult};
-use crate::model::user::Names;
+use crate::model::user::{Identity, Names};
 use crate::model::User;
 
 impl Store {
     pub fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.get_json(Tree::UseridUser, id.as_bytes())
+    }
+
+    /// A user's identity (id, names, roles), without decoding the whole document.
+    pub fn user_identity(&self, id: &str) -> StoreResult<Option<Identity>> {
         self.get_json(Tree::UseridUser, id.as_bytes())
     }
 
