@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod model;
 pub mod rules;

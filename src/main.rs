@@ -1,6 +1,8 @@
-//! The `rcpush` command: serve (default), or load a seed bundle.
+//! The `rcpush` command: serve (default), load or export a seed bundle, check the database.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,13 @@ enum Command {
         /// The bundle, a JSON file.
         file: PathBuf,
     },
+    /// Write the whole database as a seed bundle (asks the server if it is running).
+    Export {
+        /// Where to write the bundle; replaced atomically.
+        file: PathBuf,
+    },
+    /// Check that every index of the database agrees with its documents.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -90,7 +99,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("rcpush: loaded {n} documents from {}", file.display());
             Ok(())
         }
+        Command::Export { file } => export(&config, &file),
+        Command::Check => {
+            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            let problems = store.check_consistency()?;
+            for p in &problems {
+                println!("{p}");
+            }
+            match problems.len() {
+                0 => Ok(()),
+                n => anyhow::bail!("{n} inconsistencies found"),
+            }
+        }
     }
+}
+
+/// Exports through the running server when there is one (it holds the database lock), else
+/// from the database directly. The bundle is checked before it replaces `file`.
+fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let bundle = match rcpush::control::request_export(&config.storage.path)? {
+        Some(bytes) => bytes,
+        None => {
+            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            rcpush::control::export(&store)?
+        }
+    };
+    let text = std::str::from_utf8(&bundle).context("the export is not UTF-8")?;
+    let count = rcpush::seed::parse(text)
+        .context("the export is incomplete")?
+        .document_count();
+    let partial = file.with_extension("partial");
+    std::fs::write(&partial, &bundle)
+        .and_then(|()| std::fs::File::open(&partial)?.sync_all())
+        .and_then(|()| std::fs::rename(&partial, file))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    println!("rcpush: exported {count} documents to {}", file.display());
+    Ok(())
 }
 
 fn serve(config: &Config) -> anyhow::Result<()> {

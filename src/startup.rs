@@ -30,6 +30,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let store = Store::open(&config.storage.path, config.storage.cache_mb)?;
         let settings = prepare(&store, config)?;
+        crate::control::serve_exports(store.clone(), &config.storage.path);
         let state = AppState::new(store, settings, config);
 
         let max_body = config.limits.max_body_bytes;

@@ -13,6 +13,17 @@ pub struct Import {
     pub settings: Vec<Doc>,
 }
 
+impl Import {
+    /// How many documents (users, rooms, subscriptions, messages, settings) it holds.
+    pub fn document_count(&self) -> usize {
+        self.users.len()
+            + self.rooms.len()
+            + self.subscriptions.len()
+            + self.messages.len()
+            + self.settings.len()
+    }
+}
+
 pub struct ImportedUser {
     pub user: User,
     pub password_hash: Option<String>,
