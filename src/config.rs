@@ -63,6 +63,8 @@ pub struct LimitsConfig {
     /// Password hashes computed at once; each argon2id hash holds 19 MiB.
     pub concurrent_password_hashes: usize,
     pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects accepted in a JSON body.
+    pub max_json_depth: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +146,7 @@ impl Default for LimitsConfig {
             login_block_seconds: 300,
             concurrent_password_hashes: 2,
             max_body_bytes: 1 << 20,
+            max_json_depth: crate::api::extract::DEFAULT_MAX_JSON_DEPTH,
         }
     }
 }
@@ -208,6 +211,9 @@ impl Config {
             .find(|id| !crate::settings::is_known(id))
         {
             bail!("invalid configuration: unknown setting [settings] {id}");
+        }
+        if self.limits.max_json_depth == 0 {
+            bail!("invalid configuration: limits.max_json_depth must be at least 1");
         }
         if self.limits.concurrent_password_hashes == 0 {
             bail!("invalid configuration: limits.concurrent_password_hashes must be at least 1");

@@ -8,6 +8,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 use rand::RngCore;
 
+use crate::api::json_depth::MaxJsonDepth;
 use crate::config::Config;
 use crate::model::{id, time, user::NewUser};
 use crate::rules::credentials::{hash_password, password_digest};
@@ -34,10 +35,12 @@ impl Application {
         let state = AppState::new(store, settings, config);
 
         let max_body = config.limits.max_body_bytes;
+        let max_depth = config.limits.max_json_depth;
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
+                .app_data(MaxJsonDepth(max_depth))
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add(("Cache-Control", "no-store"))
