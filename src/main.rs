@@ -139,13 +139,29 @@ fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
 
 fn serve(config: &Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async {
-        let app = Application::build(config, true)?;
+        // Listening before anything else makes SIGTERM/SIGINT graceful at any moment: one that
+        // arrives during start-up stops the server as soon as it runs.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let app = Application::build(config)?;
         tracing::info!(
             port = app.port(),
             bind = %config.server.bind,
             "rcpush listening"
         );
-        app.run_until_stopped().await?;
+        let handle = app.handle();
+        let mut server = std::pin::pin!(app.run_until_stopped());
+        let signal = tokio::select! {
+            result = &mut server => return Ok(result?),
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal, "stopping: finishing requests in flight");
+        // The command is sent at once; the server handles it while we await the server.
+        let stopped = handle.stop(true);
+        server.await?;
+        stopped.await;
         Ok(())
     })
 }

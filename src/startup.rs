@@ -23,8 +23,9 @@ pub struct Application {
 
 impl Application {
     /// Opens everything and binds; the server starts when `run_until_stopped` is awaited.
-    /// `signals`: whether SIGINT/SIGTERM stop it gracefully (off for embedded servers).
-    pub fn build(config: &Config, signals: bool) -> anyhow::Result<Application> {
+    /// Signals are left to the caller (`main` listens from its first instant; actix would
+    /// only listen once its workers run, and a SIGTERM before that killed the process).
+    pub fn build(config: &Config) -> anyhow::Result<Application> {
         // Bind first: a port in use must not leave a half-initialised database behind.
         let listener = TcpListener::bind(&config.server.bind)
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
@@ -53,11 +54,8 @@ impl Application {
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
-        if !signals {
-            server = server.disable_signals();
-        }
         Ok(Application {
-            server: server.shutdown_timeout(10).run(),
+            server: server.disable_signals().shutdown_timeout(10).run(),
             port,
         })
     }
@@ -171,7 +169,7 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            match Application::build(&config, false) {
+            match Application::build(&config) {
                 Ok(app) => {
                     let _ = tx.send(Ok((app.port(), app.handle())));
                     if let Err(e) = app.run_until_stopped().await {
