@@ -29,7 +29,11 @@ pub fn root() -> PathBuf {
 
 /// `rcpush` with the committed config, a free port, a database in `db` and a known admin password.
 pub fn rcpush(db: &Path) -> Command {
-    let mut c = Command::new(BIN);
+    rcpush_via(Command::new(BIN), db)
+}
+
+/// `c`, which runs `rcpush` (perhaps through a wrapper), with the environment of `rcpush(db)`.
+pub fn rcpush_via(mut c: Command, db: &Path) -> Command {
     // The test runner's own settings (RCPUSH_CRASH_TRIALS, …) are not the server's.
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("RCPUSH_")) {
         c.env_remove(name);
