@@ -100,13 +100,14 @@ pub fn can_access_room<'a>(room: RoomFacts<'a>, roles: &[&str], perms: &Permissi
     {
         return Access::Granted;
     }
+    // Validator 5: omnichannel rooms, for livechat staff only. Any validator that grants
+    // is enough, so this one goes before the discussion step, which defers to the parent.
+    if matches!(room.t, "l" | "v") && perms.has("view-livechat-rooms", roles) {
+        return Access::Granted;
+    }
     // Validator 4: a discussion inherits its parent's access.
     if let Some(prid) = room.prid {
         return Access::AsParent(prid);
-    }
-    // Validator 5: omnichannel rooms, for livechat staff only.
-    if matches!(room.t, "l" | "v") && perms.has("view-livechat-rooms", roles) {
-        return Access::Granted;
     }
     Access::Denied
 }
@@ -178,6 +179,16 @@ mod tests {
         assert_eq!(
             can_access_room(discussion, &user, &p),
             Access::AsParent("parent")
+        );
+        // A livechat discussion is open to livechat staff whatever its parent allows.
+        let livechat_discussion = RoomFacts {
+            t: "l",
+            prid: Some("parent"),
+            subscribed: false,
+        };
+        assert_eq!(
+            can_access_room(livechat_discussion, &["livechat-manager"], &p),
+            Access::Granted
         );
     }
 
