@@ -137,6 +137,15 @@ impl Server {
         self.child.wait().unwrap()
     }
 
+    /// SIGTERM, then the exit status and everything logged after start-up, to the end.
+    pub fn terminate_with_log(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        self.signal("TERM");
+        let status = self.child.wait().unwrap();
+        // The reader thread ends at end of file, which closes the channel.
+        let log = std::iter::from_fn(|| self.log.recv_timeout(Duration::from_secs(10)).ok());
+        (status, log.collect())
+    }
+
     /// The log lines written so far.
     pub fn drain_log(&self) -> Vec<String> {
         self.log.try_iter().collect()
