@@ -177,7 +177,7 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Config> {
-        let mut table = match path {
+        let table = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read config file {}", p.display()))?;
@@ -186,6 +186,22 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        Self::from_table(table, env)
+    }
+
+    /// The configuration a `config.toml` text gives, with `RCPUSH_*` overrides from `env`
+    /// (the loader without the file; the fuzz target drives it).
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        Self::from_table(text.parse::<toml::Table>()?, env)
+    }
+
+    fn from_table(
+        mut table: toml::Table,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
         for (name, value) in env {
             apply_env(&mut table, &name, &value)?;
         }
@@ -306,6 +322,17 @@ mod tests {
         assert!(Config::load(None, env(&[("RCPUSH_STORAGE_CACHE_MB", "lots")])).is_err());
         assert!(Config::load(None, env(&[("RCPUSH_NOPE_X", "1")])).is_err());
         assert!(Config::load(None, env(&[("RCPUSH_SERVER_NOPE", "1")])).is_err());
+    }
+
+    #[test]
+    fn text_and_variables_combine() {
+        let c = Config::parse(
+            "[server]\nworkers = 3\n",
+            env(&[("RCPUSH_LOG_LEVEL", "debug")]),
+        );
+        let c = c.unwrap();
+        assert_eq!((c.server.workers, c.log.level.as_str()), (3, "debug"));
+        assert!(Config::parse("[server\n", Vec::new()).is_err());
     }
 
     #[test]

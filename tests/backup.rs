@@ -32,8 +32,11 @@ fn post(server: &Server, path: &str, auth: (&str, &str), body: serde_json::Value
         .unwrap_or_else(|e| panic!("{path}: {e}"));
 }
 
+/// A tree's raw entries.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Every tree's entries, for comparing two databases.
-fn contents(db: &Path) -> Vec<(Tree, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn contents(db: &Path) -> Vec<(Tree, Entries)> {
     let store = Store::open(db, 8).unwrap();
     Tree::ALL
         .iter()
