@@ -37,7 +37,9 @@ pub fn serve_exports(store: Store, storage: &Path) {
         tracing::warn!(path = %path.display(), error = %e, "online export disabled");
         return;
     }
+    let socket = RemoveOnDrop(path);
     actix_web::rt::spawn(async move {
+        let _socket = socket;
         while let Ok((mut stream, _)) = listener.accept().await {
             let store = store.clone();
             actix_web::rt::spawn(async move {
@@ -55,6 +57,15 @@ pub fn serve_exports(store: Store, storage: &Path) {
             });
         }
     });
+}
+
+/// The socket file, removed when the server (and so the task that owns this) stops.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Asks the server running on `storage` for an export. `None` when no server answers there.
