@@ -324,6 +324,12 @@ impl Gen {
                 head = format!("{method} /api/\x01{target} HTTP/1.1\r\n").into_bytes();
                 kind = Kind::Protocol;
             }
+            5 => {
+                // Raw bytes that are not UTF-8 in the request target.
+                head = format!("{method} {path}?id=").into_bytes();
+                head.extend_from_slice(b"\xff\xfe%C3\xc3 HTTP/1.1\r\n");
+                kind = Kind::Protocol;
+            }
             _ => {}
         }
         let content_type = *self.pick(&["application/json", "application/json", "text/plain", ""]);
