@@ -324,7 +324,11 @@ impl Gen {
                 head = format!("{method} /api/\x01{target} HTTP/1.1\r\n").into_bytes();
                 kind = Kind::Protocol;
             }
-            5 => {
+            5 | 6 => {
+                let encoding = *self.pick(&["gzip", "deflate", "br", "zstd", "x-nope"]);
+                header(&mut head, "Content-Encoding", encoding.as_bytes());
+            }
+            7 => {
                 // Raw bytes that are not UTF-8 in the request target.
                 head = format!("{method} {path}?id=").into_bytes();
                 head.extend_from_slice(b"\xff\xfe%C3\xc3 HTTP/1.1\r\n");
