@@ -1,10 +1,9 @@
 //! The `rcpush` command: serve (default), load or export a seed bundle, check the database.
 
 use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rcpush::config::Config;
 use rcpush::startup::{use_temporary_storage, Application};
