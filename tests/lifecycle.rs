@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{one_line_failure, rcpush, rcpush_via, Server, BIN};
@@ -40,17 +40,23 @@ fn sigterm_and_sigint_finish_in_flight_requests_then_exit_0() {
                         .send_json(json!({"user": "alice", "password": "alice-demo"}))
                         .map_err(|e| e.to_string())?;
                     let v: Value = r.into_json().map_err(|e| e.to_string())?;
-                    Ok::<_, String>(v["data"]["authToken"].as_str().unwrap().to_string())
+                    let token = v["data"]["authToken"].as_str().unwrap().to_string();
+                    Ok::<_, String>((token, Instant::now()))
                 })
             })
             .collect();
         start.wait();
         std::thread::sleep(Duration::from_millis(60));
+        let signalled = Instant::now();
         server.signal(signal);
-        let tokens: Vec<String> = logins
+        let (tokens, answered): (Vec<String>, Vec<Instant>) = logins
             .into_iter()
             .map(|t| t.join().unwrap().expect("in-flight login answered"))
-            .collect();
+            .unzip();
+        assert!(
+            answered.iter().any(|t| *t > signalled),
+            "some logins were still in flight at SIG{signal}"
+        );
         let mut server = server;
         let status = server.child.wait().unwrap();
         assert!(status.success(), "SIG{signal}: {status:?}");
