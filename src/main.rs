@@ -127,11 +127,22 @@ fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
     let count = rcpush::seed::parse(text)
         .context("the export is incomplete")?
         .document_count();
+    // The bundle holds password and token hashes: owner-only, like the database.
     let partial = file.with_extension("partial");
-    std::fs::write(&partial, &bundle)
-        .and_then(|()| std::fs::File::open(&partial)?.sync_all())
-        .and_then(|()| std::fs::rename(&partial, file))
-        .with_context(|| format!("cannot write {}", file.display()))?;
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)?;
+        out.write_all(&bundle)?;
+        out.sync_all()?;
+        std::fs::rename(&partial, file)
+    };
+    write().with_context(|| format!("cannot write {}", file.display()))?;
     println!("rcpush: exported {count} documents to {}", file.display());
     Ok(())
 }

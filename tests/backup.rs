@@ -96,6 +96,9 @@ fn export_while_serving_then_seed_restores_every_document() {
     let online = dir.path().join("online.json");
     let said = run(&live, &["export", online.to_str().unwrap()]);
     assert!(said.contains("exported"), "{said}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&online).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the bundle holds hashes: owner-only");
     stop.store(true, Ordering::Relaxed);
     assert!(writer.join().unwrap() > 0);
     assert!(server.terminate().success());
