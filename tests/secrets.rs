@@ -165,6 +165,26 @@ fn no_token_password_or_hash_reaches_logs_error_bodies_or_data_files() {
         ),
         (
             "POST",
+            "/api/v1/dm.create",
+            Some(json!({"usernames": "alice,bob"})),
+        ),
+        (
+            "POST",
+            "/api/v1/groups.invite",
+            Some(json!({"roomName": "secrets-group", "username": "bob"})),
+        ),
+        (
+            "POST",
+            "/api/v1/groups.kick",
+            Some(json!({"roomName": "secrets-group", "username": "bob"})),
+        ),
+        (
+            "POST",
+            "/api/v1/groups.leave",
+            Some(json!({"roomName": "secrets-group"})),
+        ),
+        (
+            "POST",
             "/api/v1/channels.invite",
             Some(json!({"roomName": "secrets-room", "username": "bob"})),
         ),
@@ -199,6 +219,12 @@ fn no_token_password_or_hash_reaches_logs_error_bodies_or_data_files() {
             c.call(method, path, auth, body.clone());
         }
     }
+    c.call(
+        "GET",
+        "/api/v1/logout",
+        Some((alice.0.as_str(), WRONG_TOKEN)),
+        None,
+    );
     c.call("POST", "/api/v1/logout", Some(carol_auth), None);
     c.call("GET", "/api/v1/me", Some(carol_auth), None);
     c.call(
