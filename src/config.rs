@@ -64,6 +64,8 @@ pub struct LimitsConfig {
     /// Password hashes computed at once; each argon2id hash holds 19 MiB.
     pub concurrent_password_hashes: usize,
     pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects accepted in a JSON body.
+    pub max_json_depth: usize,
 }
 
 /// Delivery to the push gateway.
@@ -160,6 +162,7 @@ impl Default for LimitsConfig {
             login_block_seconds: 300,
             concurrent_password_hashes: 2,
             max_body_bytes: 1 << 20,
+            max_json_depth: crate::api::extract::DEFAULT_MAX_JSON_DEPTH,
         }
     }
 }
@@ -202,7 +205,7 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Config> {
-        let mut table = match path {
+        let table = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read config file {}", p.display()))?;
@@ -211,6 +214,22 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        Self::from_table(table, env)
+    }
+
+    /// The configuration a `config.toml` text gives, with `RCPUSH_*` overrides from `env`
+    /// (the loader without the file; the fuzz target drives it).
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        Self::from_table(text.parse::<toml::Table>()?, env)
+    }
+
+    fn from_table(
+        mut table: toml::Table,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
         for (name, value) in env {
             apply_env(&mut table, &name, &value)?;
         }
@@ -239,6 +258,9 @@ impl Config {
         }
         if self.push.concurrency == 0 {
             bail!("invalid configuration: push.concurrency must be at least 1");
+        }
+        if self.limits.max_json_depth == 0 {
+            bail!("invalid configuration: limits.max_json_depth must be at least 1");
         }
         if self.limits.concurrent_password_hashes == 0 {
             bail!("invalid configuration: limits.concurrent_password_hashes must be at least 1");
@@ -331,6 +353,17 @@ mod tests {
         assert!(Config::load(None, env(&[("RCPUSH_STORAGE_CACHE_MB", "lots")])).is_err());
         assert!(Config::load(None, env(&[("RCPUSH_NOPE_X", "1")])).is_err());
         assert!(Config::load(None, env(&[("RCPUSH_SERVER_NOPE", "1")])).is_err());
+    }
+
+    #[test]
+    fn text_and_variables_combine() {
+        let c = Config::parse(
+            "[server]\nworkers = 3\n",
+            env(&[("RCPUSH_LOG_LEVEL", "debug")]),
+        );
+        let c = c.unwrap();
+        assert_eq!((c.server.workers, c.log.level.as_str()), (3, "debug"));
+        assert!(Config::parse("[server\n", Vec::new()).is_err());
     }
 
     #[test]

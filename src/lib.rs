@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod control;
 pub mod delivery;
 pub mod error;
 pub mod generate;

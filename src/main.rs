@@ -1,8 +1,9 @@
-//! The `rcpush` command: serve (default), or load a seed bundle.
+//! The `rcpush` command: serve (default), load or export a seed bundle, check the database.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rcpush::config::Config;
 use rcpush::startup::{use_temporary_storage, Application};
@@ -45,6 +46,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the whole database as a seed bundle (asks the server if it is running).
+    Export {
+        /// Where to write the bundle; replaced atomically.
+        file: PathBuf,
+    },
+    /// Check that every index of the database agrees with its documents.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -136,18 +144,80 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Export { file } => export(&config, &file),
+        Command::Check => {
+            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            let problems = store.check_consistency()?;
+            for p in &problems {
+                println!("{p}");
+            }
+            match problems.len() {
+                0 => Ok(()),
+                n => anyhow::bail!("{n} inconsistencies found"),
+            }
+        }
     }
+}
+
+/// Exports through the running server when there is one (it holds the database lock), else
+/// from the database directly. The bundle is checked before it replaces `file`.
+fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let bundle = match rcpush::control::request_export(&config.storage.path)? {
+        Some(bytes) => bytes,
+        None => {
+            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            rcpush::control::export(&store)?
+        }
+    };
+    let text = std::str::from_utf8(&bundle).context("the export is not UTF-8")?;
+    let count = rcpush::seed::parse(text)
+        .context("the export is incomplete")?
+        .document_count();
+    // The bundle holds password and token hashes: owner-only, like the database.
+    let partial = file.with_extension("partial");
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)?;
+        out.write_all(&bundle)?;
+        out.sync_all()?;
+        std::fs::rename(&partial, file)
+    };
+    write().with_context(|| format!("cannot write {}", file.display()))?;
+    println!("rcpush: exported {count} documents to {}", file.display());
+    Ok(())
 }
 
 fn serve(config: &Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async {
-        let app = Application::build(config, true)?;
+        // Listening before anything else makes SIGTERM/SIGINT graceful at any moment: one that
+        // arrives during start-up stops the server as soon as it runs.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let app = Application::build(config)?;
         tracing::info!(
             port = app.port(),
             bind = %config.server.bind,
             "rcpush listening"
         );
-        app.run_until_stopped().await?;
+        let handle = app.handle();
+        let mut server = std::pin::pin!(app.run_until_stopped());
+        let signal = tokio::select! {
+            result = &mut server => return Ok(result?),
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal, "stopping: finishing requests in flight");
+        // The command is sent at once; the server handles it while we await the server.
+        let stopped = handle.stop(true);
+        server.await?;
+        stopped.await;
         Ok(())
     })
 }

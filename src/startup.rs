@@ -8,6 +8,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 use rand::RngCore;
 
+use crate::api::json_depth::MaxJsonDepth;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::model::{id, time, user::NewUser};
@@ -24,23 +25,27 @@ pub struct Application {
 
 impl Application {
     /// Opens everything and binds; the server starts when `run_until_stopped` is awaited.
-    /// `signals`: whether SIGINT/SIGTERM stop it gracefully (off for embedded servers).
-    pub fn build(config: &Config, signals: bool) -> anyhow::Result<Application> {
+    /// Signals are left to the caller (`main` listens from its first instant; actix would
+    /// only listen once its workers run, and a SIGTERM before that killed the process).
+    pub fn build(config: &Config) -> anyhow::Result<Application> {
         // Bind first: a port in use must not leave a half-initialised database behind.
         let listener = TcpListener::bind(&config.server.bind)
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         let port = listener.local_addr()?.port();
         let store = Store::open(&config.storage.path, config.storage.cache_mb)?;
         let settings = prepare(&store, config)?;
+        crate::control::serve_exports(store.clone(), &config.storage.path);
         let delivery = Delivery::start(store.clone(), settings.clone(), config.push.clone())?;
         let state = AppState::new(store, settings, delivery.clone(), config);
 
         let max_body = config.limits.max_body_bytes;
+        let max_depth = config.limits.max_json_depth;
         let mut server = HttpServer::new(move || {
             let latency = state.latency.clone();
             App::new()
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
+                .app_data(MaxJsonDepth(max_depth))
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add(("Cache-Control", "no-store"))
@@ -56,11 +61,8 @@ impl Application {
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
-        if !signals {
-            server = server.disable_signals();
-        }
         Ok(Application {
-            server: server.shutdown_timeout(10).run(),
+            server: server.disable_signals().shutdown_timeout(10).run(),
             port,
             delivery,
         })
@@ -179,7 +181,7 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            match Application::build(&config, false) {
+            match Application::build(&config) {
                 Ok(app) => {
                     let _ = tx.send(Ok((app.port(), app.handle())));
                     if let Err(e) = app.run_until_stopped().await {

@@ -3,8 +3,14 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init(level: &str) {
+    // sled warns about what it recovers from (a torn snapshot, a damaged config file); the
+    // store reports what matters in one line, so sled speaks only of errors unless asked.
+    let configured = match level.contains("sled") {
+        true => level.to_string(),
+        false => format!("{level},sled=error"),
+    };
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
+        .or_else(|_| EnvFilter::try_new(configured))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     // A second call (tests start many servers in one process) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()

@@ -1,128 +1,13 @@
 //! The `rcpush` binary: start-up errors, `--ephemeral`, `seed`, and acknowledged writes that
 //! survive `kill -9`.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_rcpush");
-const RODRIQ: (&str, &str) = (
-    "d26x6zSkaPSe5gCyy",
-    "Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92",
-);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `rcpush` with the committed config, a free port, a database in `db` and a known admin password.
-fn rcpush(db: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(root())
-        .env("RCPUSH_SERVER_BIND", "127.0.0.1:0")
-        .env("RCPUSH_STORAGE_PATH", db)
-        .env("RCPUSH_ADMIN_PASSWORD", "cli-test-admin")
-        .env("RCPUSH_LOG_LEVEL", "info")
-        .env_remove("RUST_LOG")
-        .env_remove("RCPUSH_CONFIG");
-    c
-}
-
-/// A running server and the port it reported.
-struct Server {
-    child: Child,
-    port: u16,
-    /// What the server logged before it was ready.
-    startup_log: Vec<String>,
-}
-
-impl Drop for Server {
-    /// A failed assertion must not leave a server running.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(cmd: &mut Command) -> Server {
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rcpush");
-        let stderr = child.stderr.take();
-        let mut server = Server {
-            child,
-            port: 0,
-            startup_log: Vec::new(),
-        };
-        let (tx, lines) = mpsc::channel();
-        let stderr = stderr.unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(30))
-                .expect("rcpush reports its port");
-            if line.contains("rcpush listening") {
-                if let Some(rest) = line.split("port=").nth(1) {
-                    server.port = rest.split_whitespace().next().unwrap().parse().unwrap();
-                    return server;
-                }
-            }
-            server.startup_log.push(line);
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn push_get(&self, id: &str) -> (u16, String) {
-        let r = ureq::get(&self.url(&format!("/api/v1/push.get?id={id}")))
-            .set("X-User-Id", RODRIQ.0)
-            .set("X-Auth-Token", RODRIQ.1)
-            .call();
-        match r {
-            Ok(r) => (r.status(), r.into_string().unwrap()),
-            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
-            Err(e) => panic!("{e}"),
-        }
-    }
-
-    fn kill_hard(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.child.wait().unwrap()
-    }
-}
-
-fn one_line_failure(out: &Output) -> String {
-    assert!(!out.status.success(), "should fail");
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
-    assert!(lines[0].starts_with("rcpush: "), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
+use support::{one_line_failure, rcpush, Server, BIN, RODRIQ};
 
 #[test]
 fn help_lists_the_commands() {

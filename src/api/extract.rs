@@ -7,6 +7,7 @@ use std::pin::Pin;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use serde_json::Value;
 
+use super::json_depth::{too_deep, MaxJsonDepth};
 use super::query::Qs;
 use crate::error::ApiError;
 use crate::model::user::Identity;
@@ -92,7 +93,11 @@ impl FromRequest for Query {
     }
 }
 
-/// A JSON object body. An empty body is `{}`; anything that is not a JSON object is a 400.
+/// The nesting limit when none is configured (the default of `limits.max_json_depth`).
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+
+/// A JSON object body. An empty body is `{}`; anything that is not a JSON object, or nests
+/// deeper than `limits.max_json_depth`, is a 400.
 pub struct JsonBody(pub serde_json::Map<String, Value>);
 
 impl FromRequest for JsonBody {
@@ -101,12 +106,18 @@ impl FromRequest for JsonBody {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
+        let max_depth = req
+            .app_data::<MaxJsonDepth>()
+            .map_or(DEFAULT_MAX_JSON_DEPTH, |d| d.0);
         Box::pin(async move {
             let bytes = bytes
                 .await
                 .map_err(|e| ApiError::plain(format!("Invalid request body: {e}")))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Default::default()));
+            }
+            if too_deep(&bytes, max_depth) {
+                return Err(ApiError::plain("Request body is nested too deeply"));
             }
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(map)) => Ok(JsonBody(map)),

@@ -5,6 +5,7 @@ mod access;
 mod auth;
 mod chat;
 pub mod extract;
+pub mod json_depth;
 mod push;
 pub mod query;
 pub mod respond;

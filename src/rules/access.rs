@@ -104,13 +104,14 @@ pub fn can_access_room<'a>(
     {
         return Access::Granted;
     }
+    // Validator 5: omnichannel rooms, for livechat staff only. Any validator that grants
+    // is enough, so this one goes before the discussion step, which defers to the parent.
+    if matches!(room.t, "l" | "v") && perms.has("view-livechat-rooms", roles) {
+        return Access::Granted;
+    }
     // Validator 4: a discussion inherits its parent's access.
     if let Some(prid) = room.prid {
         return Access::AsParent(prid);
-    }
-    // Validator 5: omnichannel rooms, for livechat staff only.
-    if matches!(room.t, "l" | "v") && perms.has("view-livechat-rooms", roles) {
-        return Access::Granted;
     }
     Access::Denied
 }
@@ -147,6 +148,15 @@ mod tests {
         assert_eq!(
             can_access_room(discussion, &user, &p, || false),
             Access::AsParent("parent")
+        );
+        // A livechat discussion is open to livechat staff whatever its parent allows.
+        let livechat_discussion = RoomFacts {
+            t: "l",
+            prid: Some("parent"),
+        };
+        assert_eq!(
+            can_access_room(livechat_discussion, &["livechat-manager"], &p, || false),
+            Access::Granted
         );
     }
 

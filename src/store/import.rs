@@ -1,6 +1,8 @@
 use super::tokens::LoginToken;
 use super::trees::Tree;
+use super::PendingPush;
 use super::{encode, Store, StoreResult};
+use crate::model::push_token::PushToken;
 use crate::model::{Doc, Message, Room, Subscription, User};
 
 /// Documents to load in one atomic write (seed bundles, restores).
@@ -11,6 +13,21 @@ pub struct Import {
     pub subscriptions: Vec<Subscription>,
     pub messages: Vec<ImportedMessage>,
     pub settings: Vec<Doc>,
+    /// Device registrations (`_raix_push_app_tokens` documents).
+    pub push_tokens: Vec<PushToken>,
+    /// Pushes not yet delivered.
+    pub pushes: Vec<PendingPush>,
+}
+
+impl Import {
+    /// How many documents (users, rooms, subscriptions, messages, settings) it holds.
+    pub fn document_count(&self) -> usize {
+        self.users.len()
+            + self.rooms.len()
+            + self.subscriptions.len()
+            + self.messages.len()
+            + self.settings.len()
+    }
 }
 
 pub struct ImportedUser {
@@ -48,6 +65,12 @@ impl Store {
             }
             for s in &data.settings {
                 Self::put_setting(batch, s);
+            }
+            for t in &data.push_tokens {
+                Self::put_push_token(batch, t);
+            }
+            for p in &data.pushes {
+                Self::put_push(batch, p);
             }
             Ok(())
         })

@@ -4,7 +4,9 @@
 //! one at a time under a lock (read, decide, apply one atomic batch), then wait for a flush:
 //! a write method returns `Ok` only once its data is on disk.
 
+mod check;
 mod engine;
+mod export;
 mod import;
 mod keys;
 mod messages;

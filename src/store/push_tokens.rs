@@ -152,7 +152,7 @@ impl Store {
         Ok(doomed.len())
     }
 
-    fn put_push_token(batch: &mut Batch, t: &PushToken) {
+    pub(super) fn put_push_token(batch: &mut Batch, t: &PushToken) {
         batch.put(Tree::PushtokenidPushtoken, t.id(), encode(t));
         if let Some((_, value)) = t.device() {
             batch.put(

@@ -16,6 +16,9 @@ pub struct SledEngine {
 
 impl SledEngine {
     pub fn open(path: &Path, cache_mb: u64) -> StoreResult<SledEngine> {
+        // sled reads a damaged log as if it ended there; a log with data but without our
+        // trees means the damage came first, and serving it would silently start over empty.
+        let had_data = std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_mb * 1024 * 1024)
@@ -23,6 +26,13 @@ impl SledEngine {
             .flush_every_ms(Some(1000))
             .open()
             .map_err(|e| open_error(path, e))?;
+        let meta = Tree::Meta.name().as_bytes();
+        if had_data && !db.tree_names().iter().any(|n| n.as_ref() == meta) {
+            return Err(StoreError::Open(format!(
+                "cannot open database {}: {CORRUPT}",
+                path.display()
+            )));
+        }
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
@@ -36,13 +46,19 @@ impl SledEngine {
     }
 }
 
+const CORRUPT: &str = "the database is corrupt; restore a backup";
+
 fn open_error(path: &Path, e: sled::Error) -> StoreError {
     let detail = match &e {
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             "it is locked by another process (is rcpush already running?)".to_string()
         }
+        // ENOSPC, or EFBIG under a file size limit: no room to extend the log.
+        sled::Error::Io(io) if matches!(io.raw_os_error(), Some(27 | 28)) => {
+            format!("the disk is full ({io})")
+        }
         sled::Error::Io(io) => io.to_string(),
-        sled::Error::Corruption { .. } => "the database is corrupt; restore a backup".to_string(),
+        sled::Error::Corruption { .. } => CORRUPT.to_string(),
         other => other.to_string(),
     };
     StoreError::Open(format!("cannot open database {}: {detail}", path.display()))

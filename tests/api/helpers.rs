@@ -68,6 +68,11 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.storage.path = dir.path().join("db");
     config.seed.file = root.join("data/seed.json").display().to_string();
     config.admin.password = Secret::new(ADMIN_PASSWORD);
+    // Pushes go to a closed loopback port unless a test starts a fake gateway.
+    config.settings.insert(
+        "Push_gateway".into(),
+        serde_json::json!("http://127.0.0.1:9"),
+    );
     if std::env::var_os("TEST_LOG").is_some() {
         rcpush::telemetry::init("debug");
     }

@@ -1,5 +1,6 @@
 //! Integration tests: the real server over HTTP (one test binary).
 
+mod access_oracle;
 mod auth;
 mod fake_gateway;
 mod helpers;

@@ -125,13 +125,6 @@ enum Flag {
     References = 8,
 }
 
-/// A cached "first occurrence at or after `from`" search for a fixed delimiter.
-#[derive(Default)]
-struct NextMatch {
-    from: usize,
-    found: Option<Option<usize>>,
-}
-
 pub(super) struct Parser<'a> {
     /// The input as given, and as UTF-16 units (what the grammar indexes).
     src: &'a str,
@@ -149,7 +142,6 @@ pub(super) struct Parser<'a> {
     last_scan: [(usize, usize); TABLES],
     /// Memoised success of the item lookahead behind emoticons, by position, flags and context.
     item_ok: HashMap<(usize, u8, u8), bool>,
-    searches: HashMap<&'static str, NextMatch>,
     /// The last run found by `same_run_end`.
     run_cache: (usize, usize),
     /// Lazily built: end of the domain-character run starting at each index.
@@ -171,9 +163,14 @@ enum Table {
     UrlStop,
     /// First `](`: a `[` without one cannot open a link.
     LinkMid,
+    /// First `\]`, `$$`, `\)`, `$`: where KaTeX started at an index ends.
+    BracketClose,
+    DoubleDollar,
+    ParenClose,
+    Dollar,
 }
 
-const TABLES: usize = 5;
+const TABLES: usize = 9;
 
 impl Table {
     /// Whether index `k` is where the table's search stops.
@@ -185,6 +182,10 @@ impl Table {
             Table::WsAt => matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x40),
             Table::UrlStop => matches!(c, 0x20 | 0x09 | 0x0D | 0x0A | 0x3A | 0x2E | 0x2F | 0x40),
             Table::LinkMid => c == 0x5D && s.get(k + 1) == Some(&0x28),
+            Table::BracketClose => c == 0x5C && s.get(k + 1) == Some(&0x5D),
+            Table::DoubleDollar => c == 0x24 && s.get(k + 1) == Some(&0x24),
+            Table::ParenClose => c == 0x5C && s.get(k + 1) == Some(&0x29),
+            Table::Dollar => c == 0x24,
         }
     }
 }
@@ -213,7 +214,6 @@ impl<'a> Parser<'a> {
             tables: [const { Vec::new() }; TABLES],
             last_scan: [(0, usize::MAX); TABLES],
             item_ok: HashMap::new(),
-            searches: HashMap::new(),
             run_cache: (0, 0),
             domain_run: Vec::new(),
             angle_stop: Vec::new(),
@@ -354,25 +354,6 @@ impl<'a> Parser<'a> {
         let r = self.attempt(f);
         self.flags &= !bit;
         r
-    }
-
-    /// First index ≥ `from` where `delim` starts, cached for monotone queries.
-    fn find(&mut self, delim: &'static str, from: usize) -> Option<usize> {
-        let entry = self.searches.entry(delim).or_default();
-        if let Some(found) = entry.found {
-            let still_valid = from >= entry.from && found.is_none_or(|f| from <= f);
-            if still_valid {
-                return found;
-            }
-        }
-        let units: Vec<u16> = delim.encode_utf16().collect();
-        let found = (from..self.s.len()).find(|&i| self.s[i..].starts_with(&units));
-        let entry = self.searches.entry(delim).or_default();
-        *entry = NextMatch {
-            from,
-            found: Some(found),
-        };
-        found
     }
 
     // ---- document -----------------------------------------------------------------------------
@@ -771,21 +752,23 @@ impl<'a> Parser<'a> {
     }
 
     /// Whether a KaTeX closing delimiter starts at `i` (either syntax that is enabled).
-    fn katex_end_at(&mut self, from: usize, paren: &'static str) -> Option<usize> {
-        let a = if self.katex_paren() {
-            self.find(paren, from)
+    fn katex_end_at(&mut self, from: usize, block: bool) -> Option<usize> {
+        let (paren, dollar) = if block {
+            (Table::BracketClose, Table::DoubleDollar)
         } else {
-            None
+            (Table::ParenClose, Table::Dollar)
+        };
+        let a = if self.katex_paren() {
+            self.lookup(paren, from)
+        } else {
+            usize::MAX
         };
         let b = if self.katex_dollar() {
-            self.find(if paren == "\\]" { "$$" } else { "$" }, from)
+            self.lookup(dollar, from)
         } else {
-            None
+            usize::MAX
         };
-        match (a, b) {
-            (Some(x), Some(y)) => Some(x.min(y)),
-            (x, y) => x.or(y),
-        }
+        Some(a.min(b)).filter(|&e| e < self.s.len())
     }
 
     fn katex_block(&mut self) -> Option<Node> {
@@ -795,7 +778,7 @@ impl<'a> Parser<'a> {
                 return None;
             }
             let start = p.p;
-            let end = p.katex_end_at(start, "\\]")?;
+            let end = p.katex_end_at(start, true)?;
             p.p = end + 2;
             Some(Node::Katex(p.text(start, end)))
         })
@@ -1103,7 +1086,7 @@ impl<'a> Parser<'a> {
                 return None;
             }
             let start = p.p;
-            let end = p.katex_end_at(start, "\\)")?;
+            let end = p.katex_end_at(start, false)?;
             p.p = end
                 + if p.katex_paren() && p.starts_at(end, "\\)") {
                     2

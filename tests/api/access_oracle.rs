@@ -1,0 +1,265 @@
+//! An access oracle: spec §1.4/§0.3 written out again, as plainly as possible, and compared
+//! with push.get for every user × message of random worlds (users with roles, rooms of every
+//! type, discussions, messages of deleted rooms, then joins, kicks and leaves over HTTP).
+//!
+//! `RCPUSH_ORACLE_CASES` sets the number of worlds (default 24).
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+use rcpush::rules::credentials::token_hash;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const ROLES: &[&[&str]] = &[
+    &["user"],
+    &["guest"],
+    &["admin"],
+    &["bot"],
+    &["anonymous"],
+    &["livechat-manager"],
+    &[],
+];
+const TYPES: &[&str] = &["c", "p", "d", "l", "v"];
+
+/// Spec §1.4's default permission table (plus `view-livechat-rooms` for validator 5).
+fn holds(roles: &[&str], permission: &str) -> bool {
+    let holders: &[&str] = match permission {
+        "view-c-room" => &["admin", "user", "bot", "app", "anonymous"],
+        "view-d-room" => &["admin", "user", "bot", "app", "guest"],
+        "view-p-room" => &["admin", "user", "anonymous", "guest"],
+        "view-joined-room" => &["guest", "bot", "app", "anonymous"],
+        "view-livechat-rooms" => &["livechat-manager", "livechat-monitor", "admin"],
+        _ => &[],
+    };
+    roles.iter().any(|r| holders.contains(r))
+}
+
+#[derive(Debug, Clone)]
+struct Room {
+    t: &'static str,
+    /// Index of the parent room; `rooms.len()` or more means a parent that does not exist.
+    parent: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct World {
+    roles: Vec<&'static [&'static str]>,
+    rooms: Vec<Room>,
+    /// `(user, room)` pairs with a subscription, and whether the user owns the room.
+    members: Vec<(usize, usize, bool)>,
+    /// Rooms that were deleted: their documents are absent, their messages remain.
+    deleted: BTreeSet<usize>,
+    /// `(op, actor, target, room)`: 0 invite, 1 kick, 2 leave.
+    ops: Vec<(u8, usize, usize, usize)>,
+}
+
+fn world() -> impl Strategy<Value = World> {
+    (2usize..6, 1usize..7).prop_flat_map(|(users, rooms)| {
+        (
+            prop::collection::vec(prop::sample::select(ROLES), users),
+            prop::collection::vec(
+                (
+                    prop::sample::select(TYPES),
+                    prop::option::weighted(0.35, 0..rooms + 1),
+                ),
+                rooms,
+            ),
+            prop::collection::vec((0..users, 0..rooms, any::<bool>()), 0..users * rooms),
+            prop::collection::btree_set(0..rooms, 0..2),
+            prop::collection::vec((0u8..3, 0..users, 0..users, 0..rooms), 0..10),
+        )
+            .prop_map(|(roles, rooms, members, deleted, ops)| World {
+                roles,
+                rooms: rooms
+                    .into_iter()
+                    .map(|(t, parent)| Room { t, parent })
+                    .collect(),
+                members,
+                deleted,
+                ops,
+            })
+    })
+}
+
+fn user_id(u: usize) -> String {
+    format!("oracleUser{u}")
+}
+
+fn room_id(r: usize) -> String {
+    format!("oracleRoom{r}")
+}
+
+fn token(u: usize) -> String {
+    format!("oracle-token-{u}-of-a-random-world")
+}
+
+/// The world as a seed bundle; deleted rooms are simply not in it.
+fn bundle(w: &World) -> Value {
+    let users: Vec<Value> = w
+        .roles
+        .iter()
+        .enumerate()
+        .map(|(u, roles)| {
+            json!({
+                "_id": user_id(u), "username": format!("oracle{u}"), "name": format!("Oracle {u}"),
+                "type": "user", "active": true, "roles": roles,
+                "services": {"resume": {"loginTokens": [
+                    {"when": "2024-01-01T00:00:00.000Z", "hashedToken": token_hash(&token(u))}
+                ]}},
+            })
+        })
+        .collect();
+    let rooms: Vec<Value> = w
+        .rooms
+        .iter()
+        .enumerate()
+        .filter(|(r, _)| !w.deleted.contains(r))
+        .map(|(r, room)| {
+            let mut doc = json!({"_id": room_id(r), "t": room.t, "name": format!("oracle-room-{r}"),
+                "fname": format!("oracle-room-{r}"), "msgs": 1, "u": {"_id": user_id(0)}});
+            if let Some(p) = room.parent {
+                doc["prid"] = json!(room_id(p));
+            }
+            doc
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    let subscriptions: Vec<Value> = w
+        .members
+        .iter()
+        .filter(|(u, r, _)| seen.insert((*u, *r)))
+        .map(|(u, r, owner)| {
+            json!({
+                "_id": format!("oracleSub{u}x{r}"), "rid": room_id(*r), "t": w.rooms[*r].t,
+                "u": {"_id": user_id(*u), "username": format!("oracle{u}")},
+                "unread": 0, "roles": if *owner { json!(["owner"]) } else { json!([]) },
+            })
+        })
+        .collect();
+    let messages: Vec<Value> = (0..w.rooms.len()).map(|r| json!({
+        "_id": format!("oracleMsg{r}"), "rid": room_id(r), "msg": "hi",
+        "ts": "2024-01-02T00:00:00.000Z",
+        "u": {"_id": user_id(r % w.roles.len()), "username": format!("oracle{}", r % w.roles.len())},
+    })).collect();
+    json!({"users": users, "rooms": rooms, "subscriptions": subscriptions, "messages": messages})
+}
+
+/// The oracle: may `user` read room `r`, given who is subscribed where?
+fn may_read(
+    w: &World,
+    subscribed: &BTreeSet<(usize, usize)>,
+    user: usize,
+    r: usize,
+    depth: usize,
+) -> bool {
+    if r >= w.rooms.len() || w.deleted.contains(&r) || depth > 16 {
+        return false;
+    }
+    let (room, roles) = (&w.rooms[r], w.roles[user]);
+    let public = room.t == "c" && holds(roles, "view-c-room");
+    let joined = subscribed.contains(&(user, r))
+        && (holds(roles, "view-joined-room") || holds(roles, &format!("view-{}-room", room.t)));
+    let discussion = room
+        .parent
+        .is_some_and(|p| may_read(w, subscribed, user, p, depth + 1));
+    let livechat = matches!(room.t, "l" | "v") && holds(roles, "view-livechat-rooms");
+    public || joined || discussion || livechat
+}
+
+/// Runs the membership operations over HTTP; returns who is subscribed where afterwards,
+/// according to the operations the server acknowledged.
+fn apply_ops(app: &TestApp, w: &World) -> BTreeSet<(usize, usize)> {
+    let mut subscribed: BTreeSet<(usize, usize)> =
+        w.members.iter().map(|(u, r, _)| (*u, *r)).collect();
+    for &(op, actor, target, r) in &w.ops {
+        let namespace = match w.rooms[r].t {
+            "c" => "channels",
+            "p" => "groups",
+            _ => continue,
+        };
+        let (verb, body) = match op {
+            0 => (
+                "invite",
+                json!({"roomId": room_id(r), "userId": user_id(target)}),
+            ),
+            1 => (
+                "kick",
+                json!({"roomId": room_id(r), "userId": user_id(target)}),
+            ),
+            _ => ("leave", json!({"roomId": room_id(r)})),
+        };
+        let tok = token(actor);
+        let resp = app.post(
+            &format!("/api/v1/{namespace}.{verb}"),
+            Some((&user_id(actor), &tok)),
+            &body,
+        );
+        assert!(resp.status < 500, "{verb}: {}", resp.body);
+        if resp.status == 200 {
+            match op {
+                0 => subscribed.insert((target, r)),
+                1 => subscribed.remove(&(target, r)),
+                _ => subscribed.remove(&(actor, r)),
+            };
+        } else {
+            assert_eq!(resp.json()["success"], json!(false), "{}", resp.body);
+        }
+    }
+    subscribed
+}
+
+fn check_world(w: &World) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("world.json");
+    std::fs::write(&seed, bundle(w).to_string()).unwrap();
+    let app = spawn_app_with(|c| c.seed.file = seed.display().to_string());
+    let subscribed = apply_ops(&app, w);
+    for user in 0..w.roles.len() {
+        let tok = token(user);
+        for r in 0..w.rooms.len() {
+            let r_ = app.get(
+                &format!("/api/v1/push.get?id=oracleMsg{r}"),
+                Some((&user_id(user), &tok)),
+            );
+            let expected = if w.deleted.contains(&r) {
+                (400, Some("error-room-not-found"))
+            } else if may_read(w, &subscribed, user, r, 0) {
+                (200, None)
+            } else {
+                (400, Some("error-not-allowed"))
+            };
+            let got = r_.json();
+            let got = (r_.status, got["error"].as_str().map(str::to_string));
+            prop_assert_eq!(
+                (got.0, got.1.as_deref()),
+                expected,
+                "user {} ({:?}) × room {} ({:?}); subscribed {:?}",
+                user,
+                w.roles[user],
+                r,
+                w.rooms[r],
+                subscribed
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn push_get_grants_exactly_what_the_oracle_grants() {
+    let cases = std::env::var("RCPUSH_ORACLE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases,
+        max_shrink_iters: 64,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&world(), |w| check_world(&w))
+        .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -1,0 +1,274 @@
+//! Secrets stay secret (CVE-2022-32217): the whole API surface runs with logging at `trace`,
+//! then no raw token, password (or its SHA-256 digest) or password hash may appear in the
+//! logs or in any error body, and no raw token or password in any file of the data directory.
+
+mod support;
+
+use std::path::Path;
+
+use rcpush::rules::credentials::password_digest;
+use rcpush::store::trees::Tree;
+use rcpush::store::Store;
+use serde_json::{json, Value};
+use support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, RODRIQ};
+
+const NEW_PASSWORD: &str = "brand-new-user-password-Qx81";
+const WRONG_PASSWORD: &str = "a-wrong-password-Zp42";
+const WRONG_TOKEN: &str = "a-wrong-token-Vb93kLmN";
+
+struct Client<'a> {
+    server: &'a Server,
+    /// Every failure body seen.
+    errors: Vec<String>,
+}
+
+impl Client<'_> {
+    fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        auth: Option<(&str, &str)>,
+        body: Option<Value>,
+    ) -> Value {
+        let mut req = ureq::request(method, &self.server.url(path));
+        if let Some((uid, token)) = auth {
+            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
+        }
+        let result = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match result {
+            Ok(r) => r.into_json().unwrap(),
+            Err(ureq::Error::Status(_, r)) => {
+                let text = r.into_string().unwrap();
+                self.errors.push(text.clone());
+                serde_json::from_str(&text).unwrap()
+            }
+            Err(e) => panic!("{path}: {e}"),
+        }
+    }
+}
+
+/// Every regular file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn no_token_password_or_hash_reaches_logs_error_bodies_or_data_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let server = Server::start(rcpush(&db).env("RUST_LOG", "trace"));
+    let mut c = Client {
+        server: &server,
+        errors: Vec::new(),
+    };
+    let mut tokens: Vec<String> = [RODRIQ.1, ALICE.1, BOB.1].map(String::from).to_vec();
+    let mut passwords: Vec<String> = [
+        "alice-demo",
+        "bob-demo",
+        "rodriq-demo",
+        ADMIN_PASSWORD,
+        NEW_PASSWORD,
+        WRONG_PASSWORD,
+    ]
+    .map(String::from)
+    .to_vec();
+
+    let login = |c: &mut Client, body: Value| {
+        let v = c.call("POST", "/api/v1/login", None, Some(body));
+        let d = &v["data"];
+        (
+            d["userId"].as_str().unwrap_or_default().to_string(),
+            d["authToken"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let admin = login(&mut c, json!({"user": "admin", "password": ADMIN_PASSWORD}));
+    let alice = login(
+        &mut c,
+        json!({"username": "alice", "password": {"digest": password_digest("alice-demo"), "algorithm": "sha-256"}}),
+    );
+    login(&mut c, json!({"user": "bob", "password": WRONG_PASSWORD}));
+    login(
+        &mut c,
+        json!({"email": "nobody@example.com", "password": WRONG_PASSWORD}),
+    );
+    let a = (admin.0.as_str(), admin.1.as_str());
+    c.call("POST", "/api/v1/users.create", Some(a), Some(json!({"username": "carol", "email": "carol@example.com", "name": "Carol", "password": NEW_PASSWORD})));
+    c.call("POST", "/api/v1/users.create", Some(RODRIQ), Some(json!({"username": "dave", "email": "dave@example.com", "name": "Dave", "password": NEW_PASSWORD})));
+    let carol = login(&mut c, json!({"user": "carol", "password": NEW_PASSWORD}));
+    tokens.extend([
+        admin.1.clone(),
+        alice.1.clone(),
+        carol.1.clone(),
+        WRONG_TOKEN.to_string(),
+    ]);
+    let carol_auth = (carol.0.as_str(), carol.1.as_str());
+
+    for (method, path, body) in [
+        ("GET", "/api/v1/me", None),
+        ("GET", "/api/info", None),
+        ("GET", "/api/v1/push.get?id=WkbwSntxt8D3jLp8G", None),
+        ("GET", "/api/v1/push.get?id=PrvMsg3kT7wZq2RbX", None),
+        ("GET", "/api/v1/users.info?username=alice", None),
+        (
+            "GET",
+            "/api/v1/chat.getMessage?msgId=DmMsg5hR8tYw3QzKa",
+            None,
+        ),
+        ("GET", "/api/v1/subscriptions.get", None),
+        (
+            "GET",
+            "/api/v1/subscriptions.getOne?roomId=iu7jtPAhvEeAS5tNq",
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/chat.postMessage",
+            Some(json!({"roomId": "iu7jtPAhvEeAS5tNq", "text": "hello @alice"})),
+        ),
+        (
+            "POST",
+            "/api/v1/chat.sendMessage",
+            Some(json!({"message": {"rid": "iu7jtPAhvEeAS5tNq", "msg": "again"}})),
+        ),
+        (
+            "POST",
+            "/api/v1/channels.create",
+            Some(json!({"name": "secrets-room", "members": ["alice"]})),
+        ),
+        (
+            "POST",
+            "/api/v1/groups.create",
+            Some(json!({"name": "secrets-group"})),
+        ),
+        (
+            "POST",
+            "/api/v1/im.create",
+            Some(json!({"username": "alice"})),
+        ),
+        (
+            "POST",
+            "/api/v1/dm.create",
+            Some(json!({"usernames": "alice,bob"})),
+        ),
+        (
+            "POST",
+            "/api/v1/groups.invite",
+            Some(json!({"roomName": "secrets-group", "username": "bob"})),
+        ),
+        (
+            "POST",
+            "/api/v1/groups.kick",
+            Some(json!({"roomName": "secrets-group", "username": "bob"})),
+        ),
+        (
+            "POST",
+            "/api/v1/groups.leave",
+            Some(json!({"roomName": "secrets-group"})),
+        ),
+        (
+            "POST",
+            "/api/v1/channels.invite",
+            Some(json!({"roomName": "secrets-room", "username": "bob"})),
+        ),
+        (
+            "POST",
+            "/api/v1/channels.kick",
+            Some(json!({"roomName": "secrets-room", "username": "bob"})),
+        ),
+        (
+            "POST",
+            "/api/v1/channels.leave",
+            Some(json!({"roomName": "secrets-room"})),
+        ),
+        (
+            "POST",
+            "/api/v1/subscriptions.read",
+            Some(json!({"rid": "iu7jtPAhvEeAS5tNq"})),
+        ),
+        ("GET", "/api/v1/settings/Push_gateway", None),
+        (
+            "POST",
+            "/api/v1/settings/Push_gateway",
+            Some(json!({"value": "https://gw.example"})),
+        ),
+    ] {
+        for auth in [
+            Some(carol_auth),
+            Some(a),
+            Some((carol.0.as_str(), WRONG_TOKEN)),
+            None,
+        ] {
+            c.call(method, path, auth, body.clone());
+        }
+    }
+    c.call(
+        "GET",
+        "/api/v1/logout",
+        Some((alice.0.as_str(), WRONG_TOKEN)),
+        None,
+    );
+    c.call("POST", "/api/v1/logout", Some(carol_auth), None);
+    c.call("GET", "/api/v1/me", Some(carol_auth), None);
+    c.call(
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(json!({"resume": alice.1})),
+    );
+    let errors = std::mem::take(&mut c.errors);
+    assert!(errors.len() > 20, "the failure paths ran");
+    let (status, log) = server.terminate_with_log();
+    assert!(status.success());
+    let log = log.join("\n");
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "logging was verbose"
+    );
+
+    let store = Store::open(&db, 8).unwrap();
+    let hashes: Vec<String> = store
+        .entries(Tree::UseridPassword)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| String::from_utf8(v).unwrap())
+        .collect();
+    drop(store);
+    assert!(hashes.len() >= 5);
+    let digests: Vec<String> = passwords.iter().map(|p| password_digest(p)).collect();
+    passwords.extend(digests);
+
+    for secret in tokens.iter().chain(&passwords).chain(&hashes) {
+        assert!(!log.contains(secret.as_str()), "{secret} logged");
+        for e in &errors {
+            assert!(!e.contains(secret.as_str()), "{secret} in error body {e}");
+        }
+    }
+    for file in files(&db) {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in tokens.iter().chain(&passwords) {
+            assert!(
+                !contains(&bytes, secret),
+                "{secret} stored in {}",
+                file.display()
+            );
+        }
+    }
+}

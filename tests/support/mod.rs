@@ -1,0 +1,174 @@
+//! Running the `rcpush` binary in tests: a command with a free port and a private database,
+//! and a server handle that never outlives its test. Each test binary uses part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_rcpush");
+pub const ADMIN_PASSWORD: &str = "cli-test-admin";
+pub const RODRIQ: (&str, &str) = (
+    "d26x6zSkaPSe5gCyy",
+    "Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92",
+);
+pub const ALICE: (&str, &str) = (
+    "A7dm3kQzR9xYpW2bn",
+    "alice-demo-token-kGq2Wm7Rt9XbZp4Ns8Yc3Hd6Jf",
+);
+pub const BOB: (&str, &str) = (
+    "B8fn4mRaS2yZqX3cp",
+    "bob-demo-token-Tq8Lm3Xw6Zr2Pc9Kn4Vb7Yh5Dg1",
+);
+
+pub const GINA: (&str, &str) = (
+    "G5hp6nTbT3zAsY4dq",
+    "gina-demo-token-Hs5Nw2Qk8Xm4Rt7Zc3Pb6Yd9Jf",
+);
+
+/// A gateway address nothing listens on.
+pub const CLOSED_GATEWAY: &str = "http://127.0.0.1:9";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `rcpush` with the committed config, a free port, a database in `db` and a known admin password.
+pub fn rcpush(db: &Path) -> Command {
+    rcpush_via(Command::new(BIN), db)
+}
+
+/// `c`, which runs `rcpush` (perhaps through a wrapper), with the environment of `rcpush(db)`.
+pub fn rcpush_via(mut c: Command, db: &Path) -> Command {
+    // The test runner's own settings (RCPUSH_CRASH_TRIALS, …) are not the server's.
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("RCPUSH_")) {
+        c.env_remove(name);
+    }
+    c.current_dir(root())
+        .env("RCPUSH_SERVER_BIND", "127.0.0.1:0")
+        .env("RCPUSH_STORAGE_PATH", db)
+        .env("RCPUSH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RCPUSH_LOG_LEVEL", "info")
+        // Pushes, if any are queued, go to a closed loopback port, never off the machine.
+        .env("RCPUSH_SETTINGS_Push_gateway", CLOSED_GATEWAY)
+        .env_remove("RUST_LOG")
+        .env_remove("RCPUSH_CONFIG");
+    c
+}
+
+/// A running server and the port it reported.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    /// What the server logged before it was ready.
+    pub startup_log: Vec<String>,
+    /// Everything it logs afterwards.
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    /// A failed assertion must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start(cmd: &mut Command) -> Server {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rcpush");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut server = Server {
+            child,
+            port: 0,
+            startup_log: Vec::new(),
+            log,
+        };
+        loop {
+            let line = server
+                .log
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("rcpush reports its port: {:?}", server.startup_log));
+            if line.contains("rcpush listening") {
+                if let Some(rest) = line.split("port=").nth(1) {
+                    server.port = rest.split_whitespace().next().unwrap().parse().unwrap();
+                    return server;
+                }
+            }
+            server.startup_log.push(line);
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn push_get(&self, id: &str) -> (u16, String) {
+        let r = ureq::get(&self.url(&format!("/api/v1/push.get?id={id}")))
+            .set("X-User-Id", RODRIQ.0)
+            .set("X-Auth-Token", RODRIQ.1)
+            .call();
+        match r {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    pub fn kill_hard(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) without waiting.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        self.child.wait().unwrap()
+    }
+
+    /// SIGTERM, then the exit status and everything logged after start-up, to the end.
+    pub fn terminate_with_log(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        self.signal("TERM");
+        let status = self.child.wait().unwrap();
+        // The reader thread ends at end of file, which closes the channel.
+        let log = std::iter::from_fn(|| self.log.recv_timeout(Duration::from_secs(10)).ok());
+        (status, log.collect())
+    }
+
+    /// The log lines written so far.
+    pub fn drain_log(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+}
+
+/// Asserts a failed run that printed exactly one `rcpush: …` line and no panic; returns it.
+pub fn one_line_failure(out: &Output) -> String {
+    assert!(!out.status.success(), "should fail");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
+    assert!(lines[0].starts_with("rcpush: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
