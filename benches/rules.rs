@@ -77,7 +77,12 @@ fn text(c: &mut Criterion) {
         b.iter(|| filter_markdown(black_box(MARKUP)))
     });
     c.bench_function("not_id", |b| {
-        b.iter(|| not_id(black_box("E8A88JP-rcpush-demo"), black_box("iu7jtPAhvEeAS5tNq")))
+        b.iter(|| {
+            not_id(
+                black_box("E8A88JP-rcpush-demo"),
+                black_box("iu7jtPAhvEeAS5tNq"),
+            )
+        })
     });
     c.bench_function("token_hash (sha-256 + base64)", |b| {
         b.iter(|| token_hash(black_box("Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92")))
