@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::model::push_token::PushToken;
 use crate::model::{time, Doc, DocExt, Message, Room, Subscription, User};
+use crate::rules::md;
 use crate::store::{Import, ImportedMessage, ImportedUser, LoginToken, PendingPush, Store};
 
 #[derive(Deserialize, Default)]
@@ -27,6 +28,30 @@ struct Bundle {
     push_tokens: Vec<PushToken>,
     #[serde(rename = "pushOutbox")]
     push_outbox: Vec<PendingPush>,
+}
+
+/// Gives a message without `md` the AST Rocket.Chat would have stored (server defaults; none
+/// for empty or end-to-end encrypted text), placed before `_updatedAt` as on save.
+fn add_missing_md(doc: &mut Doc, ts: i64) {
+    if doc.contains_key("md") || doc.str_at("t") == Some("e2e") {
+        return;
+    }
+    let text = doc.str_at("msg").unwrap_or_default();
+    let options = md::Options {
+        now_ms: ts,
+        ..md::Options::default()
+    };
+    let Some(ast) = md::parse(text, &options).filter(|_| !text.is_empty()) else {
+        return;
+    };
+    let Ok(value) = serde_json::to_value(ast) else {
+        return;
+    };
+    let at = doc
+        .keys()
+        .position(|k| k == "_updatedAt")
+        .unwrap_or(doc.len());
+    doc.shift_insert(at, "md".into(), value);
 }
 
 /// Reads a bundle file and writes it to `store`. Returns how many documents were loaded.
@@ -94,13 +119,14 @@ pub fn parse(text: &str) -> anyhow::Result<Import> {
         }
         import.subscriptions.push(sub);
     }
-    for doc in bundle.messages {
+    for mut doc in bundle.messages {
         let id = require_id("message", &doc)?;
         let room_id = doc.str_at("rid").unwrap_or_default().to_string();
         let ts = doc
             .str_at("ts")
             .and_then(time::parse_iso)
             .with_context(|| format!("message {id} has no ISO ts"))?;
+        add_missing_md(&mut doc, ts);
         let message = Message::from_json(serde_json::to_vec(&doc)?)?;
         import.messages.push(ImportedMessage {
             message,

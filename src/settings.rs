@@ -146,6 +146,28 @@ impl Settings {
         Ok(Some(doc))
     }
 
+    /// The message parser's options as the server derives them from its settings
+    /// (`MessageService.getMarkdownConfig`), with `now_ms` dating `<t:hh:mm>` timestamps.
+    pub fn md_options(&self, now_ms: i64) -> crate::rules::md::Options {
+        let katex = self.bool("Katex_Enabled").then(|| crate::rules::md::Katex {
+            dollar_syntax: self.bool("Katex_Dollar_Syntax"),
+            parenthesis_syntax: self.bool("Katex_Parenthesis_Syntax"),
+        });
+        crate::rules::md::Options {
+            colors: self.bool("HexColorPreview_Enabled"),
+            emoticons: true,
+            custom_domains: self
+                .string("Message_CustomDomain_AutoLink")
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string)
+                .collect(),
+            katex,
+            now_ms,
+        }
+    }
+
     /// `Assets_favicon_192`'s custom `url`, if one was uploaded.
     pub fn favicon_192_url(&self) -> Option<String> {
         self.value("Assets_favicon_192")

@@ -160,14 +160,25 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
     fields.insert("ts".into(), time::iso(now).into());
     fields.insert("u".into(), caller.identity.short());
     fields.insert("rid".into(), room.id().into());
-    let urls: Vec<Value> = mentions::urls(&text)
-        .into_iter()
+    let parsed = mentions::text_fields(&text, &state.settings.md_options(now));
+    let urls: Vec<Value> = parsed
+        .urls
+        .iter()
         .map(|u| json!({"url": u, "meta": {}}))
         .collect();
     fields.insert("urls".into(), urls.into());
-    let (user_mentions, group_mention) = resolve_user_mentions(state, &text)?;
+    let (user_mentions, group_mention) = resolve_user_mentions(state, &parsed.users)?;
     fields.insert("mentions".into(), user_mentions.clone().into());
-    fields.insert("channels".into(), resolve_channels(state, &text)?.into());
+    fields.insert(
+        "channels".into(),
+        resolve_channels(state, &parsed.channels)?.into(),
+    );
+    if let Some(md) = &parsed.md {
+        fields.insert(
+            "md".into(),
+            serde_json::to_value(md).map_err(anyhow::Error::from)?,
+        );
+    }
 
     let id = client_id.clone().unwrap_or_else(id::new_id);
     let updated_at = time::iso(now);
@@ -270,8 +281,7 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
 
 /// `mentions`: `@all`/`@here` first (`{_id, username}`), then known users
 /// (`{_id, username, name, type:"user"}`). Also whether a group mention was made.
-fn resolve_user_mentions(state: &AppState, text: &str) -> ApiResult<(Vec<Value>, bool)> {
-    let names = mentions::mentioned_usernames(text);
+fn resolve_user_mentions(state: &AppState, names: &[String]) -> ApiResult<(Vec<Value>, bool)> {
     let mut groups = Vec::new();
     let mut users = Vec::new();
     for n in names {
@@ -295,9 +305,9 @@ fn resolve_user_mentions(state: &AppState, text: &str) -> ApiResult<(Vec<Value>,
 
 /// `channels`: the public and private rooms named with `#`, as `{_id, fname, name}` (the
 /// rooms' stored key order).
-fn resolve_channels(state: &AppState, text: &str) -> ApiResult<Vec<Value>> {
+fn resolve_channels(state: &AppState, names: &[String]) -> ApiResult<Vec<Value>> {
     let mut out = Vec::new();
-    for name in mentions::mentioned_channels(text) {
+    for name in names {
         if let Some(room) = state.store.room_by_name(&name)? {
             if matches!(room.t(), "c" | "p") {
                 let picked: Doc = room

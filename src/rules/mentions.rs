@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use super::md;
+
 /// `(^|\s|>)@(P(@P)?(:P)?)` with P = `[0-9a-zA-Z-_.]+`, multiline.
 fn user_regex() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
@@ -33,6 +35,43 @@ fn url_regex() -> &'static Regex {
         )
         .unwrap_or_else(|e| panic!("static regex: {e}"))
     })
+}
+
+/// What a new message's text yields: its `md` AST and the names and links it refers to.
+#[derive(Debug)]
+pub struct TextFields {
+    /// Absent when the text is empty or the official parser would throw.
+    pub md: Option<Vec<md::Node>>,
+    pub users: Vec<String>,
+    pub channels: Vec<String>,
+    pub urls: Vec<String>,
+}
+
+/// Parses `text` as Rocket.Chat does on save. Mentions, channels and URLs come from the AST,
+/// so they always agree with it; without an AST they are read from the text.
+pub fn text_fields(text: &str, options: &md::Options) -> TextFields {
+    let ast = if text.is_empty() {
+        None
+    } else {
+        md::parse(text, options)
+    };
+    match ast {
+        Some(ast) => {
+            let refs = md::references(&ast);
+            TextFields {
+                md: Some(ast),
+                users: refs.users,
+                channels: refs.channels,
+                urls: refs.urls,
+            }
+        }
+        None => TextFields {
+            md: None,
+            users: mentioned_usernames(text),
+            channels: mentioned_channels(text),
+            urls: urls(text),
+        },
+    }
 }
 
 /// Names in order of first appearance, without repeats.

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod emoji;
 mod emoji_table;
 pub mod login_throttle;
+pub mod md;
 pub mod mentions;
 pub mod notification;
 pub mod push;

@@ -317,6 +317,7 @@ fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
             "urls",
             "mentions",
             "channels",
+            "md",
             "_updatedAt"
         ]
     );
@@ -390,4 +391,62 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Messages created through the API carry the official parser's `md` (issue 3), and push.get
+/// returns it: the expected ASTs are @rocket.chat/message-parser 0.32.0's (clients.md §1).
+#[test]
+fn posted_messages_carry_the_official_parsers_md() {
+    let app = spawn_app();
+    for (text, md) in [
+        (
+            "hello **bold** world",
+            r#"[{"type":"PARAGRAPH","value":[{"type":"PLAIN_TEXT","value":"hello "},{"type":"BOLD","value":[{"type":"PLAIN_TEXT","value":"bold"}]},{"type":"PLAIN_TEXT","value":" world"}]}]"#,
+        ),
+        (
+            "- [ ] todo\n- [x] done",
+            r#"[{"type":"TASKS","value":[{"type":"TASK","status":false,"value":[{"type":"PLAIN_TEXT","value":"todo"}]},{"type":"TASK","status":true,"value":[{"type":"PLAIN_TEXT","value":"done"}]}]}]"#,
+        ),
+        (
+            ":)",
+            r#"[{"type":"BIG_EMOJI","value":[{"type":"EMOJI","value":{"type":"PLAIN_TEXT","value":":)"},"shortCode":"slight_smile"}]}]"#,
+        ),
+    ] {
+        let r = app.post(
+            "/api/v1/chat.postMessage",
+            Some(ALICE),
+            &json!({"roomId": "iu7jtPAhvEeAS5tNq", "text": text}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let id = r.json()["message"]["_id"].as_str().unwrap().to_string();
+        let got = push_get(&app, &id, RODRIQ).json()["data"]["message"]["md"].to_string();
+        assert_eq!(got, md, "{text:?}");
+    }
+    // An empty message has no md, as the parser throws on it.
+    let r = app.post(
+        "/api/v1/chat.sendMessage",
+        Some(ALICE),
+        &json!({"message": {"_id": "emptyMessage01", "rid": "iu7jtPAhvEeAS5tNq", "msg": ""}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        push_get(&app, "emptyMessage01", RODRIQ).json()["data"]["message"]
+            .get("md")
+            .is_none()
+    );
+    // Mentions, channels and urls come from the AST.
+    let r = app.post(
+        "/api/v1/chat.postMessage",
+        Some(ALICE),
+        &json!({"roomId": "iu7jtPAhvEeAS5tNq", "text": "`@rodriq` in code, @bob and mail me at foo@bar.com"}),
+    );
+    let m = r.json()["message"].clone();
+    assert_eq!(
+        m["mentions"],
+        json!([{"_id": BOB.0, "username": "bob", "name": "Bob Builder", "type": "user"}])
+    );
+    assert_eq!(
+        m["urls"],
+        json!([{"url": "mailto:foo@bar.com", "meta": {}}])
+    );
 }

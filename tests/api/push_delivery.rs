@@ -69,6 +69,19 @@ fn metric(app: &TestApp, name: &str) -> i64 {
         .unwrap()
 }
 
+/// Waits until a counter reaches `value`: the gateway sees a request a moment before the
+/// server has recorded its outcome.
+fn wait_for_metric(app: &TestApp, name: &str, value: i64) {
+    let start = std::time::Instant::now();
+    while metric(app, name) < value {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "{name} stayed below {value}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn message_pushes_reach_the_gateway_exactly_as_rocket_chat_sends_them() {
     let gw = FakeGateway::start();
@@ -107,6 +120,7 @@ fn message_pushes_reach_the_gateway_exactly_as_rocket_chat_sends_them() {
     );
     assert_eq!(got[0].header("content-type"), Some("application/json"));
     assert_eq!(got[0].header("authorization"), None);
+    wait_for_metric(&app, "rcpush_pushes_sent_total", 2);
     assert_eq!(metric(&app, "rcpush_pushes_sent_total"), 2);
     assert_eq!(metric(&app, "rcpush_push_outbox_length"), 0);
 }
@@ -159,6 +173,7 @@ fn a_406_removes_every_registration_of_the_token() {
         &json!({"token": "live-token"}),
     );
     assert_eq!(kept.status, 200);
+    wait_for_metric(&app, "rcpush_push_tokens_pruned_total", 1);
     assert_eq!(metric(&app, "rcpush_push_tokens_pruned_total"), 1);
 }
 
@@ -175,7 +190,9 @@ fn failed_attempts_are_retried_with_the_same_body_then_dropped() {
         got.iter().all(|r| r.body == got[0].body),
         "retries resend the same push"
     );
+    wait_for_metric(&app, "rcpush_pushes_retried_total", 2);
     assert_eq!(metric(&app, "rcpush_pushes_retried_total"), 2);
+    wait_for_metric(&app, "rcpush_pushes_sent_total", 1);
     assert_eq!(metric(&app, "rcpush_pushes_sent_total"), 1);
     // 422 is final; four failures exhaust the three retries.
     gw.answer(&[422, 500, 500, 500, 500]);
@@ -183,6 +200,7 @@ fn failed_attempts_are_retried_with_the_same_body_then_dropped() {
     post(&app, ALICE, DM, "never delivered");
     gw.wait_for(8);
     gw.settles_at(8);
+    wait_for_metric(&app, "rcpush_pushes_dropped_total", 2);
     assert_eq!(metric(&app, "rcpush_pushes_dropped_total"), 2);
     assert_eq!(metric(&app, "rcpush_push_outbox_length"), 0);
 }
@@ -206,14 +224,10 @@ fn an_unreachable_gateway_is_retried() {
     set_gateway(&closed_url);
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     post(&app, ALICE, DM, "is the gateway up?");
-    let start = std::time::Instant::now();
-    while metric(&app, "rcpush_pushes_retried_total") == 0 {
-        assert!(start.elapsed().as_secs() < 10, "no retry recorded");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_metric(&app, "rcpush_pushes_retried_total", 1);
     set_gateway(&gw.url);
     gw.wait_for(1);
-    assert_eq!(metric(&app, "rcpush_pushes_sent_total"), 1);
+    wait_for_metric(&app, "rcpush_pushes_sent_total", 1);
 }
 
 #[test]

@@ -134,6 +134,7 @@ fn messages_are_checked_and_stored_in_rocket_chat_order() {
             "urls",
             "mentions",
             "channels",
+            "md",
             "_id"
         ]
     );

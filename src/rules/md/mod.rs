@@ -28,6 +28,9 @@ pub struct Options {
     pub custom_domains: Vec<String>,
     /// `Some` when `Katex_Enabled`.
     pub katex: Option<Katex>,
+    /// The time (ms since the epoch) that dates `<t:hh:mm>` timestamps: the official parser
+    /// reads the clock for them; here the caller passes it, so parsing stays pure.
+    pub now_ms: i64,
 }
 
 /// Which KaTeX delimiters are recognised (`Katex_Dollar_Syntax`, `Katex_Parenthesis_Syntax`).
@@ -47,6 +50,7 @@ impl Default for Options {
                 dollar_syntax: false,
                 parenthesis_syntax: true,
             }),
+            now_ms: 0,
         }
     }
 }

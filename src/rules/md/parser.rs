@@ -987,7 +987,7 @@ impl<'a> Parser<'a> {
             let tz = tz.map(text);
             Some((
                 start,
-                time::from_hours(&text(h), &text(m), &secs, tz.as_deref()),
+                time::from_hours(self.opts.now_ms, &text(h), &text(m), &secs, tz.as_deref()),
             ))
         })
     }

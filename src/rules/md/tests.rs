@@ -95,6 +95,7 @@ fn options_from(v: &Value) -> Options {
             })
             .unwrap_or_default(),
         katex,
+        now_ms: 0,
     }
 }
 
@@ -260,4 +261,16 @@ mod properties {
         }
         assert!(slow.is_empty(), "{}", slow.join("\n"));
     }
+}
+
+#[test]
+fn hour_timestamps_take_their_date_from_the_caller() {
+    // 2024-05-31T12:00:00Z: `<t:10:30>` is 10:30 UTC that day.
+    let options = Options {
+        now_ms: 1_717_156_800_000,
+        ..Options::default()
+    };
+    let ast = parse("<t:10:30>", &options).unwrap();
+    let json = serde_json::to_string(&ast).unwrap();
+    assert!(json.contains(r#""timestamp":"1717151400""#), "{json}");
 }

@@ -2,8 +2,6 @@
 //! including its validation (`NaN | 0` is `0`) and the 32-bit wrap of `| 0`. Dates without an
 //! offset are read as UTC, the time zone the server runs in.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// Days from 1970-01-01 to the given proleptic Gregorian date (month 1–12; day may overflow).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -81,17 +79,15 @@ pub(super) fn from_iso(d: &DateTime) -> String {
     to_seconds_string(epoch_millis(d))
 }
 
-/// `<t:hh:mm[:ss][±hh:mm]>`: that time on the current UTC date.
+/// `<t:hh:mm[:ss][±hh:mm]>`: that time on the UTC date of `now_ms`.
 pub(super) fn from_hours(
+    now_ms: i64,
     hours: &str,
     minutes: &str,
     seconds: &str,
     offset: Option<&str>,
 ) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (y, mo, d) = civil_from_days(now.div_euclid(86_400));
+    let (y, mo, d) = civil_from_days(now_ms.div_euclid(86_400_000));
     let (year, month, day) = (format!("{y:04}"), format!("{mo:02}"), format!("{d:02}"));
     from_iso(&DateTime {
         year: &year,
