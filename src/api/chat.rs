@@ -287,7 +287,7 @@ fn resolve_user_mentions(state: &AppState, names: &[String]) -> ApiResult<(Vec<V
     for n in names {
         if n == "all" || n == "here" {
             groups.push(json!({"_id": n, "username": n}));
-        } else if let Some(u) = state.store.user_by_username(&n)? {
+        } else if let Some(u) = state.store.user_by_username(n)? {
             let mut m = Doc::new();
             m.insert("_id".into(), u.id().into());
             m.insert("username".into(), u.username().unwrap_or_default().into());
@@ -308,7 +308,7 @@ fn resolve_user_mentions(state: &AppState, names: &[String]) -> ApiResult<(Vec<V
 fn resolve_channels(state: &AppState, names: &[String]) -> ApiResult<Vec<Value>> {
     let mut out = Vec::new();
     for name in names {
-        if let Some(room) = state.store.room_by_name(&name)? {
+        if let Some(room) = state.store.room_by_name(name)? {
             if matches!(room.t(), "c" | "p") {
                 let picked: Doc = room
                     .0
