@@ -222,6 +222,8 @@ def measure(messages, seconds, connections):
             "fixed_p99_ms": quantile(before, after, 0.99),
             "fixed_client_p99_ms": fixed["client_p99_ms"],
         })
+        # Memory while serving push.get, before the login test's password hashes (19 MiB each).
+        result["serving_rss_kb"] = server.rss_kb()["VmRSS"]
         if messages == 100_000:
             result.update(with_logins(server, push, auth, seconds, connections))
         result.update({f"{k.lower()}_kb": v for k, v in server.rss_kb().items()})

@@ -103,7 +103,7 @@ fn prepare(store: &Store, config: &Config) -> anyhow::Result<Settings> {
 }
 
 fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
-    if !store.users_with_role("admin")?.is_empty() {
+    if store.any_user_has_role("admin")? {
         return Ok(());
     }
     let admin = &config.admin;

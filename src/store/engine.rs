@@ -43,6 +43,14 @@ pub trait Engine: Send + Sync {
     fn apply(&self, batch: Batch) -> StoreResult<()>;
     /// Returns once everything applied so far is on disk.
     fn flush(&self) -> StoreResult<()>;
-    /// True when no tree holds any entry (a fresh database).
-    fn is_empty(&self) -> StoreResult<bool>;
+    /// True when `tree` holds no entry (cheap: it looks at one entry at most).
+    fn tree_is_empty(&self, tree: Tree) -> StoreResult<bool>;
+    /// Shows `visit` the entries whose keys start with `prefix`, in key order, one at a time
+    /// without copying the tree, until it returns false.
+    fn visit_prefix(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> StoreResult<bool>,
+    ) -> StoreResult<()>;
 }

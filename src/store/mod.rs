@@ -88,12 +88,9 @@ impl Store {
 
     /// True when the database holds nothing but its schema marker.
     pub fn is_fresh(&self) -> StoreResult<bool> {
-        Ok(self.engine.scan_prefix(Tree::UseridUser, b"")?.is_empty()
-            && self.engine.scan_prefix(Tree::RoomidRoom, b"")?.is_empty()
-            && self
-                .engine
-                .scan_prefix(Tree::SettingidSetting, b"")?
-                .is_empty())
+        Ok(self.engine.tree_is_empty(Tree::UseridUser)?
+            && self.engine.tree_is_empty(Tree::RoomidRoom)?
+            && self.engine.tree_is_empty(Tree::SettingidSetting)?)
     }
 
     /// Runs `decide` alone among writers, applies its batch atomically, then flushes.

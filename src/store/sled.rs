@@ -124,7 +124,22 @@ impl Engine for SledEngine {
         Ok(())
     }
 
-    fn is_empty(&self) -> StoreResult<bool> {
-        Ok(self.trees.iter().all(|t| t.is_empty()))
+    fn tree_is_empty(&self, tree: Tree) -> StoreResult<bool> {
+        Ok(self.tree(tree).is_empty())
+    }
+
+    fn visit_prefix(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> StoreResult<bool>,
+    ) -> StoreResult<()> {
+        for entry in self.tree(tree).scan_prefix(prefix) {
+            let (k, v) = entry?;
+            if !visit(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
     }
 }

@@ -42,14 +42,16 @@ impl Store {
         self.get_string(Tree::UseridPassword, user_id.as_bytes())
     }
 
-    /// Every user who holds `role`.
-    pub fn users_with_role(&self, role: &str) -> StoreResult<Vec<User>> {
+    /// Whether any user holds `role` (stops at the first).
+    pub fn any_user_has_role(&self, role: &str) -> StoreResult<bool> {
+        let mut found = false;
         self.engine
-            .scan_prefix(Tree::UseridUser, b"")?
-            .into_iter()
-            .map(|(_, v)| decode::<User>(Tree::UseridUser, &v))
-            .filter(|u| u.as_ref().map_or(true, |u| u.roles().contains(&role)))
-            .collect()
+            .visit_prefix(Tree::UseridUser, b"", &mut |_, v| {
+                let user: Identity = decode(Tree::UseridUser, v)?;
+                found = user.roles.iter().any(|r| r == role);
+                Ok(!found)
+            })?;
+        Ok(found)
     }
 
     /// Inserts a new user with its indexes and password hash, unless a unique field is taken.
