@@ -26,6 +26,9 @@ impl Batch {
     }
 }
 
+/// Sees one `(key, value)` entry; returns whether to go on.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> StoreResult<bool> + 'a;
+
 pub trait Engine: Send + Sync {
     fn get(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
     /// Every entry whose key starts with `prefix`, in key order.
@@ -47,10 +50,5 @@ pub trait Engine: Send + Sync {
     fn tree_is_empty(&self, tree: Tree) -> StoreResult<bool>;
     /// Shows `visit` the entries whose keys start with `prefix`, in key order, one at a time
     /// without copying the tree, until it returns false.
-    fn visit_prefix(
-        &self,
-        tree: Tree,
-        prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> StoreResult<bool>,
-    ) -> StoreResult<()>;
+    fn visit_prefix(&self, tree: Tree, prefix: &[u8], visit: &mut Visitor<'_>) -> StoreResult<()>;
 }

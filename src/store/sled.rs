@@ -5,7 +5,7 @@ use std::path::Path;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::engine::{Batch, Engine};
+use super::engine::{Batch, Engine, Visitor};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
 
@@ -128,12 +128,7 @@ impl Engine for SledEngine {
         Ok(self.tree(tree).is_empty())
     }
 
-    fn visit_prefix(
-        &self,
-        tree: Tree,
-        prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> StoreResult<bool>,
-    ) -> StoreResult<()> {
+    fn visit_prefix(&self, tree: Tree, prefix: &[u8], visit: &mut Visitor<'_>) -> StoreResult<()> {
         for entry in self.tree(tree).scan_prefix(prefix) {
             let (k, v) = entry?;
             if !visit(&k, &v)? {
