@@ -119,6 +119,37 @@ struct Options<'a> {
     unique_id: &'a str,
 }
 
+impl<'a> Options<'a> {
+    /// `Push.send`'s pending notification with only the fields every push has; `title` and
+    /// `text` truncated as Rocket.Chat does.
+    fn pending(
+        target: Target<'a>,
+        created_at: &'a str,
+        unique_id: &'a str,
+        title: &'a str,
+        text: &'a str,
+    ) -> Options<'a> {
+        Options {
+            topic: target.apn_topic,
+            created_at,
+            created_by: "<SERVER>",
+            sent: false,
+            sending: 0,
+            title: truncate(title, TITLE_LIMIT),
+            text: truncate(text, TEXT_LIMIT),
+            from: "push",
+            user_id: target.receiver_id,
+            payload: None,
+            badge: None,
+            sound: "default",
+            not_id: None,
+            apn: None,
+            gcm: None,
+            unique_id,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Body<'a> {
     token: &'a str,
@@ -161,18 +192,8 @@ pub fn message_push_body(
     encode(Body {
         token: target.device_token,
         options: Options {
-            topic: target.apn_topic,
-            created_at,
-            created_by: "<SERVER>",
-            sent: false,
-            sending: 0,
-            title: truncate(title, TITLE_LIMIT),
-            text: truncate(text, TEXT_LIMIT),
-            from: n.from,
-            user_id: target.receiver_id,
             payload: Some(payload),
             badge: Some(n.badge),
-            sound: n.sound,
             not_id: Some(n.not_id),
             apn: Some(Category {
                 category: n.apn.category,
@@ -181,7 +202,7 @@ pub fn message_push_body(
                 image: &n.gcm.image,
                 style: n.gcm.style,
             }),
-            unique_id,
+            ..Options::pending(target, created_at, unique_id, title, text)
         },
     })
 }
@@ -191,24 +212,13 @@ pub fn test_push_body(username: &str, target: Target, unique_id: &str, created_a
     let title = format!("@{username}");
     encode(Body {
         token: target.device_token,
-        options: Options {
-            topic: target.apn_topic,
+        options: Options::pending(
+            target,
             created_at,
-            created_by: "<SERVER>",
-            sent: false,
-            sending: 0,
-            title: truncate(&title, TITLE_LIMIT),
-            text: Cow::Borrowed("This is a push test message"),
-            from: "push",
-            user_id: target.receiver_id,
-            payload: None,
-            badge: None,
-            sound: "default",
-            not_id: None,
-            apn: None,
-            gcm: None,
             unique_id,
-        },
+            &title,
+            "This is a push test message",
+        ),
     })
 }
 

@@ -8,23 +8,8 @@ use serde_json::Value;
 
 pub const ADMIN_PASSWORD: &str = "admin-test-password";
 
-/// The demo user of the documentation example and its login token.
-pub const RODRIQ: (&str, &str) = (
-    "d26x6zSkaPSe5gCyy",
-    "Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92",
-);
-pub const ALICE: (&str, &str) = (
-    "A7dm3kQzR9xYpW2bn",
-    "alice-demo-token-kGq2Wm7Rt9XbZp4Ns8Yc3Hd6Jf",
-);
-pub const BOB: (&str, &str) = (
-    "B8fn4mRaS2yZqX3cp",
-    "bob-demo-token-Tq8Lm3Xw6Zr2Pc9Kn4Vb7Yh5Dg1",
-);
-pub const GINA: (&str, &str) = (
-    "G5hp6nTbT3zAsY4dq",
-    "gina-demo-token-Hs5Nw2Qk8Xm4Rt7Zc3Pb6Yd9Jf",
-);
+/// The demo users of `data/seed.json` and their login tokens.
+pub use crate::support::{ALICE, BOB, GINA, RODRIQ};
 
 pub struct TestApp {
     pub url: String,

@@ -8,3 +8,5 @@ mod push;
 mod push_delivery;
 mod python_client;
 mod rooms;
+#[path = "../support/mod.rs"]
+mod support;
