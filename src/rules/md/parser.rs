@@ -1297,43 +1297,22 @@ impl<'a> Parser<'a> {
     }
 
     fn bold_content(&mut self) -> Option<Vec<Node>> {
-        let mut items = Vec::new();
-        loop {
-            let item = self.bold_preferred().or_else(|| {
-                self.run(|c| !matches!(c, 0x0A | 0x2A | 0x20 | 0x5F | 0x7E))
-                    .or_else(|| self.run1(|c| !matches!(c, 0x0A | 0x2A | 0x20)))
-                    .or_else(|| self.line())
-                    .map(Item::One)
-            });
-            match item {
-                Some(i) => items.push(i),
-                None => break,
-            }
-        }
-        (!items.is_empty()).then(|| reduce(items))
-    }
-
-    /// The items bold content tries before plain text.
-    fn bold_preferred(&mut self) -> Option<Item> {
-        let one = |n: Option<Node>| n.map(Item::One);
-        one(self.whitespace())
-            .or_else(|| one(self.inline_code()))
-            .or_else(|| one(self.timestamp()))
-            .or_else(|| one(self.references()))
-            .or_else(|| one(self.user_mention_after_text()))
-            .or_else(|| one(self.channel_mention()))
-            .or_else(|| self.italic())
-            .or_else(|| one(self.strike()))
-            .or_else(|| one(self.emoji()))
-            .or_else(|| one(self.inline_emoticon(Ctx::Bold)))
+        self.emphasis_content(Ctx::Bold)
     }
 
     fn italic_content(&mut self) -> Option<Vec<Node>> {
+        self.emphasis_content(Ctx::Italic)
+    }
+
+    /// Bold and italic content share one grammar; only the delimiter that ends a word run
+    /// and the emphasis that may nest inside differ.
+    fn emphasis_content(&mut self, ctx: Ctx) -> Option<Vec<Node>> {
+        let delimiter = if ctx == Ctx::Bold { 0x2A } else { 0x5F };
         let mut items = Vec::new();
         loop {
-            let item = self.italic_preferred().or_else(|| {
-                self.run(|c| !matches!(c, 0x0A | 0x5F | 0x20 | 0x2A | 0x7E))
-                    .or_else(|| self.run1(|c| !matches!(c, 0x0A | 0x5F | 0x20)))
+            let item = self.emphasis_preferred(ctx).or_else(|| {
+                self.run(|c| !matches!(c, 0x0A | 0x2A | 0x20 | 0x5F | 0x7E))
+                    .or_else(|| self.run1(|c| c != 0x0A && c != 0x20 && c != delimiter))
                     .or_else(|| self.line())
                     .map(Item::One)
             });
@@ -1345,7 +1324,8 @@ impl<'a> Parser<'a> {
         (!items.is_empty()).then(|| reduce(items))
     }
 
-    fn italic_preferred(&mut self) -> Option<Item> {
+    /// The items bold or italic content tries before plain text.
+    fn emphasis_preferred(&mut self, ctx: Ctx) -> Option<Item> {
         let one = |n: Option<Node>| n.map(Item::One);
         one(self.whitespace())
             .or_else(|| one(self.inline_code()))
@@ -1353,10 +1333,13 @@ impl<'a> Parser<'a> {
             .or_else(|| one(self.references()))
             .or_else(|| one(self.user_mention_after_text()))
             .or_else(|| one(self.channel_mention()))
-            .or_else(|| one(self.bold()))
+            .or_else(|| match ctx {
+                Ctx::Bold => self.italic(),
+                _ => one(self.bold()),
+            })
             .or_else(|| one(self.strike()))
             .or_else(|| one(self.emoji()))
-            .or_else(|| one(self.inline_emoticon(Ctx::Italic)))
+            .or_else(|| one(self.inline_emoticon(ctx)))
     }
 
     fn strike_content(&mut self) -> Option<Vec<Node>> {
@@ -1577,8 +1560,7 @@ impl<'a> Parser<'a> {
         self.p = q;
         let ok = match ctx {
             Ctx::Inline => self.inline_item().is_some(),
-            Ctx::Bold => self.bold_preferred().is_some(),
-            Ctx::Italic => self.italic_preferred().is_some(),
+            Ctx::Bold | Ctx::Italic => self.emphasis_preferred(ctx).is_some(),
         };
         self.p = save;
         self.item_ok.insert((q, self.flags, ctx as u8), ok);
