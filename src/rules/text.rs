@@ -312,8 +312,8 @@ fn is_line_terminator(c: char) -> bool {
 }
 
 /// JavaScript's `\s` (WhiteSpace and LineTerminator). Unlike `char::is_whitespace` it includes
-/// U+FEFF and excludes U+0085.
-fn is_js_space(c: char) -> bool {
+/// U+FEFF and excludes U+0085. The message parser shares it.
+pub(crate) fn is_js_space(c: char) -> bool {
     matches!(
         c,
         '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'

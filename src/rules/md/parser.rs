@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use super::ast::{Align, Node, TableCell};
 use super::classes::{ALNUM_CHARS, LOCAL_PART_CHARS, NAME_CHARS};
 use super::emoji;
-use super::reduce::{is_js_space, reduce, reduce_nodes, Item};
+use super::reduce::{reduce, reduce_nodes, Item};
 use super::time::{self, DateTime};
 use super::url;
 use super::Options;
+use crate::rules::text::is_js_space;
 
 const END: u32 = u32::MAX;
 

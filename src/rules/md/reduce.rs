@@ -3,6 +3,7 @@
 //! `:shortcode:` or emoticon that touches text or another emoji is turned back into text.
 
 use super::ast::Node;
+use crate::rules::text::is_js_space;
 
 /// A parsed inline item: one node, or the node list some italic fallbacks produce.
 pub(super) enum Item {
@@ -13,21 +14,6 @@ pub(super) enum Item {
 /// JavaScript `String.prototype.trim() !== ""`.
 fn has_non_space(s: &str) -> bool {
     s.chars().any(|c| !is_js_space(c))
-}
-
-/// JavaScript's `\s` / `trim` whitespace set.
-pub(super) fn is_js_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
 }
 
 fn push_merged(out: &mut Vec<Node>, node: Node) {
