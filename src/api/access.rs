@@ -1,5 +1,7 @@
 //! Room access for the HTTP layer: the pure rule chain fed from the store.
 
+use std::sync::Arc;
+
 use crate::error::ApiResult;
 use crate::model::user::Identity;
 use crate::model::Room;
@@ -13,9 +15,9 @@ const MAX_DISCUSSION_DEPTH: usize = 16;
 /// The caller's subscription is looked up only when the rules ask for it.
 pub fn can_read(state: &AppState, user: &Identity, room: &Room) -> ApiResult<bool> {
     let roles = user.roles();
-    let mut parent: Option<Room> = None;
+    let mut parent: Option<Arc<Room>> = None;
     for _ in 0..MAX_DISCUSSION_DEPTH {
-        let current = parent.as_ref().unwrap_or(room);
+        let current = parent.as_deref().unwrap_or(room);
         let mut failed = None;
         let facts = RoomFacts {
             t: current.t(),

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use serde_json::Value;
@@ -17,7 +18,7 @@ use crate::state::AppState;
 
 /// The caller, authenticated by `X-User-Id` + `X-Auth-Token` (spec §3.1).
 pub struct Caller {
-    pub identity: Identity,
+    pub identity: Arc<Identity>,
     pub token_hash: String,
 }
 

@@ -1,6 +1,8 @@
 //! `channels.*`, `groups.*`, `im.*` / `dm.*`: room creation and membership. Channels and
 //! groups share one implementation, parameterised by `Kind`.
 
+use std::sync::Arc;
+
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
@@ -235,7 +237,7 @@ fn find_room(state: &AppState, kind: Kind, caller: &Caller, body: &JsonBody) -> 
     if kind == Kind::Groups && state.store.subscription(room.id(), caller.id())?.is_none() {
         return Err(kind.not_found());
     }
-    Ok(room)
+    Ok(Arc::unwrap_or_clone(room))
 }
 
 /// The users named by `userId`, `username`, `userIds` or `usernames`.

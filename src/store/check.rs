@@ -92,7 +92,7 @@ impl Store {
         }
         for (key, value) in self.engine.scan_prefix(Tree::RoomnameRoomid, b"")? {
             let (name, id) = (lossy(&key), lossy(&value));
-            if self.room(&id)?.as_ref().and_then(Room::name) != Some(name.as_str()) {
+            if self.room(&id)?.as_deref().and_then(Room::name) != Some(name.as_str()) {
                 problems.push(format!("room name {name} points at {id}, which is not it"));
             }
         }
@@ -128,6 +128,31 @@ impl Store {
             if self.subscription(&room, user)?.is_none() {
                 problems.push(format!(
                     "{user} is a member of {room} without a subscription"
+                ));
+            }
+        }
+        self.check_badges(problems)
+    }
+
+    /// The badge index agrees with the subscriptions, for every user either one mentions.
+    fn check_badges(&self, problems: &mut Vec<String>) -> StoreResult<()> {
+        let mut users = std::collections::BTreeSet::new();
+        for (key, _) in self.engine.scan_prefix(Tree::UserroomidSubscription, b"")? {
+            users.insert(
+                key.split(|b| *b == SEP)
+                    .next()
+                    .map(lossy)
+                    .unwrap_or_default(),
+            );
+        }
+        for (key, _) in self.engine.scan_prefix(Tree::UseridBadge, b"")? {
+            users.insert(lossy(&key));
+        }
+        for user in users {
+            let (indexed, counted) = (self.badge(&user)?, self.badge_from_subscriptions(&user)?);
+            if indexed != counted {
+                problems.push(format!(
+                    "the badge of {user} is indexed as {indexed} but its subscriptions add up to {counted}"
                 ));
             }
         }
@@ -274,10 +299,11 @@ mod tests {
                     Tree::Roomtsmessageids,
                     keys::room_ts_message("r1", 1_704_067_200_000, "m1"),
                 );
+                batch.put(Tree::UseridBadge, "u1", "3");
                 Ok(())
             })
             .unwrap();
         let problems = store.check_consistency().unwrap();
-        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(problems.len(), 5, "{problems:#?}");
     }
 }

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::keys;
 use super::trees::Tree;
 use super::{Conflict, PendingPush, Store, StoreResult};
@@ -35,7 +37,8 @@ impl Store {
                 return Ok(Err(Conflict::Id));
             }
             Self::put_message(batch, message, id, room_id, ts);
-            if let Some(mut room) = store.room(room_id)? {
+            if let Some(room) = store.room(room_id)? {
+                let mut room = Arc::unwrap_or_clone(room);
                 on_room(&mut room);
                 Self::put_room(batch, &room);
             }

@@ -4,6 +4,7 @@
 //! one at a time under a lock (read, decide, apply one atomic batch), then wait for a flush:
 //! a write method returns `Ok` only once its data is on disk.
 
+mod cache;
 mod check;
 mod engine;
 mod export;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 
+use cache::Caches;
 pub use engine::{Batch, Engine};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use outbox::{Finish, PendingPush};
@@ -58,6 +60,7 @@ pub enum Conflict {
 pub struct Store {
     engine: Arc<dyn Engine>,
     write_lock: Arc<Mutex<()>>,
+    caches: Arc<Caches>,
 }
 
 impl Store {
@@ -67,6 +70,7 @@ impl Store {
         let store = Store {
             engine: Arc::new(engine),
             write_lock: Arc::new(Mutex::new(())),
+            caches: Arc::new(Caches::new()),
         };
         store.check_schema()?;
         Ok(store)
@@ -79,11 +83,35 @@ impl Store {
                 Ok(())
             }),
             Some(v) if v == SCHEMA_VERSION.to_string().as_bytes() => Ok(()),
+            Some(v) if v == b"1" => self.migrate_to_2(),
             Some(v) => Err(StoreError::Open(format!(
                 "database schema version {} is not supported by this rcpush (expects {SCHEMA_VERSION})",
                 String::from_utf8_lossy(&v)
             ))),
         }
+    }
+
+    /// Schema 2 added the badge index: build it from the subscriptions, in one batch.
+    fn migrate_to_2(&self) -> StoreResult<()> {
+        self.write(|store, batch| {
+            let mut users = std::collections::BTreeSet::new();
+            store
+                .engine
+                .visit_prefix(Tree::UserroomidSubscription, b"", &mut |key, _| {
+                    if let Some(user) = key.split(|b| *b == keys::SEP).next() {
+                        users.insert(user.to_vec());
+                    }
+                    Ok(true)
+                })?;
+            for user in users {
+                let id = String::from_utf8(user)
+                    .map_err(|e| corrupt(Tree::UserroomidSubscription, e))?;
+                let badge = store.badge_from_subscriptions(&id)?;
+                batch.put(Tree::UseridBadge, id, badge.to_string());
+            }
+            batch.put(Tree::Meta, "schema_version", SCHEMA_VERSION.to_string());
+            Ok(())
+        })
     }
 
     /// True when the database holds nothing but its schema marker.
@@ -100,8 +128,18 @@ impl Store {
             let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
             let mut batch = Batch::default();
             let result = decide(self, &mut batch)?;
+            self.derive_badges(&mut batch)?;
+            let cached: Vec<(Tree, Vec<u8>)> = batch
+                .writes
+                .iter()
+                .filter(|(tree, _, _)| Caches::holds(*tree))
+                .map(|(tree, key, _)| (*tree, key.clone()))
+                .collect();
             if !batch.is_empty() {
                 self.engine.apply(batch)?;
+            }
+            for (tree, key) in cached {
+                self.caches.invalidate(tree, &key);
             }
             result
         };

@@ -1,18 +1,23 @@
+use std::sync::Arc;
+
 use super::keys;
 use super::trees::Tree;
 use super::{encode, Batch, Conflict, Store, StoreResult};
 use crate::model::{Room, Subscription};
 
 impl Store {
-    pub fn room(&self, id: &str) -> StoreResult<Option<Room>> {
-        self.get_json(Tree::RoomidRoom, id.as_bytes())
+    /// Shared with the room cache: writers take their own copy (`Arc::unwrap_or_clone`).
+    pub fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>> {
+        self.caches.rooms.get_or_load(id.as_bytes(), || {
+            self.get_json(Tree::RoomidRoom, id.as_bytes())
+        })
     }
 
     pub fn room_id_by_name(&self, name: &str) -> StoreResult<Option<String>> {
         self.get_string(Tree::RoomnameRoomid, name.as_bytes())
     }
 
-    pub fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>> {
+    pub fn room_by_name(&self, name: &str) -> StoreResult<Option<Arc<Room>>> {
         match self.room_id_by_name(name)? {
             Some(id) => self.room(&id),
             None => Ok(None),
@@ -61,7 +66,7 @@ impl Store {
             let Some(room) = store.room(room_id)? else {
                 return Ok(None);
             };
-            let (changes, result) = change(store, room)?;
+            let (changes, result) = change(store, Arc::unwrap_or_clone(room))?;
             let Some(m) = changes else {
                 return Ok(Some(result));
             };

@@ -1,3 +1,5 @@
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::keys;
 use super::trees::Tree;
 use super::{decode, encode, Batch, Store, StoreResult};
@@ -18,6 +20,21 @@ enum Loose {
     Bool(bool),
     Number(serde_json::Number),
     Other(serde::de::IgnoredAny),
+}
+
+/// What one stored subscription adds to its user's badge.
+fn badge_share(bytes: &[u8]) -> StoreResult<i64> {
+    let c: Counters = decode(Tree::UserroomidSubscription, bytes)?;
+    if c.archived == Some(Loose::Bool(true)) {
+        return Ok(0);
+    }
+    Ok(match c.unread {
+        Some(Loose::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .unwrap_or(0),
+        _ => 0,
+    })
 }
 
 impl Store {
@@ -45,26 +62,60 @@ impl Store {
             .collect()
     }
 
-    /// `Subscriptions.getBadgeCount`: the sum of `unread` over non-archived subscriptions.
-    /// Only the two counters are decoded: this runs on every push.get.
+    /// `Subscriptions.getBadgeCount`, read from the index `derive_badges` keeps: push.get
+    /// asks for it on every call, and a user may have hundreds of subscriptions.
     pub fn badge(&self, user_id: &str) -> StoreResult<i64> {
-        let mut total = 0i64;
-        for (_, v) in self
-            .engine
-            .scan_prefix(Tree::UserroomidSubscription, &keys::prefix(user_id))?
-        {
-            let c: Counters = decode(Tree::UserroomidSubscription, &v)?;
-            if c.archived != Some(Loose::Bool(true)) {
-                total = total.saturating_add(match c.unread {
-                    Some(Loose::Number(n)) => n
-                        .as_i64()
-                        .or_else(|| n.as_f64().map(|f| f as i64))
-                        .unwrap_or(0),
-                    _ => 0,
-                });
-            }
+        match self.get_string(Tree::UseridBadge, user_id.as_bytes())? {
+            None => Ok(0),
+            Some(n) => n.parse().map_err(|e| super::corrupt(Tree::UseridBadge, e)),
         }
-        Ok(total)
+    }
+
+    /// The badge computed from the subscriptions themselves: the sum of `unread` over
+    /// non-archived ones. Only the two counters are decoded.
+    pub(super) fn badge_from_subscriptions(&self, user_id: &str) -> StoreResult<i64> {
+        let stored = self
+            .engine
+            .scan_prefix(Tree::UserroomidSubscription, &keys::prefix(user_id))?;
+        stored.iter().try_fold(0i64, |total, (_, v)| {
+            Ok(total.saturating_add(badge_share(v)?))
+        })
+    }
+
+    /// Brings the badge index up to date with the subscriptions `batch` writes: for each user
+    /// they belong to, the badge of the stored subscriptions overlaid with the batch's.
+    pub(super) fn derive_badges(&self, batch: &mut Batch) -> StoreResult<()> {
+        let touched: BTreeSet<&[u8]> = batch
+            .writes
+            .iter()
+            .filter(|(tree, _, _)| *tree == Tree::UserroomidSubscription)
+            .filter_map(|(_, key, _)| key.split(|b| *b == keys::SEP).next())
+            .collect();
+        let mut badges = Vec::with_capacity(touched.len());
+        for user in touched {
+            let mut prefix = user.to_vec();
+            prefix.push(keys::SEP);
+            let stored = self
+                .engine
+                .scan_prefix(Tree::UserroomidSubscription, &prefix)?;
+            let mut subs: BTreeMap<&[u8], Option<&[u8]>> = stored
+                .iter()
+                .map(|(k, v)| (k.as_slice(), Some(v.as_slice())))
+                .collect();
+            for (tree, key, value) in &batch.writes {
+                if *tree == Tree::UserroomidSubscription && key.starts_with(&prefix) {
+                    subs.insert(key, value.as_deref());
+                }
+            }
+            let total = subs.values().flatten().try_fold(0i64, |total, v| {
+                Ok::<_, super::StoreError>(total.saturating_add(badge_share(v)?))
+            })?;
+            badges.push((user.to_vec(), total.to_string()));
+        }
+        for (user, total) in badges {
+            batch.put(Tree::UseridBadge, user, total);
+        }
+        Ok(())
     }
 
     /// Rewrites one subscription with `update` (nothing happens if it does not exist).
@@ -91,5 +142,82 @@ impl Store {
             encode(sub),
         );
         batch.put(Tree::Roomuserids, keys::pair(sub.rid(), sub.user_id()), "");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Membership;
+
+    fn store_with(subscriptions: &str) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 4).unwrap();
+        let import = crate::seed::parse(&format!(
+            r#"{{"users":[{{"_id":"u1","username":"ann"}},{{"_id":"u2","username":"bob"}}],
+                "rooms":[{{"_id":"r1","t":"c","name":"a"}},{{"_id":"r2","t":"c","name":"b"}},
+                         {{"_id":"r3","t":"c","name":"c"}}],
+                "subscriptions":{subscriptions}}}"#
+        ))
+        .unwrap();
+        store.import(&import).unwrap();
+        (dir, store)
+    }
+
+    const SUBSCRIPTIONS: &str = r#"[
+        {"_id":"s1","rid":"r1","u":{"_id":"u1"},"unread":2},
+        {"_id":"s2","rid":"r2","u":{"_id":"u1"},"unread":3.0},
+        {"_id":"s3","rid":"r3","u":{"_id":"u1"},"unread":5,"archived":true},
+        {"_id":"s4","rid":"r1","u":{"_id":"u2"},"unread":"7"}]"#;
+
+    #[test]
+    fn the_badge_index_follows_every_subscription_write() {
+        let (_dir, store) = store_with(SUBSCRIPTIONS);
+        assert_eq!(
+            (store.badge("u1").unwrap(), store.badge("u2").unwrap()),
+            (5, 0)
+        );
+        assert_eq!(store.badge("nobody").unwrap(), 0);
+
+        store
+            .update_subscription("r1", "u1", |s| {
+                s.0.insert("unread".into(), 10.into());
+            })
+            .unwrap();
+        assert_eq!(store.badge("u1").unwrap(), 13);
+
+        store
+            .change_membership("r2", |_, room| {
+                let change = Membership {
+                    room,
+                    add: vec![],
+                    remove: vec!["u1".into()],
+                };
+                Ok((Some(change), ()))
+            })
+            .unwrap();
+        assert_eq!(store.badge("u1").unwrap(), 10);
+        assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_schema_1_database_gets_its_badge_index_on_open() {
+        let (dir, store) = store_with(SUBSCRIPTIONS);
+        store
+            .write(|_, batch| {
+                batch.put(Tree::Meta, "schema_version", "1");
+                batch.delete(Tree::UseridBadge, "u1");
+                batch.delete(Tree::UseridBadge, "u2");
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.badge("u1").unwrap(), 0);
+        drop(store);
+
+        let store = Store::open(&dir.path().join("db"), 4).unwrap();
+        assert_eq!(store.badge("u1").unwrap(), 5);
+        assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+        let version = store.engine.get(Tree::Meta, b"schema_version").unwrap();
+        assert_eq!(version.as_deref(), Some(b"2".as_slice()));
     }
 }

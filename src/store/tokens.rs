@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::trees::Tree;
@@ -13,8 +15,10 @@ pub struct LoginToken {
 }
 
 impl Store {
-    pub fn login_token(&self, token_hash: &str) -> StoreResult<Option<LoginToken>> {
-        self.get_json(Tree::TokenhashToken, token_hash.as_bytes())
+    pub fn login_token(&self, token_hash: &str) -> StoreResult<Option<Arc<LoginToken>>> {
+        self.caches.tokens.get_or_load(token_hash.as_bytes(), || {
+            self.get_json(Tree::TokenhashToken, token_hash.as_bytes())
+        })
     }
 
     pub fn add_login_token(&self, token_hash: &str, token: &LoginToken) -> StoreResult<()> {

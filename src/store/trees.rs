@@ -2,7 +2,7 @@
 //! Composite keys join their parts with `0xFF` (never part of UTF-8), see `keys.rs`.
 
 /// Bump when a key layout or document encoding changes, and add a migration.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tree {
@@ -40,10 +40,13 @@ pub enum Tree {
     Useridpushtokenids,
     /// due time (8 bytes, order-preserving) ∙ push id → pending gateway push.
     Outbox,
+    /// user id → decimal badge (`Subscriptions.getBadgeCount`), derived from the user's
+    /// subscriptions in the batch that changes them (since schema 2).
+    UseridBadge,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 17] = [
+    pub const ALL: [Tree; 18] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -61,6 +64,7 @@ impl Tree {
         Tree::Pushtokenvaluepushtokenids,
         Tree::Useridpushtokenids,
         Tree::Outbox,
+        Tree::UseridBadge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +86,7 @@ impl Tree {
             Tree::Pushtokenvaluepushtokenids => "pushtokenvaluepushtokenids",
             Tree::Useridpushtokenids => "useridpushtokenids",
             Tree::Outbox => "outbox",
+            Tree::UseridBadge => "userid_badge",
         }
     }
 

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::trees::Tree;
 use super::{decode, encode, Conflict, Store, StoreResult};
 use crate::model::user::{Identity, Names};
@@ -9,16 +11,20 @@ impl Store {
     }
 
     /// A user's identity (id, names, roles), without decoding the whole document.
-    pub fn user_identity(&self, id: &str) -> StoreResult<Option<Identity>> {
-        self.get_json(Tree::UseridUser, id.as_bytes())
+    pub fn user_identity(&self, id: &str) -> StoreResult<Option<Arc<Identity>>> {
+        self.caches.identities.get_or_load(id.as_bytes(), || {
+            self.get_json(Tree::UseridUser, id.as_bytes())
+        })
     }
 
     /// A user's `username` and `name` (lenient: wrongly typed fields count as absent).
-    pub fn user_names(&self, id: &str) -> StoreResult<Option<Names>> {
-        Ok(self
-            .engine
-            .get(Tree::UseridUser, id.as_bytes())?
-            .map(|bytes| serde_json::from_slice(&bytes).unwrap_or_default()))
+    pub fn user_names(&self, id: &str) -> StoreResult<Option<Arc<Names>>> {
+        self.caches.names.get_or_load(id.as_bytes(), || {
+            Ok(self
+                .engine
+                .get(Tree::UseridUser, id.as_bytes())?
+                .map(|bytes| serde_json::from_slice(&bytes).unwrap_or_default()))
+        })
     }
 
     /// Case-insensitive, as Rocket.Chat's `findOneByUsernameIgnoringCase`.

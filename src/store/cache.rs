@@ -1,0 +1,211 @@
+//! Decoded documents of the few trees every request reads (login tokens, users, rooms), kept
+//! in memory in front of the engine, as Conduit does. Without them each push.get decodes the
+//! same user and room JSON again, and on a large database the engine's page cache, flooded by
+//! message reads, has often evicted those pages as well.
+//!
+//! Writers invalidate after their batch is applied (`Store::write`). A reader that loaded a
+//! value while a writer ran may hold an old value, so it inserts only if no invalidation
+//! happened since it started loading: the epoch check below.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::trees::Tree;
+use super::StoreResult;
+use crate::model::user::{Identity, Names};
+use crate::model::Room;
+use crate::store::LoginToken;
+
+const SHARDS: usize = 8;
+
+type Shard<V> = RwLock<HashMap<Box<[u8]>, Arc<V>>>;
+
+/// A bounded map from key to decoded value, sharded so that readers on different keys do not
+/// meet on one lock. Absent keys are never cached: a flood of unknown tokens costs no memory.
+pub(super) struct Cache<V> {
+    shards: [Shard<V>; SHARDS],
+    per_shard: usize,
+    epoch: AtomicU64,
+}
+
+impl<V> Cache<V> {
+    fn new(capacity: usize) -> Cache<V> {
+        Cache {
+            shards: std::array::from_fn(|_| RwLock::new(HashMap::new())),
+            per_shard: capacity.div_ceil(SHARDS),
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, key: &[u8]) -> &Shard<V> {
+        // FNV-1a: keys are ids and hashes, short and well spread.
+        let hash = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+        });
+        &self.shards[(hash % SHARDS as u64) as usize]
+    }
+
+    /// The cached value of `key`, else what `load` finds (cached when it is something).
+    pub(super) fn get_or_load(
+        &self,
+        key: &[u8],
+        load: impl FnOnce() -> StoreResult<Option<V>>,
+    ) -> StoreResult<Option<Arc<V>>> {
+        let shard = self.shard(key);
+        if let Some(hit) = shard.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return Ok(Some(hit.clone()));
+        }
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let Some(value) = load()? else {
+            return Ok(None);
+        };
+        let value = Arc::new(value);
+        let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
+        if self.epoch.load(Ordering::SeqCst) == epoch {
+            if map.len() >= self.per_shard {
+                // Any entry will do: the hot ones come back at the next request.
+                if let Some(victim) = map.keys().next().cloned() {
+                    map.remove(&victim);
+                }
+            }
+            map.insert(key.into(), value.clone());
+        }
+        Ok(Some(value))
+    }
+
+    fn invalidate(&self, key: &[u8]) {
+        let mut map = self.shard(key).write().unwrap_or_else(|p| p.into_inner());
+        map.remove(key);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// One cache per decoded view. Sizes bound memory to a few MB on any database.
+pub(super) struct Caches {
+    pub tokens: Cache<LoginToken>,
+    pub identities: Cache<Identity>,
+    pub names: Cache<Names>,
+    pub rooms: Cache<Room>,
+}
+
+impl Caches {
+    pub fn new() -> Caches {
+        Caches {
+            tokens: Cache::new(8192),
+            identities: Cache::new(8192),
+            names: Cache::new(8192),
+            rooms: Cache::new(2048),
+        }
+    }
+
+    /// Forgets what a write to `key` of `tree` may have changed; called after the write is
+    /// applied to the engine.
+    pub fn invalidate(&self, tree: Tree, key: &[u8]) {
+        match tree {
+            Tree::TokenhashToken => self.tokens.invalidate(key),
+            Tree::UseridUser => {
+                self.identities.invalidate(key);
+                self.names.invalidate(key);
+            }
+            Tree::RoomidRoom => self.rooms.invalidate(key),
+            _ => {}
+        }
+    }
+
+    pub fn holds(tree: Tree) -> bool {
+        matches!(
+            tree,
+            Tree::TokenhashToken | Tree::UseridUser | Tree::RoomidRoom
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_that_raced_a_write_is_not_kept() {
+        let cache: Cache<u32> = Cache::new(16);
+        let stale = cache.get_or_load(b"k", || {
+            // A writer applies and invalidates while this reader is still loading.
+            cache.invalidate(b"k");
+            Ok(Some(1))
+        });
+        assert_eq!(stale.unwrap().as_deref(), Some(&1));
+        let fresh = cache.get_or_load(b"k", || Ok(Some(2))).unwrap();
+        assert_eq!(fresh.as_deref(), Some(&2));
+        let cached = cache.get_or_load(b"k", || Ok(Some(3))).unwrap();
+        assert_eq!(cached.as_deref(), Some(&2));
+    }
+
+    #[test]
+    fn the_store_serves_every_write_at_once_through_its_caches() {
+        use crate::store::{LoginToken, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 4).unwrap();
+        let import = crate::seed::parse(
+            r#"{"users":[{"_id":"u1","username":"ann","roles":["user"]}],
+                "rooms":[{"_id":"r1","t":"c","name":"general"}]}"#,
+        )
+        .unwrap();
+        store.import(&import).unwrap();
+        let token = LoginToken {
+            user_id: "u1".into(),
+            when: "2024-01-01T00:00:00.000Z".into(),
+        };
+        store.add_login_token("h", &token).unwrap();
+        // Load all three into the caches, then change them.
+        assert!(store.login_token("h").unwrap().is_some());
+        assert_eq!(store.user_identity("u1").unwrap().unwrap().roles, ["user"]);
+        assert_eq!(store.room("r1").unwrap().unwrap().name(), Some("general"));
+
+        store.remove_login_token("h").unwrap();
+        assert!(store.login_token("h").unwrap().is_none());
+        let mut user = store.user("u1").unwrap().unwrap();
+        user.0.insert("roles".into(), serde_json::json!(["admin"]));
+        user.0.insert("name".into(), "Ann".into());
+        store
+            .write(|_, batch| {
+                batch.put(Tree::UseridUser, "u1", super::super::encode(&user));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.user_identity("u1").unwrap().unwrap().roles, ["admin"]);
+        assert_eq!(
+            store.user_names("u1").unwrap().unwrap().name.as_deref(),
+            Some("Ann")
+        );
+        store
+            .change_membership("r1", |_, mut room| {
+                room.0.insert("name".into(), "renamed".into());
+                let change = crate::store::Membership {
+                    room,
+                    add: vec![],
+                    remove: vec![],
+                };
+                Ok((Some(change), ()))
+            })
+            .unwrap();
+        assert_eq!(store.room("r1").unwrap().unwrap().name(), Some("renamed"));
+    }
+
+    #[test]
+    fn absent_keys_are_not_cached_and_the_size_is_bounded() {
+        let cache: Cache<u32> = Cache::new(SHARDS * 2);
+        assert!(cache.get_or_load(b"none", || Ok(None)).unwrap().is_none());
+        assert_eq!(
+            cache
+                .get_or_load(b"none", || Ok(Some(5)))
+                .unwrap()
+                .as_deref(),
+            Some(&5)
+        );
+        for i in 0..1000u32 {
+            cache.get_or_load(&i.to_be_bytes(), || Ok(Some(i))).unwrap();
+        }
+        let held: usize = cache.shards.iter().map(|s| s.read().unwrap().len()).sum();
+        assert!(held <= SHARDS * 2, "{held} entries held");
+    }
+}
