@@ -5,9 +5,10 @@ Builds the release server, installs the load generator (oha, from crates.io), ge
 databases of 1k to 1M messages, and for each one starts the real server and measures, with
 the same load generator and connection count in the same run:
 
-* cold start: process start to the first 200 from push.get;
-* saturation throughput of push.get (random public messages the caller may read) and of the
-  bare baseline endpoint /api/info, and their ratio;
+* cold start: process start to the first 200 from push.get, on a database at rest (the first
+  start after generating replays sled's log of the whole generation; it is reported apart);
+* saturation throughput of push.get (uniformly random public messages the caller may read,
+  from a URL list) and of the bare baseline endpoint /api/info, and their ratio;
 * server-side p50/p99 latency (read from the server's own /metrics histograms) at saturation
   and at a fixed 1,000 req/s;
 * memory (VmRSS / VmHWM);
@@ -22,9 +23,11 @@ asserted: CI does not run this.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
+import random
 import pathlib
 import platform
 import shutil
@@ -61,9 +64,17 @@ def ensure_tools():
         run(["cargo", "install", "oha", "--locked", "--version", OHA_VERSION, "--root", str(TOOLS)])
 
 
+def generator_version():
+    """Changes whenever the code that shapes a generated database does."""
+    h = hashlib.sha256()
+    for f in ["src/generate.rs", "src/seed.rs", "src/store/trees.rs"]:
+        h.update((ROOT / f).read_bytes())
+    return h.hexdigest()[:10]
+
+
 def dataset(messages):
     """A generated database of `messages` messages, made once and reused."""
-    path = WORK / f"db-{messages}"
+    path = WORK / f"db-{messages}-{generator_version()}"
     summary_file = path / "summary.json"
     if summary_file.exists():
         return path / "db", json.loads(summary_file.read_text())
@@ -74,6 +85,10 @@ def dataset(messages):
     out = run([str(BIN), "generate", "--messages", str(messages), "--json"], cwd=ROOT, env=env,
               stdout=subprocess.PIPE).stdout
     summary = json.loads(out)
+    # The first start replays sled's log of the generation and creates the admin account.
+    first = Server(path / "db", "/api/info", auth=False)
+    summary["first_start_ms"] = first.cold_start_ms
+    first.stop()
     summary_file.write_text(json.dumps(summary))
     return path / "db", summary
 
@@ -85,7 +100,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, db, probe, cache_mb=32):
+    def __init__(self, db, probe, cache_mb=32, auth=True):
         """Starts the server and times it until `probe` (a path) answers 200 to the caller."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -98,8 +113,8 @@ class Server:
         self.proc = subprocess.Popen([str(BIN)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         while True:
             try:
-                req = urllib.request.Request(self.url + probe, headers={
-                    "X-User-Id": CALLER[0], "X-Auth-Token": CALLER[1]})
+                headers = {"X-User-Id": CALLER[0], "X-Auth-Token": CALLER[1]} if auth else {}
+                req = urllib.request.Request(self.url + probe, headers=headers)
                 with urllib.request.urlopen(req, timeout=1) as r:
                     if r.status == 200:
                         break
@@ -154,14 +169,14 @@ def quantile(before, after, q):
     return None
 
 
-def oha(target, seconds, connections, rate=None, regex=False, headers=(), method="GET", body=None,
-        background=False):
+def oha(target, seconds, connections, rate=None, url_file=False, headers=(), method="GET",
+        body=None, background=False):
     cmd = [str(OHA), "-z", f"{seconds}s", "-c", str(connections), "--no-tui",
            "--output-format", "json"]
     if rate:
         cmd += ["-q", str(rate), "--latency-correction"]
-    if regex:
-        cmd += ["--rand-regex-url"]
+    if url_file:
+        cmd += ["--urls-from-file"]
     for h in headers:
         cmd += ["-H", h]
     if method != "GET":
@@ -178,14 +193,14 @@ def oha(target, seconds, connections, rate=None, regex=False, headers=(), method
             "client_p99_ms": data["latencyPercentiles"]["p99"] * 1000}
 
 
-def push_get_regex(server, summary):
-    """A URL regex for the caller's readable messages: p<digits> ids, a power of ten of them."""
-    digits = summary["public_id_digits"]
-    k = max(1, int(math.log10(max(1, summary["public_messages"]))))
-    k = min(k, digits)
-    # oha's regex generator takes `\.` as any character: literal characters go in classes.
-    host = server.url.replace(".", "[.]")
-    return host + "/api/v1/push[.]get[?]id=p" + "0" * (digits - k) + "[0-9]{" + str(k) + "}"
+def push_get_urls(server, summary, path):
+    """A file of 100,000 push.get URLs on uniformly random public messages (`p<digits>` ids)."""
+    rng = random.Random(summary["messages"])
+    digits, count = summary["public_id_digits"], summary["public_messages"]
+    with open(path, "w") as f:
+        for _ in range(100_000):
+            f.write(f"{server.url}/api/v1/push.get?id=p{rng.randrange(count):0{digits}d}\n")
+    return str(path)
 
 
 def measure(messages, seconds, connections):
@@ -193,14 +208,14 @@ def measure(messages, seconds, connections):
     first = "/api/v1/push.get?id=p" + "0" * summary["public_id_digits"]
     server = Server(db, first)
     auth = [f"X-User-Id: {CALLER[0]}", f"X-Auth-Token: {CALLER[1]}"]
-    push = push_get_regex(server, summary)
+    push = push_get_urls(server, summary, db.parent / "urls.txt")
     result = {"messages": messages, "generate_messages_per_s": summary["messages_per_second"],
-              "cold_start_ms": server.cold_start_ms}
+              "first_start_ms": summary["first_start_ms"], "cold_start_ms": server.cold_start_ms}
     try:
-        oha(push, 2, connections, regex=True, headers=auth)  # warm-up
+        oha(push, 2, connections, url_file=True, headers=auth)  # warm-up
         route = "/api/v1/push.get"
         before = server.histogram(route)
-        sat = oha(push, seconds, connections, regex=True, headers=auth)
+        sat = oha(push, seconds, connections, url_file=True, headers=auth)
         after = server.histogram(route)
         assert sat["statuses"].get("200", 0) > 0 and len(sat["statuses"]) == 1, sat["statuses"]
         base_before = server.histogram("/api/info")
@@ -214,7 +229,7 @@ def measure(messages, seconds, connections):
             "baseline_p99_ms": quantile(base_before, base_after, 0.99),
         })
         before = server.histogram(route)
-        fixed = oha(push, seconds, connections, rate=1000, regex=True, headers=auth)
+        fixed = oha(push, seconds, connections, rate=1000, url_file=True, headers=auth)
         after = server.histogram(route)
         result.update({
             "fixed_rate_rps": fixed["rps"],
@@ -243,7 +258,7 @@ def with_logins(server, push, auth, seconds, connections):
     time.sleep(1)
     route = "/api/v1/push.get"
     before = server.histogram(route)
-    oha(push, seconds, connections, rate=1000, regex=True, headers=auth)
+    oha(push, seconds, connections, rate=1000, url_file=True, headers=auth)
     after = server.histogram(route)
     good.wait()
     bad.wait()

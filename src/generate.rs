@@ -185,8 +185,6 @@ pub fn generate(store: &Store, size: Size) -> anyhow::Result<Summary> {
             batch.push(ImportedMessage {
                 message: Message::from_json(serde_json::to_vec(&doc)?)?,
                 id,
-                room_id: room.id().to_string(),
-                ts,
             });
         }
         let n = batch.len() as u64;
@@ -257,8 +255,10 @@ fn message_doc(
             vec![],
         ),
     };
-    object(json!({
+    let mut doc = object(json!({
         "_id": id, "rid": room.id(), "msg": msg, "ts": time::iso(ts), "u": author.short(),
         "urls": urls, "mentions": mentions, "channels": [], "_updatedAt": time::iso(ts),
-    }))
+    }));
+    crate::seed::add_missing_md(&mut doc, ts);
+    doc
 }

@@ -32,7 +32,7 @@ struct Bundle {
 
 /// Gives a message without `md` the AST Rocket.Chat would have stored (server defaults; none
 /// for empty or end-to-end encrypted text), placed before `_updatedAt` as on save.
-fn add_missing_md(doc: &mut Doc, ts: i64) {
+pub(crate) fn add_missing_md(doc: &mut Doc, ts: i64) {
     if doc.contains_key("md") || doc.str_at("t") == Some("e2e") {
         return;
     }
@@ -121,19 +121,13 @@ pub fn parse(text: &str) -> anyhow::Result<Import> {
     }
     for mut doc in bundle.messages {
         let id = require_id("message", &doc)?;
-        let room_id = doc.str_at("rid").unwrap_or_default().to_string();
         let ts = doc
             .str_at("ts")
             .and_then(time::parse_iso)
             .with_context(|| format!("message {id} has no ISO ts"))?;
         add_missing_md(&mut doc, ts);
         let message = Message::from_json(serde_json::to_vec(&doc)?)?;
-        import.messages.push(ImportedMessage {
-            message,
-            id,
-            room_id,
-            ts,
-        });
+        import.messages.push(ImportedMessage { message, id });
     }
     for doc in bundle.settings {
         require_id("setting", &doc)?;

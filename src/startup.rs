@@ -32,8 +32,15 @@ impl Application {
         let listener = TcpListener::bind(&config.server.bind)
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         let port = listener.local_addr()?.port();
+        let opening = std::time::Instant::now();
         let store = Store::open(&config.storage.path, config.storage.cache_mb)?;
+        let opened = opening.elapsed();
         let settings = prepare(&store, config)?;
+        tracing::info!(
+            open_ms = opened.as_secs_f64() * 1e3,
+            prepare_ms = (opening.elapsed() - opened).as_secs_f64() * 1e3,
+            "database ready"
+        );
         crate::control::serve_exports(store.clone(), &config.storage.path);
         let delivery = Delivery::start(store.clone(), settings.clone(), config.push.clone())?;
         let state = AppState::new(store, settings, delivery.clone(), config);

@@ -225,7 +225,6 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
     });
     let last_message = Value::Object(stored.clone());
     let rid = room.id().to_string();
-    let ts = now;
     let stamp = time::iso(now);
     let result = state
         .write(move |s| {
@@ -233,7 +232,6 @@ async fn send(state: &AppState, caller: &Caller, room: &Room, mut fields: Doc) -
                 &message,
                 &id,
                 &rid,
-                ts,
                 |room| {
                     let msgs = room.0.get("msgs").and_then(Value::as_i64).unwrap_or(0);
                     room.0.insert("msgs".into(), (msgs + 1).into());

@@ -51,4 +51,6 @@ pub trait Engine: Send + Sync {
     /// Shows `visit` the entries whose keys start with `prefix`, in key order, one at a time
     /// without copying the tree, until it returns false.
     fn visit_prefix(&self, tree: Tree, prefix: &[u8], visit: &mut Visitor<'_>) -> StoreResult<()>;
+    /// Removes a tree of an earlier schema (see `trees::RETIRED`) with everything in it.
+    fn drop_retired(&self, name: &str) -> StoreResult<()>;
 }

@@ -6,7 +6,7 @@ use super::import::{Import, ImportedMessage, ImportedUser};
 use super::tokens::LoginToken;
 use super::trees::Tree;
 use super::{corrupt, decode, Store, StoreResult};
-use crate::model::{time, Doc, DocExt, Message};
+use crate::model::Message;
 
 impl Store {
     /// Every document with its secrets, read while writers are held off, so that the copy
@@ -41,15 +41,8 @@ impl Store {
                 .push(decode(Tree::UserroomidSubscription, &value)?);
         }
         for (key, value) in self.entries(Tree::MessageidMessage)? {
-            let doc: Doc = decode(Tree::MessageidMessage, &value)?;
-            let ts = doc
-                .str_at("ts")
-                .and_then(time::parse_iso)
-                .ok_or_else(|| corrupt(Tree::MessageidMessage, "a message has no ISO ts"))?;
             import.messages.push(ImportedMessage {
                 id: String::from_utf8_lossy(&key).into_owned(),
-                room_id: doc.str_at("rid").unwrap_or_default().to_string(),
-                ts,
                 message: Message::from_json(value)
                     .map_err(|e| corrupt(Tree::MessageidMessage, e))?,
             });

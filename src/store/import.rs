@@ -40,8 +40,6 @@ pub struct ImportedUser {
 pub struct ImportedMessage {
     pub message: Message,
     pub id: String,
-    pub room_id: String,
-    pub ts: i64,
 }
 
 impl Store {
@@ -61,7 +59,7 @@ impl Store {
                 Self::put_subscription(batch, sub);
             }
             for m in &data.messages {
-                Self::put_message(batch, &m.message, &m.id, &m.room_id, m.ts);
+                Self::put_message(batch, &m.message, &m.id);
             }
             for s in &data.settings {
                 Self::put_setting(batch, s);

@@ -1,6 +1,5 @@
 use std::sync::Arc;
 
-use super::keys;
 use super::trees::Tree;
 use super::{Conflict, PendingPush, Store, StoreResult};
 use crate::model::{Message, Room, Subscription};
@@ -24,7 +23,6 @@ impl Store {
         message: &Message,
         id: &str,
         room_id: &str,
-        ts: i64,
         on_room: impl FnOnce(&mut Room),
         mut on_member: impl FnMut(&Store, &mut Subscription) -> StoreResult<(bool, Vec<PendingPush>)>,
     ) -> StoreResult<Result<usize, Conflict>> {
@@ -36,7 +34,7 @@ impl Store {
             {
                 return Ok(Err(Conflict::Id));
             }
-            Self::put_message(batch, message, id, room_id, ts);
+            Self::put_message(batch, message, id);
             if let Some(room) = store.room(room_id)? {
                 let mut room = Arc::unwrap_or_clone(room);
                 on_room(&mut room);
@@ -59,22 +57,11 @@ impl Store {
         })
     }
 
-    pub(super) fn put_message(
-        batch: &mut super::Batch,
-        message: &Message,
-        id: &str,
-        room_id: &str,
-        ts: i64,
-    ) {
+    pub(super) fn put_message(batch: &mut super::Batch, message: &Message, id: &str) {
         batch.put(
             Tree::MessageidMessage,
             id,
             message.raw().get().as_bytes().to_vec(),
-        );
-        batch.put(
-            Tree::Roomtsmessageids,
-            keys::room_ts_message(room_id, ts, id),
-            "",
         );
     }
 }

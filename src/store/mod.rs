@@ -91,8 +91,12 @@ impl Store {
         }
     }
 
-    /// Schema 2 added the badge index: build it from the subscriptions, in one batch.
+    /// Schema 2 dropped the room time index and added the badge index, built from the
+    /// subscriptions in one batch. Both steps can run again if a crash interrupts them.
     fn migrate_to_2(&self) -> StoreResult<()> {
+        for name in trees::RETIRED {
+            self.engine.drop_retired(name)?;
+        }
         self.write(|store, batch| {
             let mut users = std::collections::BTreeSet::new();
             store
@@ -177,5 +181,55 @@ fn corrupt(tree: Tree, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         tree: tree.name(),
         detail: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_1_database_is_migrated_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path, 4).unwrap();
+        let import = crate::seed::parse(
+            r#"{"users":[{"_id":"u1","username":"ann"}],
+                "rooms":[{"_id":"r1","t":"c","name":"a"},{"_id":"r2","t":"c","name":"b"}],
+                "subscriptions":[{"_id":"s1","rid":"r1","u":{"_id":"u1"},"unread":2},
+                                 {"_id":"s2","rid":"r2","u":{"_id":"u1"},"unread":3}]}"#,
+        )
+        .unwrap();
+        store.import(&import).unwrap();
+        drop(store);
+        // Make it look like schema 1: the old time index, no badge index.
+        {
+            let db = ::sled::open(&path).unwrap();
+            db.open_tree("roomtsmessageids")
+                .unwrap()
+                .insert("r1\u{ff}x", "")
+                .unwrap();
+            db.open_tree(Tree::UseridBadge.name())
+                .unwrap()
+                .clear()
+                .unwrap();
+            db.open_tree(Tree::Meta.name())
+                .unwrap()
+                .insert("schema_version", "1")
+                .unwrap();
+            db.flush().unwrap();
+        }
+
+        let store = Store::open(&path, 4).unwrap();
+        assert_eq!(store.badge("u1").unwrap(), 5);
+        assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+        let version = store.engine.get(Tree::Meta, b"schema_version").unwrap();
+        assert_eq!(version.as_deref(), Some(b"2".as_slice()));
+        drop(store);
+        let db = ::sled::open(&path).unwrap();
+        assert!(!db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == b"roomtsmessageids"));
     }
 }

@@ -137,4 +137,9 @@ impl Engine for SledEngine {
         }
         Ok(())
     }
+
+    fn drop_retired(&self, name: &str) -> StoreResult<()> {
+        self.db.drop_tree(name)?;
+        Ok(())
+    }
 }

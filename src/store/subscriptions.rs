@@ -199,25 +199,4 @@ mod tests {
         assert_eq!(store.badge("u1").unwrap(), 10);
         assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
     }
-
-    #[test]
-    fn a_schema_1_database_gets_its_badge_index_on_open() {
-        let (dir, store) = store_with(SUBSCRIPTIONS);
-        store
-            .write(|_, batch| {
-                batch.put(Tree::Meta, "schema_version", "1");
-                batch.delete(Tree::UseridBadge, "u1");
-                batch.delete(Tree::UseridBadge, "u2");
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(store.badge("u1").unwrap(), 0);
-        drop(store);
-
-        let store = Store::open(&dir.path().join("db"), 4).unwrap();
-        assert_eq!(store.badge("u1").unwrap(), 5);
-        assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
-        let version = store.engine.get(Tree::Meta, b"schema_version").unwrap();
-        assert_eq!(version.as_deref(), Some(b"2".as_slice()));
-    }
 }

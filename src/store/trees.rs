@@ -4,6 +4,10 @@
 /// Bump when a key layout or document encoding changes, and add a migration.
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// Trees of earlier schemas, dropped by the migrations: `roomtsmessageids` (schema 1) indexed
+/// messages by room and time for no reader, and cost start-up time in proportion.
+pub const RETIRED: [&str; 1] = ["roomtsmessageids"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tree {
     /// `"schema_version"` → decimal version.
@@ -28,8 +32,6 @@ pub enum Tree {
     Roomuserids,
     /// message id → message document, verbatim as served.
     MessageidMessage,
-    /// room id ∙ ts (8 bytes, order-preserving) ∙ message id → empty.
-    Roomtsmessageids,
     /// setting id → setting document `{"_id","value",…}`.
     SettingidSetting,
     /// push token id → push token document (`_raix_push_app_tokens` shape).
@@ -46,7 +48,7 @@ pub enum Tree {
 }
 
 impl Tree {
-    pub const ALL: [Tree; 18] = [
+    pub const ALL: [Tree; 17] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -58,7 +60,6 @@ impl Tree {
         Tree::UserroomidSubscription,
         Tree::Roomuserids,
         Tree::MessageidMessage,
-        Tree::Roomtsmessageids,
         Tree::SettingidSetting,
         Tree::PushtokenidPushtoken,
         Tree::Pushtokenvaluepushtokenids,
@@ -80,7 +81,6 @@ impl Tree {
             Tree::UserroomidSubscription => "userroomid_subscription",
             Tree::Roomuserids => "roomuserids",
             Tree::MessageidMessage => "messageid_message",
-            Tree::Roomtsmessageids => "roomtsmessageids",
             Tree::SettingidSetting => "settingid_setting",
             Tree::PushtokenidPushtoken => "pushtokenid_pushtoken",
             Tree::Pushtokenvaluepushtokenids => "pushtokenvaluepushtokenids",
