@@ -7,8 +7,11 @@ use std::path::Path;
 use plotters::prelude::*;
 use serde_json::Value;
 
+/// A number of a run; `key` may name a nested field as `outer.inner`.
 fn num(run: &Value, key: &str) -> Option<f64> {
-    run.get(key).and_then(Value::as_f64)
+    key.split('.')
+        .try_fold(run, |v, k| v.get(k))
+        .and_then(Value::as_f64)
 }
 
 fn fmt(v: Option<f64>, digits: usize) -> String {
@@ -79,7 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &runs,
         &[
             ("baseline_rps", "/api/info (baseline)", BLUE),
-            ("push_get_rps", "push.get", RED),
+            ("push_get_rps", "push.get, recent messages", RED),
+            ("all_messages.push_get_rps", "push.get, any message", MAGENTA),
         ],
     )?;
     line_plot(
@@ -87,7 +91,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "push.get server-side latency at 1,000 req/s",
         "milliseconds",
         &runs,
-        &[("fixed_p50_ms", "p50", BLUE), ("fixed_p99_ms", "p99", RED)],
+        &[
+            ("fixed_p50_ms", "p50, recent messages", BLUE),
+            ("fixed_p99_ms", "p99, recent messages", RED),
+            ("all_messages.fixed_p50_ms", "p50, any message", CYAN),
+            ("all_messages.fixed_p99_ms", "p99, any message", MAGENTA),
+        ],
     )?;
 
     let m = &data["machine"];
@@ -110,7 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         m["memory_gib"],
         m["kernel"].as_str().unwrap_or("?")
     )?;
-    writeln!(md, "| messages | generate (msg/s) | first start / cold start (ms) | push.get (req/s) | /api/info (req/s) | ratio | p50 / p99 at saturation (ms) | p50 / p99 at 1,000 req/s (ms) | RSS serving / peak (MB) |")?;
+    writeln!(md, "| messages | generate (msg/s) | first start / cold start (ms) | push.get, recent (req/s) | /api/info (req/s) | ratio | p50 / p99 at saturation (ms) | p50 / p99 at 1,000 req/s (ms) | RSS serving / peak (MB) |")?;
     writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for r in &runs {
         writeln!(
@@ -132,14 +141,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
 
+    writeln!(
+        md,
+        "\npush.get asks for random public messages the caller may read, among the newest 10,000 \
+         (a device fetches the message it was just notified of). The same runs over **every** public \
+         message, the worst case for the 32 MiB cache:\n"
+    )?;
+    writeln!(md, "| messages | push.get (req/s) | ratio | p50 / p99 at saturation (ms) | p50 / p99 at 1,000 req/s (ms) | RSS after (MB) |")?;
+    writeln!(md, "|---:|---:|---:|---:|---:|---:|")?;
+    for r in &runs {
+        let a = |k: &str| num(r, &format!("all_messages.{k}"));
+        writeln!(
+            md,
+            "| {} | {} | {} | {} / {} | {} / {} | {} |",
+            fmt(num(r, "messages"), 0),
+            fmt(a("push_get_rps"), 0),
+            fmt(a("ratio"), 2),
+            fmt(a("saturation_p50_ms"), 2),
+            fmt(a("saturation_p99_ms"), 2),
+            fmt(a("fixed_p50_ms"), 3),
+            fmt(a("fixed_p99_ms"), 3),
+            fmt(a("rss_kb").map(|k| k / 1024.0), 1),
+        )?;
+    }
+
     let by_size = |n: f64| runs.iter().find(|r| num(r, "messages") == Some(n));
     let mut targets: Vec<(String, String, Option<bool>)> = Vec::new();
-    let worst_ratio = runs.iter().filter_map(|r| num(r, "ratio")).fold(f64::INFINITY, f64::min);
-    targets.push((
-        "push.get ≥ 0.7× the baseline's throughput".into(),
-        format!("lowest ratio {worst_ratio:.2}"),
-        worst_ratio.is_finite().then_some(worst_ratio >= 0.7),
-    ));
+    for (key, which) in [("ratio", "recent messages"), ("all_messages.ratio", "any message")] {
+        let worst = runs.iter().filter_map(|r| num(r, key)).fold(f64::INFINITY, f64::min);
+        targets.push((
+            format!("push.get ≥ 0.7× the baseline's throughput ({which})"),
+            format!("lowest ratio {worst:.2}"),
+            worst.is_finite().then_some(worst >= 0.7),
+        ));
+    }
     let worst_p99 = runs.iter().filter_map(|r| num(r, "fixed_p99_ms")).fold(0.0, f64::max);
     targets.push((
         "p99 ≤ 2 ms at 1,000 req/s".into(),
@@ -147,12 +182,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (!runs.is_empty()).then_some(worst_p99 <= 2.0),
     ));
     if let (Some(small), Some(big)) = (by_size(1e3), by_size(1e6)) {
-        if let (Some(a), Some(b)) = (num(small, "fixed_p50_ms"), num(big, "fixed_p50_ms")) {
-            targets.push((
-                "latency at 1M messages ≤ 1.2× latency at 1k (p50, 1,000 req/s)".into(),
-                format!("{b:.3} ms vs {a:.3} ms: {:.2}×", b / a),
-                Some(b <= 1.2 * a),
-            ));
+        for (key, which) in [
+            ("fixed_p50_ms", "recent messages"),
+            ("all_messages.fixed_p50_ms", "any message"),
+        ] {
+            if let (Some(a), Some(b)) = (num(small, key), num(big, key)) {
+                targets.push((
+                    format!("latency at 1M messages ≤ 1.2× latency at 1k (p50, 1,000 req/s, {which})"),
+                    format!("{b:.3} ms vs {a:.3} ms: {:.2}×", b / a),
+                    Some(b <= 1.2 * a),
+                ));
+            }
         }
         if let Some(c) = num(big, "cold_start_ms") {
             targets.push((
@@ -163,12 +203,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if let Some(r) = by_size(1e5) {
-        if let Some(serving) = num(r, "serving_rss_kb") {
-            targets.push((
-                "RSS ≤ 40 MB serving 100k messages (cache 32 MiB)".into(),
-                format!("{:.1} MB after the push.get runs", serving / 1024.0),
-                Some(serving / 1024.0 <= 40.0),
-            ));
+        for (key, which) in [
+            ("serving_rss_kb", "recent messages"),
+            ("all_messages.rss_kb", "any message"),
+        ] {
+            if let Some(kb) = num(r, key) {
+                targets.push((
+                    format!("RSS ≤ 40 MB serving 100k messages (cache 32 MiB, {which})"),
+                    format!("{:.1} MB after the push.get runs", kb / 1024.0),
+                    Some(kb / 1024.0 <= 40.0),
+                ));
+            }
         }
         if let (Some(a), Some(b)) = (num(r, "fixed_p99_ms"), num(r, "with_logins_p99_ms")) {
             targets.push((
