@@ -37,9 +37,9 @@ impl Caller {
     }
 }
 
-fn state(req: &HttpRequest) -> Result<AppState, ApiError> {
+fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
     req.app_data::<web::Data<AppState>>()
-        .map(|d| d.get_ref().clone())
+        .map(|d| d.get_ref())
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))
 }
 
