@@ -81,7 +81,8 @@ impl<V> Cache<V> {
     }
 }
 
-/// One cache per decoded view. Sizes bound memory to a few MB on any database.
+/// One cache per decoded view. Sizes hold every user and room of a small server (10,000
+/// users, a few thousand rooms) in at most ~15 MB, and bound memory on any database.
 pub(super) struct Caches {
     pub tokens: Cache<LoginToken>,
     pub identities: Cache<Identity>,
@@ -92,10 +93,10 @@ pub(super) struct Caches {
 impl Caches {
     pub fn new() -> Caches {
         Caches {
-            tokens: Cache::new(8192),
-            identities: Cache::new(8192),
-            names: Cache::new(8192),
-            rooms: Cache::new(2048),
+            tokens: Cache::new(16_384),
+            identities: Cache::new(16_384),
+            names: Cache::new(16_384),
+            rooms: Cache::new(4096),
         }
     }
 
