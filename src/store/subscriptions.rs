@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::keys;
 use super::trees::Tree;
@@ -21,6 +21,9 @@ enum Loose {
     Number(serde_json::Number),
     Other(serde::de::IgnoredAny),
 }
+
+/// A key and its new value (`None`: deleted), as a batch writes it.
+type Write<'a> = (&'a [u8], Option<&'a [u8]>);
 
 /// What one stored subscription adds to its user's badge.
 fn badge_share(bytes: &[u8]) -> StoreResult<i64> {
@@ -85,14 +88,21 @@ impl Store {
     /// Brings the badge index up to date with the subscriptions `batch` writes: for each user
     /// they belong to, the badge of the stored subscriptions overlaid with the batch's.
     pub(super) fn derive_badges(&self, batch: &mut Batch) -> StoreResult<()> {
-        let touched: BTreeSet<&[u8]> = batch
-            .writes
-            .iter()
-            .filter(|(tree, _, _)| *tree == Tree::UserroomidSubscription)
-            .filter_map(|(_, key, _)| key.split(|b| *b == keys::SEP).next())
-            .collect();
+        // The batch's subscription writes, by user, in batch order (the last one counts).
+        let mut touched: BTreeMap<&[u8], Vec<Write>> = BTreeMap::new();
+        for (tree, key, value) in &batch.writes {
+            if *tree != Tree::UserroomidSubscription {
+                continue;
+            }
+            if let Some(user) = key.split(|b| *b == keys::SEP).next() {
+                touched
+                    .entry(user)
+                    .or_default()
+                    .push((key, value.as_deref()));
+            }
+        }
         let mut badges = Vec::with_capacity(touched.len());
-        for user in touched {
+        for (user, writes) in touched {
             let mut prefix = user.to_vec();
             prefix.push(keys::SEP);
             let stored = self
@@ -102,11 +112,7 @@ impl Store {
                 .iter()
                 .map(|(k, v)| (k.as_slice(), Some(v.as_slice())))
                 .collect();
-            for (tree, key, value) in &batch.writes {
-                if *tree == Tree::UserroomidSubscription && key.starts_with(&prefix) {
-                    subs.insert(key, value.as_deref());
-                }
-            }
+            subs.extend(writes);
             let total = subs.values().flatten().try_fold(0i64, |total, v| {
                 Ok::<_, super::StoreError>(total.saturating_add(badge_share(v)?))
             })?;
