@@ -3,7 +3,7 @@
 //! document must be reachable through its indexes. Counters (`msgs`, `unread`) depend on
 //! settings and on imported data, so they are checked by the callers that know both.
 
-use super::keys::{self, SEP};
+use super::keys;
 use super::trees::Tree;
 use super::{Store, StoreResult};
 use crate::model::push_token::PushToken;
@@ -26,13 +26,9 @@ impl Store {
         let mut ids = Vec::new();
         self.engine
             .visit_prefix(Tree::MessageidMessage, b"", &mut |key, value| {
-                #[derive(serde::Deserialize)]
-                struct InRoom {
-                    rid: Option<String>,
-                }
-                let doc: InRoom = serde_json::from_slice(value)
+                let view: crate::model::message::MessageView = serde_json::from_slice(value)
                     .map_err(|e| super::corrupt(Tree::MessageidMessage, e))?;
-                if doc.rid.as_deref() == Some(room_id) {
+                if view.rid == room_id {
                     ids.push(lossy(key));
                 }
                 Ok(true)
@@ -124,11 +120,7 @@ impl Store {
             }
         }
         for (key, _) in self.engine.scan_prefix(Tree::Roomuserids, b"")? {
-            let room = key
-                .split(|b| *b == SEP)
-                .next()
-                .map(lossy)
-                .unwrap_or_default();
+            let room = lossy(keys::first(&key));
             let user = keys::second(&key).unwrap_or_default();
             if self.subscription(&room, user)?.is_none() {
                 problems.push(format!(
@@ -141,15 +133,7 @@ impl Store {
 
     /// The badge index agrees with the subscriptions, for every user either one mentions.
     fn check_badges(&self, problems: &mut Vec<String>) -> StoreResult<()> {
-        let mut users = std::collections::BTreeSet::new();
-        for (key, _) in self.engine.scan_prefix(Tree::UserroomidSubscription, b"")? {
-            users.insert(
-                key.split(|b| *b == SEP)
-                    .next()
-                    .map(lossy)
-                    .unwrap_or_default(),
-            );
-        }
+        let mut users = self.subscribed_user_ids()?;
         for (key, _) in self.engine.scan_prefix(Tree::UseridBadge, b"")? {
             users.insert(lossy(&key));
         }

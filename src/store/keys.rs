@@ -41,6 +41,11 @@ pub fn due_upper_bound(due: i64) -> Vec<u8> {
     k
 }
 
+/// The part before the first separator (the whole key if it has none).
+pub fn first(key: &[u8]) -> &[u8] {
+    key.split(|b| *b == SEP).next().unwrap_or(key)
+}
+
 /// The part after the first separator, as UTF-8 (`None` if the key is malformed).
 pub fn second(key: &[u8]) -> Option<&str> {
     let at = key.iter().position(|b| *b == SEP)?;
@@ -56,6 +61,7 @@ mod tests {
         assert!(!pair("rr", "a").starts_with(&prefix("r")));
         assert!(pair("r", "a").starts_with(&prefix("r")));
         assert_eq!(second(&pair("u", "room")), Some("room"));
+        assert_eq!(first(&pair("u", "room")), b"u");
         assert!(due_id(5, "zzz") < due_upper_bound(5));
         assert!(due_upper_bound(5) < due_id(6, "a"));
         assert!(due_id(-1, "a") < due_id(0, "a"));

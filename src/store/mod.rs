@@ -98,20 +98,9 @@ impl Store {
             self.engine.drop_retired(name)?;
         }
         self.write(|store, batch| {
-            let mut users = std::collections::BTreeSet::new();
-            store
-                .engine
-                .visit_prefix(Tree::UserroomidSubscription, b"", &mut |key, _| {
-                    if let Some(user) = key.split(|b| *b == keys::SEP).next() {
-                        users.insert(user.to_vec());
-                    }
-                    Ok(true)
-                })?;
-            for user in users {
-                let id = String::from_utf8(user)
-                    .map_err(|e| corrupt(Tree::UserroomidSubscription, e))?;
-                let badge = store.badge_from_subscriptions(&id)?;
-                batch.put(Tree::UseridBadge, id, badge.to_string());
+            for user in store.subscribed_user_ids()? {
+                let badge = store.badge_from_subscriptions(&user)?;
+                batch.put(Tree::UseridBadge, user, badge.to_string());
             }
             batch.put(Tree::Meta, "schema_version", SCHEMA_VERSION.to_string());
             Ok(())

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::keys;
 use super::trees::Tree;
@@ -25,18 +25,20 @@ enum Loose {
 /// A key and its new value (`None`: deleted), as a batch writes it.
 type Write<'a> = (&'a [u8], Option<&'a [u8]>);
 
-/// What one stored subscription adds to its user's badge.
-fn badge_share(bytes: &[u8]) -> StoreResult<i64> {
-    let c: Counters = decode(Tree::UserroomidSubscription, bytes)?;
-    if c.archived == Some(Loose::Bool(true)) {
-        return Ok(0);
-    }
-    Ok(match c.unread {
-        Some(Loose::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .unwrap_or(0),
-        _ => 0,
+/// The badge of stored subscriptions: the sum of `unread` over non-archived ones. Only the
+/// two counters are decoded.
+fn badge_of<'a>(subscriptions: impl IntoIterator<Item = &'a [u8]>) -> StoreResult<i64> {
+    subscriptions.into_iter().try_fold(0i64, |total, bytes| {
+        let c: Counters = decode(Tree::UserroomidSubscription, bytes)?;
+        let share = match c.unread {
+            _ if c.archived == Some(Loose::Bool(true)) => 0,
+            Some(Loose::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .unwrap_or(0),
+            _ => 0,
+        };
+        Ok(total.saturating_add(share))
     })
 }
 
@@ -74,15 +76,25 @@ impl Store {
         }
     }
 
-    /// The badge computed from the subscriptions themselves: the sum of `unread` over
-    /// non-archived ones. Only the two counters are decoded.
+    /// The badge computed from the subscriptions themselves.
     pub(super) fn badge_from_subscriptions(&self, user_id: &str) -> StoreResult<i64> {
         let stored = self
             .engine
             .scan_prefix(Tree::UserroomidSubscription, &keys::prefix(user_id))?;
-        stored.iter().try_fold(0i64, |total, (_, v)| {
-            Ok(total.saturating_add(badge_share(v)?))
-        })
+        badge_of(stored.iter().map(|(_, v)| v.as_slice()))
+    }
+
+    /// Every user with at least one subscription.
+    pub(super) fn subscribed_user_ids(&self) -> StoreResult<BTreeSet<String>> {
+        let mut users = BTreeSet::new();
+        self.engine
+            .visit_prefix(Tree::UserroomidSubscription, b"", &mut |key, _| {
+                let user = std::str::from_utf8(keys::first(key))
+                    .map_err(|e| super::corrupt(Tree::UserroomidSubscription, e))?;
+                users.insert(user.to_string());
+                Ok(true)
+            })?;
+        Ok(users)
     }
 
     /// Brings the badge index up to date with the subscriptions `batch` writes: for each user
@@ -94,12 +106,10 @@ impl Store {
             if *tree != Tree::UserroomidSubscription {
                 continue;
             }
-            if let Some(user) = key.split(|b| *b == keys::SEP).next() {
-                touched
-                    .entry(user)
-                    .or_default()
-                    .push((key, value.as_deref()));
-            }
+            touched
+                .entry(keys::first(key))
+                .or_default()
+                .push((key, value.as_deref()));
         }
         let mut badges = Vec::with_capacity(touched.len());
         for (user, writes) in touched {
@@ -113,9 +123,7 @@ impl Store {
                 .map(|(k, v)| (k.as_slice(), Some(v.as_slice())))
                 .collect();
             subs.extend(writes);
-            let total = subs.values().flatten().try_fold(0i64, |total, v| {
-                Ok::<_, super::StoreError>(total.saturating_add(badge_share(v)?))
-            })?;
+            let total = badge_of(subs.values().flatten().copied())?;
             badges.push((user.to_vec(), total.to_string()));
         }
         for (user, total) in badges {
