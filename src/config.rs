@@ -6,6 +6,9 @@ use anyhow::{bail, Context};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+/// The nesting limit of JSON bodies when none is configured.
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+
 /// The whole configuration, one struct per `config.toml` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -162,7 +165,7 @@ impl Default for LimitsConfig {
             login_block_seconds: 300,
             concurrent_password_hashes: 2,
             max_body_bytes: 1 << 20,
-            max_json_depth: crate::api::extract::DEFAULT_MAX_JSON_DEPTH,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
         }
     }
 }

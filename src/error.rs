@@ -5,11 +5,18 @@
 
 use std::borrow::Cow;
 
-use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::api::respond::json_response;
 use crate::store::StoreError;
+
+/// A JSON response with Rocket.Chat's exact headers, for failures and successes alike.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(body)
+}
 
 /// The 401 text of every authenticated route (spec §0.2).
 const LOGGED_IN: &str = "You must be logged in to do this.";

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use crate::model::{object, time, Doc, Message, Room, Subscription, User};
-use crate::rules::credentials::{hash_password, password_digest, token_hash};
+use crate::rules::credentials::{hash_password, token_hash};
 use crate::store::{Import, ImportedMessage, ImportedUser, LoginToken, Store};
 
 pub const PASSWORD: &str = "bench-password";
@@ -77,7 +77,7 @@ pub fn generate(store: &Store, size: Size) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(size.seed);
     let base = time::parse_iso("2024-01-01T00:00:00.000Z").unwrap_or_default();
-    let phc = hash_password(&password_digest(PASSWORD), &[42; 16])?;
+    let phc = hash_password(PASSWORD, &[42; 16])?;
 
     let users: Vec<User> = (0..size.users)
         .map(|i| {
@@ -140,7 +140,7 @@ pub fn generate(store: &Store, size: Size) -> anyhow::Result<Summary> {
             user: u.clone(),
             password_hash: Some(phc.clone()),
             tokens: vec![(
-                token_hash(&user_token(i)),
+                token_hash(&user_token(i)).to_string(),
                 LoginToken {
                     user_id: u.id().to_string(),
                     when: time::iso(base),

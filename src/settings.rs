@@ -7,11 +7,12 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use crate::model::{object, Doc};
-use crate::notify::NotifySettings;
 use crate::store::{Store, StoreResult};
 
-/// The default Android/iOS notification icon (`Assets_favicon_192`'s `defaultUrl`).
-pub const FAVICON_192_DEFAULT: &str = "images/logo/android-chrome-192x192.png";
+use crate::rules::notification::DEFAULT_FAVICON_192;
+
+/// The gateway a fresh Rocket.Chat uses (`Push_gateway`'s package value).
+pub const DEFAULT_PUSH_GATEWAY: &str = "https://gateway.rocket.chat";
 
 /// `(id, default value)` of every setting rcpush knows. Values of other ids are rejected.
 fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
@@ -23,14 +24,14 @@ fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
         ("UI_Allow_room_names_with_special_chars", json!(false)),
         ("Push_enable", json!(true)),
         ("Push_enable_gateway", json!(true)),
-        ("Push_gateway", json!("https://gateway.rocket.chat")),
+        ("Push_gateway", json!(DEFAULT_PUSH_GATEWAY)),
         ("Push_production", json!(true)),
         ("Push_request_content_from_server", json!(false)),
         ("Push_show_username_room", json!(true)),
         ("Push_show_message", json!(true)),
         (
             "Assets_favicon_192",
-            json!({"defaultUrl": FAVICON_192_DEFAULT}),
+            json!({"defaultUrl": DEFAULT_FAVICON_192}),
         ),
         (
             "Accounts_Default_User_Preferences_pushNotifications",
@@ -53,13 +54,112 @@ pub fn is_known(id: &str) -> bool {
     defaults("", "").iter().any(|(k, _)| *k == id)
 }
 
+/// The settings the server acts on, typed, read from the documents at once: requests take
+/// one snapshot and never look a setting up by its id.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub site_url: String,
+    pub unique_id: String,
+    pub ui_use_real_name: bool,
+    pub ui_allow_room_names_with_special_chars: bool,
+    pub push_enable: bool,
+    pub push_enable_gateway: bool,
+    pub push_gateway: String,
+    pub push_request_content_from_server: bool,
+    pub push_show_username_room: bool,
+    pub push_show_message: bool,
+    /// `Assets_favicon_192`'s custom `url`, if one was uploaded.
+    pub favicon_192_url: Option<String>,
+    /// `Accounts_Default_User_Preferences_pushNotifications`.
+    pub default_push_preference: String,
+    pub unread_count: String,
+    pub unread_count_dm: String,
+    /// `Message_MaxAllowedSize`, in UTF-16 units.
+    pub message_max_allowed_size: u64,
+    pub hex_color_preview: bool,
+    pub katex_enabled: bool,
+    pub katex_dollar_syntax: bool,
+    pub katex_parenthesis_syntax: bool,
+    pub custom_domains: Vec<String>,
+}
+
+impl Snapshot {
+    fn read(values: &IndexMap<String, Doc>) -> Snapshot {
+        let value = |id: &str| values.get(id).and_then(|d| d.get("value"));
+        let flag = |id: &str| value(id).and_then(Value::as_bool).unwrap_or(false);
+        let text = |id: &str| {
+            value(id)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Snapshot {
+            site_url: text("Site_Url"),
+            unique_id: text("uniqueID"),
+            ui_use_real_name: flag("UI_Use_Real_Name"),
+            ui_allow_room_names_with_special_chars: flag("UI_Allow_room_names_with_special_chars"),
+            push_enable: flag("Push_enable"),
+            push_enable_gateway: flag("Push_enable_gateway"),
+            push_gateway: text("Push_gateway"),
+            push_request_content_from_server: flag("Push_request_content_from_server"),
+            push_show_username_room: flag("Push_show_username_room"),
+            push_show_message: flag("Push_show_message"),
+            favicon_192_url: value("Assets_favicon_192")
+                .and_then(|v| v.get("url"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            default_push_preference: text("Accounts_Default_User_Preferences_pushNotifications"),
+            unread_count: text("Unread_Count"),
+            unread_count_dm: text("Unread_Count_DM"),
+            message_max_allowed_size: value("Message_MaxAllowedSize")
+                .and_then(Value::as_u64)
+                .unwrap_or(5000),
+            hex_color_preview: flag("HexColorPreview_Enabled"),
+            katex_enabled: flag("Katex_Enabled"),
+            katex_dollar_syntax: flag("Katex_Dollar_Syntax"),
+            katex_parenthesis_syntax: flag("Katex_Parenthesis_Syntax"),
+            custom_domains: text("Message_CustomDomain_AutoLink")
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    /// The message parser's options as the server derives them from its settings
+    /// (`MessageService.getMarkdownConfig`), with `now_ms` dating `<t:hh:mm>` timestamps.
+    pub fn md_options(&self, now_ms: i64) -> crate::rules::md::Options {
+        let katex = self.katex_enabled.then_some(crate::rules::md::Katex {
+            dollar_syntax: self.katex_dollar_syntax,
+            parenthesis_syntax: self.katex_parenthesis_syntax,
+        });
+        crate::rules::md::Options {
+            colors: self.hex_color_preview,
+            emoticons: true,
+            custom_domains: self.custom_domains.clone(),
+            katex,
+            now_ms,
+        }
+    }
+
+    /// The `Unread_Count` setting that applies to a room of type `room_type`.
+    pub fn unread_count_for(&self, room_type: &str) -> &str {
+        if room_type == "d" {
+            &self.unread_count_dm
+        } else {
+            &self.unread_count
+        }
+    }
+}
+
 /// The settings in force. Cheap to clone; reads never touch the store.
 #[derive(Clone)]
 pub struct Settings {
     store: Store,
     values: Arc<RwLock<IndexMap<String, Doc>>>,
-    /// What notifications read on every push.get, kept ready.
-    notify: Arc<RwLock<Arc<NotifySettings>>>,
+    /// The typed view of `values`, replaced whole by every change.
+    snapshot: Arc<RwLock<Arc<Snapshot>>>,
 }
 
 impl Settings {
@@ -89,18 +189,17 @@ impl Settings {
         if !missing.is_empty() {
             store.put_settings(&missing)?;
         }
-        let mut settings = Settings {
+        let snapshot = Arc::new(Snapshot::read(&values));
+        Ok(Settings {
             store: store.clone(),
             values: Arc::new(RwLock::new(values)),
-            notify: Arc::default(),
-        };
-        settings.notify = Arc::new(RwLock::new(Arc::new(NotifySettings::read(&settings))));
-        Ok(settings)
+            snapshot: Arc::new(RwLock::new(snapshot)),
+        })
     }
 
-    /// The notification settings in force (a snapshot, refreshed by `set`).
-    pub fn notify(&self) -> Arc<NotifySettings> {
-        self.notify
+    /// The settings in force, typed (a snapshot: a later `set` does not change it).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -111,25 +210,6 @@ impl Settings {
         self.read().get(id).cloned()
     }
 
-    pub fn value(&self, id: &str) -> Value {
-        self.read()
-            .get(id)
-            .and_then(|d| d.get("value"))
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-
-    pub fn bool(&self, id: &str) -> bool {
-        self.value(id).as_bool().unwrap_or(false)
-    }
-
-    pub fn string(&self, id: &str) -> String {
-        match self.value(id) {
-            Value::String(s) => s,
-            _ => String::new(),
-        }
-    }
-
     /// Changes a setting's value, durably. `None` if the id is unknown.
     pub fn set(&self, id: &str, value: Value) -> StoreResult<Option<Doc>> {
         let Some(mut doc) = self.get(id) else {
@@ -137,43 +217,11 @@ impl Settings {
         };
         doc.insert("value".into(), value);
         self.store.put_settings(std::slice::from_ref(&doc))?;
-        self.values
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), doc.clone());
-        *self.notify.write().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(NotifySettings::read(self));
+        let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
+        values.insert(id.to_string(), doc.clone());
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Snapshot::read(&values));
         Ok(Some(doc))
-    }
-
-    /// The message parser's options as the server derives them from its settings
-    /// (`MessageService.getMarkdownConfig`), with `now_ms` dating `<t:hh:mm>` timestamps.
-    pub fn md_options(&self, now_ms: i64) -> crate::rules::md::Options {
-        let katex = self.bool("Katex_Enabled").then(|| crate::rules::md::Katex {
-            dollar_syntax: self.bool("Katex_Dollar_Syntax"),
-            parenthesis_syntax: self.bool("Katex_Parenthesis_Syntax"),
-        });
-        crate::rules::md::Options {
-            colors: self.bool("HexColorPreview_Enabled"),
-            emoticons: true,
-            custom_domains: self
-                .string("Message_CustomDomain_AutoLink")
-                .split(',')
-                .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .map(str::to_string)
-                .collect(),
-            katex,
-            now_ms,
-        }
-    }
-
-    /// `Assets_favicon_192`'s custom `url`, if one was uploaded.
-    pub fn favicon_192_url(&self) -> Option<String> {
-        self.value("Assets_favicon_192")
-            .get("url")
-            .and_then(Value::as_str)
-            .map(str::to_string)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, IndexMap<String, Doc>> {

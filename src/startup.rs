@@ -6,15 +6,14 @@ use std::net::TcpListener;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
-use rand::RngCore;
 
 use crate::api::json_depth::MaxJsonDepth;
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::model::{id, time, user::NewUser};
-use crate::rules::credentials::{hash_password, password_digest};
+use crate::model::id;
+use crate::service::users::{ensure_admin, AdminAccount};
+use crate::service::Services;
 use crate::settings::Settings;
-use crate::state::AppState;
 use crate::store::Store;
 
 pub struct Application {
@@ -43,14 +42,14 @@ impl Application {
         );
         crate::control::serve_exports(store.clone(), &config.storage.path);
         let delivery = Delivery::start(store.clone(), settings.clone(), config.push.clone())?;
-        let state = AppState::new(store, settings, delivery.clone(), config);
+        let services = Services::new(store, settings, delivery.clone(), config);
 
         let max_body = config.limits.max_body_bytes;
         let max_depth = config.limits.max_json_depth;
         let mut server = HttpServer::new(move || {
-            let latency = state.latency.clone();
+            let latency = services.latency();
             App::new()
-                .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(services.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(MaxJsonDepth(max_depth))
                 .wrap(
@@ -105,60 +104,16 @@ fn prepare(store: &Store, config: &Config) -> anyhow::Result<Settings> {
         &id::new_uuid(),
         &config.settings,
     )?;
-    ensure_admin(store, config)?;
-    Ok(settings)
-}
-
-fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
-    let admin = &config.admin;
-    // The configured account answers at once; only without it are all users looked at
-    // (tens of milliseconds of start-up on a large database).
-    let configured = match store.user_id_by_username(&admin.username)? {
-        Some(id) => store.user_identity(&id)?,
-        None => None,
-    };
-    if configured.is_some_and(|u| u.roles.iter().any(|r| r == "admin"))
-        || store.any_user_has_role("admin")?
-    {
-        return Ok(());
-    }
-    let generated = admin.password.expose().is_empty();
-    let password = if generated {
-        id::new_secret()
-    } else {
-        admin.password.expose().to_string()
-    };
-    let mut salt = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut salt);
-    let phc = hash_password(&password_digest(&password), &salt)?;
-    let user = NewUser {
-        id: &id::new_id(),
-        username: &admin.username,
-        email: &admin.email,
-        name: &admin.username,
-        roles: vec!["admin".into()],
-        verified: true,
-        active: true,
-        now: time::now_millis(),
-    }
-    .into_doc();
-    if store.create_user(&user, Some(&phc))?.is_err() {
-        anyhow::bail!(
-            "cannot create the admin account: username '{}' or e-mail '{}' is taken by a non-admin user",
-            admin.username,
-            admin.email
-        );
-    }
-    if generated {
+    let username = &config.admin.username;
+    match ensure_admin(store, &config.admin)? {
+        AdminAccount::Existing => {}
+        AdminAccount::Created => tracing::info!(%username, "created admin user"),
         // Printed once, on purpose, and never logged.
-        println!(
-            "rcpush: created admin user '{}' with password: {password}",
-            admin.username
-        );
-    } else {
-        tracing::info!(username = %admin.username, "created admin user");
+        AdminAccount::CreatedWithPassword(password) => {
+            println!("rcpush: created admin user '{username}' with password: {password}")
+        }
     }
-    Ok(())
+    Ok(settings)
 }
 
 /// A server running on its own thread, as the tests and embedders use it.

@@ -3,46 +3,24 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use serde_json::Value;
 
 use super::json_depth::{too_deep, MaxJsonDepth};
 use super::query::Qs;
+use crate::config::DEFAULT_MAX_JSON_DEPTH;
 use crate::error::ApiError;
-use crate::model::user::Identity;
-use crate::model::User;
-use crate::rules::credentials::token_hash;
-use crate::state::AppState;
+use crate::service::auth::Caller;
+use crate::service::Services;
+
+fn services(req: &HttpRequest) -> Result<&Services, ApiError> {
+    req.app_data::<web::Data<Services>>()
+        .map(|d| d.get_ref())
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("services missing")))
+}
 
 /// The caller, authenticated by `X-User-Id` + `X-Auth-Token` (spec §3.1).
-pub struct Caller {
-    pub identity: Arc<Identity>,
-    pub token_hash: String,
-}
-
-impl Caller {
-    pub fn id(&self) -> &str {
-        &self.identity.id
-    }
-
-    pub fn roles(&self) -> Vec<&str> {
-        self.identity.roles()
-    }
-
-    /// The whole user document, for the handlers that show or copy it.
-    pub fn user(&self, state: &AppState) -> Result<User, ApiError> {
-        state.store.user(self.id())?.ok_or(ApiError::NotLoggedIn)
-    }
-}
-
-fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
-    req.app_data::<web::Data<AppState>>()
-        .map(|d| d.get_ref())
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))
-}
-
 pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let header = |name: &str| {
         req.headers()
@@ -53,20 +31,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
         return Err(ApiError::NotLoggedIn);
     };
-    let state = state(req)?;
-    let hash = token_hash(token);
-    match state.store.login_token(&hash)? {
-        Some(t) if t.user_id == user_id => {}
-        _ => return Err(ApiError::NotLoggedIn),
-    }
-    let identity = state
-        .store
-        .user_identity(user_id)?
-        .ok_or(ApiError::NotLoggedIn)?;
-    Ok(Caller {
-        identity,
-        token_hash: hash,
-    })
+    services(req)?.authenticate(user_id, token)
 }
 
 impl FromRequest for Caller {
@@ -93,9 +58,6 @@ impl FromRequest for Query {
         )
     }
 }
-
-/// The nesting limit when none is configured (the default of `limits.max_json_depth`).
-pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
 /// A JSON object body. An empty body is `{}`; anything that is not a JSON object, or nests
 /// deeper than `limits.max_json_depth`, is a 400.

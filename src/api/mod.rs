@@ -1,7 +1,6 @@
-//! The HTTP layer: parse, authorise, call the rules and the store, shape the response.
+//! The HTTP layer: parse a typed request, call one service function, shape the response.
 //! One file per Rocket.Chat namespace; every route is listed here, spelled as in the docs.
 
-mod access;
 mod auth;
 mod chat;
 pub mod extract;
@@ -17,9 +16,7 @@ mod users;
 use actix_web::{web, HttpResponse};
 
 use crate::error::ApiError;
-use rooms::Kind;
-
-pub use settings::COMPATIBLE_VERSION;
+use crate::service::rooms::Kind;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/info", web::get().to(settings::info))
@@ -94,10 +91,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `GET /metrics`: request latencies, push delivery counters and the outbox length, for
 /// Prometheus.
-async fn metrics(state: web::Data<crate::state::AppState>) -> HttpResponse {
+async fn metrics(services: web::Data<crate::service::Services>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.delivery.metrics().render() + &state.latency.render())
+        .body(services.metrics_text())
 }
 
 /// Records how long each request took, under its route pattern.

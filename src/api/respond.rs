@@ -1,40 +1,32 @@
-//! Response shapes shared by every endpoint (spec §0.1, §4.1).
+//! Response envelopes shared by every endpoint (spec §0.1, §4.1).
 
-use actix_web::http::{header, StatusCode};
-use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-/// A JSON response with Rocket.Chat's exact headers.
-pub fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(body)
+use crate::error::{json_response, ApiError};
+
+/// `API.v1.success(obj)`: the object's keys, then `"success":true` as the last key.
+#[derive(Serialize)]
+struct Success<T> {
+    #[serde(flatten)]
+    body: T,
+    success: bool,
 }
 
-/// `API.v1.success(obj)`: the object with `"success":true` appended as its last key.
-pub fn success<T: Serialize>(value: &T) -> HttpResponse {
-    let mut body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    append_success(&mut body);
-    json_response(StatusCode::OK, body)
+pub fn success<T: Serialize>(body: T) -> HttpResponse {
+    raw(&Success {
+        body,
+        success: true,
+    })
 }
 
-/// Appends `"success":true` to serialised object bytes.
-pub fn append_success(body: &mut Vec<u8>) {
-    if body.last() == Some(&b'}') {
-        body.pop();
-        if body.len() > 1 {
-            body.push(b',');
-        }
-        body.extend_from_slice(br#""success":true}"#);
-    }
-}
-
-/// A body returned as-is, without the success flag (login and logout do this).
+/// A body returned as it is, without the success flag (logout does this).
 pub fn raw<T: Serialize>(value: &T) -> HttpResponse {
-    json_response(
-        StatusCode::OK,
-        serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()),
-    )
+    match serde_json::to_vec(value) {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(e) => ApiError::Internal(e.into()).error_response(),
+    }
 }
 
 #[cfg(test)]
@@ -43,11 +35,17 @@ mod tests {
 
     #[test]
     fn success_is_the_last_key() {
-        let mut a = br#"{"data":1}"#.to_vec();
-        append_success(&mut a);
-        assert_eq!(a, br#"{"data":1,"success":true}"#);
-        let mut b = b"{}".to_vec();
-        append_success(&mut b);
-        assert_eq!(b, br#"{"success":true}"#);
+        let body = |v| {
+            serde_json::to_string(&Success {
+                body: v,
+                success: true,
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            body(serde_json::json!({"data": 1})),
+            r#"{"data":1,"success":true}"#
+        );
+        assert_eq!(body(serde_json::json!({})), r#"{"success":true}"#);
     }
 }

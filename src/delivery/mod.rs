@@ -2,7 +2,6 @@
 //! them to a fixed pool of worker threads that post them to the gateway. A push leaves the
 //! outbox only after a final answer, so a crash or restart loses none (at-least-once).
 
-pub mod compose;
 mod metrics;
 
 use std::collections::HashSet;
@@ -189,7 +188,7 @@ fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>) {
 
 /// One gateway request and its durable outcome.
 fn attempt(s: &Shared, push: &PendingPush) {
-    let gateway = s.settings.string("Push_gateway");
+    let gateway = s.settings.snapshot().push_gateway.clone();
     let gateway = gateway
         .lines()
         .next()

@@ -84,25 +84,30 @@ pub enum Access<'a> {
     Denied,
     /// A discussion the caller may read iff they may read this parent room.
     AsParent(&'a str),
+    /// The answer depends on whether the caller is subscribed: ask again knowing it.
+    NeedsSubscription,
 }
 
 /// One step of the chain for `room`; the caller follows `AsParent` (with a depth limit).
-/// `subscribed` is asked only when the answer depends on it (it costs a lookup).
+/// `subscribed` may be unknown at first, since finding it out costs a lookup: the rule
+/// answers `NeedsSubscription` only when the answer depends on it.
 pub fn can_access_room<'a>(
     room: RoomFacts<'a>,
     roles: &[&str],
     perms: &Permissions,
-    subscribed: impl FnOnce() -> bool,
+    subscribed: Option<bool>,
 ) -> Access<'a> {
     // Validator 2: a public channel (not in a team) is open to holders of view-c-room.
     if room.t == "c" && perms.has("view-c-room", roles) {
         return Access::Granted;
     }
     // Validator 3: a joined room, with view-joined-room or the room type's view permission.
-    if (perms.has("view-joined-room", roles) || perms.has(&format!("view-{}-room", room.t), roles))
-        && subscribed()
-    {
-        return Access::Granted;
+    if perms.has("view-joined-room", roles) || perms.has(&format!("view-{}-room", room.t), roles) {
+        match subscribed {
+            None => return Access::NeedsSubscription,
+            Some(true) => return Access::Granted,
+            Some(false) => {}
+        }
     }
     // Validator 5: omnichannel rooms, for livechat staff only. Any validator that grants
     // is enough, so this one goes before the discussion step, which defers to the parent.
@@ -122,7 +127,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn check<'a>(t: &'a str, subscribed: bool, roles: &[&str], p: &Permissions) -> Access<'a> {
-        can_access_room(RoomFacts { t, prid: None }, roles, p, || subscribed)
+        can_access_room(RoomFacts { t, prid: None }, roles, p, Some(subscribed))
     }
 
     #[test]
@@ -146,7 +151,7 @@ mod tests {
             prid: Some("parent"),
         };
         assert_eq!(
-            can_access_room(discussion, &user, &p, || false),
+            can_access_room(discussion, &user, &p, Some(false)),
             Access::AsParent("parent")
         );
         // A livechat discussion is open to livechat staff whatever its parent allows.
@@ -155,7 +160,7 @@ mod tests {
             prid: Some("parent"),
         };
         assert_eq!(
-            can_access_room(livechat_discussion, &["livechat-manager"], &p, || false),
+            can_access_room(livechat_discussion, &["livechat-manager"], &p, Some(false)),
             Access::Granted
         );
     }
@@ -189,6 +194,25 @@ mod tests {
             if got == Access::Granted {
                 let member = check(t, true, &r, &p);
                 prop_assert_eq!(member, Access::Granted);
+            }
+        }
+
+        /// Knowing the subscription never changes an answer given without it.
+        #[test]
+        fn the_subscription_is_asked_for_only_when_it_matters(
+            t in prop::sample::select(vec!["c", "p", "d", "l", "v", "x"]),
+            prid in prop::option::of(Just("parent")),
+            subscribed: bool,
+            roles in prop::collection::vec(
+                prop::sample::select(vec!["admin", "user", "guest", "bot", "app", "anonymous", "livechat-manager"]), 0..4),
+        ) {
+            let p = Permissions::default();
+            let room = RoomFacts { t, prid };
+            let first = can_access_room(room, &roles, &p, None);
+            let known = can_access_room(room, &roles, &p, Some(subscribed));
+            prop_assert_ne!(known, Access::NeedsSubscription);
+            if first != Access::NeedsSubscription {
+                prop_assert_eq!(first, known);
             }
         }
     }

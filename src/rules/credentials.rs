@@ -7,10 +7,29 @@ use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVe
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
+/// A login token as stored: its hash, never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TokenHash {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// `Accounts._hashLoginToken`: base64(SHA-256(token)). Tokens imported from a Rocket.Chat
 /// database keep working because this is the same function.
-pub fn token_hash(token: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(token.as_bytes()))
+pub fn token_hash(token: &str) -> TokenHash {
+    TokenHash(base64::engine::general_purpose::STANDARD.encode(Sha256::digest(token.as_bytes())))
 }
 
 /// Meteor hashes the lower-case hex SHA-256 of a password, so that clients may send either
@@ -25,8 +44,9 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// The PHC string of `digest` under `salt` (16 random bytes from the caller).
-pub fn hash_password(digest: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
+/// The PHC string of `password` (its Meteor digest, as logins verify it) under `salt`.
+pub fn hash_password(password: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
+    let digest = password_digest(password);
     let salt = argon2::password_hash::SaltString::encode_b64(salt)
         .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     Ok(argon2()
@@ -58,7 +78,7 @@ mod tests {
     #[test]
     fn token_hash_matches_meteor() {
         assert_eq!(
-            token_hash("Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92"),
+            token_hash("Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92").as_str(),
             "9Wrt+4w4fWREsSRwkIOnfHGa55RYZnqQQVLIWC22OCQ="
         );
     }
@@ -66,7 +86,7 @@ mod tests {
     #[test]
     fn password_round_trip_and_wrong_password() {
         let d = password_digest("correct horse");
-        let phc = hash_password(&d, &[7; 16]).unwrap();
+        let phc = hash_password("correct horse", &[7; 16]).unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify_password(&d, &phc));
         assert!(!verify_password(&password_digest("wrong"), &phc));

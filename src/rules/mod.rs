@@ -8,6 +8,7 @@ mod emoji_table;
 pub mod login_throttle;
 pub mod md;
 pub mod mentions;
+pub mod names;
 pub mod notification;
 pub mod push;
 pub mod text;

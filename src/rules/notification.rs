@@ -138,8 +138,9 @@ pub struct Apn {
     pub category: &'static str,
 }
 
-/// `Assets_favicon_192`'s `defaultUrl` (apps/meteor/app/assets/server/assets.ts).
-const DEFAULT_FAVICON_192: &str = "images/logo/android-chrome-192x192.png";
+/// The default Android/iOS notification icon: `Assets_favicon_192`'s `defaultUrl`
+/// (apps/meteor/app/assets/server/assets.ts).
+pub const DEFAULT_FAVICON_192: &str = "images/logo/android-chrome-192x192.png";
 
 /// Builds the notification of `getNotificationForMessageId` with `idOnly: false`. `badge` is
 /// `Subscriptions.getBadgeCount(receiver)` (§2.6).

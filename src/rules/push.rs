@@ -165,16 +165,53 @@ pub struct Target<'a> {
     pub device_token: &'a str,
 }
 
+/// A gateway body complete but for its badge. The badge is the receiver's unread total once
+/// the message's counters are applied, which only the write that queues the push knows; the
+/// rest (title, text, payload) is prepared before that write, outside its lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyAwaitingBadge {
+    /// The body without the badge's digits.
+    body: String,
+    /// Where the digits go (none: the body has no badge).
+    slot: Option<usize>,
+}
+
+/// Stands in for the badge while the body is serialised; no real badge has this value.
+const BADGE_SLOT: i64 = i64::MIN;
+
+impl BodyAwaitingBadge {
+    fn new(mut body: String) -> BodyAwaitingBadge {
+        const KEY: &str = "\"badge\":";
+        let placeholder = format!("{KEY}{BADGE_SLOT}");
+        // A key is the only place the placeholder can stand unescaped: inside a JSON string
+        // its quotes would be escaped.
+        let slot = body.find(&placeholder).map(|at| {
+            let digits = at + KEY.len();
+            body.replace_range(digits..at + placeholder.len(), "");
+            digits
+        });
+        BodyAwaitingBadge { body, slot }
+    }
+
+    pub fn with_badge(&self, badge: i64) -> String {
+        match self.slot {
+            Some(at) => format!("{}{badge}{}", &self.body[..at], &self.body[at..]),
+            None => self.body.clone(),
+        }
+    }
+}
+
 /// The gateway body for a message notification (`Push.send` with `userId` = the receiver).
 /// In id-only mode (`Push_request_content_from_server`) the title is empty, the text is
-/// "You have a new message" and the payload carries only the host and message id.
+/// "You have a new message" and the payload carries only the host and message id. The
+/// notification's own badge is ignored: the body awaits the badge at queue time.
 pub fn message_push_body(
     n: &Notification,
     target: Target,
     id_only: bool,
     unique_id: &str,
     created_at: &str,
-) -> String {
+) -> BodyAwaitingBadge {
     let (title, text, payload) = if id_only {
         let payload = AnyPayload::IdOnly(IdOnlyPayload {
             host: &n.payload.host,
@@ -189,11 +226,11 @@ pub fn message_push_body(
             AnyPayload::Full(&n.payload),
         )
     };
-    encode(Body {
+    BodyAwaitingBadge::new(encode(Body {
         token: target.device_token,
         options: Options {
             payload: Some(payload),
-            badge: Some(n.badge),
+            badge: Some(BADGE_SLOT),
             not_id: Some(n.not_id),
             apn: Some(Category {
                 category: n.apn.category,
@@ -204,7 +241,7 @@ pub fn message_push_body(
             }),
             ..Options::pending(target, created_at, unique_id, title, text)
         },
-    })
+    }))
 }
 
 /// The body of `push.test`'s push: `@username` and a fixed text, nothing else.
@@ -340,7 +377,30 @@ mod tests {
         assert_eq!(gateway_outcome(None), GatewayOutcome::Retry);
     }
 
+    #[test]
+    fn a_body_without_a_badge_slot_is_kept_whole() {
+        let b = BodyAwaitingBadge::new("{\"token\":\"t\"}".into());
+        assert_eq!(b.with_badge(3), "{\"token\":\"t\"}");
+        let b = BodyAwaitingBadge::new(format!("{{\"badge\":{BADGE_SLOT},\"x\":1}}"));
+        assert_eq!(b.with_badge(-2), "{\"badge\":-2,\"x\":1}");
+    }
+
     proptest! {
+        /// The badge lands in `options.badge` and nowhere else, whatever the texts hold.
+        #[test]
+        fn the_badge_fills_its_slot_only(title in "\\PC{0,40}", text in "(\"badge\":-?[0-9]{1,20}|\\PC){0,10}", badge in any::<i64>()) {
+            let slot = format!("\"badge\":{BADGE_SLOT}");
+            let target = Target { receiver_id: "u", apn_topic: None, device_token: "tok" };
+            let body = encode(Body {
+                token: target.device_token,
+                options: Options { badge: Some(BADGE_SLOT), ..Options::pending(target, "c", "uid", &title, &text) },
+            });
+            let filled = BodyAwaitingBadge::new(body.clone()).with_badge(badge);
+            let v: serde_json::Value = serde_json::from_str(&filled).unwrap();
+            prop_assert_eq!(&v["options"]["badge"], &serde_json::json!(badge));
+            prop_assert_eq!(filled.replace(&format!("\"badge\":{badge}"), ""), body.replace(&slot, ""));
+        }
+
         #[test]
         fn truncate_never_exceeds_and_keeps_a_prefix(s in "\\PC{0,120}", max in 3usize..80) {
             let t = truncate(&s, max);

@@ -159,7 +159,8 @@ impl FirstAttachment {
     }
 }
 
-fn js_truthy(value: &Value) -> bool {
+/// JavaScript truthiness of a JSON value.
+pub fn js_truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(b) => *b,

@@ -179,17 +179,12 @@ mod tests {
             Some("Ann")
         );
         store
-            .change_membership("r1", |_, mut room| {
-                room.0.insert("name".into(), "renamed".into());
-                let change = crate::store::Membership {
-                    room,
-                    add: vec![],
-                    remove: vec![],
-                };
-                Ok((Some(change), ()))
-            })
+            .add_members("r1", &[], "2030-01-01T00:00:00.000Z")
             .unwrap();
-        assert_eq!(store.room("r1").unwrap().unwrap().name(), Some("renamed"));
+        assert_eq!(
+            store.room("r1").unwrap().unwrap().0.get("_updatedAt"),
+            Some(&serde_json::json!("2030-01-01T00:00:00.000Z"))
+        );
     }
 
     #[test]

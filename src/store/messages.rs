@@ -1,8 +1,35 @@
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use super::trees::Tree;
-use super::{Conflict, PendingPush, Store, StoreResult};
-use crate::model::{Message, Room, Subscription};
+use super::{Conflict, PushDraft, Store, StoreResult};
+use crate::model::Message;
+use crate::rules::unread::Bump;
+
+/// A new message and everything that changes with it, prepared by the message service
+/// outside the write lock. The store applies it as one transaction (see the module doc).
+pub struct NewMessage {
+    pub message: Message,
+    pub id: String,
+    pub room_id: String,
+    /// The stored message as the room's `lastMessage`.
+    pub last_message: Value,
+    /// ISO time of the post: the room's `lm` / `_updatedAt` and each bumped subscription's.
+    pub at: String,
+    /// The counter changes of the members (the sender has none).
+    pub bumps: Vec<MemberBump>,
+    /// The pushes for members' devices, waiting for their badges.
+    pub pushes: Vec<PushDraft>,
+}
+
+/// What a message does to one member's subscription: `unread`, `userMentions` and
+/// `groupMentions` grow by the bump; `alert` and `open` become true.
+pub struct MemberBump {
+    pub user_id: String,
+    pub bump: Bump,
+}
 
 impl Store {
     pub fn message(&self, id: &str) -> StoreResult<Option<Message>> {
@@ -14,47 +41,67 @@ impl Store {
         }
     }
 
-    /// Stores a new message and, in the same atomic write, the room and member subscriptions
-    /// `on_room` / `on_member` change (counters, last message, unread) and the pushes
-    /// `on_member` queues (the outbox). `on_member` returns whether it changed the
-    /// subscription. Returns the number of pushes queued.
-    pub fn insert_message(
-        &self,
-        message: &Message,
-        id: &str,
-        room_id: &str,
-        on_room: impl FnOnce(&mut Room),
-        mut on_member: impl FnMut(&Store, &mut Subscription) -> StoreResult<(bool, Vec<PendingPush>)>,
-    ) -> StoreResult<Result<usize, Conflict>> {
-        self.write(|store, batch| {
-            if store
-                .engine
-                .get(Tree::MessageidMessage, id.as_bytes())?
-                .is_some()
-            {
-                return Ok(Err(Conflict::Id));
-            }
-            Self::put_message(batch, message, id);
-            if let Some(room) = store.room(room_id)? {
-                let mut room = Arc::unwrap_or_clone(room);
-                on_room(&mut room);
-                Self::put_room(batch, &room);
-            }
-            let mut queued = 0;
-            for uid in store.room_member_ids(room_id)? {
-                if let Some(mut sub) = store.subscription(room_id, &uid)? {
-                    let (changed, pushes) = on_member(store, &mut sub)?;
-                    if changed {
-                        Self::put_subscription(batch, &sub);
-                    }
-                    for p in &pushes {
-                        Self::put_push(batch, p);
-                    }
-                    queued += pushes.len();
+    /// Stores a new message with its room and subscription changes and its pushes. Counters
+    /// are added to the values found inside the transaction, so concurrent posts never lose
+    /// an increment. A push is queued only for a member whose subscription still exists,
+    /// with the badge that member has once this write is applied. Returns the number of
+    /// pushes queued.
+    pub fn insert_message(&self, new: &NewMessage) -> StoreResult<Result<usize, Conflict>> {
+        self.write_then(
+            |store, batch| {
+                if store
+                    .engine
+                    .get(Tree::MessageidMessage, new.id.as_bytes())?
+                    .is_some()
+                {
+                    return Ok(None);
                 }
-            }
-            Ok(Ok(queued))
-        })
+                Self::put_message(batch, &new.message, &new.id);
+                if let Some(room) = store.room(&new.room_id)? {
+                    let mut room = Arc::unwrap_or_clone(room);
+                    let msgs = room.0.get("msgs").and_then(Value::as_i64).unwrap_or(0);
+                    room.0.insert("msgs".into(), (msgs + 1).into());
+                    room.0.insert("_updatedAt".into(), new.at.clone().into());
+                    room.0
+                        .insert("lastMessage".into(), new.last_message.clone());
+                    room.0.insert("lm".into(), new.at.clone().into());
+                    Self::put_room(batch, &room);
+                }
+                let mut members = BTreeSet::new();
+                for m in &new.bumps {
+                    let Some(mut sub) = store.subscription(&new.room_id, &m.user_id)? else {
+                        continue;
+                    };
+                    let add = |doc: &mut crate::model::Doc, key: &str, by: i64| {
+                        let n = doc.get(key).and_then(Value::as_i64).unwrap_or(0);
+                        doc.insert(key.into(), (n + by).into());
+                    };
+                    add(&mut sub.0, "unread", m.bump.unread);
+                    add(&mut sub.0, "userMentions", m.bump.user_mentions);
+                    add(&mut sub.0, "groupMentions", m.bump.group_mentions);
+                    sub.0.insert("alert".into(), true.into());
+                    sub.0.insert("open".into(), true.into());
+                    sub.0.insert("_updatedAt".into(), new.at.clone().into());
+                    Self::put_subscription(batch, &sub);
+                    members.insert(m.user_id.as_str());
+                }
+                Ok(Some(members))
+            },
+            |badges, batch, members| {
+                let Some(members) = members else {
+                    return Err(Conflict::Id);
+                };
+                let mut queued = 0;
+                for draft in &new.pushes {
+                    if members.contains(draft.user_id.as_str()) {
+                        let badge = badges.get(&draft.user_id).copied().unwrap_or(0);
+                        Self::put_push(batch, &draft.complete(badge));
+                        queued += 1;
+                    }
+                }
+                Ok(queued)
+            },
+        )
     }
 
     pub(super) fn put_message(batch: &mut super::Batch, message: &Message, id: &str) {

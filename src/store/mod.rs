@@ -29,9 +29,10 @@ use serde::de::DeserializeOwned;
 use cache::Caches;
 pub use engine::{Batch, Engine};
 pub use import::{Import, ImportedMessage, ImportedUser};
-pub use outbox::{Finish, PendingPush};
+pub use messages::{MemberBump, NewMessage};
+pub use outbox::{Finish, PendingPush, PushDraft};
 pub use push_tokens::Registration;
-pub use rooms::Membership;
+pub use rooms::Removal;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
 
@@ -46,6 +47,9 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The badge of every user whose subscriptions a batch changes, as of that batch.
+pub(crate) type Badges = std::collections::BTreeMap<String, i64>;
 
 /// A uniqueness rule a write would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,11 +121,22 @@ impl Store {
     /// Runs `decide` alone among writers, applies its batch atomically, then flushes.
     /// Flushing happens outside the lock so that concurrent writers share one fsync.
     fn write<R>(&self, decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<R>) -> StoreResult<R> {
+        self.write_then(decide, |_, _, result| result)
+    }
+
+    /// As `write`, with `complete` run once the batch's badges are derived (it sees each
+    /// touched user's new badge) and before the batch is applied.
+    fn write_then<T, R>(
+        &self,
+        decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<T>,
+        complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
+    ) -> StoreResult<R> {
         let result = {
             let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
             let mut batch = Batch::default();
-            let result = decide(self, &mut batch)?;
-            self.derive_badges(&mut batch)?;
+            let decided = decide(self, &mut batch)?;
+            let badges = self.derive_badges(&mut batch)?;
+            let result = complete(&badges, &mut batch, decided);
             let cached: Vec<(Tree, Vec<u8>)> = batch
                 .writes
                 .iter()

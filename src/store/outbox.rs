@@ -3,6 +3,9 @@ use serde::{Deserialize, Serialize};
 use super::keys;
 use super::trees::Tree;
 use super::{decode, encode, Batch, Store, StoreResult};
+use crate::model::id::new_id;
+use crate::model::push_token::Service;
+use crate::rules::push::BodyAwaitingBadge;
 
 /// One gateway request waiting to be made: written in the same atomic write as the message
 /// that caused it, deleted only once the gateway has given a final answer.
@@ -21,6 +24,43 @@ pub struct PendingPush {
     pub attempts: u32,
     /// When the next attempt is due (ms since the epoch).
     pub due: i64,
+}
+
+impl PendingPush {
+    /// A first attempt, due at `due`, with an id of its own.
+    pub fn new(service: Service, token: &str, user_id: &str, body: String, due: i64) -> Self {
+        PendingPush {
+            id: new_id(),
+            service: service.code().into(),
+            token: token.into(),
+            body,
+            user_id: user_id.into(),
+            attempts: 0,
+            due,
+        }
+    }
+}
+
+/// A message push prepared before the message's write; that write fills in the badge.
+#[derive(Debug, Clone)]
+pub struct PushDraft {
+    pub service: Service,
+    pub token: String,
+    pub user_id: String,
+    pub body: BodyAwaitingBadge,
+    pub due: i64,
+}
+
+impl PushDraft {
+    pub(super) fn complete(&self, badge: i64) -> PendingPush {
+        PendingPush::new(
+            self.service,
+            &self.token,
+            &self.user_id,
+            self.body.with_badge(badge),
+            self.due,
+        )
+    }
 }
 
 /// What became of one attempt.

@@ -54,38 +54,83 @@ impl Store {
         }
     }
 
-    /// Adds and removes members of a room in one write. `change` sees the current room and
-    /// returns the changes to apply (`None`: none) and a result for the caller. `None` if the
-    /// room does not exist.
-    pub fn change_membership<R>(
+    /// Adds members: each subscription whose user is not in the room yet is stored, the
+    /// room's `usersCount` grows by their number and its `_updatedAt` becomes `at`. Returns
+    /// the room as stored, or `None` if it does not exist.
+    pub fn add_members(
         &self,
         room_id: &str,
-        change: impl FnOnce(&Store, Room) -> StoreResult<(Option<Membership>, R)>,
-    ) -> StoreResult<Option<R>> {
+        subscriptions: &[Subscription],
+        at: &str,
+    ) -> StoreResult<Option<Room>> {
         self.write(|store, batch| {
             let Some(room) = store.room(room_id)? else {
                 return Ok(None);
             };
-            let (changes, result) = change(store, Arc::unwrap_or_clone(room))?;
-            let Some(m) = changes else {
-                return Ok(Some(result));
+            let mut added = 0;
+            for sub in subscriptions {
+                if store.subscription(room_id, sub.user_id())?.is_none() {
+                    Self::put_subscription(batch, sub);
+                    added += 1;
+                }
+            }
+            let room = with_users_count(Arc::unwrap_or_clone(room), added, at);
+            Self::put_room(batch, &room);
+            Ok(Some(room))
+        })
+    }
+
+    /// Removes a member, unless they are the room's last owner: like a uniqueness rule,
+    /// this is decided inside the transaction. `None` if the room does not exist.
+    pub fn remove_member(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        at: &str,
+    ) -> StoreResult<Option<Removal>> {
+        self.write(|store, batch| {
+            let Some(room) = store.room(room_id)? else {
+                return Ok(None);
             };
-            Self::put_room(batch, &m.room);
-            for sub in &m.add {
-                Self::put_subscription(batch, sub);
+            let Some(sub) = store.subscription(room_id, user_id)? else {
+                return Ok(Some(Removal::NotMember));
+            };
+            if sub.roles().contains(&"owner") {
+                let mut owners = 0;
+                for uid in store.room_member_ids(room_id)? {
+                    if let Some(s) = store.subscription(room_id, &uid)? {
+                        owners += s.roles().contains(&"owner") as usize;
+                    }
+                }
+                if owners <= 1 {
+                    return Ok(Some(Removal::LastOwner));
+                }
             }
-            for uid in &m.remove {
-                batch.delete(Tree::UserroomidSubscription, keys::pair(uid, room_id));
-                batch.delete(Tree::Roomuserids, keys::pair(room_id, uid));
-            }
-            Ok(Some(result))
+            let room = with_users_count(Arc::unwrap_or_clone(room), -1, at);
+            Self::put_room(batch, &room);
+            batch.delete(Tree::UserroomidSubscription, keys::pair(user_id, room_id));
+            batch.delete(Tree::Roomuserids, keys::pair(room_id, user_id));
+            Ok(Some(Removal::Removed(room)))
         })
     }
 }
 
-/// The outcome of a membership change.
-pub struct Membership {
-    pub room: Room,
-    pub add: Vec<Subscription>,
-    pub remove: Vec<String>,
+/// `usersCount` moved by `delta` (never below zero), `_updatedAt` set to `at`.
+fn with_users_count(mut room: Room, delta: i64, at: &str) -> Room {
+    let count = room
+        .0
+        .get("usersCount")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    room.0
+        .insert("usersCount".into(), (count + delta).max(0).into());
+    room.0.insert("_updatedAt".into(), at.into());
+    room
+}
+
+/// The outcome of `remove_member`.
+pub enum Removal {
+    Removed(Room),
+    NotMember,
+    LastOwner,
 }

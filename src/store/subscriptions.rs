@@ -1,5 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::Value;
+
 use super::keys;
 use super::trees::Tree;
 use super::{decode, encode, Batch, Store, StoreResult};
@@ -99,7 +101,7 @@ impl Store {
 
     /// Brings the badge index up to date with the subscriptions `batch` writes: for each user
     /// they belong to, the badge of the stored subscriptions overlaid with the batch's.
-    pub(super) fn derive_badges(&self, batch: &mut Batch) -> StoreResult<()> {
+    pub(super) fn derive_badges(&self, batch: &mut Batch) -> StoreResult<super::Badges> {
         // The batch's subscription writes, by user, in batch order (the last one counts).
         let mut touched: BTreeMap<&[u8], Vec<Write>> = BTreeMap::new();
         for (tree, key, value) in &batch.writes {
@@ -111,7 +113,7 @@ impl Store {
                 .or_default()
                 .push((key, value.as_deref()));
         }
-        let mut badges = Vec::with_capacity(touched.len());
+        let mut badges = super::Badges::new();
         for (user, writes) in touched {
             let mut prefix = user.to_vec();
             prefix.push(keys::SEP);
@@ -124,28 +126,36 @@ impl Store {
                 .collect();
             subs.extend(writes);
             let total = badge_of(subs.values().flatten().copied())?;
-            badges.push((user.to_vec(), total.to_string()));
+            let user = std::str::from_utf8(user)
+                .map_err(|e| super::corrupt(Tree::UserroomidSubscription, e))?;
+            badges.insert(user.to_string(), total);
         }
-        for (user, total) in badges {
-            batch.put(Tree::UseridBadge, user, total);
+        for (user, total) in &badges {
+            batch.put(Tree::UseridBadge, user.as_str(), total.to_string());
         }
-        Ok(())
+        Ok(badges)
     }
 
-    /// Rewrites one subscription with `update` (nothing happens if it does not exist).
-    pub fn update_subscription(
-        &self,
-        room_id: &str,
-        user_id: &str,
-        update: impl FnOnce(&mut Subscription),
-    ) -> StoreResult<Option<Subscription>> {
+    /// Marks a room read for a user (`unread` and mentions to zero, `alert` off, `open` on,
+    /// `ls` and `_updatedAt` to `at`). `None` if the user has no subscription to the room.
+    pub fn mark_read(&self, room_id: &str, user_id: &str, at: &str) -> StoreResult<Option<()>> {
         self.write(|store, batch| {
             let Some(mut sub) = store.subscription(room_id, user_id)? else {
                 return Ok(None);
             };
-            update(&mut sub);
+            for (k, v) in [
+                ("open", Value::from(true)),
+                ("alert", false.into()),
+                ("unread", 0.into()),
+                ("userMentions", 0.into()),
+                ("groupMentions", 0.into()),
+                ("ls", at.into()),
+                ("_updatedAt", at.into()),
+            ] {
+                sub.0.insert(k.into(), v);
+            }
             Self::put_subscription(batch, &sub);
-            Ok(Some(sub))
+            Ok(Some(()))
         })
     }
 
@@ -162,7 +172,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Membership;
 
     fn store_with(subscriptions: &str) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -194,23 +203,14 @@ mod tests {
         assert_eq!(store.badge("nobody").unwrap(), 0);
 
         store
-            .update_subscription("r1", "u1", |s| {
-                s.0.insert("unread".into(), 10.into());
-            })
+            .mark_read("r1", "u1", "2030-01-01T00:00:00.000Z")
             .unwrap();
-        assert_eq!(store.badge("u1").unwrap(), 13);
+        assert_eq!(store.badge("u1").unwrap(), 3);
 
         store
-            .change_membership("r2", |_, room| {
-                let change = Membership {
-                    room,
-                    add: vec![],
-                    remove: vec!["u1".into()],
-                };
-                Ok((Some(change), ()))
-            })
+            .remove_member("r2", "u1", "2030-01-01T00:00:00.000Z")
             .unwrap();
-        assert_eq!(store.badge("u1").unwrap(), 10);
+        assert_eq!(store.badge("u1").unwrap(), 0);
         assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
     }
 }

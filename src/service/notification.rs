@@ -1,5 +1,5 @@
 //! Glue between stored documents and the notification rules, shared by push.get and the
-//! push sender: it reads the settings and documents into the rules' plain views.
+//! message pushes: it reads the settings and documents into the rules' plain views.
 
 use serde_json::value::RawValue;
 
@@ -11,44 +11,17 @@ use crate::rules::notification::{
     RoomView, SenderView,
 };
 use crate::rules::text::{FirstAttachment, Mention};
-use crate::settings::Settings;
+use crate::settings::Snapshot;
 
-/// The settings that shape a notification, read once.
-#[derive(Debug, Clone, Default)]
-pub struct NotifySettings {
-    push_show_username_room: bool,
-    push_show_message: bool,
-    ui_use_real_name: bool,
-    ui_allow_room_names_with_special_chars: bool,
-    site_url: String,
-    favicon_192_url: Option<String>,
-    pub unique_id: String,
-}
-
-impl NotifySettings {
-    pub fn read(s: &Settings) -> NotifySettings {
-        NotifySettings {
-            push_show_username_room: s.bool("Push_show_username_room"),
-            push_show_message: s.bool("Push_show_message"),
-            ui_use_real_name: s.bool("UI_Use_Real_Name"),
-            ui_allow_room_names_with_special_chars: s
-                .bool("UI_Allow_room_names_with_special_chars"),
-            site_url: s.string("Site_Url"),
-            favicon_192_url: s.favicon_192_url(),
-            unique_id: s.string("uniqueID"),
-        }
-    }
-
-    fn view(&self) -> NotificationSettings<'_> {
-        NotificationSettings {
-            push_show_username_room: self.push_show_username_room,
-            push_show_message: self.push_show_message,
-            ui_use_real_name: self.ui_use_real_name,
-            ui_allow_room_names_with_special_chars: self.ui_allow_room_names_with_special_chars,
-            site_url: &self.site_url,
-            favicon_192_url: self.favicon_192_url.as_deref(),
-            unique_id: &self.unique_id,
-        }
+fn settings_view(s: &Snapshot) -> NotificationSettings<'_> {
+    NotificationSettings {
+        push_show_username_room: s.push_show_username_room,
+        push_show_message: s.push_show_message,
+        ui_use_real_name: s.ui_use_real_name,
+        ui_allow_room_names_with_special_chars: s.ui_allow_room_names_with_special_chars,
+        site_url: &s.site_url,
+        favicon_192_url: s.favicon_192_url.as_deref(),
+        unique_id: &s.unique_id,
     }
 }
 
@@ -66,12 +39,12 @@ fn room_view<'a>(room: &'a Room, muted: &'a [&'a str]) -> RoomView<'a> {
 
 /// Whether a notification for `room` needs the receiver's subscription (rarely: see
 /// `notification::needs_receiver_subscription`), so callers can skip the lookup.
-pub fn needs_receiver_subscription(room: &Room) -> bool {
+pub(super) fn needs_receiver_subscription(room: &Room) -> bool {
     notification::needs_receiver_subscription(&room_view(room, &[]))
 }
 
 /// Everything a notification is built from.
-pub struct Parts<'a> {
+pub(super) struct Parts<'a> {
     pub message: &'a StoredMessage<'a>,
     /// The message's `u` object, emitted verbatim as `payload.sender`.
     pub sender_doc: &'a RawValue,
@@ -84,8 +57,8 @@ pub struct Parts<'a> {
 }
 
 /// Builds the notification for `parts` and hands it to `use_it` (it borrows from the parts).
-pub fn with_notification<R>(
-    settings: &NotifySettings,
+pub(super) fn with_notification<R>(
+    settings: &Snapshot,
     parts: &Parts,
     use_it: impl FnOnce(&Notification) -> R,
 ) -> R {
@@ -105,7 +78,7 @@ pub fn with_notification<R>(
         .and_then(FirstAttachment::from_json);
     let muted = parts.room.muted();
     let notification = build_notification(
-        &settings.view(),
+        &settings_view(settings),
         &MessageView {
             id: &m.id,
             rid: &m.rid,

@@ -1,0 +1,93 @@
+//! Room access: the pure rule chain, fed from the store.
+
+use std::sync::Arc;
+
+use super::Services;
+use crate::error::{ApiError, ApiResult};
+use crate::model::message::MessageView;
+use crate::model::user::Identity;
+use crate::model::{Message, Room};
+use crate::rules::access::{can_access_room, Access, RoomFacts};
+
+/// How deep a chain of discussions is followed before access is refused.
+const MAX_DISCUSSION_DEPTH: usize = 16;
+
+impl Services {
+    /// `canAccessRoom(room, user)`: the rule chain, following discussions to their parents.
+    /// The caller's subscription is looked up only when the rule asks for it.
+    pub(super) fn can_read(&self, user: &Identity, room: &Room) -> ApiResult<bool> {
+        let roles = user.roles();
+        let mut parent: Option<Arc<Room>> = None;
+        for _ in 0..MAX_DISCUSSION_DEPTH {
+            let current = parent.as_deref().unwrap_or(room);
+            let facts = RoomFacts {
+                t: current.t(),
+                prid: current.prid(),
+            };
+            let mut access = can_access_room(facts, &roles, &self.permissions, None);
+            if access == Access::NeedsSubscription {
+                let subscribed = self.store.subscription(current.id(), &user.id)?.is_some();
+                access = can_access_room(facts, &roles, &self.permissions, Some(subscribed));
+            }
+            match access {
+                Access::Granted => return Ok(true),
+                Access::Denied | Access::NeedsSubscription => return Ok(false),
+                Access::AsParent(prid) => match self.store.room(prid)? {
+                    Some(p) => parent = Some(p),
+                    None => return Ok(false),
+                },
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether `user` holds `permission` in `room_id`: global roles plus the room-scoped
+    /// roles of their subscription (`owner`, `moderator`).
+    pub(super) fn has_room_permission(
+        &self,
+        user: &Identity,
+        room_id: &str,
+        permission: &str,
+    ) -> ApiResult<bool> {
+        let sub = self.store.subscription(room_id, &user.id)?;
+        let mut roles = user.roles();
+        if let Some(sub) = &sub {
+            roles.extend(sub.roles());
+        }
+        Ok(self.has_permission(permission, &roles))
+    }
+
+    /// The opening of every call that shows a message: the message, its room, and whether
+    /// `user` may read that room. Each step's failure is the caller's to word.
+    pub(super) fn readable_message(
+        &self,
+        user: &Identity,
+        id: &str,
+    ) -> ApiResult<Result<(Message, Arc<Room>), Unreadable>> {
+        let Some(message) = self.store.message(id)? else {
+            return Ok(Err(Unreadable::NoMessage));
+        };
+        let rid = message_view(&message, id)?.rid.into_owned();
+        let Some(room) = self.store.room(&rid)? else {
+            return Ok(Err(Unreadable::NoRoom));
+        };
+        if !self.can_read(user, &room)? {
+            return Ok(Err(Unreadable::NotAllowed));
+        }
+        Ok(Ok((message, room)))
+    }
+}
+
+/// Why a message cannot be shown, in the order the checks run.
+pub(super) enum Unreadable {
+    NoMessage,
+    NoRoom,
+    NotAllowed,
+}
+
+/// The typed view of a stored message; a document that does not decode is a fault of ours.
+pub(super) fn message_view<'m>(message: &'m Message, id: &str) -> ApiResult<MessageView<'m>> {
+    message
+        .view()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored message {id}: {e}")))
+}

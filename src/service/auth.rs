@@ -1,0 +1,200 @@
+//! Who is calling (`X-User-Id` + `X-Auth-Token`), logging in and out, and `/me`.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::Services;
+use crate::error::{ApiError, ApiResult};
+use crate::model::user::Identity;
+use crate::model::{id, time, User};
+use crate::rules::credentials::{self, token_hash, TokenHash};
+use crate::rules::login_throttle::Blocked;
+use crate::store::LoginToken;
+
+/// The authenticated caller.
+pub struct Caller {
+    pub identity: Arc<Identity>,
+    pub token_hash: TokenHash,
+}
+
+impl Caller {
+    pub fn id(&self) -> &str {
+        &self.identity.id
+    }
+}
+
+/// Who is logging in, as `loginCompatibility` reads the body.
+pub enum Login {
+    Username(String),
+    Email(String),
+}
+
+/// A successful login: the new token (shown once) and the user's own view of their account.
+pub struct LoggedIn {
+    pub user_id: String,
+    pub auth_token: String,
+    pub me: Value,
+}
+
+impl Services {
+    /// The caller named by `user_id` and `token`, if the token is theirs.
+    pub fn authenticate(&self, user_id: &str, token: &str) -> ApiResult<Caller> {
+        let hash = token_hash(token);
+        match self.store.login_token(&hash)? {
+            Some(t) if t.user_id == user_id => {}
+            _ => return Err(ApiError::NotLoggedIn),
+        }
+        let identity = self
+            .store
+            .user_identity(user_id)?
+            .ok_or(ApiError::NotLoggedIn)?;
+        Ok(Caller {
+            identity,
+            token_hash: hash,
+        })
+    }
+
+    /// Whether `caller` (if any) holds `permission`.
+    pub fn caller_may(&self, caller: Option<&Caller>, permission: &str) -> bool {
+        caller.is_some_and(|c| self.has_permission(permission, &c.identity.roles()))
+    }
+
+    /// `POST login`. `digest` is the SHA-256 hex of the password. Every failure is the
+    /// same 401, whether or not the user exists, and takes as long (a dummy hash is checked
+    /// for unknown users); failures are counted per name and per client address.
+    pub async fn login(&self, who: Login, digest: String, ip: &str) -> ApiResult<LoggedIn> {
+        let (name, user_id) = match &who {
+            Login::Username(u) => (u.as_str(), self.store.user_id_by_username(u)?),
+            Login::Email(e) => (e.as_str(), self.store.user_id_by_email(e)?),
+        };
+        let now = time::now_millis();
+        let limits = self.throttle_limits;
+        self.throttle().check(name, ip, now, limits).map_err(|b| {
+            ApiError::LoginBlocked(match b {
+                Blocked::User => "error-login-blocked-for-user",
+                Blocked::Ip => "error-login-blocked-for-ip",
+            })
+        })?;
+
+        let stored = match &user_id {
+            Some(id) => self.store.password_hash(id)?,
+            None => None,
+        };
+        let phc = stored.unwrap_or_else(|| credentials::DUMMY_HASH.to_string());
+        let verified = self
+            .hash_blocking(move || credentials::verify_password(&digest, &phc))
+            .await?;
+        let user = match (&user_id, verified) {
+            (Some(id), true) => self.store.user(id)?,
+            _ => None,
+        };
+        let Some(user) = user.filter(|u| u.0.get("active") != Some(&Value::Bool(false))) else {
+            self.throttle().record_failure(name, ip, now, limits);
+            return Err(ApiError::LoginFailed);
+        };
+        self.throttle().record_success(name);
+
+        let token = id::new_secret();
+        let record = LoginToken {
+            user_id: user.id().to_string(),
+            when: time::iso(now),
+        };
+        let hash = token_hash(&token);
+        self.write(move |s| s.add_login_token(&hash, &record))
+            .await??;
+        Ok(LoggedIn {
+            user_id: user.id().to_string(),
+            auth_token: token,
+            me: self.user_info(&user)?,
+        })
+    }
+
+    /// `logout`: forgets the caller's token and the push registrations made with it.
+    pub async fn logout(&self, caller: &Caller) -> ApiResult<()> {
+        let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
+        self.write(move |s| {
+            s.remove_login_token(&hash)?;
+            s.delete_push_tokens_of_session(&user_id, &hash)
+        })
+        .await??;
+        Ok(())
+    }
+
+    /// `GET me`.
+    pub fn me(&self, caller: &Caller) -> ApiResult<Value> {
+        let user = self.store.user(caller.id())?.ok_or(ApiError::NotLoggedIn)?;
+        self.user_info(&user)
+    }
+
+    fn throttle(&self) -> std::sync::MutexGuard<'_, crate::rules::login_throttle::LoginThrottle> {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `getUserInfo`: the user's own view of their account (login `data.me` and `/me`).
+    fn user_info(&self, user: &User) -> ApiResult<Value> {
+        let mut me: serde_json::Map<String, Value> = user
+            .0
+            .iter()
+            .filter(|(k, _)| OWN_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(email) = user.verified_email() {
+            me.insert("email".into(), email.into());
+        }
+        let preferences = user
+            .0
+            .get("settings")
+            .and_then(|s| s.get("preferences"))
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        me.insert(
+            "settings".into(),
+            json!({"profile": {}, "preferences": preferences}),
+        );
+        let site = &self.settings.snapshot().site_url;
+        let avatar = format!(
+            "{}/avatar/{}",
+            site.trim_end_matches('/'),
+            user.username().unwrap_or_default()
+        );
+        me.insert("avatarUrl".into(), avatar.into());
+        me.insert("isOAuthUser".into(), false.into());
+        let has_password = self.store.password_hash(user.id())?.is_some();
+        me.insert(
+            "services".into(),
+            json!({"password": {"exists": has_password}}),
+        );
+        Ok(Value::Object(me))
+    }
+}
+
+/// User fields `getDefaultUserFields` lets through to the user themself.
+const OWN_FIELDS: &[&str] = &[
+    "_id",
+    "name",
+    "username",
+    "nickname",
+    "emails",
+    "status",
+    "statusDefault",
+    "statusText",
+    "statusConnection",
+    "bio",
+    "avatarOrigin",
+    "utcOffset",
+    "language",
+    "settings",
+    "enableAutoAway",
+    "idleTimeLimit",
+    "roles",
+    "active",
+    "defaultRoom",
+    "customFields",
+    "requirePasswordChange",
+    "requirePasswordChangeReason",
+    "statusLivechat",
+    "banners",
+    "_updatedAt",
+    "avatarETag",
+];

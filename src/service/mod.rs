@@ -1,0 +1,105 @@
+//! The services: the only code that orchestrates. A handler in `api/` parses a request and
+//! calls one function here; that function reads through the store, asks the pure rules,
+//! and hands the store one prepared write (the store's transaction contract is in
+//! `store/mod.rs`). Nothing here knows HTTP beyond the error catalog it returns.
+
+pub mod access;
+pub mod auth;
+pub mod messages;
+mod notification;
+pub mod push;
+mod push_drafts;
+pub mod rooms;
+pub mod settings;
+pub mod subscriptions;
+pub mod users;
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::delivery::Delivery;
+use crate::error::ApiResult;
+use crate::metrics::Latency;
+use crate::rules::access::Permissions;
+use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// What every service function works with. Cheap to clone; the store stays private to the
+/// services.
+#[derive(Clone)]
+pub struct Services {
+    store: Store,
+    settings: Settings,
+    permissions: Arc<Permissions>,
+    throttle: Arc<Mutex<LoginThrottle>>,
+    throttle_limits: ThrottleLimits,
+    /// Bounds concurrent argon2 hashes (each holds 19 MiB and a core).
+    hashing: Arc<Semaphore>,
+    delivery: Delivery,
+    /// push.test's one call per second per user (its `rateLimiterOptions`).
+    push_tests: Arc<DefaultKeyedRateLimiter<String>>,
+    latency: Arc<Latency>,
+}
+
+impl Services {
+    pub fn new(store: Store, settings: Settings, delivery: Delivery, config: &Config) -> Services {
+        let once_a_second = Quota::per_second(NonZeroU32::MIN);
+        Services {
+            store,
+            settings,
+            permissions: Arc::new(Permissions::with_overrides(&config.permissions)),
+            throttle: Arc::new(Mutex::new(LoginThrottle::default())),
+            throttle_limits: ThrottleLimits {
+                per_user: config.limits.login_failures_per_user,
+                per_ip: config.limits.login_failures_per_ip,
+                window_ms: (config.limits.login_block_seconds as i64).saturating_mul(1000),
+            },
+            hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
+            delivery,
+            push_tests: Arc::new(RateLimiter::keyed(once_a_second)),
+            latency: Arc::new(Latency::default()),
+        }
+    }
+
+    /// Where request latencies are recorded.
+    pub fn latency(&self) -> Arc<Latency> {
+        self.latency.clone()
+    }
+
+    /// `GET /metrics`: push delivery counters, the outbox length and request latencies.
+    pub fn metrics_text(&self) -> String {
+        self.delivery.metrics().render() + &self.latency.render()
+    }
+
+    /// Whether `roles` (global plus room-scoped) hold `permission`.
+    fn has_permission(&self, permission: &str, roles: &[&str]) -> bool {
+        self.permissions.has(permission, roles)
+    }
+
+    /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time.
+    async fn hash_blocking<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> ApiResult<R> {
+        let _permit = self.hashing.acquire().await.map_err(anyhow::Error::from)?;
+        Ok(actix_web::web::block(work)
+            .await
+            .map_err(anyhow::Error::from)?)
+    }
+
+    /// Runs a store write (which waits for its fsync) on the blocking pool.
+    async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> R + Send + 'static,
+    ) -> ApiResult<R> {
+        let store = self.store.clone();
+        Ok(actix_web::web::block(move || work(&store))
+            .await
+            .map_err(anyhow::Error::from)?)
+    }
+}

@@ -1,0 +1,188 @@
+//! push.get (a message and its notification), device registration, push.info, push.test.
+
+use governor::clock::{Clock, DefaultClock};
+use serde::Serialize;
+use serde_json::json;
+
+use super::access::{message_view, Unreadable};
+use super::auth::Caller;
+use super::notification::{needs_receiver_subscription, with_notification, Parts};
+use super::Services;
+use crate::error::{ApiError, ApiResult};
+use crate::model::id::new_id;
+use crate::model::push_token::{PushToken, Service};
+use crate::model::{time, Message};
+use crate::rules::notification::Notification;
+use crate::rules::push::{test_push_body, Target};
+use crate::settings::DEFAULT_PUSH_GATEWAY;
+use crate::store::{PendingPush, Registration};
+
+/// A device to register (`push.token`'s body, checked).
+pub struct Device {
+    pub id: Option<String>,
+    pub service: Service,
+    pub value: String,
+    pub app_name: String,
+}
+
+/// `push.info`'s answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushInfo {
+    /// As in Rocket.Chat, this reports `Push_enable`.
+    pub push_gateway_enabled: bool,
+    pub default_push_gateway: bool,
+}
+
+/// More users than this in push.test's limiter and it forgets those whose second is over.
+const PUSH_TEST_LIMITER_KEYS: usize = 4096;
+
+impl Services {
+    /// `push.get`: the message and the notification `caller` would get for it, handed to
+    /// `respond` (the notification borrows from the message). Errors in the order of
+    /// spec §1.3: E message not found; F room not found; G not allowed; H sender not found.
+    pub fn push_get<R>(
+        &self,
+        caller: &Caller,
+        id: &str,
+        respond: impl FnOnce(&Message, &Notification) -> R,
+    ) -> ApiResult<R> {
+        let (message, room) = match self.readable_message(&caller.identity, id)? {
+            Ok(found) => found,
+            Err(Unreadable::NoMessage) => return Err(ApiError::plain("error-message-not-found")),
+            Err(Unreadable::NoRoom) => return Err(ApiError::plain("error-room-not-found")),
+            Err(Unreadable::NotAllowed) => return Err(ApiError::plain("error-not-allowed")),
+        };
+        let view = message_view(&message, id)?;
+        let sender_not_found = || ApiError::plain("Message sender not found");
+        let sender_id = view.sender_id().ok_or_else(sender_not_found)?;
+        let sender = self
+            .store
+            .user_names(&sender_id)?
+            .ok_or_else(sender_not_found)?;
+        let sender_doc = view.u.ok_or_else(sender_not_found)?;
+        let badge = self.store.badge(caller.id())?;
+        let subscription = match needs_receiver_subscription(&room) {
+            true => self.store.subscription(room.id(), caller.id())?,
+            false => None,
+        };
+        let parts = Parts {
+            message: &view,
+            sender_doc,
+            sender_id: &sender_id,
+            sender: &sender,
+            room: &room,
+            receiver: &caller.identity,
+            receiver_subscription: subscription.as_ref(),
+            badge,
+        };
+        let settings = self.settings.snapshot();
+        Ok(with_notification(&settings, &parts, |n| {
+            respond(&message, n)
+        }))
+    }
+
+    /// `POST push.token`: registers a device (re-registration by id or by token and app,
+    /// de-duplication and ownership as the store's `register_push_token` states).
+    pub async fn register_device(&self, caller: &Caller, device: Device) -> ApiResult<PushToken> {
+        let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
+        Ok(self
+            .write(move |s| {
+                s.register_push_token(&Registration {
+                    id: &device.id.unwrap_or_else(new_id),
+                    service: device.service,
+                    value: &device.value,
+                    app_name: &device.app_name,
+                    auth_token_hash: hash.as_str(),
+                    user_id: &user_id,
+                    now: time::now_millis(),
+                })
+            })
+            .await??)
+    }
+
+    /// `DELETE push.token`: removes the caller's registrations of a device token; 404 when
+    /// there were none.
+    pub async fn delete_device(&self, caller: &Caller, token: String) -> ApiResult<()> {
+        let user_id = caller.id().to_string();
+        let removed = self
+            .write(move |s| s.delete_push_tokens_of_user_by_value(&user_id, &token))
+            .await??;
+        match removed {
+            0 => Err(ApiError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn push_info(&self) -> PushInfo {
+        let settings = self.settings.snapshot();
+        PushInfo {
+            push_gateway_enabled: settings.push_enable,
+            default_push_gateway: settings.push_gateway == DEFAULT_PUSH_GATEWAY,
+        }
+    }
+
+    /// `push.test`: queues a test push to each of the caller's devices; returns how many
+    /// devices they have.
+    pub async fn push_test(&self, caller: &Caller) -> ApiResult<usize> {
+        let roles = caller.identity.roles();
+        if !self.has_permission("api-bypass-rate-limit", &roles) {
+            if let Err(not_until) = self.push_tests.check_key(&caller.id().to_string()) {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let seconds = wait.as_millis().div_ceil(1000).max(1);
+                return Err(ApiError::TooManyRequests(format!(
+                    "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying this endpoint again. [error-too-many-requests]"
+                )));
+            }
+            if self.push_tests.len() > PUSH_TEST_LIMITER_KEYS {
+                self.push_tests.retain_recent();
+            }
+        }
+        if !self.has_permission("test-push-notifications", &roles) {
+            return Err(ApiError::PermissionDenied);
+        }
+        let settings = self.settings.snapshot();
+        let method = json!({"method": "push_test"});
+        if !settings.push_enable {
+            return Err(
+                ApiError::meteor("error-push-disabled", "Push is disabled").with_details(method)
+            );
+        }
+        let tokens = self.store.push_tokens_of_user(caller.id())?;
+        if tokens.is_empty() {
+            return Err(ApiError::meteor(
+                "error-no-tokens-for-this-user",
+                "There are no tokens for this user",
+            )
+            .with_details(method));
+        }
+        if settings.push_enable_gateway {
+            let now = time::now_millis();
+            let created_at = time::iso(now);
+            let username = caller.identity.username.as_deref().unwrap_or_default();
+            let pushes: Vec<PendingPush> = tokens
+                .iter()
+                .filter_map(|t| {
+                    let (service, device_token) = t.device()?;
+                    let target = Target {
+                        receiver_id: caller.id(),
+                        apn_topic: (service == Service::Apn).then(|| t.app_name()),
+                        device_token,
+                    };
+                    let body = test_push_body(username, target, &settings.unique_id, &created_at);
+                    Some(PendingPush::new(
+                        service,
+                        device_token,
+                        caller.id(),
+                        body,
+                        now,
+                    ))
+                })
+                .collect();
+            let n = pushes.len();
+            self.write(move |s| s.enqueue_pushes(&pushes)).await??;
+            self.delivery.queued(n);
+        }
+        Ok(tokens.len())
+    }
+}

@@ -1,0 +1,122 @@
+//! Which members of a room get a push for a new message, and what is drafted for each of
+//! their devices. Runs before the message's write, outside its lock: the write queues the
+//! drafts with the badge each receiver has once it is applied (the transactional outbox).
+
+use serde_json::Value;
+
+use super::access::message_view;
+use super::notification::{with_notification, Parts};
+use super::Services;
+use crate::error::ApiResult;
+use crate::model::push_token::Service;
+use crate::model::user::Identity;
+use crate::model::{time, DocExt, Message, Room, Subscription};
+use crate::rules::push::{message_push_body, should_notify_mobile, MobileFacts, Target};
+use crate::settings::Snapshot;
+use crate::store::PushDraft;
+
+/// What the per-member decision needs to know about a new message.
+pub(super) struct NewMessageFacts<'a> {
+    pub message: &'a Message,
+    pub room: &'a Room,
+    pub sender: &'a Identity,
+    pub mentioned_ids: &'a [String],
+    pub group_mention: bool,
+    pub now: time::Millis,
+}
+
+impl Services {
+    /// The drafts for every member in `members` (their subscriptions as read before the
+    /// write) whose preferences and devices call for a push.
+    pub(super) fn draft_message_pushes(
+        &self,
+        settings: &Snapshot,
+        facts: &NewMessageFacts,
+        members: &[Subscription],
+    ) -> ApiResult<Vec<PushDraft>> {
+        // rcpush delivers through a gateway only.
+        if !(settings.push_enable && settings.push_enable_gateway) {
+            return Ok(Vec::new());
+        }
+        let view = message_view(facts.message, "(new)")?;
+        let Some(sender_doc) = view.u else {
+            return Ok(Vec::new());
+        };
+        let sender_names = facts.sender.names();
+        let created_at = time::iso(facts.now);
+        let mut drafts = Vec::new();
+        for sub in members {
+            let uid = sub.user_id();
+            if uid == facts.sender.id || !wants_push(settings, facts, sub) {
+                continue;
+            }
+            let tokens = self.store.push_tokens_of_user(uid)?;
+            if tokens.is_empty() {
+                continue;
+            }
+            let Some(receiver) = self.store.user_identity(uid)? else {
+                continue;
+            };
+            if facts.room.t() == "d" && !self.has_permission("view-d-room", &receiver.roles()) {
+                continue;
+            }
+            let parts = Parts {
+                message: &view,
+                sender_doc,
+                sender_id: &facts.sender.id,
+                sender: &sender_names,
+                room: facts.room,
+                receiver: &receiver,
+                receiver_subscription: Some(sub),
+                badge: 0,
+            };
+            with_notification(settings, &parts, |n| {
+                for t in &tokens {
+                    let Some((service, device_token)) = t.device() else {
+                        continue;
+                    };
+                    let target = Target {
+                        receiver_id: uid,
+                        apn_topic: (service == Service::Apn).then(|| t.app_name()),
+                        device_token,
+                    };
+                    drafts.push(PushDraft {
+                        service,
+                        token: device_token.into(),
+                        user_id: uid.into(),
+                        body: message_push_body(
+                            n,
+                            target,
+                            settings.push_request_content_from_server,
+                            &settings.unique_id,
+                            &created_at,
+                        ),
+                        due: facts.now,
+                    });
+                }
+            });
+        }
+        Ok(drafts)
+    }
+}
+
+/// The member's own settings: notifications disabled, the sender ignored, group mentions
+/// muted, and the mobile preference (`mobilePushNotifications`).
+fn wants_push(settings: &Snapshot, facts: &NewMessageFacts, sub: &Subscription) -> bool {
+    let mentioned = facts.mentioned_ids.iter().any(|m| m == sub.user_id());
+    let ignored = sub.0.strs_at("ignored").contains(&facts.sender.id.as_str());
+    if sub.0.bool_at("disableNotifications")
+        || ignored
+        || (sub.0.bool_at("muteGroupMentions") && facts.group_mention && !mentioned)
+    {
+        return false;
+    }
+    should_notify_mobile(&MobileFacts {
+        push_enabled: true,
+        preference: sub.0.get("mobilePushNotifications").and_then(Value::as_str),
+        default_preference: &settings.default_push_preference,
+        room_type: facts.room.t(),
+        mentions_member: mentioned,
+        mentions_all: facts.group_mention,
+    })
+}

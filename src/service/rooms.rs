@@ -1,0 +1,331 @@
+//! Rooms and their members: `channels.*`, `groups.*` (one implementation, by `Kind`),
+//! `im.create` / `dm.create`.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::auth::Caller;
+use super::users::UserRef;
+use super::Services;
+use crate::error::{ApiError, ApiResult};
+use crate::model::room::{new_direct_room, new_group_room};
+use crate::model::subscription::{new_direct_subscription, new_group_subscription};
+use crate::model::{id, time, Room, RoomType, User};
+use crate::rules::names::valid_name;
+use crate::store::{Conflict, Removal};
+
+/// Which REST namespace a room call came through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Channels,
+    Groups,
+}
+
+impl Kind {
+    fn room_type(self) -> RoomType {
+        match self {
+            Kind::Channels => RoomType::Channel,
+            Kind::Groups => RoomType::Group,
+        }
+    }
+
+    /// The key the room is returned under.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Channels => "channel",
+            Kind::Groups => "group",
+        }
+    }
+
+    fn not_found(self) -> ApiError {
+        ApiError::meteor(
+            "error-room-not-found",
+            format!(
+                "The required \"roomId\" or \"roomName\" param provided does not match any {}",
+                self.key()
+            ),
+        )
+    }
+}
+
+/// `channels.create` / `groups.create`'s body, its types checked.
+pub struct CreateRoom {
+    pub name: String,
+    pub members: Vec<String>,
+    pub read_only: bool,
+}
+
+/// A room named by `roomId` or `roomName`.
+pub enum RoomRef {
+    Id(String),
+    Name(String),
+}
+
+/// A DM as `im.create` answers it.
+pub struct DirectRoom(pub Room);
+
+impl Services {
+    /// `channels.create` / `groups.create`: the room with the caller as owner. `create` is
+    /// the body as parsed: channels check the permission before the body, groups after it,
+    /// as in Rocket.Chat.
+    pub async fn create_room(
+        &self,
+        kind: Kind,
+        caller: &Caller,
+        create: ApiResult<CreateRoom>,
+    ) -> ApiResult<Room> {
+        let roles = caller.identity.roles();
+        let permitted = |permission| self.has_permission(permission, &roles);
+        if kind == Kind::Channels && !permitted("create-c") {
+            return Err(ApiError::Forbidden);
+        }
+        let create = create?;
+        if kind == Kind::Groups && !permitted("create-p") {
+            return Err(ApiError::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "createPrivateGroup"})));
+        }
+        let name = create.name;
+        let invalid = |code: &'static str, reason: String| {
+            ApiError::meteor(code, reason).with_details(
+                json!({"function": "RocketChat.getValidRoomName", "channel_name": name}),
+            )
+        };
+        if !valid_name(&name) {
+            return Err(invalid(
+                "error-invalid-room-name",
+                format!("{name} is not a valid room name"),
+            ));
+        }
+        let owner = self.caller_user(caller)?;
+        let mut users: Vec<User> = vec![owner.clone()];
+        for username in &create.members {
+            if let Some(u) = self.store.user_by_username(username)? {
+                if !users.iter().any(|x| x.id() == u.id()) {
+                    users.push(u);
+                }
+            }
+        }
+        let now = time::now_millis();
+        let room = new_group_room(
+            &id::new_id(),
+            kind.room_type(),
+            &name,
+            &owner,
+            users.len(),
+            create.read_only,
+            now,
+        );
+        let subs: Vec<_> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| new_group_subscription(&room, u, i == 0, now))
+            .collect();
+        let stored = room.clone();
+        match self.write(move |s| s.create_room(&stored, &subs)).await?? {
+            Ok(()) => Ok(room),
+            Err(_) => Err(invalid(
+                "error-duplicate-channel-name",
+                format!("A channel with name '{name}' exists"),
+            )),
+        }
+    }
+
+    /// `im.create` / `dm.create`: the DM between the caller and `usernames`; an existing
+    /// one is returned as it is.
+    pub async fn create_direct(
+        &self,
+        caller: &Caller,
+        usernames: Vec<String>,
+    ) -> ApiResult<DirectRoom> {
+        let invalid_user = || {
+            ApiError::meteor("error-invalid-user", "Invalid user")
+                .with_details(json!({"method": "createDirectMessage"}))
+        };
+        let mut members: Vec<User> = vec![self.caller_user(caller)?];
+        for n in &usernames {
+            let u = self.store.user_by_username(n)?.ok_or_else(invalid_user)?;
+            if !members.iter().any(|m| m.id() == u.id()) {
+                members.push(u);
+            }
+        }
+        members.sort_by(|a, b| a.id().cmp(b.id()));
+        let rid = match members.as_slice() {
+            [a, b] => format!("{}{}", a.id(), b.id()),
+            _ => id::new_id(),
+        };
+        if let Some(existing) = self.store.room(&rid)? {
+            return Ok(DirectRoom(Arc::unwrap_or_clone(existing)));
+        }
+        if !self.has_permission("create-d", &caller.identity.roles()) {
+            return Err(ApiError::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "createDirectMessage"})));
+        }
+        let now = time::now_millis();
+        let refs: Vec<&User> = members.iter().collect();
+        let room = new_direct_room(&rid, &refs, now);
+        let subs: Vec<_> = members
+            .iter()
+            .map(|m| {
+                let others: Vec<&User> = refs
+                    .iter()
+                    .copied()
+                    .filter(|o| o.id() != m.id() || refs.len() == 1)
+                    .collect();
+                let open = m.id() == caller.id() || members.len() > 2;
+                new_direct_subscription(&room, m, &others, open, now)
+            })
+            .collect();
+        let stored = room.clone();
+        match self.write(move |s| s.create_room(&stored, &subs)).await?? {
+            Ok(()) | Err(Conflict::Id) => Ok(DirectRoom(room)),
+            Err(_) => Err(invalid_user()),
+        }
+    }
+
+    /// `channels.invite` / `groups.invite`: the room with the users added.
+    pub async fn invite(
+        &self,
+        kind: Kind,
+        caller: &Caller,
+        room: RoomRef,
+        users: Vec<UserRef>,
+    ) -> ApiResult<Room> {
+        let room = self.find_room(kind, caller, room)?;
+        let users = self.users(users)?;
+        if users.is_empty() {
+            return Err(match kind {
+                Kind::Channels => ApiError::Typed {
+                    error: "invalid-user-invite-list",
+                    error_type: "Cannot invite if no users are provided",
+                },
+                Kind::Groups => ApiError::meteor(
+                    "error-empty-invite-list",
+                    "Cannot invite if no valid users are provided",
+                ),
+            });
+        }
+        let any = match kind {
+            Kind::Channels => "add-user-to-any-c-room",
+            Kind::Groups => "add-user-to-any-p-room",
+        };
+        let user = &caller.identity;
+        let joined = self.store.subscription(room.id(), caller.id())?.is_some();
+        if !(self.has_room_permission(user, room.id(), any)?
+            || (joined && self.has_room_permission(user, room.id(), "add-user-to-joined-room")?))
+        {
+            return Err(not_allowed("addUsersToRoom"));
+        }
+        let now = time::now_millis();
+        let subs: Vec<_> = users
+            .iter()
+            .map(|u| new_group_subscription(&room, u, false, now))
+            .collect();
+        let rid = room.id().to_string();
+        self.write(move |s| s.add_members(&rid, &subs, &time::iso(now)))
+            .await??
+            .ok_or_else(|| kind.not_found())
+    }
+
+    /// `channels.kick` / `groups.kick`: the room without the user.
+    pub async fn kick(
+        &self,
+        kind: Kind,
+        caller: &Caller,
+        room: RoomRef,
+        users: Vec<UserRef>,
+    ) -> ApiResult<Room> {
+        let room = self.find_room(kind, caller, room)?;
+        if !self.has_room_permission(&caller.identity, room.id(), "remove-user")? {
+            return Err(not_allowed("removeUserFromRoom"));
+        }
+        let target = self.users(users)?.into_iter().next().ok_or_else(|| {
+            ApiError::meteor("error-user-not-in-room", "User is not in this room")
+                .with_details(json!({"method": "removeUserFromRoom"}))
+        })?;
+        self.remove_member(&room, target.id().to_string(), "removeUserFromRoom")
+            .await
+    }
+
+    /// `channels.leave` / `groups.leave`: the room without the caller.
+    pub async fn leave(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
+        let room = self.find_room(kind, caller, room)?;
+        let permission = match kind {
+            Kind::Channels => "leave-c",
+            Kind::Groups => "leave-p",
+        };
+        if !self.has_permission(permission, &caller.identity.roles()) {
+            return Err(not_allowed("leaveRoom"));
+        }
+        self.remove_member(&room, caller.id().to_string(), "leaveRoom")
+            .await
+    }
+
+    /// The caller's whole user document, for the calls that copy it into new documents.
+    fn caller_user(&self, caller: &Caller) -> ApiResult<User> {
+        self.store.user(caller.id())?.ok_or(ApiError::NotLoggedIn)
+    }
+
+    /// The room named by `roomId` or `roomName`, of the namespace's type; `groups.*` see
+    /// only the private groups the caller belongs to.
+    fn find_room(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
+        let room = match room {
+            RoomRef::Id(id) => self.store.room(&id)?,
+            RoomRef::Name(name) => self.store.room_by_name(name.trim_start_matches('#'))?,
+        };
+        let room = room
+            .filter(|r| r.t() == kind.room_type().code())
+            .ok_or_else(|| kind.not_found())?;
+        if kind == Kind::Groups && self.store.subscription(room.id(), caller.id())?.is_none() {
+            return Err(kind.not_found());
+        }
+        Ok(Arc::unwrap_or_clone(room))
+    }
+
+    /// The known users among `refs`, each once, in order.
+    fn users(&self, refs: Vec<UserRef>) -> ApiResult<Vec<User>> {
+        let mut out: Vec<User> = Vec::new();
+        for r in refs {
+            if let Some(u) = self.find_user(r)? {
+                if !out.iter().any(|x| x.id() == u.id()) {
+                    out.push(u);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes `user_id` from `room` unless they are its last owner.
+    async fn remove_member(
+        &self,
+        room: &Room,
+        user_id: String,
+        method: &'static str,
+    ) -> ApiResult<Room> {
+        let rid = room.id().to_string();
+        let at = time::iso(time::now_millis());
+        let outcome = self
+            .write(move |s| s.remove_member(&rid, &user_id, &at))
+            .await??;
+        match outcome {
+            Some(Removal::Removed(room)) => Ok(room),
+            Some(Removal::LastOwner) => Err(ApiError::meteor(
+                "error-you-are-last-owner",
+                "You are the last owner. Please set new owner before leaving the room.",
+            )
+            .with_details(json!({ "method": method }))),
+            Some(Removal::NotMember) | None => Err(ApiError::meteor(
+                "error-user-not-in-room",
+                match method {
+                    "leaveRoom" => "You are not in this room",
+                    _ => "User is not in this room",
+                },
+            )
+            .with_details(json!({ "method": method }))),
+        }
+    }
+}
+
+fn not_allowed(method: &str) -> ApiError {
+    ApiError::meteor("error-not-allowed", "Not allowed").with_details(json!({ "method": method }))
+}

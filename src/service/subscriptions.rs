@@ -1,0 +1,47 @@
+//! The caller's subscriptions: `subscriptions.get`, `getOne`, `read`.
+
+use serde_json::Value;
+
+use super::auth::Caller;
+use super::Services;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{time, Subscription};
+
+impl Services {
+    /// `subscriptions.get`: every subscription of the caller, or those updated after `since`.
+    pub fn subscriptions(
+        &self,
+        caller: &Caller,
+        since: Option<time::Millis>,
+    ) -> ApiResult<Vec<Subscription>> {
+        let updated_after = |s: &Subscription| match since {
+            None => true,
+            Some(t) => {
+                s.0.get("_updatedAt")
+                    .and_then(Value::as_str)
+                    .and_then(time::parse_iso)
+                    .is_some_and(|u| u > t)
+            }
+        };
+        Ok(self
+            .store
+            .subscriptions_of_user(caller.id())?
+            .into_iter()
+            .filter(updated_after)
+            .collect())
+    }
+
+    /// `subscriptions.getOne`.
+    pub fn subscription(&self, caller: &Caller, room_id: &str) -> ApiResult<Option<Subscription>> {
+        Ok(self.store.subscription(room_id, caller.id())?)
+    }
+
+    /// `subscriptions.read`: marks the room read for the caller.
+    pub async fn mark_read(&self, caller: &Caller, room_id: String) -> ApiResult<()> {
+        let uid = caller.id().to_string();
+        let at = time::iso(time::now_millis());
+        self.write(move |s| s.mark_read(&room_id, &uid, &at))
+            .await??
+            .ok_or_else(|| ApiError::plain("error-invalid-subscription"))
+    }
+}

@@ -1,0 +1,250 @@
+//! Creating and showing users (`users.create`, `users.info`).
+
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::Services;
+use crate::error::{ApiError, ApiResult};
+use crate::model::user::NewUser;
+use crate::model::{id, time, Doc, User};
+use crate::rules::credentials::hash_password;
+use crate::rules::names::valid_name;
+use crate::store::{Conflict, Store};
+
+/// `users.create`'s body, its types checked.
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub verified: Option<bool>,
+    pub active: Option<bool>,
+    pub require_password_change: Option<bool>,
+}
+
+/// How `users.info` names its user.
+pub enum UserRef {
+    Id(String),
+    Username(String),
+}
+
+/// The roles an account may be given.
+const KNOWN_ROLES: &[&str] = &[
+    "admin",
+    "user",
+    "bot",
+    "app",
+    "guest",
+    "anonymous",
+    "livechat-agent",
+    "livechat-manager",
+    "livechat-monitor",
+];
+
+/// Fields hidden from callers without `view-full-other-user-info`.
+const PRIVATE_FIELDS: &[&str] = &[
+    "avatarOrigin",
+    "emails",
+    "phone",
+    "statusConnection",
+    "createdAt",
+    "lastLogin",
+    "services",
+    "requirePasswordChange",
+    "requirePasswordChangeReason",
+    "roles",
+    "statusDefault",
+    "_updatedAt",
+    "settings",
+    "inviteToken",
+];
+
+impl Services {
+    /// `users.create` (needs `create-user`), checks in Rocket.Chat's order.
+    pub async fn create_user(&self, caller: &Caller, new: CreateUser) -> ApiResult<User> {
+        if !self.has_permission("create-user", &caller.identity.roles()) {
+            return Err(
+                ApiError::meteor("error-action-not-allowed", "Adding user is not allowed")
+                    .with_details(json!({"method": "insertOrUpdateUser", "action": "Adding_user"})),
+            );
+        }
+        let username = new.username.as_str();
+        if username.trim().is_empty() {
+            return Err(field_error(
+                "error-the-field-is-required",
+                "The field Username is required".into(),
+                "Username",
+            ));
+        }
+        if !valid_name(username) {
+            return Err(ApiError::meteor(
+                "error-input-is-not-a-valid-field",
+                format!("{} is not a valid username", escape(username)),
+            )
+            .with_details(
+                json!({"method": "insertOrUpdateUser", "input": username, "field": "Username"}),
+            ));
+        }
+        if new.password.is_empty() {
+            return Err(field_error(
+                "error-the-field-is-required",
+                "The field Password is required".into(),
+                "Password",
+            ));
+        }
+        if !new.email.contains('@') {
+            return Err(ApiError::meteor(
+                "error-invalid-email",
+                format!("Invalid email {}", escape(&new.email)),
+            )
+            .with_details(json!({"method": "insertOrUpdateUser", "email": new.email})));
+        }
+        let roles = match new.roles {
+            r if r.is_empty() => vec!["user".to_string()],
+            r => r,
+        };
+        if roles.iter().any(|r| !KNOWN_ROLES.contains(&r.as_str())) {
+            return Err(ApiError::meteor(
+                "error-action-not-allowed",
+                "The field Roles consist invalid role id",
+            )
+            .with_details(json!({"method": "insertOrUpdateUser", "action": "Assign_role"})));
+        }
+
+        let password = new.password;
+        let phc = self
+            .hash_blocking(move || hash_new_password(&password))
+            .await??;
+        let mut user = NewUser {
+            id: &id::new_id(),
+            username,
+            email: &new.email,
+            name: &new.name,
+            roles,
+            verified: new.verified.unwrap_or(false),
+            active: new.active.unwrap_or(true),
+            now: time::now_millis(),
+        }
+        .into_doc();
+        if let Some(r) = new.require_password_change {
+            user.0.insert("requirePasswordChange".into(), r.into());
+        }
+        let stored = user.clone();
+        match self
+            .write(move |s| s.create_user(&stored, Some(&phc)))
+            .await??
+        {
+            Ok(()) => Ok(user),
+            Err(Conflict::Email) => Err(field_error(
+                "error-field-unavailable",
+                format!("{} is already in use :(", escape(&new.email)),
+                &new.email,
+            )),
+            Err(_) => Err(field_error(
+                "error-field-unavailable",
+                format!("{} is already in use :(", escape(username)),
+                username,
+            )),
+        }
+    }
+
+    /// `users.info`: the user, without private fields unless the caller is that user or
+    /// holds `view-full-other-user-info`.
+    pub fn user_info_of(&self, caller: &Caller, who: UserRef) -> ApiResult<Value> {
+        let user = self
+            .find_user(who)?
+            .ok_or_else(|| ApiError::plain("User not found."))?;
+        let full = user.id() == caller.id()
+            || self.has_permission("view-full-other-user-info", &caller.identity.roles());
+        let shown: Doc = user
+            .0
+            .into_iter()
+            .filter(|(k, _)| full || !PRIVATE_FIELDS.contains(&k.as_str()))
+            .collect();
+        Ok(Value::Object(shown))
+    }
+}
+
+impl Services {
+    pub(super) fn find_user(&self, who: UserRef) -> ApiResult<Option<User>> {
+        Ok(match who {
+            UserRef::Id(id) => self.store.user(&id)?,
+            UserRef::Username(name) => self.store.user_by_username(&name)?,
+        })
+    }
+}
+
+/// A new argon2id hash of `password` under a fresh random salt: how every account's
+/// password is stored. CPU-heavy: run it on the blocking pool.
+pub fn hash_new_password(password: &str) -> anyhow::Result<String> {
+    hash_password(password, &rand::random())
+}
+
+/// What `ensure_admin` found or did.
+pub enum AdminAccount {
+    Existing,
+    Created,
+    /// Created with this generated password, which the caller shows once.
+    CreatedWithPassword(String),
+}
+
+/// Creates the configured admin account at first start when no admin exists.
+pub fn ensure_admin(
+    store: &Store,
+    admin: &crate::config::AdminConfig,
+) -> anyhow::Result<AdminAccount> {
+    // The configured account answers at once; only without it are all users looked at
+    // (tens of milliseconds of start-up on a large database).
+    let configured = match store.user_id_by_username(&admin.username)? {
+        Some(id) => store.user_identity(&id)?,
+        None => None,
+    };
+    if configured.is_some_and(|u| u.roles.iter().any(|r| r == "admin"))
+        || store.any_user_has_role("admin")?
+    {
+        return Ok(AdminAccount::Existing);
+    }
+    let generated = admin.password.expose().is_empty();
+    let password = match generated {
+        true => id::new_secret(),
+        false => admin.password.expose().to_string(),
+    };
+    let phc = hash_new_password(&password)?;
+    let user = NewUser {
+        id: &id::new_id(),
+        username: &admin.username,
+        email: &admin.email,
+        name: &admin.username,
+        roles: vec!["admin".into()],
+        verified: true,
+        active: true,
+        now: time::now_millis(),
+    }
+    .into_doc();
+    if store.create_user(&user, Some(&phc))?.is_err() {
+        anyhow::bail!(
+            "cannot create the admin account: username '{}' or e-mail '{}' is taken by a non-admin user",
+            admin.username,
+            admin.email
+        );
+    }
+    Ok(match generated {
+        true => AdminAccount::CreatedWithPassword(password),
+        false => AdminAccount::Created,
+    })
+}
+
+fn field_error(code: &'static str, reason: String, field: &str) -> ApiError {
+    ApiError::meteor(code, reason)
+        .with_details(json!({"method": "insertOrUpdateUser", "field": field}))
+}
+
+/// lodash `escape`, which Rocket.Chat applies to names it echoes in errors.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
