@@ -151,6 +151,33 @@ fn id_only_mode_sends_only_the_message_id() {
     assert_eq!(r.json()["data"]["notification"]["text"], "secret plans");
 }
 
+/// `Subscriptions.getBadgeCount` sums `unread` over subscriptions that are not archived:
+/// a message in an archived room raises that room's `unread` but not the badge its push
+/// carries, and the push and push.get agree on it.
+#[test]
+fn the_push_badge_leaves_out_archived_subscriptions() {
+    let gw = FakeGateway::start();
+    let (app, _dir) = app_with_gateway(&gw, |seed| {
+        for sub in seed["subscriptions"].as_array_mut().unwrap() {
+            if sub["rid"] == DM && sub["u"]["_id"] == RODRIQ.0 {
+                sub["archived"] = json!(true);
+            }
+        }
+    });
+    register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
+    let mid = post(&app, ALICE, DM, "in the archive");
+    let body: Value = serde_json::from_str(&gw.wait_for(1)[0].body).unwrap();
+    // The private group's one unread message; the DM's two are archived.
+    assert_eq!(body["options"]["badge"], 1, "{body}");
+    let r = app.get(
+        &format!("/api/v1/subscriptions.getOne?roomId={DM}"),
+        Some(RODRIQ),
+    );
+    assert_eq!(r.json()["subscription"]["unread"], 2);
+    let r = app.get(&format!("/api/v1/push.get?id={mid}"), Some(RODRIQ));
+    assert_eq!(r.json()["data"]["notification"]["badge"], 1);
+}
+
 #[test]
 fn a_406_removes_every_registration_of_the_token() {
     let gw = FakeGateway::start();
