@@ -1,8 +1,39 @@
-//! Typed storage of users, login tokens, rooms, subscriptions, messages and settings.
+//! Typed storage of users, login tokens, rooms, subscriptions, messages, settings, push
+//! devices and the push outbox. The only code that knows the backend is `sled.rs`, behind
+//! the `Engine` seam.
 //!
-//! The only code that knows the backend is `sled.rs`, behind the `Engine` seam. Writes run
-//! one at a time under a lock (read, decide, apply one atomic batch), then wait for a flush:
-//! a write method returns `Ok` only once its data is on disk.
+//! # The transaction contract
+//!
+//! What any backend must keep, so that the services above can be written once. (sled keeps
+//! it with one writer at a time in this process; a backend shared by several processes,
+//! such as PostgreSQL, needs transactions and row locks or unique indexes to the same end.)
+//!
+//! * **One write method, one transaction.** Each public method that changes data is
+//!   all-or-nothing, and returns `Ok` only once its data is durable (on disk after a flush;
+//!   committed with synchronous commit). Callers pass prepared, typed values; no code of
+//!   the layers above runs inside a transaction.
+//! * **Decided inside the transaction**, on the state as it is then, whatever the caller
+//!   read before:
+//!   - uniqueness: user ids, usernames and e-mail addresses (both case-insensitive), room
+//!     ids and names, message ids (`Conflict` says which was taken); a device registration
+//!     per (service, token, app) (`register_push_token`);
+//!   - counters: `insert_message` adds its bumps to the subscription counters (`unread`,
+//!     `userMentions`, `groupMentions`) and to the room's `msgs` as stored then, so no
+//!     concurrent increment is lost; `add_members` / `remove_member` move `usersCount` by
+//!     the members actually added or removed;
+//!   - preconditions: `remove_member` refuses the last owner; `add_members` skips users
+//!     who are members already; `insert_message` queues a push only for a member whose
+//!     subscription still exists; `mark_read` needs the subscription.
+//! * **Derived data is written in the same transaction** as what it derives from: each
+//!   user's badge (the sum of `unread` over their subscriptions that are not archived), the
+//!   member index of rooms, the indexes of push devices by user and by token. The pushes
+//!   `insert_message` queues carry each receiver's badge as of that transaction.
+//! * **Reads outside a write method are not transactional.** A service that reads, then
+//!   writes, relies only on what the write method re-checks (above).
+//! * **Caches.** Decoded tokens, users and rooms are cached in this process and invalidated
+//!   after every write that touches them (`cache.rs`): a backend written by other
+//!   processes too must invalidate across processes before a read could see stale data, or
+//!   not cache.
 
 mod cache;
 mod check;
