@@ -1,14 +1,18 @@
-//! Every error body rcpush sends, in one catalog (spec §1.3, §3.3, §4).
+//! Every error rcpush sends, in one closed catalog (spec §1.3, §3.3, §4).
 //!
-//! Handlers return `ApiError`; `ResponseError` writes Rocket.Chat's body for it. No handler
-//! builds an error body itself.
+//! Handlers and services name the error (`ApiError::RoomNotFound`); only this file knows its
+//! status code and the exact bytes of its body, which clients compare byte for byte.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use serde_json::{json, Value};
 
+use crate::rules::login_throttle::Blocked;
+use crate::service::rooms::Kind;
 use crate::store::StoreError;
 
 /// A JSON response with Rocket.Chat's exact headers, for failures and successes alike.
@@ -21,91 +25,168 @@ pub fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
 /// The 401 text of every authenticated route (spec §0.2).
 const LOGGED_IN: &str = "You must be logged in to do this.";
 
-#[derive(Debug, thiserror::Error)]
+/// The Meteor method `insertOrUpdateUser`, which raises every `users.create` error.
+const INSERT_USER: &str = "insertOrUpdateUser";
+
+#[derive(Debug)]
 pub enum ApiError {
-    /// Row A: missing or invalid `X-User-Id` / `X-Auth-Token`.
-    #[error("not logged in")]
+    // 401
+    /// Any authenticated route: `X-User-Id` / `X-Auth-Token` missing or invalid (row A).
     NotLoggedIn,
-    /// A plain JS `Error(msg)`: 400 `{"success":false,"error":msg}` (rows D–H).
-    #[error("{0}")]
-    Plain(Cow<'static, str>),
-    /// A `Meteor.Error(code, reason, details)`: 400 with `"reason [code]"` and `errorType`.
-    #[error("{reason} [{code}]")]
-    Meteor {
-        code: &'static str,
-        reason: Cow<'static, str>,
-        details: Option<serde_json::Value>,
-    },
-    /// 7.x typed-route validation: 400 with `errorType` before `error` (spec §4.3).
-    #[error("invalid params: {0}")]
-    InvalidParams(String),
-    /// A route-level permission check failed: 403 `error-unauthorized` (spec §4.2).
-    #[error("permission denied")]
-    PermissionDenied,
-    /// `API.v1.forbidden()`: 403 `{"success":false,"error":"unauthorized"}`.
-    #[error("forbidden")]
-    Forbidden,
-    /// `API.v1.failure()` with no argument: `{"success":false}`.
-    #[error("failure")]
-    Bare,
-    /// `failure(error, errorType)` with free texts in both places.
-    #[error("{error}")]
-    Typed {
-        error: &'static str,
-        error_type: &'static str,
-    },
-    /// Login failed for any reason a client may not learn more about (spec §3.3).
-    #[error("login failed")]
+    /// `login`: unknown user, wrong password or inactive account, told apart for no one (§3.3).
     LoginFailed,
-    /// Failed-login blocking (spec §0.2), Rocket.Chat's `error-login-blocked-for-*` codes.
-    #[error("login blocked ({0})")]
-    LoginBlocked(&'static str),
-    /// 404 `{"success":false,"error":"Resource not found"}`.
-    #[error("not found")]
+    /// `login`: too many failures for the name or the address (spec §0.2).
+    LoginBlocked(Blocked),
+
+    // 403, 404, 429
+    /// A route's `permissionsRequired` check: `error-unauthorized` (spec §4.2).
+    PermissionDenied,
+    /// `API.v1.forbidden()`: `channels.create` without `create-c`.
+    Forbidden,
+    /// `API.v1.notFound()`: unknown routes, and `DELETE push.token` of no registered token.
     NotFound,
-    /// 429, with Rocket.Chat's wording.
-    #[error("too many requests")]
-    TooManyRequests(String),
+    /// The rate limiter in front of `push.test`; echoes the seconds to wait.
+    TooManyRequests { seconds: u128 },
+
+    // Request parsing (the extractors)
+    /// The body could not be read; echoes actix's reason.
+    UnreadableBody(String),
+    /// The body nests deeper than `limits.max_json_depth` (rcpush's own guard).
+    TooDeep,
+    /// The body is not JSON (Rocket.Chat's body parser).
+    InvalidJson,
+    /// The body is JSON but not an object (`check(bodyParams, Object)`).
+    BodyNotObject,
+    /// The query string cannot be parsed the way `qs` does.
+    InvalidQuery,
+    /// `check()`: a required key is absent (row B).
+    MissingKey(String),
+    /// `check()`: a value of the wrong JS type (row C).
+    Expected {
+        what: &'static str,
+        got: &'static str,
+        key: String,
+    },
+    /// A typed route's ajv body validation: `invalid-params`.
+    InvalidParams(Violation),
+
+    // chat.*, push.get
+    /// `chat.postMessage`: `roomId` / `channel` names no room.
+    InvalidChannel,
+    /// `chat.sendMessage`: `message.rid` names no room.
+    InvalidRoom,
+    /// `chat.postMessage` (`processWebhookMessage`): text over `Message_MaxAllowedSize`.
+    MessageTooLong,
+    /// `chat.sendMessage` (the `sendMessage` method): text over `Message_MaxAllowedSize`.
+    MessageSizeExceeded,
+    /// `chat.sendMessage`: the message sets `t`.
+    SystemMessage,
+    /// `chat.sendMessage`: `message.rid` missing or empty.
+    RidMissing,
+    /// `canSendMessage` / `push.get`'s `canAccessRoom`: the caller may not read the room (row G).
+    NotAllowed,
+    /// `canSendMessage`: a read-only room and no `post-readonly`.
+    RoomReadOnly,
+    /// `canSendMessage`: the sender is muted in the room.
+    Muted,
+    /// `sendMessage`: a message with the client's `_id` exists.
+    MessageExists,
+    /// `chat.getMessage`: `API.v1.failure()` for a missing message or room.
+    MessageUnavailable,
+    /// `push.get`: no message with that id (row E).
+    MessageNotFound,
+    /// `push.get`: the message's room is gone (row F).
+    RoomNotFound,
+    /// `push.get`: the message's sender is unknown (row H).
+    SenderNotFound,
+
+    // channels.*, groups.*, im.create
+    /// `channels.create` / `groups.create`: no `name` (each namespace words it its own way).
+    NameRequired(Kind),
+    /// `channels.create` / `groups.create`: `members` given but not an array.
+    MembersNotArray,
+    /// `getValidRoomName`: the name fails `UTF8_Channel_Names_Validation`; echoes it.
+    InvalidRoomName(String),
+    /// `getValidRoomName`: a room of that name exists; echoes it.
+    DuplicateChannelName(String),
+    /// `channels.*` / `groups.*`: neither `roomId` nor `roomName`.
+    RoomParamNotProvided,
+    /// `findChannelByIdOrName` / `findPrivateGroupByIdOrName`: no such room of the kind.
+    RoomNotFoundIn(Kind),
+    /// `channels.invite` (a typed failure) / `groups.invite` (a Meteor error): no known user.
+    EmptyInviteList(Kind),
+    /// `createDirectMessage`: a named user does not exist.
+    InvalidUser,
+    /// `removeUserFromRoom`: the user is not a member.
+    UserNotInRoom,
+    /// `leaveRoom`: the caller is not a member.
+    NotInRoom,
+    /// `removeUserFromRoom` / `leaveRoom`: the user is the room's last owner.
+    LastOwner { method: &'static str },
+    /// A Meteor method's own permission check: `error-not-allowed` naming the method.
+    NotAllowedIn { method: &'static str },
+
+    // subscriptions.*
+    /// `subscriptions.get`: `updatedSince` is not a date.
+    InvalidUpdatedSince,
+    /// `subscriptions.getOne`: no `roomId`.
+    RoomIdRequired,
+    /// `subscriptions.read` (`readMessages`): the caller has no subscription to the room.
+    InvalidSubscription,
+
+    // users.*
+    /// `users.info`: neither `userId` nor `username` (ajv `oneOf`, sent as a plain error).
+    UserParamRequired,
+    /// `users.info`: no such user.
+    UserNotFound,
+    /// `insertOrUpdateUser`: the caller lacks `create-user`.
+    AddingUserNotAllowed,
+    /// `insertOrUpdateUser`: a required field is empty; names it (`Username`, `Password`).
+    FieldRequired(&'static str),
+    /// `insertOrUpdateUser`: the username fails `UTF8_User_Names_Validation`; echoes it.
+    InvalidUsername(String),
+    /// `insertOrUpdateUser`: a malformed e-mail; echoes it.
+    InvalidEmail(String),
+    /// `insertOrUpdateUser`: a role that does not exist.
+    InvalidRole,
+    /// `insertOrUpdateUser`: the username or e-mail is taken; echoes it.
+    AlreadyInUse(String),
+
+    // push.token, push.test
+    /// `POST push.token`: `id` given but not a string.
+    InvalidPushId,
+    /// `POST push.token`: `type` missing or not `apn` / `gcm`.
+    InvalidPushType,
+    /// `POST push.token`: `value` missing or not a string.
+    InvalidPushValue,
+    /// `POST push.token`: `appName` missing or not a string.
+    InvalidPushAppName,
+    /// `DELETE push.token`: `token` missing or empty.
+    InvalidPushToken,
+    /// `push.test`: `Push_enable` is off.
+    PushDisabled,
+    /// `push.test`: the caller has no registered device.
+    NoPushTokens,
+
+    // settings
+    /// `GET|POST settings/:_id`: no such setting (`API.v1.failure()`).
+    SettingNotFound,
+    /// `POST settings/:_id`: no value, or one of another JSON type.
+    InvalidSettingValue,
+
     /// A fault of ours: opaque 500, cause logged.
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
-impl ApiError {
-    pub fn plain(msg: impl Into<Cow<'static, str>>) -> Self {
-        ApiError::Plain(msg.into())
-    }
-
-    pub fn meteor(code: &'static str, reason: impl Into<Cow<'static, str>>) -> Self {
-        ApiError::Meteor {
-            code,
-            reason: reason.into(),
-            details: None,
-        }
-    }
-
-    pub fn with_details(self, details: serde_json::Value) -> Self {
-        match self {
-            ApiError::Meteor { code, reason, .. } => ApiError::Meteor {
-                code,
-                reason,
-                details: Some(details),
-            },
-            other => other,
-        }
-    }
-
-    /// `check()` failure for a missing key (row B).
-    pub fn missing_key(key: &str) -> Self {
-        ApiError::plain(format!("Match error: Missing key '{key}'"))
-    }
-
-    /// `check()` failure for a value of the wrong JS type (row C).
-    pub fn expected(what: &str, got: &str, key: &str) -> Self {
-        ApiError::plain(format!(
-            "Match error: Expected {what}, got {got} in field {key}"
-        ))
-    }
+/// Which ajv rule a typed route's body broke.
+#[derive(Debug, Clone, Copy)]
+pub enum Violation {
+    /// `required`: names the property.
+    Required(&'static str),
+    /// `additionalProperties: false`.
+    AdditionalProperties,
+    /// `type: "object"`.
+    NotObject,
 }
 
 impl From<StoreError> for ApiError {
@@ -120,7 +201,301 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-/// The shapes a failure body can take; field order is the wire order.
+/// How Rocket.Chat raised the error, which decides the body's layout.
+enum Shape {
+    /// A plain JS `Error(msg)` or `API.v1.failure(msg)`: `{"success":false,"error":msg}`.
+    Plain(Cow<'static, str>),
+    /// `Meteor.Error(code, reason, details)`: `"reason [code]"`, `errorType`, `details`.
+    Meteor {
+        code: &'static str,
+        reason: Cow<'static, str>,
+        details: Option<Value>,
+    },
+    /// `API.v1.failure(error, errorType)` with free texts in both places.
+    Typed {
+        error: &'static str,
+        error_type: &'static str,
+    },
+    /// `API.v1.failure()`: `{"success":false}`.
+    Bare,
+    /// A 7.x 401: the new `success`/`error` and the old `status`/`message` pair.
+    Legacy { error: Value, message: &'static str },
+}
+
+fn plain(msg: impl Into<Cow<'static, str>>) -> Shape {
+    Shape::Plain(msg.into())
+}
+
+fn meteor(code: &'static str, reason: impl Into<Cow<'static, str>>) -> Shape {
+    Shape::Meteor {
+        code,
+        reason: reason.into(),
+        details: None,
+    }
+}
+
+fn meteor_with(code: &'static str, reason: impl Into<Cow<'static, str>>, details: Value) -> Shape {
+    Shape::Meteor {
+        code,
+        reason: reason.into(),
+        details: Some(details),
+    }
+}
+
+impl Shape {
+    /// The `error` text (for logs too).
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Shape::Plain(msg) => Cow::Borrowed(msg),
+            // Meteor prints `[code]` alone when an error has no reason.
+            Shape::Meteor { code, reason, .. } if reason.is_empty() => format!("[{code}]").into(),
+            Shape::Meteor { code, reason, .. } => format!("{reason} [{code}]").into(),
+            Shape::Typed { error, .. } => Cow::Borrowed(error),
+            Shape::Bare => Cow::Borrowed("failure"),
+            Shape::Legacy { message, .. } => Cow::Borrowed(message),
+        }
+    }
+}
+
+impl ApiError {
+    fn shape(&self) -> Shape {
+        use ApiError as E;
+        match self {
+            E::NotLoggedIn => Shape::Legacy {
+                error: LOGGED_IN.into(),
+                message: LOGGED_IN,
+            },
+            E::LoginFailed => Shape::Legacy {
+                error: 401.into(),
+                message: "Incorrect login or password",
+            },
+            E::LoginBlocked(Blocked::User) => Shape::Legacy {
+                error: "error-login-blocked-for-user".into(),
+                message: "Login has been temporarily blocked For User",
+            },
+            E::LoginBlocked(Blocked::Ip) => Shape::Legacy {
+                error: "error-login-blocked-for-ip".into(),
+                message: "Login has been temporarily blocked For IP",
+            },
+            E::PermissionDenied => plain(
+                "User does not have the permissions required for this action [error-unauthorized]",
+            ),
+            E::Forbidden => plain("unauthorized"),
+            E::NotFound => plain("Resource not found"),
+            E::TooManyRequests { seconds } => plain(format!(
+                "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying this endpoint again. [error-too-many-requests]"
+            )),
+
+            E::UnreadableBody(reason) => plain(format!("Invalid request body: {reason}")),
+            E::TooDeep => plain("Request body is nested too deeply"),
+            E::InvalidJson => plain("Invalid JSON in request body"),
+            E::BodyNotObject => plain("Match error: Expected object"),
+            E::InvalidQuery => plain("Invalid query parameters"),
+            E::MissingKey(key) => plain(format!("Match error: Missing key '{key}'")),
+            E::Expected { what, got, key } => plain(format!(
+                "Match error: Expected {what}, got {got} in field {key}"
+            )),
+            E::InvalidParams(violation) => meteor(
+                "invalid-params",
+                match violation {
+                    Violation::Required(name) => {
+                        format!("must have required property '{name}'").into()
+                    }
+                    Violation::AdditionalProperties => {
+                        Cow::Borrowed("must NOT have additional properties")
+                    }
+                    Violation::NotObject => Cow::Borrowed("must be object"),
+                },
+            ),
+
+            E::InvalidChannel => meteor("invalid-channel", ""),
+            E::InvalidRoom => plain("error-invalid-room"),
+            E::MessageTooLong => plain("error-message-size-exceeded"),
+            E::MessageSizeExceeded => meteor(
+                "error-message-size-exceeded",
+                "Message size exceeds Message_MaxAllowedSize",
+            ),
+            E::SystemMessage => plain("Cannot send system messages using 'chat.sendMessage'"),
+            E::RidMissing => plain("The 'rid' property on the message object is missing."),
+            E::NotAllowed => plain("error-not-allowed"),
+            E::RoomReadOnly => plain("You can't send messages because the room is readonly."),
+            E::Muted => plain("You_have_been_muted"),
+            E::MessageExists => plain("error-message-already-exists"),
+            E::MessageUnavailable | E::SettingNotFound | E::InvalidSettingValue => Shape::Bare,
+            E::MessageNotFound => plain("error-message-not-found"),
+            E::RoomNotFound => plain("error-room-not-found"),
+            E::SenderNotFound => plain("Message sender not found"),
+
+            E::NameRequired(Kind::Channels) => plain("Param \"name\" is required"),
+            E::NameRequired(Kind::Groups) => plain("Body param \"name\" is required"),
+            E::MembersNotArray => plain("Param \"members\" must be an array if provided"),
+            E::InvalidRoomName(name) => meteor_with(
+                "error-invalid-room-name",
+                format!("{name} is not a valid room name"),
+                room_name_details(name),
+            ),
+            E::DuplicateChannelName(name) => meteor_with(
+                "error-duplicate-channel-name",
+                format!("A channel with name '{name}' exists"),
+                room_name_details(name),
+            ),
+            E::RoomParamNotProvided => meteor(
+                "error-roomid-param-not-provided",
+                "The parameter \"roomId\" or \"roomName\" is required",
+            ),
+            E::RoomNotFoundIn(kind) => meteor(
+                "error-room-not-found",
+                format!(
+                    "The required \"roomId\" or \"roomName\" param provided does not match any {}",
+                    kind.key()
+                ),
+            ),
+            E::EmptyInviteList(Kind::Channels) => Shape::Typed {
+                error: "invalid-user-invite-list",
+                error_type: "Cannot invite if no users are provided",
+            },
+            E::EmptyInviteList(Kind::Groups) => meteor(
+                "error-empty-invite-list",
+                "Cannot invite if no valid users are provided",
+            ),
+            E::InvalidUser => meteor_with(
+                "error-invalid-user",
+                "Invalid user",
+                json!({"method": "createDirectMessage"}),
+            ),
+            E::UserNotInRoom => meteor_with(
+                "error-user-not-in-room",
+                "User is not in this room",
+                json!({"method": "removeUserFromRoom"}),
+            ),
+            E::NotInRoom => meteor_with(
+                "error-user-not-in-room",
+                "You are not in this room",
+                json!({"method": "leaveRoom"}),
+            ),
+            E::LastOwner { method } => meteor_with(
+                "error-you-are-last-owner",
+                "You are the last owner. Please set new owner before leaving the room.",
+                json!({ "method": method }),
+            ),
+            E::NotAllowedIn { method } => meteor_with(
+                "error-not-allowed",
+                "Not allowed",
+                json!({ "method": method }),
+            ),
+
+            E::InvalidUpdatedSince => meteor(
+                "error-roomId-param-invalid",
+                "The \"lastUpdate\" query parameter must be a valid date.",
+            ),
+            E::RoomIdRequired => plain("The 'roomId' param is required"),
+            E::InvalidSubscription => plain("error-invalid-subscription"),
+
+            E::UserParamRequired => plain(
+                "must have required property 'userId'\n must have required property 'username'\n must match exactly one schema in oneOf",
+            ),
+            E::UserNotFound => plain("User not found."),
+            E::AddingUserNotAllowed => meteor_with(
+                "error-action-not-allowed",
+                "Adding user is not allowed",
+                json!({"method": INSERT_USER, "action": "Adding_user"}),
+            ),
+            E::FieldRequired(field) => meteor_with(
+                "error-the-field-is-required",
+                format!("The field {field} is required"),
+                json!({"method": INSERT_USER, "field": field}),
+            ),
+            E::InvalidUsername(username) => meteor_with(
+                "error-input-is-not-a-valid-field",
+                format!("{} is not a valid username", escape(username)),
+                json!({"method": INSERT_USER, "input": username, "field": "Username"}),
+            ),
+            E::InvalidEmail(email) => meteor_with(
+                "error-invalid-email",
+                format!("Invalid email {}", escape(email)),
+                json!({"method": INSERT_USER, "email": email}),
+            ),
+            E::InvalidRole => meteor_with(
+                "error-action-not-allowed",
+                "The field Roles consist invalid role id",
+                json!({"method": INSERT_USER, "action": "Assign_role"}),
+            ),
+            // Rocket.Chat names the taken value itself as the field.
+            E::AlreadyInUse(value) => meteor_with(
+                "error-field-unavailable",
+                format!("{} is already in use :(", escape(value)),
+                json!({"method": INSERT_USER, "field": value}),
+            ),
+
+            E::InvalidPushId => meteor(
+                "error-id-param-not-valid",
+                "The required \"id\" body param is invalid.",
+            ),
+            E::InvalidPushType => meteor(
+                "error-type-param-not-valid",
+                "The required \"type\" body param is missing or invalid.",
+            ),
+            E::InvalidPushValue => meteor(
+                "error-token-param-not-valid",
+                "The required \"value\" body param is missing or invalid.",
+            ),
+            E::InvalidPushAppName => meteor(
+                "error-appName-param-not-valid",
+                "The required \"appName\" body param is missing or invalid.",
+            ),
+            E::InvalidPushToken => meteor(
+                "error-token-param-not-valid",
+                "The required \"token\" body param is missing or invalid.",
+            ),
+            E::PushDisabled => meteor_with(
+                "error-push-disabled",
+                "Push is disabled",
+                json!({"method": "push_test"}),
+            ),
+            E::NoPushTokens => meteor_with(
+                "error-no-tokens-for-this-user",
+                "There are no tokens for this user",
+                json!({"method": "push_test"}),
+            ),
+
+            E::Internal(_) => plain("Internal server error"),
+        }
+    }
+}
+
+/// `getValidRoomName`'s details: the function and the name as given.
+fn room_name_details(name: &str) -> Value {
+    json!({"function": "RocketChat.getValidRoomName", "channel_name": name})
+}
+
+/// lodash `escape`, which Rocket.Chat applies to names it echoes in errors.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Internal(_) => f.write_str("internal error"),
+            other => f.write_str(&other.shape().text()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ApiError::Internal(cause) => Some(cause.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// The layouts a failure body can take; field order is the wire order.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Body<'a> {
@@ -130,33 +505,17 @@ enum Body<'a> {
         #[serde(rename = "errorType", skip_serializing_if = "Option::is_none")]
         error_type: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        details: Option<&'a serde_json::Value>,
-    },
-    TypedValidation {
-        success: bool,
-        #[serde(rename = "errorType")]
-        error_type: &'a str,
-        error: &'a str,
+        details: Option<&'a Value>,
     },
     Bare {
         success: bool,
     },
-    /// 7.x 401s carry both the new `success`/`error` and the old `status`/`message` pair.
     Legacy {
         success: bool,
-        error: serde_json::Value,
+        error: &'a Value,
         status: &'a str,
         message: &'a str,
     },
-}
-
-fn failure(error: &str) -> Body<'_> {
-    Body::Failure {
-        success: false,
-        error,
-        error_type: None,
-        details: None,
-    }
 }
 
 impl ResponseError for ApiError {
@@ -165,15 +524,11 @@ impl ResponseError for ApiError {
             ApiError::NotLoggedIn | ApiError::LoginFailed | ApiError::LoginBlocked(_) => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::Plain(_)
-            | ApiError::Meteor { .. }
-            | ApiError::InvalidParams(_)
-            | ApiError::Bare
-            | ApiError::Typed { .. } => StatusCode::BAD_REQUEST,
             ApiError::PermissionDenied | ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -183,70 +538,487 @@ impl ResponseError for ApiError {
             ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
             other => tracing::debug!(error = %other, status = status.as_u16(), "request rejected"),
         }
-        let text;
-        let body = match self {
-            ApiError::NotLoggedIn => Body::Legacy {
+        let shape = self.shape();
+        let text = shape.text();
+        let body = match &shape {
+            Shape::Plain(_) => Body::Failure {
                 success: false,
-                error: LOGGED_IN.into(),
-                status: "error",
-                message: LOGGED_IN,
+                error: &text,
+                error_type: None,
+                details: None,
             },
-            ApiError::LoginFailed => Body::Legacy {
+            Shape::Meteor { code, details, .. } => Body::Failure {
                 success: false,
-                error: 401.into(),
-                status: "error",
-                message: "Incorrect login or password",
+                error: &text,
+                error_type: Some(code),
+                details: details.as_ref(),
             },
-            ApiError::LoginBlocked(code) => Body::Legacy {
-                success: false,
-                error: (*code).into(),
-                status: "error",
-                message: match *code {
-                    "error-login-blocked-for-ip" => "Login has been temporarily blocked For IP",
-                    _ => "Login has been temporarily blocked For User",
-                },
-            },
-            ApiError::Plain(msg) => failure(msg),
-            ApiError::Bare => Body::Bare { success: false },
-            ApiError::Typed { error, error_type } => Body::Failure {
+            Shape::Typed { error, error_type } => Body::Failure {
                 success: false,
                 error,
                 error_type: Some(error_type),
                 details: None,
             },
-            ApiError::Meteor {
-                code,
-                reason,
-                details,
-            } => {
-                // Meteor prints `[code]` alone when an error has no reason.
-                text = if reason.is_empty() {
-                    format!("[{code}]")
-                } else {
-                    format!("{reason} [{code}]")
-                };
-                Body::Failure {
-                    success: false,
-                    error: &text,
-                    error_type: Some(code),
-                    details: details.as_ref(),
-                }
-            }
-            ApiError::InvalidParams(msg) => Body::TypedValidation {
+            Shape::Bare => Body::Bare { success: false },
+            Shape::Legacy { error, message } => Body::Legacy {
                 success: false,
-                error_type: "invalid-params",
-                error: msg,
+                error,
+                status: "error",
+                message,
             },
-            ApiError::PermissionDenied => failure(
-                "User does not have the permissions required for this action [error-unauthorized]",
-            ),
-            ApiError::Forbidden => failure("unauthorized"),
-            ApiError::NotFound => failure("Resource not found"),
-            ApiError::TooManyRequests(msg) => failure(msg),
-            ApiError::Internal(_) => failure("Internal server error"),
         };
         json_response(status, serde_json::to_vec(&body).unwrap_or_default())
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    /// Each variant's place in the declaration; a new variant does not compile until it is
+    /// numbered here, and the table test fails until `VARIANTS` counts it and a row shows it.
+    fn ordinal(e: &ApiError) -> usize {
+        use ApiError as E;
+        match e {
+            E::NotLoggedIn => 0,
+            E::LoginFailed => 1,
+            E::LoginBlocked(_) => 2,
+            E::PermissionDenied => 3,
+            E::Forbidden => 4,
+            E::NotFound => 5,
+            E::TooManyRequests { .. } => 6,
+            E::UnreadableBody(_) => 7,
+            E::TooDeep => 8,
+            E::InvalidJson => 9,
+            E::BodyNotObject => 10,
+            E::InvalidQuery => 11,
+            E::MissingKey(_) => 12,
+            E::Expected { .. } => 13,
+            E::InvalidParams(_) => 14,
+            E::InvalidChannel => 15,
+            E::InvalidRoom => 16,
+            E::MessageTooLong => 17,
+            E::MessageSizeExceeded => 18,
+            E::SystemMessage => 19,
+            E::RidMissing => 20,
+            E::NotAllowed => 21,
+            E::RoomReadOnly => 22,
+            E::Muted => 23,
+            E::MessageExists => 24,
+            E::MessageUnavailable => 25,
+            E::MessageNotFound => 26,
+            E::RoomNotFound => 27,
+            E::SenderNotFound => 28,
+            E::NameRequired(_) => 29,
+            E::MembersNotArray => 30,
+            E::InvalidRoomName(_) => 31,
+            E::DuplicateChannelName(_) => 32,
+            E::RoomParamNotProvided => 33,
+            E::RoomNotFoundIn(_) => 34,
+            E::EmptyInviteList(_) => 35,
+            E::InvalidUser => 36,
+            E::UserNotInRoom => 37,
+            E::NotInRoom => 38,
+            E::LastOwner { .. } => 39,
+            E::NotAllowedIn { .. } => 40,
+            E::InvalidUpdatedSince => 41,
+            E::RoomIdRequired => 42,
+            E::InvalidSubscription => 43,
+            E::UserParamRequired => 44,
+            E::UserNotFound => 45,
+            E::AddingUserNotAllowed => 46,
+            E::FieldRequired(_) => 47,
+            E::InvalidUsername(_) => 48,
+            E::InvalidEmail(_) => 49,
+            E::InvalidRole => 50,
+            E::AlreadyInUse(_) => 51,
+            E::InvalidPushId => 52,
+            E::InvalidPushType => 53,
+            E::InvalidPushValue => 54,
+            E::InvalidPushAppName => 55,
+            E::InvalidPushToken => 56,
+            E::PushDisabled => 57,
+            E::NoPushTokens => 58,
+            E::SettingNotFound => 59,
+            E::InvalidSettingValue => 60,
+            E::Internal(_) => 61,
+        }
+    }
+
+    const VARIANTS: usize = 62;
+
+    /// Every variant (and every form a parameter switches between) → status, exact body.
+    fn catalog() -> Vec<(ApiError, u16, &'static str)> {
+        use ApiError as E;
+        vec![
+            (
+                E::NotLoggedIn,
+                401,
+                r#"{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}"#,
+            ),
+            (
+                E::LoginFailed,
+                401,
+                r#"{"success":false,"error":401,"status":"error","message":"Incorrect login or password"}"#,
+            ),
+            (
+                E::LoginBlocked(Blocked::User),
+                401,
+                r#"{"success":false,"error":"error-login-blocked-for-user","status":"error","message":"Login has been temporarily blocked For User"}"#,
+            ),
+            (
+                E::LoginBlocked(Blocked::Ip),
+                401,
+                r#"{"success":false,"error":"error-login-blocked-for-ip","status":"error","message":"Login has been temporarily blocked For IP"}"#,
+            ),
+            (
+                E::PermissionDenied,
+                403,
+                r#"{"success":false,"error":"User does not have the permissions required for this action [error-unauthorized]"}"#,
+            ),
+            (
+                E::Forbidden,
+                403,
+                r#"{"success":false,"error":"unauthorized"}"#,
+            ),
+            (
+                E::NotFound,
+                404,
+                r#"{"success":false,"error":"Resource not found"}"#,
+            ),
+            (
+                E::TooManyRequests { seconds: 7 },
+                429,
+                r#"{"success":false,"error":"Error, too many requests. Please slow down. You must wait 7 seconds before trying this endpoint again. [error-too-many-requests]"}"#,
+            ),
+            (
+                E::UnreadableBody("Payload reached size limit.".into()),
+                400,
+                r#"{"success":false,"error":"Invalid request body: Payload reached size limit."}"#,
+            ),
+            (
+                E::TooDeep,
+                400,
+                r#"{"success":false,"error":"Request body is nested too deeply"}"#,
+            ),
+            (
+                E::InvalidJson,
+                400,
+                r#"{"success":false,"error":"Invalid JSON in request body"}"#,
+            ),
+            (
+                E::BodyNotObject,
+                400,
+                r#"{"success":false,"error":"Match error: Expected object"}"#,
+            ),
+            (
+                E::InvalidQuery,
+                400,
+                r#"{"success":false,"error":"Invalid query parameters"}"#,
+            ),
+            (
+                E::MissingKey("id".into()),
+                400,
+                r#"{"success":false,"error":"Match error: Missing key 'id'"}"#,
+            ),
+            (
+                E::Expected {
+                    what: "string",
+                    got: "object",
+                    key: "id".into(),
+                },
+                400,
+                r#"{"success":false,"error":"Match error: Expected string, got object in field id"}"#,
+            ),
+            (
+                E::InvalidParams(Violation::Required("rid")),
+                400,
+                r#"{"success":false,"error":"must have required property 'rid' [invalid-params]","errorType":"invalid-params"}"#,
+            ),
+            (
+                E::InvalidParams(Violation::AdditionalProperties),
+                400,
+                r#"{"success":false,"error":"must NOT have additional properties [invalid-params]","errorType":"invalid-params"}"#,
+            ),
+            (
+                E::InvalidParams(Violation::NotObject),
+                400,
+                r#"{"success":false,"error":"must be object [invalid-params]","errorType":"invalid-params"}"#,
+            ),
+            (
+                E::InvalidChannel,
+                400,
+                r#"{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}"#,
+            ),
+            (
+                E::InvalidRoom,
+                400,
+                r#"{"success":false,"error":"error-invalid-room"}"#,
+            ),
+            (
+                E::MessageTooLong,
+                400,
+                r#"{"success":false,"error":"error-message-size-exceeded"}"#,
+            ),
+            (
+                E::MessageSizeExceeded,
+                400,
+                r#"{"success":false,"error":"Message size exceeds Message_MaxAllowedSize [error-message-size-exceeded]","errorType":"error-message-size-exceeded"}"#,
+            ),
+            (
+                E::SystemMessage,
+                400,
+                r#"{"success":false,"error":"Cannot send system messages using 'chat.sendMessage'"}"#,
+            ),
+            (
+                E::RidMissing,
+                400,
+                r#"{"success":false,"error":"The 'rid' property on the message object is missing."}"#,
+            ),
+            (
+                E::NotAllowed,
+                400,
+                r#"{"success":false,"error":"error-not-allowed"}"#,
+            ),
+            (
+                E::RoomReadOnly,
+                400,
+                r#"{"success":false,"error":"You can't send messages because the room is readonly."}"#,
+            ),
+            (
+                E::Muted,
+                400,
+                r#"{"success":false,"error":"You_have_been_muted"}"#,
+            ),
+            (
+                E::MessageExists,
+                400,
+                r#"{"success":false,"error":"error-message-already-exists"}"#,
+            ),
+            (E::MessageUnavailable, 400, r#"{"success":false}"#),
+            (
+                E::MessageNotFound,
+                400,
+                r#"{"success":false,"error":"error-message-not-found"}"#,
+            ),
+            (
+                E::RoomNotFound,
+                400,
+                r#"{"success":false,"error":"error-room-not-found"}"#,
+            ),
+            (
+                E::SenderNotFound,
+                400,
+                r#"{"success":false,"error":"Message sender not found"}"#,
+            ),
+            (
+                E::NameRequired(Kind::Channels),
+                400,
+                r#"{"success":false,"error":"Param \"name\" is required"}"#,
+            ),
+            (
+                E::NameRequired(Kind::Groups),
+                400,
+                r#"{"success":false,"error":"Body param \"name\" is required"}"#,
+            ),
+            (
+                E::MembersNotArray,
+                400,
+                r#"{"success":false,"error":"Param \"members\" must be an array if provided"}"#,
+            ),
+            (
+                E::InvalidRoomName("a b".into()),
+                400,
+                r#"{"success":false,"error":"a b is not a valid room name [error-invalid-room-name]","errorType":"error-invalid-room-name","details":{"function":"RocketChat.getValidRoomName","channel_name":"a b"}}"#,
+            ),
+            (
+                E::DuplicateChannelName("general".into()),
+                400,
+                r#"{"success":false,"error":"A channel with name 'general' exists [error-duplicate-channel-name]","errorType":"error-duplicate-channel-name","details":{"function":"RocketChat.getValidRoomName","channel_name":"general"}}"#,
+            ),
+            (
+                E::RoomParamNotProvided,
+                400,
+                r#"{"success":false,"error":"The parameter \"roomId\" or \"roomName\" is required [error-roomid-param-not-provided]","errorType":"error-roomid-param-not-provided"}"#,
+            ),
+            (
+                E::RoomNotFoundIn(Kind::Channels),
+                400,
+                r#"{"success":false,"error":"The required \"roomId\" or \"roomName\" param provided does not match any channel [error-room-not-found]","errorType":"error-room-not-found"}"#,
+            ),
+            (
+                E::RoomNotFoundIn(Kind::Groups),
+                400,
+                r#"{"success":false,"error":"The required \"roomId\" or \"roomName\" param provided does not match any group [error-room-not-found]","errorType":"error-room-not-found"}"#,
+            ),
+            (
+                E::EmptyInviteList(Kind::Channels),
+                400,
+                r#"{"success":false,"error":"invalid-user-invite-list","errorType":"Cannot invite if no users are provided"}"#,
+            ),
+            (
+                E::EmptyInviteList(Kind::Groups),
+                400,
+                r#"{"success":false,"error":"Cannot invite if no valid users are provided [error-empty-invite-list]","errorType":"error-empty-invite-list"}"#,
+            ),
+            (
+                E::InvalidUser,
+                400,
+                r#"{"success":false,"error":"Invalid user [error-invalid-user]","errorType":"error-invalid-user","details":{"method":"createDirectMessage"}}"#,
+            ),
+            (
+                E::UserNotInRoom,
+                400,
+                r#"{"success":false,"error":"User is not in this room [error-user-not-in-room]","errorType":"error-user-not-in-room","details":{"method":"removeUserFromRoom"}}"#,
+            ),
+            (
+                E::NotInRoom,
+                400,
+                r#"{"success":false,"error":"You are not in this room [error-user-not-in-room]","errorType":"error-user-not-in-room","details":{"method":"leaveRoom"}}"#,
+            ),
+            (
+                E::LastOwner {
+                    method: "leaveRoom",
+                },
+                400,
+                r#"{"success":false,"error":"You are the last owner. Please set new owner before leaving the room. [error-you-are-last-owner]","errorType":"error-you-are-last-owner","details":{"method":"leaveRoom"}}"#,
+            ),
+            (
+                E::NotAllowedIn {
+                    method: "getSingleMessage",
+                },
+                400,
+                r#"{"success":false,"error":"Not allowed [error-not-allowed]","errorType":"error-not-allowed","details":{"method":"getSingleMessage"}}"#,
+            ),
+            (
+                E::InvalidUpdatedSince,
+                400,
+                r#"{"success":false,"error":"The \"lastUpdate\" query parameter must be a valid date. [error-roomId-param-invalid]","errorType":"error-roomId-param-invalid"}"#,
+            ),
+            (
+                E::RoomIdRequired,
+                400,
+                r#"{"success":false,"error":"The 'roomId' param is required"}"#,
+            ),
+            (
+                E::InvalidSubscription,
+                400,
+                r#"{"success":false,"error":"error-invalid-subscription"}"#,
+            ),
+            (
+                E::UserParamRequired,
+                400,
+                r#"{"success":false,"error":"must have required property 'userId'\n must have required property 'username'\n must match exactly one schema in oneOf"}"#,
+            ),
+            (
+                E::UserNotFound,
+                400,
+                r#"{"success":false,"error":"User not found."}"#,
+            ),
+            (
+                E::AddingUserNotAllowed,
+                400,
+                r#"{"success":false,"error":"Adding user is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"insertOrUpdateUser","action":"Adding_user"}}"#,
+            ),
+            (
+                E::FieldRequired("Password"),
+                400,
+                r#"{"success":false,"error":"The field Password is required [error-the-field-is-required]","errorType":"error-the-field-is-required","details":{"method":"insertOrUpdateUser","field":"Password"}}"#,
+            ),
+            (
+                E::InvalidUsername("<b>&'x\"".into()),
+                400,
+                r#"{"success":false,"error":"&lt;b&gt;&amp;&#39;x&quot; is not a valid username [error-input-is-not-a-valid-field]","errorType":"error-input-is-not-a-valid-field","details":{"method":"insertOrUpdateUser","input":"<b>&'x\"","field":"Username"}}"#,
+            ),
+            (
+                E::InvalidEmail("a<b".into()),
+                400,
+                r#"{"success":false,"error":"Invalid email a&lt;b [error-invalid-email]","errorType":"error-invalid-email","details":{"method":"insertOrUpdateUser","email":"a<b"}}"#,
+            ),
+            (
+                E::InvalidRole,
+                400,
+                r#"{"success":false,"error":"The field Roles consist invalid role id [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"insertOrUpdateUser","action":"Assign_role"}}"#,
+            ),
+            (
+                E::AlreadyInUse("o'neil".into()),
+                400,
+                r#"{"success":false,"error":"o&#39;neil is already in use :( [error-field-unavailable]","errorType":"error-field-unavailable","details":{"method":"insertOrUpdateUser","field":"o'neil"}}"#,
+            ),
+            (
+                E::InvalidPushId,
+                400,
+                r#"{"success":false,"error":"The required \"id\" body param is invalid. [error-id-param-not-valid]","errorType":"error-id-param-not-valid"}"#,
+            ),
+            (
+                E::InvalidPushType,
+                400,
+                r#"{"success":false,"error":"The required \"type\" body param is missing or invalid. [error-type-param-not-valid]","errorType":"error-type-param-not-valid"}"#,
+            ),
+            (
+                E::InvalidPushValue,
+                400,
+                r#"{"success":false,"error":"The required \"value\" body param is missing or invalid. [error-token-param-not-valid]","errorType":"error-token-param-not-valid"}"#,
+            ),
+            (
+                E::InvalidPushAppName,
+                400,
+                r#"{"success":false,"error":"The required \"appName\" body param is missing or invalid. [error-appName-param-not-valid]","errorType":"error-appName-param-not-valid"}"#,
+            ),
+            (
+                E::InvalidPushToken,
+                400,
+                r#"{"success":false,"error":"The required \"token\" body param is missing or invalid. [error-token-param-not-valid]","errorType":"error-token-param-not-valid"}"#,
+            ),
+            (
+                E::PushDisabled,
+                400,
+                r#"{"success":false,"error":"Push is disabled [error-push-disabled]","errorType":"error-push-disabled","details":{"method":"push_test"}}"#,
+            ),
+            (
+                E::NoPushTokens,
+                400,
+                r#"{"success":false,"error":"There are no tokens for this user [error-no-tokens-for-this-user]","errorType":"error-no-tokens-for-this-user","details":{"method":"push_test"}}"#,
+            ),
+            (E::SettingNotFound, 400, r#"{"success":false}"#),
+            (E::InvalidSettingValue, 400, r#"{"success":false}"#),
+            (
+                E::Internal(anyhow::anyhow!("disk on fire")),
+                500,
+                r#"{"success":false,"error":"Internal server error"}"#,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_variant_renders_rocket_chats_bytes() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (error, status, body) in catalog() {
+            seen.insert(ordinal(&error));
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), status, "{error:?}");
+            assert_eq!(
+                response.headers().get(header::CONTENT_TYPE).unwrap(),
+                "application/json"
+            );
+            let bytes = response.into_body().try_into_bytes().unwrap();
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), body, "{error:?}");
+        }
+        assert_eq!(
+            seen,
+            (0..VARIANTS).collect(),
+            "every variant has a row in the table"
+        );
+    }
+
+    #[test]
+    fn internal_causes_stay_out_of_the_body_and_display() {
+        let e = ApiError::from(anyhow::anyhow!("secret path /var/x"));
+        assert_eq!(e.to_string(), "internal error");
+        assert!(std::error::Error::source(&e).is_some());
+    }
+}

@@ -5,9 +5,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::extract::{js_type, query_string, JsonBody, Query};
+use super::extract::{expected, js_type, query_string, JsonBody, Query};
 use super::respond;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::{time, Doc, DocExt};
 use crate::service::auth::Caller;
 use crate::service::messages::{PostMessage, SendMessage};
@@ -20,12 +20,7 @@ impl TryFrom<JsonBody> for PostMessage {
     fn try_from(body: JsonBody) -> ApiResult<PostMessage> {
         let target = match (body.opt_string("roomId")?, body.opt_string("channel")?) {
             (Some(t), _) | (None, Some(t)) => t.to_string(),
-            (None, None) => {
-                return Err(ApiError::meteor(
-                    "invalid-params",
-                    "must have required property 'roomId'",
-                ))
-            }
+            (None, None) => return Err(ApiError::InvalidParams(Violation::Required("roomId"))),
         };
         let text = body.opt_string("text")?.or(body.opt_string("msg")?);
         Ok(PostMessage {
@@ -61,18 +56,13 @@ impl TryFrom<JsonBody> for SendMessage {
     /// `{message:{_id?, rid, msg, tmid?}}`.
     fn try_from(body: JsonBody) -> ApiResult<SendMessage> {
         let Some(raw) = body.0.get("message") else {
-            return Err(ApiError::meteor(
-                "invalid-params",
-                "must have required property 'message'",
-            ));
+            return Err(ApiError::InvalidParams(Violation::Required("message")));
         };
         let Value::Object(given) = raw else {
-            return Err(ApiError::meteor("invalid-params", "must be object"));
+            return Err(ApiError::InvalidParams(Violation::NotObject));
         };
         if given.contains_key("t") {
-            return Err(ApiError::plain(
-                "Cannot send system messages using 'chat.sendMessage'",
-            ));
+            return Err(ApiError::SystemMessage);
         }
         let mut fields = Doc::new();
         for (k, v) in given {
@@ -84,13 +74,13 @@ impl TryFrom<JsonBody> for SendMessage {
                     fields.insert(k.clone(), v.clone());
                 }
                 Value::Null => {}
-                other => return Err(ApiError::expected("string", js_type(other), k)),
+                other => return Err(expected("string", js_type(other), k)),
             }
         }
         let rid = fields
             .str_at("rid")
             .filter(|r| !r.is_empty())
-            .ok_or_else(|| ApiError::plain("The 'rid' property on the message object is missing."))?
+            .ok_or(ApiError::RidMissing)?
             .to_string();
         if fields.str_at("_id") == Some("") {
             fields.shift_remove("_id");

@@ -54,7 +54,7 @@ impl FromRequest for Query {
         std::future::ready(
             Qs::parse(req.query_string())
                 .map(Query)
-                .map_err(|_| ApiError::plain("Invalid query parameters")),
+                .map_err(|_| ApiError::InvalidQuery),
         )
     }
 }
@@ -75,17 +75,17 @@ impl FromRequest for JsonBody {
         Box::pin(async move {
             let bytes = bytes
                 .await
-                .map_err(|e| ApiError::plain(format!("Invalid request body: {e}")))?;
+                .map_err(|e| ApiError::UnreadableBody(e.to_string()))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Default::default()));
             }
             if too_deep(&bytes, max_depth) {
-                return Err(ApiError::plain("Request body is nested too deeply"));
+                return Err(ApiError::TooDeep);
             }
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(map)) => Ok(JsonBody(map)),
-                Ok(_) => Err(ApiError::plain("Match error: Expected object")),
-                Err(_) => Err(ApiError::plain("Invalid JSON in request body")),
+                Ok(_) => Err(ApiError::BodyNotObject),
+                Err(_) => Err(ApiError::InvalidJson),
             }
         })
     }
@@ -96,9 +96,9 @@ impl JsonBody {
     /// A required string field.
     pub fn string(&self, key: &str) -> Result<&str, ApiError> {
         match self.0.get(key) {
-            None | Some(Value::Null) => Err(ApiError::missing_key(key)),
+            None | Some(Value::Null) => Err(missing_key(key)),
             Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(ApiError::expected("string", js_type(other), key)),
+            Some(other) => Err(expected("string", js_type(other), key)),
         }
     }
 
@@ -107,7 +107,7 @@ impl JsonBody {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(ApiError::expected("string", js_type(other), key)),
+            Some(other) => Err(expected("string", js_type(other), key)),
         }
     }
 
@@ -119,10 +119,10 @@ impl JsonBody {
                 .iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(ApiError::expected("string", js_type(other), key)),
+                    other => Err(expected("string", js_type(other), key)),
                 })
                 .collect(),
-            Some(other) => Err(ApiError::expected("array", js_type(other), key)),
+            Some(other) => Err(expected("array", js_type(other), key)),
         }
     }
 
@@ -130,8 +130,22 @@ impl JsonBody {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(ApiError::expected("boolean", js_type(other), key)),
+            Some(other) => Err(expected("boolean", js_type(other), key)),
         }
+    }
+}
+
+/// `check()` failure for a missing key (row B).
+fn missing_key(key: &str) -> ApiError {
+    ApiError::MissingKey(key.to_string())
+}
+
+/// `check()` failure for a value of the wrong JS type (row C).
+pub fn expected(what: &'static str, got: &'static str, key: &str) -> ApiError {
+    ApiError::Expected {
+        what,
+        got,
+        key: key.to_string(),
     }
 }
 
@@ -148,9 +162,9 @@ pub fn js_type(v: &Value) -> &'static str {
 /// A required string query parameter, with `check()`'s errors (spec §1.3 B, C).
 pub fn query_string<'a>(q: &'a Qs, key: &str) -> Result<&'a str, ApiError> {
     match q.get(key) {
-        None => Err(ApiError::missing_key(key)),
+        None => Err(missing_key(key)),
         Some(super::query::QsValue::Str(s)) => Ok(s),
-        Some(other) => Err(ApiError::expected("string", other.js_type(), key)),
+        Some(other) => Err(expected("string", other.js_type(), key)),
     }
 }
 

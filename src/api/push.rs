@@ -57,34 +57,18 @@ impl TryFrom<JsonBody> for Device {
         let id = match field("id") {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                return Err(ApiError::meteor(
-                    "error-id-param-not-valid",
-                    "The required \"id\" body param is invalid.",
-                ))
-            }
+            Some(_) => return Err(ApiError::InvalidPushId),
         };
         let service = field("type")
             .and_then(Value::as_str)
             .and_then(Service::parse)
-            .ok_or_else(|| {
-                ApiError::meteor(
-                    "error-type-param-not-valid",
-                    "The required \"type\" body param is missing or invalid.",
-                )
-            })?;
-        let value = field("value").and_then(Value::as_str).ok_or_else(|| {
-            ApiError::meteor(
-                "error-token-param-not-valid",
-                "The required \"value\" body param is missing or invalid.",
-            )
-        })?;
-        let app_name = field("appName").and_then(Value::as_str).ok_or_else(|| {
-            ApiError::meteor(
-                "error-appName-param-not-valid",
-                "The required \"appName\" body param is missing or invalid.",
-            )
-        })?;
+            .ok_or(ApiError::InvalidPushType)?;
+        let value = field("value")
+            .and_then(Value::as_str)
+            .ok_or(ApiError::InvalidPushValue)?;
+        let app_name = field("appName")
+            .and_then(Value::as_str)
+            .ok_or(ApiError::InvalidPushAppName)?;
         Ok(Device {
             id,
             service,
@@ -114,12 +98,7 @@ pub async fn push_token_delete(
 ) -> ApiResult<HttpResponse> {
     let token = match body.0.get("token") {
         Some(Value::String(t)) if !t.is_empty() => t.clone(),
-        _ => {
-            return Err(ApiError::meteor(
-                "error-token-param-not-valid",
-                "The required \"token\" body param is missing or invalid.",
-            ))
-        }
+        _ => return Err(ApiError::InvalidPushToken),
     };
     services.delete_device(&caller, token).await?;
     Ok(respond::success(json!({})))

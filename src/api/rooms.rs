@@ -6,28 +6,21 @@ use serde_json::{json, Value};
 
 use super::extract::JsonBody;
 use super::respond;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::Room;
 use crate::service::auth::Caller;
 use crate::service::rooms::{CreateRoom, DirectRoom, Kind, RoomRef};
 use crate::service::users::UserRef;
 use crate::service::Services;
 
-/// `{name, members?, readOnly?}`; the message for a missing name differs by namespace.
+/// `{name, members?, readOnly?}`.
 fn create_body(kind: Kind, body: &JsonBody) -> ApiResult<CreateRoom> {
     let name = match body.0.get("name") {
         Some(Value::String(n)) if !n.is_empty() => n.trim().to_string(),
-        _ => {
-            return Err(ApiError::plain(match kind {
-                Kind::Channels => "Param \"name\" is required",
-                Kind::Groups => "Body param \"name\" is required",
-            }))
-        }
+        _ => return Err(ApiError::NameRequired(kind)),
     };
     if !matches!(body.0.get("members"), None | Some(Value::Array(_))) {
-        return Err(ApiError::plain(
-            "Param \"members\" must be an array if provided",
-        ));
+        return Err(ApiError::MembersNotArray);
     }
     Ok(CreateRoom {
         name,
@@ -58,10 +51,7 @@ fn direct_body(body: &JsonBody) -> ApiResult<Vec<String>> {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect()),
-        (None, None) => Err(ApiError::meteor(
-            "invalid-params",
-            "must have required property 'username'",
-        )),
+        (None, None) => Err(ApiError::InvalidParams(Violation::Required("username"))),
     }
 }
 
@@ -85,10 +75,7 @@ fn room_ref(body: &JsonBody) -> ApiResult<RoomRef> {
     match (body.opt_string("roomId")?, body.opt_string("roomName")?) {
         (Some(id), _) => Ok(RoomRef::Id(id.to_string())),
         (None, Some(name)) => Ok(RoomRef::Name(name.to_string())),
-        (None, None) => Err(ApiError::meteor(
-            "error-roomid-param-not-provided",
-            "The parameter \"roomId\" or \"roomName\" is required",
-        )),
+        (None, None) => Err(ApiError::RoomParamNotProvided),
     }
 }
 

@@ -3,10 +3,10 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::extract::{JsonBody, Query};
+use super::extract::{expected, JsonBody, Query};
 use super::query::QsValue;
 use super::respond;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::time;
 use crate::service::auth::Caller;
 use crate::service::Services;
@@ -19,19 +19,8 @@ pub async fn subscriptions_get(
 ) -> ApiResult<HttpResponse> {
     let since = match q.get("updatedSince") {
         None => None,
-        Some(QsValue::Str(s)) => Some(time::parse_iso(s).ok_or_else(|| {
-            ApiError::meteor(
-                "error-roomId-param-invalid",
-                "The \"lastUpdate\" query parameter must be a valid date.",
-            )
-        })?),
-        Some(other) => {
-            return Err(ApiError::expected(
-                "string",
-                other.js_type(),
-                "updatedSince",
-            ))
-        }
+        Some(QsValue::Str(s)) => Some(time::parse_iso(s).ok_or(ApiError::InvalidUpdatedSince)?),
+        Some(other) => return Err(expected("string", other.js_type(), "updatedSince")),
     };
     let update = services.subscriptions(&caller, since)?;
     Ok(respond::success(json!({"update": update, "remove": []})))
@@ -45,7 +34,7 @@ pub async fn subscriptions_get_one(
 ) -> ApiResult<HttpResponse> {
     let room_id = match q.get("roomId") {
         Some(QsValue::Str(s)) if !s.is_empty() => s,
-        _ => return Err(ApiError::plain("The 'roomId' param is required")),
+        _ => return Err(ApiError::RoomIdRequired),
     };
     let sub = services.subscription(&caller, room_id)?;
     Ok(respond::success(json!({ "subscription": sub })))
@@ -60,7 +49,7 @@ pub async fn subscriptions_read(
     let rid = body
         .opt_string("rid")?
         .or(body.opt_string("roomId")?)
-        .ok_or_else(|| ApiError::meteor("invalid-params", "must have required property 'rid'"))?
+        .ok_or(ApiError::InvalidParams(Violation::Required("rid")))?
         .to_string();
     services.mark_read(&caller, rid).await?;
     Ok(respond::success(json!({})))

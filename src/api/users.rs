@@ -6,7 +6,7 @@ use serde_json::json;
 use super::extract::{JsonBody, Query};
 use super::query::QsValue;
 use super::respond;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Violation};
 use crate::service::auth::Caller;
 use crate::service::users::{CreateUser, UserRef};
 use crate::service::Services;
@@ -41,18 +41,12 @@ impl TryFrom<JsonBody> for CreateUser {
     fn try_from(body: JsonBody) -> ApiResult<CreateUser> {
         for required in ["email", "name", "password", "username"] {
             if !body.0.contains_key(required) {
-                return Err(ApiError::meteor(
-                    "invalid-params",
-                    format!("must have required property '{required}'"),
-                ));
+                return Err(ApiError::InvalidParams(Violation::Required(required)));
             }
         }
         if let Some(extra) = body.0.keys().find(|k| !CREATE_KEYS.contains(&k.as_str())) {
             tracing::debug!(key = %extra, "users.create: unknown property");
-            return Err(ApiError::meteor(
-                "invalid-params",
-                "must NOT have additional properties",
-            ));
+            return Err(ApiError::InvalidParams(Violation::AdditionalProperties));
         }
         Ok(CreateUser {
             email: body.string("email")?.to_string(),
@@ -92,11 +86,7 @@ pub async fn users_info(
     let who = match (param("userId"), param("username")) {
         (Some(id), _) => UserRef::Id(id),
         (None, Some(name)) => UserRef::Username(name),
-        (None, None) => {
-            return Err(ApiError::plain(
-                "must have required property 'userId'\n must have required property 'username'\n must match exactly one schema in oneOf",
-            ))
-        }
+        (None, None) => return Err(ApiError::UserParamRequired),
     };
     let user = services.user_info_of(&caller, who)?;
     Ok(respond::success(json!({ "user": user })))

@@ -9,7 +9,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::user::Identity;
 use crate::model::{id, time, User};
 use crate::rules::credentials::{self, token_hash, TokenHash};
-use crate::rules::login_throttle::Blocked;
 use crate::store::LoginToken;
 
 /// The authenticated caller.
@@ -70,12 +69,9 @@ impl Services {
         };
         let now = time::now_millis();
         let limits = self.throttle_limits;
-        self.throttle().check(name, ip, now, limits).map_err(|b| {
-            ApiError::LoginBlocked(match b {
-                Blocked::User => "error-login-blocked-for-user",
-                Blocked::Ip => "error-login-blocked-for-ip",
-            })
-        })?;
+        self.throttle()
+            .check(name, ip, now, limits)
+            .map_err(ApiError::LoginBlocked)?;
 
         let stored = match &user_id {
             Some(id) => self.store.password_hash(id)?,

@@ -36,11 +36,11 @@ impl Services {
                 None => self.store.room_by_name(&post.target)?,
             },
         }
-        .ok_or_else(|| ApiError::meteor("invalid-channel", ""))?;
+        .ok_or(ApiError::InvalidChannel)?;
         let settings = self.settings.snapshot();
         let text = post.text.trim().to_string();
         if too_long(&settings, &text) {
-            return Err(ApiError::plain("error-message-size-exceeded"));
+            return Err(ApiError::MessageTooLong);
         }
         let mut fields = Doc::new();
         fields.insert("alias".into(), "".into());
@@ -55,19 +55,13 @@ impl Services {
     pub async fn send_message(&self, caller: &Caller, send: SendMessage) -> ApiResult<Value> {
         let settings = self.settings.snapshot();
         if too_long(&settings, send.fields.str_at("msg").unwrap_or_default()) {
-            return Err(ApiError::meteor(
-                "error-message-size-exceeded",
-                "Message size exceeds Message_MaxAllowedSize",
-            ));
+            return Err(ApiError::MessageSizeExceeded);
         }
         let mut fields = send.fields;
         if !fields.contains_key("msg") {
             fields.insert("msg".into(), "".into());
         }
-        let room = self
-            .store
-            .room(&send.rid)?
-            .ok_or_else(|| ApiError::plain("error-invalid-room"))?;
+        let room = self.store.room(&send.rid)?.ok_or(ApiError::InvalidRoom)?;
         self.send(&settings, caller, &room, fields).await
     }
 
@@ -75,11 +69,10 @@ impl Services {
     pub fn get_message(&self, caller: &Caller, id: &str) -> ApiResult<Message> {
         match self.readable_message(&caller.identity, id)? {
             Ok((message, _)) => Ok(message),
-            Err(Unreadable::NoMessage | Unreadable::NoRoom) => Err(ApiError::Bare),
-            Err(Unreadable::NotAllowed) => {
-                Err(ApiError::meteor("error-not-allowed", "Not allowed")
-                    .with_details(json!({"method": "getSingleMessage"})))
-            }
+            Err(Unreadable::NoMessage | Unreadable::NoRoom) => Err(ApiError::MessageUnavailable),
+            Err(Unreadable::NotAllowed) => Err(ApiError::NotAllowedIn {
+                method: "getSingleMessage",
+            }),
         }
     }
 
@@ -95,16 +88,14 @@ impl Services {
     ) -> ApiResult<Value> {
         let sender = &caller.identity;
         if !self.can_read(sender, room)? {
-            return Err(ApiError::plain("error-not-allowed"));
+            return Err(ApiError::NotAllowed);
         }
         if room.read_only() && !self.has_room_permission(sender, room.id(), "post-readonly")? {
-            return Err(ApiError::plain(
-                "You can't send messages because the room is readonly.",
-            ));
+            return Err(ApiError::RoomReadOnly);
         }
         let username = sender.username.as_deref().unwrap_or_default();
         if room.muted().contains(&username) {
-            return Err(ApiError::plain("You_have_been_muted"));
+            return Err(ApiError::Muted);
         }
 
         let now = time::now_millis();
@@ -206,7 +197,7 @@ impl Services {
                 self.delivery.queued(queued);
                 Ok(Value::Object(response))
             }
-            Err(_) => Err(ApiError::plain("error-message-already-exists")),
+            Err(_) => Err(ApiError::MessageExists),
         }
     }
 

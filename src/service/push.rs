@@ -2,7 +2,6 @@
 
 use governor::clock::{Clock, DefaultClock};
 use serde::Serialize;
-use serde_json::json;
 
 use super::access::{message_view, Unreadable};
 use super::auth::Caller;
@@ -49,18 +48,17 @@ impl Services {
     ) -> ApiResult<R> {
         let (message, room) = match self.readable_message(&caller.identity, id)? {
             Ok(found) => found,
-            Err(Unreadable::NoMessage) => return Err(ApiError::plain("error-message-not-found")),
-            Err(Unreadable::NoRoom) => return Err(ApiError::plain("error-room-not-found")),
-            Err(Unreadable::NotAllowed) => return Err(ApiError::plain("error-not-allowed")),
+            Err(Unreadable::NoMessage) => return Err(ApiError::MessageNotFound),
+            Err(Unreadable::NoRoom) => return Err(ApiError::RoomNotFound),
+            Err(Unreadable::NotAllowed) => return Err(ApiError::NotAllowed),
         };
         let view = message_view(&message, id)?;
-        let sender_not_found = || ApiError::plain("Message sender not found");
-        let sender_id = view.sender_id().ok_or_else(sender_not_found)?;
+        let sender_id = view.sender_id().ok_or(ApiError::SenderNotFound)?;
         let sender = self
             .store
             .user_names(&sender_id)?
-            .ok_or_else(sender_not_found)?;
-        let sender_doc = view.u.ok_or_else(sender_not_found)?;
+            .ok_or(ApiError::SenderNotFound)?;
+        let sender_doc = view.u.ok_or(ApiError::SenderNotFound)?;
         let badge = self.store.badge(caller.id())?;
         let subscription = match needs_receiver_subscription(&room) {
             true => self.store.subscription(room.id(), caller.id())?,
@@ -130,9 +128,7 @@ impl Services {
             if let Err(not_until) = self.push_tests.check_key(&caller.id().to_string()) {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 let seconds = wait.as_millis().div_ceil(1000).max(1);
-                return Err(ApiError::TooManyRequests(format!(
-                    "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying this endpoint again. [error-too-many-requests]"
-                )));
+                return Err(ApiError::TooManyRequests { seconds });
             }
             if self.push_tests.len() > PUSH_TEST_LIMITER_KEYS {
                 self.push_tests.retain_recent();
@@ -142,19 +138,12 @@ impl Services {
             return Err(ApiError::PermissionDenied);
         }
         let settings = self.settings.snapshot();
-        let method = json!({"method": "push_test"});
         if !settings.push_enable {
-            return Err(
-                ApiError::meteor("error-push-disabled", "Push is disabled").with_details(method)
-            );
+            return Err(ApiError::PushDisabled);
         }
         let tokens = self.store.push_tokens_of_user(caller.id())?;
         if tokens.is_empty() {
-            return Err(ApiError::meteor(
-                "error-no-tokens-for-this-user",
-                "There are no tokens for this user",
-            )
-            .with_details(method));
+            return Err(ApiError::NoPushTokens);
         }
         if settings.push_enable_gateway {
             let now = time::now_millis();

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::auth::Caller;
 use super::users::UserRef;
 use super::Services;
@@ -16,7 +14,7 @@ use crate::rules::names::valid_name;
 use crate::store::{Conflict, Removal};
 
 /// Which REST namespace a room call came through.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Channels,
     Groups,
@@ -36,16 +34,6 @@ impl Kind {
             Kind::Channels => "channel",
             Kind::Groups => "group",
         }
-    }
-
-    fn not_found(self) -> ApiError {
-        ApiError::meteor(
-            "error-room-not-found",
-            format!(
-                "The required \"roomId\" or \"roomName\" param provided does not match any {}",
-                self.key()
-            ),
-        )
     }
 }
 
@@ -82,20 +70,13 @@ impl Services {
         }
         let create = create?;
         if kind == Kind::Groups && !permitted("create-p") {
-            return Err(ApiError::meteor("error-not-allowed", "Not allowed")
-                .with_details(json!({"method": "createPrivateGroup"})));
+            return Err(ApiError::NotAllowedIn {
+                method: "createPrivateGroup",
+            });
         }
         let name = create.name;
-        let invalid = |code: &'static str, reason: String| {
-            ApiError::meteor(code, reason).with_details(
-                json!({"function": "RocketChat.getValidRoomName", "channel_name": name}),
-            )
-        };
         if !valid_name(&name) {
-            return Err(invalid(
-                "error-invalid-room-name",
-                format!("{name} is not a valid room name"),
-            ));
+            return Err(ApiError::InvalidRoomName(name));
         }
         let owner = self.caller_user(caller)?;
         let mut users: Vec<User> = vec![owner.clone()];
@@ -124,10 +105,7 @@ impl Services {
         let stored = room.clone();
         match self.write(move |s| s.create_room(&stored, &subs)).await?? {
             Ok(()) => Ok(room),
-            Err(_) => Err(invalid(
-                "error-duplicate-channel-name",
-                format!("A channel with name '{name}' exists"),
-            )),
+            Err(_) => Err(ApiError::DuplicateChannelName(name)),
         }
     }
 
@@ -138,13 +116,12 @@ impl Services {
         caller: &Caller,
         usernames: Vec<String>,
     ) -> ApiResult<DirectRoom> {
-        let invalid_user = || {
-            ApiError::meteor("error-invalid-user", "Invalid user")
-                .with_details(json!({"method": "createDirectMessage"}))
-        };
         let mut members: Vec<User> = vec![self.caller_user(caller)?];
         for n in &usernames {
-            let u = self.store.user_by_username(n)?.ok_or_else(invalid_user)?;
+            let u = self
+                .store
+                .user_by_username(n)?
+                .ok_or(ApiError::InvalidUser)?;
             if !members.iter().any(|m| m.id() == u.id()) {
                 members.push(u);
             }
@@ -158,8 +135,9 @@ impl Services {
             return Ok(DirectRoom(Arc::unwrap_or_clone(existing)));
         }
         if !self.has_permission("create-d", &caller.identity.roles()) {
-            return Err(ApiError::meteor("error-not-allowed", "Not allowed")
-                .with_details(json!({"method": "createDirectMessage"})));
+            return Err(ApiError::NotAllowedIn {
+                method: "createDirectMessage",
+            });
         }
         let now = time::now_millis();
         let refs: Vec<&User> = members.iter().collect();
@@ -179,7 +157,7 @@ impl Services {
         let stored = room.clone();
         match self.write(move |s| s.create_room(&stored, &subs)).await?? {
             Ok(()) | Err(Conflict::Id) => Ok(DirectRoom(room)),
-            Err(_) => Err(invalid_user()),
+            Err(_) => Err(ApiError::InvalidUser),
         }
     }
 
@@ -194,16 +172,7 @@ impl Services {
         let room = self.find_room(kind, caller, room)?;
         let users = self.users(users)?;
         if users.is_empty() {
-            return Err(match kind {
-                Kind::Channels => ApiError::Typed {
-                    error: "invalid-user-invite-list",
-                    error_type: "Cannot invite if no users are provided",
-                },
-                Kind::Groups => ApiError::meteor(
-                    "error-empty-invite-list",
-                    "Cannot invite if no valid users are provided",
-                ),
-            });
+            return Err(ApiError::EmptyInviteList(kind));
         }
         let any = match kind {
             Kind::Channels => "add-user-to-any-c-room",
@@ -214,7 +183,9 @@ impl Services {
         if !(self.has_room_permission(user, room.id(), any)?
             || (joined && self.has_room_permission(user, room.id(), "add-user-to-joined-room")?))
         {
-            return Err(not_allowed("addUsersToRoom"));
+            return Err(ApiError::NotAllowedIn {
+                method: "addUsersToRoom",
+            });
         }
         let now = time::now_millis();
         let subs: Vec<_> = users
@@ -224,7 +195,7 @@ impl Services {
         let rid = room.id().to_string();
         self.write(move |s| s.add_members(&rid, &subs, &time::iso(now)))
             .await??
-            .ok_or_else(|| kind.not_found())
+            .ok_or(ApiError::RoomNotFoundIn(kind))
     }
 
     /// `channels.kick` / `groups.kick`: the room without the user.
@@ -237,13 +208,16 @@ impl Services {
     ) -> ApiResult<Room> {
         let room = self.find_room(kind, caller, room)?;
         if !self.has_room_permission(&caller.identity, room.id(), "remove-user")? {
-            return Err(not_allowed("removeUserFromRoom"));
+            return Err(ApiError::NotAllowedIn {
+                method: Exit::Kick.method(),
+            });
         }
-        let target = self.users(users)?.into_iter().next().ok_or_else(|| {
-            ApiError::meteor("error-user-not-in-room", "User is not in this room")
-                .with_details(json!({"method": "removeUserFromRoom"}))
-        })?;
-        self.remove_member(&room, target.id().to_string(), "removeUserFromRoom")
+        let target = self
+            .users(users)?
+            .into_iter()
+            .next()
+            .ok_or(ApiError::UserNotInRoom)?;
+        self.remove_member(&room, target.id().to_string(), Exit::Kick)
             .await
     }
 
@@ -255,9 +229,11 @@ impl Services {
             Kind::Groups => "leave-p",
         };
         if !self.has_permission(permission, &caller.identity.roles()) {
-            return Err(not_allowed("leaveRoom"));
+            return Err(ApiError::NotAllowedIn {
+                method: Exit::Leave.method(),
+            });
         }
-        self.remove_member(&room, caller.id().to_string(), "leaveRoom")
+        self.remove_member(&room, caller.id().to_string(), Exit::Leave)
             .await
     }
 
@@ -275,9 +251,9 @@ impl Services {
         };
         let room = room
             .filter(|r| r.t() == kind.room_type().code())
-            .ok_or_else(|| kind.not_found())?;
+            .ok_or(ApiError::RoomNotFoundIn(kind))?;
         if kind == Kind::Groups && self.store.subscription(room.id(), caller.id())?.is_none() {
-            return Err(kind.not_found());
+            return Err(ApiError::RoomNotFoundIn(kind));
         }
         Ok(Arc::unwrap_or_clone(room))
     }
@@ -296,12 +272,7 @@ impl Services {
     }
 
     /// Removes `user_id` from `room` unless they are its last owner.
-    async fn remove_member(
-        &self,
-        room: &Room,
-        user_id: String,
-        method: &'static str,
-    ) -> ApiResult<Room> {
+    async fn remove_member(&self, room: &Room, user_id: String, exit: Exit) -> ApiResult<Room> {
         let rid = room.id().to_string();
         let at = time::iso(time::now_millis());
         let outcome = self
@@ -309,23 +280,29 @@ impl Services {
             .await??;
         match outcome {
             Some(Removal::Removed(room)) => Ok(room),
-            Some(Removal::LastOwner) => Err(ApiError::meteor(
-                "error-you-are-last-owner",
-                "You are the last owner. Please set new owner before leaving the room.",
-            )
-            .with_details(json!({ "method": method }))),
-            Some(Removal::NotMember) | None => Err(ApiError::meteor(
-                "error-user-not-in-room",
-                match method {
-                    "leaveRoom" => "You are not in this room",
-                    _ => "User is not in this room",
-                },
-            )
-            .with_details(json!({ "method": method }))),
+            Some(Removal::LastOwner) => Err(ApiError::LastOwner {
+                method: exit.method(),
+            }),
+            Some(Removal::NotMember) | None => Err(match exit {
+                Exit::Kick => ApiError::UserNotInRoom,
+                Exit::Leave => ApiError::NotInRoom,
+            }),
         }
     }
 }
 
-fn not_allowed(method: &str) -> ApiError {
-    ApiError::meteor("error-not-allowed", "Not allowed").with_details(json!({ "method": method }))
+/// How a member leaves a room: each way is its own Meteor method, named in its errors.
+#[derive(Clone, Copy)]
+enum Exit {
+    Kick,
+    Leave,
+}
+
+impl Exit {
+    fn method(self) -> &'static str {
+        match self {
+            Exit::Kick => "removeUserFromRoom",
+            Exit::Leave => "leaveRoom",
+        }
+    }
 }

@@ -13,7 +13,7 @@ impl Services {
     /// `GET settings/:_id` → the setting's value; unknown ids are a bare failure.
     pub fn setting(&self, caller: &Caller, id: &str) -> ApiResult<Value> {
         self.require(caller, "view-privileged-setting")?;
-        let doc = self.settings.get(id).ok_or(ApiError::Bare)?;
+        let doc = self.settings.get(id).ok_or(ApiError::SettingNotFound)?;
         Ok(doc.get("value").cloned().unwrap_or(Value::Null))
     }
 
@@ -25,8 +25,8 @@ impl Services {
         value: Option<Value>,
     ) -> ApiResult<()> {
         self.require(caller, "edit-privileged-setting")?;
-        let current = self.settings.get(&id).ok_or(ApiError::Bare)?;
-        let value = value.ok_or(ApiError::Bare)?;
+        let current = self.settings.get(&id).ok_or(ApiError::SettingNotFound)?;
+        let value = value.ok_or(ApiError::InvalidSettingValue)?;
         let same_type = matches!(
             (current.get("value"), &value),
             (Some(Value::Bool(_)), Value::Bool(_))
@@ -36,7 +36,7 @@ impl Services {
                 | (Some(Value::Null) | None, _)
         );
         if !same_type {
-            return Err(ApiError::Bare);
+            return Err(ApiError::InvalidSettingValue);
         }
         let settings = self.settings.clone();
         self.write(move |_| settings.set(&id, value)).await??;

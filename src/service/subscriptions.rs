@@ -42,6 +42,6 @@ impl Services {
         let at = time::iso(time::now_millis());
         self.write(move |s| s.mark_read(&room_id, &uid, &at))
             .await??
-            .ok_or_else(|| ApiError::plain("error-invalid-subscription"))
+            .ok_or(ApiError::InvalidSubscription)
     }
 }

@@ -1,6 +1,6 @@
 //! Creating and showing users (`users.create`, `users.info`).
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::Caller;
 use super::Services;
@@ -64,52 +64,27 @@ impl Services {
     /// `users.create` (needs `create-user`), checks in Rocket.Chat's order.
     pub async fn create_user(&self, caller: &Caller, new: CreateUser) -> ApiResult<User> {
         if !self.has_permission("create-user", &caller.identity.roles()) {
-            return Err(
-                ApiError::meteor("error-action-not-allowed", "Adding user is not allowed")
-                    .with_details(json!({"method": "insertOrUpdateUser", "action": "Adding_user"})),
-            );
+            return Err(ApiError::AddingUserNotAllowed);
         }
         let username = new.username.as_str();
         if username.trim().is_empty() {
-            return Err(field_error(
-                "error-the-field-is-required",
-                "The field Username is required".into(),
-                "Username",
-            ));
+            return Err(ApiError::FieldRequired("Username"));
         }
         if !valid_name(username) {
-            return Err(ApiError::meteor(
-                "error-input-is-not-a-valid-field",
-                format!("{} is not a valid username", escape(username)),
-            )
-            .with_details(
-                json!({"method": "insertOrUpdateUser", "input": username, "field": "Username"}),
-            ));
+            return Err(ApiError::InvalidUsername(username.to_string()));
         }
         if new.password.is_empty() {
-            return Err(field_error(
-                "error-the-field-is-required",
-                "The field Password is required".into(),
-                "Password",
-            ));
+            return Err(ApiError::FieldRequired("Password"));
         }
         if !new.email.contains('@') {
-            return Err(ApiError::meteor(
-                "error-invalid-email",
-                format!("Invalid email {}", escape(&new.email)),
-            )
-            .with_details(json!({"method": "insertOrUpdateUser", "email": new.email})));
+            return Err(ApiError::InvalidEmail(new.email));
         }
         let roles = match new.roles {
             r if r.is_empty() => vec!["user".to_string()],
             r => r,
         };
         if roles.iter().any(|r| !KNOWN_ROLES.contains(&r.as_str())) {
-            return Err(ApiError::meteor(
-                "error-action-not-allowed",
-                "The field Roles consist invalid role id",
-            )
-            .with_details(json!({"method": "insertOrUpdateUser", "action": "Assign_role"})));
+            return Err(ApiError::InvalidRole);
         }
 
         let password = new.password;
@@ -136,25 +111,15 @@ impl Services {
             .await??
         {
             Ok(()) => Ok(user),
-            Err(Conflict::Email) => Err(field_error(
-                "error-field-unavailable",
-                format!("{} is already in use :(", escape(&new.email)),
-                &new.email,
-            )),
-            Err(_) => Err(field_error(
-                "error-field-unavailable",
-                format!("{} is already in use :(", escape(username)),
-                username,
-            )),
+            Err(Conflict::Email) => Err(ApiError::AlreadyInUse(new.email)),
+            Err(_) => Err(ApiError::AlreadyInUse(username.to_string())),
         }
     }
 
     /// `users.info`: the user, without private fields unless the caller is that user or
     /// holds `view-full-other-user-info`.
     pub fn user_info_of(&self, caller: &Caller, who: UserRef) -> ApiResult<Value> {
-        let user = self
-            .find_user(who)?
-            .ok_or_else(|| ApiError::plain("User not found."))?;
+        let user = self.find_user(who)?.ok_or(ApiError::UserNotFound)?;
         let full = user.id() == caller.id()
             || self.has_permission("view-full-other-user-info", &caller.identity.roles());
         let shown: Doc = user
@@ -233,18 +198,4 @@ pub fn ensure_admin(
         true => AdminAccount::CreatedWithPassword(password),
         false => AdminAccount::Created,
     })
-}
-
-fn field_error(code: &'static str, reason: String, field: &str) -> ApiError {
-    ApiError::meteor(code, reason)
-        .with_details(json!({"method": "insertOrUpdateUser", "field": field}))
-}
-
-/// lodash `escape`, which Rocket.Chat applies to names it echoes in errors.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
