@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::extract::{expected, js_type, query_string, JsonBody, Query};
 use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
+use crate::model::id::{MessageId, RoomId};
 use crate::model::{time, Doc, DocExt};
 use crate::service::auth::Caller;
 use crate::service::messages::{PostMessage, SendMessage};
@@ -85,7 +86,10 @@ impl TryFrom<JsonBody> for SendMessage {
         if fields.str_at("_id") == Some("") {
             fields.shift_remove("_id");
         }
-        Ok(SendMessage { rid, fields })
+        Ok(SendMessage {
+            rid: RoomId::new(rid),
+            fields,
+        })
     }
 }
 
@@ -112,7 +116,7 @@ pub async fn chat_get_message(
     caller: Caller,
     Query(q): Query,
 ) -> ApiResult<HttpResponse> {
-    let message = services.get_message(&caller, query_string(&q, "msgId")?)?;
+    let message = services.get_message(&caller, &MessageId::new(query_string(&q, "msgId")?))?;
     Ok(respond::success(GetMessageData {
         message: message.raw(),
     }))

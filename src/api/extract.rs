@@ -11,6 +11,7 @@ use super::json_depth::{too_deep, MaxJsonDepth};
 use super::query::Qs;
 use crate::config::DEFAULT_MAX_JSON_DEPTH;
 use crate::error::ApiError;
+use crate::model::id::UserId;
 use crate::service::auth::Caller;
 use crate::service::Services;
 
@@ -31,7 +32,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
         return Err(ApiError::NotLoggedIn);
     };
-    services(req)?.authenticate(user_id, token)
+    services(req)?.authenticate(&UserId::new(user_id), token)
 }
 
 impl FromRequest for Caller {

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::extract::{query_string, JsonBody, Query};
 use super::respond;
 use crate::error::{ApiError, ApiResult};
+use crate::model::id::MessageId;
 use crate::model::push_token::Service;
 use crate::rules::notification::Notification;
 use crate::rules::text::js_truthy;
@@ -37,7 +38,7 @@ pub async fn push_get(
     Query(query): Query,
 ) -> ApiResult<HttpResponse> {
     let id = query_string(&query, "id")?;
-    services.push_get(&caller, id, |message, notification| {
+    services.push_get(&caller, &MessageId::new(id), |message, notification| {
         respond::success(PushGet {
             data: PushGetData {
                 message: message.raw(),

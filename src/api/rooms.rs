@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 use super::extract::JsonBody;
 use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
+use crate::model::id::{RoomId, UserId};
 use crate::model::Room;
 use crate::service::auth::Caller;
-use crate::service::rooms::{CreateRoom, DirectRoom, Kind, RoomRef};
+use crate::service::rooms::{CreateRoom, DirectRoom, Kind, Members, RoomRef};
 use crate::service::users::UserRef;
 use crate::service::Services;
 
@@ -73,22 +74,38 @@ pub async fn im_create(
 /// `roomId` or `roomName`.
 fn room_ref(body: &JsonBody) -> ApiResult<RoomRef> {
     match (body.opt_string("roomId")?, body.opt_string("roomName")?) {
-        (Some(id), _) => Ok(RoomRef::Id(id.to_string())),
+        (Some(id), _) => Ok(RoomRef::Id(RoomId::new(id))),
         (None, Some(name)) => Ok(RoomRef::Name(name.to_string())),
         (None, None) => Err(ApiError::RoomParamNotProvided),
     }
 }
 
-/// The users named by `userId`, `username`, `userIds` and `usernames`, in that order.
+impl TryFrom<JsonBody> for Members {
+    type Error = ApiError;
+
+    /// The room, then the users named by `userId`, `username`, `userIds` and `usernames`,
+    /// in that order.
+    fn try_from(body: JsonBody) -> ApiResult<Members> {
+        Ok(Members {
+            room: room_ref(&body)?,
+            users: user_refs(&body)?,
+        })
+    }
+}
+
 fn user_refs(body: &JsonBody) -> ApiResult<Vec<UserRef>> {
     let mut refs = Vec::new();
     if let Some(id) = body.opt_string("userId")? {
-        refs.push(UserRef::Id(id.to_string()));
+        refs.push(UserRef::Id(UserId::new(id)));
     }
     if let Some(name) = body.opt_string("username")? {
         refs.push(UserRef::Username(name.to_string()));
     }
-    refs.extend(body.opt_strings("userIds")?.into_iter().map(UserRef::Id));
+    refs.extend(
+        body.opt_strings("userIds")?
+            .into_iter()
+            .map(|id| UserRef::Id(UserId::new(id))),
+    );
     refs.extend(
         body.opt_strings("usernames")?
             .into_iter()
@@ -104,8 +121,7 @@ pub async fn invite(
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let (room, users) = (room_ref(&body)?, user_refs(&body)?);
-    let room = services.invite(kind, &caller, room, users).await?;
+    let room = services.invite(kind, &caller, body.try_into()?).await?;
     Ok(respond::success(json!({ kind.key(): room })))
 }
 
@@ -116,8 +132,7 @@ pub async fn kick(
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let (room, users) = (room_ref(&body)?, user_refs(&body)?);
-    let room = services.kick(kind, &caller, room, users).await?;
+    let room = services.kick(kind, &caller, body.try_into()?).await?;
     Ok(membership_response(kind, &room))
 }
 

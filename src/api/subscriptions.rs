@@ -7,6 +7,7 @@ use super::extract::{expected, JsonBody, Query};
 use super::query::QsValue;
 use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
+use crate::model::id::RoomId;
 use crate::model::time;
 use crate::service::auth::Caller;
 use crate::service::Services;
@@ -36,7 +37,7 @@ pub async fn subscriptions_get_one(
         Some(QsValue::Str(s)) if !s.is_empty() => s,
         _ => return Err(ApiError::RoomIdRequired),
     };
-    let sub = services.subscription(&caller, room_id)?;
+    let sub = services.subscription(&caller, &RoomId::new(room_id.as_str()))?;
     Ok(respond::success(json!({ "subscription": sub })))
 }
 
@@ -51,6 +52,6 @@ pub async fn subscriptions_read(
         .or(body.opt_string("roomId")?)
         .ok_or(ApiError::InvalidParams(Violation::Required("rid")))?
         .to_string();
-    services.mark_read(&caller, rid).await?;
+    services.mark_read(&caller, RoomId::new(rid)).await?;
     Ok(respond::success(json!({})))
 }

@@ -7,6 +7,7 @@ use super::extract::{JsonBody, Query};
 use super::query::QsValue;
 use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
+use crate::model::id::UserId;
 use crate::service::auth::Caller;
 use crate::service::users::{CreateUser, UserRef};
 use crate::service::Services;
@@ -84,7 +85,7 @@ pub async fn users_info(
         _ => None,
     };
     let who = match (param("userId"), param("username")) {
-        (Some(id), _) => UserRef::Id(id),
+        (Some(id), _) => UserRef::Id(UserId::new(id)),
         (None, Some(name)) => UserRef::Username(name),
         (None, None) => return Err(ApiError::UserParamRequired),
     };

@@ -14,6 +14,48 @@ fn draw(alphabet: &[u8], len: usize) -> String {
         .collect()
 }
 
+/// Declares a document id type: a string that says which collection it points into, so
+/// that a room id cannot be passed where a user id is meant.
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(id: impl Into<String>) -> Self {
+                $name(id.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A user's `_id`.
+    UserId
+);
+id_type!(
+    /// A room's `_id` (also a subscription's `rid`).
+    RoomId
+);
+id_type!(
+    /// A message's `_id`.
+    MessageId
+);
+
 /// A 17-character document id, as `Random.id()` makes them.
 pub fn new_id() -> String {
     draw(ID_ALPHABET, 17)

@@ -463,37 +463,33 @@ mod tests {
                 .apn
                 .category
         };
-        assert_eq!(category(&channel(), &RECEIVER), "MESSAGE");
-        assert_eq!(
-            category(
-                &RoomView {
+        let rooms = [
+            (channel(), "MESSAGE"),
+            (
+                RoomView {
                     ro: true,
                     ..channel()
                 },
-                &RECEIVER
+                "MESSAGE_NOREPLY",
             ),
-            "MESSAGE_NOREPLY"
-        );
-        assert_eq!(
-            category(
-                &RoomView {
+            (
+                RoomView {
                     muted: &["rodriq"],
                     ..channel()
                 },
-                &RECEIVER
+                "MESSAGE_NOREPLY",
             ),
-            "MESSAGE_NOREPLY"
-        );
-        assert_eq!(
-            category(
-                &RoomView {
+            (
+                RoomView {
                     muted: &["other"],
                     ..channel()
                 },
-                &RECEIVER
+                "MESSAGE",
             ),
-            "MESSAGE"
-        );
+        ];
+        for (room, expected) in rooms {
+            assert_eq!(category(&room, &RECEIVER), expected);
+        }
         let anonymous = ReceiverView {
             username: None,
             ..RECEIVER

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::Services;
 use crate::error::{ApiError, ApiResult};
+use crate::model::id::MessageId;
 use crate::model::message::MessageView;
 use crate::model::user::Identity;
 use crate::model::{Message, Room};
@@ -62,7 +63,7 @@ impl Services {
     pub(super) fn readable_message(
         &self,
         user: &Identity,
-        id: &str,
+        id: &MessageId,
     ) -> ApiResult<Result<(Message, Arc<Room>), Unreadable>> {
         let Some(message) = self.store.message(id)? else {
             return Ok(Err(Unreadable::NoMessage));

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::Services;
 use crate::error::{ApiError, ApiResult};
+use crate::model::id::UserId;
 use crate::model::user::Identity;
 use crate::model::{id, time, User};
 use crate::rules::credentials::{self, token_hash, TokenHash};
@@ -38,10 +39,10 @@ pub struct LoggedIn {
 
 impl Services {
     /// The caller named by `user_id` and `token`, if the token is theirs.
-    pub fn authenticate(&self, user_id: &str, token: &str) -> ApiResult<Caller> {
+    pub fn authenticate(&self, user_id: &UserId, token: &str) -> ApiResult<Caller> {
         let hash = token_hash(token);
         match self.store.login_token(&hash)? {
-            Some(t) if t.user_id == user_id => {}
+            Some(t) if t.user_id == user_id.as_str() => {}
             _ => return Err(ApiError::NotLoggedIn),
         }
         let identity = self

@@ -7,7 +7,8 @@ use super::auth::Caller;
 use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{id, time, Doc, DocExt, Message, Room};
+use crate::model::id::{self, MessageId, RoomId};
+use crate::model::{time, Doc, DocExt, Message, Room};
 use crate::rules::{mentions, unread};
 use crate::settings::Snapshot;
 use crate::store::{MemberBump, NewMessage};
@@ -22,7 +23,7 @@ pub struct PostMessage {
 /// `chat.sendMessage`'s message: the client's own fields (`_id`, `rid`, `msg`, `tmid`, all
 /// strings), `rid` known to be present.
 pub struct SendMessage {
-    pub rid: String,
+    pub rid: RoomId,
     pub fields: Doc,
 }
 
@@ -66,7 +67,7 @@ impl Services {
     }
 
     /// `chat.getMessage`: the stored message, if the caller may read its room.
-    pub fn get_message(&self, caller: &Caller, id: &str) -> ApiResult<Message> {
+    pub fn get_message(&self, caller: &Caller, id: &MessageId) -> ApiResult<Message> {
         match self.readable_message(&caller.identity, id)? {
             Ok((message, _)) => Ok(message),
             Err(Unreadable::NoMessage | Unreadable::NoRoom) => Err(ApiError::MessageUnavailable),

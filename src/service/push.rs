@@ -8,7 +8,7 @@ use super::auth::Caller;
 use super::notification::{needs_receiver_subscription, with_notification, Parts};
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::new_id;
+use crate::model::id::{new_id, MessageId};
 use crate::model::push_token::{PushToken, Service};
 use crate::model::{time, Message};
 use crate::rules::notification::Notification;
@@ -43,7 +43,7 @@ impl Services {
     pub fn push_get<R>(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &MessageId,
         respond: impl FnOnce(&Message, &Notification) -> R,
     ) -> ApiResult<R> {
         let (message, room) = match self.readable_message(&caller.identity, id)? {

@@ -7,9 +7,10 @@ use super::auth::Caller;
 use super::users::UserRef;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
+use crate::model::id::{self, RoomId};
 use crate::model::room::{new_direct_room, new_group_room};
 use crate::model::subscription::{new_direct_subscription, new_group_subscription};
-use crate::model::{id, time, Room, RoomType, User};
+use crate::model::{time, Room, RoomType, User};
 use crate::rules::names::valid_name;
 use crate::store::{Conflict, Removal};
 
@@ -46,8 +47,14 @@ pub struct CreateRoom {
 
 /// A room named by `roomId` or `roomName`.
 pub enum RoomRef {
-    Id(String),
+    Id(RoomId),
     Name(String),
+}
+
+/// Some users of a room: whom `invite` adds or `kick` removes (the first known one).
+pub struct Members {
+    pub room: RoomRef,
+    pub users: Vec<UserRef>,
 }
 
 /// A DM as `im.create` answers it.
@@ -162,15 +169,9 @@ impl Services {
     }
 
     /// `channels.invite` / `groups.invite`: the room with the users added.
-    pub async fn invite(
-        &self,
-        kind: Kind,
-        caller: &Caller,
-        room: RoomRef,
-        users: Vec<UserRef>,
-    ) -> ApiResult<Room> {
-        let room = self.find_room(kind, caller, room)?;
-        let users = self.users(users)?;
+    pub async fn invite(&self, kind: Kind, caller: &Caller, of: Members) -> ApiResult<Room> {
+        let room = self.find_room(kind, caller, of.room)?;
+        let users = self.users(of.users)?;
         if users.is_empty() {
             return Err(ApiError::EmptyInviteList(kind));
         }
@@ -199,21 +200,15 @@ impl Services {
     }
 
     /// `channels.kick` / `groups.kick`: the room without the user.
-    pub async fn kick(
-        &self,
-        kind: Kind,
-        caller: &Caller,
-        room: RoomRef,
-        users: Vec<UserRef>,
-    ) -> ApiResult<Room> {
-        let room = self.find_room(kind, caller, room)?;
+    pub async fn kick(&self, kind: Kind, caller: &Caller, of: Members) -> ApiResult<Room> {
+        let room = self.find_room(kind, caller, of.room)?;
         if !self.has_room_permission(&caller.identity, room.id(), "remove-user")? {
             return Err(ApiError::NotAllowedIn {
                 method: Exit::Kick.method(),
             });
         }
         let target = self
-            .users(users)?
+            .users(of.users)?
             .into_iter()
             .next()
             .ok_or(ApiError::UserNotInRoom)?;

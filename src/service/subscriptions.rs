@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::auth::Caller;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
+use crate::model::id::RoomId;
 use crate::model::{time, Subscription};
 
 impl Services {
@@ -32,12 +33,16 @@ impl Services {
     }
 
     /// `subscriptions.getOne`.
-    pub fn subscription(&self, caller: &Caller, room_id: &str) -> ApiResult<Option<Subscription>> {
+    pub fn subscription(
+        &self,
+        caller: &Caller,
+        room_id: &RoomId,
+    ) -> ApiResult<Option<Subscription>> {
         Ok(self.store.subscription(room_id, caller.id())?)
     }
 
     /// `subscriptions.read`: marks the room read for the caller.
-    pub async fn mark_read(&self, caller: &Caller, room_id: String) -> ApiResult<()> {
+    pub async fn mark_read(&self, caller: &Caller, room_id: RoomId) -> ApiResult<()> {
         let uid = caller.id().to_string();
         let at = time::iso(time::now_millis());
         self.write(move |s| s.mark_read(&room_id, &uid, &at))

@@ -5,8 +5,9 @@ use serde_json::Value;
 use super::auth::Caller;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
+use crate::model::id::{self, UserId};
 use crate::model::user::NewUser;
-use crate::model::{id, time, Doc, User};
+use crate::model::{time, Doc, User};
 use crate::rules::credentials::hash_password;
 use crate::rules::names::valid_name;
 use crate::store::{Conflict, Store};
@@ -25,7 +26,7 @@ pub struct CreateUser {
 
 /// How `users.info` names its user.
 pub enum UserRef {
-    Id(String),
+    Id(UserId),
     Username(String),
 }
 
