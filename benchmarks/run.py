@@ -17,7 +17,8 @@ the same load generator and connection count in the same run:
 
 Results go to benchmarks/results.json; benchmarks/report (a small Rust program using the
 plotters crate) turns them into BENCHMARKS.md and SVG plots. Numbers are reported, never
-asserted: CI does not run this.
+asserted: CI does not run this. What it shares with benchmarks/write.py (the write path) is in
+benchmarks/benchlib.py.
 
     python3 benchmarks/run.py            # the whole suite (about 10 minutes)
     python3 benchmarks/run.py --quick    # 1k and 100k only, shorter runs
@@ -26,44 +27,17 @@ asserted: CI does not run this.
 import argparse
 import hashlib
 import json
-import math
 import os
 import random
-import pathlib
-import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-TARGET = ROOT / "target"
-BIN = TARGET / "release" / "rcpush"
-TOOLS = TARGET / "bench-tools"
-OHA = TOOLS / "bin" / "oha"
-WORK = TARGET / "bench"
-OHA_VERSION = "1.16.0"
+from benchlib import (BIN, ROOT, WORK, Server, ensure_tools, log, machine, oha, quantile,
+                      report, run)
+
 CALLER = ("U0000000", "bench-token-0")
-
-
-def log(msg):
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, **kw)
-
-
-def ensure_tools():
-    log("building the release server")
-    run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
-    if not OHA.exists():
-        log(f"installing oha {OHA_VERSION} (once)")
-        run(["cargo", "install", "oha", "--locked", "--version", OHA_VERSION, "--root", str(TOOLS)])
 
 
 def generator_version():
@@ -88,111 +62,11 @@ def dataset(messages):
               stdout=subprocess.PIPE).stdout
     summary = json.loads(out)
     # The first start replays sled's log of the generation and creates the admin account.
-    first = Server(path / "db", "/api/info", auth=False)
+    first = Server(path / "db", "/api/info")
     summary["first_start_ms"] = first.cold_start_ms
     first.stop()
     summary_file.write_text(json.dumps(summary))
     return path / "db", summary
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, db, probe, cache_mb=32, auth=True):
-        """Starts the server and times it until `probe` (a path) answers 200 to the caller."""
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, RCPUSH_SERVER_BIND=f"127.0.0.1:{self.port}",
-                   RCPUSH_STORAGE_PATH=str(db), RCPUSH_STORAGE_CACHE_MB=str(cache_mb),
-                   RCPUSH_SEED_FILE="", RCPUSH_ADMIN_PASSWORD="bench-admin-password",
-                   RCPUSH_LOG_LEVEL="warn")
-        env.pop("RUST_LOG", None)
-        started = time.perf_counter()
-        self.proc = subprocess.Popen([str(BIN)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-        while True:
-            try:
-                headers = {"X-User-Id": CALLER[0], "X-Auth-Token": CALLER[1]} if auth else {}
-                req = urllib.request.Request(self.url + probe, headers=headers)
-                with urllib.request.urlopen(req, timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise SystemExit("the server exited during start-up")
-                time.sleep(0.0005)
-        self.cold_start_ms = (time.perf_counter() - started) * 1000
-
-    def rss_kb(self):
-        fields = {}
-        for line in pathlib.Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0])
-        return fields
-
-    def histogram(self, route):
-        """Cumulative (upper bound in s, count) pairs of the server's latency histogram."""
-        with urllib.request.urlopen(self.url + "/metrics") as r:
-            text = r.read().decode()
-        marker = f'rcpush_http_request_duration_seconds_bucket{{route="{route}",le="'
-        out = []
-        for line in text.splitlines():
-            if line.startswith(marker):
-                le = line[len(marker):].split('"')[0]
-                out.append((math.inf if le == "+Inf" else float(le), int(line.rsplit(" ", 1)[1])))
-        return out
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-
-
-def quantile(before, after, q):
-    """The q-quantile (ms) of the requests between two histogram readings."""
-    b = dict(before)
-    delta = [(le, n - b.get(le, 0)) for le, n in after]
-    total = delta[-1][1] if delta else 0
-    if total == 0:
-        return None
-    rank = q * total
-    lower, seen = 0.0, 0
-    for le, cum in delta:
-        if cum >= rank:
-            if math.isinf(le):
-                return lower * 1000
-            inside = cum - seen
-            frac = (rank - seen) / inside if inside else 1.0
-            return (lower + (le - lower) * frac) * 1000
-        lower, seen = le, cum
-    return None
-
-
-def oha(target, seconds, connections, rate=None, url_file=False, headers=(), method="GET",
-        body=None, background=False):
-    cmd = [str(OHA), "-z", f"{seconds}s", "-c", str(connections), "--no-tui",
-           "--output-format", "json"]
-    if rate:
-        cmd += ["-q", str(rate), "--latency-correction"]
-    if url_file:
-        cmd += ["--urls-from-file"]
-    for h in headers:
-        cmd += ["-H", h]
-    if method != "GET":
-        cmd += ["-m", method]
-    if body is not None:
-        cmd += ["-d", body, "-T", "application/json"]
-    cmd.append(target)
-    if background:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out = run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
-    data = json.loads(out)
-    return {"rps": data["summary"]["requestsPerSec"], "success": data["summary"]["successRate"],
-            "statuses": data.get("statusCodeDistribution", {}),
-            "client_p99_ms": data["latencyPercentiles"]["p99"] * 1000}
 
 
 RECENT = 10_000
@@ -270,10 +144,10 @@ def measure(messages, seconds, connections):
     # Cold start: the median of a few starts (a single one swings by tens of milliseconds).
     starts = []
     for _ in range(ROUNDS - 1):
-        probe = Server(db, first)
+        probe = Server(db, first, auth=CALLER)
         starts.append(probe.cold_start_ms)
         probe.stop()
-    server = Server(db, first)
+    server = Server(db, first, auth=CALLER)
     starts.append(server.cold_start_ms)
     auth = [f"X-User-Id: {CALLER[0]}", f"X-Auth-Token: {CALLER[1]}"]
     push = push_get_urls(server, summary, db.parent / "urls-recent.txt", recent=True)
@@ -320,17 +194,6 @@ def with_logins(server, push, auth, seconds, connections):
             "with_logins_p99_ms": loaded["fixed_p99_ms"]}
 
 
-def machine():
-    cpu = "unknown"
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kb = int(pathlib.Path("/proc/meminfo").read_text().split()[1])
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1),
-            "kernel": platform.release(), "oha": OHA_VERSION}
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="1k and 100k only, 3 s runs")
@@ -347,9 +210,7 @@ def main():
     out = ROOT / "benchmarks" / "results.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {out}")
-    run(["cargo", "run", "--release", "--quiet", "--manifest-path",
-         str(ROOT / "benchmarks" / "report" / "Cargo.toml"), "--", str(out), str(ROOT)],
-        env=dict(os.environ, CARGO_TARGET_DIR=str(TARGET / "bench-report")))
+    report()
 
 
 if __name__ == "__main__":

@@ -583,3 +583,45 @@ fn delivery_throughput() {
         devices as f64 / secs
     );
 }
+
+/// Each queued push reaches the gateway once while the outbox is busy. Known to fail (found by
+/// `benchmarks/write.py`, whose gateway counts distinct bodies): the scheduler reads a batch of
+/// due pushes, and a push whose attempt finishes (leaving `in_flight`) after that read is
+/// handed out again from the stale batch. Some pushes are then sent twice (about one in ten
+/// with ten members posting in a loop), each repeat costs a flushed write, and
+/// `rcpush_push_outbox_length` goes below zero. Run it with `--ignored`; un-ignore once fixed.
+#[test]
+#[ignore = "known bug: the delivery scheduler hands out pushes from a stale batch"]
+fn each_push_reaches_the_gateway_once() {
+    let gw = FakeGateway::start();
+    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let devices = 20;
+    for i in 0..devices {
+        register(
+            &app,
+            RODRIQ,
+            "gcm",
+            &format!("once-{i}"),
+            "chat.rocket.android",
+        );
+    }
+    let messages = 20;
+    for i in 0..messages {
+        post(&app, ALICE, DM, &format!("message {i}"));
+    }
+    let pushes = devices * messages;
+    gw.wait_for(pushes);
+    // Longer than the scheduler's idle wait (1 s): any repeat has been sent by then.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let received = gw.received();
+    let distinct: std::collections::HashSet<&str> =
+        received.iter().map(|r| r.body.as_str()).collect();
+    assert_eq!(distinct.len(), pushes, "every push arrived");
+    assert_eq!(
+        received.len(),
+        pushes,
+        "{} requests repeated a push already sent",
+        received.len() - pushes
+    );
+    assert_eq!(metric(&app, "rcpush_push_outbox_length"), 0);
+}

@@ -1,5 +1,6 @@
 //! Running the `rcpush` binary in tests: a command with a free port and a private database,
-//! and a server handle that never outlives its test. Each test binary uses part of it.
+//! and a server handle that never outlives its test. `tests/system` uses it all, `tests/api`
+//! the demo users.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -56,6 +57,15 @@ pub fn rcpush_via(mut c: Command, db: &Path) -> Command {
         .env_remove("RUST_LOG")
         .env_remove("RCPUSH_CONFIG");
     c
+}
+
+/// Serialises the tests that load the machine on their own (the crash trials, the hostile
+/// generator). In one test binary they would otherwise run at once, and each one's timing
+/// (printed, and compared in RELIABILITY.md) and request timeouts would depend on the other.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A failed test poisons the lock; the next one may still run.
+    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A running server and the port it reported.

@@ -2,15 +2,13 @@
 //! then no raw token, password (or its SHA-256 digest) or password hash may appear in the
 //! logs or in any error body, and no raw token or password in any file of the data directory.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, RODRIQ};
 use rcpush::rules::credentials::password_digest;
 use rcpush::store::trees::Tree;
 use rcpush::store::Store;
 use serde_json::{json, Value};
-use support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, RODRIQ};
 
 const NEW_PASSWORD: &str = "brand-new-user-password-Qx81";
 const WRONG_PASSWORD: &str = "a-wrong-password-Zp42";

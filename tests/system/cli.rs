@@ -1,13 +1,11 @@
 //! The `rcpush` binary: start-up errors, `--ephemeral`, `seed`, and acknowledged writes that
 //! survive `kill -9`.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::support::{one_line_failure, rcpush, Server, BIN, RODRIQ};
 use serde_json::json;
-use support::{one_line_failure, rcpush, Server, BIN, RODRIQ};
 
 #[test]
 fn help_lists_the_commands() {

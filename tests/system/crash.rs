@@ -3,9 +3,7 @@
 //! be on disk, the indexes must agree with the documents and the counters with the messages.
 //!
 //! `RCPUSH_CRASH_TRIALS` sets the number of trials (default 20). The long run:
-//! `RCPUSH_CRASH_TRIALS=100 cargo test --release --test crash -- --nocapture`.
-
-mod support;
+//! `RCPUSH_CRASH_TRIALS=100 cargo test --release --test system crash -- --nocapture`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,12 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{heavy, rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, GINA, RODRIQ};
 use rand::Rng;
 use rcpush::rules::credentials::token_hash;
 use rcpush::store::trees::Tree;
 use rcpush::store::Store;
 use serde_json::{json, Value};
-use support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, GINA, RODRIQ};
 
 /// One acknowledged write and what must be found after a crash.
 #[derive(Debug, Clone)]
@@ -417,6 +415,7 @@ fn acknowledged_writes_survive_kill_9_at_random_moments() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    let _alone = heavy();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let ledger = Arc::new(Mutex::new(Ledger::default()));

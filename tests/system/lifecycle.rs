@@ -3,15 +3,13 @@
 //! start-up with one clear line and a non-zero exit, never a panic. (Bad configuration and a
 //! locked database are covered in `cli.rs`.)
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use crate::support::{one_line_failure, rcpush, rcpush_via, Server, BIN, RODRIQ};
 use serde_json::{json, Value};
-use support::{one_line_failure, rcpush, rcpush_via, Server, BIN};
 
 /// A database holding the demo bundle.
 fn seeded(db: &Path) {
@@ -143,8 +141,8 @@ fn a_full_disk_is_one_clear_line_at_start_and_a_500_while_serving() {
     let mut statuses = Vec::new();
     for i in 0..400 {
         let r = ureq::post(&server.url("/api/v1/chat.sendMessage"))
-            .set("X-User-Id", support::RODRIQ.0)
-            .set("X-Auth-Token", support::RODRIQ.1)
+            .set("X-User-Id", RODRIQ.0)
+            .set("X-Auth-Token", RODRIQ.1)
             .send_json(json!({"message": {"_id": format!("full{i}"), "rid": "iu7jtPAhvEeAS5tNq", "msg": text}}));
         match r {
             Ok(r) => statuses.push(r.status()),

@@ -1,16 +1,14 @@
 //! Backups: `rcpush export` while the server runs and writes, `rcpush seed` into an empty
 //! database, and nothing lost: every entry of every tree equal.
 
-mod support;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::support::{rcpush, Server, ALICE, BOB};
 use rcpush::store::trees::Tree;
 use rcpush::store::Store;
 use serde_json::json;
-use support::{rcpush, Server, ALICE, BOB};
 
 const DM: &str = "A7dm3kQzR9xYpW2bnB8fn4mRaS2yZqX3cp";
 

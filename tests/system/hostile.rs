@@ -5,17 +5,16 @@
 //! connection. Afterwards the server must be alive, panic-free and still answer push.get.
 //!
 //! `RCPUSH_HOSTILE_REQUESTS` (default 100000) and `RCPUSH_HOSTILE_SEED` replay or extend a run.
-
-mod support;
+//! The long run: `RCPUSH_HOSTILE_REQUESTS=1000000 cargo test --release --test system hostile -- --nocapture`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::support::{heavy, rcpush, Server, ADMIN_PASSWORD, RODRIQ};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use support::{rcpush, Server, ADMIN_PASSWORD, RODRIQ};
 
 const THREADS: u64 = 4;
 const MAX_BODY: usize = 64 * 1024;
@@ -512,6 +511,7 @@ fn malformed_requests_get_rocket_chat_errors_and_never_a_5xx() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(rand::random);
+    let _alone = heavy();
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
         rcpush(&dir.path().join("db"))
