@@ -148,12 +148,12 @@ impl Settings {
 
     /// The message parser's options as the server derives them from its settings
     /// (`MessageService.getMarkdownConfig`), with `now_ms` dating `<t:hh:mm>` timestamps.
-    pub fn md_options(&self, now_ms: i64) -> crate::rules::md::Options {
-        let katex = self.bool("Katex_Enabled").then(|| crate::rules::md::Katex {
+    pub fn md_options(&self, now_ms: i64) -> message_parser::Options {
+        let katex = self.bool("Katex_Enabled").then(|| message_parser::Katex {
             dollar_syntax: self.bool("Katex_Dollar_Syntax"),
             parenthesis_syntax: self.bool("Katex_Parenthesis_Syntax"),
         });
-        crate::rules::md::Options {
+        message_parser::Options {
             colors: self.bool("HexColorPreview_Enabled"),
             emoticons: true,
             custom_domains: self

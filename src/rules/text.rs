@@ -9,7 +9,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::emoji::shortname_to_unicode;
+use emoji::shortname_to_unicode;
+use message_parser::is_js_space;
 
 /// English `You_have_a_new_message` (packages/i18n/src/locales/en.i18n.json).
 pub const YOU_HAVE_A_NEW_MESSAGE: &str = "You have a new message";
@@ -309,22 +310,6 @@ impl Finder {
 /// JavaScript's LineTerminator: what `.` refuses and what multiline `^`/`$` stop at.
 fn is_line_terminator(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}')
-}
-
-/// JavaScript's `\s` (WhiteSpace and LineTerminator). Unlike `char::is_whitespace` it includes
-/// U+FEFF and excludes U+0085. The message parser shares it.
-pub(crate) fn is_js_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
 }
 
 /// Multiline `^` at byte `i` (a char boundary): the start, or just after a line terminator.
