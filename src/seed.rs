@@ -8,12 +8,12 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use message_parser as md;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::push_token::PushToken;
 use crate::model::{time, Doc, DocExt, Message, Room, Subscription, User};
-use crate::rules::md;
 use crate::store::{Import, ImportedMessage, ImportedUser, LoginToken, PendingPush, Store};
 
 #[derive(Deserialize, Default)]

@@ -129,12 +129,12 @@ impl Snapshot {
 
     /// The message parser's options as the server derives them from its settings
     /// (`MessageService.getMarkdownConfig`), with `now_ms` dating `<t:hh:mm>` timestamps.
-    pub fn md_options(&self, now_ms: i64) -> crate::rules::md::Options {
-        let katex = self.katex_enabled.then_some(crate::rules::md::Katex {
+    pub fn md_options(&self, now_ms: i64) -> message_parser::Options {
+        let katex = self.katex_enabled.then_some(message_parser::Katex {
             dollar_syntax: self.katex_dollar_syntax,
             parenthesis_syntax: self.katex_parenthesis_syntax,
         });
-        crate::rules::md::Options {
+        message_parser::Options {
             colors: self.hex_color_preview,
             emoticons: true,
             custom_domains: self.custom_domains.clone(),

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let _ = rcpush::rules::emoji::shortname_to_unicode(text);
+    let _ = emoji::shortname_to_unicode(text);
 });

@@ -2,7 +2,7 @@
 //! what it finds must be serialisable and yield references.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rcpush::rules::md::{parse, references, Options};
+use message_parser::{parse, references, Options};
 
 fuzz_target!(|text: &str| {
     if let Some(ast) = parse(text, &Options::default()) {

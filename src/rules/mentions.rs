@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::md;
+use message_parser as md;
 
 /// `(^|\s|>)@(P(@P)?(:P)?)` with P = `[0-9a-zA-Z-_.]+`, multiline.
 fn user_regex() -> &'static Regex {

@@ -3,10 +3,7 @@
 
 pub mod access;
 pub mod credentials;
-pub mod emoji;
-mod emoji_table;
 pub mod login_throttle;
-pub mod md;
 pub mod mentions;
 pub mod names;
 pub mod notification;

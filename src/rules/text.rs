@@ -9,7 +9,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::emoji::shortname_to_unicode;
+use emoji::shortname_to_unicode;
+use message_parser::is_js_space;
 
 /// English `You_have_a_new_message` (packages/i18n/src/locales/en.i18n.json).
 pub const YOU_HAVE_A_NEW_MESSAGE: &str = "You have a new message";
@@ -312,22 +313,6 @@ fn is_line_terminator(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}')
 }
 
-/// JavaScript's `\s` (WhiteSpace and LineTerminator). Unlike `char::is_whitespace` it includes
-/// U+FEFF and excludes U+0085. The message parser shares it.
-pub(crate) fn is_js_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
-}
-
 /// Multiline `^` at byte `i` (a char boundary): the start, or just after a line terminator.
 fn at_line_start(s: &str, i: usize) -> bool {
     s[..i].chars().next_back().is_none_or(is_line_terminator)
@@ -512,18 +497,9 @@ fn strip_headings(s: &str) -> Option<String> {
 
 /// End of the greedy `([\S…][ \u00a0…\ufeff]?)+` starting at `from`, if it matches at all.
 fn heading_text_end(s: &str, from: usize) -> Option<usize> {
+    // `[ \u00a0…\ufeff]`: JavaScript's spaces except the line-breaking controls, plus U+180E.
     let is_joiner = |c: char| {
-        matches!(
-            c,
-            ' ' | '\u{a0}' | '\u{1680}' | '\u{180e}' | '\u{2000}'
-                ..='\u{200a}'
-                    | '\u{2028}'
-                    | '\u{2029}'
-                    | '\u{202f}'
-                    | '\u{205f}'
-                    | '\u{3000}'
-                    | '\u{feff}'
-        )
+        c == '\u{180e}' || (is_js_space(c) && !matches!(c, '\t' | '\n' | '\u{b}' | '\u{c}' | '\r'))
     };
     let mut chars = s[from..].char_indices().peekable();
     let mut end = None;

@@ -1,17 +1,17 @@
-// Generates rcpush's emoji shortname table and conversion fixture from npm
+// Generates the emoji shortname table and conversion fixture of crates/emoji from npm
 // `emoji-toolkit` (JoyPixels), the shortname list Rocket.Chat uses.
 //
 //   cd tools/emoji-table && npm ci && node generate.mjs
 //
 // Writes (paths relative to the repository root):
-//   src/rules/emoji_table.rs                        the shortname table
-//   tests/fixtures/emoji_shortname_to_unicode.json  input -> expected output pairs
+//   crates/emoji/src/table.rs                                the shortname table
+//   crates/emoji/tests/fixtures/shortname_to_unicode.json    input -> expected output pairs
 //
 // The table maps every name the library's matcher knows (primary shortnames
 // and their alternates) to what `shortnameToUnicode` returns for it. The
 // fixture outputs are whatever the real `shortnameToUnicode` returns, with the
 // library's defaults (`ascii = false`: ASCII emoticons stay unchanged).
-// `src/rules/emoji.rs` mirrors the library's regular expression; the checks
+// `crates/emoji/src/lib.rs` mirrors the library's regular expression; the checks
 // below fail loudly if a new version changes what that mirror relies on.
 
 import { createRequire } from 'node:module';
@@ -30,12 +30,12 @@ if (libVersion !== pinned) {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
-const tablePath = resolve(repoRoot, 'src/rules/emoji_table.rs');
-const fixturePath = resolve(repoRoot, 'tests/fixtures/emoji_shortname_to_unicode.json');
+const tablePath = resolve(repoRoot, 'crates/emoji/src/table.rs');
+const fixturePath = resolve(repoRoot, 'crates/emoji/tests/fixtures/shortname_to_unicode.json');
 const COMMAND = 'cd tools/emoji-table && npm ci && node generate.mjs';
 
 // ---------------------------------------------------------------------------
-// 1. What emoji.rs relies on.
+// 1. What crates/emoji/src/lib.rs relies on.
 
 if (joypixels.ascii !== false) throw new Error('ascii conversion is not off by default');
 const HTML_SKIP = '<object[^>]*>.*?<\\/object>|<span[^>]*>.*?<\\/span>|<(?:object|embed|svg|img|div|span|p|a)[^>]*>';
@@ -63,7 +63,7 @@ if (matcherNames.length !== allNames.length || matcherNames.some((n) => !nameSet
 }
 
 // The `i` flag without `u`: a character matches a name character when both
-// upper-case to the same code unit, never mapping non-ASCII to ASCII. emoji.rs
+// upper-case to the same code unit, never mapping non-ASCII to ASCII. lib.rs
 // folds ASCII letters and `Ñ` -> `ñ`; check that this is exactly right.
 const nameChars = new Set(allNames.join(''));
 for (const c of nameChars) {
@@ -77,7 +77,7 @@ for (const c of nameChars) {
 	if (/[a-z]/.test(c)) expected = [c.toUpperCase(), c];
 	else if (c === '\u00f1') expected = ['\u00d1', '\u00f1'];
 	else if (/[0-9_+:-]/.test(c)) expected = [c];
-	else throw new Error(`name character ${c} unknown to emoji.rs`);
+	else throw new Error(`name character ${c} unknown to crates/emoji/src/lib.rs`);
 	if (matches.join('') !== expected.join('')) throw new Error(`case class of ${c}: ${matches.join('')}`);
 }
 

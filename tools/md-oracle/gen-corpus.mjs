@@ -1,7 +1,7 @@
-// Writes tests/fixtures/md/corpus-NN.json: the inputs the oracle runs (deterministic, seeded).
+// Writes crates/message-parser/tests/fixtures/corpus-NN.json: the inputs the oracle runs (deterministic, seeded).
 import { writeFileSync, readdirSync, unlinkSync } from 'node:fs';
 
-const out = new URL('../../tests/fixtures/md/', import.meta.url);
+const out = new URL('../../crates/message-parser/tests/fixtures/', import.meta.url);
 let seed = 0x5eed1234;
 const rand = () => {
   seed = (seed + 0x6d2b79f5) | 0;

@@ -1,11 +1,11 @@
-// Runs the official parser over tests/fixtures/md/corpus-NN.json and writes expected-NN.json
+// Runs the official parser over crates/message-parser/tests/fixtures/corpus-NN.json and writes expected-NN.json
 // (one md array per input, null where the parser throws), plus options.json (other option sets).
 // `node oracle.mjs --bench` only times the parser over the corpus instead.
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { parse } from '@rocket.chat/message-parser';
 
 if (process.env.TZ !== 'UTC') throw new Error('run with TZ=UTC: ISO timestamps without an offset are read as local time');
-const dir = new URL('../../tests/fixtures/md/', import.meta.url);
+const dir = new URL('../../crates/message-parser/tests/fixtures/', import.meta.url);
 const SERVER = { colors: true, emoticons: true, customDomains: [], katex: { dollarSyntax: false, parenthesisSyntax: true } };
 const run = (input, options) => {
   try {

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::path::Path;
 
 fn fixtures() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/md")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Inputs listed in KNOWN_DIFFERENCES.md (as JSON strings in backticks on `- ` lines).

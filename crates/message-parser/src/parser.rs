@@ -14,7 +14,7 @@ use super::reduce::{reduce, reduce_nodes, Item};
 use super::time::{self, DateTime};
 use super::url;
 use super::Options;
-use crate::rules::text::is_js_space;
+use crate::is_js_space;
 
 const END: u32 = u32::MAX;
 

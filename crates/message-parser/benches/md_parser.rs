@@ -1,14 +1,15 @@
-//! Throughput of the `md` parser over the differential-test corpus (tests/fixtures/md).
-//! Compare with the official parser on the same sets: `cd tools/md-oracle && TZ=UTC node oracle.mjs --bench`.
+//! Throughput of the parser over the differential-test corpus (tests/fixtures).
+//! Compare with the official parser on the same sets (from the repository root):
+//! `cd tools/md-oracle && TZ=UTC node oracle.mjs --bench`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rcpush::rules::md::{parse, Options};
+use message_parser::{parse, Options};
 use std::path::Path;
 
 fn corpus() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/md");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/fixtures/md")
+        .expect("tests/fixtures")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()

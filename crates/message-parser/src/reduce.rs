@@ -3,7 +3,7 @@
 //! `:shortcode:` or emoticon that touches text or another emoji is turned back into text.
 
 use super::ast::Node;
-use crate::rules::text::is_js_space;
+use crate::is_js_space;
 
 /// A parsed inline item: one node, or the node list some italic fallbacks produce.
 pub(super) enum Item {

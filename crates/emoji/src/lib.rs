@@ -2,11 +2,16 @@
 //!
 //! Rocket.Chat builds the notification text with
 //! `callbacks.run('beforeSendMessageNotifications', message.msg)`, whose
-//! callback converts emoji shortnames to Unicode. This module reproduces
-//! `shortnameToUnicode` of npm `emoji-toolkit` (the JoyPixels shortname list)
-//! with the library's defaults: ASCII emoticons (`:)`, `<3`) are not
-//! converted, and unknown names such as custom emoji stay as they are. The
-//! library's quirks are kept:
+//! callback converts emoji shortnames to Unicode. This crate reproduces
+//! `shortnameToUnicode` of npm `emoji-toolkit` 10.0.0 (the JoyPixels 10.0
+//! shortname list) with the library's defaults: ASCII emoticons (`:)`, `<3`)
+//! are not converted, and unknown names such as custom emoji stay as they are.
+//!
+//! ```
+//! assert_eq!(emoji::shortname_to_unicode("ship it :rocket: :+1:"), "ship it 🚀 👍");
+//! ```
+//!
+//! The library's quirks are kept:
 //!
 //! * Names are matched ASCII case-insensitively (plus `Ñ`/`ñ`), but only an
 //!   exact, lower-case name is converted: `:SMILE:` is matched and left as
@@ -18,17 +23,34 @@
 //!   line) and the opening tags `<object`, `<embed`, `<svg`, `<img`, `<div`,
 //!   `<span`, `<p…`, `<a…` up to the next `>` are skipped untouched.
 //!
-//! The table in `emoji_table.rs` is generated from the real library by
-//! `tools/emoji-table`, which also writes the fixture this module is tested
-//! against. The conversion runs in linear time: each "next occurrence" search
-//! only ever moves forward.
+//! The table in `table.rs` is generated from the real library by
+//! `tools/emoji-table` (at the root of the rcpush repository), which also
+//! writes the fixture this crate is tested against
+//! (`tests/fixtures/shortname_to_unicode.json`). The conversion runs in
+//! linear time: each "next occurrence" search only ever moves forward.
 
 use std::borrow::Cow;
 
-use super::emoji_table::{MAX_SHORTNAME_LEN, SHORTNAMES};
+mod table;
+
+use table::{MAX_SHORTNAME_LEN, SHORTNAMES};
 
 /// Converts emoji shortnames to Unicode the way Rocket.Chat does for push
 /// notification text. Returns the input borrowed when nothing changes.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use emoji::shortname_to_unicode;
+///
+/// assert_eq!(shortname_to_unicode("hello :smile: world"), "hello 😄 world");
+/// // Alternate names, as the library has them.
+/// assert_eq!(shortname_to_unicode(":thumbup: :+1:"), "👍 👍");
+/// // Upper case, emoticons, unknown (custom) names and tags stay as they are.
+/// assert_eq!(shortname_to_unicode(":SMILE: :) :party_parrot:"), ":SMILE: :) :party_parrot:");
+/// assert_eq!(shortname_to_unicode("<img alt=':smile:'>"), "<img alt=':smile:'>");
+/// // Nothing to convert: no allocation.
+/// assert!(matches!(shortname_to_unicode("10:30"), Cow::Borrowed("10:30")));
+/// ```
 pub fn shortname_to_unicode(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     if !bytes.contains(&b':') {
@@ -259,6 +281,11 @@ fn find_line_terminator(hay: &[u8]) -> Option<usize> {
     })
 }
 
+/// The examples of README.md run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,7 +393,7 @@ mod tests {
 
     #[test]
     fn fixture_from_the_real_library() {
-        let raw = include_str!("../../tests/fixtures/emoji_shortname_to_unicode.json");
+        let raw = include_str!("../tests/fixtures/shortname_to_unicode.json");
         let fixture: serde_json::Value = serde_json::from_str(raw).expect("fixture is JSON");
         let cases = fixture["cases"].as_array().expect("cases array");
         assert!(cases.len() >= 2000);

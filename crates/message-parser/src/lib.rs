@@ -1,5 +1,18 @@
-//! The `md` field of a message: the AST that `@rocket.chat/message-parser` 0.32.0 builds from
-//! `msg`, reproduced in Rust so the server never runs JavaScript.
+//! The `md` field of Rocket.Chat messages: the AST that `@rocket.chat/message-parser` 0.32.0
+//! builds from a message's text, reproduced in Rust so that a server never runs JavaScript.
+//!
+//! [`parse`] gives the AST ([`Node`]s, serialising with `serde` to exactly the JSON of the
+//! official parser) and [`references`] reads the mentions and links out of it.
+//!
+//! ```
+//! use message_parser::{parse, references, Options};
+//!
+//! let ast = parse("hi @ana, see #dev and https://rocket.chat", &Options::default()).unwrap();
+//! let refs = references(&ast);
+//! assert_eq!(refs.users, ["ana"]);
+//! assert_eq!(refs.channels, ["dev"]);
+//! assert_eq!(refs.urls, ["https://rocket.chat"]);
+//! ```
 //!
 //! The grammar is a PEG with ordered choice; `parser` follows the same rule order so that the
 //! same alternative wins on every input. Where the PEG would rescan text (lookaheads over runs of
@@ -57,6 +70,28 @@ impl Default for Options {
 
 /// The AST of `input`, or `None` where the official parser throws (the empty string, and text
 /// nested so deeply that its recursive descent would exhaust the JavaScript stack).
+///
+/// ```
+/// use message_parser::{parse, Node, Options};
+///
+/// let ast = parse("hello **@ana** :)", &Options::default()).unwrap();
+/// assert_eq!(
+///     ast,
+///     [Node::Paragraph(vec![
+///         Node::PlainText("hello ".into()),
+///         Node::Bold(vec![Node::MentionUser("ana".into())]),
+///         Node::PlainText(" ".into()),
+///         Node::Emoji { text: ":)".into(), short_code: "slight_smile".into() },
+///     ])]
+/// );
+/// // Serialised, it is what the JavaScript parser returns, key order included.
+/// assert_eq!(
+///     serde_json::to_string(&ast).unwrap(),
+///     r#"[{"type":"PARAGRAPH","value":[{"type":"PLAIN_TEXT","value":"hello "},{"type":"BOLD","value":[{"type":"MENTION_USER","value":{"type":"PLAIN_TEXT","value":"ana"}}]},{"type":"PLAIN_TEXT","value":" "},{"type":"EMOJI","value":{"type":"PLAIN_TEXT","value":":)"},"shortCode":"slight_smile"}]}]"#
+/// );
+/// // Where the official parser throws, there is no AST.
+/// assert_eq!(parse("", &Options::default()), None);
+/// ```
 pub fn parse(input: &str, options: &Options) -> Option<Vec<Node>> {
     let units: Vec<u16> = input.encode_utf16().collect();
     parser::Parser::new(input, &units, options).parse()
@@ -76,6 +111,15 @@ pub struct References {
 }
 
 /// Collects the user mentions, channel mentions and link URLs of an AST.
+///
+/// ```
+/// use message_parser::{parse, references, Options};
+///
+/// let ast = parse("@ana @all @ana [docs](https://x.com) a@b.com", &Options::default()).unwrap();
+/// let refs = references(&ast);
+/// assert_eq!(refs.users, ["ana", "all"]);
+/// assert_eq!(refs.urls, ["https://x.com", "mailto:a@b.com"]);
+/// ```
 pub fn references(ast: &[Node]) -> References {
     let mut refs = References::default();
     for node in ast {
@@ -111,6 +155,35 @@ fn urls(node: &Node, out: &mut Vec<String>) {
         other => other.children().iter().for_each(|n| urls(n, out)),
     }
 }
+
+/// JavaScript's `\s` (WhiteSpace and LineTerminator), which is also what `String.prototype.trim`
+/// removes. Unlike [`char::is_whitespace`] it includes U+FEFF and excludes U+0085.
+///
+/// ```
+/// use message_parser::is_js_space;
+///
+/// assert!(is_js_space('\u{feff}') && is_js_space('\u{3000}') && is_js_space('\n'));
+/// assert!(!is_js_space('\u{85}') && !is_js_space('\u{200b}'));
+/// assert_eq!("\u{feff} a\u{a0}".trim_matches(is_js_space), "a");
+/// ```
+pub fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// The examples of README.md run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests;
