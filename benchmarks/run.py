@@ -59,8 +59,8 @@ def run(cmd, **kw):
 
 
 def ensure_tools():
-    log("building the release server")
-    run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    log("building the release server (with the bench-data feature: `rcpush generate`)")
+    run(["cargo", "build", "--release", "--quiet", "--features", "bench-data"], cwd=ROOT)
     if not OHA.exists():
         log(f"installing oha {OHA_VERSION} (once)")
         run(["cargo", "install", "oha", "--locked", "--version", OHA_VERSION, "--root", str(TOOLS)])

@@ -7,6 +7,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 use rand::RngCore;
+use secrecy::ExposeSecret;
+use tracing_actix_web::TracingLogger;
 
 use crate::api::json_depth::MaxJsonDepth;
 use crate::config::Config;
@@ -16,6 +18,7 @@ use crate::rules::credentials::{hash_password, password_digest};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::telemetry::RequestSpan;
 
 pub struct Application {
     server: Server,
@@ -61,6 +64,7 @@ impl Application {
                 .wrap(middleware::from_fn(move |req, next| {
                     crate::api::timed(latency.clone(), req, next)
                 }))
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(crate::api::configure)
         })
         .listen(listener)
@@ -122,11 +126,11 @@ fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let generated = admin.password.expose().is_empty();
+    let generated = admin.password.expose_secret().is_empty();
     let password = if generated {
         id::new_secret()
     } else {
-        admin.password.expose().to_string()
+        admin.password.expose_secret().to_string()
     };
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);

@@ -7,11 +7,12 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::metrics::Latency;
+use crate::metrics::{Latency, Registry};
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::telemetry::block_in_span;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,12 +25,18 @@ pub struct AppState {
     pub hashing: Arc<Semaphore>,
     pub delivery: Delivery,
     pub latency: Arc<Latency>,
+    /// What `GET /metrics` encodes: `latency` and the delivery counters.
+    pub metrics: Arc<Registry>,
     /// When each user last called push.test (its 1-per-second limit).
     pub push_tests: Arc<Mutex<HashMap<String, i64>>>,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: Settings, delivery: Delivery, config: &Config) -> AppState {
+        let latency = Latency::default();
+        let mut metrics = Registry::default();
+        delivery.metrics().register(&mut metrics);
+        latency.register(&mut metrics);
         AppState {
             store,
             settings,
@@ -42,7 +49,8 @@ impl AppState {
             },
             hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
             delivery,
-            latency: Arc::new(Latency::default()),
+            latency: Arc::new(latency),
+            metrics: Arc::new(metrics),
             push_tests: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -52,21 +60,23 @@ impl AppState {
         self.permissions.has(permission, roles)
     }
 
-    /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time.
+    /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time, in the
+    /// request's span.
     pub async fn hash_blocking<R: Send + 'static>(
         &self,
         work: impl FnOnce() -> R + Send + 'static,
     ) -> anyhow::Result<R> {
         let _permit = self.hashing.acquire().await?;
-        Ok(actix_web::web::block(work).await?)
+        Ok(block_in_span(work).await?)
     }
 
-    /// Runs a store write (which waits for its fsync) on the blocking pool.
+    /// Runs a store write (which waits for its fsync) on the blocking pool, in the request's
+    /// span.
     pub async fn write<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Store) -> R + Send + 'static,
     ) -> anyhow::Result<R> {
         let store = self.store.clone();
-        Ok(actix_web::web::block(move || work(&store)).await?)
+        Ok(block_in_span(move || work(&store)).await?)
     }
 }

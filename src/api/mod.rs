@@ -94,10 +94,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `GET /metrics`: request latencies, push delivery counters and the outbox length, for
 /// Prometheus.
-async fn metrics(state: web::Data<crate::state::AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.delivery.metrics().render() + &state.latency.render())
+async fn metrics(state: web::Data<crate::state::AppState>) -> Result<HttpResponse, ApiError> {
+    let text = crate::metrics::encode(&state.metrics).map_err(anyhow::Error::from)?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(text))
 }
 
 /// Records how long each request took, under its route pattern.

@@ -8,9 +8,12 @@ mod metrics;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use secrecy::ExposeSecret;
 
 pub use metrics::Metrics;
 
@@ -99,20 +102,16 @@ impl Delivery {
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake();
-        let threads = std::mem::take(&mut *lock(&self.threads));
+        let threads = std::mem::take(&mut *self.threads.lock());
         for t in threads {
             let _ = t.join();
         }
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Shared {
     fn wake(&self) {
-        *lock(&self.wake.0) = true;
+        *self.wake.0.lock() = true;
         self.wake.1.notify_all();
     }
 
@@ -122,12 +121,8 @@ impl Shared {
 
     /// Waits until woken or `timeout` passes.
     fn sleep(&self, timeout: Duration) {
-        let guard = lock(&self.wake.0);
-        let (mut woken, _) = self
-            .wake
-            .1
-            .wait_timeout_while(guard, timeout, |w| !*w)
-            .unwrap_or_else(|p| p.into_inner());
+        let mut woken = self.wake.0.lock();
+        self.wake.1.wait_while_for(&mut woken, |w| !*w, timeout);
         *woken = false;
     }
 }
@@ -136,7 +131,7 @@ impl Shared {
 /// as the pool can take, so memory stays bounded however long the outbox grows.
 fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
     while !s.stopping() {
-        let in_flight = lock(&s.in_flight).len();
+        let in_flight = s.in_flight.lock().len();
         let capacity = 2 * s.config.concurrency;
         let mut next_due = None;
         if in_flight < capacity {
@@ -144,17 +139,17 @@ fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
                 Ok(pending) => {
                     let now = now_millis();
                     for p in pending {
-                        if lock(&s.in_flight).contains(&p.id) {
+                        if s.in_flight.lock().contains(&p.id) {
                             continue;
                         }
                         if p.due > now {
                             next_due = Some(p.due);
                             break;
                         }
-                        if lock(&s.in_flight).len() >= capacity {
+                        if s.in_flight.lock().len() >= capacity {
                             break;
                         }
-                        lock(&s.in_flight).insert(p.id.clone());
+                        s.in_flight.lock().insert(p.id.clone());
                         if tx.send(p).is_err() {
                             return;
                         }
@@ -175,14 +170,14 @@ fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
 
 fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>) {
     while !s.stopping() {
-        let next = lock(rx).recv_timeout(IDLE_WAIT);
+        let next = rx.lock().recv_timeout(IDLE_WAIT);
         let push = match next {
             Ok(p) => p,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
         attempt(s, &push);
-        lock(&s.in_flight).remove(&push.id);
+        s.in_flight.lock().remove(&push.id);
         s.wake();
     }
 }
@@ -198,7 +193,7 @@ fn attempt(s: &Shared, push: &PendingPush) {
         .trim_end_matches('/');
     let url = format!("{gateway}/push/{}/send", push.service);
     let mut request = s.agent.post(&url).set("Content-Type", "application/json");
-    let authorization = s.config.gateway_authorization.expose();
+    let authorization = s.config.gateway_authorization.expose_secret();
     if !authorization.is_empty() {
         request = request.set("Authorization", authorization);
     }
