@@ -109,7 +109,8 @@ mod tests {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            // Only this module's spans and events: the other tests' logs stay out.
+            .with_env_filter(EnvFilter::new("rcpush::telemetry=trace"))
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
