@@ -38,8 +38,8 @@ def ensure_tools(build=True):
     """Builds the release server (unless `build` is false: a prebuilt binary is measured) and
     installs oha into target/bench-tools once."""
     if build:
-        log("building the release server")
-        run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+        log("building the release server (with the bench-data feature: `rcpush generate`)")
+        run(["cargo", "build", "--release", "--quiet", "--features", "bench-data"], cwd=ROOT)
     if not OHA.exists():
         log(f"installing oha {OHA_VERSION} (once)")
         run(["cargo", "install", "oha", "--locked", "--version", OHA_VERSION, "--root", str(TOOLS)])

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use indexmap::IndexMap;
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// The nesting limit of JSON bodies when none is configured.
@@ -47,8 +48,9 @@ pub struct StorageConfig {
 pub struct AdminConfig {
     pub username: String,
     pub email: String,
-    /// Empty: a strong password is generated and printed once, at creation.
-    pub password: Secret,
+    /// Empty: a strong password is generated and printed once, at creation. `Debug` shows
+    /// `[REDACTED]`; zeroed when dropped.
+    pub password: SecretString,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -82,7 +84,7 @@ pub struct PushConfig {
     /// Waits before each retry; Rocket.Chat's are 1, 2, 4, 8 and 16 minutes.
     pub retry_delays_ms: Vec<u64>,
     /// Sent as the `Authorization` header of gateway requests when not empty.
-    pub gateway_authorization: Secret,
+    pub gateway_authorization: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,26 +92,6 @@ pub struct PushConfig {
 pub struct LogConfig {
     /// A `tracing` filter such as `info` or `rcpush=debug`.
     pub level: String,
-}
-
-/// A string that never shows itself in `Debug` output or logs.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
-    }
 }
 
 impl Default for Config {
@@ -152,7 +134,7 @@ impl Default for AdminConfig {
         AdminConfig {
             username: "admin".into(),
             email: "admin@localhost".into(),
-            password: Secret::default(),
+            password: SecretString::default(),
         }
     }
 }
@@ -176,7 +158,7 @@ impl Default for PushConfig {
             concurrency: 4,
             timeout_ms: 15_000,
             retry_delays_ms: vec![60_000, 120_000, 240_000, 480_000, 960_000],
-            gateway_authorization: Secret::default(),
+            gateway_authorization: SecretString::default(),
         }
     }
 }
@@ -347,7 +329,10 @@ mod tests {
         assert_eq!(c.server.bind, "0.0.0.0:9");
         assert_eq!(c.server.site_url, "https://chat.example");
         assert_eq!(c.storage.cache_mb, 16);
-        assert_eq!(c.admin.password.expose(), "s3cret");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&c.admin.password),
+            "s3cret"
+        );
         assert_eq!(c.settings["Push_show_message"], serde_json::json!(false));
     }
 
@@ -371,7 +356,20 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug() {
-        let c = Config::load(None, env(&[("RCPUSH_ADMIN_PASSWORD", "hunter2")])).unwrap();
-        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = Config::load(
+            None,
+            env(&[
+                ("RCPUSH_ADMIN_PASSWORD", "hunter2"),
+                ("RCPUSH_PUSH_GATEWAY_AUTHORIZATION", "Bearer gw-key-7"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("gw-key-7"),
+            "{debug}"
+        );
+        let exposed = secrecy::ExposeSecret::expose_secret(&c.push.gateway_authorization);
+        assert_eq!(exposed, "Bearer gw-key-7");
     }
 }

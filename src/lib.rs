@@ -5,6 +5,7 @@ pub mod config;
 pub mod control;
 pub mod delivery;
 pub mod error;
+#[cfg(feature = "bench-data")]
 pub mod generate;
 pub mod metrics;
 pub mod model;

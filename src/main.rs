@@ -35,6 +35,8 @@ enum Command {
         file: PathBuf,
     },
     /// Fill an empty database with a generated world of the given size (for benchmarks).
+    /// Only in builds with the `bench-data` feature; hidden from the help of others.
+    #[command(hide = !cfg!(feature = "bench-data"))]
     Generate {
         /// Number of messages; users and rooms scale with it.
         #[arg(long, default_value_t = 100_000)]
@@ -126,24 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             messages,
             seed,
             json,
-        } => {
-            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
-            let size = rcpush::generate::Size::for_messages(messages, seed);
-            let summary = rcpush::generate::generate(&store, size)?;
-            if json {
-                println!("{}", serde_json::to_string(&summary)?);
-            } else {
-                println!(
-                    "rcpush: generated {} messages, {} users, {} rooms in {:.1} s ({:.0} messages/s)",
-                    summary.messages,
-                    summary.users,
-                    summary.rooms,
-                    summary.seconds,
-                    summary.messages_per_second
-                );
-            }
-            Ok(())
-        }
+        } => generate(&config, messages, seed, json),
         Command::Export { file } => export(&config, &file),
         Command::Check => {
             let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
@@ -157,6 +142,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+#[cfg(feature = "bench-data")]
+fn generate(config: &Config, messages: usize, seed: u64, json: bool) -> anyhow::Result<()> {
+    let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+    let size = rcpush::generate::Size::for_messages(messages, seed);
+    let summary = rcpush::generate::generate(&store, size)?;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "rcpush: generated {} messages, {} users, {} rooms in {:.1} s ({:.0} messages/s)",
+            summary.messages,
+            summary.users,
+            summary.rooms,
+            summary.seconds,
+            summary.messages_per_second
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "bench-data"))]
+fn generate(_: &Config, _: usize, _: u64, _: bool) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "generate is not in this build: build with `cargo build --release --features bench-data`"
+    )
 }
 
 /// Exports through the running server when there is one (it holds the database lock), else

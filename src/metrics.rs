@@ -1,105 +1,73 @@
-//! Server-side request latency per route, as Prometheus histograms: what the benchmarks read
-//! to report p50/p99 as the server saw them, and what an operator can scrape.
+//! Everything `GET /metrics` shows, in one `prometheus-client` registry built at start-up: the
+//! per-route request latency histograms (what the benchmarks read to report p50/p99 as the
+//! server saw them) and the push delivery counters (`delivery::Metrics`), encoded in
+//! Prometheus' text format 0.0.4.
 
-use std::collections::HashMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-/// Bucket upper bounds in microseconds: four per doubling from 8 µs to about 17 s, so a
-/// quantile read from them is within about 10%.
-fn bounds() -> &'static [u64] {
-    static B: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
-    B.get_or_init(|| {
-        (12..=96)
-            .map(|i| (2f64.powf(f64::from(i) / 4.0)).round() as u64)
-            .collect()
-    })
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+pub use prometheus_client::registry::Registry;
+
+/// `text/plain; version=0.0.4; charset=utf-8`
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// The registry in Prometheus' text format (counters end in `_total`, no `# EOF`).
+pub fn encode(registry: &Registry) -> Result<String, std::fmt::Error> {
+    let mut out = String::new();
+    prometheus_client::encoding::prometheus_text::encode(&mut out, registry)?;
+    Ok(out)
 }
 
-#[derive(Default)]
-struct Histogram {
-    buckets: Vec<AtomicU64>,
-    count: AtomicU64,
-    sum_us: AtomicU64,
+/// Bucket upper bounds in seconds, whole microseconds: four per doubling from 8 µs to about
+/// 17 s, so a quantile read from them is within about 10%.
+fn bounds() -> impl Iterator<Item = f64> {
+    (12..=96).map(|i| micros_to_seconds(2f64.powf(f64::from(i) / 4.0).round() as u64))
 }
 
-impl Histogram {
-    fn new() -> Histogram {
-        Histogram {
-            buckets: bounds().iter().map(|_| AtomicU64::new(0)).collect(),
-            ..Histogram::default()
-        }
+/// Observations and bounds both go through this, so an observation of exactly a bound's
+/// microseconds lands in that bound's bucket.
+fn micros_to_seconds(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Route {
+    route: String,
+}
+
+fn new_histogram() -> Histogram {
+    Histogram::new(bounds())
+}
+
+/// `rcpush_http_request_duration_seconds{route}`: latency histograms keyed by route pattern
+/// (`/api/v1/push.get`). Cheap to clone; clones share their histograms.
+#[derive(Clone)]
+pub struct Latency(Family<Route, Histogram, fn() -> Histogram>);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(Family::new_with_constructor(new_histogram))
     }
-
-    fn observe(&self, us: u64) {
-        let i = bounds().partition_point(|b| *b < us);
-        if let Some(b) = self.buckets.get(i) {
-            b.fetch_add(1, Relaxed);
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_us.fetch_add(us, Relaxed);
-    }
-}
-
-/// Latency histograms keyed by route pattern (`/api/v1/push.get`).
-#[derive(Default)]
-pub struct Latency {
-    routes: RwLock<HashMap<String, Arc<Histogram>>>,
 }
 
 impl Latency {
     pub fn observe(&self, route: &str, elapsed: Duration) {
         let us = elapsed.as_micros().min(u128::from(u64::MAX)) as u64;
-        let found = self
-            .routes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(route)
-            .cloned();
-        let h = match found {
-            Some(h) => h,
-            None => self
-                .routes
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(route.to_string())
-                .or_insert_with(|| Arc::new(Histogram::new()))
-                .clone(),
-        };
-        h.observe(us);
+        self.0
+            .get_or_create(&Route {
+                route: route.to_string(),
+            })
+            .observe(micros_to_seconds(us));
     }
 
-    pub fn render(&self) -> String {
-        let mut out = String::from(
-            "# HELP rcpush_http_request_duration_seconds Time from request to response, server side.\n\
-             # TYPE rcpush_http_request_duration_seconds histogram\n",
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "rcpush_http_request_duration_seconds",
+            "Time from request to response, server side",
+            self.0.clone(),
         );
-        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
-        let mut names: Vec<&String> = routes.keys().collect();
-        names.sort();
-        for route in names {
-            let h = &routes[route];
-            let mut cumulative = 0;
-            for (bound, count) in bounds().iter().zip(&h.buckets) {
-                cumulative += count.load(Relaxed);
-                let _ = writeln!(
-                    out,
-                    "rcpush_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{}\"}} {cumulative}",
-                    *bound as f64 / 1e6
-                );
-            }
-            let total = h.count.load(Relaxed);
-            let _ = writeln!(
-                out,
-                "rcpush_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {total}\n\
-                 rcpush_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
-                 rcpush_http_request_duration_seconds_count{{route=\"{route}\"}} {total}",
-                h.sum_us.load(Relaxed) as f64 / 1e6
-            );
-        }
-        out
     }
 }
 
@@ -107,22 +75,57 @@ impl Latency {
 mod tests {
     use super::*;
 
+    /// The cumulative count of `route`'s bucket `le`, as the text format shows it.
+    fn bucket(text: &str, route: &str, le: &str) -> Option<u64> {
+        let prefix = format!(
+            "rcpush_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} "
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(|n| n.parse().unwrap())
+    }
+
     #[test]
-    fn observations_land_in_cumulative_buckets() {
+    fn observations_land_in_cumulative_buckets_of_the_registry() {
         let l = Latency::default();
+        let mut registry = Registry::default();
+        l.register(&mut registry);
         l.observe("/a", Duration::from_micros(100));
+        l.observe("/a", Duration::from_micros(108)); // exactly a bound: in its bucket
+        l.observe("/a", Duration::from_micros(109));
         l.observe("/a", Duration::from_millis(3));
         l.observe("/a", Duration::from_secs(100));
-        let text = l.render();
-        assert!(text.contains("rcpush_http_request_duration_seconds_count{route=\"/a\"} 3"));
-        let le = |bound: &str| {
-            text.lines()
-                .find(|x| x.contains(&format!("le=\"{bound}\"")))
-                .and_then(|x| x.rsplit(' ').next())
-                .map(str::to_string)
-        };
-        assert_eq!(le("0.000108").as_deref(), Some("1"));
-        assert_eq!(le("+Inf").as_deref(), Some("3"));
-        assert!(bounds().windows(2).all(|w| w[0] < w[1]));
+        l.observe("/b", Duration::from_micros(1));
+        let text = encode(&registry).unwrap();
+
+        assert!(text.contains("# TYPE rcpush_http_request_duration_seconds histogram\n"));
+        assert!(text.contains("rcpush_http_request_duration_seconds_count{route=\"/a\"} 5\n"));
+        // Bounds 2^(i/4) µs rounded: ... 76, 91, 108, 128, ... 2896, 3444, ...
+        assert_eq!(bucket(&text, "/a", "9.1e-05"), Some(0));
+        assert_eq!(bucket(&text, "/a", "0.000108"), Some(2));
+        assert_eq!(bucket(&text, "/a", "0.000128"), Some(3));
+        // 3 ms lies between 2.896 ms and 3.444 ms.
+        assert_eq!(bucket(&text, "/a", "0.002896"), Some(3));
+        assert_eq!(bucket(&text, "/a", "0.003444"), Some(4));
+        // The last bound, 2^24 µs ≈ 16.8 s; 100 s only in +Inf.
+        assert_eq!(bucket(&text, "/a", "16.777216"), Some(4));
+        assert_eq!(bucket(&text, "/a", "+Inf"), Some(5));
+        assert_eq!(bucket(&text, "/b", "8e-06"), Some(1));
+
+        let les: Vec<f64> = text
+            .lines()
+            .filter(|l| l.contains("route=\"/a\",le=\""))
+            .map(|l| l.split("le=\"").nth(1).unwrap().split('"').next().unwrap())
+            .map(|le| {
+                if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap()
+                }
+            })
+            .collect();
+        assert_eq!(les.len(), 85 + 1);
+        assert_eq!((les[0], les[84]), (8e-6, 16.777216));
+        assert!(les.windows(2).all(|w| w[0] < w[1]));
     }
 }

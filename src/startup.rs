@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
+use tracing_actix_web::TracingLogger;
 
 use crate::api::json_depth::MaxJsonDepth;
 use crate::config::Config;
@@ -15,6 +16,7 @@ use crate::service::users::{ensure_admin, AdminAccount};
 use crate::service::Services;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::telemetry::RequestSpan;
 
 pub struct Application {
     server: Server,
@@ -60,6 +62,7 @@ impl Application {
                 .wrap(middleware::from_fn(move |req, next| {
                     crate::api::timed(latency.clone(), req, next)
                 }))
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(crate::api::configure)
         })
         .listen(listener)

@@ -1,5 +1,13 @@
-//! Logging, set up once per process. `RUST_LOG` wins over the configured level.
+//! Logging, set up once per process. `RUST_LOG` wins over the configured level. Each HTTP
+//! request runs in a span with its own id (`RequestSpan`), carried into the blocking pool by
+//! `block_in_span`.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{Error, HttpMessage};
+use tracing::field::Empty;
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
 pub fn init(level: &str) {
@@ -18,4 +26,146 @@ pub fn init(level: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// Builds the span of each HTTP request for `tracing_actix_web::TracingLogger`: a request id,
+/// the method and the route pattern, then the status once answered, so that every log line of
+/// a request says which request it belongs to. Nothing else the client sent (no header, no
+/// query string, no body) goes into it, so no token or password can reach the logs through
+/// it. Errors are logged where they are turned into responses (`ApiError`): client mistakes at
+/// debug, internal faults at error with their cause.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let id = request.extensions().get::<RequestId>().copied();
+        // The field values are only computed when the span is enabled.
+        tracing::info_span!(
+            "request",
+            request_id = id.map(tracing::field::display),
+            method = %request.method(),
+            route = %request.match_pattern().as_deref().unwrap_or("unmatched"),
+            status = Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let status = match outcome {
+            Ok(response) => response.status(),
+            Err(error) => error.as_response_error().status_code(),
+        };
+        span.record("status", status.as_u16());
+        tracing::debug!("answered");
+    }
+}
+
+/// `actix_web::web::block`, with `work` run inside the caller's span (a request's, with its
+/// id): the blocking pool's threads have no span of their own.
+pub async fn block_in_span<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, actix_web::error::BlockingError> {
+    let span = Span::current();
+    actix_web::web::block(move || span.in_scope(work)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::*;
+
+    /// What the subscriber writes, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn handler() -> HttpResponse {
+        let thread = block_in_span(|| {
+            let name = std::thread::current().name().unwrap_or("?").to_string();
+            tracing::info!(pool_thread = %name, "inside the blocking pool");
+            name
+        })
+        .await
+        .unwrap();
+        HttpResponse::Ok().body(thread)
+    }
+
+    /// The blocking pool's threads only see the request's span through the global subscriber,
+    /// so this is the one test of the library that installs one.
+    #[test]
+    fn a_request_logs_its_id_in_the_blocking_pool_and_no_secret() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            // Only this module's spans and events: the other tests' logs stay out.
+            .with_env_filter(EnvFilter::new("rcpush::telemetry=trace"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+
+        let worker = actix_web::rt::System::new().block_on(async {
+            let app = test::init_service(
+                App::new()
+                    .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
+                    .route("/x/{id}", web::post().to(handler)),
+            )
+            .await;
+            let req = test::TestRequest::post()
+                .uri("/x/1?token=query-secret-1")
+                .insert_header(("X-Auth-Token", "header-secret-2"))
+                .set_payload(r#"{"password":"body-secret-3"}"#)
+                .to_request();
+            let body = test::call_and_read_body(&app, req).await;
+            String::from_utf8(body.to_vec()).unwrap()
+        });
+
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let inside = text
+            .lines()
+            .find(|l| l.contains("inside the blocking pool"))
+            .unwrap_or_else(|| panic!("no pool line in:\n{text}"));
+        assert!(
+            inside.contains(&format!("pool_thread={worker}")),
+            "{inside}"
+        );
+        assert_ne!(worker, std::thread::current().name().unwrap_or("?"));
+        assert!(inside.contains("request{request_id="), "{inside}");
+        assert!(inside.contains("method=POST route=/x/{id}"), "{inside}");
+        let id = inside
+            .split("request_id=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next();
+        let answered = text
+            .lines()
+            .find(|l| l.contains("answered"))
+            .unwrap_or_else(|| panic!("no answered line in:\n{text}"));
+        assert!(answered.contains("status=200"), "{answered}");
+        assert_eq!(
+            answered
+                .split("request_id=")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next(),
+            id
+        );
+        for secret in ["query-secret-1", "header-secret-2", "body-secret-3"] {
+            assert!(!text.contains(secret), "{secret} logged:\n{text}");
+        }
+    }
 }

@@ -91,10 +91,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `GET /metrics`: request latencies, push delivery counters and the outbox length, for
 /// Prometheus.
-async fn metrics(services: web::Data<crate::service::Services>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(services.metrics_text())
+async fn metrics(services: web::Data<crate::service::Services>) -> Result<HttpResponse, ApiError> {
+    let text = crate::metrics::encode(services.metrics()).map_err(anyhow::Error::from)?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(text))
 }
 
 /// Records how long each request took, under its route pattern.

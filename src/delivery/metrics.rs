@@ -1,94 +1,123 @@
-//! Delivery counters, exposed at `GET /metrics` in Prometheus' text format.
+//! Delivery counters and the outbox gauge, registered in the registry `GET /metrics` encodes.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
-#[derive(Debug, Default)]
+/// Cheap to clone; clones share their values.
+#[derive(Debug, Default, Clone)]
 pub struct Metrics {
-    queued: AtomicU64,
-    sent: AtomicU64,
-    retried: AtomicU64,
-    dropped: AtomicU64,
-    pruned: AtomicU64,
-    outbox: AtomicI64,
+    queued: Counter,
+    sent: Counter,
+    retried: Counter,
+    dropped: Counter,
+    pruned: Counter,
+    outbox: Gauge,
 }
 
 impl Metrics {
     /// Counters start at zero; the outbox gauge at what is already stored.
     pub fn new(outbox: i64) -> Metrics {
         let m = Metrics::default();
-        m.outbox.store(outbox, Relaxed);
+        m.outbox.set(outbox);
         m
     }
 
+    /// Adds them to `registry`. The counters get their `_total` suffix from the encoder.
+    pub fn register(&self, registry: &mut Registry) {
+        for (name, help, counter) in [
+            (
+                "rcpush_pushes_queued",
+                "Pushes queued for delivery",
+                &self.queued,
+            ),
+            (
+                "rcpush_pushes_sent",
+                "Pushes the gateway accepted",
+                &self.sent,
+            ),
+            (
+                "rcpush_pushes_retried",
+                "Failed attempts scheduled for a retry",
+                &self.retried,
+            ),
+            (
+                "rcpush_pushes_dropped",
+                "Pushes given up (rejected, or out of retries)",
+                &self.dropped,
+            ),
+            (
+                "rcpush_push_tokens_pruned",
+                "Device registrations removed after a 406",
+                &self.pruned,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "rcpush_push_outbox_length",
+            "Pushes waiting in the outbox",
+            self.outbox.clone(),
+        );
+    }
+
     pub fn queued(&self, n: usize) {
-        self.queued.fetch_add(n as u64, Relaxed);
-        self.outbox.fetch_add(n as i64, Relaxed);
+        self.queued.inc_by(n as u64);
+        self.outbox.inc_by(n as i64);
     }
 
     pub fn sent(&self) {
-        self.sent.fetch_add(1, Relaxed);
-        self.outbox.fetch_sub(1, Relaxed);
+        self.sent.inc();
+        self.outbox.dec();
     }
 
     pub fn retried(&self) {
-        self.retried.fetch_add(1, Relaxed);
+        self.retried.inc();
     }
 
     pub fn dropped(&self) {
-        self.dropped.fetch_add(1, Relaxed);
-        self.outbox.fetch_sub(1, Relaxed);
+        self.dropped.inc();
+        self.outbox.dec();
     }
 
     /// A 406: the push is gone and `registrations` device registrations with it.
     pub fn pruned(&self, registrations: usize) {
-        self.pruned.fetch_add(registrations as u64, Relaxed);
-        self.outbox.fetch_sub(1, Relaxed);
+        self.pruned.inc_by(registrations as u64);
+        self.outbox.dec();
     }
 
     pub fn outbox_len(&self) -> i64 {
-        self.outbox.load(Relaxed)
+        self.outbox.get()
     }
+}
 
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for (name, help, value) in [
-            (
-                "rcpush_pushes_queued_total",
-                "Pushes queued for delivery.",
-                self.queued.load(Relaxed),
-            ),
-            (
-                "rcpush_pushes_sent_total",
-                "Pushes the gateway accepted.",
-                self.sent.load(Relaxed),
-            ),
-            (
-                "rcpush_pushes_retried_total",
-                "Failed attempts scheduled for a retry.",
-                self.retried.load(Relaxed),
-            ),
-            (
-                "rcpush_pushes_dropped_total",
-                "Pushes given up (rejected, or out of retries).",
-                self.dropped.load(Relaxed),
-            ),
-            (
-                "rcpush_push_tokens_pruned_total",
-                "Device registrations removed after a 406.",
-                self.pruned.load(Relaxed),
-            ),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_the_outbox_gauge_keep_their_names_and_values() {
+        let m = Metrics::new(3);
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        m.queued(4);
+        m.sent();
+        m.retried();
+        m.dropped();
+        m.pruned(2);
+        let text = crate::metrics::encode(&registry).unwrap();
+        for line in [
+            "# TYPE rcpush_pushes_queued_total counter",
+            "rcpush_pushes_queued_total 4",
+            "rcpush_pushes_sent_total 1",
+            "rcpush_pushes_retried_total 1",
+            "rcpush_pushes_dropped_total 1",
+            "rcpush_push_tokens_pruned_total 2",
+            "# TYPE rcpush_push_outbox_length gauge",
+            "rcpush_push_outbox_length 4",
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }
-        let _ = writeln!(
-            out,
-            "# HELP rcpush_push_outbox_length Pushes waiting in the outbox.\n# TYPE rcpush_push_outbox_length gauge\nrcpush_push_outbox_length {}",
-            self.outbox_len()
-        );
-        out
+        assert_eq!(m.outbox_len(), 4);
     }
 }

@@ -7,9 +7,12 @@ mod metrics;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use secrecy::ExposeSecret;
 
 pub use metrics::Metrics;
 
@@ -98,20 +101,16 @@ impl Delivery {
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake();
-        let threads = std::mem::take(&mut *lock(&self.threads));
+        let threads = std::mem::take(&mut *self.threads.lock());
         for t in threads {
             let _ = t.join();
         }
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Shared {
     fn wake(&self) {
-        *lock(&self.wake.0) = true;
+        *self.wake.0.lock() = true;
         self.wake.1.notify_all();
     }
 
@@ -121,12 +120,8 @@ impl Shared {
 
     /// Waits until woken or `timeout` passes.
     fn sleep(&self, timeout: Duration) {
-        let guard = lock(&self.wake.0);
-        let (mut woken, _) = self
-            .wake
-            .1
-            .wait_timeout_while(guard, timeout, |w| !*w)
-            .unwrap_or_else(|p| p.into_inner());
+        let mut woken = self.wake.0.lock();
+        self.wake.1.wait_while_for(&mut woken, |w| !*w, timeout);
         *woken = false;
     }
 }
@@ -135,25 +130,27 @@ impl Shared {
 /// as the pool can take, so memory stays bounded however long the outbox grows.
 fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
     while !s.stopping() {
-        let in_flight = lock(&s.in_flight).len();
+        // Taken before the outbox is read: a push in flight now may finish, and leave the
+        // outbox, while the batch is handed out; the batch's copy of it must not go again.
+        let busy = s.in_flight.lock().clone();
         let capacity = 2 * s.config.concurrency;
         let mut next_due = None;
-        if in_flight < capacity {
-            match s.store.due_pushes(i64::MAX, in_flight + capacity) {
+        if busy.len() < capacity {
+            match s.store.due_pushes(i64::MAX, busy.len() + capacity) {
                 Ok(pending) => {
                     let now = now_millis();
                     for p in pending {
-                        if lock(&s.in_flight).contains(&p.id) {
+                        if busy.contains(&p.id) || s.in_flight.lock().contains(&p.id) {
                             continue;
                         }
                         if p.due > now {
                             next_due = Some(p.due);
                             break;
                         }
-                        if lock(&s.in_flight).len() >= capacity {
+                        if s.in_flight.lock().len() >= capacity {
                             break;
                         }
-                        lock(&s.in_flight).insert(p.id.clone());
+                        s.in_flight.lock().insert(p.id.clone());
                         if tx.send(p).is_err() {
                             return;
                         }
@@ -174,14 +171,14 @@ fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
 
 fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>) {
     while !s.stopping() {
-        let next = lock(rx).recv_timeout(IDLE_WAIT);
+        let next = rx.lock().recv_timeout(IDLE_WAIT);
         let push = match next {
             Ok(p) => p,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
         attempt(s, &push);
-        lock(&s.in_flight).remove(&push.id);
+        s.in_flight.lock().remove(&push.id);
         s.wake();
     }
 }
@@ -197,7 +194,7 @@ fn attempt(s: &Shared, push: &PendingPush) {
         .trim_end_matches('/');
     let url = format!("{gateway}/push/{}/send", push.service);
     let mut request = s.agent.post(&url).set("Content-Type", "application/json");
-    let authorization = s.config.gateway_authorization.expose();
+    let authorization = s.config.gateway_authorization.expose_secret();
     if !authorization.is_empty() {
         request = request.set("Authorization", authorization);
     }

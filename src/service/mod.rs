@@ -23,11 +23,12 @@ use tokio::sync::Semaphore;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::error::ApiResult;
-use crate::metrics::Latency;
+use crate::metrics::{Latency, Registry};
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::telemetry::block_in_span;
 
 /// What every service function works with. Cheap to clone; the store stays private to the
 /// services.
@@ -44,11 +45,17 @@ pub struct Services {
     /// push.test's one call per second per user (its `rateLimiterOptions`).
     push_tests: Arc<DefaultKeyedRateLimiter<String>>,
     latency: Arc<Latency>,
+    /// What `GET /metrics` encodes: `latency` and the delivery counters.
+    metrics: Arc<Registry>,
 }
 
 impl Services {
     pub fn new(store: Store, settings: Settings, delivery: Delivery, config: &Config) -> Services {
         let once_a_second = Quota::per_second(NonZeroU32::MIN);
+        let latency = Latency::default();
+        let mut metrics = Registry::default();
+        delivery.metrics().register(&mut metrics);
+        latency.register(&mut metrics);
         Services {
             store,
             settings,
@@ -62,7 +69,8 @@ impl Services {
             hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
             delivery,
             push_tests: Arc::new(RateLimiter::keyed(once_a_second)),
-            latency: Arc::new(Latency::default()),
+            latency: Arc::new(latency),
+            metrics: Arc::new(metrics),
         }
     }
 
@@ -72,8 +80,8 @@ impl Services {
     }
 
     /// `GET /metrics`: push delivery counters, the outbox length and request latencies.
-    pub fn metrics_text(&self) -> String {
-        self.delivery.metrics().render() + &self.latency.render()
+    pub fn metrics(&self) -> &Registry {
+        &self.metrics
     }
 
     /// Whether `roles` (global plus room-scoped) hold `permission`.
@@ -81,24 +89,24 @@ impl Services {
         self.permissions.has(permission, roles)
     }
 
-    /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time.
+    /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time, in
+    /// the request's span.
     async fn hash_blocking<R: Send + 'static>(
         &self,
         work: impl FnOnce() -> R + Send + 'static,
     ) -> ApiResult<R> {
         let _permit = self.hashing.acquire().await.map_err(anyhow::Error::from)?;
-        Ok(actix_web::web::block(work)
-            .await
-            .map_err(anyhow::Error::from)?)
+        Ok(block_in_span(work).await.map_err(anyhow::Error::from)?)
     }
 
-    /// Runs a store write (which waits for its fsync) on the blocking pool.
+    /// Runs a store write (which waits for its fsync) on the blocking pool, in the
+    /// request's span.
     async fn write<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Store) -> R + Send + 'static,
     ) -> ApiResult<R> {
         let store = self.store.clone();
-        Ok(actix_web::web::block(move || work(&store))
+        Ok(block_in_span(move || work(&store))
             .await
             .map_err(anyhow::Error::from)?)
     }

@@ -1,5 +1,6 @@
 //! Creating and showing users (`users.create`, `users.info`).
 
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::auth::Caller;
@@ -171,10 +172,10 @@ pub fn ensure_admin(
     {
         return Ok(AdminAccount::Existing);
     }
-    let generated = admin.password.expose().is_empty();
+    let generated = admin.password.expose_secret().is_empty();
     let password = match generated {
         true => id::new_secret(),
-        false => admin.password.expose().to_string(),
+        false => admin.password.expose_secret().to_string(),
     };
     let phc = hash_new_password(&password)?;
     let user = NewUser {

@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use super::trees::Tree;
 use super::StoreResult;
@@ -53,7 +55,7 @@ impl<V> Cache<V> {
         load: impl FnOnce() -> StoreResult<Option<V>>,
     ) -> StoreResult<Option<Arc<V>>> {
         let shard = self.shard(key);
-        if let Some(hit) = shard.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+        if let Some(hit) = shard.read().get(key) {
             return Ok(Some(hit.clone()));
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
@@ -61,7 +63,7 @@ impl<V> Cache<V> {
             return Ok(None);
         };
         let value = Arc::new(value);
-        let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = shard.write();
         if self.epoch.load(Ordering::SeqCst) == epoch {
             if map.len() >= self.per_shard {
                 // Any entry will do: the hot ones come back at the next request.
@@ -75,7 +77,7 @@ impl<V> Cache<V> {
     }
 
     fn invalidate(&self, key: &[u8]) {
-        let mut map = self.shard(key).write().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.shard(key).write();
         map.remove(key);
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
@@ -201,7 +203,7 @@ mod tests {
         for i in 0..1000u32 {
             cache.get_or_load(&i.to_be_bytes(), || Ok(Some(i))).unwrap();
         }
-        let held: usize = cache.shards.iter().map(|s| s.read().unwrap().len()).sum();
+        let held: usize = cache.shards.iter().map(|s| s.read().len()).sum();
         assert!(held <= SHARDS * 2, "{held} entries held");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use rcpush::config::{Config, Secret};
+use rcpush::config::Config;
 use rcpush::startup::{spawn, RunningServer};
 use serde_json::Value;
 
@@ -52,7 +52,7 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.server.bind = "127.0.0.1:0".into();
     config.storage.path = dir.path().join("db");
     config.seed.file = root.join("data/seed.json").display().to_string();
-    config.admin.password = Secret::new(ADMIN_PASSWORD);
+    config.admin.password = ADMIN_PASSWORD.into();
     // Pushes go to a closed loopback port unless a test starts a fake gateway.
     config.settings.insert(
         "Push_gateway".into(),

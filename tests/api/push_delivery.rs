@@ -584,14 +584,12 @@ fn delivery_throughput() {
     );
 }
 
-/// Each queued push reaches the gateway once while the outbox is busy. Known to fail (found by
-/// `benchmarks/write.py`, whose gateway counts distinct bodies): the scheduler reads a batch of
-/// due pushes, and a push whose attempt finishes (leaving `in_flight`) after that read is
-/// handed out again from the stale batch. Some pushes are then sent twice (about one in ten
-/// with ten members posting in a loop), each repeat costs a flushed write, and
-/// `rcpush_push_outbox_length` goes below zero. Run it with `--ignored`; un-ignore once fixed.
+/// Each queued push reaches the gateway once while the outbox is busy. Found by
+/// `benchmarks/write.py`, whose gateway counts distinct bodies: the scheduler read a batch of
+/// due pushes, and a push whose attempt finished (leaving `in_flight`) after that read was
+/// handed out again from the stale batch; about one push in ten went twice, each repeat cost
+/// a flushed write, and `rcpush_push_outbox_length` went below zero.
 #[test]
-#[ignore = "known bug: the delivery scheduler hands out pushes from a stale batch"]
 fn each_push_reaches_the_gateway_once() {
     let gw = FakeGateway::start();
     let (app, _dir) = app_with_gateway(&gw, |_| {});

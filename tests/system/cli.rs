@@ -152,3 +152,41 @@ fn acknowledged_writes_survive_kill_9() {
     }
     server.kill_hard();
 }
+
+/// `cargo test` builds with `bench-data` (the package's dev-dependency on itself turns it on);
+/// `cargo build` leaves the generator out.
+#[cfg(feature = "bench-data")]
+#[test]
+fn generate_fills_an_empty_database_the_server_then_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = rcpush(&db)
+        .args(["generate", "--messages", "1000", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["messages"], 1000);
+    let check = rcpush(&db).arg("check").output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let again = one_line_failure(&rcpush(&db).arg("generate").output().unwrap());
+    assert!(again.contains("not empty"), "{again}");
+
+    let server = Server::start(rcpush(&db).env("RCPUSH_SEED_FILE", ""));
+    let digits = summary["public_id_digits"].as_u64().unwrap() as usize;
+    let r = ureq::get(&server.url(&format!("/api/v1/push.get?id=p{:0digits$}", 0)))
+        .set("X-User-Id", "U0000000")
+        .set("X-Auth-Token", "bench-token-0")
+        .call()
+        .expect("push.get of a generated message");
+    assert_eq!(r.status(), 200);
+    server.kill_hard();
+}
