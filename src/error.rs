@@ -11,8 +11,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::model::room::Kind;
 use crate::rules::login_throttle::Blocked;
-use crate::service::rooms::Kind;
 use crate::store::StoreError;
 
 /// A JSON response with Rocket.Chat's exact headers, for failures and successes alike.

@@ -16,7 +16,7 @@ mod users;
 use actix_web::{web, HttpResponse};
 
 use crate::error::ApiError;
-use crate::service::rooms::Kind;
+use crate::model::room::Kind;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/info", web::get().to(settings::info))

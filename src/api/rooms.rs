@@ -8,9 +8,10 @@ use super::extract::JsonBody;
 use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::id::{RoomId, UserId};
+use crate::model::room::Kind;
 use crate::model::Room;
 use crate::service::auth::Caller;
-use crate::service::rooms::{CreateRoom, DirectRoom, Kind, Members, RoomRef};
+use crate::service::rooms::{CreateRoom, DirectRoom, Members, RoomRef};
 use crate::service::users::UserRef;
 use crate::service::Services;
 

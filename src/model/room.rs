@@ -27,6 +27,30 @@ impl RoomType {
     }
 }
 
+/// Which REST namespace a room call came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Channels,
+    Groups,
+}
+
+impl Kind {
+    pub fn room_type(self) -> RoomType {
+        match self {
+            Kind::Channels => RoomType::Channel,
+            Kind::Groups => RoomType::Group,
+        }
+    }
+
+    /// The key the room is returned under.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Channels => "channel",
+            Kind::Groups => "group",
+        }
+    }
+}
+
 impl Room {
     /// `t`: `c`, `p`, `d`, `l`, `v`, …
     pub fn t(&self) -> &str {

@@ -8,35 +8,12 @@ use super::users::UserRef;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, RoomId};
+use crate::model::room::Kind;
 use crate::model::room::{new_direct_room, new_group_room};
 use crate::model::subscription::{new_direct_subscription, new_group_subscription};
-use crate::model::{time, Room, RoomType, User};
+use crate::model::{time, Room, User};
 use crate::rules::names::valid_name;
 use crate::store::{Conflict, Removal};
-
-/// Which REST namespace a room call came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Channels,
-    Groups,
-}
-
-impl Kind {
-    fn room_type(self) -> RoomType {
-        match self {
-            Kind::Channels => RoomType::Channel,
-            Kind::Groups => RoomType::Group,
-        }
-    }
-
-    /// The key the room is returned under.
-    pub fn key(self) -> &'static str {
-        match self {
-            Kind::Channels => "channel",
-            Kind::Groups => "group",
-        }
-    }
-}
 
 /// `channels.create` / `groups.create`'s body, its types checked.
 pub struct CreateRoom {
