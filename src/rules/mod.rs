@@ -7,8 +7,8 @@ pub mod login_throttle;
 pub mod markdown_filter;
 pub mod mentions;
 pub mod names;
+pub mod not_id;
 pub mod notification;
 pub mod push;
-/// Transitional: `text.rs` was renamed to `markdown_filter.rs`, to be split in the next commit.
-pub use markdown_filter as text;
+pub mod text;
 pub mod unread;
