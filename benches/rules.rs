@@ -3,10 +3,12 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rcpush::rules::credentials::token_hash;
+use rcpush::rules::markdown_filter::filter_markdown;
+use rcpush::rules::not_id::not_id;
 use rcpush::rules::notification::{
     build_notification, MessageView, NotificationSettings, ReceiverView, RoomView, SenderView,
 };
-use rcpush::rules::text::{filter_markdown, not_id, Mention};
+use rcpush::rules::text::Mention;
 use serde_json::value::RawValue;
 
 const SENDER: &str = r#"{"_id":"d26x6zSkaPSe5gCyy","username":"rodriq","name":"Rodriq"}"#;

@@ -2,13 +2,13 @@
 
 pub mod api;
 pub mod config;
-pub mod control;
 pub mod delivery;
 pub mod error;
 #[cfg(feature = "bench-data")]
 pub mod generate;
 pub mod metrics;
 pub mod model;
+pub mod online_export;
 pub mod rules;
 pub mod seed;
 pub mod service;

@@ -174,11 +174,11 @@ fn generate(_: &Config, _: usize, _: u64, _: bool) -> anyhow::Result<()> {
 /// Exports through the running server when there is one (it holds the database lock), else
 /// from the database directly. The bundle is checked before it replaces `file`.
 fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
-    let bundle = match rcpush::control::request_export(&config.storage.path)? {
+    let bundle = match rcpush::online_export::request_export(&config.storage.path)? {
         Some(bytes) => bytes,
         None => {
             let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
-            rcpush::control::export(&store)?
+            rcpush::online_export::export(&store)?
         }
     };
     let text = std::str::from_utf8(&bundle).context("the export is not UTF-8")?;

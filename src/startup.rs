@@ -42,7 +42,7 @@ impl Application {
             prepare_ms = (opening.elapsed() - opened).as_secs_f64() * 1e3,
             "database ready"
         );
-        crate::control::serve_exports(store.clone(), &config.storage.path);
+        crate::online_export::serve_exports(store.clone(), &config.storage.path);
         let delivery = Delivery::start(store.clone(), settings.clone(), config.push.clone())?;
         let services = Services::new(store, settings, delivery.clone(), config);
 

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let _ = rcpush::rules::text::filter_markdown(text);
+    let _ = rcpush::rules::markdown_filter::filter_markdown(text);
 });

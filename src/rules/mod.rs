@@ -4,8 +4,10 @@
 pub mod access;
 pub mod credentials;
 pub mod login_throttle;
+pub mod markdown_filter;
 pub mod mentions;
 pub mod names;
+pub mod not_id;
 pub mod notification;
 pub mod push;
 pub mod text;

@@ -9,6 +9,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::not_id;
 use super::text::{self, FirstAttachment, Mention};
 
 /// The settings that shape the notification (§2.3 table), already read from the settings store.
@@ -201,7 +202,7 @@ pub fn build_notification<'a>(
             content: message.content.filter(|_| e2e),
         },
         user_id: message.u_id,
-        not_id: text::not_id(settings.unique_id, message.rid),
+        not_id: not_id::not_id(settings.unique_id, message.rid),
         gcm: Gcm {
             style: "inbox",
             image: asset_url(
