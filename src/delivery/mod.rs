@@ -1,12 +1,14 @@
 //! Push delivery: a scheduler thread takes due pushes from the durable outbox and hands
-//! them to a fixed pool of worker threads that post them to the gateway. A push leaves the
-//! outbox only after a final answer, so a crash or restart loses none (at-least-once).
+//! them to a fixed pool of worker threads that post them to the gateway; a recorder thread
+//! writes the outcomes, as many as have arrived in one durable write (one fsync for many
+//! pushes, not one each). A push leaves the outbox only after a final answer is on disk, so
+//! a crash or restart loses none (at-least-once).
 
 mod metrics;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -64,15 +66,23 @@ impl Delivery {
         });
         let (tx, rx) = sync_channel::<PendingPush>(workers);
         let rx = Arc::new(Mutex::new(rx));
+        let (done_tx, done_rx) = channel::<Attempt>();
         let mut threads = Vec::new();
         for i in 0..workers {
-            let (s, rx) = (shared.clone(), rx.clone());
+            let (s, rx, done) = (shared.clone(), rx.clone(), done_tx.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("push-worker-{i}"))
-                    .spawn(move || worker(&s, &rx))?,
+                    .spawn(move || worker(&s, &rx, &done))?,
             );
         }
+        drop(done_tx);
+        let s = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("push-recorder".into())
+                .spawn(move || recorder(&s, &done_rx))?,
+        );
         let s = shared.clone();
         threads.push(
             std::thread::Builder::new()
@@ -169,7 +179,7 @@ fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
     }
 }
 
-fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>) {
+fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>, done: &Sender<Attempt>) {
     while !s.stopping() {
         let next = rx.lock().recv_timeout(IDLE_WAIT);
         let push = match next {
@@ -177,14 +187,22 @@ fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>) {
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        attempt(s, &push);
-        s.in_flight.lock().remove(&push.id);
-        s.wake();
+        let attempt = attempt(s, push);
+        if done.send(attempt).is_err() {
+            return;
+        }
     }
 }
 
-/// One gateway request and its durable outcome.
-fn attempt(s: &Shared, push: &PendingPush) {
+/// One gateway request's answer, waiting to be recorded.
+struct Attempt {
+    push: PendingPush,
+    status: Option<u16>,
+    finish: Finish,
+}
+
+/// One gateway request.
+fn attempt(s: &Shared, push: PendingPush) -> Attempt {
     let gateway = s.settings.snapshot().push_gateway.clone();
     let gateway = gateway
         .lines()
@@ -206,7 +224,6 @@ fn attempt(s: &Shared, push: &PendingPush) {
             None
         }
     };
-    let m = &s.metrics;
     let finish = match gateway_outcome(status) {
         GatewayOutcome::Delivered => Finish::Done,
         GatewayOutcome::UnknownToken => Finish::PruneToken,
@@ -216,17 +233,51 @@ fn attempt(s: &Shared, push: &PendingPush) {
             None => Finish::Done,
         },
     };
-    match s.store.finish_push(push, finish) {
-        Ok(pruned) => {
-            match (gateway_outcome(status), finish) {
-                (GatewayOutcome::Delivered, _) => m.sent(),
-                (GatewayOutcome::UnknownToken, _) => m.pruned(pruned),
-                (_, Finish::RetryAt(_)) => m.retried(),
-                _ => m.dropped(),
+    Attempt {
+        push,
+        status,
+        finish,
+    }
+}
+
+/// Most outcomes written at once.
+const RECORD_BATCH: usize = 256;
+
+/// Writes the outcomes of attempts durably, all that have arrived in one write, until every
+/// worker has stopped. Only then does a push leave `in_flight`: until its outcome is on
+/// disk it is still in the outbox, and the scheduler must not hand it out again.
+fn recorder(s: &Shared, done: &Receiver<Attempt>) {
+    loop {
+        let first = match done.recv_timeout(IDLE_WAIT) {
+            Ok(a) => a,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut batch = vec![first];
+        batch.extend(done.try_iter().take(RECORD_BATCH - 1));
+        let outcomes: Vec<(&PendingPush, Finish)> =
+            batch.iter().map(|a| (&a.push, a.finish)).collect();
+        match s.store.finish_pushes(&outcomes) {
+            Ok(pruned) => {
+                let m = &s.metrics;
+                for (a, pruned) in batch.iter().zip(pruned) {
+                    match (gateway_outcome(a.status), a.finish) {
+                        (GatewayOutcome::Delivered, _) => m.sent(),
+                        (GatewayOutcome::UnknownToken, _) => m.pruned(pruned),
+                        (_, Finish::RetryAt(_)) => m.retried(),
+                        _ => m.dropped(),
+                    }
+                    tracing::debug!(push = %a.push.id, status = ?a.status, outcome = ?a.finish, "push attempt");
+                }
             }
-            tracing::debug!(push = %push.id, status = ?status, outcome = ?finish, "push attempt");
+            // The pushes stay in the outbox and are attempted again.
+            Err(e) => tracing::error!(error = %e, pushes = batch.len(), "cannot record push attempts"),
         }
-        // The push stays in the outbox and is attempted again.
-        Err(e) => tracing::error!(push = %push.id, error = %e, "cannot record a push attempt"),
+        let mut in_flight = s.in_flight.lock();
+        for a in &batch {
+            in_flight.remove(&a.push.id);
+        }
+        drop(in_flight);
+        s.wake();
     }
 }

@@ -1,6 +1,8 @@
-//! Identifiers in Rocket.Chat's formats (spec §6.1), drawn from the OS CSPRNG.
+//! Identifiers in Rocket.Chat's formats (spec §6.1), drawn from `rand`'s thread-local CSPRNG
+//! (ChaCha, seeded and reseeded from the OS): drawing each character from the OS instead
+//! cost a system call per character, hundreds per posted message.
 
-use rand::{rngs::OsRng, Rng};
+use rand::Rng;
 
 /// `Random.id()`'s alphabet: 55 characters without the look-alikes `0 1 I O U V l`.
 const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
@@ -8,7 +10,7 @@ const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuv
 const SECRET_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
 
 fn draw(alphabet: &[u8], len: usize) -> String {
-    let mut rng = OsRng;
+    let mut rng = rand::thread_rng();
     (0..len)
         .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
         .collect()
@@ -68,7 +70,7 @@ pub fn new_secret() -> String {
 
 /// A random UUIDv4 string, the shape of Rocket.Chat's `uniqueID` setting.
 pub fn new_uuid() -> String {
-    let mut b: [u8; 16] = OsRng.gen();
+    let mut b: [u8; 16] = rand::thread_rng().gen();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);

@@ -102,23 +102,32 @@ impl Store {
         self.engine.count(Tree::Outbox)
     }
 
-    /// Records the outcome of an attempt, durably. Returns how many registrations were pruned.
-    pub fn finish_push(&self, push: &PendingPush, finish: Finish) -> StoreResult<usize> {
+    /// Records the outcomes of attempts, durably, in one write. Returns, for each, how many
+    /// device registrations it pruned (a token pruned twice in one batch counts once).
+    pub fn finish_pushes(&self, outcomes: &[(&PendingPush, Finish)]) -> StoreResult<Vec<usize>> {
         self.write(|store, batch| {
-            batch.delete(Tree::Outbox, keys::due_id(push.due, &push.id));
-            match finish {
-                Finish::Done => Ok(0),
-                Finish::RetryAt(due) => {
-                    let next = PendingPush {
-                        attempts: push.attempts + 1,
-                        due,
-                        ..push.clone()
-                    };
-                    Self::put_push(batch, &next);
-                    Ok(0)
-                }
-                Finish::PruneToken => store.prune_push_token_value(batch, &push.token),
+            let mut pruned_tokens = std::collections::HashSet::new();
+            let mut pruned = Vec::with_capacity(outcomes.len());
+            for (push, finish) in outcomes {
+                batch.delete(Tree::Outbox, keys::due_id(push.due, &push.id));
+                pruned.push(match finish {
+                    Finish::Done => 0,
+                    Finish::RetryAt(due) => {
+                        let next = PendingPush {
+                            attempts: push.attempts + 1,
+                            due: *due,
+                            ..(*push).clone()
+                        };
+                        Self::put_push(batch, &next);
+                        0
+                    }
+                    Finish::PruneToken if pruned_tokens.insert(push.token.as_str()) => {
+                        store.prune_push_token_value(batch, &push.token)?
+                    }
+                    Finish::PruneToken => 0,
+                });
             }
+            Ok(pruned)
         })
     }
 }
