@@ -82,7 +82,7 @@ impl Store {
                     sub.0.insert("alert".into(), true.into());
                     sub.0.insert("open".into(), true.into());
                     sub.0.insert("_updatedAt".into(), new.at.clone().into());
-                    Self::put_subscription(batch, &sub);
+                    Self::update_subscription(batch, &sub);
                     members.insert(m.user_id.as_str());
                 }
                 Ok(Some(members))

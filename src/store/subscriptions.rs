@@ -154,18 +154,24 @@ impl Store {
             ] {
                 sub.0.insert(k.into(), v);
             }
-            Self::put_subscription(batch, &sub);
+            Self::update_subscription(batch, &sub);
             Ok(Some(()))
         })
     }
 
+    /// Stores a new subscription with its room-member index entry.
     pub(super) fn put_subscription(batch: &mut Batch, sub: &Subscription) {
+        Self::update_subscription(batch, sub);
+        batch.put(Tree::Roomuserids, keys::pair(sub.rid(), sub.user_id()), "");
+    }
+
+    /// Stores a changed subscription (its member index entry is there already).
+    pub(super) fn update_subscription(batch: &mut Batch, sub: &Subscription) {
         batch.put(
             Tree::UserroomidSubscription,
             keys::pair(sub.user_id(), sub.rid()),
             encode(sub),
         );
-        batch.put(Tree::Roomuserids, keys::pair(sub.rid(), sub.user_id()), "");
     }
 }
 
