@@ -116,8 +116,10 @@ pub async fn chat_get_message(
     caller: Caller,
     Query(q): Query,
 ) -> ApiResult<HttpResponse> {
-    let message = services.get_message(&caller, &MessageId::new(query_string(&q, "msgId")?))?;
-    Ok(respond::success(GetMessageData {
-        message: message.raw(),
-    }))
+    let id = MessageId::new(query_string(&q, "msgId")?);
+    services.get_message(&caller, &id, |message| {
+        respond::success(GetMessageData {
+            message: message.raw(),
+        })
+    })
 }

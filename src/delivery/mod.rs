@@ -271,7 +271,9 @@ fn recorder(s: &Shared, done: &Receiver<Attempt>) {
                 }
             }
             // The pushes stay in the outbox and are attempted again.
-            Err(e) => tracing::error!(error = %e, pushes = batch.len(), "cannot record push attempts"),
+            Err(e) => {
+                tracing::error!(error = %e, pushes = batch.len(), "cannot record push attempts")
+            }
         }
         let mut in_flight = s.in_flight.lock();
         for a in &batch {

@@ -59,23 +59,25 @@ impl Services {
     }
 
     /// The opening of every call that shows a message: the message, its room, and whether
-    /// `user` may read that room. Each step's failure is the caller's to word.
-    pub(super) fn readable_message(
+    /// `user` may read that room; then `show` gets the message, its view (decoded once) and
+    /// the room. Each step's failure is the caller's to word.
+    pub(super) fn with_readable_message<R>(
         &self,
         user: &Identity,
         id: &MessageId,
-    ) -> ApiResult<Result<(Message, Arc<Room>), Unreadable>> {
+        show: impl FnOnce(&Message, &MessageView, &Room) -> ApiResult<R>,
+    ) -> ApiResult<Result<R, Unreadable>> {
         let Some(message) = self.store.message(id)? else {
             return Ok(Err(Unreadable::NoMessage));
         };
-        let rid = message_view(&message, id)?.rid.into_owned();
-        let Some(room) = self.store.room(&rid)? else {
+        let view = message_view(&message, id)?;
+        let Some(room) = self.store.room(&view.rid)? else {
             return Ok(Err(Unreadable::NoRoom));
         };
         if !self.can_read(user, &room)? {
             return Ok(Err(Unreadable::NotAllowed));
         }
-        Ok(Ok((message, room)))
+        show(&message, &view, &room).map(Ok)
     }
 }
 

@@ -66,10 +66,18 @@ impl Services {
         self.send(&settings, caller, &room, fields).await
     }
 
-    /// `chat.getMessage`: the stored message, if the caller may read its room.
-    pub fn get_message(&self, caller: &Caller, id: &MessageId) -> ApiResult<Message> {
-        match self.readable_message(&caller.identity, id)? {
-            Ok((message, _)) => Ok(message),
+    /// `chat.getMessage`: the stored message, handed to `respond`, if the caller may read
+    /// its room.
+    pub fn get_message<R>(
+        &self,
+        caller: &Caller,
+        id: &MessageId,
+        respond: impl FnOnce(&Message) -> R,
+    ) -> ApiResult<R> {
+        let shown =
+            self.with_readable_message(&caller.identity, id, |message, _, _| Ok(respond(message)))?;
+        match shown {
+            Ok(answer) => Ok(answer),
             Err(Unreadable::NoMessage | Unreadable::NoRoom) => Err(ApiError::MessageUnavailable),
             Err(Unreadable::NotAllowed) => Err(ApiError::NotAllowedIn {
                 method: "getSingleMessage",

@@ -3,7 +3,7 @@
 use governor::clock::{Clock, DefaultClock};
 use serde::Serialize;
 
-use super::access::{message_view, Unreadable};
+use super::access::Unreadable;
 use super::auth::Caller;
 use super::notification::{needs_receiver_subscription, with_notification, Parts};
 use super::Services;
@@ -46,38 +46,39 @@ impl Services {
         id: &MessageId,
         respond: impl FnOnce(&Message, &Notification) -> R,
     ) -> ApiResult<R> {
-        let (message, room) = match self.readable_message(&caller.identity, id)? {
-            Ok(found) => found,
-            Err(Unreadable::NoMessage) => return Err(ApiError::MessageNotFound),
-            Err(Unreadable::NoRoom) => return Err(ApiError::RoomNotFound),
-            Err(Unreadable::NotAllowed) => return Err(ApiError::NotAllowed),
-        };
-        let view = message_view(&message, id)?;
-        let sender_id = view.sender_id().ok_or(ApiError::SenderNotFound)?;
-        let sender = self
-            .store
-            .user_names(&sender_id)?
-            .ok_or(ApiError::SenderNotFound)?;
-        let sender_doc = view.u.ok_or(ApiError::SenderNotFound)?;
-        let badge = self.store.badge(caller.id())?;
-        let subscription = match needs_receiver_subscription(&room) {
-            true => self.store.subscription(room.id(), caller.id())?,
-            false => None,
-        };
-        let parts = Parts {
-            message: &view,
-            sender_doc,
-            sender_id: &sender_id,
-            sender: &sender,
-            room: &room,
-            receiver: &caller.identity,
-            receiver_subscription: subscription.as_ref(),
-            badge,
-        };
-        let settings = self.settings.snapshot();
-        Ok(with_notification(&settings, &parts, |n| {
-            respond(&message, n)
-        }))
+        let shown = self.with_readable_message(&caller.identity, id, |message, view, room| {
+            let sender_id = view.sender_id().ok_or(ApiError::SenderNotFound)?;
+            let sender = self
+                .store
+                .user_names(&sender_id)?
+                .ok_or(ApiError::SenderNotFound)?;
+            let sender_doc = view.u.ok_or(ApiError::SenderNotFound)?;
+            let badge = self.store.badge(caller.id())?;
+            let subscription = match needs_receiver_subscription(room) {
+                true => self.store.subscription(room.id(), caller.id())?,
+                false => None,
+            };
+            let parts = Parts {
+                message: view,
+                sender_doc,
+                sender_id: &sender_id,
+                sender: &sender,
+                room,
+                receiver: &caller.identity,
+                receiver_subscription: subscription.as_ref(),
+                badge,
+            };
+            let settings = self.settings.snapshot();
+            Ok(with_notification(&settings, &parts, |n| {
+                respond(message, n)
+            }))
+        })?;
+        match shown {
+            Ok(answer) => Ok(answer),
+            Err(Unreadable::NoMessage) => Err(ApiError::MessageNotFound),
+            Err(Unreadable::NoRoom) => Err(ApiError::RoomNotFound),
+            Err(Unreadable::NotAllowed) => Err(ApiError::NotAllowed),
+        }
     }
 
     /// `POST push.token`: registers a device (re-registration by id or by token and app,
