@@ -24,23 +24,24 @@ enum Loose {
     Other(serde::de::IgnoredAny),
 }
 
-/// A key and its new value (`None`: deleted), as a batch writes it.
-type Write<'a> = (&'a [u8], Option<&'a [u8]>);
+/// What one stored subscription adds to its user's badge (`Subscriptions.getBadgeCount`):
+/// its `unread`, unless it is archived. Only the two counters are decoded.
+fn badge_share(subscription: &[u8]) -> StoreResult<i64> {
+    let c: Counters = decode(Tree::UserroomidSubscription, subscription)?;
+    Ok(match c.unread {
+        _ if c.archived == Some(Loose::Bool(true)) => 0,
+        Some(Loose::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .unwrap_or(0),
+        _ => 0,
+    })
+}
 
-/// The badge of stored subscriptions: the sum of `unread` over non-archived ones. Only the
-/// two counters are decoded.
+/// The badge of stored subscriptions: the sum of their shares.
 fn badge_of<'a>(subscriptions: impl IntoIterator<Item = &'a [u8]>) -> StoreResult<i64> {
     subscriptions.into_iter().try_fold(0i64, |total, bytes| {
-        let c: Counters = decode(Tree::UserroomidSubscription, bytes)?;
-        let share = match c.unread {
-            _ if c.archived == Some(Loose::Bool(true)) => 0,
-            Some(Loose::Number(n)) => n
-                .as_i64()
-                .or_else(|| n.as_f64().map(|f| f as i64))
-                .unwrap_or(0),
-            _ => 0,
-        };
-        Ok(total.saturating_add(share))
+        Ok(total.saturating_add(badge_share(bytes)?))
     })
 }
 
@@ -99,36 +100,31 @@ impl Store {
         Ok(users)
     }
 
-    /// Brings the badge index up to date with the subscriptions `batch` writes: for each user
-    /// they belong to, the badge of the stored subscriptions overlaid with the batch's.
+    /// Brings the badge index up to date with the subscriptions `batch` writes: each
+    /// user's stored badge moves by what their written subscriptions' shares change (the
+    /// last write of a key in the batch counts). Only the written subscriptions are read,
+    /// not all of the user's; `rcpush check` compares the index with a full recount.
     pub(super) fn derive_badges(&self, batch: &mut Batch) -> StoreResult<super::Badges> {
-        // The batch's subscription writes, by user, in batch order (the last one counts).
-        let mut touched: BTreeMap<&[u8], Vec<Write>> = BTreeMap::new();
+        let mut last: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
         for (tree, key, value) in &batch.writes {
-            if *tree != Tree::UserroomidSubscription {
-                continue;
+            if *tree == Tree::UserroomidSubscription {
+                last.insert(key, value.as_deref());
             }
-            touched
-                .entry(keys::first(key))
-                .or_default()
-                .push((key, value.as_deref()));
         }
         let mut badges = super::Badges::new();
-        for (user, writes) in touched {
-            let mut prefix = user.to_vec();
-            prefix.push(keys::SEP);
-            let stored = self
-                .engine
-                .scan_prefix(Tree::UserroomidSubscription, &prefix)?;
-            let mut subs: BTreeMap<&[u8], Option<&[u8]>> = stored
-                .iter()
-                .map(|(k, v)| (k.as_slice(), Some(v.as_slice())))
-                .collect();
-            subs.extend(writes);
-            let total = badge_of(subs.values().flatten().copied())?;
-            let user = std::str::from_utf8(user)
+        for (key, new) in last {
+            let user = std::str::from_utf8(keys::first(key))
                 .map_err(|e| super::corrupt(Tree::UserroomidSubscription, e))?;
-            badges.insert(user.to_string(), total);
+            let badge = match badges.get_mut(user) {
+                Some(badge) => badge,
+                None => badges.entry(user.to_string()).or_insert(self.badge(user)?),
+            };
+            let old = match self.engine.get(Tree::UserroomidSubscription, key)? {
+                Some(bytes) => badge_share(&bytes)?,
+                None => 0,
+            };
+            let new = new.map(badge_share).transpose()?.unwrap_or(0);
+            *badge = badge.saturating_add(new - old);
         }
         for (user, total) in &badges {
             batch.put(Tree::UseridBadge, user.as_str(), total.to_string());
@@ -218,5 +214,71 @@ mod tests {
             .unwrap();
         assert_eq!(store.badge("u1").unwrap(), 0);
         assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+    }
+
+    /// One write of a test batch: a subscription of user `u` to room `r` with these
+    /// counters, or its deletion.
+    #[derive(Debug, Clone)]
+    struct SubWrite {
+        u: u8,
+        r: u8,
+        unread: Option<i64>,
+        archived: bool,
+        delete: bool,
+    }
+
+    fn sub_write() -> impl proptest::strategy::Strategy<Value = SubWrite> {
+        use proptest::prelude::*;
+        (
+            0u8..3,
+            0u8..3,
+            prop::option::of(0i64..5),
+            any::<bool>(),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|(u, r, unread, archived, delete)| SubWrite {
+                u,
+                r,
+                unread,
+                archived,
+                delete,
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(32))]
+        /// However batches of subscription writes (repeats of a key included) fall, the
+        /// badge index the writes maintain by increments equals a full recount.
+        #[test]
+        fn the_badge_index_equals_a_recount(
+            batches in proptest::collection::vec(proptest::collection::vec(sub_write(), 0..6), 1..6)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&dir.path().join("db"), 4).unwrap();
+            for writes in batches {
+                store.write(|_, batch| {
+                    for w in &writes {
+                        let (uid, rid) = (format!("u{}", w.u), format!("r{}", w.r));
+                        if w.delete {
+                            batch.delete(Tree::UserroomidSubscription, keys::pair(&uid, &rid));
+                            continue;
+                        }
+                        let mut doc = serde_json::json!({"_id": format!("{uid}{rid}"), "rid": rid, "u": {"_id": uid}});
+                        if let Some(n) = w.unread {
+                            doc["unread"] = n.into();
+                        }
+                        if w.archived {
+                            doc["archived"] = true.into();
+                        }
+                        Store::update_subscription(batch, &Subscription(crate::model::object(doc)));
+                    }
+                    Ok(())
+                }).unwrap();
+                for u in 0..3 {
+                    let uid = format!("u{u}");
+                    proptest::prop_assert_eq!(store.badge(&uid).unwrap(), store.badge_from_subscriptions(&uid).unwrap());
+                }
+            }
+        }
     }
 }
