@@ -350,8 +350,8 @@ fn write_path(md: &mut String, data: &Value) -> std::fmt::Result {
             build["delivery"]["gateway_requests"],
             match build["delivery"]["sent_more_than_once"].as_i64() {
                 Some(n) if n > 0 => format!(
-                    " ({n} of them repeated a push already sent: the scheduler bug of the \
-                     ignored test `each_push_reaches_the_gateway_once`)"
+                    " ({n} of them repeated a push already sent: the scheduler bug that the test \
+                     `each_push_reaches_the_gateway_once` now rules out)"
                 ),
                 _ => String::new(),
             },
