@@ -1,7 +1,9 @@
 //! Rocket.Chat settings: ids, defaults, the values in force (cached in memory, written
 //! through to the store). Ids and defaults are Rocket.Chat's (spec §2.3).
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use indexmap::IndexMap;
 use serde_json::{json, Value};
@@ -199,10 +201,7 @@ impl Settings {
 
     /// The settings in force, typed (a snapshot: a later `set` does not change it).
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.snapshot.read().clone()
     }
 
     /// The setting document (`{"_id","value",…}`) for `id`.
@@ -217,14 +216,13 @@ impl Settings {
         };
         doc.insert("value".into(), value);
         self.store.put_settings(std::slice::from_ref(&doc))?;
-        let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
+        let mut values = self.values.write();
         values.insert(id.to_string(), doc.clone());
-        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(Snapshot::read(&values));
+        *self.snapshot.write() = Arc::new(Snapshot::read(&values));
         Ok(Some(doc))
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, IndexMap<String, Doc>> {
-        self.values.read().unwrap_or_else(|p| p.into_inner())
+    fn read(&self) -> parking_lot::RwLockReadGuard<'_, IndexMap<String, Doc>> {
+        self.values.read()
     }
 }

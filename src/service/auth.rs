@@ -124,8 +124,8 @@ impl Services {
         self.user_info(&user)
     }
 
-    fn throttle(&self) -> std::sync::MutexGuard<'_, crate::rules::login_throttle::LoginThrottle> {
-        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    fn throttle(&self) -> parking_lot::MutexGuard<'_, crate::rules::login_throttle::LoginThrottle> {
+        self.throttle.lock()
     }
 
     /// `getUserInfo`: the user's own view of their account (login `data.me` and `/me`).

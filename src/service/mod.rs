@@ -15,9 +15,10 @@ pub mod subscriptions;
 pub mod users;
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;

@@ -12,7 +12,7 @@ impl Store {
     /// Every document with its secrets, read while writers are held off, so that the copy
     /// is a state the database really was in (never half of one write).
     pub fn snapshot(&self) -> StoreResult<Import> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.write_lock.lock();
         let mut tokens: HashMap<String, Vec<(String, LoginToken)>> = HashMap::new();
         for (hash, value) in self.entries(Tree::TokenhashToken)? {
             let token: LoginToken = decode(Tree::TokenhashToken, &value)?;

@@ -53,7 +53,9 @@ pub mod trees;
 mod users;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use serde::de::DeserializeOwned;
 
@@ -163,7 +165,7 @@ impl Store {
         complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
     ) -> StoreResult<R> {
         let result = {
-            let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let _guard = self.write_lock.lock();
             let mut batch = Batch::default();
             let decided = decide(self, &mut batch)?;
             let badges = self.derive_badges(&mut batch)?;
