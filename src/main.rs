@@ -107,7 +107,19 @@ fn config_path(cli: &Cli) -> Option<PathBuf> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut config = Config::load(config_path(&cli).as_deref(), std::env::vars())?;
+    if cli.ephemeral {
+        if let Some(name) = cli
+            .command
+            .as_ref()
+            .and_then(Command::name_without_ephemeral)
+        {
+            anyhow::bail!(
+                "--ephemeral only goes with serve: `{name}` would work on a throwaway database"
+            );
+        }
+    }
+    let config_file = config_path(&cli);
+    let mut config = Config::load(config_file.as_deref(), std::env::vars())?;
     rcpush::telemetry::init(&config.log.level);
     let _temporary = if cli.ephemeral {
         let dir = use_temporary_storage(&mut config)?;
@@ -117,31 +129,115 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None
     };
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&config),
-        Command::Seed { file } => {
-            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
-            let n = rcpush::seed::load_file(&store, &file)?;
-            println!("rcpush: loaded {n} documents from {}", file.display());
-            Ok(())
-        }
+        Command::Serve => serve(&config, config_file.as_deref()),
+        Command::Seed { file } => seed(&config, &file),
         Command::Generate {
             messages,
             seed,
             json,
         } => generate(&config, messages, seed, json),
         Command::Export { file } => export(&config, &file),
-        Command::Check => {
-            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
-            let problems = store.check_consistency()?;
-            for p in &problems {
-                println!("{p}");
-            }
-            match problems.len() {
-                0 => Ok(()),
-                n => anyhow::bail!("{n} inconsistencies found"),
-            }
+        Command::Check => check(&config),
+    }
+}
+
+/// One line at start-up: which configuration file the server runs from, if any. Logged once
+/// the server is built: the other commands, and a start-up that fails, keep stderr for their
+/// one-line error.
+fn log_config_file(file: Option<&Path>, config: &Config) {
+    match file {
+        Some(file) => tracing::info!(file = %file.display(), "configuration file loaded"),
+        None if config.seed.file.is_empty() => tracing::info!(
+            "no configuration file (no --config, $RCPUSH_CONFIG or ./config.toml): \
+             built-in defaults in use, hence no seed"
+        ),
+        None => tracing::info!(
+            seed = %config.seed.file,
+            "no configuration file (no --config, $RCPUSH_CONFIG or ./config.toml): \
+             built-in defaults in use"
+        ),
+    }
+}
+
+impl Command {
+    /// The name of a command that works on the configured database, which `--ephemeral`
+    /// would silently replace by an empty temporary one.
+    fn name_without_ephemeral(&self) -> Option<&'static str> {
+        match self {
+            Command::Serve => None,
+            Command::Seed { .. } => Some("seed"),
+            Command::Generate { .. } => Some("generate"),
+            Command::Export { .. } => Some("export"),
+            Command::Check => Some("check"),
         }
     }
+}
+
+/// Restores a bundle into an empty database. The file is read and checked first, and a
+/// database directory this run created is removed again if the load fails.
+fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let import = rcpush::seed::read_file(file)?;
+    let path = &config.storage.path;
+    let existed = path.exists();
+    let load = || -> anyhow::Result<usize> {
+        let store = rcpush::store::Store::open(path, config.storage.cache_mb)?;
+        let held: usize = store.document_counts()?.iter().map(|(_, n)| n).sum();
+        if held > 0 {
+            anyhow::bail!(
+                "the database {} already holds {held} documents; seed loads only into an \
+                 empty database (point storage.path at a new directory)",
+                path.display()
+            );
+        }
+        store.import(&import)?;
+        Ok(import.document_count())
+    };
+    match load() {
+        Ok(n) => {
+            println!("rcpush: loaded {n} documents from {}", file.display());
+            Ok(())
+        }
+        Err(e) => {
+            if !existed {
+                let _ = std::fs::remove_dir_all(path);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Cross-checks the indexes; needs the database to itself, so the server must be stopped.
+fn check(config: &Config) -> anyhow::Result<()> {
+    let path = &config.storage.path;
+    if !path.exists() {
+        anyhow::bail!("there is no database at {}", path.display());
+    }
+    let store = rcpush::store::Store::open(path, config.storage.cache_mb).map_err(|e| {
+        let message = e.to_string();
+        if message.contains("locked by another process") {
+            anyhow::anyhow!(
+                "cannot check {} while a server uses it: stop the server first ({message})",
+                path.display()
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    let problems = store.check_consistency()?;
+    for p in &problems {
+        println!("{p}");
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("{} inconsistencies found", problems.len());
+    }
+    let counts = store
+        .document_counts()?
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("rcpush: check: {counts} and their indexes: consistent");
+    Ok(())
 }
 
 #[cfg(feature = "bench-data")]
@@ -205,7 +301,7 @@ fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(config: &Config) -> anyhow::Result<()> {
+fn serve(config: &Config, config_file: Option<&Path>) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async {
         // Listening before anything else makes SIGTERM/SIGINT graceful at any moment: one that
         // arrives during start-up stops the server as soon as it runs.
@@ -213,6 +309,7 @@ fn serve(config: &Config) -> anyhow::Result<()> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let app = Application::build(config)?;
+        log_config_file(config_file, config);
         tracing::info!(
             port = app.port(),
             bind = %config.server.bind,

@@ -54,11 +54,16 @@ pub(crate) fn add_missing_md(doc: &mut Doc, ts: i64) {
     doc.shift_insert(at, "md".into(), value);
 }
 
-/// Reads a bundle file and writes it to `store`. Returns how many documents were loaded.
-pub fn load_file(store: &Store, path: &Path) -> anyhow::Result<usize> {
+/// Reads and checks a bundle file without touching any database.
+pub fn read_file(path: &Path) -> anyhow::Result<Import> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read seed file {}", path.display()))?;
-    let import = parse(&text).with_context(|| format!("invalid seed file {}", path.display()))?;
+    parse(&text).with_context(|| format!("invalid seed file {}", path.display()))
+}
+
+/// Reads a bundle file and writes it to `store`. Returns how many documents were loaded.
+pub fn load_file(store: &Store, path: &Path) -> anyhow::Result<usize> {
+    let import = read_file(path)?;
     let count = import.document_count();
     store.import(&import)?;
     Ok(count)

@@ -21,6 +21,23 @@ impl Store {
         Ok(problems)
     }
 
+    /// How many documents of each kind the database holds, as `(kind, count)` pairs:
+    /// users, rooms, subscriptions, messages, settings, push tokens, pending pushes.
+    pub fn document_counts(&self) -> StoreResult<Vec<(&'static str, usize)>> {
+        [
+            ("users", Tree::UseridUser),
+            ("rooms", Tree::RoomidRoom),
+            ("subscriptions", Tree::UserroomidSubscription),
+            ("messages", Tree::MessageidMessage),
+            ("settings", Tree::SettingidSetting),
+            ("push tokens", Tree::PushtokenidPushtoken),
+            ("pending pushes", Tree::Outbox),
+        ]
+        .into_iter()
+        .map(|(kind, tree)| Ok((kind, self.engine.count(tree)?)))
+        .collect()
+    }
+
     /// The ids of a room's messages (walks every message: for checks, not for requests).
     pub fn room_message_ids(&self, room_id: &str) -> StoreResult<Vec<String>> {
         let mut ids = Vec::new();

@@ -190,3 +190,158 @@ fn generate_fills_an_empty_database_the_server_then_serves() {
     assert_eq!(r.status(), 200);
     server.kill_hard();
 }
+
+#[test]
+fn ephemeral_is_refused_with_the_commands_that_use_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let backup = dir.path().join("backup.json");
+    let cases: [&[&str]; 4] = [
+        &["export", backup.to_str().unwrap()],
+        &["seed", "data/seed.json"],
+        &["check"],
+        &["generate", "--messages", "10"],
+    ];
+    for args in cases {
+        for ephemeral_first in [true, false] {
+            let mut cmd = rcpush(&db);
+            if ephemeral_first {
+                cmd.arg("--ephemeral").args(args);
+            } else {
+                cmd.args(args).arg("--ephemeral");
+            }
+            let err = one_line_failure(&cmd.output().unwrap());
+            assert!(err.contains("--ephemeral only goes with serve"), "{err}");
+            assert!(err.contains(args[0]), "{err}");
+        }
+    }
+    assert!(!db.exists(), "no database is created");
+    assert!(!backup.exists(), "no empty backup is written");
+}
+
+/// `rcpush check` on `db`: its stdout, asserting success.
+fn check_ok(db: &std::path::Path) -> String {
+    let out = rcpush(db).arg("check").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn seed_refuses_a_database_that_holds_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = rcpush(&db)
+        .args(["seed", "data/seed.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let before = check_ok(&db);
+    let err = one_line_failure(
+        &rcpush(&db)
+            .args(["seed", "data/seed.json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("already holds 21 documents"), "{err}");
+    assert!(err.contains("empty database"), "{err}");
+    assert_eq!(check_ok(&db), before, "the database is untouched");
+
+    // A database the server has started on (settings, admin) is not empty either.
+    let served = dir.path().join("served");
+    Server::start(rcpush(&served).env("RCPUSH_SEED_FILE", "")).kill_hard();
+    let err = one_line_failure(
+        &rcpush(&served)
+            .args(["seed", "data/seed.json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("empty database"), "{err}");
+}
+
+#[test]
+fn a_failed_seed_leaves_no_database_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"users":[{"username":"no id"}]}"#).unwrap();
+    let missing = dir.path().join("missing.json");
+    for (file, expected) in [(&missing, "cannot read seed file"), (&bad, "no string _id")] {
+        let err = one_line_failure(&rcpush(&db).arg("seed").arg(file).output().unwrap());
+        assert!(err.contains(expected), "{err}");
+        assert!(!db.exists(), "{} left behind after: {err}", db.display());
+    }
+    // A database that holds data keeps it.
+    let out = rcpush(&db)
+        .args(["seed", "data/seed.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let before = check_ok(&db);
+    one_line_failure(&rcpush(&db).arg("seed").arg(&bad).output().unwrap());
+    assert_eq!(check_ok(&db), before);
+}
+
+#[test]
+fn check_says_what_it_checked_and_that_the_server_must_be_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let err = one_line_failure(&rcpush(&db).arg("check").output().unwrap());
+    assert!(err.contains("no database at"), "{err}");
+    assert!(!db.exists(), "check creates no database");
+    let out = rcpush(&db)
+        .args(["seed", "data/seed.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let summary = check_ok(&db);
+    assert_eq!(summary.lines().count(), 1, "{summary}");
+    assert!(
+        summary.starts_with("rcpush: check: 4 users, 4 rooms, 9 subscriptions, 4 messages,"),
+        "{summary}"
+    );
+    assert!(summary.trim_end().ends_with("consistent"), "{summary}");
+
+    let server = Server::start(rcpush(&db).env("RCPUSH_SEED_FILE", ""));
+    let err = one_line_failure(&rcpush(&db).arg("check").output().unwrap());
+    assert!(err.contains("stop the server first"), "{err}");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn start_up_logs_which_configuration_file_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&mut rcpush(&dir.path().join("with")));
+    assert!(
+        server
+            .startup_log
+            .iter()
+            .any(|l| l.contains("configuration file loaded file=config.toml")),
+        "{:?}",
+        server.startup_log
+    );
+    server.kill_hard();
+
+    // No --config, no $RCPUSH_CONFIG, no ./config.toml.
+    let empty = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        rcpush(&dir.path().join("without"))
+            .current_dir(empty.path())
+            .env_remove("RCPUSH_SEED_FILE"),
+    );
+    let line = server
+        .startup_log
+        .iter()
+        .find(|l| l.contains("no configuration file"))
+        .unwrap_or_else(|| panic!("{:?}", server.startup_log));
+    assert!(
+        line.contains("built-in defaults in use, hence no seed"),
+        "{line}"
+    );
+    assert!(line.contains(" INFO "), "{line}");
+    server.kill_hard();
+}
