@@ -10,6 +10,9 @@ use serde::Deserialize;
 /// The nesting limit of JSON bodies when none is configured.
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
+/// The time limit of reading a request body when none is configured.
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 5_000;
+
 /// The whole configuration, one struct per `config.toml` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -71,6 +74,9 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// Deepest nesting of arrays and objects accepted in a JSON body.
     pub max_json_depth: usize,
+    /// Time a client has to send a request's head, and then again its whole body; a
+    /// stalled body gets a 408, a stalled head a closed connection.
+    pub body_timeout_ms: u64,
 }
 
 /// Delivery to the push gateway.
@@ -148,6 +154,7 @@ impl Default for LimitsConfig {
             concurrent_password_hashes: 2,
             max_body_bytes: 1 << 20,
             max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
         }
     }
 }
@@ -241,11 +248,19 @@ impl Config {
         {
             bail!("invalid configuration: unknown setting [settings] {id}");
         }
+        for (id, value) in &self.settings {
+            if let Err(expected) = crate::settings::check_initial(id, value) {
+                bail!("invalid configuration: setting [settings] {id} must be of type {expected}");
+            }
+        }
         if self.push.concurrency == 0 {
             bail!("invalid configuration: push.concurrency must be at least 1");
         }
         if self.limits.max_json_depth == 0 {
             bail!("invalid configuration: limits.max_json_depth must be at least 1");
+        }
+        if self.limits.body_timeout_ms == 0 {
+            bail!("invalid configuration: limits.body_timeout_ms must be at least 1");
         }
         if self.limits.concurrent_password_hashes == 0 {
             bail!("invalid configuration: limits.concurrent_password_hashes must be at least 1");

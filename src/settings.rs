@@ -56,6 +56,41 @@ pub fn is_known(id: &str) -> bool {
     defaults("", "").iter().any(|(k, _)| *k == id)
 }
 
+/// The one rule for a setting's new value, from `config.toml` or `POST settings/:_id`: it
+/// keeps the JSON type of the value it replaces (a setting without a value takes any).
+pub fn same_type(current: Option<&Value>, new: &Value) -> bool {
+    matches!(
+        (current, new),
+        (Some(Value::Bool(_)), Value::Bool(_))
+            | (Some(Value::String(_)), Value::String(_))
+            | (Some(Value::Number(_)), Value::Number(_))
+            | (Some(Value::Object(_)), Value::Object(_))
+            | (Some(Value::Null) | None, _)
+    )
+}
+
+/// Checks a configured initial value of the known setting `id` against its default's type;
+/// the error names the type the value must have (`boolean`, `string`, `number`, `object`).
+pub fn check_initial(id: &str, value: &Value) -> Result<(), &'static str> {
+    let known = defaults("", "");
+    let default = known.iter().find(|(k, _)| *k == id).map(|(_, v)| v);
+    match same_type(default, value) {
+        true => Ok(()),
+        false => Err(default.map_or("object", type_name)),
+    }
+}
+
+/// The name of a JSON value's type, as the configuration error says it.
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "boolean",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Array(_) => "array",
+        Value::Null | Value::Object(_) => "object",
+    }
+}
+
 /// The settings the server acts on, typed, read from the documents at once: requests take
 /// one snapshot and never look a setting up by its id.
 #[derive(Debug, Clone, Default)]
@@ -224,5 +259,43 @@ impl Settings {
 
     fn read(&self) -> parking_lot::RwLockReadGuard<'_, IndexMap<String, Doc>> {
         self.values.read()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_keeps_the_type_of_the_one_it_replaces() {
+        assert!(same_type(Some(&json!(true)), &json!(false)));
+        assert!(same_type(Some(&json!("a")), &json!("")));
+        assert!(same_type(Some(&json!(1)), &json!(2.5)));
+        assert!(same_type(Some(&json!({})), &json!({"url": "x"})));
+        assert!(same_type(None, &json!("anything")));
+        assert!(same_type(Some(&Value::Null), &json!(3)));
+        assert!(!same_type(Some(&json!(true)), &json!("yes")));
+        assert!(!same_type(Some(&json!("all")), &json!(1)));
+        assert!(!same_type(Some(&json!(5000)), &json!("5000")));
+        assert!(!same_type(Some(&json!({})), &json!([])));
+    }
+
+    #[test]
+    fn configured_values_are_checked_against_the_defaults() {
+        assert_eq!(check_initial("Push_show_message", &json!(false)), Ok(()));
+        assert_eq!(
+            check_initial("Push_show_message", &json!("yes")),
+            Err("boolean")
+        );
+        assert_eq!(check_initial("Message_MaxAllowedSize", &json!(100)), Ok(()));
+        assert_eq!(
+            check_initial("Message_MaxAllowedSize", &json!(true)),
+            Err("number")
+        );
+        assert_eq!(check_initial("Push_gateway", &json!(1)), Err("string"));
+        assert_eq!(
+            check_initial("Assets_favicon_192", &json!("x")),
+            Err("object")
+        );
     }
 }

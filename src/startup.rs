@@ -8,6 +8,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use crate::api::extract::BodyTimeout;
 use crate::api::json_depth::MaxJsonDepth;
 use crate::config::Config;
 use crate::delivery::Delivery;
@@ -48,12 +49,14 @@ impl Application {
 
         let max_body = config.limits.max_body_bytes;
         let max_depth = config.limits.max_json_depth;
+        let body_timeout = std::time::Duration::from_millis(config.limits.body_timeout_ms);
         let mut server = HttpServer::new(move || {
             let latency = services.latency();
             App::new()
                 .app_data(web::Data::new(services.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(MaxJsonDepth(max_depth))
+                .app_data(BodyTimeout(body_timeout))
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add(("Cache-Control", "no-store"))
@@ -65,6 +68,8 @@ impl Application {
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(crate::api::configure)
         })
+        // A stalled head: the connection is closed after the same time (actix's default is 5 s).
+        .client_request_timeout(body_timeout)
         .listen(listener)
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         if config.server.workers > 0 {

@@ -5,9 +5,11 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpMessage};
-use tracing::field::Empty;
-use tracing::Span;
+use tracing::field::{Empty, Field, Visit};
+use tracing::{Event, Level, Span, Subscriber};
 use tracing_actix_web::{RequestId, RootSpanBuilder};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 pub fn init(level: &str) {
@@ -20,12 +22,59 @@ pub fn init(level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(configured))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    // A second call (tests start many servers in one process) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // A second call (tests start many servers in one process) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(ClientFaults)
+        .with(output)
         .try_init();
+}
+
+/// actix-http's connection errors that are the client's doing (malformed or oversized heads,
+/// bad headers, a too long URI, a stalled or vanished client), by the start of the message
+/// it logs them with at ERROR.
+const CLIENT_FAULTS: [&str; 5] = [
+    "stream error: request parse error",
+    "stream error: I/O error",
+    "stream error: request did not complete within the specified timeout",
+    "stream error: connection shutdown timeout",
+    "stream error: handler dropped payload before reading EOF",
+];
+
+/// Turns actix-http's ERROR lines about client faults into DEBUG lines of `rcpush::http`:
+/// anyone can send garbage, and the operator's error log must not fill with it. Other
+/// actix-http errors stay errors.
+struct ClientFaults;
+
+impl<S: Subscriber> Layer<S> for ClientFaults {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        let meta = event.metadata();
+        if *meta.level() != Level::ERROR || !meta.target().starts_with("actix_http::h1") {
+            return true;
+        }
+        let mut message = Message::default();
+        event.record(&mut message);
+        if !CLIENT_FAULTS.iter().any(|p| message.0.starts_with(p)) {
+            return true;
+        }
+        tracing::debug!(target: "rcpush::http", error = %message.0, "connection ended on a client error");
+        false
+    }
+}
+
+/// The `message` field of an event.
+#[derive(Default)]
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
 }
 
 /// Builds the span of each HTTP request for `tracing_actix_web::TracingLogger`: a request id,

@@ -3,13 +3,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use serde_json::Value;
 
 use super::json_depth::{too_deep, MaxJsonDepth};
 use super::query::Qs;
-use crate::config::DEFAULT_MAX_JSON_DEPTH;
+use crate::config::{DEFAULT_BODY_TIMEOUT_MS, DEFAULT_MAX_JSON_DEPTH};
 use crate::error::ApiError;
 use crate::model::id::UserId;
 use crate::service::auth::Caller;
@@ -60,8 +61,13 @@ impl FromRequest for Query {
     }
 }
 
+/// How long reading a request body may take (`limits.body_timeout_ms`), as app data.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
 /// A JSON object body. An empty body is `{}`; anything that is not a JSON object, or nests
-/// deeper than `limits.max_json_depth`, is a 400.
+/// deeper than `limits.max_json_depth`, is a 400; a body not read within
+/// `limits.body_timeout_ms` is a 408.
 pub struct JsonBody(pub serde_json::Map<String, Value>);
 
 impl FromRequest for JsonBody {
@@ -73,9 +79,13 @@ impl FromRequest for JsonBody {
         let max_depth = req
             .app_data::<MaxJsonDepth>()
             .map_or(DEFAULT_MAX_JSON_DEPTH, |d| d.0);
+        let timeout = req
+            .app_data::<BodyTimeout>()
+            .map_or(Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS), |t| t.0);
         Box::pin(async move {
-            let bytes = bytes
+            let bytes = actix_web::rt::time::timeout(timeout, bytes)
                 .await
+                .map_err(|_| ApiError::BodyTimeout)?
                 .map_err(|e| ApiError::UnreadableBody(e.to_string()))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Default::default()));

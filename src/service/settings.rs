@@ -27,15 +27,7 @@ impl Services {
         self.require(caller, "edit-privileged-setting")?;
         let current = self.settings.get(&id).ok_or(ApiError::SettingNotFound)?;
         let value = value.ok_or(ApiError::InvalidSettingValue)?;
-        let same_type = matches!(
-            (current.get("value"), &value),
-            (Some(Value::Bool(_)), Value::Bool(_))
-                | (Some(Value::String(_)), Value::String(_))
-                | (Some(Value::Number(_)), Value::Number(_))
-                | (Some(Value::Object(_)), Value::Object(_))
-                | (Some(Value::Null) | None, _)
-        );
-        if !same_type {
+        if !crate::settings::same_type(current.get("value"), &value) {
             return Err(ApiError::InvalidSettingValue);
         }
         let settings = self.settings.clone();

@@ -63,6 +63,34 @@ fn bad_configuration_is_one_clear_line() {
 }
 
 #[test]
+fn a_setting_of_the_wrong_type_is_one_clear_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let file = dir.path().join("typed.toml");
+    std::fs::write(&file, "[settings]\nPush_show_message = \"yes\"\n").unwrap();
+    let out = rcpush(&db).arg("--config").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = one_line_failure(&out);
+    assert!(
+        err.contains("Push_show_message") && err.contains("boolean"),
+        "{err}"
+    );
+    let out = rcpush(&db)
+        .env("RCPUSH_SETTINGS_Message_MaxAllowedSize", "lots")
+        .output()
+        .unwrap();
+    let err = one_line_failure(&out);
+    assert!(
+        err.contains("Message_MaxAllowedSize") && err.contains("number"),
+        "{err}"
+    );
+    assert!(
+        !db.exists(),
+        "nothing is created when a setting is mistyped"
+    );
+}
+
+#[test]
 fn a_port_in_use_or_a_locked_database_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
