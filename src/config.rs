@@ -27,6 +27,7 @@ pub struct Config {
     pub permissions: IndexMap<String, Vec<String>>,
     pub limits: LimitsConfig,
     pub push: PushConfig,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
 
@@ -93,6 +94,15 @@ pub struct PushConfig {
     pub gateway_authorization: SecretString,
 }
 
+/// `GET /metrics`: off unless enabled, as ntfy, Synapse and Gitea have it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// When not empty, scrapers must send `Authorization: Bearer <token>`.
+    pub token: SecretString,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -111,6 +121,7 @@ impl Default for Config {
             permissions: IndexMap::new(),
             limits: LimitsConfig::default(),
             push: PushConfig::default(),
+            metrics: MetricsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -179,7 +190,7 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys can be overridden from the environment.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "storage",
     "admin",
@@ -188,6 +199,7 @@ const SECTIONS: [&str; 9] = [
     "permissions",
     "limits",
     "push",
+    "metrics",
     "log",
 ];
 

@@ -47,6 +47,8 @@ pub enum ApiError {
     NotFound,
     /// The rate limiter in front of `push.test`; echoes the seconds to wait.
     TooManyRequests { seconds: u128 },
+    /// `GET /metrics` without the configured bearer token (rcpush's own endpoint).
+    MetricsTokenRequired,
 
     // Request parsing (the extractors)
     /// The body could not be read; echoes actix's reason.
@@ -284,6 +286,7 @@ impl ApiError {
             ),
             E::Forbidden => plain("unauthorized"),
             E::NotFound => plain("Resource not found"),
+            E::MetricsTokenRequired => plain("unauthorized"),
             E::TooManyRequests { seconds } => plain(format!(
                 "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying this endpoint again. [error-too-many-requests]"
             )),
@@ -524,9 +527,10 @@ enum Body<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotLoggedIn | ApiError::LoginFailed | ApiError::LoginBlocked(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::NotLoggedIn
+            | ApiError::LoginFailed
+            | ApiError::LoginBlocked(_)
+            | ApiError::MetricsTokenRequired => StatusCode::UNAUTHORIZED,
             ApiError::PermissionDenied | ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -651,10 +655,11 @@ mod tests {
             E::SettingNotFound => 60,
             E::InvalidSettingValue => 61,
             E::Internal(_) => 62,
+            E::MetricsTokenRequired => 63,
         }
     }
 
-    const VARIANTS: usize = 63;
+    const VARIANTS: usize = 64;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -709,6 +714,11 @@ mod tests {
                 E::TooDeep,
                 400,
                 r#"{"success":false,"error":"Request body is nested too deeply"}"#,
+            ),
+            (
+                E::MetricsTokenRequired,
+                401,
+                r#"{"success":false,"error":"unauthorized"}"#,
             ),
             (
                 E::BodyTimeout,

@@ -91,8 +91,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `GET /metrics`: request latencies, push delivery counters and the outbox length, for
 /// Prometheus.
-async fn metrics(services: web::Data<crate::service::Services>) -> Result<HttpResponse, ApiError> {
-    let text = crate::metrics::encode(services.metrics()).map_err(anyhow::Error::from)?;
+async fn metrics(
+    req: actix_web::HttpRequest,
+    services: web::Data<crate::service::Services>,
+) -> Result<HttpResponse, ApiError> {
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let text = services.metrics(bearer)?;
     Ok(HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
         .body(text))

@@ -19,11 +19,13 @@ use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::config::Config;
+use crate::config::{Config, MetricsConfig};
 use crate::delivery::Delivery;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::metrics::{Latency, Registry};
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
@@ -48,6 +50,7 @@ pub struct Services {
     latency: Arc<Latency>,
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
+    metrics_access: Arc<MetricsConfig>,
 }
 
 impl Services {
@@ -72,6 +75,7 @@ impl Services {
             push_tests: Arc::new(RateLimiter::keyed(once_a_second)),
             latency: Arc::new(latency),
             metrics: Arc::new(metrics),
+            metrics_access: Arc::new(config.metrics.clone()),
         }
     }
 
@@ -80,9 +84,20 @@ impl Services {
         self.latency.clone()
     }
 
-    /// `GET /metrics`: push delivery counters, the outbox length and request latencies.
-    pub fn metrics(&self) -> &Registry {
-        &self.metrics
+    /// `GET /metrics`: push delivery counters, the outbox length and request latencies, if
+    /// enabled (else the API's 404) and, when a token is configured, for its bearer only.
+    pub fn metrics(&self, bearer: Option<&str>) -> ApiResult<String> {
+        let access = &self.metrics_access;
+        if !access.enabled {
+            return Err(ApiError::NotFound);
+        }
+        let token = access.token.expose_secret();
+        // Compared as digests, so the time taken says nothing about the token.
+        let digest = |s: &str| Sha256::digest(s.as_bytes());
+        if !token.is_empty() && bearer.map(digest) != Some(digest(token)) {
+            return Err(ApiError::MetricsTokenRequired);
+        }
+        Ok(crate::metrics::encode(&self.metrics).map_err(anyhow::Error::from)?)
     }
 
     /// Whether `roles` (global plus room-scoped) hold `permission`.

@@ -22,6 +22,7 @@ fn app_with_gateway(
         c.seed.file = seed;
         c.settings.insert("Push_gateway".into(), json!(url));
         c.push.retry_delays_ms = vec![100, 100, 100];
+        c.metrics.enabled = true;
     });
     (app, dir)
 }
@@ -123,6 +124,43 @@ fn message_pushes_reach_the_gateway_exactly_as_rocket_chat_sends_them() {
     wait_for_metric(&app, "rcpush_pushes_sent_total", 2);
     assert_eq!(metric(&app, "rcpush_pushes_sent_total"), 2);
     assert_eq!(metric(&app, "rcpush_push_outbox_length"), 0);
+}
+
+#[test]
+fn metrics_are_off_unless_enabled() {
+    let app = spawn_app();
+    let r = app.get("/metrics", None);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, r#"{"success":false,"error":"Resource not found"}"#);
+}
+
+#[test]
+fn metrics_need_the_bearer_token_when_one_is_configured() {
+    let app = spawn_app_with(|c| {
+        c.metrics.enabled = true;
+        c.metrics.token = "scrape-s3cret".to_string().into();
+    });
+    let get = |authorization: Option<&str>| {
+        let mut req = ureq::get(&format!("{}/metrics", app.url));
+        if let Some(a) = authorization {
+            req = req.set("Authorization", a);
+        }
+        match req.call() {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let unauthorized = (
+        401,
+        r#"{"success":false,"error":"unauthorized"}"#.to_string(),
+    );
+    assert_eq!(get(None), unauthorized);
+    assert_eq!(get(Some("Bearer wrong")), unauthorized);
+    assert_eq!(get(Some("scrape-s3cret")), unauthorized);
+    let (status, body) = get(Some("Bearer scrape-s3cret"));
+    assert_eq!(status, 200);
+    assert!(body.contains("rcpush_pushes_queued_total 0"), "{body}");
 }
 
 #[test]
