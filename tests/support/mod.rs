@@ -172,9 +172,10 @@ impl Server {
     }
 }
 
-/// Asserts a failed run that printed exactly one `rcpush: …` line and no panic; returns it.
+/// Asserts a failed run (exit status 1) that printed exactly one `rcpush: …` line and no
+/// panic; returns it.
 pub fn one_line_failure(out: &Output) -> String {
-    assert!(!out.status.success(), "should fail");
+    assert_eq!(out.status.code(), Some(1), "should fail with status 1");
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "one line expected, got: {err}");
