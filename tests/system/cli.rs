@@ -115,16 +115,7 @@ fn ephemeral_serves_the_demo_and_removes_its_database_at_exit() {
 fn seed_command_loads_a_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let out = rcpush(&db)
-        .args(["seed", "data/seed.json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("loaded 21 documents"));
+    assert!(seed_demo(&db).contains("loaded 21 documents"));
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"messages":[{"_id":"x","rid":"r"}]}"#).unwrap();
     let err = one_line_failure(&rcpush(&db).arg("seed").arg(&bad).output().unwrap());
@@ -234,7 +225,17 @@ fn ephemeral_is_refused_with_the_commands_that_use_the_database() {
 
 /// `rcpush check` on `db`: its stdout, asserting success.
 fn check_ok(db: &std::path::Path) -> String {
-    let out = rcpush(db).arg("check").output().unwrap();
+    succeeds(rcpush(db).arg("check"))
+}
+
+/// `rcpush seed data/seed.json` into `db`: its stdout, asserting success.
+fn seed_demo(db: &std::path::Path) -> String {
+    succeeds(rcpush(db).args(["seed", "data/seed.json"]))
+}
+
+/// Runs `cmd`, asserting success; its stdout.
+fn succeeds(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}{}",
@@ -248,11 +249,7 @@ fn check_ok(db: &std::path::Path) -> String {
 fn seed_refuses_a_database_that_holds_data() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let out = rcpush(&db)
-        .args(["seed", "data/seed.json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    seed_demo(&db);
     let before = check_ok(&db);
     let err = one_line_failure(
         &rcpush(&db)
@@ -289,11 +286,7 @@ fn a_failed_seed_leaves_no_database_behind() {
         assert!(!db.exists(), "{} left behind after: {err}", db.display());
     }
     // A database that holds data keeps it.
-    let out = rcpush(&db)
-        .args(["seed", "data/seed.json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    seed_demo(&db);
     let before = check_ok(&db);
     one_line_failure(&rcpush(&db).arg("seed").arg(&bad).output().unwrap());
     assert_eq!(check_ok(&db), before);
@@ -306,11 +299,7 @@ fn check_says_what_it_checked_and_that_the_server_must_be_stopped() {
     let err = one_line_failure(&rcpush(&db).arg("check").output().unwrap());
     assert!(err.contains("no database at"), "{err}");
     assert!(!db.exists(), "check creates no database");
-    let out = rcpush(&db)
-        .args(["seed", "data/seed.json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    seed_demo(&db);
     let summary = check_ok(&db);
     assert_eq!(summary.lines().count(), 1, "{summary}");
     assert!(
