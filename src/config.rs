@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use indexmap::IndexMap;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// The nesting limit of JSON bodies when none is configured.
@@ -43,8 +43,26 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
+    pub backend: Backend,
+    /// The sled database's directory.
     pub path: PathBuf,
+    /// sled's page cache, in MiB.
     pub cache_mb: u64,
+    /// PostgreSQL: `postgres://user:password@host:port/database` (or a key=value string);
+    /// may hold a password, so `Debug` shows `[REDACTED]`.
+    pub url: SecretString,
+    /// PostgreSQL: connections this process keeps open at most.
+    pub pool_size: usize,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Embedded, in `path`: one process, no server.
+    Sled,
+    /// A PostgreSQL database at `url`, which several rcpush processes may share.
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,8 +158,11 @@ impl Default for ServerConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
+            backend: Backend::Sled,
             path: "data/db".into(),
             cache_mb: 32,
+            url: SecretString::default(),
+            pool_size: 16,
         }
     }
 }
@@ -247,6 +268,14 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.storage.cache_mb == 0 {
             bail!("invalid configuration: storage.cache_mb must be at least 1");
+        }
+        if self.storage.backend == Backend::Postgres {
+            if self.storage.url.expose_secret().is_empty() {
+                bail!("invalid configuration: storage.url must be set when storage.backend is \"postgres\"");
+            }
+            if self.storage.pool_size == 0 {
+                bail!("invalid configuration: storage.pool_size must be at least 1");
+            }
         }
         if !(self.server.site_url.starts_with("http://")
             || self.server.site_url.starts_with("https://"))

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rcpush::config::Config;
+use rcpush::config::{Backend, Config};
 use rcpush::startup::{use_temporary_storage, Application};
 
 #[derive(Parser)]
@@ -178,15 +178,26 @@ impl Command {
 fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
     let import = rcpush::seed::read_file(file)?;
     let path = &config.storage.path;
+    let embedded = config.storage.backend == Backend::Sled;
     let existed = path.exists();
     let load = || -> anyhow::Result<usize> {
-        let store = rcpush::store::Store::open(path, config.storage.cache_mb)?;
+        let store = rcpush::store::Store::connect(&config.storage)?;
         let held: usize = store.document_counts()?.iter().map(|(_, n)| n).sum();
         if held > 0 {
+            let (what, instead) = if embedded {
+                (
+                    path.display().to_string(),
+                    "point storage.path at a new directory",
+                )
+            } else {
+                (
+                    "in PostgreSQL".into(),
+                    "point storage.url at an empty database",
+                )
+            };
             anyhow::bail!(
-                "the database {} already holds {held} documents; seed loads only into an \
-                 empty database (point storage.path at a new directory)",
-                path.display()
+                "the database {what} already holds {held} documents; seed loads only into an \
+                 empty database ({instead})"
             );
         }
         store.import(&import)?;
@@ -198,7 +209,7 @@ fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) => {
-            if !existed {
+            if embedded && !existed {
                 let _ = std::fs::remove_dir_all(path);
             }
             Err(e)
@@ -206,13 +217,14 @@ fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Cross-checks the indexes; needs the database to itself, so the server must be stopped.
+/// Cross-checks the indexes. sled needs the database to itself, so the server must be
+/// stopped; on PostgreSQL the check reads one consistent state while servers run.
 fn check(config: &Config) -> anyhow::Result<()> {
     let path = &config.storage.path;
-    if !path.exists() {
+    if config.storage.backend == Backend::Sled && !path.exists() {
         anyhow::bail!("there is no database at {}", path.display());
     }
-    let store = rcpush::store::Store::open(path, config.storage.cache_mb).map_err(|e| {
+    let store = rcpush::store::Store::connect(&config.storage).map_err(|e| {
         let message = e.to_string();
         if message.contains("locked by another process") {
             anyhow::anyhow!(
@@ -242,7 +254,7 @@ fn check(config: &Config) -> anyhow::Result<()> {
 
 #[cfg(feature = "bench-data")]
 fn generate(config: &Config, messages: usize, seed: u64, json: bool) -> anyhow::Result<()> {
-    let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+    let store = rcpush::store::Store::connect(&config.storage)?;
     let size = rcpush::generate::Size::for_messages(messages, seed);
     let summary = rcpush::generate::generate(&store, size)?;
     if json {
@@ -267,13 +279,17 @@ fn generate(_: &Config, _: usize, _: u64, _: bool) -> anyhow::Result<()> {
     )
 }
 
-/// Exports through the running server when there is one (it holds the database lock), else
-/// from the database directly. The bundle is checked before it replaces `file`.
+/// Exports through the running server when there is one (it holds sled's lock), else from
+/// the database directly. The bundle is checked before it replaces `file`.
 fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
-    let bundle = match rcpush::online_export::request_export(&config.storage.path)? {
+    let online = match config.storage.backend {
+        Backend::Sled => rcpush::online_export::request_export(&config.storage.path)?,
+        Backend::Postgres => None,
+    };
+    let bundle = match online {
         Some(bytes) => bytes,
         None => {
-            let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+            let store = rcpush::store::Store::connect(&config.storage)?;
             rcpush::online_export::export(&store)?
         }
     };

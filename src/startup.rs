@@ -10,7 +10,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api::extract::BodyTimeout;
 use crate::api::json_depth::MaxJsonDepth;
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::delivery::Delivery;
 use crate::model::id;
 use crate::service::users::{ensure_admin, AdminAccount};
@@ -35,7 +35,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         let port = listener.local_addr()?.port();
         let opening = std::time::Instant::now();
-        let store = Store::open(&config.storage.path, config.storage.cache_mb)?;
+        let store = Store::connect(&config.storage)?;
         let opened = opening.elapsed();
         let settings = prepare(&store, config)?;
         tracing::info!(
@@ -43,7 +43,9 @@ impl Application {
             prepare_ms = (opening.elapsed() - opened).as_secs_f64() * 1e3,
             "database ready"
         );
-        crate::online_export::serve_exports(store.clone(), &config.storage.path);
+        if config.storage.backend == Backend::Sled {
+            crate::online_export::serve_exports(store.clone(), &config.storage.path);
+        }
         let delivery = Delivery::start(store.clone(), settings.clone(), config.push.clone())?;
         let services = Services::new(store, settings, delivery.clone(), config);
 
@@ -100,8 +102,10 @@ impl Application {
 }
 
 /// First-start work: load the seed bundle into an empty database, make sure every setting
-/// exists, and create the admin account if there is none.
+/// exists, and create the admin account if there is none. Of several processes starting at
+/// once on one database, one does it while the others wait, then find it done.
 fn prepare(store: &Store, config: &Config) -> anyhow::Result<Settings> {
+    let _setup = store.setup_lock()?;
     if store.is_fresh()? && !config.seed.file.is_empty() {
         let n = crate::seed::load_file(store, config.seed.file.as_ref())?;
         tracing::info!(documents = n, file = %config.seed.file, "loaded seed bundle");

@@ -64,7 +64,7 @@ impl<V> Cache<V> {
         };
         let value = Arc::new(value);
         let mut map = shard.write();
-        if self.epoch.load(Ordering::SeqCst) == epoch {
+        if self.per_shard > 0 && self.epoch.load(Ordering::SeqCst) == epoch {
             if map.len() >= self.per_shard {
                 // Any entry will do: the hot ones come back at the next request.
                 if let Some(victim) = map.keys().next().cloned() {
@@ -85,6 +85,7 @@ impl<V> Cache<V> {
 
 /// One cache per decoded view. Sizes hold every user and room of a small server (10,000
 /// users, a few thousand rooms) in at most ~15 MB, and bound memory on any database.
+/// Disabled, they hold nothing: every read goes to the engine.
 pub(super) struct Caches {
     pub tokens: Cache<LoginToken>,
     pub identities: Cache<Identity>,
@@ -93,12 +94,13 @@ pub(super) struct Caches {
 }
 
 impl Caches {
-    pub fn new() -> Caches {
+    pub fn new(enabled: bool) -> Caches {
+        let size = |n: usize| if enabled { n } else { 0 };
         Caches {
-            tokens: Cache::new(16_384),
-            identities: Cache::new(16_384),
-            names: Cache::new(16_384),
-            rooms: Cache::new(4096),
+            tokens: Cache::new(size(16_384)),
+            identities: Cache::new(size(16_384)),
+            names: Cache::new(size(16_384)),
+            rooms: Cache::new(size(4096)),
         }
     }
 

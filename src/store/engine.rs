@@ -1,7 +1,9 @@
 //! The seam between typed storage code and a key-value backend (Conduit's engine/tree split).
 //!
-//! Everything above this trait is written once; a backend (sled today, perhaps PostgreSQL
-//! later) implements it in one file.
+//! Everything above this trait is written once; a backend implements it in one file:
+//! `sled.rs` (the embedded default) and `postgres.rs` (several processes on one database).
+
+use std::sync::Arc;
 
 use super::trees::Tree;
 use super::StoreResult;
@@ -29,6 +31,16 @@ impl Batch {
 /// Sees one `(key, value)` entry; returns whether to go on.
 pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> StoreResult<bool> + 'a;
 
+/// What a transaction is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reads, decides and writes: no other write transaction, of this process or another,
+    /// runs until it ends, and its reads see every write committed before it began.
+    Write,
+    /// Reads only, all from one state the database was in (never half of one write).
+    Snapshot,
+}
+
 pub trait Engine: Send + Sync {
     fn get(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
     /// Every entry whose key starts with `prefix`, in key order.
@@ -42,10 +54,6 @@ pub trait Engine: Send + Sync {
     ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
     /// The number of entries of a tree (walks it: for start-up, not for requests).
     fn count(&self, tree: Tree) -> StoreResult<usize>;
-    /// Applies all writes of `batch` atomically (all or none become visible).
-    fn apply(&self, batch: Batch) -> StoreResult<()>;
-    /// Returns once everything applied so far is on disk.
-    fn flush(&self) -> StoreResult<()>;
     /// True when `tree` holds no entry (cheap: it looks at one entry at most).
     fn tree_is_empty(&self, tree: Tree) -> StoreResult<bool>;
     /// Shows `visit` the entries whose keys start with `prefix`, in key order, one at a time
@@ -53,4 +61,23 @@ pub trait Engine: Send + Sync {
     fn visit_prefix(&self, tree: Tree, prefix: &[u8], visit: &mut Visitor<'_>) -> StoreResult<()>;
     /// Removes a tree of an earlier schema (see `trees::RETIRED`) with everything in it.
     fn drop_retired(&self, name: &str) -> StoreResult<()>;
+    /// Starts a transaction (see `Mode`); dropping it without `commit` abandons its writes.
+    fn begin(self: Arc<Self>, mode: Mode) -> StoreResult<Box<dyn Transaction>>;
+    /// Held while a process brings the database up to date at start-up (seed, settings,
+    /// admin), so that of several processes starting at once exactly one does it.
+    fn setup_lock(&self) -> StoreResult<Box<dyn Send>>;
+    /// True when other processes may write to the same database: then nothing read can be
+    /// cached, and pushes are claimed before they are sent.
+    fn is_shared(&self) -> bool;
+}
+
+/// An open transaction of an `Engine`.
+pub trait Transaction {
+    /// The database as this transaction sees it.
+    fn view(&self) -> Arc<dyn Engine>;
+    /// Writes `batch` (all of it or, if the transaction is abandoned, none).
+    fn apply(&mut self, batch: Batch) -> StoreResult<()>;
+    /// Ends the transaction. With `durable`, returns only once its writes are on disk; without,
+    /// a crash may lose them (for writes whose loss only repeats work, such as push claims).
+    fn commit(self: Box<Self>, durable: bool) -> StoreResult<()>;
 }

@@ -12,7 +12,10 @@ impl Store {
     /// Every document with its secrets, read while writers are held off, so that the copy
     /// is a state the database really was in (never half of one write).
     pub fn snapshot(&self) -> StoreResult<Import> {
-        let _guard = self.write_lock.lock();
+        self.read_consistent(Self::read_all)
+    }
+
+    fn read_all(&self) -> StoreResult<Import> {
         let mut tokens: HashMap<String, Vec<(String, LoginToken)>> = HashMap::new();
         for (hash, value) in self.entries(Tree::TokenhashToken)? {
             let token: LoginToken = decode(Tree::TokenhashToken, &value)?;

@@ -101,6 +101,7 @@ impl Store {
                 }
                 Ok(queued)
             },
+            true,
         )
     }
 

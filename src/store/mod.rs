@@ -1,12 +1,14 @@
 //! Typed storage of users, login tokens, rooms, subscriptions, messages, settings, push
-//! devices and the push outbox. The only code that knows the backend is `sled.rs`, behind
-//! the `Engine` seam.
+//! devices and the push outbox. The only code that knows a backend is `sled.rs` or
+//! `postgres.rs`, behind the `Engine` seam.
 //!
 //! # The transaction contract
 //!
-//! What any backend must keep, so that the services above can be written once. (sled keeps
-//! it with one writer at a time in this process; a backend shared by several processes,
-//! such as PostgreSQL, needs transactions and row locks or unique indexes to the same end.)
+//! What any backend must keep, so that the services above can be written once. Both keep
+//! it the same way: one write transaction at a time (`engine::Mode::Write`) — sled with a
+//! lock in this process (its directory lock keeps other processes out), PostgreSQL with a
+//! transaction-scoped advisory lock that every process takes — and reads inside it that
+//! see every earlier commit.
 //!
 //! * **One write method, one transaction.** Each public method that changes data is
 //!   all-or-nothing, and returns `Ok` only once its data is durable (on disk after a flush;
@@ -31,9 +33,9 @@
 //! * **Reads outside a write method are not transactional.** A service that reads, then
 //!   writes, relies only on what the write method re-checks (above).
 //! * **Caches.** Decoded tokens, users and rooms are cached in this process and invalidated
-//!   after every write that touches them (`cache.rs`): a backend written by other
-//!   processes too must invalidate across processes before a read could see stale data, or
-//!   not cache.
+//!   after every write that touches them (`cache.rs`). A backend written by other processes
+//!   too (`Engine::is_shared`) is not cached: a logout on one instance must fail the token
+//!   on every other at once.
 
 mod cache;
 mod check;
@@ -43,6 +45,7 @@ mod import;
 mod keys;
 mod messages;
 mod outbox;
+mod postgres;
 mod push_tokens;
 mod rooms;
 mod settings;
@@ -55,12 +58,13 @@ mod users;
 use std::path::Path;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use serde::de::DeserializeOwned;
 
 use cache::Caches;
-pub use engine::{Batch, Engine};
+use secrecy::ExposeSecret;
+
+use crate::config::{Backend, StorageConfig};
+pub use engine::{Batch, Engine, Mode, Transaction};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage};
 pub use outbox::{Finish, PendingPush, PushDraft};
@@ -96,21 +100,47 @@ pub enum Conflict {
 #[derive(Clone)]
 pub struct Store {
     engine: Arc<dyn Engine>,
-    write_lock: Arc<Mutex<()>>,
     caches: Arc<Caches>,
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path`, checking its schema version.
+    /// Opens (or creates) the sled database at `path`, checking its schema version.
     pub fn open(path: &Path, cache_mb: u64) -> StoreResult<Store> {
-        let engine = self::sled::SledEngine::open(path, cache_mb)?;
+        Self::with_engine(Arc::new(self::sled::SledEngine::open(path, cache_mb)?))
+    }
+
+    /// Opens the database `config` names: sled, or PostgreSQL (creating the tables).
+    pub fn connect(config: &StorageConfig) -> StoreResult<Store> {
+        match config.backend {
+            Backend::Sled => Self::open(&config.path, config.cache_mb),
+            Backend::Postgres => {
+                let url = config.url.expose_secret();
+                Self::with_engine(Arc::new(postgres::PgEngine::connect(
+                    url,
+                    config.pool_size,
+                )?))
+            }
+        }
+    }
+
+    fn with_engine(engine: Arc<dyn Engine>) -> StoreResult<Store> {
         let store = Store {
-            engine: Arc::new(engine),
-            write_lock: Arc::new(Mutex::new(())),
-            caches: Arc::new(Caches::new()),
+            caches: Arc::new(Caches::new(!engine.is_shared())),
+            engine,
         };
         store.check_schema()?;
         Ok(store)
+    }
+
+    /// Held while this process seeds the database and creates what start-up needs, so that
+    /// of several processes starting at once on one database exactly one does it.
+    pub fn setup_lock(&self) -> StoreResult<Box<dyn Send>> {
+        self.engine.setup_lock()
+    }
+
+    /// True when other processes may write to the same database.
+    pub fn is_shared(&self) -> bool {
+        self.engine.is_shared()
     }
 
     fn check_schema(&self) -> StoreResult<()> {
@@ -151,41 +181,54 @@ impl Store {
             && self.engine.tree_is_empty(Tree::SettingidSetting)?)
     }
 
-    /// Runs `decide` alone among writers, applies its batch atomically, then flushes.
-    /// Flushing happens outside the lock so that concurrent writers share one fsync.
+    /// Runs `decide` in a write transaction and applies its batch atomically and durably.
     fn write<R>(&self, decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<R>) -> StoreResult<R> {
-        self.write_then(decide, |_, _, result| result)
+        self.write_then(decide, |_, _, result| result, true)
     }
 
     /// As `write`, with `complete` run once the batch's badges are derived (it sees each
-    /// touched user's new badge) and before the batch is applied.
+    /// touched user's new badge) and before the batch is applied; `durable` as in
+    /// `Transaction::commit`.
     fn write_then<T, R>(
         &self,
         decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<T>,
         complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
+        durable: bool,
     ) -> StoreResult<R> {
-        let result = {
-            let _guard = self.write_lock.lock();
-            let mut batch = Batch::default();
-            let decided = decide(self, &mut batch)?;
-            let badges = self.derive_badges(&mut batch)?;
-            let result = complete(&badges, &mut batch, decided);
-            let cached: Vec<(Tree, Vec<u8>)> = batch
-                .writes
-                .iter()
-                .filter(|(tree, _, _)| Caches::holds(*tree))
-                .map(|(tree, key, _)| (*tree, key.clone()))
-                .collect();
-            if !batch.is_empty() {
-                self.engine.apply(batch)?;
-            }
-            for (tree, key) in cached {
-                self.caches.invalidate(tree, &key);
-            }
-            result
-        };
-        self.engine.flush()?;
+        let mut tx = self.engine.clone().begin(Mode::Write)?;
+        let view = self.through(tx.view());
+        let mut batch = Batch::default();
+        let decided = decide(&view, &mut batch)?;
+        let badges = view.derive_badges(&mut batch)?;
+        let result = complete(&badges, &mut batch, decided);
+        let cached: Vec<(Tree, Vec<u8>)> = batch
+            .writes
+            .iter()
+            .filter(|(tree, _, _)| Caches::holds(*tree))
+            .map(|(tree, key, _)| (*tree, key.clone()))
+            .collect();
+        if !batch.is_empty() {
+            tx.apply(batch)?;
+        }
+        for (tree, key) in cached {
+            self.caches.invalidate(tree, &key);
+        }
+        tx.commit(durable)?;
         Ok(result)
+    }
+
+    /// Runs `read` on one consistent state of the database (never half of one write).
+    fn read_consistent<R>(&self, read: impl FnOnce(&Self) -> StoreResult<R>) -> StoreResult<R> {
+        let tx = self.engine.clone().begin(Mode::Snapshot)?;
+        read(&self.through(tx.view()))
+    }
+
+    /// This store, reading through a transaction's view of the engine.
+    fn through(&self, engine: Arc<dyn Engine>) -> Store {
+        Store {
+            engine,
+            caches: self.caches.clone(),
+        }
     }
 
     fn get_json<T: DeserializeOwned>(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<T>> {

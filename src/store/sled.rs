@@ -1,17 +1,21 @@
 //! The sled backend: the only file that knows sled.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::engine::{Batch, Engine, Visitor};
+use super::engine::{Batch, Engine, Mode, Transaction, Visitor};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
 
 pub struct SledEngine {
     db: sled::Db,
     trees: Vec<sled::Tree>,
+    /// One transaction at a time: sled's lock on the directory keeps other processes out.
+    transactions: Arc<Mutex<()>>,
 }
 
 impl SledEngine {
@@ -38,7 +42,11 @@ impl SledEngine {
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| open_error(path, e))?;
-        Ok(SledEngine { db, trees })
+        Ok(SledEngine {
+            db,
+            trees,
+            transactions: Arc::new(Mutex::new(())),
+        })
     }
 
     fn tree(&self, tree: Tree) -> &sled::Tree {
@@ -99,8 +107,59 @@ impl Engine for SledEngine {
         Ok(self.tree(tree).len())
     }
 
-    fn apply(&self, batch: Batch) -> StoreResult<()> {
-        let trees: Vec<&sled::Tree> = self.trees.iter().collect();
+    fn tree_is_empty(&self, tree: Tree) -> StoreResult<bool> {
+        Ok(self.tree(tree).is_empty())
+    }
+
+    fn visit_prefix(&self, tree: Tree, prefix: &[u8], visit: &mut Visitor<'_>) -> StoreResult<()> {
+        for entry in self.tree(tree).scan_prefix(prefix) {
+            let (k, v) = entry?;
+            if !visit(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_retired(&self, name: &str) -> StoreResult<()> {
+        self.db.drop_tree(name)?;
+        Ok(())
+    }
+
+    fn begin(self: Arc<Self>, _mode: Mode) -> StoreResult<Box<dyn Transaction>> {
+        // A snapshot also holds writers off: sled has no snapshots of its own.
+        let guard = self.transactions.lock_arc();
+        Ok(Box::new(SledTransaction {
+            engine: self,
+            guard: Some(guard),
+        }))
+    }
+
+    fn setup_lock(&self) -> StoreResult<Box<dyn Send>> {
+        // The directory lock already keeps every other process out.
+        Ok(Box::new(()))
+    }
+
+    fn is_shared(&self) -> bool {
+        false
+    }
+}
+
+/// The process's one transaction: reads go straight to the trees (nothing else writes
+/// meanwhile), the batch is applied as one sled transaction, and the flush happens after
+/// the lock is released, so that concurrent writers share one fsync.
+struct SledTransaction {
+    engine: Arc<SledEngine>,
+    guard: Option<ArcMutexGuard<RawMutex, ()>>,
+}
+
+impl Transaction for SledTransaction {
+    fn view(&self) -> Arc<dyn Engine> {
+        self.engine.clone()
+    }
+
+    fn apply(&mut self, batch: Batch) -> StoreResult<()> {
+        let trees: Vec<&sled::Tree> = self.engine.trees.iter().collect();
         trees
             .as_slice()
             .transaction(|tx| {
@@ -119,27 +178,11 @@ impl Engine for SledEngine {
             })
     }
 
-    fn flush(&self) -> StoreResult<()> {
-        self.db.flush()?;
-        Ok(())
-    }
-
-    fn tree_is_empty(&self, tree: Tree) -> StoreResult<bool> {
-        Ok(self.tree(tree).is_empty())
-    }
-
-    fn visit_prefix(&self, tree: Tree, prefix: &[u8], visit: &mut Visitor<'_>) -> StoreResult<()> {
-        for entry in self.tree(tree).scan_prefix(prefix) {
-            let (k, v) = entry?;
-            if !visit(&k, &v)? {
-                break;
-            }
+    fn commit(mut self: Box<Self>, durable: bool) -> StoreResult<()> {
+        drop(self.guard.take());
+        if durable {
+            self.engine.db.flush()?;
         }
-        Ok(())
-    }
-
-    fn drop_retired(&self, name: &str) -> StoreResult<()> {
-        self.db.drop_tree(name)?;
         Ok(())
     }
 }

@@ -1,0 +1,513 @@
+//! The PostgreSQL backend: the only file that knows PostgreSQL.
+//!
+//! Each tree is a table `(k bytea PRIMARY KEY, v bytea NOT NULL)`: PostgreSQL's B-tree on the
+//! key gives the same order, prefix scans and uniqueness as sled's trees (usernames, e-mail
+//! addresses and room names are keys of their index tables), and documents stay the bytes
+//! push.get serves. Several rcpush processes may share the database: write transactions
+//! take one transaction-scoped advisory lock, so they run one at a time across all of them
+//! and each reads what the ones before it committed (the store's contract, `mod.rs`).
+//!
+//! The store is synchronous and is called from actix's threads, the blocking pool and the
+//! delivery threads alike; tokio-postgres is asynchronous. Every call therefore runs on a
+//! small runtime of this engine's own and the caller waits on a channel, which works from
+//! any thread, inside another runtime or not.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use futures_util::future::try_join_all;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use tokio_postgres::NoTls;
+
+use super::engine::{Batch, Engine, Mode, Transaction, Visitor};
+use super::trees::Tree;
+use super::{StoreError, StoreResult};
+
+/// Advisory lock keys (an arbitrary constant, "rcpush" in ASCII, and the next number).
+const WRITE_LOCK: i64 = 0x7263_7075_7368;
+const SETUP_LOCK: i64 = WRITE_LOCK + 1;
+
+/// Rows fetched per round trip when visiting a whole tree.
+const VISIT_PAGE: i64 = 1000;
+
+pub struct PgEngine {
+    shared: Arc<Shared>,
+    source: Source,
+}
+
+struct Shared {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    pool: Pool,
+    sql: Vec<Sql>,
+}
+
+/// Where a call's connection comes from: the pool, or the one an open transaction holds.
+#[derive(Clone)]
+enum Source {
+    Pool,
+    Transaction(Arc<AsyncMutex<Object>>),
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime (actix's).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Shared {
+    /// Runs `work` on the engine's runtime and waits for it, from any thread.
+    fn block_on<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = StoreResult<T>> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.handle.spawn(async move {
+            let _ = tx.send(work.await);
+        });
+        rx.recv()
+            .map_err(|_| StoreError::Backend("the PostgreSQL runtime has stopped".into()))?
+    }
+}
+
+/// The statements of one table, formatted once.
+struct Sql {
+    get: Arc<str>,
+    scan_from: Arc<str>,
+    scan_between: Arc<str>,
+    scan_until: Arc<str>,
+    count: Arc<str>,
+    any: Arc<str>,
+    upsert: Arc<str>,
+    delete: Arc<str>,
+}
+
+impl Sql {
+    fn new(table: &str) -> Sql {
+        Sql {
+            get: Arc::from(format!("SELECT v FROM {table} WHERE k = $1")),
+            scan_from: Arc::from(format!(
+                "SELECT k, v FROM {table} WHERE k >= $1 ORDER BY k LIMIT $2"
+            )),
+            scan_between: Arc::from(format!(
+                "SELECT k, v FROM {table} WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3"
+            )),
+            scan_until: Arc::from(format!(
+                "SELECT k, v FROM {table} WHERE k < $1 ORDER BY k LIMIT $2"
+            )),
+            count: Arc::from(format!("SELECT count(*) FROM {table}")),
+            any: Arc::from(format!("SELECT EXISTS (SELECT 1 FROM {table})")),
+            upsert: Arc::from(format!(
+                "INSERT INTO {table} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                 ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
+            )),
+            delete: Arc::from(format!("DELETE FROM {table} WHERE k = ANY($1)")),
+        }
+    }
+}
+
+fn table_ddl(table: &str) -> String {
+    format!("CREATE TABLE IF NOT EXISTS {table} (k bytea PRIMARY KEY, v bytea NOT NULL);")
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("PostgreSQL: {e}"))
+}
+
+/// A connection for one call.
+enum Conn {
+    Pooled(Object),
+    Held(OwnedMutexGuard<Object>),
+}
+
+impl Deref for Conn {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        match self {
+            Conn::Pooled(object) => object,
+            Conn::Held(guard) => guard,
+        }
+    }
+}
+
+impl PgEngine {
+    /// Connects to `url` and creates the tables that do not exist yet.
+    pub fn connect(url: &str, pool_size: usize) -> StoreResult<PgEngine> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Open(format!("invalid storage.url: {e}")))?;
+        config
+            .application_name("rcpush")
+            .connect_timeout(Duration::from_secs(10));
+        let place = describe(&config);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("rcpush-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Open(format!("cannot start the PostgreSQL client: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // Cheap: a closed connection is replaced, which is how a restarted database
+                // is found again.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(10)))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL {place}: {e}")))?;
+        let shared = Arc::new(Shared {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            pool,
+            sql: Tree::ALL.iter().map(|t| Sql::new(t.name())).collect(),
+        });
+        let pool = shared.pool.clone();
+        shared
+            .block_on(async move {
+                let client = pool.get().await.map_err(backend)?;
+                // Concurrent CREATE TABLE IF NOT EXISTS can still collide: one at a time.
+                let ddl: String = Tree::ALL.iter().map(|t| table_ddl(t.name())).collect();
+                client
+                    .batch_execute(&format!(
+                        "SELECT pg_advisory_lock({SETUP_LOCK}); {ddl} \
+                         SELECT pg_advisory_unlock({SETUP_LOCK});"
+                    ))
+                    .await
+                    .map_err(backend)
+            })
+            .map_err(|e| StoreError::Open(format!("cannot open PostgreSQL {place}: {e}")))?;
+        Ok(PgEngine {
+            shared,
+            source: Source::Pool,
+        })
+    }
+
+    /// Runs `work` with a connection: the open transaction's, or one from the pool.
+    fn call<T, F, Fut>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Conn) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>> + Send,
+    {
+        let source = self.source.clone();
+        let pool = self.shared.pool.clone();
+        self.shared.block_on(async move {
+            let conn = match source {
+                Source::Pool => Conn::Pooled(pool.get().await.map_err(backend)?),
+                Source::Transaction(held) => Conn::Held(held.lock_owned().await),
+            };
+            work(conn).await.map_err(backend)
+        })
+    }
+
+    fn sql(&self, tree: Tree) -> &Sql {
+        &self.shared.sql[tree.index()]
+    }
+
+    /// Up to `limit` entries from `from` on (and below `to`), in key order.
+    fn scan(
+        &self,
+        tree: Tree,
+        from: Vec<u8>,
+        to: Option<Vec<u8>>,
+        limit: i64,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let sql = match to {
+            Some(_) => self.sql(tree).scan_between.clone(),
+            None => self.sql(tree).scan_from.clone(),
+        };
+        self.call(move |c| async move {
+            let statement = c.prepare_cached(&sql).await?;
+            let rows = match &to {
+                Some(to) => c.query(&statement, &[&from, to, &limit]).await?,
+                None => c.query(&statement, &[&from, &limit]).await?,
+            };
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+        })
+    }
+}
+
+/// `host:port/database` of a configuration, without its user or password (for messages).
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
+}
+
+/// The first key after every key that starts with `prefix` (`None`: there is none).
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl Engine for PgEngine {
+    fn get(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let sql = self.sql(tree).get.clone();
+        let key = key.to_vec();
+        self.call(move |c| async move {
+            let statement = c.prepare_cached(&sql).await?;
+            match c.query_opt(&statement, &[&key]).await? {
+                Some(row) => Ok(Some(row.try_get(0)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.scan(tree, prefix.to_vec(), successor(prefix), i64::MAX)
+    }
+
+    fn scan_until(
+        &self,
+        tree: Tree,
+        end: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let sql = self.sql(tree).scan_until.clone();
+        let end = end.to_vec();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |c| async move {
+            let statement = c.prepare_cached(&sql).await?;
+            let rows = c.query(&statement, &[&end, &limit]).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+        })
+    }
+
+    fn count(&self, tree: Tree) -> StoreResult<usize> {
+        let sql = self.sql(tree).count.clone();
+        let n: i64 =
+            self.call(move |c| async move { c.query_one(&*sql, &[]).await?.try_get(0) })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn tree_is_empty(&self, tree: Tree) -> StoreResult<bool> {
+        let sql = self.sql(tree).any.clone();
+        let any: bool =
+            self.call(move |c| async move { c.query_one(&*sql, &[]).await?.try_get(0) })?;
+        Ok(!any)
+    }
+
+    fn visit_prefix(&self, tree: Tree, prefix: &[u8], visit: &mut Visitor<'_>) -> StoreResult<()> {
+        // Page by page, so that memory stays bounded however large the tree.
+        let end = successor(prefix);
+        let mut from = prefix.to_vec();
+        loop {
+            let page = self.scan(tree, from.clone(), end.clone(), VISIT_PAGE)?;
+            let full = page.len() as i64 == VISIT_PAGE;
+            for (k, v) in &page {
+                if !visit(k, v)? {
+                    return Ok(());
+                }
+            }
+            match page.last() {
+                Some((last, _)) if full => {
+                    from = last.clone();
+                    from.push(0);
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn drop_retired(&self, name: &str) -> StoreResult<()> {
+        let sql = format!("DROP TABLE IF EXISTS {name}");
+        self.call(move |c| async move { c.batch_execute(&sql).await })
+    }
+
+    fn begin(self: Arc<Self>, mode: Mode) -> StoreResult<Box<dyn Transaction>> {
+        let start = match mode {
+            Mode::Write => format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK});"),
+            Mode::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;".into(),
+        };
+        let pool = self.shared.pool.clone();
+        let object = self.shared.block_on(async move {
+            let object = pool.get().await.map_err(backend)?;
+            object.batch_execute(&start).await.map_err(backend)?;
+            Ok(object)
+        })?;
+        let held = Arc::new(AsyncMutex::new(object));
+        Ok(Box::new(PgTransaction {
+            view: Arc::new(PgEngine {
+                shared: self.shared.clone(),
+                source: Source::Transaction(held.clone()),
+            }),
+            held: Some(held),
+        }))
+    }
+
+    fn setup_lock(&self) -> StoreResult<Box<dyn Send>> {
+        let pool = self.shared.pool.clone();
+        let object = self.shared.block_on(async move {
+            let object = pool.get().await.map_err(backend)?;
+            let lock = format!("SELECT pg_advisory_lock({SETUP_LOCK})");
+            object.batch_execute(&lock).await.map_err(backend)?;
+            Ok(object)
+        })?;
+        Ok(Box::new(SetupLock {
+            shared: self.shared.clone(),
+            object: Some(object),
+        }))
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
+/// Holds the setup lock's session; dropping it unlocks.
+struct SetupLock {
+    shared: Arc<Shared>,
+    object: Option<Object>,
+}
+
+impl Drop for SetupLock {
+    fn drop(&mut self) {
+        if let Some(object) = self.object.take() {
+            self.shared.handle.spawn(async move {
+                let unlock = format!("SELECT pg_advisory_unlock({SETUP_LOCK})");
+                if object.batch_execute(&unlock).await.is_err() {
+                    // Closing the session releases its locks too.
+                    drop(Object::take(object));
+                }
+            });
+        }
+    }
+}
+
+struct PgTransaction {
+    view: Arc<PgEngine>,
+    /// `None` once committed.
+    held: Option<Arc<AsyncMutex<Object>>>,
+}
+
+impl Transaction for PgTransaction {
+    fn view(&self) -> Arc<dyn Engine> {
+        self.view.clone()
+    }
+
+    fn apply(&mut self, batch: Batch) -> StoreResult<()> {
+        // Only each key's last write counts, and one statement per table and kind of write
+        // (an upsert may not touch a row twice). The statements are pipelined.
+        let mut last: std::collections::HashMap<(Tree, Vec<u8>), Option<Vec<u8>>> =
+            std::collections::HashMap::with_capacity(batch.writes.len());
+        for (tree, key, value) in batch.writes {
+            last.insert((tree, key), value);
+        }
+        let mut puts: Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>)> = vec![Default::default(); Tree::ALL.len()];
+        let mut deletes: Vec<Vec<Vec<u8>>> = vec![Vec::new(); Tree::ALL.len()];
+        for ((tree, key), value) in last {
+            match value {
+                Some(v) => {
+                    puts[tree.index()].0.push(key);
+                    puts[tree.index()].1.push(v);
+                }
+                None => deletes[tree.index()].push(key),
+            }
+        }
+        let mut statements = Vec::new();
+        for tree in Tree::ALL {
+            let sql = self.view.sql(tree);
+            let (keys, values) = std::mem::take(&mut puts[tree.index()]);
+            if !keys.is_empty() {
+                statements.push((sql.upsert.clone(), keys, Some(values)));
+            }
+            let keys = std::mem::take(&mut deletes[tree.index()]);
+            if !keys.is_empty() {
+                statements.push((sql.delete.clone(), keys, None));
+            }
+        }
+        self.view.call(move |c| async move {
+            let mut prepared = Vec::with_capacity(statements.len());
+            for (sql, _, _) in &statements {
+                prepared.push(c.prepare_cached(sql).await?);
+            }
+            let runs = statements
+                .iter()
+                .zip(&prepared)
+                .map(|((_, keys, values), statement)| {
+                    let c = &c;
+                    async move {
+                        match values {
+                            Some(values) => c.execute(statement, &[keys, values]).await,
+                            None => c.execute(statement, &[keys]).await,
+                        }
+                    }
+                });
+            try_join_all(runs).await.map(|_| ())
+        })
+    }
+
+    fn commit(mut self: Box<Self>, durable: bool) -> StoreResult<()> {
+        let end = if durable {
+            "COMMIT"
+        } else {
+            "SET LOCAL synchronous_commit TO off; COMMIT"
+        };
+        self.held = None;
+        self.view
+            .call(move |c| async move { c.batch_execute(end).await })
+    }
+}
+
+impl Drop for PgTransaction {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            self.view.shared.handle.spawn(async move {
+                let object = held.lock().await;
+                if object.batch_execute("ROLLBACK").await.is_err() {
+                    drop(object);
+                    if let Ok(object) = Arc::try_unwrap(held) {
+                        drop(Object::take(object.into_inner()));
+                    }
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_successor_of_a_prefix_bounds_exactly_its_keys() {
+        assert_eq!(successor(b"ab\xff"), Some(b"ac".to_vec()));
+        assert_eq!(successor(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(successor(b"\xff\xff"), None);
+        assert_eq!(successor(b""), None);
+        let prefix = b"u1\xff";
+        let end = successor(prefix).unwrap();
+        for key in [&b"u1\xffroom"[..], b"u1\xff\xff\xff"] {
+            assert!(key >= &prefix[..] && key < &end[..]);
+        }
+        assert!(&b"u2"[..] >= &end[..]);
+    }
+}
