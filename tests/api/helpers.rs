@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use rcpush::config::Config;
+use rcpush::config::{Backend, Config};
 use rcpush::startup::{spawn, RunningServer};
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ pub use crate::support::{ALICE, BOB, GINA, RODRIQ};
 
 pub struct TestApp {
     pub url: String,
-    pub data_dir: PathBuf,
+    data_dir: PathBuf,
     config: Config,
     server: Option<RunningServer>,
     _dir: tempfile::TempDir,
@@ -40,7 +40,9 @@ impl Resp {
     }
 }
 
-/// The committed `config.toml` with the demo seed, on a free port and a temporary database.
+/// The committed `config.toml` with the demo seed, on a free port and a temporary database
+/// of this test binary's backend (`crate::BACKEND`): a directory for sled, a new database of
+/// the test cluster for PostgreSQL.
 pub fn spawn_app() -> TestApp {
     spawn_app_with(|_| {})
 }
@@ -51,6 +53,10 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     config.server.bind = "127.0.0.1:0".into();
     config.storage.path = dir.path().join("db");
+    if crate::BACKEND == Backend::Postgres {
+        config.storage.backend = Backend::Postgres;
+        config.storage.url = crate::support::postgres::database_or_skip().into();
+    }
     config.seed.file = root.join("data/seed.json").display().to_string();
     config.admin.password = ADMIN_PASSWORD.into();
     // Pushes go to a closed loopback port unless a test starts a fake gateway.
@@ -144,6 +150,25 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// Every file of the database with its bytes: sled's files, or PostgreSQL's dump of the
+    /// database (where `bytea` is hex, so look for both forms).
+    pub fn stored_bytes(&self) -> Vec<(String, Vec<u8>)> {
+        if self.config.storage.backend == Backend::Postgres {
+            let cluster = crate::support::postgres::cluster().expect("the test cluster");
+            let url = secrecy::ExposeSecret::expose_secret(&self.config.storage.url);
+            return vec![("pg_dump".into(), cluster.dump(url))];
+        }
+        walk(&self.data_dir)
+            .into_iter()
+            .map(|p| {
+                (
+                    p.display().to_string(),
+                    std::fs::read(&p).expect("readable"),
+                )
+            })
+            .collect()
+    }
+
     pub fn delete(&self, path: &str, auth: Option<(&str, &str)>, body: &Value) -> Resp {
         let mut req = ureq::delete(&format!("{}{path}", self.url));
         if let Some((uid, token)) = auth {
@@ -160,6 +185,19 @@ pub fn custom_seed(dir: &std::path::Path, edit: impl FnOnce(&mut Value)) -> Stri
     let path = dir.join("bundle.json");
     std::fs::write(&path, bundle.to_string()).unwrap();
     path.display().to_string()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("a directory") {
+        let p = e.expect("an entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// The keys of a JSON object, in order.

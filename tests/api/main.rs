@@ -1,4 +1,5 @@
-//! Integration tests: the real server over HTTP (one test binary).
+//! Integration tests: the real server over HTTP (one test binary). `postgres.rs` runs the
+//! same modules on PostgreSQL; a module added here is added there too.
 
 mod access_oracle;
 mod auth;
@@ -10,3 +11,6 @@ mod python_client;
 mod rooms;
 #[path = "../support/mod.rs"]
 mod support;
+
+/// The backend every `spawn_app` of this binary uses.
+pub const BACKEND: rcpush::config::Backend = rcpush::config::Backend::Sled;

@@ -1,0 +1,16 @@
+//! The HTTP integration suite of `main.rs`, every module of it, on PostgreSQL: each test's
+//! server gets a new database of a private cluster (`support/postgres.rs`).
+
+mod access_oracle;
+mod auth;
+mod fake_gateway;
+mod helpers;
+mod push;
+mod push_delivery;
+mod python_client;
+mod rooms;
+#[path = "../support/mod.rs"]
+mod support;
+
+/// The backend every `spawn_app` of this binary uses.
+pub const BACKEND: rcpush::config::Backend = rcpush::config::Backend::Postgres;
