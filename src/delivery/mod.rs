@@ -24,6 +24,9 @@ use crate::rules::push::{gateway_outcome, GatewayOutcome};
 use crate::settings::Settings;
 use crate::store::{Finish, PendingPush, Store};
 
+/// What a claim adds to the longest attempt: time for the outcome to be written.
+const CLAIM_MARGIN_MS: i64 = 60_000;
+
 /// Longest sleep of the scheduler between looks at the outbox.
 const IDLE_WAIT: Duration = Duration::from_millis(1000);
 
@@ -44,6 +47,8 @@ struct Shared {
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     agent: ureq::Agent,
+    /// How long a claimed push is this process's alone: longer than any attempt.
+    lease_ms: i64,
 }
 
 impl Delivery {
@@ -54,6 +59,7 @@ impl Delivery {
             .timeout(Duration::from_millis(config.timeout_ms))
             .build();
         let workers = config.concurrency;
+        let lease_ms = i64::try_from(config.timeout_ms).unwrap_or(i64::MAX / 2) + CLAIM_MARGIN_MS;
         let shared = Arc::new(Shared {
             store,
             settings,
@@ -62,6 +68,7 @@ impl Delivery {
             in_flight: Mutex::new(HashSet::new()),
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
+            lease_ms,
             agent,
         });
         let (tx, rx) = sync_channel::<PendingPush>(workers);
@@ -137,36 +144,20 @@ impl Shared {
 }
 
 /// Hands due pushes that are not already being attempted to the workers, at most as many
-/// as the pool can take, so memory stays bounded however long the outbox grows.
+/// as the pool can take, so memory stays bounded however long the outbox grows. Where other
+/// processes share the outbox, the pushes are claimed first (`Store::claim_pushes`).
 fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
     while !s.stopping() {
-        // Taken before the outbox is read: a push in flight now may finish, and leave the
-        // outbox, while the batch is handed out; the batch's copy of it must not go again.
-        let busy = s.in_flight.lock().clone();
-        let capacity = 2 * s.config.concurrency;
-        let mut next_due = None;
-        if busy.len() < capacity {
-            match s.store.due_pushes(i64::MAX, busy.len() + capacity) {
-                Ok(pending) => {
-                    let now = now_millis();
-                    for p in pending {
-                        if busy.contains(&p.id) || s.in_flight.lock().contains(&p.id) {
-                            continue;
-                        }
-                        if p.due > now {
-                            next_due = Some(p.due);
-                            break;
-                        }
-                        if s.in_flight.lock().len() >= capacity {
-                            break;
-                        }
-                        s.in_flight.lock().insert(p.id.clone());
-                        if tx.send(p).is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "cannot read the push outbox"),
+        let (ready, next_due) = match next_batch(s) {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the push outbox");
+                (Vec::new(), None)
+            }
+        };
+        for p in ready {
+            if tx.send(p).is_err() {
+                return;
             }
         }
         let wait =
@@ -177,6 +168,37 @@ fn scheduler(s: &Shared, tx: &SyncSender<PendingPush>) {
             });
         s.sleep(wait);
     }
+}
+
+/// The due pushes to attempt now, marked in flight, and when the next one falls due.
+fn next_batch(s: &Shared) -> crate::store::StoreResult<(Vec<PendingPush>, Option<i64>)> {
+    // Taken before the outbox is read: a push in flight now may finish, and leave the
+    // outbox, while the batch is handed out; the batch's copy of it must not go again.
+    let busy = s.in_flight.lock().clone();
+    let capacity = 2 * s.config.concurrency;
+    if busy.len() >= capacity {
+        return Ok((Vec::new(), None));
+    }
+    let now = now_millis();
+    let mut next_due = None;
+    let mut ready = Vec::new();
+    for p in s.store.due_pushes(i64::MAX, busy.len() + capacity)? {
+        if busy.contains(&p.id) || s.in_flight.lock().contains(&p.id) {
+            continue;
+        }
+        if p.due > now {
+            next_due = Some(p.due);
+            break;
+        }
+        if busy.len() + ready.len() >= capacity {
+            break;
+        }
+        ready.push(p);
+    }
+    let ready = s.store.claim_pushes(ready, now + s.lease_ms)?;
+    let mut in_flight = s.in_flight.lock();
+    in_flight.extend(ready.iter().map(|p| p.id.clone()));
+    Ok((ready, next_due))
 }
 
 fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>, done: &Sender<Attempt>) {

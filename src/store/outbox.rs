@@ -98,18 +98,59 @@ impl Store {
             .collect()
     }
 
+    /// Claims `pushes` for this process before it attempts them, when other processes share
+    /// the outbox: each still waiting at its place moves to `until`, so no other process takes
+    /// it meanwhile; one claimed by a process that dies falls due again at `until`. Returns
+    /// the pushes claimed, as now stored. On a database of its own a process claims nothing
+    /// (its scheduler knows what it has in flight) and gets `pushes` back.
+    pub fn claim_pushes(
+        &self,
+        pushes: Vec<PendingPush>,
+        until: i64,
+    ) -> StoreResult<Vec<PendingPush>> {
+        if !self.engine.is_shared() || pushes.is_empty() {
+            return Ok(pushes);
+        }
+        // Not durable: a claim lost in a crash only lets the push be sent once more.
+        self.write_then(
+            |store, batch| {
+                let mut claimed = Vec::with_capacity(pushes.len());
+                for mut push in pushes {
+                    let key = keys::due_id(push.due, &push.id);
+                    if store.engine.get(Tree::Outbox, &key)?.is_none() {
+                        continue;
+                    }
+                    batch.delete(Tree::Outbox, key);
+                    push.due = until;
+                    Self::put_push(batch, &push);
+                    claimed.push(push);
+                }
+                Ok(claimed)
+            },
+            |_, _, claimed| claimed,
+            false,
+        )
+    }
+
     pub fn outbox_len(&self) -> StoreResult<usize> {
         self.engine.count(Tree::Outbox)
     }
 
     /// Records the outcomes of attempts, durably, in one write. Returns, for each, how many
-    /// device registrations it pruned (a token pruned twice in one batch counts once).
+    /// device registrations it pruned (a token pruned twice in one batch counts once). An
+    /// outcome whose push is no longer where it was (another process's claim took it after
+    /// this one's lapsed) changes nothing: that process records its own.
     pub fn finish_pushes(&self, outcomes: &[(&PendingPush, Finish)]) -> StoreResult<Vec<usize>> {
         self.write(|store, batch| {
             let mut pruned_tokens = std::collections::HashSet::new();
             let mut pruned = Vec::with_capacity(outcomes.len());
             for (push, finish) in outcomes {
-                batch.delete(Tree::Outbox, keys::due_id(push.due, &push.id));
+                let key = keys::due_id(push.due, &push.id);
+                if store.engine.get(Tree::Outbox, &key)?.is_none() {
+                    pruned.push(0);
+                    continue;
+                }
+                batch.delete(Tree::Outbox, key);
                 pruned.push(match finish {
                     Finish::Done => 0,
                     Finish::RetryAt(due) => {
