@@ -24,8 +24,8 @@ use crate::rules::push::{gateway_outcome, GatewayOutcome};
 use crate::settings::Settings;
 use crate::store::{Finish, PendingPush, Store};
 
-/// What a claim adds to the longest attempt: time for the outcome to be written.
-const CLAIM_MARGIN_MS: i64 = 60_000;
+/// What a claim adds to twice the longest attempt: time for the outcome to be written.
+const CLAIM_MARGIN_MS: i64 = 5_000;
 
 /// Longest sleep of the scheduler between looks at the outbox.
 const IDLE_WAIT: Duration = Duration::from_millis(1000);
@@ -47,7 +47,8 @@ struct Shared {
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     agent: ureq::Agent,
-    /// How long a claimed push is this process's alone: longer than any attempt.
+    /// How long a claimed push is this process's alone: twice the longest attempt and a
+    /// margin (35 s by default), after which another process may send it.
     lease_ms: i64,
 }
 
@@ -59,7 +60,10 @@ impl Delivery {
             .timeout(Duration::from_millis(config.timeout_ms))
             .build();
         let workers = config.concurrency;
-        let lease_ms = i64::try_from(config.timeout_ms).unwrap_or(i64::MAX / 2) + CLAIM_MARGIN_MS;
+        let lease_ms = i64::try_from(config.timeout_ms)
+            .unwrap_or(i64::MAX / 4)
+            .saturating_mul(2)
+            .saturating_add(CLAIM_MARGIN_MS);
         let shared = Arc::new(Shared {
             store,
             settings,

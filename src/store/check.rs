@@ -10,15 +10,18 @@ use crate::model::push_token::PushToken;
 use crate::model::{DocExt, Room, Subscription, User};
 
 impl Store {
-    /// Every inconsistency found, one sentence each (empty when the database is consistent).
+    /// Every inconsistency found, one sentence each (empty when the database is consistent),
+    /// in one consistent state of the database (servers may be writing to PostgreSQL).
     pub fn check_consistency(&self) -> StoreResult<Vec<String>> {
-        let mut problems = Vec::new();
-        self.check_users(&mut problems)?;
-        self.check_rooms(&mut problems)?;
-        self.check_subscriptions(&mut problems)?;
-        self.check_messages(&mut problems)?;
-        self.check_push_tokens(&mut problems)?;
-        Ok(problems)
+        self.read_consistent(|store| {
+            let mut problems = Vec::new();
+            store.check_users(&mut problems)?;
+            store.check_rooms(&mut problems)?;
+            store.check_subscriptions(&mut problems)?;
+            store.check_messages(&mut problems)?;
+            store.check_push_tokens(&mut problems)?;
+            Ok(problems)
+        })
     }
 
     /// How many documents of each kind the database holds, as `(kind, count)` pairs:

@@ -116,8 +116,16 @@ fn table_ddl(table: &str) -> String {
     format!("CREATE TABLE IF NOT EXISTS {table} (k bytea PRIMARY KEY, v bytea NOT NULL);")
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("PostgreSQL: {e}"))
+/// An error with its causes (tokio-postgres says only "db error" at the top).
+fn backend(e: impl std::error::Error) -> StoreError {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    StoreError::Backend(format!("PostgreSQL: {text}"))
 }
 
 /// A connection for one call.
@@ -179,15 +187,18 @@ impl PgEngine {
         shared
             .block_on(async move {
                 let client = pool.get().await.map_err(backend)?;
-                // Concurrent CREATE TABLE IF NOT EXISTS can still collide: one at a time.
+                // Concurrent CREATE TABLE IF NOT EXISTS can still collide: one at a time, each
+                // committed before the next process looks (three statements, not one batch,
+                // which would be one transaction committed after the unlock).
                 let ddl: String = Tree::ALL.iter().map(|t| table_ddl(t.name())).collect();
-                client
-                    .batch_execute(&format!(
-                        "SELECT pg_advisory_lock({SETUP_LOCK}); {ddl} \
-                         SELECT pg_advisory_unlock({SETUP_LOCK});"
-                    ))
-                    .await
-                    .map_err(backend)
+                for sql in [
+                    format!("SELECT pg_advisory_lock({SETUP_LOCK})"),
+                    ddl,
+                    format!("SELECT pg_advisory_unlock({SETUP_LOCK})"),
+                ] {
+                    client.batch_execute(&sql).await.map_err(backend)?;
+                }
+                Ok(())
             })
             .map_err(|e| StoreError::Open(format!("cannot open PostgreSQL {place}: {e}")))?;
         Ok(PgEngine {

@@ -11,8 +11,12 @@
 mod backup;
 mod cli;
 mod crash;
+#[path = "../api/fake_gateway.rs"]
+#[allow(dead_code)]
+mod fake_gateway;
 mod hostile;
 mod lifecycle;
+mod scale_out;
 mod secrets;
 #[path = "../support/mod.rs"]
 mod support;

@@ -1,0 +1,400 @@
+//! Several rcpush processes on one PostgreSQL database: one seeds it, every write is atomic
+//! across them, what one writes the others serve at once, and a process killed with
+//! `kill -9` loses no acknowledged write and no push.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::fake_gateway::FakeGateway;
+use crate::support::postgres::database_or_skip;
+use crate::support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, RODRIQ};
+
+const VB: &str = "iu7jtPAhvEeAS5tNq";
+const VB_MESSAGE: &str = "WkbwSntxt8D3jLp8G";
+
+/// `rcpush` on the PostgreSQL database `url` (`dir` only holds what sled would).
+fn on_postgres(dir: &Path, url: &str) -> Command {
+    let mut c = rcpush(&dir.join("unused"));
+    c.env("RCPUSH_STORAGE_BACKEND", "postgres")
+        .env("RCPUSH_STORAGE_URL", url);
+    c
+}
+
+/// Starts `n` servers at the same moment.
+fn start_at_once(n: usize, command: impl Fn() -> Command + Sync) -> Vec<Server> {
+    let barrier = Barrier::new(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut c = command();
+                    barrier.wait();
+                    Server::start(&mut c)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build()
+}
+
+/// `(status, body)` of a call, or `None` when the server could not be reached.
+fn call(
+    base: &str,
+    path: &str,
+    who: Option<(&str, &str)>,
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
+    let agent = agent();
+    let url = format!("{base}{path}");
+    let mut req = match body {
+        Some(_) => agent.post(&url),
+        None => agent.get(&url),
+    };
+    if let Some((uid, token)) = who {
+        req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
+    }
+    let result = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    let (status, r) = match result {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(code, r)) => (code, r),
+        Err(ureq::Error::Transport(_)) => return None,
+    };
+    Some((status, r.into_json().unwrap_or(Value::Null)))
+}
+
+fn must(server: &Server, path: &str, who: Option<(&str, &str)>, body: Option<Value>) -> Value {
+    let (status, v) = call(&server.url(""), path, who, body).expect("server reachable");
+    assert_eq!(status, 200, "{path}: {v}");
+    v
+}
+
+fn login(server: &Server, user: &str, password: &str) -> (String, String) {
+    let v = must(
+        server,
+        "/api/v1/login",
+        None,
+        Some(json!({"user": user, "password": password})),
+    );
+    let d = &v["data"];
+    (
+        d["userId"].as_str().unwrap().into(),
+        d["authToken"].as_str().unwrap().into(),
+    )
+}
+
+fn pair(a: &(String, String)) -> (&str, &str) {
+    (&a.0, &a.1)
+}
+
+fn startup_lines(servers: &[Server], what: &str) -> usize {
+    servers
+        .iter()
+        .map(|s| s.startup_log.iter().filter(|l| l.contains(what)).count())
+        .sum()
+}
+
+#[test]
+fn instances_started_at_once_share_one_workspace() {
+    let url = database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let servers = start_at_once(3, || on_postgres(dir.path(), &url));
+    // Exactly one of them seeded the database and created the admin.
+    assert_eq!(startup_lines(&servers, "loaded seed bundle"), 1);
+    assert_eq!(startup_lines(&servers, "created admin user"), 1);
+
+    // The documented example, byte for byte, from each.
+    let bodies: BTreeSet<String> = servers.iter().map(|s| s.push_get(VB_MESSAGE).1).collect();
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies
+        .iter()
+        .next()
+        .unwrap()
+        .contains(r#""notId":654494840"#));
+
+    // What one writes, the others serve on their next request.
+    let posted = must(
+        &servers[2],
+        "/api/v1/chat.postMessage",
+        Some(RODRIQ),
+        Some(json!({"roomId": VB, "text": "from the third"})),
+    );
+    let id = posted["message"]["_id"].as_str().unwrap();
+    let (status, body) = servers[0].push_get(id);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("from the third"), "{body}");
+
+    // A logout on one makes the token fail on every other, at once.
+    let alice = login(&servers[0], "alice", "alice-demo");
+    let path = format!("/api/v1/push.get?id={VB_MESSAGE}");
+    assert_eq!(
+        call(&servers[1].url(""), &path, Some(pair(&alice)), None)
+            .unwrap()
+            .0,
+        200
+    );
+    must(
+        &servers[1],
+        "/api/v1/logout",
+        Some(pair(&alice)),
+        Some(json!({})),
+    );
+    for s in &servers {
+        let (status, body) = call(&s.url(""), &path, Some(pair(&alice)), None).unwrap();
+        assert_eq!(status, 401, "{body}");
+    }
+
+    // The same username created on two instances at the same moment: one wins, the other
+    // gets Rocket.Chat's error.
+    let admins: Vec<(String, String)> = servers
+        .iter()
+        .take(2)
+        .map(|s| login(s, "admin", ADMIN_PASSWORD))
+        .collect();
+    for round in 0..10 {
+        let barrier = Barrier::new(2);
+        let results: Vec<(u16, Value)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let (base, admin, barrier) = (servers[i].url(""), &admins[i], &barrier);
+                    scope.spawn(move || {
+                        let body = json!({"username": format!("twin{round}"),
+                            "email": format!("twin{round}-{i}@example.com"),
+                            "name": "Twin", "password": "twin-password-1"});
+                        barrier.wait();
+                        call(&base, "/api/v1/users.create", Some(pair(admin)), Some(body)).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let statuses: BTreeSet<u16> = results.iter().map(|(s, _)| *s).collect();
+        assert_eq!(statuses, BTreeSet::from([200, 400]), "{results:?}");
+        let loser = results.iter().find(|(s, _)| *s == 400).unwrap();
+        assert_eq!(
+            loser.1["error"],
+            format!("twin{round} is already in use :( [error-field-unavailable]")
+        );
+    }
+}
+
+/// What the writers of the kill test had acknowledged.
+#[derive(Default)]
+struct Acked {
+    messages: Vec<String>,
+    users: Vec<String>,
+    logins: Vec<(String, String)>,
+}
+
+#[test]
+fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
+    let url = database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = FakeGateway::start();
+    let command = || {
+        let mut c = on_postgres(dir.path(), &url);
+        c.env("RCPUSH_SETTINGS_Push_gateway", &gateway.url)
+            // A short attempt time, so that the pushes the killed one had claimed fall due
+            // again within seconds.
+            .env("RCPUSH_PUSH_TIMEOUT_MS", "1000");
+        c
+    };
+    let mut servers = start_at_once(2, command);
+    for (who, token) in [(ALICE, "gcm-alice"), (BOB, "gcm-bob")] {
+        must(
+            &servers[1],
+            "/api/v1/push.token",
+            Some(who),
+            Some(json!({"type": "gcm", "value": token, "appName": "chat.rocket.android"})),
+        );
+    }
+    let admin = login(&servers[0], "admin", ADMIN_PASSWORD);
+
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let urls: Vec<String> = servers.iter().map(|s| s.url("")).collect();
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (acked, stop, urls, admin) = (acked.clone(), stop.clone(), urls.clone(), admin.clone());
+        writers.push(std::thread::spawn(move || {
+            let agent = agent();
+            let mut n = 0u32;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let base = &urls[(n as usize + w) % urls.len()];
+                let (path, who, body) = match w {
+                    0 | 1 => (
+                        "/api/v1/chat.postMessage",
+                        (RODRIQ.0.to_string(), RODRIQ.1.to_string()),
+                        json!({"roomId": VB, "text": format!("w{w} #{n}")}),
+                    ),
+                    2 => (
+                        "/api/v1/users.create",
+                        admin.clone(),
+                        json!({"username": format!("u{n}"), "email": format!("u{n}@example.com"),
+                               "name": "U", "password": "user-password-1"}),
+                    ),
+                    _ => (
+                        "/api/v1/login",
+                        (String::new(), String::new()),
+                        json!({"user": "bob", "password": "bob-demo"}),
+                    ),
+                };
+                let mut req = agent.post(&format!("{base}{path}"));
+                if !who.0.is_empty() {
+                    req = req.set("X-User-Id", &who.0).set("X-Auth-Token", &who.1);
+                }
+                let Ok(r) = req.send_json(body) else {
+                    // Refused or cut off by the kill: not acknowledged, so nothing to check.
+                    continue;
+                };
+                let v: Value = r.into_json().unwrap_or_default();
+                let mut a = acked.lock().unwrap();
+                match w {
+                    0 | 1 => a
+                        .messages
+                        .push(v["message"]["_id"].as_str().unwrap().into()),
+                    2 => a.users.push(format!("u{n}")),
+                    _ => a.logins.push((
+                        v["data"]["userId"].as_str().unwrap().into(),
+                        v["data"]["authToken"].as_str().unwrap().into(),
+                    )),
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    servers.remove(0).kill_hard();
+    std::thread::sleep(Duration::from_millis(700));
+    servers.insert(0, Server::start(&mut command()));
+    std::thread::sleep(Duration::from_millis(700));
+    stop.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap();
+    assert!(acked.messages.len() > 10 && !acked.users.is_empty() && !acked.logins.is_empty());
+
+    // Every acknowledged write is there, on both instances.
+    for s in &servers {
+        for id in &acked.messages {
+            assert_eq!(s.push_get(id).0, 200, "message {id}");
+        }
+        for u in &acked.users {
+            let (status, v) = call(
+                &s.url(""),
+                &format!("/api/v1/users.info?username={u}"),
+                Some(pair(&admin)),
+                None,
+            )
+            .unwrap();
+            assert_eq!(status, 200, "user {u}: {v}");
+        }
+        for token in &acked.logins {
+            let (status, v) = call(&s.url(""), "/api/v1/me", Some(pair(token)), None).unwrap();
+            assert_eq!(status, 200, "login token: {v}");
+        }
+    }
+
+    // Every push of every acknowledged message reaches the gateway; only those the killed
+    // instance had claimed may arrive twice (at most a scheduler's batch: 2 × concurrency).
+    let expected: BTreeSet<(String, String)> = acked
+        .messages
+        .iter()
+        .flat_map(|m| {
+            [
+                (m.clone(), "gcm-alice".to_string()),
+                (m.clone(), "gcm-bob".to_string()),
+            ]
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let counts = loop {
+        let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for r in gateway.received() {
+            let v = r.json();
+            let key = (
+                v["options"]["payload"]["messageId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                v["token"].as_str().unwrap_or_default().to_string(),
+            );
+            *counts.entry(key).or_default() += 1;
+        }
+        let missing = expected.iter().filter(|k| !counts.contains_key(*k)).count();
+        if missing == 0 {
+            break counts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} pushes never delivered"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let repeats: usize = counts.values().map(|n| n - 1).sum();
+    assert!(repeats <= 8, "{repeats} pushes sent more than once");
+
+    // And the database is consistent.
+    drop(servers);
+    let out = on_postgres(dir.path(), &url).arg("check").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("consistent"), "{stdout}");
+}
+
+#[test]
+fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
+    use rcpush::config::{Backend, StorageConfig};
+    use rcpush::model::push_token::Service;
+    use rcpush::store::{Finish, PendingPush, Store};
+
+    let config = StorageConfig {
+        backend: Backend::Postgres,
+        url: database_or_skip().into(),
+        ..StorageConfig::default()
+    };
+    let (a, b) = (
+        Store::connect(&config).unwrap(),
+        Store::connect(&config).unwrap(),
+    );
+    let push = PendingPush::new(Service::Gcm, "tok", "u1", "{}".into(), 0);
+    a.enqueue_pushes(std::slice::from_ref(&push)).unwrap();
+    let now = 1_000;
+    let claimed = a.claim_pushes(vec![push.clone()], now + 5_000).unwrap();
+    assert_eq!(claimed.len(), 1);
+    // Meanwhile it is nobody else's: not due, and a copy read before the claim claims nothing.
+    assert!(b.due_pushes(now, 10).unwrap().is_empty());
+    assert!(b.claim_pushes(vec![push], now + 5_000).unwrap().is_empty());
+
+    // `a` dies without an outcome; once the lease ends, `b` takes the push over.
+    drop(a);
+    let due = b.due_pushes(now + 5_000, 10).unwrap();
+    let taken = b.claim_pushes(due, now + 10_000).unwrap();
+    assert_eq!(taken.len(), 1);
+    // A late outcome of the first attempt changes nothing; `b`'s own removes it.
+    let late = Store::connect(&config).unwrap();
+    late.finish_pushes(&[(&claimed[0], Finish::RetryAt(now + 60_000))])
+        .unwrap();
+    assert_eq!(b.outbox_len().unwrap(), 1);
+    b.finish_pushes(&[(&taken[0], Finish::Done)]).unwrap();
+    assert_eq!(b.outbox_len().unwrap(), 0);
+}
