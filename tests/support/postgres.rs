@@ -17,10 +17,15 @@ use std::time::{Duration, Instant};
 pub struct Cluster {
     bin: PathBuf,
     port: u16,
+    dir: PathBuf,
+    owner: Option<(u32, u32)>,
+    /// The running postmaster's process id (0 when stopped).
+    pid: std::sync::atomic::AtomicU32,
 }
 
 static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
+static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
 
 const DIR_PREFIX: &str = "rcpush-test-pg-";
 
@@ -82,6 +87,14 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+fn log_file(dir: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("log"))
+        .expect("log file")
+}
+
 fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -93,6 +106,7 @@ fn remove_stale_clusters(tmp: &Path) {
         let Some(pid) = name
             .to_str()
             .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|n| n.split('-').next())
             .and_then(|n| n.parse::<u32>().ok())
         else {
             continue;
@@ -104,23 +118,27 @@ fn remove_stale_clusters(tmp: &Path) {
 }
 
 impl Cluster {
-    fn start() -> Option<Cluster> {
+    /// A cluster of its own (the shared one is `cluster()`), for tests that stop it.
+    pub fn private() -> Option<Cluster> {
         let bin = binaries()?;
         let owner = run_as();
         let tmp = std::env::temp_dir();
         remove_stale_clusters(&tmp);
-        let dir = tmp.join(format!("{DIR_PREFIX}{}", std::process::id()));
+        let dir = tmp.join(format!(
+            "{DIR_PREFIX}{}-{}",
+            std::process::id(),
+            CLUSTERS.fetch_add(1, Ordering::SeqCst)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("cluster directory");
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown cluster dir");
         }
-        let data = dir.join("data");
         let mut initdb = as_owner(Command::new(bin.join("initdb")), owner);
         let out = initdb
             .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
             .arg("-D")
-            .arg(&data)
+            .arg(dir.join("data"))
             .output()
             .expect("initdb runs");
         assert!(
@@ -128,17 +146,34 @@ impl Cluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
-        let mut server = as_owner(Command::new(bin.join("postgres")), owner);
+        let cluster = Cluster {
+            bin,
+            port: free_port(),
+            dir,
+            owner,
+            pid: std::sync::atomic::AtomicU32::new(0),
+        };
+        cluster.run();
+        Some(cluster)
+    }
+
+    /// Starts the postmaster and waits until it accepts connections.
+    pub fn run(&self) {
+        let mut server = as_owner(Command::new(self.bin.join("postgres")), self.owner);
         server
             .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .arg(self.dir.join("data"))
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+            ])
             .arg("-c")
-            .arg(format!("unix_socket_directories={}", dir.display()))
+            .arg(format!("unix_socket_directories={}", self.dir.display()))
             .args(["-c", "max_connections=400", "-c", "shared_buffers=32MB"])
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("log")).expect("log file"));
+            .stderr(log_file(&self.dir));
         // SAFETY: prctl is async-signal-safe; it only sets this child's parent-death signal.
         unsafe {
             server.pre_exec(|| {
@@ -151,22 +186,36 @@ impl Cluster {
             .name("postgres-cluster".into())
             .spawn(move || {
                 let mut child = server.spawn().expect("postgres starts");
-                let _ = tx.send(());
+                let _ = tx.send(child.id());
                 let _ = child.wait();
             })
             .expect("cluster thread");
-        rx.recv().expect("postgres spawned");
-        let cluster = Cluster { bin, port };
+        let pid = rx.recv().expect("postgres spawned");
+        self.pid.store(pid, Ordering::SeqCst);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !cluster.ready() {
+        while !self.ready() {
             assert!(
                 Instant::now() < deadline,
                 "postgres did not start: see {}",
-                dir.join("log").display()
+                self.dir.join("log").display()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(cluster)
+    }
+
+    /// Stops the postmaster (a fast shutdown: sessions are cut) and waits until it is gone.
+    pub fn stop(&self) {
+        let pid = self.pid.swap(0, Ordering::SeqCst);
+        if pid == 0 {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while process_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn ready(&self) -> bool {
@@ -224,7 +273,7 @@ impl Cluster {
 pub fn cluster() -> Option<&'static Cluster> {
     CLUSTER
         .get_or_init(|| {
-            let cluster = Cluster::start();
+            let cluster = Cluster::private();
             if cluster.is_none() {
                 eprintln!(
                     "\n*** SKIPPING the PostgreSQL tests: no PostgreSQL binaries found \
@@ -241,6 +290,14 @@ pub fn cluster() -> Option<&'static Cluster> {
 pub fn database_or_skip() -> String {
     match cluster() {
         Some(c) => c.database(),
+        None => std::process::exit(0),
+    }
+}
+
+/// A cluster of the test's own, or the end of the test process as `database_or_skip`.
+pub fn private_cluster_or_skip() -> Cluster {
+    match cluster() {
+        Some(_) => Cluster::private().expect("a second cluster"),
         None => std::process::exit(0),
     }
 }

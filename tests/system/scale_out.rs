@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::fake_gateway::FakeGateway;
-use crate::support::postgres::database_or_skip;
+use crate::support::postgres::{database_or_skip, private_cluster_or_skip};
 use crate::support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, RODRIQ};
 
 const VB: &str = "iu7jtPAhvEeAS5tNq";
@@ -397,4 +397,47 @@ fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
     assert_eq!(b.outbox_len().unwrap(), 1);
     b.finish_pushes(&[(&taken[0], Finish::Done)]).unwrap();
     assert_eq!(b.outbox_len().unwrap(), 0);
+}
+
+#[test]
+fn a_database_outage_gives_rocket_chat_errors_and_the_server_reconnects() {
+    let cluster = private_cluster_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&mut on_postgres(dir.path(), &cluster.database()));
+    assert_eq!(server.push_get(VB_MESSAGE).0, 200);
+
+    cluster.stop();
+    let started = Instant::now();
+    let (status, body) = server.push_get(VB_MESSAGE);
+    assert_eq!(
+        (status, body.as_str()),
+        (500, r#"{"success":false,"error":"Internal server error"}"#)
+    );
+    let post = call(
+        &server.url(""),
+        "/api/v1/chat.postMessage",
+        Some(RODRIQ),
+        Some(json!({"roomId": VB, "text": "while the database is away"})),
+    );
+    assert_eq!(post.map(|(s, _)| s), Some(500));
+    assert!(started.elapsed() < Duration::from_secs(15), "no hang");
+    let log = server.drain_log().join("\n");
+    assert!(
+        log.contains("request failed") && log.contains("PostgreSQL"),
+        "{log}"
+    );
+
+    cluster.run();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.push_get(VB_MESSAGE).0 != 200 {
+        assert!(Instant::now() < deadline, "no reconnection");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let posted = must(
+        &server,
+        "/api/v1/chat.postMessage",
+        Some(RODRIQ),
+        Some(json!({"roomId": VB, "text": "back"})),
+    );
+    assert_eq!(posted["message"]["msg"], "back");
 }
