@@ -268,6 +268,13 @@ impl Cluster {
     }
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// The test process's cluster, started at the first call; `None` where PostgreSQL is not
 /// installed (said once, loudly: `.ci/run` installs it, so CI always has it).
 pub fn cluster() -> Option<&'static Cluster> {

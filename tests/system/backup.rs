@@ -13,7 +13,11 @@ use serde_json::json;
 const DM: &str = "A7dm3kQzR9xYpW2bnB8fn4mRaS2yZqX3cp";
 
 fn run(db: &Path, args: &[&str]) -> String {
-    let out = rcpush(db).args(args).output().unwrap();
+    run_command(rcpush(db), args)
+}
+
+fn run_command(mut command: std::process::Command, args: &[&str]) -> String {
+    let out = command.args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -35,7 +39,10 @@ type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Every tree's entries, for comparing two databases.
 fn contents(db: &Path) -> Vec<(Tree, Entries)> {
-    let store = Store::open(db, 8).unwrap();
+    contents_of(&Store::open(db, 8).unwrap())
+}
+
+fn contents_of(store: &Store) -> Vec<(Tree, Entries)> {
     Tree::ALL
         .iter()
         .map(|t| (*t, store.entries(*t).unwrap()))
@@ -113,4 +120,66 @@ fn export_while_serving_then_seed_restores_every_document() {
         assert_eq!(a, b, "{tree:?} differs after export and seed");
     }
     run(&restored, &["check"]);
+}
+
+#[test]
+fn a_workspace_moves_from_sled_to_postgresql_and_back_unchanged() {
+    let url = crate::support::postgres::database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let (live, back) = (dir.path().join("live"), dir.path().join("back"));
+    let server = Server::start(&mut rcpush(&live));
+    post(
+        &server,
+        "/api/v1/im.create",
+        ALICE,
+        json!({"username": "bob"}),
+    );
+    for n in 0..20 {
+        post(
+            &server,
+            "/api/v1/chat.postMessage",
+            ALICE,
+            json!({"roomId": DM, "text": format!("moving {n} :tada:")}),
+        );
+    }
+    post(
+        &server,
+        "/api/v1/push.token",
+        BOB,
+        json!({"type": "gcm", "value": "bob-device", "appName": "chat.rocket.android"}),
+    );
+    assert!(server.terminate().success());
+
+    let postgres = || {
+        let mut c = rcpush(&dir.path().join("unused"));
+        c.env("RCPUSH_STORAGE_BACKEND", "postgres")
+            .env("RCPUSH_STORAGE_URL", &url);
+        c
+    };
+    let (from_sled, from_postgres) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    run(&live, &["export", from_sled.to_str().unwrap()]);
+    run_command(postgres(), &["seed", from_sled.to_str().unwrap()]);
+    run_command(postgres(), &["check"]);
+    let on_postgres = {
+        let config = rcpush::config::StorageConfig {
+            backend: rcpush::config::Backend::Postgres,
+            url: url.clone().into(),
+            ..Default::default()
+        };
+        contents_of(&Store::connect(&config).unwrap())
+    };
+    for ((tree, a), (_, b)) in contents(&live).into_iter().zip(on_postgres) {
+        assert_eq!(a, b, "{tree:?} differs on PostgreSQL");
+    }
+
+    run_command(postgres(), &["export", from_postgres.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(&from_sled).unwrap(),
+        std::fs::read(&from_postgres).unwrap(),
+        "the two exports differ"
+    );
+    run(&back, &["seed", from_postgres.to_str().unwrap()]);
+    for ((tree, a), (_, b)) in contents(&live).into_iter().zip(contents(&back)) {
+        assert_eq!(a, b, "{tree:?} differs after the round trip");
+    }
 }
