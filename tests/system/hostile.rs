@@ -501,20 +501,39 @@ fn example(server: &Server) -> String {
     badge.replace(&body, r#""badge":_"#).into_owned()
 }
 
-#[test]
-fn malformed_requests_get_rocket_chat_errors_and_never_a_5xx() {
-    let total: u64 = std::env::var("RCPUSH_HOSTILE_REQUESTS")
+fn requests(default: u64) -> u64 {
+    std::env::var("RCPUSH_HOSTILE_REQUESTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+        .unwrap_or(default)
+}
+
+#[test]
+fn malformed_requests_get_rocket_chat_errors_and_never_a_5xx() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_run(rcpush(&dir.path().join("db")), requests(100_000), "sled");
+}
+
+/// The same on PostgreSQL, with a tenth of the requests by default.
+#[test]
+fn malformed_requests_get_rocket_chat_errors_and_never_a_5xx_on_postgresql() {
+    let url = crate::support::postgres::database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = rcpush(&dir.path().join("unused"));
+    command
+        .env("RCPUSH_STORAGE_BACKEND", "postgres")
+        .env("RCPUSH_STORAGE_URL", url);
+    hostile_run(command, requests(100_000).div_ceil(10), "PostgreSQL");
+}
+
+fn hostile_run(mut command: std::process::Command, total: u64, backend: &str) {
     let seed: u64 = std::env::var("RCPUSH_HOSTILE_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(rand::random);
     let _alone = heavy();
-    let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
-        rcpush(&dir.path().join("db"))
+        command
             .env("RCPUSH_LIMITS_MAX_BODY_BYTES", MAX_BODY.to_string())
             .env("RCPUSH_LIMITS_MAX_JSON_DEPTH", MAX_DEPTH.to_string()),
     );
@@ -555,7 +574,7 @@ fn malformed_requests_get_rocket_chat_errors_and_never_a_5xx() {
         .flat_map(|t| t.join().unwrap())
         .collect();
     eprintln!(
-        "hostile: {total} requests (seed {seed}) in {:.1?}, {} bad answers",
+        "hostile ({backend}): {total} requests (seed {seed}) in {:.1?}, {} bad answers",
         started.elapsed(),
         failures.len()
     );
