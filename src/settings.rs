@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use parking_lot::RwLock;
 
 use indexmap::IndexMap;
@@ -190,13 +192,18 @@ impl Snapshot {
     }
 }
 
-/// The settings in force. Cheap to clone; reads never touch the store.
+/// The settings in force. Cheap to clone. Reads never touch a store of this process's
+/// own; on a database shared with other processes each read first compares the stored
+/// `settings_version` with the one loaded, so that a change made by any process is in force
+/// on the next request everywhere.
 #[derive(Clone)]
 pub struct Settings {
     store: Store,
     values: Arc<RwLock<IndexMap<String, Doc>>>,
     /// The typed view of `values`, replaced whole by every change.
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    /// The `settings_version` that `values` reflect.
+    version: Arc<AtomicU64>,
 }
 
 impl Settings {
@@ -231,17 +238,49 @@ impl Settings {
             store: store.clone(),
             values: Arc::new(RwLock::new(values)),
             snapshot: Arc::new(RwLock::new(snapshot)),
+            version: Arc::new(AtomicU64::new(store.settings_version()?)),
         })
     }
 
     /// The settings in force, typed (a snapshot: a later `set` does not change it).
     pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.refresh();
         self.snapshot.read().clone()
     }
 
     /// The setting document (`{"_id","value",…}`) for `id`.
     pub fn get(&self, id: &str) -> Option<Doc> {
+        self.refresh();
         self.read().get(id).cloned()
+    }
+
+    /// Loads the settings again if another process changed them (shared databases only).
+    /// If the database cannot be read, the settings loaded last stay in force: the request
+    /// will meet the same failure where it needs the database, and say so.
+    fn refresh(&self) {
+        if !self.store.is_shared() {
+            return;
+        }
+        let reload = || -> StoreResult<()> {
+            let stored = self.store.settings_version()?;
+            if stored == self.version.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let values: IndexMap<String, Doc> = self
+                .store
+                .all_settings()?
+                .into_iter()
+                .filter_map(|d| Some((d.get("_id")?.as_str()?.to_string(), d)))
+                .collect();
+            let mut held = self.values.write();
+            *self.snapshot.write() = Arc::new(Snapshot::read(&values));
+            *held = values;
+            self.version.store(stored, Ordering::SeqCst);
+            Ok(())
+        };
+        if let Err(e) = reload() {
+            tracing::warn!(error = %e, "cannot read the settings version");
+        }
     }
 
     /// Changes a setting's value, durably. `None` if the id is unknown.

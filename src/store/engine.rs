@@ -43,6 +43,10 @@ pub enum Mode {
 
 pub trait Engine: Send + Sync {
     fn get(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+    /// The values of `keys`, in their order (one round trip where the backend is remote).
+    fn get_many(&self, tree: Tree, keys: &[Vec<u8>]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|k| self.get(tree, k)).collect()
+    }
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Up to `limit` entries with keys below `end`, in key order.

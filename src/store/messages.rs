@@ -68,10 +68,18 @@ impl Store {
                     Self::put_room(batch, &room);
                 }
                 let mut members = BTreeSet::new();
-                for m in &new.bumps {
-                    let Some(mut sub) = store.subscription(&new.room_id, &m.user_id)? else {
+                let keys: Vec<Vec<u8>> = new
+                    .bumps
+                    .iter()
+                    .map(|m| super::keys::pair(&m.user_id, &new.room_id))
+                    .collect();
+                let stored = store.engine.get_many(Tree::UserroomidSubscription, &keys)?;
+                for (m, stored) in new.bumps.iter().zip(stored) {
+                    let Some(bytes) = stored else {
                         continue;
                     };
+                    let mut sub: crate::model::Subscription =
+                        super::decode(Tree::UserroomidSubscription, &bytes)?;
                     let add = |doc: &mut crate::model::Doc, key: &str, by: i64| {
                         let n = doc.get(key).and_then(Value::as_i64).unwrap_or(0);
                         doc.insert(key.into(), (n + by).into());

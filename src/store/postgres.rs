@@ -79,6 +79,7 @@ impl Shared {
 /// The statements of one table, formatted once.
 struct Sql {
     get: Arc<str>,
+    get_many: Arc<str>,
     scan_from: Arc<str>,
     scan_between: Arc<str>,
     scan_until: Arc<str>,
@@ -92,6 +93,7 @@ impl Sql {
     fn new(table: &str) -> Sql {
         Sql {
             get: Arc::from(format!("SELECT v FROM {table} WHERE k = $1")),
+            get_many: Arc::from(format!("SELECT k, v FROM {table} WHERE k = ANY($1)")),
             scan_from: Arc::from(format!(
                 "SELECT k, v FROM {table} WHERE k >= $1 ORDER BY k LIMIT $2"
             )),
@@ -288,6 +290,23 @@ impl Engine for PgEngine {
                 None => Ok(None),
             }
         })
+    }
+
+    fn get_many(&self, tree: Tree, keys: &[Vec<u8>]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = self.sql(tree).get_many.clone();
+        let wanted = keys.to_vec();
+        let mut found: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+            self.call(move |c| async move {
+                let statement = c.prepare_cached(&sql).await?;
+                let rows = c.query(&statement, &[&wanted]).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect()
+            })?;
+        Ok(keys.iter().map(|k| found.remove(k)).collect())
     }
 
     fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {

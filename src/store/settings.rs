@@ -2,6 +2,8 @@ use super::trees::Tree;
 use super::{decode, encode, Store, StoreResult};
 use crate::model::Doc;
 
+const SETTINGS_VERSION: &[u8] = b"settings_version";
+
 impl Store {
     pub fn all_settings(&self) -> StoreResult<Vec<Doc>> {
         self.engine
@@ -11,14 +13,26 @@ impl Store {
             .collect()
     }
 
-    /// Stores settings documents (`{"_id", "value", …}`), replacing any with the same id.
+    /// Stores settings documents (`{"_id", "value", …}`), replacing any with the same id,
+    /// and counts the change in `settings_version`.
     pub fn put_settings(&self, settings: &[Doc]) -> StoreResult<()> {
-        self.write(|_, batch| {
+        self.write(|store, batch| {
             for s in settings {
                 Self::put_setting(batch, s);
             }
+            let next = store.settings_version()? + 1;
+            batch.put(Tree::Meta, SETTINGS_VERSION, next.to_string());
             Ok(())
         })
+    }
+
+    /// How many times settings were changed: processes sharing the database compare it with
+    /// the version they loaded to know when to load them again.
+    pub fn settings_version(&self) -> StoreResult<u64> {
+        match self.get_string(Tree::Meta, SETTINGS_VERSION)? {
+            None => Ok(0),
+            Some(n) => n.parse().map_err(|e| super::corrupt(Tree::Meta, e)),
+        }
     }
 
     pub(super) fn put_setting(batch: &mut super::Batch, setting: &Doc) {

@@ -73,10 +73,7 @@ impl Store {
     /// `Subscriptions.getBadgeCount`, read from the index `derive_badges` keeps: push.get
     /// asks for it on every call, and a user may have hundreds of subscriptions.
     pub fn badge(&self, user_id: &str) -> StoreResult<i64> {
-        match self.get_string(Tree::UseridBadge, user_id.as_bytes())? {
-            None => Ok(0),
-            Some(n) => n.parse().map_err(|e| super::corrupt(Tree::UseridBadge, e)),
-        }
+        parse_badge(self.engine.get(Tree::UseridBadge, user_id.as_bytes())?)
     }
 
     /// The badge computed from the subscriptions themselves.
@@ -111,19 +108,30 @@ impl Store {
                 last.insert(key, value.as_deref());
             }
         }
-        let mut badges = super::Badges::new();
-        for (key, new) in last {
+        // Two reads for the lot: the written subscriptions as stored, and their users' badges.
+        let written: Vec<Vec<u8>> = last.keys().map(|k| k.to_vec()).collect();
+        let stored = self
+            .engine
+            .get_many(Tree::UserroomidSubscription, &written)?;
+        let mut users = Vec::with_capacity(written.len());
+        for key in &written {
             let user = std::str::from_utf8(keys::first(key))
                 .map_err(|e| super::corrupt(Tree::UserroomidSubscription, e))?;
-            let badge = match badges.get_mut(user) {
-                Some(badge) => badge,
-                None => badges.entry(user.to_string()).or_insert(self.badge(user)?),
-            };
-            let old = match self.engine.get(Tree::UserroomidSubscription, key)? {
-                Some(bytes) => badge_share(&bytes)?,
-                None => 0,
-            };
+            users.push(user);
+        }
+        let distinct: BTreeSet<&str> = users.iter().copied().collect();
+        let user_keys: Vec<Vec<u8>> = distinct.iter().map(|u| u.as_bytes().to_vec()).collect();
+        let mut badges = super::Badges::new();
+        for (user, badge) in distinct
+            .iter()
+            .zip(self.engine.get_many(Tree::UseridBadge, &user_keys)?)
+        {
+            badges.insert(user.to_string(), parse_badge(badge)?);
+        }
+        for ((user, old), new) in users.iter().zip(stored).zip(last.into_values()) {
+            let old = old.as_deref().map(badge_share).transpose()?.unwrap_or(0);
             let new = new.map(badge_share).transpose()?.unwrap_or(0);
+            let badge = badges.entry(user.to_string()).or_default();
             *badge = badge.saturating_add(new - old);
         }
         for (user, total) in &badges {
@@ -168,6 +176,17 @@ impl Store {
             keys::pair(sub.user_id(), sub.rid()),
             encode(sub),
         );
+    }
+}
+
+/// A stored badge (absent: 0).
+fn parse_badge(stored: Option<Vec<u8>>) -> StoreResult<i64> {
+    match stored {
+        None => Ok(0),
+        Some(bytes) => std::str::from_utf8(&bytes)
+            .map_err(|e| super::corrupt(Tree::UseridBadge, e))?
+            .parse()
+            .map_err(|e| super::corrupt(Tree::UseridBadge, e)),
     }
 }
 

@@ -138,6 +138,23 @@ fn instances_started_at_once_share_one_workspace() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("from the third"), "{body}");
 
+    // A setting changed on one is in force on the others' next request.
+    let admin = login(&servers[1], "admin", ADMIN_PASSWORD);
+    let hide = json!({"value": false});
+    must(
+        &servers[1],
+        "/api/v1/settings/Push_show_message",
+        Some(pair(&admin)),
+        Some(hide),
+    );
+    for s in &servers {
+        let n = serde_json::from_str::<Value>(&s.push_get(VB_MESSAGE).1).unwrap();
+        assert_eq!(
+            n["data"]["notification"]["text"],
+            "rodriq: You have a new message"
+        );
+    }
+
     // A logout on one makes the token fail on every other, at once.
     let alice = login(&servers[0], "alice", "alice-demo");
     let path = format!("/api/v1/push.get?id={VB_MESSAGE}");
