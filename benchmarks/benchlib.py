@@ -51,17 +51,80 @@ def free_port():
         return s.getsockname()[1]
 
 
+class Cluster:
+    """A private PostgreSQL cluster for the benchmarks, from the installed binaries, under
+    target/bench/pg (a disk, not a tmpfs: commits are flushed as in production), on a free
+    port; run as the postgres user when the script runs as root (PostgreSQL refuses root)."""
+
+    def __init__(self):
+        bins = sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        if not bins:
+            raise SystemExit("no PostgreSQL binaries under /usr/lib/postgresql: install postgresql")
+        self.bin = bins[-1].parent
+        self.dir = WORK / "pg"
+        self.port = free_port()
+        self.as_postgres = os.geteuid() == 0
+        if self.dir.exists():
+            self._sh(["pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "stop"], check=False)
+        subprocess.run(["rm", "-rf", str(self.dir)], check=True)
+        self.dir.mkdir(parents=True)
+        if self.as_postgres:
+            run(["chown", "postgres", str(self.dir)])
+        self._sh(["initdb", "-A", "trust", "-U", "postgres", "-E", "UTF8", "-D",
+                  str(self.dir / "data")], stdout=subprocess.DEVNULL)
+        self._sh(["pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w",
+                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                  "-c max_connections=200 -c shared_buffers=128MB", "start"],
+                 stdout=subprocess.DEVNULL)
+
+    def _sh(self, cmd, check=True, **kw):
+        cmd = [str(self.bin / cmd[0])] + cmd[1:]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        return subprocess.run(cmd, check=check, cwd="/", **kw)
+
+    def url(self, database):
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, statement):
+        self._sh(["psql", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                  "-d", "postgres", "-c", statement], stdout=subprocess.DEVNULL)
+
+    def exists(self, database):
+        out = self._sh(["psql", "-tA", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                        "-d", "postgres", "-c",
+                        f"SELECT 1 FROM pg_database WHERE datname = '{database}'"],
+                       stdout=subprocess.PIPE).stdout
+        return out.strip() == b"1"
+
+    def copy(self, template, database):
+        """A new database with the contents of `template` (which nobody may be connected to)."""
+        self.sql(f"DROP DATABASE IF EXISTS {database}")
+        self.sql(f"CREATE DATABASE {database} TEMPLATE {template}")
+
+    def env(self, database):
+        """The variables that point rcpush at `database`."""
+        return {"RCPUSH_STORAGE_BACKEND": "postgres", "RCPUSH_STORAGE_URL": self.url(database)}
+
+    def stop(self):
+        self._sh(["pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "stop"],
+                 stdout=subprocess.DEVNULL)
+
+
 class Server:
-    def __init__(self, db, probe, cache_mb=32, auth=None, binary=BIN, seed=False, config=None):
+    def __init__(self, db, probe, cache_mb=32, auth=None, binary=BIN, seed=False, config=None,
+                 env=None):
         """Starts `binary` on the database directory `db` and times it until `probe` (a path)
         answers 200 (to `auth`, a `(user id, token)` pair, if given). The configuration is
         ROOT's config.toml (the working directory is ROOT) or `config`; `seed` keeps its seed
-        file (loaded into an empty database), else none is loaded."""
+        file (loaded into an empty database), else none is loaded. `env` adds variables (e.g.
+        `Cluster.env`, to serve from PostgreSQL instead)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, RCPUSH_SERVER_BIND=f"127.0.0.1:{self.port}",
                    RCPUSH_STORAGE_PATH=str(db), RCPUSH_STORAGE_CACHE_MB=str(cache_mb),
-                   RCPUSH_ADMIN_PASSWORD=ADMIN_PASSWORD, RCPUSH_LOG_LEVEL="warn")
+                   RCPUSH_ADMIN_PASSWORD=ADMIN_PASSWORD, RCPUSH_LOG_LEVEL="warn",
+                   **(env or {}))
         if not seed:
             env["RCPUSH_SEED_FILE"] = ""
         if config is None:
@@ -147,7 +210,9 @@ def count(before, after):
 
 
 def oha(target, seconds, connections, rate=None, url_file=False, headers=(), method="GET",
-        body=None, background=False):
+        body=None, background=False, output=None):
+    """One oha run: its summary, or (`background`) the running process, whose JSON report goes
+    to the file `output` if given."""
     cmd = [str(OHA), "-z", f"{seconds}s", "-c", str(connections), "--no-tui",
            "--output-format", "json"]
     if rate:
@@ -162,7 +227,8 @@ def oha(target, seconds, connections, rate=None, url_file=False, headers=(), met
         cmd += ["-d", body, "-T", "application/json"]
     cmd.append(target)
     if background:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = open(output, "w") if output else subprocess.DEVNULL
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
     out = run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
     data = json.loads(out)
     percentiles = data["latencyPercentiles"]

@@ -156,14 +156,13 @@ impl Services {
             .filter_map(|m| m.get("_id").and_then(Value::as_str))
             .map(str::to_string)
             .collect();
-        let members: Vec<_> = self
-            .store
-            .room_member_ids(room.id())?
+        let member_ids = self.store.room_member_ids(room.id())?;
+        let others: Vec<&str> = member_ids
             .iter()
-            .filter(|uid| **uid != sender.id)
-            .map(|uid| self.store.subscription(room.id(), uid))
-            .filter_map(Result::transpose)
-            .collect::<Result<_, _>>()?;
+            .map(String::as_str)
+            .filter(|uid| *uid != sender.id)
+            .collect();
+        let members = self.store.room_subscriptions(room.id(), &others)?;
         let unread_setting = settings.unread_count_for(room.t());
         let bumps = members
             .iter()

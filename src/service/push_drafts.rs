@@ -45,12 +45,14 @@ impl Services {
         let sender_names = facts.sender.names();
         let created_at = time::iso(facts.now);
         let mut drafts = Vec::new();
-        for sub in members {
+        let wanting: Vec<&Subscription> = members
+            .iter()
+            .filter(|sub| sub.user_id() != facts.sender.id && wants_push(settings, facts, sub))
+            .collect();
+        let ids: Vec<&str> = wanting.iter().map(|sub| sub.user_id()).collect();
+        let devices = self.store.push_tokens_of_users(&ids)?;
+        for (sub, tokens) in wanting.into_iter().zip(devices) {
             let uid = sub.user_id();
-            if uid == facts.sender.id || !wants_push(settings, facts, sub) {
-                continue;
-            }
-            let tokens = self.store.push_tokens_of_user(uid)?;
             if tokens.is_empty() {
                 continue;
             }

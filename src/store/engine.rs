@@ -49,6 +49,15 @@ pub trait Engine: Send + Sync {
     }
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// `scan_prefix` for each of `prefixes`, in their order (one round trip where the
+    /// backend is remote).
+    fn scan_prefixes(
+        &self,
+        tree: Tree,
+        prefixes: &[Vec<u8>],
+    ) -> StoreResult<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
+        prefixes.iter().map(|p| self.scan_prefix(tree, p)).collect()
+    }
     /// Up to `limit` entries with keys below `end`, in key order.
     fn scan_until(
         &self,

@@ -114,10 +114,12 @@ impl Store {
         // Not durable: a claim lost in a crash only lets the push be sent once more.
         self.write_then(
             |store, batch| {
+                let keys: Vec<Vec<u8>> =
+                    pushes.iter().map(|p| keys::due_id(p.due, &p.id)).collect();
+                let stored = store.engine.get_many(Tree::Outbox, &keys)?;
                 let mut claimed = Vec::with_capacity(pushes.len());
-                for mut push in pushes {
-                    let key = keys::due_id(push.due, &push.id);
-                    if store.engine.get(Tree::Outbox, &key)?.is_none() {
+                for ((mut push, key), stored) in pushes.into_iter().zip(keys).zip(stored) {
+                    if stored.is_none() {
                         continue;
                     }
                     batch.delete(Tree::Outbox, key);
@@ -144,9 +146,13 @@ impl Store {
         self.write(|store, batch| {
             let mut pruned_tokens = std::collections::HashSet::new();
             let mut pruned = Vec::with_capacity(outcomes.len());
-            for (push, finish) in outcomes {
-                let key = keys::due_id(push.due, &push.id);
-                if store.engine.get(Tree::Outbox, &key)?.is_none() {
+            let keys: Vec<Vec<u8>> = outcomes
+                .iter()
+                .map(|(p, _)| keys::due_id(p.due, &p.id))
+                .collect();
+            let stored = store.engine.get_many(Tree::Outbox, &keys)?;
+            for (((push, finish), key), stored) in outcomes.iter().zip(keys).zip(stored) {
+                if stored.is_none() {
                     pruned.push(0);
                     continue;
                 }

@@ -80,6 +80,7 @@ impl Shared {
 struct Sql {
     get: Arc<str>,
     get_many: Arc<str>,
+    scan_many: Arc<str>,
     scan_from: Arc<str>,
     scan_between: Arc<str>,
     scan_until: Arc<str>,
@@ -94,6 +95,12 @@ impl Sql {
         Sql {
             get: Arc::from(format!("SELECT v FROM {table} WHERE k = $1")),
             get_many: Arc::from(format!("SELECT k, v FROM {table} WHERE k = ANY($1)")),
+            scan_many: Arc::from(format!(
+                "SELECT r.i, t.k, t.v \
+                 FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS r(lo, hi, i) \
+                 JOIN {table} t ON t.k >= r.lo AND (r.hi IS NULL OR t.k < r.hi) \
+                 ORDER BY r.i, t.k"
+            )),
             scan_from: Arc::from(format!(
                 "SELECT k, v FROM {table} WHERE k >= $1 ORDER BY k LIMIT $2"
             )),
@@ -307,6 +314,34 @@ impl Engine for PgEngine {
                     .collect()
             })?;
         Ok(keys.iter().map(|k| found.remove(k)).collect())
+    }
+
+    fn scan_prefixes(
+        &self,
+        tree: Tree,
+        prefixes: &[Vec<u8>],
+    ) -> StoreResult<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
+        if prefixes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = self.sql(tree).scan_many.clone();
+        let lows = prefixes.to_vec();
+        let highs: Vec<Option<Vec<u8>>> = prefixes.iter().map(|p| successor(p)).collect();
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self.call(move |c| async move {
+            let statement = c.prepare_cached(&sql).await?;
+            let rows = c.query(&statement, &[&lows, &highs]).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect()
+        })?;
+        let mut out = vec![Vec::new(); prefixes.len()];
+        for (i, k, v) in rows {
+            // ORDINALITY counts from 1.
+            if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| out.get_mut(i)) {
+                slot.push((k, v));
+            }
+        }
+        Ok(out)
     }
 
     fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {

@@ -32,6 +32,32 @@ impl Store {
         Ok(out)
     }
 
+    /// The registered devices of each of `user_ids`, in their order (two reads for all).
+    pub fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Vec<PushToken>>> {
+        let tree = Tree::Useridpushtokenids;
+        let prefixes: Vec<Vec<u8>> = user_ids.iter().map(|u| keys::prefix(u)).collect();
+        let listed = self.engine.scan_prefixes(tree, &prefixes)?;
+        let mut ids = Vec::new();
+        for (k, _) in listed.iter().flatten() {
+            let id =
+                keys::second(k).ok_or_else(|| super::corrupt(tree, "key without push token id"))?;
+            ids.push(id.as_bytes().to_vec());
+        }
+        let mut documents = self
+            .engine
+            .get_many(Tree::PushtokenidPushtoken, &ids)?
+            .into_iter();
+        let mut out = Vec::with_capacity(user_ids.len());
+        for entries in &listed {
+            let mut tokens = Vec::with_capacity(entries.len());
+            for stored in documents.by_ref().take(entries.len()).flatten() {
+                tokens.push(super::decode(Tree::PushtokenidPushtoken, &stored)?);
+            }
+            out.push(tokens);
+        }
+        Ok(out)
+    }
+
     /// A user's registered devices.
     pub fn push_tokens_of_user(&self, user_id: &str) -> StoreResult<Vec<PushToken>> {
         self.push_tokens_under(Tree::Useridpushtokenids, user_id)

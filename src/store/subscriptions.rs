@@ -58,6 +58,22 @@ impl Store {
             .collect()
     }
 
+    /// The subscriptions to `room_id` of those of `user_ids` who have one, in their order
+    /// (one read for all).
+    pub fn room_subscriptions(
+        &self,
+        room_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<Vec<Subscription>> {
+        let keys: Vec<Vec<u8>> = user_ids.iter().map(|u| keys::pair(u, room_id)).collect();
+        self.engine
+            .get_many(Tree::UserroomidSubscription, &keys)?
+            .into_iter()
+            .flatten()
+            .map(|bytes| decode(Tree::UserroomidSubscription, &bytes))
+            .collect()
+    }
+
     pub fn room_member_ids(&self, room_id: &str) -> StoreResult<Vec<String>> {
         self.engine
             .scan_prefix(Tree::Roomuserids, &keys::prefix(room_id))?
