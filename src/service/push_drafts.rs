@@ -51,12 +51,19 @@ impl Services {
             .collect();
         let ids: Vec<&str> = wanting.iter().map(|sub| sub.user_id()).collect();
         let devices = self.store.push_tokens_of_users(&ids)?;
+        let with_devices: Vec<&str> = ids
+            .iter()
+            .zip(&devices)
+            .filter(|(_, tokens)| !tokens.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut receivers = self.store.user_identities(&with_devices)?.into_iter();
         for (sub, tokens) in wanting.into_iter().zip(devices) {
             let uid = sub.user_id();
             if tokens.is_empty() {
                 continue;
             }
-            let Some(receiver) = self.store.user_identity(uid)? else {
+            let Some(receiver) = receivers.next().flatten() else {
                 continue;
             };
             if facts.room.t() == "d" && !self.has_permission("view-d-room", &receiver.roles()) {

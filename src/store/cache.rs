@@ -76,6 +76,11 @@ impl<V> Cache<V> {
         Ok(Some(value))
     }
 
+    /// Whether `key` is cached now.
+    pub(super) fn holds(&self, key: &[u8]) -> bool {
+        self.shard(key).read().contains_key(key)
+    }
+
     fn invalidate(&self, key: &[u8]) {
         let mut map = self.shard(key).write();
         map.remove(key);

@@ -17,6 +17,33 @@ impl Store {
         })
     }
 
+    /// `user_identity` of each of `ids`, in their order: what the cache lacks in one read.
+    pub fn user_identities(&self, ids: &[&str]) -> StoreResult<Vec<Option<Arc<Identity>>>> {
+        let mut missing = Vec::new();
+        for id in ids {
+            if !self.caches.identities.holds(id.as_bytes()) {
+                missing.push(id.as_bytes().to_vec());
+            }
+        }
+        let mut loaded: std::collections::HashMap<Vec<u8>, Vec<u8>> = missing
+            .iter()
+            .cloned()
+            .zip(self.engine.get_many(Tree::UseridUser, &missing)?)
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
+        ids.iter()
+            .map(|id| {
+                self.caches.identities.get_or_load(id.as_bytes(), || {
+                    match loaded.remove(id.as_bytes()) {
+                        Some(bytes) => decode(Tree::UseridUser, &bytes).map(Some),
+                        // Cached a moment ago, or evicted since: read it alone.
+                        None => self.get_json(Tree::UseridUser, id.as_bytes()),
+                    }
+                })
+            })
+            .collect()
+    }
+
     /// A user's `username` and `name` (lenient: wrongly typed fields count as absent).
     pub fn user_names(&self, id: &str) -> StoreResult<Option<Arc<Names>>> {
         self.caches.names.get_or_load(id.as_bytes(), || {
