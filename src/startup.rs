@@ -74,8 +74,15 @@ impl Application {
         .client_request_timeout(body_timeout)
         .listen(listener)
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
-        if config.server.workers > 0 {
-            server = server.workers(config.server.workers);
+        match (config.server.workers, config.storage.backend) {
+            (0, Backend::Sled) => {}
+            // A read waits for PostgreSQL on the worker's thread: more threads keep the cores
+            // busy meanwhile.
+            (0, Backend::Postgres) => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                server = server.workers(4 * cores);
+            }
+            (n, _) => server = server.workers(n),
         }
         Ok(Application {
             server: server.disable_signals().shutdown_timeout(10).run(),

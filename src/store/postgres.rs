@@ -160,9 +160,16 @@ impl PgEngine {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Open(format!("invalid storage.url: {e}")))?;
+        // A write is answered after its commit is on disk, whatever the server's default;
+        // notices ("relation … already exists, skipping") are not worth a log line each.
+        let options = format!(
+            "{} -c synchronous_commit=on -c client_min_messages=warning",
+            config.get_options().unwrap_or_default()
+        );
         config
             .application_name("rcpush")
-            .connect_timeout(Duration::from_secs(10));
+            .connect_timeout(Duration::from_secs(10))
+            .options(options.trim_start());
         let place = describe(&config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

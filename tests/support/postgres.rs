@@ -245,6 +245,19 @@ impl Cluster {
         self.url(&name)
     }
 
+    /// Runs `sql` in the database of `url`.
+    pub fn psql(&self, url: &str, sql: &str) {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Everything a database holds, as `pg_dump` prints it (`bytea` in hex).
     pub fn dump(&self, url: &str) -> Vec<u8> {
         let out = Command::new(self.bin.join("pg_dump"))

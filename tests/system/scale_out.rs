@@ -458,3 +458,27 @@ fn a_database_outage_gives_rocket_chat_errors_and_the_server_reconnects() {
     );
     assert_eq!(posted["message"]["msg"], "back");
 }
+
+#[test]
+fn a_database_of_a_newer_schema_is_refused_with_one_line() {
+    let url = database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let created = on_postgres(dir.path(), &url).arg("check").output().unwrap();
+    assert!(created.status.success());
+    let cluster = crate::support::postgres::cluster().unwrap();
+    cluster.psql(
+        &url,
+        "UPDATE meta SET v = convert_to('99', 'UTF8') WHERE k = convert_to('schema_version', 'UTF8')",
+    );
+    for command in [&["check"][..], &[]] {
+        let out = on_postgres(dir.path(), &url)
+            .args(command)
+            .output()
+            .unwrap();
+        let line = crate::support::one_line_failure(&out);
+        assert!(
+            line.contains("schema version 99 is not supported"),
+            "{line}"
+        );
+    }
+}
