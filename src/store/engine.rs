@@ -28,6 +28,9 @@ impl Batch {
     }
 }
 
+/// Entries in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Sees one `(key, value)` entry; returns whether to go on.
 pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> StoreResult<bool> + 'a;
 
@@ -48,23 +51,14 @@ pub trait Engine: Send + Sync {
         keys.iter().map(|k| self.get(tree, k)).collect()
     }
     /// Every entry whose key starts with `prefix`, in key order.
-    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Entries>;
     /// `scan_prefix` for each of `prefixes`, in their order (one round trip where the
     /// backend is remote).
-    fn scan_prefixes(
-        &self,
-        tree: Tree,
-        prefixes: &[Vec<u8>],
-    ) -> StoreResult<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
+    fn scan_prefixes(&self, tree: Tree, prefixes: &[Vec<u8>]) -> StoreResult<Vec<Entries>> {
         prefixes.iter().map(|p| self.scan_prefix(tree, p)).collect()
     }
     /// Up to `limit` entries with keys below `end`, in key order.
-    fn scan_until(
-        &self,
-        tree: Tree,
-        end: &[u8],
-        limit: usize,
-    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    fn scan_until(&self, tree: Tree, end: &[u8], limit: usize) -> StoreResult<Entries>;
     /// The number of entries of a tree (walks it: for start-up, not for requests).
     fn count(&self, tree: Tree) -> StoreResult<usize>;
     /// True when `tree` holds no entry (cheap: it looks at one entry at most).

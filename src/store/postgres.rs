@@ -22,7 +22,7 @@ use futures_util::future::try_join_all;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use tokio_postgres::NoTls;
 
-use super::engine::{Batch, Engine, Mode, Transaction, Visitor};
+use super::engine::{Batch, Engine, Entries, Mode, Transaction, Visitor};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
 
@@ -139,7 +139,7 @@ fn backend(e: impl std::error::Error) -> StoreError {
 
 /// A connection for one call.
 enum Conn {
-    Pooled(Object),
+    Pooled(Box<Object>),
     Held(OwnedMutexGuard<Object>),
 }
 
@@ -234,7 +234,7 @@ impl PgEngine {
         let pool = self.shared.pool.clone();
         self.shared.block_on(async move {
             let conn = match source {
-                Source::Pool => Conn::Pooled(pool.get().await.map_err(backend)?),
+                Source::Pool => Conn::Pooled(Box::new(pool.get().await.map_err(backend)?)),
                 Source::Transaction(held) => Conn::Held(held.lock_owned().await),
             };
             work(conn).await.map_err(backend)
@@ -252,7 +252,7 @@ impl PgEngine {
         from: Vec<u8>,
         to: Option<Vec<u8>>,
         limit: i64,
-    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    ) -> StoreResult<Entries> {
         let sql = match to {
             Some(_) => self.sql(tree).scan_between.clone(),
             None => self.sql(tree).scan_from.clone(),
@@ -323,11 +323,7 @@ impl Engine for PgEngine {
         Ok(keys.iter().map(|k| found.remove(k)).collect())
     }
 
-    fn scan_prefixes(
-        &self,
-        tree: Tree,
-        prefixes: &[Vec<u8>],
-    ) -> StoreResult<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
+    fn scan_prefixes(&self, tree: Tree, prefixes: &[Vec<u8>]) -> StoreResult<Vec<Entries>> {
         if prefixes.is_empty() {
             return Ok(Vec::new());
         }
@@ -351,16 +347,11 @@ impl Engine for PgEngine {
         Ok(out)
     }
 
-    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Entries> {
         self.scan(tree, prefix.to_vec(), successor(prefix), i64::MAX)
     }
 
-    fn scan_until(
-        &self,
-        tree: Tree,
-        end: &[u8],
-        limit: usize,
-    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_until(&self, tree: Tree, end: &[u8], limit: usize) -> StoreResult<Entries> {
         let sql = self.sql(tree).scan_until.clone();
         let end = end.to_vec();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -493,13 +484,15 @@ impl Transaction for PgTransaction {
         for (tree, key, value) in batch.writes {
             last.insert((tree, key), value);
         }
-        let mut puts: Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>)> = vec![Default::default(); Tree::ALL.len()];
+        // Per tree: the keys and values to put, and the keys to delete.
+        let mut put_keys: Vec<Vec<Vec<u8>>> = vec![Vec::new(); Tree::ALL.len()];
+        let mut put_values: Vec<Vec<Vec<u8>>> = vec![Vec::new(); Tree::ALL.len()];
         let mut deletes: Vec<Vec<Vec<u8>>> = vec![Vec::new(); Tree::ALL.len()];
         for ((tree, key), value) in last {
             match value {
                 Some(v) => {
-                    puts[tree.index()].0.push(key);
-                    puts[tree.index()].1.push(v);
+                    put_keys[tree.index()].push(key);
+                    put_values[tree.index()].push(v);
                 }
                 None => deletes[tree.index()].push(key),
             }
@@ -507,7 +500,8 @@ impl Transaction for PgTransaction {
         let mut statements = Vec::new();
         for tree in Tree::ALL {
             let sql = self.view.sql(tree);
-            let (keys, values) = std::mem::take(&mut puts[tree.index()]);
+            let keys = std::mem::take(&mut put_keys[tree.index()]);
+            let values = std::mem::take(&mut put_values[tree.index()]);
             if !keys.is_empty() {
                 statements.push((sql.upsert.clone(), keys, Some(values)));
             }
@@ -580,6 +574,6 @@ mod tests {
         for key in [&b"u1\xffroom"[..], b"u1\xff\xff\xff"] {
             assert!(key >= &prefix[..] && key < &end[..]);
         }
-        assert!(&b"u2"[..] >= &end[..]);
+        assert!(b"u2"[..] >= end[..]);
     }
 }

@@ -7,7 +7,7 @@ use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::engine::{Batch, Engine, Mode, Transaction, Visitor};
+use super::engine::{Batch, Engine, Entries, Mode, Transaction, Visitor};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
 
@@ -83,19 +83,14 @@ impl Engine for SledEngine {
         Ok(self.tree(tree).get(key)?.map(|v| v.to_vec()))
     }
 
-    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> StoreResult<Entries> {
         self.tree(tree)
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
             .collect()
     }
 
-    fn scan_until(
-        &self,
-        tree: Tree,
-        end: &[u8],
-        limit: usize,
-    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_until(&self, tree: Tree, end: &[u8], limit: usize) -> StoreResult<Entries> {
         self.tree(tree)
             .range(..end)
             .take(limit)
