@@ -258,3 +258,11 @@ def report():
          str(ROOT / "benchmarks" / "report" / "Cargo.toml"), "--",
          str(ROOT / "benchmarks" / "results.json"), str(ROOT)],
         env=dict(os.environ, CARGO_TARGET_DIR=str(TARGET / "bench-report")))
+
+
+def save(results, out, regenerate_report):
+    """Writes `results` as JSON to `out`, then regenerates BENCHMARKS.md if asked."""
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {out}")
+    if regenerate_report:
+        report()

@@ -34,7 +34,7 @@ import time
 import run as push_suite
 import write as write_suite
 from benchlib import (BIN, ROOT, WORK, Cluster, Server, ensure_tools, log, machine, oha,
-                      quantile, report, run)
+                      quantile, run, save)
 
 MESSAGES = 100_000
 ROUNDS = 3
@@ -213,10 +213,7 @@ def main():
         gateway.stop()
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"wrote {args.out}")
-    if not args.no_report:
-        report()
+    save(results, args.out, not args.no_report)
 
 
 if __name__ == "__main__":
