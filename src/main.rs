@@ -181,7 +181,7 @@ fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
     let embedded = config.storage.backend == Backend::Sled;
     let existed = path.exists();
     let load = || -> anyhow::Result<usize> {
-        let store = rcpush::store::Store::connect(&config.storage)?;
+        let store = rcpush::startup::open_store(&config.storage)?;
         let held: usize = store.document_counts()?.iter().map(|(_, n)| n).sum();
         if held > 0 {
             let (what, instead) = if embedded {
@@ -224,7 +224,7 @@ fn check(config: &Config) -> anyhow::Result<()> {
     if config.storage.backend == Backend::Sled && !path.exists() {
         anyhow::bail!("there is no database at {}", path.display());
     }
-    let store = rcpush::store::Store::connect(&config.storage).map_err(|e| {
+    let store = rcpush::startup::open_store(&config.storage).map_err(|e| {
         let message = e.to_string();
         if message.contains("locked by another process") {
             anyhow::anyhow!(
@@ -254,7 +254,7 @@ fn check(config: &Config) -> anyhow::Result<()> {
 
 #[cfg(feature = "bench-data")]
 fn generate(config: &Config, messages: usize, seed: u64, json: bool) -> anyhow::Result<()> {
-    let store = rcpush::store::Store::connect(&config.storage)?;
+    let store = rcpush::startup::open_store(&config.storage)?;
     let size = rcpush::generate::Size::for_messages(messages, seed);
     let summary = rcpush::generate::generate(&store, size)?;
     if json {
@@ -289,7 +289,7 @@ fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
     let bundle = match online {
         Some(bytes) => bytes,
         None => {
-            let store = rcpush::store::Store::connect(&config.storage)?;
+            let store = rcpush::startup::open_store(&config.storage)?;
             rcpush::online_export::export(&store)?
         }
     };

@@ -6,17 +6,18 @@ use std::net::TcpListener;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
 use crate::api::extract::BodyTimeout;
 use crate::api::json_depth::MaxJsonDepth;
-use crate::config::{Backend, Config};
+use crate::config::{Backend, Config, StorageConfig};
 use crate::delivery::Delivery;
 use crate::model::id;
 use crate::service::users::{ensure_admin, AdminAccount};
 use crate::service::Services;
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{Store, StoreResult};
 use crate::telemetry::RequestSpan;
 
 pub struct Application {
@@ -35,7 +36,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         let port = listener.local_addr()?.port();
         let opening = std::time::Instant::now();
-        let store = Store::connect(&config.storage)?;
+        let store = open_store(&config.storage)?;
         let opened = opening.elapsed();
         let settings = prepare(&store, config)?;
         tracing::info!(
@@ -190,6 +191,14 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
         handle,
         thread: Some(thread),
     })
+}
+
+/// Opens the database `storage` names: sled's directory, or PostgreSQL's database.
+pub fn open_store(storage: &StorageConfig) -> StoreResult<Store> {
+    match storage.backend {
+        Backend::Sled => Store::open(&storage.path, storage.cache_mb),
+        Backend::Postgres => Store::open_postgres(storage.url.expose_secret(), storage.pool_size),
+    }
 }
 
 /// Points `config` at a new temporary directory, removed when the guard is dropped.

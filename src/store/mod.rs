@@ -61,9 +61,6 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use cache::Caches;
-use secrecy::ExposeSecret;
-
-use crate::config::{Backend, StorageConfig};
 pub use engine::{Batch, Engine, Mode, Transaction};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage};
@@ -109,18 +106,10 @@ impl Store {
         Self::with_engine(Arc::new(self::sled::SledEngine::open(path, cache_mb)?))
     }
 
-    /// Opens the database `config` names: sled, or PostgreSQL (creating the tables).
-    pub fn connect(config: &StorageConfig) -> StoreResult<Store> {
-        match config.backend {
-            Backend::Sled => Self::open(&config.path, config.cache_mb),
-            Backend::Postgres => {
-                let url = config.url.expose_secret();
-                Self::with_engine(Arc::new(postgres::PgEngine::connect(
-                    url,
-                    config.pool_size,
-                )?))
-            }
-        }
+    /// Connects to the PostgreSQL database at `url` with at most `pool_size` connections,
+    /// creating the tables that do not exist yet and checking the schema version.
+    pub fn open_postgres(url: &str, pool_size: usize) -> StoreResult<Store> {
+        Self::with_engine(Arc::new(postgres::PgEngine::connect(url, pool_size)?))
     }
 
     fn with_engine(engine: Arc<dyn Engine>) -> StoreResult<Store> {

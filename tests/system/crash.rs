@@ -335,11 +335,7 @@ impl Database {
     fn open(&self) -> Store {
         let opened = match self {
             Database::Sled(path) => Store::open(path, 16),
-            Database::Postgres(url) => Store::connect(&rcpush::config::StorageConfig {
-                backend: rcpush::config::Backend::Postgres,
-                url: url.clone().into(),
-                ..Default::default()
-            }),
+            Database::Postgres(url) => Store::open_postgres(url, 2),
         };
         opened.expect("the database opens after kill -9")
     }

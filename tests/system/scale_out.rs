@@ -380,18 +380,13 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
 
 #[test]
 fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
-    use rcpush::config::{Backend, StorageConfig};
     use rcpush::model::push_token::Service;
     use rcpush::store::{Finish, PendingPush, Store};
 
-    let config = StorageConfig {
-        backend: Backend::Postgres,
-        url: database_or_skip().into(),
-        ..StorageConfig::default()
-    };
+    let url = database_or_skip();
     let (a, b) = (
-        Store::connect(&config).unwrap(),
-        Store::connect(&config).unwrap(),
+        Store::open_postgres(&url, 2).unwrap(),
+        Store::open_postgres(&url, 2).unwrap(),
     );
     let push = PendingPush::new(Service::Gcm, "tok", "u1", "{}".into(), 0);
     a.enqueue_pushes(std::slice::from_ref(&push)).unwrap();
@@ -408,7 +403,7 @@ fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
     let taken = b.claim_pushes(due, now + 10_000).unwrap();
     assert_eq!(taken.len(), 1);
     // A late outcome of the first attempt changes nothing; `b`'s own removes it.
-    let late = Store::connect(&config).unwrap();
+    let late = Store::open_postgres(&url, 2).unwrap();
     late.finish_pushes(&[(&claimed[0], Finish::RetryAt(now + 60_000))])
         .unwrap();
     assert_eq!(b.outbox_len().unwrap(), 1);
