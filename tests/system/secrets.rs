@@ -270,3 +270,34 @@ fn no_token_password_or_hash_reaches_logs_error_bodies_or_data_files() {
         }
     }
 }
+
+/// The PostgreSQL URL may hold a password: it reaches neither the trace log nor the one line
+/// a failed start prints (the test cluster trusts local connections, so any password works).
+#[test]
+fn the_postgresql_password_never_reaches_the_logs() {
+    const PG_PASSWORD: &str = "pg-secret-Xq7Lm2";
+    let cluster = crate::support::postgres::database_or_skip();
+    let with_password = cluster.replace("postgres@", &format!("postgres:{PG_PASSWORD}@"));
+    let dir = tempfile::tempdir().unwrap();
+    let on = |url: &str| {
+        let mut c = rcpush(&dir.path().join("unused"));
+        c.env("RCPUSH_STORAGE_BACKEND", "postgres")
+            .env("RCPUSH_STORAGE_URL", url);
+        c
+    };
+    let server = Server::start(on(&with_password).env("RUST_LOG", "trace"));
+    let (status, _) = server.push_get("WkbwSntxt8D3jLp8G");
+    assert_eq!(status, 200);
+    let startup = server.startup_log.join("\n");
+    let (_, log) = server.terminate_with_log();
+    assert!(startup.contains("rcpush") && !log.is_empty());
+    assert!(!startup.contains(PG_PASSWORD) && !log.join("\n").contains(PG_PASSWORD));
+
+    let missing = with_password.rsplit_once('/').unwrap().0.to_string() + "/no_such_database";
+    let out = on(&missing).output().unwrap();
+    let line = crate::support::one_line_failure(&out);
+    assert!(
+        line.contains("no_such_database") && !line.contains(PG_PASSWORD),
+        "{line}"
+    );
+}
