@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::model::room::Kind;
 use crate::rules::login_throttle::Blocked;
+use crate::rules::message_fields::Rejection;
 use crate::store::StoreError;
 
 /// A JSON response with Rocket.Chat's exact headers, for failures and successes alike.
@@ -85,6 +86,9 @@ pub enum ApiError {
     MessageSizeExceeded,
     /// `chat.sendMessage`: the message sets `t`.
     SystemMessage,
+    /// `validateMessage` (`sendMessage.ts`): a field of the wrong type, a refused URL, an
+    /// incomplete attachment field, `alias`/`avatar` without `message-impersonate`.
+    MessageRejected(Rejection),
     /// `chat.sendMessage`: `message.rid` missing or empty.
     RidMissing,
     /// `canSendMessage` / `push.get`'s `canAccessRoom`: the caller may not read the room (row G).
@@ -323,6 +327,7 @@ impl ApiError {
             ),
             E::SystemMessage => plain("Cannot send system messages using 'chat.sendMessage'"),
             E::RidMissing => plain("The 'rid' property on the message object is missing."),
+            E::MessageRejected(why) => plain(why.text()),
             E::NotAllowed => plain("error-not-allowed"),
             E::RoomReadOnly => plain("You can't send messages because the room is readonly."),
             E::Muted => plain("You_have_been_muted"),
@@ -656,10 +661,11 @@ mod tests {
             E::InvalidSettingValue => 61,
             E::Internal(_) => 62,
             E::MetricsTokenRequired => 63,
+            E::MessageRejected(_) => 64,
         }
     }
 
-    const VARIANTS: usize = 64;
+    const VARIANTS: usize = 65;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -783,6 +789,16 @@ mod tests {
                 E::MessageTooLong,
                 400,
                 r#"{"success":false,"error":"error-message-size-exceeded"}"#,
+            ),
+            (
+                E::MessageRejected(Rejection::Href),
+                400,
+                r#"{"success":false,"error":"Invalid href value provided"}"#,
+            ),
+            (
+                E::MessageRejected(Rejection::Impersonation),
+                400,
+                r#"{"success":false,"error":"Not enough permission"}"#,
             ),
             (
                 E::MessageSizeExceeded,

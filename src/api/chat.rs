@@ -14,19 +14,39 @@ use crate::service::auth::Caller;
 use crate::service::messages::{PostMessage, SendMessage};
 use crate::service::Services;
 
+/// The `chat.postMessage` parameters that must be strings when given.
+const WEBHOOK_STRINGS: &[&str] = &[
+    "channel",
+    "roomId",
+    "text",
+    "msg",
+    "alias",
+    "username",
+    "emoji",
+    "icon_emoji",
+    "avatar",
+    "icon_url",
+    "tmid",
+];
+
 impl TryFrom<JsonBody> for PostMessage {
     type Error = ApiError;
 
-    /// `{roomId|channel, text|msg}`.
+    /// `{channel|roomId, text|msg, alias|username, emoji|icon_emoji, avatar|icon_url,
+    /// attachments, parseUrls, bot, groupable, tmid, customFields}`; `channel` wins.
     fn try_from(body: JsonBody) -> ApiResult<PostMessage> {
-        let target = match (body.opt_string("roomId")?, body.opt_string("channel")?) {
-            (Some(t), _) | (None, Some(t)) => t.to_string(),
-            (None, None) => return Err(ApiError::InvalidParams(Violation::Required("roomId"))),
-        };
-        let text = body.opt_string("text")?.or(body.opt_string("msg")?);
+        for key in WEBHOOK_STRINGS {
+            body.opt_string(key)?;
+        }
+        let target = [body.opt_string("channel")?, body.opt_string("roomId")?]
+            .into_iter()
+            .flatten()
+            .find(|t| !t.is_empty())
+            .unwrap_or_default()
+            .to_string();
         Ok(PostMessage {
             target,
-            text: text.unwrap_or_default().to_string(),
+            payload: body.0,
         })
     }
 }
@@ -48,13 +68,27 @@ pub async fn chat_post_message(
 }
 
 /// The message keys a client may set in `chat.sendMessage`; everything else is dropped so
-/// that stored documents hold only fields the server defines.
-const CLIENT_KEYS: &[&str] = &["_id", "rid", "msg", "tmid"];
+/// that stored documents hold only fields the server defines. The first four must be
+/// strings here; the rest are checked as `validateMessage` does.
+const CLIENT_KEYS: &[&str] = &[
+    "_id",
+    "rid",
+    "msg",
+    "tmid",
+    "alias",
+    "emoji",
+    "avatar",
+    "tshow",
+    "attachments",
+    "blocks",
+    "customFields",
+];
+const CLIENT_STRINGS: usize = 4;
 
 impl TryFrom<JsonBody> for SendMessage {
     type Error = ApiError;
 
-    /// `{message:{_id?, rid, msg, tmid?}}`.
+    /// `{message:{_id?, rid, msg, tmid?, alias?, emoji?, avatar?, tshow?, attachments?, …}}`.
     fn try_from(body: JsonBody) -> ApiResult<SendMessage> {
         let Some(raw) = body.0.get("message") else {
             return Err(ApiError::InvalidParams(Violation::Required("message")));
@@ -67,15 +101,18 @@ impl TryFrom<JsonBody> for SendMessage {
         }
         let mut fields = Doc::new();
         for (k, v) in given {
-            if !CLIENT_KEYS.contains(&k.as_str()) {
+            let Some(at) = CLIENT_KEYS.iter().position(|c| c == k) else {
                 continue;
-            }
+            };
             match v {
+                Value::Null => {}
                 Value::String(_) => {
                     fields.insert(k.clone(), v.clone());
                 }
-                Value::Null => {}
-                other => return Err(expected("string", js_type(other), k)),
+                other if at < CLIENT_STRINGS => return Err(expected("string", js_type(other), k)),
+                other => {
+                    fields.insert(k.clone(), other.clone());
+                }
             }
         }
         let rid = fields

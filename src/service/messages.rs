@@ -1,5 +1,7 @@
 //! Posting and reading messages (`chat.postMessage`, `chat.sendMessage`, `chat.getMessage`).
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::access::Unreadable;
@@ -9,47 +11,67 @@ use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, MessageId, RoomId};
 use crate::model::{time, Doc, DocExt, Message, Room};
-use crate::rules::{mentions, unread};
+use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
 use crate::store::{MemberBump, NewMessage};
 
-/// `chat.postMessage`'s message: a room named by id or name, and a text.
+/// `chat.postMessage`'s message: where to, and the body as sent, which
+/// `processWebhookMessage` turns into a message.
 pub struct PostMessage {
-    /// `roomId` or `channel`: an id, a name, or `#name`.
+    /// `channel` or `roomId` (empty when neither): `#name`, `@username`, an id or a name.
     pub target: String,
-    pub text: String,
+    pub payload: Doc,
 }
 
-/// `chat.sendMessage`'s message: the client's own fields (`_id`, `rid`, `msg`, `tmid`, all
-/// strings), `rid` known to be present.
+/// `chat.sendMessage`'s message: the client's own fields, `rid` known to be a non-empty
+/// string and the string fields known to be strings.
 pub struct SendMessage {
     pub rid: RoomId,
     pub fields: Doc,
 }
 
 impl Services {
-    /// Returns the message as the REST response shows it.
+    /// Returns the message as the REST response shows it. The size check runs first, on the
+    /// body as sent; then the room is found (a DM with `@username` is created if needed).
     pub async fn post_message(&self, caller: &Caller, post: PostMessage) -> ApiResult<Value> {
-        let room = match post.target.strip_prefix('#') {
-            Some(name) => self.store.room_by_name(name)?,
-            None => match self.store.room(&post.target)? {
-                Some(r) => Some(r),
-                None => self.store.room_by_name(&post.target)?,
-            },
-        }
-        .ok_or(ApiError::InvalidChannel)?;
         let settings = self.settings.snapshot();
-        let text = post.text.trim().to_string();
-        if too_long(&settings, &text) {
+        if message_fields::webhook_too_long(&post.payload, settings.message_max_allowed_size) {
             return Err(ApiError::MessageTooLong);
         }
-        let mut fields = Doc::new();
-        fields.insert("alias".into(), "".into());
-        fields.insert("msg".into(), text.into());
-        fields.insert("attachments".into(), json!([]));
-        fields.insert("parseUrls".into(), true.into());
-        fields.insert("groupable".into(), false.into());
+        let room = self.webhook_room(caller, &post.target).await?;
+        let fields = message_fields::webhook_message(&post.payload);
         self.send(&settings, caller, &room, fields).await
+    }
+
+    /// `processWebhookMessage`'s destination: `#` an id or name, `@` a user (id or username)
+    /// whose DM with the caller is used or created; bare, a room id or name, else a user id.
+    async fn webhook_room(&self, caller: &Caller, target: &str) -> ApiResult<Room> {
+        let room_named = |n: &str| -> ApiResult<Option<Room>> {
+            Ok(match self.store.room(n)? {
+                Some(r) => Some(r),
+                None => self.store.room_by_name(n)?,
+            }
+            .map(Arc::unwrap_or_clone))
+        };
+        let user = match (target.strip_prefix('#'), target.strip_prefix('@')) {
+            (Some(name), _) => return room_named(name)?.ok_or(ApiError::InvalidChannel),
+            (_, Some(name)) => match self.store.user(name)? {
+                Some(u) => Some(u),
+                None => self.store.user_by_username(name)?,
+            },
+            _ => match room_named(target)? {
+                Some(room) => return Ok(room),
+                None => self.store.user(target)?,
+            },
+        };
+        let username = user
+            .as_ref()
+            .and_then(|u| u.username())
+            .ok_or(ApiError::InvalidChannel)?;
+        let direct = self
+            .create_direct(caller, vec![username.to_string()])
+            .await?;
+        Ok(direct.0)
     }
 
     /// Returns the message as the REST response shows it.
@@ -106,6 +128,10 @@ impl Services {
         if room.muted().contains(&username) {
             return Err(ApiError::Muted);
         }
+        message_fields::validate_message(&fields, || {
+            self.has_room_permission(sender, room.id(), "message-impersonate")
+        })?
+        .map_err(ApiError::MessageRejected)?;
 
         let now = time::now_millis();
         let at = time::iso(now);
@@ -115,12 +141,15 @@ impl Services {
         fields.insert("u".into(), sender.short());
         fields.insert("rid".into(), room.id().into());
         let parsed = mentions::text_fields(&text, &settings.md_options(now));
-        let urls: Vec<Value> = parsed
-            .urls
-            .iter()
-            .map(|u| json!({"url": u, "meta": {}}))
-            .collect();
-        fields.insert("urls".into(), urls.into());
+        // `parseUrls: false` (chat.postMessage with attachments) leaves `urls` out.
+        if fields.get("parseUrls") != Some(&Value::Bool(false)) {
+            let urls: Vec<Value> = parsed
+                .urls
+                .iter()
+                .map(|u| json!({"url": u, "meta": {}}))
+                .collect();
+            fields.insert("urls".into(), urls.into());
+        }
         let (user_mentions, group_mention) = self.resolve_user_mentions(&parsed.users)?;
         fields.insert("mentions".into(), user_mentions.clone().into());
         fields.insert(

@@ -2,6 +2,7 @@
 
 mod access_oracle;
 mod auth;
+mod chat;
 mod fake_gateway;
 mod helpers;
 mod push;
