@@ -107,6 +107,26 @@ impl Services {
         })
     }
 
+    /// `POST login {resume}`: the token's user, if the token is still valid and the user
+    /// active; the token stays as it is. Failures are the login 401 (Rocket.Chat's
+    /// `loginErrorMessageOverride`).
+    pub fn resume_login(&self, token: &str) -> ApiResult<LoggedIn> {
+        let record = self
+            .store
+            .login_token(&token_hash(token))?
+            .ok_or(ApiError::LoginFailed)?;
+        let user = self
+            .store
+            .user(&record.user_id)?
+            .filter(|u| u.0.get("active") != Some(&Value::Bool(false)))
+            .ok_or(ApiError::LoginFailed)?;
+        Ok(LoggedIn {
+            user_id: user.id().to_string(),
+            auth_token: token.to_string(),
+            me: self.user_info(&user)?,
+        })
+    }
+
     /// `logout`: forgets the caller's token and the push registrations made with it.
     pub async fn logout(&self, caller: &Caller) -> ApiResult<()> {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());

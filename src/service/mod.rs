@@ -51,6 +51,8 @@ pub struct Services {
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
     metrics_access: Arc<MetricsConfig>,
+    /// When the server started (ISO date): `/api/info`'s build date.
+    started_at: String,
 }
 
 impl Services {
@@ -76,6 +78,7 @@ impl Services {
             latency: Arc::new(latency),
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
+            started_at: crate::model::time::iso(crate::model::time::now_millis()),
         }
     }
 

@@ -190,9 +190,64 @@ fn unknown_routes_get_a_rocket_chat_404() {
         (r.status, r.body.as_str()),
         (404, r#"{"success":false,"error":"Resource not found"}"#)
     );
+}
+
+#[test]
+fn api_info_gives_the_short_version_anonymously_and_the_build_info_to_admins() {
+    let app = spawn_app();
+    let anonymous = r#"{"version":"7.10","minimumClientVersions":{"desktop":"3.9.6","mobile":"4.39.0"},"success":true}"#;
     let r = app.get("/api/info", None);
+    assert_eq!((r.status, r.body.as_str()), (200, anonymous));
+    // A logged-in user without get-server-info sees the same.
+    let r = app.get("/api/info", Some(RODRIQ));
+    assert_eq!(r.body, anonymous);
+    let admin = app.admin();
+    let r = app.get("/api/info", auth(&admin));
+    assert_eq!(r.status, 200);
+    let j = r.json();
     assert_eq!(
-        (r.status, r.body.as_str()),
-        (200, r#"{"version":"7.10","success":true}"#)
+        keys(&j),
+        ["version", "info", "minimumClientVersions", "success"]
     );
+    assert_eq!(j["version"], "7.10.0");
+    assert_eq!(
+        keys(&j["info"]),
+        ["version", "build", "marketplaceApiVersion", "commit"]
+    );
+    assert_eq!(j["info"]["version"], "7.10.0");
+    assert!(j["info"]["build"].is_object() && j["info"]["commit"].is_object());
+    assert!(j["info"]["marketplaceApiVersion"].is_string());
+    assert_eq!(j["minimumClientVersions"]["mobile"], "4.39.0");
+}
+
+#[test]
+fn login_with_resume_returns_the_same_token_until_logout() {
+    let app = spawn_app();
+    let (user_id, token) = app.login("alice", "alice-demo");
+    let r = app.post("/api/v1/login", None, &json!({ "resume": token }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(keys(&j), ["status", "data", "success"]);
+    assert_eq!(j["status"], "success");
+    assert_eq!(j["data"]["userId"], user_id.as_str());
+    assert_eq!(j["data"]["authToken"], token.as_str());
+    assert_eq!(j["data"]["me"]["username"], "alice");
+    // A name with the resume token is a password login, which this is not.
+    let r = app.post(
+        "/api/v1/login",
+        None,
+        &json!({"user": "alice", "resume": token}),
+    );
+    assert_eq!((r.status, r.body.as_str()), (401, LOGIN_FAILED));
+    for bad in [json!({"resume": "not-a-token"}), json!({"resume": 42})] {
+        let r = app.post("/api/v1/login", None, &bad);
+        assert_eq!((r.status, r.body.as_str()), (401, LOGIN_FAILED));
+    }
+    app.post(
+        "/api/v1/logout",
+        Some((user_id.as_str(), token.as_str())),
+        &json!({}),
+    );
+    let r = app.post("/api/v1/login", None, &json!({ "resume": token }));
+    assert_eq!((r.status, r.body.as_str()), (401, LOGIN_FAILED));
 }
