@@ -99,6 +99,20 @@ pub enum ApiError {
     Muted,
     /// `sendMessage`: a message with the client's `_id` exists.
     MessageExists,
+    /// `chat.update` / `chat.delete`: no message with that id; echoes it.
+    NoMessageWithId(String),
+    /// `chat.update` / `chat.delete`: the message is in another room than `roomId`.
+    RoomMismatch,
+    /// `chat.update`: `content` for a message that is not end-to-end encrypted.
+    OnlyEncryptedContent,
+    /// `updateMessage`: not the sender and no `edit-message`.
+    EditNotAllowed,
+    /// `deleteMessageValidatingPermission`: `canDeleteMessage` said no.
+    DeleteNotAllowed,
+    /// `chat.delete` with `asUser` for another's message, without `force-delete-message`.
+    ForceDeleteRequired,
+    /// `canDeleteMessage`: a read-only room, and the sender was not unmuted.
+    DeleteReadOnly,
     /// `chat.getMessage`: `API.v1.failure()` for a missing message or room.
     MessageUnavailable,
     /// `push.get`: no message with that id (row E).
@@ -195,6 +209,8 @@ pub enum Violation {
     AdditionalProperties,
     /// `type: "object"`.
     NotObject,
+    /// `type: "string"` on a property.
+    NotString,
 }
 
 impl From<StoreError> for ApiError {
@@ -315,6 +331,7 @@ impl ApiError {
                         Cow::Borrowed("must NOT have additional properties")
                     }
                     Violation::NotObject => Cow::Borrowed("must be object"),
+                    Violation::NotString => Cow::Borrowed("must be string"),
                 },
             ),
 
@@ -334,6 +351,25 @@ impl ApiError {
             E::MessageExists => plain("error-message-already-exists"),
             E::MessageUnavailable | E::SettingNotFound | E::InvalidSettingValue => Shape::Bare,
             E::MessageNotFound => plain("error-message-not-found"),
+            E::NoMessageWithId(id) => plain(format!("No message found with the id of \"{id}\".")),
+            E::RoomMismatch => {
+                plain("The room id provided does not match where the message is from.")
+            }
+            E::OnlyEncryptedContent => plain("Only encrypted messages can have content updated."),
+            E::EditNotAllowed => meteor_with(
+                "error-action-not-allowed",
+                "Message editing not allowed",
+                json!({"method": "updateMessage", "action": "Message_editing"}),
+            ),
+            E::DeleteNotAllowed => meteor_with(
+                "error-action-not-allowed",
+                "Not allowed",
+                json!({"method": "deleteMessage", "action": "Delete_message"}),
+            ),
+            E::ForceDeleteRequired => plain(
+                "Unauthorized. You must have the permission \"force-delete-message\" to delete other's message as them.",
+            ),
+            E::DeleteReadOnly => plain("You can't delete messages because the room is readonly."),
             E::RoomNotFound => plain("error-room-not-found"),
             E::SenderNotFound => plain("Message sender not found"),
 
@@ -662,10 +698,17 @@ mod tests {
             E::Internal(_) => 62,
             E::MetricsTokenRequired => 63,
             E::MessageRejected(_) => 64,
+            E::NoMessageWithId(_) => 65,
+            E::RoomMismatch => 66,
+            E::OnlyEncryptedContent => 67,
+            E::EditNotAllowed => 68,
+            E::DeleteNotAllowed => 69,
+            E::ForceDeleteRequired => 70,
+            E::DeleteReadOnly => 71,
         }
     }
 
-    const VARIANTS: usize = 65;
+    const VARIANTS: usize = 72;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -794,6 +837,41 @@ mod tests {
                 E::MessageRejected(Rejection::Href),
                 400,
                 r#"{"success":false,"error":"Invalid href value provided"}"#,
+            ),
+            (
+                E::NoMessageWithId("x1".into()),
+                400,
+                r#"{"success":false,"error":"No message found with the id of \"x1\"."}"#,
+            ),
+            (
+                E::RoomMismatch,
+                400,
+                r#"{"success":false,"error":"The room id provided does not match where the message is from."}"#,
+            ),
+            (
+                E::OnlyEncryptedContent,
+                400,
+                r#"{"success":false,"error":"Only encrypted messages can have content updated."}"#,
+            ),
+            (
+                E::EditNotAllowed,
+                400,
+                r#"{"success":false,"error":"Message editing not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"updateMessage","action":"Message_editing"}}"#,
+            ),
+            (
+                E::DeleteNotAllowed,
+                400,
+                r#"{"success":false,"error":"Not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"deleteMessage","action":"Delete_message"}}"#,
+            ),
+            (
+                E::ForceDeleteRequired,
+                400,
+                r#"{"success":false,"error":"Unauthorized. You must have the permission \"force-delete-message\" to delete other's message as them."}"#,
+            ),
+            (
+                E::DeleteReadOnly,
+                400,
+                r#"{"success":false,"error":"You can't delete messages because the room is readonly."}"#,
             ),
             (
                 E::MessageRejected(Rejection::Impersonation),

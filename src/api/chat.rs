@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::id::{MessageId, RoomId};
 use crate::model::{time, Doc, DocExt};
 use crate::service::auth::Caller;
+use crate::service::message_edits::{DeleteMessage, Deleted, UpdateMessage};
 use crate::service::messages::{PostMessage, SendMessage};
 use crate::service::Services;
 
@@ -159,4 +160,81 @@ pub async fn chat_get_message(
             message: message.raw(),
         })
     })
+}
+
+/// A typed route's body properties that must be strings (ajv checks `required` first, in
+/// the schema's order, then the types).
+fn required_strings<const N: usize>(
+    body: &JsonBody,
+    keys: [&'static str; N],
+) -> ApiResult<[String; N]> {
+    if let Some(missing) = keys.iter().find(|k| !body.0.contains_key(**k)) {
+        return Err(ApiError::InvalidParams(Violation::Required(missing)));
+    }
+    let mut out: [String; N] = std::array::from_fn(|_| String::new());
+    for (slot, key) in out.iter_mut().zip(keys) {
+        match body.0.get(key) {
+            Some(Value::String(s)) => *slot = s.clone(),
+            _ => return Err(ApiError::InvalidParams(Violation::NotString)),
+        }
+    }
+    Ok(out)
+}
+
+impl TryFrom<JsonBody> for UpdateMessage {
+    type Error = ApiError;
+
+    /// `{roomId, msgId, text, customFields?, content?}`.
+    fn try_from(body: JsonBody) -> ApiResult<UpdateMessage> {
+        let [room_id, msg_id, text] = required_strings(&body, ["roomId", "msgId", "text"])?;
+        Ok(UpdateMessage {
+            room_id,
+            msg_id,
+            text,
+            custom_fields: body.0.get("customFields").is_some_and(|v| !v.is_null()),
+            content: body.0.contains_key("content"),
+        })
+    }
+}
+
+/// `POST /api/v1/chat.update` → `{message}` (as stored after the edit).
+pub async fn chat_update(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    let message = services
+        .update_message(&caller, UpdateMessage::try_from(body)?)
+        .await?;
+    Ok(respond::success(json!({ "message": message })))
+}
+
+impl TryFrom<JsonBody> for DeleteMessage {
+    type Error = ApiError;
+
+    /// `{msgId, roomId, asUser?}`.
+    fn try_from(body: JsonBody) -> ApiResult<DeleteMessage> {
+        let [msg_id, room_id] = required_strings(&body, ["msgId", "roomId"])?;
+        Ok(DeleteMessage {
+            room_id,
+            msg_id,
+            as_user: body.0.get("asUser") == Some(&Value::Bool(true)),
+        })
+    }
+}
+
+/// `POST /api/v1/chat.delete` → `{_id, ts:"<ms>", message:{_id, u, rid}}`.
+pub async fn chat_delete(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    let Deleted { id, message } = services
+        .delete_message(&caller, DeleteMessage::try_from(body)?)
+        .await?;
+    Ok(respond::success(json!({
+        "_id": id,
+        "ts": time::now_millis().to_string(),
+        "message": message,
+    })))
 }

@@ -71,6 +71,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/chat.postMessage", web::post().to(chat::chat_post_message))
                 .route("/chat.sendMessage", web::post().to(chat::chat_send_message))
                 .route("/chat.getMessage", web::get().to(chat::chat_get_message))
+                .route("/chat.update", web::post().to(chat::chat_update))
+                .route("/chat.delete", web::post().to(chat::chat_delete))
                 .route(
                     "/subscriptions.get",
                     web::get().to(subscriptions::subscriptions_get),

@@ -10,6 +10,7 @@ use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, MessageId, RoomId};
+use crate::model::user::Identity;
 use crate::model::{time, Doc, DocExt, Message, Room};
 use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
@@ -118,16 +119,7 @@ impl Services {
         mut fields: Doc,
     ) -> ApiResult<Value> {
         let sender = &caller.identity;
-        if !self.can_read(sender, room)? {
-            return Err(ApiError::NotAllowed);
-        }
-        if room.read_only() && !self.has_room_permission(sender, room.id(), "post-readonly")? {
-            return Err(ApiError::RoomReadOnly);
-        }
-        let username = sender.username.as_deref().unwrap_or_default();
-        if room.muted().contains(&username) {
-            return Err(ApiError::Muted);
-        }
+        self.check_can_send(sender, room)?;
         message_fields::validate_message(&fields, || {
             self.has_room_permission(sender, room.id(), "message-impersonate")
         })?
@@ -140,28 +132,9 @@ impl Services {
         fields.insert("ts".into(), at.clone().into());
         fields.insert("u".into(), sender.short());
         fields.insert("rid".into(), room.id().into());
-        let parsed = mentions::text_fields(&text, &settings.md_options(now));
-        // `parseUrls: false` (chat.postMessage with attachments) leaves `urls` out.
-        if fields.get("parseUrls") != Some(&Value::Bool(false)) {
-            let urls: Vec<Value> = parsed
-                .urls
-                .iter()
-                .map(|u| json!({"url": u, "meta": {}}))
-                .collect();
-            fields.insert("urls".into(), urls.into());
-        }
-        let (user_mentions, group_mention) = self.resolve_user_mentions(&parsed.users)?;
-        fields.insert("mentions".into(), user_mentions.clone().into());
-        fields.insert(
-            "channels".into(),
-            self.resolve_channels(&parsed.channels)?.into(),
-        );
-        if let Some(md) = &parsed.md {
-            fields.insert(
-                "md".into(),
-                serde_json::to_value(md).map_err(anyhow::Error::from)?,
-            );
-        }
+        let parse_urls = fields.get("parseUrls") != Some(&Value::Bool(false));
+        let (mentioned_ids, group_mention) =
+            self.parse_content(settings, &text, now, parse_urls, &mut fields)?;
 
         let id = client_id.clone().unwrap_or_else(id::new_id);
         let mut stored = Doc::new();
@@ -180,11 +153,6 @@ impl Services {
 
         let message = Message::from_json(serde_json::to_vec(&stored).map_err(anyhow::Error::from)?)
             .map_err(anyhow::Error::from)?;
-        let mentioned_ids: Vec<String> = user_mentions
-            .iter()
-            .filter_map(|m| m.get("_id").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect();
         let members: Vec<_> = self
             .store
             .room_member_ids(room.id())?
@@ -237,6 +205,64 @@ impl Services {
             }
             Err(_) => Err(ApiError::MessageExists),
         }
+    }
+
+    /// `canSendMessage`: the sender may read the room, post in it if it is read-only, and is
+    /// not muted there.
+    pub(super) fn check_can_send(&self, sender: &Identity, room: &Room) -> ApiResult<()> {
+        if !self.can_read(sender, room)? {
+            return Err(ApiError::NotAllowed);
+        }
+        if room.read_only() && !self.has_room_permission(sender, room.id(), "post-readonly")? {
+            return Err(ApiError::RoomReadOnly);
+        }
+        let username = sender.username.as_deref().unwrap_or_default();
+        if room.muted().contains(&username) {
+            return Err(ApiError::Muted);
+        }
+        Ok(())
+    }
+
+    /// What the server reads from a message's text, written into `fields`: `urls` (unless
+    /// `parse_urls` is off: `parseUrls: false` leaves the key out), `mentions`, `channels`
+    /// and `md` (absent when the parser gives none). Returns the ids of the mentioned users
+    /// and whether `@all`/`@here` was used.
+    pub(super) fn parse_content(
+        &self,
+        settings: &Snapshot,
+        text: &str,
+        now: i64,
+        parse_urls: bool,
+        fields: &mut Doc,
+    ) -> ApiResult<(Vec<String>, bool)> {
+        let parsed = mentions::text_fields(text, &settings.md_options(now));
+        if parse_urls {
+            let urls: Vec<Value> = parsed
+                .urls
+                .iter()
+                .map(|u| json!({"url": u, "meta": {}}))
+                .collect();
+            fields.insert("urls".into(), urls.into());
+        }
+        let (user_mentions, group_mention) = self.resolve_user_mentions(&parsed.users)?;
+        let mentioned_ids = user_mentions
+            .iter()
+            .filter_map(|m| m.get("_id").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        fields.insert("mentions".into(), user_mentions.into());
+        fields.insert(
+            "channels".into(),
+            self.resolve_channels(&parsed.channels)?.into(),
+        );
+        match &parsed.md {
+            Some(md) => fields.insert(
+                "md".into(),
+                serde_json::to_value(md).map_err(anyhow::Error::from)?,
+            ),
+            None => fields.shift_remove("md"),
+        };
+        Ok((mentioned_ids, group_mention))
     }
 
     /// `mentions`: `@all`/`@here` first (`{_id, username}`), then known users

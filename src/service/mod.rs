@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod message_edits;
 pub mod messages;
 mod notification;
 pub mod push;

@@ -104,6 +104,58 @@ impl Store {
         )
     }
 
+    /// Replaces an existing message with its edited form; the room's `lastMessage` follows
+    /// when it is this message (decided inside the write). `false` if the message is gone.
+    pub fn update_message(&self, id: &str, room_id: &str, edited: &Message) -> StoreResult<bool> {
+        self.write(|store, batch| {
+            if store
+                .engine
+                .get(Tree::MessageidMessage, id.as_bytes())?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            Self::put_message(batch, edited, id);
+            if let Some(room) = store.room(room_id)? {
+                if last_message_id(&room) == Some(id) {
+                    let mut room = Arc::unwrap_or_clone(room);
+                    let doc: Value = serde_json::from_str(edited.raw().get())
+                        .map_err(|e| super::corrupt(Tree::MessageidMessage, e))?;
+                    room.0.insert("lastMessage".into(), doc);
+                    Self::put_room(batch, &room);
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    /// Removes a message: the room's `msgs` goes down by one, and its `lastMessage` is
+    /// dropped when it was this message (rcpush keeps no per-room message order to find the
+    /// one before). `false` if the message was already gone.
+    pub fn delete_message(&self, id: &str, room_id: &str, at: &str) -> StoreResult<bool> {
+        self.write(|store, batch| {
+            if store
+                .engine
+                .get(Tree::MessageidMessage, id.as_bytes())?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            batch.delete(Tree::MessageidMessage, id);
+            if let Some(room) = store.room(room_id)? {
+                let mut room = Arc::unwrap_or_clone(room);
+                if last_message_id(&room) == Some(id) {
+                    room.0.shift_remove("lastMessage");
+                }
+                let msgs = room.0.get("msgs").and_then(Value::as_i64).unwrap_or(0);
+                room.0.insert("msgs".into(), (msgs - 1).max(0).into());
+                room.0.insert("_updatedAt".into(), at.into());
+                Self::put_room(batch, &room);
+            }
+            Ok(true)
+        })
+    }
+
     pub(super) fn put_message(batch: &mut super::Batch, message: &Message, id: &str) {
         batch.put(
             Tree::MessageidMessage,
@@ -111,4 +163,12 @@ impl Store {
             message.raw().get().as_bytes().to_vec(),
         );
     }
+}
+
+/// The `_id` of the room's `lastMessage`, if it has one.
+fn last_message_id(room: &crate::model::Room) -> Option<&str> {
+    room.0
+        .get("lastMessage")
+        .and_then(|m| m.get("_id"))
+        .and_then(Value::as_str)
 }

@@ -303,3 +303,171 @@ fn an_attachment_only_upload_is_notified_as_rocket_chat_words_it() {
     assert_eq!(n["title"], "bob");
     assert_eq!(n["text"], "Uploaded an image");
 }
+
+const VB: &str = "iu7jtPAhvEeAS5tNq";
+
+fn bobs_message(app: &crate::helpers::TestApp, text: &str) -> String {
+    let r = post(app, BOB, json!({"roomId": VB, "text": text}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["message"]["_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn chat_update_edits_the_text_and_what_push_get_returns() {
+    let app = spawn_app();
+    let id = bobs_message(&app, "hello");
+    let r = app.post(
+        "/api/v1/chat.update",
+        Some(BOB),
+        &json!({"roomId": VB, "msgId": id, "text": "hello @alice https://rocket.chat"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let m = &r.json()["message"];
+    assert_eq!(m["msg"], "hello @alice https://rocket.chat");
+    assert_eq!(m["editedBy"], json!({"_id": BOB.0, "username": "bob"}));
+    let order = keys(m);
+    assert_eq!(order[0], "_id");
+    assert_eq!(order[order.len() - 2..], ["editedAt", "editedBy"]);
+    assert_eq!(m["mentions"][0]["username"], "alice");
+    assert_eq!(
+        m["urls"],
+        json!([{"url": "https://rocket.chat", "meta": {}}])
+    );
+    let r = app.get(&format!("/api/v1/chat.getMessage?msgId={id}"), Some(ALICE));
+    assert_eq!(&r.json()["message"], m);
+    let r = app.get(&format!("/api/v1/push.get?id={id}"), Some(ALICE));
+    assert_eq!(
+        r.json()["data"]["notification"]["text"],
+        "bob: hello @alice https://rocket.chat"
+    );
+    // The same text again changes nothing.
+    let r = app.post(
+        "/api/v1/chat.update",
+        Some(BOB),
+        &json!({"roomId": VB, "msgId": id, "text": "hello @alice https://rocket.chat"}),
+    );
+    assert_eq!(&r.json()["message"], m);
+}
+
+#[test]
+fn chat_update_refuses_as_rocket_chat_does() {
+    let app = spawn_app();
+    let id = bobs_message(&app, "mine");
+    let update = |who, body: Value| app.post("/api/v1/chat.update", Some(who), &body);
+    let r = update(
+        ALICE,
+        json!({"roomId": VB, "msgId": id, "text": "yours now"}),
+    );
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"Message editing not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"updateMessage","action":"Message_editing"}}"#
+        )
+    );
+    let r = update(BOB, json!({"roomId": VB, "msgId": "nope", "text": "x"}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"No message found with the id of \"nope\"."}"#
+    );
+    let r = update(
+        BOB,
+        json!({"roomId": "PrvGrp8sKq3mZ7wTx", "msgId": id, "text": "x"}),
+    );
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"The room id provided does not match where the message is from."}"#
+    );
+    let r = update(BOB, json!({"msgId": id, "text": "x"}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"must have required property 'roomId' [invalid-params]","errorType":"invalid-params"}"#
+    );
+    let r = update(BOB, json!({"roomId": VB, "msgId": id, "text": 5}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"must be string [invalid-params]","errorType":"invalid-params"}"#
+    );
+    let r = update(
+        BOB,
+        json!({"roomId": VB, "msgId": id, "text": "x", "customFields": {"a": 1}}),
+    );
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"Custom fields not enabled"}"#
+    );
+    let r = update(
+        BOB,
+        json!({"roomId": VB, "msgId": id, "text": "x", "content": {}}),
+    );
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"Only encrypted messages can have content updated."}"#
+    );
+    // An admin may edit anyone's message (edit-message).
+    let admin = app.admin();
+    let r = update(
+        (admin.0.as_str(), admin.1.as_str()),
+        json!({"roomId": VB, "msgId": id, "text": "moderated"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["message"]["editedBy"]["username"], "admin");
+}
+
+#[test]
+fn chat_delete_removes_the_message_for_every_reader() {
+    let app = spawn_app();
+    let id = bobs_message(&app, "oops");
+    let delete = |who, body: Value| app.post("/api/v1/chat.delete", Some(who), &body);
+    let r = delete(ALICE, json!({"roomId": VB, "msgId": id}));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"Not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"deleteMessage","action":"Delete_message"}}"#
+        )
+    );
+    let r = delete(ALICE, json!({"roomId": VB, "msgId": id, "asUser": true}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"Unauthorized. You must have the permission \"force-delete-message\" to delete other's message as them."}"#
+    );
+    let r = delete(BOB, json!({"roomId": VB}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"must have required property 'msgId' [invalid-params]","errorType":"invalid-params"}"#
+    );
+    let r = delete(BOB, json!({"roomId": VB, "msgId": id}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(keys(&j), ["_id", "ts", "message", "success"]);
+    assert_eq!(j["_id"], id.as_str());
+    assert!(j["ts"].as_str().unwrap().parse::<i64>().is_ok());
+    assert_eq!(keys(&j["message"]), ["_id", "u", "rid"]);
+    assert_eq!(j["message"]["rid"], VB);
+
+    let r = app.get(&format!("/api/v1/chat.getMessage?msgId={id}"), Some(BOB));
+    assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false}"#));
+    let r = app.get(&format!("/api/v1/push.get?id={id}"), Some(ALICE));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"error-message-not-found"}"#
+        )
+    );
+    let r = delete(BOB, json!({"roomId": VB, "msgId": id}));
+    assert_eq!(
+        r.body,
+        format!(r#"{{"success":false,"error":"No message found with the id of \"{id}\"."}}"#)
+    );
+
+    // An admin deletes as the sender (force-delete-message).
+    let other = bobs_message(&app, "spam");
+    let admin = app.admin();
+    let r = delete(
+        (admin.0.as_str(), admin.1.as_str()),
+        json!({"roomId": VB, "msgId": other, "asUser": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
