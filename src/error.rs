@@ -145,6 +145,14 @@ pub enum ApiError {
     NotInRoom,
     /// `removeUserFromRoom` / `leaveRoom`: the user is the room's last owner.
     LastOwner { method: &'static str },
+    /// `eraseRoom`: the caller may not read the room.
+    InvalidRoomIn { method: &'static str },
+    /// `channels.rename`: no `name`.
+    NameParamRequired,
+    /// `channels.rename`: the room has that name already.
+    SameName,
+    /// `saveRoomSettings`: no `edit-room`.
+    EditRoomNotAllowed,
     /// A Meteor method's own permission check: `error-not-allowed` naming the method.
     NotAllowedIn { method: &'static str },
 
@@ -424,6 +432,18 @@ impl ApiError {
                 "error-you-are-last-owner",
                 "You are the last owner. Please set new owner before leaving the room.",
                 json!({ "method": method }),
+            ),
+            E::InvalidRoomIn { method } => meteor_with(
+                "error-invalid-room",
+                "Invalid room",
+                json!({ "method": method }),
+            ),
+            E::NameParamRequired => plain("The bodyParam \"name\" is required"),
+            E::SameName => plain("The channel name is the same as what it would be renamed to."),
+            E::EditRoomNotAllowed => meteor_with(
+                "error-action-not-allowed",
+                "Editing room is not allowed",
+                json!({"method": "saveRoomSettings", "action": "Editing_room"}),
             ),
             E::NotAllowedIn { method } => meteor_with(
                 "error-not-allowed",
@@ -705,10 +725,14 @@ mod tests {
             E::DeleteNotAllowed => 69,
             E::ForceDeleteRequired => 70,
             E::DeleteReadOnly => 71,
+            E::InvalidRoomIn { .. } => 72,
+            E::NameParamRequired => 73,
+            E::SameName => 74,
+            E::EditRoomNotAllowed => 75,
         }
     }
 
-    const VARIANTS: usize = 72;
+    const VARIANTS: usize = 76;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -867,6 +891,28 @@ mod tests {
                 E::ForceDeleteRequired,
                 400,
                 r#"{"success":false,"error":"Unauthorized. You must have the permission \"force-delete-message\" to delete other's message as them."}"#,
+            ),
+            (
+                E::InvalidRoomIn {
+                    method: "eraseRoom",
+                },
+                400,
+                r#"{"success":false,"error":"Invalid room [error-invalid-room]","errorType":"error-invalid-room","details":{"method":"eraseRoom"}}"#,
+            ),
+            (
+                E::NameParamRequired,
+                400,
+                r#"{"success":false,"error":"The bodyParam \"name\" is required"}"#,
+            ),
+            (
+                E::SameName,
+                400,
+                r#"{"success":false,"error":"The channel name is the same as what it would be renamed to."}"#,
+            ),
+            (
+                E::EditRoomNotAllowed,
+                400,
+                r#"{"success":false,"error":"Editing room is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"saveRoomSettings","action":"Editing_room"}}"#,
             ),
             (
                 E::DeleteReadOnly,

@@ -68,6 +68,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/groups.leave",
                     web::post().to(|s, c, b| rooms::leave(Kind::Groups, s, c, b)),
                 )
+                .route(
+                    "/channels.info",
+                    web::get().to(|s, c, q| rooms::info(Kind::Channels, s, c, q)),
+                )
+                .route(
+                    "/groups.info",
+                    web::get().to(|s, c, q| rooms::info(Kind::Groups, s, c, q)),
+                )
+                .route(
+                    "/channels.delete",
+                    web::post().to(|s, c, b| rooms::delete(Kind::Channels, s, c, b)),
+                )
+                .route(
+                    "/groups.delete",
+                    web::post().to(|s, c, b| rooms::delete(Kind::Groups, s, c, b)),
+                )
+                .route("/channels.rename", web::post().to(rooms::rename))
                 .route("/chat.postMessage", web::post().to(chat::chat_post_message))
                 .route("/chat.sendMessage", web::post().to(chat::chat_send_message))
                 .route("/chat.getMessage", web::get().to(chat::chat_get_message))

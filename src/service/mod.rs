@@ -10,6 +10,7 @@ pub mod messages;
 mod notification;
 pub mod push;
 mod push_drafts;
+mod room_admin;
 pub mod rooms;
 pub mod settings;
 pub mod subscriptions;

@@ -216,7 +216,7 @@ impl Services {
 
     /// The room named by `roomId` or `roomName`, of the namespace's type; `groups.*` see
     /// only the private groups the caller belongs to.
-    fn find_room(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
+    pub(super) fn find_room(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
         let room = match room {
             RoomRef::Id(id) => self.store.room(&id)?,
             RoomRef::Name(name) => self.store.room_by_name(name.trim_start_matches('#'))?,

@@ -24,6 +24,10 @@ pub struct PendingPush {
     pub attempts: u32,
     /// When the next attempt is due (ms since the epoch).
     pub due: i64,
+    /// The room of the message that caused it (none for push.test, and in outboxes written
+    /// before rooms could be deleted): deleting the room drops the push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rid: Option<String>,
 }
 
 impl PendingPush {
@@ -37,6 +41,7 @@ impl PendingPush {
             user_id: user_id.into(),
             attempts: 0,
             due,
+            rid: None,
         }
     }
 }
@@ -49,17 +54,22 @@ pub struct PushDraft {
     pub user_id: String,
     pub body: BodyAwaitingBadge,
     pub due: i64,
+    /// The message's room.
+    pub rid: String,
 }
 
 impl PushDraft {
     pub(super) fn complete(&self, badge: i64) -> PendingPush {
-        PendingPush::new(
-            self.service,
-            &self.token,
-            &self.user_id,
-            self.body.with_badge(badge),
-            self.due,
-        )
+        PendingPush {
+            rid: Some(self.rid.clone()),
+            ..PendingPush::new(
+                self.service,
+                &self.token,
+                &self.user_id,
+                self.body.with_badge(badge),
+                self.due,
+            )
+        }
     }
 }
 
@@ -109,9 +119,13 @@ impl Store {
             let mut pruned_tokens = std::collections::HashSet::new();
             let mut pruned = Vec::with_capacity(outcomes.len());
             for (push, finish) in outcomes {
-                batch.delete(Tree::Outbox, keys::due_id(push.due, &push.id));
+                let key = keys::due_id(push.due, &push.id);
+                // A push whose room was deleted while it was in flight is not brought back.
+                let still_queued = store.engine.get(Tree::Outbox, &key)?.is_some();
+                batch.delete(Tree::Outbox, key);
                 pruned.push(match finish {
                     Finish::Done => 0,
+                    Finish::RetryAt(_) if !still_queued => 0,
                     Finish::RetryAt(due) => {
                         let next = PendingPush {
                             attempts: push.attempts + 1,

@@ -8,6 +8,7 @@ mod helpers;
 mod push;
 mod push_delivery;
 mod python_client;
+mod room_admin;
 mod rooms;
 #[path = "../support/mod.rs"]
 mod support;
