@@ -179,6 +179,8 @@ pub enum ApiError {
     InvalidEmail(String),
     /// `insertOrUpdateUser`: a role that does not exist.
     InvalidRole,
+    /// `checkUsernameAvailability`: the username is on a blocked list; echoes it.
+    BlockedUsername(String),
     /// `insertOrUpdateUser`: the username or e-mail is taken; echoes it.
     AlreadyInUse(String),
 
@@ -487,6 +489,11 @@ impl ApiError {
                 "The field Roles consist invalid role id",
                 json!({"method": INSERT_USER, "action": "Assign_role"}),
             ),
+            E::BlockedUsername(username) => meteor_with(
+                "error-blocked-username",
+                format!("{} is blocked and can't be used!", escape(username)),
+                json!({"method": "checkUsernameAvailability", "field": username}),
+            ),
             // Rocket.Chat names the taken value itself as the field.
             E::AlreadyInUse(value) => meteor_with(
                 "error-field-unavailable",
@@ -729,10 +736,11 @@ mod tests {
             E::NameParamRequired => 73,
             E::SameName => 74,
             E::EditRoomNotAllowed => 75,
+            E::BlockedUsername(_) => 76,
         }
     }
 
-    const VARIANTS: usize = 76;
+    const VARIANTS: usize = 77;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -913,6 +921,11 @@ mod tests {
                 E::EditRoomNotAllowed,
                 400,
                 r#"{"success":false,"error":"Editing room is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"saveRoomSettings","action":"Editing_room"}}"#,
+            ),
+            (
+                E::BlockedUsername("System".into()),
+                400,
+                r#"{"success":false,"error":"System is blocked and can't be used! [error-blocked-username]","errorType":"error-blocked-username","details":{"method":"checkUsernameAvailability","field":"System"}}"#,
             ),
             (
                 E::DeleteReadOnly,

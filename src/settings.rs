@@ -43,6 +43,11 @@ fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
         ("Unread_Count_DM", json!("all_messages")),
         ("Message_MaxAllowedSize", json!(5000)),
         ("Accounts_AllowAnonymousRead", json!(false)),
+        ("Accounts_BlockedUsernameList", json!("")),
+        (
+            "Accounts_SystemBlockedUsernameList",
+            json!("admin,administrator,system,user"),
+        ),
         ("HexColorPreview_Enabled", json!(true)),
         ("Katex_Enabled", json!(true)),
         ("Katex_Dollar_Syntax", json!(false)),
@@ -113,6 +118,8 @@ pub struct Snapshot {
     pub unread_count_dm: String,
     /// `Message_MaxAllowedSize`, in UTF-16 units.
     pub message_max_allowed_size: u64,
+    /// `Accounts_BlockedUsernameList` and `Accounts_SystemBlockedUsernameList`, as stored.
+    pub blocked_usernames: [String; 2],
     pub hex_color_preview: bool,
     pub katex_enabled: bool,
     pub katex_dollar_syntax: bool,
@@ -151,6 +158,10 @@ impl Snapshot {
             message_max_allowed_size: value("Message_MaxAllowedSize")
                 .and_then(Value::as_u64)
                 .unwrap_or(5000),
+            blocked_usernames: [
+                text("Accounts_BlockedUsernameList"),
+                text("Accounts_SystemBlockedUsernameList"),
+            ],
             hex_color_preview: flag("HexColorPreview_Enabled"),
             katex_enabled: flag("Katex_Enabled"),
             katex_dollar_syntax: flag("Katex_Dollar_Syntax"),

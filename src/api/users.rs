@@ -89,6 +89,7 @@ pub async fn users_info(
         (None, Some(name)) => UserRef::Username(name),
         (None, None) => return Err(ApiError::UserParamRequired),
     };
-    let user = services.user_info_of(&caller, who)?;
+    let include_rooms = param("includeUserRooms").as_deref() == Some("true");
+    let user = services.user_info_of(&caller, who, include_rooms)?;
     Ok(respond::success(json!({ "user": user })))
 }

@@ -9,10 +9,34 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// `usernameIsBlocked`: `username` is one of the comma-separated `lists` entries (trimmed,
+/// letter case ignored), from `Accounts_BlockedUsernameList` and
+/// `Accounts_SystemBlockedUsernameList`.
+pub fn username_is_blocked(username: &str, lists: &[&str]) -> bool {
+    let username = username.trim();
+    lists
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .any(|b| b.to_lowercase() == username.to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn blocked_usernames_match_whole_names_in_any_case() {
+        let lists = ["admin,administrator,system,user", " Bot , "];
+        for name in ["admin", "ADMIN", "User", "bot", "system"] {
+            assert!(username_is_blocked(name, &lists), "{name}");
+        }
+        for name in ["admins", "user2", "rocket.cat", ""] {
+            assert!(!username_is_blocked(name, &lists), "{name}");
+        }
+    }
 
     proptest! {
         #[test]

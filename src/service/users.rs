@@ -10,7 +10,7 @@ use crate::model::id::{self, UserId};
 use crate::model::user::NewUser;
 use crate::model::{time, Doc, User};
 use crate::rules::credentials::hash_password;
-use crate::rules::names::valid_name;
+use crate::rules::names::{username_is_blocked, valid_name};
 use crate::store::{Conflict, Store};
 
 /// `users.create`'s body, its types checked.
@@ -62,6 +62,9 @@ const PRIVATE_FIELDS: &[&str] = &[
     "inviteToken",
 ];
 
+/// The subscription fields `users.info?includeUserRooms=true` shows.
+const ROOM_FIELDS: &[&str] = &["_id", "rid", "name", "t", "roles", "unread", "federated"];
+
 impl Services {
     /// `users.create` (needs `create-user`), checks in Rocket.Chat's order.
     pub async fn create_user(&self, caller: &Caller, new: CreateUser) -> ApiResult<User> {
@@ -87,6 +90,11 @@ impl Services {
         };
         if roles.iter().any(|r| !KNOWN_ROLES.contains(&r.as_str())) {
             return Err(ApiError::InvalidRole);
+        }
+
+        let blocked = &self.settings.snapshot().blocked_usernames;
+        if username_is_blocked(username, &[&blocked[0], &blocked[1]]) {
+            return Err(ApiError::BlockedUsername(username.to_string()));
         }
 
         let password = new.password;
@@ -119,17 +127,54 @@ impl Services {
     }
 
     /// `users.info`: the user, without private fields unless the caller is that user or
-    /// holds `view-full-other-user-info`.
-    pub fn user_info_of(&self, caller: &Caller, who: UserRef) -> ApiResult<Value> {
+    /// holds `view-full-other-user-info`; with `include_rooms`, the user's subscriptions
+    /// as `rooms` (to themself or a holder of `view-other-user-channels`).
+    pub fn user_info_of(
+        &self,
+        caller: &Caller,
+        who: UserRef,
+        include_rooms: bool,
+    ) -> ApiResult<Value> {
         let user = self.find_user(who)?.ok_or(ApiError::UserNotFound)?;
-        let full = user.id() == caller.id()
-            || self.has_permission("view-full-other-user-info", &caller.identity.roles());
-        let shown: Doc = user
+        let myself = user.id() == caller.id();
+        let roles = caller.identity.roles();
+        let full = myself || self.has_permission("view-full-other-user-info", &roles);
+        let rooms =
+            include_rooms && (myself || self.has_permission("view-other-user-channels", &roles));
+        let rooms = match rooms {
+            true => Some(self.user_rooms(user.id())?),
+            false => None,
+        };
+        let mut shown: Doc = user
             .0
             .into_iter()
             .filter(|(k, _)| full || !PRIVATE_FIELDS.contains(&k.as_str()))
             .collect();
+        if let Some(rooms) = rooms {
+            shown.insert("rooms".into(), rooms.into());
+        }
         Ok(Value::Object(shown))
+    }
+
+    /// `users.info`'s `rooms`: the user's subscriptions reduced to `_id, rid, name, t,
+    /// roles, unread` (in their stored order), sorted by type, then name (absent first).
+    fn user_rooms(&self, user_id: &str) -> ApiResult<Vec<Value>> {
+        let mut subs = self.store.subscriptions_of_user(user_id)?;
+        let key = |s: &crate::model::Subscription| {
+            let at = |k: &str| s.0.get(k).and_then(Value::as_str).map(str::to_string);
+            (at("t"), at("name"))
+        };
+        subs.sort_by_key(key);
+        Ok(subs
+            .into_iter()
+            .map(|s| {
+                let kept =
+                    s.0.into_iter()
+                        .filter(|(k, _)| ROOM_FIELDS.contains(&k.as_str()))
+                        .collect();
+                Value::Object(kept)
+            })
+            .collect())
     }
 }
 

@@ -251,3 +251,74 @@ fn login_with_resume_returns_the_same_token_until_logout() {
     let r = app.post("/api/v1/login", None, &json!({ "resume": token }));
     assert_eq!((r.status, r.body.as_str()), (401, LOGIN_FAILED));
 }
+
+#[test]
+fn users_create_refuses_blocked_usernames() {
+    let app = spawn_app_with(|c| {
+        c.settings
+            .insert("Accounts_BlockedUsernameList".into(), json!("root, Bot"));
+    });
+    let admin = app.admin();
+    for name in ["system", "User", "root", "bot"] {
+        let body = json!({"email": format!("{name}@example.com"), "name": name, "password": "pw", "username": name});
+        let r = app.post("/api/v1/users.create", auth(&admin), &body);
+        assert_eq!(
+            (r.status, r.body.clone()),
+            (
+                400,
+                format!(
+                    r#"{{"success":false,"error":"{name} is blocked and can't be used! [error-blocked-username]","errorType":"error-blocked-username","details":{{"method":"checkUsernameAvailability","field":"{name}"}}}}"#
+                )
+            )
+        );
+    }
+    let body =
+        json!({"email": "sys@example.com", "name": "S", "password": "pw", "username": "systems"});
+    let r = app.post("/api/v1/users.create", auth(&admin), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn users_info_include_user_rooms_lists_the_subscriptions() {
+    let app = spawn_app();
+    let r = app.get(
+        "/api/v1/users.info?username=alice&includeUserRooms=true",
+        Some(ALICE),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rooms = r.json()["user"]["rooms"].clone();
+    let rooms = rooms.as_array().expect("rooms");
+    let order: Vec<(&str, &str)> = rooms
+        .iter()
+        .map(|r| (r["t"].as_str().unwrap(), r["rid"].as_str().unwrap()))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_by_key(|(t, _)| *t);
+    assert_eq!(order, sorted);
+    assert!(order.contains(&("p", "PrvGrp8sKq3mZ7wTx")));
+    for room in rooms {
+        for key in keys(room) {
+            assert!(
+                ["_id", "rid", "name", "t", "roles", "unread", "federated"].contains(&key),
+                "{key}"
+            );
+        }
+    }
+    // Another user's rooms only with view-other-user-channels (admins).
+    let r = app.get(
+        "/api/v1/users.info?username=alice&includeUserRooms=true",
+        Some(BOB),
+    );
+    assert!(r.json()["user"].get("rooms").is_none());
+    let admin = app.admin();
+    let r = app.get(
+        "/api/v1/users.info?username=alice&includeUserRooms=true",
+        auth(&admin),
+    );
+    assert_eq!(
+        r.json()["user"]["rooms"].as_array().unwrap().len(),
+        rooms.len()
+    );
+    let r = app.get("/api/v1/users.info?username=alice", Some(ALICE));
+    assert!(r.json()["user"].get("rooms").is_none());
+}
