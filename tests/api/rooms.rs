@@ -261,3 +261,43 @@ fn settings_are_admin_only_and_typed() {
     let r = app.get("/api/v1/settings/Nope", auth(&admin));
     assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false}"#));
 }
+
+#[test]
+fn subscriptions_get_one_and_read_validate_their_parameters() {
+    let app = spawn_app();
+    let r = app.get("/api/v1/subscriptions.getOne", Some(ALICE));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"must have required property 'roomId' [invalid-params]","errorType":"invalid-params"}"#
+        )
+    );
+    let r = app.get("/api/v1/subscriptions.getOne?roomId=", Some(ALICE));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"The 'roomId' param is required"}"#
+    );
+    let read = |body: serde_json::Value| app.post("/api/v1/subscriptions.read", Some(ALICE), &body);
+    for bad in [
+        json!({}),
+        json!({"rid": 12345}),
+        json!({"rid": "iu7jtPAhvEeAS5tNq", "roomId": "PrvGrp8sKq3mZ7wTx"}),
+    ] {
+        let r = read(bad.clone());
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.json()["errorType"], "invalid-params", "{bad}");
+    }
+    let r = read(json!({"rid": 12345}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"must be string [invalid-params]","errorType":"invalid-params"}"#
+    );
+    let r = read(json!({"rid": "foobar123-somechannel"}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"error-invalid-subscription"}"#
+    );
+    let r = read(json!({"rid": "iu7jtPAhvEeAS5tNq", "roomId": "iu7jtPAhvEeAS5tNq"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
