@@ -58,13 +58,17 @@ fn direct_body(body: &JsonBody) -> ApiResult<Vec<String>> {
     }
 }
 
-/// `POST im.create` / `dm.create` → `{"room":{"t":"d","rid","usernames","_id"}}`.
+/// `POST im.create` / `dm.create {username|usernames, excludeSelf?}` →
+/// `{"room":{"t":"d","rid","usernames","_id"}}`.
 pub async fn im_create(
     services: web::Data<Services>,
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let DirectRoom(room) = services.create_direct(&caller, direct_body(&body)?).await?;
+    let exclude_self = body.opt_bool("excludeSelf")?.unwrap_or(false);
+    let DirectRoom(room) = services
+        .create_direct(&caller, direct_body(&body)?, exclude_self)
+        .await?;
     Ok(respond::success(json!({"room": {
         "t": "d",
         "rid": room.id(),

@@ -111,9 +111,9 @@ pub fn new_group_room(
 /// A new direct-message room, in `createDirectRoom`'s order. `members` are sorted by id.
 pub fn new_direct_room(id: &str, members: &[&super::User], now: super::time::Millis) -> Room {
     let now = super::time::iso(now);
-    let mut usernames: Vec<&str> = members.iter().filter_map(|u| u.username()).collect();
-    usernames.sort_unstable();
-    let uids: Vec<&str> = members.iter().map(|u| u.id()).collect();
+    let usernames: Vec<&str> = members.iter().filter_map(|u| u.username()).collect();
+    let mut uids: Vec<&str> = members.iter().map(|u| u.id()).collect();
+    uids.sort_unstable();
     Room(super::object(serde_json::json!({
         "_id": id,
         "t": "d",

@@ -42,6 +42,7 @@ const DEFAULTS: &[(&str, &[&str])] = &[
     ("delete-c", &["admin", "owner"]),
     ("delete-p", &["admin", "owner"]),
     ("edit-room", &["admin", "owner", "moderator"]),
+    ("view-room-administration", &["admin"]),
     ("kick-user-from-any-c-room", &["admin"]),
     ("kick-user-from-any-p-room", &[]),
     ("api-bypass-rate-limit", &["admin", "bot", "app"]),

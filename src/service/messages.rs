@@ -70,7 +70,7 @@ impl Services {
             .and_then(|u| u.username())
             .ok_or(ApiError::InvalidChannel)?;
         let direct = self
-            .create_direct(caller, vec![username.to_string()])
+            .create_direct(caller, vec![username.to_string()], false)
             .await?;
         Ok(direct.0)
     }

@@ -301,3 +301,61 @@ fn subscriptions_get_one_and_read_validate_their_parameters() {
     let r = read(json!({"rid": "iu7jtPAhvEeAS5tNq", "roomId": "iu7jtPAhvEeAS5tNq"}));
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[test]
+fn im_create_can_exclude_the_caller_and_names_group_dms_as_rocket_chat_does() {
+    let app = spawn_app();
+    let admin = app.admin();
+    let r = app.post(
+        "/api/v1/im.create",
+        auth(&admin),
+        &json!({"usernames": "bob,alice", "excludeSelf": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rid = format!("{}{}", ALICE.0, BOB.0);
+    assert_eq!(
+        r.body,
+        format!(
+            r#"{{"room":{{"t":"d","rid":"{rid}","usernames":["alice","bob"],"_id":"{rid}"}},"success":true}}"#
+        )
+    );
+    let r = app.get(
+        &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+        auth(&admin),
+    );
+    assert_eq!(r.json()["subscription"], serde_json::Value::Null);
+    for who in [ALICE, BOB] {
+        let r = app.get(
+            &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+            Some(who),
+        );
+        assert_eq!(r.json()["subscription"]["open"], true);
+    }
+
+    // A group DM: each member's subscription names the others, ordered by display name.
+    let r = app.post(
+        "/api/v1/im.create",
+        Some(RODRIQ),
+        &json!({"usernames": "bob,alice"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let room = r.json()["room"].clone();
+    assert_eq!(room["usernames"], json!(["alice", "bob", "rodriq"]));
+    let rid = room["rid"].as_str().unwrap();
+    let sub = |who| {
+        app.get(
+            &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+            Some(who),
+        )
+        .json()["subscription"]
+            .clone()
+    };
+    let (alice, bob, rodriq) = (sub(ALICE), sub(BOB), sub(RODRIQ));
+    assert_eq!(
+        (&alice["fname"], &alice["name"]),
+        (&json!("Bob Builder, Rodriq"), &json!("bob, rodriq"))
+    );
+    assert_eq!(bob["fname"], "Alice Example, Rodriq");
+    assert_eq!(rodriq["fname"], "Alice Example, Bob Builder");
+    assert_eq!(rodriq["name"], "alice, bob");
+}
