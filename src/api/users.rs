@@ -58,6 +58,7 @@ impl TryFrom<JsonBody> for CreateUser {
             verified: body.opt_bool("verified")?,
             active: body.opt_bool("active")?,
             require_password_change: body.opt_bool("requirePasswordChange")?,
+            join_default_channels: body.opt_bool("joinDefaultChannels")?.unwrap_or(true),
         })
     }
 }

@@ -125,3 +125,23 @@ pub fn new_direct_room(id: &str, members: &[&super::User], now: super::time::Mil
         "_updatedAt": now,
     })))
 }
+
+/// The id of the room every Rocket.Chat has from its first start.
+pub const GENERAL: &str = "GENERAL";
+
+/// `#general` as `initialData` creates it (`createWithIdTypeAndName`): public, empty, and
+/// `default`, so that new users join it.
+pub fn general_room(now: super::time::Millis) -> Room {
+    let now = super::time::iso(now);
+    Room(super::object(serde_json::json!({
+        "_id": GENERAL,
+        "ts": now,
+        "t": "c",
+        "name": "general",
+        "usernames": [],
+        "msgs": 0,
+        "usersCount": 0,
+        "default": true,
+        "_updatedAt": now,
+    })))
+}

@@ -7,7 +7,9 @@ use super::auth::Caller;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, UserId};
-use crate::model::user::NewUser;
+use crate::model::room::{general_room, GENERAL};
+use crate::model::subscription::new_default_room_subscription;
+use crate::model::user::{rocket_cat, NewUser, ROCKET_CAT};
 use crate::model::{time, Doc, User};
 use crate::rules::credentials::hash_password;
 use crate::rules::names::{username_is_blocked, valid_name};
@@ -23,6 +25,8 @@ pub struct CreateUser {
     pub verified: Option<bool>,
     pub active: Option<bool>,
     pub require_password_change: Option<bool>,
+    /// `joinDefaultChannels` (default true).
+    pub join_default_channels: bool,
 }
 
 /// How `users.info` names its user.
@@ -115,9 +119,20 @@ impl Services {
         if let Some(r) = new.require_password_change {
             user.0.insert("requirePasswordChange".into(), r.into());
         }
+        // New users join the default rooms (`#general`), as `insertUserDoc` does unless told
+        // not to.
+        let joins: Vec<_> = match new.join_default_channels {
+            false => Vec::new(),
+            true => self
+                .store
+                .default_rooms()?
+                .iter()
+                .map(|room| new_default_room_subscription(room, &user, time::now_millis()))
+                .collect(),
+        };
         let stored = user.clone();
         match self
-            .write(move |s| s.create_user(&stored, Some(&phc)))
+            .write(move |s| s.create_user(&stored, Some(&phc), &joins))
             .await??
         {
             Ok(()) => Ok(user),
@@ -201,7 +216,9 @@ pub enum AdminAccount {
     CreatedWithPassword(String),
 }
 
-/// Creates the configured admin account at first start when no admin exists.
+/// Creates the configured admin account at first start when no admin exists, together with
+/// what Rocket.Chat's `initialData` gives every new installation: the `rocket.cat` bot and
+/// the default room `#general` (`GENERAL`), which the admin joins. Existing ones are kept.
 pub fn ensure_admin(
     store: &Store,
     admin: &crate::config::AdminConfig,
@@ -234,7 +251,22 @@ pub fn ensure_admin(
         now: time::now_millis(),
     }
     .into_doc();
-    if store.create_user(&user, Some(&phc))?.is_err() {
+    let now = time::now_millis();
+    if store.room(GENERAL)?.is_none() {
+        let general = general_room(now);
+        if store.room_id_by_name("general")?.is_none() {
+            store.create_room(&general, &[])?.ok();
+        }
+    }
+    if store.user(ROCKET_CAT)?.is_none() && store.user_id_by_username(ROCKET_CAT)?.is_none() {
+        store.create_user(&rocket_cat(now), None, &[])?.ok();
+    }
+    let joins: Vec<_> = store
+        .room(GENERAL)?
+        .map(|general| new_default_room_subscription(&general, &user, now))
+        .into_iter()
+        .collect();
+    if store.create_user(&user, Some(&phc), &joins)?.is_err() {
         anyhow::bail!(
             "cannot create the admin account: username '{}' or e-mail '{}' is taken by a non-admin user",
             admin.username,

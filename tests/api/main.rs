@@ -4,6 +4,7 @@ mod access_oracle;
 mod auth;
 mod chat;
 mod fake_gateway;
+mod first_start;
 mod helpers;
 mod push;
 mod push_delivery;
