@@ -200,6 +200,14 @@ pub enum ApiError {
     /// `push.test`: the caller has no registered device.
     NoPushTokens,
 
+    // permissions.*
+    /// `permissions.listAll`: `updatedSince` is not a date.
+    InvalidPermissionsUpdatedSince,
+    /// `permissions.update`: an unknown (or repeated) permission id.
+    InvalidPermission,
+    /// `permissions.update`: a role that does not exist.
+    InvalidPermissionRole,
+
     // settings
     /// `GET|POST settings/:_id`: no such setting (`API.v1.failure()`).
     SettingNotFound,
@@ -221,6 +229,10 @@ pub enum Violation {
     NotObject,
     /// `type: "string"` on a property.
     NotString,
+    /// `type: "array"` on a property.
+    NotArray,
+    /// `uniqueItems`: items `.0` and `.1` (the earlier) are equal.
+    DuplicateItems(usize, usize),
 }
 
 impl From<StoreError> for ApiError {
@@ -342,6 +354,11 @@ impl ApiError {
                     }
                     Violation::NotObject => Cow::Borrowed("must be object"),
                     Violation::NotString => Cow::Borrowed("must be string"),
+                    Violation::NotArray => Cow::Borrowed("must be array"),
+                    Violation::DuplicateItems(later, earlier) => format!(
+                        "must NOT have duplicate items (items ## {later} and {earlier} are identical)"
+                    )
+                    .into(),
                 },
             ),
 
@@ -531,6 +548,19 @@ impl ApiError {
                 "There are no tokens for this user",
                 json!({"method": "push_test"}),
             ),
+
+            E::InvalidPermissionsUpdatedSince => meteor(
+                "error-roomId-param-invalid",
+                "The \"updatedSince\" query parameter must be a valid date.",
+            ),
+            E::InvalidPermission => Shape::Typed {
+                error: "Invalid permission",
+                error_type: "error-invalid-permission",
+            },
+            E::InvalidPermissionRole => Shape::Typed {
+                error: "Invalid role",
+                error_type: "error-invalid-role",
+            },
 
             E::Internal(_) => plain("Internal server error"),
         }
@@ -737,10 +767,13 @@ mod tests {
             E::SameName => 74,
             E::EditRoomNotAllowed => 75,
             E::BlockedUsername(_) => 76,
+            E::InvalidPermissionsUpdatedSince => 77,
+            E::InvalidPermission => 78,
+            E::InvalidPermissionRole => 79,
         }
     }
 
-    const VARIANTS: usize = 77;
+    const VARIANTS: usize = 80;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -926,6 +959,26 @@ mod tests {
                 E::BlockedUsername("System".into()),
                 400,
                 r#"{"success":false,"error":"System is blocked and can't be used! [error-blocked-username]","errorType":"error-blocked-username","details":{"method":"checkUsernameAvailability","field":"System"}}"#,
+            ),
+            (
+                E::InvalidPermissionsUpdatedSince,
+                400,
+                r#"{"success":false,"error":"The \"updatedSince\" query parameter must be a valid date. [error-roomId-param-invalid]","errorType":"error-roomId-param-invalid"}"#,
+            ),
+            (
+                E::InvalidPermission,
+                400,
+                r#"{"success":false,"error":"Invalid permission","errorType":"error-invalid-permission"}"#,
+            ),
+            (
+                E::InvalidPermissionRole,
+                400,
+                r#"{"success":false,"error":"Invalid role","errorType":"error-invalid-role"}"#,
+            ),
+            (
+                E::InvalidParams(Violation::DuplicateItems(1, 0)),
+                400,
+                r#"{"success":false,"error":"must NOT have duplicate items (items ## 1 and 0 are identical) [invalid-params]","errorType":"invalid-params"}"#,
             ),
             (
                 E::DeleteReadOnly,

@@ -1,5 +1,6 @@
 //! Rocket.Chat settings: ids, defaults, the values in force (cached in memory, written
-//! through to the store). Ids and defaults are Rocket.Chat's (spec §2.3).
+//! through to the store). Ids and defaults are Rocket.Chat's (spec §2.3). Loading them also
+//! reads the permissions an admin changed, the other run-time configuration.
 
 use std::sync::Arc;
 
@@ -208,6 +209,9 @@ pub struct Settings {
     values: Arc<RwLock<IndexMap<String, Doc>>>,
     /// The typed view of `values`, replaced whole by every change.
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    /// The permissions an admin changed, as stored when the server started (the services
+    /// keep them current from then on).
+    changed_permissions: Arc<Vec<Doc>>,
 }
 
 impl Settings {
@@ -242,7 +246,14 @@ impl Settings {
             store: store.clone(),
             values: Arc::new(RwLock::new(values)),
             snapshot: Arc::new(RwLock::new(snapshot)),
+            changed_permissions: Arc::new(store.all_permissions()?),
         })
+    }
+
+    /// The `{"_id","roles","_updatedAt"}` documents of the permissions an admin changed
+    /// through `permissions.update`, read at start.
+    pub fn changed_permissions(&self) -> &[Doc] {
+        &self.changed_permissions
     }
 
     /// The settings in force, typed (a snapshot: a later `set` does not change it).

@@ -5,6 +5,7 @@ mod auth;
 mod chat;
 pub mod extract;
 pub mod json_depth;
+mod permissions;
 mod push;
 pub mod query;
 pub mod respond;
@@ -101,6 +102,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/subscriptions.read",
                     web::post().to(subscriptions::subscriptions_read),
+                )
+                .route(
+                    "/permissions.listAll",
+                    web::get().to(permissions::permissions_list_all),
+                )
+                .route(
+                    "/permissions.update",
+                    web::post().to(permissions::permissions_update),
                 )
                 .route("/settings/{id}", web::get().to(settings::settings_get))
                 .route("/settings/{id}", web::post().to(settings::settings_post)),

@@ -1,8 +1,9 @@
 //! An access oracle: spec §1.4/§0.3 written out again, as plainly as possible, and compared
 //! with push.get for every user × message of random worlds (users with roles, rooms of every
 //! type, discussions, messages of deleted rooms, then joins, kicks, leaves and room deletions
-//! over HTTP). Who may delete a room is predicted too, and a deleted room's messages must be
-//! unreadable to everyone.
+//! over HTTP, and attempts to change `view-c-room` with permissions.update). Who may delete a
+//! room or change a permission is predicted too, a deleted room's messages must be
+//! unreadable to everyone, and a changed permission applies at once.
 //!
 //! `RCPUSH_ORACLE_CASES` sets the number of worlds (default 24).
 
@@ -26,9 +27,14 @@ const ROLES: &[&[&str]] = &[
 ];
 const TYPES: &[&str] = &["c", "p", "d", "l", "v"];
 
-/// Spec §1.4's default permission table (plus `view-livechat-rooms` for validator 5).
-fn holds(roles: &[&str], permission: &str) -> bool {
+/// The roles op 4 gives `view-c-room`.
+const VIEW_C_ROOM_CHANGED: &[&str] = &["admin", "guest"];
+
+/// Spec §1.4's default permission table (plus `view-livechat-rooms` for validator 5), with
+/// `view-c-room` as op 4 leaves it once `changed`.
+fn holds(roles: &[&str], permission: &str, changed: bool) -> bool {
     let holders: &[&str] = match permission {
+        "view-c-room" if changed => VIEW_C_ROOM_CHANGED,
         "view-c-room" => &["admin", "user", "bot", "app", "anonymous"],
         "view-d-room" => &["admin", "user", "bot", "app", "guest"],
         "view-p-room" => &["admin", "user", "anonymous", "guest"],
@@ -54,7 +60,8 @@ struct World {
     members: Vec<(usize, usize, bool)>,
     /// Rooms that were deleted: their documents are absent, their messages remain.
     deleted: BTreeSet<usize>,
-    /// `(op, actor, target, room)`: 0 invite, 1 kick, 2 leave, 3 delete the room.
+    /// `(op, actor, target, room)`: 0 invite, 1 kick, 2 leave, 3 delete the room, 4 give
+    /// `view-c-room` to admins and guests only.
     ops: Vec<(u8, usize, usize, usize)>,
 }
 
@@ -71,7 +78,7 @@ fn world() -> impl Strategy<Value = World> {
             ),
             prop::collection::vec((0..users, 0..rooms, any::<bool>()), 0..users * rooms),
             prop::collection::btree_set(0..rooms, 0..2),
-            prop::collection::vec((0u8..4, 0..users, 0..users, 0..rooms), 0..10),
+            prop::collection::vec((0u8..5, 0..users, 0..users, 0..rooms), 0..10),
         )
             .prop_map(|(roles, rooms, members, deleted, ops)| World {
                 roles,
@@ -155,6 +162,8 @@ struct State {
     subscribed: BTreeSet<(usize, usize)>,
     owners: BTreeSet<(usize, usize)>,
     erased: BTreeSet<usize>,
+    /// Whether an admin's permissions.update changed `view-c-room`.
+    view_c_room_changed: bool,
 }
 
 /// The oracle: may `user` read room `r`, given who is subscribed where?
@@ -164,13 +173,14 @@ fn may_read(w: &World, state: &State, user: usize, r: usize, depth: usize) -> bo
         return false;
     }
     let (room, roles) = (&w.rooms[r], w.roles[user]);
-    let public = room.t == "c" && holds(roles, "view-c-room");
+    let holds = |p: &str| holds(roles, p, state.view_c_room_changed);
+    let public = room.t == "c" && holds("view-c-room");
     let joined = subscribed.contains(&(user, r))
-        && (holds(roles, "view-joined-room") || holds(roles, &format!("view-{}-room", room.t)));
+        && (holds("view-joined-room") || holds(&format!("view-{}-room", room.t)));
     let discussion = room
         .parent
         .is_some_and(|p| may_read(w, state, user, p, depth + 1));
-    let livechat = matches!(room.t, "l" | "v") && holds(roles, "view-livechat-rooms");
+    let livechat = matches!(room.t, "l" | "v") && holds("view-livechat-rooms");
     public || joined || discussion || livechat
 }
 
@@ -200,6 +210,27 @@ fn apply_ops(app: &TestApp, w: &World) -> Result<State, TestCaseError> {
         }
     }
     for &(op, actor, target, r) in &w.ops {
+        if op == 4 {
+            let tok = token(actor);
+            let body =
+                json!({"permissions": [{"_id": "view-c-room", "roles": VIEW_C_ROOM_CHANGED}]});
+            let resp = app.post(
+                "/api/v1/permissions.update",
+                Some((&user_id(actor), &tok)),
+                &body,
+            );
+            let admin = w.roles[actor].contains(&"admin");
+            prop_assert_eq!(
+                resp.status,
+                if admin { 200 } else { 403 },
+                "user {} ({:?}) changing view-c-room: {}",
+                actor,
+                w.roles[actor],
+                resp.body
+            );
+            state.view_c_room_changed |= admin;
+            continue;
+        }
         let namespace = match w.rooms[r].t {
             "c" => "channels",
             "p" => "groups",

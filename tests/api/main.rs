@@ -6,6 +6,7 @@ mod chat;
 mod fake_gateway;
 mod first_start;
 mod helpers;
+mod permissions;
 mod push;
 mod push_delivery;
 mod python_client;

@@ -90,6 +90,8 @@ const ENDPOINTS: &[(&str, &str, &[&str])] = &[
         &["roomId", "roomName", "name"],
     ),
     ("POST", "/api/v1/subscriptions.read", &["rid", "roomId"]),
+    ("GET", "/api/v1/permissions.listAll", &["updatedSince"]),
+    ("POST", "/api/v1/permissions.update", &["permissions"]),
     ("POST", "/api/v1/settings/Push_gateway", &["value"]),
     ("POST", "/api/v1/settings/Unread_Count", &["value"]),
 ];
