@@ -231,6 +231,8 @@ pub enum Violation {
     NotString,
     /// `type: "array"` on a property.
     NotArray,
+    /// `type: "boolean"` on a property.
+    NotBoolean,
     /// `uniqueItems`: items `.0` and `.1` (the earlier) are equal.
     DuplicateItems(usize, usize),
 }
@@ -355,6 +357,7 @@ impl ApiError {
                     Violation::NotObject => Cow::Borrowed("must be object"),
                     Violation::NotString => Cow::Borrowed("must be string"),
                     Violation::NotArray => Cow::Borrowed("must be array"),
+                    Violation::NotBoolean => Cow::Borrowed("must be boolean"),
                     Violation::DuplicateItems(later, earlier) => format!(
                         "must NOT have duplicate items (items ## {later} and {earlier} are identical)"
                     )

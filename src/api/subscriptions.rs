@@ -42,7 +42,7 @@ pub async fn subscriptions_get_one(
     Ok(respond::success(json!({ "subscription": sub })))
 }
 
-/// `POST subscriptions.read {rid|roomId}`: marks the room read for the caller. The body is
+/// `POST subscriptions.read {rid|roomId, readThreads?}`: marks the room read for the caller. The body is
 /// one of two typed shapes: a non-string id, or two different ids, fit neither.
 pub async fn subscriptions_read(
     services: web::Data<Services>,
@@ -61,6 +61,13 @@ pub async fn subscriptions_read(
         (Some(r), _) | (None, Some(r)) => r.to_string(),
         (None, None) => return Err(ApiError::InvalidParams(Violation::Required("rid"))),
     };
-    services.mark_read(&caller, RoomId::new(rid)).await?;
+    let read_threads = match body.0.get("readThreads") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::InvalidParams(Violation::NotBoolean)),
+    };
+    services
+        .mark_read(&caller, RoomId::new(rid), read_threads)
+        .await?;
     Ok(respond::success(json!({})))
 }

@@ -165,6 +165,10 @@ impl Services {
         let bumps = members
             .iter()
             .map(|sub| MemberBump {
+                mentioned_in_thread: stored
+                    .str_at("tmid")
+                    .filter(|_| mentioned_ids.iter().any(|m| m == sub.user_id()))
+                    .map(str::to_string),
                 user_id: sub.user_id().to_string(),
                 bump: unread::bump(&unread::Facts {
                     room_type: room.t(),

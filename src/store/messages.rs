@@ -25,10 +25,13 @@ pub struct NewMessage {
 }
 
 /// What a message does to one member's subscription: `unread`, `userMentions` and
-/// `groupMentions` grow by the bump; `alert` and `open` become true.
+/// `groupMentions` grow by the bump; `alert` and `open` become true; a thread reply that
+/// mentions the member adds its thread to `tunread` and `tunreadUser`.
 pub struct MemberBump {
     pub user_id: String,
     pub bump: Bump,
+    /// The thread (`tmid`) of a reply that mentions this member.
+    pub mentioned_in_thread: Option<String>,
 }
 
 impl Store {
@@ -81,6 +84,11 @@ impl Store {
                     add(&mut sub.0, "groupMentions", m.bump.group_mentions);
                     sub.0.insert("alert".into(), true.into());
                     sub.0.insert("open".into(), true.into());
+                    if let Some(tmid) = &m.mentioned_in_thread {
+                        for key in ["tunread", "tunreadUser"] {
+                            add_to_set(&mut sub.0, key, tmid);
+                        }
+                    }
                     sub.0.insert("_updatedAt".into(), new.at.clone().into());
                     Self::update_subscription(batch, &sub);
                     members.insert(m.user_id.as_str());
@@ -171,4 +179,14 @@ fn last_message_id(room: &crate::model::Room) -> Option<&str> {
         .get("lastMessage")
         .and_then(|m| m.get("_id"))
         .and_then(Value::as_str)
+}
+
+/// MongoDB's `$addToSet` on an array field (created, at the end, if absent).
+fn add_to_set(doc: &mut crate::model::Doc, key: &str, item: &str) {
+    let set = doc.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(items) = set {
+        if !items.iter().any(|i| i == item) {
+            items.push(item.into());
+        }
+    }
 }

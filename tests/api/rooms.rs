@@ -359,3 +359,69 @@ fn im_create_can_exclude_the_caller_and_names_group_dms_as_rocket_chat_does() {
     assert_eq!(rodriq["fname"], "Alice Example, Bob Builder");
     assert_eq!(rodriq["name"], "alice, bob");
 }
+
+#[test]
+fn a_thread_reply_that_mentions_a_member_leaves_the_thread_unread_for_them() {
+    let app = spawn_app();
+    let vb = "iu7jtPAhvEeAS5tNq";
+    let r = app.post(
+        "/api/v1/chat.sendMessage",
+        Some(BOB),
+        &json!({"message": {"rid": vb, "msg": "Starting a Thread"}}),
+    );
+    let thread = r.json()["message"]["_id"].as_str().unwrap().to_string();
+    let reply = |text: &str| {
+        let r = app.post(
+            "/api/v1/chat.sendMessage",
+            Some(BOB),
+            &json!({"message": {"rid": vb, "msg": text, "tmid": thread}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    let sub = |who| {
+        app.get(
+            &format!("/api/v1/subscriptions.getOne?roomId={vb}"),
+            Some(who),
+        )
+        .json()["subscription"]
+            .clone()
+    };
+    reply("@alice making alice follow this thread");
+    let s = sub(ALICE);
+    assert_eq!(s["tunread"], json!([thread]));
+    assert_eq!(s["tunreadUser"], json!([thread]));
+    assert!(s.get("tunreadGroup").is_none());
+    // Not mentioned: nothing.
+    assert!(sub(RODRIQ).get("tunread").is_none());
+
+    // Read without the threads: they stay unread, and so does the alert.
+    let read = |threads: Option<bool>| {
+        let mut body = json!({"rid": vb});
+        if let Some(t) = threads {
+            body["readThreads"] = json!(t);
+        }
+        let r = app.post("/api/v1/subscriptions.read", Some(ALICE), &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    read(Some(false));
+    let s = sub(ALICE);
+    assert_eq!(s["tunread"], json!([thread]));
+    assert_eq!((&s["unread"], &s["alert"]), (&json!(0), &json!(true)));
+    reply("@alice again");
+    assert_eq!(sub(ALICE)["tunread"], json!([thread]));
+    read(None);
+    assert_eq!(sub(ALICE)["tunread"], json!([thread]));
+    read(Some(true));
+    let s = sub(ALICE);
+    assert!(
+        s.get("tunread").is_none() && s.get("tunreadUser").is_none(),
+        "{s}"
+    );
+    assert_eq!(s["alert"], false);
+    let r = app.post(
+        "/api/v1/subscriptions.read",
+        Some(ALICE),
+        &json!({"rid": vb, "readThreads": "yes"}),
+    );
+    assert_eq!(r.json()["errorType"], "invalid-params");
+}
