@@ -159,12 +159,14 @@ impl Services {
         if let Some(email) = user.verified_email() {
             me.insert("email".into(), email.into());
         }
-        let preferences = user
-            .0
-            .get("settings")
-            .and_then(|s| s.get("preferences"))
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        // `getUserPreferences`: the server's defaults, then the user's own choices.
+        let mut preferences = self.settings.snapshot().default_user_preferences.clone();
+        if let Some(Value::Object(own)) = user.0.get("settings").and_then(|s| s.get("preferences"))
+        {
+            for (k, v) in own {
+                preferences.insert(k.clone(), v.clone());
+            }
+        }
         me.insert(
             "settings".into(),
             json!({"profile": {}, "preferences": preferences}),

@@ -322,3 +322,94 @@ fn users_info_include_user_rooms_lists_the_subscriptions() {
     let r = app.get("/api/v1/users.info?username=alice", Some(ALICE));
     assert!(r.json()["user"].get("rooms").is_none());
 }
+
+#[test]
+fn me_shows_the_default_user_preferences_under_the_users_own() {
+    let app = spawn_app();
+    let r = app.get("/api/v1/me", Some(BOB));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let prefs = r.json()["settings"]["preferences"].clone();
+    assert_eq!(
+        keys(&prefs),
+        [
+            "enableAutoAway",
+            "idleTimeLimit",
+            "desktopNotificationRequireInteraction",
+            "desktopNotifications",
+            "pushNotifications",
+            "unreadAlert",
+            "useEmojis",
+            "convertAsciiEmoji",
+            "autoImageLoad",
+            "saveMobileBandwidth",
+            "collapseMediaByDefault",
+            "hideUsernames",
+            "hideRoles",
+            "hideFlexTab",
+            "displayAvatars",
+            "sidebarGroupByType",
+            "themeAppearence",
+            "sidebarViewMode",
+            "sidebarDisplayAvatar",
+            "sidebarShowUnread",
+            "sidebarSortby",
+            "showThreadsInMainChannel",
+            "alsoSendThreadToChannel",
+            "sidebarShowFavorites",
+            "sendOnEnter",
+            "emailNotificationMode",
+            "newRoomNotification",
+            "newMessageNotification",
+            "muteFocusedConversations",
+            "notificationsSoundVolume",
+            "omnichannelTranscriptEmail",
+            "notifyCalendarEvents",
+            "enableMobileRinging",
+            "sidebarSectionsOrder",
+            "featuresPreview"
+        ]
+    );
+    assert_eq!(prefs["idleTimeLimit"], 300);
+    assert_eq!(prefs["sidebarViewMode"], "medium");
+    assert_eq!(prefs["featuresPreview"], "[]");
+    assert_eq!(prefs["sidebarSectionsOrder"][0], "Incoming_Calls");
+
+    // An admin changes a default; the users see it at once (login shows the same `me`).
+    let admin = app.admin();
+    let r = app.post(
+        "/api/v1/settings/Accounts_Default_User_Preferences_sidebarViewMode",
+        auth(&admin),
+        &json!({"value": "extended"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.post(
+        "/api/v1/login",
+        None,
+        &json!({"user": "bob", "password": "bob-demo"}),
+    );
+    assert_eq!(
+        r.json()["data"]["me"]["settings"]["preferences"]["sidebarViewMode"],
+        "extended"
+    );
+}
+
+#[test]
+fn me_lets_the_users_own_preferences_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = custom_seed(dir.path(), |bundle| {
+        let bob = bundle["users"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|u| u["username"] == "bob")
+            .unwrap();
+        bob["settings"] =
+            json!({"preferences": {"sidebarViewMode": "condensed", "language": "de"}});
+    });
+    let app = spawn_app_with(|c| c.seed.file = seed);
+    let prefs = app.get("/api/v1/me", Some(BOB)).json()["settings"]["preferences"].clone();
+    assert_eq!(prefs["sidebarViewMode"], "condensed");
+    assert_eq!(prefs["language"], "de");
+    assert_eq!(*keys(&prefs).last().unwrap(), "language");
+    assert_eq!(prefs["useEmojis"], true);
+}
