@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::model::room::Kind;
 use crate::rules::login_throttle::Blocked;
+use crate::rules::message_fields::Rejection;
 use crate::store::StoreError;
 
 /// A JSON response with Rocket.Chat's exact headers, for failures and successes alike.
@@ -85,6 +86,9 @@ pub enum ApiError {
     MessageSizeExceeded,
     /// `chat.sendMessage`: the message sets `t`.
     SystemMessage,
+    /// `validateMessage` (`sendMessage.ts`): a field of the wrong type, a refused URL, an
+    /// incomplete attachment field, `alias`/`avatar` without `message-impersonate`.
+    MessageRejected(Rejection),
     /// `chat.sendMessage`: `message.rid` missing or empty.
     RidMissing,
     /// `canSendMessage` / `push.get`'s `canAccessRoom`: the caller may not read the room (row G).
@@ -95,6 +99,20 @@ pub enum ApiError {
     Muted,
     /// `sendMessage`: a message with the client's `_id` exists.
     MessageExists,
+    /// `chat.update` / `chat.delete`: no message with that id; echoes it.
+    NoMessageWithId(String),
+    /// `chat.update` / `chat.delete`: the message is in another room than `roomId`.
+    RoomMismatch,
+    /// `chat.update`: `content` for a message that is not end-to-end encrypted.
+    OnlyEncryptedContent,
+    /// `updateMessage`: not the sender and no `edit-message`.
+    EditNotAllowed,
+    /// `deleteMessageValidatingPermission`: `canDeleteMessage` said no.
+    DeleteNotAllowed,
+    /// `chat.delete` with `asUser` for another's message, without `force-delete-message`.
+    ForceDeleteRequired,
+    /// `canDeleteMessage`: a read-only room, and the sender was not unmuted.
+    DeleteReadOnly,
     /// `chat.getMessage`: `API.v1.failure()` for a missing message or room.
     MessageUnavailable,
     /// `push.get`: no message with that id (row E).
@@ -127,6 +145,14 @@ pub enum ApiError {
     NotInRoom,
     /// `removeUserFromRoom` / `leaveRoom`: the user is the room's last owner.
     LastOwner { method: &'static str },
+    /// `eraseRoom`: the caller may not read the room.
+    InvalidRoomIn { method: &'static str },
+    /// `channels.rename`: no `name`.
+    NameParamRequired,
+    /// `channels.rename`: the room has that name already.
+    SameName,
+    /// `saveRoomSettings`: no `edit-room`.
+    EditRoomNotAllowed,
     /// A Meteor method's own permission check: `error-not-allowed` naming the method.
     NotAllowedIn { method: &'static str },
 
@@ -153,6 +179,8 @@ pub enum ApiError {
     InvalidEmail(String),
     /// `insertOrUpdateUser`: a role that does not exist.
     InvalidRole,
+    /// `checkUsernameAvailability`: the username is on a blocked list; echoes it.
+    BlockedUsername(String),
     /// `insertOrUpdateUser`: the username or e-mail is taken; echoes it.
     AlreadyInUse(String),
 
@@ -171,6 +199,14 @@ pub enum ApiError {
     PushDisabled,
     /// `push.test`: the caller has no registered device.
     NoPushTokens,
+
+    // permissions.*
+    /// `permissions.listAll`: `updatedSince` is not a date.
+    InvalidPermissionsUpdatedSince,
+    /// `permissions.update`: an unknown (or repeated) permission id.
+    InvalidPermission,
+    /// `permissions.update`: a role that does not exist.
+    InvalidPermissionRole,
 
     // settings
     /// `GET|POST settings/:_id`: no such setting (`API.v1.failure()`).
@@ -191,6 +227,14 @@ pub enum Violation {
     AdditionalProperties,
     /// `type: "object"`.
     NotObject,
+    /// `type: "string"` on a property.
+    NotString,
+    /// `type: "array"` on a property.
+    NotArray,
+    /// `type: "boolean"` on a property.
+    NotBoolean,
+    /// `uniqueItems`: items `.0` and `.1` (the earlier) are equal.
+    DuplicateItems(usize, usize),
 }
 
 impl From<StoreError> for ApiError {
@@ -311,6 +355,13 @@ impl ApiError {
                         Cow::Borrowed("must NOT have additional properties")
                     }
                     Violation::NotObject => Cow::Borrowed("must be object"),
+                    Violation::NotString => Cow::Borrowed("must be string"),
+                    Violation::NotArray => Cow::Borrowed("must be array"),
+                    Violation::NotBoolean => Cow::Borrowed("must be boolean"),
+                    Violation::DuplicateItems(later, earlier) => format!(
+                        "must NOT have duplicate items (items ## {later} and {earlier} are identical)"
+                    )
+                    .into(),
                 },
             ),
 
@@ -323,12 +374,32 @@ impl ApiError {
             ),
             E::SystemMessage => plain("Cannot send system messages using 'chat.sendMessage'"),
             E::RidMissing => plain("The 'rid' property on the message object is missing."),
+            E::MessageRejected(why) => plain(why.text()),
             E::NotAllowed => plain("error-not-allowed"),
             E::RoomReadOnly => plain("You can't send messages because the room is readonly."),
             E::Muted => plain("You_have_been_muted"),
             E::MessageExists => plain("error-message-already-exists"),
             E::MessageUnavailable | E::SettingNotFound | E::InvalidSettingValue => Shape::Bare,
             E::MessageNotFound => plain("error-message-not-found"),
+            E::NoMessageWithId(id) => plain(format!("No message found with the id of \"{id}\".")),
+            E::RoomMismatch => {
+                plain("The room id provided does not match where the message is from.")
+            }
+            E::OnlyEncryptedContent => plain("Only encrypted messages can have content updated."),
+            E::EditNotAllowed => meteor_with(
+                "error-action-not-allowed",
+                "Message editing not allowed",
+                json!({"method": "updateMessage", "action": "Message_editing"}),
+            ),
+            E::DeleteNotAllowed => meteor_with(
+                "error-action-not-allowed",
+                "Not allowed",
+                json!({"method": "deleteMessage", "action": "Delete_message"}),
+            ),
+            E::ForceDeleteRequired => plain(
+                "Unauthorized. You must have the permission \"force-delete-message\" to delete other's message as them.",
+            ),
+            E::DeleteReadOnly => plain("You can't delete messages because the room is readonly."),
             E::RoomNotFound => plain("error-room-not-found"),
             E::SenderNotFound => plain("Message sender not found"),
 
@@ -384,6 +455,18 @@ impl ApiError {
                 "You are the last owner. Please set new owner before leaving the room.",
                 json!({ "method": method }),
             ),
+            E::InvalidRoomIn { method } => meteor_with(
+                "error-invalid-room",
+                "Invalid room",
+                json!({ "method": method }),
+            ),
+            E::NameParamRequired => plain("The bodyParam \"name\" is required"),
+            E::SameName => plain("The channel name is the same as what it would be renamed to."),
+            E::EditRoomNotAllowed => meteor_with(
+                "error-action-not-allowed",
+                "Editing room is not allowed",
+                json!({"method": "saveRoomSettings", "action": "Editing_room"}),
+            ),
             E::NotAllowedIn { method } => meteor_with(
                 "error-not-allowed",
                 "Not allowed",
@@ -426,6 +509,11 @@ impl ApiError {
                 "The field Roles consist invalid role id",
                 json!({"method": INSERT_USER, "action": "Assign_role"}),
             ),
+            E::BlockedUsername(username) => meteor_with(
+                "error-blocked-username",
+                format!("{} is blocked and can't be used!", escape(username)),
+                json!({"method": "checkUsernameAvailability", "field": username}),
+            ),
             // Rocket.Chat names the taken value itself as the field.
             E::AlreadyInUse(value) => meteor_with(
                 "error-field-unavailable",
@@ -463,6 +551,19 @@ impl ApiError {
                 "There are no tokens for this user",
                 json!({"method": "push_test"}),
             ),
+
+            E::InvalidPermissionsUpdatedSince => meteor(
+                "error-roomId-param-invalid",
+                "The \"updatedSince\" query parameter must be a valid date.",
+            ),
+            E::InvalidPermission => Shape::Typed {
+                error: "Invalid permission",
+                error_type: "error-invalid-permission",
+            },
+            E::InvalidPermissionRole => Shape::Typed {
+                error: "Invalid role",
+                error_type: "error-invalid-role",
+            },
 
             E::Internal(_) => plain("Internal server error"),
         }
@@ -656,10 +757,26 @@ mod tests {
             E::InvalidSettingValue => 61,
             E::Internal(_) => 62,
             E::MetricsTokenRequired => 63,
+            E::MessageRejected(_) => 64,
+            E::NoMessageWithId(_) => 65,
+            E::RoomMismatch => 66,
+            E::OnlyEncryptedContent => 67,
+            E::EditNotAllowed => 68,
+            E::DeleteNotAllowed => 69,
+            E::ForceDeleteRequired => 70,
+            E::DeleteReadOnly => 71,
+            E::InvalidRoomIn { .. } => 72,
+            E::NameParamRequired => 73,
+            E::SameName => 74,
+            E::EditRoomNotAllowed => 75,
+            E::BlockedUsername(_) => 76,
+            E::InvalidPermissionsUpdatedSince => 77,
+            E::InvalidPermission => 78,
+            E::InvalidPermissionRole => 79,
         }
     }
 
-    const VARIANTS: usize = 64;
+    const VARIANTS: usize = 80;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -783,6 +900,98 @@ mod tests {
                 E::MessageTooLong,
                 400,
                 r#"{"success":false,"error":"error-message-size-exceeded"}"#,
+            ),
+            (
+                E::MessageRejected(Rejection::Href),
+                400,
+                r#"{"success":false,"error":"Invalid href value provided"}"#,
+            ),
+            (
+                E::NoMessageWithId("x1".into()),
+                400,
+                r#"{"success":false,"error":"No message found with the id of \"x1\"."}"#,
+            ),
+            (
+                E::RoomMismatch,
+                400,
+                r#"{"success":false,"error":"The room id provided does not match where the message is from."}"#,
+            ),
+            (
+                E::OnlyEncryptedContent,
+                400,
+                r#"{"success":false,"error":"Only encrypted messages can have content updated."}"#,
+            ),
+            (
+                E::EditNotAllowed,
+                400,
+                r#"{"success":false,"error":"Message editing not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"updateMessage","action":"Message_editing"}}"#,
+            ),
+            (
+                E::DeleteNotAllowed,
+                400,
+                r#"{"success":false,"error":"Not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"deleteMessage","action":"Delete_message"}}"#,
+            ),
+            (
+                E::ForceDeleteRequired,
+                400,
+                r#"{"success":false,"error":"Unauthorized. You must have the permission \"force-delete-message\" to delete other's message as them."}"#,
+            ),
+            (
+                E::InvalidRoomIn {
+                    method: "eraseRoom",
+                },
+                400,
+                r#"{"success":false,"error":"Invalid room [error-invalid-room]","errorType":"error-invalid-room","details":{"method":"eraseRoom"}}"#,
+            ),
+            (
+                E::NameParamRequired,
+                400,
+                r#"{"success":false,"error":"The bodyParam \"name\" is required"}"#,
+            ),
+            (
+                E::SameName,
+                400,
+                r#"{"success":false,"error":"The channel name is the same as what it would be renamed to."}"#,
+            ),
+            (
+                E::EditRoomNotAllowed,
+                400,
+                r#"{"success":false,"error":"Editing room is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"saveRoomSettings","action":"Editing_room"}}"#,
+            ),
+            (
+                E::BlockedUsername("System".into()),
+                400,
+                r#"{"success":false,"error":"System is blocked and can't be used! [error-blocked-username]","errorType":"error-blocked-username","details":{"method":"checkUsernameAvailability","field":"System"}}"#,
+            ),
+            (
+                E::InvalidPermissionsUpdatedSince,
+                400,
+                r#"{"success":false,"error":"The \"updatedSince\" query parameter must be a valid date. [error-roomId-param-invalid]","errorType":"error-roomId-param-invalid"}"#,
+            ),
+            (
+                E::InvalidPermission,
+                400,
+                r#"{"success":false,"error":"Invalid permission","errorType":"error-invalid-permission"}"#,
+            ),
+            (
+                E::InvalidPermissionRole,
+                400,
+                r#"{"success":false,"error":"Invalid role","errorType":"error-invalid-role"}"#,
+            ),
+            (
+                E::InvalidParams(Violation::DuplicateItems(1, 0)),
+                400,
+                r#"{"success":false,"error":"must NOT have duplicate items (items ## 1 and 0 are identical) [invalid-params]","errorType":"invalid-params"}"#,
+            ),
+            (
+                E::DeleteReadOnly,
+                400,
+                r#"{"success":false,"error":"You can't delete messages because the room is readonly."}"#,
+            ),
+            (
+                E::MessageRejected(Rejection::Impersonation),
+                400,
+                r#"{"success":false,"error":"Not enough permission"}"#,
             ),
             (
                 E::MessageSizeExceeded,

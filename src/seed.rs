@@ -1,5 +1,5 @@
 //! Seed bundles: Rocket.Chat-shaped documents (`users`, `rooms`, `subscriptions`, `messages`,
-//! `settings`) loaded into the store in one atomic write.
+//! `settings`, changed `permissions`) loaded into the store in one atomic write.
 //!
 //! Users may carry Meteor's `services.password.argon2` (a PHC string of the password's
 //! SHA-256 hex digest) and `services.resume.loginTokens[{when, hashedToken}]`; these secrets
@@ -24,6 +24,7 @@ struct Bundle {
     subscriptions: Vec<Doc>,
     messages: Vec<Doc>,
     settings: Vec<Doc>,
+    permissions: Vec<Doc>,
     #[serde(rename = "pushTokens")]
     push_tokens: Vec<PushToken>,
     #[serde(rename = "pushOutbox")]
@@ -138,6 +139,10 @@ pub fn parse(text: &str) -> anyhow::Result<Import> {
         require_id("setting", &doc)?;
         import.settings.push(doc);
     }
+    for doc in bundle.permissions {
+        require_id("permission", &doc)?;
+        import.permissions.push(doc);
+    }
     for token in bundle.push_tokens {
         require_id("push token", &token.0)?;
         if token.device().is_none() {
@@ -159,6 +164,8 @@ pub fn write(import: &Import) -> anyhow::Result<Vec<u8>> {
         subscriptions: &'a [Subscription],
         messages: Vec<&'a serde_json::value::RawValue>,
         settings: &'a [Doc],
+        #[serde(skip_serializing_if = "<[Doc]>::is_empty")]
+        permissions: &'a [Doc],
         #[serde(rename = "pushTokens")]
         push_tokens: &'a [PushToken],
         #[serde(rename = "pushOutbox")]
@@ -196,6 +203,7 @@ pub fn write(import: &Import) -> anyhow::Result<Vec<u8>> {
         subscriptions: &import.subscriptions,
         messages: import.messages.iter().map(|m| m.message.raw()).collect(),
         settings: &import.settings,
+        permissions: &import.permissions,
         push_tokens: &import.push_tokens,
         push_outbox: &import.pushes,
     })?)

@@ -1,5 +1,6 @@
 //! Rocket.Chat settings: ids, defaults, the values in force (cached in memory, written
-//! through to the store). Ids and defaults are Rocket.Chat's (spec §2.3).
+//! through to the store). Ids and defaults are Rocket.Chat's (spec §2.3). Loading them also
+//! reads the permissions an admin changed, the other run-time configuration.
 
 use std::sync::Arc;
 
@@ -37,21 +38,178 @@ fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
             "Assets_favicon_192",
             json!({"defaultUrl": DEFAULT_FAVICON_192}),
         ),
-        (
-            "Accounts_Default_User_Preferences_pushNotifications",
-            json!("all"),
-        ),
         ("Unread_Count", json!("user_and_group_mentions_only")),
         ("Unread_Count_DM", json!("all_messages")),
         ("Message_MaxAllowedSize", json!(5000)),
         ("Accounts_AllowAnonymousRead", json!(false)),
+        ("Accounts_BlockedUsernameList", json!("")),
+        (
+            "Accounts_SystemBlockedUsernameList",
+            json!("admin,administrator,system,user"),
+        ),
         ("HexColorPreview_Enabled", json!(true)),
         ("Katex_Enabled", json!(true)),
         ("Katex_Dollar_Syntax", json!(false)),
         ("Katex_Parenthesis_Syntax", json!(true)),
         ("Message_CustomDomain_AutoLink", json!("")),
     ]
+    .into_iter()
+    .chain(default_user_preferences())
+    .collect()
 }
+
+/// The `Accounts_Default_User_Preferences_<key>` settings: every user's preferences unless
+/// they chose otherwise, with Rocket.Chat's defaults, in the order Rocket.Chat adds them.
+fn default_user_preferences() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "Accounts_Default_User_Preferences_enableAutoAway",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_idleTimeLimit",
+            json!(300),
+        ),
+        (
+            "Accounts_Default_User_Preferences_desktopNotificationRequireInteraction",
+            json!(false),
+        ),
+        (
+            "Accounts_Default_User_Preferences_desktopNotifications",
+            json!("all"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_pushNotifications",
+            json!("all"),
+        ),
+        ("Accounts_Default_User_Preferences_unreadAlert", json!(true)),
+        ("Accounts_Default_User_Preferences_useEmojis", json!(true)),
+        (
+            "Accounts_Default_User_Preferences_convertAsciiEmoji",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_autoImageLoad",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_saveMobileBandwidth",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_collapseMediaByDefault",
+            json!(false),
+        ),
+        (
+            "Accounts_Default_User_Preferences_hideUsernames",
+            json!(false),
+        ),
+        ("Accounts_Default_User_Preferences_hideRoles", json!(false)),
+        (
+            "Accounts_Default_User_Preferences_hideFlexTab",
+            json!(false),
+        ),
+        (
+            "Accounts_Default_User_Preferences_displayAvatars",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_sidebarGroupByType",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_themeAppearence",
+            json!("auto"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_sidebarViewMode",
+            json!("medium"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_sidebarDisplayAvatar",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_sidebarShowUnread",
+            json!(false),
+        ),
+        (
+            "Accounts_Default_User_Preferences_sidebarSortby",
+            json!("activity"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_showThreadsInMainChannel",
+            json!(false),
+        ),
+        (
+            "Accounts_Default_User_Preferences_alsoSendThreadToChannel",
+            json!("default"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_sidebarShowFavorites",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_sendOnEnter",
+            json!("normal"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_emailNotificationMode",
+            json!("mentions"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_newRoomNotification",
+            json!("door"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_newMessageNotification",
+            json!("chime"),
+        ),
+        (
+            "Accounts_Default_User_Preferences_muteFocusedConversations",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_notificationsSoundVolume",
+            json!(100),
+        ),
+        (
+            "Accounts_Default_User_Preferences_omnichannelTranscriptEmail",
+            json!(false),
+        ),
+        (
+            "Accounts_Default_User_Preferences_notifyCalendarEvents",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_enableMobileRinging",
+            json!(true),
+        ),
+        (
+            "Accounts_Default_User_Preferences_sidebarSectionsOrder",
+            json!([
+                "Incoming_Calls",
+                "Incoming_Livechats",
+                "Open_Livechats",
+                "On_Hold_Chats",
+                "Unread",
+                "Favorites",
+                "Teams",
+                "Discussions",
+                "Channels",
+                "Direct_Messages",
+                "Conversations"
+            ]),
+        ),
+        (
+            "Accounts_Default_User_Preferences_featuresPreview",
+            json!("[]"),
+        ),
+    ]
+}
+
+/// What `getUserPreferences` strips from those ids.
+const PREFERENCE_PREFIX: &str = "Accounts_Default_User_Preferences_";
 
 /// Whether rcpush knows the setting `id` (configuration may only name known ones).
 pub fn is_known(id: &str) -> bool {
@@ -67,6 +225,7 @@ pub fn same_type(current: Option<&Value>, new: &Value) -> bool {
             | (Some(Value::String(_)), Value::String(_))
             | (Some(Value::Number(_)), Value::Number(_))
             | (Some(Value::Object(_)), Value::Object(_))
+            | (Some(Value::Array(_)), Value::Array(_))
             | (Some(Value::Null) | None, _)
     )
 }
@@ -109,12 +268,17 @@ pub struct Snapshot {
     pub push_show_message: bool,
     /// `Assets_favicon_192`'s custom `url`, if one was uploaded.
     pub favicon_192_url: Option<String>,
+    /// The `Accounts_Default_User_Preferences_*` values by preference key, in Rocket.Chat's
+    /// order: what `/me` shows under `settings.preferences` for what a user did not choose.
+    pub default_user_preferences: crate::model::Doc,
     /// `Accounts_Default_User_Preferences_pushNotifications`.
     pub default_push_preference: String,
     pub unread_count: String,
     pub unread_count_dm: String,
     /// `Message_MaxAllowedSize`, in UTF-16 units.
     pub message_max_allowed_size: u64,
+    /// `Accounts_BlockedUsernameList` and `Accounts_SystemBlockedUsernameList`, as stored.
+    pub blocked_usernames: [String; 2],
     pub hex_color_preview: bool,
     pub katex_enabled: bool,
     pub katex_dollar_syntax: bool,
@@ -147,12 +311,23 @@ impl Snapshot {
                 .and_then(|v| v.get("url"))
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            default_user_preferences: default_user_preferences()
+                .into_iter()
+                .filter_map(|(id, _)| {
+                    let key = id.strip_prefix(PREFERENCE_PREFIX)?;
+                    Some((key.to_string(), value(id)?.clone()))
+                })
+                .collect(),
             default_push_preference: text("Accounts_Default_User_Preferences_pushNotifications"),
             unread_count: text("Unread_Count"),
             unread_count_dm: text("Unread_Count_DM"),
             message_max_allowed_size: value("Message_MaxAllowedSize")
                 .and_then(Value::as_u64)
                 .unwrap_or(5000),
+            blocked_usernames: [
+                text("Accounts_BlockedUsernameList"),
+                text("Accounts_SystemBlockedUsernameList"),
+            ],
             hex_color_preview: flag("HexColorPreview_Enabled"),
             katex_enabled: flag("Katex_Enabled"),
             katex_dollar_syntax: flag("Katex_Dollar_Syntax"),
@@ -204,6 +379,9 @@ pub struct Settings {
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
     /// The `settings_version` that `values` reflect.
     version: Arc<AtomicU64>,
+    /// The permissions an admin changed, as stored when the server started (the services
+    /// keep them current from then on).
+    changed_permissions: Arc<Vec<Doc>>,
 }
 
 impl Settings {
@@ -239,7 +417,14 @@ impl Settings {
             values: Arc::new(RwLock::new(values)),
             snapshot: Arc::new(RwLock::new(snapshot)),
             version: Arc::new(AtomicU64::new(store.settings_version()?)),
+            changed_permissions: Arc::new(store.all_permissions()?),
         })
+    }
+
+    /// The `{"_id","roles","_updatedAt"}` documents of the permissions an admin changed
+    /// through `permissions.update`, read at start.
+    pub fn changed_permissions(&self) -> &[Doc] {
+        &self.changed_permissions
     }
 
     /// The settings in force, typed (a snapshot: a later `set` does not change it).

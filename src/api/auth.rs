@@ -50,20 +50,27 @@ fn password_as_digest(body: &JsonBody) -> Option<String> {
     }
 }
 
-/// `POST /api/v1/login` → `{status, data:{userId, authToken, me}, success}`.
+/// `POST /api/v1/login` → `{status, data:{userId, authToken, me}, success}`. A body naming no
+/// user goes to Meteor's login handlers as it is, where `{resume: token}` logs in again with
+/// an existing token (which is returned as the `authToken`).
 pub async fn login(
     req: HttpRequest,
     services: web::Data<Services>,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let (Some(who), Some(digest)) = (login_selector(&body), password_as_digest(&body)) else {
-        return Err(ApiError::LoginFailed);
+    let logged_in = match (login_selector(&body), password_as_digest(&body)) {
+        (Some(who), Some(digest)) => services.login(who, digest, &client_ip(&req)).await?,
+        (None, _) => match body.0.get("resume") {
+            Some(Value::String(token)) => services.resume_login(token)?,
+            _ => return Err(ApiError::LoginFailed),
+        },
+        (Some(_), None) => return Err(ApiError::LoginFailed),
     };
     let LoggedIn {
         user_id,
         auth_token,
         me,
-    } = services.login(who, digest, &client_ip(&req)).await?;
+    } = logged_in;
     Ok(respond::success(json!({
         "status": "success",
         "data": {"userId": user_id, "authToken": auth_token, "me": me},

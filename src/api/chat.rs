@@ -11,22 +11,43 @@ use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::id::{MessageId, RoomId};
 use crate::model::{time, Doc, DocExt};
 use crate::service::auth::Caller;
+use crate::service::message_edits::{DeleteMessage, Deleted, UpdateMessage};
 use crate::service::messages::{PostMessage, SendMessage};
 use crate::service::Services;
+
+/// The `chat.postMessage` parameters that must be strings when given.
+const WEBHOOK_STRINGS: &[&str] = &[
+    "channel",
+    "roomId",
+    "text",
+    "msg",
+    "alias",
+    "username",
+    "emoji",
+    "icon_emoji",
+    "avatar",
+    "icon_url",
+    "tmid",
+];
 
 impl TryFrom<JsonBody> for PostMessage {
     type Error = ApiError;
 
-    /// `{roomId|channel, text|msg}`.
+    /// `{channel|roomId, text|msg, alias|username, emoji|icon_emoji, avatar|icon_url,
+    /// attachments, parseUrls, bot, groupable, tmid, customFields}`; `channel` wins.
     fn try_from(body: JsonBody) -> ApiResult<PostMessage> {
-        let target = match (body.opt_string("roomId")?, body.opt_string("channel")?) {
-            (Some(t), _) | (None, Some(t)) => t.to_string(),
-            (None, None) => return Err(ApiError::InvalidParams(Violation::Required("roomId"))),
-        };
-        let text = body.opt_string("text")?.or(body.opt_string("msg")?);
+        for key in WEBHOOK_STRINGS {
+            body.opt_string(key)?;
+        }
+        let target = [body.opt_string("channel")?, body.opt_string("roomId")?]
+            .into_iter()
+            .flatten()
+            .find(|t| !t.is_empty())
+            .unwrap_or_default()
+            .to_string();
         Ok(PostMessage {
             target,
-            text: text.unwrap_or_default().to_string(),
+            payload: body.0,
         })
     }
 }
@@ -48,13 +69,27 @@ pub async fn chat_post_message(
 }
 
 /// The message keys a client may set in `chat.sendMessage`; everything else is dropped so
-/// that stored documents hold only fields the server defines.
-const CLIENT_KEYS: &[&str] = &["_id", "rid", "msg", "tmid"];
+/// that stored documents hold only fields the server defines. The first four must be
+/// strings here; the rest are checked as `validateMessage` does.
+const CLIENT_KEYS: &[&str] = &[
+    "_id",
+    "rid",
+    "msg",
+    "tmid",
+    "alias",
+    "emoji",
+    "avatar",
+    "tshow",
+    "attachments",
+    "blocks",
+    "customFields",
+];
+const CLIENT_STRINGS: usize = 4;
 
 impl TryFrom<JsonBody> for SendMessage {
     type Error = ApiError;
 
-    /// `{message:{_id?, rid, msg, tmid?}}`.
+    /// `{message:{_id?, rid, msg, tmid?, alias?, emoji?, avatar?, tshow?, attachments?, …}}`.
     fn try_from(body: JsonBody) -> ApiResult<SendMessage> {
         let Some(raw) = body.0.get("message") else {
             return Err(ApiError::InvalidParams(Violation::Required("message")));
@@ -67,15 +102,18 @@ impl TryFrom<JsonBody> for SendMessage {
         }
         let mut fields = Doc::new();
         for (k, v) in given {
-            if !CLIENT_KEYS.contains(&k.as_str()) {
+            let Some(at) = CLIENT_KEYS.iter().position(|c| c == k) else {
                 continue;
-            }
+            };
             match v {
+                Value::Null => {}
                 Value::String(_) => {
                     fields.insert(k.clone(), v.clone());
                 }
-                Value::Null => {}
-                other => return Err(expected("string", js_type(other), k)),
+                other if at < CLIENT_STRINGS => return Err(expected("string", js_type(other), k)),
+                other => {
+                    fields.insert(k.clone(), other.clone());
+                }
             }
         }
         let rid = fields
@@ -122,4 +160,81 @@ pub async fn chat_get_message(
             message: message.raw(),
         })
     })
+}
+
+/// A typed route's body properties that must be strings (ajv checks `required` first, in
+/// the schema's order, then the types).
+fn required_strings<const N: usize>(
+    body: &JsonBody,
+    keys: [&'static str; N],
+) -> ApiResult<[String; N]> {
+    if let Some(missing) = keys.iter().find(|k| !body.0.contains_key(**k)) {
+        return Err(ApiError::InvalidParams(Violation::Required(missing)));
+    }
+    let mut out: [String; N] = std::array::from_fn(|_| String::new());
+    for (slot, key) in out.iter_mut().zip(keys) {
+        match body.0.get(key) {
+            Some(Value::String(s)) => *slot = s.clone(),
+            _ => return Err(ApiError::InvalidParams(Violation::NotString)),
+        }
+    }
+    Ok(out)
+}
+
+impl TryFrom<JsonBody> for UpdateMessage {
+    type Error = ApiError;
+
+    /// `{roomId, msgId, text, customFields?, content?}`.
+    fn try_from(body: JsonBody) -> ApiResult<UpdateMessage> {
+        let [room_id, msg_id, text] = required_strings(&body, ["roomId", "msgId", "text"])?;
+        Ok(UpdateMessage {
+            room_id,
+            msg_id,
+            text,
+            custom_fields: body.0.get("customFields").is_some_and(|v| !v.is_null()),
+            content: body.0.contains_key("content"),
+        })
+    }
+}
+
+/// `POST /api/v1/chat.update` → `{message}` (as stored after the edit).
+pub async fn chat_update(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    let message = services
+        .update_message(&caller, UpdateMessage::try_from(body)?)
+        .await?;
+    Ok(respond::success(json!({ "message": message })))
+}
+
+impl TryFrom<JsonBody> for DeleteMessage {
+    type Error = ApiError;
+
+    /// `{msgId, roomId, asUser?}`.
+    fn try_from(body: JsonBody) -> ApiResult<DeleteMessage> {
+        let [msg_id, room_id] = required_strings(&body, ["msgId", "roomId"])?;
+        Ok(DeleteMessage {
+            room_id,
+            msg_id,
+            as_user: body.0.get("asUser") == Some(&Value::Bool(true)),
+        })
+    }
+}
+
+/// `POST /api/v1/chat.delete` → `{_id, ts:"<ms>", message:{_id, u, rid}}`.
+pub async fn chat_delete(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    let Deleted { id, message } = services
+        .delete_message(&caller, DeleteMessage::try_from(body)?)
+        .await?;
+    Ok(respond::success(json!({
+        "_id": id,
+        "ts": time::now_millis().to_string(),
+        "message": message,
+    })))
 }

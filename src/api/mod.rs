@@ -5,6 +5,7 @@ mod auth;
 mod chat;
 pub mod extract;
 pub mod json_depth;
+mod permissions;
 mod push;
 pub mod query;
 pub mod respond;
@@ -68,9 +69,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/groups.leave",
                     web::post().to(|s, c, b| rooms::leave(Kind::Groups, s, c, b)),
                 )
+                .route(
+                    "/channels.info",
+                    web::get().to(|s, c, q| rooms::info(Kind::Channels, s, c, q)),
+                )
+                .route(
+                    "/groups.info",
+                    web::get().to(|s, c, q| rooms::info(Kind::Groups, s, c, q)),
+                )
+                .route(
+                    "/channels.delete",
+                    web::post().to(|s, c, b| rooms::delete(Kind::Channels, s, c, b)),
+                )
+                .route(
+                    "/groups.delete",
+                    web::post().to(|s, c, b| rooms::delete(Kind::Groups, s, c, b)),
+                )
+                .route("/channels.rename", web::post().to(rooms::rename))
                 .route("/chat.postMessage", web::post().to(chat::chat_post_message))
                 .route("/chat.sendMessage", web::post().to(chat::chat_send_message))
                 .route("/chat.getMessage", web::get().to(chat::chat_get_message))
+                .route("/chat.update", web::post().to(chat::chat_update))
+                .route("/chat.delete", web::post().to(chat::chat_delete))
                 .route(
                     "/subscriptions.get",
                     web::get().to(subscriptions::subscriptions_get),
@@ -82,6 +102,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/subscriptions.read",
                     web::post().to(subscriptions::subscriptions_read),
+                )
+                .route(
+                    "/permissions.listAll",
+                    web::get().to(permissions::permissions_list_all),
+                )
+                .route(
+                    "/permissions.update",
+                    web::post().to(permissions::permissions_update),
                 )
                 .route("/settings/{id}", web::get().to(settings::settings_get))
                 .route("/settings/{id}", web::post().to(settings::settings_post)),

@@ -4,7 +4,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::extract::JsonBody;
+use super::extract::{JsonBody, Query};
+use super::query::{Qs, QsValue};
 use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::id::{RoomId, UserId};
@@ -57,13 +58,17 @@ fn direct_body(body: &JsonBody) -> ApiResult<Vec<String>> {
     }
 }
 
-/// `POST im.create` / `dm.create` → `{"room":{"t":"d","rid","usernames","_id"}}`.
+/// `POST im.create` / `dm.create {username|usernames, excludeSelf?}` →
+/// `{"room":{"t":"d","rid","usernames","_id"}}`.
 pub async fn im_create(
     services: web::Data<Services>,
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let DirectRoom(room) = services.create_direct(&caller, direct_body(&body)?).await?;
+    let exclude_self = body.opt_bool("excludeSelf")?.unwrap_or(false);
+    let DirectRoom(room) = services
+        .create_direct(&caller, direct_body(&body)?, exclude_self)
+        .await?;
     Ok(respond::success(json!({"room": {
         "t": "d",
         "rid": room.id(),
@@ -153,4 +158,65 @@ fn membership_response(kind: Kind, room: &Room) -> HttpResponse {
         Kind::Channels => respond::success(json!({ "channel": room })),
         Kind::Groups => respond::success(json!({})),
     }
+}
+
+/// `roomId` (even empty) or else `roomName`, as `findChannelByIdOrName` reads them; neither
+/// names no room.
+fn room_ref_of(get: impl Fn(&str) -> Option<String>) -> RoomRef {
+    match (get("roomId"), get("roomName")) {
+        (Some(id), _) => RoomRef::Id(RoomId::new(id)),
+        (None, Some(name)) => RoomRef::Name(name),
+        (None, None) => RoomRef::Id(RoomId::new(String::new())),
+    }
+}
+
+fn query_room_ref(q: &Qs) -> RoomRef {
+    room_ref_of(|k| match q.get(k) {
+        Some(QsValue::Str(s)) => Some(s.to_string()),
+        _ => None,
+    })
+}
+
+fn body_room_ref(body: &JsonBody) -> RoomRef {
+    room_ref_of(|k| body.0.get(k).and_then(Value::as_str).map(str::to_string))
+}
+
+/// `GET channels.info` / `groups.info` → `{channel|group}`.
+pub async fn info(
+    kind: Kind,
+    services: web::Data<Services>,
+    caller: Caller,
+    Query(q): Query,
+) -> ApiResult<HttpResponse> {
+    let room = services.room_info(kind, &caller, query_room_ref(&q))?;
+    Ok(respond::success(json!({ kind.key(): room })))
+}
+
+/// `POST channels.delete` / `groups.delete` → `{}`.
+pub async fn delete(
+    kind: Kind,
+    services: web::Data<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    services
+        .erase_room(kind, &caller, body_room_ref(&body))
+        .await?;
+    Ok(respond::success(json!({})))
+}
+
+/// `POST channels.rename {roomId|roomName, name}` → `{channel}`.
+pub async fn rename(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    let name = match body.0.get("name").and_then(Value::as_str) {
+        Some(n) if !n.trim().is_empty() => n.to_string(),
+        _ => return Err(ApiError::NameParamRequired),
+    };
+    let room = services
+        .rename_room(Kind::Channels, &caller, body_room_ref(&body), name)
+        .await?;
+    Ok(respond::success(json!({ "channel": room })))
 }

@@ -33,10 +33,8 @@ pub async fn settings_post(
     Ok(respond::success(json!({})))
 }
 
-/// `GET /api/info`: the version, in full for holders of `get-server-info`.
+/// `GET /api/info`: the version and minimum client versions; the build info for holders of
+/// `get-server-info`.
 pub async fn info(services: web::Data<Services>, caller: Option<Caller>) -> HttpResponse {
-    match services.version(caller.as_ref()) {
-        (true, version) => respond::success(json!({"info": {"version": version}})),
-        (false, version) => respond::success(json!({ "version": version })),
-    }
+    respond::success(services.server_info(caller.as_ref()))
 }

@@ -1,7 +1,7 @@
 //! `subscriptions.get`, `subscriptions.getOne`, `subscriptions.read`.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::extract::{expected, JsonBody, Query};
 use super::query::QsValue;
@@ -34,24 +34,40 @@ pub async fn subscriptions_get_one(
     Query(q): Query,
 ) -> ApiResult<HttpResponse> {
     let room_id = match q.get("roomId") {
+        None => return Err(ApiError::InvalidParams(Violation::Required("roomId"))),
         Some(QsValue::Str(s)) if !s.is_empty() => s,
-        _ => return Err(ApiError::RoomIdRequired),
+        Some(_) => return Err(ApiError::RoomIdRequired),
     };
     let sub = services.subscription(&caller, &RoomId::new(room_id.as_str()))?;
     Ok(respond::success(json!({ "subscription": sub })))
 }
 
-/// `POST subscriptions.read {rid|roomId}`: marks the room read for the caller.
+/// `POST subscriptions.read {rid|roomId, readThreads?}`: marks the room read for the caller. The body is
+/// one of two typed shapes: a non-string id, or two different ids, fit neither.
 pub async fn subscriptions_read(
     services: web::Data<Services>,
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let rid = body
-        .opt_string("rid")?
-        .or(body.opt_string("roomId")?)
-        .ok_or(ApiError::InvalidParams(Violation::Required("rid")))?
-        .to_string();
-    services.mark_read(&caller, RoomId::new(rid)).await?;
+    let id = |key| match body.0.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(ApiError::InvalidParams(Violation::NotString)),
+    };
+    let rid = match (id("rid")?, id("roomId")?) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::InvalidParams(Violation::AdditionalProperties))
+        }
+        (Some(r), _) | (None, Some(r)) => r.to_string(),
+        (None, None) => return Err(ApiError::InvalidParams(Violation::Required("rid"))),
+    };
+    let read_threads = match body.0.get("readThreads") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::InvalidParams(Violation::NotBoolean)),
+    };
+    services
+        .mark_read(&caller, RoomId::new(rid), read_threads)
+        .await?;
     Ok(respond::success(json!({})))
 }

@@ -58,6 +58,7 @@ impl TryFrom<JsonBody> for CreateUser {
             verified: body.opt_bool("verified")?,
             active: body.opt_bool("active")?,
             require_password_change: body.opt_bool("requirePasswordChange")?,
+            join_default_channels: body.opt_bool("joinDefaultChannels")?.unwrap_or(true),
         })
     }
 }
@@ -89,6 +90,7 @@ pub async fn users_info(
         (None, Some(name)) => UserRef::Username(name),
         (None, None) => return Err(ApiError::UserParamRequired),
     };
-    let user = services.user_info_of(&caller, who)?;
+    let include_rooms = param("includeUserRooms").as_deref() == Some("true");
+    let user = services.user_info_of(&caller, who, include_rooms)?;
     Ok(respond::success(json!({ "user": user })))
 }

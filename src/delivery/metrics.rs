@@ -80,6 +80,11 @@ impl Metrics {
         self.outbox.dec();
     }
 
+    /// Pushes taken out of the outbox undelivered because their room was deleted.
+    pub fn withdrawn(&self, n: usize) {
+        self.outbox.dec_by(n as i64);
+    }
+
     /// A 406: the push is gone and `registrations` device registrations with it.
     pub fn pruned(&self, registrations: usize) {
         self.pruned.inc_by(registrations as u64);

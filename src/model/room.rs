@@ -111,9 +111,9 @@ pub fn new_group_room(
 /// A new direct-message room, in `createDirectRoom`'s order. `members` are sorted by id.
 pub fn new_direct_room(id: &str, members: &[&super::User], now: super::time::Millis) -> Room {
     let now = super::time::iso(now);
-    let mut usernames: Vec<&str> = members.iter().filter_map(|u| u.username()).collect();
-    usernames.sort_unstable();
-    let uids: Vec<&str> = members.iter().map(|u| u.id()).collect();
+    let usernames: Vec<&str> = members.iter().filter_map(|u| u.username()).collect();
+    let mut uids: Vec<&str> = members.iter().map(|u| u.id()).collect();
+    uids.sort_unstable();
     Room(super::object(serde_json::json!({
         "_id": id,
         "t": "d",
@@ -122,6 +122,26 @@ pub fn new_direct_room(id: &str, members: &[&super::User], now: super::time::Mil
         "msgs": 0,
         "ts": now,
         "uids": uids,
+        "_updatedAt": now,
+    })))
+}
+
+/// The id of the room every Rocket.Chat has from its first start.
+pub const GENERAL: &str = "GENERAL";
+
+/// `#general` as `initialData` creates it (`createWithIdTypeAndName`): public, empty, and
+/// `default`, so that new users join it.
+pub fn general_room(now: super::time::Millis) -> Room {
+    let now = super::time::iso(now);
+    Room(super::object(serde_json::json!({
+        "_id": GENERAL,
+        "ts": now,
+        "t": "c",
+        "name": "general",
+        "usernames": [],
+        "msgs": 0,
+        "usersCount": 0,
+        "default": true,
         "_updatedAt": now,
     })))
 }

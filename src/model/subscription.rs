@@ -81,6 +81,34 @@ pub fn new_group_subscription(
     Subscription(doc)
 }
 
+/// A new user's subscription to a default room (`addUserToDefaultChannels`): open, and
+/// unread with a mention, so that the room stands out.
+pub fn new_default_room_subscription(
+    room: &super::Room,
+    user: &super::User,
+    now: super::time::Millis,
+) -> Subscription {
+    let now = super::time::iso(now);
+    let mut doc = super::object(serde_json::json!({
+        "_id": super::id::new_id(),
+        "open": true,
+        "alert": true,
+        "unread": 1,
+        "userMentions": 1,
+        "groupMentions": 0,
+        "ts": now,
+        "rid": room.id(),
+        "name": room.name(),
+    }));
+    if let Some(fname) = room.fname() {
+        doc.insert("fname".into(), fname.into());
+    }
+    doc.insert("t".into(), room.t().into());
+    doc.insert("u".into(), user.short());
+    doc.insert("_updatedAt".into(), now.into());
+    Subscription(doc)
+}
+
 /// A member's subscription to a DM. Created by an upsert in Rocket.Chat, so the filter keys
 /// come first and the rest follow in lexicographic order.
 pub fn new_direct_subscription(

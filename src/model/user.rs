@@ -144,3 +144,26 @@ impl NewUser<'_> {
         })))
     }
 }
+
+/// The id and username of the bot every Rocket.Chat has from its first start.
+pub const ROCKET_CAT: &str = "rocket.cat";
+
+/// `rocket.cat` as Rocket.Chat's `initialData` creates it (`Users.create`, then the `bot`
+/// role added): no password, no e-mail.
+pub fn rocket_cat(now: time::Millis) -> User {
+    let now = time::iso(now);
+    User(object(json!({
+        "_id": ROCKET_CAT,
+        "createdAt": now,
+        "avatarOrigin": "none",
+        "name": "Rocket.Cat",
+        "username": ROCKET_CAT,
+        "status": "online",
+        "statusDefault": "online",
+        "utcOffset": 0,
+        "active": true,
+        "type": "bot",
+        "_updatedAt": now,
+        "roles": ["bot"],
+    })))
+}

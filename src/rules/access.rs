@@ -1,11 +1,28 @@
 //! Who may read a room: Rocket.Chat's `canAccessRoom` validator chain (spec §1.4, §0.3).
 //! Admins get no bypass; teams are treated as absent; discussions defer to their parent.
 
-use std::collections::HashMap;
+use indexmap::IndexMap;
 
-/// Permission id → roles that hold it.
+/// Permission id → roles that hold it, in Rocket.Chat's listing order (defaults first).
 #[derive(Debug, Clone)]
-pub struct Permissions(HashMap<String, Vec<String>>);
+pub struct Permissions(IndexMap<String, Vec<String>>);
+
+/// Every role of a fresh Rocket.Chat (`Roles`): global ones and the room-scoped `owner`,
+/// `moderator` and `leader`. `permissions.update` accepts only these.
+pub const ROLES: &[&str] = &[
+    "admin",
+    "moderator",
+    "leader",
+    "owner",
+    "user",
+    "bot",
+    "app",
+    "guest",
+    "anonymous",
+    "livechat-agent",
+    "livechat-manager",
+    "livechat-monitor",
+];
 
 /// Rocket.Chat's default roles for the permissions rcpush checks (`upsertPermissions.ts`).
 const DEFAULTS: &[(&str, &[&str])] = &[
@@ -34,6 +51,16 @@ const DEFAULTS: &[(&str, &[&str])] = &[
     ("test-push-notifications", &["admin", "user"]),
     ("get-server-info", &["admin"]),
     ("post-readonly", &["admin", "owner", "moderator"]),
+    ("message-impersonate", &["bot", "app"]),
+    ("edit-message", &["admin", "owner", "moderator"]),
+    ("delete-message", &["admin", "owner", "moderator"]),
+    ("delete-own-message", &["admin", "user"]),
+    ("force-delete-message", &["admin", "owner"]),
+    ("delete-c", &["admin", "owner"]),
+    ("delete-p", &["admin", "owner"]),
+    ("edit-room", &["admin", "owner", "moderator"]),
+    ("view-room-administration", &["admin"]),
+    ("access-permissions", &["admin"]),
     ("kick-user-from-any-c-room", &["admin"]),
     ("kick-user-from-any-p-room", &[]),
     ("api-bypass-rate-limit", &["admin", "bot", "app"]),
@@ -60,6 +87,20 @@ impl Permissions {
             p.0.insert(perm.clone(), roles.clone());
         }
         p
+    }
+
+    /// Gives `permission` exactly `roles` (a known permission, or a new one).
+    pub fn set(&mut self, permission: &str, roles: Vec<String>) {
+        self.0.insert(permission.to_string(), roles);
+    }
+
+    pub fn contains(&self, permission: &str) -> bool {
+        self.0.contains_key(permission)
+    }
+
+    /// Every permission with its roles, defaults first.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(p, r)| (p.as_str(), r.as_slice()))
     }
 
     /// Whether any of `roles` holds `permission`.

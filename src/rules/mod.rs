@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod login_throttle;
 pub mod markdown_filter;
 pub mod mentions;
+pub mod message_fields;
 pub mod names;
 pub mod not_id;
 pub mod notification;

@@ -9,10 +9,49 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// `usernameIsBlocked`: `username` is one of the comma-separated `lists` entries (trimmed,
+/// letter case ignored), from `Accounts_BlockedUsernameList` and
+/// `Accounts_SystemBlockedUsernameList`.
+pub fn username_is_blocked(username: &str, lists: &[&str]) -> bool {
+    let username = username.trim();
+    lists
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .any(|b| b.to_lowercase() == username.to_lowercase())
+}
+
+/// An approximation of `String.prototype.localeCompare` (ICU's root collation) good for
+/// names: letters compare regardless of case first, then lower case before upper case.
+pub fn display_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.to_lowercase()
+        .cmp(&b.to_lowercase())
+        .then_with(|| b.cmp(a))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn display_names_sort_without_regard_to_case() {
+        let mut names = vec!["bob", "Alice Example", "carol", "Bea", "alice"];
+        names.sort_by(|a, b| display_order(a, b));
+        assert_eq!(names, ["alice", "Alice Example", "Bea", "bob", "carol"]);
+    }
+
+    #[test]
+    fn blocked_usernames_match_whole_names_in_any_case() {
+        let lists = ["admin,administrator,system,user", " Bot , "];
+        for name in ["admin", "ADMIN", "User", "bot", "system"] {
+            assert!(username_is_blocked(name, &lists), "{name}");
+        }
+        for name in ["admins", "user2", "rocket.cat", ""] {
+            assert!(!username_is_blocked(name, &lists), "{name}");
+        }
+    }
 
     proptest! {
         #[test]

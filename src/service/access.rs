@@ -25,10 +25,11 @@ impl Services {
                 t: current.t(),
                 prid: current.prid(),
             };
-            let mut access = can_access_room(facts, &roles, &self.permissions, None);
+            let table = self.permissions.read();
+            let mut access = can_access_room(facts, &roles, &table.rules, None);
             if access == Access::NeedsSubscription {
                 let subscribed = self.store.subscription(current.id(), &user.id)?.is_some();
-                access = can_access_room(facts, &roles, &self.permissions, Some(subscribed));
+                access = can_access_room(facts, &roles, &table.rules, Some(subscribed));
             }
             match access {
                 Access::Granted => return Ok(true),

@@ -107,6 +107,26 @@ impl Services {
         })
     }
 
+    /// `POST login {resume}`: the token's user, if the token is still valid and the user
+    /// active; the token stays as it is. Failures are the login 401 (Rocket.Chat's
+    /// `loginErrorMessageOverride`).
+    pub fn resume_login(&self, token: &str) -> ApiResult<LoggedIn> {
+        let record = self
+            .store
+            .login_token(&token_hash(token))?
+            .ok_or(ApiError::LoginFailed)?;
+        let user = self
+            .store
+            .user(&record.user_id)?
+            .filter(|u| u.0.get("active") != Some(&Value::Bool(false)))
+            .ok_or(ApiError::LoginFailed)?;
+        Ok(LoggedIn {
+            user_id: user.id().to_string(),
+            auth_token: token.to_string(),
+            me: self.user_info(&user)?,
+        })
+    }
+
     /// `logout`: forgets the caller's token and the push registrations made with it.
     pub async fn logout(&self, caller: &Caller) -> ApiResult<()> {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
@@ -139,12 +159,14 @@ impl Services {
         if let Some(email) = user.verified_email() {
             me.insert("email".into(), email.into());
         }
-        let preferences = user
-            .0
-            .get("settings")
-            .and_then(|s| s.get("preferences"))
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        // `getUserPreferences`: the server's defaults, then the user's own choices.
+        let mut preferences = self.settings.snapshot().default_user_preferences.clone();
+        if let Some(Value::Object(own)) = user.0.get("settings").and_then(|s| s.get("preferences"))
+        {
+            for (k, v) in own {
+                preferences.insert(k.clone(), v.clone());
+            }
+        }
         me.insert(
             "settings".into(),
             json!({"profile": {}, "preferences": preferences}),

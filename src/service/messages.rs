@@ -1,5 +1,7 @@
 //! Posting and reading messages (`chat.postMessage`, `chat.sendMessage`, `chat.getMessage`).
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::access::Unreadable;
@@ -8,48 +10,69 @@ use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, MessageId, RoomId};
+use crate::model::user::Identity;
 use crate::model::{time, Doc, DocExt, Message, Room};
-use crate::rules::{mentions, unread};
+use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
 use crate::store::{MemberBump, NewMessage};
 
-/// `chat.postMessage`'s message: a room named by id or name, and a text.
+/// `chat.postMessage`'s message: where to, and the body as sent, which
+/// `processWebhookMessage` turns into a message.
 pub struct PostMessage {
-    /// `roomId` or `channel`: an id, a name, or `#name`.
+    /// `channel` or `roomId` (empty when neither): `#name`, `@username`, an id or a name.
     pub target: String,
-    pub text: String,
+    pub payload: Doc,
 }
 
-/// `chat.sendMessage`'s message: the client's own fields (`_id`, `rid`, `msg`, `tmid`, all
-/// strings), `rid` known to be present.
+/// `chat.sendMessage`'s message: the client's own fields, `rid` known to be a non-empty
+/// string and the string fields known to be strings.
 pub struct SendMessage {
     pub rid: RoomId,
     pub fields: Doc,
 }
 
 impl Services {
-    /// Returns the message as the REST response shows it.
+    /// Returns the message as the REST response shows it. The size check runs first, on the
+    /// body as sent; then the room is found (a DM with `@username` is created if needed).
     pub async fn post_message(&self, caller: &Caller, post: PostMessage) -> ApiResult<Value> {
-        let room = match post.target.strip_prefix('#') {
-            Some(name) => self.store.room_by_name(name)?,
-            None => match self.store.room(&post.target)? {
-                Some(r) => Some(r),
-                None => self.store.room_by_name(&post.target)?,
-            },
-        }
-        .ok_or(ApiError::InvalidChannel)?;
         let settings = self.settings.snapshot();
-        let text = post.text.trim().to_string();
-        if too_long(&settings, &text) {
+        if message_fields::webhook_too_long(&post.payload, settings.message_max_allowed_size) {
             return Err(ApiError::MessageTooLong);
         }
-        let mut fields = Doc::new();
-        fields.insert("alias".into(), "".into());
-        fields.insert("msg".into(), text.into());
-        fields.insert("attachments".into(), json!([]));
-        fields.insert("parseUrls".into(), true.into());
-        fields.insert("groupable".into(), false.into());
+        let room = self.webhook_room(caller, &post.target).await?;
+        let fields = message_fields::webhook_message(&post.payload);
         self.send(&settings, caller, &room, fields).await
+    }
+
+    /// `processWebhookMessage`'s destination: `#` an id or name, `@` a user (id or username)
+    /// whose DM with the caller is used or created; bare, a room id or name, else a user id.
+    async fn webhook_room(&self, caller: &Caller, target: &str) -> ApiResult<Room> {
+        let room_named = |n: &str| -> ApiResult<Option<Room>> {
+            Ok(match self.store.room(n)? {
+                Some(r) => Some(r),
+                None => self.store.room_by_name(n)?,
+            }
+            .map(Arc::unwrap_or_clone))
+        };
+        let user = match (target.strip_prefix('#'), target.strip_prefix('@')) {
+            (Some(name), _) => return room_named(name)?.ok_or(ApiError::InvalidChannel),
+            (_, Some(name)) => match self.store.user(name)? {
+                Some(u) => Some(u),
+                None => self.store.user_by_username(name)?,
+            },
+            _ => match room_named(target)? {
+                Some(room) => return Ok(room),
+                None => self.store.user(target)?,
+            },
+        };
+        let username = user
+            .as_ref()
+            .and_then(|u| u.username())
+            .ok_or(ApiError::InvalidChannel)?;
+        let direct = self
+            .create_direct(caller, vec![username.to_string()], false)
+            .await?;
+        Ok(direct.0)
     }
 
     /// Returns the message as the REST response shows it.
@@ -96,16 +119,11 @@ impl Services {
         mut fields: Doc,
     ) -> ApiResult<Value> {
         let sender = &caller.identity;
-        if !self.can_read(sender, room)? {
-            return Err(ApiError::NotAllowed);
-        }
-        if room.read_only() && !self.has_room_permission(sender, room.id(), "post-readonly")? {
-            return Err(ApiError::RoomReadOnly);
-        }
-        let username = sender.username.as_deref().unwrap_or_default();
-        if room.muted().contains(&username) {
-            return Err(ApiError::Muted);
-        }
+        self.check_can_send(sender, room)?;
+        message_fields::validate_message(&fields, || {
+            self.has_room_permission(sender, room.id(), "message-impersonate")
+        })?
+        .map_err(ApiError::MessageRejected)?;
 
         let now = time::now_millis();
         let at = time::iso(now);
@@ -114,25 +132,9 @@ impl Services {
         fields.insert("ts".into(), at.clone().into());
         fields.insert("u".into(), sender.short());
         fields.insert("rid".into(), room.id().into());
-        let parsed = mentions::text_fields(&text, &settings.md_options(now));
-        let urls: Vec<Value> = parsed
-            .urls
-            .iter()
-            .map(|u| json!({"url": u, "meta": {}}))
-            .collect();
-        fields.insert("urls".into(), urls.into());
-        let (user_mentions, group_mention) = self.resolve_user_mentions(&parsed.users)?;
-        fields.insert("mentions".into(), user_mentions.clone().into());
-        fields.insert(
-            "channels".into(),
-            self.resolve_channels(&parsed.channels)?.into(),
-        );
-        if let Some(md) = &parsed.md {
-            fields.insert(
-                "md".into(),
-                serde_json::to_value(md).map_err(anyhow::Error::from)?,
-            );
-        }
+        let parse_urls = fields.get("parseUrls") != Some(&Value::Bool(false));
+        let (mentioned_ids, group_mention) =
+            self.parse_content(settings, &text, now, parse_urls, &mut fields)?;
 
         let id = client_id.clone().unwrap_or_else(id::new_id);
         let mut stored = Doc::new();
@@ -151,11 +153,6 @@ impl Services {
 
         let message = Message::from_json(serde_json::to_vec(&stored).map_err(anyhow::Error::from)?)
             .map_err(anyhow::Error::from)?;
-        let mentioned_ids: Vec<String> = user_mentions
-            .iter()
-            .filter_map(|m| m.get("_id").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect();
         let member_ids = self.store.room_member_ids(room.id())?;
         let others: Vec<&str> = member_ids
             .iter()
@@ -167,6 +164,10 @@ impl Services {
         let bumps = members
             .iter()
             .map(|sub| MemberBump {
+                mentioned_in_thread: stored
+                    .str_at("tmid")
+                    .filter(|_| mentioned_ids.iter().any(|m| m == sub.user_id()))
+                    .map(str::to_string),
                 user_id: sub.user_id().to_string(),
                 bump: unread::bump(&unread::Facts {
                     room_type: room.t(),
@@ -207,6 +208,64 @@ impl Services {
             }
             Err(_) => Err(ApiError::MessageExists),
         }
+    }
+
+    /// `canSendMessage`: the sender may read the room, post in it if it is read-only, and is
+    /// not muted there.
+    pub(super) fn check_can_send(&self, sender: &Identity, room: &Room) -> ApiResult<()> {
+        if !self.can_read(sender, room)? {
+            return Err(ApiError::NotAllowed);
+        }
+        if room.read_only() && !self.has_room_permission(sender, room.id(), "post-readonly")? {
+            return Err(ApiError::RoomReadOnly);
+        }
+        let username = sender.username.as_deref().unwrap_or_default();
+        if room.muted().contains(&username) {
+            return Err(ApiError::Muted);
+        }
+        Ok(())
+    }
+
+    /// What the server reads from a message's text, written into `fields`: `urls` (unless
+    /// `parse_urls` is off: `parseUrls: false` leaves the key out), `mentions`, `channels`
+    /// and `md` (absent when the parser gives none). Returns the ids of the mentioned users
+    /// and whether `@all`/`@here` was used.
+    pub(super) fn parse_content(
+        &self,
+        settings: &Snapshot,
+        text: &str,
+        now: i64,
+        parse_urls: bool,
+        fields: &mut Doc,
+    ) -> ApiResult<(Vec<String>, bool)> {
+        let parsed = mentions::text_fields(text, &settings.md_options(now));
+        if parse_urls {
+            let urls: Vec<Value> = parsed
+                .urls
+                .iter()
+                .map(|u| json!({"url": u, "meta": {}}))
+                .collect();
+            fields.insert("urls".into(), urls.into());
+        }
+        let (user_mentions, group_mention) = self.resolve_user_mentions(&parsed.users)?;
+        let mentioned_ids = user_mentions
+            .iter()
+            .filter_map(|m| m.get("_id").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        fields.insert("mentions".into(), user_mentions.into());
+        fields.insert(
+            "channels".into(),
+            self.resolve_channels(&parsed.channels)?.into(),
+        );
+        match &parsed.md {
+            Some(md) => fields.insert(
+                "md".into(),
+                serde_json::to_value(md).map_err(anyhow::Error::from)?,
+            ),
+            None => fields.shift_remove("md"),
+        };
+        Ok((mentioned_ids, group_mention))
     }
 
     /// `mentions`: `@all`/`@here` first (`{_id, username}`), then known users

@@ -5,10 +5,13 @@
 
 pub mod access;
 pub mod auth;
+pub mod message_edits;
 pub mod messages;
 mod notification;
+pub mod permissions;
 pub mod push;
 mod push_drafts;
+mod room_admin;
 pub mod rooms;
 pub mod settings;
 pub mod subscriptions;
@@ -32,6 +35,7 @@ use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::telemetry::block_in_span;
+use permissions::PermissionTable;
 
 /// What every service function works with. Cheap to clone; the store stays private to the
 /// services.
@@ -39,7 +43,10 @@ use crate::telemetry::block_in_span;
 pub struct Services {
     store: Store,
     settings: Settings,
-    permissions: Arc<Permissions>,
+    /// The permission table in force: defaults, `[permissions]`, then admins' changes.
+    permissions: Arc<parking_lot::RwLock<PermissionTable>>,
+    /// Serialises `permissions.update` calls (their store write and the table change).
+    permission_updates: Arc<tokio::sync::Mutex<()>>,
     throttle: Arc<Mutex<LoginThrottle>>,
     throttle_limits: ThrottleLimits,
     /// Bounds concurrent argon2 hashes (each holds 19 MiB and a core).
@@ -51,10 +58,16 @@ pub struct Services {
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
     metrics_access: Arc<MetricsConfig>,
+    /// When the server started (ISO date): `/api/info`'s build date.
+    started_at: String,
 }
 
 impl Services {
     pub fn new(store: Store, settings: Settings, delivery: Delivery, config: &Config) -> Services {
+        let permissions = PermissionTable::new(
+            Permissions::with_overrides(&config.permissions),
+            settings.changed_permissions(),
+        );
         let once_a_second = Quota::per_second(NonZeroU32::MIN);
         let latency = Latency::default();
         let mut metrics = Registry::default();
@@ -63,7 +76,8 @@ impl Services {
         Services {
             store,
             settings,
-            permissions: Arc::new(Permissions::with_overrides(&config.permissions)),
+            permissions: Arc::new(parking_lot::RwLock::new(permissions)),
+            permission_updates: Arc::new(tokio::sync::Mutex::new(())),
             throttle: Arc::new(Mutex::new(LoginThrottle::default())),
             throttle_limits: ThrottleLimits {
                 per_user: config.limits.login_failures_per_user,
@@ -76,6 +90,7 @@ impl Services {
             latency: Arc::new(latency),
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
+            started_at: crate::model::time::iso(crate::model::time::now_millis()),
         }
     }
 
@@ -102,7 +117,7 @@ impl Services {
 
     /// Whether `roles` (global plus room-scoped) hold `permission`.
     fn has_permission(&self, permission: &str, roles: &[&str]) -> bool {
-        self.permissions.has(permission, roles)
+        self.permissions.read().rules.has(permission, roles)
     }
 
     /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time, in

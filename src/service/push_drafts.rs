@@ -101,6 +101,7 @@ impl Services {
                             &created_at,
                         ),
                         due: facts.now,
+                        rid: facts.room.id().to_string(),
                     });
                 }
             });

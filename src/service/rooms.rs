@@ -12,7 +12,7 @@ use crate::model::room::Kind;
 use crate::model::room::{new_direct_room, new_group_room};
 use crate::model::subscription::{new_direct_subscription, new_group_subscription};
 use crate::model::{time, Room, User};
-use crate::rules::names::valid_name;
+use crate::rules::names::{display_order, valid_name};
 use crate::store::{Conflict, Removal};
 
 /// `channels.create` / `groups.create`'s body, its types checked.
@@ -93,15 +93,24 @@ impl Services {
         }
     }
 
-    /// `im.create` / `dm.create`: the DM between the caller and `usernames`; an existing
-    /// one is returned as it is.
+    /// `im.create` / `dm.create`: the DM between the caller and `usernames` (without the
+    /// caller when `exclude_self`); an existing one is returned as it is. Members are listed
+    /// in Rocket.Chat's order, by display name (`name`, else `username`).
     pub async fn create_direct(
         &self,
         caller: &Caller,
         usernames: Vec<String>,
+        exclude_self: bool,
     ) -> ApiResult<DirectRoom> {
-        let mut members: Vec<User> = vec![self.caller_user(caller)?];
+        let me = self.caller_user(caller)?;
+        let mut members: Vec<User> = Vec::new();
+        if !exclude_self {
+            members.push(me.clone());
+        }
         for n in &usernames {
+            if me.username() == Some(n.as_str()) {
+                continue;
+            }
             let u = self
                 .store
                 .user_by_username(n)?
@@ -110,9 +119,13 @@ impl Services {
                 members.push(u);
             }
         }
-        members.sort_by(|a, b| a.id().cmp(b.id()));
-        let rid = match members.as_slice() {
-            [a, b] => format!("{}{}", a.id(), b.id()),
+        if members.is_empty() {
+            members.push(me);
+        }
+        let mut uids: Vec<&str> = members.iter().map(|m| m.id()).collect();
+        uids.sort_unstable();
+        let rid = match uids.as_slice() {
+            [a, b] => format!("{a}{b}"),
             _ => id::new_id(),
         };
         if let Some(existing) = self.store.room(&rid)? {
@@ -123,6 +136,9 @@ impl Services {
                 method: "createDirectMessage",
             });
         }
+        members.sort_by(|a, b| display_order(display_name(a), display_name(b)));
+        let all_open = exclude_self
+            && self.has_permission("view-room-administration", &caller.identity.roles());
         let now = time::now_millis();
         let refs: Vec<&User> = members.iter().collect();
         let room = new_direct_room(&rid, &refs, now);
@@ -134,7 +150,7 @@ impl Services {
                     .copied()
                     .filter(|o| o.id() != m.id() || refs.len() == 1)
                     .collect();
-                let open = m.id() == caller.id() || members.len() > 2;
+                let open = all_open || m.id() == caller.id() || members.len() > 2;
                 new_direct_subscription(&room, m, &others, open, now)
             })
             .collect();
@@ -216,7 +232,7 @@ impl Services {
 
     /// The room named by `roomId` or `roomName`, of the namespace's type; `groups.*` see
     /// only the private groups the caller belongs to.
-    fn find_room(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
+    pub(super) fn find_room(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
         let room = match room {
             RoomRef::Id(id) => self.store.room(&id)?,
             RoomRef::Name(name) => self.store.room_by_name(name.trim_start_matches('#'))?,
@@ -277,4 +293,12 @@ impl Exit {
             Exit::Leave => "leaveRoom",
         }
     }
+}
+
+/// What Rocket.Chat sorts DM members by: `name`, else `username`.
+fn display_name(user: &User) -> &str {
+    user.name()
+        .filter(|n| !n.is_empty())
+        .or(user.username())
+        .unwrap_or_default()
 }

@@ -1,5 +1,6 @@
 //! Reading and changing Rocket.Chat settings (admin), and what `/api/info` tells.
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::auth::Caller;
@@ -8,6 +9,61 @@ use crate::error::{ApiError, ApiResult};
 
 /// The Rocket.Chat release whose REST behaviour rcpush reproduces.
 pub const COMPATIBLE_VERSION: &str = "7.10.0";
+
+/// The Apps-Engine version Rocket.Chat 7.10 reports as `marketplaceApiVersion`.
+const MARKETPLACE_API_VERSION: &str = "1.55.0";
+
+/// `GET /api/info`'s body, in `getServerInfo`'s key order (`version` first even when the
+/// full version replaces the short one).
+#[derive(Serialize)]
+pub struct ServerInfo {
+    version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    info: Option<Info>,
+    #[serde(rename = "minimumClientVersions")]
+    minimum_client_versions: MinimumClientVersions,
+}
+
+/// `rocketchat.info` as Rocket.Chat's build writes it: the version, then `build`,
+/// `marketplaceApiVersion`, `commit`. rcpush fills what it knows of itself: when the server
+/// started, the machine's architecture, platform and cores, and the release tag.
+#[derive(Serialize)]
+struct Info {
+    version: &'static str,
+    build: Build,
+    #[serde(rename = "marketplaceApiVersion")]
+    marketplace_api_version: &'static str,
+    commit: Commit,
+}
+
+#[derive(Serialize)]
+struct Build {
+    date: String,
+    arch: &'static str,
+    platform: &'static str,
+    cpus: usize,
+}
+
+#[derive(Serialize)]
+struct Commit {
+    tag: &'static str,
+}
+
+#[derive(Serialize)]
+struct MinimumClientVersions {
+    desktop: &'static str,
+    mobile: &'static str,
+}
+
+/// Node's `process.arch` name for this machine.
+fn node_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        "x86" => "ia32",
+        other => other,
+    }
+}
 
 impl Services {
     /// `GET settings/:_id` → the setting's value; unknown ids are a bare failure.
@@ -35,15 +91,33 @@ impl Services {
         Ok(())
     }
 
-    /// `/api/info`: the full version for holders of `get-server-info`, else `major.minor`.
-    pub fn version(&self, caller: Option<&Caller>) -> (bool, &'static str) {
-        if self.caller_may(caller, "get-server-info") {
-            return (true, COMPATIBLE_VERSION);
-        }
+    /// `/api/info` (`getServerInfo`): `major.minor` and the minimum client versions; for
+    /// holders of `get-server-info`, the full version and the build `info`.
+    pub fn server_info(&self, caller: Option<&Caller>) -> ServerInfo {
+        let full = self.caller_may(caller, "get-server-info");
         let short = COMPATIBLE_VERSION
             .rsplit_once('.')
             .map_or(COMPATIBLE_VERSION, |(a, _)| a);
-        (false, short)
+        ServerInfo {
+            version: if full { COMPATIBLE_VERSION } else { short },
+            info: full.then(|| Info {
+                version: COMPATIBLE_VERSION,
+                build: Build {
+                    date: self.started_at.clone(),
+                    arch: node_arch(),
+                    platform: std::env::consts::OS,
+                    cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                },
+                marketplace_api_version: MARKETPLACE_API_VERSION,
+                commit: Commit {
+                    tag: COMPATIBLE_VERSION,
+                },
+            }),
+            minimum_client_versions: MinimumClientVersions {
+                desktop: "3.9.6",
+                mobile: "4.39.0",
+            },
+        }
     }
 
     fn require(&self, caller: &Caller, permission: &str) -> ApiResult<()> {

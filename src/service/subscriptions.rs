@@ -41,11 +41,17 @@ impl Services {
         Ok(self.store.subscription(room_id, caller.id())?)
     }
 
-    /// `subscriptions.read`: marks the room read for the caller.
-    pub async fn mark_read(&self, caller: &Caller, room_id: RoomId) -> ApiResult<()> {
+    /// `subscriptions.read`: marks the room read for the caller, and its threads too with
+    /// `read_threads`.
+    pub async fn mark_read(
+        &self,
+        caller: &Caller,
+        room_id: RoomId,
+        read_threads: bool,
+    ) -> ApiResult<()> {
         let uid = caller.id().to_string();
         let at = time::iso(time::now_millis());
-        self.write(move |s| s.mark_read(&room_id, &uid, &at))
+        self.write(move |s| s.mark_read(&room_id, &uid, &at, read_threads))
             .await??
             .ok_or(ApiError::InvalidSubscription)
     }

@@ -7,10 +7,12 @@ use super::auth::Caller;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, UserId};
-use crate::model::user::NewUser;
+use crate::model::room::{general_room, GENERAL};
+use crate::model::subscription::new_default_room_subscription;
+use crate::model::user::{rocket_cat, NewUser, ROCKET_CAT};
 use crate::model::{time, Doc, User};
 use crate::rules::credentials::hash_password;
-use crate::rules::names::valid_name;
+use crate::rules::names::{username_is_blocked, valid_name};
 use crate::store::{Conflict, Store};
 
 /// `users.create`'s body, its types checked.
@@ -23,6 +25,8 @@ pub struct CreateUser {
     pub verified: Option<bool>,
     pub active: Option<bool>,
     pub require_password_change: Option<bool>,
+    /// `joinDefaultChannels` (default true).
+    pub join_default_channels: bool,
 }
 
 /// How `users.info` names its user.
@@ -62,6 +66,9 @@ const PRIVATE_FIELDS: &[&str] = &[
     "inviteToken",
 ];
 
+/// The subscription fields `users.info?includeUserRooms=true` shows.
+const ROOM_FIELDS: &[&str] = &["_id", "rid", "name", "t", "roles", "unread", "federated"];
+
 impl Services {
     /// `users.create` (needs `create-user`), checks in Rocket.Chat's order.
     pub async fn create_user(&self, caller: &Caller, new: CreateUser) -> ApiResult<User> {
@@ -89,6 +96,11 @@ impl Services {
             return Err(ApiError::InvalidRole);
         }
 
+        let blocked = &self.settings.snapshot().blocked_usernames;
+        if username_is_blocked(username, &[&blocked[0], &blocked[1]]) {
+            return Err(ApiError::BlockedUsername(username.to_string()));
+        }
+
         let password = new.password;
         let phc = self
             .hash_blocking(move || hash_new_password(&password))
@@ -107,9 +119,20 @@ impl Services {
         if let Some(r) = new.require_password_change {
             user.0.insert("requirePasswordChange".into(), r.into());
         }
+        // New users join the default rooms (`#general`), as `insertUserDoc` does unless told
+        // not to.
+        let joins: Vec<_> = match new.join_default_channels {
+            false => Vec::new(),
+            true => self
+                .store
+                .default_rooms()?
+                .iter()
+                .map(|room| new_default_room_subscription(room, &user, time::now_millis()))
+                .collect(),
+        };
         let stored = user.clone();
         match self
-            .write(move |s| s.create_user(&stored, Some(&phc)))
+            .write(move |s| s.create_user(&stored, Some(&phc), &joins))
             .await??
         {
             Ok(()) => Ok(user),
@@ -119,17 +142,54 @@ impl Services {
     }
 
     /// `users.info`: the user, without private fields unless the caller is that user or
-    /// holds `view-full-other-user-info`.
-    pub fn user_info_of(&self, caller: &Caller, who: UserRef) -> ApiResult<Value> {
+    /// holds `view-full-other-user-info`; with `include_rooms`, the user's subscriptions
+    /// as `rooms` (to themself or a holder of `view-other-user-channels`).
+    pub fn user_info_of(
+        &self,
+        caller: &Caller,
+        who: UserRef,
+        include_rooms: bool,
+    ) -> ApiResult<Value> {
         let user = self.find_user(who)?.ok_or(ApiError::UserNotFound)?;
-        let full = user.id() == caller.id()
-            || self.has_permission("view-full-other-user-info", &caller.identity.roles());
-        let shown: Doc = user
+        let myself = user.id() == caller.id();
+        let roles = caller.identity.roles();
+        let full = myself || self.has_permission("view-full-other-user-info", &roles);
+        let rooms =
+            include_rooms && (myself || self.has_permission("view-other-user-channels", &roles));
+        let rooms = match rooms {
+            true => Some(self.user_rooms(user.id())?),
+            false => None,
+        };
+        let mut shown: Doc = user
             .0
             .into_iter()
             .filter(|(k, _)| full || !PRIVATE_FIELDS.contains(&k.as_str()))
             .collect();
+        if let Some(rooms) = rooms {
+            shown.insert("rooms".into(), rooms.into());
+        }
         Ok(Value::Object(shown))
+    }
+
+    /// `users.info`'s `rooms`: the user's subscriptions reduced to `_id, rid, name, t,
+    /// roles, unread` (in their stored order), sorted by type, then name (absent first).
+    fn user_rooms(&self, user_id: &str) -> ApiResult<Vec<Value>> {
+        let mut subs = self.store.subscriptions_of_user(user_id)?;
+        let key = |s: &crate::model::Subscription| {
+            let at = |k: &str| s.0.get(k).and_then(Value::as_str).map(str::to_string);
+            (at("t"), at("name"))
+        };
+        subs.sort_by_key(key);
+        Ok(subs
+            .into_iter()
+            .map(|s| {
+                let kept =
+                    s.0.into_iter()
+                        .filter(|(k, _)| ROOM_FIELDS.contains(&k.as_str()))
+                        .collect();
+                Value::Object(kept)
+            })
+            .collect())
     }
 }
 
@@ -156,7 +216,9 @@ pub enum AdminAccount {
     CreatedWithPassword(String),
 }
 
-/// Creates the configured admin account at first start when no admin exists.
+/// Creates the configured admin account at first start when no admin exists, together with
+/// what Rocket.Chat's `initialData` gives every new installation: the `rocket.cat` bot and
+/// the default room `#general` (`GENERAL`), which the admin joins. Existing ones are kept.
 pub fn ensure_admin(
     store: &Store,
     admin: &crate::config::AdminConfig,
@@ -189,7 +251,22 @@ pub fn ensure_admin(
         now: time::now_millis(),
     }
     .into_doc();
-    if store.create_user(&user, Some(&phc))?.is_err() {
+    let now = time::now_millis();
+    if store.room(GENERAL)?.is_none() {
+        let general = general_room(now);
+        if store.room_id_by_name("general")?.is_none() {
+            store.create_room(&general, &[])?.ok();
+        }
+    }
+    if store.user(ROCKET_CAT)?.is_none() && store.user_id_by_username(ROCKET_CAT)?.is_none() {
+        store.create_user(&rocket_cat(now), None, &[])?.ok();
+    }
+    let joins: Vec<_> = store
+        .room(GENERAL)?
+        .map(|general| new_default_room_subscription(&general, &user, now))
+        .into_iter()
+        .collect();
+    if store.create_user(&user, Some(&phc), &joins)?.is_err() {
         anyhow::bail!(
             "cannot create the admin account: username '{}' or e-mail '{}' is taken by a non-admin user",
             admin.username,

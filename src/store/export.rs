@@ -55,6 +55,11 @@ impl Store {
                 .settings
                 .push(decode(Tree::SettingidSetting, &value)?);
         }
+        for (_, value) in self.entries(Tree::PermissionidPermission)? {
+            import
+                .permissions
+                .push(decode(Tree::PermissionidPermission, &value)?);
+        }
         for (_, value) in self.entries(Tree::PushtokenidPushtoken)? {
             import
                 .push_tokens

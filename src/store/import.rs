@@ -13,6 +13,8 @@ pub struct Import {
     pub subscriptions: Vec<Subscription>,
     pub messages: Vec<ImportedMessage>,
     pub settings: Vec<Doc>,
+    /// Permissions whose roles an admin changed.
+    pub permissions: Vec<Doc>,
     /// Device registrations (`_raix_push_app_tokens` documents).
     pub push_tokens: Vec<PushToken>,
     /// Pushes not yet delivered.
@@ -63,6 +65,9 @@ impl Store {
             }
             for s in &data.settings {
                 Self::put_setting(batch, s);
+            }
+            for p in &data.permissions {
+                Self::put_permission(batch, p);
             }
             for t in &data.push_tokens {
                 Self::put_push_token(batch, t);

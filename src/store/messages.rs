@@ -25,10 +25,13 @@ pub struct NewMessage {
 }
 
 /// What a message does to one member's subscription: `unread`, `userMentions` and
-/// `groupMentions` grow by the bump; `alert` and `open` become true.
+/// `groupMentions` grow by the bump; `alert` and `open` become true; a thread reply that
+/// mentions the member adds its thread to `tunread` and `tunreadUser`.
 pub struct MemberBump {
     pub user_id: String,
     pub bump: Bump,
+    /// The thread (`tmid`) of a reply that mentions this member.
+    pub mentioned_in_thread: Option<String>,
 }
 
 impl Store {
@@ -89,6 +92,11 @@ impl Store {
                     add(&mut sub.0, "groupMentions", m.bump.group_mentions);
                     sub.0.insert("alert".into(), true.into());
                     sub.0.insert("open".into(), true.into());
+                    if let Some(tmid) = &m.mentioned_in_thread {
+                        for key in ["tunread", "tunreadUser"] {
+                            add_to_set(&mut sub.0, key, tmid);
+                        }
+                    }
                     sub.0.insert("_updatedAt".into(), new.at.clone().into());
                     Self::update_subscription(batch, &sub);
                     members.insert(m.user_id.as_str());
@@ -113,11 +121,81 @@ impl Store {
         )
     }
 
+    /// Replaces an existing message with its edited form; the room's `lastMessage` follows
+    /// when it is this message (decided inside the write). `false` if the message is gone.
+    pub fn update_message(&self, id: &str, room_id: &str, edited: &Message) -> StoreResult<bool> {
+        self.write(|store, batch| {
+            if store
+                .engine
+                .get(Tree::MessageidMessage, id.as_bytes())?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            Self::put_message(batch, edited, id);
+            if let Some(room) = store.room(room_id)? {
+                if last_message_id(&room) == Some(id) {
+                    let mut room = Arc::unwrap_or_clone(room);
+                    let doc: Value = serde_json::from_str(edited.raw().get())
+                        .map_err(|e| super::corrupt(Tree::MessageidMessage, e))?;
+                    room.0.insert("lastMessage".into(), doc);
+                    Self::put_room(batch, &room);
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    /// Removes a message: the room's `msgs` goes down by one, and its `lastMessage` is
+    /// dropped when it was this message (rcpush keeps no per-room message order to find the
+    /// one before). `false` if the message was already gone.
+    pub fn delete_message(&self, id: &str, room_id: &str, at: &str) -> StoreResult<bool> {
+        self.write(|store, batch| {
+            if store
+                .engine
+                .get(Tree::MessageidMessage, id.as_bytes())?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            batch.delete(Tree::MessageidMessage, id);
+            if let Some(room) = store.room(room_id)? {
+                let mut room = Arc::unwrap_or_clone(room);
+                if last_message_id(&room) == Some(id) {
+                    room.0.shift_remove("lastMessage");
+                }
+                let msgs = room.0.get("msgs").and_then(Value::as_i64).unwrap_or(0);
+                room.0.insert("msgs".into(), (msgs - 1).max(0).into());
+                room.0.insert("_updatedAt".into(), at.into());
+                Self::put_room(batch, &room);
+            }
+            Ok(true)
+        })
+    }
+
     pub(super) fn put_message(batch: &mut super::Batch, message: &Message, id: &str) {
         batch.put(
             Tree::MessageidMessage,
             id,
             message.raw().get().as_bytes().to_vec(),
         );
+    }
+}
+
+/// The `_id` of the room's `lastMessage`, if it has one.
+fn last_message_id(room: &crate::model::Room) -> Option<&str> {
+    room.0
+        .get("lastMessage")
+        .and_then(|m| m.get("_id"))
+        .and_then(Value::as_str)
+}
+
+/// MongoDB's `$addToSet` on an array field (created, at the end, if absent).
+fn add_to_set(doc: &mut crate::model::Doc, key: &str, item: &str) {
+    let set = doc.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(items) = set {
+        if !items.iter().any(|i| i == item) {
+            items.push(item.into());
+        }
     }
 }

@@ -24,6 +24,10 @@ pub struct PendingPush {
     pub attempts: u32,
     /// When the next attempt is due (ms since the epoch).
     pub due: i64,
+    /// The room of the message that caused it (none for push.test, and in outboxes written
+    /// before rooms could be deleted): deleting the room drops the push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rid: Option<String>,
 }
 
 impl PendingPush {
@@ -37,6 +41,7 @@ impl PendingPush {
             user_id: user_id.into(),
             attempts: 0,
             due,
+            rid: None,
         }
     }
 }
@@ -49,17 +54,22 @@ pub struct PushDraft {
     pub user_id: String,
     pub body: BodyAwaitingBadge,
     pub due: i64,
+    /// The message's room.
+    pub rid: String,
 }
 
 impl PushDraft {
     pub(super) fn complete(&self, badge: i64) -> PendingPush {
-        PendingPush::new(
-            self.service,
-            &self.token,
-            &self.user_id,
-            self.body.with_badge(badge),
-            self.due,
-        )
+        PendingPush {
+            rid: Some(self.rid.clone()),
+            ..PendingPush::new(
+                self.service,
+                &self.token,
+                &self.user_id,
+                self.body.with_badge(badge),
+                self.due,
+            )
+        }
     }
 }
 
@@ -139,9 +149,7 @@ impl Store {
     }
 
     /// Records the outcomes of attempts, durably, in one write. Returns, for each, how many
-    /// device registrations it pruned (a token pruned twice in one batch counts once). An
-    /// outcome whose push is no longer where it was (another process's claim took it after
-    /// this one's lapsed) changes nothing: that process records its own.
+    /// device registrations it pruned (a token pruned twice in one batch counts once).
     pub fn finish_pushes(&self, outcomes: &[(&PendingPush, Finish)]) -> StoreResult<Vec<usize>> {
         self.write(|store, batch| {
             let mut pruned_tokens = std::collections::HashSet::new();
@@ -152,13 +160,14 @@ impl Store {
                 .collect();
             let stored = store.engine.get_many(Tree::Outbox, &keys)?;
             for (((push, finish), key), stored) in outcomes.iter().zip(keys).zip(stored) {
-                if stored.is_none() {
-                    pruned.push(0);
-                    continue;
-                }
+                // A push no longer where it was (its room deleted while it was in flight, or
+                // claimed again by another process after this one's claim lapsed) is not
+                // brought back; a dead token is pruned all the same.
+                let still_queued = stored.is_some();
                 batch.delete(Tree::Outbox, key);
                 pruned.push(match finish {
                     Finish::Done => 0,
+                    Finish::RetryAt(_) if !still_queued => 0,
                     Finish::RetryAt(due) => {
                         let next = PendingPush {
                             attempts: push.attempts + 1,

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use super::keys;
 use super::trees::Tree;
-use super::{encode, Batch, Conflict, Store, StoreResult};
+use super::{decode, encode, Batch, Conflict, PendingPush, Store, StoreResult};
 use crate::model::{Room, Subscription};
 
 impl Store {
@@ -44,6 +44,88 @@ impl Store {
                 Self::put_subscription(batch, sub);
             }
             Ok(Ok(()))
+        })
+    }
+
+    /// Deletes a room and everything that hangs on it, in one write: its messages, every
+    /// subscription with its member index entry (the members' badges follow), its name, and
+    /// the pushes for it still waiting in the outbox. rcpush keeps no index of messages by
+    /// room, so this walks every message once: room deletion is rare, reads stay cheap.
+    /// Returns the number of pushes dropped, or `None` if the room was already gone.
+    pub fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>> {
+        self.write(|store, batch| {
+            let Some(room) = store.room(room_id)? else {
+                return Ok(None);
+            };
+            batch.delete(Tree::RoomidRoom, room_id);
+            if let Some(name) = room.name() {
+                batch.delete(Tree::RoomnameRoomid, name);
+            }
+            for user_id in store.room_member_ids(room_id)? {
+                batch.delete(Tree::UserroomidSubscription, keys::pair(&user_id, room_id));
+                batch.delete(Tree::Roomuserids, keys::pair(room_id, &user_id));
+            }
+            store
+                .engine
+                .visit_prefix(Tree::MessageidMessage, b"", &mut |key, value| {
+                    #[derive(serde::Deserialize)]
+                    struct InRoom<'a> {
+                        #[serde(default, borrow)]
+                        rid: std::borrow::Cow<'a, str>,
+                    }
+                    let message: InRoom = serde_json::from_slice(value)
+                        .map_err(|e| super::corrupt(Tree::MessageidMessage, e))?;
+                    if message.rid == room_id {
+                        batch.delete(Tree::MessageidMessage, key);
+                    }
+                    Ok(true)
+                })?;
+            let mut dropped = 0;
+            for (key, value) in store.engine.scan_prefix(Tree::Outbox, b"")? {
+                let push: PendingPush = decode(Tree::Outbox, &value)?;
+                if push.rid.as_deref() == Some(room_id) {
+                    batch.delete(Tree::Outbox, key);
+                    dropped += 1;
+                }
+            }
+            Ok(Some(dropped))
+        })
+    }
+
+    /// Renames a room: its `name` and `fname`, its name index, and the `name` / `fname` of
+    /// every subscription to it, unless another room has the name (decided inside the
+    /// write). `None` if the room is gone.
+    pub fn rename_room(
+        &self,
+        room_id: &str,
+        name: &str,
+        at: &str,
+    ) -> StoreResult<Option<Result<Room, Conflict>>> {
+        self.write(|store, batch| {
+            let Some(room) = store.room(room_id)? else {
+                return Ok(None);
+            };
+            match store.room_id_by_name(name)? {
+                Some(other) if other != room_id => return Ok(Some(Err(Conflict::RoomName))),
+                _ => {}
+            }
+            let mut room = Arc::unwrap_or_clone(room);
+            if let Some(old) = room.name() {
+                batch.delete(Tree::RoomnameRoomid, old);
+            }
+            room.0.insert("name".into(), name.into());
+            room.0.insert("fname".into(), name.into());
+            room.0.insert("_updatedAt".into(), at.into());
+            Self::put_room(batch, &room);
+            for user_id in store.room_member_ids(room_id)? {
+                if let Some(mut sub) = store.subscription(room_id, &user_id)? {
+                    sub.0.insert("name".into(), name.into());
+                    sub.0.insert("fname".into(), name.into());
+                    sub.0.insert("_updatedAt".into(), at.into());
+                    Self::update_subscription(batch, &sub);
+                }
+            }
+            Ok(Some(Ok(room)))
         })
     }
 

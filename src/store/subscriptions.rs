@@ -157,15 +157,35 @@ impl Store {
     }
 
     /// Marks a room read for a user (`unread` and mentions to zero, `alert` off, `open` on,
-    /// `ls` and `_updatedAt` to `at`). `None` if the user has no subscription to the room.
-    pub fn mark_read(&self, room_id: &str, user_id: &str, at: &str) -> StoreResult<Option<()>> {
+    /// `ls` and `_updatedAt` to `at`). Unread threads (`tunread`, `tunreadUser`,
+    /// `tunreadGroup`) go too with `read_threads`; otherwise, if there are some, `alert` stays
+    /// as it was. `None` if the user has no subscription to the room.
+    pub fn mark_read(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        at: &str,
+        read_threads: bool,
+    ) -> StoreResult<Option<()>> {
         self.write(|store, batch| {
             let Some(mut sub) = store.subscription(room_id, user_id)? else {
                 return Ok(None);
             };
+            let threads_unread = sub
+                .0
+                .get("tunread")
+                .and_then(Value::as_array)
+                .is_some_and(|t| !t.is_empty());
+            let alert =
+                sub.0.get("alert") == Some(&Value::Bool(true)) && !read_threads && threads_unread;
+            if read_threads {
+                for key in ["tunread", "tunreadUser", "tunreadGroup"] {
+                    sub.0.shift_remove(key);
+                }
+            }
             for (k, v) in [
                 ("open", Value::from(true)),
-                ("alert", false.into()),
+                ("alert", alert.into()),
                 ("unread", 0.into()),
                 ("userMentions", 0.into()),
                 ("groupMentions", 0.into()),
@@ -240,7 +260,7 @@ mod tests {
         assert_eq!(store.badge("nobody").unwrap(), 0);
 
         store
-            .mark_read("r1", "u1", "2030-01-01T00:00:00.000Z")
+            .mark_read("r1", "u1", "2030-01-01T00:00:00.000Z", false)
             .unwrap();
         assert_eq!(store.badge("u1").unwrap(), 3);
 

@@ -45,10 +45,13 @@ pub enum Tree {
     /// user id → decimal badge (`Subscriptions.getBadgeCount`), derived from the user's
     /// subscriptions in the batch that changes them (since schema 2).
     UseridBadge,
+    /// permission id → `{"_id","roles","_updatedAt"}`: the roles an admin gave a permission
+    /// through `permissions.update` (absent: the defaults and `[permissions]` apply).
+    PermissionidPermission,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 17] = [
+    pub const ALL: [Tree; 18] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -66,6 +69,7 @@ impl Tree {
         Tree::Useridpushtokenids,
         Tree::Outbox,
         Tree::UseridBadge,
+        Tree::PermissionidPermission,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,6 +91,7 @@ impl Tree {
             Tree::Useridpushtokenids => "useridpushtokenids",
             Tree::Outbox => "outbox",
             Tree::UseridBadge => "userid_badge",
+            Tree::PermissionidPermission => "permissionid_permission",
         }
     }
 

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use super::trees::Tree;
 use super::{decode, encode, Conflict, Store, StoreResult};
 use crate::model::user::{Identity, Names};
-use crate::model::User;
+use crate::model::{Room, Subscription, User};
 
 impl Store {
     pub fn user(&self, id: &str) -> StoreResult<Option<User>> {
@@ -75,6 +75,21 @@ impl Store {
         self.get_string(Tree::UseridPassword, user_id.as_bytes())
     }
 
+    /// The rooms marked `default`, which new users join (walks the rooms: only user creation
+    /// asks).
+    pub fn default_rooms(&self) -> StoreResult<Vec<Room>> {
+        let mut rooms = Vec::new();
+        self.engine
+            .visit_prefix(Tree::RoomidRoom, b"", &mut |_, v| {
+                let room: Room = decode(Tree::RoomidRoom, v)?;
+                if room.0.get("default") == Some(&serde_json::Value::Bool(true)) {
+                    rooms.push(room);
+                }
+                Ok(true)
+            })?;
+        Ok(rooms)
+    }
+
     /// Whether any user holds `role` (stops at the first).
     pub fn any_user_has_role(&self, role: &str) -> StoreResult<bool> {
         let mut found = false;
@@ -87,11 +102,14 @@ impl Store {
         Ok(found)
     }
 
-    /// Inserts a new user with its indexes and password hash, unless a unique field is taken.
+    /// Inserts a new user with its indexes and password hash, unless a unique field is taken,
+    /// and joins them to the rooms of `joins` (default rooms) that still exist, each room's
+    /// `usersCount` going up by one.
     pub fn create_user(
         &self,
         user: &User,
         password_hash: Option<&str>,
+        joins: &[Subscription],
     ) -> StoreResult<Result<(), Conflict>> {
         self.write(|store, batch| {
             if store.user(user.id())?.is_some() {
@@ -108,6 +126,19 @@ impl Store {
                 }
             }
             Self::put_user(batch, user, password_hash);
+            for sub in joins {
+                if let Some(room) = store.room(sub.rid())? {
+                    let mut room = Arc::unwrap_or_clone(room);
+                    let count = room
+                        .0
+                        .get("usersCount")
+                        .and_then(|v| v.as_i64())
+                        .unwrap_or(0);
+                    room.0.insert("usersCount".into(), (count + 1).into());
+                    Self::put_room(batch, &room);
+                    Self::put_subscription(batch, sub);
+                }
+            }
             Ok(Ok(()))
         })
     }

@@ -1,6 +1,9 @@
 //! An access oracle: spec §1.4/§0.3 written out again, as plainly as possible, and compared
 //! with push.get for every user × message of random worlds (users with roles, rooms of every
-//! type, discussions, messages of deleted rooms, then joins, kicks and leaves over HTTP).
+//! type, discussions, messages of deleted rooms, then joins, kicks, leaves and room deletions
+//! over HTTP, and attempts to change `view-c-room` with permissions.update). Who may delete a
+//! room or change a permission is predicted too, a deleted room's messages must be
+//! unreadable to everyone, and a changed permission applies at once.
 //!
 //! `RCPUSH_ORACLE_CASES` sets the number of worlds (default 24).
 
@@ -24,9 +27,14 @@ const ROLES: &[&[&str]] = &[
 ];
 const TYPES: &[&str] = &["c", "p", "d", "l", "v"];
 
-/// Spec §1.4's default permission table (plus `view-livechat-rooms` for validator 5).
-fn holds(roles: &[&str], permission: &str) -> bool {
+/// The roles op 4 gives `view-c-room`.
+const VIEW_C_ROOM_CHANGED: &[&str] = &["admin", "guest"];
+
+/// Spec §1.4's default permission table (plus `view-livechat-rooms` for validator 5), with
+/// `view-c-room` as op 4 leaves it once `changed`.
+fn holds(roles: &[&str], permission: &str, changed: bool) -> bool {
     let holders: &[&str] = match permission {
+        "view-c-room" if changed => VIEW_C_ROOM_CHANGED,
         "view-c-room" => &["admin", "user", "bot", "app", "anonymous"],
         "view-d-room" => &["admin", "user", "bot", "app", "guest"],
         "view-p-room" => &["admin", "user", "anonymous", "guest"],
@@ -52,7 +60,8 @@ struct World {
     members: Vec<(usize, usize, bool)>,
     /// Rooms that were deleted: their documents are absent, their messages remain.
     deleted: BTreeSet<usize>,
-    /// `(op, actor, target, room)`: 0 invite, 1 kick, 2 leave.
+    /// `(op, actor, target, room)`: 0 invite, 1 kick, 2 leave, 3 delete the room, 4 give
+    /// `view-c-room` to admins and guests only.
     ops: Vec<(u8, usize, usize, usize)>,
 }
 
@@ -69,7 +78,7 @@ fn world() -> impl Strategy<Value = World> {
             ),
             prop::collection::vec((0..users, 0..rooms, any::<bool>()), 0..users * rooms),
             prop::collection::btree_set(0..rooms, 0..2),
-            prop::collection::vec((0u8..3, 0..users, 0..users, 0..rooms), 0..10),
+            prop::collection::vec((0u8..5, 0..users, 0..users, 0..rooms), 0..10),
         )
             .prop_map(|(roles, rooms, members, deleted, ops)| World {
                 roles,
@@ -147,34 +156,81 @@ fn bundle(w: &World) -> Value {
     json!({"users": users, "rooms": rooms, "subscriptions": subscriptions, "messages": messages})
 }
 
+/// Who is subscribed where, who owns which room, which rooms were deleted over HTTP.
+#[derive(Debug, Default)]
+struct State {
+    subscribed: BTreeSet<(usize, usize)>,
+    owners: BTreeSet<(usize, usize)>,
+    erased: BTreeSet<usize>,
+    /// Whether an admin's permissions.update changed `view-c-room`.
+    view_c_room_changed: bool,
+}
+
 /// The oracle: may `user` read room `r`, given who is subscribed where?
-fn may_read(
-    w: &World,
-    subscribed: &BTreeSet<(usize, usize)>,
-    user: usize,
-    r: usize,
-    depth: usize,
-) -> bool {
-    if r >= w.rooms.len() || w.deleted.contains(&r) || depth > 16 {
+fn may_read(w: &World, state: &State, user: usize, r: usize, depth: usize) -> bool {
+    let subscribed = &state.subscribed;
+    if r >= w.rooms.len() || w.deleted.contains(&r) || state.erased.contains(&r) || depth > 16 {
         return false;
     }
     let (room, roles) = (&w.rooms[r], w.roles[user]);
-    let public = room.t == "c" && holds(roles, "view-c-room");
+    let holds = |p: &str| holds(roles, p, state.view_c_room_changed);
+    let public = room.t == "c" && holds("view-c-room");
     let joined = subscribed.contains(&(user, r))
-        && (holds(roles, "view-joined-room") || holds(roles, &format!("view-{}-room", room.t)));
+        && (holds("view-joined-room") || holds(&format!("view-{}-room", room.t)));
     let discussion = room
         .parent
-        .is_some_and(|p| may_read(w, subscribed, user, p, depth + 1));
-    let livechat = matches!(room.t, "l" | "v") && holds(roles, "view-livechat-rooms");
+        .is_some_and(|p| may_read(w, state, user, p, depth + 1));
+    let livechat = matches!(room.t, "l" | "v") && holds("view-livechat-rooms");
     public || joined || discussion || livechat
 }
 
-/// Runs the membership operations over HTTP; returns who is subscribed where afterwards,
-/// according to the operations the server acknowledged.
-fn apply_ops(app: &TestApp, w: &World) -> BTreeSet<(usize, usize)> {
-    let mut subscribed: BTreeSet<(usize, usize)> =
-        w.members.iter().map(|(u, r, _)| (*u, *r)).collect();
+/// `eraseRoom`'s rule: a group is found only by its members; the actor must be able to read
+/// the room and hold `delete-c` / `delete-p` (admins, and the room's owners).
+fn may_delete(w: &World, state: &State, actor: usize, r: usize) -> bool {
+    let found = !w.deleted.contains(&r)
+        && !state.erased.contains(&r)
+        && (w.rooms[r].t == "c" || state.subscribed.contains(&(actor, r)));
+    found
+        && may_read(w, state, actor, r, 0)
+        && (w.roles[actor].contains(&"admin") || state.owners.contains(&(actor, r)))
+}
+
+/// Runs the membership operations and deletions over HTTP; membership follows the
+/// operations the server acknowledged, deletions must be acknowledged exactly when the
+/// oracle allows them.
+fn apply_ops(app: &TestApp, w: &World) -> Result<State, TestCaseError> {
+    let mut seen = BTreeSet::new();
+    let mut state = State::default();
+    for &(u, r, owner) in &w.members {
+        if seen.insert((u, r)) {
+            state.subscribed.insert((u, r));
+            if owner {
+                state.owners.insert((u, r));
+            }
+        }
+    }
     for &(op, actor, target, r) in &w.ops {
+        if op == 4 {
+            let tok = token(actor);
+            let body =
+                json!({"permissions": [{"_id": "view-c-room", "roles": VIEW_C_ROOM_CHANGED}]});
+            let resp = app.post(
+                "/api/v1/permissions.update",
+                Some((&user_id(actor), &tok)),
+                &body,
+            );
+            let admin = w.roles[actor].contains(&"admin");
+            prop_assert_eq!(
+                resp.status,
+                if admin { 200 } else { 403 },
+                "user {} ({:?}) changing view-c-room: {}",
+                actor,
+                w.roles[actor],
+                resp.body
+            );
+            state.view_c_room_changed |= admin;
+            continue;
+        }
         let namespace = match w.rooms[r].t {
             "c" => "channels",
             "p" => "groups",
@@ -189,8 +245,10 @@ fn apply_ops(app: &TestApp, w: &World) -> BTreeSet<(usize, usize)> {
                 "kick",
                 json!({"roomId": room_id(r), "userId": user_id(target)}),
             ),
-            _ => ("leave", json!({"roomId": room_id(r)})),
+            2 => ("leave", json!({"roomId": room_id(r)})),
+            _ => ("delete", json!({"roomId": room_id(r)})),
         };
+        let allowed = op == 3 && may_delete(w, &state, actor, r);
         let tok = token(actor);
         let resp = app.post(
             &format!("/api/v1/{namespace}.{verb}"),
@@ -198,17 +256,43 @@ fn apply_ops(app: &TestApp, w: &World) -> BTreeSet<(usize, usize)> {
             &body,
         );
         assert!(resp.status < 500, "{verb}: {}", resp.body);
+        if op == 3 {
+            prop_assert_eq!(
+                resp.status == 200,
+                allowed,
+                "user {} ({:?}) deleting room {} ({:?}): {}; {:?}",
+                actor,
+                w.roles[actor],
+                r,
+                w.rooms[r],
+                resp.body,
+                state
+            );
+        }
         if resp.status == 200 {
             match op {
-                0 => subscribed.insert((target, r)),
-                1 => subscribed.remove(&(target, r)),
-                _ => subscribed.remove(&(actor, r)),
+                0 => {
+                    state.subscribed.insert((target, r));
+                }
+                1 => {
+                    state.subscribed.remove(&(target, r));
+                    state.owners.remove(&(target, r));
+                }
+                2 => {
+                    state.subscribed.remove(&(actor, r));
+                    state.owners.remove(&(actor, r));
+                }
+                _ => {
+                    state.erased.insert(r);
+                    state.subscribed.retain(|(_, room)| *room != r);
+                    state.owners.retain(|(_, room)| *room != r);
+                }
             };
         } else {
             assert_eq!(resp.json()["success"], json!(false), "{}", resp.body);
         }
     }
-    subscribed
+    Ok(state)
 }
 
 fn check_world(w: &World) -> Result<(), TestCaseError> {
@@ -216,7 +300,7 @@ fn check_world(w: &World) -> Result<(), TestCaseError> {
     let seed = dir.path().join("world.json");
     std::fs::write(&seed, bundle(w).to_string()).unwrap();
     let app = spawn_app_with(|c| c.seed.file = seed.display().to_string());
-    let subscribed = apply_ops(&app, w);
+    let state = apply_ops(&app, w)?;
     for user in 0..w.roles.len() {
         let tok = token(user);
         for r in 0..w.rooms.len() {
@@ -226,7 +310,9 @@ fn check_world(w: &World) -> Result<(), TestCaseError> {
             );
             let expected = if w.deleted.contains(&r) {
                 (400, Some("error-room-not-found"))
-            } else if may_read(w, &subscribed, user, r, 0) {
+            } else if state.erased.contains(&r) {
+                (400, Some("error-message-not-found"))
+            } else if may_read(w, &state, user, r, 0) {
                 (200, None)
             } else {
                 (400, Some("error-not-allowed"))
@@ -241,7 +327,7 @@ fn check_world(w: &World) -> Result<(), TestCaseError> {
                 w.roles[user],
                 r,
                 w.rooms[r],
-                subscribed
+                state
             );
         }
     }

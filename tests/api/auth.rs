@@ -190,9 +190,226 @@ fn unknown_routes_get_a_rocket_chat_404() {
         (r.status, r.body.as_str()),
         (404, r#"{"success":false,"error":"Resource not found"}"#)
     );
+}
+
+#[test]
+fn api_info_gives_the_short_version_anonymously_and_the_build_info_to_admins() {
+    let app = spawn_app();
+    let anonymous = r#"{"version":"7.10","minimumClientVersions":{"desktop":"3.9.6","mobile":"4.39.0"},"success":true}"#;
     let r = app.get("/api/info", None);
+    assert_eq!((r.status, r.body.as_str()), (200, anonymous));
+    // A logged-in user without get-server-info sees the same.
+    let r = app.get("/api/info", Some(RODRIQ));
+    assert_eq!(r.body, anonymous);
+    let admin = app.admin();
+    let r = app.get("/api/info", auth(&admin));
+    assert_eq!(r.status, 200);
+    let j = r.json();
     assert_eq!(
-        (r.status, r.body.as_str()),
-        (200, r#"{"version":"7.10","success":true}"#)
+        keys(&j),
+        ["version", "info", "minimumClientVersions", "success"]
     );
+    assert_eq!(j["version"], "7.10.0");
+    assert_eq!(
+        keys(&j["info"]),
+        ["version", "build", "marketplaceApiVersion", "commit"]
+    );
+    assert_eq!(j["info"]["version"], "7.10.0");
+    assert!(j["info"]["build"].is_object() && j["info"]["commit"].is_object());
+    assert!(j["info"]["marketplaceApiVersion"].is_string());
+    assert_eq!(j["minimumClientVersions"]["mobile"], "4.39.0");
+}
+
+#[test]
+fn login_with_resume_returns_the_same_token_until_logout() {
+    let app = spawn_app();
+    let (user_id, token) = app.login("alice", "alice-demo");
+    let r = app.post("/api/v1/login", None, &json!({ "resume": token }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(keys(&j), ["status", "data", "success"]);
+    assert_eq!(j["status"], "success");
+    assert_eq!(j["data"]["userId"], user_id.as_str());
+    assert_eq!(j["data"]["authToken"], token.as_str());
+    assert_eq!(j["data"]["me"]["username"], "alice");
+    // A name with the resume token is a password login, which this is not.
+    let r = app.post(
+        "/api/v1/login",
+        None,
+        &json!({"user": "alice", "resume": token}),
+    );
+    assert_eq!((r.status, r.body.as_str()), (401, LOGIN_FAILED));
+    for bad in [json!({"resume": "not-a-token"}), json!({"resume": 42})] {
+        let r = app.post("/api/v1/login", None, &bad);
+        assert_eq!((r.status, r.body.as_str()), (401, LOGIN_FAILED));
+    }
+    app.post(
+        "/api/v1/logout",
+        Some((user_id.as_str(), token.as_str())),
+        &json!({}),
+    );
+    let r = app.post("/api/v1/login", None, &json!({ "resume": token }));
+    assert_eq!((r.status, r.body.as_str()), (401, LOGIN_FAILED));
+}
+
+#[test]
+fn users_create_refuses_blocked_usernames() {
+    let app = spawn_app_with(|c| {
+        c.settings
+            .insert("Accounts_BlockedUsernameList".into(), json!("root, Bot"));
+    });
+    let admin = app.admin();
+    for name in ["system", "User", "root", "bot"] {
+        let body = json!({"email": format!("{name}@example.com"), "name": name, "password": "pw", "username": name});
+        let r = app.post("/api/v1/users.create", auth(&admin), &body);
+        assert_eq!(
+            (r.status, r.body.clone()),
+            (
+                400,
+                format!(
+                    r#"{{"success":false,"error":"{name} is blocked and can't be used! [error-blocked-username]","errorType":"error-blocked-username","details":{{"method":"checkUsernameAvailability","field":"{name}"}}}}"#
+                )
+            )
+        );
+    }
+    let body =
+        json!({"email": "sys@example.com", "name": "S", "password": "pw", "username": "systems"});
+    let r = app.post("/api/v1/users.create", auth(&admin), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn users_info_include_user_rooms_lists_the_subscriptions() {
+    let app = spawn_app();
+    let r = app.get(
+        "/api/v1/users.info?username=alice&includeUserRooms=true",
+        Some(ALICE),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rooms = r.json()["user"]["rooms"].clone();
+    let rooms = rooms.as_array().expect("rooms");
+    let order: Vec<(&str, &str)> = rooms
+        .iter()
+        .map(|r| (r["t"].as_str().unwrap(), r["rid"].as_str().unwrap()))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_by_key(|(t, _)| *t);
+    assert_eq!(order, sorted);
+    assert!(order.contains(&("p", "PrvGrp8sKq3mZ7wTx")));
+    for room in rooms {
+        for key in keys(room) {
+            assert!(
+                ["_id", "rid", "name", "t", "roles", "unread", "federated"].contains(&key),
+                "{key}"
+            );
+        }
+    }
+    // Another user's rooms only with view-other-user-channels (admins).
+    let r = app.get(
+        "/api/v1/users.info?username=alice&includeUserRooms=true",
+        Some(BOB),
+    );
+    assert!(r.json()["user"].get("rooms").is_none());
+    let admin = app.admin();
+    let r = app.get(
+        "/api/v1/users.info?username=alice&includeUserRooms=true",
+        auth(&admin),
+    );
+    assert_eq!(
+        r.json()["user"]["rooms"].as_array().unwrap().len(),
+        rooms.len()
+    );
+    let r = app.get("/api/v1/users.info?username=alice", Some(ALICE));
+    assert!(r.json()["user"].get("rooms").is_none());
+}
+
+#[test]
+fn me_shows_the_default_user_preferences_under_the_users_own() {
+    let app = spawn_app();
+    let r = app.get("/api/v1/me", Some(BOB));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let prefs = r.json()["settings"]["preferences"].clone();
+    assert_eq!(
+        keys(&prefs),
+        [
+            "enableAutoAway",
+            "idleTimeLimit",
+            "desktopNotificationRequireInteraction",
+            "desktopNotifications",
+            "pushNotifications",
+            "unreadAlert",
+            "useEmojis",
+            "convertAsciiEmoji",
+            "autoImageLoad",
+            "saveMobileBandwidth",
+            "collapseMediaByDefault",
+            "hideUsernames",
+            "hideRoles",
+            "hideFlexTab",
+            "displayAvatars",
+            "sidebarGroupByType",
+            "themeAppearence",
+            "sidebarViewMode",
+            "sidebarDisplayAvatar",
+            "sidebarShowUnread",
+            "sidebarSortby",
+            "showThreadsInMainChannel",
+            "alsoSendThreadToChannel",
+            "sidebarShowFavorites",
+            "sendOnEnter",
+            "emailNotificationMode",
+            "newRoomNotification",
+            "newMessageNotification",
+            "muteFocusedConversations",
+            "notificationsSoundVolume",
+            "omnichannelTranscriptEmail",
+            "notifyCalendarEvents",
+            "enableMobileRinging",
+            "sidebarSectionsOrder",
+            "featuresPreview"
+        ]
+    );
+    assert_eq!(prefs["idleTimeLimit"], 300);
+    assert_eq!(prefs["sidebarViewMode"], "medium");
+    assert_eq!(prefs["featuresPreview"], "[]");
+    assert_eq!(prefs["sidebarSectionsOrder"][0], "Incoming_Calls");
+
+    // An admin changes a default; the users see it at once (login shows the same `me`).
+    let admin = app.admin();
+    let r = app.post(
+        "/api/v1/settings/Accounts_Default_User_Preferences_sidebarViewMode",
+        auth(&admin),
+        &json!({"value": "extended"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.post(
+        "/api/v1/login",
+        None,
+        &json!({"user": "bob", "password": "bob-demo"}),
+    );
+    assert_eq!(
+        r.json()["data"]["me"]["settings"]["preferences"]["sidebarViewMode"],
+        "extended"
+    );
+}
+
+#[test]
+fn me_lets_the_users_own_preferences_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = custom_seed(dir.path(), |bundle| {
+        let bob = bundle["users"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|u| u["username"] == "bob")
+            .unwrap();
+        bob["settings"] =
+            json!({"preferences": {"sidebarViewMode": "condensed", "language": "de"}});
+    });
+    let app = spawn_app_with(|c| c.seed.file = seed);
+    let prefs = app.get("/api/v1/me", Some(BOB)).json()["settings"]["preferences"].clone();
+    assert_eq!(prefs["sidebarViewMode"], "condensed");
+    assert_eq!(prefs["language"], "de");
+    assert_eq!(*keys(&prefs).last().unwrap(), "language");
+    assert_eq!(prefs["useEmojis"], true);
 }

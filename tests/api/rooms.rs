@@ -261,3 +261,167 @@ fn settings_are_admin_only_and_typed() {
     let r = app.get("/api/v1/settings/Nope", auth(&admin));
     assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false}"#));
 }
+
+#[test]
+fn subscriptions_get_one_and_read_validate_their_parameters() {
+    let app = spawn_app();
+    let r = app.get("/api/v1/subscriptions.getOne", Some(ALICE));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"must have required property 'roomId' [invalid-params]","errorType":"invalid-params"}"#
+        )
+    );
+    let r = app.get("/api/v1/subscriptions.getOne?roomId=", Some(ALICE));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"The 'roomId' param is required"}"#
+    );
+    let read = |body: serde_json::Value| app.post("/api/v1/subscriptions.read", Some(ALICE), &body);
+    for bad in [
+        json!({}),
+        json!({"rid": 12345}),
+        json!({"rid": "iu7jtPAhvEeAS5tNq", "roomId": "PrvGrp8sKq3mZ7wTx"}),
+    ] {
+        let r = read(bad.clone());
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.json()["errorType"], "invalid-params", "{bad}");
+    }
+    let r = read(json!({"rid": 12345}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"must be string [invalid-params]","errorType":"invalid-params"}"#
+    );
+    let r = read(json!({"rid": "foobar123-somechannel"}));
+    assert_eq!(
+        r.body,
+        r#"{"success":false,"error":"error-invalid-subscription"}"#
+    );
+    let r = read(json!({"rid": "iu7jtPAhvEeAS5tNq", "roomId": "iu7jtPAhvEeAS5tNq"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn im_create_can_exclude_the_caller_and_names_group_dms_as_rocket_chat_does() {
+    let app = spawn_app();
+    let admin = app.admin();
+    let r = app.post(
+        "/api/v1/im.create",
+        auth(&admin),
+        &json!({"usernames": "bob,alice", "excludeSelf": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rid = format!("{}{}", ALICE.0, BOB.0);
+    assert_eq!(
+        r.body,
+        format!(
+            r#"{{"room":{{"t":"d","rid":"{rid}","usernames":["alice","bob"],"_id":"{rid}"}},"success":true}}"#
+        )
+    );
+    let r = app.get(
+        &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+        auth(&admin),
+    );
+    assert_eq!(r.json()["subscription"], serde_json::Value::Null);
+    for who in [ALICE, BOB] {
+        let r = app.get(
+            &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+            Some(who),
+        );
+        assert_eq!(r.json()["subscription"]["open"], true);
+    }
+
+    // A group DM: each member's subscription names the others, ordered by display name.
+    let r = app.post(
+        "/api/v1/im.create",
+        Some(RODRIQ),
+        &json!({"usernames": "bob,alice"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let room = r.json()["room"].clone();
+    assert_eq!(room["usernames"], json!(["alice", "bob", "rodriq"]));
+    let rid = room["rid"].as_str().unwrap();
+    let sub = |who| {
+        app.get(
+            &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+            Some(who),
+        )
+        .json()["subscription"]
+            .clone()
+    };
+    let (alice, bob, rodriq) = (sub(ALICE), sub(BOB), sub(RODRIQ));
+    assert_eq!(
+        (&alice["fname"], &alice["name"]),
+        (&json!("Bob Builder, Rodriq"), &json!("bob, rodriq"))
+    );
+    assert_eq!(bob["fname"], "Alice Example, Rodriq");
+    assert_eq!(rodriq["fname"], "Alice Example, Bob Builder");
+    assert_eq!(rodriq["name"], "alice, bob");
+}
+
+#[test]
+fn a_thread_reply_that_mentions_a_member_leaves_the_thread_unread_for_them() {
+    let app = spawn_app();
+    let vb = "iu7jtPAhvEeAS5tNq";
+    let r = app.post(
+        "/api/v1/chat.sendMessage",
+        Some(BOB),
+        &json!({"message": {"rid": vb, "msg": "Starting a Thread"}}),
+    );
+    let thread = r.json()["message"]["_id"].as_str().unwrap().to_string();
+    let reply = |text: &str| {
+        let r = app.post(
+            "/api/v1/chat.sendMessage",
+            Some(BOB),
+            &json!({"message": {"rid": vb, "msg": text, "tmid": thread}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    let sub = |who| {
+        app.get(
+            &format!("/api/v1/subscriptions.getOne?roomId={vb}"),
+            Some(who),
+        )
+        .json()["subscription"]
+            .clone()
+    };
+    reply("@alice making alice follow this thread");
+    let s = sub(ALICE);
+    assert_eq!(s["tunread"], json!([thread]));
+    assert_eq!(s["tunreadUser"], json!([thread]));
+    assert!(s.get("tunreadGroup").is_none());
+    // Not mentioned: nothing.
+    assert!(sub(RODRIQ).get("tunread").is_none());
+
+    // Read without the threads: they stay unread, and so does the alert.
+    let read = |threads: Option<bool>| {
+        let mut body = json!({"rid": vb});
+        if let Some(t) = threads {
+            body["readThreads"] = json!(t);
+        }
+        let r = app.post("/api/v1/subscriptions.read", Some(ALICE), &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    read(Some(false));
+    let s = sub(ALICE);
+    assert_eq!(s["tunread"], json!([thread]));
+    assert_eq!((&s["unread"], &s["alert"]), (&json!(0), &json!(true)));
+    reply("@alice again");
+    assert_eq!(sub(ALICE)["tunread"], json!([thread]));
+    read(None);
+    assert_eq!(sub(ALICE)["tunread"], json!([thread]));
+    read(Some(true));
+    let s = sub(ALICE);
+    assert!(
+        s.get("tunread").is_none() && s.get("tunreadUser").is_none(),
+        "{s}"
+    );
+    assert_eq!(s["alert"], false);
+    let r = app.post(
+        "/api/v1/subscriptions.read",
+        Some(ALICE),
+        &json!({"rid": vb, "readThreads": "yes"}),
+    );
+    assert_eq!(r.json()["errorType"], "invalid-params");
+}

@@ -70,10 +70,69 @@ const ENDPOINTS: &[(&str, &str, &[&str])] = &[
         &["roomId", "channel", "text", "msg", "attachments"],
     ),
     ("POST", "/api/v1/chat.sendMessage", &["message"]),
+    (
+        "POST",
+        "/api/v1/chat.update",
+        &["roomId", "msgId", "text", "customFields", "content"],
+    ),
+    (
+        "POST",
+        "/api/v1/chat.delete",
+        &["roomId", "msgId", "asUser"],
+    ),
+    ("GET", "/api/v1/channels.info", &["roomId", "roomName"]),
+    ("GET", "/api/v1/groups.info", &["roomId", "roomName"]),
+    ("POST", "/api/v1/channels.delete", &["roomId", "roomName"]),
+    ("POST", "/api/v1/groups.delete", &["roomId", "roomName"]),
+    (
+        "POST",
+        "/api/v1/channels.rename",
+        &["roomId", "roomName", "name"],
+    ),
     ("POST", "/api/v1/subscriptions.read", &["rid", "roomId"]),
+    ("GET", "/api/v1/permissions.listAll", &["updatedSince"]),
+    ("POST", "/api/v1/permissions.update", &["permissions"]),
     ("POST", "/api/v1/settings/Push_gateway", &["value"]),
     ("POST", "/api/v1/settings/Unread_Count", &["value"]),
 ];
+
+/// Endpoints that change or delete rooms and messages: their requests never name the
+/// documented example's room or message, which must answer as documented afterwards.
+const DESTRUCTIVE: &[&str] = &[
+    "/api/v1/chat.update",
+    "/api/v1/chat.delete",
+    "/api/v1/channels.delete",
+    "/api/v1/groups.delete",
+    "/api/v1/channels.rename",
+];
+
+/// `(name, stand-in)`: how a destructive request's bytes are kept off the example.
+const SPARED: &[(&str, &str)] = &[
+    ("iu7jtPAhvEeAS5tNq", "iu7jtPAhvEeAS5tNQ"),
+    ("WkbwSntxt8D3jLp8G", "WkbwSntxt8D3jLp8g"),
+    ("\"vb\"", "\"vB\""),
+    ("\"#vb\"", "\"#vB\""),
+    ("=vb", "=vB"),
+];
+
+/// `bytes` with every spared name replaced by its stand-in.
+fn spare_the_example(bytes: Vec<u8>) -> Vec<u8> {
+    SPARED.iter().fold(bytes, |b, (name, instead)| {
+        let (name, instead) = (name.as_bytes(), instead.as_bytes());
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i..].starts_with(name) {
+                out.extend_from_slice(instead);
+                i += name.len();
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        out
+    })
+}
 
 /// Strings worth trying: real ids and names, odd characters, markdown, emoji.
 const WORDS: &[&str] = &[
@@ -262,7 +321,11 @@ impl Gen {
             5 => format!("/{}", "a".repeat(self.rng.gen_range(1..8000))),
             _ => path.to_string(),
         };
-        let query = self.query(keys);
+        let mut query = self.query(keys);
+        let destructive = DESTRUCTIVE.contains(&path);
+        if destructive {
+            query = String::from_utf8_lossy(&spare_the_example(query.into_bytes())).into_owned();
+        }
         if !query.is_empty() {
             target = format!("{target}?{query}");
         }
@@ -343,6 +406,10 @@ impl Gen {
             (Kind::App, Vec::new())
         } else {
             self.body(keys)
+        };
+        let body = match destructive {
+            true => spare_the_example(body),
+            false => body,
         };
         if kind == Kind::App {
             kind = body_kind;

@@ -1,0 +1,77 @@
+//! What test set-ups and bots do to whole rooms: `channels.info` / `groups.info`,
+//! `channels.delete` / `groups.delete` (`eraseRoom`), `channels.rename` (`saveRoomName`).
+
+use super::auth::Caller;
+use super::rooms::RoomRef;
+use super::Services;
+use crate::error::{ApiError, ApiResult};
+use crate::model::room::Kind;
+use crate::model::{time, Room};
+use crate::rules::names::valid_name;
+use crate::store::Conflict;
+
+impl Services {
+    /// `channels.info` / `groups.info`: the room as stored. Any logged-in user may look at a
+    /// public channel (Rocket.Chat checks no access there); groups only show to members.
+    pub fn room_info(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
+        self.find_room(kind, caller, room)
+    }
+
+    /// `eraseRoom`: a caller who may read the room and holds `delete-c` / `delete-p` there
+    /// deletes it with its messages, subscriptions and pending pushes.
+    pub async fn erase_room(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<()> {
+        let room = self.find_room(kind, caller, room)?;
+        let method = "eraseRoom";
+        if !self.can_read(&caller.identity, &room)? {
+            return Err(ApiError::InvalidRoomIn { method });
+        }
+        let permission = match kind {
+            Kind::Channels => "delete-c",
+            Kind::Groups => "delete-p",
+        };
+        if !self.has_room_permission(&caller.identity, room.id(), permission)? {
+            return Err(ApiError::NotAllowedIn { method });
+        }
+        let rid = room.id().to_string();
+        let dropped = self
+            .write(move |s| s.erase_room(&rid))
+            .await??
+            .ok_or(ApiError::RoomNotFoundIn(kind))?;
+        self.delivery.metrics().withdrawn(dropped);
+        Ok(())
+    }
+
+    /// `channels.rename` (`saveRoomSettings` with `roomName`): needs `edit-room`; the name is
+    /// checked as at creation and must be free. Returns the renamed room.
+    pub async fn rename_room(
+        &self,
+        kind: Kind,
+        caller: &Caller,
+        room: RoomRef,
+        name: String,
+    ) -> ApiResult<Room> {
+        let room = self.find_room(kind, caller, room)?;
+        if room.name() == Some(name.as_str()) {
+            return Err(ApiError::SameName);
+        }
+        if !self.has_room_permission(&caller.identity, room.id(), "edit-room")? {
+            return Err(ApiError::EditRoomNotAllowed);
+        }
+        if !valid_name(&name) {
+            return Err(ApiError::InvalidRoomName(name));
+        }
+        let (rid, new_name, at) = (
+            room.id().to_string(),
+            name.clone(),
+            time::iso(time::now_millis()),
+        );
+        match self
+            .write(move |s| s.rename_room(&rid, &new_name, &at))
+            .await??
+        {
+            Some(Ok(room)) => Ok(room),
+            Some(Err(Conflict::RoomName)) => Err(ApiError::DuplicateChannelName(name)),
+            _ => Err(ApiError::RoomNotFoundIn(kind)),
+        }
+    }
+}
