@@ -55,6 +55,25 @@ enum Command {
     },
     /// Check that every index of the database agrees with its documents.
     Check,
+    /// Import a Rocket.Chat workspace from a MongoDB dump: a mongodump folder, a
+    /// `mongodump --archive` file (gzipped or not; `-` reads standard input) or mongoexport
+    /// files. Passwords, login tokens and devices keep working.
+    Import {
+        /// The dump.
+        path: PathBuf,
+        /// The database to import, when the dump holds several Rocket.Chat databases.
+        #[arg(long)]
+        db: Option<String>,
+        /// Fail instead of skipping documents (or writing values without a JSON form).
+        #[arg(long)]
+        strict: bool,
+        /// Import into a database that already holds data, if nothing collides.
+        #[arg(long)]
+        merge: bool,
+        /// Keep the push and cloud credentials among the settings.
+        #[arg(long)]
+        import_secrets: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -138,6 +157,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => generate(&config, messages, seed, json),
         Command::Export { file } => export(&config, &file),
         Command::Check => check(&config),
+        Command::Import {
+            path,
+            db,
+            strict,
+            merge,
+            import_secrets,
+        } => import(
+            &config,
+            rcpush::import::Options {
+                path,
+                db,
+                strict,
+                merge,
+                import_secrets,
+                spool_dir: config
+                    .storage
+                    .path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                now: rcpush::model::time::now_millis(),
+            },
+        ),
     }
 }
 
@@ -169,6 +211,7 @@ impl Command {
             Command::Generate { .. } => Some("generate"),
             Command::Export { .. } => Some("export"),
             Command::Check => Some("check"),
+            Command::Import { .. } => Some("import"),
         }
     }
 }
@@ -204,6 +247,15 @@ fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
             Err(e)
         }
     }
+}
+
+/// Imports a Rocket.Chat dump (see `rcpush::import`): nothing is written unless the whole
+/// dump reads and checks.
+fn import(config: &Config, options: rcpush::import::Options) -> anyhow::Result<()> {
+    let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
+    let report = rcpush::import::run(&store, &options)?;
+    println!("{report}");
+    Ok(())
 }
 
 /// Cross-checks the indexes; needs the database to itself, so the server must be stopped.
