@@ -49,7 +49,9 @@ impl Reader<'_> {
         match self.next()? {
             Some(Block::Document(bytes)) => RawDocumentBuf::from_bytes(bytes)
                 .map_err(|e| anyhow::anyhow!("{at}: corrupt {what}: {e}")),
-            Some(Block::Terminator) => bail!("{at}: corrupt archive: a terminator where {what} was expected (headerless block)"),
+            Some(Block::Terminator) => bail!(
+                "{at}: corrupt archive: a terminator where {what} was expected (headerless block)"
+            ),
             None => bail!("{at}: truncated archive: the input ends where {what} was expected"),
         }
     }
@@ -138,10 +140,16 @@ pub fn read(
         if eof {
             match r.next()? {
                 Some(Block::Terminator) => {}
-                _ => bail!("{at}: corrupt archive: no terminator after the end of {}.{}", ns.0, ns.1),
+                _ => bail!(
+                    "{at}: corrupt archive: no terminator after the end of {}.{}",
+                    ns.0,
+                    ns.1
+                ),
             }
             let expected = header.get_i64("CRC").unwrap_or(0) as u64;
-            let actual = crcs.remove(&ns).map_or(CRC.digest().finalize(), |d| d.finalize());
+            let actual = crcs
+                .remove(&ns)
+                .map_or(CRC.digest().finalize(), |d| d.finalize());
             if expected != 0 && expected != actual {
                 bail!(
                     "{at}: corrupt archive: CRC mismatch for {}.{} (expected {expected:#x}, computed {actual:#x})",
@@ -186,7 +194,10 @@ fn choose_db(namespaces: &[(String, String, u64)], db: Option<&str>) -> anyhow::
         if dbs.contains(&want) {
             return Ok(want.to_string());
         }
-        bail!("the archive has no database {want} (it has: {})", dbs.join(", "));
+        bail!(
+            "the archive has no database {want} (it has: {})",
+            dbs.join(", ")
+        );
     }
     let rc: Vec<&str> = dbs
         .iter()

@@ -50,7 +50,12 @@ fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// Writes `collections` of database `db` in `form` under `dir`; returns the path to import.
-pub fn write(dir: &Path, db: &str, collections: &Collections, form: Form) -> std::io::Result<PathBuf> {
+pub fn write(
+    dir: &Path,
+    db: &str,
+    collections: &Collections,
+    form: Form,
+) -> std::io::Result<PathBuf> {
     match form {
         Form::Directory | Form::DirectoryGzip => {
             let root = dir.join("dump");
@@ -58,10 +63,15 @@ pub fn write(dir: &Path, db: &str, collections: &Collections, form: Form) -> std
             std::fs::create_dir_all(&folder)?;
             for (name, docs) in collections {
                 let data: Vec<u8> = docs.iter().flat_map(bytes).collect();
-                let meta = format!(r#"{{"indexes":[],"uuid":"","collectionName":"{name}","type":"collection"}}"#);
+                let meta = format!(
+                    r#"{{"indexes":[],"uuid":"","collectionName":"{name}","type":"collection"}}"#
+                );
                 if form == Form::DirectoryGzip {
                     std::fs::write(folder.join(format!("{name}.bson.gz")), gzip(&data)?)?;
-                    std::fs::write(folder.join(format!("{name}.metadata.json.gz")), gzip(meta.as_bytes())?)?;
+                    std::fs::write(
+                        folder.join(format!("{name}.metadata.json.gz")),
+                        gzip(meta.as_bytes())?,
+                    )?;
                 } else {
                     std::fs::write(folder.join(format!("{name}.bson")), data)?;
                     std::fs::write(folder.join(format!("{name}.metadata.json")), meta)?;
@@ -110,11 +120,11 @@ pub fn archive(db: &str, collections: &Collections, per_segment: usize) -> Vec<u
     let per_segment = per_segment.max(1);
     let mut out = MAGIC.to_vec();
     out.extend(bytes(&doc! {"concurrent_collections": 4, "version": "0.1",
-        "server_version": "7.0.14", "tool_version": "100.10.0"}));
+    "server_version": "7.0.14", "tool_version": "100.10.0"}));
     for (c, docs) in collections {
         let size: usize = docs.iter().map(|d| bytes(d).len()).sum();
         out.extend(bytes(&doc! {"db": db, "collection": *c, "metadata": "{}",
-            "size": size as i64, "type": "collection"}));
+        "size": size as i64, "type": "collection"}));
     }
     out.extend(TERMINATOR);
     let mut cursors = vec![0usize; collections.len()];
@@ -125,7 +135,9 @@ pub fn archive(db: &str, collections: &Collections, per_segment: usize) -> Vec<u
                 continue;
             }
             progressed = true;
-            out.extend(bytes(&doc! {"db": db, "collection": *c, "EOF": false, "CRC": 0_i64}));
+            out.extend(bytes(
+                &doc! {"db": db, "collection": *c, "EOF": false, "CRC": 0_i64},
+            ));
             for d in docs.iter().skip(cursors[i]).take(per_segment) {
                 out.extend(bytes(d));
             }
@@ -140,8 +152,181 @@ pub fn archive(db: &str, collections: &Collections, per_segment: usize) -> Vec<u
         let mut digest = CRC.digest();
         docs.iter().for_each(|d| digest.update(&bytes(d)));
         out.extend(bytes(&doc! {"db": db, "collection": *c, "EOF": true,
-            "CRC": digest.finalize() as i64}));
+        "CRC": digest.finalize() as i64}));
         out.extend(TERMINATOR);
     }
     out
+}
+
+/// The raw login tokens of the small workspace, as the phones hold them.
+pub const ALICE_TOKEN: &str = "Zu-Z6eKzIIz7MCCRGeHi29bYkXZCJ4SxFC0JAasqm92";
+pub const ALICE_EXPIRED_TOKEN: &str = "alice-token-of-last-year";
+pub const ALICE_PAT: &str = "alice-personal-access-token";
+pub const BOB_TOKEN: &str = "bob-phone-session-token";
+pub const BOB_DEVICE: &str = "bob-apn-device-token";
+/// `"correct horse"` under bcrypt, as Rocket.Chat stores it (spec §3.1 vector).
+pub const BCRYPT_CORRECT_HORSE: &str =
+    "$2b$10$abcdefghijklmnopqrstuuaDDmPWNRqhNyL44KvWaEPmBlBEVL/9W";
+pub const ALICE: &str = "aB3dE5fG7hJ9kL2mN";
+pub const BOB: &str = "bB4cD6eF8gH2jK3mP";
+pub const DM: &str = "aB3dE5fG7hJ9kL2mNbB4cD6eF8gH2jK3mP";
+
+fn date(ms: i64) -> Bson {
+    Bson::DateTime(bson::DateTime::from_millis(ms))
+}
+
+fn hashed(token: &str) -> String {
+    crate::rules::credentials::token_hash(token).to_string()
+}
+
+/// A small Rocket.Chat workspace in the shapes of the import spec: its three §4 example
+/// messages, users with bcrypt passwords, live, expired and personal access tokens, a
+/// deactivated and a 2FA user, a bot, a device, and the settings that matter. `now` dates
+/// the tokens.
+pub fn workspace(now: i64) -> Vec<(&'static str, Vec<Document>)> {
+    let day = 86_400_000;
+    let u = |id: &str, name: &str, full: &str| doc! {"_id": id, "username": name, "name": full};
+    let settings = vec![
+        doc! {"_id": "Site_Url", "value": "https://chat.example.com", "type": "string", "public": true},
+        doc! {"_id": "uniqueID", "value": "wkspc-unique-1", "type": "string"},
+        doc! {"_id": "Accounts_LoginExpiration", "value": 90, "type": "int"},
+        doc! {"_id": "Push_apn_passphrase", "value": "hunter2", "type": "password", "secret": true},
+        doc! {"_id": "Push", "type": "group"},
+        doc! {"_id": "Push_request_content_from_server", "value": true, "type": "boolean",
+        "enterprise": true, "invalidValue": false},
+    ];
+    let password = doc! {"bcrypt": BCRYPT_CORRECT_HORSE};
+    let users = vec![
+        doc! {"_id": ALICE, "createdAt": date(now - 400 * day), "username": "alice",
+        "emails": [{"address": "alice@example.com", "verified": true}], "type": "user",
+        "status": "offline", "active": true, "name": "Alice Liddell", "roles": ["user", "admin"],
+        "services": {"password": password.clone(), "resume": {"loginTokens": [
+            {"when": date(now - day), "hashedToken": hashed(ALICE_TOKEN)},
+            {"when": date(now - 200 * day), "hashedToken": hashed(ALICE_EXPIRED_TOKEN)},
+            {"hashedToken": hashed(ALICE_PAT), "type": "personalAccessToken",
+             "createdAt": date(now - 300 * day), "lastTokenPart": "oken", "name": "ci"},
+        ]}, "email2fa": {"enabled": false}},
+        "__rooms": ["GENERAL", DM], "utcOffset": 2},
+        doc! {"_id": BOB, "username": "bob", "name": "Bob", "active": true, "roles": ["user"],
+        "emails": [{"address": "bob@example.com", "verified": true}],
+        "services": {"password": {"bcrypt": BCRYPT_CORRECT_HORSE.replacen("$2b$", "$2a$", 1)},
+            "resume": {"loginTokens": [{"when": date(now - 2 * day), "hashedToken": hashed(BOB_TOKEN)}]}}},
+        doc! {"_id": "rocket.cat", "username": "rocket.cat", "name": "Rocket.Cat", "type": "bot",
+        "active": true, "roles": ["bot"]},
+        doc! {"_id": "cArOlInactive1234", "username": "carol", "name": "Carol", "active": false,
+        "services": {"password": password.clone(), "resume": {"loginTokens": [
+            {"when": date(now - day), "hashedToken": hashed("carol-token")}]}}},
+        doc! {"_id": "dAvE2faUser123456", "username": "dave", "name": "Dave", "active": true,
+        "services": {"password": password, "totp": {"enabled": true, "secret": "JBSWY3DPEHPK3PXP",
+            "hashedBackup": ["x"]}}},
+    ];
+    let rooms = vec![
+        doc! {"_id": "GENERAL", "t": "c", "name": "general", "default": true, "msgs": 2,
+        "usersCount": 3, "ts": date(now - 400 * day), "u": u("rocket.cat", "rocket.cat", "Rocket.Cat")},
+        doc! {"_id": DM, "t": "d", "uids": [ALICE, BOB], "usernames": ["alice", "bob"], "msgs": 1,
+        "usersCount": 2, "ts": date(now - 300 * day)},
+    ];
+    let sub = |id: &str, rid: &str, user: Document, unread: i32, name: &str, t: &str| {
+        doc! {"_id": id, "rid": rid, "u": user, "t": t, "name": name, "unread": unread,
+        "alert": unread > 0, "open": true, "ts": date(now - 300 * day)}
+    };
+    let subscriptions = vec![
+        sub(
+            "sA1",
+            "GENERAL",
+            doc! {"_id": ALICE, "username": "alice"},
+            0,
+            "general",
+            "c",
+        ),
+        sub(
+            "sB1",
+            "GENERAL",
+            doc! {"_id": BOB, "username": "bob"},
+            3,
+            "general",
+            "c",
+        ),
+        sub(
+            "sA2",
+            DM,
+            doc! {"_id": ALICE, "username": "alice"},
+            0,
+            "bob",
+            "d",
+        ),
+        sub(
+            "sB2",
+            DM,
+            doc! {"_id": BOB, "username": "bob"},
+            2,
+            "alice",
+            "d",
+        ),
+        sub(
+            "sC1",
+            "GENERAL",
+            doc! {"_id": "rocket.cat", "username": "rocket.cat"},
+            0,
+            "general",
+            "c",
+        ),
+    ];
+    let text = |t: &str| doc! {"type": "PLAIN_TEXT", "value": t};
+    let image = doc! {"_id": "Fz8yX7wV6uT5sR4qP", "name": "IMG_0042.jpg", "type": "image/jpeg",
+    "size": 284113, "format": "jpeg", "typeGroup": "image"};
+    let messages = vec![
+        doc! {"_id": "Xk9rM3pQ2aB7cD4eF", "rid": "GENERAL", "msg": "@bob café at 5? https://rocket.chat",
+        "ts": date(1745671412345), "u": u(ALICE, "alice", "Alice Liddell"),
+        "urls": [{"url": "https://rocket.chat"}],
+        "mentions": [{"_id": BOB, "username": "bob", "name": "Bob", "type": "user"}], "channels": [],
+        "md": [{"type": "PARAGRAPH", "value": [
+            {"type": "MENTION_USER", "value": text("bob")}, text(" café at 5? "),
+            {"type": "LINK", "value": {"src": text("https://rocket.chat"), "label": [text("https://rocket.chat")]}}]}],
+        "_updatedAt": date(1745671412391)},
+        doc! {"_id": "6630a1f2c4b0e81d2f9a7b31", "rid": DM, "ts": date(1745671500000),
+        "tmid": "Xk9rM3pQ2aB7cD4eF", "msg": "", "groupable": false, "file": image.clone(),
+        "files": [image, {"_id": "Tq2wE3rT4yU5iO6pA", "name": "thumb-IMG_0042.jpg", "type": "image/jpeg",
+            "size": 20417, "format": "jpeg", "typeGroup": "image"}],
+        "attachments": [{"title": "IMG_0042.jpg", "type": "file",
+            "title_link": "/file-upload/Fz8yX7wV6uT5sR4qP/IMG_0042.jpg", "title_link_download": true,
+            "image_url": "/file-upload/Tq2wE3rT4yU5iO6pA/IMG_0042.jpg", "image_type": "image/jpeg",
+            "image_size": 284113, "fileId": "Fz8yX7wV6uT5sR4qP",
+            "image_dimensions": {"width": 360, "height": 480}, "image_preview": "/9j/2wBDAAYEBQY…"}],
+        "u": u(ALICE, "alice", "Alice Liddell"), "urls": [], "mentions": [], "channels": [],
+        "_updatedAt": date(1745671500102)},
+        doc! {"_id": "Pq7rS8tU9vW2xY3zA", "alias": "CI", "emoji": ":rocket:", "msg": "Build *#4821* passed",
+        "attachments": [{"color": "#2de0a5", "title": "pipeline main", "ts": date(1745671388123),
+            "fields": [{"short": true, "title": "Duration", "value": 93.0},
+                {"short": true, "title": "Artifacts", "value": 4294967296_i64},
+                {"short": false, "title": "Ratio", "value": 0.1}]}],
+        "bot": {"i": "iNtEgRaTiOn12345"},
+        "customFields": {"ticket": "OPS-7", "2": "two", "10": "ten", "01": "x"},
+        "groupable": false, "ts": date(1745671590007), "u": {"_id": "rocket.cat", "username": "rocket.cat"},
+        "rid": "GENERAL", "_updatedAt": date(1745671590007), "editedAt": Bson::Undefined},
+        doc! {"_id": "NoMdMessage000001", "rid": "GENERAL", "msg": "hello **world**", "ts": date(1745671600000),
+        "u": u(BOB, "bob", "Bob"), "_updatedAt": date(1745671600001)},
+    ];
+    let devices = vec![
+        doc! {"_id": "dev-bob-1", "token": {"apn": BOB_DEVICE}, "authToken": hashed(BOB_TOKEN),
+        "appName": "chat.rocket.reactnative", "userId": BOB, "enabled": true,
+        "createdAt": date(now - 10 * day), "updatedAt": date(now - 10 * day), "metadata": {}},
+        doc! {"_id": "dev-bob-old", "token": {"apn": BOB_DEVICE}, "authToken": "old",
+        "appName": "chat.rocket.reactnative", "userId": BOB, "enabled": true,
+        "createdAt": date(now - 90 * day), "updatedAt": date(now - 90 * day), "metadata": {}},
+        doc! {"_id": "dev-none", "token": {}, "appName": "x", "userId": BOB},
+        doc! {"_id": "dev-nobody", "token": {"gcm": "g1"}, "appName": "x", "userId": Bson::Null},
+    ];
+    vec![
+        ("rocketchat_settings", settings),
+        ("users", users),
+        ("rocketchat_room", rooms),
+        ("rocketchat_subscription", subscriptions),
+        ("rocketchat_message", messages),
+        ("_raix_push_app_tokens", devices),
+        (
+            "rocketchat_sessions",
+            vec![doc! {"_id": "s1", "userId": ALICE}],
+        ),
+    ]
 }

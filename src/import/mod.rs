@@ -80,7 +80,12 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
     let spool = tempfile::Builder::new()
         .prefix("rcpush-import-")
         .tempdir_in(&options.spool_dir)
-        .with_context(|| format!("cannot create a staging folder in {}", options.spool_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create a staging folder in {}",
+                options.spool_dir.display()
+            )
+        })?;
 
     // Pass 1: stage.
     let mut stage = Stage::new(spool.path(), options.merge.then_some(store))?;
@@ -98,7 +103,11 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         }
     }
 
-    let resumed = match marker.as_ref().and_then(|m| m.get("state")).and_then(|s| s.as_str()) {
+    let resumed = match marker
+        .as_ref()
+        .and_then(|m| m.get("state"))
+        .and_then(|s| s.as_str())
+    {
         Some("running") if marker_fingerprint(&marker) == Some(&fingerprint) => true,
         Some("running") => bail!(
             "the database holds an unfinished import of another dump ({}); run that import \
@@ -159,7 +168,12 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         if skipped + odd > 0 {
             let first = tallies
                 .iter()
-                .find_map(|(c, t)| t.skipped.iter().next().map(|(r, n)| format!("{c}: {n} {r}")))
+                .find_map(|(c, t)| {
+                    t.skipped
+                        .iter()
+                        .next()
+                        .map(|(r, n)| format!("{c}: {n} {r}"))
+                })
                 .unwrap_or_else(|| format!("{odd} values without a JSON form"));
             bail!("--strict: {} documents or values would be skipped or changed ({first}); nothing was written", skipped + odd);
         }
@@ -387,9 +401,13 @@ impl Sink for Stage<'_> {
         let raw = RawDocumentBuf::from_bytes(bytes)
             .map_err(|e| anyhow::anyhow!("{at}: corrupt BSON document: {e}"))?;
         if collection == MESSAGES {
-            let Some(Prepared::Message(m)) =
-                prepare::prepare(MESSAGES, &raw, &Context::default(), &mut self.messages_tally)
-                    .map_err(|e| anyhow::anyhow!("{at}: {}: {e}", describe(&raw)))?
+            let Some(Prepared::Message(m)) = prepare::prepare(
+                MESSAGES,
+                &raw,
+                &Context::default(),
+                &mut self.messages_tally,
+            )
+            .map_err(|e| anyhow::anyhow!("{at}: {}: {e}", describe(&raw)))?
             else {
                 return Ok(());
             };
@@ -532,7 +550,10 @@ impl std::fmt::Display for Report {
                 .unwrap_or_default()
         )?;
         if self.kind == Kind::Export {
-            writeln!(f, "  note: mongoexport turns invalid UTF-8 into U+FFFD; a mongodump keeps it")?;
+            writeln!(
+                f,
+                "  note: mongoexport turns invalid UTF-8 into U+FFFD; a mongodump keeps it"
+            )?;
         }
         if let Some(id) = &self.unique_id {
             writeln!(f, "  uniqueID {id} (notification ids stay the same)")?;
@@ -565,10 +586,17 @@ impl std::fmt::Display for Report {
         write!(
             f,
             "rcpush: imported {} documents in {:.1} s ({:.0} messages/s){}",
-            self.collections.iter().map(|(_, t)| t.imported).sum::<u64>(),
+            self.collections
+                .iter()
+                .map(|(_, t)| t.imported)
+                .sum::<u64>(),
             self.seconds,
             messages as f64 / self.seconds.max(1e-9),
-            if self.resumed { ", finishing an interrupted import" } else { "" }
+            if self.resumed {
+                ", finishing an interrupted import"
+            } else {
+                ""
+            }
         )
     }
 }

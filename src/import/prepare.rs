@@ -15,14 +15,7 @@ use crate::rules::credentials::token_hash;
 use crate::store::{ImportedMessage, ImportedUser, LoginToken};
 
 /// The collections rcpush imports, in the order they are written (spec §1.6).
-pub const ORDER: [&str; 6] = [
-    SETTINGS,
-    USERS,
-    ROOMS,
-    SUBSCRIPTIONS,
-    MESSAGES,
-    DEVICES,
-];
+pub const ORDER: [&str; 6] = [SETTINGS, USERS, ROOMS, SUBSCRIPTIONS, MESSAGES, DEVICES];
 pub const SETTINGS: &str = "rocketchat_settings";
 pub const USERS: &str = "users";
 pub const ROOMS: &str = "rocketchat_room";
@@ -53,9 +46,15 @@ impl Tally {
 
     fn odd(&mut self, odd: Oddities) {
         for (n, fact) in [
-            (odd.invalid_utf8, "strings with invalid UTF-8 (U+FFFD written)"),
+            (
+                odd.invalid_utf8,
+                "strings with invalid UTF-8 (U+FFFD written)",
+            ),
             (odd.binary, "binary values (written as base64)"),
-            (odd.unexpected, "timestamp/decimal128/code/min-max values (written as null)"),
+            (
+                odd.unexpected,
+                "timestamp/decimal128/code/min-max values (written as null)",
+            ),
         ] {
             if n > 0 {
                 *self.facts.entry(fact).or_default() += u64::from(n);
@@ -180,7 +179,10 @@ pub fn observe(collection: &str, raw: &RawDocument, ctx: &mut Context) -> Result
             let doc = json_doc(raw, &mut scratch)?;
             let token = PushToken(doc);
             if let Some((service, value)) = token.device() {
-                let key = (format!("{}:{value}", service.code()), token.app_name().to_string());
+                let key = (
+                    format!("{}:{value}", service.code()),
+                    token.app_name().to_string(),
+                );
                 let updated = token
                     .0
                     .str_at("updatedAt")
@@ -216,7 +218,9 @@ fn token_hashes(raw: &RawDocument) -> Vec<String> {
             if let Ok(h) = t.get_str("hashedToken") {
                 return Some(h.to_string());
             }
-            t.get_str("token").ok().map(|raw| token_hash(raw).to_string())
+            t.get_str("token")
+                .ok()
+                .map(|raw| token_hash(raw).to_string())
         })
         .collect()
 }
@@ -375,7 +379,9 @@ fn login_tokens(
         };
         let pat = t.get("type").and_then(Value::as_str) == Some("personalAccessToken");
         let when = if pat {
-            t.get("createdAt").and_then(Value::as_str).and_then(time::parse_iso)
+            t.get("createdAt")
+                .and_then(Value::as_str)
+                .and_then(time::parse_iso)
         } else {
             match t.get("when") {
                 Some(Value::String(s)) => time::parse_iso(s),
@@ -436,7 +442,10 @@ fn device(doc: Doc, ctx: &Context, tally: &mut Tally) -> Option<PushToken> {
         tally.skip("devices of no imported user (userId null or unknown)");
         return None;
     }
-    let key = (format!("{}:{value}", service.code()), token.app_name().to_string());
+    let key = (
+        format!("{}:{value}", service.code()),
+        token.app_name().to_string(),
+    );
     if ctx.device_winners.get(&key).map(|(_, id)| id.as_str()) != Some(token.id()) {
         tally.skip("devices registered again later (older duplicate)");
         return None;

@@ -78,7 +78,8 @@ pub fn read(path: &Path, db: Option<&str>, sink: &mut dyn Sink) -> anyhow::Resul
         let stdin = std::io::stdin().lock();
         return read_stream(Box::new(BufReader::new(stdin)), "<stdin>", None, db, sink);
     }
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
         return read_directory(path, db, sink);
     }
@@ -255,11 +256,7 @@ fn read_directory(
 
 /// Reads the rest of a BSON document whose length bytes were read already (`read_word`),
 /// checking its length and final zero.
-pub fn read_document(
-    input: &mut dyn Read,
-    length: [u8; 4],
-    at: &At,
-) -> anyhow::Result<Vec<u8>> {
+pub fn read_document(input: &mut dyn Read, length: [u8; 4], at: &At) -> anyhow::Result<Vec<u8>> {
     let len = i32::from_le_bytes(length);
     if !(5..=MAX_DOCUMENT as i32).contains(&len) {
         bail!("{at}: invalid BSON document length {len}");

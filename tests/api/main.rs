@@ -4,6 +4,7 @@ mod access_oracle;
 mod auth;
 mod fake_gateway;
 mod helpers;
+mod import;
 mod push;
 mod push_delivery;
 mod python_client;
