@@ -217,3 +217,119 @@ fn choose_db(namespaces: &[(String, String, u64)], db: Option<&str>) -> anyhow::
         many => bail!("several Rocket.Chat databases ({}); choose one with --db", many.join(", ")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::fixture;
+
+    #[derive(Default)]
+    struct Collect(Vec<(String, Vec<u8>)>);
+
+    impl Sink for Collect {
+        fn wants(&mut self, _: &str) -> bool {
+            true
+        }
+        fn document(&mut self, c: &str, bytes: Vec<u8>, _: &At) -> anyhow::Result<()> {
+            self.0.push((c.to_string(), bytes));
+            Ok(())
+        }
+    }
+
+    fn collections() -> Vec<(&'static str, Vec<bson::Document>)> {
+        let docs = |n: i32| {
+            (0..n)
+                .map(|i| bson::doc! {"_id": format!("d{i}"), "n": i})
+                .collect()
+        };
+        vec![
+            ("users", docs(3)),
+            ("rocketchat_settings", docs(1)),
+            ("rocketchat_message", docs(5)),
+        ]
+    }
+
+    fn read_bytes(bytes: Vec<u8>) -> anyhow::Result<Collect> {
+        let mut sink = Collect::default();
+        read(
+            Box::new(std::io::Cursor::new(bytes)),
+            "rc.archive",
+            None,
+            &mut sink,
+        )?;
+        Ok(sink)
+    }
+
+    fn error(bytes: Vec<u8>) -> String {
+        format!("{:#}", read_bytes(bytes).err().expect("an error"))
+    }
+
+    #[test]
+    fn interleaved_segments_reach_their_collections_in_order() {
+        let sink = read_bytes(fixture::archive("rocketchat", &collections(), 2)).unwrap();
+        let messages: Vec<i32> = sink
+            .0
+            .iter()
+            .filter(|(c, _)| c == "rocketchat_message")
+            .map(|(_, b)| {
+                bson::RawDocument::from_bytes(b)
+                    .unwrap()
+                    .get_i32("n")
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(messages, [0, 1, 2, 3, 4]);
+        assert_eq!(sink.0.len(), 9);
+        // The first segments alternate between namespaces.
+        assert_eq!(sink.0[2].0, "rocketchat_settings");
+    }
+
+    #[test]
+    fn corrupt_archives_are_refused_with_their_offset() {
+        let good = fixture::archive("rocketchat", &collections(), 2);
+        let mut bad_magic = good.clone();
+        bad_magic[0] = 0;
+        assert!(error(bad_magic).contains("rc.archive: offset 0: not a mongodump archive"));
+
+        let header_len = u32::from_le_bytes(good[4..8].try_into().unwrap()) as usize;
+        let mut short = good.clone();
+        short[4..8].copy_from_slice(&4u32.to_le_bytes());
+        assert!(error(short).contains("offset 4: invalid BSON document length 4"));
+        let mut huge = good.clone();
+        huge[4..8].copy_from_slice(&(16 * 1024 * 1024 + 1_u32).to_le_bytes());
+        assert!(error(huge).contains("invalid BSON document length 16777217"));
+        let mut no_zero = good.clone();
+        no_zero[4 + header_len - 1] = 1;
+        assert!(error(no_zero).contains("offset 4: corrupt BSON document (no final 0x00)"));
+
+        // A terminator right after the prelude's terminator.
+        let prelude_end = good.windows(4).position(|w| w == TERMINATOR).unwrap() + 4;
+        let mut two = good[..prelude_end].to_vec();
+        two.extend(TERMINATOR);
+        two.extend(&good[prelude_end..]);
+        assert!(error(two).contains("two terminators in a row"));
+
+        let cut = good[..good.len() - 40].to_vec();
+        let e = error(cut);
+        assert!(e.contains("truncated"), "{e}");
+
+        // A flipped byte inside a document's value: the CRC catches it.
+        let at = good.windows(2).rposition(|w| w == b"d4").unwrap();
+        let mut flipped = good.clone();
+        flipped[at + 1] = b'5';
+        assert!(error(flipped).contains("CRC mismatch for rocketchat.rocketchat_message"));
+    }
+
+    #[test]
+    fn the_rocketchat_database_is_found_or_asked_for() {
+        let mut two = collections();
+        two.truncate(2);
+        let only_other = fixture::archive("other", &two[..1], 2);
+        assert!(error(only_other).contains("no Rocket.Chat database in the archive"));
+        let mut sink = Collect::default();
+        let bytes = fixture::archive("parties", &two, 2);
+        let found = read(Box::new(std::io::Cursor::new(bytes)), "x", None, &mut sink).unwrap();
+        assert_eq!(found.db.as_deref(), Some("parties"));
+        assert_eq!(found.server_version.as_deref(), Some("7.0.14"));
+    }
+}

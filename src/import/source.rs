@@ -403,3 +403,91 @@ fn skip_whitespace<R: BufRead>(r: &mut CountingReader<R>) -> anyhow::Result<Opti
         r.consume_byte();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::bson_json;
+
+    #[derive(Default)]
+    struct Collect(Vec<String>);
+
+    impl Sink for Collect {
+        fn wants(&mut self, _: &str) -> bool {
+            true
+        }
+        fn document(&mut self, _: &str, bytes: Vec<u8>, _: &At) -> anyhow::Result<()> {
+            let raw = bson::RawDocument::from_bytes(&bytes)?;
+            let mut odd = bson_json::Oddities::default();
+            self.0.push(bson_json::render(raw, &mut odd)?);
+            Ok(())
+        }
+    }
+
+    fn json_file(text: &str) -> anyhow::Result<Vec<String>> {
+        let mut sink = Collect::default();
+        read_stream(
+            Box::new(text.as_bytes()),
+            "m.json",
+            Some("rocketchat_message"),
+            None,
+            &mut sink,
+        )?;
+        Ok(sink.0)
+    }
+
+    const RENDERED: &str =
+        r#"{"_id":"a","ts":"2025-04-26T12:43:32.580Z","n":7,"d":93,"big":4294967296,"b":{}}"#;
+
+    #[test]
+    fn every_extended_json_dialect_gives_the_same_document() {
+        for text in [
+            // v2 canonical, one per line.
+            r#"{"_id":"a","ts":{"$date":{"$numberLong":"1745671412580"}},"n":{"$numberInt":"7"},"d":{"$numberDouble":"93.0"},"big":{"$numberLong":"4294967296"},"b":{}}"#,
+            // v2 relaxed, `.58Z` (trailing zero dropped), `--pretty`.
+            "{\n  \"_id\": \"a\",\n  \"ts\": {\"$date\": \"2025-04-26T12:43:32.58Z\"},\n  \"n\": 7,\n  \"d\": 93.0,\n  \"big\": 4294967296,\n  \"b\": {}\n}\n",
+            // v1: dates as milliseconds, `$numberLong`.
+            r#"{"_id":"a","ts":{"$date":1745671412580},"n":7,"d":93.0,"big":{"$numberLong":"4294967296"},"b":{}}"#,
+            // --jsonArray.
+            " [ {\"_id\":\"a\",\"ts\":{\"$date\":\"2025-04-26T12:43:32.580Z\"},\"n\":7,\"d\":93.0,\"big\":4294967296,\"b\":{}} ] ",
+        ] {
+            assert_eq!(json_file(text).unwrap(), [RENDERED], "{text}");
+        }
+        let two = json_file("[{\"_id\":\"a\"},\n{\"_id\":\"b\"}]").unwrap();
+        assert_eq!(two, [r#"{"_id":"a"}"#, r#"{"_id":"b"}"#]);
+        assert!(json_file("[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn broken_exports_name_the_file_and_offset() {
+        let e = |text: &str| format!("{:#}", json_file(text).unwrap_err());
+        assert!(e("[{\"_id\":\"a\"},").contains("m.json: offset 13: truncated"));
+        assert!(e("{\"_id\":\"a\"}\n{\"_id\": ").contains("m.json: offset 12: invalid JSON"));
+        assert!(e("{\"_id\":\"a\"}\n7\n").contains("m.json: offset 12: expected a JSON document"));
+        assert!(e(r#"{"ts":{"$date":"yesterday"}}"#).contains("invalid Extended JSON"));
+    }
+
+    #[test]
+    fn bson_files_stop_at_a_truncated_document() {
+        let doc = bson::doc! {"_id": "a"}.to_vec().unwrap();
+        let mut bytes = doc.clone();
+        bytes.extend(&doc[..doc.len() - 2]);
+        let mut sink = Collect::default();
+        let e = read_stream(
+            Box::new(&bytes[..]),
+            "u.bson",
+            Some("users"),
+            None,
+            &mut sink,
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            format!(
+                "u.bson: offset {}: truncated: the input ends inside a document",
+                doc.len()
+            )
+        );
+        assert_eq!(sink.0.len(), 1);
+    }
+}
