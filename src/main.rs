@@ -47,6 +47,10 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Instead, write a Rocket.Chat `mongodump --archive` of a small workspace with
+        /// this many messages to FILE (for `rcpush import` benchmarks).
+        #[arg(long, value_name = "FILE")]
+        rocketchat_dump: Option<PathBuf>,
     },
     /// Write the whole database as a seed bundle (asks the server if it is running).
     Export {
@@ -152,8 +156,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed { file } => seed(&config, &file),
         Command::Generate {
             messages,
+            rocketchat_dump: Some(file),
+            ..
+        } => generate_dump(&file, messages),
+        Command::Generate {
+            messages,
             seed,
             json,
+            rocketchat_dump: None,
         } => generate(&config, messages, seed, json),
         Command::Export { file } => export(&config, &file),
         Command::Check => check(&config),
@@ -310,6 +320,26 @@ fn generate(config: &Config, messages: usize, seed: u64, json: bool) -> anyhow::
         );
     }
     Ok(())
+}
+
+#[cfg(feature = "bench-data")]
+fn generate_dump(file: &Path, messages: usize) -> anyhow::Result<()> {
+    use rcpush::import::fixture;
+    let out = std::io::BufWriter::new(
+        std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?,
+    );
+    let now = rcpush::model::time::now_millis();
+    fixture::stream_archive(out, "rocketchat", &fixture::workspace(now), messages as u64)?;
+    println!(
+        "rcpush: wrote a Rocket.Chat archive with {messages} messages to {}",
+        file.display()
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "bench-data"))]
+fn generate_dump(_: &Path, _: usize) -> anyhow::Result<()> {
+    generate(&Config::default(), 0, 0, false)
 }
 
 #[cfg(not(feature = "bench-data"))]

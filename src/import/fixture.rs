@@ -330,3 +330,87 @@ pub fn workspace(now: i64) -> Vec<(&'static str, Vec<Document>)> {
         ),
     ]
 }
+
+/// The `i`-th of a stream of generated messages: channel and DM text of a few kinds, with
+/// and without `md` (benchmarks and the crash test).
+pub fn message(i: u64) -> Document {
+    let ts = 1_745_000_000_000 + i as i64 * 1_000;
+    let (rid, sender) = if i % 3 == 0 {
+        (DM, doc! {"_id": BOB, "username": "bob", "name": "Bob"})
+    } else {
+        (
+            "GENERAL",
+            doc! {"_id": ALICE, "username": "alice", "name": "Alice Liddell"},
+        )
+    };
+    let mut d = doc! {"_id": format!("gen{i:014}"), "rid": rid,
+    "msg": format!("message {i}: see **https://rocket.chat/{i}** and @bob"), "ts": date(ts),
+    "u": sender, "urls": [{"url": format!("https://rocket.chat/{i}")}],
+    "mentions": [{"_id": BOB, "username": "bob", "name": "Bob", "type": "user"}],
+    "channels": [], "_updatedAt": date(ts + 41)};
+    match i % 10 {
+        // Older messages have no md: the importer parses them.
+        3 => {}
+        7 => {
+            d.insert("t", "uj");
+            d.insert("msg", "alice");
+            d.insert("groupable", false);
+        }
+        _ => {
+            let text = d.get_str("msg").unwrap_or_default().to_string();
+            let md = doc! {"type": "PARAGRAPH", "value": [{"type": "PLAIN_TEXT", "value": text}]};
+            d.insert("md", vec![md]);
+        }
+    }
+    d
+}
+
+/// Streams an archive of the small `collections` and `messages` generated messages into
+/// `out`, without holding them (segments of 1,000 documents, as one dump thread writes).
+pub fn stream_archive(
+    mut out: impl Write,
+    db: &str,
+    collections: &Collections,
+    messages: u64,
+) -> std::io::Result<()> {
+    let mut namespaces: Vec<&str> = collections.iter().map(|(c, _)| *c).collect();
+    namespaces.push("rocketchat_message");
+    out.write_all(&MAGIC)?;
+    out.write_all(&bytes(
+        &doc! {"concurrent_collections": 1, "version": "0.1",
+        "server_version": "7.0.14", "tool_version": "100.10.0"},
+    ))?;
+    for c in &namespaces {
+        out.write_all(&bytes(&doc! {"db": db, "collection": *c, "metadata": "{}",
+        "size": 0_i64, "type": "collection"}))?;
+    }
+    out.write_all(&TERMINATOR)?;
+    let header = |c: &str, eof: bool, crc: u64| {
+        bytes(&doc! {"db": db, "collection": c, "EOF": eof, "CRC": crc as i64})
+    };
+    for (c, docs) in collections {
+        let mut digest = CRC.digest();
+        out.write_all(&header(c, false, 0))?;
+        for d in docs {
+            let b = bytes(d);
+            digest.update(&b);
+            out.write_all(&b)?;
+        }
+        out.write_all(&TERMINATOR)?;
+        out.write_all(&header(c, true, digest.finalize()))?;
+        out.write_all(&TERMINATOR)?;
+    }
+    let mut digest = CRC.digest();
+    for start in (0..messages).step_by(1_000) {
+        out.write_all(&header("rocketchat_message", false, 0))?;
+        for i in start..(start + 1_000).min(messages) {
+            let b = bytes(&message(i));
+            digest.update(&b);
+            out.write_all(&b)?;
+        }
+        out.write_all(&TERMINATOR)?;
+    }
+    out.write_all(&header("rocketchat_message", true, digest.finalize()))?;
+    out.write_all(&TERMINATOR)?;
+    out.flush()
+}

@@ -12,6 +12,7 @@ mod backup;
 mod cli;
 mod crash;
 mod hostile;
+mod import;
 mod lifecycle;
 mod secrets;
 #[path = "../support/mod.rs"]
