@@ -89,8 +89,8 @@ pub fn read(
         server_version: text(&header, "server_version"),
         ..Found::default()
     };
-    // The prelude lists every namespace with its size, up to a terminator.
-    let mut namespaces: Vec<(String, String, u64)> = Vec::new();
+    // The prelude lists every namespace, up to a terminator.
+    let mut namespaces: Vec<(String, String)> = Vec::new();
     loop {
         let at = r.at.clone();
         match r.next()? {
@@ -101,23 +101,12 @@ pub fn read(
                 let (Some(d), Some(c)) = (text(&doc, "db"), text(&doc, "collection")) else {
                     bail!("{at}: corrupt prelude: a collection entry without db or collection");
                 };
-                let size = doc
-                    .get_i64("size")
-                    .or_else(|_| doc.get_i32("size").map(i64::from))
-                    .unwrap_or(0);
-                namespaces.push((d, c, size.max(0) as u64));
+                namespaces.push((d, c));
             }
             None => bail!("{at}: truncated archive: the input ends inside the prelude"),
         }
     }
     let chosen = choose_db(&namespaces, db).with_context(|| label.to_string())?;
-    found.size = Some(
-        namespaces
-            .iter()
-            .filter(|(d, _, _)| *d == chosen)
-            .map(|(_, _, s)| s)
-            .sum(),
-    );
     found.db = Some(chosen.clone());
 
     let mut crcs: HashMap<(String, String), crc::Digest<'static, u64>> = HashMap::new();
@@ -187,8 +176,9 @@ pub fn read(
 }
 
 /// The database holding Rocket.Chat's collections, or the one asked for.
-fn choose_db(namespaces: &[(String, String, u64)], db: Option<&str>) -> anyhow::Result<String> {
-    let mut dbs: Vec<&str> = namespaces.iter().map(|(d, _, _)| d.as_str()).collect();
+fn choose_db(namespaces: &[(String, String)], db: Option<&str>) -> anyhow::Result<String> {
+    let mut dbs: Vec<&str> = namespaces.iter().map(|(d, _)| d.as_str()).collect();
+    dbs.sort_unstable();
     dbs.dedup();
     if let Some(want) = db {
         if dbs.contains(&want) {
@@ -205,8 +195,8 @@ fn choose_db(namespaces: &[(String, String, u64)], db: Option<&str>) -> anyhow::
         .filter(|d| {
             let names: Vec<&str> = namespaces
                 .iter()
-                .filter(|(x, _, _)| x == d)
-                .map(|(_, c, _)| c.as_str())
+                .filter(|(x, _)| x == d)
+                .map(|(_, c)| c.as_str())
                 .collect();
             is_rocketchat(&names)
         })

@@ -62,8 +62,6 @@ impl std::fmt::Display for Kind {
 pub struct Found {
     pub db: Option<String>,
     pub server_version: Option<String>,
-    /// Bytes of input, when known up front (progress).
-    pub size: Option<u64>,
 }
 
 /// The files of one collection in a directory.
@@ -84,18 +82,13 @@ pub fn read(path: &Path, db: Option<&str>, sink: &mut dyn Sink) -> anyhow::Resul
         return read_directory(path, db, sink);
     }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let stem = collection_of(path).unwrap_or_default();
     read_stream(
         Box::new(BufReader::new(file)),
         &path.display().to_string(),
-        Some(&stem),
+        collection_of(path).as_deref(),
         db,
         sink,
     )
-    .map(|(kind, mut found)| {
-        found.size = Some(meta.len());
-        (kind, found)
-    })
 }
 
 /// Sniffs one file or stream: gzip, archive magic, Extended JSON, else BSON (spec §1).
@@ -131,7 +124,10 @@ fn read_collection_stream(
     sink: &mut dyn Sink,
 ) -> anyhow::Result<(Kind, Found)> {
     let Some(collection) = collection else {
-        bail!("{label}: not a mongodump archive (no archive magic number)");
+        bail!(
+            "{label}: offset 0: not a dump (no archive magic number, and not a .bson or .json \
+             collection file)"
+        );
     };
     let first = head.iter().find(|b| !b.is_ascii_whitespace());
     if matches!(first, Some(b'{' | b'[')) {
@@ -151,10 +147,12 @@ fn peek(input: &mut Box<dyn BufRead + '_>, label: &str) -> anyhow::Result<Vec<u8
     Ok(buf[..buf.len().min(16)].to_vec())
 }
 
-/// `users.bson`, `users.bson.gz`, `users.json` → `users`; metadata files → `None`.
+/// `users.bson`, `users.bson.gz`, `users.json` → `users`; metadata files, and the top-level
+/// `oplog.bson` and `prelude.json` of a full dump → `None`.
 fn collection_of(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
-    if name.contains(".metadata.json") {
+    if name.contains(".metadata.json") || name.starts_with("oplog.") || name.starts_with("prelude.")
+    {
         return None;
     }
     let base = name.strip_suffix(".gz").unwrap_or(name);
@@ -225,13 +223,6 @@ fn read_directory(
     let found = Found {
         db: dir.file_name().and_then(|n| n.to_str()).map(str::to_string),
         server_version: None,
-        size: Some(
-            files
-                .iter()
-                .filter_map(|f| f.path.metadata().ok())
-                .map(|m| m.len())
-                .sum(),
-        ),
     };
     let mut kind = Kind::DumpDirectory;
     for f in &files {

@@ -110,6 +110,17 @@ fn imported_users_log_in_with_their_old_password_and_are_upgraded() {
         &json!({"user": "bob", "password": {"digest": digest, "algorithm": "sha-256"}}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    let upper = json!({"digest": digest.to_uppercase(), "algorithm": "sha-256"});
+    let r = app.post(
+        "/api/v1/login",
+        None,
+        &json!({"user": "bob", "password": upper}),
+    );
+    assert_eq!(
+        r.status, 401,
+        "Meteor takes the digest verbatim: {}",
+        r.body
+    );
     for (user, password) in [
         ("alice", "wrong horse"),
         ("carol", "correct horse"),
@@ -217,4 +228,140 @@ fn imported_devices_get_the_next_push_until_their_session_logs_out() {
     assert_eq!(r.status, 200, "{}", r.body);
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(gw.received().len(), 1, "the device left with its session");
+}
+
+mod rendering {
+    //! Random documents → BSON → import → push.get: `data.message` is what the rendering
+    //! rules of import spec §4 say, key order included.
+
+    use super::*;
+    use bson::{doc, Bson, Document};
+    use proptest::prelude::*;
+    use rcpush::rules::bson_json;
+    use serde_json::Value;
+
+    fn index_key(k: &str) -> Option<u32> {
+        (!k.is_empty()
+            && (k == "0" || !k.starts_with('0'))
+            && k.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| k.parse::<u32>().ok())
+        .flatten()
+        .filter(|n| *n != u32::MAX)
+    }
+
+    /// The rules, written independently of the renderer: `None` for `undefined`.
+    fn expected(v: &Bson) -> Option<Value> {
+        Some(match v {
+            Bson::Undefined => return None,
+            Bson::Double(d) if !d.is_finite() => Value::Null,
+            Bson::Double(d) => serde_json::from_str(&bson_json::number(*d)).unwrap(),
+            Bson::String(s) => Value::String(s.clone()),
+            Bson::Boolean(b) => Value::Bool(*b),
+            Bson::Null => Value::Null,
+            Bson::Int32(n) => (*n).into(),
+            Bson::Int64(n) => (*n).into(),
+            Bson::DateTime(d) => {
+                serde_json::from_str(&bson_json::date(d.timestamp_millis())).unwrap()
+            }
+            Bson::ObjectId(o) => Value::String(o.to_hex()),
+            Bson::Array(a) => Value::Array(
+                a.iter()
+                    .map(|v| expected(v).unwrap_or(Value::Null))
+                    .collect(),
+            ),
+            Bson::Document(d) => {
+                let mut m: Vec<(String, Value)> = d
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), expected(v)?)))
+                    .collect();
+                m.sort_by_key(|(k, _)| index_key(k).map_or(u64::MAX, u64::from));
+                Value::Object(m.into_iter().collect())
+            }
+            other => panic!("not generated: {other:?}"),
+        })
+    }
+
+    /// Equal, with objects' keys in the same order (`Map`'s own equality ignores order).
+    fn same(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                x.keys().eq(y.keys()) && x.values().zip(y.values()).all(|(p, q)| same(p, q))
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+            }
+            _ => a == b,
+        }
+    }
+
+    fn value() -> impl Strategy<Value = Bson> {
+        let leaf = prop_oneof![
+            any::<f64>().prop_map(Bson::Double),
+            (-1e6..1e6f64).prop_map(|d| Bson::Double((d * 8.0).round() / 8.0)),
+            "\\PC{0,6}".prop_map(Bson::String),
+            any::<bool>().prop_map(Bson::Boolean),
+            Just(Bson::Null),
+            Just(Bson::Undefined),
+            any::<i32>().prop_map(Bson::Int32),
+            any::<i64>().prop_map(|n| Bson::Int64(n >> 11)),
+            (-8_640_000_000_000_000..=8_640_000_000_000_000_i64)
+                .prop_map(|ms| Bson::DateTime(bson::DateTime::from_millis(ms))),
+            any::<[u8; 12]>().prop_map(|b| Bson::ObjectId(bson::oid::ObjectId::from_bytes(b))),
+        ];
+        leaf.prop_recursive(3, 20, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Bson::Array),
+                prop::collection::vec(("[0-9]{1,2}|[a-z_]{1,3}", inner), 0..4)
+                    .prop_map(|kv| Bson::Document(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn message() -> impl Strategy<Value = Document> {
+        prop::collection::vec(("x[a-z]{0,2}|[0-9]{1,2}", value()), 0..6).prop_map(|extra| {
+            let mut d = doc! {"_id": "", "rid": "GENERAL", "msg": "hi",
+            "u": {"_id": fixture::ALICE, "username": "alice"}, "md": []};
+            for (k, v) in extra {
+                d.insert(k, v);
+            }
+            d
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+        #[test]
+        fn push_get_returns_what_the_rules_say(messages in prop::collection::vec(message(), 1..24)) {
+            let now = rcpush::model::time::now_millis();
+            let mut workspace = fixture::workspace(now);
+            let messages: Vec<Document> = messages
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut d)| {
+                    d.insert("_id", format!("prop{i:013}"));
+                    d
+                })
+                .collect();
+            workspace.retain(|(c, _)| *c != "rocketchat_message");
+            workspace.push(("rocketchat_message", messages.clone()));
+            let dir = tempfile::tempdir().unwrap();
+            let path = fixture::write(dir.path(), "rocketchat", &workspace, Form::Archive).unwrap();
+            let app = spawn_app_with(|c| {
+                c.seed.file = String::new();
+                let store = Store::open(&c.storage.path, 4).unwrap();
+                rcpush::import::run(&store, &Options { path, spool_dir: dir.path().into(), now,
+                    ..Options::default() }).unwrap();
+            });
+            for m in &messages {
+                let r = app.get(
+                    &format!("/api/v1/push.get?id={}", m.get_str("_id").unwrap()),
+                    Some((fixture::ALICE, fixture::ALICE_TOKEN)),
+                );
+                prop_assert_eq!(r.status, 200, "{}", r.body);
+                let got: Value = serde_json::from_str(message_bytes(&r.body)).unwrap();
+                let want = expected(&Bson::Document(m.clone())).unwrap();
+                prop_assert!(same(&got, &want), "got  {}\nwant {}", got, want);
+            }
+        }
+    }
 }
