@@ -335,7 +335,7 @@ pub fn workspace(now: i64) -> Vec<(&'static str, Vec<Document>)> {
 /// and without `md` (benchmarks and the crash test).
 pub fn message(i: u64) -> Document {
     let ts = 1_745_000_000_000 + i as i64 * 1_000;
-    let (rid, sender) = if i % 3 == 0 {
+    let (rid, sender) = if i.is_multiple_of(3) {
         (DM, doc! {"_id": BOB, "username": "bob", "name": "Bob"})
     } else {
         (

@@ -114,8 +114,24 @@ fn bad_input_fails_on_one_line_and_writes_nothing() {
     assert!(check_ok(&db).contains("0 users, 0 rooms, 0 subscriptions, 0 messages"));
 }
 
-/// Interrupted at different moments, the same command finishes the import, and the
-/// database is then the same as after an uninterrupted import.
+/// Bytes under `dir`, recursively.
+fn size_of(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => size_of(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Killed while it writes (when the database has grown to a fifth, two fifths, … of its final
+/// size), the same command finishes the import, and the database is then the same as after
+/// an uninterrupted import.
 #[test]
 fn kill_9_during_an_import_is_finished_by_running_it_again() {
     let _heavy = crate::support::heavy();
@@ -127,45 +143,36 @@ fn kill_9_during_an_import_is_finished_by_running_it_again() {
             .arg(&dump),
     );
     let clean = dir.path().join("clean");
-    let started = std::time::Instant::now();
     succeeds(&mut import(&clean, &dump));
-    let took = started.elapsed().as_millis() as u64;
+    let full = size_of(&clean);
     let export = |db: &Path| {
         let file = db.with_extension("json");
         succeeds(rcpush(db).arg("export").arg(&file));
         std::fs::read(file).unwrap()
     };
     let expected = export(&clean);
-    let mut resumed = 0;
-    // Most of the time goes to writing (pass 3), where a kill leaves a marked import.
-    for (trial, percent) in [45u64, 60, 75, 90].into_iter().enumerate() {
-        let delay_ms = took * percent / 100;
-        let db = dir.path().join(format!("trial{trial}"));
+    for fifth in 1..=4u64 {
+        let db = dir.path().join(format!("trial{fifth}"));
         let mut child = import(&db, &dump)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        let _ = child.wait();
-        let out = import(&db, &dump).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if stdout.contains("finishing an interrupted import") {
-            resumed += 1;
-        } else if !out.status.success() {
-            // Killed after it finished: the second run refuses, as for any repeated import.
-            assert!(String::from_utf8_lossy(&out.stderr).contains("already imported"));
+        while size_of(&db) < full * fifth / 5 && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the kill"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let out = succeeds(&mut import(&db, &dump));
+        assert!(out.contains("finishing an interrupted import"), "{out}");
         check_ok(&db);
         assert!(
             export(&db) == expected,
-            "trial {trial} differs from a clean import"
+            "killed at {fifth}/5: differs from a clean import"
         );
     }
-    eprintln!("kill -9 trials: {resumed} of 4 were finished by a second run");
-    assert!(
-        resumed > 0,
-        "no kill landed while writing ({took} ms for a clean import)"
-    );
 }
