@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod error;
 #[cfg(feature = "bench-data")]
 pub mod generate;
+pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod online_export;

@@ -47,6 +47,10 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Instead, write a Rocket.Chat `mongodump --archive` of a small workspace with
+        /// this many messages to FILE (for `rcpush import` benchmarks).
+        #[arg(long, value_name = "FILE")]
+        rocketchat_dump: Option<PathBuf>,
     },
     /// Write the whole database as a seed bundle (asks the server if it is running).
     Export {
@@ -55,6 +59,25 @@ enum Command {
     },
     /// Check that every index of the database agrees with its documents.
     Check,
+    /// Import a Rocket.Chat workspace from a MongoDB dump: a mongodump folder, a
+    /// `mongodump --archive` file (gzipped or not; `-` reads standard input) or mongoexport
+    /// files. Passwords, login tokens and devices keep working.
+    Import {
+        /// The dump.
+        path: PathBuf,
+        /// The database to import, when the dump holds several Rocket.Chat databases.
+        #[arg(long)]
+        db: Option<String>,
+        /// Fail instead of skipping documents (or writing values without a JSON form).
+        #[arg(long)]
+        strict: bool,
+        /// Import into a database that already holds data, if nothing collides.
+        #[arg(long)]
+        merge: bool,
+        /// Keep the push and cloud credentials among the settings.
+        #[arg(long)]
+        import_secrets: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -133,11 +156,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed { file } => seed(&config, &file),
         Command::Generate {
             messages,
+            rocketchat_dump: Some(file),
+            ..
+        } => generate_dump(&file, messages),
+        Command::Generate {
+            messages,
             seed,
             json,
+            rocketchat_dump: None,
         } => generate(&config, messages, seed, json),
         Command::Export { file } => export(&config, &file),
         Command::Check => check(&config),
+        Command::Import {
+            path,
+            db,
+            strict,
+            merge,
+            import_secrets,
+        } => import(
+            &config,
+            rcpush::import::Options {
+                path,
+                db,
+                strict,
+                merge,
+                import_secrets,
+                spool_dir: config
+                    .storage
+                    .path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                now: rcpush::model::time::now_millis(),
+            },
+        ),
     }
 }
 
@@ -169,6 +221,7 @@ impl Command {
             Command::Generate { .. } => Some("generate"),
             Command::Export { .. } => Some("export"),
             Command::Check => Some("check"),
+            Command::Import { .. } => Some("import"),
         }
     }
 }
@@ -215,6 +268,15 @@ fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
             Err(e)
         }
     }
+}
+
+/// Imports a Rocket.Chat dump (see `rcpush::import`): nothing is written unless the whole
+/// dump reads and checks.
+fn import(config: &Config, options: rcpush::import::Options) -> anyhow::Result<()> {
+    let store = rcpush::startup::open_store(&config.storage)?;
+    let report = rcpush::import::run(&store, &options)?;
+    println!("{report}");
+    Ok(())
 }
 
 /// Cross-checks the indexes. sled needs the database to itself, so the server must be
@@ -270,6 +332,26 @@ fn generate(config: &Config, messages: usize, seed: u64, json: bool) -> anyhow::
         );
     }
     Ok(())
+}
+
+#[cfg(feature = "bench-data")]
+fn generate_dump(file: &Path, messages: usize) -> anyhow::Result<()> {
+    use rcpush::import::fixture;
+    let out = std::io::BufWriter::new(
+        std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?,
+    );
+    let now = rcpush::model::time::now_millis();
+    fixture::stream_archive(out, "rocketchat", &fixture::workspace(now), messages as u64)?;
+    println!(
+        "rcpush: wrote a Rocket.Chat archive with {messages} messages to {}",
+        file.display()
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "bench-data"))]
+fn generate_dump(_: &Path, _: usize) -> anyhow::Result<()> {
+    generate(&Config::default(), 0, 0, false)
 }
 
 #[cfg(not(feature = "bench-data"))]

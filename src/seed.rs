@@ -38,14 +38,7 @@ pub(crate) fn add_missing_md(doc: &mut Doc, ts: i64) {
         return;
     }
     let text = doc.str_at("msg").unwrap_or_default();
-    let options = md::Options {
-        now_ms: ts,
-        ..md::Options::default()
-    };
-    let Some(ast) = md::parse(text, &options).filter(|_| !text.is_empty()) else {
-        return;
-    };
-    let Ok(value) = serde_json::to_value(ast) else {
+    let Some(value) = parse_md(text, ts) else {
         return;
     };
     let at = doc
@@ -53,6 +46,17 @@ pub(crate) fn add_missing_md(doc: &mut Doc, ts: i64) {
         .position(|k| k == "_updatedAt")
         .unwrap_or(doc.len());
     doc.shift_insert(at, "md".into(), value);
+}
+
+/// The message parser's AST of `text` with the server's default options, as JSON; `None`
+/// for empty text.
+pub(crate) fn parse_md(text: &str, ts: i64) -> Option<Value> {
+    let options = md::Options {
+        now_ms: ts,
+        ..md::Options::default()
+    };
+    let ast = md::parse(text, &options).filter(|_| !text.is_empty())?;
+    serde_json::to_value(ast).ok()
 }
 
 /// Reads and checks a bundle file without touching any database.

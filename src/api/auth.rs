@@ -35,7 +35,8 @@ fn login_selector(body: &JsonBody) -> Option<Login> {
 }
 
 /// The SHA-256 hex digest the stored hash was made from: clients send the password, or its
-/// digest as `{digest, algorithm:"sha-256"}` (or `{hashed}` in the typed clients).
+/// digest as `{digest, algorithm:"sha-256"}` (or `{hashed}` in the typed clients), taken
+/// verbatim as Meteor does: an upper-case digest does not match.
 fn password_as_digest(body: &JsonBody) -> Option<String> {
     match body.0.get("password")? {
         Value::String(p) => Some(password_digest(p)),
@@ -44,7 +45,7 @@ fn password_as_digest(body: &JsonBody) -> Option<String> {
                 .get("algorithm")
                 .is_none_or(|a| a.as_str() == Some("sha-256"));
             let digest = o.get("digest").or_else(|| o.get("hashed"))?.as_str()?;
-            (algorithm_ok && is_sha256_hex(digest)).then(|| digest.to_ascii_lowercase())
+            (algorithm_ok && is_sha256_hex(digest)).then(|| digest.to_string())
         }
         _ => None,
     }

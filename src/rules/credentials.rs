@@ -46,7 +46,12 @@ fn argon2() -> Argon2<'static> {
 
 /// The PHC string of `password` (its Meteor digest, as logins verify it) under `salt`.
 pub fn hash_password(password: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
-    let digest = password_digest(password);
+    hash_digest(&password_digest(password), salt)
+}
+
+/// The PHC string of a Meteor password digest under `salt`: what a login stores when it
+/// upgrades an imported hash (it knows only the digest).
+pub fn hash_digest(digest: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
     let salt = argon2::password_hash::SaltString::encode_b64(salt)
         .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     Ok(argon2()
@@ -55,12 +60,40 @@ pub fn hash_password(password: &str, salt: &[u8; 16]) -> anyhow::Result<String> 
         .to_string())
 }
 
-/// Whether `digest` matches the stored PHC string. A malformed hash never matches.
-pub fn verify_password(digest: &str, phc: &str) -> bool {
+/// Whether `digest` matches the stored hash: an argon2 PHC string (any variant and cost, as
+/// Meteor 3 writes them) or a bcrypt hash imported from Rocket.Chat (`$2a$`, `$2b$`, any
+/// cost). A malformed hash never matches. Each check also verifies a dummy hash of the
+/// other scheme, so that a login takes as long whichever kind the user has, or none.
+pub fn verify_password(digest: &str, stored: &str) -> bool {
+    if is_bcrypt(stored) {
+        verify_argon2(digest, DUMMY_HASH);
+        bcrypt::verify(digest, stored).unwrap_or(false)
+    } else {
+        let _ = bcrypt::verify(digest, DUMMY_BCRYPT);
+        verify_argon2(digest, stored)
+    }
+}
+
+fn verify_argon2(digest: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| argon2().verify_password(digest.as_bytes(), &h).is_ok())
         .unwrap_or(false)
 }
+
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .any(|p| hash.starts_with(p))
+}
+
+/// Whether a stored hash should be replaced by rcpush's argon2id after a successful login:
+/// bcrypt hashes and argon2 hashes of other variants or costs (spec §3.3).
+pub fn needs_rehash(stored: &str) -> bool {
+    !stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+}
+
+/// A bcrypt hash of cost 10, as Rocket.Chat writes them, of no digest anyone can send.
+const DUMMY_BCRYPT: &str = "$2b$10$abcdefghijklmnopqrstuuaDDmPWNRqhNyL44KvWaEPmBlBEVL/9W";
 
 /// Verified for unknown users so that a login takes as long whether or not the user exists.
 pub const DUMMY_HASH: &str =
@@ -93,6 +126,33 @@ mod tests {
         assert!(!verify_password(&d, "not a hash"));
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
         assert!(!verify_password(&d, DUMMY_HASH));
+    }
+
+    /// The vectors of the import spec (§3.1–3.3).
+    #[test]
+    fn rocketchat_bcrypt_hashes_verify_over_the_digest() {
+        let d = password_digest("correct horse");
+        assert_eq!(
+            d,
+            "4104d36f8da2c254349f85836793ebe029e0c957063a34c91c2e9203187b5631"
+        );
+        let b = "$2b$10$abcdefghijklmnopqrstuuaDDmPWNRqhNyL44KvWaEPmBlBEVL/9W";
+        assert!(verify_password(&d, b));
+        assert!(verify_password(&d, &b.replacen("$2b$", "$2a$", 1)));
+        assert!(!verify_password("correct horse", b));
+        assert!(!verify_password(&d.to_uppercase(), b));
+        assert!(needs_rehash(b));
+        assert_eq!(
+            password_digest("pässwörd😀"),
+            "8694ef7d97c51ea33e46a47a16af49b2968cbd10a2f25094a2d8c2a3eb0032a9"
+        );
+        let upgraded = hash_digest(&d, b"0123456789abcdef").unwrap();
+        assert_eq!(
+            upgraded,
+            "$argon2id$v=19$m=19456,t=2,p=1$MDEyMzQ1Njc4OWFiY2RlZg$q9V3TeOBfU6QTswfBIkKv0MEmfkXqJ0fvIvT+GypgCA"
+        );
+        assert!(verify_password(&d, &upgraded));
+        assert!(!needs_rehash(&upgraded));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! they can be tested and property-tested on their own.
 
 pub mod access;
+pub mod bson_json;
 pub mod credentials;
 pub mod login_throttle;
 pub mod markdown_filter;

@@ -78,9 +78,12 @@ impl Services {
             Some(id) => self.store.password_hash(id)?,
             None => None,
         };
-        let phc = stored.unwrap_or_else(|| credentials::DUMMY_HASH.to_string());
+        let phc = stored
+            .clone()
+            .unwrap_or_else(|| credentials::DUMMY_HASH.to_string());
+        let check = digest.clone();
         let verified = self
-            .hash_blocking(move || credentials::verify_password(&digest, &phc))
+            .hash_blocking(move || credentials::verify_password(&check, &phc))
             .await?;
         let user = match (&user_id, verified) {
             (Some(id), true) => self.store.user(id)?,
@@ -90,16 +93,38 @@ impl Services {
             self.throttle().record_failure(name, ip, now, limits);
             return Err(ApiError::LoginFailed);
         };
+        // rcpush has no second factor to ask for: users who have one log in with their
+        // existing sessions only (import spec §3.6).
+        if has_second_factor(&user) {
+            return Err(ApiError::LoginFailed);
+        }
         self.throttle().record_success(name);
 
+        // An imported (bcrypt) hash becomes rcpush's argon2id with this login's token.
+        let upgrade = match stored.filter(|s| credentials::needs_rehash(s)) {
+            Some(old) => {
+                let salt: [u8; 16] = rand::random();
+                self.hash_blocking(move || credentials::hash_digest(&digest, &salt))
+                    .await?
+                    .ok()
+                    .map(|new| (old, new))
+            }
+            None => None,
+        };
         let token = id::new_secret();
         let record = LoginToken {
             user_id: user.id().to_string(),
             when: time::iso(now),
         };
         let hash = token_hash(&token);
-        self.write(move |s| s.add_login_token(&hash, &record))
-            .await??;
+        self.write(move |s| {
+            s.add_login_token(
+                &hash,
+                &record,
+                upgrade.as_ref().map(|(o, n)| (o.as_str(), n.as_str())),
+            )
+        })
+        .await??;
         Ok(LoggedIn {
             user_id: user.id().to_string(),
             auth_token: token,
@@ -186,6 +211,17 @@ impl Services {
         );
         Ok(Value::Object(me))
     }
+}
+
+/// TOTP or e-mail 2FA turned on (imported users only: rcpush offers neither).
+fn has_second_factor(user: &User) -> bool {
+    ["totp", "email2fa"].iter().any(|k| {
+        user.0
+            .get("services")
+            .and_then(|s| s.get(*k))
+            .and_then(|f| f.get("enabled"))
+            == Some(&Value::Bool(true))
+    })
 }
 
 /// User fields `getDefaultUserFields` lets through to the user themself.

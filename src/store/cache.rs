@@ -165,7 +165,7 @@ mod tests {
             user_id: "u1".into(),
             when: "2024-01-01T00:00:00.000Z".into(),
         };
-        store.add_login_token("h", &token).unwrap();
+        store.add_login_token("h", &token, None).unwrap();
         // Load all three into the caches, then change them.
         assert!(store.login_token("h").unwrap().is_some());
         assert_eq!(store.user_identity("u1").unwrap().unwrap().roles, ["user"]);

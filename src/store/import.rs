@@ -79,3 +79,20 @@ impl Store {
         })
     }
 }
+
+/// `Tree::Meta` key of the Rocket.Chat import's state (`rcpush import`).
+const ROCKETCHAT_IMPORT: &[u8] = b"rocketchat_import";
+
+impl Store {
+    /// The state of a Rocket.Chat import into this database, if one was started.
+    pub fn rocketchat_import(&self) -> StoreResult<Option<serde_json::Value>> {
+        self.get_json(Tree::Meta, ROCKETCHAT_IMPORT)
+    }
+
+    pub fn set_rocketchat_import(&self, state: &serde_json::Value) -> StoreResult<()> {
+        self.write(|_, batch| {
+            batch.put(Tree::Meta, ROCKETCHAT_IMPORT, encode(state));
+            Ok(())
+        })
+    }
+}

@@ -21,9 +21,21 @@ impl Store {
         })
     }
 
-    pub fn add_login_token(&self, token_hash: &str, token: &LoginToken) -> StoreResult<()> {
-        self.write(|_, batch| {
+    /// Adds a login token and, with `upgrade = (old, new)`, replaces the user's password
+    /// hash in the same write if it is still `old` (a concurrent change wins).
+    pub fn add_login_token(
+        &self,
+        token_hash: &str,
+        token: &LoginToken,
+        upgrade: Option<(&str, &str)>,
+    ) -> StoreResult<()> {
+        self.write(|store, batch| {
             batch.put(Tree::TokenhashToken, token_hash, encode(token));
+            if let Some((old, new)) = upgrade {
+                if store.password_hash(&token.user_id)?.as_deref() == Some(old) {
+                    batch.put(Tree::UseridPassword, token.user_id.as_str(), new);
+                }
+            }
             Ok(())
         })
     }

@@ -150,6 +150,11 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// The server's database, opened directly (on sled, stop the server first).
+    pub fn open_store(&self) -> rcpush::store::Store {
+        rcpush::startup::open_store(&self.config.storage).expect("the database opens")
+    }
+
     /// Every file of the database with its bytes: sled's files, or PostgreSQL's dump of the
     /// database (where `bytea` is hex, so look for both forms).
     pub fn stored_bytes(&self) -> Vec<(String, Vec<u8>)> {

@@ -7,6 +7,7 @@ mod chat;
 mod fake_gateway;
 mod first_start;
 mod helpers;
+mod import;
 mod permissions;
 mod push;
 mod push_delivery;

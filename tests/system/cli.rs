@@ -224,17 +224,17 @@ fn ephemeral_is_refused_with_the_commands_that_use_the_database() {
 }
 
 /// `rcpush check` on `db`: its stdout, asserting success.
-fn check_ok(db: &std::path::Path) -> String {
+pub(crate) fn check_ok(db: &std::path::Path) -> String {
     succeeds(rcpush(db).arg("check"))
 }
 
 /// `rcpush seed data/seed.json` into `db`: its stdout, asserting success.
-fn seed_demo(db: &std::path::Path) -> String {
+pub(crate) fn seed_demo(db: &std::path::Path) -> String {
     succeeds(rcpush(db).args(["seed", "data/seed.json"]))
 }
 
 /// Runs `cmd`, asserting success; its stdout.
-fn succeeds(cmd: &mut std::process::Command) -> String {
+pub(crate) fn succeeds(cmd: &mut std::process::Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),

@@ -15,6 +15,7 @@ mod crash;
 #[allow(dead_code)]
 mod fake_gateway;
 mod hostile;
+mod import;
 mod lifecycle;
 mod scale_out;
 mod secrets;
