@@ -2,8 +2,8 @@
 //! and digests log in (and are upgraded), old phone tokens and PATs work, devices get the
 //! next push and go with their session, push.get returns the spec's bytes.
 
-use rcpush::import::fixture::{self, Form};
 use rcpush::config::StorageConfig;
+use rcpush::import::fixture::{self, Form};
 use rcpush::import::Options;
 use rcpush::store::Store;
 use serde_json::json;
