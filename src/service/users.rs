@@ -4,6 +4,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::auth::Caller;
+use super::rooms::system_message;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, UserId};
@@ -121,14 +122,18 @@ impl Services {
         }
         // New users join the default rooms (`#general`), as `insertUserDoc` does unless told
         // not to.
-        let joins: Vec<_> = match new.join_default_channels {
+        let joins = match new.join_default_channels {
             false => Vec::new(),
             true => self
                 .store
                 .default_rooms()?
                 .iter()
-                .map(|room| new_default_room_subscription(room, &user, time::now_millis()))
-                .collect(),
+                .map(|room| {
+                    let note = system_message("uj", room.id(), username, user.short())?;
+                    let sub = new_default_room_subscription(room, &user, time::now_millis());
+                    Ok((sub, Some(note)))
+                })
+                .collect::<ApiResult<Vec<_>>>()?,
         };
         let stored = user.clone();
         match self
@@ -261,9 +266,10 @@ pub fn ensure_admin(
     if store.user(ROCKET_CAT)?.is_none() && store.user_id_by_username(ROCKET_CAT)?.is_none() {
         store.create_user(&rocket_cat(now), None, &[])?.ok();
     }
+    // The admin joins silently, as Rocket.Chat's set-up does.
     let joins: Vec<_> = store
         .room(GENERAL)?
-        .map(|general| new_default_room_subscription(&general, &user, now))
+        .map(|general| (new_default_room_subscription(&general, &user, now), None))
         .into_iter()
         .collect();
     if store.create_user(&user, Some(&phc), &joins)?.is_err() {

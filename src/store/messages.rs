@@ -34,7 +34,50 @@ pub struct MemberBump {
     pub mentioned_in_thread: Option<String>,
 }
 
+/// A system message, written in the same write as the change it reports: it counts in the
+/// room's `msgs` and becomes its `lastMessage` (`lm`), but raises no unread counter and
+/// sends no push.
+pub struct SystemMessage {
+    pub id: String,
+    pub message: Message,
+    /// The message as the room's `lastMessage`.
+    pub doc: Value,
+    /// Its `ts`.
+    pub at: String,
+}
+
+impl SystemMessage {
+    /// Wraps a document built by `model::message::new_system_message`.
+    pub fn new(id: String, doc: crate::model::Doc) -> Result<SystemMessage, serde_json::Error> {
+        let at = doc
+            .get("ts")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let doc = Value::Object(doc);
+        Ok(SystemMessage {
+            message: Message::from_json(serde_json::to_vec(&doc)?)?,
+            id,
+            doc,
+            at,
+        })
+    }
+}
+
 impl Store {
+    /// Adds `note` to `room` (in `batch`): the message, `msgs` + 1, `lastMessage`, `lm`.
+    pub(super) fn put_system_message(
+        batch: &mut super::Batch,
+        room: &mut crate::model::Room,
+        note: &SystemMessage,
+    ) {
+        Self::put_message(batch, &note.message, &note.id);
+        let msgs = room.0.get("msgs").and_then(Value::as_i64).unwrap_or(0);
+        room.0.insert("msgs".into(), (msgs + 1).into());
+        room.0.insert("lastMessage".into(), note.doc.clone());
+        room.0.insert("lm".into(), note.at.clone().into());
+    }
+
     pub fn message(&self, id: &str) -> StoreResult<Option<Message>> {
         match self.engine.get(Tree::MessageidMessage, id.as_bytes())? {
             None => Ok(None),

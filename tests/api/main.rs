@@ -14,3 +14,4 @@ mod room_admin;
 mod rooms;
 #[path = "../support/mod.rs"]
 mod support;
+mod system_messages;

@@ -156,6 +156,10 @@ fn changed_roles_apply_at_once_and_after_a_restart() {
     assert_eq!(push_get_status(&app, BOB, &msg).0, 400);
     assert_eq!(push_get_status(&app, GINA, &msg), gina_denied);
 
+    // The stopped server's background threads let go of the database a moment after it
+    // stops (the test support's restart does not wait for them).
+    app.stop();
+    std::thread::sleep(std::time::Duration::from_millis(500));
     app.restart(|_| {});
     assert_eq!(roles_of(&app, BOB, "view-c-room"), json!(["admin"]));
     assert_eq!(push_get_status(&app, BOB, &msg).0, 400);
