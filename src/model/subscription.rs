@@ -81,9 +81,10 @@ pub fn new_group_subscription(
     Subscription(doc)
 }
 
-/// A new user's subscription to a default room (`addUserToDefaultChannels`): open, and
-/// unread with a mention, so that the room stands out.
-pub fn new_default_room_subscription(
+/// The subscription of a user added to an existing room (`createWithRoomAndUser` as
+/// `addUserToRoom` and `addUserToDefaultChannels` call it): open, and unread with a mention,
+/// so that the room stands out.
+pub fn new_joined_subscription(
     room: &super::Room,
     user: &super::User,
     now: super::time::Millis,
@@ -102,6 +103,9 @@ pub fn new_default_room_subscription(
     }));
     if let Some(fname) = room.fname() {
         doc.insert("fname".into(), fname.into());
+    }
+    if let Some(prid) = room.prid() {
+        doc.insert("prid".into(), prid.into());
     }
     doc.insert("t".into(), room.t().into());
     doc.insert("u".into(), user.short());

@@ -11,7 +11,9 @@ use crate::model::id::{self, RoomId};
 use crate::model::message::new_system_message;
 use crate::model::room::Kind;
 use crate::model::room::{new_direct_room, new_group_room};
-use crate::model::subscription::{new_direct_subscription, new_group_subscription};
+use crate::model::subscription::{
+    new_direct_subscription, new_group_subscription, new_joined_subscription,
+};
 use crate::model::{time, Room, User};
 use crate::rules::names::{display_order, valid_name};
 use crate::store::{Conflict, Removal, SystemMessage};
@@ -190,7 +192,7 @@ impl Services {
             .map(|u| {
                 let added = u.username().unwrap_or_default();
                 let note = system_message("au", room.id(), added, inviter.clone())?;
-                Ok((new_group_subscription(&room, u, false, now), note))
+                Ok((new_joined_subscription(&room, u, now), note))
             })
             .collect::<ApiResult<Vec<_>>>()?;
         let rid = room.id().to_string();

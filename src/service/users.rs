@@ -9,7 +9,7 @@ use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, UserId};
 use crate::model::room::{general_room, GENERAL};
-use crate::model::subscription::new_default_room_subscription;
+use crate::model::subscription::new_joined_subscription;
 use crate::model::user::{rocket_cat, NewUser, ROCKET_CAT};
 use crate::model::{time, Doc, User};
 use crate::rules::credentials::hash_password;
@@ -130,7 +130,7 @@ impl Services {
                 .iter()
                 .map(|room| {
                     let note = system_message("uj", room.id(), username, user.short())?;
-                    let sub = new_default_room_subscription(room, &user, time::now_millis());
+                    let sub = new_joined_subscription(room, &user, time::now_millis());
                     Ok((sub, Some(note)))
                 })
                 .collect::<ApiResult<Vec<_>>>()?,
@@ -269,7 +269,7 @@ pub fn ensure_admin(
     // The admin joins silently, as Rocket.Chat's set-up does.
     let joins: Vec<_> = store
         .room(GENERAL)?
-        .map(|general| (new_default_room_subscription(&general, &user, now), None))
+        .map(|general| (new_joined_subscription(&general, &user, now), None))
         .into_iter()
         .collect();
     if store.create_user(&user, Some(&phc), &joins)?.is_err() {

@@ -88,6 +88,39 @@ fn membership_changes_write_system_messages_without_unread_or_push() {
     );
     assert_eq!(room["msgs"], msgs + 1);
     assert_eq!(unread(&app, RODRIQ, CORE_TEAM), rodriq_unread);
+    // The added user's subscription stands out as `addUserToRoom` makes it.
+    let r = app.get(
+        &format!("/api/v1/subscriptions.getOne?roomId={CORE_TEAM}"),
+        Some(BOB),
+    );
+    let sub = r.json()["subscription"].clone();
+    assert_eq!(
+        keys(&sub),
+        [
+            "_id",
+            "open",
+            "alert",
+            "unread",
+            "userMentions",
+            "groupMentions",
+            "ts",
+            "rid",
+            "name",
+            "fname",
+            "t",
+            "u",
+            "_updatedAt"
+        ]
+    );
+    assert_eq!(
+        (
+            &sub["open"],
+            &sub["alert"],
+            &sub["unread"],
+            &sub["userMentions"]
+        ),
+        (&json!(true), &json!(true), &json!(1), &json!(1))
+    );
     assert_eq!(outbox(&app), pushes);
     let id = au["_id"].as_str().unwrap();
     let r = app.get(&format!("/api/v1/chat.getMessage?msgId={id}"), Some(RODRIQ));
