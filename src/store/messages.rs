@@ -22,6 +22,9 @@ pub struct NewMessage {
     pub bumps: Vec<MemberBump>,
     /// The pushes for members' devices, waiting for their badges.
     pub pushes: Vec<PushDraft>,
+    /// The sender joining the (public) room first, with its `uj` message, unless they are
+    /// a member by then (`chat.postMessage`'s `joinChannel`).
+    pub join: Option<(crate::model::Subscription, SystemMessage)>,
 }
 
 /// What a message does to one member's subscription: `unread`, `userMentions` and
@@ -105,6 +108,18 @@ impl Store {
                 Self::put_message(batch, &new.message, &new.id);
                 if let Some(room) = store.room(&new.room_id)? {
                     let mut room = Arc::unwrap_or_clone(room);
+                    if let Some((sub, note)) = &new.join {
+                        if store.subscription(&new.room_id, sub.user_id())?.is_none() {
+                            Self::put_subscription(batch, sub);
+                            Self::put_system_message(batch, &mut room, note);
+                            let n = room
+                                .0
+                                .get("usersCount")
+                                .and_then(Value::as_i64)
+                                .unwrap_or(0);
+                            room.0.insert("usersCount".into(), (n + 1).into());
+                        }
+                    }
                     let msgs = room.0.get("msgs").and_then(Value::as_i64).unwrap_or(0);
                     room.0.insert("msgs".into(), (msgs + 1).into());
                     room.0.insert("_updatedAt".into(), new.at.clone().into());
