@@ -15,7 +15,7 @@ use crate::model::user::Identity;
 use crate::model::{time, Doc, DocExt, Message, Room};
 use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
-use crate::store::{MemberBump, NewMessage};
+use crate::store::{MemberBump, NewMessage, ThreadReply};
 
 /// A member joining a room with the system message that reports it.
 type Join = (crate::model::Subscription, crate::store::SystemMessage);
@@ -217,6 +217,12 @@ impl Services {
                 self.draft_message_pushes(settings, &facts, &members)?
             }
         };
+        let thread = stored.str_at("tmid").map(|tmid| ThreadReply {
+            tmid: tmid.to_string(),
+            sender_id: sender.id.clone(),
+            mentioned_ids: mentioned_ids.clone(),
+            group_mention,
+        });
         let new = NewMessage {
             message,
             id,
@@ -225,6 +231,7 @@ impl Services {
             at,
             bumps,
             pushes,
+            thread,
             join,
         };
         match self.write(move |s| s.insert_message(&new)).await?? {
@@ -255,7 +262,7 @@ impl Services {
     /// What the server reads from a message's text, written into `fields`: `urls` (unless
     /// `parse_urls` is off: `parseUrls: false` leaves the key out), `mentions`, `channels`
     /// and `md` (absent when the parser gives none). Returns the ids of the mentioned users
-    /// and whether `@all`/`@here` was used.
+    /// (not `all`/`here`) and whether `@all`/`@here` was used.
     pub(super) fn parse_content(
         &self,
         settings: &Snapshot,
@@ -277,6 +284,7 @@ impl Services {
         let mentioned_ids = user_mentions
             .iter()
             .filter_map(|m| m.get("_id").and_then(Value::as_str))
+            .filter(|id| !matches!(*id, "all" | "here"))
             .map(str::to_string)
             .collect();
         fields.insert("mentions".into(), user_mentions.into());

@@ -22,9 +22,22 @@ pub struct NewMessage {
     pub bumps: Vec<MemberBump>,
     /// The pushes for members' devices, waiting for their badges.
     pub pushes: Vec<PushDraft>,
+    /// For a thread reply: what it does to its thread.
+    pub thread: Option<ThreadReply>,
     /// The sender joining the (public) room first, with its `uj` message, unless they are
     /// a member by then (`chat.postMessage`'s `joinChannel`).
     pub join: Option<(crate::model::Subscription, SystemMessage)>,
+}
+
+/// A thread reply's effect on its thread (Rocket.Chat's threads `reply`), decided inside the
+/// write: the parent message gains the replier (on the first reply, its author too) and the
+/// mentioned users in `replies`, `tcount` + 1 and `tlm`; the other followers get the thread
+/// in `tunread`, and in `tunreadGroup` when the reply says @all or @here.
+pub struct ThreadReply {
+    pub tmid: String,
+    pub sender_id: String,
+    pub mentioned_ids: Vec<String>,
+    pub group_mention: bool,
 }
 
 /// What a message does to one member's subscription: `unread`, `userMentions` and
@@ -128,6 +141,10 @@ impl Store {
                     room.0.insert("lm".into(), new.at.clone().into());
                     Self::put_room(batch, &room);
                 }
+                let followers = match &new.thread {
+                    Some(reply) => Self::reply_to_thread(store, batch, reply, &new.at)?,
+                    None => BTreeSet::new(),
+                };
                 let mut members = BTreeSet::new();
                 for m in &new.bumps {
                     let Some(mut sub) = store.subscription(&new.room_id, &m.user_id)? else {
@@ -145,6 +162,15 @@ impl Store {
                     if let Some(tmid) = &m.mentioned_in_thread {
                         for key in ["tunread", "tunreadUser"] {
                             add_to_set(&mut sub.0, key, tmid);
+                        }
+                    } else if let Some(reply) = new
+                        .thread
+                        .as_ref()
+                        .filter(|_| followers.contains(&m.user_id))
+                    {
+                        add_to_set(&mut sub.0, "tunread", &reply.tmid);
+                        if reply.group_mention {
+                            add_to_set(&mut sub.0, "tunreadGroup", &reply.tmid);
                         }
                     }
                     sub.0.insert("_updatedAt".into(), new.at.clone().into());
@@ -220,6 +246,63 @@ impl Store {
             }
             Ok(true)
         })
+    }
+
+    /// Updates the thread's parent message for `reply` and returns the followers to tell
+    /// (everyone in `replies` but the replier and the users it mentions). No parent, no
+    /// followers.
+    fn reply_to_thread(
+        store: &Store,
+        batch: &mut super::Batch,
+        reply: &ThreadReply,
+        at: &str,
+    ) -> StoreResult<BTreeSet<String>> {
+        let Some(parent) = store.message(&reply.tmid)? else {
+            return Ok(BTreeSet::new());
+        };
+        let corrupt = |e| super::corrupt(Tree::MessageidMessage, e);
+        let mut doc: crate::model::Doc =
+            serde_json::from_str(parent.raw().get()).map_err(corrupt)?;
+        let mut replies: Vec<String> = doc
+            .get("replies")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let author = doc
+            .get("u")
+            .and_then(|u| u.get("_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let first = replies.is_empty().then_some(author).flatten();
+        for id in first
+            .into_iter()
+            .chain([reply.sender_id.clone()])
+            .chain(reply.mentioned_ids.iter().cloned())
+        {
+            if !replies.contains(&id) {
+                replies.push(id);
+            }
+        }
+        let tcount = doc.get("tcount").and_then(Value::as_i64).unwrap_or(0);
+        // New fields arrive in MongoDB's order for an update: by name.
+        doc.insert("replies".into(), replies.clone().into());
+        doc.insert("tcount".into(), (tcount + 1).into());
+        doc.insert("tlm".into(), at.into());
+        doc.insert("_updatedAt".into(), at.into());
+        let bytes = serde_json::to_vec(&doc).map_err(corrupt)?;
+        Self::put_message(
+            batch,
+            &Message::from_json(bytes).map_err(corrupt)?,
+            &reply.tmid,
+        );
+        Ok(replies
+            .into_iter()
+            .filter(|id| *id != reply.sender_id && !reply.mentioned_ids.contains(id))
+            .collect())
     }
 
     pub(super) fn put_message(batch: &mut super::Batch, message: &Message, id: &str) {

@@ -62,7 +62,7 @@ use serde::de::DeserializeOwned;
 use cache::Caches;
 pub use engine::{Batch, Engine};
 pub use import::{Import, ImportedMessage, ImportedUser};
-pub use messages::{MemberBump, NewMessage, SystemMessage};
+pub use messages::{MemberBump, NewMessage, SystemMessage, ThreadReply};
 pub use outbox::{Finish, PendingPush, PushDraft};
 pub use push_tokens::Registration;
 pub use rooms::Removal;

@@ -425,3 +425,68 @@ fn a_thread_reply_that_mentions_a_member_leaves_the_thread_unread_for_them() {
     );
     assert_eq!(r.json()["errorType"], "invalid-params");
 }
+
+#[test]
+fn thread_replies_update_the_parent_and_tell_its_followers() {
+    let app = spawn_app();
+    let vb = "iu7jtPAhvEeAS5tNq";
+    let send = |who, body: serde_json::Value| {
+        let r = app.post(
+            "/api/v1/chat.sendMessage",
+            Some(who),
+            &json!({ "message": body }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["message"]["_id"].as_str().unwrap().to_string()
+    };
+    let sub = |who| {
+        app.get(
+            &format!("/api/v1/subscriptions.getOne?roomId={vb}"),
+            Some(who),
+        )
+        .json()["subscription"]
+            .clone()
+    };
+    let thread = send(BOB, json!({"rid": vb, "msg": "a thread"}));
+    send(
+        ALICE,
+        json!({"rid": vb, "msg": "first reply", "tmid": thread}),
+    );
+    let parent = app
+        .get(
+            &format!("/api/v1/chat.getMessage?msgId={thread}"),
+            Some(BOB),
+        )
+        .json()["message"]
+        .clone();
+    assert_eq!(parent["replies"], json!([BOB.0, ALICE.0]));
+    assert_eq!(parent["tcount"], 1);
+    let order = keys(&parent);
+    assert_eq!(order[order.len() - 3..], ["replies", "tcount", "tlm"]);
+    // The author follows: the thread is unread for bob, not as a mention.
+    let bob = sub(BOB);
+    assert_eq!(bob["tunread"], json!([thread]));
+    assert!(bob.get("tunreadUser").is_none() && bob.get("tunreadGroup").is_none());
+    assert!(sub(RODRIQ).get("tunread").is_none());
+
+    // @all in a thread: every follower but the replier gets it as a group mention.
+    send(
+        RODRIQ,
+        json!({"rid": vb, "msg": "@all look", "tmid": thread}),
+    );
+    let parent = app
+        .get(
+            &format!("/api/v1/chat.getMessage?msgId={thread}"),
+            Some(BOB),
+        )
+        .json()["message"]
+        .clone();
+    assert_eq!(parent["replies"], json!([BOB.0, ALICE.0, RODRIQ.0]));
+    assert_eq!(parent["tcount"], 2);
+    for who in [BOB, ALICE] {
+        let s = sub(who);
+        assert_eq!(s["tunread"], json!([thread]));
+        assert_eq!(s["tunreadGroup"], json!([thread]));
+    }
+    assert!(sub(RODRIQ).get("tunread").is_none());
+}
