@@ -202,7 +202,7 @@ impl Services {
                 }),
             })
             .collect();
-        // Thread replies notify thread followers, which rcpush does not track: no pushes.
+        // Rocket.Chat pushes a thread reply to the thread's followers; rcpush sends none for it.
         let pushes = match stored.contains_key("tmid") {
             true => Vec::new(),
             false => {
