@@ -12,6 +12,7 @@ use crate::model::room::{general_room, GENERAL};
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::{rocket_cat, NewUser, ROCKET_CAT};
 use crate::model::{time, Doc, User};
+use crate::rules::access::ROLES;
 use crate::rules::credentials::hash_password;
 use crate::rules::names::{username_is_blocked, valid_name};
 use crate::store::{Conflict, Store};
@@ -35,19 +36,6 @@ pub enum UserRef {
     Id(UserId),
     Username(String),
 }
-
-/// The roles an account may be given.
-const KNOWN_ROLES: &[&str] = &[
-    "admin",
-    "user",
-    "bot",
-    "app",
-    "guest",
-    "anonymous",
-    "livechat-agent",
-    "livechat-manager",
-    "livechat-monitor",
-];
 
 /// Fields hidden from callers without `view-full-other-user-info`.
 const PRIVATE_FIELDS: &[&str] = &[
@@ -93,7 +81,7 @@ impl Services {
             r if r.is_empty() => vec!["user".to_string()],
             r => r,
         };
-        if roles.iter().any(|r| !KNOWN_ROLES.contains(&r.as_str())) {
+        if roles.iter().any(|r| !ROLES.contains(&r.as_str())) {
             return Err(ApiError::InvalidRole);
         }
 

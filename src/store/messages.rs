@@ -94,6 +94,13 @@ impl Store {
         room.0.insert("lm".into(), note.at.clone().into());
     }
 
+    fn has_message(&self, id: &str) -> StoreResult<bool> {
+        Ok(self
+            .engine
+            .get(Tree::MessageidMessage, id.as_bytes())?
+            .is_some())
+    }
+
     pub fn message(&self, id: &str) -> StoreResult<Option<Message>> {
         match self.engine.get(Tree::MessageidMessage, id.as_bytes())? {
             None => Ok(None),
@@ -111,11 +118,7 @@ impl Store {
     pub fn insert_message(&self, new: &NewMessage) -> StoreResult<Result<usize, Conflict>> {
         self.write_then(
             |store, batch| {
-                if store
-                    .engine
-                    .get(Tree::MessageidMessage, new.id.as_bytes())?
-                    .is_some()
-                {
+                if store.has_message(&new.id)? {
                     return Ok(None);
                 }
                 Self::put_message(batch, &new.message, &new.id);
@@ -200,11 +203,7 @@ impl Store {
     /// when it is this message (decided inside the write). `false` if the message is gone.
     pub fn update_message(&self, id: &str, room_id: &str, edited: &Message) -> StoreResult<bool> {
         self.write(|store, batch| {
-            if store
-                .engine
-                .get(Tree::MessageidMessage, id.as_bytes())?
-                .is_none()
-            {
+            if !store.has_message(id)? {
                 return Ok(false);
             }
             Self::put_message(batch, edited, id);
@@ -226,11 +225,7 @@ impl Store {
     /// one before). `false` if the message was already gone.
     pub fn delete_message(&self, id: &str, room_id: &str, at: &str) -> StoreResult<bool> {
         self.write(|store, batch| {
-            if store
-                .engine
-                .get(Tree::MessageidMessage, id.as_bytes())?
-                .is_none()
-            {
+            if !store.has_message(id)? {
                 return Ok(false);
             }
             batch.delete(Tree::MessageidMessage, id);
