@@ -6,6 +6,31 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+/// A system message (`uj`, `au`, `ru`, `ul`, `r`, …) as Rocket.Chat's
+/// `createWithTypeRoomIdMessageUserAndUnread` stores it: `msg` names the user or the new
+/// name, `u` who did it. Returns its id and document.
+pub fn new_system_message(
+    t: &str,
+    rid: &str,
+    msg: &str,
+    u: serde_json::Value,
+    now: super::time::Millis,
+) -> (String, super::Doc) {
+    let at = super::time::iso(now);
+    let id = super::id::new_id();
+    let doc = super::object(serde_json::json!({
+        "_id": id,
+        "t": t,
+        "rid": rid,
+        "ts": at,
+        "msg": msg,
+        "u": u,
+        "groupable": false,
+        "_updatedAt": at,
+    }));
+    (id, doc)
+}
+
 /// A stored message: valid JSON object bytes.
 #[derive(Debug, Clone)]
 pub struct Message(Box<RawValue>);

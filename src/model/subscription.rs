@@ -66,10 +66,13 @@ pub fn new_group_subscription(
         "ts": room.0.get("ts").cloned().unwrap_or_else(|| now.clone().into()),
         "rid": room.id(),
         "name": room.name(),
-        "fname": room.fname(),
-        "t": room.t(),
-        "u": user.short(),
     }));
+    // Rocket.Chat leaves out what the room does not have.
+    if let Some(fname) = room.fname() {
+        doc.insert("fname".into(), fname.into());
+    }
+    doc.insert("t".into(), room.t().into());
+    doc.insert("u".into(), user.short());
     if let Some(prid) = room.prid() {
         doc.insert("prid".into(), prid.into());
     }
@@ -81,32 +84,24 @@ pub fn new_group_subscription(
     Subscription(doc)
 }
 
-/// A new user's subscription to a default room (`addUserToDefaultChannels`): open, and
-/// unread with a mention, so that the room stands out.
-pub fn new_default_room_subscription(
+/// The subscription of a user added to an existing room (`createWithRoomAndUser` as
+/// `addUserToRoom` and `addUserToDefaultChannels` call it): open, and unread with a mention,
+/// so that the room stands out.
+pub fn new_joined_subscription(
     room: &super::Room,
     user: &super::User,
     now: super::time::Millis,
 ) -> Subscription {
-    let now = super::time::iso(now);
-    let mut doc = super::object(serde_json::json!({
-        "_id": super::id::new_id(),
-        "open": true,
-        "alert": true,
-        "unread": 1,
-        "userMentions": 1,
-        "groupMentions": 0,
-        "ts": now,
-        "rid": room.id(),
-        "name": room.name(),
-    }));
-    if let Some(fname) = room.fname() {
-        doc.insert("fname".into(), fname.into());
+    let mut sub = new_group_subscription(room, user, false, now);
+    for (key, value) in [
+        ("alert", serde_json::json!(true)),
+        ("unread", 1.into()),
+        ("userMentions", 1.into()),
+        ("ts", super::time::iso(now).into()),
+    ] {
+        sub.0.insert(key.into(), value);
     }
-    doc.insert("t".into(), room.t().into());
-    doc.insert("u".into(), user.short());
-    doc.insert("_updatedAt".into(), now.into());
-    Subscription(doc)
+    sub
 }
 
 /// A member's subscription to a DM. Created by an upsert in Rocket.Chat, so the filter keys

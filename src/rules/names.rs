@@ -54,6 +54,25 @@ mod tests {
     }
 
     proptest! {
+        /// A listed name is blocked in any letter case and with spaces around it in the list.
+        #[test]
+        fn a_listed_name_is_blocked_whatever_its_case(name in "[a-z][a-z0-9.]{0,10}", other in "[a-z]{1,5}") {
+            let list = format!("{other}, {} ,x", name.to_uppercase());
+            prop_assert!(username_is_blocked(&name, &[&list]));
+            prop_assert_eq!(username_is_blocked(&format!("{name}z"), &[&list]), format!("{name}z") == other);
+        }
+
+        /// The order is total and consistent: sorting twice gives the same list.
+        #[test]
+        fn display_order_sorts_stably(mut names in prop::collection::vec("[a-zA-Z ]{0,6}", 0..8)) {
+            names.sort_by(|a, b| display_order(a, b));
+            let again = { let mut n = names.clone(); n.sort_by(|a, b| display_order(a, b)); n };
+            prop_assert_eq!(&names, &again);
+            for w in names.windows(2) {
+                prop_assert!(display_order(&w[0], &w[1]) != std::cmp::Ordering::Greater);
+            }
+        }
+
         #[test]
         fn matches_the_default_pattern(s in "\\PC{0,12}") {
             let re = regex::Regex::new(r"^[0-9a-zA-Z\-_.]+$").unwrap();

@@ -10,11 +10,15 @@ use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, MessageId, RoomId};
+use crate::model::subscription::new_joined_subscription;
 use crate::model::user::Identity;
 use crate::model::{time, Doc, DocExt, Message, Room};
 use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
-use crate::store::{MemberBump, NewMessage};
+use crate::store::{MemberBump, NewMessage, ThreadReply};
+
+/// A member joining a room with the system message that reports it.
+type Join = (crate::model::Subscription, crate::store::SystemMessage);
 
 /// `chat.postMessage`'s message: where to, and the body as sent, which
 /// `processWebhookMessage` turns into a message.
@@ -41,7 +45,26 @@ impl Services {
         }
         let room = self.webhook_room(caller, &post.target).await?;
         let fields = message_fields::webhook_message(&post.payload);
-        self.send(&settings, caller, &room, fields).await
+        let join = self.join_to_post(caller, &room)?;
+        self.send(&settings, caller, &room, fields, join).await
+    }
+
+    /// `joinChannel`: posting by name or id to a public channel one may read but has not
+    /// joined joins it first (`addUserToRoom`, with its `uj` message). Reading is checked
+    /// first, so that posting never grants a guest more than they had.
+    fn join_to_post(&self, caller: &Caller, room: &Room) -> ApiResult<Option<Join>> {
+        let me = &caller.identity;
+        if room.t() != "c"
+            || self.store.subscription(room.id(), &me.id)?.is_some()
+            || !self.can_read(me, room)?
+        {
+            return Ok(None);
+        }
+        let user = self.store.user(&me.id)?.ok_or(ApiError::NotLoggedIn)?;
+        let username = me.username.as_deref().unwrap_or_default();
+        let note = super::rooms::system_message("uj", room.id(), username, me.short())?;
+        let sub = new_joined_subscription(room, &user, time::now_millis());
+        Ok(Some((sub, note)))
     }
 
     /// `processWebhookMessage`'s destination: `#` an id or name, `@` a user (id or username)
@@ -86,7 +109,7 @@ impl Services {
             fields.insert("msg".into(), "".into());
         }
         let room = self.store.room(&send.rid)?.ok_or(ApiError::InvalidRoom)?;
-        self.send(&settings, caller, &room, fields).await
+        self.send(&settings, caller, &room, fields, None).await
     }
 
     /// `chat.getMessage`: the stored message, handed to `respond`, if the caller may read
@@ -117,6 +140,7 @@ impl Services {
         caller: &Caller,
         room: &Room,
         mut fields: Doc,
+        join: Option<Join>,
     ) -> ApiResult<Value> {
         let sender = &caller.identity;
         self.check_can_send(sender, room)?;
@@ -177,7 +201,7 @@ impl Services {
                 }),
             })
             .collect();
-        // Thread replies notify thread followers, which rcpush does not track: no pushes.
+        // Rocket.Chat pushes a thread reply to the thread's followers; rcpush sends none for it.
         let pushes = match stored.contains_key("tmid") {
             true => Vec::new(),
             false => {
@@ -192,6 +216,12 @@ impl Services {
                 self.draft_message_pushes(settings, &facts, &members)?
             }
         };
+        let thread = stored.str_at("tmid").map(|tmid| ThreadReply {
+            tmid: tmid.to_string(),
+            sender_id: sender.id.clone(),
+            mentioned_ids: mentioned_ids.clone(),
+            group_mention,
+        });
         let new = NewMessage {
             message,
             id,
@@ -200,6 +230,8 @@ impl Services {
             at,
             bumps,
             pushes,
+            thread,
+            join,
         };
         match self.write(move |s| s.insert_message(&new)).await?? {
             Ok(queued) => {
@@ -229,7 +261,7 @@ impl Services {
     /// What the server reads from a message's text, written into `fields`: `urls` (unless
     /// `parse_urls` is off: `parseUrls: false` leaves the key out), `mentions`, `channels`
     /// and `md` (absent when the parser gives none). Returns the ids of the mentioned users
-    /// and whether `@all`/`@here` was used.
+    /// (not `all`/`here`) and whether `@all`/`@here` was used.
     pub(super) fn parse_content(
         &self,
         settings: &Snapshot,
@@ -251,6 +283,7 @@ impl Services {
         let mentioned_ids = user_mentions
             .iter()
             .filter_map(|m| m.get("_id").and_then(Value::as_str))
+            .filter(|id| !matches!(*id, "all" | "here"))
             .map(str::to_string)
             .collect();
         fields.insert("mentions".into(), user_mentions.into());

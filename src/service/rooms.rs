@@ -8,12 +8,15 @@ use super::users::UserRef;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, RoomId};
+use crate::model::message::new_system_message;
 use crate::model::room::Kind;
 use crate::model::room::{new_direct_room, new_group_room};
-use crate::model::subscription::{new_direct_subscription, new_group_subscription};
+use crate::model::subscription::{
+    new_direct_subscription, new_group_subscription, new_joined_subscription,
+};
 use crate::model::{time, Room, User};
 use crate::rules::names::{display_order, valid_name};
-use crate::store::{Conflict, Removal};
+use crate::store::{Conflict, Removal, SystemMessage};
 
 /// `channels.create` / `groups.create`'s body, its types checked.
 pub struct CreateRoom {
@@ -182,10 +185,16 @@ impl Services {
             });
         }
         let now = time::now_millis();
-        let subs: Vec<_> = users
+        // `au`: the added user's name, by the inviter (`_id` and `username` only).
+        let inviter = serde_json::json!({"_id": user.id, "username": user.username});
+        let subs = users
             .iter()
-            .map(|u| new_group_subscription(&room, u, false, now))
-            .collect();
+            .map(|u| {
+                let added = u.username().unwrap_or_default();
+                let note = system_message("au", room.id(), added, inviter.clone())?;
+                Ok((new_joined_subscription(&room, u, now), note))
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
         let rid = room.id().to_string();
         self.write(move |s| s.add_members(&rid, &subs, &time::iso(now)))
             .await??
@@ -205,7 +214,13 @@ impl Services {
             .into_iter()
             .next()
             .ok_or(ApiError::UserNotInRoom)?;
-        self.remove_member(&room, target.id().to_string(), Exit::Kick)
+        let note = system_message(
+            "ru",
+            room.id(),
+            target.username().unwrap_or_default(),
+            caller.identity.short(),
+        )?;
+        self.remove_member(&room, target.id().to_string(), note, Exit::Kick)
             .await
     }
 
@@ -221,7 +236,14 @@ impl Services {
                 method: Exit::Leave.method(),
             });
         }
-        self.remove_member(&room, caller.id().to_string(), Exit::Leave)
+        let me = &caller.identity;
+        let note = system_message(
+            "ul",
+            room.id(),
+            me.username.as_deref().unwrap_or_default(),
+            me.short(),
+        )?;
+        self.remove_member(&room, caller.id().to_string(), note, Exit::Leave)
             .await
     }
 
@@ -259,12 +281,18 @@ impl Services {
         Ok(out)
     }
 
-    /// Removes `user_id` from `room` unless they are its last owner.
-    async fn remove_member(&self, room: &Room, user_id: String, exit: Exit) -> ApiResult<Room> {
+    /// Removes `user_id` from `room` unless they are its last owner; `note` reports it.
+    async fn remove_member(
+        &self,
+        room: &Room,
+        user_id: String,
+        note: SystemMessage,
+        exit: Exit,
+    ) -> ApiResult<Room> {
         let rid = room.id().to_string();
         let at = time::iso(time::now_millis());
         let outcome = self
-            .write(move |s| s.remove_member(&rid, &user_id, &at))
+            .write(move |s| s.remove_member(&rid, &user_id, &at, &note))
             .await??;
         match outcome {
             Some(Removal::Removed(room)) => Ok(room),
@@ -277,6 +305,18 @@ impl Services {
             }),
         }
     }
+}
+
+/// A system message of type `t` in room `rid`: `msg` is the user or name it is about, `u`
+/// who did it.
+pub(super) fn system_message(
+    t: &str,
+    rid: &str,
+    msg: &str,
+    u: serde_json::Value,
+) -> ApiResult<SystemMessage> {
+    let (id, doc) = new_system_message(t, rid, msg, u, time::now_millis());
+    SystemMessage::new(id, doc).map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// How a member leaves a room: each way is its own Meteor method, named in its errors.

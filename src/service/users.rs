@@ -4,13 +4,15 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::auth::Caller;
+use super::rooms::system_message;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, UserId};
 use crate::model::room::{general_room, GENERAL};
-use crate::model::subscription::new_default_room_subscription;
+use crate::model::subscription::new_joined_subscription;
 use crate::model::user::{rocket_cat, NewUser, ROCKET_CAT};
 use crate::model::{time, Doc, User};
+use crate::rules::access::ROLES;
 use crate::rules::credentials::hash_password;
 use crate::rules::names::{username_is_blocked, valid_name};
 use crate::store::{Conflict, Store};
@@ -34,19 +36,6 @@ pub enum UserRef {
     Id(UserId),
     Username(String),
 }
-
-/// The roles an account may be given.
-const KNOWN_ROLES: &[&str] = &[
-    "admin",
-    "user",
-    "bot",
-    "app",
-    "guest",
-    "anonymous",
-    "livechat-agent",
-    "livechat-manager",
-    "livechat-monitor",
-];
 
 /// Fields hidden from callers without `view-full-other-user-info`.
 const PRIVATE_FIELDS: &[&str] = &[
@@ -92,7 +81,7 @@ impl Services {
             r if r.is_empty() => vec!["user".to_string()],
             r => r,
         };
-        if roles.iter().any(|r| !KNOWN_ROLES.contains(&r.as_str())) {
+        if roles.iter().any(|r| !ROLES.contains(&r.as_str())) {
             return Err(ApiError::InvalidRole);
         }
 
@@ -121,14 +110,18 @@ impl Services {
         }
         // New users join the default rooms (`#general`), as `insertUserDoc` does unless told
         // not to.
-        let joins: Vec<_> = match new.join_default_channels {
+        let joins = match new.join_default_channels {
             false => Vec::new(),
             true => self
                 .store
                 .default_rooms()?
                 .iter()
-                .map(|room| new_default_room_subscription(room, &user, time::now_millis()))
-                .collect(),
+                .map(|room| {
+                    let note = system_message("uj", room.id(), username, user.short())?;
+                    let sub = new_joined_subscription(room, &user, time::now_millis());
+                    Ok((sub, Some(note)))
+                })
+                .collect::<ApiResult<Vec<_>>>()?,
         };
         let stored = user.clone();
         match self
@@ -261,9 +254,10 @@ pub fn ensure_admin(
     if store.user(ROCKET_CAT)?.is_none() && store.user_id_by_username(ROCKET_CAT)?.is_none() {
         store.create_user(&rocket_cat(now), None, &[])?.ok();
     }
+    // The admin joins silently, as Rocket.Chat's set-up does.
     let joins: Vec<_> = store
         .room(GENERAL)?
-        .map(|general| new_default_room_subscription(&general, &user, now))
+        .map(|general| (new_joined_subscription(&general, &user, now), None))
         .into_iter()
         .collect();
     if store.create_user(&user, Some(&phc), &joins)?.is_err() {

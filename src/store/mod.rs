@@ -63,7 +63,7 @@ use serde::de::DeserializeOwned;
 use cache::Caches;
 pub use engine::{Batch, Engine, Mode, Transaction};
 pub use import::{Import, ImportedMessage, ImportedUser};
-pub use messages::{MemberBump, NewMessage};
+pub use messages::{MemberBump, NewMessage, SystemMessage, ThreadReply};
 pub use outbox::{Finish, PendingPush, PushDraft};
 pub use push_tokens::Registration;
 pub use rooms::Removal;

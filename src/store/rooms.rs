@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use super::keys;
 use super::trees::Tree;
-use super::{decode, encode, Batch, Conflict, PendingPush, Store, StoreResult};
+use super::{decode, encode, Batch, Conflict, PendingPush, Store, StoreResult, SystemMessage};
 use crate::model::{Room, Subscription};
 
 impl Store {
@@ -93,13 +93,14 @@ impl Store {
     }
 
     /// Renames a room: its `name` and `fname`, its name index, and the `name` / `fname` of
-    /// every subscription to it, unless another room has the name (decided inside the
-    /// write). `None` if the room is gone.
+    /// every subscription to it, with the system message that reports it, unless another
+    /// room has the name (decided inside the write). `None` if the room is gone.
     pub fn rename_room(
         &self,
         room_id: &str,
         name: &str,
         at: &str,
+        note: &SystemMessage,
     ) -> StoreResult<Option<Result<Room, Conflict>>> {
         self.write(|store, batch| {
             let Some(room) = store.room(room_id)? else {
@@ -115,6 +116,7 @@ impl Store {
             }
             room.0.insert("name".into(), name.into());
             room.0.insert("fname".into(), name.into());
+            Self::put_system_message(batch, &mut room, note);
             room.0.insert("_updatedAt".into(), at.into());
             Self::put_room(batch, &room);
             for user_id in store.room_member_ids(room_id)? {
@@ -136,39 +138,43 @@ impl Store {
         }
     }
 
-    /// Adds members: each subscription whose user is not in the room yet is stored, the
-    /// room's `usersCount` grows by their number and its `_updatedAt` becomes `at`. Returns
-    /// the room as stored, or `None` if it does not exist.
+    /// Adds members: each subscription whose user is not in the room yet is stored with the
+    /// system message that reports it, the room's `usersCount` grows by their number and its
+    /// `_updatedAt` becomes `at`. Returns the room as stored, or `None` if it does not exist.
     pub fn add_members(
         &self,
         room_id: &str,
-        subscriptions: &[Subscription],
+        subscriptions: &[(Subscription, SystemMessage)],
         at: &str,
     ) -> StoreResult<Option<Room>> {
         self.write(|store, batch| {
             let Some(room) = store.room(room_id)? else {
                 return Ok(None);
             };
+            let mut room = Arc::unwrap_or_clone(room);
             let mut added = 0;
-            for sub in subscriptions {
+            for (sub, note) in subscriptions {
                 if store.subscription(room_id, sub.user_id())?.is_none() {
                     Self::put_subscription(batch, sub);
+                    Self::put_system_message(batch, &mut room, note);
                     added += 1;
                 }
             }
-            let room = with_users_count(Arc::unwrap_or_clone(room), added, at);
+            let room = with_users_count(room, added, at);
             Self::put_room(batch, &room);
             Ok(Some(room))
         })
     }
 
-    /// Removes a member, unless they are the room's last owner: like a uniqueness rule,
-    /// this is decided inside the transaction. `None` if the room does not exist.
+    /// Removes a member, with the system message that reports it, unless they are the room's
+    /// last owner: like a uniqueness rule, this is decided inside the transaction. `None` if
+    /// the room does not exist.
     pub fn remove_member(
         &self,
         room_id: &str,
         user_id: &str,
         at: &str,
+        note: &SystemMessage,
     ) -> StoreResult<Option<Removal>> {
         self.write(|store, batch| {
             let Some(room) = store.room(room_id)? else {
@@ -188,7 +194,9 @@ impl Store {
                     return Ok(Some(Removal::LastOwner));
                 }
             }
-            let room = with_users_count(Arc::unwrap_or_clone(room), -1, at);
+            let mut room = Arc::unwrap_or_clone(room);
+            Self::put_system_message(batch, &mut room, note);
+            let room = with_users_count(room, -1, at);
             Self::put_room(batch, &room);
             batch.delete(Tree::UserroomidSubscription, keys::pair(user_id, room_id));
             batch.delete(Tree::Roomuserids, keys::pair(room_id, user_id));

@@ -264,8 +264,16 @@ mod tests {
             .unwrap();
         assert_eq!(store.badge("u1").unwrap(), 3);
 
+        let (id, doc) = crate::model::message::new_system_message(
+            "ul",
+            "r2",
+            "ann",
+            serde_json::json!({"_id": "u1"}),
+            0,
+        );
+        let note = super::super::SystemMessage::new(id, doc).unwrap();
         store
-            .remove_member("r2", "u1", "2030-01-01T00:00:00.000Z")
+            .remove_member("r2", "u1", "2030-01-01T00:00:00.000Z", &note)
             .unwrap();
         assert_eq!(store.badge("u1").unwrap(), 0);
         assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());

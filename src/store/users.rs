@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::trees::Tree;
-use super::{decode, encode, Conflict, Store, StoreResult};
+use super::{decode, encode, Conflict, Store, StoreResult, SystemMessage};
 use crate::model::user::{Identity, Names};
 use crate::model::{Room, Subscription, User};
 
@@ -104,12 +104,12 @@ impl Store {
 
     /// Inserts a new user with its indexes and password hash, unless a unique field is taken,
     /// and joins them to the rooms of `joins` (default rooms) that still exist, each room's
-    /// `usersCount` going up by one.
+    /// `usersCount` going up by one and its system message (if any) written.
     pub fn create_user(
         &self,
         user: &User,
         password_hash: Option<&str>,
-        joins: &[Subscription],
+        joins: &[(Subscription, Option<SystemMessage>)],
     ) -> StoreResult<Result<(), Conflict>> {
         self.write(|store, batch| {
             if store.user(user.id())?.is_some() {
@@ -126,7 +126,7 @@ impl Store {
                 }
             }
             Self::put_user(batch, user, password_hash);
-            for sub in joins {
+            for (sub, note) in joins {
                 if let Some(room) = store.room(sub.rid())? {
                     let mut room = Arc::unwrap_or_clone(room);
                     let count = room
@@ -135,6 +135,9 @@ impl Store {
                         .and_then(|v| v.as_i64())
                         .unwrap_or(0);
                     room.0.insert("usersCount".into(), (count + 1).into());
+                    if let Some(note) = note {
+                        Self::put_system_message(batch, &mut room, note);
+                    }
                     Self::put_room(batch, &room);
                     Self::put_subscription(batch, sub);
                 }

@@ -125,6 +125,19 @@ fn chat_post_message_refuses_attachments_as_validate_message_does() {
     assert_eq!(r.json()["subscription"]["unread"], 0);
 }
 
+/// `chat.sendMessage` into `#vb` of a message with `fields` besides its text.
+fn send_to_vb(app: &crate::helpers::TestApp, fields: Value) -> crate::helpers::Resp {
+    let mut message = json!({"rid": VB, "msg": "x"});
+    for (k, v) in fields.as_object().unwrap() {
+        message[k] = v.clone();
+    }
+    app.post(
+        "/api/v1/chat.sendMessage",
+        Some(BOB),
+        &json!({ "message": message }),
+    )
+}
+
 #[test]
 fn alias_and_avatar_need_message_impersonate() {
     let app = spawn_app();
@@ -137,39 +150,23 @@ fn alias_and_avatar_need_message_impersonate() {
         r.body,
         r#"{"success":false,"error":"Not enough permission"}"#
     );
-    let r = app.post(
-        "/api/v1/chat.sendMessage",
-        Some(BOB),
-        &json!({"message": {"rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "avatar": "http://site.com/logo.png"}}),
-    );
+    let r = send_to_vb(&app, json!({"avatar": "http://site.com/logo.png"}));
     assert_eq!(r.status, 400);
     assert_eq!(
         r.body,
         r#"{"success":false,"error":"Not enough permission"}"#
     );
     // An emoji alone needs nothing, and is stored.
-    let r = app.post(
-        "/api/v1/chat.sendMessage",
-        Some(BOB),
-        &json!({"message": {"rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "emoji": ":smirk:"}}),
-    );
+    let r = send_to_vb(&app, json!({"emoji": ":smirk:"}));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["message"]["emoji"], ":smirk:");
     // A wrongly typed field and a script avatar are refused before the permission.
-    let r = app.post(
-        "/api/v1/chat.sendMessage",
-        Some(BOB),
-        &json!({"message": {"rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "avatar": "javascript:alert(1)"}}),
-    );
+    let r = send_to_vb(&app, json!({"avatar": "javascript:alert(1)"}));
     assert_eq!(
         r.body,
         r#"{"success":false,"error":"Invalid href value provided"}"#
     );
-    let r = app.post(
-        "/api/v1/chat.sendMessage",
-        Some(BOB),
-        &json!({"message": {"rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "tshow": "yes"}}),
-    );
+    let r = send_to_vb(&app, json!({"tshow": "yes"}));
     assert_eq!(
         r.body,
         r#"{"success":false,"error":"Match error: Match error: Expected boolean, got string in field tshow"}"#
@@ -199,11 +196,7 @@ fn alias_and_avatar_need_message_impersonate() {
     assert_eq!(m["alias"], "CI");
     assert_eq!(m["avatar"], "https://ci.example/bot.png");
     assert!(m.get("emoji").is_none());
-    let r = app.post(
-        "/api/v1/chat.sendMessage",
-        Some(BOB),
-        &json!({"message": {"rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "alias": "Gruggy", "avatar": "/avatar/x"}}),
-    );
+    let r = send_to_vb(&app, json!({"alias": "Gruggy", "avatar": "/avatar/x"}));
     assert_eq!(r.status, 200, "{}", r.body);
     let m = &r.json()["message"];
     assert_eq!(

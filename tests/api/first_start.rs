@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{auth, keys, spawn_app, spawn_app_with, BOB};
+use crate::helpers::{auth, keys, spawn_app, spawn_app_with, BOB, GINA};
 
 #[test]
 fn a_fresh_database_has_general_and_rocket_cat() {
@@ -108,5 +108,25 @@ fn new_users_join_general_unless_told_not_to() {
         &json!({"channel": "#general", "text": "hello general"}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["message"]["rid"], "GENERAL");
+    let posted = r.json()["message"].clone();
+    assert_eq!(posted["rid"], "GENERAL");
+    // Posting by name joined bob first (`joinChannel`), with his `uj`.
+    let r = app.get("/api/v1/subscriptions.getOne?roomId=GENERAL", Some(BOB));
+    assert_eq!(r.json()["subscription"]["name"], "general");
+    let general = app
+        .get("/api/v1/channels.info?roomId=GENERAL", Some(BOB))
+        .json()["channel"]
+        .clone();
+    assert_eq!(general["usersCount"], 3);
+    assert_eq!(general["msgs"], 3);
+    assert_eq!(general["lastMessage"]["_id"], posted["_id"]);
+    // A guest, who may not read the channel, is not joined by posting.
+    let r = app.post(
+        "/api/v1/chat.postMessage",
+        Some(GINA),
+        &json!({"channel": "#general", "text": "let me in"}),
+    );
+    assert_eq!(r.body, r#"{"success":false,"error":"error-not-allowed"}"#);
+    let r = app.get("/api/v1/subscriptions.getOne?roomId=GENERAL", Some(GINA));
+    assert_eq!(r.json()["subscription"], serde_json::Value::Null);
 }

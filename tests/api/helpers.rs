@@ -141,11 +141,25 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and starts it again on the same data, with `adjust` applied.
+    /// Stops the server and starts it again on the same data, with `adjust` applied. The
+    /// stopped server's worker threads let go of sled's lock a moment after it stops: the
+    /// start is tried again while the database says it is locked.
     pub fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {
         self.stop();
         adjust(&mut self.config);
-        let server = spawn(self.config.clone()).expect("server restarts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let server = loop {
+            match spawn(self.config.clone()) {
+                Ok(server) => break server,
+                Err(e)
+                    if format!("{e:#}").contains("locked")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("server restarts: {e:#}"),
+            }
+        };
         self.url = server.url.clone();
         self.server = Some(server);
     }

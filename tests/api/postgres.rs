@@ -16,6 +16,7 @@ mod room_admin;
 mod rooms;
 #[path = "../support/mod.rs"]
 mod support;
+mod system_messages;
 
 /// The backend every `spawn_app` of this binary uses.
 pub const BACKEND: rcpush::config::Backend = rcpush::config::Backend::Postgres;

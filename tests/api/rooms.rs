@@ -360,32 +360,44 @@ fn im_create_can_exclude_the_caller_and_names_group_dms_as_rocket_chat_does() {
     assert_eq!(rodriq["name"], "alice, bob");
 }
 
+const VB: &str = "iu7jtPAhvEeAS5tNq";
+
+/// `chat.sendMessage` of `message` by `who`; returns the new message's id.
+fn send_message(app: &TestApp, who: (&str, &str), message: serde_json::Value) -> String {
+    let r = app.post(
+        "/api/v1/chat.sendMessage",
+        Some(who),
+        &json!({ "message": message }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["message"]["_id"].as_str().unwrap().to_string()
+}
+
+/// `who`'s subscription to `#vb`.
+fn vb_subscription(app: &TestApp, who: (&str, &str)) -> serde_json::Value {
+    app.get(
+        &format!("/api/v1/subscriptions.getOne?roomId={VB}"),
+        Some(who),
+    )
+    .json()["subscription"]
+        .clone()
+}
+
+fn stored_message(app: &TestApp, id: &str) -> serde_json::Value {
+    app.get(&format!("/api/v1/chat.getMessage?msgId={id}"), Some(BOB))
+        .json()["message"]
+        .clone()
+}
+
 #[test]
 fn a_thread_reply_that_mentions_a_member_leaves_the_thread_unread_for_them() {
     let app = spawn_app();
-    let vb = "iu7jtPAhvEeAS5tNq";
-    let r = app.post(
-        "/api/v1/chat.sendMessage",
-        Some(BOB),
-        &json!({"message": {"rid": vb, "msg": "Starting a Thread"}}),
-    );
-    let thread = r.json()["message"]["_id"].as_str().unwrap().to_string();
+    let vb = VB;
+    let thread = send_message(&app, BOB, json!({"rid": vb, "msg": "Starting a Thread"}));
     let reply = |text: &str| {
-        let r = app.post(
-            "/api/v1/chat.sendMessage",
-            Some(BOB),
-            &json!({"message": {"rid": vb, "msg": text, "tmid": thread}}),
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
+        send_message(&app, BOB, json!({"rid": vb, "msg": text, "tmid": thread}));
     };
-    let sub = |who| {
-        app.get(
-            &format!("/api/v1/subscriptions.getOne?roomId={vb}"),
-            Some(who),
-        )
-        .json()["subscription"]
-            .clone()
-    };
+    let sub = |who| vb_subscription(&app, who);
     reply("@alice making alice follow this thread");
     let s = sub(ALICE);
     assert_eq!(s["tunread"], json!([thread]));
@@ -424,4 +436,42 @@ fn a_thread_reply_that_mentions_a_member_leaves_the_thread_unread_for_them() {
         &json!({"rid": vb, "readThreads": "yes"}),
     );
     assert_eq!(r.json()["errorType"], "invalid-params");
+}
+
+#[test]
+fn thread_replies_update_the_parent_and_tell_its_followers() {
+    let app = spawn_app();
+    let vb = VB;
+    let send = |who, body| send_message(&app, who, body);
+    let sub = |who| vb_subscription(&app, who);
+    let thread = send(BOB, json!({"rid": vb, "msg": "a thread"}));
+    send(
+        ALICE,
+        json!({"rid": vb, "msg": "first reply", "tmid": thread}),
+    );
+    let parent = stored_message(&app, &thread);
+    assert_eq!(parent["replies"], json!([BOB.0, ALICE.0]));
+    assert_eq!(parent["tcount"], 1);
+    let order = keys(&parent);
+    assert_eq!(order[order.len() - 3..], ["replies", "tcount", "tlm"]);
+    // The author follows: the thread is unread for bob, not as a mention.
+    let bob = sub(BOB);
+    assert_eq!(bob["tunread"], json!([thread]));
+    assert!(bob.get("tunreadUser").is_none() && bob.get("tunreadGroup").is_none());
+    assert!(sub(RODRIQ).get("tunread").is_none());
+
+    // @all in a thread: every follower but the replier gets it as a group mention.
+    send(
+        RODRIQ,
+        json!({"rid": vb, "msg": "@all look", "tmid": thread}),
+    );
+    let parent = stored_message(&app, &thread);
+    assert_eq!(parent["replies"], json!([BOB.0, ALICE.0, RODRIQ.0]));
+    assert_eq!(parent["tcount"], 2);
+    for who in [BOB, ALICE] {
+        let s = sub(who);
+        assert_eq!(s["tunread"], json!([thread]));
+        assert_eq!(s["tunreadGroup"], json!([thread]));
+    }
+    assert!(sub(RODRIQ).get("tunread").is_none());
 }

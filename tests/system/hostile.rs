@@ -41,7 +41,14 @@ const ENDPOINTS: &[(&str, &str, &[&str])] = &[
         "POST",
         "/api/v1/users.create",
         &[
-            "email", "name", "password", "username", "roles", "active", "verified",
+            "email",
+            "name",
+            "password",
+            "username",
+            "roles",
+            "active",
+            "verified",
+            "joinDefaultChannels",
         ],
     ),
     (
@@ -50,7 +57,11 @@ const ENDPOINTS: &[(&str, &str, &[&str])] = &[
         &["name", "members", "readOnly"],
     ),
     ("POST", "/api/v1/groups.create", &["name", "members"]),
-    ("POST", "/api/v1/im.create", &["username", "usernames"]),
+    (
+        "POST",
+        "/api/v1/im.create",
+        &["username", "usernames", "excludeSelf"],
+    ),
     ("POST", "/api/v1/dm.create", &["username", "usernames"]),
     (
         "POST",
@@ -89,7 +100,11 @@ const ENDPOINTS: &[(&str, &str, &[&str])] = &[
         "/api/v1/channels.rename",
         &["roomId", "roomName", "name"],
     ),
-    ("POST", "/api/v1/subscriptions.read", &["rid", "roomId"]),
+    (
+        "POST",
+        "/api/v1/subscriptions.read",
+        &["rid", "roomId", "readThreads"],
+    ),
     ("GET", "/api/v1/permissions.listAll", &["updatedSince"]),
     ("POST", "/api/v1/permissions.update", &["permissions"]),
     ("POST", "/api/v1/settings/Push_gateway", &["value"]),
