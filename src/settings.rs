@@ -377,11 +377,19 @@ pub struct Settings {
     values: Arc<RwLock<IndexMap<String, Doc>>>,
     /// The typed view of `values`, replaced whole by every change.
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
-    /// The `settings_version` that `values` reflect.
+    /// The `settings_version` that `values` and `changed_permissions` reflect.
     version: Arc<AtomicU64>,
-    /// The permissions an admin changed, as stored when the server started (the services
-    /// keep them current from then on).
-    changed_permissions: Arc<Vec<Doc>>,
+    /// The permissions an admin changed, as stored: read at start and, on a shared
+    /// database, again whenever another process changed settings or permissions (this
+    /// process's own changes are applied by the services as they make them).
+    changed_permissions: Arc<RwLock<ChangedPermissions>>,
+}
+
+/// The stored permission changes, and how many times they were loaded.
+#[derive(Clone, Default)]
+pub struct ChangedPermissions {
+    pub loads: u64,
+    pub documents: Arc<Vec<Doc>>,
 }
 
 impl Settings {
@@ -417,14 +425,19 @@ impl Settings {
             values: Arc::new(RwLock::new(values)),
             snapshot: Arc::new(RwLock::new(snapshot)),
             version: Arc::new(AtomicU64::new(store.settings_version()?)),
-            changed_permissions: Arc::new(store.all_permissions()?),
+            changed_permissions: Arc::new(RwLock::new(ChangedPermissions {
+                loads: 0,
+                documents: Arc::new(store.all_permissions()?),
+            })),
         })
     }
 
     /// The `{"_id","roles","_updatedAt"}` documents of the permissions an admin changed
-    /// through `permissions.update`, read at start.
-    pub fn changed_permissions(&self) -> &[Doc] {
-        &self.changed_permissions
+    /// through `permissions.update`, as last loaded (`loads` tells a caller whether they
+    /// were loaded again since it last looked).
+    pub fn changed_permissions(&self) -> ChangedPermissions {
+        self.refresh();
+        self.changed_permissions.read().clone()
     }
 
     /// The settings in force, typed (a snapshot: a later `set` does not change it).
@@ -439,7 +452,8 @@ impl Settings {
         self.read().get(id).cloned()
     }
 
-    /// Loads the settings again if another process changed them (shared databases only).
+    /// Loads the settings and permission changes again if another process changed them
+    /// (shared databases only).
     /// If the database cannot be read, the settings loaded last stay in force: the request
     /// will meet the same failure where it needs the database, and say so.
     fn refresh(&self) {
@@ -457,9 +471,13 @@ impl Settings {
                 .into_iter()
                 .filter_map(|d| Some((d.get("_id")?.as_str()?.to_string(), d)))
                 .collect();
+            let permissions = self.store.all_permissions()?;
             let mut held = self.values.write();
             *self.snapshot.write() = Arc::new(Snapshot::read(&values));
             *held = values;
+            let mut changed = self.changed_permissions.write();
+            changed.loads += 1;
+            changed.documents = Arc::new(permissions);
             self.version.store(stored, Ordering::SeqCst);
             Ok(())
         };

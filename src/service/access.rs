@@ -25,7 +25,7 @@ impl Services {
                 t: current.t(),
                 prid: current.prid(),
             };
-            let table = self.permissions.read();
+            let table = self.permission_table();
             let mut access = can_access_room(facts, &roles, &table.rules, None);
             if access == Access::NeedsSubscription {
                 let subscribed = self.store.subscription(current.id(), &user.id)?.is_some();

@@ -45,6 +45,9 @@ pub struct Services {
     settings: Settings,
     /// The permission table in force: defaults, `[permissions]`, then admins' changes.
     permissions: Arc<parking_lot::RwLock<PermissionTable>>,
+    /// Rocket.Chat's default roles with `[permissions]` of the configuration: what the
+    /// stored changes apply to.
+    base_permissions: Arc<Permissions>,
     /// Serialises `permissions.update` calls (their store write and the table change).
     permission_updates: Arc<tokio::sync::Mutex<()>>,
     throttle: Arc<Mutex<LoginThrottle>>,
@@ -64,10 +67,9 @@ pub struct Services {
 
 impl Services {
     pub fn new(store: Store, settings: Settings, delivery: Delivery, config: &Config) -> Services {
-        let permissions = PermissionTable::new(
-            Permissions::with_overrides(&config.permissions),
-            settings.changed_permissions(),
-        );
+        let base_permissions = Permissions::with_overrides(&config.permissions);
+        let permissions =
+            PermissionTable::new(base_permissions.clone(), &settings.changed_permissions());
         let once_a_second = Quota::per_second(NonZeroU32::MIN);
         let latency = Latency::default();
         let mut metrics = Registry::default();
@@ -77,6 +79,7 @@ impl Services {
             store,
             settings,
             permissions: Arc::new(parking_lot::RwLock::new(permissions)),
+            base_permissions: Arc::new(base_permissions),
             permission_updates: Arc::new(tokio::sync::Mutex::new(())),
             throttle: Arc::new(Mutex::new(LoginThrottle::default())),
             throttle_limits: ThrottleLimits {
@@ -117,7 +120,7 @@ impl Services {
 
     /// Whether `roles` (global plus room-scoped) hold `permission`.
     fn has_permission(&self, permission: &str, roles: &[&str]) -> bool {
-        self.permissions.read().rules.has(permission, roles)
+        self.permission_table().rules.has(permission, roles)
     }
 
     /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time, in

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use parking_lot::RwLockReadGuard;
+
 use serde_json::{json, Value};
 
 use super::auth::Caller;
@@ -10,19 +12,22 @@ use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{time, Doc, DocExt};
 use crate::rules::access::{Permissions, ROLES};
+use crate::settings::ChangedPermissions;
 
 /// The rules in force and when each permission last changed.
 pub struct PermissionTable {
     pub rules: Permissions,
     /// `_updatedAt` of the permissions admins changed.
     changed_at: HashMap<String, String>,
+    /// The load of the stored changes this table was built from (`ChangedPermissions`).
+    loads: u64,
 }
 
 impl PermissionTable {
     /// `base` (defaults and configuration) with the stored changes applied over it.
-    pub fn new(mut base: Permissions, changed: &[Doc]) -> PermissionTable {
+    pub fn new(mut base: Permissions, changed: &ChangedPermissions) -> PermissionTable {
         let mut changed_at = HashMap::new();
-        for doc in changed {
+        for doc in changed.documents.iter() {
             let Some(id) = doc.str_at("_id") else {
                 continue;
             };
@@ -38,6 +43,7 @@ impl PermissionTable {
         PermissionTable {
             rules: base,
             changed_at,
+            loads: changed.loads,
         }
     }
 }
@@ -49,10 +55,21 @@ pub struct PermissionChange {
 }
 
 impl Services {
+    /// The permission table in force: rebuilt from the configuration and the stored changes
+    /// when another process changed them (shared databases; see `Settings`).
+    pub(super) fn permission_table(&self) -> RwLockReadGuard<'_, PermissionTable> {
+        let changed = self.settings.changed_permissions();
+        if self.permissions.read().loads != changed.loads {
+            let fresh = PermissionTable::new((*self.base_permissions).clone(), &changed);
+            *self.permissions.write() = fresh;
+        }
+        self.permissions.read()
+    }
+
     /// `permissions/get`: every permission as `{_id, roles, _updatedAt}`, or those changed
     /// after `since`. Permissions nobody changed date from this server's start.
     pub fn permission_list(&self, since: Option<time::Millis>) -> Vec<Value> {
-        let table = self.permissions.read();
+        let table = self.permission_table();
         table
             .rules
             .iter()
@@ -85,7 +102,7 @@ impl Services {
         ids.sort_unstable();
         ids.dedup();
         let known = {
-            let table = self.permissions.read();
+            let table = self.permission_table();
             ids.iter().all(|id| table.rules.contains(id))
         };
         if !known || ids.len() != changes.len() {

@@ -26,8 +26,8 @@ impl Store {
         })
     }
 
-    /// How many times settings were changed: processes sharing the database compare it with
-    /// the version they loaded to know when to load them again.
+    /// How many times settings or permissions were changed: processes sharing the database
+    /// compare it with the version they loaded to know when to load them again.
     pub fn settings_version(&self) -> StoreResult<u64> {
         match self.get_string(Tree::Meta, SETTINGS_VERSION)? {
             None => Ok(0),
@@ -44,12 +44,15 @@ impl Store {
             .collect()
     }
 
-    /// Stores permission documents, replacing any with the same id, in one write.
+    /// Stores permission documents, replacing any with the same id, in one write, and
+    /// counts the change in `settings_version` (processes sharing the database reload both).
     pub fn put_permissions(&self, permissions: &[Doc]) -> StoreResult<()> {
-        self.write(|_, batch| {
+        self.write(|store, batch| {
             for p in permissions {
                 Self::put_permission(batch, p);
             }
+            let next = store.settings_version()? + 1;
+            batch.put(Tree::Meta, SETTINGS_VERSION, next.to_string());
             Ok(())
         })
     }

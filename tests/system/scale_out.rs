@@ -218,6 +218,31 @@ struct Acked {
 }
 
 #[test]
+fn a_permission_changed_on_one_instance_applies_on_every_other_at_once() {
+    let url = database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let servers = start_at_once(2, || on_postgres(dir.path(), &url));
+    let path = format!("/api/v1/push.get?id={VB_MESSAGE}");
+    assert_eq!(
+        call(&servers[0].url(""), &path, Some(BOB), None).unwrap().0,
+        200
+    );
+    let admin = login(&servers[1], "admin", ADMIN_PASSWORD);
+    let only_admins = json!({"permissions": [{"_id": "view-c-room", "roles": ["admin"]}]});
+    must(
+        &servers[1],
+        "/api/v1/permissions.update",
+        Some(pair(&admin)),
+        Some(only_admins),
+    );
+    let (status, body) = call(&servers[0].url(""), &path, Some(BOB), None).unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("error-not-allowed"))
+    );
+}
+
+#[test]
 fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
     let url = database_or_skip();
     let dir = tempfile::tempdir().unwrap();
