@@ -340,7 +340,25 @@ fn postgres_section(md: &mut String, data: &Value) -> std::fmt::Result {
             fmt(num(w, "p99_ms"), 1),
         )?;
     }
-    writeln!(md)?;
+    writeln!(
+        md,
+        "\n**How the design scales.** *Shared:* the database. Every write is one transaction \
+         that takes one transaction-scoped advisory lock, so writes from all instances run one at \
+         a time, as they do in one sled process: write throughput is bounded by one writer's \
+         transaction (its round trips and one WAL flush), whatever the number of instances. \
+         Reads (push.get, most of the traffic) run on every instance at once, and PostgreSQL \
+         serves them from its shared buffers on all its cores. *Per instance:* HTTP, JSON, the \
+         notification, and push delivery (a claimed push stays with one instance). So on a \
+         machine with more cores, instances add read throughput until PostgreSQL's CPU or the \
+         network is the limit, and add nothing to write throughput. *Here* rcpush, PostgreSQL and \
+         the load generator share the same two cores, so a second instance shows its cost (more \
+         threads and connections on the same cores), not a speed-up. PostgreSQL itself costs \
+         each read a network round trip and each query a hand-off between rcpush's thread and its \
+         PostgreSQL client thread, where sled reads memory; and nothing is cached on PostgreSQL, \
+         so that a logout or a changed permission holds on every instance at once. The way past \
+         the single write lock (not built) is finer locks: per room for messages, per user for \
+         logins and devices.\n"
+    )?;
     Ok(())
 }
 
