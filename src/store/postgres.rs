@@ -45,6 +45,10 @@ struct Shared {
     handle: tokio::runtime::Handle,
     pool: Pool,
     sql: Vec<Sql>,
+    /// This process's writers queue here, not in PostgreSQL: only one write transaction
+    /// can hold the advisory lock anyway, and waiting writers would hold connections that
+    /// readers need.
+    writers: Arc<AsyncMutex<()>>,
 }
 
 /// Where a call's connection comes from: the pool, or the one an open transaction holds.
@@ -209,6 +213,7 @@ impl PgEngine {
             stop: Some(stop),
             pool,
             sql: Tree::ALL.iter().map(|t| Sql::new(t.name())).collect(),
+            writers: Arc::new(AsyncMutex::new(())),
         });
         let pool = shared.pool.clone();
         shared
@@ -422,10 +427,15 @@ impl Engine for PgEngine {
             Mode::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;".into(),
         };
         let pool = self.shared.pool.clone();
-        let object = self.shared.block_on(async move {
+        let writers = (mode == Mode::Write).then(|| self.shared.writers.clone());
+        let (writer, object) = self.shared.block_on(async move {
+            let writer = match writers {
+                Some(w) => Some(w.lock_owned().await),
+                None => None,
+            };
             let object = pool.get().await.map_err(backend)?;
             object.batch_execute(&start).await.map_err(backend)?;
-            Ok(object)
+            Ok((writer, object))
         })?;
         let held = Arc::new(AsyncMutex::new(object));
         Ok(Box::new(PgTransaction {
@@ -434,6 +444,7 @@ impl Engine for PgEngine {
                 source: Source::Transaction(held.clone()),
             }),
             held: Some(held),
+            writer,
         }))
     }
 
@@ -480,6 +491,8 @@ struct PgTransaction {
     view: Arc<PgEngine>,
     /// `None` once committed.
     held: Option<Arc<AsyncMutex<Object>>>,
+    /// A write transaction's place among this process's writers, given up when it ends.
+    writer: Option<OwnedMutexGuard<()>>,
 }
 
 impl Transaction for PgTransaction {
@@ -557,7 +570,9 @@ impl Transaction for PgTransaction {
 impl Drop for PgTransaction {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
+            let writer = self.writer.take();
             self.view.shared.handle.spawn(async move {
+                let _writer = writer;
                 let object = held.lock().await;
                 if object.batch_execute("ROLLBACK").await.is_err() {
                     drop(object);
