@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::fake_gateway::FakeGateway;
 use crate::support::postgres::{database_or_skip, private_cluster_or_skip};
-use crate::support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, RODRIQ};
+use crate::support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, GINA, RODRIQ};
 
 const VB: &str = "iu7jtPAhvEeAS5tNq";
 const VB_MESSAGE: &str = "WkbwSntxt8D3jLp8G";
@@ -215,6 +215,10 @@ struct Acked {
     messages: Vec<String>,
     users: Vec<String>,
     logins: Vec<(String, String)>,
+    /// Channels created with alice as a member.
+    channels: Vec<String>,
+    /// gina's device tokens.
+    devices: Vec<String>,
 }
 
 #[test]
@@ -270,7 +274,7 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
     let stop = Arc::new(AtomicBool::new(false));
     let urls: Vec<String> = servers.iter().map(|s| s.url("")).collect();
     let mut writers = Vec::new();
-    for w in 0..4 {
+    for w in 0..6 {
         let (acked, stop, urls, admin) = (acked.clone(), stop.clone(), urls.clone(), admin.clone());
         writers.push(std::thread::spawn(move || {
             let agent = agent();
@@ -290,10 +294,21 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
                         json!({"username": format!("u{n}"), "email": format!("u{n}@example.com"),
                                "name": "U", "password": "user-password-1"}),
                     ),
-                    _ => (
+                    3 => (
                         "/api/v1/login",
                         (String::new(), String::new()),
                         json!({"user": "bob", "password": "bob-demo"}),
+                    ),
+                    4 => (
+                        "/api/v1/channels.create",
+                        (RODRIQ.0.to_string(), RODRIQ.1.to_string()),
+                        json!({"name": format!("kill-{n}"), "members": ["alice"]}),
+                    ),
+                    _ => (
+                        "/api/v1/push.token",
+                        (GINA.0.to_string(), GINA.1.to_string()),
+                        json!({"type": "gcm", "value": format!("gina-{n}"),
+                               "appName": "chat.rocket.android"}),
                     ),
                 };
                 let mut req = agent.post(&format!("{base}{path}"));
@@ -311,10 +326,12 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
                         .messages
                         .push(v["message"]["_id"].as_str().unwrap().into()),
                     2 => a.users.push(format!("u{n}")),
-                    _ => a.logins.push((
+                    3 => a.logins.push((
                         v["data"]["userId"].as_str().unwrap().into(),
                         v["data"]["authToken"].as_str().unwrap().into(),
                     )),
+                    4 => a.channels.push(format!("kill-{n}")),
+                    _ => a.devices.push(format!("gina-{n}")),
                 }
             }
         }));
@@ -330,6 +347,7 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
     }
     let acked = acked.lock().unwrap();
     assert!(acked.messages.len() > 10 && !acked.users.is_empty() && !acked.logins.is_empty());
+    assert!(!acked.channels.is_empty() && !acked.devices.is_empty());
 
     // Every acknowledged write is there, on both instances.
     for s in &servers {
@@ -350,6 +368,25 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
             let (status, v) = call(&s.url(""), "/api/v1/me", Some(pair(token)), None).unwrap();
             assert_eq!(status, 200, "login token: {v}");
         }
+    }
+
+    // Memberships and device registrations, read from the database itself.
+    let store = rcpush::store::Store::open_postgres(&url, 2).unwrap();
+    for name in &acked.channels {
+        let room = store.room_by_name(name).unwrap().expect(name);
+        assert!(
+            store.subscription(room.id(), ALICE.0).unwrap().is_some(),
+            "{name}"
+        );
+    }
+    let devices: BTreeSet<String> = store
+        .push_tokens_of_user(GINA.0)
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.device().map(|(_, v)| v.to_string()))
+        .collect();
+    for d in &acked.devices {
+        assert!(devices.contains(d), "device {d}");
     }
 
     // Every push of every acknowledged message reaches the gateway; only those the killed
