@@ -149,6 +149,26 @@ fn imported_users_log_in_with_their_old_password_and_are_upgraded() {
 }
 
 #[test]
+fn failed_logins_block_imported_users_as_native_ones() {
+    let gw = FakeGateway::start();
+    let app = imported_app(&gw);
+    let login = |password: &str| {
+        app.post(
+            "/api/v1/login",
+            None,
+            &json!({"user": "bob", "password": password}),
+        )
+    };
+    for _ in 0..10 {
+        assert_eq!(login("nope").status, 401);
+    }
+    let r = login("correct horse");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "error-login-blocked-for-user");
+    app.login("alice", "correct horse");
+}
+
+#[test]
 fn old_phone_tokens_and_personal_access_tokens_keep_working() {
     let gw = FakeGateway::start();
     let app = imported_app(&gw);

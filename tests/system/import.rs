@@ -41,7 +41,11 @@ fn import_reports_what_it_did_and_refuses_to_run_twice() {
     }
     assert!(!out.contains("hunter2"), "a secret was printed");
     assert!(check_ok(&db).contains("5 users"));
-    let again = import(&db, &dump).output().unwrap();
+    // From standard input (`docker exec … mongodump --archive | rcpush import -`).
+    let again = import(&db, Path::new("-"))
+        .stdin(std::fs::File::open(&dump).unwrap())
+        .output()
+        .unwrap();
     assert!(one_line_failure(&again).contains("was already imported into this database"));
 }
 
