@@ -181,12 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 strict,
                 merge,
                 import_secrets,
-                spool_dir: config
-                    .storage
-                    .path
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
+                staging: config.storage.path.with_extension("import-staging"),
                 now: rcpush::model::time::now_millis(),
             },
         ),
@@ -261,11 +256,26 @@ fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
 
 /// Imports a Rocket.Chat dump (see `rcpush::import`): nothing is written unless the whole
 /// dump reads and checks.
+/// A database directory this run created is removed again if the import fails.
 fn import(config: &Config, options: rcpush::import::Options) -> anyhow::Result<()> {
-    let store = rcpush::store::Store::open(&config.storage.path, config.storage.cache_mb)?;
-    let report = rcpush::import::run(&store, &options)?;
-    println!("{report}");
-    Ok(())
+    let path = &config.storage.path;
+    let existed = path.exists();
+    let run = || -> anyhow::Result<rcpush::import::Report> {
+        let store = rcpush::store::Store::open(path, config.storage.cache_mb)?;
+        rcpush::import::run(&store, &options)
+    };
+    match run() {
+        Ok(report) => {
+            println!("{report}");
+            Ok(())
+        }
+        Err(e) => {
+            if !existed {
+                let _ = std::fs::remove_dir_all(path);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Cross-checks the indexes; needs the database to itself, so the server must be stopped.

@@ -45,8 +45,9 @@ pub struct Options {
     pub merge: bool,
     /// Keep the push and cloud credentials among the settings.
     pub import_secrets: bool,
-    /// Where the staging files go (removed at the end).
-    pub spool_dir: PathBuf,
+    /// The staging folder: emptied first (what an interrupted run left), removed at the end.
+    /// The caller holds the database, so no other import of it uses the folder.
+    pub staging: PathBuf,
     pub now: time::Millis,
 }
 
@@ -76,17 +77,7 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         refuse_if_not_empty(store)?;
     }
 
-    std::fs::create_dir_all(&options.spool_dir)
-        .with_context(|| format!("cannot create {}", options.spool_dir.display()))?;
-    let spool = tempfile::Builder::new()
-        .prefix("rcpush-import-")
-        .tempdir_in(&options.spool_dir)
-        .with_context(|| {
-            format!(
-                "cannot create a staging folder in {}",
-                options.spool_dir.display()
-            )
-        })?;
+    let spool = Staging::create(&options.staging)?;
 
     // Pass 1: stage.
     let mut stage = Stage::new(spool.path(), options.merge.then_some(store))?;
@@ -235,6 +226,31 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         seconds: started.elapsed().as_secs_f64(),
         resumed,
     })
+}
+
+/// The staging folder, removed when dropped (whether the import succeeded or not).
+struct Staging(PathBuf);
+
+impl Staging {
+    fn create(path: &Path) -> anyhow::Result<Staging> {
+        if path.exists() {
+            std::fs::remove_dir_all(path)
+                .with_context(|| format!("cannot empty the staging folder {}", path.display()))?;
+        }
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("cannot create the staging folder {}", path.display()))?;
+        Ok(Staging(path.to_path_buf()))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn marker_fingerprint(marker: &Option<serde_json::Value>) -> Option<&str> {

@@ -25,7 +25,7 @@ fn import_into(db: &std::path::Path, form: Form) -> rcpush::import::Report {
         &store,
         &Options {
             path,
-            spool_dir: dir.path().to_path_buf(),
+            staging: dir.path().join("staging"),
             now,
             ..Options::default()
         },
@@ -369,7 +369,7 @@ mod rendering {
             let app = spawn_app_with(|c| {
                 c.seed.file = String::new();
                 let store = Store::open(&c.storage.path, 4).unwrap();
-                rcpush::import::run(&store, &Options { path, spool_dir: dir.path().into(), now,
+                rcpush::import::run(&store, &Options { path, staging: dir.path().join("staging"), now,
                     ..Options::default() }).unwrap();
             });
             for m in &messages {

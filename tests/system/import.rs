@@ -115,6 +115,14 @@ fn bad_input_fails_on_one_line_and_writes_nothing() {
         "{line}"
     );
 
+    assert!(
+        !db.exists(),
+        "the database this command created is removed again"
+    );
+    assert!(!db.with_extension("import-staging").exists());
+    // A database that existed stays, unchanged.
+    drop(rcpush::store::Store::open(&db, 4).unwrap());
+    one_line_failure(&import(&db, &truncated).output().unwrap());
     assert!(check_ok(&db).contains("0 users, 0 rooms, 0 subscriptions, 0 messages"));
 }
 
