@@ -61,6 +61,8 @@ pub struct Report {
     pub ignored: BTreeSet<String>,
     pub site_url: Option<String>,
     pub unique_id: Option<String>,
+    /// Rocket.Chat's schema version (`migrations` `control` document).
+    pub schema_version: Option<i64>,
     pub seconds: f64,
     pub resumed: bool,
 }
@@ -223,6 +225,7 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         ignored: stage.ignored,
         site_url: ctx.site_url,
         unique_id: ctx.unique_id,
+        schema_version: stage.schema_version,
         seconds: started.elapsed().as_secs_f64(),
         resumed,
     })
@@ -341,6 +344,9 @@ fn progress_bar(collection: &str, total: u64) -> ProgressBar {
     bar
 }
 
+/// Rocket.Chat's migration state: read for the report only.
+const MIGRATIONS: &str = "migrations";
+
 /// Pass 1's sink: checks each document, spools the small collections as BSON and the
 /// messages as their final JSON, and hashes everything (the dump's fingerprint).
 struct Stage<'a> {
@@ -355,6 +361,7 @@ struct Stage<'a> {
     /// With `--merge`: the store, to find message ids that exist already.
     merge_into: Option<&'a Store>,
     collisions: Vec<String>,
+    schema_version: Option<i64>,
     bar: ProgressBar,
 }
 
@@ -375,6 +382,7 @@ impl<'a> Stage<'a> {
             ignored: BTreeSet::new(),
             merge_into,
             collisions: Vec::new(),
+            schema_version: None,
             bar,
         })
     }
@@ -397,6 +405,9 @@ impl<'a> Stage<'a> {
 
 impl Sink for Stage<'_> {
     fn wants(&mut self, collection: &str) -> bool {
+        if collection == MIGRATIONS {
+            return true;
+        }
         if prepare::ORDER.contains(&collection) {
             self.seen.insert(collection.to_string());
             true
@@ -411,6 +422,18 @@ impl Sink for Stage<'_> {
     }
 
     fn document(&mut self, collection: &str, bytes: Vec<u8>, at: &At) -> anyhow::Result<()> {
+        if collection == MIGRATIONS {
+            let doc = RawDocumentBuf::from_bytes(bytes)?;
+            if doc.get_str("_id").ok() == Some("control") {
+                self.schema_version = match doc.get("version") {
+                    Ok(Some(RawBsonRef::Int32(n))) => Some(n.into()),
+                    Ok(Some(RawBsonRef::Int64(n))) => Some(n),
+                    Ok(Some(RawBsonRef::Double(d))) => Some(d as i64),
+                    _ => None,
+                };
+            }
+            return Ok(());
+        }
         self.hashes
             .entry(collection.to_string())
             .or_default()
@@ -571,6 +594,9 @@ impl std::fmt::Display for Report {
                 f,
                 "  note: mongoexport turns invalid UTF-8 into U+FFFD; a mongodump keeps it"
             )?;
+        }
+        if let Some(v) = self.schema_version {
+            writeln!(f, "  Rocket.Chat schema version {v}")?;
         }
         if let Some(id) = &self.unique_id {
             writeln!(f, "  uniqueID {id} (notification ids stay the same)")?;

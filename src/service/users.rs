@@ -44,6 +44,10 @@ const KNOWN_ROLES: &[&str] = &[
     "livechat-monitor",
 ];
 
+/// Fields of imported users that Rocket.Chat never returns: `services` (what is left of it
+/// after import: 2FA flags, external logins) and the room list `__rooms`.
+const NEVER_SHOWN: &[&str] = &["services", "__rooms"];
+
 /// Fields hidden from callers without `view-full-other-user-info`.
 const PRIVATE_FIELDS: &[&str] = &[
     "avatarOrigin",
@@ -127,6 +131,7 @@ impl Services {
         let shown: Doc = user
             .0
             .into_iter()
+            .filter(|(k, _)| !NEVER_SHOWN.contains(&k.as_str()))
             .filter(|(k, _)| full || !PRIVATE_FIELDS.contains(&k.as_str()))
             .collect();
         Ok(Value::Object(shown))

@@ -29,6 +29,7 @@ fn import_reports_what_it_did_and_refuses_to_run_twice() {
     let out = succeeds(&mut import(&db, &dump));
     for line in [
         "rcpush: import: mongodump archive (gzip) (database rocketchat, MongoDB 7.0.14)",
+        "Rocket.Chat schema version 320",
         "uniqueID wkspc-unique-1",
         "skipped 1: devices of no imported user",
         "skipped 1: devices registered again later (older duplicate)",
