@@ -63,6 +63,8 @@ pub struct Report {
     pub unique_id: Option<String>,
     /// Rocket.Chat's schema version (`migrations` `control` document).
     pub schema_version: Option<i64>,
+    /// Messages and users' tokens read back after writing, all found as written.
+    pub self_check: (usize, usize),
     pub seconds: f64,
     pub resumed: bool,
 }
@@ -181,7 +183,8 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         "source": source_text,
         "started": time::iso(options.now),
     }))?;
-    let mut writer = Writer::new(store);
+    let messages = tallies.get(MESSAGES).map_or(0, |t| t.imported);
+    let mut writer = Writer::new(store, (messages / SELF_CHECK_MESSAGES).max(1));
     for collection in prepare::ORDER {
         let total = tallies.get(collection).map_or(0, |t| t.read);
         let bar = progress_bar(collection, total);
@@ -205,6 +208,7 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         writer.flush()?;
         bar.finish_and_clear();
     }
+    let self_check = writer.self_check()?;
     let documents: u64 = tallies.values().map(|t| t.imported).sum();
     store.set_rocketchat_import(&json!({
         "state": "done",
@@ -226,6 +230,7 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         site_url: ctx.site_url,
         unique_id: ctx.unique_id,
         schema_version: stage.schema_version,
+        self_check,
         seconds: started.elapsed().as_secs_f64(),
         resumed,
     })
@@ -529,26 +534,41 @@ fn each_prepared_message(
     Ok(())
 }
 
-/// Collects prepared documents into store batches of bounded size.
+/// About how many messages, and how many users' tokens, are read back after the import.
+const SELF_CHECK_MESSAGES: u64 = 1_000;
+const SELF_CHECK_USERS: usize = 100;
+
+/// Collects prepared documents into store batches of bounded size, and keeps a sample of
+/// what it wrote to read back at the end (import spec §7).
 struct Writer<'a> {
     store: &'a Store,
     batch: Import,
     documents: usize,
     bytes: usize,
+    /// Every `sample_every`-th message is sampled (a later duplicate `_id` replaces it).
+    sample_every: u64,
+    messages: u64,
+    sampled_messages: HashMap<String, String>,
+    sampled_tokens: Vec<(String, String)>,
 }
 
 impl<'a> Writer<'a> {
-    fn new(store: &'a Store) -> Self {
+    fn new(store: &'a Store, sample_every: u64) -> Self {
         Writer {
             store,
             batch: Import::default(),
             documents: 0,
             bytes: 0,
+            sample_every,
+            messages: 0,
+            sampled_messages: HashMap::new(),
+            sampled_tokens: Vec::new(),
         }
     }
 
     fn add(&mut self, p: Prepared) -> anyhow::Result<()> {
         self.documents += 1;
+        self.sample(&p);
         match p {
             Prepared::Setting(s) => self.batch.settings.push(s),
             Prepared::User(u) => self.batch.users.push(u),
@@ -564,6 +584,49 @@ impl<'a> Writer<'a> {
             self.flush()?;
         }
         Ok(())
+    }
+
+    fn sample(&mut self, p: &Prepared) {
+        match p {
+            Prepared::Message(m) => {
+                let json = m.message.raw().get();
+                if self.messages.is_multiple_of(self.sample_every)
+                    || self.sampled_messages.contains_key(&m.id)
+                {
+                    self.sampled_messages.insert(m.id.clone(), json.to_string());
+                }
+                self.messages += 1;
+            }
+            Prepared::User(u) if self.sampled_tokens.len() < SELF_CHECK_USERS => {
+                if let Some((hash, token)) = u.tokens.first() {
+                    self.sampled_tokens
+                        .push((hash.clone(), token.user_id.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads the sample back: each message as written, each token resolving to its user.
+    fn self_check(&self) -> anyhow::Result<(usize, usize)> {
+        for (id, json) in &self.sampled_messages {
+            let stored = self.store.message(id)?;
+            if stored.as_ref().map(|m| m.raw().get()) != Some(json.as_str()) {
+                bail!("self-check: message {id} does not read back as written; run the same command again");
+            }
+        }
+        for (hash, user) in &self.sampled_tokens {
+            if self
+                .store
+                .login_token(hash)?
+                .map(|t| t.user_id.clone())
+                .as_ref()
+                != Some(user)
+            {
+                bail!("self-check: a login token of user {user} does not resolve to them; run the same command again");
+            }
+        }
+        Ok((self.sampled_messages.len(), self.sampled_tokens.len()))
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
@@ -626,6 +689,11 @@ impl std::fmt::Display for Report {
             .iter()
             .find(|(c, _)| *c == MESSAGES)
             .map_or(0, |(_, t)| t.imported);
+        writeln!(
+            f,
+            "  self-check: {} messages and {} users' login tokens read back as written",
+            self.self_check.0, self.self_check.1
+        )?;
         write!(
             f,
             "rcpush: imported {} documents in {:.1} s ({:.0} messages/s){}",

@@ -33,6 +33,23 @@ fn import_into(db: &std::path::Path, form: Form) -> rcpush::import::Report {
     .unwrap_or_else(|e| panic!("{form:?}: {e:#}"))
 }
 
+/// Waits until no handle holds the sled database at `db` (sled lets go of its file lock from
+/// a background thread, a moment after the last handle is dropped), so the server can open it.
+fn wait_until_released(db: &std::path::Path) {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(db.join("db")).unwrap();
+    let started = std::time::Instant::now();
+    // SAFETY: flock on a file descriptor this function owns; released by the second call.
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the database stays locked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+}
+
 /// The server on an imported database, delivering pushes to `gw`.
 fn imported_app(gw: &FakeGateway) -> TestApp {
     let url = gw.url.clone();
@@ -41,6 +58,7 @@ fn imported_app(gw: &FakeGateway) -> TestApp {
         c.settings.insert("Push_gateway".into(), json!(url));
         c.push.retry_delays_ms = vec![100];
         import_into(&c.storage.path, Form::ArchiveGzip);
+        wait_until_released(&c.storage.path);
     })
 }
 
@@ -146,17 +164,8 @@ fn imported_users_log_in_with_their_old_password_and_are_upgraded() {
         assert_eq!(r.status, 401, "{user}: {}", r.body);
     }
     app.stop();
-    // The server's last threads let go of the database a moment after it stops.
-    let started = std::time::Instant::now();
-    let store = loop {
-        match Store::open(&app.data_dir, 4) {
-            Ok(store) => break store,
-            Err(_) if started.elapsed().as_secs() < 10 => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
+    wait_until_released(&app.data_dir);
+    let store = Store::open(&app.data_dir, 4).unwrap();
     let alice = store.password_hash(fixture::ALICE).unwrap().unwrap();
     assert!(
         alice.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
@@ -392,6 +401,8 @@ mod rendering {
                 let store = Store::open(&c.storage.path, 4).unwrap();
                 rcpush::import::run(&store, &Options { path, staging: dir.path().join("staging"), now,
                     ..Options::default() }).unwrap();
+                drop(store);
+                wait_until_released(&c.storage.path);
             });
             for m in &messages {
                 let r = app.get(

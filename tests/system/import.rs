@@ -36,6 +36,7 @@ fn import_reports_what_it_did_and_refuses_to_run_twice() {
         "1 session tokens expired (dropped)",
         "4 passwords: bcrypt",
         "not imported: rocketchat_sessions",
+        "self-check: 4 messages and 2 users' login tokens read back as written",
         "rcpush: imported ",
     ] {
         assert!(out.contains(line), "{line} missing from:\n{out}");
