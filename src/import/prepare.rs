@@ -72,6 +72,10 @@ pub struct Context {
     /// `Accounts_LoginExpiration`, in days (spec §3.5).
     pub login_expiration_days: i64,
     pub users: HashSet<String>,
+    /// Lower-cased usernames and e-mails seen, and those two users share: rcpush's index
+    /// keeps one user per lower-cased name (spec §6.5 wants exact-case logins for both).
+    pub names_seen: HashSet<String>,
+    pub shared_names: HashSet<String>,
     pub rooms: HashSet<String>,
     /// Token hashes seen so far, and those held by two users (kept by neither).
     pub token_owners: HashMap<String, String>,
@@ -155,6 +159,11 @@ pub fn observe(collection: &str, raw: &RawDocument, ctx: &mut Context) -> Result
         }
         USERS => {
             ctx.users.insert(id.to_string());
+            for name in login_names(raw) {
+                if !ctx.names_seen.insert(name.clone()) {
+                    ctx.shared_names.insert(name);
+                }
+            }
             let mut seen_here = HashSet::new();
             for hash in token_hashes(raw) {
                 if !seen_here.insert(hash.clone()) {
@@ -202,6 +211,25 @@ pub fn observe(collection: &str, raw: &RawDocument, ctx: &mut Context) -> Result
     Ok(())
 }
 
+/// A user's username and e-mail addresses, lower-cased (as rcpush indexes them).
+fn login_names(raw: &RawDocument) -> Vec<String> {
+    let mut names: Vec<String> = raw
+        .get_str("username")
+        .ok()
+        .map(|u| format!("username {}", u.to_lowercase()))
+        .into_iter()
+        .collect();
+    if let Ok(emails) = raw.get_array("emails") {
+        names.extend(emails.into_iter().filter_map(|e| {
+            let address = e.ok()?.as_document()?.get_str("address").ok()?;
+            Some(format!("e-mail {}", address.to_lowercase()))
+        }));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// The hashes of a user's login tokens, legacy raw tokens hashed.
 fn token_hashes(raw: &RawDocument) -> Vec<String> {
     let tokens = raw
@@ -241,6 +269,15 @@ pub fn prepare(
     if string_id(raw)?.is_none() {
         tally.skip("ObjectId _id (unreachable in Rocket.Chat)");
         return Ok(None);
+    }
+    if collection == USERS
+        && login_names(raw)
+            .iter()
+            .any(|n| ctx.shared_names.contains(n))
+    {
+        tally.fact(
+            "users sharing a username or e-mail up to case (the last imported answers to it)",
+        );
     }
     let doc = json_doc(raw, tally)?;
     let prepared = match collection {
@@ -569,6 +606,22 @@ mod tests {
         assert_eq!(tally.facts["tokens held by two users dropped"], 2);
         assert_eq!(tally.facts["session tokens expired (dropped)"], 1);
         assert_eq!(tally.facts["legacy unhashed tokens (hashed)"], 1);
+    }
+
+    #[test]
+    fn usernames_and_emails_shared_up_to_case_are_reported() {
+        let users = [
+            doc! {"_id": "a", "username": "Ann", "emails": [{"address": "ann@x.org"}]},
+            doc! {"_id": "b", "username": "ann"},
+            doc! {"_id": "c", "username": "cid", "emails": [{"address": "ANN@x.org"}]},
+            doc! {"_id": "d", "username": "dan"},
+        ];
+        let (_, tally) = run(USERS, &users, &mut Context::new(NOW, false));
+        assert_eq!(
+            tally.facts
+                ["users sharing a username or e-mail up to case (the last imported answers to it)"],
+            3
+        );
     }
 
     #[test]
