@@ -77,6 +77,10 @@ enum Command {
         /// Keep the push and cloud credentials among the settings.
         #[arg(long)]
         import_secrets: bool,
+        /// Leave out messages older than this date (YYYY-MM-DD or RFC 3339): push.get is
+        /// asked about recent messages, and a small device may not hold the whole history.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        messages_since: Option<i64>,
     },
 }
 
@@ -173,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             strict,
             merge,
             import_secrets,
+            messages_since,
         } => import(
             &config,
             rcpush::import::Options {
@@ -181,6 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 strict,
                 merge,
                 import_secrets,
+                messages_since,
                 staging: config.storage.path.with_extension("import-staging"),
                 now: rcpush::model::time::now_millis(),
             },
@@ -256,6 +262,18 @@ fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
 
 /// Imports a Rocket.Chat dump (see `rcpush::import`): nothing is written unless the whole
 /// dump reads and checks.
+/// `2025-01-31` (midnight UTC) or an RFC 3339 time, as milliseconds.
+fn parse_date(s: &str) -> Result<i64, String> {
+    if let Some(ms) = rcpush::model::time::parse_iso(s) {
+        return Ok(ms);
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+        .ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD or RFC 3339)"))
+}
+
 /// A database directory this run created is removed again if the import fails.
 fn import(config: &Config, options: rcpush::import::Options) -> anyhow::Result<()> {
     let path = &config.storage.path;

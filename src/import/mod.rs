@@ -45,6 +45,9 @@ pub struct Options {
     pub merge: bool,
     /// Keep the push and cloud credentials among the settings.
     pub import_secrets: bool,
+    /// Leave out messages older than this (ms): push.get is asked about recent messages, and
+    /// a small device may not hold the whole history.
+    pub messages_since: Option<time::Millis>,
     /// The staging folder: emptied first (what an interrupted run left), removed at the end.
     /// The caller holds the database, so no other import of it uses the folder.
     pub staging: PathBuf,
@@ -84,7 +87,11 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
     let spool = Staging::create(&options.staging)?;
 
     // Pass 1: stage.
-    let mut stage = Stage::new(spool.path(), options.merge.then_some(store))?;
+    let mut stage = Stage::new(
+        spool.path(),
+        options.merge.then_some(store),
+        options.messages_since,
+    )?;
     let (kind, found) = source::read(&options.path, options.db.as_deref(), &mut stage)?;
     let fingerprint = stage.finish()?;
     if !stage.seen.contains(prepare::DEVICES) {
@@ -366,12 +373,17 @@ struct Stage<'a> {
     /// With `--merge`: the store, to find message ids that exist already.
     merge_into: Option<&'a Store>,
     collisions: Vec<String>,
+    messages_since: Option<time::Millis>,
     schema_version: Option<i64>,
     bar: ProgressBar,
 }
 
 impl<'a> Stage<'a> {
-    fn new(dir: &'a Path, merge_into: Option<&'a Store>) -> anyhow::Result<Self> {
+    fn new(
+        dir: &'a Path,
+        merge_into: Option<&'a Store>,
+        messages_since: Option<time::Millis>,
+    ) -> anyhow::Result<Self> {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{spinner} reading the dump: {bytes} ({bytes_per_sec})")
@@ -387,6 +399,7 @@ impl<'a> Stage<'a> {
             ignored: BTreeSet::new(),
             merge_into,
             collisions: Vec::new(),
+            messages_since,
             schema_version: None,
             bar,
         })
@@ -400,6 +413,10 @@ impl<'a> Stage<'a> {
             spool.flush()?;
         }
         let mut all = Sha256::new();
+        // The same dump with another cut-off is another import.
+        if let Some(since) = self.messages_since {
+            all.update(format!("messages since {since}"));
+        }
         for (name, hash) in std::mem::take(&mut self.hashes) {
             all.update(name.as_bytes());
             all.update(hash.finalize());
@@ -446,6 +463,19 @@ impl Sink for Stage<'_> {
         let raw = RawDocumentBuf::from_bytes(bytes)
             .map_err(|e| anyhow::anyhow!("{at}: corrupt BSON document: {e}"))?;
         if collection == MESSAGES {
+            if let (Some(since), Ok(Some(RawBsonRef::DateTime(ts)))) =
+                (self.messages_since, raw.get("ts"))
+            {
+                if ts.timestamp_millis() < since {
+                    let tally = &mut self.messages_tally;
+                    tally.read += 1;
+                    *tally
+                        .facts
+                        .entry("messages older than --messages-since (left out)")
+                        .or_default() += 1;
+                    return Ok(());
+                }
+            }
             let Some(Prepared::Message(m)) = prepare::prepare(
                 MESSAGES,
                 &raw,

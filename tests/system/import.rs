@@ -190,3 +190,21 @@ fn kill_9_during_an_import_is_finished_by_running_it_again() {
         );
     }
 }
+
+#[test]
+fn messages_since_leaves_older_messages_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let dump = workspace_dump(dir.path(), Form::Archive);
+    let out = succeeds(import(&db, &dump).args(["--messages-since", "2025-04-26T12:45:00Z"]));
+    assert!(
+        out.contains("1 messages older than --messages-since (left out)"),
+        "{out}"
+    );
+    assert!(check_ok(&db).contains("3 messages"));
+    let bad = import(&db, &dump)
+        .args(["--messages-since", "last week"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a date"));
+}
