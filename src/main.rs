@@ -77,6 +77,10 @@ enum Command {
         /// Keep the push and cloud credentials among the settings.
         #[arg(long)]
         import_secrets: bool,
+        /// Leave out messages older than this date (YYYY-MM-DD or RFC 3339): push.get is
+        /// asked about recent messages, and a small device may not hold the whole history.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        messages_since: Option<i64>,
     },
 }
 
@@ -173,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             strict,
             merge,
             import_secrets,
+            messages_since,
         } => import(
             &config,
             rcpush::import::Options {
@@ -181,12 +186,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 strict,
                 merge,
                 import_secrets,
-                spool_dir: config
-                    .storage
-                    .path
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
+                messages_since,
+                staging: config.storage.path.with_extension("import-staging"),
                 now: rcpush::model::time::now_millis(),
             },
         ),
@@ -230,23 +231,18 @@ impl Command {
 /// database directory this run created is removed again if the load fails.
 fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
     let import = rcpush::seed::read_file(file)?;
-    let path = &config.storage.path;
-    let embedded = config.storage.backend == Backend::Sled;
-    let existed = path.exists();
-    let load = || -> anyhow::Result<usize> {
-        let store = rcpush::startup::open_store(&config.storage)?;
+    let n = on_new_database(config, |store| {
         let held: usize = store.document_counts()?.iter().map(|(_, n)| n).sum();
         if held > 0 {
-            let (what, instead) = if embedded {
-                (
-                    path.display().to_string(),
+            let (what, instead) = match config.storage.backend {
+                Backend::Sled => (
+                    config.storage.path.display().to_string(),
                     "point storage.path at a new directory",
-                )
-            } else {
-                (
+                ),
+                Backend::Postgres => (
                     "in PostgreSQL".into(),
                     "point storage.url at an empty database",
-                )
+                ),
             };
             anyhow::bail!(
                 "the database {what} already holds {held} documents; seed loads only into an \
@@ -255,26 +251,44 @@ fn seed(config: &Config, file: &Path) -> anyhow::Result<()> {
         }
         store.import(&import)?;
         Ok(import.document_count())
-    };
-    match load() {
-        Ok(n) => {
-            println!("rcpush: loaded {n} documents from {}", file.display());
-            Ok(())
-        }
-        Err(e) => {
-            if embedded && !existed {
-                let _ = std::fs::remove_dir_all(path);
-            }
-            Err(e)
-        }
+    })?;
+    println!("rcpush: loaded {n} documents from {}", file.display());
+    Ok(())
+}
+
+/// Runs `work` on the configured database. A sled directory this run created is removed
+/// again if `work` fails, so a failed `seed` or `import` leaves no database behind.
+fn on_new_database<T>(
+    config: &Config,
+    work: impl FnOnce(&rcpush::store::Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let path = &config.storage.path;
+    let created = config.storage.backend == Backend::Sled && !path.exists();
+    let result = rcpush::startup::open_store(&config.storage)
+        .map_err(anyhow::Error::from)
+        .and_then(|store| work(&store));
+    if result.is_err() && created {
+        let _ = std::fs::remove_dir_all(path);
     }
+    result
+}
+
+/// `2025-01-31` (midnight UTC) or an RFC 3339 time, as milliseconds.
+fn parse_date(s: &str) -> Result<i64, String> {
+    if let Some(ms) = rcpush::model::time::parse_iso(s) {
+        return Ok(ms);
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+        .ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD or RFC 3339)"))
 }
 
 /// Imports a Rocket.Chat dump (see `rcpush::import`): nothing is written unless the whole
 /// dump reads and checks.
 fn import(config: &Config, options: rcpush::import::Options) -> anyhow::Result<()> {
-    let store = rcpush::startup::open_store(&config.storage)?;
-    let report = rcpush::import::run(&store, &options)?;
+    let report = on_new_database(config, |store| rcpush::import::run(store, &options))?;
     println!("{report}");
     Ok(())
 }

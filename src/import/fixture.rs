@@ -328,6 +328,10 @@ pub fn workspace(now: i64) -> Vec<(&'static str, Vec<Document>)> {
             "rocketchat_sessions",
             vec![doc! {"_id": "s1", "userId": ALICE}],
         ),
+        (
+            "migrations",
+            vec![doc! {"_id": "control", "version": 320, "locked": false}],
+        ),
     ]
 }
 

@@ -45,8 +45,12 @@ pub struct Options {
     pub merge: bool,
     /// Keep the push and cloud credentials among the settings.
     pub import_secrets: bool,
-    /// Where the staging files go (removed at the end).
-    pub spool_dir: PathBuf,
+    /// Leave out messages older than this (ms): push.get is asked about recent messages, and
+    /// a small device may not hold the whole history.
+    pub messages_since: Option<time::Millis>,
+    /// The staging folder: emptied first (what an interrupted run left), removed at the end.
+    /// The caller holds the database, so no other import of it uses the folder.
+    pub staging: PathBuf,
     pub now: time::Millis,
 }
 
@@ -60,13 +64,18 @@ pub struct Report {
     pub ignored: BTreeSet<String>,
     pub site_url: Option<String>,
     pub unique_id: Option<String>,
+    /// Rocket.Chat's schema version (`migrations` `control` document).
+    pub schema_version: Option<i64>,
+    /// Messages and users' tokens read back after writing, all found as written.
+    pub self_check: (usize, usize),
     pub seconds: f64,
     pub resumed: bool,
 }
 
-/// Documents per write (and flush).
-const BATCH_DOCUMENTS: usize = 5_000;
-const BATCH_BYTES: usize = 8 << 20;
+/// Documents per write (and flush). sled's memory grows with the size of its batches: for
+/// 200k messages, 5,000 per batch peaked at 190 MB, 500 at 88 MB (debug build).
+const BATCH_DOCUMENTS: usize = 500;
+const BATCH_BYTES: usize = 1 << 20;
 
 pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
     let started = Instant::now();
@@ -75,20 +84,14 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         refuse_if_not_empty(store)?;
     }
 
-    std::fs::create_dir_all(&options.spool_dir)
-        .with_context(|| format!("cannot create {}", options.spool_dir.display()))?;
-    let spool = tempfile::Builder::new()
-        .prefix("rcpush-import-")
-        .tempdir_in(&options.spool_dir)
-        .with_context(|| {
-            format!(
-                "cannot create a staging folder in {}",
-                options.spool_dir.display()
-            )
-        })?;
+    let spool = Staging::create(&options.staging)?;
 
     // Pass 1: stage.
-    let mut stage = Stage::new(spool.path(), options.merge.then_some(store))?;
+    let mut stage = Stage::new(
+        spool.path(),
+        options.merge.then_some(store),
+        options.messages_since,
+    )?;
     let (kind, found) = source::read(&options.path, options.db.as_deref(), &mut stage)?;
     let fingerprint = stage.finish()?;
     if !stage.seen.contains(prepare::DEVICES) {
@@ -187,7 +190,8 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         "source": source_text,
         "started": time::iso(options.now),
     }))?;
-    let mut writer = Writer::new(store);
+    let messages = tallies.get(MESSAGES).map_or(0, |t| t.imported);
+    let mut writer = Writer::new(store, (messages / SELF_CHECK_MESSAGES).max(1));
     for collection in prepare::ORDER {
         let total = tallies.get(collection).map_or(0, |t| t.read);
         let bar = progress_bar(collection, total);
@@ -211,6 +215,7 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         writer.flush()?;
         bar.finish_and_clear();
     }
+    let self_check = writer.self_check()?;
     let documents: u64 = tallies.values().map(|t| t.imported).sum();
     store.set_rocketchat_import(&json!({
         "state": "done",
@@ -231,9 +236,36 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         ignored: stage.ignored,
         site_url: ctx.site_url,
         unique_id: ctx.unique_id,
+        schema_version: stage.schema_version,
+        self_check,
         seconds: started.elapsed().as_secs_f64(),
         resumed,
     })
+}
+
+/// The staging folder, removed when dropped (whether the import succeeded or not).
+struct Staging(PathBuf);
+
+impl Staging {
+    fn create(path: &Path) -> anyhow::Result<Staging> {
+        if path.exists() {
+            std::fs::remove_dir_all(path)
+                .with_context(|| format!("cannot empty the staging folder {}", path.display()))?;
+        }
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("cannot create the staging folder {}", path.display()))?;
+        Ok(Staging(path.to_path_buf()))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn marker_fingerprint(marker: &Option<serde_json::Value>) -> Option<&str> {
@@ -324,6 +356,9 @@ fn progress_bar(collection: &str, total: u64) -> ProgressBar {
     bar
 }
 
+/// Rocket.Chat's migration state: read for the report only.
+const MIGRATIONS: &str = "migrations";
+
 /// Pass 1's sink: checks each document, spools the small collections as BSON and the
 /// messages as their final JSON, and hashes everything (the dump's fingerprint).
 struct Stage<'a> {
@@ -338,11 +373,17 @@ struct Stage<'a> {
     /// With `--merge`: the store, to find message ids that exist already.
     merge_into: Option<&'a Store>,
     collisions: Vec<String>,
+    messages_since: Option<time::Millis>,
+    schema_version: Option<i64>,
     bar: ProgressBar,
 }
 
 impl<'a> Stage<'a> {
-    fn new(dir: &'a Path, merge_into: Option<&'a Store>) -> anyhow::Result<Self> {
+    fn new(
+        dir: &'a Path,
+        merge_into: Option<&'a Store>,
+        messages_since: Option<time::Millis>,
+    ) -> anyhow::Result<Self> {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{spinner} reading the dump: {bytes} ({bytes_per_sec})")
@@ -358,6 +399,8 @@ impl<'a> Stage<'a> {
             ignored: BTreeSet::new(),
             merge_into,
             collisions: Vec::new(),
+            messages_since,
+            schema_version: None,
             bar,
         })
     }
@@ -370,6 +413,10 @@ impl<'a> Stage<'a> {
             spool.flush()?;
         }
         let mut all = Sha256::new();
+        // The same dump with another cut-off is another import.
+        if let Some(since) = self.messages_since {
+            all.update(format!("messages since {since}"));
+        }
         for (name, hash) in std::mem::take(&mut self.hashes) {
             all.update(name.as_bytes());
             all.update(hash.finalize());
@@ -380,6 +427,9 @@ impl<'a> Stage<'a> {
 
 impl Sink for Stage<'_> {
     fn wants(&mut self, collection: &str) -> bool {
+        if collection == MIGRATIONS {
+            return true;
+        }
         if prepare::ORDER.contains(&collection) {
             self.seen.insert(collection.to_string());
             true
@@ -394,6 +444,18 @@ impl Sink for Stage<'_> {
     }
 
     fn document(&mut self, collection: &str, bytes: Vec<u8>, at: &At) -> anyhow::Result<()> {
+        if collection == MIGRATIONS {
+            let doc = RawDocumentBuf::from_bytes(bytes)?;
+            if doc.get_str("_id").ok() == Some("control") {
+                self.schema_version = match doc.get("version") {
+                    Ok(Some(RawBsonRef::Int32(n))) => Some(n.into()),
+                    Ok(Some(RawBsonRef::Int64(n))) => Some(n),
+                    Ok(Some(RawBsonRef::Double(d))) => Some(d as i64),
+                    _ => None,
+                };
+            }
+            return Ok(());
+        }
         self.hashes
             .entry(collection.to_string())
             .or_default()
@@ -401,6 +463,19 @@ impl Sink for Stage<'_> {
         let raw = RawDocumentBuf::from_bytes(bytes)
             .map_err(|e| anyhow::anyhow!("{at}: corrupt BSON document: {e}"))?;
         if collection == MESSAGES {
+            if let (Some(since), Ok(Some(RawBsonRef::DateTime(ts)))) =
+                (self.messages_since, raw.get("ts"))
+            {
+                if ts.timestamp_millis() < since {
+                    let tally = &mut self.messages_tally;
+                    tally.read += 1;
+                    *tally
+                        .facts
+                        .entry("messages older than --messages-since (left out)")
+                        .or_default() += 1;
+                    return Ok(());
+                }
+            }
             let Some(Prepared::Message(m)) = prepare::prepare(
                 MESSAGES,
                 &raw,
@@ -489,26 +564,41 @@ fn each_prepared_message(
     Ok(())
 }
 
-/// Collects prepared documents into store batches of bounded size.
+/// About how many messages, and how many users' tokens, are read back after the import.
+const SELF_CHECK_MESSAGES: u64 = 1_000;
+const SELF_CHECK_USERS: usize = 100;
+
+/// Collects prepared documents into store batches of bounded size, and keeps a sample of
+/// what it wrote to read back at the end (import spec §7).
 struct Writer<'a> {
     store: &'a Store,
     batch: Import,
     documents: usize,
     bytes: usize,
+    /// Every `sample_every`-th message is sampled (a later duplicate `_id` replaces it).
+    sample_every: u64,
+    messages: u64,
+    sampled_messages: HashMap<String, String>,
+    sampled_tokens: Vec<(String, String)>,
 }
 
 impl<'a> Writer<'a> {
-    fn new(store: &'a Store) -> Self {
+    fn new(store: &'a Store, sample_every: u64) -> Self {
         Writer {
             store,
             batch: Import::default(),
             documents: 0,
             bytes: 0,
+            sample_every,
+            messages: 0,
+            sampled_messages: HashMap::new(),
+            sampled_tokens: Vec::new(),
         }
     }
 
     fn add(&mut self, p: Prepared) -> anyhow::Result<()> {
         self.documents += 1;
+        self.sample(&p);
         match p {
             Prepared::Setting(s) => self.batch.settings.push(s),
             Prepared::User(u) => self.batch.users.push(u),
@@ -524,6 +614,49 @@ impl<'a> Writer<'a> {
             self.flush()?;
         }
         Ok(())
+    }
+
+    fn sample(&mut self, p: &Prepared) {
+        match p {
+            Prepared::Message(m) => {
+                let json = m.message.raw().get();
+                if self.messages.is_multiple_of(self.sample_every)
+                    || self.sampled_messages.contains_key(&m.id)
+                {
+                    self.sampled_messages.insert(m.id.clone(), json.to_string());
+                }
+                self.messages += 1;
+            }
+            Prepared::User(u) if self.sampled_tokens.len() < SELF_CHECK_USERS => {
+                if let Some((hash, token)) = u.tokens.first() {
+                    self.sampled_tokens
+                        .push((hash.clone(), token.user_id.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads the sample back: each message as written, each token resolving to its user.
+    fn self_check(&self) -> anyhow::Result<(usize, usize)> {
+        for (id, json) in &self.sampled_messages {
+            let stored = self.store.message(id)?;
+            if stored.as_ref().map(|m| m.raw().get()) != Some(json.as_str()) {
+                bail!("self-check: message {id} does not read back as written; run the same command again");
+            }
+        }
+        for (hash, user) in &self.sampled_tokens {
+            if self
+                .store
+                .login_token(hash)?
+                .map(|t| t.user_id.clone())
+                .as_ref()
+                != Some(user)
+            {
+                bail!("self-check: a login token of user {user} does not resolve to them; run the same command again");
+            }
+        }
+        Ok((self.sampled_messages.len(), self.sampled_tokens.len()))
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
@@ -555,6 +688,9 @@ impl std::fmt::Display for Report {
                 "  note: mongoexport turns invalid UTF-8 into U+FFFD; a mongodump keeps it"
             )?;
         }
+        if let Some(v) = self.schema_version {
+            writeln!(f, "  Rocket.Chat schema version {v}")?;
+        }
         if let Some(id) = &self.unique_id {
             writeln!(f, "  uniqueID {id} (notification ids stay the same)")?;
         }
@@ -583,6 +719,11 @@ impl std::fmt::Display for Report {
             .iter()
             .find(|(c, _)| *c == MESSAGES)
             .map_or(0, |(_, t)| t.imported);
+        writeln!(
+            f,
+            "  self-check: {} messages and {} users' login tokens read back as written",
+            self.self_check.0, self.self_check.1
+        )?;
         write!(
             f,
             "rcpush: imported {} documents in {:.1} s ({:.0} messages/s){}",

@@ -72,6 +72,10 @@ pub struct Context {
     /// `Accounts_LoginExpiration`, in days (spec §3.5).
     pub login_expiration_days: i64,
     pub users: HashSet<String>,
+    /// Lower-cased usernames and e-mails seen, and those two users share: rcpush's index
+    /// keeps one user per lower-cased name (spec §6.5 wants exact-case logins for both).
+    pub names_seen: HashSet<String>,
+    pub shared_names: HashSet<String>,
     pub rooms: HashSet<String>,
     /// Token hashes seen so far, and those held by two users (kept by neither).
     pub token_owners: HashMap<String, String>,
@@ -155,6 +159,11 @@ pub fn observe(collection: &str, raw: &RawDocument, ctx: &mut Context) -> Result
         }
         USERS => {
             ctx.users.insert(id.to_string());
+            for name in login_names(raw) {
+                if !ctx.names_seen.insert(name.clone()) {
+                    ctx.shared_names.insert(name);
+                }
+            }
             let mut seen_here = HashSet::new();
             for hash in token_hashes(raw) {
                 if !seen_here.insert(hash.clone()) {
@@ -202,6 +211,25 @@ pub fn observe(collection: &str, raw: &RawDocument, ctx: &mut Context) -> Result
     Ok(())
 }
 
+/// A user's username and e-mail addresses, lower-cased (as rcpush indexes them).
+fn login_names(raw: &RawDocument) -> Vec<String> {
+    let mut names: Vec<String> = raw
+        .get_str("username")
+        .ok()
+        .map(|u| format!("username {}", u.to_lowercase()))
+        .into_iter()
+        .collect();
+    if let Ok(emails) = raw.get_array("emails") {
+        names.extend(emails.into_iter().filter_map(|e| {
+            let address = e.ok()?.as_document()?.get_str("address").ok()?;
+            Some(format!("e-mail {}", address.to_lowercase()))
+        }));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// The hashes of a user's login tokens, legacy raw tokens hashed.
 fn token_hashes(raw: &RawDocument) -> Vec<String> {
     let tokens = raw
@@ -241,6 +269,15 @@ pub fn prepare(
     if string_id(raw)?.is_none() {
         tally.skip("ObjectId _id (unreachable in Rocket.Chat)");
         return Ok(None);
+    }
+    if collection == USERS
+        && login_names(raw)
+            .iter()
+            .any(|n| ctx.shared_names.contains(n))
+    {
+        tally.fact(
+            "users sharing a username or e-mail up to case (the last imported answers to it)",
+        );
     }
     let doc = json_doc(raw, tally)?;
     let prepared = match collection {
@@ -502,4 +539,144 @@ fn missing_md(raw: &RawDocument, ts: i64) -> Option<String> {
     let text = raw.get_str("msg").ok().filter(|t| !t.is_empty())?;
     let ast = crate::seed::parse_md(text, ts)?;
     serde_json::to_string(&ast).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{doc, Bson, Document, RawDocumentBuf};
+
+    const NOW: i64 = 1_750_000_000_000;
+    const DAY: i64 = 86_400_000;
+
+    fn raw(d: Document) -> RawDocumentBuf {
+        RawDocumentBuf::try_from(&d).unwrap()
+    }
+
+    /// Observes then prepares `docs` of `collection`, as the plan pass does.
+    fn run(collection: &str, docs: &[Document], ctx: &mut Context) -> (Vec<Prepared>, Tally) {
+        let docs: Vec<RawDocumentBuf> = docs.iter().cloned().map(raw).collect();
+        for d in &docs {
+            observe(collection, d, ctx).unwrap();
+        }
+        let mut tally = Tally::default();
+        let kept = docs
+            .iter()
+            .filter_map(|d| prepare(collection, d, ctx, &mut tally).unwrap())
+            .collect();
+        (kept, tally)
+    }
+
+    fn tokens(p: &Prepared) -> Vec<(String, String)> {
+        match p {
+            Prepared::User(u) => u
+                .tokens
+                .iter()
+                .map(|(h, t)| (h.clone(), t.when.clone()))
+                .collect(),
+            _ => panic!("not a user"),
+        }
+    }
+
+    #[test]
+    fn login_tokens_follow_meteor_expiry_and_are_never_shared() {
+        let date = |ms: i64| Bson::DateTime(bson::DateTime::from_millis(ms));
+        let users = [
+            doc! {"_id": "u1", "services": {"resume": {"loginTokens": [
+                {"when": NOW - DAY, "token": "legacy-raw"},
+                {"when": date(NOW - 31 * DAY), "hashedToken": "old"},
+                {"when": date(NOW - DAY), "hashedToken": "shared"},
+                {"hashedToken": "pat", "type": "personalAccessToken", "createdAt": date(0)},
+            ]}}},
+            doc! {"_id": "u2", "services": {"resume": {"loginTokens": [
+            {"when": date(NOW - DAY), "hashedToken": "shared"}]}}},
+        ];
+        let settings = [doc! {"_id": "Accounts_LoginExpiration", "value": 30}];
+        let mut ctx = Context::new(NOW, false);
+        run(SETTINGS, &settings, &mut ctx);
+        let (users, tally) = run(USERS, &users, &mut ctx);
+        assert_eq!(
+            tokens(&users[0]),
+            [
+                (token_hash("legacy-raw").to_string(), time::iso(NOW - DAY)),
+                ("pat".to_string(), time::iso(0)),
+            ]
+        );
+        assert!(tokens(&users[1]).is_empty());
+        assert_eq!(tally.facts["tokens held by two users dropped"], 2);
+        assert_eq!(tally.facts["session tokens expired (dropped)"], 1);
+        assert_eq!(tally.facts["legacy unhashed tokens (hashed)"], 1);
+    }
+
+    #[test]
+    fn usernames_and_emails_shared_up_to_case_are_reported() {
+        let users = [
+            doc! {"_id": "a", "username": "Ann", "emails": [{"address": "ann@x.org"}]},
+            doc! {"_id": "b", "username": "ann"},
+            doc! {"_id": "c", "username": "cid", "emails": [{"address": "ANN@x.org"}]},
+            doc! {"_id": "d", "username": "dan"},
+        ];
+        let (_, tally) = run(USERS, &users, &mut Context::new(NOW, false));
+        assert_eq!(
+            tally.facts
+                ["users sharing a username or e-mail up to case (the last imported answers to it)"],
+            3
+        );
+    }
+
+    #[test]
+    fn secrets_stay_out_unless_asked_and_then_only_for_delivery() {
+        let settings = [
+            doc! {"_id": "Push_gcm_api_key", "value": "k", "type": "string"},
+            doc! {"_id": "SMTP_Password", "value": "p", "type": "password"},
+            doc! {"_id": "Site_Url", "value": "https://x"},
+            doc! {"_id": "Anything", "value": "s", "secret": true},
+        ];
+        let ids = |p: &[Prepared]| -> Vec<String> {
+            p.iter()
+                .map(|p| match p {
+                    Prepared::Setting(d) => d.str_at("_id").unwrap().to_string(),
+                    _ => panic!(),
+                })
+                .collect()
+        };
+        let (kept, _) = run(SETTINGS, &settings, &mut Context::new(NOW, false));
+        assert_eq!(ids(&kept), ["Site_Url"]);
+        let (kept, _) = run(SETTINGS, &settings, &mut Context::new(NOW, true));
+        assert_eq!(ids(&kept), ["Push_gcm_api_key", "Site_Url"]);
+    }
+
+    #[test]
+    fn documents_without_a_string_id() {
+        let oid = bson::oid::ObjectId::from_bytes([1; 12]);
+        let (kept, tally) = run(
+            ROOMS,
+            &[doc! {"_id": oid, "t": "c"}],
+            &mut Context::default(),
+        );
+        assert!(kept.is_empty());
+        assert_eq!(
+            tally.skipped["ObjectId _id (unreachable in Rocket.Chat)"],
+            1
+        );
+        let mut tally = Tally::default();
+        let m = raw(doc! {"_id": oid, "rid": "r", "msg": "", "ts": "yesterday"});
+        let Some(Prepared::Message(m)) =
+            prepare(MESSAGES, &m, &Context::default(), &mut tally).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(m.id, "oid:010101010101010101010101");
+        assert_eq!(
+            tally.facts["messages whose ts is not a date (kept as stored)"],
+            1
+        );
+        let e = prepare(
+            USERS,
+            &raw(doc! {"name": "x"}),
+            &Context::default(),
+            &mut tally,
+        );
+        assert_eq!(e.err().unwrap(), "document without _id");
+    }
 }

@@ -37,6 +37,10 @@ pub enum UserRef {
     Username(String),
 }
 
+/// Fields of imported users that Rocket.Chat never returns: `services` (what is left of it
+/// after import: 2FA flags, external logins) and the room list `__rooms`.
+const NEVER_SHOWN: &[&str] = &["services", "__rooms"];
+
 /// Fields hidden from callers without `view-full-other-user-info`.
 const PRIVATE_FIELDS: &[&str] = &[
     "avatarOrigin",
@@ -156,6 +160,7 @@ impl Services {
         let mut shown: Doc = user
             .0
             .into_iter()
+            .filter(|(k, _)| !NEVER_SHOWN.contains(&k.as_str()))
             .filter(|(k, _)| full || !PRIVATE_FIELDS.contains(&k.as_str()))
             .collect();
         if let Some(rooms) = rooms {

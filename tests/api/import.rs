@@ -26,12 +26,33 @@ fn import_into(storage: &StorageConfig, form: Form) -> rcpush::import::Report {
         &store,
         &Options {
             path,
-            spool_dir: dir.path().to_path_buf(),
+            staging: dir.path().join("staging"),
             now,
             ..Options::default()
         },
     )
     .unwrap_or_else(|e| panic!("{form:?}: {e:#}"))
+}
+
+/// Waits until no handle holds the sled database `storage` names (sled lets go of its file
+/// lock from a background thread, a moment after the last handle is dropped), so the server
+/// can open it. PostgreSQL has no such lock.
+fn wait_until_released(storage: &StorageConfig) {
+    use std::os::fd::AsRawFd;
+    if storage.backend != rcpush::config::Backend::Sled {
+        return;
+    }
+    let file = std::fs::File::open(storage.path.join("db")).unwrap();
+    let started = std::time::Instant::now();
+    // SAFETY: flock on a file descriptor this function owns; released by the second call.
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the database stays locked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
 }
 
 /// The server on an imported database, delivering pushes to `gw`.
@@ -42,6 +63,7 @@ fn imported_app(gw: &FakeGateway) -> TestApp {
         c.settings.insert("Push_gateway".into(), json!(url));
         c.push.retry_delays_ms = vec![100];
         import_into(&c.storage, Form::ArchiveGzip);
+        wait_until_released(&c.storage);
     })
 }
 
@@ -62,6 +84,7 @@ fn every_dump_form_stores_the_same_messages_byte_for_byte() {
             ..StorageConfig::default()
         };
         let report = import_into(&storage, form);
+        wait_until_released(&storage);
         let store = Store::open(&db, 4).unwrap();
         for (id, expected) in [
             ("Xk9rM3pQ2aB7cD4eF", EXAMPLE_1),
@@ -103,8 +126,19 @@ fn every_dump_form_stores_the_same_messages_byte_for_byte() {
 fn imported_users_log_in_with_their_old_password_and_are_upgraded() {
     let gw = FakeGateway::start();
     let mut app = imported_app(&gw);
-    let (uid, _) = app.login("alice", "correct horse");
+    let (uid, token) = app.login("alice", "correct horse");
     assert_eq!(uid, fixture::ALICE);
+    let me = app.get(
+        &format!("/api/v1/users.info?userId={}", fixture::ALICE),
+        Some((&uid, &token)),
+    );
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.json()["user"]["utcOffset"], 2);
+    assert!(
+        !me.body.contains("__rooms") && !me.body.contains("email2fa"),
+        "{}",
+        me.body
+    );
     // Again, now against the upgraded hash; and by e-mail.
     app.login("alice@example.com", "correct horse");
     // `$2a$` and the `{digest}` form.
@@ -151,6 +185,26 @@ fn imported_users_log_in_with_their_old_password_and_are_upgraded() {
         dave.starts_with("$2b$"),
         "not logged in, not upgraded: {dave}"
     );
+}
+
+#[test]
+fn failed_logins_block_imported_users_as_native_ones() {
+    let gw = FakeGateway::start();
+    let app = imported_app(&gw);
+    let login = |password: &str| {
+        app.post(
+            "/api/v1/login",
+            None,
+            &json!({"user": "bob", "password": password}),
+        )
+    };
+    for _ in 0..10 {
+        assert_eq!(login("nope").status, 401);
+    }
+    let r = login("correct horse");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "error-login-blocked-for-user");
+    app.login("alice", "correct horse");
 }
 
 #[test]
@@ -354,8 +408,10 @@ mod rendering {
             let app = spawn_app_with(|c| {
                 c.seed.file = String::new();
                 let store = rcpush::startup::open_store(&c.storage).unwrap();
-                rcpush::import::run(&store, &Options { path, spool_dir: dir.path().into(), now,
+                rcpush::import::run(&store, &Options { path, staging: dir.path().join("staging"), now,
                     ..Options::default() }).unwrap();
+                drop(store);
+                wait_until_released(&c.storage);
             });
             for m in &messages {
                 let r = app.get(

@@ -29,19 +29,25 @@ fn import_reports_what_it_did_and_refuses_to_run_twice() {
     let out = succeeds(&mut import(&db, &dump));
     for line in [
         "rcpush: import: mongodump archive (gzip) (database rocketchat, MongoDB 7.0.14)",
+        "Rocket.Chat schema version 320",
         "uniqueID wkspc-unique-1",
         "skipped 1: devices of no imported user",
         "skipped 1: devices registered again later (older duplicate)",
         "1 session tokens expired (dropped)",
         "4 passwords: bcrypt",
         "not imported: rocketchat_sessions",
+        "self-check: 4 messages and 2 users' login tokens read back as written",
         "rcpush: imported ",
     ] {
         assert!(out.contains(line), "{line} missing from:\n{out}");
     }
     assert!(!out.contains("hunter2"), "a secret was printed");
     assert!(check_ok(&db).contains("5 users"));
-    let again = import(&db, &dump).output().unwrap();
+    // From standard input (`docker exec … mongodump --archive | rcpush import -`).
+    let again = import(&db, Path::new("-"))
+        .stdin(std::fs::File::open(&dump).unwrap())
+        .output()
+        .unwrap();
     assert!(one_line_failure(&again).contains("was already imported into this database"));
 }
 
@@ -111,6 +117,14 @@ fn bad_input_fails_on_one_line_and_writes_nothing() {
         "{line}"
     );
 
+    assert!(
+        !db.exists(),
+        "the database this command created is removed again"
+    );
+    assert!(!db.with_extension("import-staging").exists());
+    // A database that existed stays, unchanged.
+    drop(rcpush::store::Store::open(&db, 4).unwrap());
+    one_line_failure(&import(&db, &truncated).output().unwrap());
     assert!(check_ok(&db).contains("0 users, 0 rooms, 0 subscriptions, 0 messages"));
 }
 
@@ -175,4 +189,22 @@ fn kill_9_during_an_import_is_finished_by_running_it_again() {
             "killed at {fifth}/5: differs from a clean import"
         );
     }
+}
+
+#[test]
+fn messages_since_leaves_older_messages_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let dump = workspace_dump(dir.path(), Form::Archive);
+    let out = succeeds(import(&db, &dump).args(["--messages-since", "2025-04-26T12:45:00Z"]));
+    assert!(
+        out.contains("1 messages older than --messages-since (left out)"),
+        "{out}"
+    );
+    assert!(check_ok(&db).contains("3 messages"));
+    let bad = import(&db, &dump)
+        .args(["--messages-since", "last week"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a date"));
 }
