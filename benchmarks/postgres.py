@@ -139,6 +139,7 @@ def main():
     p.add_argument("--seconds", type=int, default=5, help="length of each measured run")
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--members", type=int, default=50)
+    p.add_argument("--note", default="", help="shown beside the figures in BENCHMARKS.md")
     p.add_argument("--out", type=pathlib.Path,
                    default=ROOT / "benchmarks" / "postgres-results.json")
     p.add_argument("--no-report", action="store_true", help="do not regenerate BENCHMARKS.md")
@@ -150,7 +151,7 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="pg-bench-", dir=WORK))
     results = {"machine": machine(), "messages": MESSAGES, "seconds": args.seconds,
                "connections": args.connections, "members": args.members,
-               "command": "python3 benchmarks/postgres.py",
+               "command": "python3 benchmarks/postgres.py", "note": args.note,
                "date": time.strftime("%Y-%m-%d")}
     try:
         # push.get at 100k: sled, PostgreSQL, PostgreSQL with two instances.

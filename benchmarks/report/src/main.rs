@@ -340,6 +340,9 @@ fn postgres_section(md: &mut String, data: &Value) -> std::fmt::Result {
             fmt(num(w, "p99_ms"), 1),
         )?;
     }
+    if let Some(note) = data["note"].as_str().filter(|n| !n.is_empty()) {
+        writeln!(md, "\n{note}")?;
+    }
     writeln!(
         md,
         "\n**How the design scales.** *Shared:* the database. Every write is one transaction \
