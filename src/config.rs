@@ -29,6 +29,7 @@ pub struct Config {
     pub push: PushConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub testing: TestingConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +122,15 @@ pub struct MetricsConfig {
     pub token: SecretString,
 }
 
+/// Testing mode: rcpush as a test double (README, "Testing mode"). Never on a server that
+/// faces a network: its controls need no login.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingConfig {
+    /// On with `--ephemeral`; this key turns it on for a persistent database.
+    pub enabled: bool,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -141,6 +151,7 @@ impl Default for Config {
             push: PushConfig::default(),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
+            testing: TestingConfig::default(),
         }
     }
 }
@@ -211,7 +222,7 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys can be overridden from the environment.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "storage",
     "admin",
@@ -222,6 +233,7 @@ const SECTIONS: [&str; 10] = [
     "push",
     "metrics",
     "log",
+    "testing",
 ];
 
 impl Config {
@@ -265,11 +277,15 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    /// Checks the values together; `main` calls it again after `--ephemeral` changed them.
+    pub fn validate(&self) -> anyhow::Result<()> {
         if self.storage.cache_mb == 0 {
             bail!("invalid configuration: storage.cache_mb must be at least 1");
         }
         if self.storage.backend == Backend::Postgres {
+            if self.testing.enabled {
+                bail!("invalid configuration: testing mode works on sled only (its reset restores an in-memory snapshot); remove storage.backend = \"postgres\" or testing.enabled");
+            }
             if self.storage.url.expose_secret().is_empty() {
                 bail!("invalid configuration: storage.url must be set when storage.backend is \"postgres\"");
             }
@@ -397,6 +413,18 @@ mod tests {
         assert!(Config::load(None, env(&[("RCPUSH_STORAGE_CACHE_MB", "lots")])).is_err());
         assert!(Config::load(None, env(&[("RCPUSH_NOPE_X", "1")])).is_err());
         assert!(Config::load(None, env(&[("RCPUSH_SERVER_NOPE", "1")])).is_err());
+    }
+
+    #[test]
+    fn testing_mode_is_refused_on_postgres() {
+        let e = Config::parse(
+            "[storage]\nbackend = \"postgres\"\nurl = \"postgres://x/y\"\n[testing]\nenabled = true\n",
+            Vec::new(),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("testing mode works on sled only"), "{e:#}");
+        let c = Config::load(None, env(&[("RCPUSH_TESTING_ENABLED", "true")])).unwrap();
+        assert!(c.testing.enabled);
     }
 
     #[test]

@@ -18,7 +18,7 @@ struct Cli {
     /// Configuration file (default: $RCPUSH_CONFIG, else ./config.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Serve from a temporary database that is removed at exit.
+    /// Serve from a temporary database that is removed at exit, in testing mode (README).
     #[arg(long, global = true)]
     ephemeral: bool,
     #[command(subcommand)]
@@ -145,6 +145,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(config_file.as_deref(), std::env::vars())?;
     rcpush::telemetry::init(&config.log.level);
     let _temporary = if cli.ephemeral {
+        // A throwaway database is a test double's: testing mode comes with it.
+        config.testing.enabled = true;
+        config.validate()?;
         let dir = use_temporary_storage(&mut config)?;
         tracing::info!(path = %dir.path().display(), "using a temporary database, removed at exit");
         Some(dir)

@@ -47,8 +47,14 @@ impl Application {
         if config.storage.backend == Backend::Sled {
             crate::online_export::serve_exports(store.clone(), &config.storage.path);
         }
-        let delivery = Delivery::start(store.clone(), settings.clone(), config.push.clone())?;
-        let services = Services::new(store, settings, delivery.clone(), config);
+        let (delivery, start_state) = match config.testing.enabled {
+            true => (Delivery::capture(), Some(store.capture_state()?)),
+            false => (
+                Delivery::start(store.clone(), settings.clone(), config.push.clone())?,
+                None,
+            ),
+        };
+        let services = Services::new(store, settings, delivery.clone(), config, start_state);
 
         let max_body = config.limits.max_body_bytes;
         let max_depth = config.limits.max_json_depth;

@@ -12,6 +12,7 @@ pub mod respond;
 mod rooms;
 mod settings;
 mod subscriptions;
+mod testing;
 mod users;
 
 use actix_web::{web, HttpResponse};
@@ -22,6 +23,13 @@ use crate::model::room::Kind;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/info", web::get().to(settings::info))
         .route("/metrics", web::get().to(metrics))
+        .service(
+            web::scope("/api/rcpush/testing")
+                .route("/pushes", web::get().to(testing::pushes_get))
+                .route("/pushes", web::delete().to(testing::pushes_delete))
+                .route("/clock", web::post().to(testing::clock_post))
+                .route("/reset", web::post().to(testing::reset_post)),
+        )
         .service(
             web::scope("/api/v1")
                 .route("/login", web::post().to(auth::login))

@@ -68,7 +68,7 @@ impl Services {
             Login::Username(u) => (u.as_str(), self.store.user_id_by_username(u)?),
             Login::Email(e) => (e.as_str(), self.store.user_id_by_email(e)?),
         };
-        let now = time::now_millis();
+        let now = self.now();
         let limits = self.throttle_limits;
         self.throttle()
             .check(name, ip, now, limits)

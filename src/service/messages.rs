@@ -62,8 +62,8 @@ impl Services {
         }
         let user = self.store.user(&me.id)?.ok_or(ApiError::NotLoggedIn)?;
         let username = me.username.as_deref().unwrap_or_default();
-        let note = super::rooms::system_message("uj", room.id(), username, me.short())?;
-        let sub = new_joined_subscription(room, &user, time::now_millis());
+        let note = self.system_message("uj", room.id(), username, me.short())?;
+        let sub = new_joined_subscription(room, &user, self.now());
         Ok(Some((sub, note)))
     }
 
@@ -149,7 +149,7 @@ impl Services {
         })?
         .map_err(ApiError::MessageRejected)?;
 
-        let now = time::now_millis();
+        let now = self.now();
         let at = time::iso(now);
         let client_id = fields.str_at("_id").map(str::to_string);
         let text = fields.str_at("msg").unwrap_or_default().to_string();
@@ -235,7 +235,7 @@ impl Services {
         };
         match self.write(move |s| s.insert_message(&new)).await?? {
             Ok(queued) => {
-                self.delivery.queued(queued);
+                self.queued(queued).await?;
                 Ok(Value::Object(response))
             }
             Err(_) => Err(ApiError::MessageExists),

@@ -15,6 +15,7 @@ mod room_admin;
 pub mod rooms;
 pub mod settings;
 pub mod subscriptions;
+pub mod testing;
 pub mod users;
 
 use std::num::NonZeroU32;
@@ -30,10 +31,11 @@ use crate::config::{Config, MetricsConfig};
 use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{Latency, Registry};
+use crate::model::time::{Clock, Millis};
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 use crate::telemetry::block_in_span;
 use permissions::PermissionTable;
 
@@ -63,10 +65,22 @@ pub struct Services {
     metrics_access: Arc<MetricsConfig>,
     /// When the server started (ISO date): `/api/info`'s build date.
     started_at: String,
+    /// What every service reads the time from (adjustable in testing mode).
+    clock: Clock,
+    /// Testing mode: the database right after start-up, which a reset restores. `None`
+    /// outside testing mode, where the testing endpoints do not exist.
+    start_state: Option<Arc<Snapshot>>,
 }
 
 impl Services {
-    pub fn new(store: Store, settings: Settings, delivery: Delivery, config: &Config) -> Services {
+    /// `start_state` is given in testing mode only.
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        delivery: Delivery,
+        config: &Config,
+        start_state: Option<Snapshot>,
+    ) -> Services {
         let base_permissions = Permissions::with_overrides(&config.permissions);
         let permissions =
             PermissionTable::new(base_permissions.clone(), &settings.changed_permissions());
@@ -94,7 +108,17 @@ impl Services {
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
             started_at: crate::model::time::iso(crate::model::time::now_millis()),
+            clock: match start_state {
+                Some(_) => Clock::adjustable(),
+                None => Clock::default(),
+            },
+            start_state: start_state.map(Arc::new),
         }
+    }
+
+    /// The server's time (ms since the epoch).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
     }
 
     /// Where request latencies are recorded.

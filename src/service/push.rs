@@ -85,6 +85,7 @@ impl Services {
     /// de-duplication and ownership as the store's `register_push_token` states).
     pub async fn register_device(&self, caller: &Caller, device: Device) -> ApiResult<PushToken> {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
+        let now = self.now();
         Ok(self
             .write(move |s| {
                 s.register_push_token(&Registration {
@@ -94,7 +95,7 @@ impl Services {
                     app_name: &device.app_name,
                     auth_token_hash: hash.as_str(),
                     user_id: &user_id,
-                    now: time::now_millis(),
+                    now,
                 })
             })
             .await??)
@@ -147,7 +148,7 @@ impl Services {
             return Err(ApiError::NoPushTokens);
         }
         if settings.push_enable_gateway {
-            let now = time::now_millis();
+            let now = self.now();
             let created_at = time::iso(now);
             let username = caller.identity.username.as_deref().unwrap_or_default();
             let pushes: Vec<PendingPush> = tokens
@@ -169,9 +170,10 @@ impl Services {
                     ))
                 })
                 .collect();
-            let n = pushes.len();
-            self.write(move |s| s.enqueue_pushes(&pushes)).await??;
-            self.delivery.queued(n);
+            let pushes = self
+                .write(move |s| s.enqueue_pushes(&pushes).map(|()| pushes))
+                .await??;
+            self.queued(pushes).await?;
         }
         Ok(tokens.len())
     }

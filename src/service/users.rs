@@ -4,7 +4,6 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::rooms::system_message;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{self, UserId};
@@ -102,7 +101,7 @@ impl Services {
             roles,
             verified: new.verified.unwrap_or(false),
             active: new.active.unwrap_or(true),
-            now: time::now_millis(),
+            now: self.now(),
         }
         .into_doc();
         if let Some(r) = new.require_password_change {
@@ -117,8 +116,8 @@ impl Services {
                 .default_rooms()?
                 .iter()
                 .map(|room| {
-                    let note = system_message("uj", room.id(), username, user.short())?;
-                    let sub = new_joined_subscription(room, &user, time::now_millis());
+                    let note = self.system_message("uj", room.id(), username, user.short())?;
+                    let sub = new_joined_subscription(room, &user, self.now());
                     Ok((sub, Some(note)))
                 })
                 .collect::<ApiResult<Vec<_>>>()?,
