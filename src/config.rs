@@ -129,6 +129,9 @@ pub struct MetricsConfig {
 pub struct TestingConfig {
     /// On with `--ephemeral`; this key turns it on for a persistent database.
     pub enabled: bool,
+    /// `--deterministic SEED`: ids, login tokens and the clock's start follow from it, so
+    /// that two runs sending the same requests get the same answers, byte for byte.
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -277,15 +280,24 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks the values together; `main` calls it again after `--ephemeral` changed them.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    /// Testing mode's conditions, checked when a server is built (after the command line had
+    /// its say: `--ephemeral` turns testing mode on).
+    pub fn check_testing(&self) -> anyhow::Result<()> {
+        let t = &self.testing;
+        if t.seed.is_some() && !t.enabled {
+            bail!("--deterministic (testing.seed) needs testing mode: add --ephemeral, or set testing.enabled = true");
+        }
+        if t.enabled && self.storage.backend == Backend::Postgres {
+            bail!("testing mode works on sled only (its reset restores an in-memory copy of the database): use storage.backend = \"sled\"");
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
         if self.storage.cache_mb == 0 {
             bail!("invalid configuration: storage.cache_mb must be at least 1");
         }
         if self.storage.backend == Backend::Postgres {
-            if self.testing.enabled {
-                bail!("invalid configuration: testing mode works on sled only (its reset restores an in-memory snapshot); remove storage.backend = \"postgres\" or testing.enabled");
-            }
             if self.storage.url.expose_secret().is_empty() {
                 bail!("invalid configuration: storage.url must be set when storage.backend is \"postgres\"");
             }
@@ -416,15 +428,19 @@ mod tests {
     }
 
     #[test]
-    fn testing_mode_is_refused_on_postgres() {
-        let e = Config::parse(
+    fn testing_mode_is_refused_on_postgres_and_a_seed_needs_it() {
+        let c = Config::parse(
             "[storage]\nbackend = \"postgres\"\nurl = \"postgres://x/y\"\n[testing]\nenabled = true\n",
             Vec::new(),
         )
-        .unwrap_err();
-        assert!(format!("{e:#}").contains("testing mode works on sled only"), "{e:#}");
+        .unwrap();
+        let e = c.check_testing().unwrap_err();
+        assert!(e.to_string().contains("testing mode works on sled only"), "{e}");
+        let c = Config::load(None, env(&[("RCPUSH_TESTING_SEED", "7")])).unwrap();
+        let e = c.check_testing().unwrap_err();
+        assert!(e.to_string().contains("needs testing mode"), "{e}");
         let c = Config::load(None, env(&[("RCPUSH_TESTING_ENABLED", "true")])).unwrap();
-        assert!(c.testing.enabled);
+        assert!(c.check_testing().is_ok());
     }
 
     #[test]

@@ -13,27 +13,56 @@ pub fn now_millis() -> Millis {
 }
 
 /// The server's clock, which every service reads. The wall clock, except in testing mode,
-/// where tests set it or move it forward (`POST /api/rcpush/testing/clock`); it then runs
-/// on from there at the wall clock's pace and never goes backwards unless set. Cheap to clone.
+/// where tests set it or move it forward (`POST /api/rcpush/testing/clock`): it then runs on
+/// from there at the wall clock's pace, or, in a deterministic run, moves only when told and
+/// by `DETERMINISTIC_STEP_MS` at each reading. It never goes backwards unless set. Cheap to
+/// clone; clones share the time.
 #[derive(Clone, Default)]
 pub struct Clock {
     /// `None`: the wall clock as it is.
     adjusted: Option<Arc<Mutex<Adjusted>>>,
 }
 
-#[derive(Default)]
+/// Where a deterministic run's clock starts: `2024-01-01T00:00:00.000Z`.
+pub const DETERMINISTIC_START: Millis = 1_704_067_200_000;
+
+/// How far each reading moves a deterministic run's clock, so that a run's messages keep
+/// their order by time.
+pub const DETERMINISTIC_STEP_MS: Millis = 1;
+
+#[derive(Clone, Default)]
 struct Adjusted {
+    /// Follows the wall clock (plus `offset`); else moves only by readings and changes.
+    follows_wall: bool,
     /// Added to the wall clock.
     offset: Millis,
     /// The latest time read: a wall clock stepping back is not seen.
     last: Millis,
+    /// The state `mark_start` kept, which `restart` goes back to.
+    start: Option<Box<Adjusted>>,
 }
 
 impl Clock {
-    /// A clock that tests may set and advance.
+    /// A clock that tests may set and advance, running at the wall clock's pace.
     pub fn adjustable() -> Clock {
+        Clock::with(Adjusted {
+            follows_wall: true,
+            ..Adjusted::default()
+        })
+    }
+
+    /// A deterministic run's clock: it starts at `DETERMINISTIC_START`.
+    pub fn deterministic() -> Clock {
+        Clock::with(Adjusted {
+            last: DETERMINISTIC_START,
+            ..Adjusted::default()
+        })
+    }
+
+    fn with(adjusted: Adjusted) -> Clock {
+        let start = Some(Box::new(adjusted.clone()));
         Clock {
-            adjusted: Some(Arc::default()),
+            adjusted: Some(Arc::new(Mutex::new(Adjusted { start, ..adjusted }))),
         }
     }
 
@@ -42,8 +71,13 @@ impl Clock {
             return now_millis();
         };
         let mut a = adjusted.lock();
-        a.last = a.last.max(now_millis().saturating_add(a.offset));
-        a.last
+        if a.follows_wall {
+            a.last = a.last.max(now_millis().saturating_add(a.offset));
+            a.last
+        } else {
+            a.last = a.last.saturating_add(DETERMINISTIC_STEP_MS);
+            a.last - DETERMINISTIC_STEP_MS
+        }
     }
 
     /// Sets the time to `at`, earlier or later. False on the wall clock.
@@ -62,9 +96,27 @@ impl Clock {
         })
     }
 
-    /// Back to the wall clock's time (what a reset does).
+    /// Remembers the time now (once start-up is done) for `restart`.
+    pub fn mark_start(&self) -> bool {
+        self.change(|a| {
+            let now = Adjusted {
+                start: None,
+                ..a.clone()
+            };
+            a.start = Some(Box::new(now));
+        })
+    }
+
+    /// Back to the state `mark_start` kept: a deterministic run's clock to the time start-up
+    /// left it at, any other to the wall clock's time (a testing reset).
     pub fn restart(&self) -> bool {
-        self.change(|a| *a = Adjusted::default())
+        self.change(|a| {
+            let start = a.start.take().unwrap_or_default();
+            *a = Adjusted {
+                start: Some(start.clone()),
+                ..*start
+            };
+        })
     }
 
     fn change(&self, f: impl FnOnce(&mut Adjusted)) -> bool {
@@ -115,5 +167,17 @@ mod tests {
         assert!(clock.restart());
         assert!(clock.now() - now_millis() < 1000);
         assert!(!Clock::default().set(0) && !Clock::default().advance(1));
+    }
+
+    #[test]
+    fn a_deterministic_clock_moves_only_by_readings_and_changes() {
+        let clock = Clock::deterministic();
+        assert_eq!(clock.now(), DETERMINISTIC_START);
+        assert!(clock.mark_start());
+        assert_eq!(clock.now(), DETERMINISTIC_START + 1);
+        assert!(clock.advance(1000));
+        assert_eq!(clock.now(), DETERMINISTIC_START + 1002);
+        assert!(clock.restart());
+        assert_eq!(clock.now(), DETERMINISTIC_START + 1);
     }
 }

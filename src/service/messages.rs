@@ -9,7 +9,7 @@ use super::auth::Caller;
 use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{self, MessageId, RoomId};
+use crate::model::id::{MessageId, RoomId};
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::Identity;
 use crate::model::{time, Doc, DocExt, Message, Room};
@@ -63,7 +63,7 @@ impl Services {
         let user = self.store.user(&me.id)?.ok_or(ApiError::NotLoggedIn)?;
         let username = me.username.as_deref().unwrap_or_default();
         let note = self.system_message("uj", room.id(), username, me.short())?;
-        let sub = new_joined_subscription(room, &user, self.now());
+        let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
         Ok(Some((sub, note)))
     }
 
@@ -160,7 +160,7 @@ impl Services {
         let (mentioned_ids, group_mention) =
             self.parse_content(settings, &text, now, parse_urls, &mut fields)?;
 
-        let id = client_id.clone().unwrap_or_else(id::new_id);
+        let id = client_id.clone().unwrap_or_else(|| self.ids.id());
         let mut stored = Doc::new();
         stored.insert("_id".into(), id.clone().into());
         for (k, v) in &fields {

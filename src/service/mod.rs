@@ -31,6 +31,7 @@ use crate::config::{Config, MetricsConfig};
 use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{Latency, Registry};
+use crate::model::id::Ids;
 use crate::model::time::{Clock, Millis};
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
@@ -67,6 +68,8 @@ pub struct Services {
     started_at: String,
     /// What every service reads the time from (adjustable in testing mode).
     clock: Clock,
+    /// Where new ids and login tokens come from (seeded in a deterministic run).
+    ids: Ids,
     /// Testing mode: the database right after start-up, which a reset restores. `None`
     /// outside testing mode, where the testing endpoints do not exist.
     start_state: Option<Arc<Snapshot>>,
@@ -79,6 +82,7 @@ impl Services {
         settings: Settings,
         delivery: Delivery,
         config: &Config,
+        (clock, ids): (Clock, Ids),
         start_state: Option<Snapshot>,
     ) -> Services {
         let base_permissions = Permissions::with_overrides(&config.permissions);
@@ -107,11 +111,9 @@ impl Services {
             latency: Arc::new(latency),
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
-            started_at: crate::model::time::iso(crate::model::time::now_millis()),
-            clock: match start_state {
-                Some(_) => Clock::adjustable(),
-                None => Clock::default(),
-            },
+            started_at: crate::model::time::iso(clock.now()),
+            clock,
+            ids,
             start_state: start_state.map(Arc::new),
         }
     }

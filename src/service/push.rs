@@ -8,7 +8,7 @@ use super::auth::Caller;
 use super::notification::{needs_receiver_subscription, with_notification, Parts};
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{new_id, MessageId};
+use crate::model::id::MessageId;
 use crate::model::push_token::{PushToken, Service};
 use crate::model::{time, Message};
 use crate::rules::notification::Notification;
@@ -86,10 +86,11 @@ impl Services {
     pub async fn register_device(&self, caller: &Caller, device: Device) -> ApiResult<PushToken> {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
         let now = self.now();
+        let id = device.id.clone().unwrap_or_else(|| self.ids.id());
         Ok(self
             .write(move |s| {
                 s.register_push_token(&Registration {
-                    id: &device.id.unwrap_or_else(new_id),
+                    id: &id,
                     service: device.service,
                     value: &device.value,
                     app_name: &device.app_name,
@@ -162,6 +163,7 @@ impl Services {
                     };
                     let body = test_push_body(username, target, &settings.unique_id, &created_at);
                     Some(PendingPush::new(
+                        self.ids.id(),
                         service,
                         device_token,
                         caller.id(),

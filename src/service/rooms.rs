@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::users::UserRef;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{self, RoomId};
+use crate::model::id::RoomId;
 use crate::model::message::new_system_message;
 use crate::model::room::Kind;
 use crate::model::room::{new_direct_room, new_group_room};
@@ -76,7 +76,7 @@ impl Services {
         }
         let now = self.now();
         let room = new_group_room(
-            &id::new_id(),
+            &self.ids.id(),
             kind.room_type(),
             &name,
             &owner,
@@ -87,7 +87,7 @@ impl Services {
         let subs: Vec<_> = users
             .iter()
             .enumerate()
-            .map(|(i, u)| new_group_subscription(&room, u, i == 0, now))
+            .map(|(i, u)| new_group_subscription(&room, u, i == 0, now, &self.ids))
             .collect();
         let stored = room.clone();
         match self.write(move |s| s.create_room(&stored, &subs)).await?? {
@@ -129,7 +129,7 @@ impl Services {
         uids.sort_unstable();
         let rid = match uids.as_slice() {
             [a, b] => format!("{a}{b}"),
-            _ => id::new_id(),
+            _ => self.ids.id(),
         };
         if let Some(existing) = self.store.room(&rid)? {
             return Ok(DirectRoom(Arc::unwrap_or_clone(existing)));
@@ -154,7 +154,7 @@ impl Services {
                     .filter(|o| o.id() != m.id() || refs.len() == 1)
                     .collect();
                 let open = all_open || m.id() == caller.id() || members.len() > 2;
-                new_direct_subscription(&room, m, &others, open, now)
+                new_direct_subscription(&room, m, &others, open, now, &self.ids)
             })
             .collect();
         let stored = room.clone();
@@ -192,7 +192,7 @@ impl Services {
             .map(|u| {
                 let added = u.username().unwrap_or_default();
                 let note = self.system_message("au", room.id(), added, inviter.clone())?;
-                Ok((new_joined_subscription(&room, u, now), note))
+                Ok((new_joined_subscription(&room, u, now, &self.ids), note))
             })
             .collect::<ApiResult<Vec<_>>>()?;
         let rid = room.id().to_string();
@@ -317,7 +317,7 @@ impl Services {
         msg: &str,
         u: serde_json::Value,
     ) -> ApiResult<SystemMessage> {
-        let (id, doc) = new_system_message(t, rid, msg, u, self.now());
+        let (id, doc) = new_system_message(t, rid, msg, u, self.now(), &self.ids);
         SystemMessage::new(id, doc).map_err(|e| ApiError::Internal(e.into()))
     }
 }

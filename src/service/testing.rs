@@ -65,13 +65,15 @@ impl Services {
     }
 
     /// `POST /api/rcpush/testing/reset`: the database back to its state right after
-    /// start-up, the captured pushes, the clock and the login blocks cleared.
+    /// start-up, the captured pushes and the login blocks cleared, the clock and the id
+    /// generator back where start-up left them.
     pub async fn reset(&self) -> ApiResult<()> {
         let start = self.start_state.clone().ok_or(ApiError::NotFound)?;
         self.write(move |s| s.restore(&start)).await??;
         self.settings.reload()?;
         self.delivery.captured(true);
         self.clock.restart();
+        self.ids.restart();
         *self.throttle.lock() = LoginThrottle::default();
         Ok(())
     }
