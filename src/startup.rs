@@ -77,6 +77,7 @@ impl Application {
         let body_timeout = std::time::Duration::from_millis(config.limits.body_timeout_ms);
         let mut server = HttpServer::new(move || {
             let latency = services.latency();
+            let clock = services.clock().clone();
             App::new()
                 .app_data(web::Data::new(services.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
@@ -89,6 +90,9 @@ impl Application {
                 )
                 .wrap(middleware::from_fn(move |req, next| {
                     crate::api::timed(latency.clone(), req, next)
+                }))
+                .wrap(middleware::from_fn(move |req, next| {
+                    crate::api::tick(clock.clone(), req, next)
                 }))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(crate::api::configure)

@@ -155,6 +155,16 @@ pub async fn timed(
     res
 }
 
+/// Moves a deterministic run's clock as each request arrives (`Clock::tick`).
+pub async fn tick(
+    clock: crate::model::time::Clock,
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    clock.tick();
+    next.call(req).await
+}
+
 /// Unknown routes and methods get Rocket.Chat's 404 body.
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)

@@ -15,8 +15,8 @@ pub fn now_millis() -> Millis {
 /// The server's clock, which every service reads. The wall clock, except in testing mode,
 /// where tests set it or move it forward (`POST /api/rcpush/testing/clock`): it then runs on
 /// from there at the wall clock's pace, or, in a deterministic run, moves only when told and
-/// by `DETERMINISTIC_STEP_MS` at each reading. It never goes backwards unless set. Cheap to
-/// clone; clones share the time.
+/// by `DETERMINISTIC_STEP_MS` as each request arrives (`tick`). It never goes backwards
+/// unless set. Cheap to clone; clones share the time.
 #[derive(Clone, Default)]
 pub struct Clock {
     /// `None`: the wall clock as it is.
@@ -26,8 +26,9 @@ pub struct Clock {
 /// Where a deterministic run's clock starts: `2024-01-01T00:00:00.000Z`.
 pub const DETERMINISTIC_START: Millis = 1_704_067_200_000;
 
-/// How far each reading moves a deterministic run's clock, so that a run's messages keep
-/// their order by time.
+/// How far each request moves a deterministic run's clock, so that a run's messages keep
+/// their order by time. Per request, not per reading: how often a request reads the clock
+/// may vary (caches), how many requests a run sends does not.
 pub const DETERMINISTIC_STEP_MS: Millis = 1;
 
 #[derive(Clone, Default)]
@@ -73,10 +74,17 @@ impl Clock {
         let mut a = adjusted.lock();
         if a.follows_wall {
             a.last = a.last.max(now_millis().saturating_add(a.offset));
-            a.last
-        } else {
-            a.last = a.last.saturating_add(DETERMINISTIC_STEP_MS);
-            a.last - DETERMINISTIC_STEP_MS
+        }
+        a.last
+    }
+
+    /// A request arrives: a deterministic run's clock moves `DETERMINISTIC_STEP_MS`.
+    pub fn tick(&self) {
+        if let Some(adjusted) = &self.adjusted {
+            let mut a = adjusted.lock();
+            if !a.follows_wall {
+                a.last = a.last.saturating_add(DETERMINISTIC_STEP_MS);
+            }
         }
     }
 
@@ -170,12 +178,15 @@ mod tests {
     }
 
     #[test]
-    fn a_deterministic_clock_moves_only_by_readings_and_changes() {
+    fn a_deterministic_clock_moves_only_by_requests_and_changes() {
         let clock = Clock::deterministic();
         assert_eq!(clock.now(), DETERMINISTIC_START);
+        clock.tick();
         assert!(clock.mark_start());
         assert_eq!(clock.now(), DETERMINISTIC_START + 1);
+        assert_eq!(clock.now(), DETERMINISTIC_START + 1);
         assert!(clock.advance(1000));
+        clock.tick();
         assert_eq!(clock.now(), DETERMINISTIC_START + 1002);
         assert!(clock.restart());
         assert_eq!(clock.now(), DETERMINISTIC_START + 1);

@@ -118,6 +118,11 @@ impl Services {
         }
     }
 
+    /// The server's clock, which a deterministic run's requests move.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// The server's time (ms since the epoch).
     pub fn now(&self) -> Millis {
         self.clock.now()

@@ -205,3 +205,57 @@ fn reset_returns_to_the_start_up_state() {
     let year: i32 = m["ts"].as_str().unwrap()[..4].parse().unwrap();
     assert!(year < 2900, "{m}");
 }
+
+/// The same requests, in order, and every answer's body.
+fn session(app: &TestApp) -> Vec<String> {
+    let mut bodies = Vec::new();
+    let r = app.post(
+        "/api/v1/login",
+        None,
+        &json!({"user": "admin", "password": ADMIN_PASSWORD}),
+    );
+    bodies.push(r.body.clone());
+    let admin = (
+        r.json()["data"]["userId"].as_str().unwrap().to_string(),
+        r.json()["data"]["authToken"].as_str().unwrap().to_string(),
+    );
+    let body = json!({"type": "gcm", "value": "gcm-rodriq", "appName": "chat.rocket.android"});
+    bodies.push(app.post("/api/v1/push.token", Some(RODRIQ), &body).body);
+    let r = app.post(
+        "/api/v1/channels.create",
+        auth(&admin),
+        &json!({"name": "replayed", "members": ["rodriq"]}),
+    );
+    bodies.push(r.body.clone());
+    let rid = r.json()["channel"]["_id"].as_str().unwrap().to_string();
+    for (who, rid, text) in [(auth(&admin), rid.as_str(), "hi"), (Some(ALICE), DM, "hello")] {
+        let body = json!({"roomId": rid, "text": text});
+        bodies.push(app.post("/api/v1/chat.postMessage", who, &body).body);
+    }
+    bodies.push(app.get("/api/rcpush/testing/pushes", None).body);
+    bodies
+}
+
+#[test]
+fn a_seeded_run_answers_byte_for_byte_the_same_and_again_after_a_reset() {
+    if crate::BACKEND == Backend::Postgres {
+        return; // testing mode is sled-only
+    }
+    let seeded = |seed| {
+        spawn_app_with(move |c| {
+            c.testing.enabled = true;
+            c.testing.seed = Some(seed);
+        })
+    };
+    let (a, b) = (seeded(42), seeded(42));
+    let first = session(&a);
+    assert_eq!(first, session(&b));
+    assert!(first[0].contains(r#""authToken":"#), "{}", first[0]);
+    assert!(first[3].contains(r#""ts":"2024-01-01T00:00:"#), "{}", first[3]);
+    assert!(first[5].contains(r#""path":"/push/gcm/send""#), "{}", first[5]);
+
+    let r = a.post("/api/rcpush/testing/reset", None, &json!({}));
+    assert_eq!(r.status, 200);
+    assert_eq!(session(&a), first);
+    assert_ne!(session(&seeded(43)), first);
+}
