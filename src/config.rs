@@ -435,7 +435,10 @@ mod tests {
         )
         .unwrap();
         let e = c.check_testing().unwrap_err();
-        assert!(e.to_string().contains("testing mode works on sled only"), "{e}");
+        assert!(
+            e.to_string().contains("testing mode works on sled only"),
+            "{e}"
+        );
         let c = Config::load(None, env(&[("RCPUSH_TESTING_SEED", "7")])).unwrap();
         let e = c.check_testing().unwrap_err();
         assert!(e.to_string().contains("needs testing mode"), "{e}");

@@ -26,10 +26,7 @@ pub async fn pushes_delete(services: web::Data<Services>) -> ApiResult<HttpRespo
 
 /// `POST /api/rcpush/testing/clock` with `{"now": "<ISO date>"}` or `{"advance_ms": N}`:
 /// `{"now":"<ISO date>","success":true}`. 400 `InvalidClock` for anything else.
-pub async fn clock_post(
-    services: web::Data<Services>,
-    body: JsonBody,
-) -> ApiResult<HttpResponse> {
+pub async fn clock_post(services: web::Data<Services>, body: JsonBody) -> ApiResult<HttpResponse> {
     let change = match (body.0.get("now"), body.0.get("advance_ms")) {
         (Some(Value::String(at)), None) => time::parse_iso(at).map(ClockChange::Set),
         (None, Some(by)) => by.as_i64().filter(|n| *n >= 0).map(ClockChange::Advance),

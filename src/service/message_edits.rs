@@ -122,11 +122,7 @@ impl Services {
             .filter(|(k, _)| matches!(k.as_str(), "_id" | "rid" | "u"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let (id, rid, at) = (
-            delete.msg_id.clone(),
-            delete.room_id,
-            time::iso(self.now()),
-        );
+        let (id, rid, at) = (delete.msg_id.clone(), delete.room_id, time::iso(self.now()));
         self.write(move |s| s.delete_message(&id, &rid, &at))
             .await??;
         Ok(Deleted {

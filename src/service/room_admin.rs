@@ -61,11 +61,7 @@ impl Services {
             return Err(ApiError::InvalidRoomName(name));
         }
         let note = self.system_message("r", room.id(), &name, caller.identity.short())?;
-        let (rid, new_name, at) = (
-            room.id().to_string(),
-            name.clone(),
-            time::iso(self.now()),
-        );
+        let (rid, new_name, at) = (room.id().to_string(), name.clone(), time::iso(self.now()));
         match self
             .write(move |s| s.rename_room(&rid, &new_name, &at, &note))
             .await??

@@ -18,6 +18,7 @@ mod rooms;
 mod support;
 mod system_messages;
 mod testing;
+mod testing_property;
 
 /// The backend every `spawn_app` of this binary uses.
 pub const BACKEND: rcpush::config::Backend = rcpush::config::Backend::Sled;

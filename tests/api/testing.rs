@@ -129,19 +129,36 @@ fn the_clock_sets_message_times_and_moves_only_forward() {
         &json!({"now": "2030-01-02T03:04:05.000Z"}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.starts_with(r#"{"now":"2030-01-02T03:04:0"#), "{}", r.body);
+    assert!(
+        r.body.starts_with(r#"{"now":"2030-01-02T03:04:0"#),
+        "{}",
+        r.body
+    );
     let m = post(&app, ALICE, VB, "in 2030");
     let ts = m["ts"].as_str().unwrap();
     assert!(ts.starts_with("2030-01-02T03:04:"), "{ts}");
 
-    let r = app.post("/api/rcpush/testing/clock", None, &json!({"advance_ms": 86_400_000}));
+    let r = app.post(
+        "/api/rcpush/testing/clock",
+        None,
+        &json!({"advance_ms": 86_400_000}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let m = post(&app, ALICE, VB, "a day later");
-    assert!(m["ts"].as_str().unwrap().starts_with("2030-01-03T03:04:"), "{m}");
+    assert!(
+        m["ts"].as_str().unwrap().starts_with("2030-01-03T03:04:"),
+        "{m}"
+    );
 
-    let sub = app.get(&format!("/api/v1/subscriptions.getOne?roomId={VB}"), Some(BOB));
+    let sub = app.get(
+        &format!("/api/v1/subscriptions.getOne?roomId={VB}"),
+        Some(BOB),
+    );
     let updated = sub.json()["subscription"]["_updatedAt"].clone();
-    assert!(updated.as_str().unwrap().starts_with("2030-01-03"), "{updated}");
+    assert!(
+        updated.as_str().unwrap().starts_with("2030-01-03"),
+        "{updated}"
+    );
 
     let invalid = r#"{"success":false,"error":"Give {\"now\": \"<ISO date>\"} or {\"advance_ms\": <non-negative integer>} [error-invalid-clock]"}"#;
     for body in [
@@ -164,7 +181,10 @@ fn reset_returns_to_the_start_up_state() {
     let gw = FakeGateway::start();
     let app = testing_app(&gw);
     let unread = |app: &TestApp| {
-        let r = app.get(&format!("/api/v1/subscriptions.getOne?roomId={DM}"), Some(RODRIQ));
+        let r = app.get(
+            &format!("/api/v1/subscriptions.getOne?roomId={DM}"),
+            Some(RODRIQ),
+        );
         r.json()["subscription"]["unread"].clone()
     };
     let before = unread(&app);
@@ -180,7 +200,11 @@ fn reset_returns_to_the_start_up_state() {
         &json!({"value": false}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    app.post("/api/rcpush/testing/clock", None, &json!({"advance_ms": 1_000_000_000_000i64}));
+    app.post(
+        "/api/rcpush/testing/clock",
+        None,
+        &json!({"advance_ms": 1_000_000_000_000i64}),
+    );
     assert_ne!(unread(&app), before);
     assert_eq!(captured(&app).len(), 1);
 
@@ -228,7 +252,10 @@ fn session(app: &TestApp) -> Vec<String> {
     );
     bodies.push(r.body.clone());
     let rid = r.json()["channel"]["_id"].as_str().unwrap().to_string();
-    for (who, rid, text) in [(auth(&admin), rid.as_str(), "hi"), (Some(ALICE), DM, "hello")] {
+    for (who, rid, text) in [
+        (auth(&admin), rid.as_str(), "hi"),
+        (Some(ALICE), DM, "hello"),
+    ] {
         let body = json!({"roomId": rid, "text": text});
         bodies.push(app.post("/api/v1/chat.postMessage", who, &body).body);
     }
@@ -251,8 +278,16 @@ fn a_seeded_run_answers_byte_for_byte_the_same_and_again_after_a_reset() {
     let first = session(&a);
     assert_eq!(first, session(&b));
     assert!(first[0].contains(r#""authToken":"#), "{}", first[0]);
-    assert!(first[3].contains(r#""ts":"2024-01-01T00:00:"#), "{}", first[3]);
-    assert!(first[5].contains(r#""path":"/push/gcm/send""#), "{}", first[5]);
+    assert!(
+        first[3].contains(r#""ts":"2024-01-01T00:00:"#),
+        "{}",
+        first[3]
+    );
+    assert!(
+        first[5].contains(r#""path":"/push/gcm/send""#),
+        "{}",
+        first[5]
+    );
 
     let r = a.post("/api/rcpush/testing/reset", None, &json!({}));
     assert_eq!(r.status, 200);
