@@ -158,10 +158,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.deterministic.is_some() {
         config.testing.seed = cli.deterministic;
     }
+    // A throwaway database is a test double's: testing mode comes with it.
+    config.testing.enabled |= cli.ephemeral;
+    // Before anything is logged: a refusal is the one line on stderr.
+    config.check_testing()?;
     rcpush::telemetry::init(&config.log.level);
     let _temporary = if cli.ephemeral {
-        // A throwaway database is a test double's: testing mode comes with it.
-        config.testing.enabled = true;
         let dir = use_temporary_storage(&mut config)?;
         tracing::info!(path = %dir.path().display(), "using a temporary database, removed at exit");
         Some(dir)
