@@ -9,26 +9,9 @@ use crate::helpers::*;
 #[test]
 fn python_rocketchat_api_client_works_against_rcpush() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let venv = match std::env::var_os("RCPUSH_PY_VENV").map(PathBuf::from) {
-        Some(dir) if dir.is_absolute() => dir,
-        Some(dir) => root.join(dir),
-        None => root.join("target/py-venv"),
-    };
-    let setup = Command::new("bash")
-        .arg(root.join("tests/python/setup-venv.sh"))
-        .env("RCPUSH_PY_VENV", &venv)
-        .output()
-        .expect("run bash tests/python/setup-venv.sh");
-    assert!(
-        setup.status.success(),
-        "setup-venv.sh failed ({}):\n{}{}",
-        setup.status,
-        String::from_utf8_lossy(&setup.stdout),
-        String::from_utf8_lossy(&setup.stderr)
-    );
-
+    let python = crate::support::python_venv();
     let app = spawn_app();
-    let out = Command::new(venv.join("bin/python"))
+    let out = Command::new(python)
         .arg(root.join("tests/python/client_check.py"))
         .env("RCPUSH_URL", &app.url)
         .env("RCPUSH_ADMIN_USER", "admin")

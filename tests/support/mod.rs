@@ -185,3 +185,26 @@ pub fn one_line_failure(out: &Output) -> String {
     assert!(!err.contains("panicked"), "{err}");
     err
 }
+
+/// The virtualenv of `tests/python/` (`$RCPUSH_PY_VENV`, else `target/py-venv`), created
+/// by `tests/python/setup-venv.sh` the first time; returns its `bin/python`.
+pub fn python_venv() -> PathBuf {
+    let venv = match std::env::var_os("RCPUSH_PY_VENV").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => root().join(dir),
+        None => root().join("target/py-venv"),
+    };
+    let setup = Command::new("bash")
+        .arg(root().join("tests/python/setup-venv.sh"))
+        .env("RCPUSH_PY_VENV", &venv)
+        .output()
+        .expect("run bash tests/python/setup-venv.sh");
+    assert!(
+        setup.status.success(),
+        "setup-venv.sh failed ({}):\n{}{}",
+        setup.status,
+        String::from_utf8_lossy(&setup.stdout),
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    venv.join("bin/python")
+}
