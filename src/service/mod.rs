@@ -21,7 +21,9 @@ pub mod users;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use parking_lot::Mutex;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -39,6 +41,36 @@ use crate::settings::Settings;
 use crate::store::{Snapshot, Store};
 use crate::telemetry::block_in_span;
 use permissions::PermissionTable;
+
+/// push.test's limiter, on the server's clock: testing mode's clock governs it too.
+type PushTestLimiter = RateLimiter<
+    String,
+    DefaultKeyedStateStore<String>,
+    LimiterClock,
+    NoOpMiddleware<std::time::Duration>,
+>;
+
+/// One call per second per user (push.test's `rateLimiterOptions`), a new limiter each
+/// time (a testing reset forgets the calls made).
+fn push_test_limiter(clock: &Clock) -> PushTestLimiter {
+    let once_a_second = Quota::per_second(NonZeroU32::MIN);
+    RateLimiter::new(
+        once_a_second,
+        DefaultKeyedStateStore::default(),
+        LimiterClock(clock.clone()),
+    )
+}
+
+/// The server's clock as `governor` reads it: the time since the epoch.
+struct LimiterClock(Clock);
+
+impl governor::clock::Clock for LimiterClock {
+    type Instant = std::time::Duration;
+
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::try_from(self.0.now()).unwrap_or(0))
+    }
+}
 
 /// What every service function works with. Cheap to clone; the store stays private to the
 /// services.
@@ -59,7 +91,7 @@ pub struct Services {
     hashing: Arc<Semaphore>,
     delivery: Delivery,
     /// push.test's one call per second per user (its `rateLimiterOptions`).
-    push_tests: Arc<DefaultKeyedRateLimiter<String>>,
+    push_tests: Arc<parking_lot::RwLock<PushTestLimiter>>,
     latency: Arc<Latency>,
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
@@ -88,7 +120,6 @@ impl Services {
         let base_permissions = Permissions::with_overrides(&config.permissions);
         let permissions =
             PermissionTable::new(base_permissions.clone(), &settings.changed_permissions());
-        let once_a_second = Quota::per_second(NonZeroU32::MIN);
         let latency = Latency::default();
         let mut metrics = Registry::default();
         delivery.metrics().register(&mut metrics);
@@ -107,7 +138,7 @@ impl Services {
             },
             hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
             delivery,
-            push_tests: Arc::new(RateLimiter::keyed(once_a_second)),
+            push_tests: Arc::new(parking_lot::RwLock::new(push_test_limiter(&clock))),
             latency: Arc::new(latency),
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),

@@ -1,6 +1,5 @@
 //! push.get (a message and its notification), device registration, push.info, push.test.
 
-use governor::clock::{Clock, DefaultClock};
 use serde::Serialize;
 
 use super::access::Unreadable;
@@ -128,13 +127,14 @@ impl Services {
     pub async fn push_test(&self, caller: &Caller) -> ApiResult<usize> {
         let roles = caller.identity.roles();
         if !self.has_permission("api-bypass-rate-limit", &roles) {
-            if let Err(not_until) = self.push_tests.check_key(&caller.id().to_string()) {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let limiter = self.push_tests.read();
+            if let Err(not_until) = limiter.check_key(&caller.id().to_string()) {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
                 let seconds = wait.as_millis().div_ceil(1000).max(1);
                 return Err(ApiError::TooManyRequests { seconds });
             }
-            if self.push_tests.len() > PUSH_TEST_LIMITER_KEYS {
-                self.push_tests.retain_recent();
+            if limiter.len() > PUSH_TEST_LIMITER_KEYS {
+                limiter.retain_recent();
             }
         }
         if !self.has_permission("test-push-notifications", &roles) {

@@ -75,6 +75,7 @@ impl Services {
         self.clock.restart();
         self.ids.restart();
         *self.throttle.lock() = LoginThrottle::default();
+        *self.push_tests.write() = super::push_test_limiter(&self.clock);
         Ok(())
     }
 

@@ -294,3 +294,44 @@ fn a_seeded_run_answers_byte_for_byte_the_same_and_again_after_a_reset() {
     assert_eq!(session(&a), first);
     assert_ne!(session(&seeded(43)), first);
 }
+
+#[test]
+fn push_test_s_rate_limit_follows_the_server_clock_and_a_reset_forgets_it() {
+    if crate::BACKEND == Backend::Postgres {
+        return; // testing mode is sled-only
+    }
+    let app = spawn_app_with(|c| {
+        c.testing.enabled = true;
+        c.testing.seed = Some(1);
+    });
+    let push_test = || app.post("/api/v1/push.test", Some(RODRIQ), &json!({}));
+    let register = || {
+        let body = json!({"type": "gcm", "value": "gcm-rodriq", "appName": "chat.rocket.android"});
+        app.post("/api/v1/push.token", Some(RODRIQ), &body);
+    };
+    let too_many = r#"{"success":false,"error":"Error, too many requests. Please slow down. You must wait 1 seconds before trying this endpoint again. [error-too-many-requests]"}"#;
+    register();
+    assert_eq!(push_test().body, r#"{"tokensCount":1,"success":true}"#);
+    // However long the wall clock waits, the server's clock has not moved a second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = push_test();
+    assert_eq!((r.status, r.body.as_str()), (429, too_many));
+    app.post(
+        "/api/rcpush/testing/clock",
+        None,
+        &json!({"advance_ms": 1000}),
+    );
+    assert_eq!(push_test().status, 200);
+    assert_eq!(captured(&app).len(), 2);
+
+    app.post("/api/rcpush/testing/reset", None, &json!({}));
+    register();
+    assert_eq!(push_test().status, 200);
+    let pushes = captured(&app);
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0]["path"], "/push/gcm/send");
+    assert_eq!(
+        pushes[0]["body"]["options"]["text"],
+        "This is a push test message"
+    );
+}
