@@ -29,6 +29,7 @@ pub struct Config {
     pub push: PushConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub testing: TestingConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +122,18 @@ pub struct MetricsConfig {
     pub token: SecretString,
 }
 
+/// Testing mode: rcpush as a test double (README, "Testing mode"). Never on a server that
+/// faces a network: its controls need no login.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingConfig {
+    /// On with `--ephemeral`; this key turns it on for a persistent database.
+    pub enabled: bool,
+    /// `--deterministic SEED`: ids, login tokens and the clock's start follow from it, so
+    /// that two runs sending the same requests get the same answers, byte for byte.
+    pub seed: Option<u64>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -141,6 +154,7 @@ impl Default for Config {
             push: PushConfig::default(),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
+            testing: TestingConfig::default(),
         }
     }
 }
@@ -211,7 +225,7 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys can be overridden from the environment.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "storage",
     "admin",
@@ -222,6 +236,7 @@ const SECTIONS: [&str; 10] = [
     "push",
     "metrics",
     "log",
+    "testing",
 ];
 
 impl Config {
@@ -263,6 +278,19 @@ impl Config {
             .context("invalid configuration")?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Testing mode's conditions, checked when a server is built (after the command line had
+    /// its say: `--ephemeral` turns testing mode on).
+    pub fn check_testing(&self) -> anyhow::Result<()> {
+        let t = &self.testing;
+        if t.seed.is_some() && !t.enabled {
+            bail!("--deterministic (testing.seed) needs testing mode: add --ephemeral, or set testing.enabled = true");
+        }
+        if t.enabled && self.storage.backend == Backend::Postgres {
+            bail!("testing mode works on sled only (its reset restores an in-memory copy of the database): use storage.backend = \"sled\"");
+        }
+        Ok(())
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -397,6 +425,25 @@ mod tests {
         assert!(Config::load(None, env(&[("RCPUSH_STORAGE_CACHE_MB", "lots")])).is_err());
         assert!(Config::load(None, env(&[("RCPUSH_NOPE_X", "1")])).is_err());
         assert!(Config::load(None, env(&[("RCPUSH_SERVER_NOPE", "1")])).is_err());
+    }
+
+    #[test]
+    fn testing_mode_is_refused_on_postgres_and_a_seed_needs_it() {
+        let c = Config::parse(
+            "[storage]\nbackend = \"postgres\"\nurl = \"postgres://x/y\"\n[testing]\nenabled = true\n",
+            Vec::new(),
+        )
+        .unwrap();
+        let e = c.check_testing().unwrap_err();
+        assert!(
+            e.to_string().contains("testing mode works on sled only"),
+            "{e}"
+        );
+        let c = Config::load(None, env(&[("RCPUSH_TESTING_SEED", "7")])).unwrap();
+        let e = c.check_testing().unwrap_err();
+        assert!(e.to_string().contains("needs testing mode"), "{e}");
+        let c = Config::load(None, env(&[("RCPUSH_TESTING_ENABLED", "true")])).unwrap();
+        assert!(c.check_testing().is_ok());
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub enum ApiError {
     TooManyRequests { seconds: u128 },
     /// `GET /metrics` without the configured bearer token (rcpush's own endpoint).
     MetricsTokenRequired,
+    /// `POST /api/rcpush/testing/clock` with neither a date in `now` nor a non-negative
+    /// `advance_ms` (rcpush's own endpoint).
+    InvalidClock,
 
     // Request parsing (the extractors)
     /// The body could not be read; echoes actix's reason.
@@ -331,6 +334,9 @@ impl ApiError {
             E::Forbidden => plain("unauthorized"),
             E::NotFound => plain("Resource not found"),
             E::MetricsTokenRequired => plain("unauthorized"),
+            E::InvalidClock => plain(
+                "Give {\"now\": \"<ISO date>\"} or {\"advance_ms\": <non-negative integer>} [error-invalid-clock]",
+            ),
             E::TooManyRequests { seconds } => plain(format!(
                 "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying this endpoint again. [error-too-many-requests]"
             )),
@@ -773,10 +779,11 @@ mod tests {
             E::InvalidPermissionsUpdatedSince => 77,
             E::InvalidPermission => 78,
             E::InvalidPermissionRole => 79,
+            E::InvalidClock => 80,
         }
     }
 
-    const VARIANTS: usize = 80;
+    const VARIANTS: usize = 81;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -836,6 +843,11 @@ mod tests {
                 E::MetricsTokenRequired,
                 401,
                 r#"{"success":false,"error":"unauthorized"}"#,
+            ),
+            (
+                E::InvalidClock,
+                400,
+                r#"{"success":false,"error":"Give {\"now\": \"<ISO date>\"} or {\"advance_ms\": <non-negative integer>} [error-invalid-clock]"}"#,
             ),
             (
                 E::BodyTimeout,

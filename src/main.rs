@@ -18,9 +18,13 @@ struct Cli {
     /// Configuration file (default: $RCPUSH_CONFIG, else ./config.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Serve from a temporary database that is removed at exit.
+    /// Serve from a temporary database that is removed at exit, in testing mode (README).
     #[arg(long, global = true)]
     ephemeral: bool,
+    /// Testing mode: draw ids and tokens from this seed and start the clock at a fixed
+    /// instant, so that the same requests get the same answers (README).
+    #[arg(long, global = true, value_name = "SEED")]
+    deterministic: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -145,8 +149,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
     }
+    if let Some(name) = cli
+        .command
+        .as_ref()
+        .filter(|_| cli.deterministic.is_some())
+        .and_then(Command::name_without_ephemeral)
+    {
+        anyhow::bail!("--deterministic only goes with serve (in testing mode), not with `{name}`");
+    }
     let config_file = config_path(&cli);
     let mut config = Config::load(config_file.as_deref(), std::env::vars())?;
+    if cli.deterministic.is_some() {
+        config.testing.seed = cli.deterministic;
+    }
+    // A throwaway database is a test double's: testing mode comes with it.
+    config.testing.enabled |= cli.ephemeral;
+    // Before anything is logged: a refusal is the one line on stderr.
+    config.check_testing()?;
     rcpush::telemetry::init(&config.log.level);
     let _temporary = if cli.ephemeral {
         let dir = use_temporary_storage(&mut config)?;

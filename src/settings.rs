@@ -462,28 +462,35 @@ impl Settings {
         }
         let reload = || -> StoreResult<()> {
             let stored = self.store.settings_version()?;
-            if stored == self.version.load(Ordering::SeqCst) {
-                return Ok(());
+            if stored != self.version.load(Ordering::SeqCst) {
+                self.reload()?;
             }
-            let values: IndexMap<String, Doc> = self
-                .store
-                .all_settings()?
-                .into_iter()
-                .filter_map(|d| Some((d.get("_id")?.as_str()?.to_string(), d)))
-                .collect();
-            let permissions = self.store.all_permissions()?;
-            let mut held = self.values.write();
-            *self.snapshot.write() = Arc::new(Snapshot::read(&values));
-            *held = values;
-            let mut changed = self.changed_permissions.write();
-            changed.loads += 1;
-            changed.documents = Arc::new(permissions);
-            self.version.store(stored, Ordering::SeqCst);
             Ok(())
         };
         if let Err(e) = reload() {
             tracing::warn!(error = %e, "cannot read the settings version");
         }
+    }
+
+    /// Loads the stored settings and permission changes again (after another process
+    /// changed them, or a testing reset put the database back).
+    pub fn reload(&self) -> StoreResult<()> {
+        let stored = self.store.settings_version()?;
+        let values: IndexMap<String, Doc> = self
+            .store
+            .all_settings()?
+            .into_iter()
+            .filter_map(|d| Some((d.get("_id")?.as_str()?.to_string(), d)))
+            .collect();
+        let permissions = self.store.all_permissions()?;
+        let mut held = self.values.write();
+        *self.snapshot.write() = Arc::new(Snapshot::read(&values));
+        *held = values;
+        let mut changed = self.changed_permissions.write();
+        changed.loads += 1;
+        changed.documents = Arc::new(permissions);
+        self.version.store(stored, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Changes a setting's value, durably. `None` if the id is unknown.

@@ -13,7 +13,8 @@ use crate::api::extract::BodyTimeout;
 use crate::api::json_depth::MaxJsonDepth;
 use crate::config::{Backend, Config, StorageConfig};
 use crate::delivery::Delivery;
-use crate::model::id;
+use crate::model::id::Ids;
+use crate::model::time::Clock;
 use crate::service::users::{ensure_admin, AdminAccount};
 use crate::service::Services;
 use crate::settings::Settings;
@@ -32,13 +33,21 @@ impl Application {
     /// only listen once its workers run, and a SIGTERM before that killed the process).
     pub fn build(config: &Config) -> anyhow::Result<Application> {
         // Bind first: a port in use must not leave a half-initialised database behind.
+        config.check_testing()?;
         let listener = TcpListener::bind(&config.server.bind)
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         let port = listener.local_addr()?.port();
         let opening = std::time::Instant::now();
         let store = open_store(&config.storage)?;
         let opened = opening.elapsed();
-        let settings = prepare(&store, config)?;
+        let (clock, ids) = match (config.testing.enabled, config.testing.seed) {
+            (true, Some(seed)) => (Clock::deterministic(), Ids::seeded(seed)),
+            (true, None) => (Clock::adjustable(), Ids::default()),
+            (false, _) => (Clock::default(), Ids::default()),
+        };
+        let settings = prepare(&store, config, &clock, &ids)?;
+        clock.mark_start();
+        ids.mark_start();
         tracing::info!(
             open_ms = opened.as_secs_f64() * 1e3,
             prepare_ms = (opening.elapsed() - opened).as_secs_f64() * 1e3,
@@ -47,14 +56,28 @@ impl Application {
         if config.storage.backend == Backend::Sled {
             crate::online_export::serve_exports(store.clone(), &config.storage.path);
         }
-        let delivery = Delivery::start(store.clone(), settings.clone(), config.push.clone())?;
-        let services = Services::new(store, settings, delivery.clone(), config);
+        let (delivery, start_state) = match config.testing.enabled {
+            true => (Delivery::capture(), Some(store.capture_state()?)),
+            false => (
+                Delivery::start(store.clone(), settings.clone(), config.push.clone())?,
+                None,
+            ),
+        };
+        let services = Services::new(
+            store,
+            settings,
+            delivery.clone(),
+            config,
+            (clock, ids),
+            start_state,
+        );
 
         let max_body = config.limits.max_body_bytes;
         let max_depth = config.limits.max_json_depth;
         let body_timeout = std::time::Duration::from_millis(config.limits.body_timeout_ms);
         let mut server = HttpServer::new(move || {
             let latency = services.latency();
+            let clock = services.clock().clone();
             App::new()
                 .app_data(web::Data::new(services.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
@@ -67,6 +90,9 @@ impl Application {
                 )
                 .wrap(middleware::from_fn(move |req, next| {
                     crate::api::timed(latency.clone(), req, next)
+                }))
+                .wrap(middleware::from_fn(move |req, next| {
+                    crate::api::tick(clock.clone(), req, next)
                 }))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(crate::api::configure)
@@ -112,7 +138,8 @@ impl Application {
 /// First-start work: load the seed bundle into an empty database, make sure every setting
 /// exists, and create the admin account if there is none. Of several processes starting at
 /// once on one database, one does it while the others wait, then find it done.
-fn prepare(store: &Store, config: &Config) -> anyhow::Result<Settings> {
+/// Testing mode's `clock` and `ids` date and name what it creates.
+fn prepare(store: &Store, config: &Config, clock: &Clock, ids: &Ids) -> anyhow::Result<Settings> {
     let _setup = store.setup_lock()?;
     if store.is_fresh()? && !config.seed.file.is_empty() {
         let n = crate::seed::load_file(store, config.seed.file.as_ref())?;
@@ -121,11 +148,11 @@ fn prepare(store: &Store, config: &Config) -> anyhow::Result<Settings> {
     let settings = Settings::load(
         store,
         &config.server.site_url,
-        &id::new_uuid(),
+        &ids.uuid(),
         &config.settings,
     )?;
     let username = &config.admin.username;
-    match ensure_admin(store, &config.admin)? {
+    match ensure_admin(store, &config.admin, clock.now(), ids)? {
         AdminAccount::Existing => {}
         AdminAccount::Created => tracing::info!(%username, "created admin user"),
         // Printed once, on purpose, and never logged.

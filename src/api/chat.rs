@@ -9,7 +9,7 @@ use super::extract::{expected, js_type, query_string, JsonBody, Query};
 use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::id::{MessageId, RoomId};
-use crate::model::{time, Doc, DocExt};
+use crate::model::{Doc, DocExt};
 use crate::service::auth::Caller;
 use crate::service::message_edits::{DeleteMessage, Deleted, UpdateMessage};
 use crate::service::messages::{PostMessage, SendMessage};
@@ -62,7 +62,7 @@ pub async fn chat_post_message(
     let channel = post.target.clone();
     let message = services.post_message(&caller, post).await?;
     Ok(respond::success(json!({
-        "ts": time::now_millis(),
+        "ts": services.now(),
         "channel": channel,
         "message": message,
     })))
@@ -234,7 +234,7 @@ pub async fn chat_delete(
         .await?;
     Ok(respond::success(json!({
         "_id": id,
-        "ts": time::now_millis().to_string(),
+        "ts": services.now().to_string(),
         "message": message,
     })))
 }

@@ -12,6 +12,7 @@ pub mod respond;
 mod rooms;
 mod settings;
 mod subscriptions;
+mod testing;
 mod users;
 
 use actix_web::{web, HttpResponse};
@@ -22,6 +23,13 @@ use crate::model::room::Kind;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/info", web::get().to(settings::info))
         .route("/metrics", web::get().to(metrics))
+        .service(
+            web::scope("/api/rcpush/testing")
+                .route("/pushes", web::get().to(testing::pushes_get))
+                .route("/pushes", web::delete().to(testing::pushes_delete))
+                .route("/clock", web::post().to(testing::clock_post))
+                .route("/reset", web::post().to(testing::reset_post)),
+        )
         .service(
             web::scope("/api/v1")
                 .route("/login", web::post().to(auth::login))
@@ -145,6 +153,16 @@ pub async fn timed(
     let res = next.call(req).await;
     latency.observe(&route, start.elapsed());
     res
+}
+
+/// Moves a deterministic run's clock as each request arrives (`Clock::tick`).
+pub async fn tick(
+    clock: crate::model::time::Clock,
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    clock.tick();
+    next.call(req).await
 }
 
 /// Unknown routes and methods get Rocket.Chat's 404 body.

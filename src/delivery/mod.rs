@@ -30,10 +30,15 @@ const CLAIM_MARGIN_MS: i64 = 5_000;
 /// Longest sleep of the scheduler between looks at the outbox.
 const IDLE_WAIT: Duration = Duration::from_millis(1000);
 
-/// The running delivery machinery. Cheap to clone.
+/// The running delivery machinery, or in testing mode the list of pushes it would have
+/// sent. Cheap to clone.
 #[derive(Clone)]
 pub struct Delivery {
-    shared: Arc<Shared>,
+    /// `None` in testing mode: no thread runs, nothing is sent.
+    shared: Option<Arc<Shared>>,
+    metrics: Metrics,
+    /// Testing mode: every push queued since start or the last `take_captured`, in order.
+    captured: Arc<Mutex<Vec<PendingPush>>>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -101,27 +106,62 @@ impl Delivery {
                 .spawn(move || scheduler(&s, &tx))?,
         );
         Ok(Delivery {
-            shared,
+            metrics: shared.metrics.clone(),
+            shared: Some(shared),
+            captured: Arc::default(),
             threads: Arc::new(Mutex::new(threads)),
         })
     }
 
-    pub fn metrics(&self) -> &Metrics {
-        &self.shared.metrics
+    /// Testing mode: pushes are kept in memory for the tests to read, never sent.
+    pub fn capture() -> Delivery {
+        Delivery {
+            shared: None,
+            metrics: Metrics::default(),
+            captured: Arc::default(),
+            threads: Arc::default(),
+        }
     }
 
-    /// Tells the scheduler that `n` pushes were just queued.
-    pub fn queued(&self, n: usize) {
-        if n > 0 {
-            self.shared.metrics.queued(n);
-            self.shared.wake();
+    /// True in testing mode, where `queued` captures the pushes instead.
+    pub fn captures(&self) -> bool {
+        self.shared.is_none()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Tells the scheduler that `pushes` were just queued (in testing mode, captures them).
+    pub fn queued(&self, pushes: &[PendingPush]) {
+        if pushes.is_empty() {
+            return;
+        }
+        match &self.shared {
+            Some(shared) => {
+                self.metrics.queued(pushes.len());
+                shared.wake();
+            }
+            None => self.captured.lock().extend_from_slice(pushes),
+        }
+    }
+
+    /// The pushes captured so far, in the order they were queued; `clear` empties the list.
+    pub fn captured(&self, clear: bool) -> Vec<PendingPush> {
+        let mut captured = self.captured.lock();
+        match clear {
+            true => std::mem::take(&mut *captured),
+            false => captured.clone(),
         }
     }
 
     /// Stops the threads after their current attempt; pending pushes stay in the outbox.
     pub fn stop(&self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.wake();
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        shared.stop.store(true, Ordering::SeqCst);
+        shared.wake();
         let threads = std::mem::take(&mut *self.threads.lock());
         for t in threads {
             let _ = t.join();

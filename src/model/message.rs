@@ -15,9 +15,10 @@ pub fn new_system_message(
     msg: &str,
     u: serde_json::Value,
     now: super::time::Millis,
+    ids: &super::id::Ids,
 ) -> (String, super::Doc) {
     let at = super::time::iso(now);
-    let id = super::id::new_id();
+    let id = ids.id();
     let doc = super::object(serde_json::json!({
         "_id": id,
         "t": t,

@@ -54,10 +54,11 @@ pub fn new_group_subscription(
     user: &super::User,
     owner: bool,
     now: super::time::Millis,
+    ids: &super::id::Ids,
 ) -> Subscription {
     let now = super::time::iso(now);
     let mut doc = super::object(serde_json::json!({
-        "_id": super::id::new_id(),
+        "_id": ids.id(),
         "open": true,
         "alert": false,
         "unread": 0,
@@ -91,8 +92,9 @@ pub fn new_joined_subscription(
     room: &super::Room,
     user: &super::User,
     now: super::time::Millis,
+    ids: &super::id::Ids,
 ) -> Subscription {
-    let mut sub = new_group_subscription(room, user, false, now);
+    let mut sub = new_group_subscription(room, user, false, now, ids);
     for (key, value) in [
         ("alert", serde_json::json!(true)),
         ("unread", 1.into()),
@@ -112,6 +114,7 @@ pub fn new_direct_subscription(
     others: &[&super::User],
     open: bool,
     now: super::time::Millis,
+    ids: &super::id::Ids,
 ) -> Subscription {
     let now = super::time::iso(now);
     let join = |f: &dyn Fn(&super::User) -> Option<String>| {
@@ -129,7 +132,7 @@ pub fn new_direct_subscription(
         u.insert("username".into(), n.into());
     }
     Subscription(super::object(serde_json::json!({
-        "_id": super::id::new_id(),
+        "_id": ids.id(),
         "rid": room.id(),
         "u": u,
         "_updatedAt": now,

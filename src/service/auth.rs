@@ -8,7 +8,7 @@ use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::UserId;
 use crate::model::user::Identity;
-use crate::model::{id, time, User};
+use crate::model::{time, User};
 use crate::rules::credentials::{self, token_hash, TokenHash};
 use crate::store::LoginToken;
 
@@ -68,7 +68,7 @@ impl Services {
             Login::Username(u) => (u.as_str(), self.store.user_id_by_username(u)?),
             Login::Email(e) => (e.as_str(), self.store.user_id_by_email(e)?),
         };
-        let now = time::now_millis();
+        let now = self.now();
         let limits = self.throttle_limits;
         self.throttle()
             .check(name, ip, now, limits)
@@ -111,7 +111,7 @@ impl Services {
             }
             None => None,
         };
-        let token = id::new_secret();
+        let token = self.ids.secret();
         let record = LoginToken {
             user_id: user.id().to_string(),
             when: time::iso(now),

@@ -66,7 +66,7 @@ impl Services {
             .ok_or(ApiError::NotAllowed)?;
         self.check_can_send(editor, &room)?;
 
-        let now = time::now_millis();
+        let now = self.now();
         let at = time::iso(now);
         if description.is_some() {
             doc["attachments"][0]["description"] = edit.text.clone().into();
@@ -122,11 +122,7 @@ impl Services {
             .filter(|(k, _)| matches!(k.as_str(), "_id" | "rid" | "u"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let (id, rid, at) = (
-            delete.msg_id.clone(),
-            delete.room_id,
-            time::iso(time::now_millis()),
-        );
+        let (id, rid, at) = (delete.msg_id.clone(), delete.room_id, time::iso(self.now()));
         self.write(move |s| s.delete_message(&id, &rid, &at))
             .await??;
         Ok(Deleted {

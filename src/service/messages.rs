@@ -9,7 +9,7 @@ use super::auth::Caller;
 use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{self, MessageId, RoomId};
+use crate::model::id::{MessageId, RoomId};
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::Identity;
 use crate::model::{time, Doc, DocExt, Message, Room};
@@ -62,8 +62,8 @@ impl Services {
         }
         let user = self.store.user(&me.id)?.ok_or(ApiError::NotLoggedIn)?;
         let username = me.username.as_deref().unwrap_or_default();
-        let note = super::rooms::system_message("uj", room.id(), username, me.short())?;
-        let sub = new_joined_subscription(room, &user, time::now_millis());
+        let note = self.system_message("uj", room.id(), username, me.short())?;
+        let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
         Ok(Some((sub, note)))
     }
 
@@ -149,7 +149,7 @@ impl Services {
         })?
         .map_err(ApiError::MessageRejected)?;
 
-        let now = time::now_millis();
+        let now = self.now();
         let at = time::iso(now);
         let client_id = fields.str_at("_id").map(str::to_string);
         let text = fields.str_at("msg").unwrap_or_default().to_string();
@@ -160,7 +160,7 @@ impl Services {
         let (mentioned_ids, group_mention) =
             self.parse_content(settings, &text, now, parse_urls, &mut fields)?;
 
-        let id = client_id.clone().unwrap_or_else(id::new_id);
+        let id = client_id.clone().unwrap_or_else(|| self.ids.id());
         let mut stored = Doc::new();
         stored.insert("_id".into(), id.clone().into());
         for (k, v) in &fields {
@@ -235,7 +235,7 @@ impl Services {
         };
         match self.write(move |s| s.insert_message(&new)).await?? {
             Ok(queued) => {
-                self.delivery.queued(queued);
+                self.queued(queued).await?;
                 Ok(Value::Object(response))
             }
             Err(_) => Err(ApiError::MessageExists),

@@ -15,12 +15,15 @@ mod room_admin;
 pub mod rooms;
 pub mod settings;
 pub mod subscriptions;
+pub mod testing;
 pub mod users;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use parking_lot::Mutex;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -30,12 +33,44 @@ use crate::config::{Config, MetricsConfig};
 use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{Latency, Registry};
+use crate::model::id::Ids;
+use crate::model::time::{Clock, Millis};
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 use crate::telemetry::block_in_span;
 use permissions::PermissionTable;
+
+/// push.test's limiter, on the server's clock: testing mode's clock governs it too.
+type PushTestLimiter = RateLimiter<
+    String,
+    DefaultKeyedStateStore<String>,
+    LimiterClock,
+    NoOpMiddleware<std::time::Duration>,
+>;
+
+/// One call per second per user (push.test's `rateLimiterOptions`), a new limiter each
+/// time (a testing reset forgets the calls made).
+fn push_test_limiter(clock: &Clock) -> PushTestLimiter {
+    let once_a_second = Quota::per_second(NonZeroU32::MIN);
+    RateLimiter::new(
+        once_a_second,
+        DefaultKeyedStateStore::default(),
+        LimiterClock(clock.clone()),
+    )
+}
+
+/// The server's clock as `governor` reads it: the time since the epoch.
+struct LimiterClock(Clock);
+
+impl governor::clock::Clock for LimiterClock {
+    type Instant = std::time::Duration;
+
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::try_from(self.0.now()).unwrap_or(0))
+    }
+}
 
 /// What every service function works with. Cheap to clone; the store stays private to the
 /// services.
@@ -56,21 +91,35 @@ pub struct Services {
     hashing: Arc<Semaphore>,
     delivery: Delivery,
     /// push.test's one call per second per user (its `rateLimiterOptions`).
-    push_tests: Arc<DefaultKeyedRateLimiter<String>>,
+    push_tests: Arc<parking_lot::RwLock<PushTestLimiter>>,
     latency: Arc<Latency>,
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
     metrics_access: Arc<MetricsConfig>,
     /// When the server started (ISO date): `/api/info`'s build date.
     started_at: String,
+    /// What every service reads the time from (adjustable in testing mode).
+    clock: Clock,
+    /// Where new ids and login tokens come from (seeded in a deterministic run).
+    ids: Ids,
+    /// Testing mode: the database right after start-up, which a reset restores. `None`
+    /// outside testing mode, where the testing endpoints do not exist.
+    start_state: Option<Arc<Snapshot>>,
 }
 
 impl Services {
-    pub fn new(store: Store, settings: Settings, delivery: Delivery, config: &Config) -> Services {
+    /// `start_state` is given in testing mode only.
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        delivery: Delivery,
+        config: &Config,
+        (clock, ids): (Clock, Ids),
+        start_state: Option<Snapshot>,
+    ) -> Services {
         let base_permissions = Permissions::with_overrides(&config.permissions);
         let permissions =
             PermissionTable::new(base_permissions.clone(), &settings.changed_permissions());
-        let once_a_second = Quota::per_second(NonZeroU32::MIN);
         let latency = Latency::default();
         let mut metrics = Registry::default();
         delivery.metrics().register(&mut metrics);
@@ -89,12 +138,25 @@ impl Services {
             },
             hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
             delivery,
-            push_tests: Arc::new(RateLimiter::keyed(once_a_second)),
+            push_tests: Arc::new(parking_lot::RwLock::new(push_test_limiter(&clock))),
             latency: Arc::new(latency),
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
-            started_at: crate::model::time::iso(crate::model::time::now_millis()),
+            started_at: crate::model::time::iso(clock.now()),
+            clock,
+            ids,
+            start_state: start_state.map(Arc::new),
         }
+    }
+
+    /// The server's clock, which a deterministic run's requests move.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The server's time (ms since the epoch).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
     }
 
     /// Where request latencies are recorded.

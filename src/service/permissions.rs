@@ -115,7 +115,7 @@ impl Services {
         {
             return Err(ApiError::InvalidPermissionRole);
         }
-        let at = time::iso(time::now_millis());
+        let at = time::iso(self.now());
         let docs: Vec<Doc> = changes
             .iter()
             .map(|c| {

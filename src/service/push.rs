@@ -1,6 +1,5 @@
 //! push.get (a message and its notification), device registration, push.info, push.test.
 
-use governor::clock::{Clock, DefaultClock};
 use serde::Serialize;
 
 use super::access::Unreadable;
@@ -8,7 +7,7 @@ use super::auth::Caller;
 use super::notification::{needs_receiver_subscription, with_notification, Parts};
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{new_id, MessageId};
+use crate::model::id::MessageId;
 use crate::model::push_token::{PushToken, Service};
 use crate::model::{time, Message};
 use crate::rules::notification::Notification;
@@ -85,16 +84,18 @@ impl Services {
     /// de-duplication and ownership as the store's `register_push_token` states).
     pub async fn register_device(&self, caller: &Caller, device: Device) -> ApiResult<PushToken> {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
+        let now = self.now();
+        let id = device.id.clone().unwrap_or_else(|| self.ids.id());
         Ok(self
             .write(move |s| {
                 s.register_push_token(&Registration {
-                    id: &device.id.unwrap_or_else(new_id),
+                    id: &id,
                     service: device.service,
                     value: &device.value,
                     app_name: &device.app_name,
                     auth_token_hash: hash.as_str(),
                     user_id: &user_id,
-                    now: time::now_millis(),
+                    now,
                 })
             })
             .await??)
@@ -126,13 +127,14 @@ impl Services {
     pub async fn push_test(&self, caller: &Caller) -> ApiResult<usize> {
         let roles = caller.identity.roles();
         if !self.has_permission("api-bypass-rate-limit", &roles) {
-            if let Err(not_until) = self.push_tests.check_key(&caller.id().to_string()) {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let limiter = self.push_tests.read();
+            if let Err(not_until) = limiter.check_key(&caller.id().to_string()) {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
                 let seconds = wait.as_millis().div_ceil(1000).max(1);
                 return Err(ApiError::TooManyRequests { seconds });
             }
-            if self.push_tests.len() > PUSH_TEST_LIMITER_KEYS {
-                self.push_tests.retain_recent();
+            if limiter.len() > PUSH_TEST_LIMITER_KEYS {
+                limiter.retain_recent();
             }
         }
         if !self.has_permission("test-push-notifications", &roles) {
@@ -147,7 +149,7 @@ impl Services {
             return Err(ApiError::NoPushTokens);
         }
         if settings.push_enable_gateway {
-            let now = time::now_millis();
+            let now = self.now();
             let created_at = time::iso(now);
             let username = caller.identity.username.as_deref().unwrap_or_default();
             let pushes: Vec<PendingPush> = tokens
@@ -161,6 +163,7 @@ impl Services {
                     };
                     let body = test_push_body(username, target, &settings.unique_id, &created_at);
                     Some(PendingPush::new(
+                        self.ids.id(),
                         service,
                         device_token,
                         caller.id(),
@@ -169,9 +172,10 @@ impl Services {
                     ))
                 })
                 .collect();
-            let n = pushes.len();
-            self.write(move |s| s.enqueue_pushes(&pushes)).await??;
-            self.delivery.queued(n);
+            let pushes = self
+                .write(move |s| s.enqueue_pushes(&pushes).map(|()| pushes))
+                .await??;
+            self.queued(pushes).await?;
         }
         Ok(tokens.len())
     }

@@ -90,6 +90,7 @@ impl Services {
                         device_token,
                     };
                     drafts.push(PushDraft {
+                        id: self.ids.id(),
                         service,
                         token: device_token.into(),
                         user_id: uid.into(),

@@ -2,7 +2,7 @@
 //! `channels.delete` / `groups.delete` (`eraseRoom`), `channels.rename` (`saveRoomName`).
 
 use super::auth::Caller;
-use super::rooms::{system_message, RoomRef};
+use super::rooms::RoomRef;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::room::Kind;
@@ -60,12 +60,8 @@ impl Services {
         if !valid_name(&name) {
             return Err(ApiError::InvalidRoomName(name));
         }
-        let note = system_message("r", room.id(), &name, caller.identity.short())?;
-        let (rid, new_name, at) = (
-            room.id().to_string(),
-            name.clone(),
-            time::iso(time::now_millis()),
-        );
+        let note = self.system_message("r", room.id(), &name, caller.identity.short())?;
+        let (rid, new_name, at) = (room.id().to_string(), name.clone(), time::iso(self.now()));
         match self
             .write(move |s| s.rename_room(&rid, &new_name, &at, &note))
             .await??

@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::users::UserRef;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{self, RoomId};
+use crate::model::id::RoomId;
 use crate::model::message::new_system_message;
 use crate::model::room::Kind;
 use crate::model::room::{new_direct_room, new_group_room};
@@ -74,9 +74,9 @@ impl Services {
                 }
             }
         }
-        let now = time::now_millis();
+        let now = self.now();
         let room = new_group_room(
-            &id::new_id(),
+            &self.ids.id(),
             kind.room_type(),
             &name,
             &owner,
@@ -87,7 +87,7 @@ impl Services {
         let subs: Vec<_> = users
             .iter()
             .enumerate()
-            .map(|(i, u)| new_group_subscription(&room, u, i == 0, now))
+            .map(|(i, u)| new_group_subscription(&room, u, i == 0, now, &self.ids))
             .collect();
         let stored = room.clone();
         match self.write(move |s| s.create_room(&stored, &subs)).await?? {
@@ -129,7 +129,7 @@ impl Services {
         uids.sort_unstable();
         let rid = match uids.as_slice() {
             [a, b] => format!("{a}{b}"),
-            _ => id::new_id(),
+            _ => self.ids.id(),
         };
         if let Some(existing) = self.store.room(&rid)? {
             return Ok(DirectRoom(Arc::unwrap_or_clone(existing)));
@@ -142,7 +142,7 @@ impl Services {
         members.sort_by(|a, b| display_order(display_name(a), display_name(b)));
         let all_open = exclude_self
             && self.has_permission("view-room-administration", &caller.identity.roles());
-        let now = time::now_millis();
+        let now = self.now();
         let refs: Vec<&User> = members.iter().collect();
         let room = new_direct_room(&rid, &refs, now);
         let subs: Vec<_> = members
@@ -154,7 +154,7 @@ impl Services {
                     .filter(|o| o.id() != m.id() || refs.len() == 1)
                     .collect();
                 let open = all_open || m.id() == caller.id() || members.len() > 2;
-                new_direct_subscription(&room, m, &others, open, now)
+                new_direct_subscription(&room, m, &others, open, now, &self.ids)
             })
             .collect();
         let stored = room.clone();
@@ -184,15 +184,15 @@ impl Services {
                 method: "addUsersToRoom",
             });
         }
-        let now = time::now_millis();
+        let now = self.now();
         // `au`: the added user's name, by the inviter (`_id` and `username` only).
         let inviter = serde_json::json!({"_id": user.id, "username": user.username});
         let subs = users
             .iter()
             .map(|u| {
                 let added = u.username().unwrap_or_default();
-                let note = system_message("au", room.id(), added, inviter.clone())?;
-                Ok((new_joined_subscription(&room, u, now), note))
+                let note = self.system_message("au", room.id(), added, inviter.clone())?;
+                Ok((new_joined_subscription(&room, u, now, &self.ids), note))
             })
             .collect::<ApiResult<Vec<_>>>()?;
         let rid = room.id().to_string();
@@ -214,7 +214,7 @@ impl Services {
             .into_iter()
             .next()
             .ok_or(ApiError::UserNotInRoom)?;
-        let note = system_message(
+        let note = self.system_message(
             "ru",
             room.id(),
             target.username().unwrap_or_default(),
@@ -237,7 +237,7 @@ impl Services {
             });
         }
         let me = &caller.identity;
-        let note = system_message(
+        let note = self.system_message(
             "ul",
             room.id(),
             me.username.as_deref().unwrap_or_default(),
@@ -290,7 +290,7 @@ impl Services {
         exit: Exit,
     ) -> ApiResult<Room> {
         let rid = room.id().to_string();
-        let at = time::iso(time::now_millis());
+        let at = time::iso(self.now());
         let outcome = self
             .write(move |s| s.remove_member(&rid, &user_id, &at, &note))
             .await??;
@@ -309,14 +309,17 @@ impl Services {
 
 /// A system message of type `t` in room `rid`: `msg` is the user or name it is about, `u`
 /// who did it.
-pub(super) fn system_message(
-    t: &str,
-    rid: &str,
-    msg: &str,
-    u: serde_json::Value,
-) -> ApiResult<SystemMessage> {
-    let (id, doc) = new_system_message(t, rid, msg, u, time::now_millis());
-    SystemMessage::new(id, doc).map_err(|e| ApiError::Internal(e.into()))
+impl Services {
+    pub(super) fn system_message(
+        &self,
+        t: &str,
+        rid: &str,
+        msg: &str,
+        u: serde_json::Value,
+    ) -> ApiResult<SystemMessage> {
+        let (id, doc) = new_system_message(t, rid, msg, u, self.now(), &self.ids);
+        SystemMessage::new(id, doc).map_err(|e| ApiError::Internal(e.into()))
+    }
 }
 
 /// How a member leaves a room: each way is its own Meteor method, named in its errors.

@@ -50,7 +50,7 @@ impl Services {
         read_threads: bool,
     ) -> ApiResult<()> {
         let uid = caller.id().to_string();
-        let at = time::iso(time::now_millis());
+        let at = time::iso(self.now());
         self.write(move |s| s.mark_read(&room_id, &uid, &at, read_threads))
             .await??
             .ok_or(ApiError::InvalidSubscription)

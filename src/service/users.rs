@@ -4,10 +4,9 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::rooms::system_message;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{self, UserId};
+use crate::model::id::{Ids, UserId};
 use crate::model::room::{general_room, GENERAL};
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::{rocket_cat, NewUser, ROCKET_CAT};
@@ -99,14 +98,14 @@ impl Services {
             .hash_blocking(move || hash_new_password(&password))
             .await??;
         let mut user = NewUser {
-            id: &id::new_id(),
+            id: &self.ids.id(),
             username,
             email: &new.email,
             name: &new.name,
             roles,
             verified: new.verified.unwrap_or(false),
             active: new.active.unwrap_or(true),
-            now: time::now_millis(),
+            now: self.now(),
         }
         .into_doc();
         if let Some(r) = new.require_password_change {
@@ -121,8 +120,8 @@ impl Services {
                 .default_rooms()?
                 .iter()
                 .map(|room| {
-                    let note = system_message("uj", room.id(), username, user.short())?;
-                    let sub = new_joined_subscription(room, &user, time::now_millis());
+                    let note = self.system_message("uj", room.id(), username, user.short())?;
+                    let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
                     Ok((sub, Some(note)))
                 })
                 .collect::<ApiResult<Vec<_>>>()?,
@@ -220,6 +219,8 @@ pub enum AdminAccount {
 pub fn ensure_admin(
     store: &Store,
     admin: &crate::config::AdminConfig,
+    now: time::Millis,
+    ids: &Ids,
 ) -> anyhow::Result<AdminAccount> {
     // The configured account answers at once; only without it are all users looked at
     // (tens of milliseconds of start-up on a large database).
@@ -234,22 +235,21 @@ pub fn ensure_admin(
     }
     let generated = admin.password.expose_secret().is_empty();
     let password = match generated {
-        true => id::new_secret(),
+        true => ids.secret(),
         false => admin.password.expose_secret().to_string(),
     };
     let phc = hash_new_password(&password)?;
     let user = NewUser {
-        id: &id::new_id(),
+        id: &ids.id(),
         username: &admin.username,
         email: &admin.email,
         name: &admin.username,
         roles: vec!["admin".into()],
         verified: true,
         active: true,
-        now: time::now_millis(),
+        now,
     }
     .into_doc();
-    let now = time::now_millis();
     if store.room(GENERAL)?.is_none() {
         let general = general_room(now);
         if store.room_id_by_name("general")?.is_none() {
@@ -262,7 +262,7 @@ pub fn ensure_admin(
     // The admin joins silently, as Rocket.Chat's set-up does.
     let joins: Vec<_> = store
         .room(GENERAL)?
-        .map(|general| (new_joined_subscription(&general, &user, now), None))
+        .map(|general| (new_joined_subscription(&general, &user, now, ids), None))
         .into_iter()
         .collect();
     if store.create_user(&user, Some(&phc), &joins)?.is_err() {

@@ -86,6 +86,13 @@ impl<V> Cache<V> {
         map.remove(key);
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
+
+    fn clear(&self) {
+        for shard in &self.shards {
+            shard.write().clear();
+        }
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// One cache per decoded view. Sizes hold every user and room of a small server (10,000
@@ -121,6 +128,14 @@ impl Caches {
             Tree::RoomidRoom => self.rooms.invalidate(key),
             _ => {}
         }
+    }
+
+    /// Forgets everything (after a write that may have changed any entry).
+    pub fn clear(&self) {
+        self.tokens.clear();
+        self.identities.clear();
+        self.names.clear();
+        self.rooms.clear();
     }
 
     pub fn holds(tree: Tree) -> bool {

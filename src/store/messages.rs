@@ -113,9 +113,11 @@ impl Store {
     /// Stores a new message with its room and subscription changes and its pushes. Counters
     /// are added to the values found inside the transaction, so concurrent posts never lose
     /// an increment. A push is queued only for a member whose subscription still exists,
-    /// with the badge that member has once this write is applied. Returns the number of
-    /// pushes queued.
-    pub fn insert_message(&self, new: &NewMessage) -> StoreResult<Result<usize, Conflict>> {
+    /// with the badge that member has once this write is applied. Returns the pushes queued.
+    pub fn insert_message(
+        &self,
+        new: &NewMessage,
+    ) -> StoreResult<Result<Vec<super::PendingPush>, Conflict>> {
         self.write_then(
             |store, batch| {
                 if store.has_message(&new.id)? {
@@ -194,12 +196,13 @@ impl Store {
                 let Some(members) = members else {
                     return Err(Conflict::Id);
                 };
-                let mut queued = 0;
+                let mut queued = Vec::new();
                 for draft in &new.pushes {
                     if members.contains(draft.user_id.as_str()) {
                         let badge = badges.get(&draft.user_id).copied().unwrap_or(0);
-                        Self::put_push(batch, &draft.complete(badge));
-                        queued += 1;
+                        let push = draft.complete(badge);
+                        Self::put_push(batch, &push);
+                        queued.push(push);
                     }
                 }
                 Ok(queued)

@@ -50,6 +50,7 @@ mod push_tokens;
 mod rooms;
 mod settings;
 mod sled;
+mod snapshot;
 mod subscriptions;
 mod tokens;
 pub mod trees;
@@ -67,6 +68,7 @@ pub use messages::{MemberBump, NewMessage, SystemMessage, ThreadReply};
 pub use outbox::{Finish, PendingPush, PushDraft};
 pub use push_tokens::Registration;
 pub use rooms::Removal;
+pub use snapshot::Snapshot;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
 

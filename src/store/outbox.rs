@@ -3,7 +3,6 @@ use serde::{Deserialize, Serialize};
 use super::keys;
 use super::trees::Tree;
 use super::{decode, encode, Batch, Store, StoreResult};
-use crate::model::id::new_id;
 use crate::model::push_token::Service;
 use crate::rules::push::BodyAwaitingBadge;
 
@@ -32,9 +31,16 @@ pub struct PendingPush {
 
 impl PendingPush {
     /// A first attempt, due at `due`, with an id of its own.
-    pub fn new(service: Service, token: &str, user_id: &str, body: String, due: i64) -> Self {
+    pub fn new(
+        id: String,
+        service: Service,
+        token: &str,
+        user_id: &str,
+        body: String,
+        due: i64,
+    ) -> Self {
         PendingPush {
-            id: new_id(),
+            id,
             service: service.code().into(),
             token: token.into(),
             body,
@@ -49,6 +55,8 @@ impl PendingPush {
 /// A message push prepared before the message's write; that write fills in the badge.
 #[derive(Debug, Clone)]
 pub struct PushDraft {
+    /// The push's id, drawn before the write.
+    pub id: String,
     pub service: Service,
     pub token: String,
     pub user_id: String,
@@ -63,6 +71,7 @@ impl PushDraft {
         PendingPush {
             rid: Some(self.rid.clone()),
             ..PendingPush::new(
+                self.id.clone(),
                 self.service,
                 &self.token,
                 &self.user_id,

@@ -270,6 +270,7 @@ mod tests {
             "ann",
             serde_json::json!({"_id": "u1"}),
             0,
+            &crate::model::id::Ids::default(),
         );
         let note = super::super::SystemMessage::new(id, doc).unwrap();
         store

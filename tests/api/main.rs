@@ -17,6 +17,8 @@ mod rooms;
 #[path = "../support/mod.rs"]
 mod support;
 mod system_messages;
+mod testing;
+mod testing_property;
 
 /// The backend every `spawn_app` of this binary uses.
 pub const BACKEND: rcpush::config::Backend = rcpush::config::Backend::Sled;

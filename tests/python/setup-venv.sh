@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (once) a virtualenv with the PyPI client rocketchat-api==3.7.1 for
-# tests/python/client_check.py. Idempotent: does nothing when the package is
-# already importable in the venv at the pinned version.
+# tests/python/client_check.py and hypothesis for tests/python/hypothesis_check.py.
+# Idempotent: does nothing when both are importable in the venv at the pinned versions.
 #
 #   RCPUSH_PY_VENV   venv directory (default: target/py-venv, relative to the repo root)
 #   PYTHON           interpreter used to create the venv (default: python3)
@@ -12,13 +12,16 @@ cd "$root"
 venv="${RCPUSH_PY_VENV:-target/py-venv}"
 python="${PYTHON:-python3}"
 pin="3.7.1"
+hypothesis_pin="6.155.2"
 
 check() {
-    "$venv/bin/python" - "$pin" <<'PY' >/dev/null 2>&1
+    "$venv/bin/python" - "$pin" "$hypothesis_pin" <<'PY' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
+import hypothesis  # noqa: F401
 import rocketchat_API.rocketchat  # noqa: F401
-sys.exit(0 if version("rocketchat-api") == sys.argv[1] else 1)
+ok = (version("rocketchat-api"), version("hypothesis")) == (sys.argv[1], sys.argv[2])
+sys.exit(0 if ok else 1)
 PY
 }
 
@@ -34,12 +37,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "rocketchat-api==$pin" || {
-    echo "setup-venv: pip install rocketchat-api==$pin failed" >&2
+    "rocketchat-api==$pin" "hypothesis==$hypothesis_pin" || {
+    echo "setup-venv: pip install rocketchat-api==$pin hypothesis==$hypothesis_pin failed" >&2
     exit 1
 }
 
 check || {
-    echo "setup-venv: rocketchat-api==$pin is still not importable from $venv" >&2
+    echo "setup-venv: rocketchat-api==$pin or hypothesis==$hypothesis_pin is still not importable from $venv" >&2
     exit 1
 }

@@ -185,3 +185,43 @@ pub fn one_line_failure(out: &Output) -> String {
     assert!(!err.contains("panicked"), "{err}");
     err
 }
+
+/// Runs `tests/python/<script>` with the virtualenv's Python (`$RCPUSH_PY_VENV`, else
+/// `target/py-venv`, created by `tests/python/setup-venv.sh` the first time) and `env`, from
+/// the repository's root; asserts that it succeeded and printed ` passed, 0 failed`, and
+/// returns what it printed.
+pub fn run_python(script: &str, env: &[(&str, &str)]) -> String {
+    let venv = match std::env::var_os("RCPUSH_PY_VENV").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => root().join(dir),
+        None => root().join("target/py-venv"),
+    };
+    let setup = Command::new("bash")
+        .arg(root().join("tests/python/setup-venv.sh"))
+        .env("RCPUSH_PY_VENV", &venv)
+        .output()
+        .expect("run bash tests/python/setup-venv.sh");
+    assert!(
+        setup.status.success(),
+        "setup-venv.sh failed ({}):\n{}{}",
+        setup.status,
+        String::from_utf8_lossy(&setup.stdout),
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let out = Command::new(venv.join("bin/python"))
+        .arg(root().join("tests/python").join(script))
+        .current_dir(root())
+        .envs(env.iter().copied())
+        .env("PYTHONIOENCODING", "utf-8")
+        .output()
+        .expect("run the venv's python");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains(" passed, 0 failed"),
+        "{script} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    stdout
+}

@@ -347,3 +347,73 @@ fn start_up_logs_which_configuration_file_is_in_use() {
     assert!(line.contains(" INFO "), "{line}");
     server.kill_hard();
 }
+
+#[test]
+fn testing_mode_flags_are_refused_where_they_do_not_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let bundle = crate::support::root().join("data/seed.json");
+    // (arguments, environment variable, expected text)
+    type Case<'a> = (Vec<&'a str>, Option<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 4] = [
+        (vec!["--deterministic", "7"], None, "needs testing mode"),
+        (
+            vec![],
+            Some(("RCPUSH_TESTING_SEED", "7")),
+            "needs testing mode",
+        ),
+        (
+            vec!["--ephemeral"],
+            Some(("RCPUSH_STORAGE_BACKEND", "postgres")),
+            "testing mode works on sled only",
+        ),
+        (
+            vec!["--deterministic", "7", "seed", bundle.to_str().unwrap()],
+            None,
+            "--deterministic only goes with serve",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let mut cmd = rcpush(&db);
+        cmd.args(&args)
+            .env("RCPUSH_STORAGE_URL", "postgres://nobody@127.0.0.1:9/x");
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let err = one_line_failure(&cmd.output().unwrap());
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    assert!(
+        !db.exists(),
+        "nothing is created when testing mode is refused"
+    );
+}
+
+#[test]
+fn ephemeral_deterministic_runs_answer_the_same_login() {
+    let login = || {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(rcpush(&dir.path().join("unused")).args([
+            "--ephemeral",
+            "--deterministic",
+            "7",
+        ]));
+        let body = json!({"user": "admin", "password": crate::support::ADMIN_PASSWORD});
+        let answer = ureq::post(&server.url("/api/v1/login"))
+            .send_json(body)
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let pushes = ureq::get(&server.url("/api/rcpush/testing/pushes"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        assert_eq!(pushes, r#"{"pushes":[],"success":true}"#);
+        assert!(server.terminate().success());
+        answer
+    };
+    let first = login();
+    assert!(first.contains(r#""authToken":"#), "{first}");
+    assert_eq!(first, login());
+}

@@ -17,6 +17,7 @@ mod fake_gateway;
 mod hostile;
 mod import;
 mod lifecycle;
+mod python_hypothesis;
 mod scale_out;
 mod secrets;
 #[path = "../support/mod.rs"]

@@ -450,7 +450,7 @@ fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
         Store::open_postgres(&url, 2).unwrap(),
         Store::open_postgres(&url, 2).unwrap(),
     );
-    let push = PendingPush::new(Service::Gcm, "tok", "u1", "{}".into(), 0);
+    let push = PendingPush::new("p1".into(), Service::Gcm, "tok", "u1", "{}".into(), 0);
     a.enqueue_pushes(std::slice::from_ref(&push)).unwrap();
     let now = 1_000;
     let claimed = a.claim_pushes(vec![push.clone()], now + 5_000).unwrap();
