@@ -255,8 +255,9 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
         let mut c = on_postgres(dir.path(), &url);
         c.env("RCPUSH_SETTINGS_Push_gateway", &gateway.url)
             // A short attempt time, so that the pushes the killed one had claimed fall due
-            // again within seconds.
-            .env("RCPUSH_PUSH_TIMEOUT_MS", "1000");
+            // again within seconds, and retries within the test's patience.
+            .env("RCPUSH_PUSH_TIMEOUT_MS", "1000")
+            .env("RCPUSH_PUSH_RETRY_DELAYS_MS", "[500, 500, 500]");
         c
     };
     let mut servers = start_at_once(2, command);
@@ -495,11 +496,17 @@ fn a_database_outage_gives_rocket_chat_errors_and_the_server_reconnects() {
     );
     assert_eq!(post.map(|(s, _)| s), Some(500));
     assert!(started.elapsed() < Duration::from_secs(15), "no hang");
-    let log = server.drain_log().join("\n");
-    assert!(
-        log.contains("request failed") && log.contains("PostgreSQL"),
-        "{log}"
-    );
+    // The log arrives through a pipe read by another thread: wait for the line.
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log
+        .iter()
+        .any(|l: &String| l.contains("request failed") && l.contains("PostgreSQL"))
+    {
+        assert!(Instant::now() < deadline, "{log:#?}");
+        log.extend(server.drain_log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     cluster.run();
     let deadline = Instant::now() + Duration::from_secs(30);
