@@ -45,6 +45,7 @@ impl Application {
             (true, None) => (Clock::adjustable(), Ids::default()),
             (false, _) => (Clock::default(), Ids::default()),
         };
+        let deterministic = config.testing.enabled && config.testing.seed.is_some();
         let settings = prepare(&store, config, &clock, &ids)?;
         clock.mark_start();
         ids.mark_start();
@@ -91,9 +92,13 @@ impl Application {
                 .wrap(middleware::from_fn(move |req, next| {
                     crate::api::timed(latency.clone(), req, next)
                 }))
-                .wrap(middleware::from_fn(move |req, next| {
-                    crate::api::tick(clock.clone(), req, next)
-                }))
+                // Only a deterministic run's clock moves by requests.
+                .wrap(middleware::Condition::new(
+                    deterministic,
+                    middleware::from_fn(move |req, next| {
+                        crate::api::tick(clock.clone(), req, next)
+                    }),
+                ))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(crate::api::configure)
         })
