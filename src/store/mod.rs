@@ -12,8 +12,9 @@
 //!
 //! * **One write method, one transaction.** Each public method that changes data is
 //!   all-or-nothing, and returns `Ok` only once its data is durable (on disk after a flush;
-//!   committed with synchronous commit). Callers pass prepared, typed values; no code of
-//!   the layers above runs inside a transaction.
+//!   committed with synchronous commit); the one exception is `claim_pushes`, whose loss
+//!   in a crash only lets a push be sent once more. Callers pass prepared, typed values;
+//!   no code of the layers above runs inside a transaction.
 //! * **Decided inside the transaction**, on the state as it is then, whatever the caller
 //!   read before:
 //!   - uniqueness: user ids, usernames and e-mail addresses (both case-insensitive), room
@@ -31,7 +32,8 @@
 //!   member index of rooms, the indexes of push devices by user and by token. The pushes
 //!   `insert_message` queues carry each receiver's badge as of that transaction.
 //! * **Reads outside a write method are not transactional.** A service that reads, then
-//!   writes, relies only on what the write method re-checks (above).
+//!   writes, relies only on what the write method re-checks (above). Whole-database reads
+//!   (`snapshot` for export, `check_consistency`) run in one `Mode::Snapshot` transaction.
 //! * **Caches.** Decoded tokens, users and rooms are cached in this process and invalidated
 //!   after every write that touches them (`cache.rs`). A backend written by other processes
 //!   too (`Engine::is_shared`) is not cached: a logout on one instance must fail the token
