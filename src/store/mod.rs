@@ -261,6 +261,21 @@ fn corrupt(tree: Tree, e: impl std::fmt::Display) -> StoreError {
 mod tests {
     use super::*;
 
+    /// sled lets go of its directory lock from a background thread, a moment after the last
+    /// handle is dropped: opening again at once may find it still locked.
+    fn retry_while_locked<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> T {
+        for _ in 0..500 {
+            match open() {
+                Ok(opened) => return opened,
+                Err(e) if e.to_string().contains("lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("the database stayed locked")
+    }
+
     #[test]
     fn a_schema_1_database_is_migrated_on_open() {
         let dir = tempfile::tempdir().unwrap();
@@ -277,7 +292,7 @@ mod tests {
         drop(store);
         // Make it look like schema 1: the old time index, no badge index.
         {
-            let db = ::sled::open(&path).unwrap();
+            let db = retry_while_locked(|| ::sled::open(&path));
             db.open_tree("roomtsmessageids")
                 .unwrap()
                 .insert("r1\u{ff}x", "")
@@ -293,13 +308,13 @@ mod tests {
             db.flush().unwrap();
         }
 
-        let store = Store::open(&path, 4).unwrap();
+        let store = retry_while_locked(|| Store::open(&path, 4));
         assert_eq!(store.badge("u1").unwrap(), 5);
         assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
         let version = store.engine.get(Tree::Meta, b"schema_version").unwrap();
         assert_eq!(version.as_deref(), Some(b"2".as_slice()));
         drop(store);
-        let db = ::sled::open(&path).unwrap();
+        let db = retry_while_locked(|| ::sled::open(&path));
         assert!(!db
             .tree_names()
             .iter()
