@@ -1,9 +1,11 @@
 //! Push delivery: a scheduler thread takes due pushes from the durable outbox and hands
-//! them to a fixed pool of worker threads that post them to the gateway; a recorder thread
+//! them to a fixed pool of worker threads that post them to the gateway, or in direct mode
+//! to FCM (`fcm.rs`); a recorder thread
 //! writes the outcomes, as many as have arrived in one durable write (one fsync for many
 //! pushes, not one each). A push leaves the outbox only after a final answer is on disk, so
 //! a crash or restart loses none (at-least-once).
 
+mod fcm;
 mod metrics;
 
 use std::collections::HashSet;
@@ -20,8 +22,9 @@ pub use metrics::Metrics;
 
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
-use crate::rules::push::{gateway_outcome, GatewayOutcome};
-use crate::settings::Settings;
+use crate::rules::fcm::{message_body, Outcome, ServiceAccount};
+use crate::rules::push::{gateway_outcome, transport, GatewayOutcome, Transport};
+use crate::settings::{Settings, Snapshot};
 use crate::store::{Finish, PendingPush, Store};
 
 /// What a claim adds to twice the longest attempt: time for the outcome to be written.
@@ -52,6 +55,7 @@ struct Shared {
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     agent: ureq::Agent,
+    fcm: fcm::Fcm,
     /// How long a claimed push is this process's alone: twice the longest attempt and a
     /// margin (35 s by default), after which another process may send it.
     lease_ms: i64,
@@ -69,6 +73,7 @@ impl Delivery {
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(2)
             .saturating_add(CLAIM_MARGIN_MS);
+        let fcm = fcm::Fcm::new(agent.clone(), &config.fcm_url);
         let shared = Arc::new(Shared {
             store,
             settings,
@@ -78,6 +83,7 @@ impl Delivery {
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
             lease_ms,
+            fcm,
             agent,
         });
         let (tx, rx) = sync_channel::<PendingPush>(workers);
@@ -260,17 +266,56 @@ fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>, done: &Sender<Attempt>)
     }
 }
 
-/// One gateway request's answer, waiting to be recorded.
+/// One attempt's answer, waiting to be recorded.
 struct Attempt {
     push: PendingPush,
-    status: Option<u16>,
+    delivered: bool,
     finish: Finish,
+    /// The provider's status and reason when it did not deliver.
+    status: Option<u16>,
+    reason: Option<String>,
+}
+
+impl Attempt {
+    /// Given up without a provider's answer that delivered it.
+    fn dropped(push: PendingPush, reason: impl Into<String>) -> Attempt {
+        Attempt {
+            push,
+            delivered: false,
+            finish: Finish::Done,
+            status: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// One attempt, by the transport the settings choose now.
+fn attempt(s: &Shared, push: PendingPush) -> Attempt {
+    let settings = s.settings.snapshot();
+    let chosen = transport(
+        settings.push_enable_gateway,
+        settings.register_server,
+        settings.cloud_service_agree_privacy_terms,
+    );
+    match (chosen, push.service.as_str()) {
+        (Transport::Gateway, _) => gateway_attempt(s, &settings, push),
+        (Transport::Direct, "gcm") => fcm_attempt(s, &settings, push),
+        // Rocket.Chat skips iOS devices when APNs has no key or certificate.
+        (Transport::Direct, _) if !settings.push_apn.configured() => {
+            tracing::debug!(push = %push.id, "APNs is not configured: iOS push skipped");
+            Attempt::dropped(push, "APNs not configured")
+        }
+        (Transport::Direct, _) => {
+            tracing::warn!(push = %push.id, "direct delivery to APNs is not implemented yet: iOS push dropped");
+            Attempt::dropped(push, "APNs not implemented")
+        }
+    }
 }
 
 /// One gateway request.
-fn attempt(s: &Shared, push: PendingPush) -> Attempt {
-    let gateway = s.settings.snapshot().push_gateway.clone();
-    let gateway = gateway
+fn gateway_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
+    let gateway = settings
+        .push_gateway
         .lines()
         .next()
         .unwrap_or_default()
@@ -290,7 +335,8 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
             None
         }
     };
-    let finish = match gateway_outcome(status) {
+    let outcome = gateway_outcome(status);
+    let finish = match outcome {
         GatewayOutcome::Delivered => Finish::Done,
         GatewayOutcome::UnknownToken => Finish::PruneToken,
         GatewayOutcome::Rejected => Finish::Done,
@@ -301,8 +347,64 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
     };
     Attempt {
         push,
-        status,
+        delivered: outcome == GatewayOutcome::Delivered,
         finish,
+        status,
+        reason: None,
+    }
+}
+
+/// One FCM HTTP v1 request (§3.4 through the outbox): a 429 waits its `Retry-After`, a 5xx or
+/// no answer the next backoff delay, both at most `fcm_retry_delays_ms.len()` times; only a
+/// dead token is pruned; configuration errors are logged as errors and prune nothing.
+fn fcm_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
+    let account = match ServiceAccount::parse(settings.push_google_api_credentials.expose_secret())
+    {
+        Ok(account) => account,
+        Err(e) => {
+            tracing::error!(push = %push.id, error = %e, "cannot send to FCM");
+            return Attempt::dropped(push, e.to_string());
+        }
+    };
+    let Some(message) = message_body(&push.body, &push.token) else {
+        tracing::error!(push = %push.id, "queued push body unreadable");
+        return Attempt::dropped(push, "queued push body unreadable");
+    };
+    let sent = s.fcm.send(&account, &message);
+    let retry_in = match sent.outcome {
+        Outcome::RetryAfter(seconds) => Some(seconds.saturating_mul(1000)),
+        Outcome::Retry => s
+            .config
+            .fcm_retry_delays_ms
+            .get(push.attempts as usize)
+            .copied(),
+        _ => None,
+    }
+    .filter(|_| (push.attempts as usize) < s.config.fcm_retry_delays_ms.len());
+    let reason = sent.reason.as_deref().unwrap_or_default();
+    let finish = match (&sent.outcome, retry_in) {
+        (Outcome::DeadToken, _) => Finish::PruneToken,
+        (_, Some(wait)) => Finish::RetryAt(now_millis().saturating_add(wait as i64)),
+        (Outcome::ConfigError, _) => {
+            tracing::error!(push = %push.id, status = ?sent.status, reason, "FCM refused rcpush's credentials or project: check Push_google_api_credentials");
+            Finish::Done
+        }
+        (Outcome::Retry | Outcome::RetryAfter(_), None) => {
+            tracing::warn!(push = %push.id, status = ?sent.status, reason, "FCM: max retries reached");
+            Finish::Done
+        }
+        (Outcome::Rejected, _) => {
+            tracing::warn!(push = %push.id, status = ?sent.status, reason, "FCM rejected the push");
+            Finish::Done
+        }
+        (Outcome::Delivered, _) => Finish::Done,
+    };
+    Attempt {
+        push,
+        delivered: sent.outcome == Outcome::Delivered,
+        finish,
+        status: sent.status,
+        reason: sent.reason,
     }
 }
 
@@ -327,13 +429,13 @@ fn recorder(s: &Shared, done: &Receiver<Attempt>) {
             Ok(pruned) => {
                 let m = &s.metrics;
                 for (a, pruned) in batch.iter().zip(pruned) {
-                    match (gateway_outcome(a.status), a.finish) {
-                        (GatewayOutcome::Delivered, _) => m.sent(),
-                        (GatewayOutcome::UnknownToken, _) => m.pruned(pruned),
+                    match (a.delivered, a.finish) {
+                        (true, _) => m.sent(),
+                        (_, Finish::PruneToken) => m.pruned(pruned),
                         (_, Finish::RetryAt(_)) => m.retried(),
                         _ => m.dropped(),
                     }
-                    tracing::debug!(push = %a.push.id, status = ?a.status, outcome = ?a.finish, "push attempt");
+                    tracing::debug!(push = %a.push.id, status = ?a.status, reason = ?a.reason, outcome = ?a.finish, "push attempt");
                 }
             }
             // The pushes stay in the outbox and are attempted again.

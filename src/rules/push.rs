@@ -264,6 +264,23 @@ fn encode(body: Body) -> String {
     serde_json::to_string(&body).unwrap_or_default()
 }
 
+/// Who delivers the pushes: Rocket.Chat's cloud gateway, or rcpush itself to FCM and APNs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Gateway,
+    Direct,
+}
+
+/// `shouldUseGateway` (direct-push spec §1.1): the gateway only when it is enabled **and**
+/// the workspace is registered **and** agreed to the cloud terms. Unlike Rocket.Chat, which
+/// reads the first flag once at start, rcpush reads all three live.
+pub fn transport(enable_gateway: bool, register_server: bool, agreed_terms: bool) -> Transport {
+    match enable_gateway && register_server && agreed_terms {
+        true => Transport::Gateway,
+        false => Transport::Direct,
+    }
+}
+
 /// What the gateway's answer means (`sendGatewayPush`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GatewayOutcome {
@@ -365,6 +382,18 @@ mod tests {
         let family = "👨‍👩‍👧".repeat(10);
         let t = truncate(&family, 20);
         assert!(t.trim_end_matches("...").graphemes(true).all(|g| g == "👨‍👩‍👧"));
+    }
+
+    #[test]
+    fn the_gateway_needs_all_three_flags() {
+        assert_eq!(transport(true, true, true), Transport::Gateway);
+        for flags in [
+            (false, true, true),
+            (true, false, true),
+            (true, true, false),
+        ] {
+            assert_eq!(transport(flags.0, flags.1, flags.2), Transport::Direct);
+        }
     }
 
     #[test]
