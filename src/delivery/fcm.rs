@@ -105,21 +105,24 @@ impl Fcm {
         }
     }
 
-    /// The cached token for `account`, or a new one from its JWT grant.
+    /// The cached token for `account`, or a new one from its JWT grant. The cache stays
+    /// locked during a grant: workers that need a token meanwhile wait for that one rather
+    /// than each asking for their own.
     fn access_token(&self, account: &ServiceAccount) -> Result<SecretString, Sent> {
         let key = (
             account.client_email.clone(),
             account.private_key_id.clone(),
             account.token_uri().to_string(),
         );
-        if let Some(cached) = &*self.token.lock() {
-            if cached.account == key && Instant::now() < cached.until {
-                return Ok(cached.access_token.clone());
+        let mut cached = self.token.lock();
+        if let Some(c) = &*cached {
+            if c.account == key && Instant::now() < c.until {
+                return Ok(c.access_token.clone());
             }
         }
         let grant = self.grant(account)?;
         let lifetime = Duration::from_secs(grant.expires_in).saturating_sub(EXPIRY_MARGIN);
-        *self.token.lock() = Some(CachedToken {
+        *cached = Some(CachedToken {
             account: key,
             access_token: grant.access_token.clone(),
             until: Instant::now() + lifetime,
