@@ -147,6 +147,9 @@ pub struct PushConfig {
     /// Waits before each FCM retry after a 5xx or a network error; Rocket.Chat's are 10, 20,
     /// 40, 80 and 160 s. Their count is also the most retries after a 429.
     pub fcm_retry_delays_ms: Vec<u64>,
+    /// The delivery log keeps at most this many attempts, none older than `log_max_age_ms`.
+    pub log_max_records: usize,
+    pub log_max_age_ms: u64,
 }
 
 /// `GET /metrics`: off unless enabled, as ntfy, Synapse and Gitea have it.
@@ -250,6 +253,8 @@ impl Default for PushConfig {
             gateway_authorization: SecretString::default(),
             fcm_url: "https://fcm.googleapis.com".into(),
             fcm_retry_delays_ms: vec![10_000, 20_000, 40_000, 80_000, 160_000],
+            log_max_records: 100_000,
+            log_max_age_ms: 7 * 24 * 3_600_000,
         }
     }
 }

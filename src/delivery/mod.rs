@@ -23,9 +23,11 @@ pub use metrics::Metrics;
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
 use crate::rules::fcm::{message_body, Outcome, ServiceAccount};
-use crate::rules::push::{gateway_outcome, transport, GatewayOutcome, Transport};
+use crate::rules::push::{
+    body_message_id, gateway_outcome, token_tail, transport, GatewayOutcome, Transport,
+};
 use crate::settings::{Settings, Snapshot};
-use crate::store::{Finish, PendingPush, Store};
+use crate::store::{DeliveryRecord, DeliveryStatus, Finish, PendingPush, Store};
 
 /// What a claim adds to twice the longest attempt: time for the outcome to be written.
 const CLAIM_MARGIN_MS: i64 = 5_000;
@@ -269,6 +271,8 @@ fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>, done: &Sender<Attempt>)
 /// One attempt's answer, waiting to be recorded.
 struct Attempt {
     push: PendingPush,
+    /// `gateway`, `fcm` or `apns`, as the delivery log names it.
+    transport: &'static str,
     delivered: bool,
     finish: Finish,
     /// The provider's status and reason when it did not deliver.
@@ -278,13 +282,45 @@ struct Attempt {
 
 impl Attempt {
     /// Given up without a provider's answer that delivered it.
-    fn dropped(push: PendingPush, reason: impl Into<String>) -> Attempt {
+    fn dropped(push: PendingPush, transport: &'static str, reason: impl Into<String>) -> Attempt {
         Attempt {
             push,
+            transport,
             delivered: false,
             finish: Finish::Done,
             status: None,
             reason: Some(reason.into()),
+        }
+    }
+
+    fn status(&self) -> DeliveryStatus {
+        match (self.delivered, self.finish) {
+            (true, _) => DeliveryStatus::Sent,
+            (_, Finish::PruneToken) => DeliveryStatus::Pruned,
+            (_, Finish::RetryAt(_)) => DeliveryStatus::Retrying,
+            (_, Finish::Done) => DeliveryStatus::Failed,
+        }
+    }
+
+    /// The delivery log's record of this attempt, ended at `ts`.
+    fn record(&self, ts: i64) -> DeliveryRecord {
+        let p = &self.push;
+        DeliveryRecord {
+            push_id: p.id.clone(),
+            attempt: p.attempts + 1,
+            ts,
+            message_id: body_message_id(&p.body),
+            user_id: p.user_id.clone(),
+            service: p.service.clone(),
+            token_tail: token_tail(&p.token).to_string(),
+            transport: self.transport.to_string(),
+            status: self.status(),
+            next_attempt: match self.finish {
+                Finish::RetryAt(at) => Some(at),
+                _ => None,
+            },
+            provider_status: self.status,
+            reason: self.reason.clone(),
         }
     }
 }
@@ -303,11 +339,11 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
         // Rocket.Chat skips iOS devices when APNs has no key or certificate.
         (Transport::Direct, _) if !settings.push_apn.configured() => {
             tracing::debug!(push = %push.id, "APNs is not configured: iOS push skipped");
-            Attempt::dropped(push, "APNs not configured")
+            Attempt::dropped(push, "apns", "APNs not configured")
         }
         (Transport::Direct, _) => {
             tracing::warn!(push = %push.id, "direct delivery to APNs is not implemented yet: iOS push dropped");
-            Attempt::dropped(push, "APNs not implemented")
+            Attempt::dropped(push, "apns", "APNs not implemented")
         }
     }
 }
@@ -347,6 +383,7 @@ fn gateway_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attemp
     };
     Attempt {
         push,
+        transport: "gateway",
         delivered: outcome == GatewayOutcome::Delivered,
         finish,
         status,
@@ -363,12 +400,12 @@ fn fcm_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
         Ok(account) => account,
         Err(e) => {
             tracing::error!(push = %push.id, error = %e, "cannot send to FCM");
-            return Attempt::dropped(push, e.to_string());
+            return Attempt::dropped(push, "fcm", e.to_string());
         }
     };
     let Some(message) = message_body(&push.body, &push.token) else {
         tracing::error!(push = %push.id, "queued push body unreadable");
-        return Attempt::dropped(push, "queued push body unreadable");
+        return Attempt::dropped(push, "fcm", "queued push body unreadable");
     };
     let sent = s.fcm.send(&account, &message);
     let retry_in = match sent.outcome {
@@ -401,10 +438,24 @@ fn fcm_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
     };
     Attempt {
         push,
+        transport: "fcm",
         delivered: sent.outcome == Outcome::Delivered,
         finish,
         status: sent.status,
         reason: sent.reason,
+    }
+}
+
+/// How often the recorder trims the delivery log to its bounds.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
+
+/// Drops the log's records past `[push] log_max_age_ms` and `log_max_records`.
+fn trim_log(s: &Shared) {
+    let before = now_millis().saturating_sub(s.config.log_max_age_ms as i64);
+    match s.store.trim_deliveries(before, s.config.log_max_records) {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(records = n, "delivery log trimmed"),
+        Err(e) => tracing::warn!(error = %e, "cannot trim the delivery log"),
     }
 }
 
@@ -415,7 +466,12 @@ const RECORD_BATCH: usize = 256;
 /// worker has stopped. Only then does a push leave `in_flight`: until its outcome is on
 /// disk it is still in the outbox, and the scheduler must not hand it out again.
 fn recorder(s: &Shared, done: &Receiver<Attempt>) {
+    let mut trimmed = std::time::Instant::now();
     loop {
+        if trimmed.elapsed() >= TRIM_EVERY {
+            trim_log(s);
+            trimmed = std::time::Instant::now();
+        }
         let first = match done.recv_timeout(IDLE_WAIT) {
             Ok(a) => a,
             Err(RecvTimeoutError::Timeout) => continue,
@@ -425,15 +481,17 @@ fn recorder(s: &Shared, done: &Receiver<Attempt>) {
         batch.extend(done.try_iter().take(RECORD_BATCH - 1));
         let outcomes: Vec<(&PendingPush, Finish)> =
             batch.iter().map(|a| (&a.push, a.finish)).collect();
-        match s.store.finish_pushes(&outcomes) {
+        let now = now_millis();
+        let records: Vec<DeliveryRecord> = batch.iter().map(|a| a.record(now)).collect();
+        match s.store.finish_pushes(&outcomes, &records) {
             Ok(pruned) => {
                 let m = &s.metrics;
                 for (a, pruned) in batch.iter().zip(pruned) {
-                    match (a.delivered, a.finish) {
-                        (true, _) => m.sent(),
-                        (_, Finish::PruneToken) => m.pruned(pruned),
-                        (_, Finish::RetryAt(_)) => m.retried(),
-                        _ => m.dropped(),
+                    match a.status() {
+                        DeliveryStatus::Sent => m.sent(),
+                        DeliveryStatus::Pruned => m.pruned(pruned),
+                        DeliveryStatus::Retrying => m.retried(),
+                        DeliveryStatus::Failed => m.dropped(),
                     }
                     tracing::debug!(push = %a.push.id, status = ?a.status, reason = ?a.reason, outcome = ?a.finish, "push attempt");
                 }

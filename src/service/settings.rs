@@ -128,7 +128,7 @@ impl Services {
         }
     }
 
-    fn require(&self, caller: &Caller, permission: &str) -> ApiResult<()> {
+    pub(super) fn require(&self, caller: &Caller, permission: &str) -> ApiResult<()> {
         match self.has_permission(permission, &caller.identity.roles()) {
             true => Ok(()),
             false => Err(ApiError::PermissionDenied),

@@ -237,3 +237,75 @@ fn push_test_and_secret_settings_in_direct_mode() {
     app.post("/api/v1/push.test", Some(RODRIQ), &json!({}));
     fcm.sends.wait_for(2);
 }
+
+#[test]
+fn the_delivery_log_shows_each_attempt_newest_first_to_admins_only() {
+    let fcm = FakeFcm::start();
+    let app = app_with_fcm(&fcm);
+    register(
+        &app,
+        RODRIQ,
+        "gcm",
+        "gcm-token-of-rodriq-ABCDEF",
+        "chat.rocket.android",
+    );
+    fcm.answer([Reply::status(503)]);
+    let first = post(&app, ALICE, DM, "retried once");
+    fcm.sends.wait_for(2);
+    wait_for_metric(&app, "rcpush_pushes_sent_total", 1);
+    fcm.answer([Reply::json(404, UNREGISTERED)]);
+    let second = post(&app, ALICE, DM, "to a dead token");
+    wait_for_metric(&app, "rcpush_push_tokens_pruned_total", 1);
+
+    let admin = app.admin();
+    let r = app.get("/api/rcpush/deliveries", auth(&admin));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        (v["total"].as_u64(), v["count"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let log = v["deliveries"].as_array().unwrap();
+    let seen: Vec<(&str, &str, u64)> = log
+        .iter()
+        .map(|d| {
+            (
+                d["messageId"].as_str().unwrap(),
+                d["status"].as_str().unwrap(),
+                d["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (second.as_str(), "pruned", 1),
+            (first.as_str(), "sent", 2),
+            (first.as_str(), "retrying", 1)
+        ]
+    );
+    let retrying = &log[2];
+    assert_eq!(retrying["transport"], "fcm");
+    assert_eq!(retrying["service"], "gcm");
+    assert_eq!(retrying["tokenTail"], "ABCDEF");
+    assert_eq!(retrying["providerStatus"], 503);
+    assert_eq!(retrying["userId"], RODRIQ.0);
+    assert!(retrying["nextAttempt"].as_i64().unwrap() > retrying["ts"].as_i64().unwrap());
+    assert!(
+        !r.body.contains("gcm-token-of-rodriq"),
+        "the token stays private"
+    );
+    assert_eq!(log[0]["reason"], "UNREGISTERED");
+
+    let r = app.get(
+        &format!("/api/rcpush/deliveries?messageId={first}&status=sent"),
+        auth(&admin),
+    );
+    assert_eq!(r.json()["total"], 1);
+    let r = app.get("/api/rcpush/deliveries?count=1&offset=1", auth(&admin));
+    assert_eq!(r.json()["deliveries"][0]["status"], "sent");
+    let r = app.get("/api/rcpush/deliveries?status=lost", auth(&admin));
+    assert_eq!(r.status, 400);
+    assert_eq!(app.get("/api/rcpush/deliveries", Some(RODRIQ)).status, 403);
+    assert_eq!(app.get("/api/rcpush/deliveries", None).status, 401);
+}
