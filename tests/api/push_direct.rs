@@ -309,3 +309,31 @@ fn the_delivery_log_shows_each_attempt_newest_first_to_admins_only() {
     assert_eq!(app.get("/api/rcpush/deliveries", Some(RODRIQ)).status, 403);
     assert_eq!(app.get("/api/rcpush/deliveries", None).status, 401);
 }
+
+/// Direct delivery throughput to the loopback fake FCM, until every outcome is flushed. A
+/// measurement, not a check:
+/// `cargo test --release --test api fcm_delivery_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn fcm_delivery_throughput() {
+    let fcm = FakeFcm::start();
+    let app = app_with_fcm(&fcm);
+    let devices = 2000;
+    for i in 0..devices {
+        register(
+            &app,
+            RODRIQ,
+            "gcm",
+            &format!("device-{i}"),
+            "chat.rocket.android",
+        );
+    }
+    let start = std::time::Instant::now();
+    post(&app, ALICE, DM, "to every device");
+    wait_for_metric(&app, "rcpush_pushes_sent_total", devices);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "delivered {devices} pushes to FCM in {secs:.3} s: {:.0} pushes/s",
+        devices as f64 / secs
+    );
+}
