@@ -261,7 +261,9 @@ fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>, done: &Sender<Attempt>)
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let attempt = attempt(s, push);
+        let start = std::time::Instant::now();
+        let mut attempt = attempt(s, push);
+        attempt.took = start.elapsed();
         if done.send(attempt).is_err() {
             return;
         }
@@ -277,6 +279,8 @@ struct Attempt {
     finish: Finish,
     /// The provider's status and reason when it did not deliver.
     status: Option<u16>,
+    /// How long the attempt took.
+    took: Duration,
     reason: Option<String>,
 }
 
@@ -289,6 +293,7 @@ impl Attempt {
             delivered: false,
             finish: Finish::Done,
             status: None,
+            took: Duration::ZERO,
             reason: Some(reason.into()),
         }
     }
@@ -387,6 +392,7 @@ fn gateway_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attemp
         delivered: outcome == GatewayOutcome::Delivered,
         finish,
         status,
+        took: Duration::ZERO,
         reason: None,
     }
 }
@@ -442,6 +448,7 @@ fn fcm_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
         delivered: sent.outcome == Outcome::Delivered,
         finish,
         status: sent.status,
+        took: Duration::ZERO,
         reason: sent.reason,
     }
 }
@@ -487,6 +494,7 @@ fn recorder(s: &Shared, done: &Receiver<Attempt>) {
             Ok(pruned) => {
                 let m = &s.metrics;
                 for (a, pruned) in batch.iter().zip(pruned) {
+                    m.attempt(a.transport, a.status().as_str(), a.took);
                     match a.status() {
                         DeliveryStatus::Sent => m.sent(),
                         DeliveryStatus::Pruned => m.pruned(pruned),

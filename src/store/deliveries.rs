@@ -23,6 +23,15 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Pruned => "pruned",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<DeliveryStatus> {
         serde_json::from_value(serde_json::Value::String(s.into())).ok()
     }

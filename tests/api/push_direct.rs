@@ -104,6 +104,17 @@ fn message_pushes_reach_fcm_as_rocket_chat_sends_them_with_one_cached_token() {
         .all(|r| r.header("Authorization") == Some("Bearer ya29.fake-1")));
     assert_eq!(fcm.grants().len(), 1, "one grant for many pushes");
     wait_for_metric(&app, "rcpush_pushes_sent_total", 3);
+    let per_transport =
+        |labels: &str| metric(&app, &format!("rcpush_push_attempts_total{{{labels}}}"));
+    assert_eq!(per_transport(r#"transport="fcm",status="sent""#), 3);
+    assert_eq!(per_transport(r#"transport="apns",status="failed""#), 3);
+    assert_eq!(
+        metric(
+            &app,
+            r#"rcpush_push_attempt_duration_seconds_count{transport="fcm"}"#
+        ),
+        3
+    );
     assert!(still_registered(&app, "apn-rodriq"));
 }
 
