@@ -22,7 +22,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub seed: SeedConfig,
     /// Initial values of Rocket.Chat settings, by setting id (spec §2.3).
-    pub settings: IndexMap<String, serde_json::Value>,
+    pub settings: InitialSettings,
     /// Permission id → roles, replacing the default row (spec §1.4).
     pub permissions: IndexMap<String, Vec<String>>,
     pub limits: LimitsConfig,
@@ -30,6 +30,37 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub log: LogConfig,
     pub testing: TestingConfig,
+}
+
+/// Setting id → value; its `Debug` hides the values of secret settings (APNs keys, the
+/// FCM service account), so that printing the configuration never shows them.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct InitialSettings(pub IndexMap<String, serde_json::Value>);
+
+impl std::ops::Deref for InitialSettings {
+    type Target = IndexMap<String, serde_json::Value>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for InitialSettings {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl std::fmt::Debug for InitialSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(id, v)| (id, crate::settings::shown_value(id, v.clone()))),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,7 +130,7 @@ pub struct LimitsConfig {
     pub body_timeout_ms: u64,
 }
 
-/// Delivery to the push gateway.
+/// Delivery to the push gateway, or directly to FCM when the gateway is off.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PushConfig {
@@ -111,6 +142,14 @@ pub struct PushConfig {
     pub retry_delays_ms: Vec<u64>,
     /// Sent as the `Authorization` header of gateway requests when not empty.
     pub gateway_authorization: SecretString,
+    /// FCM HTTP v1's base URL (direct mode); tests point it at a local fake.
+    pub fcm_url: String,
+    /// Waits before each FCM retry after a 5xx or a network error; Rocket.Chat's are 10, 20,
+    /// 40, 80 and 160 s. Their count is also the most retries after a 429.
+    pub fcm_retry_delays_ms: Vec<u64>,
+    /// The delivery log keeps at most this many attempts, none older than `log_max_age_ms`.
+    pub log_max_records: usize,
+    pub log_max_age_ms: u64,
 }
 
 /// `GET /metrics`: off unless enabled, as ntfy, Synapse and Gitea have it.
@@ -148,7 +187,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             admin: AdminConfig::default(),
             seed: SeedConfig::default(),
-            settings: IndexMap::new(),
+            settings: InitialSettings::default(),
             permissions: IndexMap::new(),
             limits: LimitsConfig::default(),
             push: PushConfig::default(),
@@ -212,6 +251,10 @@ impl Default for PushConfig {
             timeout_ms: 15_000,
             retry_delays_ms: vec![60_000, 120_000, 240_000, 480_000, 960_000],
             gateway_authorization: SecretString::default(),
+            fcm_url: "https://fcm.googleapis.com".into(),
+            fcm_retry_delays_ms: vec![10_000, 20_000, 40_000, 80_000, 160_000],
+            log_max_records: 100_000,
+            log_max_age_ms: 7 * 24 * 3_600_000,
         }
     }
 }
@@ -317,7 +360,7 @@ impl Config {
         {
             bail!("invalid configuration: unknown setting [settings] {id}");
         }
-        for (id, value) in &self.settings {
+        for (id, value) in self.settings.iter() {
             if let Err(expected) = crate::settings::check_initial(id, value) {
                 bail!("invalid configuration: setting [settings] {id} must be of type {expected}");
             }
@@ -464,12 +507,15 @@ mod tests {
             env(&[
                 ("RCPUSH_ADMIN_PASSWORD", "hunter2"),
                 ("RCPUSH_PUSH_GATEWAY_AUTHORIZATION", "Bearer gw-key-7"),
+                ("RCPUSH_SETTINGS_Push_google_api_credentials", "fcm-key-8"),
             ]),
         )
         .unwrap();
         let debug = format!("{c:?}");
         assert!(
-            !debug.contains("hunter2") && !debug.contains("gw-key-7"),
+            !debug.contains("hunter2")
+                && !debug.contains("gw-key-7")
+                && !debug.contains("fcm-key-8"),
             "{debug}"
         );
         let exposed = secrecy::ExposeSecret::expose_secret(&c.push.gateway_authorization);

@@ -37,7 +37,8 @@ struct Route {
     route: String,
 }
 
-fn new_histogram() -> Histogram {
+/// A latency histogram with the buckets every rcpush histogram has.
+pub(crate) fn new_histogram() -> Histogram {
     Histogram::new(bounds())
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
+use secrecy::{ExposeSecret, SecretString};
 
 use indexmap::IndexMap;
 use serde_json::{json, Value};
@@ -31,6 +32,18 @@ fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
         ("Push_enable_gateway", json!(true)),
         ("Push_gateway", json!(DEFAULT_PUSH_GATEWAY)),
         ("Push_production", json!(true)),
+        // A gateway needs a registered workspace that agreed to the cloud terms (spec §1.1).
+        // Rocket.Chat's defaults are false; rcpush's are true, so that turning the gateway off
+        // is the one switch to direct mode and existing gateway deployments keep working.
+        ("Register_Server", json!(true)),
+        ("Cloud_Service_Agree_PrivacyTerms", json!(true)),
+        ("Push_apn_passphrase", json!("")),
+        ("Push_apn_key", json!("")),
+        ("Push_apn_cert", json!("")),
+        ("Push_apn_dev_passphrase", json!("")),
+        ("Push_apn_dev_key", json!("")),
+        ("Push_apn_dev_cert", json!("")),
+        ("Push_google_api_credentials", json!("")),
         ("Push_request_content_from_server", json!(false)),
         ("Push_show_username_room", json!(true)),
         ("Push_show_message", json!(true)),
@@ -208,6 +221,29 @@ fn default_user_preferences() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// The settings Rocket.Chat marks `secret:true` (spec §1.2): masked when read through the
+/// API, never logged.
+pub const SECRET_SETTINGS: [&str; 7] = [
+    "Push_apn_passphrase",
+    "Push_apn_key",
+    "Push_apn_cert",
+    "Push_apn_dev_passphrase",
+    "Push_apn_dev_key",
+    "Push_apn_dev_cert",
+    "Push_google_api_credentials",
+];
+
+/// What the API and the logs show of a set secret: that it is set, not what it is.
+pub const SECRET_MASK: &str = "********";
+
+/// `value` as it may be shown: a secret setting's non-empty value becomes `SECRET_MASK`.
+pub fn shown_value(id: &str, value: Value) -> Value {
+    match value {
+        Value::String(s) if SECRET_SETTINGS.contains(&id) && !s.is_empty() => json!(SECRET_MASK),
+        other => other,
+    }
+}
+
 /// What `getUserPreferences` strips from those ids.
 const PREFERENCE_PREFIX: &str = "Accounts_Default_User_Preferences_";
 
@@ -263,6 +299,13 @@ pub struct Snapshot {
     pub push_enable: bool,
     pub push_enable_gateway: bool,
     pub push_gateway: String,
+    pub push_production: bool,
+    pub register_server: bool,
+    pub cloud_service_agree_privacy_terms: bool,
+    /// The service-account JSON for FCM HTTP v1, read live at each send.
+    pub push_google_api_credentials: SecretString,
+    /// The APNs credentials `Push_production` picks: `Push_apn_*` or `Push_apn_dev_*`.
+    pub push_apn: ApnCredentials,
     pub push_request_content_from_server: bool,
     pub push_show_username_room: bool,
     pub push_show_message: bool,
@@ -286,6 +329,22 @@ pub struct Snapshot {
     pub custom_domains: Vec<String>,
 }
 
+/// PEM texts and the key's passphrase.
+#[derive(Debug, Clone, Default)]
+pub struct ApnCredentials {
+    pub cert: SecretString,
+    pub key: SecretString,
+    pub passphrase: SecretString,
+}
+
+impl ApnCredentials {
+    /// Rocket.Chat leaves APNs unconfigured, and skips iOS devices, when the key or the
+    /// certificate is blank.
+    pub fn configured(&self) -> bool {
+        !self.cert.expose_secret().trim().is_empty() && !self.key.expose_secret().trim().is_empty()
+    }
+}
+
 impl Snapshot {
     fn read(values: &IndexMap<String, Doc>) -> Snapshot {
         let value = |id: &str| values.get(id).and_then(|d| d.get("value"));
@@ -304,6 +363,20 @@ impl Snapshot {
             push_enable: flag("Push_enable"),
             push_enable_gateway: flag("Push_enable_gateway"),
             push_gateway: text("Push_gateway"),
+            push_production: flag("Push_production"),
+            register_server: flag("Register_Server"),
+            cloud_service_agree_privacy_terms: flag("Cloud_Service_Agree_PrivacyTerms"),
+            push_google_api_credentials: text("Push_google_api_credentials").into(),
+            push_apn: {
+                let dev = if flag("Push_production") { "" } else { "dev_" };
+                let secret =
+                    |name: &str| SecretString::from(text(&format!("Push_apn_{dev}{name}")));
+                ApnCredentials {
+                    cert: secret("cert"),
+                    key: secret("key"),
+                    passphrase: secret("passphrase"),
+                }
+            },
             push_request_content_from_server: flag("Push_request_content_from_server"),
             push_show_username_room: flag("Push_show_username_room"),
             push_show_message: flag("Push_show_message"),

@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod deliveries;
 pub mod extract;
 pub mod json_depth;
 mod permissions;
@@ -23,6 +24,10 @@ use crate::model::room::Kind;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/info", web::get().to(settings::info))
         .route("/metrics", web::get().to(metrics))
+        .route(
+            "/api/rcpush/deliveries",
+            web::get().to(deliveries::deliveries_get),
+        )
         .service(
             web::scope("/api/rcpush/testing")
                 .route("/pushes", web::get().to(testing::pushes_get))

@@ -1,11 +1,33 @@
 //! Delivery counters and the outbox gauge, registered in the registry `GET /metrics` encodes.
 
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    transport: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Transport {
+    transport: &'static str,
+}
+
+type Latencies = Family<Transport, Histogram, fn() -> Histogram>;
+
+fn latencies() -> Latencies {
+    Family::new_with_constructor(crate::metrics::new_histogram)
+}
+
 /// Cheap to clone; clones share their values.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
     queued: Counter,
     sent: Counter,
@@ -13,6 +35,25 @@ pub struct Metrics {
     dropped: Counter,
     pruned: Counter,
     outbox: Gauge,
+    /// `rcpush_push_attempts_total{transport,status}`: the delivery log's statuses.
+    attempts: Family<Outcome, Counter>,
+    /// `rcpush_push_attempt_duration_seconds{transport}`.
+    durations: Latencies,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            queued: Counter::default(),
+            sent: Counter::default(),
+            retried: Counter::default(),
+            dropped: Counter::default(),
+            pruned: Counter::default(),
+            outbox: Gauge::default(),
+            attempts: Family::default(),
+            durations: latencies(),
+        }
+    }
 }
 
 impl Metrics {
@@ -21,6 +62,17 @@ impl Metrics {
         let m = Metrics::default();
         m.outbox.set(outbox);
         m
+    }
+
+    /// One attempt through `transport` that took `took` and ended as `status` (`sent`,
+    /// `retrying`, `pruned`, `failed`).
+    pub fn attempt(&self, transport: &'static str, status: &'static str, took: Duration) {
+        self.attempts
+            .get_or_create(&Outcome { transport, status })
+            .inc();
+        self.durations
+            .get_or_create(&Transport { transport })
+            .observe(took.as_secs_f64());
     }
 
     /// Adds them to `registry`. The counters get their `_total` suffix from the encoder.
@@ -58,6 +110,16 @@ impl Metrics {
             "rcpush_push_outbox_length",
             "Pushes waiting in the outbox",
             self.outbox.clone(),
+        );
+        registry.register(
+            "rcpush_push_attempts",
+            "Delivery attempts by transport (gateway, fcm, apns) and outcome",
+            self.attempts.clone(),
+        );
+        registry.register(
+            "rcpush_push_attempt_duration_seconds",
+            "Time of one delivery attempt (an FCM OAuth grant included), by transport",
+            self.durations.clone(),
         );
     }
 
@@ -110,6 +172,7 @@ mod tests {
         m.retried();
         m.dropped();
         m.pruned(2);
+        m.attempt("fcm", "sent", Duration::from_millis(3));
         let text = crate::metrics::encode(&registry).unwrap();
         for line in [
             "# TYPE rcpush_pushes_queued_total counter",
@@ -118,6 +181,8 @@ mod tests {
             "rcpush_pushes_retried_total 1",
             "rcpush_pushes_dropped_total 1",
             "rcpush_push_tokens_pruned_total 2",
+            "rcpush_push_attempts_total{transport=\"fcm\",status=\"sent\"} 1",
+            "rcpush_push_attempt_duration_seconds_count{transport=\"fcm\"} 1",
             "# TYPE rcpush_push_outbox_length gauge",
             "rcpush_push_outbox_length 4",
         ] {

@@ -1,9 +1,11 @@
 //! Push delivery: a scheduler thread takes due pushes from the durable outbox and hands
-//! them to a fixed pool of worker threads that post them to the gateway; a recorder thread
+//! them to a fixed pool of worker threads that post them to the gateway, or in direct mode
+//! to FCM (`fcm.rs`); a recorder thread
 //! writes the outcomes, as many as have arrived in one durable write (one fsync for many
 //! pushes, not one each). A push leaves the outbox only after a final answer is on disk, so
 //! a crash or restart loses none (at-least-once).
 
+mod fcm;
 mod metrics;
 
 use std::collections::HashSet;
@@ -20,9 +22,12 @@ pub use metrics::Metrics;
 
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
-use crate::rules::push::{gateway_outcome, GatewayOutcome};
-use crate::settings::Settings;
-use crate::store::{Finish, PendingPush, Store};
+use crate::rules::fcm::{message_body, Outcome, ServiceAccount};
+use crate::rules::push::{
+    body_message_id, gateway_outcome, token_tail, transport, GatewayOutcome, Transport,
+};
+use crate::settings::{Settings, Snapshot};
+use crate::store::{DeliveryRecord, DeliveryStatus, Finish, PendingPush, Store};
 
 /// What a claim adds to twice the longest attempt: time for the outcome to be written.
 const CLAIM_MARGIN_MS: i64 = 5_000;
@@ -52,6 +57,7 @@ struct Shared {
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     agent: ureq::Agent,
+    fcm: fcm::Fcm,
     /// How long a claimed push is this process's alone: twice the longest attempt and a
     /// margin (35 s by default), after which another process may send it.
     lease_ms: i64,
@@ -69,6 +75,7 @@ impl Delivery {
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(2)
             .saturating_add(CLAIM_MARGIN_MS);
+        let fcm = fcm::Fcm::new(agent.clone(), &config.fcm_url);
         let shared = Arc::new(Shared {
             store,
             settings,
@@ -78,6 +85,7 @@ impl Delivery {
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
             lease_ms,
+            fcm,
             agent,
         });
         let (tx, rx) = sync_channel::<PendingPush>(workers);
@@ -253,24 +261,102 @@ fn worker(s: &Shared, rx: &Mutex<Receiver<PendingPush>>, done: &Sender<Attempt>)
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let attempt = attempt(s, push);
+        let start = std::time::Instant::now();
+        let mut attempt = attempt(s, push);
+        attempt.took = start.elapsed();
         if done.send(attempt).is_err() {
             return;
         }
     }
 }
 
-/// One gateway request's answer, waiting to be recorded.
+/// One attempt's answer, waiting to be recorded.
 struct Attempt {
     push: PendingPush,
-    status: Option<u16>,
+    /// `gateway`, `fcm` or `apns`, as the delivery log names it.
+    transport: &'static str,
+    delivered: bool,
     finish: Finish,
+    /// The provider's status and reason when it did not deliver.
+    status: Option<u16>,
+    /// How long the attempt took.
+    took: Duration,
+    reason: Option<String>,
+}
+
+impl Attempt {
+    /// Given up without a provider's answer that delivered it.
+    fn dropped(push: PendingPush, transport: &'static str, reason: impl Into<String>) -> Attempt {
+        Attempt {
+            push,
+            transport,
+            delivered: false,
+            finish: Finish::Done,
+            status: None,
+            took: Duration::ZERO,
+            reason: Some(reason.into()),
+        }
+    }
+
+    fn status(&self) -> DeliveryStatus {
+        match (self.delivered, self.finish) {
+            (true, _) => DeliveryStatus::Sent,
+            (_, Finish::PruneToken) => DeliveryStatus::Pruned,
+            (_, Finish::RetryAt(_)) => DeliveryStatus::Retrying,
+            (_, Finish::Done) => DeliveryStatus::Failed,
+        }
+    }
+
+    /// The delivery log's record of this attempt, ended at `ts`.
+    fn record(&self, ts: i64) -> DeliveryRecord {
+        let p = &self.push;
+        DeliveryRecord {
+            push_id: p.id.clone(),
+            attempt: p.attempts + 1,
+            ts,
+            message_id: body_message_id(&p.body),
+            user_id: p.user_id.clone(),
+            service: p.service.clone(),
+            token_tail: token_tail(&p.token).to_string(),
+            transport: self.transport.to_string(),
+            status: self.status(),
+            next_attempt: match self.finish {
+                Finish::RetryAt(at) => Some(at),
+                _ => None,
+            },
+            provider_status: self.status,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// One attempt, by the transport the settings choose now.
+fn attempt(s: &Shared, push: PendingPush) -> Attempt {
+    let settings = s.settings.snapshot();
+    let chosen = transport(
+        settings.push_enable_gateway,
+        settings.register_server,
+        settings.cloud_service_agree_privacy_terms,
+    );
+    match (chosen, push.service.as_str()) {
+        (Transport::Gateway, _) => gateway_attempt(s, &settings, push),
+        (Transport::Direct, "gcm") => fcm_attempt(s, &settings, push),
+        // Rocket.Chat skips iOS devices when APNs has no key or certificate.
+        (Transport::Direct, _) if !settings.push_apn.configured() => {
+            tracing::debug!(push = %push.id, "APNs is not configured: iOS push skipped");
+            Attempt::dropped(push, "apns", "APNs not configured")
+        }
+        (Transport::Direct, _) => {
+            tracing::warn!(push = %push.id, "direct delivery to APNs is not implemented yet: iOS push dropped");
+            Attempt::dropped(push, "apns", "APNs not implemented")
+        }
+    }
 }
 
 /// One gateway request.
-fn attempt(s: &Shared, push: PendingPush) -> Attempt {
-    let gateway = s.settings.snapshot().push_gateway.clone();
-    let gateway = gateway
+fn gateway_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
+    let gateway = settings
+        .push_gateway
         .lines()
         .next()
         .unwrap_or_default()
@@ -290,7 +376,8 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
             None
         }
     };
-    let finish = match gateway_outcome(status) {
+    let outcome = gateway_outcome(status);
+    let finish = match outcome {
         GatewayOutcome::Delivered => Finish::Done,
         GatewayOutcome::UnknownToken => Finish::PruneToken,
         GatewayOutcome::Rejected => Finish::Done,
@@ -301,8 +388,81 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
     };
     Attempt {
         push,
-        status,
+        transport: "gateway",
+        delivered: outcome == GatewayOutcome::Delivered,
         finish,
+        status,
+        took: Duration::ZERO,
+        reason: None,
+    }
+}
+
+/// One FCM HTTP v1 request (§3.4 through the outbox): a 429 waits its `Retry-After`, a 5xx or
+/// no answer the next backoff delay, both at most `fcm_retry_delays_ms.len()` times; only a
+/// dead token is pruned; configuration errors are logged as errors and prune nothing.
+fn fcm_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
+    let account = match ServiceAccount::parse(settings.push_google_api_credentials.expose_secret())
+    {
+        Ok(account) => account,
+        Err(e) => {
+            tracing::error!(push = %push.id, error = %e, "cannot send to FCM");
+            return Attempt::dropped(push, "fcm", e.to_string());
+        }
+    };
+    let Some(message) = message_body(&push.body, &push.token) else {
+        tracing::error!(push = %push.id, "queued push body unreadable");
+        return Attempt::dropped(push, "fcm", "queued push body unreadable");
+    };
+    let sent = s.fcm.send(&account, &message);
+    let retry_in = match sent.outcome {
+        Outcome::RetryAfter(seconds) => Some(seconds.saturating_mul(1000)),
+        Outcome::Retry => s
+            .config
+            .fcm_retry_delays_ms
+            .get(push.attempts as usize)
+            .copied(),
+        _ => None,
+    }
+    .filter(|_| (push.attempts as usize) < s.config.fcm_retry_delays_ms.len());
+    let reason = sent.reason.as_deref().unwrap_or_default();
+    let finish = match (&sent.outcome, retry_in) {
+        (Outcome::DeadToken, _) => Finish::PruneToken,
+        (_, Some(wait)) => Finish::RetryAt(now_millis().saturating_add(wait as i64)),
+        (Outcome::ConfigError, _) => {
+            tracing::error!(push = %push.id, status = ?sent.status, reason, "FCM refused rcpush's credentials or project: check Push_google_api_credentials");
+            Finish::Done
+        }
+        (Outcome::Retry | Outcome::RetryAfter(_), None) => {
+            tracing::warn!(push = %push.id, status = ?sent.status, reason, "FCM: max retries reached");
+            Finish::Done
+        }
+        (Outcome::Rejected, _) => {
+            tracing::warn!(push = %push.id, status = ?sent.status, reason, "FCM rejected the push");
+            Finish::Done
+        }
+        (Outcome::Delivered, _) => Finish::Done,
+    };
+    Attempt {
+        push,
+        transport: "fcm",
+        delivered: sent.outcome == Outcome::Delivered,
+        finish,
+        status: sent.status,
+        took: Duration::ZERO,
+        reason: sent.reason,
+    }
+}
+
+/// How often the recorder trims the delivery log to its bounds.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
+
+/// Drops the log's records past `[push] log_max_age_ms` and `log_max_records`.
+fn trim_log(s: &Shared) {
+    let before = now_millis().saturating_sub(s.config.log_max_age_ms as i64);
+    match s.store.trim_deliveries(before, s.config.log_max_records) {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(records = n, "delivery log trimmed"),
+        Err(e) => tracing::warn!(error = %e, "cannot trim the delivery log"),
     }
 }
 
@@ -313,7 +473,12 @@ const RECORD_BATCH: usize = 256;
 /// worker has stopped. Only then does a push leave `in_flight`: until its outcome is on
 /// disk it is still in the outbox, and the scheduler must not hand it out again.
 fn recorder(s: &Shared, done: &Receiver<Attempt>) {
+    let mut trimmed = std::time::Instant::now();
     loop {
+        if trimmed.elapsed() >= TRIM_EVERY {
+            trim_log(s);
+            trimmed = std::time::Instant::now();
+        }
         let first = match done.recv_timeout(IDLE_WAIT) {
             Ok(a) => a,
             Err(RecvTimeoutError::Timeout) => continue,
@@ -323,17 +488,20 @@ fn recorder(s: &Shared, done: &Receiver<Attempt>) {
         batch.extend(done.try_iter().take(RECORD_BATCH - 1));
         let outcomes: Vec<(&PendingPush, Finish)> =
             batch.iter().map(|a| (&a.push, a.finish)).collect();
-        match s.store.finish_pushes(&outcomes) {
+        let now = now_millis();
+        let records: Vec<DeliveryRecord> = batch.iter().map(|a| a.record(now)).collect();
+        match s.store.finish_pushes(&outcomes, &records) {
             Ok(pruned) => {
                 let m = &s.metrics;
                 for (a, pruned) in batch.iter().zip(pruned) {
-                    match (gateway_outcome(a.status), a.finish) {
-                        (GatewayOutcome::Delivered, _) => m.sent(),
-                        (GatewayOutcome::UnknownToken, _) => m.pruned(pruned),
-                        (_, Finish::RetryAt(_)) => m.retried(),
-                        _ => m.dropped(),
+                    m.attempt(a.transport, a.status().as_str(), a.took);
+                    match a.status() {
+                        DeliveryStatus::Sent => m.sent(),
+                        DeliveryStatus::Pruned => m.pruned(pruned),
+                        DeliveryStatus::Retrying => m.retried(),
+                        DeliveryStatus::Failed => m.dropped(),
                     }
-                    tracing::debug!(push = %a.push.id, status = ?a.status, outcome = ?a.finish, "push attempt");
+                    tracing::debug!(push = %a.push.id, status = ?a.status, reason = ?a.reason, outcome = ?a.finish, "push attempt");
                 }
             }
             // The pushes stay in the outbox and are attempted again.

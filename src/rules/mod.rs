@@ -4,6 +4,7 @@
 pub mod access;
 pub mod bson_json;
 pub mod credentials;
+pub mod fcm;
 pub mod login_throttle;
 pub mod markdown_filter;
 pub mod mentions;

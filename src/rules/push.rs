@@ -264,6 +264,43 @@ fn encode(body: Body) -> String {
     serde_json::to_string(&body).unwrap_or_default()
 }
 
+/// How many of a device token's last characters the delivery log keeps: enough to tell
+/// a user's devices apart, too few to send to one.
+pub const TOKEN_TAIL: usize = 6;
+
+/// The last `TOKEN_TAIL` characters of a device token.
+pub fn token_tail(token: &str) -> &str {
+    let start = token
+        .char_indices()
+        .rev()
+        .nth(TOKEN_TAIL - 1)
+        .map_or(0, |(at, _)| at);
+    &token[start..]
+}
+
+/// The message a queued gateway body is about (none for push.test's).
+pub fn body_message_id(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some(v["options"]["payload"]["messageId"].as_str()?.to_string())
+}
+
+/// Who delivers the pushes: Rocket.Chat's cloud gateway, or rcpush itself to FCM and APNs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Gateway,
+    Direct,
+}
+
+/// `shouldUseGateway` (direct-push spec §1.1): the gateway only when it is enabled **and**
+/// the workspace is registered **and** agreed to the cloud terms. Unlike Rocket.Chat, which
+/// reads the first flag once at start, rcpush reads all three live.
+pub fn transport(enable_gateway: bool, register_server: bool, agreed_terms: bool) -> Transport {
+    match enable_gateway && register_server && agreed_terms {
+        true => Transport::Gateway,
+        false => Transport::Direct,
+    }
+}
+
 /// What the gateway's answer means (`sendGatewayPush`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GatewayOutcome {
@@ -365,6 +402,33 @@ mod tests {
         let family = "👨‍👩‍👧".repeat(10);
         let t = truncate(&family, 20);
         assert!(t.trim_end_matches("...").graphemes(true).all(|g| g == "👨‍👩‍👧"));
+    }
+
+    #[test]
+    fn the_log_keeps_a_token_tail_and_the_message_id() {
+        assert_eq!(
+            token_tail("dGVzdC1mY20tdG9rZW4:APA91bExampleToken"),
+            "eToken"
+        );
+        assert_eq!(token_tail("abc"), "abc");
+        assert_eq!(token_tail("ééééééé"), "éééééé");
+        assert_eq!(
+            body_message_id(r#"{"options":{"payload":{"messageId":"m1"}}}"#).as_deref(),
+            Some("m1")
+        );
+        assert_eq!(body_message_id(r#"{"options":{}}"#), None);
+    }
+
+    #[test]
+    fn the_gateway_needs_all_three_flags() {
+        assert_eq!(transport(true, true, true), Transport::Gateway);
+        for flags in [
+            (false, true, true),
+            (true, false, true),
+            (true, true, false),
+        ] {
+            assert_eq!(transport(flags.0, flags.1, flags.2), Transport::Direct);
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod auth;
+mod deliveries;
 pub mod message_edits;
 pub mod messages;
 mod notification;

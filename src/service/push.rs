@@ -148,35 +148,33 @@ impl Services {
         if tokens.is_empty() {
             return Err(ApiError::NoPushTokens);
         }
-        if settings.push_enable_gateway {
-            let now = self.now();
-            let created_at = time::iso(now);
-            let username = caller.identity.username.as_deref().unwrap_or_default();
-            let pushes: Vec<PendingPush> = tokens
-                .iter()
-                .filter_map(|t| {
-                    let (service, device_token) = t.device()?;
-                    let target = Target {
-                        receiver_id: caller.id(),
-                        apn_topic: (service == Service::Apn).then(|| t.app_name()),
-                        device_token,
-                    };
-                    let body = test_push_body(username, target, &settings.unique_id, &created_at);
-                    Some(PendingPush::new(
-                        self.ids.id(),
-                        service,
-                        device_token,
-                        caller.id(),
-                        body,
-                        now,
-                    ))
-                })
-                .collect();
-            let pushes = self
-                .write(move |s| s.enqueue_pushes(&pushes).map(|()| pushes))
-                .await??;
-            self.queued(pushes).await?;
-        }
+        let now = self.now();
+        let created_at = time::iso(now);
+        let username = caller.identity.username.as_deref().unwrap_or_default();
+        let pushes: Vec<PendingPush> = tokens
+            .iter()
+            .filter_map(|t| {
+                let (service, device_token) = t.device()?;
+                let target = Target {
+                    receiver_id: caller.id(),
+                    apn_topic: (service == Service::Apn).then(|| t.app_name()),
+                    device_token,
+                };
+                let body = test_push_body(username, target, &settings.unique_id, &created_at);
+                Some(PendingPush::new(
+                    self.ids.id(),
+                    service,
+                    device_token,
+                    caller.id(),
+                    body,
+                    now,
+                ))
+            })
+            .collect();
+        let pushes = self
+            .write(move |s| s.enqueue_pushes(&pushes).map(|()| pushes))
+            .await??;
+        self.queued(pushes).await?;
         Ok(tokens.len())
     }
 }

@@ -34,8 +34,8 @@ impl Services {
         facts: &NewMessageFacts,
         members: &[Subscription],
     ) -> ApiResult<Vec<PushDraft>> {
-        // rcpush delivers through a gateway only.
-        if !(settings.push_enable && settings.push_enable_gateway) {
+        // The gateway body is queued in either mode: direct delivery sends its contents.
+        if !settings.push_enable {
             return Ok(Vec::new());
         }
         let view = message_view(facts.message, "(new)")?;

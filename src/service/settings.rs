@@ -66,11 +66,13 @@ fn node_arch() -> &'static str {
 }
 
 impl Services {
-    /// `GET settings/:_id` → the setting's value; unknown ids are a bare failure.
+    /// `GET settings/:_id` → the setting's value, a secret one masked; unknown ids are a
+    /// bare failure.
     pub fn setting(&self, caller: &Caller, id: &str) -> ApiResult<Value> {
         self.require(caller, "view-privileged-setting")?;
         let doc = self.settings.get(id).ok_or(ApiError::SettingNotFound)?;
-        Ok(doc.get("value").cloned().unwrap_or(Value::Null))
+        let value = doc.get("value").cloned().unwrap_or(Value::Null);
+        Ok(crate::settings::shown_value(id, value))
     }
 
     /// `POST settings/:_id`: the new value must keep the setting's JSON type.
@@ -85,6 +87,12 @@ impl Services {
         let value = value.ok_or(ApiError::InvalidSettingValue)?;
         if !crate::settings::same_type(current.get("value"), &value) {
             return Err(ApiError::InvalidSettingValue);
+        }
+        // A client that read a secret and sends it back unchanged keeps the stored one.
+        if crate::settings::SECRET_SETTINGS.contains(&id.as_str())
+            && value == crate::settings::SECRET_MASK
+        {
+            return Ok(());
         }
         let settings = self.settings.clone();
         self.write(move |_| settings.set(&id, value)).await??;
@@ -120,7 +128,7 @@ impl Services {
         }
     }
 
-    fn require(&self, caller: &Caller, permission: &str) -> ApiResult<()> {
+    pub(super) fn require(&self, caller: &Caller, permission: &str) -> ApiResult<()> {
         match self.has_permission(permission, &caller.identity.roles()) {
             true => Ok(()),
             false => Err(ApiError::PermissionDenied),

@@ -90,7 +90,7 @@ impl Services {
                     .iter()
                     .map(|p| (p, crate::store::Finish::Done))
                     .collect();
-                s.finish_pushes(&done)
+                s.finish_pushes(&done, &[])
             })
             .await??;
         }

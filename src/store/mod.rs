@@ -41,6 +41,7 @@
 
 mod cache;
 mod check;
+mod deliveries;
 mod engine;
 mod export;
 mod import;
@@ -64,6 +65,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use cache::Caches;
+pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 pub use engine::{Batch, Engine, Mode, Transaction};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage, ThreadReply};

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::trees::Tree;
-use super::{decode, encode, Batch, Store, StoreResult};
+use super::{decode, encode, Batch, DeliveryRecord, Store, StoreResult};
 use crate::model::push_token::Service;
 use crate::rules::push::BodyAwaitingBadge;
 
@@ -157,10 +157,18 @@ impl Store {
         self.engine.count(Tree::Outbox)
     }
 
-    /// Records the outcomes of attempts, durably, in one write. Returns, for each, how many
-    /// device registrations it pruned (a token pruned twice in one batch counts once).
-    pub fn finish_pushes(&self, outcomes: &[(&PendingPush, Finish)]) -> StoreResult<Vec<usize>> {
+    /// Records the outcomes of attempts, and their delivery log `records`, durably, in one
+    /// write. Returns, for each outcome, how many device registrations it pruned (a token
+    /// pruned twice in one batch counts once).
+    pub fn finish_pushes(
+        &self,
+        outcomes: &[(&PendingPush, Finish)],
+        records: &[DeliveryRecord],
+    ) -> StoreResult<Vec<usize>> {
         self.write(|store, batch| {
+            for r in records {
+                Self::put_delivery(batch, r);
+            }
             let mut pruned_tokens = std::collections::HashSet::new();
             let mut pruned = Vec::with_capacity(outcomes.len());
             let keys: Vec<Vec<u8>> = outcomes

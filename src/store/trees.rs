@@ -48,10 +48,13 @@ pub enum Tree {
     /// permission id → `{"_id","roles","_updatedAt"}`: the roles an admin gave a permission
     /// through `permissions.update` (absent: the defaults and `[permissions]` apply).
     PermissionidPermission,
+    /// time (8 bytes, order-preserving) ∙ push id ∙ attempt → delivery record: the
+    /// delivery log, oldest first, trimmed by age and count.
+    TspushidDelivery,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 18] = [
+    pub const ALL: [Tree; 19] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -70,6 +73,7 @@ impl Tree {
         Tree::Outbox,
         Tree::UseridBadge,
         Tree::PermissionidPermission,
+        Tree::TspushidDelivery,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +96,7 @@ impl Tree {
             Tree::Outbox => "outbox",
             Tree::UseridBadge => "userid_badge",
             Tree::PermissionidPermission => "permissionid_permission",
+            Tree::TspushidDelivery => "tspushid_delivery",
         }
     }
 

@@ -79,6 +79,23 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
+/// Tries `open` again while it fails because the database is locked: a stopped server's
+/// worker threads let go of sled's lock a moment after it stops.
+fn while_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>, what: &str) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match open() {
+            Ok(opened) => return opened,
+            Err(e)
+                if format!("{e:#}").contains("locked") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("{what}: {e:#}"),
+        }
+    }
+}
+
 fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
     let resp = match result {
         Ok(r) => r,
@@ -141,32 +158,21 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and starts it again on the same data, with `adjust` applied. The
-    /// stopped server's worker threads let go of sled's lock a moment after it stops: the
-    /// start is tried again while the database says it is locked.
+    /// Stops the server and starts it again on the same data, with `adjust` applied.
     pub fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {
         self.stop();
         adjust(&mut self.config);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let server = loop {
-            match spawn(self.config.clone()) {
-                Ok(server) => break server,
-                Err(e)
-                    if format!("{e:#}").contains("locked")
-                        && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => panic!("server restarts: {e:#}"),
-            }
-        };
+        let server = while_locked(|| spawn(self.config.clone()), "server restarts");
         self.url = server.url.clone();
         self.server = Some(server);
     }
 
     /// The server's database, opened directly (on sled, stop the server first).
     pub fn open_store(&self) -> rcpush::store::Store {
-        rcpush::startup::open_store(&self.config.storage).expect("the database opens")
+        while_locked(
+            || rcpush::startup::open_store(&self.config.storage),
+            "the database opens",
+        )
     }
 
     /// Every file of the database with its bytes: sled's files, or PostgreSQL's dump of the

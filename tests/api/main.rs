@@ -4,6 +4,7 @@
 mod access_oracle;
 mod auth;
 mod chat;
+mod fake_fcm;
 mod fake_gateway;
 mod first_start;
 mod helpers;
@@ -11,6 +12,7 @@ mod import;
 mod permissions;
 mod push;
 mod push_delivery;
+mod push_direct;
 mod python_client;
 mod room_admin;
 mod rooms;

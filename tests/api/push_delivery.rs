@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 use crate::fake_gateway::FakeGateway;
 use crate::helpers::*;
 
-const DM: &str = "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy";
+pub const DM: &str = "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy";
 const VB: &str = "iu7jtPAhvEeAS5tNq";
-const DM_NOT_ID: i64 = -61971205;
+pub const DM_NOT_ID: i64 = -61971205;
 
 /// The demo server, delivering to `gw` with short retry delays.
 fn app_with_gateway(
@@ -27,7 +27,7 @@ fn app_with_gateway(
     (app, dir)
 }
 
-fn register(app: &TestApp, who: (&str, &str), kind: &str, value: &str, app_name: &str) -> Resp {
+pub fn register(app: &TestApp, who: (&str, &str), kind: &str, value: &str, app_name: &str) -> Resp {
     let r = app.post(
         "/api/v1/push.token",
         Some(who),
@@ -37,7 +37,7 @@ fn register(app: &TestApp, who: (&str, &str), kind: &str, value: &str, app_name:
     r
 }
 
-fn post(app: &TestApp, who: (&str, &str), rid: &str, text: &str) -> String {
+pub fn post(app: &TestApp, who: (&str, &str), rid: &str, text: &str) -> String {
     let r = app.post(
         "/api/v1/chat.postMessage",
         Some(who),
@@ -59,7 +59,7 @@ fn normalised(body: &str) -> String {
     v.to_string()
 }
 
-fn metric(app: &TestApp, name: &str) -> i64 {
+pub fn metric(app: &TestApp, name: &str) -> i64 {
     let r = app.get("/metrics", None);
     assert_eq!(r.status, 200);
     r.body
@@ -72,7 +72,7 @@ fn metric(app: &TestApp, name: &str) -> i64 {
 
 /// Waits until a counter reaches `value`: the gateway sees a request a moment before the
 /// server has recorded its outcome.
-fn wait_for_metric(app: &TestApp, name: &str, value: i64) {
+pub fn wait_for_metric(app: &TestApp, name: &str, value: i64) {
     let start = std::time::Instant::now();
     while metric(app, name) < value {
         assert!(

@@ -467,10 +467,10 @@ fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
     assert_eq!(taken.len(), 1);
     // A late outcome of the first attempt changes nothing; `b`'s own removes it.
     let late = Store::open_postgres(&url, 2).unwrap();
-    late.finish_pushes(&[(&claimed[0], Finish::RetryAt(now + 60_000))])
+    late.finish_pushes(&[(&claimed[0], Finish::RetryAt(now + 60_000))], &[])
         .unwrap();
     assert_eq!(b.outbox_len().unwrap(), 1);
-    b.finish_pushes(&[(&taken[0], Finish::Done)]).unwrap();
+    b.finish_pushes(&[(&taken[0], Finish::Done)], &[]).unwrap();
     assert_eq!(b.outbox_len().unwrap(), 0);
 }
 

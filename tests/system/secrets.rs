@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 const NEW_PASSWORD: &str = "brand-new-user-password-Qx81";
 const WRONG_PASSWORD: &str = "a-wrong-password-Zp42";
 const WRONG_TOKEN: &str = "a-wrong-token-Vb93kLmN";
+/// A secret push setting's value (a service account's private key, say).
+const PUSH_SECRET: &str = "push-secret-setting-Tm57cWq";
 
 struct Client<'a> {
     server: &'a Server,
@@ -207,6 +209,12 @@ fn no_token_password_or_hash_reaches_logs_error_bodies_or_data_files() {
             "/api/v1/settings/Push_gateway",
             Some(json!({"value": "https://gw.example"})),
         ),
+        (
+            "POST",
+            "/api/v1/settings/Push_google_api_credentials",
+            Some(json!({ "value": PUSH_SECRET })),
+        ),
+        ("GET", "/api/v1/settings/Push_google_api_credentials", None),
     ] {
         for auth in [
             Some(carol_auth),
@@ -217,6 +225,13 @@ fn no_token_password_or_hash_reaches_logs_error_bodies_or_data_files() {
             c.call(method, path, auth, body.clone());
         }
     }
+    let shown = c.call(
+        "GET",
+        "/api/v1/settings/Push_google_api_credentials",
+        Some(a),
+        None,
+    );
+    assert_eq!(shown["value"], "********", "a set secret setting is masked");
     c.call(
         "GET",
         "/api/v1/logout",
@@ -253,6 +268,8 @@ fn no_token_password_or_hash_reaches_logs_error_bodies_or_data_files() {
     let digests: Vec<String> = passwords.iter().map(|p| password_digest(p)).collect();
     passwords.extend(digests);
 
+    assert!(!log.contains(PUSH_SECRET), "a secret setting logged");
+    assert!(errors.iter().all(|e| !e.contains(PUSH_SECRET)));
     for secret in tokens.iter().chain(&passwords).chain(&hashes) {
         assert!(!log.contains(secret.as_str()), "{secret} logged");
         for e in &errors {

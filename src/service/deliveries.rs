@@ -1,0 +1,20 @@
+//! The delivery log, for admins.
+
+use super::auth::Caller;
+use super::Services;
+use crate::error::ApiResult;
+use crate::store::{DeliveryFilter, DeliveryPage};
+
+impl Services {
+    /// `GET /api/rcpush/deliveries`: who may read settings may read the log.
+    pub fn deliveries(
+        &self,
+        caller: &Caller,
+        filter: &DeliveryFilter,
+        offset: usize,
+        count: usize,
+    ) -> ApiResult<DeliveryPage> {
+        self.require(caller, "view-privileged-setting")?;
+        Ok(self.store.deliveries(filter, offset, count)?)
+    }
+}
