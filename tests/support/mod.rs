@@ -43,6 +43,15 @@ pub fn rcpush(db: &Path) -> Command {
     rcpush_via(Command::new(BIN), db)
 }
 
+/// `rcpush(…)` on the PostgreSQL database `url`; `dir` only holds what a sled database
+/// would (import staging).
+pub fn rcpush_on_postgres(dir: &Path, url: &str) -> Command {
+    let mut c = rcpush(&dir.join("unused"));
+    c.env("RCPUSH_STORAGE_BACKEND", "postgres")
+        .env("RCPUSH_STORAGE_URL", url);
+    c
+}
+
 /// `c`, which runs `rcpush` (perhaps through a wrapper), with the environment of `rcpush(db)`.
 pub fn rcpush_via(mut c: Command, db: &Path) -> Command {
     // The test runner's own settings (RCPUSH_CRASH_TRIALS, …) are not the server's.

@@ -156,12 +156,7 @@ fn a_workspace_moves_from_sled_to_postgresql_and_back_unchanged() {
     );
     assert!(server.terminate().success());
 
-    let postgres = || {
-        let mut c = rcpush(&dir.path().join("unused"));
-        c.env("RCPUSH_STORAGE_BACKEND", "postgres")
-            .env("RCPUSH_STORAGE_URL", &url);
-        c
-    };
+    let postgres = || crate::support::rcpush_on_postgres(dir.path(), &url);
     let (from_sled, from_postgres) = (dir.path().join("a.json"), dir.path().join("b.json"));
     run(&live, &["export", from_sled.to_str().unwrap()]);
     run_command(postgres(), &["seed", from_sled.to_str().unwrap()]);

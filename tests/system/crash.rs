@@ -323,12 +323,7 @@ impl Database {
     fn rcpush(&self, dir: &Path) -> Command {
         match self {
             Database::Sled(path) => rcpush(path),
-            Database::Postgres(url) => {
-                let mut c = rcpush(&dir.join("unused"));
-                c.env("RCPUSH_STORAGE_BACKEND", "postgres")
-                    .env("RCPUSH_STORAGE_URL", url);
-                c
-            }
+            Database::Postgres(url) => crate::support::rcpush_on_postgres(dir, url),
         }
     }
 

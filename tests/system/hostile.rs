@@ -601,10 +601,7 @@ fn malformed_requests_get_rocket_chat_errors_and_never_a_5xx() {
 fn malformed_requests_get_rocket_chat_errors_and_never_a_5xx_on_postgresql() {
     let url = crate::support::postgres::database_or_skip();
     let dir = tempfile::tempdir().unwrap();
-    let mut command = rcpush(&dir.path().join("unused"));
-    command
-        .env("RCPUSH_STORAGE_BACKEND", "postgres")
-        .env("RCPUSH_STORAGE_URL", url);
+    let command = crate::support::rcpush_on_postgres(dir.path(), &url);
     hostile_run(command, requests(100_000).div_ceil(10), "PostgreSQL");
 }
 

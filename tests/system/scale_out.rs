@@ -3,7 +3,6 @@
 //! `kill -9` loses no acknowledged write and no push.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -13,18 +12,10 @@ use serde_json::{json, Value};
 
 use crate::fake_gateway::FakeGateway;
 use crate::support::postgres::{database_or_skip, private_cluster_or_skip};
-use crate::support::{rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, GINA, RODRIQ};
+use crate::support::{rcpush_on_postgres, Server, ADMIN_PASSWORD, ALICE, BOB, GINA, RODRIQ};
 
 const VB: &str = "iu7jtPAhvEeAS5tNq";
 const VB_MESSAGE: &str = "WkbwSntxt8D3jLp8G";
-
-/// `rcpush` on the PostgreSQL database `url` (`dir` only holds what sled would).
-fn on_postgres(dir: &Path, url: &str) -> Command {
-    let mut c = rcpush(&dir.join("unused"));
-    c.env("RCPUSH_STORAGE_BACKEND", "postgres")
-        .env("RCPUSH_STORAGE_URL", url);
-    c
-}
 
 /// Starts `n` servers at the same moment.
 fn start_at_once(n: usize, command: impl Fn() -> Command + Sync) -> Vec<Server> {
@@ -112,7 +103,7 @@ fn startup_lines(servers: &[Server], what: &str) -> usize {
 fn instances_started_at_once_share_one_workspace() {
     let url = database_or_skip();
     let dir = tempfile::tempdir().unwrap();
-    let servers = start_at_once(3, || on_postgres(dir.path(), &url));
+    let servers = start_at_once(3, || rcpush_on_postgres(dir.path(), &url));
     // Exactly one of them seeded the database and created the admin.
     assert_eq!(startup_lines(&servers, "loaded seed bundle"), 1);
     assert_eq!(startup_lines(&servers, "created admin user"), 1);
@@ -225,7 +216,7 @@ struct Acked {
 fn a_permission_changed_on_one_instance_applies_on_every_other_at_once() {
     let url = database_or_skip();
     let dir = tempfile::tempdir().unwrap();
-    let servers = start_at_once(2, || on_postgres(dir.path(), &url));
+    let servers = start_at_once(2, || rcpush_on_postgres(dir.path(), &url));
     let path = format!("/api/v1/push.get?id={VB_MESSAGE}");
     assert_eq!(
         call(&servers[0].url(""), &path, Some(BOB), None).unwrap().0,
@@ -252,7 +243,7 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = FakeGateway::start();
     let command = || {
-        let mut c = on_postgres(dir.path(), &url);
+        let mut c = rcpush_on_postgres(dir.path(), &url);
         c.env("RCPUSH_SETTINGS_Push_gateway", &gateway.url)
             // A short attempt time, so that the pushes the killed one had claimed fall due
             // again within seconds, and retries within the test's patience.
@@ -431,7 +422,10 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
 
     // And the database is consistent.
     drop(servers);
-    let out = on_postgres(dir.path(), &url).arg("check").output().unwrap();
+    let out = rcpush_on_postgres(dir.path(), &url)
+        .arg("check")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -478,7 +472,7 @@ fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
 fn a_database_outage_gives_rocket_chat_errors_and_the_server_reconnects() {
     let cluster = private_cluster_or_skip();
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut on_postgres(dir.path(), &cluster.database()));
+    let server = Server::start(&mut rcpush_on_postgres(dir.path(), &cluster.database()));
     assert_eq!(server.push_get(VB_MESSAGE).0, 200);
 
     cluster.stop();
@@ -527,7 +521,10 @@ fn a_database_outage_gives_rocket_chat_errors_and_the_server_reconnects() {
 fn a_database_of_a_newer_schema_is_refused_with_one_line() {
     let url = database_or_skip();
     let dir = tempfile::tempdir().unwrap();
-    let created = on_postgres(dir.path(), &url).arg("check").output().unwrap();
+    let created = rcpush_on_postgres(dir.path(), &url)
+        .arg("check")
+        .output()
+        .unwrap();
     assert!(created.status.success());
     let cluster = crate::support::postgres::cluster().unwrap();
     cluster.psql(
@@ -535,7 +532,7 @@ fn a_database_of_a_newer_schema_is_refused_with_one_line() {
         "UPDATE meta SET v = convert_to('99', 'UTF8') WHERE k = convert_to('schema_version', 'UTF8')",
     );
     for command in [&["check"][..], &[]] {
-        let out = on_postgres(dir.path(), &url)
+        let out = rcpush_on_postgres(dir.path(), &url)
             .args(command)
             .output()
             .unwrap();

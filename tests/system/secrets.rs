@@ -296,12 +296,7 @@ fn the_postgresql_password_never_reaches_the_logs() {
     let cluster = crate::support::postgres::database_or_skip();
     let with_password = cluster.replace("postgres@", &format!("postgres:{PG_PASSWORD}@"));
     let dir = tempfile::tempdir().unwrap();
-    let on = |url: &str| {
-        let mut c = rcpush(&dir.path().join("unused"));
-        c.env("RCPUSH_STORAGE_BACKEND", "postgres")
-            .env("RCPUSH_STORAGE_URL", url);
-        c
-    };
+    let on = |url: &str| crate::support::rcpush_on_postgres(dir.path(), url);
     let server = Server::start(on(&with_password).env("RUST_LOG", "trace"));
     let (status, _) = server.push_get("WkbwSntxt8D3jLp8G");
     assert_eq!(status, 200);
