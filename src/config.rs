@@ -78,13 +78,26 @@ pub struct StorageConfig {
     pub backend: Backend,
     /// The sled database's directory.
     pub path: PathBuf,
-    /// sled's page cache, in MiB.
+    /// Memory for cached data, in MiB: a quarter for push.get's prepared messages, the rest
+    /// for sled's page cache (sled only).
     pub cache_mb: u64,
     /// PostgreSQL: `postgres://user:password@host:port/database` (or a key=value string);
     /// may hold a password, so `Debug` shows `[REDACTED]`.
     pub url: SecretString,
     /// PostgreSQL: connections this process keeps open at most.
     pub pool_size: usize,
+}
+
+impl StorageConfig {
+    /// sled's share of `cache_mb`.
+    pub fn sled_cache_mb(&self) -> u64 {
+        self.cache_mb - self.cache_mb / 4
+    }
+
+    /// push.get's share of `cache_mb`, in bytes.
+    pub fn prepared_cache_bytes(&self) -> u64 {
+        (self.cache_mb / 4).saturating_mul(1024 * 1024)
+    }
 }
 
 /// Where the data lives.

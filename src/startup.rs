@@ -228,7 +228,7 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
 /// Opens the database `storage` names: sled's directory, or PostgreSQL's database.
 pub fn open_store(storage: &StorageConfig) -> StoreResult<Store> {
     match storage.backend {
-        Backend::Sled => Store::open(&storage.path, storage.cache_mb),
+        Backend::Sled => Store::open(&storage.path, storage.sled_cache_mb()),
         Backend::Postgres => Store::open_postgres(storage.url.expose_secret(), storage.pool_size),
     }
 }

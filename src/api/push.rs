@@ -1,34 +1,22 @@
 //! `push.get` (spec §1, §2), `push.token`, `push.info`, `push.test`.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::extract::{query_string, JsonBody, Query};
 use super::respond;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{json_response, ApiError, ApiResult};
 use crate::model::id::MessageId;
 use crate::model::push_token::Service;
-use crate::rules::notification::Notification;
 use crate::rules::text::js_truthy;
 use crate::service::auth::Caller;
 use crate::service::push::Device;
 use crate::service::Services;
 
-#[derive(Serialize)]
-struct PushGet<'a> {
-    data: PushGetData<'a>,
-}
-
-#[derive(Serialize)]
-struct PushGetData<'a> {
-    /// The stored bytes, not re-encoded.
-    message: &'a RawValue,
-    notification: &'a Notification<'a>,
-}
-
-/// `GET /api/v1/push.get?id=<message id>`
+/// `GET /api/v1/push.get?id=<message id>` → `{"data":{"message","notification"},"success":true}`,
+/// the message as stored and the notification as the service serialised it, spliced rather
+/// than encoded again.
 ///
 /// Errors, in order (spec §1.3): A 401; B/C `check()` on `id`; E message not found; F room
 /// not found; G not allowed (400); H sender not found.
@@ -38,14 +26,14 @@ pub async fn push_get(
     Query(query): Query,
 ) -> ApiResult<HttpResponse> {
     let id = query_string(&query, "id")?;
-    services.push_get(&caller, &MessageId::new(id), |message, notification| {
-        respond::success(PushGet {
-            data: PushGetData {
-                message: message.raw(),
-                notification,
-            },
-        })
-    })
+    let answer = services.push_get(&caller, &MessageId::new(id))?;
+    let mut body = Vec::with_capacity(answer.len() + 64);
+    body.extend_from_slice(br#"{"data":{"message":"#);
+    body.extend_from_slice(answer.message());
+    body.extend_from_slice(br#","notification":"#);
+    answer.write_notification(&mut body);
+    body.extend_from_slice(br#"},"success":true}"#);
+    Ok(json_response(StatusCode::OK, body))
 }
 
 impl TryFrom<JsonBody> for Device {

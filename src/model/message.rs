@@ -49,7 +49,7 @@ impl Message {
 
     /// The fields the server reads; everything else stays opaque.
     pub fn view(&self) -> Result<MessageView<'_>, serde_json::Error> {
-        serde_json::from_str(self.0.get())
+        MessageView::parse(self.0.get())
     }
 }
 
@@ -76,7 +76,12 @@ pub struct MessageView<'a> {
     pub content: Option<&'a RawValue>,
 }
 
-impl MessageView<'_> {
+impl<'a> MessageView<'a> {
+    /// Reads a stored message's bytes in one pass, checking they are one JSON object.
+    pub fn parse(json: &'a str) -> Result<MessageView<'a>, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
     /// The sender id (`u._id`).
     pub fn sender_id(&self) -> Option<String> {
         #[derive(Deserialize)]

@@ -6,6 +6,8 @@
 //! the returned [`Notification`] with `serde_json`, which yields Rocket.Chat's `JSON.stringify`
 //! bytes (same key order, `undefined` keys left out).
 
+use std::io::Write as _;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -211,12 +213,77 @@ pub fn build_notification<'a>(
             ),
         },
         apn: Apn {
-            category: if reply_enabled(room, receiver) {
-                "MESSAGE"
-            } else {
-                "MESSAGE_NOREPLY"
-            },
+            category: apn_category(room, receiver),
         },
+    }
+}
+
+/// `apn.category`: whether the receiver may answer from the notification
+/// (`enableNotificationReplyButton`, mobile.ts).
+pub fn apn_category(room: &RoomView<'_>, receiver: &ReceiverView<'_>) -> &'static str {
+    if reply_enabled(room, receiver) {
+        "MESSAGE"
+    } else {
+        "MESSAGE_NOREPLY"
+    }
+}
+
+/// What the notification serialises to before its badge: `from` is constant and `badge`
+/// comes second (the key order of `Notification`).
+const BEFORE_BADGE: &[u8] = br#"{"from":"push","badge":"#;
+/// What follows the category's value: the end of `apn` and of the notification.
+const AFTER_CATEGORY: &[u8] = br#""}}"#;
+
+/// A notification serialised once for every reader of its message. Only `badge` and
+/// `apn.category` depend on the reader (a group DM's title can too: such notifications are
+/// not shared); the rest of the bytes are kept, so a reader costs two splices, not a build.
+#[derive(Debug, Clone)]
+pub struct SharedNotification {
+    /// From just after the badge to the category's opening quote.
+    middle: Box<[u8]>,
+}
+
+impl SharedNotification {
+    /// Serialises `n`; its own badge and category are cut out again.
+    pub fn new(n: &Notification<'_>) -> serde_json::Result<SharedNotification> {
+        let bytes = serde_json::to_vec(n)?;
+        let badge = n.badge.to_string();
+        let start = BEFORE_BADGE.len() + badge.len();
+        let end = bytes.len().checked_sub(n.apn.category.len() + AFTER_CATEGORY.len());
+        let shaped = bytes.starts_with(BEFORE_BADGE)
+            && bytes.get(BEFORE_BADGE.len()..start) == Some(badge.as_bytes())
+            && end.is_some_and(|end| {
+                end >= start
+                    && bytes[end..].starts_with(n.apn.category.as_bytes())
+                    && bytes.ends_with(AFTER_CATEGORY)
+            });
+        match (shaped, end) {
+            (true, Some(end)) => Ok(SharedNotification {
+                middle: bytes[start..end].into(),
+            }),
+            _ => Err(serde::ser::Error::custom(
+                "the notification does not serialise in its declared key order",
+            )),
+        }
+    }
+
+    /// Appends the notification as `Notification` with `badge` and `category` serialises.
+    pub fn write(&self, badge: i64, category: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(BEFORE_BADGE);
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{badge}");
+        out.extend_from_slice(&self.middle);
+        out.extend_from_slice(category.as_bytes());
+        out.extend_from_slice(AFTER_CATEGORY);
+    }
+
+    /// Bytes held (what a cache weighs it by).
+    pub fn len(&self) -> usize {
+        self.middle.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.middle.is_empty()
     }
 }
 
@@ -840,6 +907,35 @@ mod tests {
             prop_assert_eq!(object["payload"].get("name").is_some(), !show_names || name.is_some());
             prop_assert_eq!(object["payload"].get("msg").is_some(), t == Some("e2e") && msg.is_some());
             prop_assert_eq!(object["badge"].as_i64(), Some(badge));
+        }
+
+        #[test]
+        fn a_shared_notification_with_a_reader_s_badge_and_category_is_that_reader_s(
+            msg in "[ -~\u{2028}é😀\n\t\u{1}\"\\\\]{0,30}",
+            name in proptest::option::of("[ -~\"\\\\]{0,8}"),
+            ro: bool,
+            muted_receiver: bool,
+            badges in (any::<i64>(), any::<i64>()),
+            readers in ("[a-z\"]{0,6}", "[a-z\"]{0,6}"),
+        ) {
+            let u = raw(SENDER);
+            let muted_names = [readers.1.as_str()];
+            let room = RoomView {
+                name: name.as_deref(),
+                ro,
+                muted: if muted_receiver { &muted_names } else { &[] },
+                ..channel()
+            };
+            let m = MessageView { msg: Some(&msg), ..message(u) };
+            let first = ReceiverView { username: Some(&readers.0), subscription_name: None };
+            let second = ReceiverView { username: Some(&readers.1), subscription_name: None };
+            let shared = SharedNotification::new(&build_notification(&settings(), &m, &room, &first, &RODRIQ, badges.0)).unwrap();
+            for (reader, badge) in [(first, badges.0), (second, badges.1)] {
+                let own = build_notification(&settings(), &m, &room, &reader, &RODRIQ, badge);
+                let mut spliced = Vec::new();
+                shared.write(badge, apn_category(&room, &reader), &mut spliced);
+                prop_assert_eq!(String::from_utf8(spliced).unwrap(), json(&own));
+            }
         }
     }
 }

@@ -59,6 +59,16 @@ impl Services {
         Ok(self.has_permission(permission, &roles))
     }
 
+    /// The room of a message `user` asked for, if `user` may read it (spec §1.3: F room
+    /// not found, then G not allowed).
+    pub(super) fn readable_room(&self, user: &Identity, room_id: &str) -> ApiResult<Arc<Room>> {
+        let room = self.store.room(room_id)?.ok_or(ApiError::RoomNotFound)?;
+        match self.can_read(user, &room)? {
+            true => Ok(room),
+            false => Err(ApiError::NotAllowed),
+        }
+    }
+
     /// The opening of every call that shows a message: the message, its room, and whether
     /// `user` may read that room; then `show` gets the message, its view (decoded once) and
     /// the room. Each step's failure is the caller's to word.

@@ -10,6 +10,7 @@ pub mod message_edits;
 pub mod messages;
 mod notification;
 pub mod permissions;
+mod prepared;
 pub mod push;
 mod push_drafts;
 mod room_admin;
@@ -42,6 +43,7 @@ use crate::settings::Settings;
 use crate::store::{Snapshot, Store};
 use crate::telemetry::block_in_span;
 use permissions::PermissionTable;
+use prepared::PreparedCache;
 
 /// push.test's limiter, on the server's clock: testing mode's clock governs it too.
 type PushTestLimiter = RateLimiter<
@@ -91,6 +93,8 @@ pub struct Services {
     /// Bounds concurrent argon2 hashes (each holds 19 MiB and a core).
     hashing: Arc<Semaphore>,
     delivery: Delivery,
+    /// push.get's messages prepared for all their readers.
+    prepared: Arc<PreparedCache>,
     /// push.test's one call per second per user (its `rateLimiterOptions`).
     push_tests: Arc<parking_lot::RwLock<PushTestLimiter>>,
     latency: Arc<Latency>,
@@ -106,6 +110,15 @@ pub struct Services {
     /// Testing mode: the database right after start-up, which a reset restores. `None`
     /// outside testing mode, where the testing endpoints do not exist.
     start_state: Option<Arc<Snapshot>>,
+}
+
+/// push.get's prepared messages are cached only where the store caches rooms and users,
+/// against which they are checked (not on a database other processes share).
+fn prepared_budget(store: &Store, config: &Config) -> u64 {
+    match store.is_shared() {
+        true => 0,
+        false => config.storage.prepared_cache_bytes(),
+    }
 }
 
 impl Services {
@@ -125,7 +138,9 @@ impl Services {
         let mut metrics = Registry::default();
         delivery.metrics().register(&mut metrics);
         latency.register(&mut metrics);
+        let prepared = PreparedCache::new(prepared_budget(&store, config));
         Services {
+            prepared: Arc::new(prepared),
             store,
             settings,
             permissions: Arc::new(parking_lot::RwLock::new(permissions)),

@@ -43,6 +43,16 @@ pub(super) fn needs_receiver_subscription(room: &Room) -> bool {
     notification::needs_receiver_subscription(&room_view(room, &[]))
 }
 
+/// `apn.category` of a notification in `room` for `receiver`.
+pub(super) fn apn_category(room: &Room, receiver: &Identity) -> &'static str {
+    let muted = room.muted();
+    let receiver = ReceiverView {
+        username: receiver.username.as_deref(),
+        subscription_name: None,
+    };
+    notification::apn_category(&room_view(room, &muted), &receiver)
+}
+
 /// Everything a notification is built from.
 pub(super) struct Parts<'a> {
     pub message: &'a StoredMessage<'a>,

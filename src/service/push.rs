@@ -2,15 +2,19 @@
 
 use serde::Serialize;
 
-use super::access::Unreadable;
+use std::sync::Arc;
+
 use super::auth::Caller;
-use super::notification::{needs_receiver_subscription, with_notification, Parts};
+use super::notification::{apn_category, needs_receiver_subscription, with_notification, Parts};
+use super::prepared::Prepared;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::MessageId;
+use crate::model::message::MessageView;
 use crate::model::push_token::{PushToken, Service};
-use crate::model::{time, Message};
-use crate::rules::notification::Notification;
+use crate::model::time;
+use crate::rules::notification::SharedNotification;
+use crate::settings::Snapshot;
 use crate::rules::push::{test_push_body, Target};
 use crate::settings::DEFAULT_PUSH_GATEWAY;
 use crate::store::{PendingPush, Registration};
@@ -21,6 +25,36 @@ pub struct Device {
     pub service: Service,
     pub value: String,
     pub app_name: String,
+}
+
+/// `push.get`'s answer for one reader.
+pub struct PushGetAnswer {
+    prepared: Arc<Prepared>,
+    badge: i64,
+    category: &'static str,
+}
+
+impl PushGetAnswer {
+    /// The stored message, exactly.
+    pub fn message(&self) -> &[u8] {
+        self.prepared.message.as_bytes()
+    }
+
+    /// Appends the reader's notification as JSON.
+    pub fn write_notification(&self, out: &mut Vec<u8>) {
+        self.prepared
+            .notification
+            .write(self.badge, self.category, out);
+    }
+
+    /// About how many bytes the two take.
+    pub fn len(&self) -> usize {
+        self.prepared.message.len() + self.prepared.notification.len() + 64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// `push.info`'s answer.
@@ -36,48 +70,87 @@ pub struct PushInfo {
 const PUSH_TEST_LIMITER_KEYS: usize = 4096;
 
 impl Services {
-    /// `push.get`: the message and the notification `caller` would get for it, handed to
-    /// `respond` (the notification borrows from the message). Errors in the order of
-    /// spec §1.3: E message not found; F room not found; G not allowed; H sender not found.
-    pub fn push_get<R>(
+    /// `push.get`: the message and the notification `caller` would get for it. Errors in the
+    /// order of spec §1.3: E message not found; F room not found; G not allowed; H sender not
+    /// found. The reader-independent part comes from the prepared cache when it is current.
+    pub fn push_get(&self, caller: &Caller, id: &MessageId) -> ApiResult<PushGetAnswer> {
+        let stored = self
+            .store
+            .message_json(id)?
+            .ok_or(ApiError::MessageNotFound)?;
+        let settings = self.settings.snapshot();
+        let prepared = match self.prepared.get(id) {
+            Some(p) if p.message.as_bytes() == stored.as_slice() => {
+                let room = self.readable_room(&caller.identity, &p.room_id)?;
+                let sender = self
+                    .store
+                    .user_names(&p.sender_id)?
+                    .ok_or(ApiError::SenderNotFound)?;
+                match p.made_from(&room, &sender, &settings) {
+                    true => p,
+                    false => self.prepare(caller, id, stored, settings)?,
+                }
+            }
+            _ => self.prepare(caller, id, stored, settings)?,
+        };
+        Ok(PushGetAnswer {
+            badge: self.store.badge(caller.id())?,
+            category: apn_category(&prepared.room, &caller.identity),
+            prepared,
+        })
+    }
+
+    /// Reads the stored message and builds its notification for `caller`, then keeps it
+    /// for the message's other readers unless its title is `caller`'s own (a group DM
+    /// titled by the reader's subscription).
+    fn prepare(
         &self,
         caller: &Caller,
         id: &MessageId,
-        respond: impl FnOnce(&Message, &Notification) -> R,
-    ) -> ApiResult<R> {
-        let shown = self.with_readable_message(&caller.identity, id, |message, view, room| {
-            let sender_id = view.sender_id().ok_or(ApiError::SenderNotFound)?;
-            let sender = self
-                .store
-                .user_names(&sender_id)?
-                .ok_or(ApiError::SenderNotFound)?;
-            let sender_doc = view.u.ok_or(ApiError::SenderNotFound)?;
-            let badge = self.store.badge(caller.id())?;
-            let subscription = match needs_receiver_subscription(room) {
-                true => self.store.subscription(room.id(), caller.id())?,
-                false => None,
-            };
-            let parts = Parts {
-                message: view,
-                sender_doc,
-                sender_id: &sender_id,
-                sender: &sender,
-                room,
-                receiver: &caller.identity,
-                receiver_subscription: subscription.as_ref(),
-                badge,
-            };
-            let settings = self.settings.snapshot();
-            Ok(with_notification(&settings, &parts, |n| {
-                respond(message, n)
-            }))
-        })?;
-        match shown {
-            Ok(answer) => Ok(answer),
-            Err(Unreadable::NoMessage) => Err(ApiError::MessageNotFound),
-            Err(Unreadable::NoRoom) => Err(ApiError::RoomNotFound),
-            Err(Unreadable::NotAllowed) => Err(ApiError::NotAllowed),
+        stored: Vec<u8>,
+        settings: Arc<Snapshot>,
+    ) -> ApiResult<Arc<Prepared>> {
+        let corrupt = |e: String| ApiError::Internal(anyhow::anyhow!("stored message {}: {e}", id.as_str()));
+        let message = String::from_utf8(stored).map_err(|e| corrupt(e.to_string()))?;
+        let view = MessageView::parse(&message).map_err(|e| corrupt(e.to_string()))?;
+        let room = self.readable_room(&caller.identity, &view.rid)?;
+        let sender_id = view.sender_id().ok_or(ApiError::SenderNotFound)?;
+        let sender = self
+            .store
+            .user_names(&sender_id)?
+            .ok_or(ApiError::SenderNotFound)?;
+        let sender_doc = view.u.ok_or(ApiError::SenderNotFound)?;
+        let personal = needs_receiver_subscription(&room);
+        let subscription = match personal {
+            true => self.store.subscription(room.id(), caller.id())?,
+            false => None,
+        };
+        let parts = Parts {
+            message: &view,
+            sender_doc,
+            sender_id: &sender_id,
+            sender: &sender,
+            room: &room,
+            receiver: &caller.identity,
+            receiver_subscription: subscription.as_ref(),
+            badge: 0,
+        };
+        let notification = with_notification(&settings, &parts, SharedNotification::new)
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        let room_id = view.rid.as_ref().into();
+        let prepared = Arc::new(Prepared {
+            message: message.into_boxed_str(),
+            room_id,
+            sender_id: sender_id.into_boxed_str(),
+            notification,
+            room,
+            sender,
+            settings,
+        });
+        if !personal {
+            self.prepared.insert(id, prepared.clone());
         }
+        Ok(prepared)
     }
 
     /// `POST push.token`: registers a device (re-registration by id or by token and app,

@@ -101,6 +101,12 @@ impl Store {
             .is_some())
     }
 
+    /// The stored bytes of a message, unchecked (push.get compares them with what it has
+    /// prepared before it reads them).
+    pub fn message_json(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.engine.get(Tree::MessageidMessage, id.as_bytes())
+    }
+
     pub fn message(&self, id: &str) -> StoreResult<Option<Message>> {
         match self.engine.get(Tree::MessageidMessage, id.as_bytes())? {
             None => Ok(None),

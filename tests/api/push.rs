@@ -440,3 +440,52 @@ fn posted_messages_carry_the_official_parsers_md() {
         json!([{"url": "mailto:foo@bar.com", "meta": {}}])
     );
 }
+
+/// push.get prepares a message's notification once for all its readers; each change to what
+/// it was made from (the message, its room, the settings) shows in the next answer, and each
+/// reader still gets their own badge.
+#[test]
+fn push_get_answers_from_the_current_message_room_and_settings_after_each_change() {
+    let app = spawn_app();
+    let notification = |who| push_get(&app, VB_MESSAGE, who).json()["data"]["notification"].clone();
+    let first = notification(RODRIQ);
+    assert_eq!((&first["title"], &first["text"]), (&json!("#vb"), &json!("rodriq: fsfs")));
+    let badges = [RODRIQ, ALICE].map(|who| notification(who)["badge"].clone());
+    assert_eq!(badges, [json!(2), json!(0)], "each reader's own badge");
+
+    let r = app.post(
+        "/api/v1/chat.update",
+        Some(RODRIQ),
+        &json!({"roomId": "iu7jtPAhvEeAS5tNq", "msgId": VB_MESSAGE, "text": "edited"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(notification(ALICE)["text"], "rodriq: edited");
+
+    let admin = app.admin();
+    let r = app.post(
+        "/api/v1/channels.rename",
+        auth(&admin),
+        &json!({"roomId": "iu7jtPAhvEeAS5tNq", "name": "renamed"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let n = notification(ALICE);
+    assert_eq!((&n["title"], &n["payload"]["name"]), (&json!("#renamed"), &json!("renamed")));
+
+    let r = app.post(
+        "/api/v1/settings/Site_Url",
+        auth(&admin),
+        &json!({"value": "https://chat.example"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(notification(ALICE)["payload"]["host"], "https://chat.example/");
+
+    let r = app.post(
+        "/api/v1/chat.delete",
+        Some(RODRIQ),
+        &json!({"roomId": "iu7jtPAhvEeAS5tNq", "msgId": VB_MESSAGE}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = push_get(&app, VB_MESSAGE, ALICE);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "error-message-not-found");
+}
