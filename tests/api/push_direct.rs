@@ -17,7 +17,7 @@ fn app_with_fcm(fcm: &FakeFcm) -> TestApp {
         c.settings
             .insert("Push_google_api_credentials".into(), json!(account));
         c.push.fcm_url = url;
-        c.push.fcm_retry_delays_ms = vec![100, 100, 100];
+        c.push.direct_retry_delays_ms = vec![100, 100, 100];
         c.metrics.enabled = true;
     })
 }
@@ -207,7 +207,7 @@ fn pending_fcm_retries_survive_a_restart() {
         post(&app, ALICE, DM, &format!("message {i}"));
     }
     fcm.sends.wait_for(3);
-    app.restart(|c| c.push.fcm_retry_delays_ms = vec![100, 100, 100]);
+    app.restart(|c| c.push.direct_retry_delays_ms = vec![100, 100, 100]);
     fcm.sends.wait_for(6);
     fcm.sends.settles_at(6);
     // The new process needed a token of its own: the cache is memory only.
