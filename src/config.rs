@@ -510,7 +510,13 @@ mod tests {
     #[test]
     fn the_apns_url_and_the_first_name_of_the_direct_retry_delays() {
         let c = Config::default();
-        assert_eq!((c.push.apns_url.as_str(), c.push.direct_retry_delays_ms.len()), ("", 5));
+        assert_eq!(
+            (
+                c.push.apns_url.as_str(),
+                c.push.direct_retry_delays_ms.len()
+            ),
+            ("", 5)
+        );
         let c = Config::parse(
             "[push]\nfcm_retry_delays_ms = [1, 2]\n",
             env(&[("RCPUSH_PUSH_APNS_URL", "http://127.0.0.1:9")]),

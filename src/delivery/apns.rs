@@ -305,7 +305,9 @@ mod tests {
         assert_eq!(identity(KEY, "ignored for a plain key"), Ok(()));
         assert_eq!(identity(ENCRYPTED_KEY, PASSPHRASE), Ok(()));
         // What `openssl pkcs12 -nodes` writes around the key.
-        let exported = format!("Bag Attributes\n    localKeyID: 01 02\nKey Attributes: <No Attributes>\n{KEY}");
+        let exported = format!(
+            "Bag Attributes\n    localKeyID: 01 02\nKey Attributes: <No Attributes>\n{KEY}"
+        );
         assert_eq!(identity(&exported, ""), Ok(()));
     }
 
@@ -314,7 +316,10 @@ mod tests {
         let wrong = identity_pem(CERT, ENCRYPTED_KEY, "wrong").unwrap_err();
         assert!(wrong.contains("does not decrypt"), "{wrong}");
         let missing = identity_pem(CERT, ENCRYPTED_KEY, "").unwrap_err();
-        assert!(missing.contains("Push_apn_passphrase must be set"), "{missing}");
+        assert!(
+            missing.contains("Push_apn_passphrase must be set"),
+            "{missing}"
+        );
         let legacy = identity_pem(CERT, LEGACY_KEY, PASSPHRASE).unwrap_err();
         assert!(legacy.contains("legacy PEM"), "{legacy}");
         let garbage = identity_pem(CERT, "not a key", "").unwrap_err();
@@ -337,7 +342,10 @@ mod tests {
             passphrase: "".into(),
         };
         let cert = Credentials::of(&s).unwrap().fingerprint();
-        assert!(matches!(Credentials::of(&s), Some(Credentials::Certificate(_))));
+        assert!(matches!(
+            Credentials::of(&s),
+            Some(Credentials::Certificate(_))
+        ));
         s.push_apn.passphrase = "x".into();
         assert_ne!(Credentials::of(&s).unwrap().fingerprint(), cert);
         s.push_apn_token = ApnTokenCredentials {

@@ -40,7 +40,10 @@ pub struct Provider {
 pub fn attempt(provider: Provider, push: PendingPush, sent: Sent, delays: &[u64]) -> Attempt {
     let name = provider.transport;
     let reason = sent.reason.as_deref().unwrap_or_default();
-    let finish = match (&sent.outcome, retry_in_ms(&sent.outcome, push.attempts, delays)) {
+    let finish = match (
+        &sent.outcome,
+        retry_in_ms(&sent.outcome, push.attempts, delays),
+    ) {
         (Outcome::DeadToken, _) => Finish::PruneToken,
         (_, Some(wait)) => Finish::RetryAt(now_millis().saturating_add(wait as i64)),
         (Outcome::ConfigError, _) => {

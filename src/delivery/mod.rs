@@ -435,9 +435,12 @@ fn apns_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
         tracing::error!(push = %push.id, "queued push body unreadable");
         return Attempt::dropped(push, APNS.transport, "queued push body unreadable");
     };
-    let sent = s
-        .apns
-        .send(&credentials, settings.push_production, &push.token, &request);
+    let sent = s.apns.send(
+        &credentials,
+        settings.push_production,
+        &push.token,
+        &request,
+    );
     direct::attempt(APNS, push, sent, &s.config.direct_retry_delays_ms)
 }
 

@@ -258,7 +258,10 @@ mod tests {
             outcome(Some(410), None, &r("Unregistered")),
             Outcome::DeadToken
         );
-        assert_eq!(outcome(Some(410), None, &r("ExpiredToken")), Outcome::DeadToken);
+        assert_eq!(
+            outcome(Some(410), None, &r("ExpiredToken")),
+            Outcome::DeadToken
+        );
         for dead in DEAD_TOKEN_REASONS {
             assert_eq!(outcome(Some(400), None, &r(dead)), Outcome::DeadToken);
         }

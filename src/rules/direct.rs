@@ -105,7 +105,10 @@ mod tests {
     #[test]
     fn retry_after_is_a_number_of_seconds_or_absent() {
         assert_eq!(retry_after_seconds(Some(" 2 ")), Some(2));
-        assert_eq!(retry_after_seconds(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(
+            retry_after_seconds(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
         assert_eq!(retry_after_seconds(None), None);
     }
 

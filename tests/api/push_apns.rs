@@ -136,7 +136,10 @@ fn message_pushes_reach_apns_as_rocket_chat_sends_them_with_one_provider_token()
 
     // The key is a secret: masked, and kept when the mask is posted back.
     let admin = app.admin();
-    let get = |id: &str| app.get(&format!("/api/v1/settings/{id}"), auth(&admin)).json();
+    let get = |id: &str| {
+        app.get(&format!("/api/v1/settings/{id}"), auth(&admin))
+            .json()
+    };
     assert_eq!(get("Push_apn_auth_key")["value"], json!("********"));
     assert_eq!(get("Push_apn_key_id")["value"], json!(fake_apns::KEY_ID));
     let r = app.post(
@@ -303,7 +306,11 @@ fn pending_apns_retries_survive_a_restart() {
         b.sort();
         b
     };
-    assert_eq!(bodies(&sent[..3]), bodies(&sent[3..]), "each push once more");
+    assert_eq!(
+        bodies(&sent[..3]),
+        bodies(&sent[3..]),
+        "each push once more"
+    );
     wait_for_metric(&app, "rcpush_pushes_sent_total", 3);
 }
 
