@@ -178,6 +178,7 @@ pub fn outcome(status: Option<u16>, retry_after: Option<&str>, body: &str) -> Ou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::direct::with_content;
     use proptest::prelude::*;
 
     /// "now" of the spec's vectors (2026-01-01T00:00:00Z).
@@ -302,12 +303,8 @@ mod tests {
             not_id in any::<i32>(),
             now in 0i64..4_000_000_000,
         ) {
-            let mut v: serde_json::Value = serde_json::from_str(CHANNEL_GATEWAY_BODY).unwrap();
-            v["options"]["title"] = title.clone().into();
-            v["options"]["text"] = text.clone().into();
-            v["options"]["badge"] = badge.into();
-            v["options"]["notId"] = not_id.into();
-            let r = request(&v.to_string(), now).unwrap();
+            let body = with_content(CHANNEL_GATEWAY_BODY, &title, &text, badge, not_id);
+            let r = request(&body, now).unwrap();
             prop_assert_eq!(r.expiration, now + 3600);
             let p: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
             let keys: Vec<&String> = p.as_object().unwrap().keys().collect();

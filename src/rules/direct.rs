@@ -97,6 +97,18 @@ pub fn retry_in_ms(outcome: &Outcome, attempts: u32, delays: &[u64]) -> Option<u
     }
 }
 
+/// Test support: a queued gateway body with other content, as the property tests of both
+/// transports vary it.
+#[cfg(test)]
+pub fn with_content(body: &str, title: &str, text: &str, badge: i64, not_id: i32) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(body).expect("a gateway body");
+    v["options"]["title"] = title.into();
+    v["options"]["text"] = text.into();
+    v["options"]["badge"] = badge.into();
+    v["options"]["notId"] = not_id.into();
+    v.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,6 +196,7 @@ pub fn error_code(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::direct::with_content;
     use proptest::prelude::*;
 
     const T_A: &str = "dGVzdC1mY20tdG9rZW4:APA91bExampleToken";
@@ -268,12 +269,8 @@ mod tests {
         /// a string.
         #[test]
         fn texts_pass_unchanged_and_data_is_all_strings(title in "\\PC{0,40}", text in "\\PC{0,80}", badge in any::<i64>(), not_id in any::<i32>()) {
-            let mut v: serde_json::Value = serde_json::from_str(CHANNEL_GATEWAY_BODY).unwrap();
-            v["options"]["title"] = title.clone().into();
-            v["options"]["text"] = text.clone().into();
-            v["options"]["badge"] = badge.into();
-            v["options"]["notId"] = not_id.into();
-            let body = message_body(&v.to_string(), T_A).unwrap();
+            let body = with_content(CHANNEL_GATEWAY_BODY, &title, &text, badge, not_id);
+            let body = message_body(&body, T_A).unwrap();
             let m: serde_json::Value = serde_json::from_str(&body).unwrap();
             prop_assert_eq!(&m["message"]["notification"]["title"], &serde_json::json!(title));
             prop_assert_eq!(&m["message"]["notification"]["body"], &serde_json::json!(text));

@@ -10,6 +10,10 @@ use crate::fake_apns::{self, refusal, FakeApns};
 use crate::fake_gateway::{Received, Reply};
 use crate::helpers::*;
 use crate::push_delivery::{metric, post, register, wait_for_metric, DM, DM_NOT_ID};
+use crate::push_direct::{
+    delivered_on_the_third_attempt, direct_mode, measure_throughput,
+    pending_retries_survive_a_restart, set_setting, still_registered,
+};
 
 /// The app's bundle id: the token's `appName`, sent as `apns-topic`.
 const APP: &str = "com.example.chat";
@@ -21,7 +25,7 @@ enum Auth {
     Certificate,
 }
 
-/// The demo server in direct mode, sending to `apns` with short retry delays.
+/// The demo server in direct mode, sending to `apns`.
 fn app_with_apns(apns: &FakeApns, auth: Auth) -> TestApp {
     let url = apns.url.clone();
     spawn_app_with(move |c| {
@@ -38,22 +42,9 @@ fn app_with_apns(apns: &FakeApns, auth: Auth) -> TestApp {
                 set("Push_apn_passphrase", fake_apns::PASSPHRASE);
             }
         }
-        c.settings
-            .insert("Push_enable_gateway".into(), json!(false));
+        direct_mode(c);
         c.push.apns_url = url;
-        c.push.direct_retry_delays_ms = vec![100, 100, 100];
-        c.metrics.enabled = true;
     })
-}
-
-/// Whether the device token is still registered (removing it tells).
-fn still_registered(app: &TestApp, token: &str) -> bool {
-    let r = app.delete(
-        "/api/v1/push.token",
-        Some(RODRIQ),
-        &json!({ "token": token }),
-    );
-    r.status == 200
 }
 
 /// The provider token's claims, checked with the test key's public half.
@@ -142,12 +133,7 @@ fn message_pushes_reach_apns_as_rocket_chat_sends_them_with_one_provider_token()
     };
     assert_eq!(get("Push_apn_auth_key")["value"], json!("********"));
     assert_eq!(get("Push_apn_key_id")["value"], json!(fake_apns::KEY_ID));
-    let r = app.post(
-        "/api/v1/settings/Push_apn_auth_key",
-        auth(&admin),
-        &json!({"value": "********"}),
-    );
-    assert_eq!(r.status, 200);
+    set_setting(&app, "Push_apn_auth_key", json!("********"));
     let log = app.get("/api/rcpush/deliveries", auth(&admin)).json();
     assert_eq!(log["deliveries"][0]["transport"], "apns");
     assert_eq!(log["deliveries"][0]["service"], "apn");
@@ -162,14 +148,7 @@ fn apns_5xx_and_429_are_retried_through_the_outbox_and_only_a_dead_token_is_prun
         refusal(503, "ServiceUnavailable"),
         refusal(429, "TooManyRequests").with_header("Retry-After", "1"),
     ]);
-    let start = std::time::Instant::now();
-    post(&app, ALICE, DM, "third time lucky");
-    let got = apns.sends.wait_for(3);
-    assert!(start.elapsed().as_millis() >= 1000, "Retry-After waited");
-    apns.sends.settles_at(3);
-    assert!(got.iter().all(|r| r.body == got[0].body), "the same push");
-    wait_for_metric(&app, "rcpush_pushes_sent_total", 1);
-    assert_eq!(metric(&app, "rcpush_pushes_retried_total"), 2);
+    delivered_on_the_third_attempt(&app, &apns.sends);
 
     // Four 500s spend the three retries: dropped, the token kept.
     apns.answer_with((0..4).map(|_| refusal(500, "InternalServerError")));
@@ -209,19 +188,14 @@ fn apns_configuration_errors_keep_every_token_and_are_logged() {
     assert_eq!(metric(&app, "rcpush_pushes_retried_total"), 0);
 
     // A key id without a team id sends nothing.
-    let admin = app.admin();
-    let r = app.post(
-        "/api/v1/settings/Push_apn_team_id",
-        auth(&admin),
-        &json!({"value": ""}),
-    );
-    assert_eq!(r.status, 200);
+    set_setting(&app, "Push_apn_team_id", json!(""));
     post(&app, ALICE, DM, "half configured");
     wait_for_metric(&app, "rcpush_pushes_dropped_total", 4);
     apns.sends.settles_at(2);
     assert!(still_registered(&app, TOKEN));
     assert!(still_registered(&app, "0badc0de"));
 
+    let admin = app.admin();
     let log = app.get("/api/rcpush/deliveries?status=failed", auth(&admin));
     let log = log.json();
     let mut reasons: Vec<(Value, Value)> = log["deliveries"]
@@ -265,17 +239,12 @@ fn certificate_credentials_with_an_encrypted_key_are_used_and_a_wrong_passphrase
     assert_eq!(sent[0].header("apns-topic"), Some(APP));
     wait_for_metric(&app, "rcpush_pushes_sent_total", 1);
 
-    let admin = app.admin();
-    let r = app.post(
-        "/api/v1/settings/Push_apn_passphrase",
-        auth(&admin),
-        &json!({"value": "not the passphrase"}),
-    );
-    assert_eq!(r.status, 200);
+    set_setting(&app, "Push_apn_passphrase", json!("not the passphrase"));
     post(&app, ALICE, DM, "wrong passphrase");
     wait_for_metric(&app, "rcpush_pushes_dropped_total", 1);
     apns.sends.settles_at(1);
     assert!(still_registered(&app, TOKEN));
+    let admin = app.admin();
     let log = app.get("/api/rcpush/deliveries?status=failed", auth(&admin));
     let reason = log.json()["deliveries"][0]["reason"].clone();
     assert!(
@@ -294,24 +263,7 @@ fn pending_apns_retries_survive_a_restart() {
     let mut app = app_with_apns(&apns, Auth::Token);
     register(&app, RODRIQ, "apn", TOKEN, APP);
     apns.answer_with((0..3).map(|_| Reply::status(503)));
-    for i in 0..3 {
-        post(&app, ALICE, DM, &format!("message {i}"));
-    }
-    apns.sends.wait_for(3);
-    app.restart(|c| c.push.direct_retry_delays_ms = vec![100, 100, 100]);
-    let sent = apns.sends.wait_for(6);
-    apns.sends.settles_at(6);
-    let bodies = |r: &[Received]| {
-        let mut b: Vec<String> = r.iter().map(|r| r.body.clone()).collect();
-        b.sort();
-        b
-    };
-    assert_eq!(
-        bodies(&sent[..3]),
-        bodies(&sent[3..]),
-        "each push once more"
-    );
-    wait_for_metric(&app, "rcpush_pushes_sent_total", 3);
+    pending_retries_survive_a_restart(&mut app, &apns.sends);
 }
 
 /// Direct delivery throughput to the loopback fake APNs (h2c), until every outcome is
@@ -322,16 +274,7 @@ fn pending_apns_retries_survive_a_restart() {
 fn apns_delivery_throughput() {
     let apns = FakeApns::start();
     let app = app_with_apns(&apns, Auth::Token);
-    let devices = 2000;
-    for i in 0..devices {
+    measure_throughput(&app, "APNs", 2000, |i| {
         register(&app, RODRIQ, "apn", &format!("{i:064x}"), APP);
-    }
-    let start = std::time::Instant::now();
-    post(&app, ALICE, DM, "to every device");
-    wait_for_metric(&app, "rcpush_pushes_sent_total", devices);
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "delivered {devices} pushes to APNs in {secs:.3} s: {:.0} pushes/s",
-        devices as f64 / secs
-    );
+    });
 }
