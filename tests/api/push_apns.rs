@@ -125,6 +125,17 @@ fn message_pushes_reach_apns_as_rocket_chat_sends_them_with_one_provider_token()
         3
     );
 
+    // Apple finds the token expired: that push is dropped, the next one signs a new token.
+    apns.answer_with([refusal(403, "ExpiredProviderToken")]);
+    post(&app, ALICE, DM, "expired");
+    apns.sends.wait_for(4);
+    wait_for_metric(&app, "rcpush_pushes_dropped_total", 1);
+    post(&app, ALICE, DM, "renewed");
+    let sent = apns.sends.wait_for(5);
+    assert_eq!(sent[3].header("authorization"), first);
+    assert_ne!(sent[4].header("authorization"), first);
+    assert_eq!(provider_token(&sent[4]).claims["iss"], fake_apns::TEAM_ID);
+
     // The key is a secret: masked, and kept when the mask is posted back.
     let admin = app.admin();
     let get = |id: &str| {
