@@ -143,7 +143,7 @@ pub struct LimitsConfig {
     pub body_timeout_ms: u64,
 }
 
-/// Delivery to the push gateway, or directly to FCM when the gateway is off.
+/// Delivery to the push gateway, or directly to FCM and APNs when the gateway is off.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PushConfig {
@@ -157,9 +157,15 @@ pub struct PushConfig {
     pub gateway_authorization: SecretString,
     /// FCM HTTP v1's base URL (direct mode); tests point it at a local fake.
     pub fcm_url: String,
-    /// Waits before each FCM retry after a 5xx or a network error; Rocket.Chat's are 10, 20,
-    /// 40, 80 and 160 s. Their count is also the most retries after a 429.
-    pub fcm_retry_delays_ms: Vec<u64>,
+    /// APNs' base URL (direct mode). Empty: Apple's production or sandbox host, as
+    /// `Push_production` says. An `http://` URL is HTTP/2 without TLS, for local fakes.
+    pub apns_url: String,
+    /// Waits before each retry of a direct push (FCM or APNs) after a 5xx or a network
+    /// error; Rocket.Chat's FCM ones are 10, 20, 40, 80 and 160 s (it never retries APNs).
+    /// Their count is also the most retries after a 429. Its first name,
+    /// `fcm_retry_delays_ms`, is still read.
+    #[serde(alias = "fcm_retry_delays_ms")]
+    pub direct_retry_delays_ms: Vec<u64>,
     /// The delivery log keeps at most this many attempts, none older than `log_max_age_ms`.
     pub log_max_records: usize,
     pub log_max_age_ms: u64,
@@ -265,7 +271,8 @@ impl Default for PushConfig {
             retry_delays_ms: vec![60_000, 120_000, 240_000, 480_000, 960_000],
             gateway_authorization: SecretString::default(),
             fcm_url: "https://fcm.googleapis.com".into(),
-            fcm_retry_delays_ms: vec![10_000, 20_000, 40_000, 80_000, 160_000],
+            apns_url: String::new(),
+            direct_retry_delays_ms: vec![10_000, 20_000, 40_000, 80_000, 160_000],
             log_max_records: 100_000,
             log_max_age_ms: 7 * 24 * 3_600_000,
         }
@@ -514,6 +521,25 @@ mod tests {
     }
 
     #[test]
+    fn the_apns_url_and_the_first_name_of_the_direct_retry_delays() {
+        let c = Config::default();
+        assert_eq!(
+            (
+                c.push.apns_url.as_str(),
+                c.push.direct_retry_delays_ms.len()
+            ),
+            ("", 5)
+        );
+        let c = Config::parse(
+            "[push]\nfcm_retry_delays_ms = [1, 2]\n",
+            env(&[("RCPUSH_PUSH_APNS_URL", "http://127.0.0.1:9")]),
+        )
+        .unwrap();
+        assert_eq!(c.push.apns_url, "http://127.0.0.1:9");
+        assert_eq!(c.push.direct_retry_delays_ms, [1, 2]);
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug() {
         let c = Config::load(
             None,
@@ -521,6 +547,7 @@ mod tests {
                 ("RCPUSH_ADMIN_PASSWORD", "hunter2"),
                 ("RCPUSH_PUSH_GATEWAY_AUTHORIZATION", "Bearer gw-key-7"),
                 ("RCPUSH_SETTINGS_Push_google_api_credentials", "fcm-key-8"),
+                ("RCPUSH_SETTINGS_Push_apn_auth_key", "p8-key-9"),
             ]),
         )
         .unwrap();
@@ -528,7 +555,8 @@ mod tests {
         assert!(
             !debug.contains("hunter2")
                 && !debug.contains("gw-key-7")
-                && !debug.contains("fcm-key-8"),
+                && !debug.contains("fcm-key-8")
+                && !debug.contains("p8-key-9"),
             "{debug}"
         );
         let exposed = secrecy::ExposeSecret::expose_secret(&c.push.gateway_authorization);

@@ -43,6 +43,11 @@ fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Value)> {
         ("Push_apn_dev_passphrase", json!("")),
         ("Push_apn_dev_key", json!("")),
         ("Push_apn_dev_cert", json!("")),
+        // rcpush's own, beyond Rocket.Chat: APNs token authentication (a `.p8` key), which
+        // Apple recommends and which does not expire yearly as certificates do.
+        ("Push_apn_auth_key", json!("")),
+        ("Push_apn_key_id", json!("")),
+        ("Push_apn_team_id", json!("")),
         ("Push_google_api_credentials", json!("")),
         ("Push_request_content_from_server", json!(false)),
         ("Push_show_username_room", json!(true)),
@@ -221,15 +226,16 @@ fn default_user_preferences() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// The settings Rocket.Chat marks `secret:true` (spec §1.2): masked when read through the
-/// API, never logged.
-pub const SECRET_SETTINGS: [&str; 7] = [
+/// The settings Rocket.Chat marks `secret:true` (spec §1.2), and rcpush's `.p8` key: masked
+/// when read through the API, never logged.
+pub const SECRET_SETTINGS: [&str; 8] = [
     "Push_apn_passphrase",
     "Push_apn_key",
     "Push_apn_cert",
     "Push_apn_dev_passphrase",
     "Push_apn_dev_key",
     "Push_apn_dev_cert",
+    "Push_apn_auth_key",
     "Push_google_api_credentials",
 ];
 
@@ -306,6 +312,9 @@ pub struct Snapshot {
     pub push_google_api_credentials: SecretString,
     /// The APNs credentials `Push_production` picks: `Push_apn_*` or `Push_apn_dev_*`.
     pub push_apn: ApnCredentials,
+    /// APNs token authentication, preferred to the certificate when its key is set. One
+    /// key serves both of Apple's environments.
+    pub push_apn_token: ApnTokenCredentials,
     pub push_request_content_from_server: bool,
     pub push_show_username_room: bool,
     pub push_show_message: bool,
@@ -345,6 +354,22 @@ impl ApnCredentials {
     }
 }
 
+/// `Push_apn_auth_key` (the `.p8` PEM text), `Push_apn_key_id` and `Push_apn_team_id`.
+#[derive(Debug, Clone, Default)]
+pub struct ApnTokenCredentials {
+    pub key: SecretString,
+    pub key_id: String,
+    pub team_id: String,
+}
+
+impl ApnTokenCredentials {
+    /// Chosen when the key is set; a missing key id or team id is then a configuration
+    /// error, not a silent fall back to the certificate.
+    pub fn configured(&self) -> bool {
+        !self.key.expose_secret().trim().is_empty()
+    }
+}
+
 impl Snapshot {
     fn read(values: &IndexMap<String, Doc>) -> Snapshot {
         let value = |id: &str| values.get(id).and_then(|d| d.get("value"));
@@ -376,6 +401,11 @@ impl Snapshot {
                     key: secret("key"),
                     passphrase: secret("passphrase"),
                 }
+            },
+            push_apn_token: ApnTokenCredentials {
+                key: text("Push_apn_auth_key").into(),
+                key_id: text("Push_apn_key_id").trim().to_string(),
+                team_id: text("Push_apn_team_id").trim().to_string(),
             },
             push_request_content_from_server: flag("Push_request_content_from_server"),
             push_show_username_room: flag("Push_show_username_room"),

@@ -9,8 +9,10 @@ use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::direct::Sent;
 use crate::model::time::now_millis;
-use crate::rules::fcm::{self, GrantClaims, Outcome, ServiceAccount};
+use crate::rules::direct::Outcome;
+use crate::rules::fcm::{self, GrantClaims, ServiceAccount};
 
 /// A token is not used in its last minute (§8.1).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
@@ -37,23 +39,6 @@ struct Grant {
 
 fn default_expires_in() -> u64 {
     3600
-}
-
-/// The outcome of one push, with the provider's reason when it refused.
-pub struct Sent {
-    pub outcome: Outcome,
-    pub status: Option<u16>,
-    pub reason: Option<String>,
-}
-
-impl Sent {
-    fn failed(outcome: Outcome, status: Option<u16>, reason: impl Into<String>) -> Sent {
-        Sent {
-            outcome,
-            status,
-            reason: Some(reason.into()),
-        }
-    }
 }
 
 impl Fcm {

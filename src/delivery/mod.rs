@@ -1,10 +1,12 @@
 //! Push delivery: a scheduler thread takes due pushes from the durable outbox and hands
 //! them to a fixed pool of worker threads that post them to the gateway, or in direct mode
-//! to FCM (`fcm.rs`); a recorder thread
+//! to FCM (`fcm.rs`) and APNs (`apns.rs`); a recorder thread
 //! writes the outcomes, as many as have arrived in one durable write (one fsync for many
 //! pushes, not one each). A push leaves the outbox only after a final answer is on disk, so
 //! a crash or restart loses none (at-least-once).
 
+mod apns;
+mod direct;
 mod fcm;
 mod metrics;
 
@@ -22,7 +24,7 @@ pub use metrics::Metrics;
 
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
-use crate::rules::fcm::{message_body, Outcome, ServiceAccount};
+use crate::rules::fcm::{message_body, ServiceAccount};
 use crate::rules::push::{
     body_message_id, gateway_outcome, token_tail, transport, GatewayOutcome, Transport,
 };
@@ -58,6 +60,7 @@ struct Shared {
     stop: AtomicBool,
     agent: ureq::Agent,
     fcm: fcm::Fcm,
+    apns: apns::Apns,
     /// How long a claimed push is this process's alone: twice the longest attempt and a
     /// margin (35 s by default), after which another process may send it.
     lease_ms: i64,
@@ -76,6 +79,7 @@ impl Delivery {
             .saturating_mul(2)
             .saturating_add(CLAIM_MARGIN_MS);
         let fcm = fcm::Fcm::new(agent.clone(), &config.fcm_url);
+        let apns = apns::Apns::new(&config.apns_url, Duration::from_millis(config.timeout_ms));
         let shared = Arc::new(Shared {
             store,
             settings,
@@ -86,6 +90,7 @@ impl Delivery {
             stop: AtomicBool::new(false),
             lease_ms,
             fcm,
+            apns,
             agent,
         });
         let (tx, rx) = sync_channel::<PendingPush>(workers);
@@ -341,15 +346,7 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
     match (chosen, push.service.as_str()) {
         (Transport::Gateway, _) => gateway_attempt(s, &settings, push),
         (Transport::Direct, "gcm") => fcm_attempt(s, &settings, push),
-        // Rocket.Chat skips iOS devices when APNs has no key or certificate.
-        (Transport::Direct, _) if !settings.push_apn.configured() => {
-            tracing::debug!(push = %push.id, "APNs is not configured: iOS push skipped");
-            Attempt::dropped(push, "apns", "APNs not configured")
-        }
-        (Transport::Direct, _) => {
-            tracing::warn!(push = %push.id, "direct delivery to APNs is not implemented yet: iOS push dropped");
-            Attempt::dropped(push, "apns", "APNs not implemented")
-        }
+        (Transport::Direct, _) => apns_attempt(s, &settings, push),
     }
 }
 
@@ -397,60 +394,54 @@ fn gateway_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attemp
     }
 }
 
-/// One FCM HTTP v1 request (§3.4 through the outbox): a 429 waits its `Retry-After`, a 5xx or
-/// no answer the next backoff delay, both at most `fcm_retry_delays_ms.len()` times; only a
-/// dead token is pruned; configuration errors are logged as errors and prune nothing.
+/// The FCM side of `direct::attempt`.
+const FCM: direct::Provider = direct::Provider {
+    transport: "fcm",
+    check: "Push_google_api_credentials",
+};
+
+/// The APNs side of `direct::attempt`.
+const APNS: direct::Provider = direct::Provider {
+    transport: "apns",
+    check: "the Push_apn_* settings and the app's bundle id (the token's appName)",
+};
+
+/// One FCM HTTP v1 request (§3.4 through the outbox).
 fn fcm_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
     let account = match ServiceAccount::parse(settings.push_google_api_credentials.expose_secret())
     {
         Ok(account) => account,
         Err(e) => {
             tracing::error!(push = %push.id, error = %e, "cannot send to FCM");
-            return Attempt::dropped(push, "fcm", e.to_string());
+            return Attempt::dropped(push, FCM.transport, e.to_string());
         }
     };
     let Some(message) = message_body(&push.body, &push.token) else {
         tracing::error!(push = %push.id, "queued push body unreadable");
-        return Attempt::dropped(push, "fcm", "queued push body unreadable");
+        return Attempt::dropped(push, FCM.transport, "queued push body unreadable");
     };
     let sent = s.fcm.send(&account, &message);
-    let retry_in = match sent.outcome {
-        Outcome::RetryAfter(seconds) => Some(seconds.saturating_mul(1000)),
-        Outcome::Retry => s
-            .config
-            .fcm_retry_delays_ms
-            .get(push.attempts as usize)
-            .copied(),
-        _ => None,
-    }
-    .filter(|_| (push.attempts as usize) < s.config.fcm_retry_delays_ms.len());
-    let reason = sent.reason.as_deref().unwrap_or_default();
-    let finish = match (&sent.outcome, retry_in) {
-        (Outcome::DeadToken, _) => Finish::PruneToken,
-        (_, Some(wait)) => Finish::RetryAt(now_millis().saturating_add(wait as i64)),
-        (Outcome::ConfigError, _) => {
-            tracing::error!(push = %push.id, status = ?sent.status, reason, "FCM refused rcpush's credentials or project: check Push_google_api_credentials");
-            Finish::Done
-        }
-        (Outcome::Retry | Outcome::RetryAfter(_), None) => {
-            tracing::warn!(push = %push.id, status = ?sent.status, reason, "FCM: max retries reached");
-            Finish::Done
-        }
-        (Outcome::Rejected, _) => {
-            tracing::warn!(push = %push.id, status = ?sent.status, reason, "FCM rejected the push");
-            Finish::Done
-        }
-        (Outcome::Delivered, _) => Finish::Done,
+    direct::attempt(FCM, push, sent, &s.config.direct_retry_delays_ms)
+}
+
+/// One APNs request (§4 through the outbox, answers as `rules::apns::outcome` says).
+fn apns_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
+    // Rocket.Chat skips iOS devices when APNs has no credentials.
+    let Some(credentials) = apns::Credentials::of(settings) else {
+        tracing::debug!(push = %push.id, "APNs is not configured: iOS push skipped");
+        return Attempt::dropped(push, APNS.transport, "APNs not configured");
     };
-    Attempt {
-        push,
-        transport: "fcm",
-        delivered: sent.outcome == Outcome::Delivered,
-        finish,
-        status: sent.status,
-        took: Duration::ZERO,
-        reason: sent.reason,
-    }
+    let Some(request) = crate::rules::apns::request(&push.body, now_millis() / 1000) else {
+        tracing::error!(push = %push.id, "queued push body unreadable");
+        return Attempt::dropped(push, APNS.transport, "queued push body unreadable");
+    };
+    let sent = s.apns.send(
+        &credentials,
+        settings.push_production,
+        &push.token,
+        &request,
+    );
+    direct::attempt(APNS, push, sent, &s.config.direct_retry_delays_ms)
 }
 
 /// How often the recorder trims the delivery log to its bounds.

@@ -5,6 +5,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::direct::{retry_after_seconds, GatewayBody, Outcome};
+
 /// The scope of the access token FCM needs.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 
@@ -85,40 +87,6 @@ impl<'a> GrantClaims<'a> {
     }
 }
 
-/// The parts of the queued gateway body (`{"token","options":{…}}`, `rules::push`) that
-/// direct delivery sends: the same title, text, badge and payload as the gateway gets.
-#[derive(Debug, Deserialize)]
-struct GatewayBody<'a> {
-    #[serde(borrow)]
-    options: GatewayOptions<'a>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GatewayOptions<'a> {
-    title: String,
-    text: String,
-    /// Kept as written: its compact JSON text is `EJSON.stringify(payload)`.
-    #[serde(borrow, default)]
-    payload: Option<&'a RawValue>,
-    #[serde(default)]
-    badge: Option<i64>,
-    #[serde(default)]
-    sound: Option<String>,
-    #[serde(default)]
-    not_id: Option<i64>,
-    #[serde(default)]
-    gcm: Option<GcmOptions>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct GcmOptions {
-    #[serde(default)]
-    image: Option<String>,
-    #[serde(default)]
-    style: Option<String>,
-}
-
 #[derive(Debug, Serialize)]
 struct Envelope<'a> {
     message: Message<'a>,
@@ -168,7 +136,7 @@ fn truthy(s: &Option<String>) -> Option<&str> {
 /// The `messages:send` body for `device_token`, from a queued gateway body; `None` if that
 /// body is not one rcpush wrote.
 pub fn message_body(gateway_body: &str, device_token: &str) -> Option<String> {
-    let body: GatewayBody = serde_json::from_str(gateway_body).ok()?;
+    let body = GatewayBody::parse(gateway_body)?;
     let o = &body.options;
     let gcm = o.gcm.as_ref();
     let message = Message {
@@ -190,38 +158,20 @@ pub fn message_body(gateway_body: &str, device_token: &str) -> Option<String> {
     serde_json::to_string(&Envelope { message }).ok()
 }
 
-/// What an answer of FCM (or of the grant before it) means for the push (§3.4, narrowed as
-/// §8.1 suggests).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered,
-    /// 404 / `UNREGISTERED`: the token is dead; prune it.
-    DeadToken,
-    /// 429: try again after this many seconds.
-    RetryAfter(u64),
-    /// 5xx or no answer: try again after the next backoff delay.
-    Retry,
-    /// The credentials, the project or the sender are wrong (401, 403): every push would
-    /// fail alike, so it is an error for the admin, and no token is touched.
-    ConfigError,
-    /// Any other refusal (400 `INVALID_ARGUMENT`…): this push is dropped, the token kept.
-    Rejected,
-}
-
 /// Rocket.Chat's wait when a 429 has no `Retry-After`.
 const DEFAULT_RETRY_AFTER_S: u64 = 60;
 
-/// The meaning of `status` (none: no answer) with FCM's error body. A `Retry-After` that is
-/// not a number of seconds counts as absent (Rocket.Chat would not wait at all).
+/// The meaning of FCM's `status` (none: no answer) with its error body (§3.4, narrowed as
+/// §8.1 suggests: only 404 / `UNREGISTERED` prunes; 401 and 403 are configuration errors).
+/// A `Retry-After` that is not a number of seconds counts as absent (Rocket.Chat would not
+/// wait at all).
 pub fn outcome(status: Option<u16>, retry_after: Option<&str>, body: &str) -> Outcome {
     match status {
         Some(200..=299) => Outcome::Delivered,
         None | Some(500..=599) => Outcome::Retry,
-        Some(429) => Outcome::RetryAfter(
-            retry_after
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(DEFAULT_RETRY_AFTER_S),
-        ),
+        Some(429) => {
+            Outcome::RetryAfter(retry_after_seconds(retry_after).unwrap_or(DEFAULT_RETRY_AFTER_S))
+        }
         Some(404) => Outcome::DeadToken,
         _ if error_code(body).as_deref() == Some("UNREGISTERED") => Outcome::DeadToken,
         Some(401 | 403) => Outcome::ConfigError,
@@ -246,6 +196,7 @@ pub fn error_code(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::direct::with_content;
     use proptest::prelude::*;
 
     const T_A: &str = "dGVzdC1mY20tdG9rZW4:APA91bExampleToken";
@@ -318,12 +269,8 @@ mod tests {
         /// a string.
         #[test]
         fn texts_pass_unchanged_and_data_is_all_strings(title in "\\PC{0,40}", text in "\\PC{0,80}", badge in any::<i64>(), not_id in any::<i32>()) {
-            let mut v: serde_json::Value = serde_json::from_str(CHANNEL_GATEWAY_BODY).unwrap();
-            v["options"]["title"] = title.clone().into();
-            v["options"]["text"] = text.clone().into();
-            v["options"]["badge"] = badge.into();
-            v["options"]["notId"] = not_id.into();
-            let body = message_body(&v.to_string(), T_A).unwrap();
+            let body = with_content(CHANNEL_GATEWAY_BODY, &title, &text, badge, not_id);
+            let body = message_body(&body, T_A).unwrap();
             let m: serde_json::Value = serde_json::from_str(&body).unwrap();
             prop_assert_eq!(&m["message"]["notification"]["title"], &serde_json::json!(title));
             prop_assert_eq!(&m["message"]["notification"]["body"], &serde_json::json!(text));

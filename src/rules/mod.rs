@@ -2,8 +2,10 @@
 //! they can be tested and property-tested on their own.
 
 pub mod access;
+pub mod apns;
 pub mod bson_json;
 pub mod credentials;
+pub mod direct;
 pub mod fcm;
 pub mod login_throttle;
 pub mod markdown_filter;

@@ -4,6 +4,7 @@
 mod access_oracle;
 mod auth;
 mod chat;
+mod fake_apns;
 mod fake_fcm;
 mod fake_gateway;
 mod first_start;
@@ -11,6 +12,7 @@ mod helpers;
 mod import;
 mod permissions;
 mod push;
+mod push_apns;
 mod push_delivery;
 mod push_direct;
 mod python_client;

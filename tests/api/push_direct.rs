@@ -3,33 +3,108 @@
 
 use serde_json::{json, Value};
 
+use rcpush::config::Config;
+
 use crate::fake_fcm::{self, FakeFcm};
-use crate::fake_gateway::Reply;
+use crate::fake_gateway::{Received, Reply, Requests};
 use crate::helpers::*;
 use crate::push_delivery::{metric, post, register, wait_for_metric, DM, DM_NOT_ID};
 
-/// The demo server in direct mode, sending to `fcm` with short retry delays.
+/// Direct mode (the gateway off) with short retry delays and metrics on.
+pub fn direct_mode(c: &mut Config) {
+    c.settings
+        .insert("Push_enable_gateway".into(), json!(false));
+    c.push.direct_retry_delays_ms = vec![100, 100, 100];
+    c.metrics.enabled = true;
+}
+
+/// The demo server in direct mode, sending to `fcm`.
 fn app_with_fcm(fcm: &FakeFcm) -> TestApp {
     let (url, account) = (fcm.url.clone(), fcm.service_account());
     spawn_app_with(move |c| {
-        c.settings
-            .insert("Push_enable_gateway".into(), json!(false));
+        direct_mode(c);
         c.settings
             .insert("Push_google_api_credentials".into(), json!(account));
         c.push.fcm_url = url;
-        c.push.fcm_retry_delays_ms = vec![100, 100, 100];
-        c.metrics.enabled = true;
     })
 }
 
 /// Whether the device token is still registered (removing it tells).
-fn still_registered(app: &TestApp, token: &str) -> bool {
+pub fn still_registered(app: &TestApp, token: &str) -> bool {
     let r = app.delete(
         "/api/v1/push.token",
         Some(RODRIQ),
         &json!({ "token": token }),
     );
     r.status == 200
+}
+
+/// An admin sets the setting `id`.
+pub fn set_setting(app: &TestApp, id: &str, value: Value) {
+    let admin = app.admin();
+    let r = app.post(
+        &format!("/api/v1/settings/{id}"),
+        auth(&admin),
+        &json!({ "value": value }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// One push whose first two attempts the fake refuses, the second with `Retry-After: 1`, is
+/// delivered on the third, after that second at least.
+pub fn delivered_on_the_third_attempt(app: &TestApp, sends: &Requests) {
+    let start = std::time::Instant::now();
+    post(app, ALICE, DM, "third time lucky");
+    let got = sends.wait_for(3);
+    assert!(start.elapsed().as_millis() >= 1000, "Retry-After waited");
+    sends.settles_at(3);
+    assert!(got.iter().all(|r| r.body == got[0].body), "the same push");
+    wait_for_metric(app, "rcpush_pushes_sent_total", 1);
+    assert_eq!(metric(app, "rcpush_pushes_retried_total"), 2);
+}
+
+/// Three pushes, each failed once as the fake's script says, are each sent once more by
+/// the server restarted meanwhile: the outbox kept them.
+pub fn pending_retries_survive_a_restart(app: &mut TestApp, sends: &Requests) {
+    for i in 0..3 {
+        post(app, ALICE, DM, &format!("message {i}"));
+    }
+    sends.wait_for(3);
+    app.restart(direct_mode);
+    let sent = sends.wait_for(6);
+    sends.settles_at(6);
+    let bodies = |r: &[Received]| {
+        let mut b: Vec<String> = r.iter().map(|r| r.body.clone()).collect();
+        b.sort();
+        b
+    };
+    assert_eq!(
+        bodies(&sent[..3]),
+        bodies(&sent[3..]),
+        "each push once more"
+    );
+    wait_for_metric(app, "rcpush_pushes_sent_total", 3);
+}
+
+/// Prints how many pushes per second one message to `devices` devices (registered by
+/// `register_device`) delivers to `transport`'s fake, until every outcome is flushed.
+pub fn measure_throughput(
+    app: &TestApp,
+    transport: &str,
+    devices: i64,
+    register_device: impl Fn(i64),
+) {
+    for i in 0..devices {
+        register_device(i);
+    }
+    let start = std::time::Instant::now();
+    post(app, ALICE, DM, "to every device");
+    wait_for_metric(app, "rcpush_pushes_sent_total", devices);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "delivered {devices} pushes to {transport} in {secs:.3} s: {:.0} pushes/s",
+        devices as f64 / secs
+    );
 }
 
 const UNREGISTERED: &str =
@@ -131,14 +206,7 @@ fn fcm_429_and_5xx_are_retried_through_the_outbox_and_only_a_dead_token_is_prune
         )
         .with_header("Retry-After", "1"),
     ]);
-    let start = std::time::Instant::now();
-    post(&app, ALICE, DM, "third time lucky");
-    let got = fcm.sends.wait_for(3);
-    assert!(start.elapsed().as_millis() >= 1000, "Retry-After waited");
-    fcm.sends.settles_at(3);
-    assert!(got.iter().all(|r| r.body == got[0].body), "the same push");
-    wait_for_metric(&app, "rcpush_pushes_sent_total", 1);
-    assert_eq!(metric(&app, "rcpush_pushes_retried_total"), 2);
+    delivered_on_the_third_attempt(&app, &fcm.sends);
 
     // Four 500s exhaust the three retries: dropped, the token kept.
     fcm.answer((0..4).map(|_| Reply::status(500)));
@@ -203,13 +271,7 @@ fn pending_fcm_retries_survive_a_restart() {
     let mut app = app_with_fcm(&fcm);
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     fcm.answer((0..3).map(|_| Reply::status(503)));
-    for i in 0..3 {
-        post(&app, ALICE, DM, &format!("message {i}"));
-    }
-    fcm.sends.wait_for(3);
-    app.restart(|c| c.push.fcm_retry_delays_ms = vec![100, 100, 100]);
-    fcm.sends.wait_for(6);
-    fcm.sends.settles_at(6);
+    pending_retries_survive_a_restart(&mut app, &fcm.sends);
     // The new process needed a token of its own: the cache is memory only.
     assert_eq!(fcm.grants().len(), 2);
 }
@@ -329,8 +391,7 @@ fn the_delivery_log_shows_each_attempt_newest_first_to_admins_only() {
 fn fcm_delivery_throughput() {
     let fcm = FakeFcm::start();
     let app = app_with_fcm(&fcm);
-    let devices = 2000;
-    for i in 0..devices {
+    measure_throughput(&app, "FCM", 2000, |i| {
         register(
             &app,
             RODRIQ,
@@ -338,13 +399,5 @@ fn fcm_delivery_throughput() {
             &format!("device-{i}"),
             "chat.rocket.android",
         );
-    }
-    let start = std::time::Instant::now();
-    post(&app, ALICE, DM, "to every device");
-    wait_for_metric(&app, "rcpush_pushes_sent_total", devices);
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "delivered {devices} pushes to FCM in {secs:.3} s: {:.0} pushes/s",
-        devices as f64 / secs
-    );
+    });
 }
