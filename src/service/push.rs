@@ -80,7 +80,7 @@ impl Services {
             .ok_or(ApiError::MessageNotFound)?;
         let settings = self.settings.snapshot();
         let prepared = match self.prepared.get(id) {
-            Some(p) if p.message.as_bytes() == stored.as_slice() => {
+            Some(p) if p.is_of(&stored) => {
                 let room = self.readable_room(&caller.identity, &p.room_id)?;
                 let sender = self
                     .store
@@ -107,12 +107,12 @@ impl Services {
         &self,
         caller: &Caller,
         id: &MessageId,
-        stored: Vec<u8>,
+        stored: Arc<Box<str>>,
         settings: Arc<Snapshot>,
     ) -> ApiResult<Arc<Prepared>> {
-        let corrupt = |e: String| ApiError::Internal(anyhow::anyhow!("stored message {}: {e}", id.as_str()));
-        let message = String::from_utf8(stored).map_err(|e| corrupt(e.to_string()))?;
-        let view = MessageView::parse(&message).map_err(|e| corrupt(e.to_string()))?;
+        let view = MessageView::parse(&stored).map_err(|e| {
+            ApiError::Internal(anyhow::anyhow!("stored message {}: {e}", id.as_str()))
+        })?;
         let room = self.readable_room(&caller.identity, &view.rid)?;
         let sender_id = view.sender_id().ok_or(ApiError::SenderNotFound)?;
         let sender = self
@@ -139,7 +139,7 @@ impl Services {
             .map_err(|e| ApiError::Internal(e.into()))?;
         let room_id = view.rid.as_ref().into();
         let prepared = Arc::new(Prepared {
-            message: message.into_boxed_str(),
+            message: stored.clone(),
             room_id,
             sender_id: sender_id.into_boxed_str(),
             notification,

@@ -21,6 +21,10 @@ use crate::store::LoginToken;
 
 const SHARDS: usize = 8;
 
+/// Messages cached: push.get's prepared notifications (a quarter of `storage.cache_mb`)
+/// hold about as many at the default size.
+const MESSAGES: usize = 4096;
+
 type Shard<V> = RwLock<HashMap<Box<[u8]>, Arc<V>>>;
 
 /// A bounded map from key to decoded value, sharded so that readers on different keys do not
@@ -96,13 +100,18 @@ impl<V> Cache<V> {
 }
 
 /// One cache per decoded view. Sizes hold every user and room of a small server (10,000
-/// users, a few thousand rooms) in at most ~15 MB, and bound memory on any database.
-/// Disabled, they hold nothing: every read goes to the engine.
+/// users, a few thousand rooms) in at most ~15 MB, and bound memory on any database; the
+/// newest messages a server's devices ask push.get for (a few thousand, ~1 KB each) and
+/// every badge. Disabled, they hold nothing: every read goes to the engine.
 pub(super) struct Caches {
     pub tokens: Cache<LoginToken>,
     pub identities: Cache<Identity>,
     pub names: Cache<Names>,
     pub rooms: Cache<Room>,
+    /// Stored message bytes: a message is fetched by each member it notified, within
+    /// seconds of its posting.
+    pub messages: Cache<Box<str>>,
+    pub badges: Cache<i64>,
 }
 
 impl Caches {
@@ -113,6 +122,8 @@ impl Caches {
             identities: Cache::new(size(16_384)),
             names: Cache::new(size(16_384)),
             rooms: Cache::new(size(4096)),
+            messages: Cache::new(size(MESSAGES)),
+            badges: Cache::new(size(16_384)),
         }
     }
 
@@ -126,6 +137,8 @@ impl Caches {
                 self.names.invalidate(key);
             }
             Tree::RoomidRoom => self.rooms.invalidate(key),
+            Tree::MessageidMessage => self.messages.invalidate(key),
+            Tree::UseridBadge => self.badges.invalidate(key),
             _ => {}
         }
     }
@@ -136,12 +149,18 @@ impl Caches {
         self.identities.clear();
         self.names.clear();
         self.rooms.clear();
+        self.messages.clear();
+        self.badges.clear();
     }
 
     pub fn holds(tree: Tree) -> bool {
         matches!(
             tree,
-            Tree::TokenhashToken | Tree::UseridUser | Tree::RoomidRoom
+            Tree::TokenhashToken
+                | Tree::UseridUser
+                | Tree::RoomidRoom
+                | Tree::MessageidMessage
+                | Tree::UseridBadge
         )
     }
 }

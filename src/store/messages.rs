@@ -101,10 +101,17 @@ impl Store {
             .is_some())
     }
 
-    /// The stored bytes of a message, unchecked (push.get compares them with what it has
-    /// prepared before it reads them).
-    pub fn message_json(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.engine.get(Tree::MessageidMessage, id.as_bytes())
+    /// The stored text of a message, unparsed (push.get parses it only when it has not
+    /// prepared it already). The same value is returned until the message changes.
+    pub fn message_json(&self, id: &str) -> StoreResult<Option<Arc<Box<str>>>> {
+        self.caches.messages.get_or_load(id.as_bytes(), || {
+            match self.engine.get(Tree::MessageidMessage, id.as_bytes())? {
+                None => Ok(None),
+                Some(bytes) => String::from_utf8(bytes)
+                    .map(|s| Some(s.into_boxed_str()))
+                    .map_err(|e| super::corrupt(Tree::MessageidMessage, e)),
+            }
+        })
     }
 
     pub fn message(&self, id: &str) -> StoreResult<Option<Message>> {

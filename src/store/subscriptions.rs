@@ -89,7 +89,10 @@ impl Store {
     /// `Subscriptions.getBadgeCount`, read from the index `derive_badges` keeps: push.get
     /// asks for it on every call, and a user may have hundreds of subscriptions.
     pub fn badge(&self, user_id: &str) -> StoreResult<i64> {
-        parse_badge(self.engine.get(Tree::UseridBadge, user_id.as_bytes())?)
+        let badge = self.caches.badges.get_or_load(user_id.as_bytes(), || {
+            parse_badge(self.engine.get(Tree::UseridBadge, user_id.as_bytes())?).map(Some)
+        })?;
+        Ok(badge.map_or(0, |b| *b))
     }
 
     /// The badge computed from the subscriptions themselves.
