@@ -384,7 +384,7 @@ fn deliveries(p: &AdminPage) -> Markup {
     html! {
         section #deliveries {
             h2 { "Delivery log" }
-            form method="get" action="/admin/push" .filters {
+            form.filters method="get" action="/admin/push" {
                 label { "Message id" input name="messageId" value=(text(&f.message_id)); }
                 label { "User id" input name="userId" value=(text(&f.user_id)); }
                 label {
@@ -447,7 +447,7 @@ fn deliveries(p: &AdminPage) -> Markup {
 fn page_button(p: &AdminPage, offset: usize, label: &str) -> Markup {
     let f = &p.query.filter;
     html! {
-        form method="get" action="/admin/push" .page {
+        form.page method="get" action="/admin/push" {
             @if let Some(m) = &f.message_id { input type="hidden" name="messageId" value=(m); }
             @if let Some(u) = &f.user_id { input type="hidden" name="userId" value=(u); }
             @if let Some(s) = f.status { input type="hidden" name="status" value=(s.as_str()); }

@@ -88,15 +88,40 @@ fn post(server: &Server, path: &str, who: (&str, &str), body: serde_json::Value)
         .unwrap_or_else(|e| panic!("{path}: {e}"));
 }
 
-/// Waits until the browser is at `path` (a form's answer arrives after the click returns).
-async fn wait_for_path(client: &Client, path: &str) {
+/// Waits until the browser's URL (path and query) satisfies `wanted`: a form's answer
+/// arrives after the click returns.
+async fn wait_for_url(client: &Client, what: &str, wanted: impl Fn(&str) -> bool) {
     let start = Instant::now();
     loop {
         let url = client.current_url().await.unwrap();
-        if url.path() == path {
+        let at = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        if wanted(&at) {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "at {url}, not {path}");
+        assert!(start.elapsed() < Duration::from_secs(10), "at {url}, not {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_path(client: &Client, path: &str) {
+    wait_for_url(client, path, |at| at == path).await;
+}
+
+/// Waits until the element's text satisfies `wanted`; returns it.
+async fn wait_for_text(client: &Client, selector: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let text = text_of(client, selector).await;
+        if wanted(&text) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{selector} says {text:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -117,14 +142,12 @@ async fn click(client: &Client, selector: &str) {
         .unwrap();
 }
 
+/// The element's text, or "" while it is not there (a page still loading).
 async fn text_of(client: &Client, selector: &str) -> String {
-    client
-        .find(Locator::Css(selector))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    match client.find(Locator::Css(selector)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 #[test]
@@ -171,8 +194,8 @@ fn an_admin_signs_in_filters_and_signs_out_in_headless_chromium() {
         fill(&client, "input[name=user]", "admin").await;
         fill(&client, "input[name=password]", "not the password").await;
         click(&client, "button[type=submit]").await;
-        wait_for_path(&client, "/admin/login").await;
-        assert!(text_of(&client, ".notice").await.contains("Wrong username"));
+        wait_for_url(&client, "failed", |at| at.ends_with("failed=1")).await;
+        wait_for_text(&client, ".notice", |t| t.contains("Wrong username")).await;
 
         fill(&client, "input[name=user]", "admin").await;
         fill(&client, "input[name=password]", ADMIN_PASSWORD).await;
@@ -195,6 +218,7 @@ fn an_admin_signs_in_filters_and_signs_out_in_headless_chromium() {
                 break;
             }
             assert!(start.elapsed() < Duration::from_secs(10), "no record: {log}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
             client.refresh().await.unwrap();
         }
         assert!(text_of(&client, "#outbox").await.contains("1 pushes waiting"));
@@ -203,30 +227,19 @@ fn an_admin_signs_in_filters_and_signs_out_in_headless_chromium() {
         let status = client.find(Locator::Css("select[name=status]")).await.unwrap();
         status.select_by_value("sent").await.unwrap();
         click(&client, "form.filters button").await;
-        wait_for_path(&client, "/admin/push").await;
-        let start = Instant::now();
-        while !client.current_url().await.unwrap().as_str().contains("status=sent") {
-            assert!(start.elapsed() < Duration::from_secs(10));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(text_of(&client, "#delivery-count").await.starts_with("0 attempts"));
+        wait_for_url(&client, "status=sent", |at| at.contains("status=sent")).await;
+        wait_for_text(&client, "#delivery-count", |t| t.starts_with("0 attempts")).await;
         let status = client.find(Locator::Css("select[name=status]")).await.unwrap();
         status.select_by_value("").await.unwrap();
         fill(&client, "input[name=userId]", RODRIQ.0).await;
         click(&client, "form.filters button").await;
-        let start = Instant::now();
-        while !text_of(&client, "#delivery-count").await.starts_with("1 attempts") {
-            assert!(start.elapsed() < Duration::from_secs(10));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for_url(&client, "userId", |at| at.contains(RODRIQ.0)).await;
+        wait_for_text(&client, "#delivery-count", |t| t.starts_with("1 attempts")).await;
 
         fill(&client, "input[name=user]", "rodriq").await;
         click(&client, "#devices button").await;
-        let start = Instant::now();
-        while !text_of(&client, "#devices").await.contains("1 devices of rodriq") {
-            assert!(start.elapsed() < Duration::from_secs(10));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for_text(&client, "#devices", |t| t.contains("1 devices of rodriq")).await;
+        assert!(!text_of(&client, "#devices").await.contains("browser-test-device"));
 
         // Signing out: back at the form, and the page needs a login again.
         click(&client, "#logout button").await;
