@@ -216,8 +216,9 @@ fn no_session_leads_to_the_login_form() {
     b.cookies.push(("rcpush_admin".into(), "not-a-session".into()));
     let r = b.get("/admin/push");
     assert_eq!((r.status, r.location.as_deref()), (303, Some("/admin/login")));
-    // A Rocket.Chat user's API token is no admin session either.
-    b.cookies = vec![("rcpush_admin".into(), RODRIQ.1.into())];
+    // A user's API token in the cookie gives no more than its user may see.
+    let (_, alice_token) = app.login("alice", "alice-demo");
+    b.cookies = vec![("rcpush_admin".into(), alice_token)];
     assert_eq!(b.get("/admin/push").status, 403);
     let form = b.get("/admin/login");
     assert_eq!(form.status, 200);
@@ -358,6 +359,7 @@ fn an_admin_session_expires() {
     let mut b = Browser::new(&app);
     assert_eq!(b.login("admin", ADMIN_PASSWORD).status, 303);
     assert_eq!(b.get("/admin/push").status, 200);
+    let (_, token) = b.cookies.iter().find(|(k, _)| k == "rcpush_admin").cloned().unwrap();
     let r = app.post(
         "/api/rcpush/testing/clock",
         None,
@@ -366,4 +368,7 @@ fn an_admin_session_expires() {
     assert_eq!(r.status, 200, "{}", r.body);
     let r = b.get("/admin/push");
     assert_eq!((r.status, r.location.as_deref()), (303, Some("/admin/login")));
+    // The expired session's login token is gone, for the API too.
+    let (admin_id, _) = app.admin();
+    assert_eq!(app.get("/api/v1/me", Some((&admin_id, &token))).status, 401);
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
+use crate::backup::post;
 use crate::support::{rcpush, Server, ADMIN_PASSWORD, ALICE, RODRIQ};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -78,14 +79,6 @@ async fn browser(driver: &str, profile: &Path) -> Client {
         .connect(driver)
         .await
         .expect("a Chromium session")
-}
-
-fn post(server: &Server, path: &str, who: (&str, &str), body: serde_json::Value) {
-    ureq::post(&server.url(path))
-        .set("X-User-Id", who.0)
-        .set("X-Auth-Token", who.1)
-        .send_json(body)
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
 }
 
 /// Waits until the browser's URL (path and query) satisfies `wanted`: a form's answer

@@ -26,7 +26,8 @@ fn run_command(mut command: std::process::Command, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn post(server: &Server, path: &str, auth: (&str, &str), body: serde_json::Value) {
+/// Posts `body` as `auth`'s user; panics unless it succeeds.
+pub(crate) fn post(server: &Server, path: &str, auth: (&str, &str), body: serde_json::Value) {
     ureq::post(&server.url(path))
         .set("X-User-Id", auth.0)
         .set("X-Auth-Token", auth.1)
