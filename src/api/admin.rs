@@ -255,7 +255,12 @@ fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
 }
 
 /// A cookie of the admin page (see the module's doc).
-fn cookie(req: &HttpRequest, name: &'static str, value: String, max_age_ms: i64) -> Cookie<'static> {
+fn cookie(
+    req: &HttpRequest,
+    name: &'static str,
+    value: String,
+    max_age_ms: i64,
+) -> Cookie<'static> {
     Cookie::build(name, value)
         .path("/admin")
         .http_only(true)

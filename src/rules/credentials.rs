@@ -36,7 +36,9 @@ pub fn token_hash(token: &str) -> TokenHash {
 /// before login a random value of its own cookie. Both live in HttpOnly cookies only, so no
 /// other site can know the token its forged form would need.
 pub fn csrf_token(secret: &str) -> String {
-    hex::encode(Sha256::digest(format!("rcpush admin csrf\0{secret}").as_bytes()))
+    hex::encode(Sha256::digest(
+        format!("rcpush admin csrf\0{secret}").as_bytes(),
+    ))
 }
 
 /// Whether `given` is `secret`'s CSRF token (compared as digests, in constant time for

@@ -96,7 +96,10 @@ mod tests {
             }
         );
         // The key file beside it, as Rocket.Chat's settings often hold both.
-        assert_eq!(apns_certificate(&format!("{KEY}{CERT}")), apns_certificate(CERT));
+        assert_eq!(
+            apns_certificate(&format!("{KEY}{CERT}")),
+            apns_certificate(CERT)
+        );
         assert_eq!(apns_certificate("  "), Credential::Missing);
         let broken = CERT.replace("MII", "MIX");
         assert!(matches!(apns_certificate(&broken), Credential::Invalid(_)));

@@ -150,7 +150,11 @@ impl Services {
     }
 
     /// `GET /admin/push`: the page for the session's admin.
-    pub async fn admin_push(&self, session: Option<&str>, query: AdminQuery) -> ApiResult<AdminPage> {
+    pub async fn admin_push(
+        &self,
+        session: Option<&str>,
+        query: AdminQuery,
+    ) -> ApiResult<AdminPage> {
         let (caller, token) = self.admin_session(session).await?;
         self.require(&caller, PERMISSION)?;
         let head = self
@@ -192,7 +196,9 @@ impl Services {
 
     /// The session's caller, while it lasts; an expired session is removed.
     async fn admin_session<'a>(&self, session: Option<&'a str>) -> ApiResult<(Caller, &'a str)> {
-        let token = session.filter(|t| !t.is_empty()).ok_or(ApiError::NotLoggedIn)?;
+        let token = session
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::NotLoggedIn)?;
         let record = self
             .store
             .login_token(&token_hash(token))?

@@ -115,24 +115,23 @@ impl Store {
         let unfiltered = filter.is_empty();
         let mut records = Vec::with_capacity(count.min(1024));
         let mut seen = 0;
-        self.engine
-            .visit_rev(Tree::TspushidDelivery, &mut |_, v| {
-                if unfiltered && seen >= end {
-                    return Ok(false);
+        self.engine.visit_rev(Tree::TspushidDelivery, &mut |_, v| {
+            if unfiltered && seen >= end {
+                return Ok(false);
+            }
+            if unfiltered && seen < offset {
+                seen += 1;
+                return Ok(true);
+            }
+            let record: DeliveryRecord = decode(Tree::TspushidDelivery, v)?;
+            if filter.matches(&record) {
+                if (offset..end).contains(&seen) {
+                    records.push(record);
                 }
-                if unfiltered && seen < offset {
-                    seen += 1;
-                    return Ok(true);
-                }
-                let record: DeliveryRecord = decode(Tree::TspushidDelivery, v)?;
-                if filter.matches(&record) {
-                    if (offset..end).contains(&seen) {
-                        records.push(record);
-                    }
-                    seen += 1;
-                }
-                Ok(true)
-            })?;
+                seen += 1;
+            }
+            Ok(true)
+        })?;
         let total = match unfiltered {
             true => self.engine.count(Tree::TspushidDelivery)?,
             false => seen,

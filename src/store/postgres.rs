@@ -121,9 +121,7 @@ impl Sql {
             scan_until: Arc::from(format!(
                 "SELECT k, v FROM {table} WHERE k < $1 ORDER BY k LIMIT $2"
             )),
-            scan_last: Arc::from(format!(
-                "SELECT k, v FROM {table} ORDER BY k DESC LIMIT $1"
-            )),
+            scan_last: Arc::from(format!("SELECT k, v FROM {table} ORDER BY k DESC LIMIT $1")),
             scan_before: Arc::from(format!(
                 "SELECT k, v FROM {table} WHERE k < $1 ORDER BY k DESC LIMIT $2"
             )),

@@ -36,7 +36,11 @@ impl Page {
 
     /// The `value` of the hidden `csrf` field.
     fn csrf(&self) -> String {
-        let at = self.body.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
+        let at = self
+            .body
+            .find(r#"name="csrf" value=""#)
+            .expect("a CSRF field")
+            + 19;
         self.body[at..].split('"').next().unwrap().to_string()
     }
 
@@ -143,9 +147,17 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
     let mut b = Browser::new(&app);
 
     let r = b.login("admin", ADMIN_PASSWORD);
-    assert_eq!((r.status, r.location.as_deref()), (303, Some("/admin/push")));
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (303, Some("/admin/push"))
+    );
     let session = r.set_cookie("rcpush_admin").expect("a session cookie");
-    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin", "Max-Age=28800"] {
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/admin",
+        "Max-Age=28800",
+    ] {
         assert!(session.contains(attribute), "{session}");
     }
     assert!(!session.contains("Secure"), "plain http: {session}");
@@ -163,16 +175,25 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
     let body = &page.body;
-    assert!(body.contains("Signed in as <strong>admin</strong>"), "{body}");
+    assert!(
+        body.contains("Signed in as <strong>admin</strong>"),
+        "{body}"
+    );
     // Health: the gateway is in force, no direct credentials.
-    assert!(body.contains("gateway <code>http://127.0.0.1:9</code>"), "{body}");
+    assert!(
+        body.contains("gateway <code>http://127.0.0.1:9</code>"),
+        "{body}"
+    );
     assert!(body.contains("none cached in this process"));
     // The outbox and the log: the waiting push, by its token's tail only.
     assert!(body.contains("1 pushes waiting"), "{body}");
     assert!(body.contains("retrying (1 failed)"), "{body}");
     assert!(body.contains(&format!("<code>{TAIL}</code>")));
     assert!(body.contains(&mid));
-    assert!(body.contains(r#"<td class="retrying">retrying</td>"#), "{body}");
+    assert!(
+        body.contains(r#"<td class="retrying">retrying</td>"#),
+        "{body}"
+    );
     assert!(!body.contains(DEVICE_TOKEN) && !body.contains("SECRETPART"));
 
     // Filters.
@@ -188,8 +209,16 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
 
     // Devices, by username or id.
     let devices = b.get("/admin/push?user=rodriq");
-    assert!(devices.body.contains("1 devices of <strong>rodriq</strong>"), "{}", devices.body);
-    assert!(devices.body.contains("<td>chat.rocket.android</td><td>gcm</td>"));
+    assert!(
+        devices
+            .body
+            .contains("1 devices of <strong>rodriq</strong>"),
+        "{}",
+        devices.body
+    );
+    assert!(devices
+        .body
+        .contains("<td>chat.rocket.android</td><td>gcm</td>"));
     assert!(!devices.body.contains("SECRETPART"));
     let by_id = b.get(&format!("/admin/push?user={}", RODRIQ.0));
     assert!(by_id.body.contains("1 devices of <strong>rodriq</strong>"));
@@ -198,11 +227,17 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
     let stolen = b.cookies.clone();
     let csrf = page.csrf();
     let r = b.post("/admin/logout", &[("csrf", &csrf)]);
-    assert_eq!((r.status, r.location.as_deref()), (303, Some("/admin/login")));
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (303, Some("/admin/login"))
+    );
     assert!(r.set_cookie("rcpush_admin").unwrap().contains("Max-Age=0"));
     b.cookies = stolen;
     let r = b.get("/admin/push");
-    assert_eq!((r.status, r.location.as_deref()), (303, Some("/admin/login")));
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (303, Some("/admin/login"))
+    );
 }
 
 #[test]
@@ -211,11 +246,18 @@ fn no_session_leads_to_the_login_form() {
     let mut b = Browser::new(&app);
     for path in ["/admin/push", "/admin/push?status=sent"] {
         let r = b.get(path);
-        assert_eq!((r.status, r.location.as_deref()), (303, Some("/admin/login")));
+        assert_eq!(
+            (r.status, r.location.as_deref()),
+            (303, Some("/admin/login"))
+        );
     }
-    b.cookies.push(("rcpush_admin".into(), "not-a-session".into()));
+    b.cookies
+        .push(("rcpush_admin".into(), "not-a-session".into()));
     let r = b.get("/admin/push");
-    assert_eq!((r.status, r.location.as_deref()), (303, Some("/admin/login")));
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (303, Some("/admin/login"))
+    );
     // A user's API token in the cookie gives no more than its user may see.
     let (_, alice_token) = app.login("alice", "alice-demo");
     b.cookies = vec![("rcpush_admin".into(), alice_token)];
@@ -224,7 +266,10 @@ fn no_session_leads_to_the_login_form() {
     assert_eq!(form.status, 200);
     assert!(form.body.contains(r#"type="password""#));
     let csrf = form.set_cookie("rcpush_admin_csrf").unwrap();
-    assert!(csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"), "{csrf}");
+    assert!(
+        csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
+        "{csrf}"
+    );
     assert_eq!(b.get("/admin").location.as_deref(), Some("/admin/push"));
 }
 
@@ -297,7 +342,10 @@ fn forms_without_their_csrf_token_are_refused() {
         assert_eq!(r.status, 403, "logout with {forged:?}");
     }
     assert_eq!(b.get("/admin/push").status, 200, "still signed in");
-    assert_eq!(b.post("/admin/logout", &[("csrf", &page.csrf())]).status, 303);
+    assert_eq!(
+        b.post("/admin/logout", &[("csrf", &page.csrf())]).status,
+        303
+    );
 }
 
 #[test]
@@ -332,12 +380,21 @@ fn hostile_strings_are_escaped_and_secrets_never_shown() {
     ));
     assert_eq!(page.status, 200, "{}", page.body);
     let body = &page.body;
-    assert!(!body.contains("<script") && !body.contains(hostile), "{body}");
-    assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;"), "{body}");
+    assert!(
+        !body.contains("<script") && !body.contains(hostile),
+        "{body}"
+    );
+    assert!(
+        body.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;"),
+        "{body}"
+    );
     assert!(body.contains("No user <code>&lt;script&gt;"), "{body}");
     // Health, from the settings: direct mode, both credentials readable.
     assert!(body.contains("direct (FCM and APNs)"));
-    assert!(body.contains("project &lt;b&gt;project&lt;/b&gt;"), "{body}");
+    assert!(
+        body.contains("project &lt;b&gt;project&lt;/b&gt;"),
+        "{body}"
+    );
     assert!(
         body.contains("Apple Push Services: &lt;img src=x onerror=alert(1)&gt;, expires 2036-11-27T09:19:48.000Z"),
         "{body}"
@@ -362,7 +419,12 @@ fn an_admin_session_expires() {
     let mut b = Browser::new(&app);
     assert_eq!(b.login("admin", ADMIN_PASSWORD).status, 303);
     assert_eq!(b.get("/admin/push").status, 200);
-    let (_, token) = b.cookies.iter().find(|(k, _)| k == "rcpush_admin").cloned().unwrap();
+    let (_, token) = b
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "rcpush_admin")
+        .cloned()
+        .unwrap();
     let r = app.post(
         "/api/rcpush/testing/clock",
         None,
@@ -370,7 +432,10 @@ fn an_admin_session_expires() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let r = b.get("/admin/push");
-    assert_eq!((r.status, r.location.as_deref()), (303, Some("/admin/login")));
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (303, Some("/admin/login"))
+    );
     // The expired session's login token is gone, for the API too.
     let (admin_id, _) = app.admin();
     assert_eq!(app.get("/api/v1/me", Some((&admin_id, &token))).status, 401);

@@ -44,7 +44,10 @@ impl Driver {
         let url = format!("http://127.0.0.1:{port}");
         let start = Instant::now();
         while ureq::get(&format!("{url}/status")).call().is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "chromedriver answers");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "chromedriver answers"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         (driver, url)
@@ -94,7 +97,10 @@ async fn wait_for_url(client: &Client, what: &str, wanted: impl Fn(&str) -> bool
         if wanted(&at) {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "at {url}, not {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "at {url}, not {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -210,19 +216,30 @@ fn an_admin_signs_in_filters_and_signs_out_in_headless_chromium() {
                 assert!(log.contains("…END123") && !log.contains("browser-test-device"));
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "no record: {log}");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no record: {log}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
             client.refresh().await.unwrap();
         }
-        assert!(text_of(&client, "#outbox").await.contains("1 pushes waiting"));
+        assert!(text_of(&client, "#outbox")
+            .await
+            .contains("1 pushes waiting"));
 
         // Filters: a status with no record, then the user of the one there is.
-        let status = client.find(Locator::Css("select[name=status]")).await.unwrap();
+        let status = client
+            .find(Locator::Css("select[name=status]"))
+            .await
+            .unwrap();
         status.select_by_value("sent").await.unwrap();
         click(&client, "form.filters button").await;
         wait_for_url(&client, "status=sent", |at| at.contains("status=sent")).await;
         wait_for_text(&client, "#delivery-count", |t| t.starts_with("0 attempts")).await;
-        let status = client.find(Locator::Css("select[name=status]")).await.unwrap();
+        let status = client
+            .find(Locator::Css("select[name=status]"))
+            .await
+            .unwrap();
         status.select_by_value("").await.unwrap();
         fill(&client, "input[name=userId]", RODRIQ.0).await;
         click(&client, "form.filters button").await;
@@ -232,7 +249,9 @@ fn an_admin_signs_in_filters_and_signs_out_in_headless_chromium() {
         fill(&client, "input[name=user]", "rodriq").await;
         click(&client, "#devices button").await;
         wait_for_text(&client, "#devices", |t| t.contains("1 devices of rodriq")).await;
-        assert!(!text_of(&client, "#devices").await.contains("browser-test-device"));
+        assert!(!text_of(&client, "#devices")
+            .await
+            .contains("browser-test-device"));
 
         // Signing out: back at the form, and the page needs a login again.
         click(&client, "#logout button").await;

@@ -204,7 +204,10 @@ fn export_leaves_the_secret_settings_out_unless_asked() {
     assert!(!std::fs::read_to_string(&without).unwrap().contains(SECRET));
     run(&plain, &["seed", without.to_str().unwrap()]);
     let with = dir.path().join("with.json");
-    let said = run(&live, &["export", "--include-secrets", with.to_str().unwrap()]);
+    let said = run(
+        &live,
+        &["export", "--include-secrets", with.to_str().unwrap()],
+    );
     assert!(!said.contains("left out"), "{said}");
     assert!(std::fs::read_to_string(&with).unwrap().contains(SECRET));
     run(&full, &["seed", with.to_str().unwrap()]);
