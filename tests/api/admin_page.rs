@@ -18,20 +18,23 @@ struct Browser {
     cookies: Vec<(String, String)>,
 }
 
+/// An answer, with every cookie it sets.
 struct Page {
-    status: u16,
-    location: Option<String>,
+    resp: Resp,
     set_cookies: Vec<String>,
-    headers: Vec<(String, String)>,
-    body: String,
+}
+
+impl std::ops::Deref for Page {
+    type Target = Resp;
+
+    fn deref(&self) -> &Resp {
+        &self.resp
+    }
 }
 
 impl Page {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+    fn location(&self) -> Option<&str> {
+        self.header("location")
     }
 
     /// The `value` of the hidden `csrf` field.
@@ -71,8 +74,7 @@ impl Browser {
 
     fn finish(&mut self, result: Result<ureq::Response, ureq::Error>) -> Page {
         let r = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
             Err(e) => panic!("transport error: {e}"),
         };
         let set_cookies: Vec<String> = r.all("set-cookie").into_iter().map(String::from).collect();
@@ -84,17 +86,9 @@ impl Browser {
                 self.cookies.push((name.to_string(), value.to_string()));
             }
         }
-        let headers = r
-            .headers_names()
-            .into_iter()
-            .filter_map(|n| r.header(&n).map(|v| (n.clone(), v.to_string())))
-            .collect();
         Page {
-            status: r.status(),
-            location: r.header("location").map(String::from),
+            resp: finish(Ok(r)),
             set_cookies,
-            headers,
-            body: r.into_string().unwrap(),
         }
     }
 
@@ -147,10 +141,7 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
     let mut b = Browser::new(&app);
 
     let r = b.login("admin", ADMIN_PASSWORD);
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (303, Some("/admin/push"))
-    );
+    assert_eq!((r.status, r.location()), (303, Some("/admin/push")));
     let session = r.set_cookie("rcpush_admin").expect("a session cookie");
     for attribute in [
         "HttpOnly",
@@ -227,17 +218,11 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
     let stolen = b.cookies.clone();
     let csrf = page.csrf();
     let r = b.post("/admin/logout", &[("csrf", &csrf)]);
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (303, Some("/admin/login"))
-    );
+    assert_eq!((r.status, r.location()), (303, Some("/admin/login")));
     assert!(r.set_cookie("rcpush_admin").unwrap().contains("Max-Age=0"));
     b.cookies = stolen;
     let r = b.get("/admin/push");
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (303, Some("/admin/login"))
-    );
+    assert_eq!((r.status, r.location()), (303, Some("/admin/login")));
 }
 
 #[test]
@@ -246,18 +231,12 @@ fn no_session_leads_to_the_login_form() {
     let mut b = Browser::new(&app);
     for path in ["/admin/push", "/admin/push?status=sent"] {
         let r = b.get(path);
-        assert_eq!(
-            (r.status, r.location.as_deref()),
-            (303, Some("/admin/login"))
-        );
+        assert_eq!((r.status, r.location()), (303, Some("/admin/login")));
     }
     b.cookies
         .push(("rcpush_admin".into(), "not-a-session".into()));
     let r = b.get("/admin/push");
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (303, Some("/admin/login"))
-    );
+    assert_eq!((r.status, r.location()), (303, Some("/admin/login")));
     // A user's API token in the cookie gives no more than its user may see.
     let (_, alice_token) = app.login("alice", "alice-demo");
     b.cookies = vec![("rcpush_admin".into(), alice_token)];
@@ -270,7 +249,7 @@ fn no_session_leads_to_the_login_form() {
         csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
         "{csrf}"
     );
-    assert_eq!(b.get("/admin").location.as_deref(), Some("/admin/push"));
+    assert_eq!(b.get("/admin").location(), Some("/admin/push"));
 }
 
 #[test]
@@ -281,7 +260,7 @@ fn a_wrong_password_and_an_unknown_user_fail_alike_and_are_throttled() {
     let unknown = b.login("nobody-here", "wrong");
     for r in [&wrong, &unknown] {
         assert_eq!(
-            (r.status, r.location.as_deref()),
+            (r.status, r.location()),
             (303, Some("/admin/login?failed=1"))
         );
         assert!(r.set_cookie("rcpush_admin").is_none());
@@ -294,7 +273,7 @@ fn a_wrong_password_and_an_unknown_user_fail_alike_and_are_throttled() {
     b.login("admin", "wrong");
     // The same throttle as the API's login: now even the right password waits.
     let r = b.login("admin", ADMIN_PASSWORD);
-    assert_eq!(r.location.as_deref(), Some("/admin/login?blocked=1"));
+    assert_eq!(r.location(), Some("/admin/login?blocked=1"));
     assert!(app
         .post(
             "/api/v1/login",
@@ -432,10 +411,7 @@ fn an_admin_session_expires() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let r = b.get("/admin/push");
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (303, Some("/admin/login"))
-    );
+    assert_eq!((r.status, r.location()), (303, Some("/admin/login")));
     // The expired session's login token is gone, for the API too.
     let (admin_id, _) = app.admin();
     assert_eq!(app.get("/api/v1/me", Some((&admin_id, &token))).status, 401);
