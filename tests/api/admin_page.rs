@@ -416,3 +416,56 @@ fn an_admin_session_expires() {
     let (admin_id, _) = app.admin();
     assert_eq!(app.get("/api/v1/me", Some((&admin_id, &token))).status, 401);
 }
+
+/// Arbitrary query strings and form bodies, with a session or without, never get a 5xx,
+/// and what they carry never comes back as markup.
+#[test]
+fn malformed_queries_and_forms_never_get_a_5xx() {
+    use proptest::test_runner::{Config, TestRunner};
+    let app = spawn_app();
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("admin", ADMIN_PASSWORD).status, 303);
+    let session = b.cookies.clone();
+    // The runner's closure is `Fn`.
+    let browser = std::cell::RefCell::new(b);
+    let text = "[a-zA-Z0-9=&%<>\"' ;/._+-]{0,60}";
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
+    runner
+        .run(
+            &(text, text, proptest::bool::ANY),
+            |(query, form, signed_in)| {
+                let mut b = browser.borrow_mut();
+                b.cookies = if signed_in {
+                    session.clone()
+                } else {
+                    Vec::new()
+                };
+                let mut answers = vec![
+                    b.get(&format!("/admin/push?{query}")),
+                    b.get(&format!("/admin/login?{query}")),
+                ];
+                for path in ["/admin/login", "/admin/logout"] {
+                    let result = b
+                        .agent
+                        .post(&format!("{}{path}", b.base))
+                        .set("Cookie", &b.cookie_header())
+                        .set("Content-Type", "application/x-www-form-urlencoded")
+                        .send_string(&form);
+                    answers.push(b.finish(result));
+                }
+                for r in answers {
+                    proptest::prop_assert!(r.status < 500, "{query:?} {form:?}: {}", r.status);
+                    proptest::prop_assert!(!r.body.contains("<script"), "{}", r.body);
+                }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The session survived every forged logout.
+    let mut b = browser.into_inner();
+    b.cookies = session;
+    assert_eq!(b.get("/admin/push").status, 200);
+}
