@@ -56,10 +56,15 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         rocketchat_dump: Option<PathBuf>,
     },
-    /// Write the whole database as a seed bundle (asks the server if it is running).
+    /// Write the whole database as a seed bundle (asks the server if it is running). The
+    /// push credentials (secret settings) are left out unless asked for.
     Export {
         /// Where to write the bundle; replaced atomically.
         file: PathBuf,
+        /// Keep the secret settings (APNs certificates and keys, the FCM service account)
+        /// in the bundle, in plain text.
+        #[arg(long)]
+        include_secrets: bool,
     },
     /// Check that every index of the database agrees with its documents.
     Check,
@@ -188,7 +193,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             rocketchat_dump: None,
         } => generate(&config, messages, seed, json),
-        Command::Export { file } => export(&config, &file),
+        Command::Export {
+            file,
+            include_secrets,
+        } => export(&config, &file, include_secrets),
         Command::Check => check(&config),
         Command::Import {
             path,
@@ -395,8 +403,9 @@ fn generate(_: &Config, _: usize, _: u64, _: bool) -> anyhow::Result<()> {
 }
 
 /// Exports through the running server when there is one (it holds sled's lock), else from
-/// the database directly. The bundle is checked before it replaces `file`.
-fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
+/// the database directly. The bundle is checked, and without `include_secrets` written again
+/// without the secret settings, before it replaces `file`.
+fn export(config: &Config, file: &Path, include_secrets: bool) -> anyhow::Result<()> {
     let online = match config.storage.backend {
         Backend::Sled => rcpush::online_export::request_export(&config.storage.path)?,
         Backend::Postgres => None,
@@ -409,9 +418,16 @@ fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
         }
     };
     let text = std::str::from_utf8(&bundle).context("the export is not UTF-8")?;
-    let count = rcpush::seed::parse(text)
-        .context("the export is incomplete")?
-        .document_count();
+    let mut import = rcpush::seed::parse(text).context("the export is incomplete")?;
+    let dropped = match include_secrets {
+        true => 0,
+        false => rcpush::settings::drop_secrets(&mut import.settings),
+    };
+    let bundle = match dropped {
+        0 => bundle,
+        _ => rcpush::seed::write(&import)?,
+    };
+    let count = import.document_count();
     // The bundle holds password and token hashes: owner-only, like the database.
     let partial = file.with_extension("partial");
     let write = || -> std::io::Result<()> {
@@ -429,6 +445,12 @@ fn export(config: &Config, file: &Path) -> anyhow::Result<()> {
     };
     write().with_context(|| format!("cannot write {}", file.display()))?;
     println!("rcpush: exported {count} documents to {}", file.display());
+    if dropped > 0 {
+        println!(
+            "rcpush: left out {dropped} secret settings (push credentials): enter them again \
+             after a restore, or export with --include-secrets"
+        );
+    }
     Ok(())
 }
 

@@ -250,6 +250,21 @@ pub fn shown_value(id: &str, value: Value) -> Value {
     }
 }
 
+/// Removes the secret settings that hold a value from the setting documents of a backup
+/// made without `--include-secrets`; returns how many it removed. A restore creates them
+/// blank (every known setting is created at start-up), to be entered again.
+pub fn drop_secrets(settings: &mut Vec<Doc>) -> usize {
+    let before = settings.len();
+    settings.retain(|d| {
+        let secret = d
+            .get("_id")
+            .and_then(Value::as_str)
+            .is_some_and(|id| SECRET_SETTINGS.contains(&id));
+        !secret || d.get("value").is_none_or(|v| v.as_str() == Some(""))
+    });
+    before - settings.len()
+}
+
 /// What `getUserPreferences` strips from those ids.
 const PREFERENCE_PREFIX: &str = "Accounts_Default_User_Preferences_";
 

@@ -1,6 +1,7 @@
 //! The HTTP layer: parse a typed request, call one service function, shape the response.
 //! One file per Rocket.Chat namespace; every route is listed here, spelled as in the docs.
 
+mod admin;
 mod auth;
 mod chat;
 mod deliveries;
@@ -27,6 +28,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/rcpush/deliveries",
             web::get().to(deliveries::deliveries_get),
+        )
+        .service(
+            web::scope("/admin")
+                .wrap(admin::security_headers())
+                .route("", web::get().to(admin::index))
+                .route("/login", web::get().to(admin::login_get))
+                .route("/login", web::post().to(admin::login_post))
+                .route("/logout", web::post().to(admin::logout_post))
+                .route("/push", web::get().to(admin::push_get))
+                .route("/admin.css", web::get().to(admin::stylesheet)),
         )
         .service(
             web::scope("/api/rcpush/testing")

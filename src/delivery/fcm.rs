@@ -27,6 +27,7 @@ pub struct Fcm {
 struct CachedToken {
     account: (String, String, String),
     access_token: SecretString,
+    granted: Instant,
     until: Instant,
 }
 
@@ -90,6 +91,14 @@ impl Fcm {
         }
     }
 
+    /// How long ago the cached access token was granted, while it is still in use (the
+    /// admin page's health section; the token itself never leaves this file).
+    pub fn token_age(&self) -> Option<Duration> {
+        let cached = self.token.lock();
+        let token = cached.as_ref().filter(|c| Instant::now() < c.until)?;
+        Some(token.granted.elapsed())
+    }
+
     /// The cached token for `account`, or a new one from its JWT grant. The cache stays
     /// locked during a grant: workers that need a token meanwhile wait for that one rather
     /// than each asking for their own.
@@ -107,10 +116,12 @@ impl Fcm {
         }
         let grant = self.grant(account)?;
         let lifetime = Duration::from_secs(grant.expires_in).saturating_sub(EXPIRY_MARGIN);
+        let granted = Instant::now();
         *cached = Some(CachedToken {
             account: key,
             access_token: grant.access_token.clone(),
-            until: Instant::now() + lifetime,
+            granted,
+            until: granted + lifetime,
         });
         Ok(grant.access_token)
     }

@@ -145,6 +145,11 @@ impl Delivery {
         &self.metrics
     }
 
+    /// The age of this process's cached FCM access token (`None`: none, or testing mode).
+    pub fn fcm_token_age(&self) -> Option<Duration> {
+        self.shared.as_ref()?.fcm.token_age()
+    }
+
     /// Tells the scheduler that `pushes` were just queued (in testing mode, captures them).
     pub fn queued(&self, pushes: &[PendingPush]) {
         if pushes.is_empty() {

@@ -32,6 +32,22 @@ pub fn token_hash(token: &str) -> TokenHash {
     TokenHash(base64::engine::general_purpose::STANDARD.encode(Sha256::digest(token.as_bytes())))
 }
 
+/// The CSRF token of the admin page's forms for `secret`: the session's login token, or
+/// before login a random value of its own cookie. Both live in HttpOnly cookies only, so no
+/// other site can know the token its forged form would need.
+pub fn csrf_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("rcpush admin csrf\0{secret}").as_bytes(),
+    ))
+}
+
+/// Whether `given` is `secret`'s CSRF token (compared as digests, in constant time for
+/// practical purposes).
+pub fn csrf_matches(secret: &str, given: &str) -> bool {
+    !secret.is_empty()
+        && Sha256::digest(csrf_token(secret).as_bytes()) == Sha256::digest(given.as_bytes())
+}
+
 /// Meteor hashes the lower-case hex SHA-256 of a password, so that clients may send either
 /// the password or its digest (`{digest, algorithm:"sha-256"}`).
 pub fn password_digest(password: &str) -> String {
@@ -159,6 +175,11 @@ mod tests {
     fn digest_is_lower_hex() {
         let d = password_digest("x");
         assert!(is_sha256_hex(&d));
+        let token = csrf_token("session");
+        assert!(csrf_matches("session", &token));
+        assert!(!csrf_matches("other", &token));
+        assert!(!csrf_matches("session", ""));
+        assert!(!csrf_matches("", &csrf_token("")));
         assert_eq!(d, d.to_lowercase());
     }
 }

@@ -15,5 +15,6 @@ pub mod names;
 pub mod not_id;
 pub mod notification;
 pub mod push;
+pub mod push_health;
 pub mod text;
 pub mod unread;

@@ -4,6 +4,7 @@
 //! `store/mod.rs`). Nothing here knows HTTP beyond the error catalog it returns.
 
 pub mod access;
+pub mod admin;
 pub mod auth;
 mod deliveries;
 pub mod message_edits;

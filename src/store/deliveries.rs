@@ -1,8 +1,6 @@
 //! The delivery log: one record per push attempt, written in the same durable write as the
 //! attempt's outcome, so that what an admin reads is what the outbox did.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use super::keys;
@@ -80,6 +78,10 @@ pub struct DeliveryFilter {
 }
 
 impl DeliveryFilter {
+    fn is_empty(&self) -> bool {
+        self.message_id.is_none() && self.user_id.is_none() && self.status.is_none()
+    }
+
     fn matches(&self, r: &DeliveryRecord) -> bool {
         self.message_id
             .as_ref()
@@ -100,32 +102,40 @@ impl Store {
         batch.put(Tree::TspushidDelivery, record.key(), encode(record));
     }
 
-    /// The matching records, newest first, from `offset`, at most `count`. Walks the whole
-    /// log (bounded by its trimming) holding only `offset + count` records.
+    /// The matching records, newest first, from `offset`, at most `count`. Unfiltered, it
+    /// walks the log backwards and decodes only the page (the total is the backend's count
+    /// of keys); a filter has to see every record to count the matches, so it walks all.
     pub fn deliveries(
         &self,
         filter: &DeliveryFilter,
         offset: usize,
         count: usize,
     ) -> StoreResult<DeliveryPage> {
-        let keep = offset.saturating_add(count);
-        let mut newest = VecDeque::with_capacity(keep.min(1024));
-        let mut total = 0;
-        self.engine
-            .visit_prefix(Tree::TspushidDelivery, b"", &mut |_, v| {
-                let record: DeliveryRecord = decode(Tree::TspushidDelivery, v)?;
-                if filter.matches(&record) {
-                    total += 1;
-                    if keep > 0 {
-                        if newest.len() == keep {
-                            newest.pop_front();
-                        }
-                        newest.push_back(record);
-                    }
+        let end = offset.saturating_add(count);
+        let unfiltered = filter.is_empty();
+        let mut records = Vec::with_capacity(count.min(1024));
+        let mut seen = 0;
+        self.engine.visit_rev(Tree::TspushidDelivery, &mut |_, v| {
+            if unfiltered && seen >= end {
+                return Ok(false);
+            }
+            if unfiltered && seen < offset {
+                seen += 1;
+                return Ok(true);
+            }
+            let record: DeliveryRecord = decode(Tree::TspushidDelivery, v)?;
+            if filter.matches(&record) {
+                if (offset..end).contains(&seen) {
+                    records.push(record);
                 }
-                Ok(true)
-            })?;
-        let records = newest.into_iter().rev().skip(offset).collect();
+                seen += 1;
+            }
+            Ok(true)
+        })?;
+        let total = match unfiltered {
+            true => self.engine.count(Tree::TspushidDelivery)?,
+            false => seen,
+        };
         Ok(DeliveryPage { records, total })
     }
 
@@ -225,5 +235,51 @@ mod tests {
             [10, 9, 8, 7, 6]
         );
         assert_eq!(store.trim_deliveries(0, 5).unwrap(), 0);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// A page of the backward walk, filtered or not, is the same slice of the whole log
+        /// sorted newest first, and the total counts every match.
+        #[test]
+        fn a_page_is_the_slice_of_the_whole_log_newest_first(
+            log in proptest::collection::vec((0i64..40, 0u8..2, 0u8..4), 0..40),
+            user in proptest::option::of(0u8..2),
+            status in proptest::option::of(0u8..4),
+            offset in 0usize..12,
+            count in 0usize..12,
+        ) {
+            const STATUSES: [DeliveryStatus; 4] = [
+                DeliveryStatus::Sent,
+                DeliveryStatus::Retrying,
+                DeliveryStatus::Pruned,
+                DeliveryStatus::Failed,
+            ];
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&dir.path().join("db"), 4).unwrap();
+            let records: Vec<DeliveryRecord> = log
+                .iter()
+                .enumerate()
+                .map(|(i, (ts, u, s))| DeliveryRecord {
+                    push_id: format!("p{i}"),
+                    ..record(*ts, &format!("u{u}"), STATUSES[*s as usize])
+                })
+                .collect();
+            store.finish_pushes(&[], &records).unwrap();
+            let filter = DeliveryFilter {
+                user_id: user.map(|u| format!("u{u}")),
+                status: status.map(|s| STATUSES[s as usize]),
+                ..DeliveryFilter::default()
+            };
+            let mut expected: Vec<&DeliveryRecord> =
+                records.iter().filter(|r| filter.matches(r)).collect();
+            expected.sort_by_key(|r| std::cmp::Reverse(r.key()));
+            let page = store.deliveries(&filter, offset, count).unwrap();
+            let want: Vec<&DeliveryRecord> =
+                expected.iter().skip(offset).take(count).copied().collect();
+            proptest::prop_assert_eq!(page.records.iter().collect::<Vec<_>>(), want);
+            proptest::prop_assert_eq!(page.total, expected.len());
+        }
     }
 }

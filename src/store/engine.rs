@@ -66,6 +66,11 @@ pub trait Engine: Send + Sync {
     /// Shows `visit` the entries whose keys start with `prefix`, in key order, one at a time
     /// without copying the tree, until it returns false.
     fn visit_prefix(&self, tree: Tree, prefix: &[u8], visit: &mut Visitor<'_>) -> StoreResult<()>;
+    /// Shows `visit` every entry of `tree` in reverse key order (newest first in a tree keyed
+    /// by time), one at a time without copying the tree, until it returns false. Stopping
+    /// early costs only the entries seen (a remote backend fetches a bounded page at a time),
+    /// so the last `n` entries cost O(n), not O(tree).
+    fn visit_rev(&self, tree: Tree, visit: &mut Visitor<'_>) -> StoreResult<()>;
     /// Removes a tree of an earlier schema (see `trees::RETIRED`) with everything in it.
     fn drop_retired(&self, name: &str) -> StoreResult<()>;
     /// Starts a transaction (see `Mode`); dropping it without `commit` abandons its writes.

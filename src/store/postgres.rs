@@ -33,6 +33,8 @@ const SETUP_LOCK: i64 = WRITE_LOCK + 1;
 
 /// Rows fetched per round trip when visiting a whole tree.
 const VISIT_PAGE: i64 = 1000;
+/// The first page of a reverse walk, which doubles up to `VISIT_PAGE`.
+const FIRST_REV_PAGE: i64 = 64;
 
 pub struct PgEngine {
     shared: Arc<Shared>,
@@ -89,6 +91,10 @@ struct Sql {
     scan_from: Arc<str>,
     scan_between: Arc<str>,
     scan_until: Arc<str>,
+    /// The last entries, newest first: `$1` how many.
+    scan_last: Arc<str>,
+    /// The entries below `$1`, newest first: `$2` how many.
+    scan_before: Arc<str>,
     count: Arc<str>,
     any: Arc<str>,
     upsert: Arc<str>,
@@ -114,6 +120,10 @@ impl Sql {
             )),
             scan_until: Arc::from(format!(
                 "SELECT k, v FROM {table} WHERE k < $1 ORDER BY k LIMIT $2"
+            )),
+            scan_last: Arc::from(format!("SELECT k, v FROM {table} ORDER BY k DESC LIMIT $1")),
+            scan_before: Arc::from(format!(
+                "SELECT k, v FROM {table} WHERE k < $1 ORDER BY k DESC LIMIT $2"
             )),
             count: Arc::from(format!("SELECT count(*) FROM {table}")),
             any: Arc::from(format!("SELECT EXISTS (SELECT 1 FROM {table})")),
@@ -411,6 +421,41 @@ impl Engine for PgEngine {
                     from = last.clone();
                     from.push(0);
                 }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn visit_rev(&self, tree: Tree, visit: &mut Visitor<'_>) -> StoreResult<()> {
+        // Page by page from the end, each below the last key seen; pages start small and
+        // grow, so that a caller wanting a few entries fetches few.
+        let mut below: Option<Vec<u8>> = None;
+        let mut size = FIRST_REV_PAGE;
+        loop {
+            let sql = match below {
+                Some(_) => self.sql(tree).scan_before.clone(),
+                None => self.sql(tree).scan_last.clone(),
+            };
+            let bound = below.clone();
+            let page: Entries = self.call(move |c| async move {
+                let statement = c.prepare_cached(&sql).await?;
+                let rows = match &bound {
+                    Some(b) => c.query(&statement, &[b, &size]).await?,
+                    None => c.query(&statement, &[&size]).await?,
+                };
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect()
+            })?;
+            let full = page.len() as i64 == size;
+            for (k, v) in &page {
+                if !visit(k, v)? {
+                    return Ok(());
+                }
+            }
+            size = (size * 2).min(VISIT_PAGE);
+            match page.last() {
+                Some((last, _)) if full => below = Some(last.clone()),
                 _ => return Ok(()),
             }
         }

@@ -116,6 +116,16 @@ impl Engine for SledEngine {
         Ok(())
     }
 
+    fn visit_rev(&self, tree: Tree, visit: &mut Visitor<'_>) -> StoreResult<()> {
+        for entry in self.tree(tree).iter().rev() {
+            let (k, v) = entry?;
+            if !visit(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn drop_retired(&self, name: &str) -> StoreResult<()> {
         self.db.drop_tree(name)?;
         Ok(())

@@ -96,7 +96,8 @@ fn while_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>,
     }
 }
 
-fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
+/// The answer, whatever its status (a transport error panics).
+pub fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
     let resp = match result {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,

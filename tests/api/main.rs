@@ -2,6 +2,7 @@
 //! same modules on PostgreSQL; a module added here is added there too.
 
 mod access_oracle;
+mod admin_page;
 mod auth;
 mod chat;
 mod fake_apns;

@@ -2,6 +2,7 @@
 //! server gets a new database of a private cluster (`support/postgres.rs`).
 
 mod access_oracle;
+mod admin_page;
 mod auth;
 mod chat;
 mod fake_apns;

@@ -26,7 +26,8 @@ fn run_command(mut command: std::process::Command, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn post(server: &Server, path: &str, auth: (&str, &str), body: serde_json::Value) {
+/// Posts `body` as `auth`'s user; panics unless it succeeds.
+pub(crate) fn post(server: &Server, path: &str, auth: (&str, &str), body: serde_json::Value) {
     ureq::post(&server.url(path))
         .set("X-User-Id", auth.0)
         .set("X-Auth-Token", auth.1)
@@ -176,4 +177,54 @@ fn a_workspace_moves_from_sled_to_postgresql_and_back_unchanged() {
     for ((tree, a), (_, b)) in contents(&live).into_iter().zip(contents(&back)) {
         assert_eq!(a, b, "{tree:?} differs after the round trip");
     }
+}
+
+/// The push credentials stay out of a backup unless asked for; with `--include-secrets` a
+/// restore has them again.
+#[test]
+fn export_leaves_the_secret_settings_out_unless_asked() {
+    const SECRET: &str = "apn-key-secret-7f3a";
+    let dir = tempfile::tempdir().unwrap();
+    let (live, plain, full) = (
+        dir.path().join("live"),
+        dir.path().join("plain"),
+        dir.path().join("full"),
+    );
+    let mut command = rcpush(&live);
+    command.env("RCPUSH_SETTINGS_Push_apn_key", SECRET);
+    let server = Server::start(&mut command);
+    let online = dir.path().join("online.json");
+    let said = run(&live, &["export", online.to_str().unwrap()]);
+    assert!(said.contains("--include-secrets"), "{said}");
+    assert!(!std::fs::read_to_string(&online).unwrap().contains(SECRET));
+    assert!(server.terminate().success());
+
+    let without = dir.path().join("without.json");
+    run(&live, &["export", without.to_str().unwrap()]);
+    assert!(!std::fs::read_to_string(&without).unwrap().contains(SECRET));
+    run(&plain, &["seed", without.to_str().unwrap()]);
+    let with = dir.path().join("with.json");
+    let said = run(
+        &live,
+        &["export", "--include-secrets", with.to_str().unwrap()],
+    );
+    assert!(!said.contains("left out"), "{said}");
+    assert!(std::fs::read_to_string(&with).unwrap().contains(SECRET));
+    run(&full, &["seed", with.to_str().unwrap()]);
+
+    let apn_key = |db: &Path| {
+        let store = Store::open(db, 8).unwrap();
+        let (_, doc) = store
+            .entries(Tree::SettingidSetting)
+            .unwrap()
+            .into_iter()
+            .find(|(k, _)| k == b"Push_apn_key")
+            .expect("a restore has every setting");
+        let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+        doc["value"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(apn_key(&full), SECRET);
+    // The plain restore has the setting, blank, once a server has started on it.
+    assert!(Server::start(&mut rcpush(&plain)).terminate().success());
+    assert_eq!(apn_key(&plain), "");
 }

@@ -8,6 +8,7 @@
 //! the machine on their own, the crash trials and the hostile generator, take
 //! `support::heavy()` so that they do not run at once.
 
+mod admin_browser;
 mod backup;
 mod cli;
 mod crash;

@@ -543,3 +543,63 @@ fn a_database_of_a_newer_schema_is_refused_with_one_line() {
         );
     }
 }
+
+/// The delivery log's backward walk pages alike on both backends, across PostgreSQL's
+/// growing pages (64, 128, … rows), filtered or not.
+#[test]
+fn the_delivery_log_pages_alike_on_sled_and_postgresql() {
+    use rcpush::store::{DeliveryFilter, DeliveryRecord, DeliveryStatus, Store};
+    let url = database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let stores = [
+        Store::open(&dir.path().join("db"), 8).unwrap(),
+        Store::open_postgres(&url, 2).unwrap(),
+    ];
+    let records: Vec<DeliveryRecord> = (0..300)
+        .map(|i| DeliveryRecord {
+            push_id: format!("p{i}"),
+            attempt: 1,
+            ts: 1_000 + i / 3,
+            message_id: Some(format!("m{}", i % 7)),
+            user_id: format!("u{}", i % 2),
+            service: "gcm".into(),
+            token_tail: "ABCDEF".into(),
+            transport: "gateway".into(),
+            status: match i % 3 {
+                0 => DeliveryStatus::Sent,
+                _ => DeliveryStatus::Retrying,
+            },
+            next_attempt: None,
+            provider_status: None,
+            reason: None,
+        })
+        .collect();
+    for store in &stores {
+        store.finish_pushes(&[], &records).unwrap();
+    }
+    let filters = [
+        DeliveryFilter::default(),
+        DeliveryFilter {
+            message_id: Some("m3".into()),
+            status: Some(DeliveryStatus::Retrying),
+            ..DeliveryFilter::default()
+        },
+    ];
+    for filter in &filters {
+        for (offset, count) in [(0, 50), (60, 10), (190, 100), (299, 5), (400, 5)] {
+            let [sled, postgres] = stores
+                .each_ref()
+                .map(|s| s.deliveries(filter, offset, count).unwrap());
+            assert_eq!(
+                sled.records, postgres.records,
+                "{filter:?} {offset} {count}"
+            );
+            assert_eq!(sled.total, postgres.total);
+        }
+    }
+    let page = stores[1].deliveries(&filters[0], 60, 10).unwrap();
+    assert_eq!(
+        (page.total, page.records[0].push_id.as_str()),
+        (300, "p239")
+    );
+}
