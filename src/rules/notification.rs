@@ -249,7 +249,9 @@ impl SharedNotification {
         let bytes = serde_json::to_vec(n)?;
         let badge = n.badge.to_string();
         let start = BEFORE_BADGE.len() + badge.len();
-        let end = bytes.len().checked_sub(n.apn.category.len() + AFTER_CATEGORY.len());
+        let end = bytes
+            .len()
+            .checked_sub(n.apn.category.len() + AFTER_CATEGORY.len());
         let shaped = bytes.starts_with(BEFORE_BADGE)
             && bytes.get(BEFORE_BADGE.len()..start) == Some(badge.as_bytes())
             && end.is_some_and(|end| {

@@ -36,7 +36,12 @@ impl Prepared {
     }
 
     /// Whether the notification is still the one `room`, `sender` and `settings` give.
-    pub fn made_from(&self, room: &Arc<Room>, sender: &Arc<Names>, settings: &Arc<Snapshot>) -> bool {
+    pub fn made_from(
+        &self,
+        room: &Arc<Room>,
+        sender: &Arc<Names>,
+        settings: &Arc<Snapshot>,
+    ) -> bool {
         Arc::ptr_eq(&self.room, room)
             && Arc::ptr_eq(&self.sender, sender)
             && Arc::ptr_eq(&self.settings, settings)

@@ -14,8 +14,8 @@ use crate::model::message::MessageView;
 use crate::model::push_token::{PushToken, Service};
 use crate::model::time;
 use crate::rules::notification::SharedNotification;
-use crate::settings::Snapshot;
 use crate::rules::push::{test_push_body, Target};
+use crate::settings::Snapshot;
 use crate::settings::DEFAULT_PUSH_GATEWAY;
 use crate::store::{PendingPush, Registration};
 

@@ -449,7 +449,10 @@ fn push_get_answers_from_the_current_message_room_and_settings_after_each_change
     let app = spawn_app();
     let notification = |who| push_get(&app, VB_MESSAGE, who).json()["data"]["notification"].clone();
     let first = notification(RODRIQ);
-    assert_eq!((&first["title"], &first["text"]), (&json!("#vb"), &json!("rodriq: fsfs")));
+    assert_eq!(
+        (&first["title"], &first["text"]),
+        (&json!("#vb"), &json!("rodriq: fsfs"))
+    );
     let badges = [RODRIQ, ALICE].map(|who| notification(who)["badge"].clone());
     assert_eq!(badges, [json!(2), json!(0)], "each reader's own badge");
 
@@ -469,7 +472,10 @@ fn push_get_answers_from_the_current_message_room_and_settings_after_each_change
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let n = notification(ALICE);
-    assert_eq!((&n["title"], &n["payload"]["name"]), (&json!("#renamed"), &json!("renamed")));
+    assert_eq!(
+        (&n["title"], &n["payload"]["name"]),
+        (&json!("#renamed"), &json!("renamed"))
+    );
 
     let r = app.post(
         "/api/v1/settings/Site_Url",
@@ -477,7 +483,10 @@ fn push_get_answers_from_the_current_message_room_and_settings_after_each_change
         &json!({"value": "https://chat.example"}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(notification(ALICE)["payload"]["host"], "https://chat.example/");
+    assert_eq!(
+        notification(ALICE)["payload"]["host"],
+        "https://chat.example/"
+    );
 
     let r = app.post(
         "/api/v1/chat.delete",
