@@ -213,15 +213,15 @@ pub fn build_notification<'a>(
             ),
         },
         apn: Apn {
-            category: apn_category(room, receiver),
+            category: apn_category(room.ro, room.muted, receiver.username),
         },
     }
 }
 
 /// `apn.category`: whether the receiver may answer from the notification
-/// (`enableNotificationReplyButton`, mobile.ts).
-pub fn apn_category(room: &RoomView<'_>, receiver: &ReceiverView<'_>) -> &'static str {
-    if reply_enabled(room, receiver) {
+/// (`enableNotificationReplyButton`, mobile.ts): not in a read-only room, nor when muted.
+pub fn apn_category(read_only: bool, muted: &[&str], receiver: Option<&str>) -> &'static str {
+    if reply_enabled(read_only, muted, receiver) {
         "MESSAGE"
     } else {
         "MESSAGE_NOREPLY"
@@ -337,11 +337,11 @@ fn room_name<'a>(
 }
 
 /// `enableNotificationReplyButton` (mobile.ts).
-fn reply_enabled(room: &RoomView<'_>, receiver: &ReceiverView<'_>) -> bool {
-    match truthy(receiver.username) {
+fn reply_enabled(read_only: bool, muted: &[&str], receiver: Option<&str>) -> bool {
+    match truthy(receiver) {
         None => false,
-        Some(_) if room.ro => false,
-        Some(username) => !room.muted.contains(&username),
+        Some(_) if read_only => false,
+        Some(username) => !muted.contains(&username),
     }
 }
 
@@ -935,7 +935,7 @@ mod tests {
             for (reader, badge) in [(first, badges.0), (second, badges.1)] {
                 let own = build_notification(&settings(), &m, &room, &reader, &RODRIQ, badge);
                 let mut spliced = Vec::new();
-                shared.write(badge, apn_category(&room, &reader), &mut spliced);
+                shared.write(badge, apn_category(room.ro, room.muted, reader.username), &mut spliced);
                 prop_assert_eq!(String::from_utf8(spliced).unwrap(), json(&own));
             }
         }

@@ -63,6 +63,24 @@ pub fn apns_certificate(pem: &str) -> Credential {
     }
 }
 
+/// `Push_apn_auth_key` with `Push_apn_key_id` and `Push_apn_team_id`: token authentication,
+/// an EC key in PEM (Apple's `.p8`) that signs the ES256 provider tokens, named by key id.
+pub fn apns_token_key(pem: &str, key_id: &str, team_id: &str) -> Credential {
+    if pem.trim().is_empty() {
+        return Credential::Missing;
+    }
+    if key_id.is_empty() || team_id.is_empty() {
+        return Credential::Invalid("the key id and the team id must be set with the key".into());
+    }
+    match jsonwebtoken::EncodingKey::from_ec_pem(pem.trim().as_bytes()) {
+        Ok(_) => Credential::Valid {
+            name: format!("key {key_id} of team {team_id}"),
+            expires: None,
+        },
+        Err(_) => Credential::Invalid("not an EC private key in PEM (.p8)".into()),
+    }
+}
+
 /// `Push_apn_key`: a PEM private key (encrypted or not; the passphrase is not tried here).
 pub fn apns_key(pem: &str) -> Credential {
     let text = pem.trim();
@@ -113,6 +131,23 @@ mod tests {
         assert_eq!(
             apns_key("hunter2"),
             Credential::Invalid("not a PEM private key".into())
+        );
+        let p8 = include_str!("../../tests/fixtures/apns-test-auth-key.p8");
+        assert_eq!(
+            apns_token_key(p8, "ABC123DEFG", "TEAM123456"),
+            Credential::Valid {
+                name: "key ABC123DEFG of team TEAM123456".into(),
+                expires: None
+            }
+        );
+        assert_eq!(apns_token_key("", "k", "t"), Credential::Missing);
+        assert!(matches!(
+            apns_token_key(p8, "", "t"),
+            Credential::Invalid(_)
+        ));
+        assert_eq!(
+            apns_token_key("hunter2", "k", "t"),
+            Credential::Invalid("not an EC private key in PEM (.p8)".into())
         );
         assert_eq!(fcm_credentials(""), Credential::Missing);
         let Credential::Invalid(why) = fcm_credentials(r#"{"secret-ish": "hunter2"}"#) else {

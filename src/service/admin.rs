@@ -16,7 +16,9 @@ use crate::model::id::UserId;
 use crate::model::time;
 use crate::rules::credentials::{csrf_matches, csrf_token, password_digest, token_hash};
 use crate::rules::push::{body_message_id, token_tail, transport, Transport};
-use crate::rules::push_health::{apns_certificate, apns_key, fcm_credentials, Credential};
+use crate::rules::push_health::{
+    apns_certificate, apns_key, apns_token_key, fcm_credentials, Credential,
+};
 use crate::store::{DeliveryFilter, DeliveryPage};
 
 /// How long after the login a session of the page lasts.
@@ -90,6 +92,8 @@ pub struct Health {
     pub apns_production: bool,
     pub apns_cert: Credential,
     pub apns_key: Credential,
+    /// Token authentication, preferred to the certificate when its key is set.
+    pub apns_token: Credential,
 }
 
 /// Everything `/admin/push` shows.
@@ -267,6 +271,11 @@ impl Services {
             apns_production: s.push_production,
             apns_cert: apns_certificate(s.push_apn.cert.expose_secret()),
             apns_key: apns_key(s.push_apn.key.expose_secret()),
+            apns_token: apns_token_key(
+                s.push_apn_token.key.expose_secret(),
+                &s.push_apn_token.key_id,
+                &s.push_apn_token.team_id,
+            ),
         }
     }
 }

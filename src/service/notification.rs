@@ -45,12 +45,11 @@ pub(super) fn needs_receiver_subscription(room: &Room) -> bool {
 
 /// `apn.category` of a notification in `room` for `receiver`.
 pub(super) fn apn_category(room: &Room, receiver: &Identity) -> &'static str {
-    let muted = room.muted();
-    let receiver = ReceiverView {
-        username: receiver.username.as_deref(),
-        subscription_name: None,
-    };
-    notification::apn_category(&room_view(room, &muted), &receiver)
+    notification::apn_category(
+        room.read_only(),
+        &room.muted(),
+        receiver.username.as_deref(),
+    )
 }
 
 /// Everything a notification is built from.

@@ -272,6 +272,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          the saturation figures are shared with it. Micro-benchmarks of the request's pure work: \
          `cargo bench --bench rules`."
     )?;
+    let before = dir.join("push-get-before.json");
+    if before.exists() {
+        before_after(
+            &mut md,
+            &serde_json::from_str(&std::fs::read_to_string(before)?)?,
+            &data,
+        )?;
+    }
     let writes = dir.join("write-results.json");
     if writes.exists() {
         write_path(
@@ -287,6 +295,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
     std::fs::write(root.join("BENCHMARKS.md"), md)?;
+    Ok(())
+}
+
+/// push.get of an earlier build (`benchmarks/push-get-before.json`, written by
+/// `run.py --binary OLD --out …`) beside this run, size by size.
+fn before_after(md: &mut String, before: &Value, after: &Value) -> std::fmt::Result {
+    writeln!(
+        md,
+        "\n## push.get before and after\n\n\
+         Before: `{}`, measured with `{}` on the same machine and datasets as the tables above. \
+         Each cell is before → after.\n",
+        before["binary"].as_str().unwrap_or("?"),
+        before["command"].as_str().unwrap_or("?"),
+    )?;
+    writeln!(md, "| messages | ratio to /api/info, recent | ratio, any message | p50 at 1,000 req/s, recent (ms) | p50, any (ms) | RSS after any message (MB) |")?;
+    writeln!(md, "|---:|---:|---:|---:|---:|---:|")?;
+    let runs = |d: &Value| d["runs"].as_array().cloned().unwrap_or_default();
+    let (old, new) = (runs(before), runs(after));
+    for n in &new {
+        let Some(o) = old.iter().find(|o| o["messages"] == n["messages"]) else {
+            continue;
+        };
+        let cell = |key: &str, digits: usize, scale: f64| {
+            format!(
+                "{} → {}",
+                fmt(num(o, key).map(|v| v * scale), digits),
+                fmt(num(n, key).map(|v| v * scale), digits)
+            )
+        };
+        writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            n["messages"],
+            cell("ratio", 2, 1.0),
+            cell("all_messages.ratio", 2, 1.0),
+            cell("fixed_p50_ms", 3, 1.0),
+            cell("all_messages.fixed_p50_ms", 3, 1.0),
+            cell("all_messages.rss_kb", 1, 1.0 / 1024.0),
+        )?;
+    }
     Ok(())
 }
 

@@ -116,6 +116,7 @@ fn health(h: &Health, now: i64) -> Markup {
                 @let trio = if h.apns_production { "production" } else { "development" };
                 tr { th { "APNs certificate (" (trio) ")" } td { (credential(&h.apns_cert, now)) } }
                 tr { th { "APNs key (" (trio) ")" } td { (credential(&h.apns_key, now)) } }
+                tr { th { "APNs token key (both)" } td { (credential(&h.apns_token, now)) } }
             }
         }
     }
