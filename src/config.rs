@@ -78,7 +78,7 @@ pub struct StorageConfig {
     pub backend: Backend,
     /// The sled database's directory.
     pub path: PathBuf,
-    /// Memory for cached data, in MiB: a quarter for push.get's prepared messages, the rest
+    /// Memory for cached data, in MiB: half for push.get's prepared messages, half
     /// for sled's page cache (sled only).
     pub cache_mb: u64,
     /// PostgreSQL: `postgres://user:password@host:port/database` (or a key=value string);
@@ -91,12 +91,12 @@ pub struct StorageConfig {
 impl StorageConfig {
     /// sled's share of `cache_mb`.
     pub fn sled_cache_mb(&self) -> u64 {
-        self.cache_mb - self.cache_mb / 4
+        self.cache_mb - self.cache_mb / 2
     }
 
     /// push.get's share of `cache_mb`, in bytes.
     pub fn prepared_cache_bytes(&self) -> u64 {
-        (self.cache_mb / 4).saturating_mul(1024 * 1024)
+        (self.cache_mb / 2).saturating_mul(1024 * 1024)
     }
 }
 

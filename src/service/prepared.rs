@@ -1,9 +1,10 @@
 //! push.get's work per message, done once for all its readers: the stored message and its
 //! notification serialised without the reader's badge and category, kept in a cache bounded
-//! by bytes. Every use checks the entry against what it was made from: the stored message,
-//! the room, the sender's names and the settings, which the store and the settings hand out
-//! as shared values that a change replaces. The entry holds those values, so a replaced one
-//! can never be mistaken for the current one.
+//! by bytes. Every use checks the entry against what it was made from: the message's version
+//! in the store (which moves with every write to it, so an unchanged message is not read
+//! again), and the room, the sender's names and the settings, which the store and the
+//! settings hand out as shared values that a change replaces. The entry holds those values,
+//! so a replaced one can never be mistaken for the current one.
 
 use std::sync::Arc;
 
@@ -17,8 +18,10 @@ use crate::settings::Snapshot;
 
 /// A message prepared for push.get.
 pub struct Prepared {
-    /// The stored message, as push.get returns it (shared with the store's cache).
-    pub message: Arc<Box<str>>,
+    /// The stored message, as push.get returns it.
+    pub message: Box<str>,
+    /// The store's version of the message when it was read (`Store::message_version`).
+    pub version: u64,
     pub room_id: Box<str>,
     pub sender_id: Box<str>,
     pub notification: SharedNotification,
@@ -29,12 +32,6 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Whether this was prepared from `stored`: the same value the store handed out, or
-    /// the same text read again.
-    pub fn is_of(&self, stored: &Arc<Box<str>>) -> bool {
-        Arc::ptr_eq(&self.message, stored) || self.message == *stored
-    }
-
     /// Whether the notification is still the one `room`, `sender` and `settings` give.
     pub fn made_from(
         &self,

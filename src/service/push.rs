@@ -74,13 +74,11 @@ impl Services {
     /// order of spec §1.3: E message not found; F room not found; G not allowed; H sender not
     /// found. The reader-independent part comes from the prepared cache when it is current.
     pub fn push_get(&self, caller: &Caller, id: &MessageId) -> ApiResult<PushGetAnswer> {
-        let stored = self
-            .store
-            .message_json(id)?
-            .ok_or(ApiError::MessageNotFound)?;
+        // Read before the message: an entry of this version saw the message as it is now.
+        let version = self.store.message_version(id);
         let settings = self.settings.snapshot();
-        let prepared = match self.prepared.get(id) {
-            Some(p) if p.is_of(&stored) => {
+        let prepared = match self.prepared.get(id).filter(|p| p.version == version) {
+            Some(p) => {
                 let room = self.readable_room(&caller.identity, &p.room_id)?;
                 let sender = self
                     .store
@@ -88,10 +86,10 @@ impl Services {
                     .ok_or(ApiError::SenderNotFound)?;
                 match p.made_from(&room, &sender, &settings) {
                     true => p,
-                    false => self.prepare(caller, id, stored, settings)?,
+                    false => self.prepare(caller, id, version, settings)?,
                 }
             }
-            _ => self.prepare(caller, id, stored, settings)?,
+            None => self.prepare(caller, id, version, settings)?,
         };
         Ok(PushGetAnswer {
             badge: self.store.badge(caller.id())?,
@@ -107,9 +105,13 @@ impl Services {
         &self,
         caller: &Caller,
         id: &MessageId,
-        stored: Arc<Box<str>>,
+        version: u64,
         settings: Arc<Snapshot>,
     ) -> ApiResult<Arc<Prepared>> {
+        let stored = self
+            .store
+            .message_json(id)?
+            .ok_or(ApiError::MessageNotFound)?;
         let view = MessageView::parse(&stored).map_err(|e| {
             ApiError::Internal(anyhow::anyhow!("stored message {}: {e}", id.as_str()))
         })?;
@@ -139,7 +141,8 @@ impl Services {
             .map_err(|e| ApiError::Internal(e.into()))?;
         let room_id = view.rid.as_ref().into();
         let prepared = Arc::new(Prepared {
-            message: stored.clone(),
+            message: stored,
+            version,
             room_id,
             sender_id: sender_id.into_boxed_str(),
             notification,

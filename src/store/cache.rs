@@ -21,9 +21,8 @@ use crate::store::LoginToken;
 
 const SHARDS: usize = 8;
 
-/// Messages cached: push.get's prepared notifications (a quarter of `storage.cache_mb`)
-/// hold about as many at the default size.
-const MESSAGES: usize = 4096;
+/// Buckets of message versions: 512 KiB, whatever the number of messages.
+const VERSION_BUCKETS: usize = 1 << 16;
 
 type Shard<V> = RwLock<HashMap<Box<[u8]>, Arc<V>>>;
 
@@ -45,11 +44,7 @@ impl<V> Cache<V> {
     }
 
     fn shard(&self, key: &[u8]) -> &Shard<V> {
-        // FNV-1a: keys are ids and hashes, short and well spread.
-        let hash = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-        });
-        &self.shards[(hash % SHARDS as u64) as usize]
+        &self.shards[(fnv1a(key) % SHARDS as u64) as usize]
     }
 
     /// The cached value of `key`, else what `load` finds (cached when it is something).
@@ -100,18 +95,60 @@ impl<V> Cache<V> {
 }
 
 /// One cache per decoded view. Sizes hold every user and room of a small server (10,000
-/// users, a few thousand rooms) in at most ~15 MB, and bound memory on any database; the
-/// newest messages a server's devices ask push.get for (a few thousand, ~1 KB each) and
-/// every badge. Disabled, they hold nothing: every read goes to the engine.
+/// users, a few thousand rooms) in at most ~15 MB, and bound memory on any database.
+/// Disabled, they hold nothing: every read goes to the engine.
 pub(super) struct Caches {
     pub tokens: Cache<LoginToken>,
     pub identities: Cache<Identity>,
     pub names: Cache<Names>,
     pub rooms: Cache<Room>,
-    /// Stored message bytes: a message is fetched by each member it notified, within
-    /// seconds of its posting.
-    pub messages: Cache<Box<str>>,
     pub badges: Cache<i64>,
+    pub message_versions: Versions,
+}
+
+/// Tells whether a message may have changed since a reader last looked, without reading
+/// it: a counter per bucket of message ids, moved after every write to a message of the
+/// bucket has been applied (so a version read before a read of the message is never newer
+/// than what that read saw). Equal versions mean the message is as it was; a write to
+/// another message of the same bucket only costs its readers one read.
+pub(super) struct Versions {
+    /// Moved by `clear`, for writes that may have touched any message.
+    all: AtomicU64,
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Versions {
+    fn new() -> Versions {
+        Versions {
+            all: AtomicU64::new(0),
+            buckets: (0..VERSION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn bucket(&self, key: &[u8]) -> &AtomicU64 {
+        &self.buckets[(fnv1a(key) % VERSION_BUCKETS as u64) as usize]
+    }
+
+    /// Grows whenever the message under `key` may have changed.
+    pub fn of(&self, key: &[u8]) -> u64 {
+        // Both only grow, so their sum grows when either does.
+        self.all.load(Ordering::SeqCst) + self.bucket(key).load(Ordering::SeqCst)
+    }
+
+    fn moved(&self, key: &[u8]) {
+        self.bucket(key).fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn clear(&self) {
+        self.all.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// FNV-1a: keys are ids and hashes, short and well spread.
+fn fnv1a(key: &[u8]) -> u64 {
+    key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 impl Caches {
@@ -122,8 +159,8 @@ impl Caches {
             identities: Cache::new(size(16_384)),
             names: Cache::new(size(16_384)),
             rooms: Cache::new(size(4096)),
-            messages: Cache::new(size(MESSAGES)),
             badges: Cache::new(size(16_384)),
+            message_versions: Versions::new(),
         }
     }
 
@@ -137,7 +174,7 @@ impl Caches {
                 self.names.invalidate(key);
             }
             Tree::RoomidRoom => self.rooms.invalidate(key),
-            Tree::MessageidMessage => self.messages.invalidate(key),
+            Tree::MessageidMessage => self.message_versions.moved(key),
             Tree::UseridBadge => self.badges.invalidate(key),
             _ => {}
         }
@@ -149,8 +186,8 @@ impl Caches {
         self.identities.clear();
         self.names.clear();
         self.rooms.clear();
-        self.messages.clear();
         self.badges.clear();
+        self.message_versions.clear();
     }
 
     pub fn holds(tree: Tree) -> bool {
@@ -168,6 +205,24 @@ impl Caches {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_s_version_moves_with_each_write_to_it_and_with_a_clear() {
+        let caches = Caches::new(true);
+        let version = |k: &[u8]| caches.message_versions.of(k);
+        let (a, b) = (version(b"a"), version(b"b"));
+        caches.invalidate(Tree::MessageidMessage, b"a");
+        assert!(version(b"a") > a);
+        caches.invalidate(Tree::RoomidRoom, b"b");
+        assert_eq!(
+            version(b"b"),
+            b,
+            "another tree's write leaves messages alone"
+        );
+        let a = version(b"a");
+        caches.clear();
+        assert!(version(b"a") > a && version(b"b") > b);
+    }
 
     #[test]
     fn a_load_that_raced_a_write_is_not_kept() {

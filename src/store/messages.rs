@@ -102,16 +102,21 @@ impl Store {
     }
 
     /// The stored text of a message, unparsed (push.get parses it only when it has not
-    /// prepared it already). The same value is returned until the message changes.
-    pub fn message_json(&self, id: &str) -> StoreResult<Option<Arc<Box<str>>>> {
-        self.caches.messages.get_or_load(id.as_bytes(), || {
-            match self.engine.get(Tree::MessageidMessage, id.as_bytes())? {
-                None => Ok(None),
-                Some(bytes) => String::from_utf8(bytes)
-                    .map(|s| Some(s.into_boxed_str()))
-                    .map_err(|e| super::corrupt(Tree::MessageidMessage, e)),
-            }
-        })
+    /// prepared it already).
+    pub fn message_json(&self, id: &str) -> StoreResult<Option<Box<str>>> {
+        match self.engine.get(Tree::MessageidMessage, id.as_bytes())? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(|s| Some(s.into_boxed_str()))
+                .map_err(|e| super::corrupt(Tree::MessageidMessage, e)),
+        }
+    }
+
+    /// Grows whenever the message `id` may have changed: read it before the message, and
+    /// an equal version later means the message read is still the stored one. Only on a
+    /// database no other process writes to (`is_shared` false).
+    pub fn message_version(&self, id: &str) -> u64 {
+        self.caches.message_versions.of(id.as_bytes())
     }
 
     pub fn message(&self, id: &str) -> StoreResult<Option<Message>> {
