@@ -9,7 +9,7 @@ use std::io::Read;
 use anyhow::{bail, Context};
 use bson::RawDocumentBuf;
 
-use super::source::{is_rocketchat, read_document, read_word, At, Found, Sink};
+use super::document::{is_rocketchat, read_document, read_word, At, Found, Sink};
 
 /// `0x8199e26d`, little-endian.
 pub const MAGIC: [u8; 4] = [0x6d, 0xe2, 0x99, 0x81];

@@ -11,6 +11,7 @@
 //!    put of the same key and value), and a finished import is not applied twice.
 
 pub mod archive;
+mod document;
 #[cfg(feature = "bench-data")]
 pub mod fixture;
 pub mod prepare;
@@ -32,7 +33,8 @@ use sha2::{Digest, Sha256};
 use crate::model::{time, Message};
 use crate::store::{Import, ImportedMessage, Store};
 use prepare::{Context, Prepared, Tally, MESSAGES};
-use source::{At, Found, Kind, Sink};
+use document::{At, Found, Sink};
+use source::Kind;
 
 /// What `rcpush import` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -542,8 +544,8 @@ fn each_staged(
         file: path.display().to_string(),
         offset: 0,
     };
-    while let Some(word) = source::read_word(&mut input, &at)? {
-        let bytes = source::read_document(&mut input, word, &at)?;
+    while let Some(word) = document::read_word(&mut input, &at)? {
+        let bytes = document::read_document(&mut input, word, &at)?;
         let raw = RawDocumentBuf::from_bytes(bytes)?;
         each(&raw)?;
     }

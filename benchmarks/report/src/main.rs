@@ -180,18 +180,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let by_size = |n: f64| runs.iter().find(|r| num(r, "messages") == Some(n));
     let mut targets: Vec<(String, String, Option<bool>)> = Vec::new();
-    for (key, which) in [
-        ("ratio", "recent messages"),
-        ("all_messages.ratio", "any message"),
+    // Issue 17's targets: 0.7 for recent messages, 0.6 for any.
+    for (key, which, floor) in [
+        ("ratio", "recent messages", 0.7),
+        ("all_messages.ratio", "any message", 0.6),
     ] {
         let worst = runs
             .iter()
             .filter_map(|r| num(r, key))
             .fold(f64::INFINITY, f64::min);
         targets.push((
-            format!("push.get ≥ 0.7× the baseline's throughput ({which})"),
+            format!("push.get ≥ {floor}× the baseline's throughput at every size ({which})"),
             format!("lowest ratio {worst:.2}"),
-            worst.is_finite().then_some(worst >= 0.7),
+            worst.is_finite().then_some(worst >= floor),
         ));
     }
     let worst_p99 = runs
@@ -204,17 +205,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (!runs.is_empty()).then_some(worst_p99 <= 2.0),
     ));
     if let (Some(small), Some(big)) = (by_size(1e3), by_size(1e6)) {
-        for (key, which) in [
-            ("fixed_p50_ms", "recent messages"),
-            ("all_messages.fixed_p50_ms", "any message"),
+        for (key, which, most) in [
+            ("fixed_p50_ms", "recent messages", 1.2),
+            ("all_messages.fixed_p50_ms", "any message", 1.4),
         ] {
             if let (Some(a), Some(b)) = (num(small, key), num(big, key)) {
                 targets.push((
                     format!(
-                        "latency at 1M messages ≤ 1.2× latency at 1k (p50, 1,000 req/s, {which})"
+                        "latency at 1M messages ≤ {most}× latency at 1k (p50, 1,000 req/s, {which})"
                     ),
                     format!("{b:.3} ms vs {a:.3} ms: {:.2}×", b / a),
-                    Some(b <= 1.2 * a),
+                    Some(b <= most * a),
                 ));
             }
         }
@@ -335,6 +336,29 @@ fn before_after(md: &mut String, before: &Value, after: &Value) -> std::fmt::Res
             cell("all_messages.rss_kb", 1, 1.0 / 1024.0),
         )?;
     }
+    writeln!(
+        md,
+        "\n**What moved the figures.** Before, each push.get parsed the stored message, built \
+         the notification (markdown filter, emoji, names) and encoded it, and read the message \
+         and the badge from sled: about 21 µs of server CPU per request against 7 µs for \
+         `/api/info` (`perf stat` on the server, 100k messages). Now a message's notification is \
+         serialised once for all its readers and kept with the message's text, in a cache bounded \
+         by bytes (half of `storage.cache_mb`); each use checks it against the message's write \
+         version (a counter per bucket of message ids, moved by every write, so an unchanged \
+         message is not read again), the room, the sender's names and the settings, and splices \
+         in the reader's badge (now cached too) and reply category. When the message is \
+         prepared, a request costs about 11 µs. The newest 10,000 messages fit in the budget, \
+         hence the recent-message ratios. Any message of a large database rarely is prepared, \
+         and a read that misses sled's cache pulls and decodes a whole leaf of up to 16 messages: \
+         that cost, and sled's share of `cache_mb` halved to make room, is why any-message \
+         throughput at 1M did not improve. Memory: sled 0.34 applies its LRU only once 64 \
+         accesses have queued on one of its 256 shards (`lru.rs`), so pages stay resident \
+         whatever `cache_capacity` says; with `cache_mb = 4` the build before still held 55 MB \
+         serving every message of 100k (42 MB of it heap, after `malloc_trim`). So the RSS \
+         figures follow sled's residency, plus the prepared notifications now. Also measured \
+         and not adopted: mimalloc raised push.get throughput by about 40% (one run, on a busy \
+         machine), but with it or jemalloc the same run held 20 to 45 MB more."
+    )?;
     Ok(())
 }
 
