@@ -27,7 +27,7 @@ pub async fn push_get(
 ) -> ApiResult<HttpResponse> {
     let id = query_string(&query, "id")?;
     let answer = services.push_get(&caller, &MessageId::new(id))?;
-    let mut body = Vec::with_capacity(answer.len() + 64);
+    let mut body = Vec::with_capacity(answer.size_hint());
     body.extend_from_slice(br#"{"data":{"message":"#);
     body.extend_from_slice(answer.message());
     body.extend_from_slice(br#","notification":"#);

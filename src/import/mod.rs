@@ -32,8 +32,8 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{time, Message};
 use crate::store::{Import, ImportedMessage, Store};
-use prepare::{Context, Prepared, Tally, MESSAGES};
 use document::{At, Found, Sink};
+use prepare::{Context, Prepared, Tally, MESSAGES};
 use source::Kind;
 
 /// What `rcpush import` was asked to do.

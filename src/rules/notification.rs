@@ -280,12 +280,8 @@ impl SharedNotification {
     }
 
     /// Bytes held (what a cache weighs it by).
-    pub fn len(&self) -> usize {
+    pub fn byte_len(&self) -> usize {
         self.middle.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.middle.is_empty()
     }
 }
 

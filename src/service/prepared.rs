@@ -2,9 +2,9 @@
 //! notification serialised without the reader's badge and category, kept in a cache bounded
 //! by bytes. Every use checks the entry against what it was made from: the message's version
 //! in the store (which moves with every write to it, so an unchanged message is not read
-//! again), and the room, the sender's names and the settings, which the store and the
-//! settings hand out as shared values that a change replaces. The entry holds those values,
-//! so a replaced one can never be mistaken for the current one.
+//! again), the room's and the sender's fields that shape the notification, compared by
+//! value, and the settings, which are replaced as a whole on change (the entry holds the
+//! snapshot, so a replaced one can never be mistaken for the current one).
 
 use std::sync::Arc;
 
@@ -25,23 +25,63 @@ pub struct Prepared {
     pub room_id: Box<str>,
     pub sender_id: Box<str>,
     pub notification: SharedNotification,
-    /// What the notification was made from.
-    pub room: Arc<Room>,
-    pub sender: Arc<Names>,
+    pub made_from: MadeFrom,
     pub settings: Arc<Snapshot>,
 }
 
 impl Prepared {
     /// Whether the notification is still the one `room`, `sender` and `settings` give.
-    pub fn made_from(
-        &self,
-        room: &Arc<Room>,
-        sender: &Arc<Names>,
-        settings: &Arc<Snapshot>,
-    ) -> bool {
-        Arc::ptr_eq(&self.room, room)
-            && Arc::ptr_eq(&self.sender, sender)
-            && Arc::ptr_eq(&self.settings, settings)
+    pub fn is_current(&self, room: &Room, sender: &Names, settings: &Arc<Snapshot>) -> bool {
+        Arc::ptr_eq(&self.settings, settings) && self.made_from.matches(room, sender)
+    }
+}
+
+/// The fields of the room and of the sender that shape a notification (besides its reply
+/// category, which is the reader's), kept by value: holding the room itself would keep
+/// every version of a busy room alive, since each post replaces it.
+#[derive(Debug)]
+pub struct MadeFrom {
+    room_type: Box<str>,
+    room_name: Option<Box<str>>,
+    room_fname: Option<Box<str>>,
+    room_prid: Option<Box<str>>,
+    room_members: usize,
+    sender_username: Option<Box<str>>,
+    sender_name: Option<Box<str>>,
+}
+
+impl MadeFrom {
+    pub fn of(room: &Room, sender: &Names) -> MadeFrom {
+        let owned = |s: Option<&str>| s.map(Box::from);
+        MadeFrom {
+            room_type: room.t().into(),
+            room_name: owned(room.name()),
+            room_fname: owned(room.fname()),
+            room_prid: owned(room.prid()),
+            room_members: room.uids().len(),
+            sender_username: owned(sender.username.as_deref()),
+            sender_name: owned(sender.name.as_deref()),
+        }
+    }
+
+    fn matches(&self, room: &Room, sender: &Names) -> bool {
+        *self.room_type == *room.t()
+            && self.room_name.as_deref() == room.name()
+            && self.room_fname.as_deref() == room.fname()
+            && self.room_prid.as_deref() == room.prid()
+            && self.sender_username.as_deref() == sender.username.as_deref()
+            && self.sender_name.as_deref() == sender.name.as_deref()
+            && self.room_members == room.uids().len()
+    }
+
+    fn byte_len(&self) -> usize {
+        let len = |s: &Option<Box<str>>| s.as_deref().map_or(0, str::len);
+        self.room_type.len()
+            + len(&self.room_name)
+            + len(&self.room_fname)
+            + len(&self.room_prid)
+            + len(&self.sender_username)
+            + len(&self.sender_name)
     }
 }
 
@@ -53,9 +93,13 @@ struct ByBytes;
 
 impl Weighter<Box<str>, Arc<Prepared>> for ByBytes {
     fn weight(&self, key: &Box<str>, p: &Arc<Prepared>) -> u64 {
-        (key.len() + p.message.len() + p.room_id.len() + p.sender_id.len() + p.notification.len())
-            as u64
-            + ENTRY_OVERHEAD
+        let bytes = key.len()
+            + p.message.len()
+            + p.room_id.len()
+            + p.sender_id.len()
+            + p.notification.byte_len()
+            + p.made_from.byte_len();
+        bytes as u64 + ENTRY_OVERHEAD
     }
 }
 

@@ -1,22 +1,21 @@
 //! push.get (a message and its notification), device registration, push.info, push.test.
 
-use serde::Serialize;
-
 use std::sync::Arc;
+
+use serde::Serialize;
 
 use super::auth::Caller;
 use super::notification::{apn_category, needs_receiver_subscription, with_notification, Parts};
-use super::prepared::Prepared;
+use super::prepared::{MadeFrom, Prepared};
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::MessageId;
 use crate::model::message::MessageView;
 use crate::model::push_token::{PushToken, Service};
-use crate::model::time;
+use crate::model::{time, Room};
 use crate::rules::notification::SharedNotification;
 use crate::rules::push::{test_push_body, Target};
-use crate::settings::Snapshot;
-use crate::settings::DEFAULT_PUSH_GATEWAY;
+use crate::settings::{Snapshot, DEFAULT_PUSH_GATEWAY};
 use crate::store::{PendingPush, Registration};
 
 /// A device to register (`push.token`'s body, checked).
@@ -48,12 +47,8 @@ impl PushGetAnswer {
     }
 
     /// About how many bytes the two take.
-    pub fn len(&self) -> usize {
-        self.prepared.message.len() + self.prepared.notification.len() + 64
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
+    pub fn size_hint(&self) -> usize {
+        self.prepared.message.len() + self.prepared.notification.byte_len() + 64
     }
 }
 
@@ -77,15 +72,15 @@ impl Services {
         // Read before the message: an entry of this version saw the message as it is now.
         let version = self.store.message_version(id);
         let settings = self.settings.snapshot();
-        let prepared = match self.prepared.get(id).filter(|p| p.version == version) {
+        let (prepared, room) = match self.prepared.get(id).filter(|p| p.version == version) {
             Some(p) => {
                 let room = self.readable_room(&caller.identity, &p.room_id)?;
                 let sender = self
                     .store
                     .user_names(&p.sender_id)?
                     .ok_or(ApiError::SenderNotFound)?;
-                match p.made_from(&room, &sender, &settings) {
-                    true => p,
+                match p.is_current(&room, &sender, &settings) {
+                    true => (p, room),
                     false => self.prepare(caller, id, version, settings)?,
                 }
             }
@@ -93,7 +88,7 @@ impl Services {
         };
         Ok(PushGetAnswer {
             badge: self.store.badge(caller.id())?,
-            category: apn_category(&prepared.room, &caller.identity),
+            category: apn_category(&room, &caller.identity),
             prepared,
         })
     }
@@ -107,7 +102,7 @@ impl Services {
         id: &MessageId,
         version: u64,
         settings: Arc<Snapshot>,
-    ) -> ApiResult<Arc<Prepared>> {
+    ) -> ApiResult<(Arc<Prepared>, Arc<Room>)> {
         let stored = self
             .store
             .message_json(id)?
@@ -146,14 +141,13 @@ impl Services {
             room_id,
             sender_id: sender_id.into_boxed_str(),
             notification,
-            room,
-            sender,
+            made_from: MadeFrom::of(&room, &sender),
             settings,
         });
         if !personal {
             self.prepared.insert(id, prepared.clone());
         }
-        Ok(prepared)
+        Ok((prepared, room))
     }
 
     /// `POST push.token`: registers a device (re-registration by id or by token and app,
