@@ -69,26 +69,24 @@ impl Services {
         }
     }
 
-    /// The opening of every call that shows a message: the message, its room, and whether
-    /// `user` may read that room; then `show` gets the message, its view (decoded once) and
-    /// the room. Each step's failure is the caller's to word.
-    pub(super) fn with_readable_message<R>(
+    /// The message `id` if `user` may read its room; otherwise why not, for the caller to
+    /// word.
+    pub(super) fn readable_message(
         &self,
         user: &Identity,
         id: &MessageId,
-        show: impl FnOnce(&Message, &MessageView, &Room) -> ApiResult<R>,
-    ) -> ApiResult<Result<R, Unreadable>> {
+    ) -> ApiResult<Result<Message, Unreadable>> {
         let Some(message) = self.store.message(id)? else {
             return Ok(Err(Unreadable::NoMessage));
         };
-        let view = message_view(&message, id)?;
-        let Some(room) = self.store.room(&view.rid)? else {
+        let rid = message_view(&message, id)?.rid.into_owned();
+        let Some(room) = self.store.room(&rid)? else {
             return Ok(Err(Unreadable::NoRoom));
         };
         if !self.can_read(user, &room)? {
             return Ok(Err(Unreadable::NotAllowed));
         }
-        show(&message, &view, &room).map(Ok)
+        Ok(Ok(message))
     }
 }
 

@@ -120,10 +120,8 @@ impl Services {
         id: &MessageId,
         respond: impl FnOnce(&Message) -> R,
     ) -> ApiResult<R> {
-        let shown =
-            self.with_readable_message(&caller.identity, id, |message, _, _| Ok(respond(message)))?;
-        match shown {
-            Ok(answer) => Ok(answer),
+        match self.readable_message(&caller.identity, id)? {
+            Ok(message) => Ok(respond(&message)),
             Err(Unreadable::NoMessage | Unreadable::NoRoom) => Err(ApiError::MessageUnavailable),
             Err(Unreadable::NotAllowed) => Err(ApiError::NotAllowedIn {
                 method: "getSingleMessage",

@@ -9,10 +9,12 @@ use serde_json::{json, Value};
 use crate::fake_apns::{self, refusal, FakeApns};
 use crate::fake_gateway::{Received, Reply};
 use crate::helpers::*;
-use crate::push_delivery::{metric, post, register, wait_for_metric, DM, DM_NOT_ID};
+use crate::push_delivery::{
+    measure_throughput, metric, post, register, wait_for_metric, DM, DM_NOT_ID,
+};
 use crate::push_direct::{
-    delivered_on_the_third_attempt, direct_mode, measure_throughput,
-    pending_retries_survive_a_restart, set_setting, still_registered,
+    delivered_on_the_third_attempt, direct_mode, pending_retries_survive_a_restart, set_setting,
+    still_registered,
 };
 
 /// The app's bundle id: the token's `appName`, sent as `apns-topic`.

@@ -8,7 +8,9 @@ use rcpush::config::Config;
 use crate::fake_fcm::{self, FakeFcm};
 use crate::fake_gateway::{Received, Reply, Requests};
 use crate::helpers::*;
-use crate::push_delivery::{metric, post, register, wait_for_metric, DM, DM_NOT_ID};
+use crate::push_delivery::{
+    measure_throughput, metric, post, register, wait_for_metric, DM, DM_NOT_ID,
+};
 
 /// Direct mode (the gateway off) with short retry delays and metrics on.
 pub fn direct_mode(c: &mut Config) {
@@ -84,27 +86,6 @@ pub fn pending_retries_survive_a_restart(app: &mut TestApp, sends: &Requests) {
         "each push once more"
     );
     wait_for_metric(app, "rcpush_pushes_sent_total", 3);
-}
-
-/// Prints how many pushes per second one message to `devices` devices (registered by
-/// `register_device`) delivers to `transport`'s fake, until every outcome is flushed.
-pub fn measure_throughput(
-    app: &TestApp,
-    transport: &str,
-    devices: i64,
-    register_device: impl Fn(i64),
-) {
-    for i in 0..devices {
-        register_device(i);
-    }
-    let start = std::time::Instant::now();
-    post(app, ALICE, DM, "to every device");
-    wait_for_metric(app, "rcpush_pushes_sent_total", devices);
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "delivered {devices} pushes to {transport} in {secs:.3} s: {:.0} pushes/s",
-        devices as f64 / secs
-    );
 }
 
 const UNREGISTERED: &str =
