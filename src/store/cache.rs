@@ -24,7 +24,7 @@ const SHARDS: usize = 8;
 /// Buckets of message versions: 512 KiB, whatever the number of messages.
 const VERSION_BUCKETS: usize = 1 << 16;
 
-type Shard<V> = RwLock<HashMap<Box<[u8]>, Arc<V>>>;
+type Shard<V> = RwLock<HashMap<Box<[u8]>, Arc<V>, foldhash::fast::RandomState>>;
 
 /// A bounded map from key to decoded value, sharded so that readers on different keys do not
 /// meet on one lock. Absent keys are never cached: a flood of unknown tokens costs no memory.
@@ -37,7 +37,7 @@ pub(super) struct Cache<V> {
 impl<V> Cache<V> {
     fn new(capacity: usize) -> Cache<V> {
         Cache {
-            shards: std::array::from_fn(|_| RwLock::new(HashMap::new())),
+            shards: std::array::from_fn(|_| RwLock::new(HashMap::default())),
             per_shard: capacity.div_ceil(SHARDS),
             epoch: AtomicU64::new(0),
         }
