@@ -17,18 +17,28 @@ impl Services {
     /// `canAccessRoom(room, user)`: the rule chain, following discussions to their parents.
     /// The caller's subscription is looked up only when the rule asks for it.
     pub(super) fn can_read(&self, user: &Identity, room: &Room) -> ApiResult<bool> {
+        self.can_read_known(user, room.id(), room_facts(room))
+    }
+
+    /// `can_read` of the room `room_id` from its facts, without the room itself (what
+    /// push.get kept of it): only a discussion's parents are read.
+    pub(super) fn can_read_known(
+        &self,
+        user: &Identity,
+        room_id: &str,
+        facts: RoomFacts,
+    ) -> ApiResult<bool> {
         let roles = user.roles();
+        let table = self.permission_table();
         let mut parent: Option<Arc<Room>> = None;
         for _ in 0..MAX_DISCUSSION_DEPTH {
-            let current = parent.as_deref().unwrap_or(room);
-            let facts = RoomFacts {
-                t: current.t(),
-                prid: current.prid(),
+            let (id, facts) = match parent.as_deref() {
+                Some(p) => (p.id(), room_facts(p)),
+                None => (room_id, facts),
             };
-            let table = self.permission_table();
             let mut access = can_access_room(facts, &roles, &table.rules, None);
             if access == Access::NeedsSubscription {
-                let subscribed = self.store.subscription(current.id(), &user.id)?.is_some();
+                let subscribed = self.store.subscription(id, &user.id)?.is_some();
                 access = can_access_room(facts, &roles, &table.rules, Some(subscribed));
             }
             match access {
@@ -102,4 +112,11 @@ pub(super) fn message_view<'m>(message: &'m Message, id: &str) -> ApiResult<Mess
     message
         .view()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored message {id}: {e}")))
+}
+
+fn room_facts(room: &Room) -> RoomFacts<'_> {
+    RoomFacts {
+        t: room.t(),
+        prid: room.prid(),
+    }
 }

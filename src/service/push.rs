@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::id::MessageId;
 use crate::model::message::MessageView;
 use crate::model::push_token::{PushToken, Service};
-use crate::model::{time, Room};
+use crate::model::time;
 use crate::rules::notification::SharedNotification;
 use crate::rules::push::{test_push_body, Target};
 use crate::settings::{Snapshot, DEFAULT_PUSH_GATEWAY};
@@ -72,25 +72,53 @@ impl Services {
         // Read before the message: an entry of this version saw the message as it is now.
         let version = self.store.message_version(id);
         let settings = self.settings.snapshot();
-        let (prepared, room) = match self.prepared.get(id).filter(|p| p.version == version) {
-            Some(p) => {
-                let room = self.readable_room(&caller.identity, &p.room_id)?;
-                let sender = self
-                    .store
-                    .user_names(&p.sender_id)?
-                    .ok_or(ApiError::SenderNotFound)?;
-                match p.is_current(&room, &sender, &settings) {
-                    true => (p, room),
-                    false => self.prepare(caller, id, version, settings)?,
-                }
-            }
+        let kept = self.prepared.get(id).filter(|p| p.version == version);
+        let (prepared, category) = match kept {
+            Some(p) => match self.reuse(caller, &p, &settings)? {
+                Some(category) => (p, category),
+                None => self.prepare(caller, id, version, settings)?,
+            },
             None => self.prepare(caller, id, version, settings)?,
         };
         Ok(PushGetAnswer {
             badge: self.store.badge(caller.id())?,
-            category: apn_category(&room, &caller.identity),
+            category,
             prepared,
         })
+    }
+
+    /// `caller`'s reply category if the prepared entry `p` still holds, else `None`. When
+    /// neither the room nor the sender was written since `p` saw them, what it kept of them
+    /// answers and neither is read.
+    fn reuse(
+        &self,
+        caller: &Caller,
+        p: &Prepared,
+        settings: &Arc<Snapshot>,
+    ) -> ApiResult<Option<&'static str>> {
+        // Read before the room and the sender, as the entry's were.
+        let room_version = self.store.room_version(&p.room_id);
+        let sender_version = self.store.user_version(&p.sender_id);
+        if p.unchanged(room_version, sender_version, settings) {
+            return match self.can_read_known(
+                &caller.identity,
+                &p.room_id,
+                p.made_from.room_facts(),
+            )? {
+                true => Ok(Some(p.made_from.category_for(&caller.identity))),
+                false => Err(ApiError::NotAllowed),
+            };
+        }
+        let room = self.readable_room(&caller.identity, &p.room_id)?;
+        let sender = self
+            .store
+            .user_names(&p.sender_id)?
+            .ok_or(ApiError::SenderNotFound)?;
+        if !p.is_current(&room, &sender, settings) {
+            return Ok(None);
+        }
+        p.made_from.confirm(room_version, sender_version);
+        Ok(Some(apn_category(&room, &caller.identity)))
     }
 
     /// Reads the stored message and builds its notification for `caller`, then keeps it
@@ -102,7 +130,7 @@ impl Services {
         id: &MessageId,
         version: u64,
         settings: Arc<Snapshot>,
-    ) -> ApiResult<(Arc<Prepared>, Arc<Room>)> {
+    ) -> ApiResult<(Arc<Prepared>, &'static str)> {
         let stored = self
             .store
             .message_json(id)?
@@ -110,8 +138,10 @@ impl Services {
         let view = MessageView::parse(&stored).map_err(|e| {
             ApiError::Internal(anyhow::anyhow!("stored message {}: {e}", id.as_str()))
         })?;
+        let room_version = self.store.room_version(&view.rid);
         let room = self.readable_room(&caller.identity, &view.rid)?;
         let sender_id = view.sender_id().ok_or(ApiError::SenderNotFound)?;
+        let sender_version = self.store.user_version(&sender_id);
         let sender = self
             .store
             .user_names(&sender_id)?
@@ -141,13 +171,13 @@ impl Services {
             room_id,
             sender_id: sender_id.into_boxed_str(),
             notification,
-            made_from: MadeFrom::of(&room, &sender),
+            made_from: MadeFrom::of(&room, room_version, &sender, sender_version),
             settings,
         });
         if !personal {
             self.prepared.insert(id, prepared.clone());
         }
-        Ok((prepared, room))
+        Ok((prepared, apn_category(&room, &caller.identity)))
     }
 
     /// `POST push.token`: registers a device (re-registration by id or by token and app,

@@ -21,7 +21,7 @@ use crate::store::LoginToken;
 
 const SHARDS: usize = 8;
 
-/// Buckets of message versions: 512 KiB, whatever the number of messages.
+/// Buckets of document versions: 512 KiB, whatever the number of documents.
 const VERSION_BUCKETS: usize = 1 << 16;
 
 type Shard<V> = RwLock<HashMap<Box<[u8]>, Arc<V>, foldhash::fast::RandomState>>;
@@ -103,14 +103,14 @@ pub(super) struct Caches {
     pub names: Cache<Names>,
     pub rooms: Cache<Room>,
     pub badges: Cache<i64>,
-    pub message_versions: Versions,
+    pub versions: Versions,
 }
 
-/// Tells whether a message may have changed since a reader last looked, without reading
-/// it: a counter per bucket of message ids, moved after every write to a message of the
-/// bucket has been applied (so a version read before a read of the message is never newer
-/// than what that read saw). Equal versions mean the message is as it was; a write to
-/// another message of the same bucket only costs its readers one read.
+/// Tells whether a message, room or user may have changed since a reader last looked,
+/// without reading it: a counter per bucket of (tree, id), moved after every write to a
+/// document of the bucket has been applied (so a version read before a read of the document
+/// is never newer than what that read saw). Equal versions mean the document is as it was;
+/// a write to another one of the same bucket only costs its readers one read.
 pub(super) struct Versions {
     /// Moved by `clear`, for writes that may have touched any message.
     all: AtomicU64,
@@ -125,18 +125,19 @@ impl Versions {
         }
     }
 
-    fn bucket(&self, key: &[u8]) -> &AtomicU64 {
-        &self.buckets[(fnv1a(key) % VERSION_BUCKETS as u64) as usize]
+    fn bucket(&self, tree: Tree, key: &[u8]) -> &AtomicU64 {
+        let hash = fnv1a(key) ^ (tree as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        &self.buckets[(hash % VERSION_BUCKETS as u64) as usize]
     }
 
-    /// Grows whenever the message under `key` may have changed.
-    pub fn of(&self, key: &[u8]) -> u64 {
+    /// Grows whenever the document under `key` of `tree` may have changed.
+    pub fn of(&self, tree: Tree, key: &[u8]) -> u64 {
         // Both only grow, so their sum grows when either does.
-        self.all.load(Ordering::SeqCst) + self.bucket(key).load(Ordering::SeqCst)
+        self.all.load(Ordering::SeqCst) + self.bucket(tree, key).load(Ordering::SeqCst)
     }
 
-    fn moved(&self, key: &[u8]) {
-        self.bucket(key).fetch_add(1, Ordering::SeqCst);
+    fn moved(&self, tree: Tree, key: &[u8]) {
+        self.bucket(tree, key).fetch_add(1, Ordering::SeqCst);
     }
 
     fn clear(&self) {
@@ -160,7 +161,7 @@ impl Caches {
             names: Cache::new(size(16_384)),
             rooms: Cache::new(size(4096)),
             badges: Cache::new(size(16_384)),
-            message_versions: Versions::new(),
+            versions: Versions::new(),
         }
     }
 
@@ -172,9 +173,13 @@ impl Caches {
             Tree::UseridUser => {
                 self.identities.invalidate(key);
                 self.names.invalidate(key);
+                self.versions.moved(tree, key);
             }
-            Tree::RoomidRoom => self.rooms.invalidate(key),
-            Tree::MessageidMessage => self.message_versions.moved(key),
+            Tree::RoomidRoom => {
+                self.rooms.invalidate(key);
+                self.versions.moved(tree, key);
+            }
+            Tree::MessageidMessage => self.versions.moved(tree, key),
             Tree::UseridBadge => self.badges.invalidate(key),
             _ => {}
         }
@@ -187,7 +192,7 @@ impl Caches {
         self.names.clear();
         self.rooms.clear();
         self.badges.clear();
-        self.message_versions.clear();
+        self.versions.clear();
     }
 
     pub fn holds(tree: Tree) -> bool {
@@ -207,21 +212,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_message_s_version_moves_with_each_write_to_it_and_with_a_clear() {
+    fn a_version_moves_with_each_write_to_its_document_and_with_a_clear() {
         let caches = Caches::new(true);
-        let version = |k: &[u8]| caches.message_versions.of(k);
-        let (a, b) = (version(b"a"), version(b"b"));
-        caches.invalidate(Tree::MessageidMessage, b"a");
-        assert!(version(b"a") > a);
-        caches.invalidate(Tree::RoomidRoom, b"b");
-        assert_eq!(
-            version(b"b"),
-            b,
-            "another tree's write leaves messages alone"
-        );
-        let a = version(b"a");
-        caches.clear();
-        assert!(version(b"a") > a && version(b"b") > b);
+        let version = |t: Tree, k: &[u8]| caches.versions.of(t, k);
+        for tree in [Tree::MessageidMessage, Tree::RoomidRoom, Tree::UseridUser] {
+            let (a, b) = (version(tree, b"a"), version(tree, b"b"));
+            caches.invalidate(tree, b"a");
+            assert!(version(tree, b"a") > a, "{tree:?}");
+            let a = version(tree, b"a");
+            caches.clear();
+            assert!(
+                version(tree, b"a") > a && version(tree, b"b") > b,
+                "{tree:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_write_leaves_the_same_id_in_other_trees_alone() {
+        let caches = Caches::new(true);
+        let before = caches.versions.of(Tree::MessageidMessage, b"x");
+        caches.invalidate(Tree::RoomidRoom, b"x");
+        caches.invalidate(Tree::UseridUser, b"x");
+        caches.invalidate(Tree::UseridBadge, b"x");
+        assert_eq!(caches.versions.of(Tree::MessageidMessage, b"x"), before);
     }
 
     #[test]

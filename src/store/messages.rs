@@ -116,7 +116,9 @@ impl Store {
     /// an equal version later means the message read is still the stored one. Only on a
     /// database no other process writes to (`is_shared` false).
     pub fn message_version(&self, id: &str) -> u64 {
-        self.caches.message_versions.of(id.as_bytes())
+        self.caches
+            .versions
+            .of(Tree::MessageidMessage, id.as_bytes())
     }
 
     pub fn message(&self, id: &str) -> StoreResult<Option<Message>> {

@@ -6,6 +6,11 @@ use super::{decode, encode, Batch, Conflict, PendingPush, Store, StoreResult, Sy
 use crate::model::{Room, Subscription};
 
 impl Store {
+    /// As `message_version`, for the room `id`.
+    pub fn room_version(&self, id: &str) -> u64 {
+        self.caches.versions.of(Tree::RoomidRoom, id.as_bytes())
+    }
+
     /// Shared with the room cache: writers take their own copy (`Arc::unwrap_or_clone`).
     pub fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>> {
         self.caches.rooms.get_or_load(id.as_bytes(), || {

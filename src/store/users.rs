@@ -44,6 +44,11 @@ impl Store {
             .collect()
     }
 
+    /// As `message_version`, for the user `id`.
+    pub fn user_version(&self, id: &str) -> u64 {
+        self.caches.versions.of(Tree::UseridUser, id.as_bytes())
+    }
+
     /// A user's `username` and `name` (lenient: wrongly typed fields count as absent).
     pub fn user_names(&self, id: &str) -> StoreResult<Option<Arc<Names>>> {
         self.caches.names.get_or_load(id.as_bytes(), || {

@@ -1,8 +1,9 @@
 //! An access oracle: spec §1.4/§0.3 written out again, as plainly as possible, and compared
 //! with push.get for every user × message of random worlds (users with roles, rooms of every
 //! type, discussions, messages of deleted rooms, then joins, kicks, leaves and room deletions
-//! over HTTP, and attempts to change `view-c-room` with permissions.update). Who may delete a
-//! room or change a permission is predicted too, a deleted room's messages must be
+//! over HTTP, and attempts to change `view-c-room` with permissions.update; every message is
+//! read by everyone before the ops too, so nothing prepared then may outlive them). Who may
+//! delete a room or change a permission is predicted too, a deleted room's messages must be
 //! unreadable to everyone, and a changed permission applies at once.
 //!
 //! `RCPUSH_ORACLE_CASES` sets the number of worlds (default 24).
@@ -300,14 +301,22 @@ fn check_world(w: &World) -> Result<(), TestCaseError> {
     let seed = dir.path().join("world.json");
     std::fs::write(&seed, bundle(w).to_string()).unwrap();
     let app = spawn_app_with(|c| c.seed.file = seed.display().to_string());
+    let read = |user: usize, r: usize| {
+        app.get(
+            &format!("/api/v1/push.get?id=oracleMsg{r}"),
+            Some((&user_id(user), &token(user))),
+        )
+    };
+    // Everyone reads first, so the answers prepared then must not outlive the ops.
+    for user in 0..w.roles.len() {
+        for r in 0..w.rooms.len() {
+            read(user, r);
+        }
+    }
     let state = apply_ops(&app, w)?;
     for user in 0..w.roles.len() {
-        let tok = token(user);
         for r in 0..w.rooms.len() {
-            let r_ = app.get(
-                &format!("/api/v1/push.get?id=oracleMsg{r}"),
-                Some((&user_id(user), &tok)),
-            );
+            let r_ = read(user, r);
             let expected = if w.deleted.contains(&r) {
                 (400, Some("error-room-not-found"))
             } else if state.erased.contains(&r) {

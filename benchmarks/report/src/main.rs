@@ -348,14 +348,32 @@ fn before_after(md: &mut String, before: &Value, after: &Value) -> std::fmt::Res
          message is not read again), the room, the sender's names and the settings, and splices \
          in the reader's badge (now cached too) and reply category. When the message is \
          prepared, a request costs about 11 µs. The newest 10,000 messages fit in the budget, \
-         hence the recent-message ratios. Any message of a large database rarely is prepared, \
+         hence the recent-message ratios: counted in a build that logged them, 4 of 200,000 \
+         recent requests at 100k and 1 at 1M were not answered from a prepared notification. \
+         What still separates 1M from 1k there is memory, not work: the same lookups among \
+         10,000 prepared messages, 10,000 users and 1,000 rooms instead of a few hundred miss \
+         the CPU caches (`perf`: the first comparison of each looked-up key, `memcmp`, goes from \
+         3% to 8–11% of samples). Two changes cut what a prepared answer looks up: an entry \
+         made from the very room and sender now in the store caches (held by `Weak`, so the \
+         address cannot be reused) skips comparing their fields, and those caches hash with \
+         foldhash instead of SipHash (1M, recent, medians of three alternating runs: ratio \
+         0.62 → 0.66 for the first, 0.65 → 0.67 for the second; 3 s runs outside the \
+         suite). Not the response: a minimal handler returning a 1.2 KB JSON body ran at \
+         0.94–1.02× `/api/info` in the same runs, so actix and the body's size are not where \
+         the gap is. Any message of a large database rarely is prepared, \
          and a read that misses sled's cache pulls and decodes a whole leaf of up to 16 messages: \
          that cost, and sled's share of `cache_mb` halved to make room, is why any-message \
          throughput at 1M did not improve. Memory: sled 0.34 applies its LRU only once 64 \
          accesses have queued on one of its 256 shards (`lru.rs`), so pages stay resident \
          whatever `cache_capacity` says; with `cache_mb = 4` the build before still held 55 MB \
-         serving every message of 100k (42 MB of it heap, after `malloc_trim`). So the RSS \
-         figures follow sled's residency, plus the prepared notifications now. Also measured \
+         serving every message of 100k (42 MB of it heap, after `malloc_trim`). A build of \
+         sled with that queue cut from 64 accesses to 4 (measured, not shipped) held 67 MB \
+         instead of 79 at 100k and 107 MB instead of 153 at 1M: sled also counts a page by its \
+         size on disk, and a decoded page is larger. It came near the 40 MB target only with \
+         `cache_mb = 8` (42 MB), at a push.get ratio of 0.35 (recent) and 0.22 (any). \
+         The process itself takes 20 MB serving 1k messages (12 MB of it the mapped binary), \
+         so 40 MB leaves every cache about 20 MB of a 32 MiB budget. So the RSS figures \
+         follow sled's residency, plus the prepared notifications now. Also measured \
          and not adopted: mimalloc raised push.get throughput by about 40% (one run, on a busy \
          machine), but with it or jemalloc the same run held 20 to 45 MB more."
     )?;
