@@ -367,7 +367,12 @@ fn before_after(md: &mut String, before: &Value, after: &Value) -> std::fmt::Res
          size are not where the gap is. Any message of a large database rarely is prepared, \
          and a read that misses sled's cache pulls and decodes a whole leaf of up to 16 messages: \
          that cost, and sled's share of `cache_mb` halved to make room, is why any-message \
-         throughput at 1M did not improve. Memory: sled 0.34 applies its LRU only once 64 \
+         throughput at 1M did not improve. A profile of this build at 100k, any message \
+         (`perf record`, the server's samples): reading the message from sled 24% (its `pread` \
+         9%), building the notification 10%, keeping it 4%, sending the answer 22%. Without \
+         the first two, push.get would still cost about twice `/api/info` there, so the 0.6 \
+         target for any message is out of reach while a random message of a large database \
+         has to be read and prepared. Memory: sled 0.34 applies its LRU only once 64 \
          accesses have queued on one of its 256 shards (`lru.rs`), so pages stay resident \
          whatever `cache_capacity` says; with `cache_mb = 4` the build before still held 55 MB \
          serving every message of 100k (42 MB of it heap, after `malloc_trim`). A build of \
