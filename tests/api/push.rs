@@ -444,6 +444,79 @@ fn posted_messages_carry_the_official_parsers_md() {
 /// push.get prepares a message's notification once for all its readers; each change to what
 /// it was made from (the message, its room, the settings) shows in the next answer, and each
 /// reader still gets their own badge.
+/// The number in a title `#r7` or a text `rodriq: e7` (0 before any write).
+fn write_number(s: &str, prefix: &str) -> usize {
+    s.strip_prefix(prefix).map_or(0, |n| n.parse().unwrap())
+}
+
+/// Readers racing renames of the room and edits of the message: an answer may predate a
+/// write still in flight, never one already acknowledged (the prepared notifications'
+/// version checks, under load).
+#[test]
+fn push_get_never_answers_from_before_an_acknowledged_write() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const WRITES: usize = 40;
+    let app = spawn_app();
+    let admin = app.admin();
+    let (renamed, edited, stop) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    std::thread::scope(|scope| {
+        for who in [ALICE, RODRIQ] {
+            let (app, renamed, edited, stop) = (&app, &renamed, &edited, &stop);
+            scope.spawn(move || {
+                let mut reads = 0;
+                while stop.load(Ordering::SeqCst) == 0 || reads == 0 {
+                    let (room_floor, text_floor) = (
+                        renamed.load(Ordering::SeqCst),
+                        edited.load(Ordering::SeqCst),
+                    );
+                    let r = push_get(app, VB_MESSAGE, who);
+                    assert_eq!(r.status, 200, "{}", r.body);
+                    let n = &r.json()["data"]["notification"];
+                    let title = write_number(n["title"].as_str().unwrap(), "#r");
+                    let text = write_number(n["text"].as_str().unwrap(), "rodriq: e");
+                    assert!(
+                        title >= room_floor,
+                        "title {title} after rename {room_floor}"
+                    );
+                    assert!(text >= text_floor, "text {text} after edit {text_floor}");
+                    reads += 1;
+                }
+            });
+        }
+        for i in 1..=WRITES {
+            let r = if i % 2 == 0 {
+                app.post(
+                    "/api/v1/channels.rename",
+                    auth(&admin),
+                    &json!({"roomId": "iu7jtPAhvEeAS5tNq", "name": format!("r{i}")}),
+                )
+            } else {
+                app.post(
+                    "/api/v1/chat.update",
+                    Some(RODRIQ),
+                    &json!({"roomId": "iu7jtPAhvEeAS5tNq", "msgId": VB_MESSAGE, "text": format!("e{i}")}),
+                )
+            };
+            assert_eq!(r.status, 200, "{}", r.body);
+            let acknowledged = if i % 2 == 0 { &renamed } else { &edited };
+            acknowledged.store(i, Ordering::SeqCst);
+        }
+        stop.store(1, Ordering::SeqCst);
+    });
+    let n = &push_get(&app, VB_MESSAGE, ALICE).json()["data"]["notification"];
+    assert_eq!(
+        (&n["title"], &n["text"]),
+        (
+            &json!(format!("#r{WRITES}")),
+            &json!(format!("rodriq: e{}", WRITES - 1))
+        )
+    );
+}
+
 #[test]
 fn push_get_answers_from_the_current_message_room_and_settings_after_each_change() {
     let app = spawn_app();
