@@ -112,7 +112,7 @@ pub(super) struct Caches {
 /// is never newer than what that read saw). Equal versions mean the document is as it was;
 /// a write to another one of the same bucket only costs its readers one read.
 pub(super) struct Versions {
-    /// Moved by `clear`, for writes that may have touched any message.
+    /// Moved by `clear`, for writes that may have touched any document.
     all: AtomicU64,
     buckets: Box<[AtomicU64]>,
 }

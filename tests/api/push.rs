@@ -441,9 +441,6 @@ fn posted_messages_carry_the_official_parsers_md() {
     );
 }
 
-/// push.get prepares a message's notification once for all its readers; each change to what
-/// it was made from (the message, its room, the settings) shows in the next answer, and each
-/// reader still gets their own badge.
 /// The number in a title `#r7` or a text `rodriq: e7` (0 before any write).
 fn write_number(s: &str, prefix: &str) -> usize {
     s.strip_prefix(prefix).map_or(0, |n| n.parse().unwrap())
@@ -454,21 +451,21 @@ fn write_number(s: &str, prefix: &str) -> usize {
 /// version checks, under load).
 #[test]
 fn push_get_never_answers_from_before_an_acknowledged_write() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     const WRITES: usize = 40;
     let app = spawn_app();
     let admin = app.admin();
     let (renamed, edited, stop) = (
         AtomicUsize::new(0),
         AtomicUsize::new(0),
-        AtomicUsize::new(0),
+        AtomicBool::new(false),
     );
     std::thread::scope(|scope| {
         for who in [ALICE, RODRIQ] {
             let (app, renamed, edited, stop) = (&app, &renamed, &edited, &stop);
             scope.spawn(move || {
                 let mut reads = 0;
-                while stop.load(Ordering::SeqCst) == 0 || reads == 0 {
+                while !stop.load(Ordering::SeqCst) || reads == 0 {
                     let (room_floor, text_floor) = (
                         renamed.load(Ordering::SeqCst),
                         edited.load(Ordering::SeqCst),
@@ -505,7 +502,7 @@ fn push_get_never_answers_from_before_an_acknowledged_write() {
             let acknowledged = if i % 2 == 0 { &renamed } else { &edited };
             acknowledged.store(i, Ordering::SeqCst);
         }
-        stop.store(1, Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
     });
     let n = &push_get(&app, VB_MESSAGE, ALICE).json()["data"]["notification"];
     assert_eq!(
@@ -517,6 +514,9 @@ fn push_get_never_answers_from_before_an_acknowledged_write() {
     );
 }
 
+/// push.get prepares a message's notification once for all its readers; each change to what
+/// it was made from (the message, its room, the settings) shows in the next answer, and each
+/// reader still gets their own badge.
 #[test]
 fn push_get_answers_from_the_current_message_room_and_settings_after_each_change() {
     let app = spawn_app();
