@@ -44,7 +44,7 @@ impl<V> Cache<V> {
     }
 
     fn shard(&self, key: &[u8]) -> &Shard<V> {
-        &self.shards[(fnv1a(key) % SHARDS as u64) as usize]
+        &self.shards[(spread(key) % SHARDS as u64) as usize]
     }
 
     /// The cached value of `key`, else what `load` finds (cached when it is something).
@@ -126,7 +126,7 @@ impl Versions {
     }
 
     fn bucket(&self, tree: Tree, key: &[u8]) -> &AtomicU64 {
-        let hash = fnv1a(key) ^ (tree as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let hash = spread((tree, key));
         &self.buckets[(hash % VERSION_BUCKETS as u64) as usize]
     }
 
@@ -145,11 +145,11 @@ impl Versions {
     }
 }
 
-/// FNV-1a: keys are ids and hashes, short and well spread.
-fn fnv1a(key: &[u8]) -> u64 {
-    key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
+/// Where a key goes among shards and version buckets: foldhash with a fixed seed, as that
+/// must not change while the process runs (several times faster than FNV-1a's byte loop).
+fn spread(key: impl std::hash::Hash) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(key)
 }
 
 impl Caches {

@@ -353,15 +353,17 @@ fn before_after(md: &mut String, before: &Value, after: &Value) -> std::fmt::Res
          What still separates 1M from 1k there is memory, not work: the same lookups among \
          10,000 prepared messages, 10,000 users and 1,000 rooms instead of a few hundred miss \
          the CPU caches (`perf`: the first comparison of each looked-up key, `memcmp`, goes from \
-         3% to 8–11% of samples). Three changes cut what a prepared answer looks up. An entry \
+         3% to 8–11% of samples). Four changes cut what a prepared answer looks up. An entry \
          now keeps the versions of the room and the sender it was made from (bucketed write \
          counters, as for messages) with what the reader's checks need of the room (its type, \
          parent, read-only flag, muted users): while neither version moved, it answers without \
          reading either. Otherwise, an entry made from the very room and sender now in the \
          store caches (held by `Weak`, so the address cannot be reused) skips comparing their \
-         fields. And those caches hash with foldhash instead of SipHash. At 1M, recent, push.get \
-         / `/api/info` went 0.62 → 0.66 with the `Weak` check, 0.65 → 0.67 with foldhash and \
-         0.65 → 0.74 with the versions (medians of three alternating 3 s runs of the two builds, \
+         fields. Those caches hash with foldhash instead of SipHash, and shards and version \
+         buckets are chosen with foldhash instead of a byte-at-a-time FNV-1a. At 1M, recent, \
+         push.get / `/api/info` went 0.62 → 0.66 with the `Weak` check, 0.65 → 0.67 with \
+         foldhash in the caches, 0.65 → 0.74 with the versions and 0.72 → 0.74 with foldhash \
+         for shards and buckets (medians of three alternating 3 s runs of the two builds, \
          outside the suite). Not the response: a minimal handler returning a 1.2 KB JSON body \
          ran at 0.94–1.02× `/api/info` in the first two of those runs, so actix and the body's \
          size are not where the gap is. Any message of a large database rarely is prepared, \
