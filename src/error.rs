@@ -1,7 +1,9 @@
 //! Every error rcpush sends, in one closed catalog (spec §1.3, §3.3, §4).
 //!
 //! Handlers and services name the error (`ApiError::RoomNotFound`); only this file knows its
-//! status code and the exact bytes of its body, which clients compare byte for byte.
+//! status code and the exact bytes of its body, which clients compare byte for byte. A new
+//! error is a variant and its arm in `ApiError::entry` (status and body together), and a row
+//! in the table test, which fails naming any variant without one.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -29,7 +31,14 @@ const LOGGED_IN: &str = "You must be logged in to do this.";
 /// The Meteor method `insertOrUpdateUser`, which raises every `users.create` error.
 const INSERT_USER: &str = "insertOrUpdateUser";
 
+/// One variant per error Rocket.Chat sends; `entry` gives each its status and body.
 #[derive(Debug)]
+// Lets the table test name the variants it has no row for.
+#[cfg_attr(test, derive(strum::EnumDiscriminants))]
+#[cfg_attr(
+    test,
+    strum_discriminants(name(Variant), derive(strum::EnumIter, PartialOrd, Ord))
+)]
 pub enum ApiError {
     // 401
     /// Any authenticated route: `X-User-Id` / `X-Auth-Token` missing or invalid (row A).
@@ -240,6 +249,24 @@ pub enum Violation {
     DuplicateItems(usize, usize),
 }
 
+impl Violation {
+    /// ajv's message for the rule.
+    fn text(self) -> Cow<'static, str> {
+        match self {
+            Violation::Required(name) => format!("must have required property '{name}'").into(),
+            Violation::AdditionalProperties => "must NOT have additional properties".into(),
+            Violation::NotObject => "must be object".into(),
+            Violation::NotString => "must be string".into(),
+            Violation::NotArray => "must be array".into(),
+            Violation::NotBoolean => "must be boolean".into(),
+            Violation::DuplicateItems(later, earlier) => format!(
+                "must NOT have duplicate items (items ## {later} and {earlier} are identical)"
+            )
+            .into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.into())
@@ -273,24 +300,46 @@ enum Shape {
     Legacy { error: Value, message: &'static str },
 }
 
-fn plain(msg: impl Into<Cow<'static, str>>) -> Shape {
-    Shape::Plain(msg.into())
+/// A catalog entry: the status and the body's shape, which `ApiError::entry` gives together.
+/// The functions below build one for each shape.
+type Entry = (StatusCode, Shape);
+
+fn plain(status: StatusCode, msg: impl Into<Cow<'static, str>>) -> Entry {
+    (status, Shape::Plain(msg.into()))
 }
 
-fn meteor(code: &'static str, reason: impl Into<Cow<'static, str>>) -> Shape {
-    Shape::Meteor {
-        code,
-        reason: reason.into(),
-        details: None,
-    }
+fn meteor(status: StatusCode, code: &'static str, reason: impl Into<Cow<'static, str>>) -> Entry {
+    meteor_with(status, code, reason, None)
 }
 
-fn meteor_with(code: &'static str, reason: impl Into<Cow<'static, str>>, details: Value) -> Shape {
-    Shape::Meteor {
-        code,
-        reason: reason.into(),
-        details: Some(details),
-    }
+fn meteor_with(
+    status: StatusCode,
+    code: &'static str,
+    reason: impl Into<Cow<'static, str>>,
+    details: impl Into<Option<Value>>,
+) -> Entry {
+    let (reason, details) = (reason.into(), details.into());
+    (
+        status,
+        Shape::Meteor {
+            code,
+            reason,
+            details,
+        },
+    )
+}
+
+fn typed(status: StatusCode, error: &'static str, error_type: &'static str) -> Entry {
+    (status, Shape::Typed { error, error_type })
+}
+
+fn bare(status: StatusCode) -> Entry {
+    (status, Shape::Bare)
+}
+
+fn legacy(status: StatusCode, error: impl Into<Value>, message: &'static str) -> Entry {
+    let error = error.into();
+    (status, Shape::Legacy { error, message })
 }
 
 impl Shape {
@@ -309,269 +358,329 @@ impl Shape {
 }
 
 impl ApiError {
-    fn shape(&self) -> Shape {
+    /// The catalog: each variant's status and body, side by side in one arm, so that adding
+    /// an error is one arm here (the compiler refuses a variant without one).
+    fn entry(&self) -> Entry {
         use ApiError as E;
+        use StatusCode as S;
         match self {
-            E::NotLoggedIn => Shape::Legacy {
-                error: LOGGED_IN.into(),
-                message: LOGGED_IN,
-            },
-            E::LoginFailed => Shape::Legacy {
-                error: 401.into(),
-                message: "Incorrect login or password",
-            },
-            E::LoginBlocked(Blocked::User) => Shape::Legacy {
-                error: "error-login-blocked-for-user".into(),
-                message: "Login has been temporarily blocked For User",
-            },
-            E::LoginBlocked(Blocked::Ip) => Shape::Legacy {
-                error: "error-login-blocked-for-ip".into(),
-                message: "Login has been temporarily blocked For IP",
-            },
+            E::NotLoggedIn => legacy(S::UNAUTHORIZED, LOGGED_IN, LOGGED_IN),
+            E::LoginFailed => legacy(S::UNAUTHORIZED, 401, "Incorrect login or password"),
+            E::LoginBlocked(Blocked::User) => legacy(
+                S::UNAUTHORIZED,
+                "error-login-blocked-for-user",
+                "Login has been temporarily blocked For User",
+            ),
+            E::LoginBlocked(Blocked::Ip) => legacy(
+                S::UNAUTHORIZED,
+                "error-login-blocked-for-ip",
+                "Login has been temporarily blocked For IP",
+            ),
             E::PermissionDenied => plain(
-                "User does not have the permissions required for this action [error-unauthorized]",
+                S::FORBIDDEN,
+                "User does not have the permissions required for this action \
+                [error-unauthorized]",
             ),
-            E::Forbidden => plain("unauthorized"),
-            E::NotFound => plain("Resource not found"),
-            E::MetricsTokenRequired => plain("unauthorized"),
+            E::Forbidden => plain(S::FORBIDDEN, "unauthorized"),
+            E::NotFound => plain(S::NOT_FOUND, "Resource not found"),
+            E::MetricsTokenRequired => plain(S::UNAUTHORIZED, "unauthorized"),
             E::InvalidClock => plain(
-                "Give {\"now\": \"<ISO date>\"} or {\"advance_ms\": <non-negative integer>} [error-invalid-clock]",
+                S::BAD_REQUEST,
+                "Give {\"now\": \"<ISO date>\"} or {\"advance_ms\": <non-negative integer>} \
+                [error-invalid-clock]",
             ),
-            E::TooManyRequests { seconds } => plain(format!(
-                "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying this endpoint again. [error-too-many-requests]"
-            )),
-
-            E::UnreadableBody(reason) => plain(format!("Invalid request body: {reason}")),
-            E::TooDeep => plain("Request body is nested too deeply"),
-            E::BodyTimeout => plain("Request body not received in time"),
-            E::InvalidJson => plain("Invalid JSON in request body"),
-            E::BodyNotObject => plain("Match error: Expected object"),
-            E::InvalidQuery => plain("Invalid query parameters"),
-            E::MissingKey(key) => plain(format!("Match error: Missing key '{key}'")),
-            E::Expected { what, got, key } => plain(format!(
-                "Match error: Expected {what}, got {got} in field {key}"
-            )),
-            E::InvalidParams(violation) => meteor(
-                "invalid-params",
-                match violation {
-                    Violation::Required(name) => {
-                        format!("must have required property '{name}'").into()
-                    }
-                    Violation::AdditionalProperties => {
-                        Cow::Borrowed("must NOT have additional properties")
-                    }
-                    Violation::NotObject => Cow::Borrowed("must be object"),
-                    Violation::NotString => Cow::Borrowed("must be string"),
-                    Violation::NotArray => Cow::Borrowed("must be array"),
-                    Violation::NotBoolean => Cow::Borrowed("must be boolean"),
-                    Violation::DuplicateItems(later, earlier) => format!(
-                        "must NOT have duplicate items (items ## {later} and {earlier} are identical)"
-                    )
-                    .into(),
-                },
+            E::TooManyRequests { seconds } => plain(
+                S::TOO_MANY_REQUESTS,
+                format!(
+                    "Error, too many requests. Please slow down. You must wait {seconds} \
+                    seconds before trying this endpoint again. [error-too-many-requests]"
+                ),
             ),
 
-            E::InvalidChannel => meteor("invalid-channel", ""),
-            E::InvalidRoom => plain("error-invalid-room"),
-            E::MessageTooLong => plain("error-message-size-exceeded"),
+            E::UnreadableBody(reason) => {
+                plain(S::BAD_REQUEST, format!("Invalid request body: {reason}"))
+            }
+            E::TooDeep => plain(S::BAD_REQUEST, "Request body is nested too deeply"),
+            E::BodyTimeout => plain(S::REQUEST_TIMEOUT, "Request body not received in time"),
+            E::InvalidJson => plain(S::BAD_REQUEST, "Invalid JSON in request body"),
+            E::BodyNotObject => plain(S::BAD_REQUEST, "Match error: Expected object"),
+            E::InvalidQuery => plain(S::BAD_REQUEST, "Invalid query parameters"),
+            E::MissingKey(key) => {
+                plain(S::BAD_REQUEST, format!("Match error: Missing key '{key}'"))
+            }
+            E::Expected { what, got, key } => plain(
+                S::BAD_REQUEST,
+                format!("Match error: Expected {what}, got {got} in field {key}"),
+            ),
+            E::InvalidParams(violation) => {
+                meteor(S::BAD_REQUEST, "invalid-params", violation.text())
+            }
+
+            E::InvalidChannel => meteor(S::BAD_REQUEST, "invalid-channel", ""),
+            E::InvalidRoom => plain(S::BAD_REQUEST, "error-invalid-room"),
+            E::MessageTooLong => plain(S::BAD_REQUEST, "error-message-size-exceeded"),
             E::MessageSizeExceeded => meteor(
+                S::BAD_REQUEST,
                 "error-message-size-exceeded",
                 "Message size exceeds Message_MaxAllowedSize",
             ),
-            E::SystemMessage => plain("Cannot send system messages using 'chat.sendMessage'"),
-            E::RidMissing => plain("The 'rid' property on the message object is missing."),
-            E::MessageRejected(why) => plain(why.text()),
-            E::NotAllowed => plain("error-not-allowed"),
-            E::RoomReadOnly => plain("You can't send messages because the room is readonly."),
-            E::Muted => plain("You_have_been_muted"),
-            E::MessageExists => plain("error-message-already-exists"),
-            E::MessageUnavailable | E::SettingNotFound | E::InvalidSettingValue => Shape::Bare,
-            E::MessageNotFound => plain("error-message-not-found"),
-            E::NoMessageWithId(id) => plain(format!("No message found with the id of \"{id}\".")),
-            E::RoomMismatch => {
-                plain("The room id provided does not match where the message is from.")
+            E::SystemMessage => plain(
+                S::BAD_REQUEST,
+                "Cannot send system messages using 'chat.sendMessage'",
+            ),
+            E::RidMissing => plain(
+                S::BAD_REQUEST,
+                "The 'rid' property on the message object is missing.",
+            ),
+            E::MessageRejected(why) => plain(S::BAD_REQUEST, why.text()),
+            E::NotAllowed => plain(S::BAD_REQUEST, "error-not-allowed"),
+            E::RoomReadOnly => plain(
+                S::BAD_REQUEST,
+                "You can't send messages because the room is readonly.",
+            ),
+            E::Muted => plain(S::BAD_REQUEST, "You_have_been_muted"),
+            E::MessageExists => plain(S::BAD_REQUEST, "error-message-already-exists"),
+            E::MessageUnavailable | E::SettingNotFound | E::InvalidSettingValue => {
+                bare(S::BAD_REQUEST)
             }
-            E::OnlyEncryptedContent => plain("Only encrypted messages can have content updated."),
+            E::MessageNotFound => plain(S::BAD_REQUEST, "error-message-not-found"),
+            E::NoMessageWithId(id) => plain(
+                S::BAD_REQUEST,
+                format!("No message found with the id of \"{id}\"."),
+            ),
+            E::RoomMismatch => plain(
+                S::BAD_REQUEST,
+                "The room id provided does not match where the message is from.",
+            ),
+            E::OnlyEncryptedContent => plain(
+                S::BAD_REQUEST,
+                "Only encrypted messages can have content updated.",
+            ),
             E::EditNotAllowed => meteor_with(
+                S::BAD_REQUEST,
                 "error-action-not-allowed",
                 "Message editing not allowed",
                 json!({"method": "updateMessage", "action": "Message_editing"}),
             ),
             E::DeleteNotAllowed => meteor_with(
+                S::BAD_REQUEST,
                 "error-action-not-allowed",
                 "Not allowed",
                 json!({"method": "deleteMessage", "action": "Delete_message"}),
             ),
             E::ForceDeleteRequired => plain(
-                "Unauthorized. You must have the permission \"force-delete-message\" to delete other's message as them.",
+                S::BAD_REQUEST,
+                "Unauthorized. You must have the permission \"force-delete-message\" \
+                to delete other's message as them.",
             ),
-            E::DeleteReadOnly => plain("You can't delete messages because the room is readonly."),
-            E::RoomNotFound => plain("error-room-not-found"),
-            E::SenderNotFound => plain("Message sender not found"),
+            E::DeleteReadOnly => plain(
+                S::BAD_REQUEST,
+                "You can't delete messages because the room is readonly.",
+            ),
+            E::RoomNotFound => plain(S::BAD_REQUEST, "error-room-not-found"),
+            E::SenderNotFound => plain(S::BAD_REQUEST, "Message sender not found"),
 
-            E::NameRequired(Kind::Channels) => plain("Param \"name\" is required"),
-            E::NameRequired(Kind::Groups) => plain("Body param \"name\" is required"),
-            E::MembersNotArray => plain("Param \"members\" must be an array if provided"),
+            E::NameRequired(Kind::Channels) => plain(S::BAD_REQUEST, "Param \"name\" is required"),
+            E::NameRequired(Kind::Groups) => {
+                plain(S::BAD_REQUEST, "Body param \"name\" is required")
+            }
+            E::MembersNotArray => plain(
+                S::BAD_REQUEST,
+                "Param \"members\" must be an array if provided",
+            ),
             E::InvalidRoomName(name) => meteor_with(
+                S::BAD_REQUEST,
                 "error-invalid-room-name",
                 format!("{name} is not a valid room name"),
                 room_name_details(name),
             ),
             E::DuplicateChannelName(name) => meteor_with(
+                S::BAD_REQUEST,
                 "error-duplicate-channel-name",
                 format!("A channel with name '{name}' exists"),
                 room_name_details(name),
             ),
             E::RoomParamNotProvided => meteor(
+                S::BAD_REQUEST,
                 "error-roomid-param-not-provided",
                 "The parameter \"roomId\" or \"roomName\" is required",
             ),
             E::RoomNotFoundIn(kind) => meteor(
+                S::BAD_REQUEST,
                 "error-room-not-found",
                 format!(
                     "The required \"roomId\" or \"roomName\" param provided does not match any {}",
                     kind.key()
                 ),
             ),
-            E::EmptyInviteList(Kind::Channels) => Shape::Typed {
-                error: "invalid-user-invite-list",
-                error_type: "Cannot invite if no users are provided",
-            },
+            E::EmptyInviteList(Kind::Channels) => typed(
+                S::BAD_REQUEST,
+                "invalid-user-invite-list",
+                "Cannot invite if no users are provided",
+            ),
             E::EmptyInviteList(Kind::Groups) => meteor(
+                S::BAD_REQUEST,
                 "error-empty-invite-list",
                 "Cannot invite if no valid users are provided",
             ),
             E::InvalidUser => meteor_with(
+                S::BAD_REQUEST,
                 "error-invalid-user",
                 "Invalid user",
                 json!({"method": "createDirectMessage"}),
             ),
             E::UserNotInRoom => meteor_with(
+                S::BAD_REQUEST,
                 "error-user-not-in-room",
                 "User is not in this room",
                 json!({"method": "removeUserFromRoom"}),
             ),
             E::NotInRoom => meteor_with(
+                S::BAD_REQUEST,
                 "error-user-not-in-room",
                 "You are not in this room",
                 json!({"method": "leaveRoom"}),
             ),
             E::LastOwner { method } => meteor_with(
+                S::BAD_REQUEST,
                 "error-you-are-last-owner",
                 "You are the last owner. Please set new owner before leaving the room.",
                 json!({ "method": method }),
             ),
             E::InvalidRoomIn { method } => meteor_with(
+                S::BAD_REQUEST,
                 "error-invalid-room",
                 "Invalid room",
                 json!({ "method": method }),
             ),
-            E::NameParamRequired => plain("The bodyParam \"name\" is required"),
-            E::SameName => plain("The channel name is the same as what it would be renamed to."),
+            E::NameParamRequired => plain(S::BAD_REQUEST, "The bodyParam \"name\" is required"),
+            E::SameName => plain(
+                S::BAD_REQUEST,
+                "The channel name is the same as what it would be renamed to.",
+            ),
             E::EditRoomNotAllowed => meteor_with(
+                S::BAD_REQUEST,
                 "error-action-not-allowed",
                 "Editing room is not allowed",
                 json!({"method": "saveRoomSettings", "action": "Editing_room"}),
             ),
             E::NotAllowedIn { method } => meteor_with(
+                S::BAD_REQUEST,
                 "error-not-allowed",
                 "Not allowed",
                 json!({ "method": method }),
             ),
 
             E::InvalidUpdatedSince => meteor(
+                S::BAD_REQUEST,
                 "error-roomId-param-invalid",
                 "The \"lastUpdate\" query parameter must be a valid date.",
             ),
-            E::RoomIdRequired => plain("The 'roomId' param is required"),
-            E::InvalidSubscription => plain("error-invalid-subscription"),
+            E::RoomIdRequired => plain(S::BAD_REQUEST, "The 'roomId' param is required"),
+            E::InvalidSubscription => plain(S::BAD_REQUEST, "error-invalid-subscription"),
 
             E::UserParamRequired => plain(
-                "must have required property 'userId'\n must have required property 'username'\n must match exactly one schema in oneOf",
+                S::BAD_REQUEST,
+                "must have required property 'userId'\n \
+                must have required property 'username'\n \
+                must match exactly one schema in oneOf",
             ),
-            E::UserNotFound => plain("User not found."),
+            E::UserNotFound => plain(S::BAD_REQUEST, "User not found."),
             E::AddingUserNotAllowed => meteor_with(
+                S::BAD_REQUEST,
                 "error-action-not-allowed",
                 "Adding user is not allowed",
                 json!({"method": INSERT_USER, "action": "Adding_user"}),
             ),
             E::FieldRequired(field) => meteor_with(
+                S::BAD_REQUEST,
                 "error-the-field-is-required",
                 format!("The field {field} is required"),
                 json!({"method": INSERT_USER, "field": field}),
             ),
             E::InvalidUsername(username) => meteor_with(
+                S::BAD_REQUEST,
                 "error-input-is-not-a-valid-field",
                 format!("{} is not a valid username", escape(username)),
                 json!({"method": INSERT_USER, "input": username, "field": "Username"}),
             ),
             E::InvalidEmail(email) => meteor_with(
+                S::BAD_REQUEST,
                 "error-invalid-email",
                 format!("Invalid email {}", escape(email)),
                 json!({"method": INSERT_USER, "email": email}),
             ),
             E::InvalidRole => meteor_with(
+                S::BAD_REQUEST,
                 "error-action-not-allowed",
                 "The field Roles consist invalid role id",
                 json!({"method": INSERT_USER, "action": "Assign_role"}),
             ),
             E::BlockedUsername(username) => meteor_with(
+                S::BAD_REQUEST,
                 "error-blocked-username",
                 format!("{} is blocked and can't be used!", escape(username)),
                 json!({"method": "checkUsernameAvailability", "field": username}),
             ),
             // Rocket.Chat names the taken value itself as the field.
             E::AlreadyInUse(value) => meteor_with(
+                S::BAD_REQUEST,
                 "error-field-unavailable",
                 format!("{} is already in use :(", escape(value)),
                 json!({"method": INSERT_USER, "field": value}),
             ),
 
             E::InvalidPushId => meteor(
+                S::BAD_REQUEST,
                 "error-id-param-not-valid",
                 "The required \"id\" body param is invalid.",
             ),
             E::InvalidPushType => meteor(
+                S::BAD_REQUEST,
                 "error-type-param-not-valid",
                 "The required \"type\" body param is missing or invalid.",
             ),
             E::InvalidPushValue => meteor(
+                S::BAD_REQUEST,
                 "error-token-param-not-valid",
                 "The required \"value\" body param is missing or invalid.",
             ),
             E::InvalidPushAppName => meteor(
+                S::BAD_REQUEST,
                 "error-appName-param-not-valid",
                 "The required \"appName\" body param is missing or invalid.",
             ),
             E::InvalidPushToken => meteor(
+                S::BAD_REQUEST,
                 "error-token-param-not-valid",
                 "The required \"token\" body param is missing or invalid.",
             ),
             E::PushDisabled => meteor_with(
+                S::BAD_REQUEST,
                 "error-push-disabled",
                 "Push is disabled",
                 json!({"method": "push_test"}),
             ),
             E::NoPushTokens => meteor_with(
+                S::BAD_REQUEST,
                 "error-no-tokens-for-this-user",
                 "There are no tokens for this user",
                 json!({"method": "push_test"}),
             ),
 
             E::InvalidPermissionsUpdatedSince => meteor(
+                S::BAD_REQUEST,
                 "error-roomId-param-invalid",
                 "The \"updatedSince\" query parameter must be a valid date.",
             ),
-            E::InvalidPermission => Shape::Typed {
-                error: "Invalid permission",
-                error_type: "error-invalid-permission",
-            },
-            E::InvalidPermissionRole => Shape::Typed {
-                error: "Invalid role",
-                error_type: "error-invalid-role",
-            },
+            E::InvalidPermission => typed(
+                S::BAD_REQUEST,
+                "Invalid permission",
+                "error-invalid-permission",
+            ),
+            E::InvalidPermissionRole => typed(S::BAD_REQUEST, "Invalid role", "error-invalid-role"),
 
-            E::Internal(_) => plain("Internal server error"),
+            E::Internal(_) => plain(S::INTERNAL_SERVER_ERROR, "Internal server error"),
         }
     }
 }
@@ -594,7 +703,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::Internal(_) => f.write_str("internal error"),
-            other => f.write_str(&other.shape().text()),
+            other => f.write_str(&other.entry().1.text()),
         }
     }
 }
@@ -633,27 +742,15 @@ enum Body<'a> {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::NotLoggedIn
-            | ApiError::LoginFailed
-            | ApiError::LoginBlocked(_)
-            | ApiError::MetricsTokenRequired => StatusCode::UNAUTHORIZED,
-            ApiError::PermissionDenied | ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        }
+        self.entry().0
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
+        let (status, shape) = self.entry();
         match self {
             ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
             other => tracing::debug!(error = %other, status = status.as_u16(), "request rejected"),
         }
-        let shape = self.shape();
         let text = shape.text();
         let body = match &shape {
             Shape::Plain(_) => Body::Failure {
@@ -691,99 +788,9 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[cfg(test)]
 mod tests {
     use actix_web::body::MessageBody;
+    use strum::IntoEnumIterator;
 
     use super::*;
-
-    /// Each variant's place in the declaration; a new variant does not compile until it is
-    /// numbered here, and the table test fails until `VARIANTS` counts it and a row shows it.
-    fn ordinal(e: &ApiError) -> usize {
-        use ApiError as E;
-        match e {
-            E::NotLoggedIn => 0,
-            E::LoginFailed => 1,
-            E::LoginBlocked(_) => 2,
-            E::PermissionDenied => 3,
-            E::Forbidden => 4,
-            E::NotFound => 5,
-            E::TooManyRequests { .. } => 6,
-            E::UnreadableBody(_) => 7,
-            E::TooDeep => 8,
-            E::BodyTimeout => 9,
-            E::InvalidJson => 10,
-            E::BodyNotObject => 11,
-            E::InvalidQuery => 12,
-            E::MissingKey(_) => 13,
-            E::Expected { .. } => 14,
-            E::InvalidParams(_) => 15,
-            E::InvalidChannel => 16,
-            E::InvalidRoom => 17,
-            E::MessageTooLong => 18,
-            E::MessageSizeExceeded => 19,
-            E::SystemMessage => 20,
-            E::RidMissing => 21,
-            E::NotAllowed => 22,
-            E::RoomReadOnly => 23,
-            E::Muted => 24,
-            E::MessageExists => 25,
-            E::MessageUnavailable => 26,
-            E::MessageNotFound => 27,
-            E::RoomNotFound => 28,
-            E::SenderNotFound => 29,
-            E::NameRequired(_) => 30,
-            E::MembersNotArray => 31,
-            E::InvalidRoomName(_) => 32,
-            E::DuplicateChannelName(_) => 33,
-            E::RoomParamNotProvided => 34,
-            E::RoomNotFoundIn(_) => 35,
-            E::EmptyInviteList(_) => 36,
-            E::InvalidUser => 37,
-            E::UserNotInRoom => 38,
-            E::NotInRoom => 39,
-            E::LastOwner { .. } => 40,
-            E::NotAllowedIn { .. } => 41,
-            E::InvalidUpdatedSince => 42,
-            E::RoomIdRequired => 43,
-            E::InvalidSubscription => 44,
-            E::UserParamRequired => 45,
-            E::UserNotFound => 46,
-            E::AddingUserNotAllowed => 47,
-            E::FieldRequired(_) => 48,
-            E::InvalidUsername(_) => 49,
-            E::InvalidEmail(_) => 50,
-            E::InvalidRole => 51,
-            E::AlreadyInUse(_) => 52,
-            E::InvalidPushId => 53,
-            E::InvalidPushType => 54,
-            E::InvalidPushValue => 55,
-            E::InvalidPushAppName => 56,
-            E::InvalidPushToken => 57,
-            E::PushDisabled => 58,
-            E::NoPushTokens => 59,
-            E::SettingNotFound => 60,
-            E::InvalidSettingValue => 61,
-            E::Internal(_) => 62,
-            E::MetricsTokenRequired => 63,
-            E::MessageRejected(_) => 64,
-            E::NoMessageWithId(_) => 65,
-            E::RoomMismatch => 66,
-            E::OnlyEncryptedContent => 67,
-            E::EditNotAllowed => 68,
-            E::DeleteNotAllowed => 69,
-            E::ForceDeleteRequired => 70,
-            E::DeleteReadOnly => 71,
-            E::InvalidRoomIn { .. } => 72,
-            E::NameParamRequired => 73,
-            E::SameName => 74,
-            E::EditRoomNotAllowed => 75,
-            E::BlockedUsername(_) => 76,
-            E::InvalidPermissionsUpdatedSince => 77,
-            E::InvalidPermission => 78,
-            E::InvalidPermissionRole => 79,
-            E::InvalidClock => 80,
-        }
-    }
-
-    const VARIANTS: usize = 81;
 
     /// Every variant (and every form a parameter switches between) → status, exact body.
     fn catalog() -> Vec<(ApiError, u16, &'static str)> {
@@ -1239,7 +1246,7 @@ mod tests {
     fn every_variant_renders_rocket_chats_bytes() {
         let mut seen = std::collections::BTreeSet::new();
         for (error, status, body) in catalog() {
-            seen.insert(ordinal(&error));
+            seen.insert(Variant::from(&error));
             let response = error.error_response();
             assert_eq!(response.status().as_u16(), status, "{error:?}");
             assert_eq!(
@@ -1249,10 +1256,10 @@ mod tests {
             let bytes = response.into_body().try_into_bytes().unwrap();
             assert_eq!(std::str::from_utf8(&bytes).unwrap(), body, "{error:?}");
         }
-        assert_eq!(
-            seen,
-            (0..VARIANTS).collect(),
-            "every variant has a row in the table"
+        let missing: Vec<Variant> = Variant::iter().filter(|v| !seen.contains(v)).collect();
+        assert!(
+            missing.is_empty(),
+            "variants without a row in the table: {missing:?}"
         );
     }
 
