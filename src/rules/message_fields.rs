@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use super::js::js_trim;
 use super::text::js_truthy;
 use crate::model::Doc;
 
@@ -371,11 +372,6 @@ fn attachment_text_from_msg(attachment: &Value) -> Value {
     attachment
 }
 
-/// JavaScript's `String.prototype.trim` (Unicode white space and line terminators).
-fn js_trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,6 +509,16 @@ mod tests {
         let m = webhook_message(&object(json!({"text": "x", "attachments": "not a list"})));
         assert_eq!(m["parseUrls"], json!(true));
         assert_eq!(m["attachments"], json!([]));
+    }
+
+    /// `processWebhookMessage` trims as JavaScript does: U+0085 is not white space there.
+    #[test]
+    fn webhook_texts_keep_what_javascript_does_not_trim() {
+        let m = webhook_message(&object(json!({
+            "text": "\u{85}hi\u{feff}", "attachments": [{"msg": "\u{2028}note\u{180e}"}]
+        })));
+        assert_eq!(m["msg"], json!("\u{85}hi"));
+        assert_eq!(m["attachments"], json!([{"text": "note\u{180e}"}]));
     }
 
     proptest! {

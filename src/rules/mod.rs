@@ -7,6 +7,7 @@ pub mod bson_json;
 pub mod credentials;
 pub mod direct;
 pub mod fcm;
+pub mod js;
 pub mod login_throttle;
 pub mod markdown_filter;
 pub mod mentions;

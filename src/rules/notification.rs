@@ -11,6 +11,7 @@ use std::io::Write as _;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::js::js_trim;
 use super::not_id;
 use super::text::{self, FirstAttachment, Mention};
 
@@ -385,12 +386,6 @@ fn asset_url(site_url: &str, path: &str) -> String {
         url.push_str(query);
     }
     url
-}
-
-/// `String.prototype.trim`: JavaScript's whitespace, which differs from Rust's at U+0085 and
-/// U+FEFF.
-fn js_trim(s: &str) -> &str {
-    s.trim_matches(|c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}')
 }
 
 #[cfg(test)]
