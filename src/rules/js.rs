@@ -1,27 +1,14 @@
 //! JavaScript's string semantics where Rocket.Chat's output depends on them and Rust's
 //! differ.
 
-/// Whether `String.prototype.trim` removes `c` (ECMA-262 WhiteSpace and LineTerminator):
-/// TAB, VT, FF, SP, U+00A0, U+FEFF, the category Zs, and LF, CR, U+2028, U+2029. Unlike
-/// Rust's `char::is_whitespace` it keeps U+0085 (NEL) and removes U+FEFF; U+180E has been
-/// neither since Unicode 6.3.
-pub fn is_js_whitespace(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
-}
+use message_parser::is_js_space;
 
-/// `String.prototype.trim`.
+/// `String.prototype.trim`: it removes ECMA-262's WhiteSpace and LineTerminator (the
+/// parser's `is_js_space`: TAB, VT, FF, SP, U+00A0, U+FEFF, the category Zs, LF, CR, U+2028,
+/// U+2029). Unlike Rust's `str::trim` it keeps U+0085 (NEL) and removes U+FEFF; U+180E has
+/// been neither since Unicode 6.3.
 pub fn js_trim(s: &str) -> &str {
-    s.trim_matches(is_js_whitespace)
+    s.trim_matches(is_js_space)
 }
 
 #[cfg(test)]
@@ -65,7 +52,7 @@ mod tests {
         #[test]
         fn the_set_is_unicode_white_space_less_nel_plus_bom(c in any::<char>()) {
             let expected = (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}';
-            prop_assert_eq!(is_js_whitespace(c), expected);
+            prop_assert_eq!(is_js_space(c), expected);
         }
 
         /// Trimming removes exactly the JavaScript white space at both ends, nothing inside,
@@ -74,11 +61,11 @@ mod tests {
         fn trim_removes_exactly_the_edges(head in edge(), middle in any::<String>(), tail in edge()) {
             let s = format!("{head}{middle}{tail}");
             let t = js_trim(&s);
-            prop_assert!(!t.starts_with(is_js_whitespace) && !t.ends_with(is_js_whitespace));
-            let start = s.len() - s.trim_start_matches(is_js_whitespace).len();
+            prop_assert!(!t.starts_with(is_js_space) && !t.ends_with(is_js_space));
+            let start = s.len() - s.trim_start_matches(is_js_space).len();
             prop_assert_eq!(t, &s[start..start + t.len()]);
-            prop_assert!(s[..start].chars().all(is_js_whitespace));
-            prop_assert!(s[start + t.len()..].chars().all(is_js_whitespace));
+            prop_assert!(s[..start].chars().all(is_js_space));
+            prop_assert!(s[start + t.len()..].chars().all(is_js_space));
             prop_assert_eq!(js_trim(t), t);
             for (c, trimmed) in PINNED {
                 prop_assert!(trimmed || !s.starts_with(c) || t.starts_with(c));
