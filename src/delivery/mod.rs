@@ -1,13 +1,21 @@
 //! Push delivery: a scheduler thread takes due pushes from the durable outbox and hands
-//! them to a fixed pool of worker threads that post them to the gateway, or in direct mode
-//! to FCM (`fcm.rs`) and APNs (`apns.rs`); a recorder thread
-//! writes the outcomes, as many as have arrived in one durable write (one fsync for many
-//! pushes, not one each). A push leaves the outbox only after a final answer is on disk, so
-//! a crash or restart loses none (at-least-once).
+//! them to a fixed pool of worker threads that post them to the gateway (`gateway/`), or in
+//! direct mode to FCM (`fcm/`) and APNs (`apns/`); a recorder thread writes the outcomes, as
+//! many as have arrived in one durable write (one fsync for many pushes, not one each). A
+//! push leaves the outbox only after a final answer is on disk, so a crash or restart loses
+//! none (at-least-once).
+//!
+//! Each transport's folder holds its client (`mod.rs`) and, beside it, its pure rules
+//! (`rules.rs`: the body it sends, what an answer means), property-tested without I/O. Every
+//! push is queued as the gateway's body (`gateway/rules.rs`), whichever transport sends it:
+//! FCM and APNs read their content from it. `direct/` is what the two direct transports
+//! share; `credentials.rs` checks their settings for the admin page.
 
 mod apns;
+pub mod credentials;
 mod direct;
 mod fcm;
+pub mod gateway;
 mod metrics;
 
 use std::collections::HashSet;
@@ -24,12 +32,10 @@ pub use metrics::Metrics;
 
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
-use crate::rules::fcm::{message_body, ServiceAccount};
-use crate::rules::push::{
-    body_message_id, gateway_outcome, token_tail, transport, GatewayOutcome, Transport,
-};
 use crate::settings::{Settings, Snapshot};
 use crate::store::{DeliveryRecord, DeliveryStatus, Finish, PendingPush, Store};
+use fcm::rules::{message_body, ServiceAccount};
+use gateway::rules::{body_message_id, token_tail, transport, Transport};
 
 /// What a claim adds to twice the longest attempt: time for the outcome to be written.
 const CLAIM_MARGIN_MS: i64 = 5_000;
@@ -349,53 +355,11 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
         settings.cloud_service_agree_privacy_terms,
     );
     match (chosen, push.service.as_str()) {
-        (Transport::Gateway, _) => gateway_attempt(s, &settings, push),
+        (Transport::Gateway, _) => {
+            gateway::attempt(&s.agent, &s.config, &settings.push_gateway, push)
+        }
         (Transport::Direct, "gcm") => fcm_attempt(s, &settings, push),
         (Transport::Direct, _) => apns_attempt(s, &settings, push),
-    }
-}
-
-/// One gateway request.
-fn gateway_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
-    let gateway = settings
-        .push_gateway
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .trim_end_matches('/');
-    let url = format!("{gateway}/push/{}/send", push.service);
-    let mut request = s.agent.post(&url).set("Content-Type", "application/json");
-    let authorization = s.config.gateway_authorization.expose_secret();
-    if !authorization.is_empty() {
-        request = request.set("Authorization", authorization);
-    }
-    let status = match request.send_string(&push.body) {
-        Ok(r) => Some(r.status()),
-        Err(ureq::Error::Status(code, _)) => Some(code),
-        Err(e) => {
-            tracing::debug!(push = %push.id, error = %e, "gateway unreachable");
-            None
-        }
-    };
-    let outcome = gateway_outcome(status);
-    let finish = match outcome {
-        GatewayOutcome::Delivered => Finish::Done,
-        GatewayOutcome::UnknownToken => Finish::PruneToken,
-        GatewayOutcome::Rejected => Finish::Done,
-        GatewayOutcome::Retry => match s.config.retry_delays_ms.get(push.attempts as usize) {
-            Some(delay) => Finish::RetryAt(now_millis() + *delay as i64),
-            None => Finish::Done,
-        },
-    };
-    Attempt {
-        push,
-        transport: "gateway",
-        delivered: outcome == GatewayOutcome::Delivered,
-        finish,
-        status,
-        took: Duration::ZERO,
-        reason: None,
     }
 }
 
@@ -429,14 +393,14 @@ fn fcm_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
     direct::attempt(FCM, push, sent, &s.config.direct_retry_delays_ms)
 }
 
-/// One APNs request (§4 through the outbox, answers as `rules::apns::outcome` says).
+/// One APNs request (§4 through the outbox, answers as `apns::rules::outcome` says).
 fn apns_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
     // Rocket.Chat skips iOS devices when APNs has no credentials.
     let Some(credentials) = apns::Credentials::of(settings) else {
         tracing::debug!(push = %push.id, "APNs is not configured: iOS push skipped");
         return Attempt::dropped(push, APNS.transport, "APNs not configured");
     };
-    let Some(request) = crate::rules::apns::request(&push.body, now_millis() / 1000) else {
+    let Some(request) = apns::rules::request(&push.body, now_millis() / 1000) else {
         tracing::error!(push = %push.id, "queued push body unreadable");
         return Attempt::dropped(push, APNS.transport, "queued push body unreadable");
     };

@@ -2,11 +2,8 @@
 //! they can be tested and property-tested on their own.
 
 pub mod access;
-pub mod apns;
 pub mod bson_json;
 pub mod credentials;
-pub mod direct;
-pub mod fcm;
 pub mod js;
 pub mod login_throttle;
 pub mod markdown_filter;
@@ -16,6 +13,5 @@ pub mod names;
 pub mod not_id;
 pub mod notification;
 pub mod push;
-pub mod push_health;
 pub mod text;
 pub mod unread;

@@ -11,14 +11,14 @@ use secrecy::ExposeSecret;
 
 use super::auth::{Caller, Login};
 use super::Services;
+use crate::delivery::credentials::{
+    apns_certificate, apns_key, apns_token_key, fcm_credentials, Credential,
+};
+use crate::delivery::gateway::rules::{body_message_id, token_tail, transport, Transport};
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::UserId;
 use crate::model::time;
 use crate::rules::credentials::{csrf_matches, csrf_token, password_digest, token_hash};
-use crate::rules::push::{body_message_id, token_tail, transport, Transport};
-use crate::rules::push_health::{
-    apns_certificate, apns_key, apns_token_key, fcm_credentials, Credential,
-};
 use crate::store::{DeliveryFilter, DeliveryPage};
 
 /// How long after the login a session of the page lasts.

@@ -8,13 +8,13 @@ use super::auth::Caller;
 use super::notification::{apn_category, needs_receiver_subscription, with_notification, Parts};
 use super::prepared::{MadeFrom, Prepared};
 use super::Services;
+use crate::delivery::gateway::rules::{test_push_body, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::MessageId;
 use crate::model::message::MessageView;
 use crate::model::push_token::{PushToken, Service};
 use crate::model::time;
 use crate::rules::notification::SharedNotification;
-use crate::rules::push::{test_push_body, Target};
 use crate::settings::{Snapshot, DEFAULT_PUSH_GATEWAY};
 use crate::store::{PendingPush, Registration};
 

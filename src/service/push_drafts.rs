@@ -1,19 +1,21 @@
 //! Which members of a room get a push for a new message, and what is drafted for each of
 //! their devices. Runs before the message's write, outside its lock: the write queues the
-//! drafts with the badge each receiver has once it is applied (the transactional outbox).
+//! drafts with the badge each receiver has once it is applied (the transactional outbox),
+//! and `queued` then hands them to delivery.
 
 use serde_json::Value;
 
 use super::access::message_view;
 use super::notification::{with_notification, Parts};
 use super::Services;
+use crate::delivery::gateway::rules::{message_push_body, Target};
 use crate::error::ApiResult;
 use crate::model::push_token::Service;
 use crate::model::user::Identity;
 use crate::model::{time, DocExt, Message, Room, Subscription};
-use crate::rules::push::{message_push_body, should_notify_mobile, MobileFacts, Target};
+use crate::rules::push::{should_notify_mobile, MobileFacts};
 use crate::settings::Snapshot;
-use crate::store::PushDraft;
+use crate::store::{Finish, PendingPush, PushDraft};
 
 /// What the per-member decision needs to know about a new message.
 pub(super) struct NewMessageFacts<'a> {
@@ -26,6 +28,21 @@ pub(super) struct NewMessageFacts<'a> {
 }
 
 impl Services {
+    /// Hands pushes a write has just queued to delivery. In testing mode they are captured
+    /// and taken out of the outbox at once, so that a database later served outside
+    /// testing mode never sends them.
+    pub(super) async fn queued(&self, pushes: Vec<PendingPush>) -> ApiResult<()> {
+        self.delivery.queued(&pushes);
+        if self.delivery.captures() && !pushes.is_empty() {
+            self.write(move |s| {
+                let done: Vec<_> = pushes.iter().map(|p| (p, Finish::Done)).collect();
+                s.finish_pushes(&done, &[])
+            })
+            .await??;
+        }
+        Ok(())
+    }
+
     /// The drafts for every member in `members` (their subscriptions as read before the
     /// write) whose preferences and devices call for a push.
     pub(super) fn draft_message_pushes(

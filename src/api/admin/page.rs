@@ -3,9 +3,9 @@
 
 use maud::{html, Markup, DOCTYPE};
 
+use crate::delivery::credentials::Credential;
+use crate::delivery::gateway::rules::Transport;
 use crate::model::time;
-use crate::rules::push::Transport;
-use crate::rules::push_health::Credential;
 use crate::service::admin::{AdminPage, Health, PAGE_SIZE};
 use crate::store::DeliveryStatus;
 

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::direct::{retry_after_seconds, GatewayBody, Outcome};
+use crate::delivery::direct::rules::{retry_after_seconds, GatewayBody, Outcome};
 
 /// Apple's hosts (§4.2). Rocket.Chat 7.x always uses production (issue #30829); rcpush
 /// follows `Push_production`, as Rocket.Chat's develop branch does.
@@ -178,7 +178,7 @@ pub fn outcome(status: Option<u16>, retry_after: Option<&str>, body: &str) -> Ou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::direct::with_content;
+    use crate::delivery::direct::rules::with_content;
     use proptest::prelude::*;
 
     /// "now" of the spec's vectors (2026-01-01T00:00:00Z).

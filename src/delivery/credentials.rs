@@ -2,7 +2,7 @@
 //! whether they parse. Nothing here quotes a credential; what it names (the FCM project, the
 //! certificate's subject) is public.
 
-use super::fcm::{CredentialsError, ServiceAccount};
+use super::fcm::rules::{CredentialsError, ServiceAccount};
 
 /// The state of one credential setting.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 //! the service account's JWT grant, cached until shortly before it expires (Rocket.Chat
 //! mints one per device and push), then one `messages:send` per device.
 
+pub mod rules;
+
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -9,10 +11,10 @@ use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::direct::rules::Outcome;
 use super::direct::Sent;
 use crate::model::time::now_millis;
-use crate::rules::direct::Outcome;
-use crate::rules::fcm::{self, GrantClaims, ServiceAccount};
+use rules::{GrantClaims, ServiceAccount};
 
 /// A token is not used in its last minute (§8.1).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
@@ -78,14 +80,14 @@ impl Fcm {
             }
             Err(e) => return Sent::failed(Outcome::Retry, None, e.kind().to_string()),
         };
-        let outcome = fcm::outcome(status, retry_after.as_deref(), &body);
+        let outcome = rules::outcome(status, retry_after.as_deref(), &body);
         if status == Some(401) {
             // Revoked or otherwise refused: the next push asks for a new one.
             *self.token.lock() = None;
         }
         Sent {
             reason: (outcome != Outcome::Delivered)
-                .then(|| fcm::error_code(&body).unwrap_or_else(|| format!("HTTP {status:?}"))),
+                .then(|| rules::error_code(&body).unwrap_or_else(|| format!("HTTP {status:?}"))),
             outcome,
             status,
         }

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// The parts of the queued gateway body (`{"token","options":{…}}`, `rules::push`) that
+/// The parts of the queued gateway body (`{"token","options":{…}}`, `delivery::gateway::rules`) that
 /// direct delivery sends: the same title, text, badge and payload as the gateway gets.
 #[derive(Debug, Deserialize)]
 pub struct GatewayBody<'a> {

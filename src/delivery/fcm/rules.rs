@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::direct::{retry_after_seconds, GatewayBody, Outcome};
+use crate::delivery::direct::rules::{retry_after_seconds, GatewayBody, Outcome};
 
 /// The scope of the access token FCM needs.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -196,7 +196,7 @@ pub fn error_code(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::direct::with_content;
+    use crate::delivery::direct::rules::with_content;
     use proptest::prelude::*;
 
     const T_A: &str = "dGVzdC1mY20tdG9rZW4:APA91bExampleToken";

@@ -17,6 +17,8 @@
 //! `a2` is not used: its URL cannot point at a test fake and its payload has no
 //! `thread-id` (spec §8.2).
 
+pub mod rules;
+
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -27,11 +29,11 @@ use reqwest::blocking::Client;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use super::direct::rules::Outcome;
 use super::direct::Sent;
 use crate::model::time::now_millis;
-use crate::rules::apns::{self, ProviderClaims, Request, EXPIRED_PROVIDER_TOKEN};
-use crate::rules::direct::Outcome;
 use crate::settings::{ApnCredentials, ApnTokenCredentials, Snapshot};
+use rules::{ProviderClaims, Request, EXPIRED_PROVIDER_TOKEN};
 
 /// How long a provider token is used.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(50 * 60);
@@ -121,9 +123,9 @@ impl Apns {
             },
             Credentials::Certificate(_) => None,
         };
-        let base = apns::base_url(&self.configured_url, production);
+        let base = rules::base_url(&self.configured_url, production);
         let mut post = client
-            .post(format!("{base}{}", apns::device_path(device_token)))
+            .post(format!("{base}{}", rules::device_path(device_token)))
             .body(request.payload.clone());
         for (name, value) in request.headers() {
             post = post.header(name, value);
@@ -143,8 +145,8 @@ impl Apns {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let body = answer.text().unwrap_or_default();
-        let outcome = apns::outcome(Some(status), retry_after.as_deref(), &body);
-        let reason = apns::reason(&body);
+        let outcome = rules::outcome(Some(status), retry_after.as_deref(), &body);
+        let reason = rules::reason(&body);
         if reason.as_deref() == Some(EXPIRED_PROVIDER_TOKEN) {
             // The next push signs a new one.
             *self.token.lock() = None;
@@ -279,10 +281,10 @@ fn identity_pem(cert: &str, key: &str, passphrase: &str) -> Result<SecretString,
 mod tests {
     use super::*;
 
-    const CERT: &str = include_str!("../../tests/fixtures/apns-test-cert.pem");
-    const KEY: &str = include_str!("../../tests/fixtures/apns-test-cert-key.pem");
-    const ENCRYPTED_KEY: &str = include_str!("../../tests/fixtures/apns-test-cert-key.enc.pem");
-    const LEGACY_KEY: &str = include_str!("../../tests/fixtures/apns-test-cert-key.legacy.pem");
+    const CERT: &str = include_str!("../../../tests/fixtures/apns-test-cert.pem");
+    const KEY: &str = include_str!("../../../tests/fixtures/apns-test-cert-key.pem");
+    const ENCRYPTED_KEY: &str = include_str!("../../../tests/fixtures/apns-test-cert-key.enc.pem");
+    const LEGACY_KEY: &str = include_str!("../../../tests/fixtures/apns-test-cert-key.legacy.pem");
     /// `ENCRYPTED_KEY`'s passphrase.
     const PASSPHRASE: &str = "rcpush-test-passphrase";
 

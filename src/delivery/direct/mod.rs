@@ -1,12 +1,14 @@
 //! What the FCM and APNs attempts share: a provider's answer, and how it becomes the push's
 //! fate in the outbox (retried with backoff, pruned, or dropped loudly).
 
+pub mod rules;
+
 use std::time::Duration;
 
 use super::Attempt;
 use crate::model::time::now_millis;
-use crate::rules::direct::{retry_in_ms, Outcome};
 use crate::store::{Finish, PendingPush};
+use rules::{retry_in_ms, Outcome};
 
 /// The outcome of one push to a provider, with its reason when it did not deliver.
 pub struct Sent {

@@ -1,0 +1,387 @@
+//! The push gateway's side of delivery, pure: the exact body rcpush queues for every push
+//! (spec §5.3, §5.4; direct delivery reads its content from it too), what the gateway's
+//! answer means, and when the gateway is used at all.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::rules::notification::{Notification, Payload};
+use crate::rules::text::YOU_HAVE_A_NEW_MESSAGE;
+
+/// `truncateString`: at most `max` UTF-16 units, ending in `...` when shortened. Unlike
+/// Rocket.Chat it cuts only between grapheme clusters, so it never leaves half a surrogate
+/// pair or a broken emoji sequence.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.encode_utf16().count() <= max {
+        return Cow::Borrowed(s);
+    }
+    let budget = max.saturating_sub(3);
+    let mut used = 0;
+    let mut end = 0;
+    for (at, g) in s.grapheme_indices(true) {
+        let units = g.encode_utf16().count();
+        if used + units > budget {
+            break;
+        }
+        used += units;
+        end = at + g.len();
+    }
+    Cow::Owned(format!("{}...", &s[..end]))
+}
+
+/// `PUSH_TITLE_LIMIT` and `PUSH_MESSAGE_BODY_LIMIT`.
+pub const TITLE_LIMIT: usize = 65;
+pub const TEXT_LIMIT: usize = 240;
+
+/// The payload of an id-only push: the phone fetches the rest with push.get.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IdOnlyPayload<'a> {
+    host: &'a str,
+    message_id: &'a str,
+    notification_type: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum AnyPayload<'a> {
+    Full(&'a Payload<'a>),
+    IdOnly(IdOnlyPayload<'a>),
+}
+
+#[derive(Debug, Serialize)]
+struct Category<'a> {
+    category: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct GcmOptions<'a> {
+    image: &'a str,
+    style: &'a str,
+}
+
+/// The pending notification minus `priority`, plus `topic` (APNs) first and `uniqueId` last.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Options<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topic: Option<&'a str>,
+    created_at: &'a str,
+    created_by: &'static str,
+    sent: bool,
+    sending: u8,
+    title: Cow<'a, str>,
+    text: Cow<'a, str>,
+    from: &'static str,
+    user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<AnyPayload<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    badge: Option<i64>,
+    sound: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_id: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apn: Option<Category<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gcm: Option<GcmOptions<'a>>,
+    unique_id: &'a str,
+}
+
+impl<'a> Options<'a> {
+    /// `Push.send`'s pending notification with only the fields every push has; `title` and
+    /// `text` truncated as Rocket.Chat does.
+    fn pending(
+        target: Target<'a>,
+        created_at: &'a str,
+        unique_id: &'a str,
+        title: &'a str,
+        text: &'a str,
+    ) -> Options<'a> {
+        Options {
+            topic: target.apn_topic,
+            created_at,
+            created_by: "<SERVER>",
+            sent: false,
+            sending: 0,
+            title: truncate(title, TITLE_LIMIT),
+            text: truncate(text, TEXT_LIMIT),
+            from: "push",
+            user_id: target.receiver_id,
+            payload: None,
+            badge: None,
+            sound: "default",
+            not_id: None,
+            apn: None,
+            gcm: None,
+            unique_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    token: &'a str,
+    options: Options<'a>,
+}
+
+/// Where a push goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub receiver_id: &'a str,
+    /// `Some(appName)` for APNs (the `topic`), `None` for GCM.
+    pub apn_topic: Option<&'a str>,
+    pub device_token: &'a str,
+}
+
+/// A gateway body complete but for its badge. The badge is the receiver's unread total once
+/// the message's counters are applied, which only the write that queues the push knows; the
+/// rest (title, text, payload) is prepared before that write, outside its lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyAwaitingBadge {
+    /// The body without the badge's digits.
+    body: String,
+    /// Where the digits go (none: the body has no badge).
+    slot: Option<usize>,
+}
+
+/// Stands in for the badge while the body is serialised; no real badge has this value.
+const BADGE_SLOT: i64 = i64::MIN;
+
+impl BodyAwaitingBadge {
+    fn new(mut body: String) -> BodyAwaitingBadge {
+        const KEY: &str = "\"badge\":";
+        let placeholder = format!("{KEY}{BADGE_SLOT}");
+        // A key is the only place the placeholder can stand unescaped: inside a JSON string
+        // its quotes would be escaped.
+        let slot = body.find(&placeholder).map(|at| {
+            let digits = at + KEY.len();
+            body.replace_range(digits..at + placeholder.len(), "");
+            digits
+        });
+        BodyAwaitingBadge { body, slot }
+    }
+
+    pub fn with_badge(&self, badge: i64) -> String {
+        match self.slot {
+            Some(at) => format!("{}{badge}{}", &self.body[..at], &self.body[at..]),
+            None => self.body.clone(),
+        }
+    }
+}
+
+/// The gateway body for a message notification (`Push.send` with `userId` = the receiver).
+/// In id-only mode (`Push_request_content_from_server`) the title is empty, the text is
+/// "You have a new message" and the payload carries only the host and message id. The
+/// notification's own badge is ignored: the body awaits the badge at queue time.
+pub fn message_push_body(
+    n: &Notification,
+    target: Target,
+    id_only: bool,
+    unique_id: &str,
+    created_at: &str,
+) -> BodyAwaitingBadge {
+    let (title, text, payload) = if id_only {
+        let payload = AnyPayload::IdOnly(IdOnlyPayload {
+            host: &n.payload.host,
+            message_id: n.payload.message_id,
+            notification_type: "message-id-only",
+        });
+        ("", YOU_HAVE_A_NEW_MESSAGE, payload)
+    } else {
+        (
+            n.title.as_str(),
+            n.text.as_str(),
+            AnyPayload::Full(&n.payload),
+        )
+    };
+    BodyAwaitingBadge::new(encode(Body {
+        token: target.device_token,
+        options: Options {
+            payload: Some(payload),
+            badge: Some(BADGE_SLOT),
+            not_id: Some(n.not_id),
+            apn: Some(Category {
+                category: n.apn.category,
+            }),
+            gcm: Some(GcmOptions {
+                image: &n.gcm.image,
+                style: n.gcm.style,
+            }),
+            ..Options::pending(target, created_at, unique_id, title, text)
+        },
+    }))
+}
+
+/// The body of `push.test`'s push: `@username` and a fixed text, nothing else.
+pub fn test_push_body(username: &str, target: Target, unique_id: &str, created_at: &str) -> String {
+    let title = format!("@{username}");
+    encode(Body {
+        token: target.device_token,
+        options: Options::pending(
+            target,
+            created_at,
+            unique_id,
+            &title,
+            "This is a push test message",
+        ),
+    })
+}
+
+fn encode(body: Body) -> String {
+    // Only strings, numbers and booleans: serialising cannot fail.
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// How many of a device token's last characters the delivery log keeps: enough to tell
+/// a user's devices apart, too few to send to one.
+pub const TOKEN_TAIL: usize = 6;
+
+/// The last `TOKEN_TAIL` characters of a device token.
+pub fn token_tail(token: &str) -> &str {
+    let start = token
+        .char_indices()
+        .rev()
+        .nth(TOKEN_TAIL - 1)
+        .map_or(0, |(at, _)| at);
+    &token[start..]
+}
+
+/// The message a queued gateway body is about (none for push.test's).
+pub fn body_message_id(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some(v["options"]["payload"]["messageId"].as_str()?.to_string())
+}
+
+/// Who delivers the pushes: Rocket.Chat's cloud gateway, or rcpush itself to FCM and APNs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Gateway,
+    Direct,
+}
+
+/// `shouldUseGateway` (direct-push spec §1.1): the gateway only when it is enabled **and**
+/// the workspace is registered **and** agreed to the cloud terms. Unlike Rocket.Chat, which
+/// reads the first flag once at start, rcpush reads all three live.
+pub fn transport(enable_gateway: bool, register_server: bool, agreed_terms: bool) -> Transport {
+    match enable_gateway && register_server && agreed_terms {
+        true => Transport::Gateway,
+        false => Transport::Direct,
+    }
+}
+
+/// What the gateway's answer means (`sendGatewayPush`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayOutcome {
+    Delivered,
+    /// 406: the token is dead; delete every registration of it.
+    UnknownToken,
+    /// 401 / 422: final failure, no retry.
+    Rejected,
+    /// Anything else, network errors included: try again later.
+    Retry,
+}
+
+pub fn gateway_outcome(status: Option<u16>) -> GatewayOutcome {
+    match status {
+        Some(200..=299) => GatewayOutcome::Delivered,
+        Some(406) => GatewayOutcome::UnknownToken,
+        Some(401 | 422) => GatewayOutcome::Rejected,
+        _ => GatewayOutcome::Retry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn truncation_counts_utf16_and_keeps_graphemes_whole() {
+        assert_eq!(truncate("short", 65), "short");
+        let long = "a".repeat(70);
+        let t = truncate(&long, 65);
+        assert_eq!(t.encode_utf16().count(), 65);
+        assert!(t.ends_with("..."));
+        // 😀 is two UTF-16 units: Rocket.Chat would cut it in half at unit 62.
+        let emoji = format!("{}😀😀😀", "a".repeat(61));
+        assert_eq!(truncate(&emoji, 65), format!("{}...", "a".repeat(61)));
+        let family = "👨‍👩‍👧".repeat(10);
+        let t = truncate(&family, 20);
+        assert!(t.trim_end_matches("...").graphemes(true).all(|g| g == "👨‍👩‍👧"));
+    }
+
+    #[test]
+    fn the_log_keeps_a_token_tail_and_the_message_id() {
+        assert_eq!(
+            token_tail("dGVzdC1mY20tdG9rZW4:APA91bExampleToken"),
+            "eToken"
+        );
+        assert_eq!(token_tail("abc"), "abc");
+        assert_eq!(token_tail("ééééééé"), "éééééé");
+        assert_eq!(
+            body_message_id(r#"{"options":{"payload":{"messageId":"m1"}}}"#).as_deref(),
+            Some("m1")
+        );
+        assert_eq!(body_message_id(r#"{"options":{}}"#), None);
+    }
+
+    #[test]
+    fn the_gateway_needs_all_three_flags() {
+        assert_eq!(transport(true, true, true), Transport::Gateway);
+        for flags in [
+            (false, true, true),
+            (true, false, true),
+            (true, true, false),
+        ] {
+            assert_eq!(transport(flags.0, flags.1, flags.2), Transport::Direct);
+        }
+    }
+
+    #[test]
+    fn gateway_answers() {
+        assert_eq!(gateway_outcome(Some(200)), GatewayOutcome::Delivered);
+        assert_eq!(gateway_outcome(Some(406)), GatewayOutcome::UnknownToken);
+        assert_eq!(gateway_outcome(Some(422)), GatewayOutcome::Rejected);
+        assert_eq!(gateway_outcome(Some(401)), GatewayOutcome::Rejected);
+        assert_eq!(gateway_outcome(Some(500)), GatewayOutcome::Retry);
+        assert_eq!(gateway_outcome(None), GatewayOutcome::Retry);
+    }
+
+    #[test]
+    fn a_body_without_a_badge_slot_is_kept_whole() {
+        let b = BodyAwaitingBadge::new("{\"token\":\"t\"}".into());
+        assert_eq!(b.with_badge(3), "{\"token\":\"t\"}");
+        let b = BodyAwaitingBadge::new(format!("{{\"badge\":{BADGE_SLOT},\"x\":1}}"));
+        assert_eq!(b.with_badge(-2), "{\"badge\":-2,\"x\":1}");
+    }
+
+    proptest! {
+        /// The badge lands in `options.badge` and nowhere else, whatever the texts hold.
+        #[test]
+        fn the_badge_fills_its_slot_only(title in "\\PC{0,40}", text in "(\"badge\":-?[0-9]{1,20}|\\PC){0,10}", badge in any::<i64>()) {
+            let slot = format!("\"badge\":{BADGE_SLOT}");
+            let target = Target { receiver_id: "u", apn_topic: None, device_token: "tok" };
+            let body = encode(Body {
+                token: target.device_token,
+                options: Options { badge: Some(BADGE_SLOT), ..Options::pending(target, "c", "uid", &title, &text) },
+            });
+            let filled = BodyAwaitingBadge::new(body.clone()).with_badge(badge);
+            let v: serde_json::Value = serde_json::from_str(&filled).unwrap();
+            prop_assert_eq!(&v["options"]["badge"], &serde_json::json!(badge));
+            prop_assert_eq!(filled.replace(&format!("\"badge\":{badge}"), ""), body.replace(&slot, ""));
+        }
+
+        #[test]
+        fn truncate_never_exceeds_and_keeps_a_prefix(s in "\\PC{0,120}", max in 3usize..80) {
+            let t = truncate(&s, max);
+            prop_assert!(t.encode_utf16().count() <= max);
+            if t != s.as_str() {
+                let kept = t.strip_suffix("...").unwrap();
+                prop_assert!(s.starts_with(kept));
+            }
+        }
+    }
+}
