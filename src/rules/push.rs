@@ -1,4 +1,5 @@
-//! Who gets a mobile push for a new message (spec §5.1).
+//! Who gets a mobile push for a new message (spec §5.1), and the form of what is drafted for
+//! them: a body whose badge the write that queues it fills in.
 
 /// What `shouldNotifyMobile` looks at for one member.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +29,45 @@ pub fn should_notify_mobile(f: &MobileFacts) -> bool {
         _ => {}
     }
     f.room_type == "d" || f.mentions_all || f.mentions_member || preference == Some("all")
+}
+
+/// A push body (the gateway's, `delivery::gateway::rules`) complete but for its badge. The
+/// badge is the receiver's unread total once the message's counters are applied, which only
+/// the write that queues the push knows; the rest (title, text, payload) is prepared before
+/// that write, outside its lock. It lives here, not under `delivery`, because the store
+/// fills it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyAwaitingBadge {
+    /// The body without the badge's digits.
+    body: String,
+    /// Where the digits go (none: the body has no badge).
+    slot: Option<usize>,
+}
+
+/// Stands in for the badge while the body is serialised; no real badge has this value.
+pub const BADGE_SLOT: i64 = i64::MIN;
+
+impl BodyAwaitingBadge {
+    /// `body` serialised with `BADGE_SLOT` as its badge, which marks where the digits go.
+    pub fn new(mut body: String) -> BodyAwaitingBadge {
+        const KEY: &str = "\"badge\":";
+        let placeholder = format!("{KEY}{BADGE_SLOT}");
+        // A key is the only place the placeholder can stand unescaped: inside a JSON string
+        // its quotes would be escaped.
+        let slot = body.find(&placeholder).map(|at| {
+            let digits = at + KEY.len();
+            body.replace_range(digits..at + placeholder.len(), "");
+            digits
+        });
+        BodyAwaitingBadge { body, slot }
+    }
+
+    pub fn with_badge(&self, badge: i64) -> String {
+        match self.slot {
+            Some(at) => format!("{}{badge}{}", &self.body[..at], &self.body[at..]),
+            None => self.body.clone(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -94,5 +134,13 @@ mod tests {
             ..facts(None, "c", false, false)
         };
         assert!(!should_notify_mobile(&default_mentions));
+    }
+
+    #[test]
+    fn a_body_without_a_badge_slot_is_kept_whole() {
+        let b = BodyAwaitingBadge::new("{\"token\":\"t\"}".into());
+        assert_eq!(b.with_badge(3), "{\"token\":\"t\"}");
+        let b = BodyAwaitingBadge::new(format!("{{\"badge\":{BADGE_SLOT},\"x\":1}}"));
+        assert_eq!(b.with_badge(-2), "{\"badge\":-2,\"x\":1}");
     }
 }

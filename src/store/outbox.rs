@@ -3,8 +3,8 @@ use serde::{Deserialize, Serialize};
 use super::keys;
 use super::trees::Tree;
 use super::{decode, encode, Batch, DeliveryRecord, Store, StoreResult};
-use crate::delivery::gateway::rules::BodyAwaitingBadge;
 use crate::model::push_token::Service;
+use crate::rules::push::BodyAwaitingBadge;
 
 /// One gateway request waiting to be made: written in the same atomic write as the message
 /// that caused it, deleted only once the gateway has given a final answer.

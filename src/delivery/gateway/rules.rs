@@ -8,6 +8,7 @@ use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::rules::notification::{Notification, Payload};
+use crate::rules::push::{BodyAwaitingBadge, BADGE_SLOT};
 use crate::rules::text::YOU_HAVE_A_NEW_MESSAGE;
 
 /// `truncateString`: at most `max` UTF-16 units, ending in `...` when shortened. Unlike
@@ -134,42 +135,6 @@ pub struct Target<'a> {
     /// `Some(appName)` for APNs (the `topic`), `None` for GCM.
     pub apn_topic: Option<&'a str>,
     pub device_token: &'a str,
-}
-
-/// A gateway body complete but for its badge. The badge is the receiver's unread total once
-/// the message's counters are applied, which only the write that queues the push knows; the
-/// rest (title, text, payload) is prepared before that write, outside its lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyAwaitingBadge {
-    /// The body without the badge's digits.
-    body: String,
-    /// Where the digits go (none: the body has no badge).
-    slot: Option<usize>,
-}
-
-/// Stands in for the badge while the body is serialised; no real badge has this value.
-const BADGE_SLOT: i64 = i64::MIN;
-
-impl BodyAwaitingBadge {
-    fn new(mut body: String) -> BodyAwaitingBadge {
-        const KEY: &str = "\"badge\":";
-        let placeholder = format!("{KEY}{BADGE_SLOT}");
-        // A key is the only place the placeholder can stand unescaped: inside a JSON string
-        // its quotes would be escaped.
-        let slot = body.find(&placeholder).map(|at| {
-            let digits = at + KEY.len();
-            body.replace_range(digits..at + placeholder.len(), "");
-            digits
-        });
-        BodyAwaitingBadge { body, slot }
-    }
-
-    pub fn with_badge(&self, badge: i64) -> String {
-        match self.slot {
-            Some(at) => format!("{}{badge}{}", &self.body[..at], &self.body[at..]),
-            None => self.body.clone(),
-        }
-    }
 }
 
 /// The gateway body for a message notification (`Push.send` with `userId` = the receiver).
@@ -348,14 +313,6 @@ mod tests {
         assert_eq!(gateway_outcome(Some(401)), GatewayOutcome::Rejected);
         assert_eq!(gateway_outcome(Some(500)), GatewayOutcome::Retry);
         assert_eq!(gateway_outcome(None), GatewayOutcome::Retry);
-    }
-
-    #[test]
-    fn a_body_without_a_badge_slot_is_kept_whole() {
-        let b = BodyAwaitingBadge::new("{\"token\":\"t\"}".into());
-        assert_eq!(b.with_badge(3), "{\"token\":\"t\"}");
-        let b = BodyAwaitingBadge::new(format!("{{\"badge\":{BADGE_SLOT},\"x\":1}}"));
-        assert_eq!(b.with_badge(-2), "{\"badge\":-2,\"x\":1}");
     }
 
     proptest! {
