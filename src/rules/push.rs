@@ -1,15 +1,38 @@
 //! Who gets a mobile push for a new message (spec §5.1), and the form of what is drafted for
 //! them: a body whose badge the write that queues it fills in.
 
+/// A mobile push preference: a subscription's `mobilePushNotifications`, a user's, or
+/// `Accounts_Default_User_Preferences_pushNotifications`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PushPreference {
+    All,
+    /// Also any value Rocket.Chat does not name: it then pushes as for mentions.
+    #[default]
+    Mentions,
+    Nothing,
+}
+
+impl PushPreference {
+    /// `None` for `default` or empty: the next preference in line decides.
+    pub fn parse(value: &str) -> Option<PushPreference> {
+        match value {
+            "" | "default" => None,
+            "all" => Some(PushPreference::All),
+            "nothing" => Some(PushPreference::Nothing),
+            _ => Some(PushPreference::Mentions),
+        }
+    }
+}
+
 /// What `shouldNotifyMobile` looks at for one member.
 #[derive(Debug, Clone, Copy)]
 pub struct MobileFacts<'a> {
     /// `Push_enable`.
     pub push_enabled: bool,
-    /// The subscription's `mobilePushNotifications` (`all`, `mentions`, `nothing`, `default`).
-    pub preference: Option<&'a str>,
+    /// The subscription's `mobilePushNotifications`, unless `default`.
+    pub preference: Option<PushPreference>,
     /// `Accounts_Default_User_Preferences_pushNotifications`.
-    pub default_preference: &'a str,
+    pub default_preference: PushPreference,
     pub room_type: &'a str,
     pub mentions_member: bool,
     /// `@all` or `@here`.
@@ -21,14 +44,17 @@ pub fn should_notify_mobile(f: &MobileFacts) -> bool {
     if !f.push_enabled {
         return false;
     }
-    let preference = f.preference.filter(|p| !p.is_empty() && *p != "default");
-    match preference {
-        Some("nothing") => return false,
-        None if f.default_preference == "all" => return true,
-        None if f.default_preference == "nothing" => return false,
-        _ => {}
+    match (f.preference, f.default_preference) {
+        (Some(PushPreference::Nothing), _) => false,
+        (None, PushPreference::All) => true,
+        (None, PushPreference::Nothing) => false,
+        (preference, _) => {
+            f.room_type == "d"
+                || f.mentions_all
+                || f.mentions_member
+                || preference == Some(PushPreference::All)
+        }
     }
-    f.room_type == "d" || f.mentions_all || f.mentions_member || preference == Some("all")
 }
 
 /// A push body (the gateway's, `delivery::gateway::rules`) complete but for its badge. The
@@ -73,6 +99,40 @@ impl BodyAwaitingBadge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `shouldNotifyMobile` over the preference strings as Rocket.Chat stores them.
+    fn on_strings(pref: Option<&str>, default: &str, t: &str, user: bool, all: bool) -> bool {
+        let preference = pref.filter(|p| !p.is_empty() && *p != "default");
+        match preference {
+            Some("nothing") => return false,
+            None if default == "all" => return true,
+            None if default == "nothing" => return false,
+            _ => {}
+        }
+        t == "d" || all || user || preference == Some("all")
+    }
+
+    proptest! {
+        /// Parsing the preferences once decides as reading their strings at every message.
+        #[test]
+        fn typed_preferences_decide_as_their_strings(
+            pref in prop::option::of(prop::sample::select(vec!["all", "mentions", "nothing", "default", "", "other"])),
+            default in prop::sample::select(vec!["all", "mentions", "nothing", "default", "", "other"]),
+            t in prop::sample::select(vec!["c", "p", "d"]),
+            user: bool, all: bool,
+        ) {
+            let facts = MobileFacts {
+                push_enabled: true,
+                preference: pref.and_then(PushPreference::parse),
+                default_preference: PushPreference::parse(default).unwrap_or_default(),
+                room_type: t,
+                mentions_member: user,
+                mentions_all: all,
+            };
+            prop_assert_eq!(should_notify_mobile(&facts), on_strings(pref, default, t, user, all));
+        }
+    }
 
     fn facts(
         pref: Option<&'static str>,
@@ -82,8 +142,8 @@ mod tests {
     ) -> MobileFacts<'static> {
         MobileFacts {
             push_enabled: true,
-            preference: pref,
-            default_preference: "all",
+            preference: pref.and_then(PushPreference::parse),
+            default_preference: PushPreference::All,
             room_type: t,
             mentions_member: user,
             mentions_all: all,
@@ -130,7 +190,7 @@ mod tests {
         };
         assert!(!should_notify_mobile(&off));
         let default_mentions = MobileFacts {
-            default_preference: "mentions",
+            default_preference: PushPreference::Mentions,
             ..facts(None, "c", false, false)
         };
         assert!(!should_notify_mobile(&default_mentions));

@@ -13,7 +13,7 @@ use crate::error::ApiResult;
 use crate::model::push_token::Service;
 use crate::model::user::Identity;
 use crate::model::{time, DocExt, Message, Room, Subscription};
-use crate::rules::push::{should_notify_mobile, MobileFacts};
+use crate::rules::push::{should_notify_mobile, MobileFacts, PushPreference};
 use crate::settings::Snapshot;
 use crate::store::{Finish, PendingPush, PushDraft};
 
@@ -141,8 +141,12 @@ fn wants_push(settings: &Snapshot, facts: &NewMessageFacts, sub: &Subscription) 
     }
     should_notify_mobile(&MobileFacts {
         push_enabled: true,
-        preference: sub.0.get("mobilePushNotifications").and_then(Value::as_str),
-        default_preference: &settings.default_push_preference,
+        preference: sub
+            .0
+            .get("mobilePushNotifications")
+            .and_then(Value::as_str)
+            .and_then(PushPreference::parse),
+        default_preference: settings.default_push_preference,
         room_type: facts.room.t(),
         mentions_member: mentioned,
         mentions_all: facts.group_mention,

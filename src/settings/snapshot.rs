@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use super::defaults::{default_user_preferences, PREFERENCE_PREFIX};
 use crate::model::Doc;
+use crate::rules::push::PushPreference;
+use crate::rules::unread::UnreadCount;
 
 /// The settings the server acts on, typed, read from the documents at once: requests take
 /// one snapshot and never look a setting up by its id.
@@ -38,9 +40,9 @@ pub struct Snapshot {
     /// order: what `/me` shows under `settings.preferences` for what a user did not choose.
     pub default_user_preferences: crate::model::Doc,
     /// `Accounts_Default_User_Preferences_pushNotifications`.
-    pub default_push_preference: String,
-    pub unread_count: String,
-    pub unread_count_dm: String,
+    pub default_push_preference: PushPreference,
+    pub unread_count: UnreadCount,
+    pub unread_count_dm: UnreadCount,
     /// `Message_MaxAllowedSize`, in UTF-16 units.
     pub message_max_allowed_size: u64,
     /// `Accounts_BlockedUsernameList` and `Accounts_SystemBlockedUsernameList`, as stored.
@@ -135,9 +137,13 @@ impl Snapshot {
                     Some((key.to_string(), value(id)?.clone()))
                 })
                 .collect(),
-            default_push_preference: text("Accounts_Default_User_Preferences_pushNotifications"),
-            unread_count: text("Unread_Count"),
-            unread_count_dm: text("Unread_Count_DM"),
+            // `default` or an unknown value behaves as `mentions` does.
+            default_push_preference: PushPreference::parse(&text(
+                "Accounts_Default_User_Preferences_pushNotifications",
+            ))
+            .unwrap_or(PushPreference::Mentions),
+            unread_count: UnreadCount::parse(&text("Unread_Count")),
+            unread_count_dm: UnreadCount::parse(&text("Unread_Count_DM")),
             message_max_allowed_size: value("Message_MaxAllowedSize")
                 .and_then(Value::as_u64)
                 .unwrap_or(5000),
@@ -175,11 +181,11 @@ impl Snapshot {
     }
 
     /// The `Unread_Count` setting that applies to a room of type `room_type`.
-    pub fn unread_count_for(&self, room_type: &str) -> &str {
+    pub fn unread_count_for(&self, room_type: &str) -> UnreadCount {
         if room_type == "d" {
-            &self.unread_count_dm
+            self.unread_count_dm
         } else {
-            &self.unread_count
+            self.unread_count
         }
     }
 }
