@@ -17,6 +17,7 @@ mod direct;
 mod fcm;
 pub mod gateway;
 mod metrics;
+mod reachability;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +66,8 @@ struct Shared {
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     agent: ureq::Agent,
+    /// Whether the gateway answers (FCM and APNs keep their own).
+    gateway: reachability::Reachability,
     fcm: fcm::Fcm,
     apns: apns::Apns,
     /// How long a claimed push is this process's alone: twice the longest attempt and a
@@ -98,6 +101,7 @@ impl Delivery {
             fcm,
             apns,
             agent,
+            gateway: reachability::Reachability::new("gateway"),
         });
         let (tx, rx) = sync_channel::<PendingPush>(workers);
         let rx = Arc::new(Mutex::new(rx));
@@ -355,9 +359,13 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
         settings.cloud_service_agree_privacy_terms,
     );
     match (chosen, push.service.as_str()) {
-        (Transport::Gateway, _) => {
-            gateway::attempt(&s.agent, &s.config, &settings.push_gateway, push)
-        }
+        (Transport::Gateway, _) => gateway::attempt(
+            &s.agent,
+            &s.gateway,
+            &s.config,
+            &settings.push_gateway,
+            push,
+        ),
         (Transport::Direct, "gcm") => fcm_attempt(s, &settings, push),
         (Transport::Direct, _) => apns_attempt(s, &settings, push),
     }

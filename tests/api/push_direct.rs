@@ -364,6 +364,37 @@ fn the_delivery_log_shows_each_attempt_newest_first_to_admins_only() {
     assert_eq!(app.get("/api/rcpush/deliveries", None).status, 401);
 }
 
+/// FCM's host refusing connections: each attempt is retried, then dropped, and the delivery
+/// log says which host could not be reached and why, not only "Connection Failed".
+#[test]
+fn an_unreachable_fcm_host_is_named_in_the_delivery_log() {
+    let fcm = FakeFcm::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let account = fcm.service_account();
+    let app = spawn_app_with(move |c| {
+        direct_mode(c);
+        c.settings
+            .insert("Push_google_api_credentials".into(), json!(account));
+        c.push.fcm_url = format!("http://127.0.0.1:{port}");
+    });
+    register(&app, RODRIQ, "gcm", "gcm-token-1", "chat.rocket.android");
+    post(&app, ALICE, DM, "into the void");
+    wait_for_metric(&app, "rcpush_pushes_dropped_total", 1);
+    let admin = app.admin();
+    let log = app.get("/api/rcpush/deliveries", auth(&admin)).json();
+    let deliveries = log["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 4, "three retries: {log}");
+    let expected = format!("cannot reach 127.0.0.1:{port}: connection failed: ");
+    for d in deliveries {
+        let reason = d["reason"].as_str().unwrap();
+        assert!(reason.starts_with(&expected), "{reason}");
+        assert!(reason.to_lowercase().contains("refused"), "{reason}");
+    }
+    assert!(still_registered(&app, "gcm-token-1"), "nothing pruned");
+}
+
 /// Direct delivery throughput to the loopback fake FCM, until every outcome is flushed. A
 /// measurement, not a check:
 /// `cargo test --release --test api fcm_delivery_throughput -- --ignored --nocapture`.

@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 
 use super::direct::rules::Outcome;
 use super::direct::Sent;
+use super::reachability::{root_cause, Reachability};
 use crate::model::time::now_millis;
 use crate::settings::{ApnCredentials, ApnTokenCredentials, Snapshot};
 use rules::{ProviderClaims, Request, EXPIRED_PROVIDER_TOKEN};
@@ -84,6 +85,7 @@ pub struct Apns {
     timeout: Duration,
     client: Mutex<Option<([u8; 32], Client)>>,
     token: Mutex<Option<CachedToken>>,
+    reachability: Reachability,
 }
 
 struct CachedToken {
@@ -99,6 +101,7 @@ impl Apns {
             timeout,
             client: Mutex::new(None),
             token: Mutex::new(None),
+            reachability: Reachability::new("apns"),
         }
     }
 
@@ -135,9 +138,17 @@ impl Apns {
         }
         let answer = match post.send() {
             Ok(answer) => answer,
-            // The error's text holds the URL, and so the device token: only its kind.
-            Err(e) => return Sent::failed(Outcome::Retry, None, error_kind(&e)),
+            // The error's own text holds the URL, and so the device token: only its kind
+            // and its innermost cause.
+            Err(e) => {
+                let cause = root_cause(&e);
+                let reason = self
+                    .reachability
+                    .no_answer(base, error_kind(&e), cause.as_deref());
+                return Sent::failed(Outcome::Retry, None, reason);
+            }
         };
+        self.reachability.answered(base);
         let status = answer.status().as_u16();
         let retry_after = answer
             .headers()

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::direct::rules::Outcome;
 use super::direct::Sent;
+use super::reachability::{host, ureq_failure, Reachability};
 use crate::model::time::now_millis;
 use rules::{GrantClaims, ServiceAccount};
 
@@ -23,6 +24,8 @@ pub struct Fcm {
     agent: ureq::Agent,
     base_url: String,
     token: Mutex<Option<CachedToken>>,
+    /// FCM's and the token endpoint's hosts.
+    reachability: Reachability,
 }
 
 /// An access token, for the account (email, key id, token URL) that was granted it.
@@ -50,6 +53,7 @@ impl Fcm {
             agent,
             base_url: base_url.trim_end_matches('/').to_string(),
             token: Mutex::new(None),
+            reachability: Reachability::new("fcm"),
         }
     }
 
@@ -78,8 +82,12 @@ impl Fcm {
                 let retry_after = r.header("Retry-After").map(str::to_string);
                 (Some(code), retry_after, r.into_string().unwrap_or_default())
             }
-            Err(e) => return Sent::failed(Outcome::Retry, None, e.kind().to_string()),
+            Err(ureq::Error::Transport(e)) => {
+                let reason = ureq_failure(&self.reachability, &url, &e);
+                return Sent::failed(Outcome::Retry, None, reason);
+            }
         };
+        self.reachability.answered(&url);
         let outcome = rules::outcome(status, retry_after.as_deref(), &body);
         if status == Some(401) {
             // Revoked or otherwise refused: the next push asks for a new one.
@@ -139,19 +147,28 @@ impl Fcm {
         let claims = GrantClaims::new(account, now_millis() / 1000);
         let assertion = jsonwebtoken::encode(&header, &claims, &key)
             .map_err(|_| config_error("cannot sign the grant"))?;
-        let answer = self.agent.post(account.token_uri()).send_form(&[
+        let token_uri = account.token_uri();
+        let answer = match self.agent.post(token_uri).send_form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", &assertion),
-        ]);
+        ]) {
+            Ok(r) => Ok(r),
+            Err(ureq::Error::Status(code, r)) => Err((code, r)),
+            Err(ureq::Error::Transport(e)) => {
+                let reason = ureq_failure(&self.reachability, token_uri, &e);
+                return Err(Sent::failed(Outcome::Retry, None, reason));
+            }
+        };
+        self.reachability.answered(token_uri);
         match answer {
             Ok(r) => read_json::<Grant>(r)
                 .map_err(|_| config_error("the token endpoint's answer has no access_token")),
-            Err(ureq::Error::Status(code @ 500..=599, _)) => Err(Sent::failed(
+            Err((code @ 500..=599, _)) => Err(Sent::failed(
                 Outcome::Retry,
                 Some(code),
-                "token endpoint unavailable",
+                format!("token endpoint {} unavailable", host(token_uri)),
             )),
-            Err(ureq::Error::Status(code, r)) => {
+            Err((code, r)) => {
                 // OAuth's `error` (`invalid_grant`…) names the cause without secrets.
                 let error = read_json::<serde_json::Value>(r)
                     .ok()
@@ -163,7 +180,6 @@ impl Fcm {
                     format!("token grant refused: {error}"),
                 ))
             }
-            Err(e) => Err(Sent::failed(Outcome::Retry, None, e.kind().to_string())),
         }
     }
 }

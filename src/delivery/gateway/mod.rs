@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
+use super::reachability::{ureq_failure, Reachability};
 use super::Attempt;
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
@@ -17,6 +18,7 @@ use rules::{gateway_outcome, GatewayOutcome};
 /// a line, and uses the first for a workspace without a cloud registration).
 pub(super) fn attempt(
     agent: &ureq::Agent,
+    reachability: &Reachability,
     config: &PushConfig,
     push_gateway: &str,
     push: PendingPush,
@@ -33,14 +35,14 @@ pub(super) fn attempt(
     if !authorization.is_empty() {
         request = request.set("Authorization", authorization);
     }
-    let status = match request.send_string(&push.body) {
-        Ok(r) => Some(r.status()),
-        Err(ureq::Error::Status(code, _)) => Some(code),
-        Err(e) => {
-            tracing::debug!(push = %push.id, error = %e, "gateway unreachable");
-            None
-        }
+    let (status, reason) = match request.send_string(&push.body) {
+        Ok(r) => (Some(r.status()), None),
+        Err(ureq::Error::Status(code, _)) => (Some(code), None),
+        Err(ureq::Error::Transport(e)) => (None, Some(ureq_failure(reachability, &url, &e))),
     };
+    if status.is_some() {
+        reachability.answered(&url);
+    }
     let outcome = gateway_outcome(status);
     let finish = match outcome {
         GatewayOutcome::Delivered => Finish::Done,
@@ -58,6 +60,6 @@ pub(super) fn attempt(
         finish,
         status,
         took: Duration::ZERO,
-        reason: None,
+        reason,
     }
 }
