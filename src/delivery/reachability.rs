@@ -32,7 +32,7 @@ impl Reachability {
         };
         if self.failing.lock().insert(host.to_string()) {
             let transport = self.transport;
-            tracing::warn!(transport, host, %reason, "push provider unreachable: pushes wait for their retries");
+            tracing::warn!(transport, host, %reason, "push provider unreachable: its pushes are retried while retries last");
         }
         reason
     }

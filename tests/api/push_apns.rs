@@ -29,7 +29,11 @@ enum Auth {
 
 /// The demo server in direct mode, sending to `apns`.
 fn app_with_apns(apns: &FakeApns, auth: Auth) -> TestApp {
-    let url = apns.url.clone();
+    app_with_apns_at(apns.url.clone(), auth)
+}
+
+/// The demo server in direct mode, sending to APNs at `url` with `auth`.
+fn app_with_apns_at(url: String, auth: Auth) -> TestApp {
     spawn_app_with(move |c| {
         let mut set = |id: &str, value: &str| c.settings.insert(id.into(), json!(value));
         match auth {
@@ -277,6 +281,30 @@ fn pending_apns_retries_survive_a_restart() {
     register(&app, RODRIQ, "apn", TOKEN, APP);
     apns.answer_with((0..3).map(|_| Reply::status(503)));
     pending_retries_survive_a_restart(&mut app, &apns.sends);
+}
+
+/// APNs' host refusing connections: the delivery log names the host and the cause, never the
+/// device token the request's path holds.
+#[test]
+fn an_unreachable_apns_host_is_named_in_the_delivery_log() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = app_with_apns_at(format!("http://127.0.0.1:{port}"), Auth::Token);
+    register(&app, RODRIQ, "apn", TOKEN, APP);
+    post(&app, ALICE, DM, "into the void");
+    wait_for_metric(&app, "rcpush_pushes_dropped_total", 1);
+    let admin = app.admin();
+    let log = app.get("/api/rcpush/deliveries", auth(&admin));
+    let deliveries = log.json()["deliveries"].as_array().unwrap().clone();
+    assert_eq!(deliveries.len(), 4, "three retries: {}", log.body);
+    let expected = format!("cannot reach 127.0.0.1:{port}: cannot connect: ");
+    for d in &deliveries {
+        let reason = d["reason"].as_str().unwrap();
+        assert!(reason.starts_with(&expected), "{reason}");
+    }
+    assert!(!log.body.contains(TOKEN), "the device token stays private");
+    assert!(still_registered(&app, TOKEN), "nothing pruned");
 }
 
 /// Direct delivery throughput to the loopback fake APNs (h2c), until every outcome is
