@@ -59,8 +59,11 @@ enum Command {
     /// Write the whole database as a seed bundle (asks the server if it is running). The
     /// push credentials (secret settings) are left out unless asked for.
     Export {
-        /// Where to write the bundle; replaced atomically.
+        /// Where to write the bundle (atomically); an existing file only with `--force`.
         file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
         /// Keep the secret settings (APNs certificates and keys, the FCM service account)
         /// in the bundle, in plain text.
         #[arg(long)]
@@ -195,8 +198,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => generate(&config, messages, seed, json),
         Command::Export {
             file,
+            force,
             include_secrets,
-        } => export(&config, &file, include_secrets),
+        } => export(&config, &file, force, include_secrets),
         Command::Check => check(&config),
         Command::Import {
             path,
@@ -320,13 +324,23 @@ fn import(config: &Config, options: rcpush::import::Options) -> anyhow::Result<(
     Ok(())
 }
 
+/// Fails unless the configured sled directory holds a database: opening one creates it, and
+/// a command that only reads (`check`, `export`) run from the wrong folder must say so rather
+/// than report on a new, empty database.
+fn require_database(config: &Config) -> anyhow::Result<()> {
+    let path = &config.storage.path;
+    // sled keeps its log in `db` inside the directory.
+    if config.storage.backend == Backend::Sled && !path.join("db").is_file() {
+        anyhow::bail!("there is no database at {}", path.display());
+    }
+    Ok(())
+}
+
 /// Cross-checks the indexes. sled needs the database to itself, so the server must be
 /// stopped; on PostgreSQL the check reads one consistent state while servers run.
 fn check(config: &Config) -> anyhow::Result<()> {
     let path = &config.storage.path;
-    if config.storage.backend == Backend::Sled && !path.exists() {
-        anyhow::bail!("there is no database at {}", path.display());
-    }
+    require_database(config)?;
     let store = rcpush::startup::open_store(&config.storage).map_err(|e| {
         let message = e.to_string();
         if message.contains("locked by another process") {
@@ -405,7 +419,14 @@ fn generate(_: &Config, _: usize, _: u64, _: bool) -> anyhow::Result<()> {
 /// Exports through the running server when there is one (it holds sled's lock), else from
 /// the database directly. The bundle is checked, and without `include_secrets` written again
 /// without the secret settings, before it replaces `file`.
-fn export(config: &Config, file: &Path, include_secrets: bool) -> anyhow::Result<()> {
+fn export(config: &Config, file: &Path, force: bool, include_secrets: bool) -> anyhow::Result<()> {
+    require_database(config)?;
+    if file.exists() && !force {
+        anyhow::bail!(
+            "{} exists: choose another name, or pass --force to replace it",
+            file.display()
+        );
+    }
     let online = match config.storage.backend {
         Backend::Sled => rcpush::online_export::request_export(&config.storage.path)?,
         Backend::Postgres => None,

@@ -30,7 +30,7 @@ fn bad_configuration_is_one_clear_line() {
     std::fs::write(&mistyped, "[settings]\nPush_show_message = \"yes\"\n").unwrap();
     // (arguments, environment variable, expected text)
     type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
-    let cases: [Case; 7] = [
+    let cases: [Case; 11] = [
         (
             &["--config", unparsable.to_str().unwrap()],
             None,
@@ -58,6 +58,27 @@ fn bad_configuration_is_one_clear_line() {
             &[],
             Some(("RCPUSH_SETTINGS_Message_MaxAllowedSize", "lots")),
             "[settings] Message_MaxAllowedSize must be of type number",
+        ),
+        // A mistyped log level would silence every line, this one included.
+        (
+            &[],
+            Some(("RCPUSH_LOG_LEVEL", "warning")),
+            "log.level: \"warning\" is not a level",
+        ),
+        (
+            &[],
+            Some(("RUST_LOG", "verbose")),
+            "invalid RUST_LOG: \"verbose\" is not a level",
+        ),
+        (
+            &[],
+            Some(("RCPUSH_PERMISSIONS_view-c-rooms", "[\"user\"]")),
+            "unknown permission [permissions] view-c-rooms",
+        ),
+        (
+            &[],
+            Some(("RCPUSH_PERMISSIONS_view-c-room", "[\"users\"]")),
+            "unknown role \"users\" in [permissions] view-c-room",
         ),
     ];
     for (args, env, expected) in cases {
