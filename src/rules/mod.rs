@@ -3,7 +3,6 @@
 
 pub mod access;
 pub mod apns;
-pub mod bson_json;
 pub mod credentials;
 pub mod direct;
 pub mod fcm;

@@ -296,7 +296,7 @@ mod rendering {
     use super::*;
     use bson::{doc, Bson, Document};
     use proptest::prelude::*;
-    use rcpush::rules::bson_json;
+    use rcpush::import::bson_json;
     use serde_json::Value;
 
     fn index_key(k: &str) -> Option<u32> {
