@@ -33,6 +33,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         db: args.db,
         strict: args.strict,
         merge: args.merge,
+        placeholders: rcpush::import::Placeholders::new(
+            &config.admin.username,
+            seed(config).as_ref(),
+        ),
         import_secrets: args.import_secrets,
         messages_since: args.messages_since,
         staging: config.storage.path.with_extension("import-staging"),
@@ -41,6 +45,15 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let report = super::on_new_database(config, |store| rcpush::import::run(store, &options))?;
     println!("{report}");
     Ok(())
+}
+
+/// The seed bundle a first start loads (`seed.file`), whose documents an import replaces;
+/// `None` if there is none, or it cannot be read (then there is nothing of it to replace).
+fn seed(config: &Config) -> Option<rcpush::store::Import> {
+    let file = &config.seed.file;
+    (!file.is_empty())
+        .then(|| rcpush::seed::read_file(file.as_ref()).ok())
+        .flatten()
 }
 
 /// `2025-01-31` (midnight UTC) or an RFC 3339 time, as milliseconds.

@@ -16,6 +16,7 @@ mod document;
 #[cfg(feature = "bench-data")]
 pub mod fixture;
 mod markers;
+mod placeholders;
 pub mod prepare;
 mod progress;
 mod report;
@@ -34,6 +35,8 @@ use crate::model::time;
 use crate::store::Store;
 use document::describe;
 use markers::{Marker, Verdict};
+use placeholders::Holds;
+pub use placeholders::Placeholders;
 use prepare::{Context, Prepared, Tally, MESSAGES};
 pub use report::Report;
 use staging::{Stage, Staging};
@@ -48,6 +51,8 @@ pub struct Options {
     pub strict: bool,
     /// Import into a database that holds other data, if nothing collides.
     pub merge: bool,
+    /// What a first start (and its seed bundle) wrote: replaced, not merged with.
+    pub placeholders: Placeholders,
     /// Keep the push and cloud credentials among the settings.
     pub import_secrets: bool,
     /// Leave out messages older than this (ms): push.get is asked about recent messages, and
@@ -63,7 +68,7 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
     let started = Instant::now();
     let marker = Marker::read(store)?;
     if marker.is_none() && !options.merge {
-        refuse_if_not_empty(store)?;
+        replaceable(store, &options.placeholders)?;
     }
 
     let staged = Staging::create(&options.staging)?;
@@ -88,14 +93,10 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         }
     }
 
-    let resumed = match marker.verdict(&fingerprint, &options.path)? {
-        Verdict::Resume => true,
-        Verdict::Fresh => {
-            if !options.merge {
-                refuse_if_not_empty(store)?;
-            }
-            false
-        }
+    let (resumed, replaced) = match marker.verdict(&fingerprint, &options.path)? {
+        Verdict::Resume => (true, 0),
+        Verdict::Fresh if options.merge => (false, 0),
+        Verdict::Fresh => (false, replaceable(store, &options.placeholders)?),
     };
 
     // Pass 2: plan.
@@ -153,6 +154,10 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         source: &source_text,
         started: options.now,
     };
+    // Cleared first: a crash before the marker leaves a database an import goes into.
+    if replaced > 0 {
+        store.clear_workspace()?;
+    }
     record.running(store)?;
     let messages = tallies.get(MESSAGES).map_or(0, |t| t.imported);
     let mut writer = Writer::new(store, messages);
@@ -197,26 +202,24 @@ pub fn run(store: &Store, options: &Options) -> anyhow::Result<Report> {
         self_check,
         seconds: started.elapsed().as_secs_f64(),
         resumed,
+        replaced,
     })
 }
 
-/// An import goes into an empty database unless `--merge` says otherwise (settings that
-/// `serve` wrote on its first start do not count: the dump's replace them).
-fn refuse_if_not_empty(store: &Store) -> anyhow::Result<()> {
-    let held: Vec<String> = store
-        .document_counts()?
-        .into_iter()
-        .filter(|(kind, n)| *n > 0 && *kind != "settings")
-        .map(|(kind, n)| format!("{n} {kind}"))
-        .collect();
-    if !held.is_empty() {
-        bail!(
-            "the database already holds {}; import into an empty database, or pass --merge \
-             to add the dump if none of its ids, usernames, e-mails or room names collide",
-            held.join(", ")
-        );
+/// An import goes into an empty database unless `--merge` says otherwise. Settings count as
+/// empty (the dump's replace them), and so do a first start's placeholders and its seed
+/// bundle (`placeholders.rs`): returns how many of those the import removes.
+fn replaceable(store: &Store, placeholders: &Placeholders) -> anyhow::Result<usize> {
+    match placeholders.holds(store)? {
+        Holds::Nothing => Ok(0),
+        Holds::Placeholders(n) => Ok(n),
+        Holds::Data(held) => bail!(
+            "the database already holds {held}, not only what a first start and its seed \
+             bundle wrote (which an import replaces); import into an empty database, or pass \
+             --merge to add the dump if none of its ids, usernames, e-mails or room names \
+             collide"
+        ),
     }
-    Ok(())
 }
 
 /// Records what a prepared document would overwrite or make ambiguous in the database.

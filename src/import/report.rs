@@ -22,6 +22,8 @@ pub struct Report {
     pub self_check: (usize, usize),
     pub seconds: f64,
     pub resumed: bool,
+    /// Users, rooms and messages of a first start or its seed bundle, removed first.
+    pub replaced: usize,
 }
 
 impl std::fmt::Display for Report {
@@ -74,6 +76,14 @@ impl std::fmt::Display for Report {
             .iter()
             .find(|(c, _)| *c == MESSAGES)
             .map_or(0, |(_, t)| t.imported);
+        if self.replaced > 0 {
+            writeln!(
+                f,
+                "  replaced what a first start and its seed bundle wrote ({} users, rooms and \
+                 messages: the configured admin, rocket.cat, #general, the demo data)",
+                self.replaced
+            )?;
+        }
         writeln!(
             f,
             "  self-check: {} messages and {} users' login tokens read back as written",
