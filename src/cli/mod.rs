@@ -2,6 +2,7 @@
 //! loads the configuration and dispatches; what several commands share (finding the
 //! configuration file, requiring or creating a database) is here too.
 
+mod admin;
 mod check;
 mod export;
 mod generate;
@@ -52,6 +53,8 @@ enum Command {
     /// `mongodump --archive` file (gzipped or not; `-` reads standard input) or mongoexport
     /// files. Passwords, login tokens and devices keep working.
     Import(import::Args),
+    /// Account chores: `admin reset-password USER` for a lost admin password.
+    Admin(admin::Args),
 }
 
 impl Command {
@@ -65,6 +68,7 @@ impl Command {
             Command::Export(_) => Some("export"),
             Command::Check => Some("check"),
             Command::Import(_) => Some("import"),
+            Command::Admin(_) => Some("admin"),
         }
     }
 }
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(&config, &args),
         Command::Check => check::run(&config),
         Command::Import(args) => import::run(&config, args),
+        Command::Admin(args) => admin::run(&config, &args),
     }
 }
 

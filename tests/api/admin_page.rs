@@ -201,9 +201,7 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
     // Devices, by username or id.
     let devices = b.get("/admin/push?user=rodriq");
     assert!(
-        devices
-            .body
-            .contains("1 devices of <strong>rodriq</strong>"),
+        devices.body.contains("1 device of <strong>rodriq</strong>"),
         "{}",
         devices.body
     );
@@ -212,7 +210,13 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
         .contains("<td>chat.rocket.android</td><td>gcm</td>"));
     assert!(!devices.body.contains("SECRETPART"));
     let by_id = b.get(&format!("/admin/push?user={}", RODRIQ.0));
-    assert!(by_id.body.contains("1 devices of <strong>rodriq</strong>"));
+    assert!(by_id.body.contains("1 device of <strong>rodriq</strong>"));
+    let none = b.get("/admin/push?user=bob");
+    assert!(
+        none.body.contains("0 devices of <strong>bob</strong>"),
+        "{}",
+        none.body
+    );
 
     // Signing out ends the session for good, even if its cookie is sent again.
     let stolen = b.cookies.clone();

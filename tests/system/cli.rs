@@ -461,3 +461,70 @@ fn ephemeral_deterministic_runs_answer_the_same_login() {
     assert!(first.contains(r#""authToken":"#), "{first}");
     assert_eq!(first, login());
 }
+
+/// A lost password: `admin reset-password` prints a new one once and ends every session of
+/// the user; a server started with `RCPUSH_ADMIN_PASSWORD` on a database that has an admin
+/// says that the variable was ignored.
+#[test]
+fn admin_reset_password_prints_a_new_one_and_ends_the_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let err = one_line_failure(
+        &rcpush(&db)
+            .args(["admin", "reset-password", "alice"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("there is no database at"), "{err}");
+    assert!(!db.exists(), "no database is created");
+
+    seed_demo(&db);
+    Server::start(&mut rcpush(&db)).kill_hard();
+    let server = Server::start(&mut rcpush(&db));
+    assert!(
+        server
+            .startup_log
+            .iter()
+            .any(|l| l.contains("admin.password (RCPUSH_ADMIN_PASSWORD) ignored")),
+        "{:?}",
+        server.startup_log
+    );
+    assert!(server.terminate().success());
+
+    let out = succeeds(rcpush(&db).args(["admin", "reset-password", "alice"]));
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("rcpush: new password of 'alice' (A7dm3kQzR9xYpW2bn): "))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    assert!(password.len() >= 32, "{password}");
+    assert!(out.contains("sessions ended: 1;"), "{out}");
+    let err = one_line_failure(
+        &rcpush(&db)
+            .args(["admin", "reset-password", "nobody"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("no user \"nobody\""), "{err}");
+
+    let server = Server::start(rcpush(&db).env("RCPUSH_SEED_FILE", ""));
+    let status = |r: Result<ureq::Response, ureq::Error>| match r {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("{e}"),
+    };
+    let login = |password: &str| {
+        status(
+            ureq::post(&server.url("/api/v1/login"))
+                .send_json(json!({"user": "alice", "password": password})),
+        )
+    };
+    let me = ureq::get(&server.url("/api/v1/me"))
+        .set("X-User-Id", crate::support::ALICE.0)
+        .set("X-Auth-Token", crate::support::ALICE.1)
+        .call();
+    assert_eq!(status(me), 401, "the old session ended");
+    assert_eq!(login("alice-demo"), 401, "the old password is gone");
+    assert_eq!(login(&password), 200);
+    assert!(server.terminate().success());
+}
