@@ -145,8 +145,12 @@ fn backend(e: impl std::error::Error) -> StoreError {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        // A wrapper (deadpool's `PoolError`) often prints its source already.
+        let said = c.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = c.source();
     }
     StoreError::Backend(format!("PostgreSQL: {text}"))
@@ -646,5 +650,30 @@ mod tests {
             assert!(key >= &prefix[..] && key < &end[..]);
         }
         assert!(b"u2"[..] >= end[..]);
+    }
+
+    /// An error that prints its source as deadpool's `PoolError` does.
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Error occurred while creating a new object: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let e = Wrapper(std::io::Error::other("db error"));
+        assert_eq!(
+            backend(e).to_string(),
+            "storage backend failed: PostgreSQL: Error occurred while creating a new object: db error"
+        );
     }
 }

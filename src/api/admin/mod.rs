@@ -246,7 +246,12 @@ fn error_page(req: &HttpRequest, e: ApiError) -> HttpResponse {
             "The form did not come from this page or has expired: reload it and try again.",
         ),
         other => {
-            tracing::error!(error = ?other, "admin page failed");
+            // The cause chain on one line; `?` would add a backtrace under RUST_BACKTRACE.
+            let cause = match &other {
+                ApiError::Internal(cause) => format!("{cause:#}"),
+                other => other.to_string(),
+            };
+            tracing::error!(error = %cause, "admin page failed");
             message_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error",
