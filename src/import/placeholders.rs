@@ -110,3 +110,72 @@ impl Placeholders {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle(text: &str) -> Import {
+        crate::seed::parse(text).unwrap()
+    }
+
+    const SEED: &str = r#"{"users":[{"_id":"u1","username":"ann"}],
+        "rooms":[{"_id":"r1","t":"c","name":"a"}],
+        "messages":[{"_id":"m1","rid":"r1","msg":"hi","ts":"2024-01-01T00:00:00.000Z",
+                     "u":{"_id":"u1","username":"ann"}}]}"#;
+
+    /// Holds what `store` holds after each of `loads`, with the seed `SEED` and admin `root`.
+    fn holds_after(loads: &[&str]) -> Holds {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 4).unwrap();
+        for load in loads {
+            store.import(&bundle(load)).unwrap();
+        }
+        let seed = bundle(SEED);
+        Placeholders::new("root", Some(&seed))
+            .holds(&store)
+            .unwrap()
+    }
+
+    const FIRST_START: &str = r#"{"users":[
+        {"_id":"a1","username":"root","roles":["admin"]},
+        {"_id":"rocket.cat","username":"rocket.cat","roles":["bot"]}],
+        "rooms":[{"_id":"GENERAL","t":"c","name":"general"}],
+        "settings":[{"_id":"Site_Url","value":"http://x"}]}"#;
+
+    #[test]
+    fn a_first_start_and_its_seed_are_placeholders_and_nothing_else_is() {
+        assert_eq!(holds_after(&[]), Holds::Nothing);
+        assert_eq!(
+            holds_after(&[r#"{"settings":[{"_id":"Site_Url","value":"http://x"}]}"#]),
+            Holds::Nothing
+        );
+        assert_eq!(holds_after(&[FIRST_START]), Holds::Placeholders(3));
+        assert_eq!(holds_after(&[SEED, FIRST_START]), Holds::Placeholders(6));
+        // A message, a user or a room of the database's own.
+        let own_message = r#"{"messages":[{"_id":"m2","rid":"r1","msg":"mine",
+            "ts":"2024-01-01T00:00:00.000Z","u":{"_id":"u1","username":"ann"}}]}"#;
+        assert_eq!(
+            holds_after(&[SEED, own_message]),
+            Holds::Data("1 users, 1 rooms, 2 messages".into())
+        );
+        // Not the configured admin: another name, or the name without the admin role.
+        for user in [
+            r#"{"users":[{"_id":"a2","username":"boss","roles":["admin"]}]}"#,
+            r#"{"users":[{"_id":"a2","username":"root","roles":["user"]}]}"#,
+        ] {
+            assert_eq!(
+                holds_after(&[user]),
+                Holds::Data("1 users".into()),
+                "{user}"
+            );
+        }
+        assert_eq!(
+            holds_after(&[
+                FIRST_START,
+                r#"{"rooms":[{"_id":"r9","t":"c","name":"b"}]}"#
+            ]),
+            Holds::Data("2 users, 2 rooms".into())
+        );
+    }
+}
