@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use rcpush::config::{Backend, Config};
 use rcpush::startup::use_temporary_storage;
 use rcpush::store::Store;
+use secrecy::ExposeSecret;
 
 #[derive(Parser)]
 #[command(
@@ -137,9 +138,10 @@ pub fn one_line(message: &str) -> String {
         .join("; ")
 }
 
-/// Fails unless the configured database exists: opening a sled directory creates a database
-/// there, and a command that must find one (`check`, `export`) run from the wrong folder must
-/// say so rather than work on a new, empty database.
+/// Fails unless the configured sled database exists: opening a sled directory creates a
+/// database there, and a command that must find one (`check`, `export`) run from the wrong
+/// folder must say so rather than work on a new, empty database. (PostgreSQL's is checked as
+/// it is opened, by `existing_database`.)
 fn require_database(config: &Config) -> anyhow::Result<()> {
     let path = &config.storage.path;
     // sled keeps its log in `db` inside the directory.
@@ -153,7 +155,14 @@ fn require_database(config: &Config) -> anyhow::Result<()> {
 fn existing_database(config: &Config) -> anyhow::Result<Store> {
     require_database(config)?;
     let path = &config.storage.path;
-    rcpush::startup::open_store(&config.storage).map_err(|e| {
+    let storage = &config.storage;
+    let opened = match storage.backend {
+        Backend::Sled => rcpush::startup::open_store(storage),
+        Backend::Postgres => {
+            Store::open_existing_postgres(storage.url.expose_secret(), storage.pool_size)
+        }
+    };
+    opened.map_err(|e| {
         let message = e.to_string();
         match message.contains("locked by another process") {
             true => anyhow::anyhow!(

@@ -270,3 +270,40 @@ fn export_needs_a_database_and_replaces_a_file_only_with_force() {
         "the new backup replaced it"
     );
 }
+
+/// On PostgreSQL too, a command that needs a database finds one or says so: it creates no
+/// tables in an empty database.
+#[test]
+fn read_only_commands_create_no_tables_in_an_empty_postgresql_database() {
+    let url = crate::support::postgres::database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("backup.json");
+    let cases: [&[&str]; 3] = [
+        &["check"],
+        &["export", bundle.to_str().unwrap()],
+        &["admin", "reset-password", "alice"],
+    ];
+    for args in cases {
+        let out = crate::support::rcpush_on_postgres(dir.path(), &url)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = crate::support::one_line_failure(&out);
+        assert!(
+            err.contains("there is no database at PostgreSQL"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!bundle.exists());
+    assert!(
+        Store::open_existing_postgres(&url, 2).is_err(),
+        "still no rcpush tables"
+    );
+    // Once a server has started there, they find it.
+    let mut command = crate::support::rcpush_on_postgres(dir.path(), &url);
+    Server::start(&mut command).kill_hard();
+    run_command(
+        crate::support::rcpush_on_postgres(dir.path(), &url),
+        &["check"],
+    );
+}
