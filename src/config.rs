@@ -7,6 +7,8 @@ use indexmap::IndexMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::rules::access::{Permissions, ROLES};
+
 /// The nesting limit of JSON bodies when none is configured.
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
@@ -334,6 +336,11 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Config> {
         for (name, value) in env {
+            // `RUST_LOG` replaces `log.level` (telemetry.rs): a typo there silences the log
+            // just the same.
+            if name == "RUST_LOG" {
+                check_log_filter(&value).map_err(|e| anyhow::anyhow!("invalid RUST_LOG: {e}"))?;
+            }
             apply_env(&mut table, &name, &value)?;
         }
         let config: Config = toml::Value::Table(table)
@@ -385,6 +392,17 @@ impl Config {
                 bail!("invalid configuration: setting [settings] {id} must be of type {expected}");
             }
         }
+        for (id, roles) in &self.permissions {
+            if !Permissions::default().contains(id) {
+                bail!("invalid configuration: unknown permission [permissions] {id}");
+            }
+            if let Some(role) = roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
+                bail!("invalid configuration: unknown role {role:?} in [permissions] {id}");
+            }
+        }
+        if let Err(e) = check_log_filter(&self.log.level) {
+            bail!("invalid configuration: log.level: {e}");
+        }
         if self.push.concurrency == 0 {
             bail!("invalid configuration: push.concurrency must be at least 1");
         }
@@ -399,6 +417,35 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Refuses a log filter that would silence the log by mistake: a bare word that is not a
+/// level (`tracing` reads it as a target, so `warning` shows only the events of a target
+/// named `warning`: none), a `target=level` whose level is not one, or what `tracing` cannot
+/// parse.
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    let is_level = |word: &str| word.parse::<tracing::level_filters::LevelFilter>().is_ok();
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        // A span or field filter (`target[span{field=value}]`) may hold `=` of its own.
+        let level = match directive.rsplit_once('=') {
+            Some((_, level)) if !level.contains([']', '}']) => Some(level),
+            Some(_) => None,
+            None if directive.contains('[') => None,
+            None => Some(directive),
+        };
+        if let Some(level) = level.filter(|l| !is_level(l)) {
+            let known = "off, error, warn, info, debug, trace";
+            return Err(match level == directive {
+                true => format!(
+                    "{level:?} is not a level ({known}; or TARGET=LEVEL, e.g. rcpush=debug)"
+                ),
+                false => format!("{directive:?}: {level:?} is not a level ({known})"),
+            });
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|e| format!("{filter:?}: {e}"))
 }
 
 /// `RCPUSH_SERVER_BIND=…` sets `[server] bind`. Keys match case-insensitively, so
@@ -561,5 +608,65 @@ mod tests {
         );
         let exposed = secrecy::ExposeSecret::expose_secret(&c.push.gateway_authorization);
         assert_eq!(exposed, "Bearer gw-key-7");
+    }
+
+    #[test]
+    fn a_mistyped_log_level_is_refused_in_the_file_and_in_rust_log() {
+        for level in ["warning", "verbose", "rcpush=verbose", "info,sled=loud"] {
+            let e = Config::load(None, env(&[("RCPUSH_LOG_LEVEL", level)])).unwrap_err();
+            assert!(e.to_string().contains("log.level"), "{level}: {e}");
+            assert!(e.to_string().contains("is not a level"), "{level}: {e}");
+        }
+        let e = Config::load(None, env(&[("RUST_LOG", "verbose")])).unwrap_err();
+        assert!(e.to_string().starts_with("invalid RUST_LOG"), "{e}");
+        for good in [
+            "info",
+            "WARN",
+            "rcpush=debug,actix_web=warn",
+            "rcpush::http=trace",
+            "rcpush=3",
+            "info,[request{route=/api/v1/push.get}]=debug",
+        ] {
+            let c = Config::load(None, env(&[("RCPUSH_LOG_LEVEL", good), ("RUST_LOG", good)]));
+            assert!(c.is_ok(), "{good}: {:?}", c.err());
+        }
+    }
+
+    proptest::proptest! {
+        /// A bare word is refused unless it is one of tracing's levels, in any case.
+        #[test]
+        fn a_bare_word_passes_only_when_it_is_a_level(word in "[a-zA-Z]{1,9}") {
+            let level = ["off", "error", "warn", "info", "debug", "trace"]
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(&word));
+            proptest::prop_assert_eq!(check_log_filter(&word).is_ok(), level);
+            let targeted = format!("rcpush={word}");
+            proptest::prop_assert_eq!(check_log_filter(&targeted).is_ok(), level);
+        }
+    }
+
+    #[test]
+    fn unknown_permissions_and_roles_are_refused() {
+        let e =
+            Config::parse("[permissions]\nview-c-rooms = [\"user\"]\n", Vec::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: unknown permission [permissions] view-c-rooms"
+        );
+        let e = Config::load(
+            None,
+            env(&[("RCPUSH_PERMISSIONS_view-c-room", "[\"users\"]")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: unknown role \"users\" in [permissions] view-c-room"
+        );
+        let c = Config::parse(
+            "[permissions]\nview-c-room = [\"admin\", \"guest\"]\n",
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(c.permissions["view-c-room"], ["admin", "guest"]);
     }
 }

@@ -748,7 +748,10 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let (status, shape) = self.entry();
         match self {
-            ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            // The cause chain on one line; `?` would add a backtrace under RUST_BACKTRACE.
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %format_args!("{cause:#}"), "request failed")
+            }
             other => tracing::debug!(error = %other, status = status.as_u16(), "request rejected"),
         }
         let text = shape.text();
@@ -1268,5 +1271,38 @@ mod tests {
         let e = ApiError::from(anyhow::anyhow!("secret path /var/x"));
         assert_eq!(e.to_string(), "internal error");
         assert!(std::error::Error::source(&e).is_some());
+    }
+
+    /// An outage logs one line per failed request: its cause chain once, never a backtrace
+    /// (what `{:?}` of the cause adds under `RUST_BACKTRACE`, after a multi-line chain).
+    #[test]
+    fn a_fault_is_logged_on_one_line_with_its_causes() {
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let cause = anyhow::anyhow!("connection refused").context("cannot read the user");
+        tracing::subscriber::with_default(subscriber, || {
+            ApiError::Internal(cause).error_response();
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("request failed error=cannot read the user: connection refused"),
+            "{text}"
+        );
     }
 }

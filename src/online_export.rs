@@ -51,7 +51,7 @@ pub fn serve_exports(store: Store, storage: &Path) {
                         let _ = stream.shutdown().await;
                         tracing::info!(bytes = bytes.len(), "exported the database");
                     }
-                    Ok(Err(e)) => tracing::error!(error = ?e, "export failed"),
+                    Ok(Err(e)) => tracing::error!(error = %format_args!("{e:#}"), "export failed"),
                     Err(e) => tracing::error!(error = %e, "export failed"),
                 }
             });

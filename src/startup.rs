@@ -158,6 +158,13 @@ fn prepare(store: &Store, config: &Config, clock: &Clock, ids: &Ids) -> anyhow::
     )?;
     let username = &config.admin.username;
     match ensure_admin(store, &config.admin, clock.now(), ids)? {
+        // Said, so that nobody believes a changed password took effect.
+        AdminAccount::Existing if !config.admin.password.expose_secret().is_empty() => {
+            tracing::info!(
+                "admin.password (RCPUSH_ADMIN_PASSWORD) ignored: the database has an admin \
+                 already, whose password stays; `rcpush admin reset-password USER` sets a new one"
+            )
+        }
         AdminAccount::Existing => {}
         AdminAccount::Created => tracing::info!(%username, "created admin user"),
         // Printed once, on purpose, and never logged.

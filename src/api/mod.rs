@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api/rcpush/testing")
+                .guard(actix_web::guard::fn_guard(testing::in_testing_mode))
                 .route("/pushes", web::get().to(testing::pushes_get))
                 .route("/pushes", web::delete().to(testing::pushes_delete))
                 .route("/clock", web::post().to(testing::clock_post))

@@ -1,7 +1,8 @@
 //! rcpush's testing controls, `/api/rcpush/testing/*` (README, "Testing mode"). No login:
 //! testing mode serves one test run and must never face a network. Outside testing mode
-//! every one answers the API's 404.
+//! none exists (`in_testing_mode`): every one answers the API's 404.
 
+use actix_web::guard::GuardContext;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
@@ -11,6 +12,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::time;
 use crate::service::testing::ClockChange;
 use crate::service::Services;
+
+/// The guard of the testing scope: outside testing mode its routes do not exist, so that
+/// every request there gets the API's 404 before anything reads its body.
+pub fn in_testing_mode(ctx: &GuardContext) -> bool {
+    ctx.app_data::<web::Data<Services>>()
+        .is_some_and(|services| services.testing_mode())
+}
 
 /// `GET /api/rcpush/testing/pushes`: `{"pushes":[{transport, path, body}…],"success":true}`.
 pub async fn pushes_get(services: web::Data<Services>) -> ApiResult<HttpResponse> {

@@ -4,6 +4,8 @@
 use std::io::Read;
 
 use anyhow::bail;
+use bson::raw::RawBsonRef;
+use bson::RawDocument;
 
 /// The largest BSON document MongoDB stores.
 pub const MAX_DOCUMENT: usize = 16 * 1024 * 1024;
@@ -35,6 +37,15 @@ pub trait Sink {
 pub struct Found {
     pub db: Option<String>,
     pub server_version: Option<String>,
+}
+
+/// `_id X` of a document, for error lines.
+pub fn describe(raw: &RawDocument) -> String {
+    match raw.get("_id") {
+        Ok(Some(RawBsonRef::String(s))) => format!("_id {s}"),
+        Ok(Some(RawBsonRef::ObjectId(o))) => format!("_id ObjectId({})", o.to_hex()),
+        _ => "a document without _id".into(),
+    }
 }
 
 /// Whether a set of collection names looks like a Rocket.Chat database.

@@ -1,5 +1,5 @@
 //! One Rocket.Chat document → what the store keeps of it (spec §2, §3). Each document is
-//! rendered once as Rocket.Chat's JSON (`rules::bson_json`) and kept verbatim, except for
+//! rendered once as Rocket.Chat's JSON (`bson_json`) and kept verbatim, except for
 //! the secrets that move to their own trees and the changes counted in the report.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -8,9 +8,9 @@ use bson::raw::RawBsonRef;
 use bson::RawDocument;
 use serde_json::Value;
 
+use super::bson_json::{self, Oddities};
 use crate::model::push_token::PushToken;
 use crate::model::{time, Doc, DocExt, Message, Room, Subscription, User};
-use crate::rules::bson_json::{self, Oddities};
 use crate::rules::credentials::token_hash;
 use crate::store::{ImportedMessage, ImportedUser, LoginToken};
 

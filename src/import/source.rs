@@ -328,7 +328,7 @@ fn skip_whitespace<R: BufRead>(r: &mut CountingReader<R>) -> anyhow::Result<Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::bson_json;
+    use crate::import::bson_json;
 
     #[derive(Default)]
     struct Collect(Vec<String>);

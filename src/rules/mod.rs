@@ -2,7 +2,6 @@
 //! they can be tested and property-tested on their own.
 
 pub mod access;
-pub mod bson_json;
 pub mod credentials;
 pub mod js;
 pub mod login_throttle;

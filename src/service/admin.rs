@@ -10,16 +10,18 @@
 use secrecy::ExposeSecret;
 
 use super::auth::{Caller, Login};
+use super::users::hash_new_password;
 use super::Services;
 use crate::delivery::credentials::{
     apns_certificate, apns_key, apns_token_key, fcm_credentials, Credential,
 };
 use crate::delivery::gateway::rules::{body_message_id, token_tail, transport, Transport};
 use crate::error::{ApiError, ApiResult};
+use crate::model::id::Ids;
 use crate::model::id::UserId;
 use crate::model::time;
 use crate::rules::credentials::{csrf_matches, csrf_token, password_digest, token_hash};
-use crate::store::{DeliveryFilter, DeliveryPage};
+use crate::store::{DeliveryFilter, DeliveryPage, Store};
 
 /// How long after the login a session of the page lasts.
 pub const SESSION_TTL_MS: i64 = 8 * 3600 * 1000;
@@ -107,6 +109,38 @@ pub struct AdminPage {
     pub deliveries: DeliveryPage,
     pub devices: Option<Devices>,
     pub health: Health,
+}
+
+/// What `rcpush admin reset-password` did.
+pub struct PasswordReset {
+    pub user_id: String,
+    pub username: String,
+    /// The new password, shown once and never stored in clear.
+    pub password: String,
+    /// Login sessions (and so devices registered through them) that ended.
+    pub sessions_ended: usize,
+}
+
+/// `rcpush admin reset-password USER` (a username, else a user id): a new generated password,
+/// and every session of the user ended, durably, so that a lost or leaked password can be
+/// replaced without the page or the API (which need the password to sign in).
+pub fn reset_password(store: &Store, who: &str) -> anyhow::Result<PasswordReset> {
+    let id = match store.user_id_by_username(who)? {
+        Some(id) => id,
+        None => who.to_string(),
+    };
+    let Some(user) = store.user(&id)? else {
+        anyhow::bail!("no user {who:?} (neither a username nor a user id)");
+    };
+    let password = Ids::default().secret();
+    let hash = hash_new_password(&password)?;
+    let sessions_ended = store.reset_password(&id, &hash)?;
+    Ok(PasswordReset {
+        username: user.username().unwrap_or_default().to_string(),
+        user_id: id,
+        password,
+        sessions_ended,
+    })
 }
 
 impl Services {

@@ -45,6 +45,11 @@ impl Services {
         self.start_state.as_deref().ok_or(ApiError::NotFound)
     }
 
+    /// Whether the testing endpoints exist.
+    pub fn testing_mode(&self) -> bool {
+        self.start_state.is_some()
+    }
+
     /// `GET` / `DELETE /api/rcpush/testing/pushes`: the pushes captured since start or
     /// reset, in order; `clear` empties the list.
     pub fn captured_pushes(&self, clear: bool) -> ApiResult<Vec<CapturedPush>> {

@@ -115,7 +115,15 @@ impl Store {
     /// Connects to the PostgreSQL database at `url` with at most `pool_size` connections,
     /// creating the tables that do not exist yet and checking the schema version.
     pub fn open_postgres(url: &str, pool_size: usize) -> StoreResult<Store> {
-        Self::with_engine(Arc::new(postgres::PgEngine::connect(url, pool_size)?))
+        Self::with_engine(Arc::new(postgres::PgEngine::connect(
+            url, pool_size, false,
+        )?))
+    }
+
+    /// As `open_postgres`, for a command that only reads: fails where the database has no
+    /// rcpush tables rather than create them.
+    pub fn open_existing_postgres(url: &str, pool_size: usize) -> StoreResult<Store> {
+        Self::with_engine(Arc::new(postgres::PgEngine::connect(url, pool_size, true)?))
     }
 
     fn with_engine(engine: Arc<dyn Engine>) -> StoreResult<Store> {

@@ -145,8 +145,12 @@ fn backend(e: impl std::error::Error) -> StoreError {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        // A wrapper (deadpool's `PoolError`) often prints its source already.
+        let said = c.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = c.source();
     }
     StoreError::Backend(format!("PostgreSQL: {text}"))
@@ -170,8 +174,9 @@ impl Deref for Conn {
 }
 
 impl PgEngine {
-    /// Connects to `url` and creates the tables that do not exist yet.
-    pub fn connect(url: &str, pool_size: usize) -> StoreResult<PgEngine> {
+    /// Connects to `url` and creates the tables that do not exist yet; with `existing`, fails
+    /// instead where the database has no rcpush tables at all (a command that only reads).
+    pub fn connect(url: &str, pool_size: usize, existing: bool) -> StoreResult<PgEngine> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Open(format!("invalid storage.url: {e}")))?;
@@ -226,9 +231,19 @@ impl PgEngine {
             writers: Arc::new(AsyncMutex::new(())),
         });
         let pool = shared.pool.clone();
-        shared
+        let meta = Tree::Meta.name();
+        let found = shared
             .block_on(async move {
                 let client = pool.get().await.map_err(backend)?;
+                if existing {
+                    let row = client
+                        .query_one(&format!("SELECT to_regclass('{meta}') IS NOT NULL"), &[])
+                        .await
+                        .map_err(backend)?;
+                    if !row.get::<_, bool>(0) {
+                        return Ok(false);
+                    }
+                }
                 // Concurrent CREATE TABLE IF NOT EXISTS can still collide: one at a time, each
                 // committed before the next process looks (three statements, not one batch,
                 // which would be one transaction committed after the unlock).
@@ -240,9 +255,14 @@ impl PgEngine {
                 ] {
                     client.batch_execute(&sql).await.map_err(backend)?;
                 }
-                Ok(())
+                Ok(true)
             })
             .map_err(|e| StoreError::Open(format!("cannot open PostgreSQL {place}: {e}")))?;
+        if !found {
+            return Err(StoreError::Open(format!(
+                "there is no database at PostgreSQL {place} (it has no rcpush tables)"
+            )));
+        }
         Ok(PgEngine {
             shared,
             source: Source::Pool,
@@ -646,5 +666,30 @@ mod tests {
             assert!(key >= &prefix[..] && key < &end[..]);
         }
         assert!(b"u2"[..] >= end[..]);
+    }
+
+    /// An error that prints its source as deadpool's `PoolError` does.
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Error occurred while creating a new object: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let e = Wrapper(std::io::Error::other("db error"));
+        assert_eq!(
+            backend(e).to_string(),
+            "storage backend failed: PostgreSQL: Error occurred while creating a new object: db error"
+        );
     }
 }

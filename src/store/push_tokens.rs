@@ -194,7 +194,7 @@ impl Store {
         );
     }
 
-    fn delete_push_token(batch: &mut Batch, t: &PushToken) {
+    pub(super) fn delete_push_token(batch: &mut Batch, t: &PushToken) {
         batch.delete(Tree::PushtokenidPushtoken, t.id());
         if let Some((_, value)) = t.device() {
             batch.delete(Tree::Pushtokenvaluepushtokenids, keys::pair(value, t.id()));

@@ -55,6 +55,33 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Removes every document of the workspace (users and their tokens, rooms, subscriptions,
+    /// messages, devices, pushes, the delivery log) in one durable write, keeping the
+    /// settings, the permission changes and the database's own records (`Tree::Meta`): what
+    /// `rcpush import` does before it writes a dump over a first start's placeholders.
+    pub fn clear_workspace(&self) -> StoreResult<()> {
+        let kept = [
+            Tree::Meta,
+            Tree::SettingidSetting,
+            Tree::PermissionidPermission,
+        ];
+        let mut tx = self.engine.clone().begin(Mode::Write)?;
+        let view = tx.view();
+        let mut batch = Batch::default();
+        for tree in Tree::ALL.into_iter().filter(|t| !kept.contains(t)) {
+            for (key, _) in view.scan_prefix(tree, b"")? {
+                batch.delete(tree, key);
+            }
+        }
+        if !batch.is_empty() {
+            tx.apply(batch)?;
+        }
+        self.caches.clear();
+        tx.commit(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::trees::Tree;
-use super::{encode, Store, StoreResult};
+use super::{decode, encode, Store, StoreResult};
 
 /// A login token, known only by its hash (`base64(sha256(token))`, spec §3.2).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,6 +37,30 @@ impl Store {
                 }
             }
             Ok(())
+        })
+    }
+
+    /// Gives `user_id` a new password hash and removes every login token of theirs, with the
+    /// devices registered through them (as a logout does), in one write: after a reset no
+    /// session of the old password is left. Returns how many sessions ended. Walks every
+    /// token (`rcpush admin reset-password`, not a request path).
+    pub fn reset_password(&self, user_id: &str, password_hash: &str) -> StoreResult<usize> {
+        self.write(|store, batch| {
+            batch.put(Tree::UseridPassword, user_id, password_hash);
+            let mut ended = Vec::new();
+            for (hash, value) in store.entries(Tree::TokenhashToken)? {
+                let token: LoginToken = decode(Tree::TokenhashToken, &value)?;
+                if token.user_id == user_id {
+                    ended.push(String::from_utf8_lossy(&hash).into_owned());
+                    batch.delete(Tree::TokenhashToken, hash);
+                }
+            }
+            for device in store.push_tokens_of_user(user_id)? {
+                if ended.iter().any(|h| h == device.auth_token_hash()) {
+                    Self::delete_push_token(batch, &device);
+                }
+            }
+            Ok(ended.len())
         })
     }
 

@@ -201,9 +201,7 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
     // Devices, by username or id.
     let devices = b.get("/admin/push?user=rodriq");
     assert!(
-        devices
-            .body
-            .contains("1 devices of <strong>rodriq</strong>"),
+        devices.body.contains("1 device of <strong>rodriq</strong>"),
         "{}",
         devices.body
     );
@@ -212,7 +210,13 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
         .contains("<td>chat.rocket.android</td><td>gcm</td>"));
     assert!(!devices.body.contains("SECRETPART"));
     let by_id = b.get(&format!("/admin/push?user={}", RODRIQ.0));
-    assert!(by_id.body.contains("1 devices of <strong>rodriq</strong>"));
+    assert!(by_id.body.contains("1 device of <strong>rodriq</strong>"));
+    let none = b.get("/admin/push?user=bob");
+    assert!(
+        none.body.contains("0 devices of <strong>bob</strong>"),
+        "{}",
+        none.body
+    );
 
     // Signing out ends the session for good, even if its cookie is sent again.
     let stolen = b.cookies.clone();
@@ -305,8 +309,15 @@ fn forms_without_their_csrf_token_are_refused() {
     let r = b.post("/admin/login", &[creds[0], creds[1], ("csrf", "forged")]);
     assert_eq!(r.status, 403);
     assert!(r.set_cookie("rcpush_admin").is_none());
+    // Without the field: the page's 403, as for a wrong token (not a parser's 400).
     let r = b.post("/admin/login", &creds);
-    assert!(r.status == 400 || r.status == 403, "{}", r.status);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+    assert!(r.body.contains("Form refused"), "{}", r.body);
     // A token of another browser's form (its cookie not sent) is refused too.
     let mut other = Browser::new(&app);
     let theirs = other.get("/admin/login").csrf();
@@ -320,11 +331,67 @@ fn forms_without_their_csrf_token_are_refused() {
         let r = b.post("/admin/logout", &[("csrf", forged)]);
         assert_eq!(r.status, 403, "logout with {forged:?}");
     }
+    assert_eq!(
+        b.post("/admin/logout", &[]).status,
+        403,
+        "logout without csrf"
+    );
     assert_eq!(b.get("/admin/push").status, 200, "still signed in");
     assert_eq!(
         b.post("/admin/logout", &[("csrf", &page.csrf())]).status,
         303
     );
+}
+
+/// Forms and queries the page cannot read get its 400 page, never a parser's plain text.
+#[test]
+fn malformed_forms_and_queries_get_the_page_s_400() {
+    let app = spawn_app();
+    let mut b = Browser::new(&app);
+    let csrf = b.get("/admin/login").csrf();
+    let json_body = finish(
+        ureq::post(&format!("{}/admin/login", app.url))
+            .set("Cookie", &b.cookie_header())
+            .send_json(json!({"user": "admin", "password": ADMIN_PASSWORD, "csrf": csrf})),
+    );
+    let twice = b.post(
+        "/admin/login",
+        &[
+            ("user", "admin"),
+            ("user", "root"),
+            ("password", "x"),
+            ("csrf", &csrf),
+        ],
+    );
+    let oversized = "x".repeat(64 * 1024);
+    let too_long = b.post(
+        "/admin/login",
+        &[("user", oversized.as_str()), ("csrf", &csrf)],
+    );
+    let query = b.get("/admin/login?failed=1&failed=2");
+    assert_eq!(b.login("admin", ADMIN_PASSWORD).status, 303);
+    let page_query = b.get("/admin/push?offset=1&offset=2");
+    for (what, r) in [
+        ("a JSON body", &json_body),
+        ("a field twice", &twice.resp),
+        ("an oversized form", &too_long.resp),
+        ("a query field twice", &query.resp),
+        ("the page's query twice", &page_query.resp),
+    ] {
+        assert_eq!(r.status, 400, "{what}: {}", r.body);
+        assert!(
+            r.content_type.starts_with("text/html"),
+            "{what}: {}",
+            r.content_type
+        );
+        assert!(
+            r.body.contains("The form could not be read"),
+            "{what}: {}",
+            r.body
+        );
+        assert!(!r.body.contains("Parse error"), "{what}: {}", r.body);
+        assert!(!r.body.contains("deserialize"), "{what}: {}", r.body);
+    }
 }
 
 #[test]

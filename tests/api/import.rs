@@ -4,7 +4,7 @@
 
 use rcpush::config::StorageConfig;
 use rcpush::import::fixture::{self, Form};
-use rcpush::import::Options;
+use rcpush::import::{Options, Placeholders};
 use rcpush::store::Store;
 use serde_json::json;
 
@@ -296,7 +296,7 @@ mod rendering {
     use super::*;
     use bson::{doc, Bson, Document};
     use proptest::prelude::*;
-    use rcpush::rules::bson_json;
+    use rcpush::import::bson_json;
     use serde_json::Value;
 
     fn index_key(k: &str) -> Option<u32> {
@@ -425,4 +425,46 @@ mod rendering {
             }
         }
     }
+}
+
+/// A database a first start wrote (the demo seed, the admin, rocket.cat, #general) takes a
+/// dump without `--merge`: those make way for the dump's, on every backend.
+#[test]
+fn a_first_start_s_documents_make_way_for_the_dump() {
+    let mut replaced = 0;
+    let app = spawn_app_with(|c| {
+        rcpush::startup::spawn(c.clone()).unwrap().stop();
+        wait_until_released(&c.storage);
+        let seed = rcpush::seed::read_file(c.seed.file.as_ref()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let now = rcpush::model::time::now_millis();
+        let workspace = fixture::workspace(now);
+        let path = fixture::write(dir.path(), "rocketchat", &workspace, Form::Archive).unwrap();
+        let store = rcpush::startup::open_store(&c.storage).unwrap();
+        let report = rcpush::import::run(
+            &store,
+            &Options {
+                path,
+                staging: dir.path().join("staging"),
+                now,
+                placeholders: Placeholders::new(&c.admin.username, Some(&seed)),
+                ..Options::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
+        replaced = report.replaced;
+        let counts = store.document_counts().unwrap();
+        assert_eq!(
+            &counts[..3],
+            [("users", 5), ("rooms", 2), ("subscriptions", 5)]
+        );
+        assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+        drop(store);
+        wait_until_released(&c.storage);
+    });
+    // The demo's 4 users, 4 rooms and 4 messages, the admin, rocket.cat and #general.
+    assert_eq!(replaced, 4 + 4 + 4 + 3);
+    app.login("alice", "correct horse");
+    let body = json!({"user": "admin", "password": ADMIN_PASSWORD});
+    assert_eq!(app.post("/api/v1/login", None, &body).status, 401);
 }

@@ -47,6 +47,18 @@ fn testing_endpoints_answer_rocket_chats_404_outside_testing_mode() {
         app.delete("/api/rcpush/testing/pushes", None, &json!({})),
         app.post("/api/rcpush/testing/clock", None, &json!({"advance_ms": 1})),
         app.post("/api/rcpush/testing/reset", None, &json!({})),
+        // A body the clock would refuse: the mode is checked before the body is read.
+        app.post(
+            "/api/rcpush/testing/clock",
+            None,
+            &json!({"advance_ms": -1}),
+        ),
+        app.post("/api/rcpush/testing/clock", None, &json!([1, 2])),
+        finish(
+            ureq::post(&format!("{}/api/rcpush/testing/clock", app.url))
+                .set("Content-Type", "application/json")
+                .send_string("{not json"),
+        ),
     ] {
         assert_eq!((r.status, r.body.as_str()), (404, not_found));
     }

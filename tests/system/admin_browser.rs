@@ -248,7 +248,7 @@ fn an_admin_signs_in_filters_and_signs_out_in_headless_chromium() {
 
         fill(&client, "input[name=user]", "rodriq").await;
         click(&client, "#devices button").await;
-        wait_for_text(&client, "#devices", |t| t.contains("1 devices of rodriq")).await;
+        wait_for_text(&client, "#devices", |t| t.contains("1 device of rodriq")).await;
         assert!(!text_of(&client, "#devices")
             .await
             .contains("browser-test-device"));

@@ -228,3 +228,82 @@ fn export_leaves_the_secret_settings_out_unless_asked() {
     assert!(Server::start(&mut rcpush(&plain)).terminate().success());
     assert_eq!(apn_key(&plain), "");
 }
+
+/// A backup job run from the wrong folder must fail, not write an empty backup; and a
+/// backup never replaces a file unless told to.
+#[test]
+fn export_needs_a_database_and_replaces_a_file_only_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, bundle) = (dir.path().join("db"), dir.path().join("backup.json"));
+    let out = rcpush(&db)
+        .args(["export", bundle.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = crate::support::one_line_failure(&out);
+    assert!(
+        err.contains(&format!("there is no database at {}", db.display())),
+        "{err}"
+    );
+    assert!(!db.exists(), "export creates no database");
+    assert!(!bundle.exists(), "no empty backup is written");
+    // Nor in a folder that holds no database.
+    std::fs::create_dir(&db).unwrap();
+    let out = rcpush(&db).arg("export").arg(&bundle).output().unwrap();
+    assert!(crate::support::one_line_failure(&out).contains("there is no database at"));
+    assert_eq!(
+        std::fs::read_dir(&db).unwrap().count(),
+        0,
+        "the folder stays empty"
+    );
+    std::fs::remove_dir(&db).unwrap();
+
+    crate::cli::seed_demo(&db);
+    std::fs::write(&bundle, "an older backup").unwrap();
+    let out = rcpush(&db).arg("export").arg(&bundle).output().unwrap();
+    let err = crate::support::one_line_failure(&out);
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&bundle).unwrap(), "an older backup");
+    let said = run(&db, &["export", "--force", bundle.to_str().unwrap()]);
+    assert!(said.contains("exported"), "{said}");
+    assert!(
+        rcpush::seed::read_file(&bundle).is_ok(),
+        "the new backup replaced it"
+    );
+}
+
+/// On PostgreSQL too, a command that needs a database finds one or says so: it creates no
+/// tables in an empty database.
+#[test]
+fn read_only_commands_create_no_tables_in_an_empty_postgresql_database() {
+    let url = crate::support::postgres::database_or_skip();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("backup.json");
+    let cases: [&[&str]; 3] = [
+        &["check"],
+        &["export", bundle.to_str().unwrap()],
+        &["admin", "reset-password", "alice"],
+    ];
+    for args in cases {
+        let out = crate::support::rcpush_on_postgres(dir.path(), &url)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = crate::support::one_line_failure(&out);
+        assert!(
+            err.contains("there is no database at PostgreSQL"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!bundle.exists());
+    assert!(
+        Store::open_existing_postgres(&url, 2).is_err(),
+        "still no rcpush tables"
+    );
+    // Once a server has started there, they find it.
+    let mut command = crate::support::rcpush_on_postgres(dir.path(), &url);
+    Server::start(&mut command).kill_hard();
+    run_command(
+        crate::support::rcpush_on_postgres(dir.path(), &url),
+        &["check"],
+    );
+}

@@ -17,6 +17,31 @@ fn help_lists_the_commands() {
     }
 }
 
+/// The flags of serving are listed (and accepted) with `serve` only, not with the commands
+/// that would refuse them.
+#[test]
+fn each_command_lists_only_the_flags_it_takes() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for serving in [help(&["--help"]), help(&["serve", "--help"])] {
+        assert!(serving.contains("--ephemeral") && serving.contains("--deterministic"));
+    }
+    for command in ["import", "export", "seed", "check"] {
+        let text = help(&[command, "--help"]);
+        assert!(text.contains("--config"), "{command}: {text}");
+        for flag in ["--ephemeral", "--deterministic"] {
+            assert!(!text.contains(flag), "{command} lists {flag}:\n{text}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(rcpush(&dir.path().join("unused")).args(["serve", "--ephemeral"]));
+    assert_eq!(server.push_get("WkbwSntxt8D3jLp8G").0, 200);
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn bad_configuration_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -30,7 +55,7 @@ fn bad_configuration_is_one_clear_line() {
     std::fs::write(&mistyped, "[settings]\nPush_show_message = \"yes\"\n").unwrap();
     // (arguments, environment variable, expected text)
     type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
-    let cases: [Case; 7] = [
+    let cases: [Case; 11] = [
         (
             &["--config", unparsable.to_str().unwrap()],
             None,
@@ -58,6 +83,27 @@ fn bad_configuration_is_one_clear_line() {
             &[],
             Some(("RCPUSH_SETTINGS_Message_MaxAllowedSize", "lots")),
             "[settings] Message_MaxAllowedSize must be of type number",
+        ),
+        // A mistyped log level would silence every line, this one included.
+        (
+            &[],
+            Some(("RCPUSH_LOG_LEVEL", "warning")),
+            "log.level: \"warning\" is not a level",
+        ),
+        (
+            &[],
+            Some(("RUST_LOG", "verbose")),
+            "invalid RUST_LOG: \"verbose\" is not a level",
+        ),
+        (
+            &[],
+            Some(("RCPUSH_PERMISSIONS_view-c-rooms", "[\"user\"]")),
+            "unknown permission [permissions] view-c-rooms",
+        ),
+        (
+            &[],
+            Some(("RCPUSH_PERMISSIONS_view-c-room", "[\"users\"]")),
+            "unknown role \"users\" in [permissions] view-c-room",
         ),
     ];
     for (args, env, expected) in cases {
@@ -207,17 +253,15 @@ fn ephemeral_is_refused_with_the_commands_that_use_the_database() {
         &["generate", "--messages", "10"],
     ];
     for args in cases {
-        for ephemeral_first in [true, false] {
-            let mut cmd = rcpush(&db);
-            if ephemeral_first {
-                cmd.arg("--ephemeral").args(args);
-            } else {
-                cmd.args(args).arg("--ephemeral");
-            }
-            let err = one_line_failure(&cmd.output().unwrap());
-            assert!(err.contains("--ephemeral only goes with serve"), "{err}");
-            assert!(err.contains(args[0]), "{err}");
-        }
+        let out = rcpush(&db).arg("--ephemeral").args(args).output().unwrap();
+        let err = one_line_failure(&out);
+        assert!(err.contains("--ephemeral only goes with serve"), "{err}");
+        assert!(err.contains(args[0]), "{err}");
+        // After the command, the flag is not one of its own: clap's usage error.
+        let out = rcpush(&db).args(args).arg("--ephemeral").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("unexpected argument '--ephemeral'"), "{err}");
     }
     assert!(!db.exists(), "no database is created");
     assert!(!backup.exists(), "no empty backup is written");
@@ -416,4 +460,71 @@ fn ephemeral_deterministic_runs_answer_the_same_login() {
     let first = login();
     assert!(first.contains(r#""authToken":"#), "{first}");
     assert_eq!(first, login());
+}
+
+/// A lost password: `admin reset-password` prints a new one once and ends every session of
+/// the user; a server started with `RCPUSH_ADMIN_PASSWORD` on a database that has an admin
+/// says that the variable was ignored.
+#[test]
+fn admin_reset_password_prints_a_new_one_and_ends_the_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let err = one_line_failure(
+        &rcpush(&db)
+            .args(["admin", "reset-password", "alice"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("there is no database at"), "{err}");
+    assert!(!db.exists(), "no database is created");
+
+    seed_demo(&db);
+    Server::start(&mut rcpush(&db)).kill_hard();
+    let server = Server::start(&mut rcpush(&db));
+    assert!(
+        server
+            .startup_log
+            .iter()
+            .any(|l| l.contains("admin.password (RCPUSH_ADMIN_PASSWORD) ignored")),
+        "{:?}",
+        server.startup_log
+    );
+    assert!(server.terminate().success());
+
+    let out = succeeds(rcpush(&db).args(["admin", "reset-password", "alice"]));
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("rcpush: new password of 'alice' (A7dm3kQzR9xYpW2bn): "))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    assert!(password.len() >= 32, "{password}");
+    assert!(out.contains("sessions ended: 1;"), "{out}");
+    let err = one_line_failure(
+        &rcpush(&db)
+            .args(["admin", "reset-password", "nobody"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("no user \"nobody\""), "{err}");
+
+    let server = Server::start(rcpush(&db).env("RCPUSH_SEED_FILE", ""));
+    let status = |r: Result<ureq::Response, ureq::Error>| match r {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("{e}"),
+    };
+    let login = |password: &str| {
+        status(
+            ureq::post(&server.url("/api/v1/login"))
+                .send_json(json!({"user": "alice", "password": password})),
+        )
+    };
+    let me = ureq::get(&server.url("/api/v1/me"))
+        .set("X-User-Id", crate::support::ALICE.0)
+        .set("X-Auth-Token", crate::support::ALICE.1)
+        .call();
+    assert_eq!(status(me), 401, "the old session ended");
+    assert_eq!(login("alice-demo"), 401, "the old password is gone");
+    assert_eq!(login(&password), 200);
+    assert!(server.terminate().success());
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use rcpush::import::fixture::{self, Form};
 
 use crate::cli::{check_ok, seed_demo, succeeds};
-use crate::support::{one_line_failure, rcpush};
+use crate::support::{one_line_failure, rcpush, Server};
 
 fn workspace_dump(dir: &Path, form: Form) -> PathBuf {
     let now = rcpush::model::time::now_millis();
@@ -55,12 +55,23 @@ fn import_reports_what_it_did_and_refuses_to_run_twice() {
 fn a_database_with_data_needs_merge_and_merge_names_collisions() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    seed_demo(&db);
+    // The demo data and one message of the database's own: not replaceable.
+    let mut bundle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(crate::support::root().join("data/seed.json")).unwrap(),
+    )
+    .unwrap();
+    let mut own = bundle["messages"][0].clone();
+    own["_id"] = "OwnMessage0000001".into();
+    bundle["messages"].as_array_mut().unwrap().push(own);
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, bundle.to_string()).unwrap();
+    succeeds(rcpush(&db).arg("seed").arg(&file));
     let dump = workspace_dump(dir.path(), Form::Directory);
     let out = import(&db, &dump).output().unwrap();
     let line = one_line_failure(&out);
     assert!(
-        line.contains("already holds") && line.contains("--merge"),
+        line.contains("already holds 4 users, 4 rooms, 5 messages, not only what a first start")
+            && line.contains("--merge"),
         "{line}"
     );
     let out = import(&db, &dump).arg("--merge").output().unwrap();
@@ -207,4 +218,44 @@ fn messages_since_leaves_older_messages_out() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a date"));
+}
+
+/// A database that holds only what a first start wrote (the admin, rocket.cat, #general,
+/// settings), with or without the demo seed, takes a dump: the dump's users and rooms
+/// replace those. The sample dump under data/ is such a dump.
+#[test]
+fn a_first_start_and_the_demo_seed_are_replaced_by_the_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let (served, demo) = (dir.path().join("served"), dir.path().join("demo"));
+    Server::start(rcpush(&served).env("RCPUSH_SEED_FILE", "")).kill_hard();
+    assert!(check_ok(&served).starts_with("rcpush: check: 2 users, 1 rooms, 1 subscriptions"));
+    seed_demo(&demo);
+    Server::start(&mut rcpush(&demo)).kill_hard();
+    let sample = crate::support::root().join("data/rocketchat-sample.archive.gz");
+    for db in [&served, &demo] {
+        let out = succeeds(&mut import(db, &sample));
+        assert!(
+            out.contains("replaced what a first start and its seed bundle wrote"),
+            "{out}"
+        );
+        // The dump's five users and two rooms, nothing of the placeholders.
+        let check = check_ok(db);
+        assert!(
+            check.starts_with("rcpush: check: 5 users, 2 rooms,"),
+            "{check}"
+        );
+        // The dump's admin signs in; rcpush's first admin is gone.
+        let server = Server::start(rcpush(db).env("RCPUSH_SEED_FILE", ""));
+        let login = |user: &str, password: &str| {
+            ureq::post(&server.url("/api/v1/login"))
+                .send_json(serde_json::json!({"user": user, "password": password}))
+                .map_or_else(
+                    |e| e.into_response().map_or(0, |r| r.status()),
+                    |r| r.status(),
+                )
+        };
+        assert_eq!(login("alice", "correct horse"), 200);
+        assert_eq!(login("admin", crate::support::ADMIN_PASSWORD), 401);
+        server.kill_hard();
+    }
 }

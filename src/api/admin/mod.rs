@@ -8,10 +8,14 @@
 //! service checks; every answer forbids framing, scripts, referrers and caching.
 
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
-use actix_web::http::{header, StatusCode};
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder};
+use futures_util::future::LocalBoxFuture;
 use maud::Markup;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 mod page;
@@ -58,7 +62,7 @@ pub async fn stylesheet() -> HttpResponse {
 pub async fn login_get(
     req: HttpRequest,
     services: web::Data<Services>,
-    web::Query(q): web::Query<LoginNotice>,
+    Fields(q): Fields<LoginNotice>,
 ) -> HttpResponse {
     let form = services.admin_login_form(cookie_value(&req, CSRF_COOKIE).as_deref());
     let notice = match (q.failed.is_some(), q.blocked.is_some()) {
@@ -77,13 +81,15 @@ pub async fn login_get(
 }
 
 /// Which failure the login form reports (fixed texts: nothing of the query is shown).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct LoginNotice {
     failed: Option<String>,
     blocked: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct LoginFields {
     user: String,
     password: String,
@@ -95,7 +101,7 @@ pub struct LoginFields {
 pub async fn login_post(
     req: HttpRequest,
     services: web::Data<Services>,
-    web::Form(f): web::Form<LoginFields>,
+    Fields(f): Fields<LoginFields>,
 ) -> HttpResponse {
     let who = match f.user.contains('@') {
         true => Login::Email(f.user),
@@ -116,7 +122,8 @@ pub async fn login_post(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct LogoutFields {
     csrf: String,
 }
@@ -125,7 +132,7 @@ pub struct LogoutFields {
 pub async fn logout_post(
     req: HttpRequest,
     services: web::Data<Services>,
-    web::Form(f): web::Form<LogoutFields>,
+    Fields(f): Fields<LogoutFields>,
 ) -> HttpResponse {
     let session = cookie_value(&req, SESSION_COOKIE);
     match services.admin_logout(session.as_deref(), &f.csrf).await {
@@ -136,7 +143,8 @@ pub async fn logout_post(
 
 /// The page's query: the delivery filters, the page, and whose devices to list. Empty fields
 /// (a submitted form's blanks) mean no filter.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct PushParams {
     #[serde(rename = "messageId")]
     message_id: Option<String>,
@@ -174,7 +182,7 @@ impl PushParams {
 pub async fn push_get(
     req: HttpRequest,
     services: web::Data<Services>,
-    web::Query(params): web::Query<PushParams>,
+    Fields(params): Fields<PushParams>,
 ) -> HttpResponse {
     let query = match params.parse() {
         Ok(q) => q,
@@ -184,6 +192,41 @@ pub async fn push_get(
     match services.admin_push(session.as_deref(), query).await {
         Ok(page) => html(HttpResponse::Ok(), page::push(&page)),
         Err(e) => error_page(&req, e),
+    }
+}
+
+/// The fields of a form of the page: from the query of a GET, the body of a POST. A missing
+/// field reads as empty (each struct has `#[serde(default)]`), so that a form without its
+/// `csrf` gets the 403 of a wrong one; anything unreadable (another content type, a duplicate
+/// field, an oversized body) gets the page's 400, never actix's plain-text parser message.
+pub struct Fields<T>(T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Fields<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = match *req.method() {
+            Method::GET | Method::HEAD => None,
+            _ => Some(web::Form::<T>::from_request(req, payload)),
+        };
+        let query = req.query_string().to_string();
+        Box::pin(async move {
+            let fields = match body {
+                Some(form) => form.await.map(web::Form::into_inner),
+                None => web::Query::<T>::from_query(&query)
+                    .map(web::Query::into_inner)
+                    .map_err(Into::into),
+            };
+            fields.map(Fields).map_err(|e| {
+                let page = message_page(
+                    StatusCode::BAD_REQUEST,
+                    "Bad request",
+                    "The form could not be read: reload the page and try again.",
+                );
+                InternalError::from_response(e, page).into()
+            })
+        })
     }
 }
 
@@ -203,7 +246,12 @@ fn error_page(req: &HttpRequest, e: ApiError) -> HttpResponse {
             "The form did not come from this page or has expired: reload it and try again.",
         ),
         other => {
-            tracing::error!(error = ?other, "admin page failed");
+            // The cause chain on one line; `?` would add a backtrace under RUST_BACKTRACE.
+            let cause = match &other {
+                ApiError::Internal(cause) => format!("{cause:#}"),
+                other => other.to_string(),
+            };
+            tracing::error!(error = %cause, "admin page failed");
             message_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error",

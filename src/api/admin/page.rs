@@ -247,7 +247,7 @@ fn devices(p: &AdminPage) -> Markup {
                 @match &d.user {
                     None => p.notice { "No user " code { (d.asked) } "." },
                     Some((id, username)) => {
-                        p { (d.devices.len()) " devices of " strong { (username) }
+                        p { (count(d.devices.len(), "device")) " of " strong { (username) }
                             " (" code { (id) } ")." }
                         @if !d.devices.is_empty() {
                             table {
@@ -266,5 +266,13 @@ fn devices(p: &AdminPage) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// `1 device`, `2 devices`.
+fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
     }
 }
