@@ -78,8 +78,63 @@ impl Room {
         self.0.strs_at("muted")
     }
 
+    /// Who may post in the read-only room all the same.
+    pub fn unmuted(&self) -> Vec<&str> {
+        self.0.strs_at("unmuted")
+    }
+
     pub fn uids(&self) -> Vec<&str> {
         self.0.strs_at("uids")
+    }
+
+    /// `msgs`: the messages the room holds.
+    pub fn msgs(&self) -> i64 {
+        self.0.int_at("msgs")
+    }
+
+    pub fn set_msgs(&mut self, n: i64) {
+        self.0.insert("msgs".into(), n.into());
+    }
+
+    /// `usersCount`: the members the room has.
+    pub fn users_count(&self) -> i64 {
+        self.0.int_at("usersCount")
+    }
+
+    pub fn set_users_count(&mut self, n: i64) {
+        self.0.insert("usersCount".into(), n.into());
+    }
+
+    /// `name` and `fname` both become `name`.
+    pub fn rename(&mut self, name: &str) {
+        self.0.insert("name".into(), name.into());
+        self.0.insert("fname".into(), name.into());
+    }
+
+    pub fn set_updated_at(&mut self, at: &str) {
+        self.0.insert("_updatedAt".into(), at.into());
+    }
+
+    /// The `_id` of `lastMessage`, if the room has one.
+    pub fn last_message_id(&self) -> Option<&str> {
+        self.0
+            .get("lastMessage")
+            .and_then(|m| m.get("_id"))
+            .and_then(Value::as_str)
+    }
+
+    /// `lastMessage`: a copy of the newest message as stored.
+    pub fn set_last_message(&mut self, message: Value) {
+        self.0.insert("lastMessage".into(), message);
+    }
+
+    pub fn drop_last_message(&mut self) {
+        self.0.shift_remove("lastMessage");
+    }
+
+    /// `lm`: when the last message was posted.
+    pub fn set_lm(&mut self, at: &str) {
+        self.0.insert("lm".into(), at.into());
     }
 }
 

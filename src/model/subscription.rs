@@ -45,6 +45,75 @@ impl Subscription {
     pub fn roles(&self) -> Vec<&str> {
         self.0.strs_at("roles")
     }
+
+    pub fn is_owner(&self) -> bool {
+        self.roles().contains(&"owner")
+    }
+
+    /// Adds to a counter (`$inc`), which starts at 0 when absent.
+    pub fn add_to(&mut self, counter: Counter, by: i64) {
+        let key = counter.key();
+        let n = self.0.int_at(key);
+        self.0.insert(key.into(), (n + by).into());
+    }
+
+    /// Sets `alert` and `open`: the room stands out and is shown in the member's list.
+    pub fn set_alert_and_open(&mut self) {
+        self.0.insert("alert".into(), true.into());
+        self.0.insert("open".into(), true.into());
+    }
+
+    /// Adds a thread (its `tmid`) to one of the unread-thread lists (`$addToSet`).
+    pub fn add_unread_thread(&mut self, list: ThreadList, tmid: &str) {
+        self.0.add_to_set(list.key(), tmid);
+    }
+
+    /// `name` and `fname` both become the room's new `name`.
+    pub fn rename(&mut self, name: &str) {
+        self.0.insert("name".into(), name.into());
+        self.0.insert("fname".into(), name.into());
+    }
+
+    pub fn set_updated_at(&mut self, at: &str) {
+        self.0.insert("_updatedAt".into(), at.into());
+    }
+}
+
+/// The numeric counters of a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    Unread,
+    UserMentions,
+    GroupMentions,
+}
+
+impl Counter {
+    fn key(self) -> &'static str {
+        match self {
+            Counter::Unread => "unread",
+            Counter::UserMentions => "userMentions",
+            Counter::GroupMentions => "groupMentions",
+        }
+    }
+}
+
+/// A subscription's lists of threads with unread replies: all of them, those that mention
+/// the member, those that mention @all or @here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadList {
+    Tunread,
+    TunreadUser,
+    TunreadGroup,
+}
+
+impl ThreadList {
+    fn key(self) -> &'static str {
+        match self {
+            ThreadList::Tunread => "tunread",
+            ThreadList::TunreadUser => "tunreadUser",
+            ThreadList::TunreadGroup => "tunreadGroup",
+        }
+    }
 }
 
 /// A member's subscription to a channel or group, in `createRoom`'s order; the owner also

@@ -4,12 +4,14 @@
 pub mod access;
 pub mod apns;
 pub mod bson_json;
+pub mod counters;
 pub mod credentials;
 pub mod direct;
 pub mod fcm;
 pub mod login_throttle;
 pub mod markdown_filter;
 pub mod mentions;
+pub mod message_changes;
 pub mod message_fields;
 pub mod names;
 pub mod not_id;

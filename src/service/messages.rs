@@ -10,12 +10,14 @@ use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{MessageId, RoomId};
+use crate::model::message::ContentFields;
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::Identity;
 use crate::model::{time, Doc, DocExt, Message, Room};
+use crate::rules::message_changes::ThreadReply;
 use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
-use crate::store::{MemberBump, NewMessage, ThreadReply};
+use crate::store::{MemberBump, NewMessage};
 
 /// A member joining a room with the system message that reports it.
 type Join = (crate::model::Subscription, crate::store::SystemMessage);
@@ -62,7 +64,7 @@ impl Services {
         }
         let user = self.store.user(&me.id)?.ok_or(ApiError::NotLoggedIn)?;
         let username = me.username.as_deref().unwrap_or_default();
-        let note = self.system_message("uj", room.id(), username, me.short())?;
+        let note = self.system_message("uj", room.id(), username, me.short());
         let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
         Ok(Some((sub, note)))
     }
@@ -155,8 +157,9 @@ impl Services {
         fields.insert("u".into(), sender.short());
         fields.insert("rid".into(), room.id().into());
         let parse_urls = fields.get("parseUrls") != Some(&Value::Bool(false));
-        let (mentioned_ids, group_mention) =
-            self.parse_content(settings, &text, now, parse_urls, &mut fields)?;
+        let (content, mentioned) = self.parse_content(settings, &text, now, parse_urls)?;
+        content.write_into(&mut fields);
+        let (mentioned_ids, group_mention) = (mentioned.ids, mentioned.group);
 
         let id = client_id.clone().unwrap_or_else(|| self.ids.id());
         let mut stored = Doc::new();
@@ -186,10 +189,8 @@ impl Services {
         let bumps = members
             .iter()
             .map(|sub| MemberBump {
-                mentioned_in_thread: stored
-                    .str_at("tmid")
-                    .filter(|_| mentioned_ids.iter().any(|m| m == sub.user_id()))
-                    .map(str::to_string),
+                mentioned_in_thread: stored.contains_key("tmid")
+                    && mentioned_ids.iter().any(|m| m == sub.user_id()),
                 user_id: sub.user_id().to_string(),
                 bump: unread::bump(&unread::Facts {
                     room_type: room.t(),
@@ -219,6 +220,7 @@ impl Services {
             sender_id: sender.id.clone(),
             mentioned_ids: mentioned_ids.clone(),
             group_mention,
+            at: at.clone(),
         });
         let new = NewMessage {
             message,
@@ -256,47 +258,41 @@ impl Services {
         Ok(())
     }
 
-    /// What the server reads from a message's text, written into `fields`: `urls` (unless
-    /// `parse_urls` is off: `parseUrls: false` leaves the key out), `mentions`, `channels`
-    /// and `md` (absent when the parser gives none). Returns the ids of the mentioned users
-    /// (not `all`/`here`) and whether `@all`/`@here` was used.
+    /// What the server reads from a message's text (`urls` only if `parse_urls`: a
+    /// `parseUrls: false` leaves the key out), and who it mentions.
     pub(super) fn parse_content(
         &self,
         settings: &Snapshot,
         text: &str,
         now: i64,
         parse_urls: bool,
-        fields: &mut Doc,
-    ) -> ApiResult<(Vec<String>, bool)> {
+    ) -> ApiResult<(ContentFields, Mentioned)> {
         let parsed = mentions::text_fields(text, &settings.md_options(now));
-        if parse_urls {
-            let urls: Vec<Value> = parsed
+        let urls = parse_urls.then(|| {
+            parsed
                 .urls
                 .iter()
                 .map(|u| json!({"url": u, "meta": {}}))
-                .collect();
-            fields.insert("urls".into(), urls.into());
-        }
-        let (user_mentions, group_mention) = self.resolve_user_mentions(&parsed.users)?;
-        let mentioned_ids = user_mentions
+                .collect()
+        });
+        let (user_mentions, group) = self.resolve_user_mentions(&parsed.users)?;
+        let ids = user_mentions
             .iter()
             .filter_map(|m| m.get("_id").and_then(Value::as_str))
             .filter(|id| !matches!(*id, "all" | "here"))
             .map(str::to_string)
             .collect();
-        fields.insert("mentions".into(), user_mentions.into());
-        fields.insert(
-            "channels".into(),
-            self.resolve_channels(&parsed.channels)?.into(),
-        );
-        match &parsed.md {
-            Some(md) => fields.insert(
-                "md".into(),
-                serde_json::to_value(md).map_err(anyhow::Error::from)?,
-            ),
-            None => fields.shift_remove("md"),
+        let md = match &parsed.md {
+            Some(md) => Some(serde_json::to_value(md).map_err(anyhow::Error::from)?),
+            None => None,
         };
-        Ok((mentioned_ids, group_mention))
+        let content = ContentFields {
+            urls,
+            mentions: user_mentions,
+            channels: self.resolve_channels(&parsed.channels)?,
+            md,
+        };
+        Ok((content, Mentioned { ids, group }))
     }
 
     /// `mentions`: `@all`/`@here` first (`{_id, username}`), then known users
@@ -342,6 +338,13 @@ impl Services {
         }
         Ok(out)
     }
+}
+
+/// Whom a message's text mentions: users by id (not `all`/`here`), and whether `@all` or
+/// `@here` was used.
+pub(super) struct Mentioned {
+    pub ids: Vec<String>,
+    pub group: bool,
 }
 
 /// Longer than `Message_MaxAllowedSize`, counted in UTF-16 units as JS does.

@@ -60,7 +60,7 @@ impl Services {
         if !valid_name(&name) {
             return Err(ApiError::InvalidRoomName(name));
         }
-        let note = self.system_message("r", room.id(), &name, caller.identity.short())?;
+        let note = self.system_message("r", room.id(), &name, caller.identity.short());
         let (rid, new_name, at) = (room.id().to_string(), name.clone(), time::iso(self.now()));
         match self
             .write(move |s| s.rename_room(&rid, &new_name, &at, &note))

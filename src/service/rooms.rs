@@ -191,7 +191,7 @@ impl Services {
             .iter()
             .map(|u| {
                 let added = u.username().unwrap_or_default();
-                let note = self.system_message("au", room.id(), added, inviter.clone())?;
+                let note = self.system_message("au", room.id(), added, inviter.clone());
                 Ok((new_joined_subscription(&room, u, now, &self.ids), note))
             })
             .collect::<ApiResult<Vec<_>>>()?;
@@ -219,7 +219,7 @@ impl Services {
             room.id(),
             target.username().unwrap_or_default(),
             caller.identity.short(),
-        )?;
+        );
         self.remove_member(&room, target.id().to_string(), note, Exit::Kick)
             .await
     }
@@ -242,7 +242,7 @@ impl Services {
             room.id(),
             me.username.as_deref().unwrap_or_default(),
             me.short(),
-        )?;
+        );
         self.remove_member(&room, caller.id().to_string(), note, Exit::Leave)
             .await
     }
@@ -316,9 +316,9 @@ impl Services {
         rid: &str,
         msg: &str,
         u: serde_json::Value,
-    ) -> ApiResult<SystemMessage> {
+    ) -> SystemMessage {
         let (id, doc) = new_system_message(t, rid, msg, u, self.now(), &self.ids);
-        SystemMessage::new(id, doc).map_err(|e| ApiError::Internal(e.into()))
+        SystemMessage::new(id, doc)
     }
 }
 

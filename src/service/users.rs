@@ -120,7 +120,7 @@ impl Services {
                 .default_rooms()?
                 .iter()
                 .map(|room| {
-                    let note = self.system_message("uj", room.id(), username, user.short())?;
+                    let note = self.system_message("uj", room.id(), username, user.short());
                     let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
                     Ok((sub, Some(note)))
                 })

@@ -68,7 +68,7 @@ use cache::Caches;
 pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 pub use engine::{Batch, Engine, Mode, Transaction};
 pub use import::{Import, ImportedMessage, ImportedUser};
-pub use messages::{MemberBump, NewMessage, SystemMessage, ThreadReply};
+pub use messages::{MemberBump, NewMessage, SystemMessage};
 pub use outbox::{Finish, PendingPush, PushDraft};
 pub use push_tokens::Registration;
 pub use rooms::Removal;

@@ -275,7 +275,7 @@ mod tests {
             0,
             &crate::model::id::Ids::default(),
         );
-        let note = super::super::SystemMessage::new(id, doc).unwrap();
+        let note = super::super::SystemMessage::new(id, doc);
         store
             .remove_member("r2", "u1", "2030-01-01T00:00:00.000Z", &note)
             .unwrap();
