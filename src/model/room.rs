@@ -9,20 +9,57 @@ document!(
     Room
 );
 
-/// The room types rcpush creates; stored rooms may carry others (`l`, `v`).
+/// A room's type (`t`): rcpush creates the first three; stored rooms may carry the
+/// omnichannel ones or a type rcpush does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoomType {
     Channel,
     Group,
     Direct,
+    Livechat,
+    Voip,
+    Other,
 }
 
 impl RoomType {
+    pub fn of(code: &str) -> RoomType {
+        match code {
+            "c" => RoomType::Channel,
+            "p" => RoomType::Group,
+            "d" => RoomType::Direct,
+            "l" => RoomType::Livechat,
+            "v" => RoomType::Voip,
+            _ => RoomType::Other,
+        }
+    }
+
+    /// `t` as stored; empty for a type rcpush does not know.
     pub fn code(self) -> &'static str {
         match self {
             RoomType::Channel => "c",
             RoomType::Group => "p",
             RoomType::Direct => "d",
+            RoomType::Livechat => "l",
+            RoomType::Voip => "v",
+            RoomType::Other => "",
+        }
+    }
+
+    /// A public channel or a private group (what `#name` mentions and `channels` list).
+    pub fn is_channel_or_group(self) -> bool {
+        matches!(self, RoomType::Channel | RoomType::Group)
+    }
+
+    /// The permission that lets a member read a joined room of this type (`view-c-room`,
+    /// …); none for an unknown type.
+    pub fn view_permission(self) -> Option<&'static str> {
+        match self {
+            RoomType::Channel => Some("view-c-room"),
+            RoomType::Group => Some("view-p-room"),
+            RoomType::Direct => Some("view-d-room"),
+            RoomType::Livechat => Some("view-l-room"),
+            RoomType::Voip => Some("view-v-room"),
+            RoomType::Other => None,
         }
     }
 }
@@ -55,6 +92,10 @@ impl Room {
     /// `t`: `c`, `p`, `d`, `l`, `v`, …
     pub fn t(&self) -> &str {
         self.0.str_at("t").unwrap_or_default()
+    }
+
+    pub fn room_type(&self) -> RoomType {
+        RoomType::of(self.t())
     }
 
     pub fn name(&self) -> Option<&str> {

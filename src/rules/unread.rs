@@ -2,6 +2,8 @@
 //! `alert`/`open` always, `unread` according to `Unread_Count` / `Unread_Count_DM`, and the
 //! `userMentions` / `groupMentions` counters.
 
+use crate::model::RoomType;
+
 /// The counters to add to one member's subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bump {
@@ -10,41 +12,65 @@ pub struct Bump {
     pub group_mentions: i64,
 }
 
+/// `Unread_Count` / `Unread_Count_DM`: which messages raise `unread`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnreadCount {
+    AllMessages,
+    UserMentionsOnly,
+    GroupMentionsOnly,
+    UserAndGroupMentionsOnly,
+    /// A value Rocket.Chat does not offer: only mentions in DM-like rooms count.
+    Other,
+}
+
+impl UnreadCount {
+    pub fn of(setting: &str) -> UnreadCount {
+        match setting {
+            "all_messages" => UnreadCount::AllMessages,
+            "user_mentions_only" => UnreadCount::UserMentionsOnly,
+            "group_mentions_only" => UnreadCount::GroupMentionsOnly,
+            "user_and_group_mentions_only" => UnreadCount::UserAndGroupMentionsOnly,
+            _ => UnreadCount::Other,
+        }
+    }
+}
+
 /// What the rule needs to know about the message and one receiving member.
-pub struct Facts<'a> {
-    /// The room type (`c`, `p`, `d`, `l`, …).
-    pub room_type: &'a str,
+pub struct Facts {
+    pub room_type: RoomType,
     /// `Unread_Count` for c/p rooms, `Unread_Count_DM` for DMs.
-    pub unread_setting: &'a str,
+    pub unread_setting: UnreadCount,
     pub mentions_member: bool,
     pub mentions_all_or_here: bool,
 }
 
 /// The bump for a member who is not the sender.
 pub fn bump(f: &Facts) -> Bump {
-    let direct_like = matches!(f.room_type, "d" | "l");
-    let counts = |kind: &str| {
+    let direct_like = matches!(f.room_type, RoomType::Direct | RoomType::Livechat);
+    let counts = |kind: UnreadCount| {
         direct_like
-            || f.unread_setting == "all_messages"
-            || f.unread_setting == "user_and_group_mentions_only"
+            || matches!(
+                f.unread_setting,
+                UnreadCount::AllMessages | UnreadCount::UserAndGroupMentionsOnly
+            )
             || f.unread_setting == kind
     };
     if f.mentions_member {
         return Bump {
-            unread: counts("user_mentions_only") as i64,
+            unread: counts(UnreadCount::UserMentionsOnly) as i64,
             user_mentions: 1,
             group_mentions: 0,
         };
     }
     if f.mentions_all_or_here {
         return Bump {
-            unread: counts("group_mentions_only") as i64,
+            unread: counts(UnreadCount::GroupMentionsOnly) as i64,
             user_mentions: 0,
             group_mentions: 1,
         };
     }
     Bump {
-        unread: (f.unread_setting == "all_messages") as i64,
+        unread: (f.unread_setting == UnreadCount::AllMessages) as i64,
         ..Bump::default()
     }
 }
@@ -54,10 +80,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn facts<'a>(t: &'a str, s: &'a str, user: bool, group: bool) -> Facts<'a> {
+    fn facts(t: &str, s: &str, user: bool, group: bool) -> Facts {
         Facts {
-            room_type: t,
-            unread_setting: s,
+            room_type: RoomType::of(t),
+            unread_setting: UnreadCount::of(s),
             mentions_member: user,
             mentions_all_or_here: group,
         }

@@ -116,7 +116,7 @@ pub(super) fn message_view<'m>(message: &'m Message, id: &str) -> ApiResult<Mess
 
 fn room_facts(room: &Room) -> RoomFacts<'_> {
     RoomFacts {
-        t: room.t(),
+        t: room.room_type(),
         prid: room.prid(),
     }
 }

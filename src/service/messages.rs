@@ -13,7 +13,7 @@ use crate::model::id::{MessageId, RoomId};
 use crate::model::message::ContentFields;
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::Identity;
-use crate::model::{time, Doc, DocExt, Message, Room};
+use crate::model::{time, Doc, DocExt, Message, Room, RoomType};
 use crate::rules::message_changes::ThreadReply;
 use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
@@ -56,7 +56,7 @@ impl Services {
     /// first, so that posting never grants a guest more than they had.
     fn join_to_post(&self, caller: &Caller, room: &Room) -> ApiResult<Option<Join>> {
         let me = &caller.identity;
-        if room.t() != "c"
+        if room.room_type() != RoomType::Channel
             || self.store.subscription(room.id(), &me.id)?.is_some()
             || !self.can_read(me, room)?
         {
@@ -185,7 +185,7 @@ impl Services {
             .filter(|uid| *uid != sender.id)
             .collect();
         let members = self.store.room_subscriptions(room.id(), &others)?;
-        let unread_setting = settings.unread_count_for(room.t());
+        let unread_setting = unread::UnreadCount::of(settings.unread_count_for(room.t()));
         let bumps = members
             .iter()
             .map(|sub| MemberBump {
@@ -193,7 +193,7 @@ impl Services {
                     && mentioned_ids.iter().any(|m| m == sub.user_id()),
                 user_id: sub.user_id().to_string(),
                 bump: unread::bump(&unread::Facts {
-                    room_type: room.t(),
+                    room_type: room.room_type(),
                     unread_setting,
                     mentions_member: mentioned_ids.iter().any(|m| m == sub.user_id()),
                     mentions_all_or_here: group_mention,
@@ -325,7 +325,7 @@ impl Services {
         let mut out = Vec::new();
         for name in names {
             if let Some(room) = self.store.room_by_name(name)? {
-                if matches!(room.t(), "c" | "p") {
+                if room.room_type().is_channel_or_group() {
                     let picked: Doc = room
                         .0
                         .iter()

@@ -260,7 +260,7 @@ impl Services {
             RoomRef::Name(name) => self.store.room_by_name(name.trim_start_matches('#'))?,
         };
         let room = room
-            .filter(|r| r.t() == kind.room_type().code())
+            .filter(|r| r.room_type() == kind.room_type())
             .ok_or(ApiError::RoomNotFoundIn(kind))?;
         if kind == Kind::Groups && self.store.subscription(room.id(), caller.id())?.is_none() {
             return Err(ApiError::RoomNotFoundIn(kind));
