@@ -233,20 +233,35 @@ fn check_object_fields(fields: &Doc, pattern: &[(&'static str, Pattern)]) -> Res
     Ok(())
 }
 
+/// `validateMessage`'s verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    Rejected(Rejection),
+    /// The message shows another name or picture: ask again knowing whether the sender
+    /// holds `message-impersonate`.
+    NeedsImpersonation,
+}
+
 /// `validateMessage`: the message's own fields, then whether the sender may impersonate
-/// (asked only when the message does; the question may fail with `E`), then its
+/// (`may_impersonate` may be unknown at first, since finding it out costs a lookup: the
+/// rule answers `NeedsImpersonation` only when the answer depends on it), then its
 /// attachments, then `customFields`.
-pub fn validate_message<E>(
-    message: &Doc,
-    may_impersonate: impl FnOnce() -> Result<bool, E>,
-) -> Result<Result<(), Rejection>, E> {
+pub fn validate_message(message: &Doc, may_impersonate: Option<bool>) -> Verdict {
     if let Err(why) = check_object_fields(message, MESSAGE) {
-        return Ok(Err(why));
+        return Verdict::Rejected(why);
     }
-    if impersonates(message) && !may_impersonate()? {
-        return Ok(Err(Rejection::Impersonation));
+    if impersonates(message) {
+        match may_impersonate {
+            None => return Verdict::NeedsImpersonation,
+            Some(false) => return Verdict::Rejected(Rejection::Impersonation),
+            Some(true) => {}
+        }
     }
-    Ok(validate_content(message))
+    match validate_content(message) {
+        Ok(()) => Verdict::Valid,
+        Err(why) => Verdict::Rejected(why),
+    }
 }
 
 /// The part of `validateMessage` after the permission check.
@@ -448,45 +463,44 @@ mod tests {
         assert_eq!(check_attachments(fine.as_array().unwrap()), Ok(()));
     }
 
-    fn yes() -> Result<bool, ()> {
-        Ok(true)
-    }
+    const YES: Option<bool> = Some(true);
+    const NO: Option<bool> = Some(false);
 
-    fn no() -> Result<bool, ()> {
-        Ok(false)
-    }
-
-    fn ok_or(r: Result<Result<(), Rejection>, ()>) -> Result<(), Rejection> {
-        r.expect("the permission question does not fail here")
+    fn ok_or(v: Verdict) -> Result<(), Rejection> {
+        match v {
+            Verdict::Valid => Ok(()),
+            Verdict::Rejected(why) => Err(why),
+            Verdict::NeedsImpersonation => panic!("the permission was given"),
+        }
     }
 
     #[test]
     fn avatars_may_be_relative_but_not_scripts() {
         let ok = object(json!({"avatar": "/avatar/bot.png", "alias": "Bot"}));
-        assert_eq!(ok_or(validate_message(&ok, yes)), Ok(()));
+        assert_eq!(ok_or(validate_message(&ok, YES)), Ok(()));
         assert_eq!(
-            ok_or(validate_message(&ok, no)),
+            ok_or(validate_message(&ok, NO)),
             Err(Rejection::Impersonation)
         );
         for bad in ["javascript:alert(1)", "//evil.example/x.png", ""] {
             let m = object(json!({ "avatar": bad }));
             assert_eq!(
-                ok_or(validate_message(&m, yes)),
+                ok_or(validate_message(&m, YES)),
                 Err(Rejection::Href),
                 "{bad}"
             );
         }
         let m = object(json!({"alias": 3}));
         assert_eq!(
-            ok_or(validate_message(&m, yes)).unwrap_err().text(),
+            ok_or(validate_message(&m, YES)).unwrap_err().text(),
             "Match error: Match error: Expected string, got number in field alias"
         );
         // An emoji alone, or an empty alias, needs no permission.
         let m = object(json!({"alias": "", "emoji": ":x:"}));
-        assert_eq!(ok_or(validate_message(&m, no)), Ok(()));
+        assert_eq!(ok_or(validate_message(&m, NO)), Ok(()));
         let m = object(json!({"customFields": {"a": 1}}));
         assert_eq!(
-            ok_or(validate_message(&m, yes)).unwrap_err().text(),
+            ok_or(validate_message(&m, YES)).unwrap_err().text(),
             "Custom fields not enabled"
         );
     }
@@ -522,8 +536,21 @@ mod tests {
             let list = vec![v];
             let _ = check_attachments(&list);
             if let Some(o) = list[0].as_object() {
-                let _ = validate_message(o, no);
+                let _ = validate_message(o, NO);
                 let _ = webhook_message(o);
+            }
+        }
+
+        /// Knowing the permission never changes a verdict given without it.
+        #[test]
+        fn the_permission_is_asked_for_only_when_it_matters(v in any_json(3), may: bool) {
+            if let Some(o) = v.as_object() {
+                let first = validate_message(o, None);
+                let known = validate_message(o, Some(may));
+                prop_assert_ne!(&known, &Verdict::NeedsImpersonation);
+                if first != Verdict::NeedsImpersonation {
+                    prop_assert_eq!(first, known);
+                }
             }
         }
     }

@@ -124,7 +124,7 @@ impl Services {
                 upgrade.as_ref().map(|(o, n)| (o.as_str(), n.as_str())),
             )
         })
-        .await??;
+        .await?;
         Ok(LoggedIn {
             user_id: user.id().to_string(),
             auth_token: token,
@@ -159,7 +159,7 @@ impl Services {
             s.remove_login_token(&hash)?;
             s.delete_push_tokens_of_session(&user_id, &hash)
         })
-        .await??;
+        .await?;
         Ok(())
     }
 

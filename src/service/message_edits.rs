@@ -32,10 +32,12 @@ pub struct DeleteMessage {
     pub as_user: bool,
 }
 
-/// What `chat.delete` answers with: the id and the message's `_id`, `u` and `rid`.
+/// What `chat.delete` answers with: the id, the message's `_id`, `u` and `rid`, and when
+/// (ms since the epoch).
 pub struct Deleted {
     pub id: String,
     pub message: Value,
+    pub ts: time::Millis,
 }
 
 impl Services {
@@ -86,7 +88,7 @@ impl Services {
         let id = edit.msg_id;
         let outcome = self
             .write(move |s| s.modify_message(&id, &change).map(|o| (id, o)))
-            .await??;
+            .await?;
         match outcome {
             (_, Some(Edited::Changed(message) | Edited::Unchanged(message))) => {
                 Ok(message.to_value())
@@ -116,23 +118,24 @@ impl Services {
             true => return Err(ApiError::ForceDeleteRequired),
         };
         self.check_can_delete(&deleter, &sender, read.sender_username(), &delete.room_id)?;
+        let now = self.now();
         let change = rules::message_changes::Delete {
             room_id: delete.room_id,
-            at: time::iso(self.now()),
+            at: time::iso(now),
         };
         let id = delete.msg_id.clone();
-        let outcome = self
-            .write(move |s| s.modify_message(&id, &change))
-            .await??;
+        let outcome = self.write(move |s| s.modify_message(&id, &change)).await?;
         match outcome {
             Some(rules::message_changes::Deleted::Removed(message)) => Ok(Deleted {
                 id: delete.msg_id,
                 message,
+                ts: now,
             }),
             Some(rules::message_changes::Deleted::RoomMismatch) => Err(ApiError::RoomMismatch),
             None => Ok(Deleted {
                 id: delete.msg_id,
                 message: read.deleted_view(),
+                ts: now,
             }),
         }
     }

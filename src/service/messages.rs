@@ -4,17 +4,17 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::access::Unreadable;
 use super::auth::Caller;
 use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{MessageId, RoomId};
+use crate::model::id::RoomId;
 use crate::model::message::ContentFields;
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::Identity;
 use crate::model::{time, Doc, DocExt, Message, Room, RoomType};
 use crate::rules::message_changes::ThreadReply;
+use crate::rules::message_fields::{Rejection, Verdict};
 use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
 use crate::store::{MemberBump, NewMessage};
@@ -30,6 +30,12 @@ pub struct PostMessage {
     pub payload: Doc,
 }
 
+/// A message posted: as the REST response shows it, and when (ms since the epoch).
+pub struct Posted {
+    pub message: Value,
+    pub ts: time::Millis,
+}
+
 /// `chat.sendMessage`'s message: the client's own fields, `rid` known to be a non-empty
 /// string and the string fields known to be strings.
 pub struct SendMessage {
@@ -40,7 +46,7 @@ pub struct SendMessage {
 impl Services {
     /// Returns the message as the REST response shows it. The size check runs first, on the
     /// body as sent; then the room is found (a DM with `@username` is created if needed).
-    pub async fn post_message(&self, caller: &Caller, post: PostMessage) -> ApiResult<Value> {
+    pub async fn post_message(&self, caller: &Caller, post: PostMessage) -> ApiResult<Posted> {
         let settings = self.settings.snapshot();
         if message_fields::webhook_too_long(&post.payload, settings.message_max_allowed_size) {
             return Err(ApiError::MessageTooLong);
@@ -101,7 +107,7 @@ impl Services {
     }
 
     /// Returns the message as the REST response shows it.
-    pub async fn send_message(&self, caller: &Caller, send: SendMessage) -> ApiResult<Value> {
+    pub async fn send_message(&self, caller: &Caller, send: SendMessage) -> ApiResult<Posted> {
         let settings = self.settings.snapshot();
         if too_long(&settings, send.fields.str_at("msg").unwrap_or_default()) {
             return Err(ApiError::MessageSizeExceeded);
@@ -114,23 +120,6 @@ impl Services {
         self.send(&settings, caller, &room, fields, None).await
     }
 
-    /// `chat.getMessage`: the stored message, handed to `respond`, if the caller may read
-    /// its room.
-    pub fn get_message<R>(
-        &self,
-        caller: &Caller,
-        id: &MessageId,
-        respond: impl FnOnce(&Message) -> R,
-    ) -> ApiResult<R> {
-        match self.readable_message(&caller.identity, id)? {
-            Ok(message) => Ok(respond(&message)),
-            Err(Unreadable::NoMessage | Unreadable::NoRoom) => Err(ApiError::MessageUnavailable),
-            Err(Unreadable::NotAllowed) => Err(ApiError::NotAllowedIn {
-                method: "getSingleMessage",
-            }),
-        }
-    }
-
     /// Checks that the caller may post in `room` (`canSendMessage`), completes the message
     /// the way Rocket.Chat's `sendMessage` does, and stores it with its counter updates and
     /// pushes, all prepared here and applied by the store in one write.
@@ -141,13 +130,22 @@ impl Services {
         room: &Room,
         mut fields: Doc,
         join: Option<Join>,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<Posted> {
         let sender = &caller.identity;
         self.check_can_send(sender, room)?;
-        message_fields::validate_message(&fields, || {
-            self.has_room_permission(sender, room.id(), "message-impersonate")
-        })?
-        .map_err(ApiError::MessageRejected)?;
+        let mut verdict = message_fields::validate_message(&fields, None);
+        if verdict == Verdict::NeedsImpersonation {
+            let may = self.has_room_permission(sender, room.id(), "message-impersonate")?;
+            verdict = message_fields::validate_message(&fields, Some(may));
+        }
+        match verdict {
+            Verdict::Valid => {}
+            Verdict::Rejected(why) => return Err(ApiError::MessageRejected(why)),
+            // Not given once the permission is known.
+            Verdict::NeedsImpersonation => {
+                return Err(ApiError::MessageRejected(Rejection::Impersonation))
+            }
+        }
 
         let now = self.now();
         let at = time::iso(now);
@@ -233,10 +231,13 @@ impl Services {
             thread,
             join,
         };
-        match self.write(move |s| s.insert_message(&new)).await?? {
+        match self.write(move |s| s.insert_message(&new)).await? {
             Ok(queued) => {
                 self.queued(queued).await?;
-                Ok(Value::Object(response))
+                Ok(Posted {
+                    message: Value::Object(response),
+                    ts: now,
+                })
             }
             Err(_) => Err(ApiError::MessageExists),
         }

@@ -90,7 +90,7 @@ impl Services {
             .map(|(i, u)| new_group_subscription(&room, u, i == 0, now, &self.ids))
             .collect();
         let stored = room.clone();
-        match self.write(move |s| s.create_room(&stored, &subs)).await?? {
+        match self.write(move |s| s.create_room(&stored, &subs)).await? {
             Ok(()) => Ok(room),
             Err(_) => Err(ApiError::DuplicateChannelName(name)),
         }
@@ -158,7 +158,7 @@ impl Services {
             })
             .collect();
         let stored = room.clone();
-        match self.write(move |s| s.create_room(&stored, &subs)).await?? {
+        match self.write(move |s| s.create_room(&stored, &subs)).await? {
             Ok(()) | Err(Conflict::Id) => Ok(DirectRoom(room)),
             Err(_) => Err(ApiError::InvalidUser),
         }
@@ -197,7 +197,7 @@ impl Services {
             .collect::<ApiResult<Vec<_>>>()?;
         let rid = room.id().to_string();
         self.write(move |s| s.add_members(&rid, &subs, &time::iso(now)))
-            .await??
+            .await?
             .ok_or(ApiError::RoomNotFoundIn(kind))
     }
 
@@ -293,7 +293,7 @@ impl Services {
         let at = time::iso(self.now());
         let outcome = self
             .write(move |s| s.remove_member(&rid, &user_id, &at, &note))
-            .await??;
+            .await?;
         match outcome {
             Some(Removal::Removed(room)) => Ok(room),
             Some(Removal::LastOwner) => Err(ApiError::LastOwner {

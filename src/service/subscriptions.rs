@@ -52,7 +52,7 @@ impl Services {
         let uid = caller.id().to_string();
         let at = time::iso(self.now());
         self.write(move |s| s.mark_read(&room_id, &uid, &at, read_threads))
-            .await??
+            .await?
             .ok_or(ApiError::InvalidSubscription)
     }
 }

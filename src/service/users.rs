@@ -129,7 +129,7 @@ impl Services {
         let stored = user.clone();
         match self
             .write(move |s| s.create_user(&stored, Some(&phc), &joins))
-            .await??
+            .await?
         {
             Ok(()) => Ok(user),
             Err(Conflict::Email) => Err(ApiError::AlreadyInUse(new.email)),
