@@ -45,10 +45,9 @@ impl TryFrom<JsonBody> for PostMessage {
             .find(|t| !t.is_empty())
             .unwrap_or_default()
             .to_string();
-        Ok(PostMessage {
-            target,
-            payload: body.0,
-        })
+        let payload = serde_json::from_value(Value::Object(body.0))
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(PostMessage { target, payload })
     }
 }
 

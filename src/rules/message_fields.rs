@@ -305,17 +305,45 @@ fn check_attachments(attachments: &[Value]) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// The fields of a `chat.postMessage` body that `processWebhookMessage` reads, each as
+/// sent (of any JSON type: Rocket.Chat copies what it is given; `null` reads as absent).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct WebhookBody {
+    pub text: Option<Value>,
+    pub msg: Option<Value>,
+    pub username: Option<Value>,
+    pub alias: Option<Value>,
+    pub attachments: Option<Value>,
+    #[serde(rename = "parseUrls")]
+    pub parse_urls: Option<Value>,
+    pub bot: Option<Value>,
+    pub groupable: Option<Value>,
+    pub tmid: Option<Value>,
+    #[serde(rename = "customFields")]
+    pub custom_fields: Option<Value>,
+    pub icon_url: Option<Value>,
+    pub avatar: Option<Value>,
+    pub icon_emoji: Option<Value>,
+    pub emoji: Option<Value>,
+}
+
+impl WebhookBody {
+    fn attachments(&self) -> Option<&Vec<Value>> {
+        self.attachments.as_ref().and_then(Value::as_array)
+    }
+}
+
 /// Whether `chat.postMessage`'s `text`, or any attachment's `text`, is longer than
 /// `max` UTF-16 units (checked on the body as sent, before anything else).
-pub fn webhook_too_long(payload: &Doc, max: u64) -> bool {
+pub fn webhook_too_long(payload: &WebhookBody, max: u64) -> bool {
     let long = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .is_some_and(|s| s.encode_utf16().count() as u64 > max)
     };
-    long(payload.get("text"))
+    // Attachments stay opaque JSON: only their `text` is read.
+    long(payload.text.as_ref())
         || payload
-            .get("attachments")
-            .and_then(Value::as_array)
+            .attachments()
             .is_some_and(|a| a.iter().any(|att| long(att.get("text"))))
 }
 
@@ -323,16 +351,25 @@ pub fn webhook_too_long(payload: &Doc, max: u64) -> bool {
 /// order, `null`/absent values left out: `username` wins over `alias`, `text` over `msg`,
 /// `icon_url`/`avatar` over `icon_emoji`/`emoji`; URLs are parsed only when there are no
 /// attachments; an attachment's `msg` becomes its trimmed `text`.
-pub fn webhook_message(payload: &Doc) -> Doc {
-    let truthy = |k: &str| payload.get(k).filter(|v| js_truthy(v));
-    let first = |keys: &[&str]| keys.iter().find_map(|k| truthy(k)).cloned();
-    let given = |k: &str| payload.get(k).cloned();
-    let attachments = payload.get("attachments").and_then(Value::as_array);
-    let text = first(&["text", "msg"]);
+pub fn webhook_message(payload: &WebhookBody) -> Doc {
+    let first = |values: &[&Option<Value>]| {
+        values
+            .iter()
+            .find_map(|v| v.as_ref().filter(|v| js_truthy(v)))
+            .cloned()
+    };
+    let given = |v: &Option<Value>| v.clone();
+    let attachments = payload.attachments();
+    let text = first(&[&payload.text, &payload.msg]);
+    let avatar = first(&[&payload.icon_url, &payload.avatar]);
+    let emoji = match avatar {
+        Some(_) => None,
+        None => first(&[&payload.icon_emoji, &payload.emoji]),
+    };
     let fields = [
         (
             "alias",
-            Some(first(&["username", "alias"]).unwrap_or_else(|| "".into())),
+            Some(first(&[&payload.username, &payload.alias]).unwrap_or_else(|| "".into())),
         ),
         (
             "msg",
@@ -349,23 +386,17 @@ pub fn webhook_message(payload: &Doc) -> Doc {
         ),
         (
             "parseUrls",
-            Some(given("parseUrls").unwrap_or_else(|| attachments.is_none().into())),
+            Some(given(&payload.parse_urls).unwrap_or_else(|| attachments.is_none().into())),
         ),
-        ("bot", given("bot")),
+        ("bot", given(&payload.bot)),
         (
             "groupable",
-            Some(given("groupable").unwrap_or(false.into())),
+            Some(given(&payload.groupable).unwrap_or(false.into())),
         ),
-        ("tmid", given("tmid")),
-        ("customFields", given("customFields")),
-        ("avatar", first(&["icon_url", "avatar"])),
-        (
-            "emoji",
-            first(&["icon_url", "avatar"])
-                .is_none()
-                .then(|| first(&["icon_emoji", "emoji"]))
-                .flatten(),
-        ),
+        ("tmid", given(&payload.tmid)),
+        ("customFields", given(&payload.custom_fields)),
+        ("avatar", avatar),
+        ("emoji", emoji),
     ];
     fields
         .into_iter()
@@ -463,6 +494,10 @@ mod tests {
         assert_eq!(check_attachments(fine.as_array().unwrap()), Ok(()));
     }
 
+    fn body(v: Value) -> WebhookBody {
+        serde_json::from_value(v).unwrap()
+    }
+
     const YES: Option<bool> = Some(true);
     const NO: Option<bool> = Some(false);
 
@@ -507,7 +542,7 @@ mod tests {
 
     #[test]
     fn webhook_bodies_become_messages_in_rocket_chat_order() {
-        let m = webhook_message(&object(json!({
+        let m = webhook_message(&body(json!({
             "channel": "#general", "text": "  hi  ", "alias": "a", "username": "u",
             "emoji": ":smirk:", "attachments": [{"msg": " note "}], "tmid": "T"
         })));
@@ -516,7 +551,7 @@ mod tests {
             json!({"alias": "u", "msg": "hi", "attachments": [{"text": "note"}],
                 "parseUrls": false, "groupable": false, "tmid": "T", "emoji": ":smirk:"})
         );
-        let m = webhook_message(&object(
+        let m = webhook_message(&body(
             json!({"text": "x", "avatar": "https://a/b.png", "emoji": ":x:", "parseUrls": false}),
         ));
         assert_eq!(
@@ -524,7 +559,7 @@ mod tests {
             json!({"alias": "", "msg": "x", "attachments": [], "parseUrls": false,
                 "groupable": false, "avatar": "https://a/b.png"})
         );
-        let m = webhook_message(&object(json!({"text": "x", "attachments": "not a list"})));
+        let m = webhook_message(&body(json!({"text": "x", "attachments": "not a list"})));
         assert_eq!(m["parseUrls"], json!(true));
         assert_eq!(m["attachments"], json!([]));
     }
@@ -537,7 +572,7 @@ mod tests {
             let _ = check_attachments(&list);
             if let Some(o) = list[0].as_object() {
                 let _ = validate_message(o, NO);
-                let _ = webhook_message(o);
+                let _ = webhook_message(&body(Value::Object(o.clone())));
             }
         }
 

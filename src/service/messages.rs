@@ -27,7 +27,7 @@ type Join = (crate::model::Subscription, crate::store::SystemMessage);
 pub struct PostMessage {
     /// `channel` or `roomId` (empty when neither): `#name`, `@username`, an id or a name.
     pub target: String,
-    pub payload: Doc,
+    pub payload: message_fields::WebhookBody,
 }
 
 /// A message posted: as the REST response shows it, and when (ms since the epoch).
