@@ -187,6 +187,78 @@ impl MessageDoc {
     }
 }
 
+/// A message being posted: the client's fields (or those `processWebhookMessage` built) and
+/// what `sendMessage` adds to them, in insertion order.
+#[derive(Debug, Clone)]
+pub struct Draft(pub Doc);
+
+impl Draft {
+    /// `chat.sendMessage`'s fields: `msg` is `""` when not given (added last).
+    pub fn from_client(mut fields: Doc) -> Draft {
+        if !fields.contains_key("msg") {
+            fields.insert("msg".into(), "".into());
+        }
+        Draft(fields)
+    }
+
+    pub fn msg(&self) -> &str {
+        self.0.str_at("msg").unwrap_or_default()
+    }
+
+    /// The `_id` the client chose, if any.
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.str_at("_id")
+    }
+
+    /// A thread reply has `tmid`.
+    pub fn is_reply(&self) -> bool {
+        self.0.contains_key("tmid")
+    }
+
+    pub fn tmid(&self) -> Option<&str> {
+        self.0.str_at("tmid")
+    }
+
+    /// `parseUrls: false` leaves `urls` out.
+    pub fn parse_urls(&self) -> bool {
+        self.0.get("parseUrls") != Some(&Value::Bool(false))
+    }
+
+    /// `ts`, `u` and `rid`, as `sendMessage` adds them.
+    pub fn stamp(&mut self, at: &str, sender: Value, rid: &str) {
+        self.0.insert("ts".into(), at.into());
+        self.0.insert("u".into(), sender);
+        self.0.insert("rid".into(), rid.into());
+    }
+
+    pub fn set_content(&mut self, content: &ContentFields) {
+        content.write_into(&mut self.0);
+    }
+
+    /// The document stored: `_id` first, then the fields, `_updatedAt` last.
+    pub fn stored(&self, id: &str, at: &str) -> MessageDoc {
+        let mut stored = Doc::new();
+        stored.insert("_id".into(), id.into());
+        for (k, v) in &self.0 {
+            if k != "_id" {
+                stored.insert(k.clone(), v.clone());
+            }
+        }
+        stored.insert("_updatedAt".into(), at.into());
+        MessageDoc(stored)
+    }
+
+    /// What the REST answer shows: the fields in the order they came, then `_updatedAt`
+    /// when the client chose the id, else the new `_id`.
+    pub fn into_response(mut self, id: &str, at: &str) -> Value {
+        match self.client_id() {
+            Some(_) => self.0.insert("_updatedAt".into(), at.into()),
+            None => self.0.insert("_id".into(), id.into()),
+        };
+        Value::Object(self.0)
+    }
+}
+
 /// What the server reads from a message's text: `urls` (absent when `parseUrls` is off),
 /// `mentions`, `channels` and `md` (absent when the parser gives none).
 #[derive(Debug, Clone, Default, PartialEq)]

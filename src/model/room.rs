@@ -98,6 +98,17 @@ impl Room {
         RoomType::of(self.t())
     }
 
+    /// How a message's `channels` names the room: `{_id, fname, name}` in stored order.
+    pub fn mention(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .filter(|(k, _)| matches!(k.as_str(), "_id" | "name" | "fname"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
     pub fn name(&self) -> Option<&str> {
         self.0.str_at("name")
     }

@@ -48,6 +48,22 @@ impl User {
         })
     }
 
+    /// How a message's `mentions` names the user: `{_id, username, name, type: "user"}`
+    /// (`name` only when the user has one).
+    pub fn mention(&self) -> Value {
+        let mut m = Doc::new();
+        m.insert("_id".into(), self.id().into());
+        m.insert(
+            "username".into(),
+            self.username().unwrap_or_default().into(),
+        );
+        if let Some(name) = self.name() {
+            m.insert("name".into(), name.into());
+        }
+        m.insert("type".into(), "user".into());
+        Value::Object(m)
+    }
+
     /// `{_id, username, name}`: how a user is embedded in other documents (`u`).
     pub fn short(&self) -> Value {
         let mut u = Doc::new();

@@ -9,10 +9,10 @@ use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::RoomId;
-use crate::model::message::ContentFields;
+use crate::model::message::{ContentFields, Draft};
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::Identity;
-use crate::model::{time, Doc, DocExt, Message, Room, RoomType};
+use crate::model::{time, Doc, Room, RoomType};
 use crate::rules::message_changes::ThreadReply;
 use crate::rules::message_fields::{Rejection, Verdict};
 use crate::rules::{mentions, message_fields, unread};
@@ -52,9 +52,9 @@ impl Services {
             return Err(ApiError::MessageTooLong);
         }
         let room = self.webhook_room(caller, &post.target).await?;
-        let fields = message_fields::webhook_message(&post.payload);
+        let draft = Draft(message_fields::webhook_message(&post.payload));
         let join = self.join_to_post(caller, &room)?;
-        self.send(&settings, caller, &room, fields, join).await
+        self.send(&settings, caller, &room, draft, join).await
     }
 
     /// `joinChannel`: posting by name or id to a public channel one may read but has not
@@ -109,15 +109,12 @@ impl Services {
     /// Returns the message as the REST response shows it.
     pub async fn send_message(&self, caller: &Caller, send: SendMessage) -> ApiResult<Posted> {
         let settings = self.settings.snapshot();
-        if too_long(&settings, send.fields.str_at("msg").unwrap_or_default()) {
+        let draft = Draft::from_client(send.fields);
+        if too_long(&settings, draft.msg()) {
             return Err(ApiError::MessageSizeExceeded);
         }
-        let mut fields = send.fields;
-        if !fields.contains_key("msg") {
-            fields.insert("msg".into(), "".into());
-        }
         let room = self.store.room(&send.rid)?.ok_or(ApiError::InvalidRoom)?;
-        self.send(&settings, caller, &room, fields, None).await
+        self.send(&settings, caller, &room, draft, None).await
     }
 
     /// Checks that the caller may post in `room` (`canSendMessage`), completes the message
@@ -128,15 +125,15 @@ impl Services {
         settings: &Snapshot,
         caller: &Caller,
         room: &Room,
-        mut fields: Doc,
+        mut draft: Draft,
         join: Option<Join>,
     ) -> ApiResult<Posted> {
         let sender = &caller.identity;
         self.check_can_send(sender, room)?;
-        let mut verdict = message_fields::validate_message(&fields, None);
+        let mut verdict = message_fields::validate_message(&draft.0, None);
         if verdict == Verdict::NeedsImpersonation {
             let may = self.has_room_permission(sender, room.id(), "message-impersonate")?;
-            verdict = message_fields::validate_message(&fields, Some(may));
+            verdict = message_fields::validate_message(&draft.0, Some(may));
         }
         match verdict {
             Verdict::Valid => {}
@@ -149,33 +146,18 @@ impl Services {
 
         let now = self.now();
         let at = time::iso(now);
-        let client_id = fields.str_at("_id").map(str::to_string);
-        let text = fields.str_at("msg").unwrap_or_default().to_string();
-        fields.insert("ts".into(), at.clone().into());
-        fields.insert("u".into(), sender.short());
-        fields.insert("rid".into(), room.id().into());
-        let parse_urls = fields.get("parseUrls") != Some(&Value::Bool(false));
-        let (content, mentioned) = self.parse_content(settings, &text, now, parse_urls)?;
-        content.write_into(&mut fields);
+        draft.stamp(&at, sender.short(), room.id());
+        let (content, mentioned) =
+            self.parse_content(settings, draft.msg(), now, draft.parse_urls())?;
+        draft.set_content(&content);
         let (mentioned_ids, group_mention) = (mentioned.ids, mentioned.group);
 
-        let id = client_id.clone().unwrap_or_else(|| self.ids.id());
-        let mut stored = Doc::new();
-        stored.insert("_id".into(), id.clone().into());
-        for (k, v) in &fields {
-            if k != "_id" {
-                stored.insert(k.clone(), v.clone());
-            }
-        }
-        stored.insert("_updatedAt".into(), at.clone().into());
-        let mut response = fields;
-        match client_id {
-            Some(_) => response.insert("_updatedAt".into(), at.clone().into()),
-            None => response.insert("_id".into(), id.clone().into()),
+        let id = match draft.client_id() {
+            Some(id) => id.to_string(),
+            None => self.ids.id(),
         };
-
-        let message = Message::from_json(serde_json::to_vec(&stored).map_err(anyhow::Error::from)?)
-            .map_err(anyhow::Error::from)?;
+        let stored = draft.stored(&id, &at);
+        let message = stored.to_message();
         let member_ids = self.store.room_member_ids(room.id())?;
         let others: Vec<&str> = member_ids
             .iter()
@@ -187,7 +169,7 @@ impl Services {
         let bumps = members
             .iter()
             .map(|sub| MemberBump {
-                mentioned_in_thread: stored.contains_key("tmid")
+                mentioned_in_thread: draft.is_reply()
                     && mentioned_ids.iter().any(|m| m == sub.user_id()),
                 user_id: sub.user_id().to_string(),
                 bump: unread::bump(&unread::Facts {
@@ -199,7 +181,7 @@ impl Services {
             })
             .collect();
         // Rocket.Chat pushes a thread reply to the thread's followers; rcpush sends none for it.
-        let pushes = match stored.contains_key("tmid") {
+        let pushes = match draft.is_reply() {
             true => Vec::new(),
             false => {
                 let facts = NewMessageFacts {
@@ -213,18 +195,19 @@ impl Services {
                 self.draft_message_pushes(settings, &facts, &members)?
             }
         };
-        let thread = stored.str_at("tmid").map(|tmid| ThreadReply {
+        let thread = draft.tmid().map(|tmid| ThreadReply {
             tmid: tmid.to_string(),
             sender_id: sender.id.clone(),
             mentioned_ids: mentioned_ids.clone(),
             group_mention,
             at: at.clone(),
         });
+        let response = draft.into_response(&id, &at);
         let new = NewMessage {
             message,
             id,
             room_id: room.id().to_string(),
-            last_message: Value::Object(stored),
+            last_message: Value::Object(stored.0),
             at,
             bumps,
             pushes,
@@ -235,7 +218,7 @@ impl Services {
             Ok(queued) => {
                 self.queued(queued).await?;
                 Ok(Posted {
-                    message: Value::Object(response),
+                    message: response,
                     ts: now,
                 })
             }
@@ -276,13 +259,7 @@ impl Services {
                 .map(|u| json!({"url": u, "meta": {}}))
                 .collect()
         });
-        let (user_mentions, group) = self.resolve_user_mentions(&parsed.users)?;
-        let ids = user_mentions
-            .iter()
-            .filter_map(|m| m.get("_id").and_then(Value::as_str))
-            .filter(|id| !matches!(*id, "all" | "here"))
-            .map(str::to_string)
-            .collect();
+        let (user_mentions, mentioned) = self.resolve_user_mentions(&parsed.users)?;
         let md = match &parsed.md {
             Some(md) => Some(serde_json::to_value(md).map_err(anyhow::Error::from)?),
             None => None,
@@ -293,31 +270,26 @@ impl Services {
             channels: self.resolve_channels(&parsed.channels)?,
             md,
         };
-        Ok((content, Mentioned { ids, group }))
+        Ok((content, mentioned))
     }
 
     /// `mentions`: `@all`/`@here` first (`{_id, username}`), then known users
-    /// (`{_id, username, name, type:"user"}`). Also whether a group mention was made.
-    fn resolve_user_mentions(&self, names: &[String]) -> ApiResult<(Vec<Value>, bool)> {
+    /// (`User::mention`); with the ids of those users and whether a group mention was made.
+    fn resolve_user_mentions(&self, names: &[String]) -> ApiResult<(Vec<Value>, Mentioned)> {
         let mut groups = Vec::new();
         let mut users = Vec::new();
+        let mut ids = Vec::new();
         for n in names {
             if n == "all" || n == "here" {
                 groups.push(json!({"_id": n, "username": n}));
             } else if let Some(u) = self.store.user_by_username(n)? {
-                let mut m = Doc::new();
-                m.insert("_id".into(), u.id().into());
-                m.insert("username".into(), u.username().unwrap_or_default().into());
-                if let Some(name) = u.name() {
-                    m.insert("name".into(), name.into());
-                }
-                m.insert("type".into(), "user".into());
-                users.push(Value::Object(m));
+                users.push(u.mention());
+                ids.push(u.id().to_string());
             }
         }
         let group = !groups.is_empty();
         groups.extend(users);
-        Ok((groups, group))
+        Ok((groups, Mentioned { ids, group }))
     }
 
     /// `channels`: the public and private rooms named with `#`, as `{_id, fname, name}` (the
@@ -327,13 +299,7 @@ impl Services {
         for name in names {
             if let Some(room) = self.store.room_by_name(name)? {
                 if room.room_type().is_channel_or_group() {
-                    let picked: Doc = room
-                        .0
-                        .iter()
-                        .filter(|(k, _)| matches!(k.as_str(), "_id" | "name" | "fname"))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    out.push(Value::Object(picked));
+                    out.push(room.mention());
                 }
             }
         }
