@@ -122,6 +122,11 @@ impl Room {
         self.0.str_at("prid").filter(|p| !p.is_empty())
     }
 
+    /// New users join it (`default: true`).
+    pub fn is_default(&self) -> bool {
+        self.0.get("default") == Some(&Value::Bool(true))
+    }
+
     pub fn read_only(&self) -> bool {
         self.0.get("ro") == Some(&Value::Bool(true))
     }

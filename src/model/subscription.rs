@@ -46,6 +46,50 @@ impl Subscription {
         self.0.strs_at("roles")
     }
 
+    pub fn alert(&self) -> bool {
+        self.0.get("alert") == Some(&Value::Bool(true))
+    }
+
+    /// `tunread` lists a thread.
+    pub fn has_unread_threads(&self) -> bool {
+        self.0
+            .get("tunread")
+            .and_then(Value::as_array)
+            .is_some_and(|t| !t.is_empty())
+    }
+
+    /// Drops the three lists of unread threads.
+    pub fn drop_unread_threads(&mut self) {
+        for list in [
+            ThreadList::Tunread,
+            ThreadList::TunreadUser,
+            ThreadList::TunreadGroup,
+        ] {
+            self.0.shift_remove(list.key());
+        }
+    }
+
+    /// The room read at `at`: `open`, `alert` as given, the counters at zero, `ls` and
+    /// `_updatedAt` (in `readMessages`' order).
+    pub fn set_read(&mut self, alert: bool, at: &str) {
+        for (k, v) in [
+            ("open", Value::from(true)),
+            ("alert", alert.into()),
+            ("unread", 0.into()),
+            ("userMentions", 0.into()),
+            ("groupMentions", 0.into()),
+            ("ls", at.into()),
+            ("_updatedAt", at.into()),
+        ] {
+            self.0.insert(k.into(), v);
+        }
+    }
+
+    /// `_updatedAt` as a time (ms), if it holds one.
+    pub fn updated_at(&self) -> Option<super::time::Millis> {
+        self.0.str_at("_updatedAt").and_then(super::time::parse_iso)
+    }
+
     pub fn is_owner(&self) -> bool {
         self.roles().contains(&"owner")
     }

@@ -103,6 +103,17 @@ pub fn bump_subscription(sub: &mut Subscription, bump: &Bump, thread: ThreadUnre
     sub.set_updated_at(at);
 }
 
+/// The member read the room (`readMessages`): counters to zero, `alert` off, `open` on,
+/// `ls` and `_updatedAt` to `at`. Unread threads go too with `read_threads`; otherwise, if
+/// there are some, `alert` stays as it was.
+pub fn mark_read(sub: &mut Subscription, at: &str, read_threads: bool) {
+    let alert = sub.alert() && !read_threads && sub.has_unread_threads();
+    if read_threads {
+        sub.drop_unread_threads();
+    }
+    sub.set_read(alert, at);
+}
+
 /// Whether `leaving` may leave or be removed: not when they are the room's last owner
 /// (`members` are all the room's subscriptions, theirs included).
 pub fn may_leave<'a>(
@@ -201,6 +212,21 @@ mod tests {
             move_users_count(&mut r, delta);
             prop_assert!(r.msgs() >= 0);
             prop_assert!(r.users_count() >= 0);
+        }
+
+        /// Reading zeroes the counters; `alert` survives only while threads stay unread.
+        #[test]
+        fn reading_clears_all_but_unread_threads(
+            unread in 0i64..4, alert: bool, threads: bool, read_threads: bool,
+        ) {
+            let mut s = Subscription(object(json!({"_id": "s", "unread": unread, "alert": alert})));
+            if threads {
+                s.add_unread_thread(ThreadList::Tunread, "t1");
+            }
+            mark_read(&mut s, "T", read_threads);
+            prop_assert_eq!(s.unread(), 0);
+            prop_assert_eq!(s.alert(), alert && threads && !read_threads);
+            prop_assert_eq!(s.has_unread_threads(), threads && !read_threads);
         }
 
         /// Whoever may leave, a room that had an owner still has one; only an owner is

@@ -87,7 +87,7 @@ impl Store {
         self.engine
             .visit_prefix(Tree::RoomidRoom, b"", &mut |_, v| {
                 let room: Room = decode(Tree::RoomidRoom, v)?;
-                if room.0.get("default") == Some(&serde_json::Value::Bool(true)) {
+                if room.is_default() {
                     rooms.push(room);
                 }
                 Ok(true)
