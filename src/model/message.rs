@@ -177,13 +177,7 @@ impl MessageDoc {
 
     /// What `chat.delete` shows of a deleted message: `_id`, `rid` and `u`, in stored order.
     pub fn deleted_view(&self) -> Value {
-        Value::Object(
-            self.0
-                .iter()
-                .filter(|(k, _)| matches!(k.as_str(), "_id" | "rid" | "u"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+        Value::Object(self.0.pick(&["_id", "rid", "u"]))
     }
 }
 

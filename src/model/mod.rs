@@ -35,6 +35,8 @@ pub trait DocExt {
     fn int_at(&self, key: &str) -> i64;
     /// MongoDB's `$addToSet` on an array field (created, at the end, if absent).
     fn add_to_set(&mut self, key: &str, item: &str);
+    /// The fields among `keys`, in stored order (a projection).
+    fn pick(&self, keys: &[&str]) -> Doc;
 }
 
 impl DocExt for Doc {
@@ -55,6 +57,13 @@ impl DocExt for Doc {
 
     fn int_at(&self, key: &str) -> i64 {
         self.get(key).and_then(|v| v.as_i64()).unwrap_or(0)
+    }
+
+    fn pick(&self, keys: &[&str]) -> Doc {
+        self.iter()
+            .filter(|(k, _)| keys.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     fn add_to_set(&mut self, key: &str, item: &str) {

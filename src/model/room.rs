@@ -100,13 +100,7 @@ impl Room {
 
     /// How a message's `channels` names the room: `{_id, fname, name}` in stored order.
     pub fn mention(&self) -> Value {
-        Value::Object(
-            self.0
-                .iter()
-                .filter(|(k, _)| matches!(k.as_str(), "_id" | "name" | "fname"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+        Value::Object(self.0.pick(&["_id", "name", "fname"]))
     }
 
     pub fn name(&self) -> Option<&str> {

@@ -48,6 +48,11 @@ impl User {
         })
     }
 
+    pub fn set_require_password_change(&mut self, required: bool) {
+        self.0
+            .insert("requirePasswordChange".into(), required.into());
+    }
+
     /// Not deactivated (`active` is anything but `false`).
     pub fn is_active(&self) -> bool {
         self.0.get("active") != Some(&Value::Bool(false))
@@ -76,12 +81,7 @@ impl User {
     /// the fields they may see, in stored order, then `email` (the verified one),
     /// `settings` with the `preferences` in force, `avatarUrl`, `isOAuthUser`, `services`.
     pub fn own_info(&self, preferences: Doc, avatar_url: String, has_password: bool) -> Value {
-        let mut me: Doc = self
-            .0
-            .iter()
-            .filter(|(k, _)| OWN_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut me = self.0.pick(OWN_FIELDS);
         if let Some(email) = self.verified_email() {
             me.insert("email".into(), email.into());
         }

@@ -109,7 +109,7 @@ impl Services {
         }
         .into_doc();
         if let Some(r) = new.require_password_change {
-            user.0.insert("requirePasswordChange".into(), r.into());
+            user.set_require_password_change(r);
         }
         // New users join the default rooms (`#general`), as `insertUserDoc` does unless told
         // not to.
