@@ -35,7 +35,7 @@
 //!   typed documents, so no code that does I/O runs in a transaction —
 //!   `rules::message_changes` (`Edit`, `Delete`, `ThreadReply`), `rules::counters`
 //!   (`count_message`, `count_system_message`, `follow_edit`, `uncount_message`,
-//!   `move_users_count`, `bump_subscription`, `may_leave`).
+//!   `move_users_count`, `bump_subscription`, `mark_read`, `may_leave`).
 //! * **Derived data is written in the same transaction** as what it derives from: each
 //!   user's badge (the sum of `unread` over their subscriptions that are not archived), the
 //!   member index of rooms, the indexes of push devices by user and by token. The pushes
