@@ -45,10 +45,9 @@ impl TryFrom<JsonBody> for PostMessage {
             .find(|t| !t.is_empty())
             .unwrap_or_default()
             .to_string();
-        Ok(PostMessage {
-            target,
-            payload: body.0,
-        })
+        let payload = serde_json::from_value(Value::Object(body.0))
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(PostMessage { target, payload })
     }
 }
 
@@ -60,11 +59,11 @@ pub async fn chat_post_message(
 ) -> ApiResult<HttpResponse> {
     let post = PostMessage::try_from(body)?;
     let channel = post.target.clone();
-    let message = services.post_message(&caller, post).await?;
+    let posted = services.post_message(&caller, post).await?;
     Ok(respond::success(json!({
-        "ts": services.now(),
+        "ts": posted.ts,
         "channel": channel,
-        "message": message,
+        "message": posted.message,
     })))
 }
 
@@ -137,10 +136,10 @@ pub async fn chat_send_message(
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let message = services
+    let posted = services
         .send_message(&caller, SendMessage::try_from(body)?)
         .await?;
-    Ok(respond::success(json!({ "message": message })))
+    Ok(respond::success(json!({ "message": posted.message })))
 }
 
 #[derive(Serialize)]
@@ -155,11 +154,10 @@ pub async fn chat_get_message(
     Query(q): Query,
 ) -> ApiResult<HttpResponse> {
     let id = MessageId::new(query_string(&q, "msgId")?);
-    services.get_message(&caller, &id, |message| {
-        respond::success(GetMessageData {
-            message: message.raw(),
-        })
-    })
+    let message = services.get_message(&caller, &id)?;
+    Ok(respond::success(GetMessageData {
+        message: message.raw(),
+    }))
 }
 
 /// A typed route's body properties that must be strings (ajv checks `required` first, in
@@ -229,12 +227,12 @@ pub async fn chat_delete(
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let Deleted { id, message } = services
+    let Deleted { id, message, ts } = services
         .delete_message(&caller, DeleteMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({
         "_id": id,
-        "ts": services.now().to_string(),
+        "ts": ts.to_string(),
         "message": message,
     })))
 }

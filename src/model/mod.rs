@@ -31,6 +31,12 @@ pub trait DocExt {
     fn str_at(&self, key: &str) -> Option<&str>;
     fn bool_at(&self, key: &str) -> bool;
     fn strs_at(&self, key: &str) -> Vec<&str>;
+    /// An integer counter; absent or not an integer counts 0, as MongoDB's `$inc` starts.
+    fn int_at(&self, key: &str) -> i64;
+    /// MongoDB's `$addToSet` on an array field (created, at the end, if absent).
+    fn add_to_set(&mut self, key: &str, item: &str);
+    /// The fields among `keys`, in stored order (a projection).
+    fn pick(&self, keys: &[&str]) -> Doc;
 }
 
 impl DocExt for Doc {
@@ -47,6 +53,28 @@ impl DocExt for Doc {
             .and_then(|v| v.as_array())
             .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
             .unwrap_or_default()
+    }
+
+    fn int_at(&self, key: &str) -> i64 {
+        self.get(key).and_then(|v| v.as_i64()).unwrap_or(0)
+    }
+
+    fn pick(&self, keys: &[&str]) -> Doc {
+        self.iter()
+            .filter(|(k, _)| keys.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn add_to_set(&mut self, key: &str, item: &str) {
+        let set = self
+            .entry(key)
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(items) = set {
+            if !items.iter().any(|i| i == item) {
+                items.push(item.into());
+            }
+        }
     }
 }
 

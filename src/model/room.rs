@@ -9,20 +9,57 @@ document!(
     Room
 );
 
-/// The room types rcpush creates; stored rooms may carry others (`l`, `v`).
+/// A room's type (`t`): rcpush creates the first three; stored rooms may carry the
+/// omnichannel ones or a type rcpush does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoomType {
     Channel,
     Group,
     Direct,
+    Livechat,
+    Voip,
+    Other,
 }
 
 impl RoomType {
+    pub fn of(code: &str) -> RoomType {
+        match code {
+            "c" => RoomType::Channel,
+            "p" => RoomType::Group,
+            "d" => RoomType::Direct,
+            "l" => RoomType::Livechat,
+            "v" => RoomType::Voip,
+            _ => RoomType::Other,
+        }
+    }
+
+    /// `t` as stored; empty for a type rcpush does not know.
     pub fn code(self) -> &'static str {
         match self {
             RoomType::Channel => "c",
             RoomType::Group => "p",
             RoomType::Direct => "d",
+            RoomType::Livechat => "l",
+            RoomType::Voip => "v",
+            RoomType::Other => "",
+        }
+    }
+
+    /// A public channel or a private group (what `#name` mentions and `channels` list).
+    pub fn is_channel_or_group(self) -> bool {
+        matches!(self, RoomType::Channel | RoomType::Group)
+    }
+
+    /// The permission that lets a member read a joined room of this type (`view-c-room`,
+    /// …); none for an unknown type.
+    pub fn view_permission(self) -> Option<&'static str> {
+        match self {
+            RoomType::Channel => Some("view-c-room"),
+            RoomType::Group => Some("view-p-room"),
+            RoomType::Direct => Some("view-d-room"),
+            RoomType::Livechat => Some("view-l-room"),
+            RoomType::Voip => Some("view-v-room"),
+            RoomType::Other => None,
         }
     }
 }
@@ -57,6 +94,15 @@ impl Room {
         self.0.str_at("t").unwrap_or_default()
     }
 
+    pub fn room_type(&self) -> RoomType {
+        RoomType::of(self.t())
+    }
+
+    /// How a message's `channels` names the room: `{_id, fname, name}` in stored order.
+    pub fn mention(&self) -> Value {
+        Value::Object(self.0.pick(&["_id", "name", "fname"]))
+    }
+
     pub fn name(&self) -> Option<&str> {
         self.0.str_at("name")
     }
@@ -70,6 +116,11 @@ impl Room {
         self.0.str_at("prid").filter(|p| !p.is_empty())
     }
 
+    /// New users join it (`default: true`).
+    pub fn is_default(&self) -> bool {
+        self.0.get("default") == Some(&Value::Bool(true))
+    }
+
     pub fn read_only(&self) -> bool {
         self.0.get("ro") == Some(&Value::Bool(true))
     }
@@ -78,8 +129,63 @@ impl Room {
         self.0.strs_at("muted")
     }
 
+    /// Who may post in the read-only room all the same.
+    pub fn unmuted(&self) -> Vec<&str> {
+        self.0.strs_at("unmuted")
+    }
+
     pub fn uids(&self) -> Vec<&str> {
         self.0.strs_at("uids")
+    }
+
+    /// `msgs`: the messages the room holds.
+    pub fn msgs(&self) -> i64 {
+        self.0.int_at("msgs")
+    }
+
+    pub fn set_msgs(&mut self, n: i64) {
+        self.0.insert("msgs".into(), n.into());
+    }
+
+    /// `usersCount`: the members the room has.
+    pub fn users_count(&self) -> i64 {
+        self.0.int_at("usersCount")
+    }
+
+    pub fn set_users_count(&mut self, n: i64) {
+        self.0.insert("usersCount".into(), n.into());
+    }
+
+    /// `name` and `fname` both become `name`.
+    pub fn rename(&mut self, name: &str) {
+        self.0.insert("name".into(), name.into());
+        self.0.insert("fname".into(), name.into());
+    }
+
+    pub fn set_updated_at(&mut self, at: &str) {
+        self.0.insert("_updatedAt".into(), at.into());
+    }
+
+    /// The `_id` of `lastMessage`, if the room has one.
+    pub fn last_message_id(&self) -> Option<&str> {
+        self.0
+            .get("lastMessage")
+            .and_then(|m| m.get("_id"))
+            .and_then(Value::as_str)
+    }
+
+    /// `lastMessage`: a copy of the newest message as stored.
+    pub fn set_last_message(&mut self, message: Value) {
+        self.0.insert("lastMessage".into(), message);
+    }
+
+    pub fn drop_last_message(&mut self) {
+        self.0.shift_remove("lastMessage");
+    }
+
+    /// `lm`: when the last message was posted.
+    pub fn set_lm(&mut self, at: &str) {
+        self.0.insert("lm".into(), at.into());
     }
 }
 

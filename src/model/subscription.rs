@@ -45,6 +45,119 @@ impl Subscription {
     pub fn roles(&self) -> Vec<&str> {
         self.0.strs_at("roles")
     }
+
+    pub fn alert(&self) -> bool {
+        self.0.get("alert") == Some(&Value::Bool(true))
+    }
+
+    /// `tunread` lists a thread.
+    pub fn has_unread_threads(&self) -> bool {
+        self.0
+            .get("tunread")
+            .and_then(Value::as_array)
+            .is_some_and(|t| !t.is_empty())
+    }
+
+    /// Drops the three lists of unread threads.
+    pub fn drop_unread_threads(&mut self) {
+        for list in [
+            ThreadList::Tunread,
+            ThreadList::TunreadUser,
+            ThreadList::TunreadGroup,
+        ] {
+            self.0.shift_remove(list.key());
+        }
+    }
+
+    /// The room read at `at`: `open`, `alert` as given, the counters at zero, `ls` and
+    /// `_updatedAt` (in `readMessages`' order).
+    pub fn set_read(&mut self, alert: bool, at: &str) {
+        for (k, v) in [
+            ("open", Value::from(true)),
+            ("alert", alert.into()),
+            ("unread", 0.into()),
+            ("userMentions", 0.into()),
+            ("groupMentions", 0.into()),
+            ("ls", at.into()),
+            ("_updatedAt", at.into()),
+        ] {
+            self.0.insert(k.into(), v);
+        }
+    }
+
+    /// `_updatedAt` as a time (ms), if it holds one.
+    pub fn updated_at(&self) -> Option<super::time::Millis> {
+        self.0.str_at("_updatedAt").and_then(super::time::parse_iso)
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.roles().contains(&"owner")
+    }
+
+    /// Adds to a counter (`$inc`), which starts at 0 when absent.
+    pub fn add_to(&mut self, counter: Counter, by: i64) {
+        let key = counter.key();
+        let n = self.0.int_at(key);
+        self.0.insert(key.into(), (n + by).into());
+    }
+
+    /// Sets `alert` and `open`: the room stands out and is shown in the member's list.
+    pub fn set_alert_and_open(&mut self) {
+        self.0.insert("alert".into(), true.into());
+        self.0.insert("open".into(), true.into());
+    }
+
+    /// Adds a thread (its `tmid`) to one of the unread-thread lists (`$addToSet`).
+    pub fn add_unread_thread(&mut self, list: ThreadList, tmid: &str) {
+        self.0.add_to_set(list.key(), tmid);
+    }
+
+    /// `name` and `fname` both become the room's new `name`.
+    pub fn rename(&mut self, name: &str) {
+        self.0.insert("name".into(), name.into());
+        self.0.insert("fname".into(), name.into());
+    }
+
+    pub fn set_updated_at(&mut self, at: &str) {
+        self.0.insert("_updatedAt".into(), at.into());
+    }
+}
+
+/// The numeric counters of a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    Unread,
+    UserMentions,
+    GroupMentions,
+}
+
+impl Counter {
+    fn key(self) -> &'static str {
+        match self {
+            Counter::Unread => "unread",
+            Counter::UserMentions => "userMentions",
+            Counter::GroupMentions => "groupMentions",
+        }
+    }
+}
+
+/// A subscription's lists of threads with unread replies: all of them, those that mention
+/// the member, those that mention @all or @here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadList {
+    Tunread,
+    TunreadUser,
+    TunreadGroup,
+}
+
+impl ThreadList {
+    fn key(self) -> &'static str {
+        match self {
+            ThreadList::Tunread => "tunread",
+            ThreadList::TunreadUser => "tunreadUser",
+            ThreadList::TunreadGroup => "tunreadGroup",
+        }
+    }
 }
 
 /// A member's subscription to a channel or group, in `createRoom`'s order; the owner also

@@ -48,6 +48,72 @@ impl User {
         })
     }
 
+    pub fn set_require_password_change(&mut self, required: bool) {
+        self.0
+            .insert("requirePasswordChange".into(), required.into());
+    }
+
+    /// Not deactivated (`active` is anything but `false`).
+    pub fn is_active(&self) -> bool {
+        self.0.get("active") != Some(&Value::Bool(false))
+    }
+
+    /// TOTP or e-mail 2FA turned on (imported users only: rcpush offers neither).
+    pub fn has_second_factor(&self) -> bool {
+        ["totp", "email2fa"].iter().any(|k| {
+            self.0
+                .get("services")
+                .and_then(|s| s.get(*k))
+                .and_then(|f| f.get("enabled"))
+                == Some(&Value::Bool(true))
+        })
+    }
+
+    /// The user's own choices of `settings.preferences`.
+    pub fn preferences(&self) -> Option<&Doc> {
+        self.0
+            .get("settings")
+            .and_then(|s| s.get("preferences"))
+            .and_then(Value::as_object)
+    }
+
+    /// `getUserInfo`: the user's own view of their account (login `data.me` and `/me`):
+    /// the fields they may see, in stored order, then `email` (the verified one),
+    /// `settings` with the `preferences` in force, `avatarUrl`, `isOAuthUser`, `services`.
+    pub fn own_info(&self, preferences: Doc, avatar_url: String, has_password: bool) -> Value {
+        let mut me = self.0.pick(OWN_FIELDS);
+        if let Some(email) = self.verified_email() {
+            me.insert("email".into(), email.into());
+        }
+        me.insert(
+            "settings".into(),
+            json!({"profile": {}, "preferences": preferences}),
+        );
+        me.insert("avatarUrl".into(), avatar_url.into());
+        me.insert("isOAuthUser".into(), false.into());
+        me.insert(
+            "services".into(),
+            json!({"password": {"exists": has_password}}),
+        );
+        Value::Object(me)
+    }
+
+    /// How a message's `mentions` names the user: `{_id, username, name, type: "user"}`
+    /// (`name` only when the user has one).
+    pub fn mention(&self) -> Value {
+        let mut m = Doc::new();
+        m.insert("_id".into(), self.id().into());
+        m.insert(
+            "username".into(),
+            self.username().unwrap_or_default().into(),
+        );
+        if let Some(name) = self.name() {
+            m.insert("name".into(), name.into());
+        }
+        m.insert("type".into(), "user".into());
+        Value::Object(m)
+    }
+
     /// `{_id, username, name}`: how a user is embedded in other documents (`u`).
     pub fn short(&self) -> Value {
         let mut u = Doc::new();
@@ -167,3 +233,33 @@ pub fn rocket_cat(now: time::Millis) -> User {
         "roles": ["bot"],
     })))
 }
+
+/// User fields `getDefaultUserFields` lets through to the user themself.
+const OWN_FIELDS: &[&str] = &[
+    "_id",
+    "name",
+    "username",
+    "nickname",
+    "emails",
+    "status",
+    "statusDefault",
+    "statusText",
+    "statusConnection",
+    "bio",
+    "avatarOrigin",
+    "utcOffset",
+    "language",
+    "settings",
+    "enableAutoAway",
+    "idleTimeLimit",
+    "roles",
+    "active",
+    "defaultRoom",
+    "customFields",
+    "requirePasswordChange",
+    "requirePasswordChangeReason",
+    "statusLivechat",
+    "banners",
+    "_updatedAt",
+    "avatarETag",
+];

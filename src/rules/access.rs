@@ -3,6 +3,8 @@
 
 use indexmap::IndexMap;
 
+use crate::model::RoomType;
+
 /// Permission id → roles that hold it, in Rocket.Chat's listing order (defaults first).
 #[derive(Debug, Clone)]
 pub struct Permissions(IndexMap<String, Vec<String>>);
@@ -114,7 +116,7 @@ impl Permissions {
 /// What the chain needs to know about a room.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomFacts<'a> {
-    pub t: &'a str,
+    pub t: RoomType,
     /// The parent room of a discussion.
     pub prid: Option<&'a str>,
 }
@@ -139,11 +141,12 @@ pub fn can_access_room<'a>(
     subscribed: Option<bool>,
 ) -> Access<'a> {
     // Validator 2: a public channel (not in a team) is open to holders of view-c-room.
-    if room.t == "c" && perms.has("view-c-room", roles) {
+    if room.t == RoomType::Channel && perms.has("view-c-room", roles) {
         return Access::Granted;
     }
     // Validator 3: a joined room, with view-joined-room or the room type's view permission.
-    if perms.has("view-joined-room", roles) || perms.has(&format!("view-{}-room", room.t), roles) {
+    let by_type = room.t.view_permission();
+    if perms.has("view-joined-room", roles) || by_type.is_some_and(|p| perms.has(p, roles)) {
         match subscribed {
             None => return Access::NeedsSubscription,
             Some(true) => return Access::Granted,
@@ -152,7 +155,9 @@ pub fn can_access_room<'a>(
     }
     // Validator 5: omnichannel rooms, for livechat staff only. Any validator that grants
     // is enough, so this one goes before the discussion step, which defers to the parent.
-    if matches!(room.t, "l" | "v") && perms.has("view-livechat-rooms", roles) {
+    if matches!(room.t, RoomType::Livechat | RoomType::Voip)
+        && perms.has("view-livechat-rooms", roles)
+    {
         return Access::Granted;
     }
     // Validator 4: a discussion inherits its parent's access.
@@ -168,6 +173,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn check<'a>(t: &'a str, subscribed: bool, roles: &[&str], p: &Permissions) -> Access<'a> {
+        let t = RoomType::of(t);
         can_access_room(RoomFacts { t, prid: None }, roles, p, Some(subscribed))
     }
 
@@ -188,7 +194,7 @@ mod tests {
         assert_eq!(check("l", false, &user, &p), Access::Denied);
         assert_eq!(check("l", false, &admin, &p), Access::Granted);
         let discussion = RoomFacts {
-            t: "p",
+            t: RoomType::Group,
             prid: Some("parent"),
         };
         assert_eq!(
@@ -197,7 +203,7 @@ mod tests {
         );
         // A livechat discussion is open to livechat staff whatever its parent allows.
         let livechat_discussion = RoomFacts {
-            t: "l",
+            t: RoomType::Livechat,
             prid: Some("parent"),
         };
         assert_eq!(
@@ -248,7 +254,7 @@ mod tests {
                 prop::sample::select(vec!["admin", "user", "guest", "bot", "app", "anonymous", "livechat-manager"]), 0..4),
         ) {
             let p = Permissions::default();
-            let room = RoomFacts { t, prid };
+            let room = RoomFacts { t: RoomType::of(t), prid };
             let first = can_access_room(room, &roles, &p, None);
             let known = can_access_room(room, &roles, &p, Some(subscribed));
             prop_assert_ne!(known, Access::NeedsSubscription);

@@ -234,20 +234,35 @@ fn check_object_fields(fields: &Doc, pattern: &[(&'static str, Pattern)]) -> Res
     Ok(())
 }
 
+/// `validateMessage`'s verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    Rejected(Rejection),
+    /// The message shows another name or picture: ask again knowing whether the sender
+    /// holds `message-impersonate`.
+    NeedsImpersonation,
+}
+
 /// `validateMessage`: the message's own fields, then whether the sender may impersonate
-/// (asked only when the message does; the question may fail with `E`), then its
+/// (`may_impersonate` may be unknown at first, since finding it out costs a lookup: the
+/// rule answers `NeedsImpersonation` only when the answer depends on it), then its
 /// attachments, then `customFields`.
-pub fn validate_message<E>(
-    message: &Doc,
-    may_impersonate: impl FnOnce() -> Result<bool, E>,
-) -> Result<Result<(), Rejection>, E> {
+pub fn validate_message(message: &Doc, may_impersonate: Option<bool>) -> Verdict {
     if let Err(why) = check_object_fields(message, MESSAGE) {
-        return Ok(Err(why));
+        return Verdict::Rejected(why);
     }
-    if impersonates(message) && !may_impersonate()? {
-        return Ok(Err(Rejection::Impersonation));
+    if impersonates(message) {
+        match may_impersonate {
+            None => return Verdict::NeedsImpersonation,
+            Some(false) => return Verdict::Rejected(Rejection::Impersonation),
+            Some(true) => {}
+        }
     }
-    Ok(validate_content(message))
+    match validate_content(message) {
+        Ok(()) => Verdict::Valid,
+        Err(why) => Verdict::Rejected(why),
+    }
 }
 
 /// The part of `validateMessage` after the permission check.
@@ -291,17 +306,45 @@ fn check_attachments(attachments: &[Value]) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// The fields of a `chat.postMessage` body that `processWebhookMessage` reads, each as
+/// sent (of any JSON type: Rocket.Chat copies what it is given; `null` reads as absent).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct WebhookBody {
+    pub text: Option<Value>,
+    pub msg: Option<Value>,
+    pub username: Option<Value>,
+    pub alias: Option<Value>,
+    pub attachments: Option<Value>,
+    #[serde(rename = "parseUrls")]
+    pub parse_urls: Option<Value>,
+    pub bot: Option<Value>,
+    pub groupable: Option<Value>,
+    pub tmid: Option<Value>,
+    #[serde(rename = "customFields")]
+    pub custom_fields: Option<Value>,
+    pub icon_url: Option<Value>,
+    pub avatar: Option<Value>,
+    pub icon_emoji: Option<Value>,
+    pub emoji: Option<Value>,
+}
+
+impl WebhookBody {
+    fn attachments(&self) -> Option<&Vec<Value>> {
+        self.attachments.as_ref().and_then(Value::as_array)
+    }
+}
+
 /// Whether `chat.postMessage`'s `text`, or any attachment's `text`, is longer than
 /// `max` UTF-16 units (checked on the body as sent, before anything else).
-pub fn webhook_too_long(payload: &Doc, max: u64) -> bool {
+pub fn webhook_too_long(payload: &WebhookBody, max: u64) -> bool {
     let long = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .is_some_and(|s| s.encode_utf16().count() as u64 > max)
     };
-    long(payload.get("text"))
+    // Attachments stay opaque JSON: only their `text` is read.
+    long(payload.text.as_ref())
         || payload
-            .get("attachments")
-            .and_then(Value::as_array)
+            .attachments()
             .is_some_and(|a| a.iter().any(|att| long(att.get("text"))))
 }
 
@@ -309,16 +352,25 @@ pub fn webhook_too_long(payload: &Doc, max: u64) -> bool {
 /// order, `null`/absent values left out: `username` wins over `alias`, `text` over `msg`,
 /// `icon_url`/`avatar` over `icon_emoji`/`emoji`; URLs are parsed only when there are no
 /// attachments; an attachment's `msg` becomes its trimmed `text`.
-pub fn webhook_message(payload: &Doc) -> Doc {
-    let truthy = |k: &str| payload.get(k).filter(|v| js_truthy(v));
-    let first = |keys: &[&str]| keys.iter().find_map(|k| truthy(k)).cloned();
-    let given = |k: &str| payload.get(k).cloned();
-    let attachments = payload.get("attachments").and_then(Value::as_array);
-    let text = first(&["text", "msg"]);
+pub fn webhook_message(payload: &WebhookBody) -> Doc {
+    let first = |values: &[&Option<Value>]| {
+        values
+            .iter()
+            .find_map(|v| v.as_ref().filter(|v| js_truthy(v)))
+            .cloned()
+    };
+    let given = |v: &Option<Value>| v.clone();
+    let attachments = payload.attachments();
+    let text = first(&[&payload.text, &payload.msg]);
+    let avatar = first(&[&payload.icon_url, &payload.avatar]);
+    let emoji = match avatar {
+        Some(_) => None,
+        None => first(&[&payload.icon_emoji, &payload.emoji]),
+    };
     let fields = [
         (
             "alias",
-            Some(first(&["username", "alias"]).unwrap_or_else(|| "".into())),
+            Some(first(&[&payload.username, &payload.alias]).unwrap_or_else(|| "".into())),
         ),
         (
             "msg",
@@ -335,23 +387,17 @@ pub fn webhook_message(payload: &Doc) -> Doc {
         ),
         (
             "parseUrls",
-            Some(given("parseUrls").unwrap_or_else(|| attachments.is_none().into())),
+            Some(given(&payload.parse_urls).unwrap_or_else(|| attachments.is_none().into())),
         ),
-        ("bot", given("bot")),
+        ("bot", given(&payload.bot)),
         (
             "groupable",
-            Some(given("groupable").unwrap_or(false.into())),
+            Some(given(&payload.groupable).unwrap_or(false.into())),
         ),
-        ("tmid", given("tmid")),
-        ("customFields", given("customFields")),
-        ("avatar", first(&["icon_url", "avatar"])),
-        (
-            "emoji",
-            first(&["icon_url", "avatar"])
-                .is_none()
-                .then(|| first(&["icon_emoji", "emoji"]))
-                .flatten(),
-        ),
+        ("tmid", given(&payload.tmid)),
+        ("customFields", given(&payload.custom_fields)),
+        ("avatar", avatar),
+        ("emoji", emoji),
     ];
     fields
         .into_iter()
@@ -444,52 +490,55 @@ mod tests {
         assert_eq!(check_attachments(fine.as_array().unwrap()), Ok(()));
     }
 
-    fn yes() -> Result<bool, ()> {
-        Ok(true)
+    fn body(v: Value) -> WebhookBody {
+        serde_json::from_value(v).unwrap()
     }
 
-    fn no() -> Result<bool, ()> {
-        Ok(false)
-    }
+    const YES: Option<bool> = Some(true);
+    const NO: Option<bool> = Some(false);
 
-    fn ok_or(r: Result<Result<(), Rejection>, ()>) -> Result<(), Rejection> {
-        r.expect("the permission question does not fail here")
+    fn ok_or(v: Verdict) -> Result<(), Rejection> {
+        match v {
+            Verdict::Valid => Ok(()),
+            Verdict::Rejected(why) => Err(why),
+            Verdict::NeedsImpersonation => panic!("the permission was given"),
+        }
     }
 
     #[test]
     fn avatars_may_be_relative_but_not_scripts() {
         let ok = object(json!({"avatar": "/avatar/bot.png", "alias": "Bot"}));
-        assert_eq!(ok_or(validate_message(&ok, yes)), Ok(()));
+        assert_eq!(ok_or(validate_message(&ok, YES)), Ok(()));
         assert_eq!(
-            ok_or(validate_message(&ok, no)),
+            ok_or(validate_message(&ok, NO)),
             Err(Rejection::Impersonation)
         );
         for bad in ["javascript:alert(1)", "//evil.example/x.png", ""] {
             let m = object(json!({ "avatar": bad }));
             assert_eq!(
-                ok_or(validate_message(&m, yes)),
+                ok_or(validate_message(&m, YES)),
                 Err(Rejection::Href),
                 "{bad}"
             );
         }
         let m = object(json!({"alias": 3}));
         assert_eq!(
-            ok_or(validate_message(&m, yes)).unwrap_err().text(),
+            ok_or(validate_message(&m, YES)).unwrap_err().text(),
             "Match error: Match error: Expected string, got number in field alias"
         );
         // An emoji alone, or an empty alias, needs no permission.
         let m = object(json!({"alias": "", "emoji": ":x:"}));
-        assert_eq!(ok_or(validate_message(&m, no)), Ok(()));
+        assert_eq!(ok_or(validate_message(&m, NO)), Ok(()));
         let m = object(json!({"customFields": {"a": 1}}));
         assert_eq!(
-            ok_or(validate_message(&m, yes)).unwrap_err().text(),
+            ok_or(validate_message(&m, YES)).unwrap_err().text(),
             "Custom fields not enabled"
         );
     }
 
     #[test]
     fn webhook_bodies_become_messages_in_rocket_chat_order() {
-        let m = webhook_message(&object(json!({
+        let m = webhook_message(&body(json!({
             "channel": "#general", "text": "  hi  ", "alias": "a", "username": "u",
             "emoji": ":smirk:", "attachments": [{"msg": " note "}], "tmid": "T"
         })));
@@ -498,7 +547,7 @@ mod tests {
             json!({"alias": "u", "msg": "hi", "attachments": [{"text": "note"}],
                 "parseUrls": false, "groupable": false, "tmid": "T", "emoji": ":smirk:"})
         );
-        let m = webhook_message(&object(
+        let m = webhook_message(&body(
             json!({"text": "x", "avatar": "https://a/b.png", "emoji": ":x:", "parseUrls": false}),
         ));
         assert_eq!(
@@ -506,7 +555,7 @@ mod tests {
             json!({"alias": "", "msg": "x", "attachments": [], "parseUrls": false,
                 "groupable": false, "avatar": "https://a/b.png"})
         );
-        let m = webhook_message(&object(json!({"text": "x", "attachments": "not a list"})));
+        let m = webhook_message(&body(json!({"text": "x", "attachments": "not a list"})));
         assert_eq!(m["parseUrls"], json!(true));
         assert_eq!(m["attachments"], json!([]));
     }
@@ -514,7 +563,7 @@ mod tests {
     /// `processWebhookMessage` trims as JavaScript does: U+0085 is not white space there.
     #[test]
     fn webhook_texts_keep_what_javascript_does_not_trim() {
-        let m = webhook_message(&object(json!({
+        let m = webhook_message(&body(json!({
             "text": "\u{85}hi\u{feff}", "attachments": [{"msg": "\u{2028}note\u{180e}"}]
         })));
         assert_eq!(m["msg"], json!("\u{85}hi"));
@@ -528,8 +577,21 @@ mod tests {
             let list = vec![v];
             let _ = check_attachments(&list);
             if let Some(o) = list[0].as_object() {
-                let _ = validate_message(o, no);
-                let _ = webhook_message(o);
+                let _ = validate_message(o, NO);
+                let _ = webhook_message(&body(Value::Object(o.clone())));
+            }
+        }
+
+        /// Knowing the permission never changes a verdict given without it.
+        #[test]
+        fn the_permission_is_asked_for_only_when_it_matters(v in any_json(3), may: bool) {
+            if let Some(o) = v.as_object() {
+                let first = validate_message(o, None);
+                let known = validate_message(o, Some(may));
+                prop_assert_ne!(&known, &Verdict::NeedsImpersonation);
+                if first != Verdict::NeedsImpersonation {
+                    prop_assert_eq!(first, known);
+                }
             }
         }
     }

@@ -2,11 +2,13 @@
 //! they can be tested and property-tested on their own.
 
 pub mod access;
+pub mod counters;
 pub mod credentials;
 pub mod js;
 pub mod login_throttle;
 pub mod markdown_filter;
 pub mod mentions;
+pub mod message_changes;
 pub mod message_fields;
 pub mod names;
 pub mod not_id;

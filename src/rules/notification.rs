@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use super::js::js_trim;
 use super::not_id;
 use super::text::{self, FirstAttachment, Mention};
+use crate::model::RoomType;
 
 /// The settings that shape the notification (§2.3 table), already read from the settings store.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +73,13 @@ pub struct RoomView<'a> {
     pub muted: &'a [&'a str],
     /// `uids.length` (0 when absent); a DM with more than two is a group DM.
     pub uids_len: usize,
+}
+
+impl RoomView<'_> {
+    /// `t` as the rules decide on it (the payload carries `t` as stored).
+    fn room_type(&self) -> RoomType {
+        RoomType::of(self.t)
+    }
 }
 
 /// The user asking for the notification.
@@ -294,16 +302,18 @@ fn truthy(s: Option<&str>) -> Option<&str> {
 /// Whether the title needs the receiver's subscription name: only a group DM with neither
 /// `fname` nor `name` falls back to it. Callers skip the lookup otherwise.
 pub fn needs_receiver_subscription(room: &RoomView<'_>) -> bool {
-    room.t == "d" && is_group_chat(room) && truthy(room.fname).or(truthy(room.name)).is_none()
+    room.room_type() == RoomType::Direct
+        && is_group_chat(room)
+        && truthy(room.fname).or(truthy(room.name)).is_none()
 }
 
 /// `isGroupChat` of the room types (server/lib/rooms/roomTypes): channels and groups always, DMs
 /// with more than two members; livechat, voip and unknown types never.
 fn is_group_chat(room: &RoomView<'_>) -> bool {
-    match room.t {
-        "c" | "p" => true,
-        "d" => room.uids_len > 2,
-        _ => false,
+    match room.room_type() {
+        RoomType::Channel | RoomType::Group => true,
+        RoomType::Direct => room.uids_len > 2,
+        RoomType::Livechat | RoomType::Voip | RoomType::Other => false,
     }
 }
 
@@ -315,7 +325,7 @@ fn room_name<'a>(
     room: &RoomView<'a>,
     receiver: &ReceiverView<'a>,
 ) -> &'a str {
-    let name = if room.t == "d" {
+    let name = if room.room_type() == RoomType::Direct {
         if truthy(room.fname).or(truthy(room.name)).is_none() {
             receiver.subscription_name
         } else if settings.ui_use_real_name && truthy(room.fname).is_some() {

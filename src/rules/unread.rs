@@ -2,6 +2,8 @@
 //! `alert`/`open` always, `unread` according to `Unread_Count` / `Unread_Count_DM`, and the
 //! `userMentions` / `groupMentions` counters.
 
+use crate::model::RoomType;
+
 /// `Unread_Count` / `Unread_Count_DM`: which messages a member's `unread` counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UnreadCount {
@@ -35,9 +37,8 @@ pub struct Bump {
 }
 
 /// What the rule needs to know about the message and one receiving member.
-pub struct Facts<'a> {
-    /// The room type (`c`, `p`, `d`, `l`, …).
-    pub room_type: &'a str,
+pub struct Facts {
+    pub room_type: RoomType,
     /// `Unread_Count` for c/p rooms, `Unread_Count_DM` for DMs.
     pub unread_setting: UnreadCount,
     pub mentions_member: bool,
@@ -46,7 +47,7 @@ pub struct Facts<'a> {
 
 /// The bump for a member who is not the sender.
 pub fn bump(f: &Facts) -> Bump {
-    let direct_like = matches!(f.room_type, "d" | "l");
+    let direct_like = matches!(f.room_type, RoomType::Direct | RoomType::Livechat);
     let counts = |kind: UnreadCount| {
         direct_like
             || matches!(
@@ -80,9 +81,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn facts<'a>(t: &'a str, s: &'a str, user: bool, group: bool) -> Facts<'a> {
+    fn facts(t: &str, s: &str, user: bool, group: bool) -> Facts {
         Facts {
-            room_type: t,
+            room_type: RoomType::of(t),
             unread_setting: UnreadCount::parse(s),
             mentions_member: user,
             mentions_all_or_here: group,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::auth::Caller;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::MessageId;
@@ -79,32 +80,22 @@ impl Services {
         }
     }
 
-    /// The message `id` if `user` may read its room; otherwise why not, for the caller to
-    /// word.
-    pub(super) fn readable_message(
-        &self,
-        user: &Identity,
-        id: &MessageId,
-    ) -> ApiResult<Result<Message, Unreadable>> {
-        let Some(message) = self.store.message(id)? else {
-            return Ok(Err(Unreadable::NoMessage));
-        };
+    /// `chat.getMessage`: the stored message, if `user` may read its room (a missing
+    /// message and a missing room read alike).
+    pub fn get_message(&self, caller: &Caller, id: &MessageId) -> ApiResult<Message> {
+        let message = self
+            .store
+            .message(id)?
+            .ok_or(ApiError::MessageUnavailable)?;
         let rid = message_view(&message, id)?.rid.into_owned();
-        let Some(room) = self.store.room(&rid)? else {
-            return Ok(Err(Unreadable::NoRoom));
-        };
-        if !self.can_read(user, &room)? {
-            return Ok(Err(Unreadable::NotAllowed));
+        let room = self.store.room(&rid)?.ok_or(ApiError::MessageUnavailable)?;
+        match self.can_read(&caller.identity, &room)? {
+            true => Ok(message),
+            false => Err(ApiError::NotAllowedIn {
+                method: "getSingleMessage",
+            }),
         }
-        Ok(Ok(message))
     }
-}
-
-/// Why a message cannot be shown, in the order the checks run.
-pub(super) enum Unreadable {
-    NoMessage,
-    NoRoom,
-    NotAllowed,
 }
 
 /// The typed view of a stored message; a document that does not decode is a fault of ours.
@@ -116,7 +107,7 @@ pub(super) fn message_view<'m>(message: &'m Message, id: &str) -> ApiResult<Mess
 
 fn room_facts(room: &Room) -> RoomFacts<'_> {
     RoomFacts {
-        t: room.t(),
+        t: room.room_type(),
         prid: room.prid(),
     }
 }

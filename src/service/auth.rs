@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::Services;
 use crate::error::{ApiError, ApiResult};
@@ -89,13 +89,13 @@ impl Services {
             (Some(id), true) => self.store.user(id)?,
             _ => None,
         };
-        let Some(user) = user.filter(|u| u.0.get("active") != Some(&Value::Bool(false))) else {
+        let Some(user) = user.filter(User::is_active) else {
             self.throttle().record_failure(name, ip, now, limits);
             return Err(ApiError::LoginFailed);
         };
         // rcpush has no second factor to ask for: users who have one log in with their
         // existing sessions only (import spec §3.6).
-        if has_second_factor(&user) {
+        if user.has_second_factor() {
             return Err(ApiError::LoginFailed);
         }
         self.throttle().record_success(name);
@@ -124,7 +124,7 @@ impl Services {
                 upgrade.as_ref().map(|(o, n)| (o.as_str(), n.as_str())),
             )
         })
-        .await??;
+        .await?;
         Ok(LoggedIn {
             user_id: user.id().to_string(),
             auth_token: token,
@@ -143,7 +143,7 @@ impl Services {
         let user = self
             .store
             .user(&record.user_id)?
-            .filter(|u| u.0.get("active") != Some(&Value::Bool(false)))
+            .filter(User::is_active)
             .ok_or(ApiError::LoginFailed)?;
         Ok(LoggedIn {
             user_id: user.id().to_string(),
@@ -159,7 +159,7 @@ impl Services {
             s.remove_login_token(&hash)?;
             s.delete_push_tokens_of_session(&user_id, &hash)
         })
-        .await??;
+        .await?;
         Ok(())
     }
 
@@ -175,81 +175,20 @@ impl Services {
 
     /// `getUserInfo`: the user's own view of their account (login `data.me` and `/me`).
     fn user_info(&self, user: &User) -> ApiResult<Value> {
-        let mut me: serde_json::Map<String, Value> = user
-            .0
-            .iter()
-            .filter(|(k, _)| OWN_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if let Some(email) = user.verified_email() {
-            me.insert("email".into(), email.into());
-        }
+        let settings = self.settings.snapshot();
         // `getUserPreferences`: the server's defaults, then the user's own choices.
-        let mut preferences = self.settings.snapshot().default_user_preferences.clone();
-        if let Some(Value::Object(own)) = user.0.get("settings").and_then(|s| s.get("preferences"))
-        {
+        let mut preferences = settings.default_user_preferences.clone();
+        if let Some(own) = user.preferences() {
             for (k, v) in own {
                 preferences.insert(k.clone(), v.clone());
             }
         }
-        me.insert(
-            "settings".into(),
-            json!({"profile": {}, "preferences": preferences}),
-        );
-        let site = &self.settings.snapshot().site_url;
-        let avatar = format!(
+        let avatar_url = format!(
             "{}/avatar/{}",
-            site.trim_end_matches('/'),
+            settings.site_url.trim_end_matches('/'),
             user.username().unwrap_or_default()
         );
-        me.insert("avatarUrl".into(), avatar.into());
-        me.insert("isOAuthUser".into(), false.into());
         let has_password = self.store.password_hash(user.id())?.is_some();
-        me.insert(
-            "services".into(),
-            json!({"password": {"exists": has_password}}),
-        );
-        Ok(Value::Object(me))
+        Ok(user.own_info(preferences, avatar_url, has_password))
     }
 }
-
-/// TOTP or e-mail 2FA turned on (imported users only: rcpush offers neither).
-fn has_second_factor(user: &User) -> bool {
-    ["totp", "email2fa"].iter().any(|k| {
-        user.0
-            .get("services")
-            .and_then(|s| s.get(*k))
-            .and_then(|f| f.get("enabled"))
-            == Some(&Value::Bool(true))
-    })
-}
-
-/// User fields `getDefaultUserFields` lets through to the user themself.
-const OWN_FIELDS: &[&str] = &[
-    "_id",
-    "name",
-    "username",
-    "nickname",
-    "emails",
-    "status",
-    "statusDefault",
-    "statusText",
-    "statusConnection",
-    "bio",
-    "avatarOrigin",
-    "utcOffset",
-    "language",
-    "settings",
-    "enableAutoAway",
-    "idleTimeLimit",
-    "roles",
-    "active",
-    "defaultRoom",
-    "customFields",
-    "requirePasswordChange",
-    "requirePasswordChangeReason",
-    "statusLivechat",
-    "banners",
-    "_updatedAt",
-    "avatarETag",
-];

@@ -1,13 +1,16 @@
 //! Editing and deleting messages (`chat.update`, `chat.delete`), as Rocket.Chat's
 //! `executeUpdateMessage` and `deleteMessageValidatingPermission` decide them.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::Caller;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
+use crate::model::message::MessageDoc;
+use crate::model::time;
 use crate::model::user::Identity;
-use crate::model::{time, Doc, DocExt, Message};
+use crate::rules;
+use crate::rules::message_changes::{Edit, Edited};
 use crate::rules::message_fields::Rejection;
 
 /// `chat.update`: the new text of a message in a room.
@@ -29,33 +32,32 @@ pub struct DeleteMessage {
     pub as_user: bool,
 }
 
-/// What `chat.delete` answers with: the id and the message's `_id`, `u` and `rid`.
+/// What `chat.delete` answers with: the id, the message's `_id`, `u` and `rid`, and when
+/// (ms since the epoch).
 pub struct Deleted {
     pub id: String,
     pub message: Value,
+    pub ts: time::Millis,
 }
 
 impl Services {
     /// Returns the message as stored after the edit (unchanged when the text is the same).
+    /// The checks on fields an edit never changes (room, sender) run on a read first; the
+    /// edit itself is applied to the message as stored inside the write
+    /// (`rules::message_changes::Edit`), so that it loses no concurrent change.
     pub async fn update_message(&self, caller: &Caller, edit: UpdateMessage) -> ApiResult<Value> {
-        let (_, mut doc) = self.message_in_room(&edit.msg_id, &edit.room_id)?;
-        if edit.content && doc.str_at("t") != Some("e2e") {
+        let read = self.message_in_room(&edit.msg_id, &edit.room_id)?;
+        if edit.content && read.t() != Some("e2e") {
             return Err(ApiError::OnlyEncryptedContent);
         }
         if edit.custom_fields {
             return Err(ApiError::MessageRejected(Rejection::CustomFields));
         }
-        // An upload's text is its first attachment's description.
-        let description = doc
-            .get("attachments")
-            .and_then(|a| a.get(0))
-            .and_then(|a| a.get("description"))
-            .and_then(Value::as_str);
-        if description.or(doc.str_at("msg")) == Some(edit.text.as_str()) {
-            return Ok(Value::Object(doc));
+        if read.text() == Some(edit.text.as_str()) {
+            return Ok(read.to_value());
         }
         let editor = &caller.identity;
-        let own = sender_id(&doc) == Some(editor.id.as_str());
+        let own = read.sender_id() == Some(editor.id.as_str());
         // `Message_AllowEditing` is on, as by default: the sender may edit.
         if !own && !self.has_room_permission(editor, &edit.room_id, "edit-message")? {
             return Err(ApiError::EditNotAllowed);
@@ -67,46 +69,45 @@ impl Services {
         self.check_can_send(editor, &room)?;
 
         let now = self.now();
-        let at = time::iso(now);
-        if description.is_some() {
-            doc["attachments"][0]["description"] = edit.text.clone().into();
-        } else {
-            doc.insert("msg".into(), edit.text.clone().into());
-        }
-        doc.insert("editedAt".into(), at.clone().into());
-        doc.insert(
-            "editedBy".into(),
-            json!({"_id": editor.id, "username": editor.username}),
-        );
         let settings = self.settings.snapshot();
-        let text = doc.str_at("msg").unwrap_or_default().to_string();
-        self.parse_content(&settings, &text, now, true, &mut doc)?;
-        doc.insert("_updatedAt".into(), at.into());
-        let edited = Message::from_json(serde_json::to_vec(&doc).map_err(anyhow::Error::from)?)
-            .map_err(anyhow::Error::from)?;
-        let (id, rid) = (edit.msg_id, edit.room_id);
-        match self
-            .write(move |s| s.update_message(&id, &rid, &edited))
-            .await??
-        {
-            true => Ok(Value::Object(doc)),
-            false => Err(ApiError::NoMessageWithId(id_of(&doc))),
+        // The text parsed is `msg` once edited: an upload keeps its `msg`.
+        let text = match read.description() {
+            Some(_) => read.msg().unwrap_or_default(),
+            None => edit.text.as_str(),
+        };
+        let (parsed, _) = self.parse_content(&settings, text, now, true)?;
+        let change = Edit {
+            room_id: edit.room_id,
+            text: edit.text,
+            content: edit.content,
+            editor_id: editor.id.clone(),
+            editor_username: editor.username.clone(),
+            at: time::iso(now),
+            parsed,
+        };
+        let id = edit.msg_id;
+        let outcome = self
+            .write(move |s| s.modify_message(&id, &change).map(|o| (id, o)))
+            .await?;
+        match outcome {
+            (_, Some(Edited::Changed(message) | Edited::Unchanged(message))) => {
+                Ok(message.to_value())
+            }
+            (_, Some(Edited::RoomMismatch)) => Err(ApiError::RoomMismatch),
+            (_, Some(Edited::NotEncrypted)) => Err(ApiError::OnlyEncryptedContent),
+            (id, None) => Err(ApiError::NoMessageWithId(id)),
         }
     }
 
     /// Deletes the message (Rocket.Chat's defaults: no history is kept, no "deleted" stub).
+    /// A message deleted meanwhile by someone else is deleted all the same.
     pub async fn delete_message(
         &self,
         caller: &Caller,
         delete: DeleteMessage,
     ) -> ApiResult<Deleted> {
-        let (_, doc) = self.message_in_room(&delete.msg_id, &delete.room_id)?;
-        let sender = sender_id(&doc).unwrap_or_default().to_string();
-        let sender_name = doc
-            .get("u")
-            .and_then(|u| u.get("username"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let read = self.message_in_room(&delete.msg_id, &delete.room_id)?;
+        let sender = read.sender_id().unwrap_or_default().to_string();
         let me = &caller.identity;
         let deleter = match delete.as_user && sender != me.id {
             false => me.clone(),
@@ -116,35 +117,42 @@ impl Services {
                 .ok_or(ApiError::DeleteNotAllowed)?,
             true => return Err(ApiError::ForceDeleteRequired),
         };
-        self.check_can_delete(&deleter, &sender, sender_name.as_deref(), &delete.room_id)?;
-        let shown: Doc = doc
-            .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "_id" | "rid" | "u"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let (id, rid, at) = (delete.msg_id.clone(), delete.room_id, time::iso(self.now()));
-        self.write(move |s| s.delete_message(&id, &rid, &at))
-            .await??;
-        Ok(Deleted {
-            id: delete.msg_id,
-            message: Value::Object(shown),
-        })
+        self.check_can_delete(&deleter, &sender, read.sender_username(), &delete.room_id)?;
+        let now = self.now();
+        let change = rules::message_changes::Delete {
+            room_id: delete.room_id,
+            at: time::iso(now),
+        };
+        let id = delete.msg_id.clone();
+        let outcome = self.write(move |s| s.modify_message(&id, &change)).await?;
+        match outcome {
+            Some(rules::message_changes::Deleted::Removed(message)) => Ok(Deleted {
+                id: delete.msg_id,
+                message,
+                ts: now,
+            }),
+            Some(rules::message_changes::Deleted::RoomMismatch) => Err(ApiError::RoomMismatch),
+            None => Ok(Deleted {
+                id: delete.msg_id,
+                message: read.deleted_view(),
+                ts: now,
+            }),
+        }
     }
 
     /// The stored message, if it is in `room_id` (the first two checks of `chat.update` and
     /// `chat.delete`).
-    fn message_in_room(&self, msg_id: &str, room_id: &str) -> ApiResult<(Message, Doc)> {
+    fn message_in_room(&self, msg_id: &str, room_id: &str) -> ApiResult<MessageDoc> {
         let message = self
             .store
             .message(msg_id)?
             .ok_or_else(|| ApiError::NoMessageWithId(msg_id.to_string()))?;
-        let doc: Doc = serde_json::from_str(message.raw().get()).map_err(anyhow::Error::from)?;
-        if doc.str_at("rid") != Some(room_id) {
+        let message = MessageDoc::parse(&message).map_err(anyhow::Error::from)?;
+        if message.rid() != room_id {
             return Err(ApiError::RoomMismatch);
         }
-        Ok((message, doc))
+        Ok(message)
     }
-
     /// `canDeleteMessageAsync` with Rocket.Chat's defaults (deleting allowed, no time limit).
     /// In a read-only room it asks whether the message's *sender* was unmuted, as
     /// Rocket.Chat does.
@@ -166,23 +174,10 @@ impl Services {
             return Err(ApiError::DeleteNotAllowed);
         };
         if let Some(name) = sender_name {
-            if room.read_only()
-                && !may("post-readonly")?
-                && !room.0.strs_at("unmuted").contains(&name)
-            {
+            if room.read_only() && !may("post-readonly")? && !room.unmuted().contains(&name) {
                 return Err(ApiError::DeleteReadOnly);
             }
         }
         Ok(())
     }
-}
-
-fn sender_id(doc: &Doc) -> Option<&str> {
-    doc.get("u")
-        .and_then(|u| u.get("_id"))
-        .and_then(Value::as_str)
-}
-
-fn id_of(doc: &Doc) -> String {
-    doc.str_at("_id").unwrap_or_default().to_string()
 }

@@ -4,18 +4,20 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::access::Unreadable;
 use super::auth::Caller;
 use super::push_drafts::NewMessageFacts;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{MessageId, RoomId};
+use crate::model::id::RoomId;
+use crate::model::message::{ContentFields, Draft};
 use crate::model::subscription::new_joined_subscription;
 use crate::model::user::Identity;
-use crate::model::{time, Doc, DocExt, Message, Room};
+use crate::model::{time, Doc, Room, RoomType};
+use crate::rules::message_changes::ThreadReply;
+use crate::rules::message_fields::{Rejection, Verdict};
 use crate::rules::{mentions, message_fields, unread};
 use crate::settings::Snapshot;
-use crate::store::{MemberBump, NewMessage, ThreadReply};
+use crate::store::{MemberBump, NewMessage};
 
 /// A member joining a room with the system message that reports it.
 type Join = (crate::model::Subscription, crate::store::SystemMessage);
@@ -25,7 +27,13 @@ type Join = (crate::model::Subscription, crate::store::SystemMessage);
 pub struct PostMessage {
     /// `channel` or `roomId` (empty when neither): `#name`, `@username`, an id or a name.
     pub target: String,
-    pub payload: Doc,
+    pub payload: message_fields::WebhookBody,
+}
+
+/// A message posted: as the REST response shows it, and when (ms since the epoch).
+pub struct Posted {
+    pub message: Value,
+    pub ts: time::Millis,
 }
 
 /// `chat.sendMessage`'s message: the client's own fields, `rid` known to be a non-empty
@@ -38,15 +46,15 @@ pub struct SendMessage {
 impl Services {
     /// Returns the message as the REST response shows it. The size check runs first, on the
     /// body as sent; then the room is found (a DM with `@username` is created if needed).
-    pub async fn post_message(&self, caller: &Caller, post: PostMessage) -> ApiResult<Value> {
+    pub async fn post_message(&self, caller: &Caller, post: PostMessage) -> ApiResult<Posted> {
         let settings = self.settings.snapshot();
         if message_fields::webhook_too_long(&post.payload, settings.message_max_allowed_size) {
             return Err(ApiError::MessageTooLong);
         }
         let room = self.webhook_room(caller, &post.target).await?;
-        let fields = message_fields::webhook_message(&post.payload);
+        let draft = Draft(message_fields::webhook_message(&post.payload));
         let join = self.join_to_post(caller, &room)?;
-        self.send(&settings, caller, &room, fields, join).await
+        self.send(&settings, caller, &room, draft, join).await
     }
 
     /// `joinChannel`: posting by name or id to a public channel one may read but has not
@@ -54,7 +62,7 @@ impl Services {
     /// first, so that posting never grants a guest more than they had.
     fn join_to_post(&self, caller: &Caller, room: &Room) -> ApiResult<Option<Join>> {
         let me = &caller.identity;
-        if room.t() != "c"
+        if room.room_type() != RoomType::Channel
             || self.store.subscription(room.id(), &me.id)?.is_some()
             || !self.can_read(me, room)?
         {
@@ -62,7 +70,7 @@ impl Services {
         }
         let user = self.store.user(&me.id)?.ok_or(ApiError::NotLoggedIn)?;
         let username = me.username.as_deref().unwrap_or_default();
-        let note = self.system_message("uj", room.id(), username, me.short())?;
+        let note = self.system_message("uj", room.id(), username, me.short());
         let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
         Ok(Some((sub, note)))
     }
@@ -99,34 +107,14 @@ impl Services {
     }
 
     /// Returns the message as the REST response shows it.
-    pub async fn send_message(&self, caller: &Caller, send: SendMessage) -> ApiResult<Value> {
+    pub async fn send_message(&self, caller: &Caller, send: SendMessage) -> ApiResult<Posted> {
         let settings = self.settings.snapshot();
-        if too_long(&settings, send.fields.str_at("msg").unwrap_or_default()) {
+        let draft = Draft::from_client(send.fields);
+        if too_long(&settings, draft.msg()) {
             return Err(ApiError::MessageSizeExceeded);
         }
-        let mut fields = send.fields;
-        if !fields.contains_key("msg") {
-            fields.insert("msg".into(), "".into());
-        }
         let room = self.store.room(&send.rid)?.ok_or(ApiError::InvalidRoom)?;
-        self.send(&settings, caller, &room, fields, None).await
-    }
-
-    /// `chat.getMessage`: the stored message, handed to `respond`, if the caller may read
-    /// its room.
-    pub fn get_message<R>(
-        &self,
-        caller: &Caller,
-        id: &MessageId,
-        respond: impl FnOnce(&Message) -> R,
-    ) -> ApiResult<R> {
-        match self.readable_message(&caller.identity, id)? {
-            Ok(message) => Ok(respond(&message)),
-            Err(Unreadable::NoMessage | Unreadable::NoRoom) => Err(ApiError::MessageUnavailable),
-            Err(Unreadable::NotAllowed) => Err(ApiError::NotAllowedIn {
-                method: "getSingleMessage",
-            }),
-        }
+        self.send(&settings, caller, &room, draft, None).await
     }
 
     /// Checks that the caller may post in `room` (`canSendMessage`), completes the message
@@ -137,44 +125,39 @@ impl Services {
         settings: &Snapshot,
         caller: &Caller,
         room: &Room,
-        mut fields: Doc,
+        mut draft: Draft,
         join: Option<Join>,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<Posted> {
         let sender = &caller.identity;
         self.check_can_send(sender, room)?;
-        message_fields::validate_message(&fields, || {
-            self.has_room_permission(sender, room.id(), "message-impersonate")
-        })?
-        .map_err(ApiError::MessageRejected)?;
+        let mut verdict = message_fields::validate_message(&draft.0, None);
+        if verdict == Verdict::NeedsImpersonation {
+            let may = self.has_room_permission(sender, room.id(), "message-impersonate")?;
+            verdict = message_fields::validate_message(&draft.0, Some(may));
+        }
+        match verdict {
+            Verdict::Valid => {}
+            Verdict::Rejected(why) => return Err(ApiError::MessageRejected(why)),
+            // Not given once the permission is known.
+            Verdict::NeedsImpersonation => {
+                return Err(ApiError::MessageRejected(Rejection::Impersonation))
+            }
+        }
 
         let now = self.now();
         let at = time::iso(now);
-        let client_id = fields.str_at("_id").map(str::to_string);
-        let text = fields.str_at("msg").unwrap_or_default().to_string();
-        fields.insert("ts".into(), at.clone().into());
-        fields.insert("u".into(), sender.short());
-        fields.insert("rid".into(), room.id().into());
-        let parse_urls = fields.get("parseUrls") != Some(&Value::Bool(false));
-        let (mentioned_ids, group_mention) =
-            self.parse_content(settings, &text, now, parse_urls, &mut fields)?;
+        draft.stamp(&at, sender.short(), room.id());
+        let (content, mentioned) =
+            self.parse_content(settings, draft.msg(), now, draft.parse_urls())?;
+        draft.set_content(&content);
+        let (mentioned_ids, group_mention) = (mentioned.ids, mentioned.group);
 
-        let id = client_id.clone().unwrap_or_else(|| self.ids.id());
-        let mut stored = Doc::new();
-        stored.insert("_id".into(), id.clone().into());
-        for (k, v) in &fields {
-            if k != "_id" {
-                stored.insert(k.clone(), v.clone());
-            }
-        }
-        stored.insert("_updatedAt".into(), at.clone().into());
-        let mut response = fields;
-        match client_id {
-            Some(_) => response.insert("_updatedAt".into(), at.clone().into()),
-            None => response.insert("_id".into(), id.clone().into()),
+        let id = match draft.client_id() {
+            Some(id) => id.to_string(),
+            None => self.ids.id(),
         };
-
-        let message = Message::from_json(serde_json::to_vec(&stored).map_err(anyhow::Error::from)?)
-            .map_err(anyhow::Error::from)?;
+        let stored = draft.stored(&id, &at);
+        let message = stored.to_message();
         let member_ids = self.store.room_member_ids(room.id())?;
         let others: Vec<&str> = member_ids
             .iter()
@@ -182,17 +165,15 @@ impl Services {
             .filter(|uid| *uid != sender.id)
             .collect();
         let members = self.store.room_subscriptions(room.id(), &others)?;
-        let unread_setting = settings.unread_count_for(room.t());
+        let unread_setting = settings.unread_count_for(room.room_type());
         let bumps = members
             .iter()
             .map(|sub| MemberBump {
-                mentioned_in_thread: stored
-                    .str_at("tmid")
-                    .filter(|_| mentioned_ids.iter().any(|m| m == sub.user_id()))
-                    .map(str::to_string),
+                mentioned_in_thread: draft.is_reply()
+                    && mentioned_ids.iter().any(|m| m == sub.user_id()),
                 user_id: sub.user_id().to_string(),
                 bump: unread::bump(&unread::Facts {
-                    room_type: room.t(),
+                    room_type: room.room_type(),
                     unread_setting,
                     mentions_member: mentioned_ids.iter().any(|m| m == sub.user_id()),
                     mentions_all_or_here: group_mention,
@@ -200,7 +181,7 @@ impl Services {
             })
             .collect();
         // Rocket.Chat pushes a thread reply to the thread's followers; rcpush sends none for it.
-        let pushes = match stored.contains_key("tmid") {
+        let pushes = match draft.is_reply() {
             true => Vec::new(),
             false => {
                 let facts = NewMessageFacts {
@@ -214,27 +195,32 @@ impl Services {
                 self.draft_message_pushes(settings, &facts, &members)?
             }
         };
-        let thread = stored.str_at("tmid").map(|tmid| ThreadReply {
+        let thread = draft.tmid().map(|tmid| ThreadReply {
             tmid: tmid.to_string(),
             sender_id: sender.id.clone(),
             mentioned_ids: mentioned_ids.clone(),
             group_mention,
+            at: at.clone(),
         });
+        let response = draft.into_response(&id, &at);
         let new = NewMessage {
             message,
             id,
             room_id: room.id().to_string(),
-            last_message: Value::Object(stored),
+            last_message: Value::Object(stored.0),
             at,
             bumps,
             pushes,
             thread,
             join,
         };
-        match self.write(move |s| s.insert_message(&new)).await?? {
+        match self.write(move |s| s.insert_message(&new)).await? {
             Ok(queued) => {
                 self.queued(queued).await?;
-                Ok(Value::Object(response))
+                Ok(Posted {
+                    message: response,
+                    ts: now,
+                })
             }
             Err(_) => Err(ApiError::MessageExists),
         }
@@ -256,71 +242,54 @@ impl Services {
         Ok(())
     }
 
-    /// What the server reads from a message's text, written into `fields`: `urls` (unless
-    /// `parse_urls` is off: `parseUrls: false` leaves the key out), `mentions`, `channels`
-    /// and `md` (absent when the parser gives none). Returns the ids of the mentioned users
-    /// (not `all`/`here`) and whether `@all`/`@here` was used.
+    /// What the server reads from a message's text (`urls` only if `parse_urls`: a
+    /// `parseUrls: false` leaves the key out), and who it mentions.
     pub(super) fn parse_content(
         &self,
         settings: &Snapshot,
         text: &str,
         now: i64,
         parse_urls: bool,
-        fields: &mut Doc,
-    ) -> ApiResult<(Vec<String>, bool)> {
+    ) -> ApiResult<(ContentFields, Mentioned)> {
         let parsed = mentions::text_fields(text, &settings.md_options(now));
-        if parse_urls {
-            let urls: Vec<Value> = parsed
+        let urls = parse_urls.then(|| {
+            parsed
                 .urls
                 .iter()
                 .map(|u| json!({"url": u, "meta": {}}))
-                .collect();
-            fields.insert("urls".into(), urls.into());
-        }
-        let (user_mentions, group_mention) = self.resolve_user_mentions(&parsed.users)?;
-        let mentioned_ids = user_mentions
-            .iter()
-            .filter_map(|m| m.get("_id").and_then(Value::as_str))
-            .filter(|id| !matches!(*id, "all" | "here"))
-            .map(str::to_string)
-            .collect();
-        fields.insert("mentions".into(), user_mentions.into());
-        fields.insert(
-            "channels".into(),
-            self.resolve_channels(&parsed.channels)?.into(),
-        );
-        match &parsed.md {
-            Some(md) => fields.insert(
-                "md".into(),
-                serde_json::to_value(md).map_err(anyhow::Error::from)?,
-            ),
-            None => fields.shift_remove("md"),
+                .collect()
+        });
+        let (user_mentions, mentioned) = self.resolve_user_mentions(&parsed.users)?;
+        let md = match &parsed.md {
+            Some(md) => Some(serde_json::to_value(md).map_err(anyhow::Error::from)?),
+            None => None,
         };
-        Ok((mentioned_ids, group_mention))
+        let content = ContentFields {
+            urls,
+            mentions: user_mentions,
+            channels: self.resolve_channels(&parsed.channels)?,
+            md,
+        };
+        Ok((content, mentioned))
     }
 
     /// `mentions`: `@all`/`@here` first (`{_id, username}`), then known users
-    /// (`{_id, username, name, type:"user"}`). Also whether a group mention was made.
-    fn resolve_user_mentions(&self, names: &[String]) -> ApiResult<(Vec<Value>, bool)> {
+    /// (`User::mention`); with the ids of those users and whether a group mention was made.
+    fn resolve_user_mentions(&self, names: &[String]) -> ApiResult<(Vec<Value>, Mentioned)> {
         let mut groups = Vec::new();
         let mut users = Vec::new();
+        let mut ids = Vec::new();
         for n in names {
             if n == "all" || n == "here" {
                 groups.push(json!({"_id": n, "username": n}));
             } else if let Some(u) = self.store.user_by_username(n)? {
-                let mut m = Doc::new();
-                m.insert("_id".into(), u.id().into());
-                m.insert("username".into(), u.username().unwrap_or_default().into());
-                if let Some(name) = u.name() {
-                    m.insert("name".into(), name.into());
-                }
-                m.insert("type".into(), "user".into());
-                users.push(Value::Object(m));
+                users.push(u.mention());
+                ids.push(u.id().to_string());
             }
         }
         let group = !groups.is_empty();
         groups.extend(users);
-        Ok((groups, group))
+        Ok((groups, Mentioned { ids, group }))
     }
 
     /// `channels`: the public and private rooms named with `#`, as `{_id, fname, name}` (the
@@ -329,19 +298,20 @@ impl Services {
         let mut out = Vec::new();
         for name in names {
             if let Some(room) = self.store.room_by_name(name)? {
-                if matches!(room.t(), "c" | "p") {
-                    let picked: Doc = room
-                        .0
-                        .iter()
-                        .filter(|(k, _)| matches!(k.as_str(), "_id" | "name" | "fname"))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    out.push(Value::Object(picked));
+                if room.room_type().is_channel_or_group() {
+                    out.push(room.mention());
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// Whom a message's text mentions: users by id (not `all`/`here`), and whether `@all` or
+/// `@here` was used.
+pub(super) struct Mentioned {
+    pub ids: Vec<String>,
+    pub group: bool,
 }
 
 /// Longer than `Message_MaxAllowedSize`, counted in UTF-16 units as JS does.

@@ -213,14 +213,20 @@ impl Services {
     }
 
     /// Runs a store write (which waits for its fsync) on the blocking pool, in the
-    /// request's span.
-    async fn write<R: Send + 'static>(
+    /// request's span; its error joins the catalog's, so that results do not nest.
+    async fn write<R, E>(
         &self,
-        work: impl FnOnce(&Store) -> R + Send + 'static,
-    ) -> ApiResult<R> {
+        work: impl FnOnce(&Store) -> Result<R, E> + Send + 'static,
+    ) -> ApiResult<R>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+    {
         let store = self.store.clone();
-        Ok(block_in_span(move || work(&store))
+        let done = block_in_span(move || work(&store))
             .await
-            .map_err(anyhow::Error::from)?)
+            .map_err(anyhow::Error::from)?;
+        Ok(done?)
     }
 }

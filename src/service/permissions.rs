@@ -123,7 +123,7 @@ impl Services {
                 crate::model::object(doc)
             })
             .collect();
-        self.write(move |s| s.put_permissions(&docs)).await??;
+        self.write(move |s| s.put_permissions(&docs)).await?;
         {
             let mut table = self.permissions.write();
             for c in changes {

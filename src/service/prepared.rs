@@ -120,7 +120,7 @@ impl MadeFrom {
     /// What `can_read` needs of the room.
     pub fn room_facts(&self) -> RoomFacts<'_> {
         RoomFacts {
-            t: &self.room_type,
+            t: crate::model::RoomType::of(&self.room_type),
             prid: self.room_prid.as_deref(),
         }
     }
@@ -282,6 +282,9 @@ mod tests {
         assert_eq!(made.category_for(&reader("bob")), "MESSAGE_NOREPLY");
         assert_eq!(made.category_for(&reader("ann")), "MESSAGE");
         let facts = made.room_facts();
-        assert_eq!((facts.t, facts.prid), ("c", None));
+        assert_eq!(
+            (facts.t, facts.prid),
+            (crate::model::RoomType::Channel, None)
+        );
     }
 }

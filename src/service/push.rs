@@ -186,19 +186,18 @@ impl Services {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
         let now = self.now();
         let id = device.id.clone().unwrap_or_else(|| self.ids.id());
-        Ok(self
-            .write(move |s| {
-                s.register_push_token(&Registration {
-                    id: &id,
-                    service: device.service,
-                    value: &device.value,
-                    app_name: &device.app_name,
-                    auth_token_hash: hash.as_str(),
-                    user_id: &user_id,
-                    now,
-                })
+        self.write(move |s| {
+            s.register_push_token(&Registration {
+                id: &id,
+                service: device.service,
+                value: &device.value,
+                app_name: &device.app_name,
+                auth_token_hash: hash.as_str(),
+                user_id: &user_id,
+                now,
             })
-            .await??)
+        })
+        .await
     }
 
     /// `DELETE push.token`: removes the caller's registrations of a device token; 404 when
@@ -207,7 +206,7 @@ impl Services {
         let user_id = caller.id().to_string();
         let removed = self
             .write(move |s| s.delete_push_tokens_of_user_by_value(&user_id, &token))
-            .await??;
+            .await?;
         match removed {
             0 => Err(ApiError::NotFound),
             _ => Ok(()),
@@ -273,7 +272,7 @@ impl Services {
             .collect();
         let pushes = self
             .write(move |s| s.enqueue_pushes(&pushes).map(|()| pushes))
-            .await??;
+            .await?;
         self.queued(pushes).await?;
         Ok(tokens.len())
     }

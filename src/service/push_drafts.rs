@@ -38,7 +38,7 @@ impl Services {
                 let done: Vec<_> = pushes.iter().map(|p| (p, Finish::Done)).collect();
                 s.finish_pushes(&done, &[])
             })
-            .await??;
+            .await?;
         }
         Ok(())
     }

@@ -35,7 +35,7 @@ impl Services {
         let rid = room.id().to_string();
         let dropped = self
             .write(move |s| s.erase_room(&rid))
-            .await??
+            .await?
             .ok_or(ApiError::RoomNotFoundIn(kind))?;
         self.delivery.metrics().withdrawn(dropped);
         Ok(())
@@ -60,11 +60,11 @@ impl Services {
         if !valid_name(&name) {
             return Err(ApiError::InvalidRoomName(name));
         }
-        let note = self.system_message("r", room.id(), &name, caller.identity.short())?;
+        let note = self.system_message("r", room.id(), &name, caller.identity.short());
         let (rid, new_name, at) = (room.id().to_string(), name.clone(), time::iso(self.now()));
         match self
             .write(move |s| s.rename_room(&rid, &new_name, &at, &note))
-            .await??
+            .await?
         {
             Some(Ok(room)) => Ok(room),
             Some(Err(Conflict::RoomName)) => Err(ApiError::DuplicateChannelName(name)),

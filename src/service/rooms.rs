@@ -90,7 +90,7 @@ impl Services {
             .map(|(i, u)| new_group_subscription(&room, u, i == 0, now, &self.ids))
             .collect();
         let stored = room.clone();
-        match self.write(move |s| s.create_room(&stored, &subs)).await?? {
+        match self.write(move |s| s.create_room(&stored, &subs)).await? {
             Ok(()) => Ok(room),
             Err(_) => Err(ApiError::DuplicateChannelName(name)),
         }
@@ -158,7 +158,7 @@ impl Services {
             })
             .collect();
         let stored = room.clone();
-        match self.write(move |s| s.create_room(&stored, &subs)).await?? {
+        match self.write(move |s| s.create_room(&stored, &subs)).await? {
             Ok(()) | Err(Conflict::Id) => Ok(DirectRoom(room)),
             Err(_) => Err(ApiError::InvalidUser),
         }
@@ -191,13 +191,13 @@ impl Services {
             .iter()
             .map(|u| {
                 let added = u.username().unwrap_or_default();
-                let note = self.system_message("au", room.id(), added, inviter.clone())?;
+                let note = self.system_message("au", room.id(), added, inviter.clone());
                 Ok((new_joined_subscription(&room, u, now, &self.ids), note))
             })
             .collect::<ApiResult<Vec<_>>>()?;
         let rid = room.id().to_string();
         self.write(move |s| s.add_members(&rid, &subs, &time::iso(now)))
-            .await??
+            .await?
             .ok_or(ApiError::RoomNotFoundIn(kind))
     }
 
@@ -219,7 +219,7 @@ impl Services {
             room.id(),
             target.username().unwrap_or_default(),
             caller.identity.short(),
-        )?;
+        );
         self.remove_member(&room, target.id().to_string(), note, Exit::Kick)
             .await
     }
@@ -242,7 +242,7 @@ impl Services {
             room.id(),
             me.username.as_deref().unwrap_or_default(),
             me.short(),
-        )?;
+        );
         self.remove_member(&room, caller.id().to_string(), note, Exit::Leave)
             .await
     }
@@ -260,7 +260,7 @@ impl Services {
             RoomRef::Name(name) => self.store.room_by_name(name.trim_start_matches('#'))?,
         };
         let room = room
-            .filter(|r| r.t() == kind.room_type().code())
+            .filter(|r| r.room_type() == kind.room_type())
             .ok_or(ApiError::RoomNotFoundIn(kind))?;
         if kind == Kind::Groups && self.store.subscription(room.id(), caller.id())?.is_none() {
             return Err(ApiError::RoomNotFoundIn(kind));
@@ -293,7 +293,7 @@ impl Services {
         let at = time::iso(self.now());
         let outcome = self
             .write(move |s| s.remove_member(&rid, &user_id, &at, &note))
-            .await??;
+            .await?;
         match outcome {
             Some(Removal::Removed(room)) => Ok(room),
             Some(Removal::LastOwner) => Err(ApiError::LastOwner {
@@ -316,9 +316,9 @@ impl Services {
         rid: &str,
         msg: &str,
         u: serde_json::Value,
-    ) -> ApiResult<SystemMessage> {
+    ) -> SystemMessage {
         let (id, doc) = new_system_message(t, rid, msg, u, self.now(), &self.ids);
-        SystemMessage::new(id, doc).map_err(|e| ApiError::Internal(e.into()))
+        SystemMessage::new(id, doc)
     }
 }
 

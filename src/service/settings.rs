@@ -95,7 +95,7 @@ impl Services {
             return Ok(());
         }
         let settings = self.settings.clone();
-        self.write(move |_| settings.set(&id, value)).await??;
+        self.write(move |_| settings.set(&id, value)).await?;
         Ok(())
     }
 

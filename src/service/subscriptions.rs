@@ -1,7 +1,5 @@
 //! The caller's subscriptions: `subscriptions.get`, `getOne`, `read`.
 
-use serde_json::Value;
-
 use super::auth::Caller;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
@@ -17,12 +15,7 @@ impl Services {
     ) -> ApiResult<Vec<Subscription>> {
         let updated_after = |s: &Subscription| match since {
             None => true,
-            Some(t) => {
-                s.0.get("_updatedAt")
-                    .and_then(Value::as_str)
-                    .and_then(time::parse_iso)
-                    .is_some_and(|u| u > t)
-            }
+            Some(t) => s.updated_at().is_some_and(|u| u > t),
         };
         Ok(self
             .store
@@ -52,7 +45,7 @@ impl Services {
         let uid = caller.id().to_string();
         let at = time::iso(self.now());
         self.write(move |s| s.mark_read(&room_id, &uid, &at, read_threads))
-            .await??
+            .await?
             .ok_or(ApiError::InvalidSubscription)
     }
 }

@@ -76,7 +76,7 @@ impl Services {
     /// generator back where start-up left them.
     pub async fn reset(&self) -> ApiResult<()> {
         let start = self.start_state.clone().ok_or(ApiError::NotFound)?;
-        self.write(move |s| s.restore(&start)).await??;
+        self.write(move |s| s.restore(&start)).await?;
         self.settings.reload()?;
         self.delivery.captured(true);
         self.clock.restart();

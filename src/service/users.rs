@@ -109,7 +109,7 @@ impl Services {
         }
         .into_doc();
         if let Some(r) = new.require_password_change {
-            user.0.insert("requirePasswordChange".into(), r.into());
+            user.set_require_password_change(r);
         }
         // New users join the default rooms (`#general`), as `insertUserDoc` does unless told
         // not to.
@@ -120,7 +120,7 @@ impl Services {
                 .default_rooms()?
                 .iter()
                 .map(|room| {
-                    let note = self.system_message("uj", room.id(), username, user.short())?;
+                    let note = self.system_message("uj", room.id(), username, user.short());
                     let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
                     Ok((sub, Some(note)))
                 })
@@ -129,7 +129,7 @@ impl Services {
         let stored = user.clone();
         match self
             .write(move |s| s.create_user(&stored, Some(&phc), &joins))
-            .await??
+            .await?
         {
             Ok(()) => Ok(user),
             Err(Conflict::Email) => Err(ApiError::AlreadyInUse(new.email)),

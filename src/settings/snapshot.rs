@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::defaults::{default_user_preferences, PREFERENCE_PREFIX};
-use crate::model::Doc;
+use crate::model::{Doc, RoomType};
 use crate::rules::push::PushPreference;
 use crate::rules::unread::UnreadCount;
 
@@ -181,8 +181,8 @@ impl Snapshot {
     }
 
     /// The `Unread_Count` setting that applies to a room of type `room_type`.
-    pub fn unread_count_for(&self, room_type: &str) -> UnreadCount {
-        if room_type == "d" {
+    pub fn unread_count_for(&self, room_type: RoomType) -> UnreadCount {
+        if room_type == RoomType::Direct {
             self.unread_count_dm
         } else {
             self.unread_count

@@ -7,7 +7,7 @@ use super::keys;
 use super::trees::Tree;
 use super::{Store, StoreResult};
 use crate::model::push_token::PushToken;
-use crate::model::{DocExt, Room, Subscription, User};
+use crate::model::{Room, Subscription, User};
 
 impl Store {
     /// Every inconsistency found, one sentence each (empty when the database is consistent),
@@ -214,11 +214,12 @@ impl Store {
         let mut rooms = std::collections::HashMap::new();
         for (key, value) in self.engine.scan_prefix(Tree::MessageidMessage, b"")? {
             let id = lossy(&key);
-            let doc: crate::model::Doc = super::decode(Tree::MessageidMessage, &value)?;
-            if doc.str_at("_id") != Some(id.as_str()) {
+            let doc: crate::model::message::MessageDoc =
+                super::decode(Tree::MessageidMessage, &value)?;
+            if doc.id() != id {
                 problems.push(format!("message {id} is stored with another _id"));
             }
-            let rid = doc.str_at("rid").unwrap_or_default().to_string();
+            let rid = doc.rid().to_string();
             let exists = match rooms.get(&rid) {
                 Some(known) => *known,
                 None => {

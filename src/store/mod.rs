@@ -13,8 +13,8 @@
 //! * **One write method, one transaction.** Each public method that changes data is
 //!   all-or-nothing, and returns `Ok` only once its data is durable (on disk after a flush;
 //!   committed with synchronous commit); the one exception is `claim_pushes`, whose loss
-//!   in a crash only lets a push be sent once more. Callers pass prepared, typed values;
-//!   no code of the layers above runs inside a transaction.
+//!   in a crash only lets a push be sent once more. Callers pass prepared, typed values
+//!   and rules values; no service code runs inside a transaction.
 //! * **Decided inside the transaction**, on the state as it is then, whatever the caller
 //!   read before:
 //!   - uniqueness: user ids, usernames and e-mail addresses (both case-insensitive), room
@@ -24,9 +24,18 @@
 //!     `userMentions`, `groupMentions`) and to the room's `msgs` as stored then, so no
 //!     concurrent increment is lost; `add_members` / `remove_member` move `usersCount` by
 //!     the members actually added or removed;
+//!   - changes to a message: `modify_message` applies a `rules::message_changes` mutation
+//!     (an edit, a deletion, and for `insert_message` a reply's effect on its thread's
+//!     parent) to the message as stored then, so two changes that meet lose neither;
 //!   - preconditions: `remove_member` refuses the last owner; `add_members` skips users
 //!     who are members already; `insert_message` queues a push only for a member whose
 //!     subscription still exists; `mark_read` needs the subscription.
+//!
+//!   The rules that decide these run inside the write: they are pure functions over the
+//!   typed documents, so no code that does I/O runs in a transaction —
+//!   `rules::message_changes` (`Edit`, `Delete`, `ThreadReply`), `rules::counters`
+//!   (`count_message`, `count_system_message`, `follow_edit`, `uncount_message`,
+//!   `move_users_count`, `bump_subscription`, `mark_read`, `may_leave`).
 //! * **Derived data is written in the same transaction** as what it derives from: each
 //!   user's badge (the sum of `unread` over their subscriptions that are not archived), the
 //!   member index of rooms, the indexes of push devices by user and by token. The pushes
@@ -68,7 +77,7 @@ use cache::Caches;
 pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 pub use engine::{Batch, Engine, Mode, Transaction};
 pub use import::{Import, ImportedMessage, ImportedUser};
-pub use messages::{MemberBump, NewMessage, SystemMessage, ThreadReply};
+pub use messages::{MemberBump, NewMessage, SystemMessage};
 pub use outbox::{Finish, PendingPush, PushDraft};
 pub use push_tokens::Registration;
 pub use rooms::Removal;

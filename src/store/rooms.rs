@@ -4,6 +4,7 @@ use super::keys;
 use super::trees::Tree;
 use super::{decode, encode, Batch, Conflict, PendingPush, Store, StoreResult, SystemMessage};
 use crate::model::{Room, Subscription};
+use crate::rules::counters;
 
 impl Store {
     /// As `message_version`, for the room `id`.
@@ -119,16 +120,14 @@ impl Store {
             if let Some(old) = room.name() {
                 batch.delete(Tree::RoomnameRoomid, old);
             }
-            room.0.insert("name".into(), name.into());
-            room.0.insert("fname".into(), name.into());
+            room.rename(name);
             Self::put_system_message(batch, &mut room, note);
-            room.0.insert("_updatedAt".into(), at.into());
+            room.set_updated_at(at);
             Self::put_room(batch, &room);
             for user_id in store.room_member_ids(room_id)? {
                 if let Some(mut sub) = store.subscription(room_id, &user_id)? {
-                    sub.0.insert("name".into(), name.into());
-                    sub.0.insert("fname".into(), name.into());
-                    sub.0.insert("_updatedAt".into(), at.into());
+                    sub.rename(name);
+                    sub.set_updated_at(at);
                     Self::update_subscription(batch, &sub);
                 }
             }
@@ -165,7 +164,8 @@ impl Store {
                     added += 1;
                 }
             }
-            let room = with_users_count(room, added, at);
+            counters::move_users_count(&mut room, added);
+            room.set_updated_at(at);
             Self::put_room(batch, &room);
             Ok(Some(room))
         })
@@ -188,39 +188,24 @@ impl Store {
             let Some(sub) = store.subscription(room_id, user_id)? else {
                 return Ok(Some(Removal::NotMember));
             };
-            if sub.roles().contains(&"owner") {
-                let mut owners = 0;
-                for uid in store.room_member_ids(room_id)? {
-                    if let Some(s) = store.subscription(room_id, &uid)? {
-                        owners += s.roles().contains(&"owner") as usize;
-                    }
-                }
-                if owners <= 1 {
+            if sub.is_owner() {
+                let ids = store.room_member_ids(room_id)?;
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                let members = store.room_subscriptions(room_id, &ids)?;
+                if !counters::may_leave(&sub, &members) {
                     return Ok(Some(Removal::LastOwner));
                 }
             }
             let mut room = Arc::unwrap_or_clone(room);
             Self::put_system_message(batch, &mut room, note);
-            let room = with_users_count(room, -1, at);
+            counters::move_users_count(&mut room, -1);
+            room.set_updated_at(at);
             Self::put_room(batch, &room);
             batch.delete(Tree::UserroomidSubscription, keys::pair(user_id, room_id));
             batch.delete(Tree::Roomuserids, keys::pair(room_id, user_id));
             Ok(Some(Removal::Removed(room)))
         })
     }
-}
-
-/// `usersCount` moved by `delta` (never below zero), `_updatedAt` set to `at`.
-fn with_users_count(mut room: Room, delta: i64, at: &str) -> Room {
-    let count = room
-        .0
-        .get("usersCount")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(0);
-    room.0
-        .insert("usersCount".into(), (count + delta).max(0).into());
-    room.0.insert("_updatedAt".into(), at.into());
-    room
 }
 
 /// The outcome of `remove_member`.

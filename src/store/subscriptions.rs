@@ -1,7 +1,5 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use super::keys;
 use super::trees::Tree;
 use super::{decode, encode, Batch, Store, StoreResult};
@@ -174,29 +172,7 @@ impl Store {
             let Some(mut sub) = store.subscription(room_id, user_id)? else {
                 return Ok(None);
             };
-            let threads_unread = sub
-                .0
-                .get("tunread")
-                .and_then(Value::as_array)
-                .is_some_and(|t| !t.is_empty());
-            let alert =
-                sub.0.get("alert") == Some(&Value::Bool(true)) && !read_threads && threads_unread;
-            if read_threads {
-                for key in ["tunread", "tunreadUser", "tunreadGroup"] {
-                    sub.0.shift_remove(key);
-                }
-            }
-            for (k, v) in [
-                ("open", Value::from(true)),
-                ("alert", alert.into()),
-                ("unread", 0.into()),
-                ("userMentions", 0.into()),
-                ("groupMentions", 0.into()),
-                ("ls", at.into()),
-                ("_updatedAt", at.into()),
-            ] {
-                sub.0.insert(k.into(), v);
-            }
+            crate::rules::counters::mark_read(&mut sub, at, read_threads);
             Self::update_subscription(batch, &sub);
             Ok(Some(()))
         })
@@ -275,7 +251,7 @@ mod tests {
             0,
             &crate::model::id::Ids::default(),
         );
-        let note = super::super::SystemMessage::new(id, doc).unwrap();
+        let note = super::super::SystemMessage::new(id, doc);
         store
             .remove_member("r2", "u1", "2030-01-01T00:00:00.000Z", &note)
             .unwrap();

@@ -87,7 +87,7 @@ impl Store {
         self.engine
             .visit_prefix(Tree::RoomidRoom, b"", &mut |_, v| {
                 let room: Room = decode(Tree::RoomidRoom, v)?;
-                if room.0.get("default") == Some(&serde_json::Value::Bool(true)) {
+                if room.is_default() {
                     rooms.push(room);
                 }
                 Ok(true)
@@ -134,12 +134,7 @@ impl Store {
             for (sub, note) in joins {
                 if let Some(room) = store.room(sub.rid())? {
                     let mut room = Arc::unwrap_or_clone(room);
-                    let count = room
-                        .0
-                        .get("usersCount")
-                        .and_then(|v| v.as_i64())
-                        .unwrap_or(0);
-                    room.0.insert("usersCount".into(), (count + 1).into());
+                    crate::rules::counters::move_users_count(&mut room, 1);
                     if let Some(note) = note {
                         Self::put_system_message(batch, &mut room, note);
                     }

@@ -5,6 +5,7 @@ mod access_oracle;
 mod admin_page;
 mod auth;
 mod chat;
+mod concurrent_edits;
 mod fake_apns;
 mod fake_fcm;
 mod fake_gateway;

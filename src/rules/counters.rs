@@ -1,0 +1,248 @@
+//! What a write does to the counters of rooms and subscriptions, and the membership
+//! preconditions, as pure changes to the documents. The store applies them inside its
+//! write, on the documents as stored then, so that no concurrent increment is lost (the
+//! transaction contract in `store/mod.rs`).
+
+use serde_json::Value;
+
+use crate::model::subscription::{Counter, ThreadList};
+use crate::model::{Room, Subscription};
+use crate::rules::message_changes::ThreadReply;
+use crate::rules::unread::Bump;
+
+/// A new message from a member (`afterSaveMessage`): `msgs` + 1, `_updatedAt`, and the
+/// message as `lastMessage` / `lm`.
+pub fn count_message(room: &mut Room, message: &Value, at: &str) {
+    room.set_msgs(room.msgs() + 1);
+    room.set_updated_at(at);
+    room.set_last_message(message.clone());
+    room.set_lm(at);
+}
+
+/// A system message written with the change it reports: it counts in `msgs` and becomes
+/// `lastMessage` / `lm`, leaving `_updatedAt` to the change.
+pub fn count_system_message(room: &mut Room, message: &Value, at: &str) {
+    room.set_msgs(room.msgs() + 1);
+    room.set_last_message(message.clone());
+    room.set_lm(at);
+}
+
+/// A message edited: `lastMessage` follows when it is this message. True if the room
+/// changed.
+pub fn follow_edit(room: &mut Room, message_id: &str, edited: &Value) -> bool {
+    if room.last_message_id() != Some(message_id) {
+        return false;
+    }
+    room.set_last_message(edited.clone());
+    true
+}
+
+/// A message deleted: `msgs` - 1 (never below zero), and `lastMessage` dropped when it was
+/// this message (rcpush keeps no per-room message order to find the one before).
+pub fn uncount_message(room: &mut Room, message_id: &str, at: &str) {
+    if room.last_message_id() == Some(message_id) {
+        room.drop_last_message();
+    }
+    room.set_msgs((room.msgs() - 1).max(0));
+    room.set_updated_at(at);
+}
+
+/// Members joined (`delta` > 0) or left: `usersCount` moves by them, never below zero.
+pub fn move_users_count(room: &mut Room, delta: i64) {
+    room.set_users_count((room.users_count() + delta).max(0));
+}
+
+/// How a thread reply concerns one member who is not its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadUnread<'a> {
+    /// Not a reply, or the member does not follow the thread.
+    None,
+    /// The reply mentions the member: the thread joins `tunread` and `tunreadUser`.
+    Mentioned(&'a str),
+    /// The member follows the thread: it joins `tunread`, and `tunreadGroup` when the reply
+    /// says @all or @here.
+    Following { tmid: &'a str, group: bool },
+}
+
+impl<'a> ThreadUnread<'a> {
+    /// How `reply` (if the message is one) concerns a member it mentions or not, who follows
+    /// its thread or not.
+    pub fn of(reply: Option<&'a ThreadReply>, mentioned: bool, following: bool) -> Self {
+        match reply {
+            Some(r) if mentioned => ThreadUnread::Mentioned(&r.tmid),
+            Some(r) if following => ThreadUnread::Following {
+                tmid: &r.tmid,
+                group: r.group_mention,
+            },
+            _ => ThreadUnread::None,
+        }
+    }
+}
+
+/// A new message's effect on one other member's subscription (`notifyUsersOnMessage`):
+/// the counters grow by `bump`, `alert` and `open` become true, the thread is marked
+/// unread as `thread` says, `_updatedAt` becomes `at`.
+pub fn bump_subscription(sub: &mut Subscription, bump: &Bump, thread: ThreadUnread, at: &str) {
+    sub.add_to(Counter::Unread, bump.unread);
+    sub.add_to(Counter::UserMentions, bump.user_mentions);
+    sub.add_to(Counter::GroupMentions, bump.group_mentions);
+    sub.set_alert_and_open();
+    match thread {
+        ThreadUnread::None => {}
+        ThreadUnread::Mentioned(tmid) => {
+            sub.add_unread_thread(ThreadList::Tunread, tmid);
+            sub.add_unread_thread(ThreadList::TunreadUser, tmid);
+        }
+        ThreadUnread::Following { tmid, group } => {
+            sub.add_unread_thread(ThreadList::Tunread, tmid);
+            if group {
+                sub.add_unread_thread(ThreadList::TunreadGroup, tmid);
+            }
+        }
+    }
+    sub.set_updated_at(at);
+}
+
+/// The member read the room (`readMessages`): counters to zero, `alert` off, `open` on,
+/// `ls` and `_updatedAt` to `at`. Unread threads go too with `read_threads`; otherwise, if
+/// there are some, `alert` stays as it was.
+pub fn mark_read(sub: &mut Subscription, at: &str, read_threads: bool) {
+    let alert = sub.alert() && !read_threads && sub.has_unread_threads();
+    if read_threads {
+        sub.drop_unread_threads();
+    }
+    sub.set_read(alert, at);
+}
+
+/// Whether `leaving` may leave or be removed: not when they are the room's last owner
+/// (`members` are all the room's subscriptions, theirs included).
+pub fn may_leave<'a>(
+    leaving: &Subscription,
+    members: impl IntoIterator<Item = &'a Subscription>,
+) -> bool {
+    !leaving.is_owner() || members.into_iter().filter(|s| s.is_owner()).count() > 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::object;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn room() -> Room {
+        Room(object(
+            json!({"_id": "r1", "t": "c", "msgs": 3, "usersCount": 2, "_updatedAt": "T0"}),
+        ))
+    }
+
+    fn keys(d: &crate::model::Doc) -> Vec<&str> {
+        d.keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_message_is_counted_and_becomes_the_last() {
+        let mut r = room();
+        count_message(&mut r, &json!({"_id": "m1"}), "T1");
+        assert_eq!(r.msgs(), 4);
+        assert_eq!(
+            keys(&r.0),
+            [
+                "_id",
+                "t",
+                "msgs",
+                "usersCount",
+                "_updatedAt",
+                "lastMessage",
+                "lm"
+            ]
+        );
+        assert!(follow_edit(&mut r, "m1", &json!({"_id": "m1", "msg": "x"})));
+        assert!(!follow_edit(&mut r, "m2", &json!({"_id": "m2"})));
+        assert_eq!(r.0["lastMessage"]["msg"], "x");
+        uncount_message(&mut r, "m1", "T2");
+        assert_eq!((r.msgs(), r.last_message_id()), (3, None));
+        assert_eq!(r.0["_updatedAt"], "T2");
+    }
+
+    #[test]
+    fn a_system_message_leaves_updated_at_alone() {
+        let mut r = room();
+        count_system_message(&mut r, &json!({"_id": "s1"}), "T1");
+        assert_eq!(r.0["_updatedAt"], "T0");
+        assert_eq!(r.last_message_id(), Some("s1"));
+    }
+
+    #[test]
+    fn a_bump_adds_and_marks_threads_once() {
+        let mut s = Subscription(object(json!({"_id": "s", "unread": 1, "alert": false})));
+        let bump = Bump {
+            unread: 1,
+            user_mentions: 1,
+            group_mentions: 0,
+        };
+        bump_subscription(&mut s, &bump, ThreadUnread::Mentioned("t1"), "T1");
+        bump_subscription(
+            &mut s,
+            &bump,
+            ThreadUnread::Following {
+                tmid: "t1",
+                group: true,
+            },
+            "T2",
+        );
+        assert_eq!(
+            Value::Object(s.0),
+            json!({"_id": "s", "unread": 3, "alert": true, "userMentions": 2, "groupMentions": 0,
+                "open": true, "tunread": ["t1"], "tunreadUser": ["t1"], "_updatedAt": "T2",
+                "tunreadGroup": ["t1"]})
+        );
+    }
+
+    fn member(owner: bool) -> Subscription {
+        let roles = if owner { json!(["owner"]) } else { json!([]) };
+        Subscription(object(json!({"_id": "s", "roles": roles})))
+    }
+
+    proptest! {
+        #[test]
+        fn counters_never_go_below_zero(msgs in -2i64..5, users in -2i64..5, delta in -3i64..3) {
+            let mut r = Room(object(json!({"msgs": msgs, "usersCount": users})));
+            uncount_message(&mut r, "m", "T");
+            move_users_count(&mut r, delta);
+            prop_assert!(r.msgs() >= 0);
+            prop_assert!(r.users_count() >= 0);
+        }
+
+        /// Reading zeroes the counters; `alert` survives only while threads stay unread.
+        #[test]
+        fn reading_clears_all_but_unread_threads(
+            unread in 0i64..4, alert: bool, threads: bool, read_threads: bool,
+        ) {
+            let mut s = Subscription(object(json!({"_id": "s", "unread": unread, "alert": alert})));
+            if threads {
+                s.add_unread_thread(ThreadList::Tunread, "t1");
+            }
+            mark_read(&mut s, "T", read_threads);
+            prop_assert_eq!(s.unread(), 0);
+            prop_assert_eq!(s.alert(), alert && threads && !read_threads);
+            prop_assert_eq!(s.has_unread_threads(), threads && !read_threads);
+        }
+
+        /// Whoever may leave, a room that had an owner still has one; only an owner is
+        /// ever refused.
+        #[test]
+        fn a_room_that_had_an_owner_keeps_one(owners in prop::collection::vec(any::<bool>(), 1..6)) {
+            let members: Vec<Subscription> = owners.iter().map(|o| member(*o)).collect();
+            let had_owner = owners.contains(&true);
+            for (i, leaving) in members.iter().enumerate() {
+                if may_leave(leaving, &members) {
+                    let left = owners.iter().enumerate().filter(|(j, o)| *j != i && **o).count();
+                    prop_assert!(!had_owner || left >= 1);
+                } else {
+                    prop_assert!(leaving.is_owner());
+                }
+            }
+        }
+    }
+}
