@@ -136,7 +136,7 @@ fn one_retrying_push(app: &TestApp) -> String {
 
 #[test]
 fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mid = one_retrying_push(&app);
     let mut b = Browser::new(&app);
 
@@ -227,7 +227,7 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
 
 #[test]
 fn no_session_leads_to_the_login_form() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     for path in ["/admin/push", "/admin/push?status=sent"] {
         let r = b.get(path);
@@ -254,7 +254,7 @@ fn no_session_leads_to_the_login_form() {
 
 #[test]
 fn a_wrong_password_and_an_unknown_user_fail_alike_and_are_throttled() {
-    let app = spawn_app_with(|c| c.limits.login_failures_per_user = 3);
+    let app = spawn_app_with!(|c| c.limits.login_failures_per_user = 3);
     let mut b = Browser::new(&app);
     let wrong = b.login("admin", "wrong");
     let unknown = b.login("nobody-here", "wrong");
@@ -286,7 +286,7 @@ fn a_wrong_password_and_an_unknown_user_fail_alike_and_are_throttled() {
 
 #[test]
 fn a_user_without_the_permission_gets_a_403_and_no_session() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     let r = b.login("alice", "alice-demo");
     assert_eq!(r.status, 403, "{}", r.body);
@@ -298,7 +298,7 @@ fn a_user_without_the_permission_gets_a_403_and_no_session() {
 
 #[test]
 fn forms_without_their_csrf_token_are_refused() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     b.get("/admin/login");
     let creds = [("user", "admin"), ("password", ADMIN_PASSWORD)];
@@ -339,7 +339,7 @@ fn hostile_strings_are_escaped_and_secrets_never_shown() {
     })
     .to_string();
     let apn_key = include_str!("../fixtures/admin-test-key.pem");
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with!(|c| {
         let s = &mut c.settings;
         s.insert("Push_enable_gateway".into(), json!(false));
         s.insert("Push_google_api_credentials".into(), json!(account));
@@ -394,7 +394,7 @@ fn an_admin_session_expires() {
     if crate::BACKEND == rcpush::config::Backend::Postgres {
         return; // the clock moves in testing mode, which is sled-only
     }
-    let app = spawn_app_with(|c| c.testing.enabled = true);
+    let app = spawn_app_with!(|c| c.testing.enabled = true);
     let mut b = Browser::new(&app);
     assert_eq!(b.login("admin", ADMIN_PASSWORD).status, 303);
     assert_eq!(b.get("/admin/push").status, 200);
@@ -422,7 +422,7 @@ fn an_admin_session_expires() {
 #[test]
 fn malformed_queries_and_forms_never_get_a_5xx() {
     use proptest::test_runner::{Config, TestRunner};
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     assert_eq!(b.login("admin", ADMIN_PASSWORD).status, 303);
     let session = b.cookies.clone();

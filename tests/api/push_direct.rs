@@ -20,15 +20,15 @@ pub fn direct_mode(c: &mut Config) {
     c.metrics.enabled = true;
 }
 
-/// The demo server in direct mode, sending to `fcm`.
-fn app_with_fcm(fcm: &FakeFcm) -> TestApp {
+/// The demo server in direct mode, sending to `fcm` (for `spawn_app_with!`).
+fn fcm_direct(fcm: &FakeFcm) -> impl FnOnce(&mut Config) {
     let (url, account) = (fcm.url.clone(), fcm.service_account());
-    spawn_app_with(move |c| {
+    move |c| {
         direct_mode(c);
         c.settings
             .insert("Push_google_api_credentials".into(), json!(account));
         c.push.fcm_url = url;
-    })
+    }
 }
 
 /// Whether the device token is still registered (removing it tells).
@@ -94,7 +94,7 @@ const UNREGISTERED: &str =
 #[test]
 fn message_pushes_reach_fcm_as_rocket_chat_sends_them_with_one_cached_token() {
     let fcm = FakeFcm::start();
-    let app = app_with_fcm(&fcm);
+    let app = spawn_app_with!(fcm_direct(&fcm));
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     // No APNs credentials: Rocket.Chat skips iOS devices.
     register(&app, RODRIQ, "apn", "apn-rodriq", "chat.rocket.ios");
@@ -177,7 +177,7 @@ fn message_pushes_reach_fcm_as_rocket_chat_sends_them_with_one_cached_token() {
 #[test]
 fn fcm_429_and_5xx_are_retried_through_the_outbox_and_only_a_dead_token_is_pruned() {
     let fcm = FakeFcm::start();
-    let app = app_with_fcm(&fcm);
+    let app = spawn_app_with!(fcm_direct(&fcm));
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     fcm.answer([
         Reply::status(503),
@@ -226,7 +226,7 @@ fn fcm_429_and_5xx_are_retried_through_the_outbox_and_only_a_dead_token_is_prune
 #[test]
 fn configuration_errors_send_nothing_and_prune_nothing() {
     let fcm = FakeFcm::start();
-    let app = app_with_fcm(&fcm);
+    let app = spawn_app_with!(fcm_direct(&fcm));
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     fcm.refuse_grants(&[400]);
     post(&app, ALICE, DM, "grant refused");
@@ -249,7 +249,7 @@ fn configuration_errors_send_nothing_and_prune_nothing() {
 #[test]
 fn pending_fcm_retries_survive_a_restart() {
     let fcm = FakeFcm::start();
-    let mut app = app_with_fcm(&fcm);
+    let mut app = spawn_app_with!(fcm_direct(&fcm));
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     fcm.answer((0..3).map(|_| Reply::status(503)));
     pending_retries_survive_a_restart(&mut app, &fcm.sends);
@@ -260,7 +260,7 @@ fn pending_fcm_retries_survive_a_restart() {
 #[test]
 fn push_test_and_secret_settings_in_direct_mode() {
     let fcm = FakeFcm::start();
-    let app = app_with_fcm(&fcm);
+    let app = spawn_app_with!(fcm_direct(&fcm));
     register(&app, RODRIQ, "gcm", "gcm-rodriq", "chat.rocket.android");
     let r = app.post("/api/v1/push.test", Some(RODRIQ), &json!({}));
     assert_eq!(r.body, r#"{"tokensCount":1,"success":true}"#);
@@ -295,7 +295,7 @@ fn push_test_and_secret_settings_in_direct_mode() {
 #[test]
 fn the_delivery_log_shows_each_attempt_newest_first_to_admins_only() {
     let fcm = FakeFcm::start();
-    let app = app_with_fcm(&fcm);
+    let app = spawn_app_with!(fcm_direct(&fcm));
     register(
         &app,
         RODRIQ,
@@ -371,7 +371,7 @@ fn the_delivery_log_shows_each_attempt_newest_first_to_admins_only() {
 #[ignore]
 fn fcm_delivery_throughput() {
     let fcm = FakeFcm::start();
-    let app = app_with_fcm(&fcm);
+    let app = spawn_app_with!(fcm_direct(&fcm));
     measure_throughput(&app, "FCM", 2000, |i| {
         register(
             &app,

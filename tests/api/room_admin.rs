@@ -39,7 +39,7 @@ fn metric(app: &TestApp, name: &str) -> i64 {
 
 #[test]
 fn channels_info_and_groups_info_return_the_room_as_stored() {
-    let app = spawn_app();
+    let app = spawn_app!();
     for query in [format!("roomId={VB}"), "roomName=vb".to_string()] {
         // Any logged-in user, a guest too, sees a public channel's info.
         for who in [BOB, GINA] {
@@ -79,7 +79,7 @@ fn channels_info_and_groups_info_return_the_room_as_stored() {
 
 #[test]
 fn channels_delete_drops_messages_subscriptions_and_pending_pushes() {
-    let app = spawn_app_with(|c| c.metrics.enabled = true);
+    let app = spawn_app_with!(|c| c.metrics.enabled = true);
     let rid = bobs_channel(&app, "doomed");
     let r = app.post(
         "/api/v1/push.token",
@@ -142,7 +142,7 @@ fn channels_delete_drops_messages_subscriptions_and_pending_pushes() {
 
 #[test]
 fn groups_delete_needs_membership_and_delete_p() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.post(
         "/api/v1/groups.delete",
         Some(BOB),
@@ -179,7 +179,7 @@ fn groups_delete_needs_membership_and_delete_p() {
 
 #[test]
 fn channels_rename_renames_the_room_and_its_subscriptions() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let rid = bobs_channel(&app, "old-name");
     let rename = |who, body: Value| app.post("/api/v1/channels.rename", Some(who), &body);
     let r = rename(BOB, json!({"roomId": rid}));

@@ -59,7 +59,7 @@ fn assert_last(room: &Value, t: &str, msg: &str, by: &Value) -> Value {
 
 #[test]
 fn membership_changes_write_system_messages_without_unread_or_push() {
-    let app = spawn_app_with(|c| c.metrics.enabled = true);
+    let app = spawn_app_with!(|c| c.metrics.enabled = true);
     let r = app.post(
         "/api/v1/push.token",
         Some(RODRIQ),
@@ -158,7 +158,7 @@ fn membership_changes_write_system_messages_without_unread_or_push() {
 
 #[test]
 fn renames_and_new_users_write_r_and_uj() {
-    let app = spawn_app_with(|_| {});
+    let app = spawn_app_with!(|_| {});
     let r = app.post(
         "/api/v1/channels.create",
         Some(BOB),

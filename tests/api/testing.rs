@@ -2,7 +2,7 @@
 //! the 404 of its endpoints outside it. Testing mode is sled-only (`Config::validate`
 //! refuses it on PostgreSQL), so its tests return early on the PostgreSQL run.
 
-use rcpush::config::Backend;
+use rcpush::config::{Backend, Config};
 use serde_json::{json, Value};
 
 use crate::fake_gateway::FakeGateway;
@@ -11,13 +11,14 @@ use crate::helpers::*;
 const DM: &str = "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy";
 const VB: &str = "iu7jtPAhvEeAS5tNq";
 
-/// The demo server in testing mode, its gateway `gw` (which must hear nothing).
-fn testing_app(gw: &FakeGateway) -> TestApp {
+/// The demo server in testing mode, its gateway `gw` (which must hear nothing), for
+/// `spawn_app_with!`.
+fn testing_mode(gw: &FakeGateway) -> impl FnOnce(&mut Config) {
     let url = gw.url.clone();
-    spawn_app_with(move |c| {
+    move |c| {
         c.testing.enabled = true;
         c.settings.insert("Push_gateway".into(), json!(url));
-    })
+    }
 }
 
 fn post(app: &TestApp, who: (&str, &str), rid: &str, text: &str) -> Value {
@@ -40,7 +41,7 @@ fn captured(app: &TestApp) -> Vec<Value> {
 
 #[test]
 fn testing_endpoints_answer_rocket_chats_404_outside_testing_mode() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let not_found = r#"{"success":false,"error":"Resource not found"}"#;
     for r in [
         app.get("/api/rcpush/testing/pushes", None),
@@ -58,7 +59,7 @@ fn pushes_are_captured_in_order_with_their_exact_body_and_never_sent() {
         return; // testing mode is sled-only
     }
     let gw = FakeGateway::start();
-    let app = testing_app(&gw);
+    let app = spawn_app_with!(testing_mode(&gw));
     for (kind, value, app_name) in [
         ("gcm", "gcm-rodriq", "chat.rocket.android"),
         ("apn", "apn-rodriq", "chat.rocket.ios"),
@@ -122,7 +123,7 @@ fn the_clock_sets_message_times_and_moves_only_forward() {
         return; // testing mode is sled-only
     }
     let gw = FakeGateway::start();
-    let app = testing_app(&gw);
+    let app = spawn_app_with!(testing_mode(&gw));
     let r = app.post(
         "/api/rcpush/testing/clock",
         None,
@@ -179,7 +180,7 @@ fn reset_returns_to_the_start_up_state() {
         return; // testing mode is sled-only
     }
     let gw = FakeGateway::start();
-    let app = testing_app(&gw);
+    let app = spawn_app_with!(testing_mode(&gw));
     let unread = |app: &TestApp| {
         let r = app.get(
             &format!("/api/v1/subscriptions.getOne?roomId={DM}"),
@@ -269,12 +270,12 @@ fn a_seeded_run_answers_byte_for_byte_the_same_and_again_after_a_reset() {
         return; // testing mode is sled-only
     }
     let seeded = |seed| {
-        spawn_app_with(move |c| {
+        move |c: &mut Config| {
             c.testing.enabled = true;
             c.testing.seed = Some(seed);
-        })
+        }
     };
-    let (a, b) = (seeded(42), seeded(42));
+    let (a, b) = (spawn_app_with!(seeded(42)), spawn_app_with!(seeded(42)));
     let first = session(&a);
     assert_eq!(first, session(&b));
     assert!(first[0].contains(r#""authToken":"#), "{}", first[0]);
@@ -292,7 +293,7 @@ fn a_seeded_run_answers_byte_for_byte_the_same_and_again_after_a_reset() {
     let r = a.post("/api/rcpush/testing/reset", None, &json!({}));
     assert_eq!(r.status, 200);
     assert_eq!(session(&a), first);
-    assert_ne!(session(&seeded(43)), first);
+    assert_ne!(session(&spawn_app_with!(seeded(43))), first);
 }
 
 #[test]
@@ -300,7 +301,7 @@ fn push_test_s_rate_limit_follows_the_server_clock_and_a_reset_forgets_it() {
     if crate::BACKEND == Backend::Postgres {
         return; // testing mode is sled-only
     }
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with!(|c| {
         c.testing.enabled = true;
         c.testing.seed = Some(1);
     });
