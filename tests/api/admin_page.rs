@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::push_delivery::{post, register, DM};
+use crate::push_delivery::DM;
 
 /// A device token long enough that its tail is not the whole of it.
 const DEVICE_TOKEN: &str = "gcm-token-of-rodriq-0123456789-SECRETPART-tail42";
@@ -87,7 +87,7 @@ impl Browser {
             }
         }
         Page {
-            resp: finish(Ok(r)),
+            resp: Resp::read(r).expect("the body"),
             set_cookies,
         }
     }
@@ -123,8 +123,8 @@ impl Browser {
 /// A device of rodriq's, and a push to it that the closed gateway makes wait: one outbox
 /// entry and one `retrying` record in the log. Returns the message id.
 fn one_retrying_push(app: &TestApp) -> String {
-    register(app, RODRIQ, "gcm", DEVICE_TOKEN, "chat.rocket.android");
-    let mid = post(app, ALICE, DM, "hello admin page");
+    app.register_token(RODRIQ, "gcm", DEVICE_TOKEN, "chat.rocket.android");
+    let mid = app.post_message(ALICE, DM, "hello admin page").id;
     let admin = app.admin();
     let start = std::time::Instant::now();
     while app.get("/api/rcpush/deliveries", auth(&admin)).json()["total"] == 0 {

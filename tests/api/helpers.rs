@@ -11,33 +11,16 @@ pub const ADMIN_PASSWORD: &str = "admin-test-password";
 /// The demo users of `data/seed.json` and their login tokens.
 pub use crate::support::{ALICE, BOB, GINA, RODRIQ};
 
+pub use crate::support::client::{Client, Resp};
+
+/// A running server of the test, and a client of it (`Deref`: `app.get(…)`, `app.login(…)`).
 pub struct TestApp {
     pub url: String,
+    client: Client,
     data_dir: PathBuf,
     config: Config,
     server: Option<RunningServer>,
     _dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub content_type: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Resp {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// `spawn_app!()`: the committed `config.toml` with the demo seed, on a free port and a
@@ -92,6 +75,7 @@ pub fn try_spawn_app_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let server = spawn(config.clone()).expect("server starts");
     Some(TestApp {
         url: server.url.clone(),
+        client: Client::new(&server.url),
         data_dir,
         config,
         server: Some(server),
@@ -116,58 +100,15 @@ fn while_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>,
     }
 }
 
-/// The answer, whatever its status (a transport error panics).
-pub fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
-    let resp = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("transport error: {e}"),
-    };
-    let headers = resp
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_string())))
-        .collect();
-    Resp {
-        status: resp.status(),
-        content_type: resp.header("content-type").unwrap_or_default().to_string(),
-        headers,
-        body: resp.into_string().expect("body"),
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
     }
 }
 
 impl TestApp {
-    pub fn get(&self, path: &str, auth: Option<(&str, &str)>) -> Resp {
-        let mut req = ureq::get(&format!("{}{path}", self.url));
-        if let Some((uid, token)) = auth {
-            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
-        }
-        finish(req.call())
-    }
-
-    pub fn post(&self, path: &str, auth: Option<(&str, &str)>, body: &Value) -> Resp {
-        let mut req = ureq::post(&format!("{}{path}", self.url));
-        if let Some((uid, token)) = auth {
-            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
-        }
-        finish(req.send_json(body.clone()))
-    }
-
-    /// Logs in and returns `(userId, authToken)`.
-    pub fn login(&self, user: &str, password: &str) -> (String, String) {
-        let r = self.post(
-            "/api/v1/login",
-            None,
-            &serde_json::json!({"user": user, "password": password}),
-        );
-        assert_eq!(r.status, 200, "login failed: {}", r.body);
-        let j = r.json();
-        (
-            j["data"]["userId"].as_str().unwrap().to_string(),
-            j["data"]["authToken"].as_str().unwrap().to_string(),
-        )
-    }
-
     pub fn admin(&self) -> (String, String) {
         self.login("admin", ADMIN_PASSWORD)
     }
@@ -185,6 +126,7 @@ impl TestApp {
         adjust(&mut self.config);
         let server = while_locked(|| spawn(self.config.clone()), "server restarts");
         self.url = server.url.clone();
+        self.client = Client::new(&server.url);
         self.server = Some(server);
     }
 
@@ -213,14 +155,6 @@ impl TestApp {
                 )
             })
             .collect()
-    }
-
-    pub fn delete(&self, path: &str, auth: Option<(&str, &str)>, body: &Value) -> Resp {
-        let mut req = ureq::delete(&format!("{}{path}", self.url));
-        if let Some((uid, token)) = auth {
-            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
-        }
-        finish(req.send_json(body.clone()))
     }
 }
 

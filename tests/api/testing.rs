@@ -21,16 +21,6 @@ fn testing_mode(gw: &FakeGateway) -> impl FnOnce(&mut Config) {
     }
 }
 
-fn post(app: &TestApp, who: (&str, &str), rid: &str, text: &str) -> Value {
-    let r = app.post(
-        "/api/v1/chat.postMessage",
-        Some(who),
-        &json!({"roomId": rid, "text": text}),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["message"].clone()
-}
-
 fn captured(app: &TestApp) -> Vec<Value> {
     let r = app.get("/api/rcpush/testing/pushes", None);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -70,11 +60,11 @@ fn pushes_are_captured_in_order_with_their_exact_body_and_never_sent() {
     }
     assert!(captured(&app).is_empty());
 
-    let first = post(&app, ALICE, DM, "one");
+    let first = app.post_message(ALICE, DM, "one").message;
     // Available as soon as the post is answered: no waiting.
     let pushes = captured(&app);
     assert_eq!(pushes.len(), 2);
-    let second = post(&app, ALICE, DM, "two");
+    let second = app.post_message(ALICE, DM, "two").message;
     let pushes = captured(&app);
     assert_eq!(pushes.len(), 4);
     let summary: Vec<(String, String, String, String, i64)> = pushes
@@ -135,7 +125,7 @@ fn the_clock_sets_message_times_and_moves_only_forward() {
         "{}",
         r.body
     );
-    let m = post(&app, ALICE, VB, "in 2030");
+    let m = app.post_message(ALICE, VB, "in 2030").message;
     let ts = m["ts"].as_str().unwrap();
     assert!(ts.starts_with("2030-01-02T03:04:"), "{ts}");
 
@@ -145,7 +135,7 @@ fn the_clock_sets_message_times_and_moves_only_forward() {
         &json!({"advance_ms": 86_400_000}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let m = post(&app, ALICE, VB, "a day later");
+    let m = app.post_message(ALICE, VB, "a day later").message;
     assert!(
         m["ts"].as_str().unwrap().starts_with("2030-01-03T03:04:"),
         "{m}"
@@ -193,7 +183,7 @@ fn reset_returns_to_the_start_up_state() {
     let setting = app.get("/api/v1/settings/Push_show_message", auth(&first_admin));
     let body = json!({"type": "gcm", "value": "gcm-rodriq", "appName": "chat.rocket.android"});
     app.post("/api/v1/push.token", Some(RODRIQ), &body);
-    let m = post(&app, ALICE, DM, "soon gone");
+    let m = app.post_message(ALICE, DM, "soon gone").message;
     let admin = app.admin();
     let r = app.post(
         "/api/v1/settings/Push_show_message",
@@ -223,10 +213,10 @@ fn reset_returns_to_the_start_up_state() {
     let r = app.get("/api/v1/settings/Push_show_message", auth(&app.admin()));
     assert_eq!(r.body, setting.body);
     // The device registered after start-up is gone too: a post pushes nothing.
-    post(&app, ALICE, DM, "after the reset");
+    app.post_message(ALICE, DM, "after the reset");
     assert!(captured(&app).is_empty());
     // The clock is the wall clock's again.
-    let m = post(&app, ALICE, VB, "now");
+    let m = app.post_message(ALICE, VB, "now").message;
     let year: i32 = m["ts"].as_str().unwrap()[..4].parse().unwrap();
     assert!(year < 2900, "{m}");
 }

@@ -4,6 +4,7 @@
 //! missing.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod postgres;
 pub mod require;
 
@@ -14,6 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
+use client::Client;
 use require::{available, Component};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rcpush");
@@ -173,16 +175,15 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// A client of this server.
+    pub fn client(&self) -> Client {
+        Client::new(self.url(""))
+    }
+
+    /// `(status, body)` of push.get of `id`, as rodriq.
     pub fn push_get(&self, id: &str) -> (u16, String) {
-        let r = ureq::get(&self.url(&format!("/api/v1/push.get?id={id}")))
-            .set("X-User-Id", RODRIQ.0)
-            .set("X-Auth-Token", RODRIQ.1)
-            .call();
-        match r {
-            Ok(r) => (r.status(), r.into_string().unwrap()),
-            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
-            Err(e) => panic!("{e}"),
-        }
+        let r = self.client().push_get(id, RODRIQ);
+        (r.status, r.body)
     }
 
     pub fn kill_hard(mut self) {
