@@ -180,6 +180,33 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
+/// The key orders of the documents the server answers with, as Rocket.Chat writes them: one
+/// list per document, shared by the tests that check it.
+pub mod key_order {
+    /// A subscription `addUserToRoom` writes (`subscriptions.getOne`); a room without a
+    /// display name has no `fname` (see `without`).
+    pub const SUBSCRIPTION: &[&str] = &[
+        "_id",
+        "open",
+        "alert",
+        "unread",
+        "userMentions",
+        "groupMentions",
+        "ts",
+        "rid",
+        "name",
+        "fname",
+        "t",
+        "u",
+        "_updatedAt",
+    ];
+
+    /// `order` less `key`.
+    pub fn without<'a>(order: &[&'a str], key: &str) -> Vec<&'a str> {
+        order.iter().copied().filter(|k| *k != key).collect()
+    }
+}
+
 /// The keys of a JSON object, in order.
 pub fn keys(v: &Value) -> Vec<&str> {
     v.as_object()
