@@ -619,15 +619,7 @@ fn hostile_run(mut command: std::process::Command, total: u64, backend: &str) {
             .env("RCPUSH_LIMITS_MAX_JSON_DEPTH", MAX_DEPTH.to_string()),
     );
     let before = example(&server);
-    let login: Value = ureq::post(&server.url("/api/v1/login"))
-        .send_json(json!({"user": "admin", "password": ADMIN_PASSWORD}))
-        .unwrap()
-        .into_json()
-        .unwrap();
-    let admin = (
-        login["data"]["userId"].as_str().unwrap().to_string(),
-        login["data"]["authToken"].as_str().unwrap().to_string(),
-    );
+    let admin = server.client().login("admin", ADMIN_PASSWORD);
     let started = Instant::now();
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
