@@ -1,4 +1,5 @@
-//! `spawn_app`: the real server on a free port with a temporary database, and typed calls.
+//! `spawn_app!`: the real server on a free port with a temporary database of the binary's
+//! backend, reached through the shared client (`support::client`).
 
 use std::path::PathBuf;
 

@@ -40,12 +40,13 @@ fn normalised(body: &str) -> String {
 }
 
 /// Waits until a counter reaches `value`: the gateway sees a request a moment before the
-/// server has recorded its outcome.
+/// server has recorded its outcome. The bound only ends a run that would never get there: a
+/// loaded two-core box once took over 10 s after a restart on PostgreSQL.
 pub fn wait_for_metric(app: &TestApp, name: &str, value: i64) {
     let start = std::time::Instant::now();
     while app.metric(name) < value {
         assert!(
-            start.elapsed().as_secs() < 10,
+            start.elapsed().as_secs() < 60,
             "{name} stayed below {value}"
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
