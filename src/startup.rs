@@ -21,6 +21,11 @@ use crate::settings::Settings;
 use crate::store::{Store, StoreResult};
 use crate::telemetry::RequestSpan;
 
+/// Added to a request head's deadline. actix reckons that deadline from a clock each worker
+/// refreshes every 500 ms (later on a busy worker), so the bare timeout can fall due at once
+/// on a new connection and answer a head sent in time with a 408.
+const HEAD_DEADLINE_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Application {
     server: Server,
     port: u16,
@@ -103,7 +108,10 @@ impl Application {
                 .configure(crate::api::configure)
         })
         // A stalled head: the connection is closed after the same time (actix's default is 5 s).
-        .client_request_timeout(body_timeout)
+        .client_request_timeout(body_timeout + HEAD_DEADLINE_SLACK)
+        // Node's default, as Rocket.Chat keeps it: an idle keep-alive connection is closed
+        // after 5 s, without an answer.
+        .keep_alive(std::time::Duration::from_secs(5))
         .listen(listener)
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         match (config.server.workers, config.storage.backend) {

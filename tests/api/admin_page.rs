@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::push_delivery::{post, register, DM};
+use crate::push_delivery::DM;
 
 /// A device token long enough that its tail is not the whole of it.
 const DEVICE_TOKEN: &str = "gcm-token-of-rodriq-0123456789-SECRETPART-tail42";
@@ -87,7 +87,7 @@ impl Browser {
             }
         }
         Page {
-            resp: finish(Ok(r)),
+            resp: Resp::read(r).expect("the body"),
             set_cookies,
         }
     }
@@ -123,8 +123,8 @@ impl Browser {
 /// A device of rodriq's, and a push to it that the closed gateway makes wait: one outbox
 /// entry and one `retrying` record in the log. Returns the message id.
 fn one_retrying_push(app: &TestApp) -> String {
-    register(app, RODRIQ, "gcm", DEVICE_TOKEN, "chat.rocket.android");
-    let mid = post(app, ALICE, DM, "hello admin page");
+    app.register_token(RODRIQ, "gcm", DEVICE_TOKEN, "chat.rocket.android");
+    let mid = app.post_message(ALICE, DM, "hello admin page").id;
     let admin = app.admin();
     let start = std::time::Instant::now();
     while app.get("/api/rcpush/deliveries", auth(&admin)).json()["total"] == 0 {
@@ -136,7 +136,7 @@ fn one_retrying_push(app: &TestApp) -> String {
 
 #[test]
 fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mid = one_retrying_push(&app);
     let mut b = Browser::new(&app);
 
@@ -231,7 +231,7 @@ fn an_admin_signs_in_and_sees_the_outbox_the_log_devices_and_health() {
 
 #[test]
 fn no_session_leads_to_the_login_form() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     for path in ["/admin/push", "/admin/push?status=sent"] {
         let r = b.get(path);
@@ -258,7 +258,7 @@ fn no_session_leads_to_the_login_form() {
 
 #[test]
 fn a_wrong_password_and_an_unknown_user_fail_alike_and_are_throttled() {
-    let app = spawn_app_with(|c| c.limits.login_failures_per_user = 3);
+    let app = spawn_app_with!(|c| c.limits.login_failures_per_user = 3);
     let mut b = Browser::new(&app);
     let wrong = b.login("admin", "wrong");
     let unknown = b.login("nobody-here", "wrong");
@@ -290,7 +290,7 @@ fn a_wrong_password_and_an_unknown_user_fail_alike_and_are_throttled() {
 
 #[test]
 fn a_user_without_the_permission_gets_a_403_and_no_session() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     let r = b.login("alice", "alice-demo");
     assert_eq!(r.status, 403, "{}", r.body);
@@ -302,7 +302,7 @@ fn a_user_without_the_permission_gets_a_403_and_no_session() {
 
 #[test]
 fn forms_without_their_csrf_token_are_refused() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     b.get("/admin/login");
     let creds = [("user", "admin"), ("password", ADMIN_PASSWORD)];
@@ -346,10 +346,10 @@ fn forms_without_their_csrf_token_are_refused() {
 /// Forms and queries the page cannot read get its 400 page, never a parser's plain text.
 #[test]
 fn malformed_forms_and_queries_get_the_page_s_400() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     let csrf = b.get("/admin/login").csrf();
-    let json_body = finish(
+    let json_body = Resp::of(
         ureq::post(&format!("{}/admin/login", app.url))
             .set("Cookie", &b.cookie_header())
             .send_json(json!({"user": "admin", "password": ADMIN_PASSWORD, "csrf": csrf})),
@@ -406,7 +406,7 @@ fn hostile_strings_are_escaped_and_secrets_never_shown() {
     })
     .to_string();
     let apn_key = include_str!("../fixtures/admin-test-key.pem");
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with!(|c| {
         let s = &mut c.settings;
         s.insert("Push_enable_gateway".into(), json!(false));
         s.insert("Push_google_api_credentials".into(), json!(account));
@@ -461,7 +461,7 @@ fn an_admin_session_expires() {
     if crate::BACKEND == rcpush::config::Backend::Postgres {
         return; // the clock moves in testing mode, which is sled-only
     }
-    let app = spawn_app_with(|c| c.testing.enabled = true);
+    let app = spawn_app_with!(|c| c.testing.enabled = true);
     let mut b = Browser::new(&app);
     assert_eq!(b.login("admin", ADMIN_PASSWORD).status, 303);
     assert_eq!(b.get("/admin/push").status, 200);
@@ -489,7 +489,7 @@ fn an_admin_session_expires() {
 #[test]
 fn malformed_queries_and_forms_never_get_a_5xx() {
     use proptest::test_runner::{Config, TestRunner};
-    let app = spawn_app();
+    let app = spawn_app!();
     let mut b = Browser::new(&app);
     assert_eq!(b.login("admin", ADMIN_PASSWORD).status, 303);
     let session = b.cookies.clone();

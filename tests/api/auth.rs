@@ -9,7 +9,7 @@ const LOGIN_FAILED: &str =
 
 #[test]
 fn login_accepts_every_client_form() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let digest = "sha256-of-nothing";
     let _ = digest;
     let alice_digest = {
@@ -40,7 +40,7 @@ fn login_accepts_every_client_form() {
 
 #[test]
 fn login_fails_the_same_way_for_wrong_passwords_and_unknown_users() {
-    let app = spawn_app();
+    let app = spawn_app!();
     for body in [
         json!({"user": "alice", "password": "wrong"}),
         json!({"user": "nobody", "password": "alice-demo"}),
@@ -57,7 +57,7 @@ fn login_fails_the_same_way_for_wrong_passwords_and_unknown_users() {
 
 #[test]
 fn ten_failures_block_the_username_even_with_the_right_password() {
-    let app = spawn_app();
+    let app = spawn_app!();
     for _ in 0..10 {
         let r = app.post(
             "/api/v1/login",
@@ -79,7 +79,7 @@ fn ten_failures_block_the_username_even_with_the_right_password() {
 
 #[test]
 fn logout_invalidates_the_token() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let session = app.login("alice", "alice-demo");
     let r = app.get("/api/v1/me", auth(&session));
     assert_eq!(r.status, 200);
@@ -101,7 +101,7 @@ fn logout_invalidates_the_token() {
 
 #[test]
 fn me_describes_the_caller_without_secrets() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.get("/api/v1/me?", Some(RODRIQ));
     assert_eq!(r.status, 200);
     let j = r.json();
@@ -135,7 +135,7 @@ fn me_describes_the_caller_without_secrets() {
 
 #[test]
 fn users_create_needs_create_user_and_unique_names() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let body = json!({"email": "carol@example.com", "name": "Carol", "password": "carol-pass", "username": "carol"});
     let r = app.post("/api/v1/users.create", Some(ALICE), &body);
     assert_eq!(r.status, 400);
@@ -184,7 +184,7 @@ fn users_create_needs_create_user_and_unique_names() {
 
 #[test]
 fn unknown_routes_get_a_rocket_chat_404() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.get("/api/v1/nope", Some(RODRIQ));
     assert_eq!(
         (r.status, r.body.as_str()),
@@ -194,7 +194,7 @@ fn unknown_routes_get_a_rocket_chat_404() {
 
 #[test]
 fn api_info_gives_the_short_version_anonymously_and_the_build_info_to_admins() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let anonymous = r#"{"version":"7.10","minimumClientVersions":{"desktop":"3.9.6","mobile":"4.39.0"},"success":true}"#;
     let r = app.get("/api/info", None);
     assert_eq!((r.status, r.body.as_str()), (200, anonymous));
@@ -222,7 +222,7 @@ fn api_info_gives_the_short_version_anonymously_and_the_build_info_to_admins() {
 
 #[test]
 fn login_with_resume_returns_the_same_token_until_logout() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let (user_id, token) = app.login("alice", "alice-demo");
     let r = app.post("/api/v1/login", None, &json!({ "resume": token }));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -254,7 +254,7 @@ fn login_with_resume_returns_the_same_token_until_logout() {
 
 #[test]
 fn users_create_refuses_blocked_usernames() {
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with!(|c| {
         c.settings
             .insert("Accounts_BlockedUsernameList".into(), json!("root, Bot"));
     });
@@ -280,7 +280,7 @@ fn users_create_refuses_blocked_usernames() {
 
 #[test]
 fn users_info_include_user_rooms_lists_the_subscriptions() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.get(
         "/api/v1/users.info?username=alice&includeUserRooms=true",
         Some(ALICE),
@@ -325,7 +325,7 @@ fn users_info_include_user_rooms_lists_the_subscriptions() {
 
 #[test]
 fn me_shows_the_default_user_preferences_under_the_users_own() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.get("/api/v1/me", Some(BOB));
     assert_eq!(r.status, 200, "{}", r.body);
     let prefs = r.json()["settings"]["preferences"].clone();
@@ -406,7 +406,7 @@ fn me_lets_the_users_own_preferences_win() {
         bob["settings"] =
             json!({"preferences": {"sidebarViewMode": "condensed", "language": "de"}});
     });
-    let app = spawn_app_with(|c| c.seed.file = seed);
+    let app = spawn_app_with!(|c| c.seed.file = seed);
     let prefs = app.get("/api/v1/me", Some(BOB)).json()["settings"]["preferences"].clone();
     assert_eq!(prefs["sidebarViewMode"], "condensed");
     assert_eq!(prefs["language"], "de");

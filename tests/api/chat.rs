@@ -33,7 +33,7 @@ fn bot_attachment() -> Value {
 
 #[test]
 fn chat_post_message_stores_and_returns_attachments_without_parsing_urls() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = post(
         &app,
         BOB,
@@ -73,7 +73,7 @@ fn chat_post_message_stores_and_returns_attachments_without_parsing_urls() {
 
 #[test]
 fn chat_post_message_refuses_attachments_as_validate_message_does() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let with = |attachment: Value| {
         post(
             &app,
@@ -140,7 +140,7 @@ fn send_to_vb(app: &crate::helpers::TestApp, fields: Value) -> crate::helpers::R
 
 #[test]
 fn alias_and_avatar_need_message_impersonate() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = post(
         &app,
         BOB,
@@ -182,7 +182,7 @@ fn alias_and_avatar_need_message_impersonate() {
     );
 
     // With the permission, both are stored.
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with!(|c| {
         c.permissions
             .insert("message-impersonate".into(), vec!["user".into()]);
     });
@@ -207,7 +207,7 @@ fn alias_and_avatar_need_message_impersonate() {
 
 #[test]
 fn chat_post_message_to_at_username_uses_or_creates_the_dm() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = post(&app, BOB, json!({"channel": "@rodriq", "text": "hi"}));
     assert_eq!(r.status, 200, "{}", r.body);
     let j = r.json();
@@ -237,7 +237,7 @@ fn chat_post_message_to_at_username_uses_or_creates_the_dm() {
 
 #[test]
 fn chat_post_message_without_channel_or_room_id_is_an_invalid_channel() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = post(
         &app,
         BOB,
@@ -253,7 +253,7 @@ fn chat_post_message_without_channel_or_room_id_is_an_invalid_channel() {
 
 #[test]
 fn chat_post_message_checks_the_size_of_text_and_attachments_before_the_room() {
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with!(|c| {
         c.settings
             .insert("Message_MaxAllowedSize".into(), json!(10));
     });
@@ -280,7 +280,7 @@ fn chat_post_message_checks_the_size_of_text_and_attachments_before_the_room() {
 
 #[test]
 fn an_attachment_only_upload_is_notified_as_rocket_chat_words_it() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = post(
         &app,
         BOB,
@@ -307,7 +307,7 @@ fn bobs_message(app: &crate::helpers::TestApp, text: &str) -> String {
 
 #[test]
 fn chat_update_edits_the_text_and_what_push_get_returns() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let id = bobs_message(&app, "hello");
     let r = app.post(
         "/api/v1/chat.update",
@@ -344,7 +344,7 @@ fn chat_update_edits_the_text_and_what_push_get_returns() {
 
 #[test]
 fn chat_update_refuses_as_rocket_chat_does() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let id = bobs_message(&app, "mine");
     let update = |who, body: Value| app.post("/api/v1/chat.update", Some(who), &body);
     let r = update(
@@ -409,7 +409,7 @@ fn chat_update_refuses_as_rocket_chat_does() {
 
 #[test]
 fn chat_delete_removes_the_message_for_every_reader() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let id = bobs_message(&app, "oops");
     let delete = |who, body: Value| app.post("/api/v1/chat.delete", Some(who), &body);
     let r = delete(ALICE, json!({"roomId": VB, "msgId": id}));

@@ -33,7 +33,7 @@ fn stored(app: &TestApp, id: &str) -> Value {
 #[test]
 fn edits_racing_thread_replies_lose_nothing() {
     const EACH: usize = 12;
-    let app = spawn_app();
+    let app = spawn_app!();
     let parent = send(&app, BOB, json!({"rid": VB, "msg": "thread start"}));
     std::thread::scope(|scope| {
         let (app, parent) = (&app, parent.as_str());
@@ -80,7 +80,7 @@ fn edits_racing_thread_replies_lose_nothing() {
 #[test]
 fn concurrent_editors_and_a_deletion_leave_a_consistent_message() {
     const EACH: usize = 8;
-    let app = spawn_app();
+    let app = spawn_app!();
     let admin = app.admin();
     let admin = (admin.0.as_str(), admin.1.as_str());
     let shared = send(&app, BOB, json!({"rid": VB, "msg": "shared"}));

@@ -184,7 +184,8 @@ impl Requests {
         self.0.lock().unwrap().clone()
     }
 
-    /// Waits until `n` requests have arrived (panics after 10 s).
+    /// Waits until `n` requests have arrived. The bound (60 s) only ends a run that would
+    /// never get there: 10 s ran out on a loaded two-core box.
     pub fn wait_for(&self, n: usize) -> Vec<Received> {
         let start = Instant::now();
         loop {
@@ -193,7 +194,7 @@ impl Requests {
                 return got;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(10),
+                start.elapsed() < Duration::from_secs(60),
                 "expected {n} requests, got {}: {got:#?}",
                 got.len()
             );

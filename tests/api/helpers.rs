@@ -1,4 +1,5 @@
-//! `spawn_app`: the real server on a free port with a temporary database, and typed calls.
+//! `spawn_app!`: the real server on a free port with a temporary database of the binary's
+//! backend, reached through the shared client (`support::client`).
 
 use std::path::PathBuf;
 
@@ -11,43 +12,46 @@ pub const ADMIN_PASSWORD: &str = "admin-test-password";
 /// The demo users of `data/seed.json` and their login tokens.
 pub use crate::support::{ALICE, BOB, GINA, RODRIQ};
 
+pub use crate::support::client::{Client, Resp};
+
+/// A running server of the test, and a client of it (`Deref`: `app.get(…)`, `app.login(…)`).
 pub struct TestApp {
     pub url: String,
+    client: Client,
     data_dir: PathBuf,
     config: Config,
     server: Option<RunningServer>,
     _dir: tempfile::TempDir,
 }
 
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub content_type: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+/// `spawn_app!()`: the committed `config.toml` with the demo seed, on a free port and a
+/// temporary database of this test binary's backend (`crate::BACKEND`): a directory for sled,
+/// a new database of the test cluster for PostgreSQL.
+///
+/// Where the backend is missing (no PostgreSQL), the macro *returns from the calling test*,
+/// which passes having said so, or fails where the run requires PostgreSQL
+/// (`support::require`): a test cannot skip otherwise, and ending the process would stop
+/// every other test.
+macro_rules! spawn_app {
+    () => {
+        $crate::helpers::spawn_app_with!(|_| {})
+    };
 }
 
-impl Resp {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
+/// `spawn_app!()` with `adjust` applied to the configuration first.
+macro_rules! spawn_app_with {
+    ($adjust:expr) => {
+        match $crate::helpers::try_spawn_app_with($adjust) {
+            Some(app) => app,
+            None => return,
+        }
+    };
 }
 
-/// The committed `config.toml` with the demo seed, on a free port and a temporary database
-/// of this test binary's backend (`crate::BACKEND`): a directory for sled, a new database of
-/// the test cluster for PostgreSQL.
-pub fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {})
-}
+pub(crate) use {spawn_app, spawn_app_with};
 
-pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+/// What `spawn_app_with!` runs; `None` where the backend is missing.
+pub fn try_spawn_app_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut config = Config::load(Some(&root.join("config.toml")), Vec::new()).expect("config");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -55,7 +59,7 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.storage.path = dir.path().join("db");
     if crate::BACKEND == Backend::Postgres {
         config.storage.backend = Backend::Postgres;
-        config.storage.url = crate::support::postgres::database_or_skip().into();
+        config.storage.url = crate::support::postgres::database_or_skip()?.into();
     }
     config.seed.file = root.join("data/seed.json").display().to_string();
     config.admin.password = ADMIN_PASSWORD.into();
@@ -70,13 +74,14 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let data_dir = config.storage.path.clone();
     let server = spawn(config.clone()).expect("server starts");
-    TestApp {
+    Some(TestApp {
         url: server.url.clone(),
+        client: Client::new(&server.url),
         data_dir,
         config,
         server: Some(server),
         _dir: dir,
-    }
+    })
 }
 
 /// Tries `open` again while it fails because the database is locked: a stopped server's
@@ -96,58 +101,15 @@ fn while_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>,
     }
 }
 
-/// The answer, whatever its status (a transport error panics).
-pub fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
-    let resp = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("transport error: {e}"),
-    };
-    let headers = resp
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_string())))
-        .collect();
-    Resp {
-        status: resp.status(),
-        content_type: resp.header("content-type").unwrap_or_default().to_string(),
-        headers,
-        body: resp.into_string().expect("body"),
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
     }
 }
 
 impl TestApp {
-    pub fn get(&self, path: &str, auth: Option<(&str, &str)>) -> Resp {
-        let mut req = ureq::get(&format!("{}{path}", self.url));
-        if let Some((uid, token)) = auth {
-            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
-        }
-        finish(req.call())
-    }
-
-    pub fn post(&self, path: &str, auth: Option<(&str, &str)>, body: &Value) -> Resp {
-        let mut req = ureq::post(&format!("{}{path}", self.url));
-        if let Some((uid, token)) = auth {
-            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
-        }
-        finish(req.send_json(body.clone()))
-    }
-
-    /// Logs in and returns `(userId, authToken)`.
-    pub fn login(&self, user: &str, password: &str) -> (String, String) {
-        let r = self.post(
-            "/api/v1/login",
-            None,
-            &serde_json::json!({"user": user, "password": password}),
-        );
-        assert_eq!(r.status, 200, "login failed: {}", r.body);
-        let j = r.json();
-        (
-            j["data"]["userId"].as_str().unwrap().to_string(),
-            j["data"]["authToken"].as_str().unwrap().to_string(),
-        )
-    }
-
     pub fn admin(&self) -> (String, String) {
         self.login("admin", ADMIN_PASSWORD)
     }
@@ -165,6 +127,7 @@ impl TestApp {
         adjust(&mut self.config);
         let server = while_locked(|| spawn(self.config.clone()), "server restarts");
         self.url = server.url.clone();
+        self.client = Client::new(&server.url);
         self.server = Some(server);
     }
 
@@ -194,14 +157,6 @@ impl TestApp {
             })
             .collect()
     }
-
-    pub fn delete(&self, path: &str, auth: Option<(&str, &str)>, body: &Value) -> Resp {
-        let mut req = ureq::delete(&format!("{}{path}", self.url));
-        if let Some((uid, token)) = auth {
-            req = req.set("X-User-Id", uid).set("X-Auth-Token", token);
-        }
-        finish(req.send_json(body.clone()))
-    }
 }
 
 /// Writes the demo bundle, changed by `edit`, into `dir`; returns its path for `seed.file`.
@@ -224,6 +179,33 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The key orders of the documents the server answers with, as Rocket.Chat writes them: one
+/// list per document, shared by the tests that check it.
+pub mod key_order {
+    /// A subscription `addUserToRoom` writes (`subscriptions.getOne`); a room without a
+    /// display name has no `fname` (see `without`).
+    pub const SUBSCRIPTION: &[&str] = &[
+        "_id",
+        "open",
+        "alert",
+        "unread",
+        "userMentions",
+        "groupMentions",
+        "ts",
+        "rid",
+        "name",
+        "fname",
+        "t",
+        "u",
+        "_updatedAt",
+    ];
+
+    /// `order` less `key`.
+    pub fn without<'a>(order: &[&'a str], key: &str) -> Vec<&'a str> {
+        order.iter().copied().filter(|k| *k != key).collect()
+    }
 }
 
 /// The keys of a JSON object, in order.

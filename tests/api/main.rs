@@ -1,30 +1,7 @@
-//! Integration tests: the real server over HTTP (one test binary). `postgres.rs` runs the
-//! same modules on PostgreSQL; a module added here is added there too.
+//! Integration tests: the real server over HTTP, on sled. The modules are listed once, in
+//! `suite.rs`, which `postgres.rs` includes too.
 
-mod access_oracle;
-mod admin_page;
-mod auth;
-mod chat;
-mod concurrent_edits;
-mod fake_apns;
-mod fake_fcm;
-mod fake_gateway;
-mod first_start;
-mod helpers;
-mod import;
-mod permissions;
-mod push;
-mod push_apns;
-mod push_delivery;
-mod push_direct;
-mod python_client;
-mod room_admin;
-mod rooms;
-#[path = "../support/mod.rs"]
-mod support;
-mod system_messages;
-mod testing;
-mod testing_property;
+include!("suite.rs");
 
-/// The backend every `spawn_app` of this binary uses.
+/// The backend every `spawn_app!` of this binary uses.
 pub const BACKEND: rcpush::config::Backend = rcpush::config::Backend::Sled;

@@ -43,7 +43,7 @@ fn push_get_status(app: &TestApp, who: (&str, &str), id: &str) -> (u16, String) 
 
 #[test]
 fn permissions_list_all_lists_every_permission_with_its_roles() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.get("/api/v1/permissions.listAll", Some(BOB));
     assert_eq!(r.status, 200, "{}", r.body);
     let j = r.json();
@@ -78,7 +78,7 @@ fn permissions_list_all_lists_every_permission_with_its_roles() {
 
 #[test]
 fn permissions_update_is_admin_only_and_checks_ids_and_roles() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let body = json!({"permissions": [{"_id": "view-c-room", "roles": ["admin", "guest"]}]});
     for who in [BOB, GINA] {
         let r = app.post("/api/v1/permissions.update", Some(who), &body);
@@ -127,7 +127,7 @@ fn permissions_update_is_admin_only_and_checks_ids_and_roles() {
 
 #[test]
 fn changed_roles_apply_at_once_and_after_a_restart() {
-    let mut app = spawn_app();
+    let mut app = spawn_app!();
     let msg = quiet_message(&app);
     assert_eq!(push_get_status(&app, BOB, &msg).0, 200);
     let gina_denied = (

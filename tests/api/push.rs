@@ -14,14 +14,10 @@ const GROUP_MESSAGE: &str = "PrvMsg3kT7wZq2RbX";
 const DM_MESSAGE: &str = "DmMsg5hR8tYw3QzKa";
 const DISCUSSION_MESSAGE: &str = "DscMsg2pW9xRt4YbN";
 
-fn push_get(app: &TestApp, id: &str, who: (&str, &str)) -> Resp {
-    app.get(&format!("/api/v1/push.get?id={id}"), Some(who))
-}
-
 #[test]
 fn push_get_returns_the_documented_example_byte_for_byte() {
-    let app = spawn_app();
-    let r = push_get(&app, VB_MESSAGE, RODRIQ);
+    let app = spawn_app!();
+    let r = app.push_get(VB_MESSAGE, RODRIQ);
     assert_eq!(r.status, 200);
     assert_eq!(r.body, DOCUMENTED);
     assert_eq!(r.content_type, "application/json");
@@ -31,7 +27,7 @@ fn push_get_returns_the_documented_example_byte_for_byte() {
 
 #[test]
 fn push_get_accepts_lower_case_headers_extra_params_and_a_trailing_ampersand() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = ureq::get(&format!(
         "{}/api/v1/push.get?id={VB_MESSAGE}&foo=bar&",
         app.url
@@ -46,7 +42,7 @@ fn push_get_accepts_lower_case_headers_extra_params_and_a_trailing_ampersand() {
 
 #[test]
 fn push_get_is_401_without_valid_credentials() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let path = format!("/api/v1/push.get?id={VB_MESSAGE}");
     for who in [
         None,
@@ -66,7 +62,7 @@ fn push_get_is_401_without_valid_credentials() {
 
 #[test]
 fn push_get_rejects_bad_ids_like_check_does() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let cases = [
         (
             "",
@@ -141,13 +137,13 @@ fn push_get_reports_missing_rooms_and_senders() {
         messages.push(json!({"_id": "noSender", "rid": "iu7jtPAhvEeAS5tNq", "msg": "x", "ts": "2021-10-22T14:29:23.581Z",
             "u": {"_id": "livechatVisitor1", "username": "guest-1"}, "_updatedAt": "2021-10-22T14:29:23.581Z"}));
     });
-    let app = spawn_app_with(|c| c.seed.file = file);
-    let r = push_get(&app, "noRoom", RODRIQ);
+    let app = spawn_app_with!(|c| c.seed.file = file);
+    let r = app.push_get("noRoom", RODRIQ);
     assert_eq!(
         (r.status, r.body.as_str()),
         (400, r#"{"success":false,"error":"error-room-not-found"}"#)
     );
-    let r = push_get(&app, "noSender", RODRIQ);
+    let r = app.push_get("noSender", RODRIQ);
     assert_eq!(
         (r.status, r.body.as_str()),
         (
@@ -160,7 +156,7 @@ fn push_get_reports_missing_rooms_and_senders() {
 const NOT_ALLOWED: &str = r#"{"success":false,"error":"error-not-allowed"}"#;
 
 fn allowed(app: &TestApp, id: &str, who: (&str, &str)) -> bool {
-    let r = push_get(app, id, who);
+    let r = app.push_get(id, who);
     match r.status {
         200 => true,
         400 if r.body == NOT_ALLOWED => false,
@@ -170,7 +166,7 @@ fn allowed(app: &TestApp, id: &str, who: (&str, &str)) -> bool {
 
 #[test]
 fn push_get_access_matrix() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let admin = app.admin();
     let admin = (admin.0.as_str(), admin.1.as_str());
     // Public channel: members, non-member users and admins read it; the guest reads it as a member.
@@ -239,22 +235,22 @@ fn push_get_access_matrix() {
 
 #[test]
 fn push_get_builds_notifications_for_each_room_type() {
-    let app = spawn_app();
+    let app = spawn_app!();
     // Group with a mention and an emoji shortname; the markdown filter strips the bold.
-    let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
+    let n = app.push_get(GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
     assert_eq!(n["title"], "#core-team");
     assert_eq!(n["text"], "alice: Launch is on Friday 🚀 @rodriq");
     assert_eq!(n["userId"], ALICE.0, "userId is the sender");
     assert_eq!(n["badge"], 2, "the badge is the caller's");
     assert_eq!(n["apn"]["category"], "MESSAGE");
     // DM: the title is the sender, no prefix, no room name in the payload.
-    let n = push_get(&app, DM_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
+    let n = app.push_get(DM_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
     assert_eq!(n["title"], "alice");
     assert_eq!(n["text"], "hey 👋 did you see the plan?");
     assert_eq!(n["payload"]["type"], "d");
     assert!(n["payload"].get("name").is_none());
     // Discussion: the title is its fname.
-    let n = push_get(&app, DISCUSSION_MESSAGE, ALICE).json()["data"]["notification"].clone();
+    let n = app.push_get(DISCUSSION_MESSAGE, ALICE).json()["data"]["notification"].clone();
     assert_eq!(n["title"], "#launch-plan");
     assert_eq!(n["badge"], 0);
 
@@ -271,7 +267,7 @@ fn push_get_builds_notifications_for_each_room_type() {
         );
         assert_eq!((r.status, r.body.as_str()), (200, r#"{"success":true}"#));
     }
-    let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
+    let n = app.push_get(GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
     assert_eq!(n["text"], "Alice Example: You have a new message");
     let r = app.post(
         "/api/v1/settings/Push_show_username_room",
@@ -279,7 +275,7 @@ fn push_get_builds_notifications_for_each_room_type() {
         &json!({"value": false}),
     );
     assert_eq!(r.status, 200);
-    let n = push_get(&app, GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
+    let n = app.push_get(GROUP_MESSAGE, RODRIQ).json()["data"]["notification"].clone();
     assert_eq!(
         (n["title"].as_str(), n["payload"]["name"].as_str()),
         (Some(""), Some(""))
@@ -288,8 +284,8 @@ fn push_get_builds_notifications_for_each_room_type() {
 
 #[test]
 fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
-    let app = spawn_app();
-    let before = push_get(&app, VB_MESSAGE, RODRIQ).json()["data"]["notification"]["badge"].clone();
+    let app = spawn_app!();
+    let before = app.push_get(VB_MESSAGE, RODRIQ).json()["data"]["notification"]["badge"].clone();
     assert_eq!(before, 2);
     let r = app.post(
         "/api/v1/chat.sendMessage",
@@ -299,7 +295,7 @@ fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
     assert_eq!(r.status, 200, "{}", r.body);
     let sent = r.json()["message"].clone();
     assert!(sent.get("evil").is_none(), "unknown fields are not stored");
-    let r = push_get(&app, "clientChosenId01", RODRIQ);
+    let r = app.push_get("clientChosenId01", RODRIQ);
     assert_eq!(r.status, 200, "{}", r.body);
     let j = r.json();
     assert_eq!(
@@ -332,7 +328,7 @@ fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
         "a DM message raises the receiver's unread count"
     );
     // The sender's own badge is untouched.
-    let n = push_get(&app, "clientChosenId01", ALICE).json()["data"]["notification"].clone();
+    let n = app.push_get("clientChosenId01", ALICE).json()["data"]["notification"].clone();
     assert_eq!(n["badge"], 0);
     // Reading the DM lowers it again.
     let r = app.post(
@@ -341,15 +337,15 @@ fn posted_messages_come_back_from_push_get_and_raise_the_badge() {
         &json!({"rid": "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy"}),
     );
     assert_eq!(r.body, r#"{"success":true}"#);
-    let n = push_get(&app, "clientChosenId01", RODRIQ).json()["data"]["notification"].clone();
+    let n = app.push_get("clientChosenId01", RODRIQ).json()["data"]["notification"].clone();
     assert_eq!(n["badge"], 1);
 }
 
 #[test]
 fn raw_tokens_and_passwords_never_reach_the_database() {
-    let mut app = spawn_app();
+    let mut app = spawn_app!();
     let (_, token) = app.login("alice", "alice-demo");
-    assert_eq!(push_get(&app, VB_MESSAGE, RODRIQ).status, 200);
+    assert_eq!(app.push_get(VB_MESSAGE, RODRIQ).status, 200);
     let created = app.post(
         "/api/v1/users.create",
         auth(&app.admin()),
@@ -387,7 +383,7 @@ fn raw_tokens_and_passwords_never_reach_the_database() {
 /// returns it: the expected ASTs are @rocket.chat/message-parser 0.32.0's (clients.md §1).
 #[test]
 fn posted_messages_carry_the_official_parsers_md() {
-    let app = spawn_app();
+    let app = spawn_app!();
     for (text, md) in [
         (
             "hello **bold** world",
@@ -409,7 +405,7 @@ fn posted_messages_carry_the_official_parsers_md() {
         );
         assert_eq!(r.status, 200, "{}", r.body);
         let id = r.json()["message"]["_id"].as_str().unwrap().to_string();
-        let got = push_get(&app, &id, RODRIQ).json()["data"]["message"]["md"].to_string();
+        let got = app.push_get(&id, RODRIQ).json()["data"]["message"]["md"].to_string();
         assert_eq!(got, md, "{text:?}");
     }
     // An empty message has no md, as the parser throws on it.
@@ -420,7 +416,7 @@ fn posted_messages_carry_the_official_parsers_md() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
-        push_get(&app, "emptyMessage01", RODRIQ).json()["data"]["message"]
+        app.push_get("emptyMessage01", RODRIQ).json()["data"]["message"]
             .get("md")
             .is_none()
     );
@@ -453,7 +449,7 @@ fn write_number(s: &str, prefix: &str) -> usize {
 fn push_get_never_answers_from_before_an_acknowledged_write() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     const WRITES: usize = 40;
-    let app = spawn_app();
+    let app = spawn_app!();
     let admin = app.admin();
     let (renamed, edited, stop) = (
         AtomicUsize::new(0),
@@ -470,7 +466,7 @@ fn push_get_never_answers_from_before_an_acknowledged_write() {
                         renamed.load(Ordering::SeqCst),
                         edited.load(Ordering::SeqCst),
                     );
-                    let r = push_get(app, VB_MESSAGE, who);
+                    let r = app.push_get(VB_MESSAGE, who);
                     assert_eq!(r.status, 200, "{}", r.body);
                     let n = &r.json()["data"]["notification"];
                     let title = write_number(n["title"].as_str().unwrap(), "#r");
@@ -504,7 +500,7 @@ fn push_get_never_answers_from_before_an_acknowledged_write() {
         }
         stop.store(true, Ordering::SeqCst);
     });
-    let n = &push_get(&app, VB_MESSAGE, ALICE).json()["data"]["notification"];
+    let n = &app.push_get(VB_MESSAGE, ALICE).json()["data"]["notification"];
     assert_eq!(
         (&n["title"], &n["text"]),
         (
@@ -519,8 +515,8 @@ fn push_get_never_answers_from_before_an_acknowledged_write() {
 /// reader still gets their own badge.
 #[test]
 fn push_get_answers_from_the_current_message_room_and_settings_after_each_change() {
-    let app = spawn_app();
-    let notification = |who| push_get(&app, VB_MESSAGE, who).json()["data"]["notification"].clone();
+    let app = spawn_app!();
+    let notification = |who| app.push_get(VB_MESSAGE, who).json()["data"]["notification"].clone();
     let first = notification(RODRIQ);
     assert_eq!(
         (&first["title"], &first["text"]),
@@ -567,7 +563,7 @@ fn push_get_answers_from_the_current_message_room_and_settings_after_each_change
         &json!({"roomId": "iu7jtPAhvEeAS5tNq", "msgId": VB_MESSAGE}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = push_get(&app, VB_MESSAGE, ALICE);
+    let r = app.push_get(VB_MESSAGE, ALICE);
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"], "error-message-not-found");
 }

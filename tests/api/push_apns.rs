@@ -4,13 +4,14 @@
 
 use std::collections::HashSet;
 
+use rcpush::config::Config;
 use serde_json::{json, Value};
 
 use crate::fake_apns::{self, refusal, FakeApns};
 use crate::fake_gateway::{Received, Reply};
 use crate::helpers::*;
 use crate::push_delivery::{
-    measure_throughput, metric, post, register, wait_for_metric, DM, DM_NOT_ID,
+    measure_throughput, wait_for_metric, DM, DM_NOT_ID,
 };
 use crate::push_direct::{
     delivered_on_the_third_attempt, direct_mode, pending_retries_survive_a_restart, set_setting,
@@ -27,14 +28,14 @@ enum Auth {
     Certificate,
 }
 
-/// The demo server in direct mode, sending to `apns`.
-fn app_with_apns(apns: &FakeApns, auth: Auth) -> TestApp {
-    app_with_apns_at(apns.url.clone(), auth)
+/// The demo server in direct mode, sending to `apns` (for `spawn_app_with!`).
+fn apns_direct(apns: &FakeApns, auth: Auth) -> impl FnOnce(&mut Config) {
+    apns_direct_at(apns.url.clone(), auth)
 }
 
 /// The demo server in direct mode, sending to APNs at `url` with `auth`.
-fn app_with_apns_at(url: String, auth: Auth) -> TestApp {
-    spawn_app_with(move |c| {
+fn apns_direct_at(url: String, auth: Auth) -> impl FnOnce(&mut Config) {
+    move |c| {
         let mut set = |id: &str, value: &str| c.settings.insert(id.into(), json!(value));
         match auth {
             Auth::Token => {
@@ -50,7 +51,7 @@ fn app_with_apns_at(url: String, auth: Auth) -> TestApp {
         }
         direct_mode(c);
         c.push.apns_url = url;
-    })
+    }
 }
 
 /// The provider token's claims, checked with the test key's public half.
@@ -77,9 +78,9 @@ fn now_s() -> i64 {
 #[test]
 fn message_pushes_reach_apns_as_rocket_chat_sends_them_with_one_provider_token() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Token);
-    register(&app, RODRIQ, "apn", TOKEN, APP);
-    let mid = post(&app, ALICE, DM, "hello :wave:");
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Token));
+    app.register_token(RODRIQ, "apn", TOKEN, APP);
+    let mid = app.post_message(ALICE, DM, "hello :wave:").id;
     let sent = apns.sends.wait_for(1);
     let ejson = format!(
         r#"{{"host":"http://localhost:3000/","messageId":"{mid}","notificationType":"message","rid":"{DM}","sender":{{"_id":"A7dm3kQzR9xYpW2bn","username":"alice","name":"Alice Example"}},"senderName":"alice","type":"d"}}"#
@@ -116,27 +117,25 @@ fn message_pushes_reach_apns_as_rocket_chat_sends_them_with_one_provider_token()
     assert_eq!(jwt.claims.as_object().unwrap().len(), 2, "{:?}", jwt.claims);
 
     // More pushes, the same token and connection.
-    post(&app, ALICE, DM, "again");
-    post(&app, ALICE, DM, "and again");
+    app.post_message(ALICE, DM, "again");
+    app.post_message(ALICE, DM, "and again");
     let sent = apns.sends.wait_for(3);
     apns.sends.settles_at(3);
     let first = sent[0].header("authorization");
     assert!(sent.iter().all(|r| r.header("authorization") == first));
     wait_for_metric(&app, "rcpush_pushes_sent_total", 3);
     assert_eq!(
-        metric(
-            &app,
-            r#"rcpush_push_attempts_total{transport="apns",status="sent"}"#
+        app.metric(r#"rcpush_push_attempts_total{transport="apns",status="sent"}"#
         ),
         3
     );
 
     // Apple finds the token expired: that push is dropped, the next one signs a new token.
     apns.answer_with([refusal(403, "ExpiredProviderToken")]);
-    post(&app, ALICE, DM, "expired");
+    app.post_message(ALICE, DM, "expired");
     apns.sends.wait_for(4);
     wait_for_metric(&app, "rcpush_pushes_dropped_total", 1);
-    post(&app, ALICE, DM, "renewed");
+    app.post_message(ALICE, DM, "renewed");
     let sent = apns.sends.wait_for(5);
     assert_eq!(sent[3].header("authorization"), first);
     assert_ne!(sent[4].header("authorization"), first);
@@ -159,8 +158,8 @@ fn message_pushes_reach_apns_as_rocket_chat_sends_them_with_one_provider_token()
 #[test]
 fn apns_5xx_and_429_are_retried_through_the_outbox_and_only_a_dead_token_is_pruned() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Token);
-    register(&app, RODRIQ, "apn", TOKEN, APP);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Token));
+    app.register_token(RODRIQ, "apn", TOKEN, APP);
     apns.answer_with([
         refusal(503, "ServiceUnavailable"),
         refusal(429, "TooManyRequests").with_header("Retry-After", "1"),
@@ -169,44 +168,44 @@ fn apns_5xx_and_429_are_retried_through_the_outbox_and_only_a_dead_token_is_prun
 
     // Four 500s spend the three retries: dropped, the token kept.
     apns.answer_with((0..4).map(|_| refusal(500, "InternalServerError")));
-    post(&app, ALICE, DM, "never delivered");
+    app.post_message(ALICE, DM, "never delivered");
     apns.sends.wait_for(7);
     apns.sends.settles_at(7);
     wait_for_metric(&app, "rcpush_pushes_dropped_total", 1);
     assert!(still_registered(&app, TOKEN));
 
     // 400 BadDeviceToken and 410 Unregistered prune after one request each.
-    register(&app, RODRIQ, "apn", TOKEN, APP);
-    register(&app, RODRIQ, "apn", "0badc0de", APP);
+    app.register_token(RODRIQ, "apn", TOKEN, APP);
+    app.register_token(RODRIQ, "apn", "0badc0de", APP);
     apns.answer_with([refusal(400, "BadDeviceToken"), refusal(410, "Unregistered")]);
-    post(&app, ALICE, DM, "to dead devices");
+    app.post_message(ALICE, DM, "to dead devices");
     apns.sends.wait_for(9);
     wait_for_metric(&app, "rcpush_push_tokens_pruned_total", 2);
     apns.sends.settles_at(9);
     assert!(!still_registered(&app, TOKEN));
     assert!(!still_registered(&app, "0badc0de"));
-    assert_eq!(metric(&app, "rcpush_push_outbox_length"), 0);
+    assert_eq!(app.metric("rcpush_push_outbox_length"), 0);
 }
 
 #[test]
 fn apns_configuration_errors_keep_every_token_and_are_logged() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Token);
-    register(&app, RODRIQ, "apn", TOKEN, APP);
-    register(&app, RODRIQ, "apn", "0badc0de", APP);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Token));
+    app.register_token(RODRIQ, "apn", TOKEN, APP);
+    app.register_token(RODRIQ, "apn", "0badc0de", APP);
     apns.answer_with([
         refusal(403, "InvalidProviderToken"),
         refusal(400, "BadTopic"),
     ]);
-    post(&app, ALICE, DM, "refused");
+    app.post_message(ALICE, DM, "refused");
     apns.sends.wait_for(2);
     wait_for_metric(&app, "rcpush_pushes_dropped_total", 2);
     apns.sends.settles_at(2);
-    assert_eq!(metric(&app, "rcpush_pushes_retried_total"), 0);
+    assert_eq!(app.metric("rcpush_pushes_retried_total"), 0);
 
     // A key id without a team id sends nothing.
     set_setting(&app, "Push_apn_team_id", json!(""));
-    post(&app, ALICE, DM, "half configured");
+    app.post_message(ALICE, DM, "half configured");
     wait_for_metric(&app, "rcpush_pushes_dropped_total", 4);
     apns.sends.settles_at(2);
     assert!(still_registered(&app, TOKEN));
@@ -242,8 +241,8 @@ fn apns_configuration_errors_keep_every_token_and_are_logged() {
 #[test]
 fn certificate_credentials_with_an_encrypted_key_are_used_and_a_wrong_passphrase_sends_nothing() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Certificate);
-    register(&app, RODRIQ, "apn", TOKEN, APP);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Certificate));
+    app.register_token(RODRIQ, "apn", TOKEN, APP);
     let r = app.post("/api/v1/push.test", Some(RODRIQ), &json!({}));
     assert_eq!(r.body, r#"{"tokensCount":1,"success":true}"#);
     let sent = apns.sends.wait_for(1);
@@ -257,7 +256,7 @@ fn certificate_credentials_with_an_encrypted_key_are_used_and_a_wrong_passphrase
     wait_for_metric(&app, "rcpush_pushes_sent_total", 1);
 
     set_setting(&app, "Push_apn_passphrase", json!("not the passphrase"));
-    post(&app, ALICE, DM, "wrong passphrase");
+    app.post_message(ALICE, DM, "wrong passphrase");
     wait_for_metric(&app, "rcpush_pushes_dropped_total", 1);
     apns.sends.settles_at(1);
     assert!(still_registered(&app, TOKEN));
@@ -277,8 +276,8 @@ fn certificate_credentials_with_an_encrypted_key_are_used_and_a_wrong_passphrase
 #[test]
 fn pending_apns_retries_survive_a_restart() {
     let apns = FakeApns::start();
-    let mut app = app_with_apns(&apns, Auth::Token);
-    register(&app, RODRIQ, "apn", TOKEN, APP);
+    let mut app = spawn_app_with!(apns_direct(&apns, Auth::Token));
+    app.register_token(RODRIQ, "apn", TOKEN, APP);
     apns.answer_with((0..3).map(|_| Reply::status(503)));
     pending_retries_survive_a_restart(&mut app, &apns.sends);
 }
@@ -290,9 +289,9 @@ fn an_unreachable_apns_host_is_named_in_the_delivery_log() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let app = app_with_apns_at(format!("http://127.0.0.1:{port}"), Auth::Token);
-    register(&app, RODRIQ, "apn", TOKEN, APP);
-    post(&app, ALICE, DM, "into the void");
+    let app = spawn_app_with!(apns_direct_at(format!("http://127.0.0.1:{port}"), Auth::Token));
+    app.register_token(RODRIQ, "apn", TOKEN, APP);
+    app.post_message(ALICE, DM, "into the void");
     wait_for_metric(&app, "rcpush_pushes_dropped_total", 1);
     let admin = app.admin();
     let log = app.get("/api/rcpush/deliveries", auth(&admin));
@@ -314,8 +313,8 @@ fn an_unreachable_apns_host_is_named_in_the_delivery_log() {
 #[ignore]
 fn apns_delivery_throughput() {
     let apns = FakeApns::start();
-    let app = app_with_apns(&apns, Auth::Token);
+    let app = spawn_app_with!(apns_direct(&apns, Auth::Token));
     measure_throughput(&app, "APNs", 2000, |i| {
-        register(&app, RODRIQ, "apn", &format!("{i:064x}"), APP);
+        app.register_token(RODRIQ, "apn", &format!("{i:064x}"), APP);
     });
 }

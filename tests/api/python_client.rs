@@ -5,7 +5,7 @@ use crate::helpers::*;
 
 #[test]
 fn python_rocketchat_api_client_works_against_rcpush() {
-    let app = spawn_app();
+    let app = spawn_app!();
     crate::support::run_python(
         "client_check.py",
         &[

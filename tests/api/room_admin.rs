@@ -27,19 +27,9 @@ fn bobs_channel(app: &TestApp, name: &str) -> String {
     r.json()["channel"]["_id"].as_str().unwrap().to_string()
 }
 
-fn metric(app: &TestApp, name: &str) -> i64 {
-    let r = app.get("/metrics", None);
-    r.body
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing:\n{}", r.body))
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn channels_info_and_groups_info_return_the_room_as_stored() {
-    let app = spawn_app();
+    let app = spawn_app!();
     for query in [format!("roomId={VB}"), "roomName=vb".to_string()] {
         // Any logged-in user, a guest too, sees a public channel's info.
         for who in [BOB, GINA] {
@@ -79,7 +69,7 @@ fn channels_info_and_groups_info_return_the_room_as_stored() {
 
 #[test]
 fn channels_delete_drops_messages_subscriptions_and_pending_pushes() {
-    let app = spawn_app_with(|c| c.metrics.enabled = true);
+    let app = spawn_app_with!(|c| c.metrics.enabled = true);
     let rid = bobs_channel(&app, "doomed");
     let r = app.post(
         "/api/v1/push.token",
@@ -94,7 +84,7 @@ fn channels_delete_drops_messages_subscriptions_and_pending_pushes() {
     );
     let msg = r.json()["message"]["_id"].as_str().unwrap().to_string();
     // The gateway is closed: the push waits in the outbox for its retry.
-    assert_eq!(metric(&app, "rcpush_push_outbox_length"), 1);
+    assert_eq!(app.metric("rcpush_push_outbox_length"), 1);
 
     // Only those who may: alice is a member, not an owner.
     let r = app.post(
@@ -116,7 +106,7 @@ fn channels_delete_drops_messages_subscriptions_and_pending_pushes() {
     );
     assert_eq!((r.status, r.body.as_str()), (200, r#"{"success":true}"#));
 
-    assert_eq!(metric(&app, "rcpush_push_outbox_length"), 0);
+    assert_eq!(app.metric("rcpush_push_outbox_length"), 0);
     let r = app.get(&format!("/api/v1/chat.getMessage?msgId={msg}"), Some(BOB));
     assert_eq!((r.status, r.body.as_str()), (400, r#"{"success":false}"#));
     let r = app.get(&format!("/api/v1/push.get?id={msg}"), Some(ALICE));
@@ -142,7 +132,7 @@ fn channels_delete_drops_messages_subscriptions_and_pending_pushes() {
 
 #[test]
 fn groups_delete_needs_membership_and_delete_p() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.post(
         "/api/v1/groups.delete",
         Some(BOB),
@@ -179,7 +169,7 @@ fn groups_delete_needs_membership_and_delete_p() {
 
 #[test]
 fn channels_rename_renames_the_room_and_its_subscriptions() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let rid = bobs_channel(&app, "old-name");
     let rename = |who, body: Value| app.post("/api/v1/channels.rename", Some(who), &body);
     let r = rename(BOB, json!({"roomId": rid}));

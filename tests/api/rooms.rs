@@ -6,7 +6,7 @@ use crate::helpers::*;
 
 #[test]
 fn channels_and_groups_are_created_with_their_owner_and_members() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.post(
         "/api/v1/channels.create",
         Some(ALICE),
@@ -87,7 +87,7 @@ fn channels_and_groups_are_created_with_their_owner_and_members() {
 
 #[test]
 fn direct_messages_use_the_sorted_user_ids_as_room_id() {
-    let app = spawn_app();
+    let app = spawn_app!();
     for path in ["/api/v1/im.create", "/api/v1/dm.create"] {
         let r = app.post(path, Some(BOB), &json!({"username": "alice"}));
         assert_eq!(r.status, 200, "{}", r.body);
@@ -109,7 +109,7 @@ fn direct_messages_use_the_sorted_user_ids_as_room_id() {
 
 #[test]
 fn messages_are_checked_and_stored_in_rocket_chat_order() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.post(
         "/api/v1/chat.postMessage",
         Some(BOB),
@@ -208,7 +208,7 @@ fn messages_are_checked_and_stored_in_rocket_chat_order() {
 
 #[test]
 fn subscriptions_list_the_callers_rooms() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.get("/api/v1/subscriptions.get", Some(RODRIQ));
     let j = r.json();
     assert_eq!(j["update"].as_array().unwrap().len(), 3);
@@ -233,7 +233,7 @@ fn subscriptions_list_the_callers_rooms() {
 
 #[test]
 fn settings_are_admin_only_and_typed() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let admin = app.admin();
     let r = app.get("/api/v1/settings/uniqueID", auth(&admin));
     assert_eq!(
@@ -264,7 +264,7 @@ fn settings_are_admin_only_and_typed() {
 
 #[test]
 fn subscriptions_get_one_and_read_validate_their_parameters() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let r = app.get("/api/v1/subscriptions.getOne", Some(ALICE));
     assert_eq!(
         (r.status, r.body.as_str()),
@@ -304,7 +304,7 @@ fn subscriptions_get_one_and_read_validate_their_parameters() {
 
 #[test]
 fn im_create_can_exclude_the_caller_and_names_group_dms_as_rocket_chat_does() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let admin = app.admin();
     let r = app.post(
         "/api/v1/im.create",
@@ -391,7 +391,7 @@ fn stored_message(app: &TestApp, id: &str) -> serde_json::Value {
 
 #[test]
 fn a_thread_reply_that_mentions_a_member_leaves_the_thread_unread_for_them() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let vb = VB;
     let thread = send_message(&app, BOB, json!({"rid": vb, "msg": "Starting a Thread"}));
     let reply = |text: &str| {
@@ -440,7 +440,7 @@ fn a_thread_reply_that_mentions_a_member_leaves_the_thread_unread_for_them() {
 
 #[test]
 fn thread_replies_update_the_parent_and_tell_its_followers() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let vb = VB;
     let send = |who, body| send_message(&app, who, body);
     let sub = |who| vb_subscription(&app, who);

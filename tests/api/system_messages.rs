@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{auth, keys, spawn_app_with, TestApp, ALICE, BOB, RODRIQ};
+use crate::helpers::{auth, key_order, keys, spawn_app_with, TestApp, ALICE, BOB, RODRIQ};
 
 const CORE_TEAM: &str = "PrvGrp8sKq3mZ7wTx";
 
@@ -59,7 +59,7 @@ fn assert_last(room: &Value, t: &str, msg: &str, by: &Value) -> Value {
 
 #[test]
 fn membership_changes_write_system_messages_without_unread_or_push() {
-    let app = spawn_app_with(|c| c.metrics.enabled = true);
+    let app = spawn_app_with!(|c| c.metrics.enabled = true);
     let r = app.post(
         "/api/v1/push.token",
         Some(RODRIQ),
@@ -94,24 +94,7 @@ fn membership_changes_write_system_messages_without_unread_or_push() {
         Some(BOB),
     );
     let sub = r.json()["subscription"].clone();
-    assert_eq!(
-        keys(&sub),
-        [
-            "_id",
-            "open",
-            "alert",
-            "unread",
-            "userMentions",
-            "groupMentions",
-            "ts",
-            "rid",
-            "name",
-            "fname",
-            "t",
-            "u",
-            "_updatedAt"
-        ]
-    );
+    assert_eq!(keys(&sub), key_order::SUBSCRIPTION);
     assert_eq!(
         (
             &sub["open"],
@@ -158,7 +141,7 @@ fn membership_changes_write_system_messages_without_unread_or_push() {
 
 #[test]
 fn renames_and_new_users_write_r_and_uj() {
-    let app = spawn_app_with(|_| {});
+    let app = spawn_app_with!(|_| {});
     let r = app.post(
         "/api/v1/channels.create",
         Some(BOB),

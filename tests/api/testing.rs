@@ -2,7 +2,7 @@
 //! the 404 of its endpoints outside it. Testing mode is sled-only (`Config::validate`
 //! refuses it on PostgreSQL), so its tests return early on the PostgreSQL run.
 
-use rcpush::config::Backend;
+use rcpush::config::{Backend, Config};
 use serde_json::{json, Value};
 
 use crate::fake_gateway::FakeGateway;
@@ -11,23 +11,14 @@ use crate::helpers::*;
 const DM: &str = "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy";
 const VB: &str = "iu7jtPAhvEeAS5tNq";
 
-/// The demo server in testing mode, its gateway `gw` (which must hear nothing).
-fn testing_app(gw: &FakeGateway) -> TestApp {
+/// The demo server in testing mode, its gateway `gw` (which must hear nothing), for
+/// `spawn_app_with!`.
+fn testing_mode(gw: &FakeGateway) -> impl FnOnce(&mut Config) {
     let url = gw.url.clone();
-    spawn_app_with(move |c| {
+    move |c| {
         c.testing.enabled = true;
         c.settings.insert("Push_gateway".into(), json!(url));
-    })
-}
-
-fn post(app: &TestApp, who: (&str, &str), rid: &str, text: &str) -> Value {
-    let r = app.post(
-        "/api/v1/chat.postMessage",
-        Some(who),
-        &json!({"roomId": rid, "text": text}),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["message"].clone()
+    }
 }
 
 fn captured(app: &TestApp) -> Vec<Value> {
@@ -40,7 +31,7 @@ fn captured(app: &TestApp) -> Vec<Value> {
 
 #[test]
 fn testing_endpoints_answer_rocket_chats_404_outside_testing_mode() {
-    let app = spawn_app();
+    let app = spawn_app!();
     let not_found = r#"{"success":false,"error":"Resource not found"}"#;
     for r in [
         app.get("/api/rcpush/testing/pushes", None),
@@ -54,7 +45,7 @@ fn testing_endpoints_answer_rocket_chats_404_outside_testing_mode() {
             &json!({"advance_ms": -1}),
         ),
         app.post("/api/rcpush/testing/clock", None, &json!([1, 2])),
-        finish(
+        Resp::of(
             ureq::post(&format!("{}/api/rcpush/testing/clock", app.url))
                 .set("Content-Type", "application/json")
                 .send_string("{not json"),
@@ -70,7 +61,7 @@ fn pushes_are_captured_in_order_with_their_exact_body_and_never_sent() {
         return; // testing mode is sled-only
     }
     let gw = FakeGateway::start();
-    let app = testing_app(&gw);
+    let app = spawn_app_with!(testing_mode(&gw));
     for (kind, value, app_name) in [
         ("gcm", "gcm-rodriq", "chat.rocket.android"),
         ("apn", "apn-rodriq", "chat.rocket.ios"),
@@ -81,11 +72,11 @@ fn pushes_are_captured_in_order_with_their_exact_body_and_never_sent() {
     }
     assert!(captured(&app).is_empty());
 
-    let first = post(&app, ALICE, DM, "one");
+    let first = app.post_message(ALICE, DM, "one").message;
     // Available as soon as the post is answered: no waiting.
     let pushes = captured(&app);
     assert_eq!(pushes.len(), 2);
-    let second = post(&app, ALICE, DM, "two");
+    let second = app.post_message(ALICE, DM, "two").message;
     let pushes = captured(&app);
     assert_eq!(pushes.len(), 4);
     let summary: Vec<(String, String, String, String, i64)> = pushes
@@ -134,7 +125,7 @@ fn the_clock_sets_message_times_and_moves_only_forward() {
         return; // testing mode is sled-only
     }
     let gw = FakeGateway::start();
-    let app = testing_app(&gw);
+    let app = spawn_app_with!(testing_mode(&gw));
     let r = app.post(
         "/api/rcpush/testing/clock",
         None,
@@ -146,7 +137,7 @@ fn the_clock_sets_message_times_and_moves_only_forward() {
         "{}",
         r.body
     );
-    let m = post(&app, ALICE, VB, "in 2030");
+    let m = app.post_message(ALICE, VB, "in 2030").message;
     let ts = m["ts"].as_str().unwrap();
     assert!(ts.starts_with("2030-01-02T03:04:"), "{ts}");
 
@@ -156,7 +147,7 @@ fn the_clock_sets_message_times_and_moves_only_forward() {
         &json!({"advance_ms": 86_400_000}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let m = post(&app, ALICE, VB, "a day later");
+    let m = app.post_message(ALICE, VB, "a day later").message;
     assert!(
         m["ts"].as_str().unwrap().starts_with("2030-01-03T03:04:"),
         "{m}"
@@ -191,7 +182,7 @@ fn reset_returns_to_the_start_up_state() {
         return; // testing mode is sled-only
     }
     let gw = FakeGateway::start();
-    let app = testing_app(&gw);
+    let app = spawn_app_with!(testing_mode(&gw));
     let unread = |app: &TestApp| {
         let r = app.get(
             &format!("/api/v1/subscriptions.getOne?roomId={DM}"),
@@ -204,7 +195,7 @@ fn reset_returns_to_the_start_up_state() {
     let setting = app.get("/api/v1/settings/Push_show_message", auth(&first_admin));
     let body = json!({"type": "gcm", "value": "gcm-rodriq", "appName": "chat.rocket.android"});
     app.post("/api/v1/push.token", Some(RODRIQ), &body);
-    let m = post(&app, ALICE, DM, "soon gone");
+    let m = app.post_message(ALICE, DM, "soon gone").message;
     let admin = app.admin();
     let r = app.post(
         "/api/v1/settings/Push_show_message",
@@ -234,10 +225,10 @@ fn reset_returns_to_the_start_up_state() {
     let r = app.get("/api/v1/settings/Push_show_message", auth(&app.admin()));
     assert_eq!(r.body, setting.body);
     // The device registered after start-up is gone too: a post pushes nothing.
-    post(&app, ALICE, DM, "after the reset");
+    app.post_message(ALICE, DM, "after the reset");
     assert!(captured(&app).is_empty());
     // The clock is the wall clock's again.
-    let m = post(&app, ALICE, VB, "now");
+    let m = app.post_message(ALICE, VB, "now").message;
     let year: i32 = m["ts"].as_str().unwrap()[..4].parse().unwrap();
     assert!(year < 2900, "{m}");
 }
@@ -281,12 +272,12 @@ fn a_seeded_run_answers_byte_for_byte_the_same_and_again_after_a_reset() {
         return; // testing mode is sled-only
     }
     let seeded = |seed| {
-        spawn_app_with(move |c| {
+        move |c: &mut Config| {
             c.testing.enabled = true;
             c.testing.seed = Some(seed);
-        })
+        }
     };
-    let (a, b) = (seeded(42), seeded(42));
+    let (a, b) = (spawn_app_with!(seeded(42)), spawn_app_with!(seeded(42)));
     let first = session(&a);
     assert_eq!(first, session(&b));
     assert!(first[0].contains(r#""authToken":"#), "{}", first[0]);
@@ -304,7 +295,7 @@ fn a_seeded_run_answers_byte_for_byte_the_same_and_again_after_a_reset() {
     let r = a.post("/api/rcpush/testing/reset", None, &json!({}));
     assert_eq!(r.status, 200);
     assert_eq!(session(&a), first);
-    assert_ne!(session(&seeded(43)), first);
+    assert_ne!(session(&spawn_app_with!(seeded(43))), first);
 }
 
 #[test]
@@ -312,7 +303,7 @@ fn push_test_s_rate_limit_follows_the_server_clock_and_a_reset_forgets_it() {
     if crate::BACKEND == Backend::Postgres {
         return; // testing mode is sled-only
     }
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with!(|c| {
         c.testing.enabled = true;
         c.testing.seed = Some(1);
     });

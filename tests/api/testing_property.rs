@@ -13,7 +13,7 @@ use rcpush::config::{Backend, Config};
 use rcpush::testing::TestServer;
 use serde_json::{json, Value};
 
-use crate::helpers::{ALICE, BOB, GINA, RODRIQ};
+use crate::helpers::{Client, ALICE, BOB, GINA, RODRIQ};
 
 const USERS: [(&str, &str); 4] = [RODRIQ, ALICE, BOB, GINA];
 const VB: &str = "iu7jtPAhvEeAS5tNq";
@@ -63,18 +63,11 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn call(server: &TestServer, who: (&str, &str), method: &str, path: &str, body: Value) -> Value {
-    let url = format!("{}/api/v1/{path}", server.url());
-    let request = ureq::request(method, &url)
-        .set("X-User-Id", who.0)
-        .set("X-Auth-Token", who.1);
-    let response = match method {
-        "GET" => request.call(),
-        _ => request.send_json(body),
-    };
-    match response {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().expect("a JSON answer"),
-        Err(e) => panic!("{method} {path}: {e}"),
-    }
+    let body = (method != "GET").then_some(&body);
+    Client::new(server.url())
+        .call(method, &format!("/api/v1/{path}"), Some(who), body)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
 }
 
 /// The sum of `unread` over the user's subscriptions (none is archived here).

@@ -19,8 +19,10 @@ Prints `hypothesis: N passed, 0 failed` and the examples per second; exits 1 on 
 (Hypothesis prints the shrunk sequence of operations).
 """
 
+import ctypes
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +44,11 @@ DM = "A7dm3kQzR9xYpW2bnd26x6zSkaPSe5gCyy"
 ROOMS = [VB, CORE_TEAM, DM]
 
 
+def die_with_parent():
+    """In the child: SIGKILL when this script ends, however it ends (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def start_rcpush():
     """The binary in testing mode; returns the process and its base URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RCPUSH_")}
@@ -52,6 +59,7 @@ def start_rcpush():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=die_with_parent,
     )
     for line in proc.stderr:
         found = re.search(r"rcpush listening.* port=(\d+)", line)

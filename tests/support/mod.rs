@@ -1,15 +1,22 @@
 //! Running the `rcpush` binary in tests: a command with a free port and a private database,
 //! and a server handle that never outlives its test. `tests/system` uses it all, `tests/api`
-//! the demo users.
+//! the demo users. `require` decides what a test does where PostgreSQL, Chromium or Python is
+//! missing.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod postgres;
+pub mod require;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
+
+use client::Client;
+use require::{available, Component};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rcpush");
 pub const ADMIN_PASSWORD: &str = "cli-test-admin";
@@ -79,6 +86,41 @@ pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Spawns `cmd` (taking it: `cmd` is left as an empty command) so that the child dies with the
+/// test process, however that ends (a panic, an abort, `process::exit`, a kill), even where no
+/// `Drop` runs: the kernel sends it SIGKILL (`PR_SET_PDEATHSIG`). That signal follows the
+/// *thread* that forked, and a test may start a server on a scoped thread and keep it, so one
+/// spawner thread that lives as long as the process forks every child.
+pub fn spawn_owned(cmd: &mut Command) -> std::io::Result<Child> {
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("child-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("the spawner thread starts");
+        tx
+    });
+    let mut owned = std::mem::replace(cmd, Command::new(""));
+    // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal.
+    unsafe {
+        owned.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let (reply, child) = mpsc::channel();
+    spawner
+        .send((owned, reply))
+        .expect("the spawner thread runs");
+    child.recv().expect("the spawner thread answers")
+}
+
 /// A running server and the port it reported.
 pub struct Server {
     pub child: Child,
@@ -99,11 +141,8 @@ impl Drop for Server {
 
 impl Server {
     pub fn start(cmd: &mut Command) -> Server {
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rcpush");
+        let mut child =
+            spawn_owned(cmd.stdout(Stdio::null()).stderr(Stdio::piped())).expect("spawn rcpush");
         let stderr = child.stderr.take().unwrap();
         let (tx, log) = mpsc::channel();
         std::thread::spawn(move || {
@@ -136,16 +175,15 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// A client of this server.
+    pub fn client(&self) -> Client {
+        Client::new(self.url(""))
+    }
+
+    /// `(status, body)` of push.get of `id`, as rodriq.
     pub fn push_get(&self, id: &str) -> (u16, String) {
-        let r = ureq::get(&self.url(&format!("/api/v1/push.get?id={id}")))
-            .set("X-User-Id", RODRIQ.0)
-            .set("X-Auth-Token", RODRIQ.1)
-            .call();
-        match r {
-            Ok(r) => (r.status(), r.into_string().unwrap()),
-            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
-            Err(e) => panic!("{e}"),
-        }
+        let r = self.client().push_get(id, RODRIQ);
+        (r.status, r.body)
     }
 
     pub fn kill_hard(mut self) {
@@ -198,8 +236,9 @@ pub fn one_line_failure(out: &Output) -> String {
 /// Runs `tests/python/<script>` with the virtualenv's Python (`$RCPUSH_PY_VENV`, else
 /// `target/py-venv`, created by `tests/python/setup-venv.sh` the first time) and `env`, from
 /// the repository's root; asserts that it succeeded and printed ` passed, 0 failed`, and
-/// returns what it printed.
-pub fn run_python(script: &str, env: &[(&str, &str)]) -> String {
+/// returns what it printed. `None` where the virtualenv cannot be made (no Python, no venv
+/// module, no package index), as `require::available` decides.
+pub fn run_python(script: &str, env: &[(&str, &str)]) -> Option<String> {
     let venv = match std::env::var_os("RCPUSH_PY_VENV").map(PathBuf::from) {
         Some(dir) if dir.is_absolute() => dir,
         Some(dir) => root().join(dir),
@@ -210,20 +249,26 @@ pub fn run_python(script: &str, env: &[(&str, &str)]) -> String {
         .env("RCPUSH_PY_VENV", &venv)
         .output()
         .expect("run bash tests/python/setup-venv.sh");
-    assert!(
-        setup.status.success(),
-        "setup-venv.sh failed ({}):\n{}{}",
-        setup.status,
-        String::from_utf8_lossy(&setup.stdout),
-        String::from_utf8_lossy(&setup.stderr)
-    );
-    let out = Command::new(venv.join("bin/python"))
-        .arg(root().join("tests/python").join(script))
-        .current_dir(root())
-        .envs(env.iter().copied())
-        .env("PYTHONIOENCODING", "utf-8")
-        .output()
-        .expect("run the venv's python");
+    let made = match setup.status.success() {
+        true => Ok(()),
+        false => Err(format!(
+            "tests/python/setup-venv.sh failed ({}): {}",
+            setup.status,
+            String::from_utf8_lossy(&setup.stderr).trim()
+        )),
+    };
+    available(Component::Python, made)?;
+    let python = spawn_owned(
+        Command::new(venv.join("bin/python"))
+            .arg(root().join("tests/python").join(script))
+            .current_dir(root())
+            .envs(env.iter().copied())
+            .env("PYTHONIOENCODING", "utf-8")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .expect("run the venv's python");
+    let out = python.wait_with_output().expect("python's output");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
@@ -232,5 +277,5 @@ pub fn run_python(script: &str, env: &[(&str, &str)]) -> String {
         "{script} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
-    stdout
+    Some(stdout)
 }

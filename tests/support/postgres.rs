@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::require::{available, Component};
+
 pub struct Cluster {
     bin: PathBuf,
     port: u16,
@@ -23,17 +25,26 @@ pub struct Cluster {
     pid: std::sync::atomic::AtomicU32,
 }
 
-static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
 
 const DIR_PREFIX: &str = "rcpush-test-pg-";
 
-/// The directory of `initdb` and `postgres`: `$RCPUSH_TEST_PG_BIN`, else the newest
-/// `/usr/lib/postgresql/<version>/bin` (Debian's layout), else `pg_config --bindir`.
-fn binaries() -> Option<PathBuf> {
+/// The directory of `initdb` and `postgres`: `$RCPUSH_TEST_PG_BIN` (only it, when set: a
+/// directory without PostgreSQL hides the installed one), else the newest
+/// `/usr/lib/postgresql/<version>/bin` (Debian's layout), else `pg_config --bindir`. The error
+/// says what is missing, for `require::available`.
+fn binaries() -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("RCPUSH_TEST_PG_BIN") {
-        return Some(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        return match dir.join("postgres").exists() {
+            true => Ok(dir),
+            false => Err(format!(
+                "RCPUSH_TEST_PG_BIN={} holds no `postgres` binary",
+                dir.display()
+            )),
+        };
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -47,11 +58,20 @@ fn binaries() -> Option<PathBuf> {
         .collect();
     versions.sort();
     if let Some((_, bin)) = versions.pop() {
-        return Some(bin);
+        return Ok(bin);
     }
-    let out = Command::new("pg_config").arg("--bindir").output().ok()?;
-    let bin = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-    bin.join("postgres").exists().then_some(bin)
+    Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|dir| PathBuf::from(dir.trim()))
+        .filter(|bin| bin.join("postgres").exists())
+        .ok_or_else(|| {
+            "no PostgreSQL server binaries found in /usr/lib/postgresql/*/bin or by \
+             `pg_config --bindir` (install postgresql, or set RCPUSH_TEST_PG_BIN)"
+                .to_string()
+        })
 }
 
 /// `(uid, gid)` of the `postgres` user when running as root (PostgreSQL refuses root).
@@ -118,8 +138,9 @@ fn remove_stale_clusters(tmp: &Path) {
 }
 
 impl Cluster {
-    /// A cluster of its own (the shared one is `cluster()`), for tests that stop it.
-    pub fn private() -> Option<Cluster> {
+    /// A cluster of its own (the shared one is `cluster()`), for tests that stop it; an
+    /// error only where PostgreSQL is not installed.
+    fn private() -> Result<Cluster, String> {
         let bin = binaries()?;
         let owner = run_as();
         let tmp = std::env::temp_dir();
@@ -154,7 +175,7 @@ impl Cluster {
             pid: std::sync::atomic::AtomicU32::new(0),
         };
         cluster.run();
-        Some(cluster)
+        Ok(cluster)
     }
 
     /// Starts the postmaster and waits until it accepts connections.
@@ -289,35 +310,19 @@ impl Drop for Cluster {
 }
 
 /// The test process's cluster, started at the first call; `None` where PostgreSQL is not
-/// installed (said once, loudly: `.ci/run` installs it, so CI always has it).
+/// installed and the run does not require it (`require::available`: the caller's test
+/// returns, having said so).
 pub fn cluster() -> Option<&'static Cluster> {
-    CLUSTER
-        .get_or_init(|| {
-            let cluster = Cluster::private();
-            if cluster.is_none() {
-                eprintln!(
-                    "\n*** SKIPPING the PostgreSQL tests: no PostgreSQL binaries found \
-                     (install postgresql, or set RCPUSH_TEST_PG_BIN) ***\n"
-                );
-            }
-            cluster
-        })
-        .as_ref()
+    let cluster = CLUSTER.get_or_init(Cluster::private).as_ref();
+    available(Component::Postgres, cluster.map_err(Clone::clone))
 }
 
-/// A new database's URL, or — where PostgreSQL is not installed — the end of this test
-/// process, successfully, after saying so (a test can only pass or fail, not skip).
-pub fn database_or_skip() -> String {
-    match cluster() {
-        Some(c) => c.database(),
-        None => std::process::exit(0),
-    }
+/// A new database's URL, or `None` as `cluster()`.
+pub fn database_or_skip() -> Option<String> {
+    cluster().map(Cluster::database)
 }
 
-/// A cluster of the test's own, or the end of the test process as `database_or_skip`.
-pub fn private_cluster_or_skip() -> Cluster {
-    match cluster() {
-        Some(_) => Cluster::private().expect("a second cluster"),
-        None => std::process::exit(0),
-    }
+/// A cluster of the test's own, or `None` as `cluster()`.
+pub fn private_cluster_or_skip() -> Option<Cluster> {
+    available(Component::Postgres, Cluster::private())
 }

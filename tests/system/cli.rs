@@ -184,14 +184,12 @@ fn acknowledged_writes_survive_kill_9() {
         }
         for i in 0..10 {
             let id = format!("durable{round}x{i}");
-            let r = ureq::post(&server.url("/api/v1/chat.sendMessage"))
-                .set("X-User-Id", RODRIQ.0)
-                .set("X-Auth-Token", RODRIQ.1)
-                .send_json(
-                    json!({"message": {"_id": id, "rid": "iu7jtPAhvEeAS5tNq", "msg": "keep me"}}),
-                )
-                .expect("acknowledged");
-            assert_eq!(r.status(), 200);
+            let r = server.client().post(
+                "/api/v1/chat.sendMessage",
+                Some(RODRIQ),
+                &json!({"message": {"_id": id, "rid": "iu7jtPAhvEeAS5tNq", "msg": "keep me"}}),
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
             acknowledged.push(id);
         }
         server.kill_hard();
@@ -232,12 +230,10 @@ fn generate_fills_an_empty_database_the_server_then_serves() {
 
     let server = Server::start(rcpush(&db).env("RCPUSH_SEED_FILE", ""));
     let digits = summary["public_id_digits"].as_u64().unwrap() as usize;
-    let r = ureq::get(&server.url(&format!("/api/v1/push.get?id=p{:0digits$}", 0)))
-        .set("X-User-Id", "U0000000")
-        .set("X-Auth-Token", "bench-token-0")
-        .call()
-        .expect("push.get of a generated message");
-    assert_eq!(r.status(), 200);
+    let r = server
+        .client()
+        .push_get(&format!("p{:0digits$}", 0), ("U0000000", "bench-token-0"));
+    assert_eq!(r.status, 200, "push.get of a generated message: {}", r.body);
     server.kill_hard();
 }
 
@@ -442,17 +438,10 @@ fn ephemeral_deterministic_runs_answer_the_same_login() {
             "--deterministic",
             "7",
         ]));
+        let client = server.client();
         let body = json!({"user": "admin", "password": crate::support::ADMIN_PASSWORD});
-        let answer = ureq::post(&server.url("/api/v1/login"))
-            .send_json(body)
-            .unwrap()
-            .into_string()
-            .unwrap();
-        let pushes = ureq::get(&server.url("/api/rcpush/testing/pushes"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap();
+        let answer = client.post("/api/v1/login", None, &body).body;
+        let pushes = client.get("/api/rcpush/testing/pushes", None).body;
         assert_eq!(pushes, r#"{"pushes":[],"success":true}"#);
         assert!(server.terminate().success());
         answer

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::client::Client;
 use crate::support::{heavy, rcpush, Server, ADMIN_PASSWORD, ALICE, BOB, GINA, RODRIQ};
 use rand::Rng;
 use rcpush::rules::credentials::token_hash;
@@ -79,24 +80,14 @@ enum Outcome {
     Refused(String),
 }
 
-fn call(agent: &ureq::Agent, url: &str, auth: (&str, &str), body: Option<Value>) -> Outcome {
-    let req = match body {
-        Some(_) => agent.post(url),
-        None => agent.get(url),
-    }
-    .set("X-User-Id", auth.0)
-    .set("X-Auth-Token", auth.1);
-    let result = match body {
-        Some(b) => req.send_json(b),
-        None => req.call(),
-    };
-    match result {
-        Ok(r) => r.into_json().map_or(Outcome::Lost, Outcome::Acked),
-        Err(ureq::Error::Status(code, r)) => Outcome::Refused(format!(
-            "{url}: {code} {}",
-            r.into_string().unwrap_or_default()
-        )),
-        Err(ureq::Error::Transport(_)) => Outcome::Lost,
+fn call(client: &Client, path: &str, auth: (&str, &str), body: Option<Value>) -> Outcome {
+    let method = if body.is_some() { "POST" } else { "GET" };
+    match client.call(method, path, Some(auth), body.as_ref()) {
+        Ok(r) if r.status < 400 => {
+            serde_json::from_str(&r.body).map_or(Outcome::Lost, Outcome::Acked)
+        }
+        Ok(r) => Outcome::Refused(format!("{path}: {} {}", r.status, r.body)),
+        Err(_) => Outcome::Lost,
     }
 }
 
@@ -116,42 +107,23 @@ fn settle(ledger: &Mutex<Ledger>, outcome: Outcome, on_ack: impl FnOnce(&mut Led
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(20))
-        .build()
-}
-
-fn login(server: &Server, user: &str, password: &str) -> (String, String) {
-    let v: Value = ureq::post(&server.url("/api/v1/login"))
-        .send_json(json!({"user": user, "password": password}))
-        .expect("login")
-        .into_json()
-        .unwrap();
-    let d = &v["data"];
-    (
-        d["userId"].as_str().unwrap().into(),
-        d["authToken"].as_str().unwrap().into(),
-    )
-}
-
 fn as_pair(a: &(String, String)) -> (&str, &str) {
     (&a.0, &a.1)
 }
 
 fn setup_rooms(server: &Server) -> Rooms {
-    let agent = agent();
+    let client = server.client();
     let Outcome::Acked(dm) = call(
-        &agent,
-        &server.url("/api/v1/im.create"),
+        &client,
+        "/api/v1/im.create",
         ALICE,
         Some(json!({"username": "bob"})),
     ) else {
         panic!("im.create")
     };
     let Outcome::Acked(ch) = call(
-        &agent,
-        &server.url("/api/v1/channels.create"),
+        &client,
+        "/api/v1/channels.create",
         RODRIQ,
         Some(json!({"name": "crash-room", "members": ["bob"]})),
     ) else {
@@ -159,8 +131,8 @@ fn setup_rooms(server: &Server) -> Rooms {
     };
     // Bob's device: every message he receives queues a push in the same write.
     let Outcome::Acked(_) = call(
-        &agent,
-        &server.url("/api/v1/push.token"),
+        &client,
+        "/api/v1/push.token",
         BOB,
         Some(json!({"type": "gcm", "value": "crash-bob-device", "appName": "chat.rocket.android"})),
     ) else {
@@ -191,50 +163,48 @@ fn start_writers(
     ledger: &Arc<Mutex<Ledger>>,
     stop: &Arc<AtomicBool>,
 ) {
-    let admin = login(server, "admin", ADMIN_PASSWORD);
+    let admin = server.client().login("admin", ADMIN_PASSWORD);
+    // The writers' connections, kept open between their requests.
+    let client = Client::pooled(server.url(""));
     let message_writers = [
         (ALICE, rooms.dm.clone(), "dm from alice", true),
         (BOB, rooms.dm.clone(), "dm from bob", false),
         (RODRIQ, rooms.channel.clone(), "@bob look", true),
     ];
     for (w, (who, rid, text, to_bob)) in message_writers.into_iter().enumerate() {
-        let (url, ledger, agent) = (
-            server.url("/api/v1/chat.sendMessage"),
-            ledger.clone(),
-            agent(),
-        );
+        let (client, ledger) = (client.clone(), ledger.clone());
         writer(stop.clone(), move |n| {
             let id = format!("crash{trial}w{w}n{n}");
             let body = json!({"message": {"_id": id, "rid": rid, "msg": text}});
             let rid = rid.clone();
-            settle(&ledger, call(&agent, &url, who, Some(body)), |l| {
-                l.acks.push(Ack::Message { id, rid, to_bob })
-            })
+            settle(
+                &ledger,
+                call(&client, "/api/v1/chat.sendMessage", who, Some(body)),
+                |l| l.acks.push(Ack::Message { id, rid, to_bob }),
+            )
         });
     }
-    let (url, ledger_u, agent_u, admin_u) = (
-        server.url("/api/v1/users.create"),
-        ledger.clone(),
-        agent(),
-        admin.clone(),
-    );
+    let (client_u, ledger_u, admin_u) = (client.clone(), ledger.clone(), admin.clone());
     writer(stop.clone(), move |n| {
         let username = format!("crash{trial}u{n}");
         let body = json!({"username": username, "email": format!("{username}@example.com"),
             "name": username, "password": "crash-password"});
-        let outcome = call(&agent_u, &url, as_pair(&admin_u), Some(body));
+        let outcome = call(
+            &client_u,
+            "/api/v1/users.create",
+            as_pair(&admin_u),
+            Some(body),
+        );
         settle(&ledger_u, outcome, |l| l.acks.push(Ack::User { username }))
     });
-    let (base, ledger_s, agent_s, admin_s) =
-        (server.url(""), ledger.clone(), agent(), admin.clone());
+    let (client_s, ledger_s, admin_s) = (client.clone(), ledger.clone(), admin.clone());
     writer(stop.clone(), move |n| {
         // A closed loopback port: queued pushes must never leave the machine.
         let value = format!("http://127.0.0.1:9/gateway-{trial}-{n}");
         ledger_s.lock().unwrap().setting.in_flight = Some(value.clone());
-        let url = format!("{base}/api/v1/settings/Push_gateway");
         let outcome = call(
-            &agent_s,
-            &url,
+            &client_s,
+            "/api/v1/settings/Push_gateway",
             as_pair(&admin_s),
             Some(json!({"value": value})),
         );
@@ -242,7 +212,7 @@ fn start_writers(
             l.setting.acked = l.setting.in_flight.take()
         })
     });
-    let (base, ledger_m, agent_m) = (server.url("/api/v1/"), ledger.clone(), agent());
+    let (client_m, ledger_m) = (client.clone(), ledger.clone());
     writer(stop.clone(), move |n| {
         // Each channel cycles: created with alice, alice kicked, invited, leaves.
         let name = format!("crash{trial}c{}", n / 4);
@@ -274,40 +244,43 @@ fn start_writers(
             .entry(name.clone())
             .or_default()
             .in_flight = Some(member);
-        let outcome = call(&agent_m, &format!("{base}{endpoint}"), who, Some(body));
+        let outcome = call(&client_m, &format!("/api/v1/{endpoint}"), who, Some(body));
         settle(&ledger_m, outcome, |l| {
             let r = l.memberships.get_mut(&name).unwrap();
             r.acked = r.in_flight.take();
         })
     });
-    let (url, ledger_p, agent_p) = (server.url("/api/v1/push.token"), ledger.clone(), agent());
+    let (client_p, ledger_p) = (client.clone(), ledger.clone());
     writer(stop.clone(), move |n| {
         let value = format!("crash{trial}p{n}");
         let body = json!({"type": "apn", "value": value, "appName": "chat.rocket.ios"});
-        settle(&ledger_p, call(&agent_p, &url, GINA, Some(body)), |l| {
-            l.acks.push(Ack::PushToken { value })
-        })
+        settle(
+            &ledger_p,
+            call(&client_p, "/api/v1/push.token", GINA, Some(body)),
+            |l| l.acks.push(Ack::PushToken { value }),
+        )
     });
-    let (url, ledger_l, agent_l) = (server.url("/api/v1/login"), ledger.clone(), agent());
+    let (client_l, ledger_l) = (client, ledger.clone());
     writer(stop.clone(), move |_| {
-        let result = agent_l
-            .post(&url)
-            .send_json(json!({"user": "gina", "password": "gina-demo"}));
-        match result.map(|r| r.into_json::<Value>()) {
-            Ok(Ok(v)) => {
-                let token = v["data"]["authToken"].as_str().unwrap_or_default().into();
-                ledger_l.lock().unwrap().acks.push(Ack::Token { token });
-                true
-            }
-            Ok(Err(_)) | Err(ureq::Error::Transport(_)) => false,
-            Err(e) => {
+        let body = json!({"user": "gina", "password": "gina-demo"});
+        match client_l.call("POST", "/api/v1/login", None, Some(&body)) {
+            Ok(r) if r.status < 400 => match serde_json::from_str::<Value>(&r.body) {
+                Ok(v) => {
+                    let token = v["data"]["authToken"].as_str().unwrap_or_default().into();
+                    ledger_l.lock().unwrap().acks.push(Ack::Token { token });
+                    true
+                }
+                Err(_) => false,
+            },
+            Ok(r) => {
                 ledger_l
                     .lock()
                     .unwrap()
                     .failures
-                    .push(format!("login: {e}"));
+                    .push(format!("login: {} {}", r.status, r.body));
                 false
             }
+            Err(_) => false,
         }
     });
 }
@@ -459,7 +432,10 @@ fn acknowledged_writes_survive_kill_9_at_random_moments() {
 
 #[test]
 fn acknowledged_writes_survive_kill_9_at_random_moments_on_postgresql() {
-    let db = Database::Postgres(crate::support::postgres::database_or_skip());
+    let Some(url) = crate::support::postgres::database_or_skip() else {
+        return;
+    };
+    let db = Database::Postgres(url);
     let dir = tempfile::tempdir().unwrap();
     kill_9_trials(&db, dir.path(), trials(20).div_ceil(4), "PostgreSQL");
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use crate::support::{one_line_failure, rcpush, rcpush_via, Server, BIN, RODRIQ};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A database holding the demo bundle.
 fn seeded(db: &Path) {
@@ -31,14 +31,15 @@ fn sigterm_and_sigint_finish_in_flight_requests_then_exit_0() {
         let start = Arc::new(Barrier::new(11));
         let logins: Vec<_> = (0..10)
             .map(|_| {
-                let (url, start) = (server.url("/api/v1/login"), start.clone());
+                let (client, start) = (server.client(), start.clone());
                 std::thread::spawn(move || {
                     start.wait();
-                    let r = ureq::post(&url)
-                        .send_json(json!({"user": "alice", "password": "alice-demo"}))
-                        .map_err(|e| e.to_string())?;
-                    let v: Value = r.into_json().map_err(|e| e.to_string())?;
-                    let token = v["data"]["authToken"].as_str().unwrap().to_string();
+                    let body = json!({"user": "alice", "password": "alice-demo"});
+                    let r = client.call("POST", "/api/v1/login", None, Some(&body))?;
+                    if r.status != 200 {
+                        return Err(format!("{}: {}", r.status, r.body));
+                    }
+                    let token = r.json()["data"]["authToken"].as_str().unwrap().to_string();
                     Ok::<_, String>((token, Instant::now()))
                 })
             })
@@ -61,12 +62,11 @@ fn sigterm_and_sigint_finish_in_flight_requests_then_exit_0() {
         drop(server);
         let server = Server::start(&mut rcpush(&db));
         for token in tokens {
-            let r = ureq::get(&server.url("/api/v1/me"))
-                .set("X-User-Id", "A7dm3kQzR9xYpW2bn")
-                .set("X-Auth-Token", &token)
-                .call();
-            assert!(
-                r.is_ok(),
+            let r = server
+                .client()
+                .get("/api/v1/me", Some(("A7dm3kQzR9xYpW2bn", &token)));
+            assert_eq!(
+                r.status, 200,
                 "a login acknowledged before SIG{signal} was kept"
             );
         }
@@ -140,21 +140,21 @@ fn a_full_disk_is_one_clear_line_at_start_and_a_500_while_serving() {
     let text = "x".repeat(4000);
     let mut statuses = Vec::new();
     for i in 0..400 {
-        let r = ureq::post(&server.url("/api/v1/chat.sendMessage"))
-            .set("X-User-Id", RODRIQ.0)
-            .set("X-Auth-Token", RODRIQ.1)
-            .send_json(json!({"message": {"_id": format!("full{i}"), "rid": "iu7jtPAhvEeAS5tNq", "msg": text}}));
-        match r {
-            Ok(r) => statuses.push(r.status()),
-            Err(ureq::Error::Status(500, r)) => {
+        let r = server.client().post(
+            "/api/v1/chat.sendMessage",
+            Some(RODRIQ),
+            &json!({"message": {"_id": format!("full{i}"), "rid": "iu7jtPAhvEeAS5tNq", "msg": text}}),
+        );
+        statuses.push(r.status);
+        match r.status {
+            500 => {
                 assert_eq!(
-                    r.into_string().unwrap(),
+                    r.body,
                     r#"{"success":false,"error":"Internal server error"}"#
                 );
-                statuses.push(500);
                 break;
             }
-            Err(e) => panic!("{e}"),
+            _ => assert!(r.status < 400, "{}: {}", r.status, r.body),
         }
     }
     assert_eq!(statuses.last(), Some(&500), "the limit was reached");

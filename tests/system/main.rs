@@ -21,5 +21,6 @@ mod lifecycle;
 mod python_hypothesis;
 mod scale_out;
 mod secrets;
+mod skip_rules;
 #[path = "../support/mod.rs"]
 mod support;

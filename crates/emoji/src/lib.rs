@@ -29,6 +29,8 @@
 //! (`tests/fixtures/shortname_to_unicode.json`). The conversion runs in
 //! linear time: each "next occurrence" search only ever moves forward.
 
+#![forbid(unsafe_code)]
+
 use std::borrow::Cow;
 
 mod table;

@@ -19,6 +19,8 @@
 //! punctuation, searches for a closing marker), the scanner uses precomputed tables instead, which
 //! keeps the work linear in the input.
 
+#![forbid(unsafe_code)]
+
 mod ast;
 mod classes;
 mod emoji;

@@ -1,0 +1,29 @@
+// The API suite's modules, one list for every backend: each backend's test binary
+// (`main.rs`: sled, `postgres.rs`: PostgreSQL) includes this file and sets `BACKEND`, so a
+// module added here runs on each, and a new backend is one more three-line binary.
+// (Included with `include!`, hence plain comments.)
+
+mod access_oracle;
+mod admin_page;
+mod auth;
+mod chat;
+mod concurrent_edits;
+mod fake_apns;
+mod fake_fcm;
+mod fake_gateway;
+mod first_start;
+mod helpers;
+mod import;
+mod permissions;
+mod push;
+mod push_apns;
+mod push_delivery;
+mod push_direct;
+mod python_client;
+mod room_admin;
+mod rooms;
+#[path = "../support/mod.rs"]
+mod support;
+mod system_messages;
+mod testing;
+mod testing_property;
