@@ -6,6 +6,9 @@
 //! the outer `check` wraps again, so a wrongly typed field reads
 //! `Match error: Match error: Expected string, got number in field title`, and one checked
 //! by a URL validator (a `Match.Where` that itself calls `check`) carries a third prefix.
+//!
+//! The bodies are read by raw key on purpose: they are client JSON, judged and mapped as
+//! Rocket.Chat does before any typed document exists, and unknown keys pass through as sent.
 
 use serde_json::Value;
 
