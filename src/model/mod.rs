@@ -6,12 +6,14 @@ pub mod id;
 pub mod message;
 pub mod push_token;
 pub mod room;
+pub mod setting;
 pub mod subscription;
 pub mod time;
 pub mod user;
 
 pub use message::Message;
 pub use room::{Room, RoomType};
+pub use setting::{PermissionDoc, SettingDoc};
 pub use subscription::Subscription;
 pub use user::User;
 

@@ -51,6 +51,12 @@ impl PushToken {
         self.0.str_at("userId").unwrap_or_default()
     }
 
+    /// Only an explicit `enabled: false` turns a device off: imported documents may lack
+    /// the field.
+    pub fn enabled(&self) -> bool {
+        self.0.get("enabled") != Some(&Value::Bool(false))
+    }
+
     /// `base64(sha256(login token))` of the session that registered it.
     pub fn auth_token_hash(&self) -> &str {
         self.0.str_at("authToken").unwrap_or_default()
@@ -118,4 +124,18 @@ pub fn reregister(
         d.0.insert(k.into(), v);
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_explicit_false_disables_a_device() {
+        let token = |v: Value| PushToken(object(v));
+        assert!(token(json!({"_id": "t1"})).enabled());
+        assert!(token(json!({"enabled": true})).enabled());
+        assert!(token(json!({"enabled": null})).enabled());
+        assert!(!token(json!({"enabled": false})).enabled());
+    }
 }

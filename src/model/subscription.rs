@@ -46,6 +46,27 @@ impl Subscription {
         self.0.strs_at("roles")
     }
 
+    /// The member turned all notifications of the room off.
+    pub fn disable_notifications(&self) -> bool {
+        self.0.bool_at("disableNotifications")
+    }
+
+    /// The member muted `@all` and `@here` in the room.
+    pub fn mute_group_mentions(&self) -> bool {
+        self.0.bool_at("muteGroupMentions")
+    }
+
+    /// Whether the member ignores `user_id` in this room (the `ignored` list).
+    pub fn ignores(&self, user_id: &str) -> bool {
+        self.0.strs_at("ignored").contains(&user_id)
+    }
+
+    /// The member's mobile preference as stored (`all`, `mentions`, `nothing`, `default`);
+    /// text, because parsing it is a rule (`rules::push::PushPreference::parse`).
+    pub fn mobile_push_notifications(&self) -> Option<&str> {
+        self.0.str_at("mobilePushNotifications")
+    }
+
     pub fn alert(&self) -> bool {
         self.0.get("alert") == Some(&Value::Bool(true))
     }
@@ -259,4 +280,38 @@ pub fn new_direct_subscription(
         "unread": 0,
         "userMentions": 0,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sub(v: Value) -> Subscription {
+        Subscription(super::super::object(v))
+    }
+
+    #[test]
+    fn notification_preferences_default_to_off_when_absent_or_mistyped() {
+        let bare = sub(json!({"_id": "s1"}));
+        assert!(!bare.disable_notifications() && !bare.mute_group_mentions());
+        assert!(!bare.ignores("u2"));
+        assert_eq!(bare.mobile_push_notifications(), None);
+        let odd = sub(json!({"disableNotifications": "true", "mobilePushNotifications": 1}));
+        assert!(!odd.disable_notifications());
+        assert_eq!(odd.mobile_push_notifications(), None);
+    }
+
+    #[test]
+    fn notification_preferences_read_as_stored() {
+        let s = sub(json!({
+            "disableNotifications": true,
+            "muteGroupMentions": true,
+            "ignored": ["u2", 7],
+            "mobilePushNotifications": "nothing",
+        }));
+        assert!(s.disable_notifications() && s.mute_group_mentions());
+        assert!(s.ignores("u2") && !s.ignores("u3"));
+        assert_eq!(s.mobile_push_notifications(), Some("nothing"));
+    }
 }

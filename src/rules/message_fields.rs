@@ -6,6 +6,9 @@
 //! the outer `check` wraps again, so a wrongly typed field reads
 //! `Match error: Match error: Expected string, got number in field title`, and one checked
 //! by a URL validator (a `Match.Where` that itself calls `check`) carries a third prefix.
+//!
+//! The bodies are read by raw key on purpose: they are client JSON, judged and mapped as
+//! Rocket.Chat does before any typed document exists, and unknown keys pass through as sent.
 
 use serde_json::Value;
 
@@ -267,6 +270,7 @@ pub fn validate_message(message: &Doc, may_impersonate: Option<bool>) -> Verdict
 
 /// The part of `validateMessage` after the permission check.
 fn validate_content(message: &Doc) -> Result<(), Rejection> {
+    // Raw keys: the client-sent JSON is judged before it becomes a typed message.
     if let Some(Value::Array(attachments)) = message.get("attachments") {
         check_attachments(attachments)?;
     }
@@ -409,6 +413,7 @@ pub fn webhook_message(payload: &WebhookBody) -> Doc {
 fn attachment_text_from_msg(attachment: &Value) -> Value {
     let mut attachment = attachment.clone();
     if let Some(fields) = attachment.as_object_mut() {
+        // Raw keys: attachments stay opaque client JSON; only `msg`/`text` are rewritten.
         if let Some(msg) = fields.get("msg").filter(|m| js_truthy(m)).cloned() {
             let text = msg.as_str().map_or(msg.clone(), |s| js_trim(s).into());
             fields.insert("text".into(), text);

@@ -122,6 +122,7 @@ impl FirstAttachment {
     /// for non-objects, which Rocket.Chat never stores there.
     pub fn from_json(attachment: &Value) -> Option<Self> {
         let fields = attachment.as_object()?;
+        // Raw keys: a stored attachment is opaque client JSON of any shape; these are its facts.
         Some(Self {
             is_file: fields.get("type").and_then(Value::as_str) == Some("file"),
             has_image_url: fields.contains_key("image_url"),

@@ -1,6 +1,6 @@
 use super::trees::Tree;
 use super::{decode, encode, Store, StoreResult};
-use crate::model::Doc;
+use crate::model::{Doc, PermissionDoc, SettingDoc};
 
 const SETTINGS_VERSION: &[u8] = b"settings_version";
 
@@ -58,18 +58,15 @@ impl Store {
     }
 
     pub(super) fn put_permission(batch: &mut super::Batch, permission: &Doc) {
-        let id = permission
-            .get("_id")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
+        let id = PermissionDoc(permission).id().unwrap_or_default();
         batch.put(Tree::PermissionidPermission, id, encode(permission));
     }
 
     pub(super) fn put_setting(batch: &mut super::Batch, setting: &Doc) {
-        let id = setting
-            .get("_id")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        batch.put(Tree::SettingidSetting, id, encode(setting));
+        batch.put(
+            Tree::SettingidSetting,
+            SettingDoc(setting).id(),
+            encode(setting),
+        );
     }
 }
