@@ -169,10 +169,12 @@ impl Services {
         if !csrf_matches(secret, csrf) {
             return Err(ApiError::Forbidden);
         }
-        let logged_in = self.login(who, password_digest(password), ip).await?;
-        let caller = self.authenticate(&UserId::new(logged_in.user_id), &logged_in.auth_token)?;
-        if let Err(denied) = self.require(&caller, PERMISSION) {
-            self.logout(&caller).await?;
+        let logged_in = self.auth.login(who, password_digest(password), ip).await?;
+        let caller = self
+            .auth
+            .authenticate(&UserId::new(logged_in.user_id), &logged_in.auth_token)?;
+        if let Err(denied) = self.permits.require(&caller, PERMISSION) {
+            self.auth.logout(&caller).await?;
             return Err(denied);
         }
         Ok(logged_in.auth_token)
@@ -184,7 +186,7 @@ impl Services {
         if !csrf_matches(token, csrf) {
             return Err(ApiError::Forbidden);
         }
-        self.logout(&caller).await
+        self.auth.logout(&caller).await
     }
 
     /// `GET /admin/push`: the page for the session's admin.
@@ -194,7 +196,7 @@ impl Services {
         query: AdminQuery,
     ) -> ApiResult<AdminPage> {
         let (caller, token) = self.admin_session(session).await?;
-        self.require(&caller, PERMISSION)?;
+        self.permits.require(&caller, PERMISSION)?;
         let head = self
             .store
             .due_pushes(i64::MAX, PAGE_SIZE)?
@@ -241,10 +243,12 @@ impl Services {
             .store
             .login_token(&token_hash(token))?
             .ok_or(ApiError::NotLoggedIn)?;
-        let caller = self.authenticate(&UserId::new(record.user_id.clone()), token)?;
+        let caller = self
+            .auth
+            .authenticate(&UserId::new(record.user_id.clone()), token)?;
         let since = time::parse_iso(&record.when).unwrap_or(i64::MIN);
         if self.now().saturating_sub(since) > SESSION_TTL_MS {
-            self.logout(&caller).await?;
+            self.auth.logout(&caller).await?;
             return Err(ApiError::NotLoggedIn);
         }
         Ok((caller, token))

@@ -14,7 +14,7 @@ impl Services {
         offset: usize,
         count: usize,
     ) -> ApiResult<DeliveryPage> {
-        self.require(caller, "view-privileged-setting")?;
+        self.permits.require(caller, "view-privileged-setting")?;
         Ok(self.store.deliveries(filter, offset, count)?)
     }
 }

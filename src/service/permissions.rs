@@ -3,16 +3,19 @@
 
 use std::collections::HashMap;
 
-use parking_lot::RwLockReadGuard;
+use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::{json, Value};
 
 use super::auth::Caller;
-use super::Services;
+use super::blocking_write;
+use super::settings::Configuration;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{time, Doc, DocExt};
 use crate::rules::access::{Permissions, ROLES};
-use crate::settings::ChangedPermissions;
+use crate::settings::{ChangedPermissions, Settings};
 
 /// The rules in force and when each permission last changed.
 pub struct PermissionTable {
@@ -54,22 +57,68 @@ pub struct PermissionChange {
     pub roles: Vec<String>,
 }
 
-impl Services {
-    /// The permission table in force: rebuilt from the configuration and the stored changes
-    /// when another process changed them (shared databases; see `Settings`).
-    pub(super) fn permission_table(&self) -> RwLockReadGuard<'_, PermissionTable> {
-        let changed = self.settings.changed_permissions();
-        if self.permissions.read().loads != changed.loads {
-            let fresh = PermissionTable::new((*self.base_permissions).clone(), &changed);
-            *self.permissions.write() = fresh;
+/// The permission check every area shares: the table in force and nothing else, so that an
+/// area that checks permissions holds this, not the other areas' handles.
+#[derive(Clone)]
+pub struct Permits {
+    settings: Settings,
+    /// The permission table in force: defaults, `[permissions]`, then admins' changes.
+    table: Arc<RwLock<PermissionTable>>,
+    /// Rocket.Chat's default roles with `[permissions]` of the configuration: what the
+    /// stored changes apply to.
+    base: Arc<Permissions>,
+}
+
+impl Permits {
+    pub fn new(base: Permissions, settings: Settings) -> Permits {
+        let table = PermissionTable::new(base.clone(), &settings.changed_permissions());
+        Permits {
+            settings,
+            table: Arc::new(RwLock::new(table)),
+            base: Arc::new(base),
         }
-        self.permissions.read()
     }
 
+    /// The permission table in force: rebuilt from the configuration and the stored changes
+    /// when another process changed them (shared databases; see `Settings`).
+    pub fn table(&self) -> RwLockReadGuard<'_, PermissionTable> {
+        let changed = self.settings.changed_permissions();
+        if self.table.read().loads != changed.loads {
+            let fresh = PermissionTable::new((*self.base).clone(), &changed);
+            *self.table.write() = fresh;
+        }
+        self.table.read()
+    }
+
+    /// Whether `roles` (global plus room-scoped) hold `permission`.
+    pub fn has(&self, permission: &str, roles: &[&str]) -> bool {
+        self.table().rules.has(permission, roles)
+    }
+
+    /// Whether `caller` (if any) holds `permission`.
+    pub fn caller_may(&self, caller: Option<&Caller>, permission: &str) -> bool {
+        caller.is_some_and(|c| self.has(permission, &c.identity.roles()))
+    }
+
+    /// `Ok` when `caller` holds `permission`, else the catalog's permission error.
+    pub fn require(&self, caller: &Caller, permission: &str) -> ApiResult<()> {
+        match self.has(permission, &caller.identity.roles()) {
+            true => Ok(()),
+            false => Err(ApiError::PermissionDenied),
+        }
+    }
+
+    /// For `permissions.update`, which serialises its changes itself.
+    fn table_mut(&self) -> RwLockWriteGuard<'_, PermissionTable> {
+        self.table.write()
+    }
+}
+
+impl Configuration {
     /// `permissions/get`: every permission as `{_id, roles, _updatedAt}`, or those changed
     /// after `since`. Permissions nobody changed date from this server's start.
     pub fn permission_list(&self, since: Option<time::Millis>) -> Vec<Value> {
-        let table = self.permission_table();
+        let table = self.permits.table();
         table
             .rules
             .iter()
@@ -93,7 +142,10 @@ impl Services {
         caller: &Caller,
         changes: ApiResult<Vec<PermissionChange>>,
     ) -> ApiResult<Vec<Value>> {
-        if !self.has_permission("access-permissions", &caller.identity.roles()) {
+        if !self
+            .permits
+            .has("access-permissions", &caller.identity.roles())
+        {
             return Err(ApiError::PermissionDenied);
         }
         let changes = changes?;
@@ -102,7 +154,7 @@ impl Services {
         ids.sort_unstable();
         ids.dedup();
         let known = {
-            let table = self.permission_table();
+            let table = self.permits.table();
             ids.iter().all(|id| table.rules.contains(id))
         };
         if !known || ids.len() != changes.len() {
@@ -115,7 +167,7 @@ impl Services {
         {
             return Err(ApiError::InvalidPermissionRole);
         }
-        let at = time::iso(self.now());
+        let at = time::iso(self.clock.now());
         let docs: Vec<Doc> = changes
             .iter()
             .map(|c| {
@@ -123,9 +175,9 @@ impl Services {
                 crate::model::object(doc)
             })
             .collect();
-        self.write(move |s| s.put_permissions(&docs)).await?;
+        blocking_write(&self.store, move |s| s.put_permissions(&docs)).await?;
         {
-            let mut table = self.permissions.write();
+            let mut table = self.permits.table_mut();
             for c in changes {
                 table.changed_at.insert(c.id.clone(), at.clone());
                 table.rules.set(&c.id, c.roles);
