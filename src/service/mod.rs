@@ -44,6 +44,7 @@ use crate::settings::Settings;
 use crate::store::{Snapshot, Store};
 use crate::telemetry::block_in_span;
 use access::RoomAccess;
+use admin::Admin;
 use auth::Auth;
 use permissions::Permits;
 use prepared::PreparedCache;
@@ -101,6 +102,7 @@ pub struct Services {
     access: RoomAccess,
     push: Push,
     configuration: Configuration,
+    admin: Admin,
     testing: Testing,
 }
 
@@ -168,6 +170,15 @@ impl Services {
             permission_updates: Arc::new(tokio::sync::Mutex::new(())),
             started_at: crate::model::time::iso(clock.now()),
         };
+        let admin = Admin {
+            store: store.admin(),
+            settings: settings.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            delivery: delivery.clone(),
+            permits: permits.clone(),
+            auth: auth.clone(),
+        };
         let testing = Testing {
             store: store.snapshots(),
             settings: settings.clone(),
@@ -192,6 +203,7 @@ impl Services {
             access,
             push,
             configuration,
+            admin,
             testing,
         }
     }
@@ -209,6 +221,11 @@ impl Services {
     /// Settings, permissions, `/api/info`.
     pub fn settings(&self) -> &Configuration {
         &self.configuration
+    }
+
+    /// The admin page and the delivery log.
+    pub fn admin(&self) -> &Admin {
+        &self.admin
     }
 
     /// Testing mode's controls.

@@ -85,7 +85,7 @@ pub use rooms::Removal;
 pub use snapshot::Snapshot;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
-pub use views::{AccessView, AccountsView, PermissionsView, PushView, SnapshotsView};
+pub use views::{AccessView, AccountsView, AdminView, PermissionsView, PushView, SnapshotsView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

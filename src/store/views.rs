@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use super::{
-    DeliveryRecord, Finish, LoginToken, PendingPush, Registration, Snapshot, Store, StoreResult,
+    DeliveryFilter, DeliveryPage, DeliveryRecord, Finish, LoginToken, PendingPush, Registration,
+    Snapshot, Store, StoreResult,
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
@@ -113,5 +114,24 @@ view! {
     /// The permission changes admins make (`permissions.update`).
     PermissionsView = Store::permissions {
         fn put_permissions(&self, permissions: &[Doc]) -> StoreResult<()>;
+    }
+}
+
+view! {
+    /// The admin page: the outbox's head, the delivery log, a user's devices, its sessions.
+    AdminView = Store::admin {
+        fn login_token(&self, token_hash: &str) -> StoreResult<Option<Arc<LoginToken>>>;
+        fn user(&self, id: &str) -> StoreResult<Option<User>>;
+        fn user_identity(&self, id: &str) -> StoreResult<Option<Arc<Identity>>>;
+        fn user_id_by_username(&self, username: &str) -> StoreResult<Option<String>>;
+        fn push_tokens_of_user(&self, user_id: &str) -> StoreResult<Vec<PushToken>>;
+        fn due_pushes(&self, now: i64, limit: usize) -> StoreResult<Vec<PendingPush>>;
+        fn outbox_len(&self) -> StoreResult<usize>;
+        fn deliveries(
+            &self,
+            filter: &DeliveryFilter,
+            offset: usize,
+            count: usize
+        ) -> StoreResult<DeliveryPage>;
     }
 }
