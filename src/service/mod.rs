@@ -2,6 +2,12 @@
 //! calls one function here; that function reads through the store, asks the pure rules,
 //! and hands the store one prepared write (the store's transaction contract is in
 //! `store/mod.rs`). Nothing here knows HTTP beyond the error catalog it returns.
+//!
+//! Services are split by area, each a struct holding only the handles it needs and a
+//! narrow view of the store (`store/views.rs`): `Auth`, `Push`, `Configuration` (settings
+//! and permissions), `Admin`, `Testing`. What several areas check is a small struct they
+//! hold (`Permits`, `RoomAccess`), not a way into each other. Messages, rooms, users and
+//! subscriptions are still methods of `Services` itself, over the whole store.
 
 pub mod access;
 pub mod admin;
@@ -82,8 +88,9 @@ impl governor::clock::Clock for LimiterClock {
     }
 }
 
-/// What every service function works with. Cheap to clone; the store stays private to the
-/// services.
+/// The service areas, built once at start-up, with what the HTTP layer needs (metrics,
+/// latency, the clock). Cheap to clone; the store stays private to the services. Its own
+/// fields serve the areas not yet split out (messages, rooms, users, subscriptions).
 #[derive(Clone)]
 pub struct Services {
     store: Store,
