@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::auth::Caller;
-use super::permissions::Permits;
+use super::permits::Permits;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::MessageId;

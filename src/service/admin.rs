@@ -10,7 +10,7 @@
 use secrecy::ExposeSecret;
 
 use super::auth::{Auth, Caller, Login};
-use super::permissions::Permits;
+use super::permits::Permits;
 use super::users::hash_new_password;
 use crate::delivery::credentials::{
     apns_certificate, apns_key, apns_token_key, fcm_credentials, Credential,

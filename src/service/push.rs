@@ -9,7 +9,7 @@ use parking_lot::RwLock;
 use super::access::RoomAccess;
 use super::auth::Caller;
 use super::notification::{apn_category, needs_receiver_subscription, with_notification, Parts};
-use super::permissions::Permits;
+use super::permits::Permits;
 use super::prepared::{MadeFrom, Prepared, PreparedCache};
 use super::{blocking_write, PushTestLimiter};
 use crate::delivery::gateway::rules::{test_push_body, Target};

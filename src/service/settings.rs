@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::auth::Caller;
 use super::blocking_write;
-use super::permissions::Permits;
+use super::permits::Permits;
 use crate::error::{ApiError, ApiResult};
 use crate::settings::Settings;
 use crate::store::PermissionsView;
