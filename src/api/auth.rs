@@ -60,9 +60,9 @@ pub async fn login(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let logged_in = match (login_selector(&body), password_as_digest(&body)) {
-        (Some(who), Some(digest)) => services.login(who, digest, &client_ip(&req)).await?,
+        (Some(who), Some(digest)) => services.auth().login(who, digest, &client_ip(&req)).await?,
         (None, _) => match body.0.get("resume") {
-            Some(Value::String(token)) => services.resume_login(token)?,
+            Some(Value::String(token)) => services.auth().resume_login(token)?,
             _ => return Err(ApiError::LoginFailed),
         },
         (Some(_), None) => return Err(ApiError::LoginFailed),
@@ -80,7 +80,7 @@ pub async fn login(
 
 /// `POST|GET /api/v1/logout`. The body has no `success` key.
 pub async fn logout(services: web::Data<Services>, caller: Caller) -> ApiResult<HttpResponse> {
-    services.logout(&caller).await?;
+    services.auth().logout(&caller).await?;
     Ok(respond::raw(&json!({
         "status": "success",
         "data": {"message": "You've been logged out!"},
@@ -89,5 +89,5 @@ pub async fn logout(services: web::Data<Services>, caller: Caller) -> ApiResult<
 
 /// `GET /api/v1/me`.
 pub async fn me(services: web::Data<Services>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(respond::success(services.me(&caller)?))
+    Ok(respond::success(services.auth().me(&caller)?))
 }

@@ -44,7 +44,9 @@ pub async fn deliveries_get(
     };
     let offset = number("offset", 0)?;
     let count = number("count", DEFAULT_COUNT)?.min(MAX_COUNT);
-    let page = services.deliveries(&caller, &filter, offset, count)?;
+    let page = services
+        .admin()
+        .deliveries(&caller, &filter, offset, count)?;
     Ok(respond::success(json!({
         "deliveries": page.records,
         "count": page.records.len(),

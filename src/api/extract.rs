@@ -33,7 +33,9 @@ pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
         return Err(ApiError::NotLoggedIn);
     };
-    services(req)?.authenticate(&UserId::new(user_id), token)
+    services(req)?
+        .auth()
+        .authenticate(&UserId::new(user_id), token)
 }
 
 impl FromRequest for Caller {

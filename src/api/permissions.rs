@@ -26,7 +26,7 @@ pub async fn permissions_list_all(
         }
         Some(other) => return Err(expected("string", other.js_type(), "updatedSince")),
     };
-    let update = services.permission_list(since);
+    let update = services.settings().permission_list(since);
     Ok(respond::success(json!({"update": update, "remove": []})))
 }
 
@@ -90,6 +90,9 @@ pub async fn permissions_update(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let changes = permission_changes(&body);
-    let permissions = services.update_permissions(&caller, changes).await?;
+    let permissions = services
+        .settings()
+        .update_permissions(&caller, changes)
+        .await?;
     Ok(respond::success(json!({ "permissions": permissions })))
 }

@@ -26,7 +26,7 @@ pub async fn push_get(
     Query(query): Query,
 ) -> ApiResult<HttpResponse> {
     let id = query_string(&query, "id")?;
-    let answer = services.push_get(&caller, &MessageId::new(id))?;
+    let answer = services.push().push_get(&caller, &MessageId::new(id))?;
     let mut body = Vec::with_capacity(answer.size_hint());
     body.extend_from_slice(br#"{"data":{"message":"#);
     body.extend_from_slice(answer.message());
@@ -74,6 +74,7 @@ pub async fn push_token_post(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let result = services
+        .push()
         .register_device(&caller, Device::try_from(body)?)
         .await?;
     Ok(respond::success(json!({ "result": result })))
@@ -89,17 +90,17 @@ pub async fn push_token_delete(
         Some(Value::String(t)) if !t.is_empty() => t.clone(),
         _ => return Err(ApiError::InvalidPushToken),
     };
-    services.delete_device(&caller, token).await?;
+    services.push().delete_device(&caller, token).await?;
     Ok(respond::success(json!({})))
 }
 
 /// `GET /api/v1/push.info` → `{pushGatewayEnabled, defaultPushGateway}`.
 pub async fn push_info(services: web::Data<Services>, _caller: Caller) -> HttpResponse {
-    respond::success(services.push_info())
+    respond::success(services.push().push_info())
 }
 
 /// `POST /api/v1/push.test` → `{tokensCount}`.
 pub async fn push_test(services: web::Data<Services>, caller: Caller) -> ApiResult<HttpResponse> {
-    let count = services.push_test(&caller).await?;
+    let count = services.push().push_test(&caller).await?;
     Ok(respond::success(json!({ "tokensCount": count })))
 }

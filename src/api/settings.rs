@@ -15,7 +15,7 @@ pub async fn settings_get(
     caller: Caller,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let value = services.setting(&caller, &path)?;
+    let value = services.settings().setting(&caller, &path)?;
     Ok(respond::success(json!({"_id": *path, "value": value})))
 }
 
@@ -28,6 +28,7 @@ pub async fn settings_post(
 ) -> ApiResult<HttpResponse> {
     let value = body.0.get("value").cloned();
     services
+        .settings()
         .change_setting(&caller, path.into_inner(), value)
         .await?;
     Ok(respond::success(json!({})))
@@ -36,5 +37,5 @@ pub async fn settings_post(
 /// `GET /api/info`: the version and minimum client versions; the build info for holders of
 /// `get-server-info`.
 pub async fn info(services: web::Data<Services>, caller: Option<Caller>) -> HttpResponse {
-    respond::success(services.server_info(caller.as_ref()))
+    respond::success(services.settings().server_info(caller.as_ref()))
 }

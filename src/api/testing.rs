@@ -17,18 +17,18 @@ use crate::service::Services;
 /// every request there gets the API's 404 before anything reads its body.
 pub fn in_testing_mode(ctx: &GuardContext) -> bool {
     ctx.app_data::<web::Data<Services>>()
-        .is_some_and(|services| services.testing_mode())
+        .is_some_and(|services| services.testing().testing_mode())
 }
 
 /// `GET /api/rcpush/testing/pushes`: `{"pushes":[{transport, path, body}…],"success":true}`.
 pub async fn pushes_get(services: web::Data<Services>) -> ApiResult<HttpResponse> {
-    let pushes = services.captured_pushes(false)?;
+    let pushes = services.testing().captured_pushes(false)?;
     Ok(respond::success(json!({ "pushes": pushes })))
 }
 
 /// `DELETE /api/rcpush/testing/pushes`: empties the list; answers what it held.
 pub async fn pushes_delete(services: web::Data<Services>) -> ApiResult<HttpResponse> {
-    let pushes = services.captured_pushes(true)?;
+    let pushes = services.testing().captured_pushes(true)?;
     Ok(respond::success(json!({ "pushes": pushes })))
 }
 
@@ -40,12 +40,14 @@ pub async fn clock_post(services: web::Data<Services>, body: JsonBody) -> ApiRes
         (None, Some(by)) => by.as_i64().filter(|n| *n >= 0).map(ClockChange::Advance),
         _ => None,
     };
-    let now = services.change_clock(change.ok_or(ApiError::InvalidClock)?)?;
+    let now = services
+        .testing()
+        .change_clock(change.ok_or(ApiError::InvalidClock)?)?;
     Ok(respond::success(json!({ "now": now })))
 }
 
 /// `POST /api/rcpush/testing/reset`: back to the state right after start-up.
 pub async fn reset_post(services: web::Data<Services>) -> ApiResult<HttpResponse> {
-    services.reset().await?;
+    services.testing().reset().await?;
     Ok(respond::success(json!({})))
 }

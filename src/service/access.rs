@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::auth::Caller;
+use super::permits::Permits;
 use super::Services;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::MessageId;
@@ -10,11 +11,20 @@ use crate::model::message::MessageView;
 use crate::model::user::Identity;
 use crate::model::{Message, Room};
 use crate::rules::access::{can_access_room, Access, RoomFacts};
+use crate::store::AccessView;
 
 /// How deep a chain of discussions is followed before access is refused.
 const MAX_DISCUSSION_DEPTH: usize = 16;
 
-impl Services {
+/// The access checks other areas share: rooms, subscriptions and the permission table,
+/// nothing of the areas that hold it.
+#[derive(Clone)]
+pub struct RoomAccess {
+    pub(super) store: AccessView,
+    pub(super) permits: Permits,
+}
+
+impl RoomAccess {
     /// `canAccessRoom(room, user)`: the rule chain, following discussions to their parents.
     /// The caller's subscription is looked up only when the rule asks for it.
     pub(super) fn can_read(&self, user: &Identity, room: &Room) -> ApiResult<bool> {
@@ -30,7 +40,7 @@ impl Services {
         facts: RoomFacts,
     ) -> ApiResult<bool> {
         let roles = user.roles();
-        let table = self.permission_table();
+        let table = self.permits.table();
         let mut parent: Option<Arc<Room>> = None;
         for _ in 0..MAX_DISCUSSION_DEPTH {
             let (id, facts) = match parent.as_deref() {
@@ -67,7 +77,7 @@ impl Services {
         if let Some(sub) = &sub {
             roles.extend(sub.roles());
         }
-        Ok(self.has_permission(permission, &roles))
+        Ok(self.permits.has(permission, &roles))
     }
 
     /// The room of a message `user` asked for, if `user` may read it (spec §1.3: F room
@@ -79,7 +89,9 @@ impl Services {
             false => Err(ApiError::NotAllowed),
         }
     }
+}
 
+impl Services {
     /// `chat.getMessage`: the stored message, if `user` may read its room (a missing
     /// message and a missing room read alike).
     pub fn get_message(&self, caller: &Caller, id: &MessageId) -> ApiResult<Message> {
@@ -89,7 +101,7 @@ impl Services {
             .ok_or(ApiError::MessageUnavailable)?;
         let rid = message_view(&message, id)?.rid.into_owned();
         let room = self.store.room(&rid)?.ok_or(ApiError::MessageUnavailable)?;
-        match self.can_read(&caller.identity, &room)? {
+        match self.access.can_read(&caller.identity, &room)? {
             true => Ok(message),
             false => Err(ApiError::NotAllowedIn {
                 method: "getSingleMessage",

@@ -9,19 +9,21 @@
 
 use secrecy::ExposeSecret;
 
-use super::auth::{Caller, Login};
+use super::auth::{Auth, Caller, Login};
+use super::permits::Permits;
 use super::users::hash_new_password;
-use super::Services;
 use crate::delivery::credentials::{
     apns_certificate, apns_key, apns_token_key, fcm_credentials, Credential,
 };
 use crate::delivery::gateway::rules::{body_message_id, token_tail, transport, Transport};
+use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::Ids;
 use crate::model::id::UserId;
-use crate::model::time;
+use crate::model::time::{self, Clock};
 use crate::rules::credentials::{csrf_matches, csrf_token, password_digest, token_hash};
-use crate::store::{DeliveryFilter, DeliveryPage, Store};
+use crate::settings::Settings;
+use crate::store::{AdminView, DeliveryFilter, DeliveryPage, Store};
 
 /// How long after the login a session of the page lasts.
 pub const SESSION_TTL_MS: i64 = 8 * 3600 * 1000;
@@ -143,7 +145,20 @@ pub fn reset_password(store: &Store, who: &str) -> anyhow::Result<PasswordReset>
     })
 }
 
-impl Services {
+/// The admin area: the admin page and the delivery log. It logs in through the auth area,
+/// so that the page's sessions are Rocket.Chat logins.
+#[derive(Clone)]
+pub struct Admin {
+    pub(super) store: AdminView,
+    pub(super) settings: Settings,
+    pub(super) clock: Clock,
+    pub(super) ids: Ids,
+    pub(super) delivery: Delivery,
+    pub(super) permits: Permits,
+    pub(super) auth: Auth,
+}
+
+impl Admin {
     /// The login form, keeping the CSRF secret of an earlier visit (other tabs stay valid).
     pub fn admin_login_form(&self, secret: Option<&str>) -> LoginForm {
         let secret = match secret.filter(|s| !s.is_empty()) {
@@ -169,10 +184,12 @@ impl Services {
         if !csrf_matches(secret, csrf) {
             return Err(ApiError::Forbidden);
         }
-        let logged_in = self.login(who, password_digest(password), ip).await?;
-        let caller = self.authenticate(&UserId::new(logged_in.user_id), &logged_in.auth_token)?;
-        if let Err(denied) = self.require(&caller, PERMISSION) {
-            self.logout(&caller).await?;
+        let logged_in = self.auth.login(who, password_digest(password), ip).await?;
+        let caller = self
+            .auth
+            .authenticate(&UserId::new(logged_in.user_id), &logged_in.auth_token)?;
+        if let Err(denied) = self.permits.require(&caller, PERMISSION) {
+            self.auth.logout(&caller).await?;
             return Err(denied);
         }
         Ok(logged_in.auth_token)
@@ -184,7 +201,7 @@ impl Services {
         if !csrf_matches(token, csrf) {
             return Err(ApiError::Forbidden);
         }
-        self.logout(&caller).await
+        self.auth.logout(&caller).await
     }
 
     /// `GET /admin/push`: the page for the session's admin.
@@ -194,7 +211,7 @@ impl Services {
         query: AdminQuery,
     ) -> ApiResult<AdminPage> {
         let (caller, token) = self.admin_session(session).await?;
-        self.require(&caller, PERMISSION)?;
+        self.permits.require(&caller, PERMISSION)?;
         let head = self
             .store
             .due_pushes(i64::MAX, PAGE_SIZE)?
@@ -223,7 +240,7 @@ impl Services {
         Ok(AdminPage {
             username: caller.identity.username.clone().unwrap_or_default(),
             csrf: csrf_token(token),
-            now: self.now(),
+            now: self.clock.now(),
             outbox,
             query,
             deliveries,
@@ -241,10 +258,12 @@ impl Services {
             .store
             .login_token(&token_hash(token))?
             .ok_or(ApiError::NotLoggedIn)?;
-        let caller = self.authenticate(&UserId::new(record.user_id.clone()), token)?;
+        let caller = self
+            .auth
+            .authenticate(&UserId::new(record.user_id.clone()), token)?;
         let since = time::parse_iso(&record.when).unwrap_or(i64::MIN);
-        if self.now().saturating_sub(since) > SESSION_TTL_MS {
-            self.logout(&caller).await?;
+        if self.clock.now().saturating_sub(since) > SESSION_TTL_MS {
+            self.auth.logout(&caller).await?;
             return Err(ApiError::NotLoggedIn);
         }
         Ok((caller, token))

@@ -2,15 +2,20 @@
 
 use std::sync::Arc;
 
+use parking_lot::{Mutex, MutexGuard};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
-use super::Services;
+use super::{blocking_write, hash_blocking};
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::UserId;
+use crate::model::id::{Ids, UserId};
+use crate::model::time::Clock;
 use crate::model::user::Identity;
 use crate::model::{time, User};
 use crate::rules::credentials::{self, token_hash, TokenHash};
-use crate::store::LoginToken;
+use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
+use crate::settings::Settings;
+use crate::store::{AccountsView, LoginToken};
 
 /// The authenticated caller.
 pub struct Caller {
@@ -37,7 +42,21 @@ pub struct LoggedIn {
     pub me: Value,
 }
 
-impl Services {
+/// The auth area: credentials, login tokens and the login throttle.
+#[derive(Clone)]
+pub struct Auth {
+    pub(super) store: AccountsView,
+    pub(super) settings: Settings,
+    pub(super) clock: Clock,
+    pub(super) ids: Ids,
+    pub(super) throttle: Arc<Mutex<LoginThrottle>>,
+    pub(super) throttle_limits: ThrottleLimits,
+    /// Bounds concurrent argon2 hashes (each holds 19 MiB and a core); shared with the
+    /// users area's password changes.
+    pub(super) hashing: Arc<Semaphore>,
+}
+
+impl Auth {
     /// The caller named by `user_id` and `token`, if the token is theirs.
     pub fn authenticate(&self, user_id: &UserId, token: &str) -> ApiResult<Caller> {
         let hash = token_hash(token);
@@ -55,11 +74,6 @@ impl Services {
         })
     }
 
-    /// Whether `caller` (if any) holds `permission`.
-    pub fn caller_may(&self, caller: Option<&Caller>, permission: &str) -> bool {
-        caller.is_some_and(|c| self.has_permission(permission, &c.identity.roles()))
-    }
-
     /// `POST login`. `digest` is the SHA-256 hex of the password. Every failure is the
     /// same 401, whether or not the user exists, and takes as long (a dummy hash is checked
     /// for unknown users); failures are counted per name and per client address.
@@ -68,7 +82,7 @@ impl Services {
             Login::Username(u) => (u.as_str(), self.store.user_id_by_username(u)?),
             Login::Email(e) => (e.as_str(), self.store.user_id_by_email(e)?),
         };
-        let now = self.now();
+        let now = self.clock.now();
         let limits = self.throttle_limits;
         self.throttle()
             .check(name, ip, now, limits)
@@ -82,9 +96,10 @@ impl Services {
             .clone()
             .unwrap_or_else(|| credentials::DUMMY_HASH.to_string());
         let check = digest.clone();
-        let verified = self
-            .hash_blocking(move || credentials::verify_password(&check, &phc))
-            .await?;
+        let verified = hash_blocking(&self.hashing, move || {
+            credentials::verify_password(&check, &phc)
+        })
+        .await?;
         let user = match (&user_id, verified) {
             (Some(id), true) => self.store.user(id)?,
             _ => None,
@@ -104,10 +119,12 @@ impl Services {
         let upgrade = match stored.filter(|s| credentials::needs_rehash(s)) {
             Some(old) => {
                 let salt: [u8; 16] = rand::random();
-                self.hash_blocking(move || credentials::hash_digest(&digest, &salt))
-                    .await?
-                    .ok()
-                    .map(|new| (old, new))
+                hash_blocking(&self.hashing, move || {
+                    credentials::hash_digest(&digest, &salt)
+                })
+                .await?
+                .ok()
+                .map(|new| (old, new))
             }
             None => None,
         };
@@ -117,7 +134,7 @@ impl Services {
             when: time::iso(now),
         };
         let hash = token_hash(&token);
-        self.write(move |s| {
+        blocking_write(&self.store, move |s| {
             s.add_login_token(
                 &hash,
                 &record,
@@ -155,7 +172,7 @@ impl Services {
     /// `logout`: forgets the caller's token and the push registrations made with it.
     pub async fn logout(&self, caller: &Caller) -> ApiResult<()> {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
-        self.write(move |s| {
+        blocking_write(&self.store, move |s| {
             s.remove_login_token(&hash)?;
             s.delete_push_tokens_of_session(&user_id, &hash)
         })
@@ -169,7 +186,7 @@ impl Services {
         self.user_info(&user)
     }
 
-    fn throttle(&self) -> parking_lot::MutexGuard<'_, crate::rules::login_throttle::LoginThrottle> {
+    fn throttle(&self) -> MutexGuard<'_, LoginThrottle> {
         self.throttle.lock()
     }
 

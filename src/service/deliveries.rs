@@ -1,11 +1,11 @@
 //! The delivery log, for admins.
 
+use super::admin::Admin;
 use super::auth::Caller;
-use super::Services;
 use crate::error::ApiResult;
 use crate::store::{DeliveryFilter, DeliveryPage};
 
-impl Services {
+impl Admin {
     /// `GET /api/rcpush/deliveries`: who may read settings may read the log.
     pub fn deliveries(
         &self,
@@ -14,7 +14,7 @@ impl Services {
         offset: usize,
         count: usize,
     ) -> ApiResult<DeliveryPage> {
-        self.require(caller, "view-privileged-setting")?;
+        self.permits.require(caller, "view-privileged-setting")?;
         Ok(self.store.deliveries(filter, offset, count)?)
     }
 }

@@ -59,7 +59,11 @@ impl Services {
         let editor = &caller.identity;
         let own = read.sender_id() == Some(editor.id.as_str());
         // `Message_AllowEditing` is on, as by default: the sender may edit.
-        if !own && !self.has_room_permission(editor, &edit.room_id, "edit-message")? {
+        if !own
+            && !self
+                .access
+                .has_room_permission(editor, &edit.room_id, "edit-message")?
+        {
             return Err(ApiError::EditNotAllowed);
         }
         let room = self
@@ -111,10 +115,16 @@ impl Services {
         let me = &caller.identity;
         let deleter = match delete.as_user && sender != me.id {
             false => me.clone(),
-            true if self.has_room_permission(me, &delete.room_id, "force-delete-message")? => self
-                .store
-                .user_identity(&sender)?
-                .ok_or(ApiError::DeleteNotAllowed)?,
+            true if self.access.has_room_permission(
+                me,
+                &delete.room_id,
+                "force-delete-message",
+            )? =>
+            {
+                self.store
+                    .user_identity(&sender)?
+                    .ok_or(ApiError::DeleteNotAllowed)?
+            }
             true => return Err(ApiError::ForceDeleteRequired),
         };
         self.check_can_delete(&deleter, &sender, read.sender_username(), &delete.room_id)?;
@@ -163,7 +173,7 @@ impl Services {
         sender_name: Option<&str>,
         room_id: &str,
     ) -> ApiResult<()> {
-        let may = |p: &str| self.has_room_permission(deleter, room_id, p);
+        let may = |p: &str| self.access.has_room_permission(deleter, room_id, p);
         if may("force-delete-message")? {
             return Ok(());
         }

@@ -64,7 +64,7 @@ impl Services {
         let me = &caller.identity;
         if room.room_type() != RoomType::Channel
             || self.store.subscription(room.id(), &me.id)?.is_some()
-            || !self.can_read(me, room)?
+            || !self.access.can_read(me, room)?
         {
             return Ok(None);
         }
@@ -132,7 +132,9 @@ impl Services {
         self.check_can_send(sender, room)?;
         let mut verdict = message_fields::validate_message(&draft.0, None);
         if verdict == Verdict::NeedsImpersonation {
-            let may = self.has_room_permission(sender, room.id(), "message-impersonate")?;
+            let may = self
+                .access
+                .has_room_permission(sender, room.id(), "message-impersonate")?;
             verdict = message_fields::validate_message(&draft.0, Some(may));
         }
         match verdict {
@@ -192,7 +194,7 @@ impl Services {
                     group_mention,
                     now,
                 };
-                self.draft_message_pushes(settings, &facts, &members)?
+                self.push.draft_message_pushes(settings, &facts, &members)?
             }
         };
         let thread = draft.tmid().map(|tmid| ThreadReply {
@@ -216,7 +218,7 @@ impl Services {
         };
         match self.write(move |s| s.insert_message(&new)).await? {
             Ok(queued) => {
-                self.queued(queued).await?;
+                self.push.queued(queued).await?;
                 Ok(Posted {
                     message: response,
                     ts: now,
@@ -229,10 +231,14 @@ impl Services {
     /// `canSendMessage`: the sender may read the room, post in it if it is read-only, and is
     /// not muted there.
     pub(super) fn check_can_send(&self, sender: &Identity, room: &Room) -> ApiResult<()> {
-        if !self.can_read(sender, room)? {
+        if !self.access.can_read(sender, room)? {
             return Err(ApiError::NotAllowed);
         }
-        if room.read_only() && !self.has_room_permission(sender, room.id(), "post-readonly")? {
+        if room.read_only()
+            && !self
+                .access
+                .has_room_permission(sender, room.id(), "post-readonly")?
+        {
             return Err(ApiError::RoomReadOnly);
         }
         let username = sender.username.as_deref().unwrap_or_default();

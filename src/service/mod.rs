@@ -2,6 +2,12 @@
 //! calls one function here; that function reads through the store, asks the pure rules,
 //! and hands the store one prepared write (the store's transaction contract is in
 //! `store/mod.rs`). Nothing here knows HTTP beyond the error catalog it returns.
+//!
+//! Services are split by area, each a struct holding only the handles it needs and a
+//! narrow view of the store (`store/views.rs`): `Auth`, `Push`, `Configuration` (settings
+//! and permissions), `Admin`, `Testing`. What several areas check is a small struct they
+//! hold (`Permits`, `RoomAccess`), not a way into each other. Messages, rooms, users and
+//! subscriptions are still methods of `Services` itself, over the whole store.
 
 pub mod access;
 pub mod admin;
@@ -11,6 +17,7 @@ pub mod message_edits;
 pub mod messages;
 mod notification;
 pub mod permissions;
+pub mod permits;
 mod prepared;
 pub mod push;
 mod push_drafts;
@@ -43,8 +50,14 @@ use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
 use crate::store::{Snapshot, Store};
 use crate::telemetry::block_in_span;
-use permissions::PermissionTable;
+use access::RoomAccess;
+use admin::Admin;
+use auth::Auth;
+use permits::Permits;
 use prepared::PreparedCache;
+use push::Push;
+use settings::Configuration;
+use testing::Testing;
 
 /// push.test's limiter, on the server's clock: testing mode's clock governs it too.
 type PushTestLimiter = RateLimiter<
@@ -76,41 +89,29 @@ impl governor::clock::Clock for LimiterClock {
     }
 }
 
-/// What every service function works with. Cheap to clone; the store stays private to the
-/// services.
+/// The service areas, built once at start-up, with what the HTTP layer needs (metrics,
+/// latency, the clock). Cheap to clone; the store stays private to the services. Its own
+/// fields serve the areas not yet split out (messages, rooms, users, subscriptions).
 #[derive(Clone)]
 pub struct Services {
     store: Store,
     settings: Settings,
-    /// The permission table in force: defaults, `[permissions]`, then admins' changes.
-    permissions: Arc<parking_lot::RwLock<PermissionTable>>,
-    /// Rocket.Chat's default roles with `[permissions]` of the configuration: what the
-    /// stored changes apply to.
-    base_permissions: Arc<Permissions>,
-    /// Serialises `permissions.update` calls (their store write and the table change).
-    permission_updates: Arc<tokio::sync::Mutex<()>>,
-    throttle: Arc<Mutex<LoginThrottle>>,
-    throttle_limits: ThrottleLimits,
-    /// Bounds concurrent argon2 hashes (each holds 19 MiB and a core).
-    hashing: Arc<Semaphore>,
+    permits: Permits,
     delivery: Delivery,
-    /// push.get's messages prepared for all their readers.
-    prepared: Arc<PreparedCache>,
-    /// push.test's one call per second per user (its `rateLimiterOptions`).
-    push_tests: Arc<parking_lot::RwLock<PushTestLimiter>>,
     latency: Arc<Latency>,
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
     metrics_access: Arc<MetricsConfig>,
-    /// When the server started (ISO date): `/api/info`'s build date.
-    started_at: String,
     /// What every service reads the time from (adjustable in testing mode).
     clock: Clock,
     /// Where new ids and login tokens come from (seeded in a deterministic run).
     ids: Ids,
-    /// Testing mode: the database right after start-up, which a reset restores. `None`
-    /// outside testing mode, where the testing endpoints do not exist.
-    start_state: Option<Arc<Snapshot>>,
+    auth: Auth,
+    access: RoomAccess,
+    push: Push,
+    configuration: Configuration,
+    admin: Admin,
+    testing: Testing,
 }
 
 /// push.get's prepared messages are cached only where the store caches rooms and users,
@@ -132,21 +133,20 @@ impl Services {
         (clock, ids): (Clock, Ids),
         start_state: Option<Snapshot>,
     ) -> Services {
-        let base_permissions = Permissions::with_overrides(&config.permissions);
-        let permissions =
-            PermissionTable::new(base_permissions.clone(), &settings.changed_permissions());
+        let permits = Permits::new(
+            Permissions::with_overrides(&config.permissions),
+            settings.clone(),
+        );
         let latency = Latency::default();
         let mut metrics = Registry::default();
         delivery.metrics().register(&mut metrics);
         latency.register(&mut metrics);
         let prepared = PreparedCache::new(prepared_budget(&store, config));
-        Services {
-            prepared: Arc::new(prepared),
-            store,
-            settings,
-            permissions: Arc::new(parking_lot::RwLock::new(permissions)),
-            base_permissions: Arc::new(base_permissions),
-            permission_updates: Arc::new(tokio::sync::Mutex::new(())),
+        let auth = Auth {
+            store: store.accounts(),
+            settings: settings.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
             throttle: Arc::new(Mutex::new(LoginThrottle::default())),
             throttle_limits: ThrottleLimits {
                 per_user: config.limits.login_failures_per_user,
@@ -154,16 +154,91 @@ impl Services {
                 window_ms: (config.limits.login_block_seconds as i64).saturating_mul(1000),
             },
             hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
-            delivery,
+        };
+        let access = RoomAccess {
+            store: store.access(),
+            permits: permits.clone(),
+        };
+        let push = Push {
+            store: store.pushes(),
+            settings: settings.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            permits: permits.clone(),
+            access: access.clone(),
+            delivery: delivery.clone(),
+            prepared: Arc::new(prepared),
             push_tests: Arc::new(parking_lot::RwLock::new(push_test_limiter(&clock))),
+        };
+        let configuration = Configuration {
+            settings: settings.clone(),
+            permits: permits.clone(),
+            store: store.permissions(),
+            clock: clock.clone(),
+            permission_updates: Arc::new(tokio::sync::Mutex::new(())),
+            started_at: crate::model::time::iso(clock.now()),
+        };
+        let admin = Admin {
+            store: store.admin(),
+            settings: settings.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            delivery: delivery.clone(),
+            permits: permits.clone(),
+            auth: auth.clone(),
+        };
+        let testing = Testing {
+            store: store.snapshots(),
+            settings: settings.clone(),
+            delivery: delivery.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            throttle: auth.throttle.clone(),
+            push_tests: push.push_tests.clone(),
+            start_state: start_state.map(Arc::new),
+        };
+        Services {
+            store,
+            settings,
+            permits,
+            delivery,
             latency: Arc::new(latency),
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
-            started_at: crate::model::time::iso(clock.now()),
             clock,
             ids,
-            start_state: start_state.map(Arc::new),
+            auth,
+            access,
+            push,
+            configuration,
+            admin,
+            testing,
         }
+    }
+
+    /// Who is calling; logging in and out.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// push.get, devices, push.test.
+    pub fn push(&self) -> &Push {
+        &self.push
+    }
+
+    /// Settings, permissions, `/api/info`.
+    pub fn settings(&self) -> &Configuration {
+        &self.configuration
+    }
+
+    /// The admin page and the delivery log.
+    pub fn admin(&self) -> &Admin {
+        &self.admin
+    }
+
+    /// Testing mode's controls.
+    pub fn testing(&self) -> &Testing {
+        &self.testing
     }
 
     /// The server's clock, which a deterministic run's requests move.
@@ -199,7 +274,7 @@ impl Services {
 
     /// Whether `roles` (global plus room-scoped) hold `permission`.
     fn has_permission(&self, permission: &str, roles: &[&str]) -> bool {
-        self.permission_table().rules.has(permission, roles)
+        self.permits.has(permission, roles)
     }
 
     /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time, in
@@ -208,8 +283,7 @@ impl Services {
         &self,
         work: impl FnOnce() -> R + Send + 'static,
     ) -> ApiResult<R> {
-        let _permit = self.hashing.acquire().await.map_err(anyhow::Error::from)?;
-        Ok(block_in_span(work).await.map_err(anyhow::Error::from)?)
+        hash_blocking(&self.auth.hashing, work).await
     }
 
     /// Runs a store write (which waits for its fsync) on the blocking pool, in the
@@ -223,10 +297,36 @@ impl Services {
         E: Send + 'static,
         ApiError: From<E>,
     {
-        let store = self.store.clone();
-        let done = block_in_span(move || work(&store))
-            .await
-            .map_err(anyhow::Error::from)?;
-        Ok(done?)
+        blocking_write(&self.store, work).await
     }
+}
+
+/// Runs CPU-heavy password work on the blocking pool, at most `hashing`'s permits at a
+/// time, in the request's span.
+async fn hash_blocking<R: Send + 'static>(
+    hashing: &Semaphore,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> ApiResult<R> {
+    let _permit = hashing.acquire().await.map_err(anyhow::Error::from)?;
+    Ok(block_in_span(work).await.map_err(anyhow::Error::from)?)
+}
+
+/// Runs a store write (which waits for its fsync) on the blocking pool, in the request's
+/// span, through whichever view of the store an area holds; its error joins the catalog's,
+/// so that results do not nest.
+async fn blocking_write<V, R, E>(
+    view: &V,
+    work: impl FnOnce(&V) -> Result<R, E> + Send + 'static,
+) -> ApiResult<R>
+where
+    V: Clone + Send + 'static,
+    R: Send + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
+{
+    let view = view.clone();
+    let done = block_in_span(move || work(&view))
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(done?)
 }

@@ -1,52 +1,14 @@
 //! `permissions.listAll` and `permissions.update`: the permission table admins change at
 //! run time, effective at once and kept in the store.
 
-use std::collections::HashMap;
-
-use parking_lot::RwLockReadGuard;
-
 use serde_json::{json, Value};
 
 use super::auth::Caller;
-use super::Services;
+use super::blocking_write;
+use super::settings::Configuration;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{time, Doc, DocExt};
-use crate::rules::access::{Permissions, ROLES};
-use crate::settings::ChangedPermissions;
-
-/// The rules in force and when each permission last changed.
-pub struct PermissionTable {
-    pub rules: Permissions,
-    /// `_updatedAt` of the permissions admins changed.
-    changed_at: HashMap<String, String>,
-    /// The load of the stored changes this table was built from (`ChangedPermissions`).
-    loads: u64,
-}
-
-impl PermissionTable {
-    /// `base` (defaults and configuration) with the stored changes applied over it.
-    pub fn new(mut base: Permissions, changed: &ChangedPermissions) -> PermissionTable {
-        let mut changed_at = HashMap::new();
-        for doc in changed.documents.iter() {
-            let Some(id) = doc.str_at("_id") else {
-                continue;
-            };
-            let roles = doc
-                .strs_at("roles")
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            base.set(id, roles);
-            let at = doc.str_at("_updatedAt").unwrap_or_default().to_string();
-            changed_at.insert(id.to_string(), at);
-        }
-        PermissionTable {
-            rules: base,
-            changed_at,
-            loads: changed.loads,
-        }
-    }
-}
+use crate::model::{time, Doc};
+use crate::rules::access::ROLES;
 
 /// `permissions.update`'s change to one permission.
 pub struct PermissionChange {
@@ -54,22 +16,11 @@ pub struct PermissionChange {
     pub roles: Vec<String>,
 }
 
-impl Services {
-    /// The permission table in force: rebuilt from the configuration and the stored changes
-    /// when another process changed them (shared databases; see `Settings`).
-    pub(super) fn permission_table(&self) -> RwLockReadGuard<'_, PermissionTable> {
-        let changed = self.settings.changed_permissions();
-        if self.permissions.read().loads != changed.loads {
-            let fresh = PermissionTable::new((*self.base_permissions).clone(), &changed);
-            *self.permissions.write() = fresh;
-        }
-        self.permissions.read()
-    }
-
+impl Configuration {
     /// `permissions/get`: every permission as `{_id, roles, _updatedAt}`, or those changed
     /// after `since`. Permissions nobody changed date from this server's start.
     pub fn permission_list(&self, since: Option<time::Millis>) -> Vec<Value> {
-        let table = self.permission_table();
+        let table = self.permits.table();
         table
             .rules
             .iter()
@@ -93,7 +44,10 @@ impl Services {
         caller: &Caller,
         changes: ApiResult<Vec<PermissionChange>>,
     ) -> ApiResult<Vec<Value>> {
-        if !self.has_permission("access-permissions", &caller.identity.roles()) {
+        if !self
+            .permits
+            .has("access-permissions", &caller.identity.roles())
+        {
             return Err(ApiError::PermissionDenied);
         }
         let changes = changes?;
@@ -102,7 +56,7 @@ impl Services {
         ids.sort_unstable();
         ids.dedup();
         let known = {
-            let table = self.permission_table();
+            let table = self.permits.table();
             ids.iter().all(|id| table.rules.contains(id))
         };
         if !known || ids.len() != changes.len() {
@@ -115,7 +69,7 @@ impl Services {
         {
             return Err(ApiError::InvalidPermissionRole);
         }
-        let at = time::iso(self.now());
+        let at = time::iso(self.clock.now());
         let docs: Vec<Doc> = changes
             .iter()
             .map(|c| {
@@ -123,9 +77,9 @@ impl Services {
                 crate::model::object(doc)
             })
             .collect();
-        self.write(move |s| s.put_permissions(&docs)).await?;
+        blocking_write(&self.store, move |s| s.put_permissions(&docs)).await?;
         {
-            let mut table = self.permissions.write();
+            let mut table = self.permits.table_mut();
             for c in changes {
                 table.changed_at.insert(c.id.clone(), at.clone());
                 table.rules.set(&c.id, c.roles);

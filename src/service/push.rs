@@ -4,19 +4,24 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use parking_lot::RwLock;
+
+use super::access::RoomAccess;
 use super::auth::Caller;
 use super::notification::{apn_category, needs_receiver_subscription, with_notification, Parts};
-use super::prepared::{MadeFrom, Prepared};
-use super::Services;
+use super::permits::Permits;
+use super::prepared::{MadeFrom, Prepared, PreparedCache};
+use super::{blocking_write, PushTestLimiter};
 use crate::delivery::gateway::rules::{test_push_body, Target};
+use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::MessageId;
+use crate::model::id::{Ids, MessageId};
 use crate::model::message::MessageView;
 use crate::model::push_token::{PushToken, Service};
-use crate::model::time;
+use crate::model::time::{self, Clock};
 use crate::rules::notification::SharedNotification;
-use crate::settings::{Snapshot, DEFAULT_PUSH_GATEWAY};
-use crate::store::{PendingPush, Registration};
+use crate::settings::{Settings, Snapshot, DEFAULT_PUSH_GATEWAY};
+use crate::store::{PendingPush, PushView, Registration};
 
 /// A device to register (`push.token`'s body, checked).
 pub struct Device {
@@ -64,7 +69,24 @@ pub struct PushInfo {
 /// More users than this in push.test's limiter and it forgets those whose second is over.
 const PUSH_TEST_LIMITER_KEYS: usize = 4096;
 
-impl Services {
+/// The push area: push.get, devices, push.test, and the hand-off of queued pushes to
+/// delivery (with the drafting of a new message's pushes, `push_drafts.rs`).
+#[derive(Clone)]
+pub struct Push {
+    pub(super) store: PushView,
+    pub(super) settings: Settings,
+    pub(super) clock: Clock,
+    pub(super) ids: Ids,
+    pub(super) permits: Permits,
+    pub(super) access: RoomAccess,
+    pub(super) delivery: Delivery,
+    /// push.get's messages prepared for all their readers.
+    pub(super) prepared: Arc<PreparedCache>,
+    /// push.test's one call per second per user (its `rateLimiterOptions`).
+    pub(super) push_tests: Arc<RwLock<PushTestLimiter>>,
+}
+
+impl Push {
     /// `push.get`: the message and the notification `caller` would get for it. Errors in the
     /// order of spec §1.3: E message not found; F room not found; G not allowed; H sender not
     /// found. The reader-independent part comes from the prepared cache when it is current.
@@ -100,7 +122,7 @@ impl Services {
         let room_version = self.store.room_version(&p.room_id);
         let sender_version = self.store.user_version(&p.sender_id);
         if p.unchanged(room_version, sender_version, settings) {
-            return match self.can_read_known(
+            return match self.access.can_read_known(
                 &caller.identity,
                 &p.room_id,
                 p.made_from.room_facts(),
@@ -109,7 +131,7 @@ impl Services {
                 false => Err(ApiError::NotAllowed),
             };
         }
-        let room = self.readable_room(&caller.identity, &p.room_id)?;
+        let room = self.access.readable_room(&caller.identity, &p.room_id)?;
         let sender = self
             .store
             .user_names(&p.sender_id)?
@@ -139,7 +161,7 @@ impl Services {
             ApiError::Internal(anyhow::anyhow!("stored message {}: {e}", id.as_str()))
         })?;
         let room_version = self.store.room_version(&view.rid);
-        let room = self.readable_room(&caller.identity, &view.rid)?;
+        let room = self.access.readable_room(&caller.identity, &view.rid)?;
         let sender_id = view.sender_id().ok_or(ApiError::SenderNotFound)?;
         let sender_version = self.store.user_version(&sender_id);
         let sender = self
@@ -184,9 +206,9 @@ impl Services {
     /// de-duplication and ownership as the store's `register_push_token` states).
     pub async fn register_device(&self, caller: &Caller, device: Device) -> ApiResult<PushToken> {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
-        let now = self.now();
+        let now = self.clock.now();
         let id = device.id.clone().unwrap_or_else(|| self.ids.id());
-        self.write(move |s| {
+        blocking_write(&self.store, move |s| {
             s.register_push_token(&Registration {
                 id: &id,
                 service: device.service,
@@ -204,9 +226,10 @@ impl Services {
     /// there were none.
     pub async fn delete_device(&self, caller: &Caller, token: String) -> ApiResult<()> {
         let user_id = caller.id().to_string();
-        let removed = self
-            .write(move |s| s.delete_push_tokens_of_user_by_value(&user_id, &token))
-            .await?;
+        let removed = blocking_write(&self.store, move |s| {
+            s.delete_push_tokens_of_user_by_value(&user_id, &token)
+        })
+        .await?;
         match removed {
             0 => Err(ApiError::NotFound),
             _ => Ok(()),
@@ -225,7 +248,7 @@ impl Services {
     /// devices they have.
     pub async fn push_test(&self, caller: &Caller) -> ApiResult<usize> {
         let roles = caller.identity.roles();
-        if !self.has_permission("api-bypass-rate-limit", &roles) {
+        if !self.permits.has("api-bypass-rate-limit", &roles) {
             let limiter = self.push_tests.read();
             if let Err(not_until) = limiter.check_key(&caller.id().to_string()) {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
@@ -236,7 +259,7 @@ impl Services {
                 limiter.retain_recent();
             }
         }
-        if !self.has_permission("test-push-notifications", &roles) {
+        if !self.permits.has("test-push-notifications", &roles) {
             return Err(ApiError::PermissionDenied);
         }
         let settings = self.settings.snapshot();
@@ -247,7 +270,7 @@ impl Services {
         if tokens.is_empty() {
             return Err(ApiError::NoPushTokens);
         }
-        let now = self.now();
+        let now = self.clock.now();
         let created_at = time::iso(now);
         let username = caller.identity.username.as_deref().unwrap_or_default();
         let pushes: Vec<PendingPush> = tokens
@@ -270,9 +293,10 @@ impl Services {
                 ))
             })
             .collect();
-        let pushes = self
-            .write(move |s| s.enqueue_pushes(&pushes).map(|()| pushes))
-            .await?;
+        let pushes = blocking_write(&self.store, move |s| {
+            s.enqueue_pushes(&pushes).map(|()| pushes)
+        })
+        .await?;
         self.queued(pushes).await?;
         Ok(tokens.len())
     }

@@ -6,8 +6,9 @@
 use serde_json::Value;
 
 use super::access::message_view;
+use super::blocking_write;
 use super::notification::{with_notification, Parts};
-use super::Services;
+use super::push::Push;
 use crate::delivery::gateway::rules::{message_push_body, Target};
 use crate::error::ApiResult;
 use crate::model::push_token::Service;
@@ -27,14 +28,14 @@ pub(super) struct NewMessageFacts<'a> {
     pub now: time::Millis,
 }
 
-impl Services {
+impl Push {
     /// Hands pushes a write has just queued to delivery. In testing mode they are captured
     /// and taken out of the outbox at once, so that a database later served outside
     /// testing mode never sends them.
     pub(super) async fn queued(&self, pushes: Vec<PendingPush>) -> ApiResult<()> {
         self.delivery.queued(&pushes);
         if self.delivery.captures() && !pushes.is_empty() {
-            self.write(move |s| {
+            blocking_write(&self.store, move |s| {
                 let done: Vec<_> = pushes.iter().map(|p| (p, Finish::Done)).collect();
                 s.finish_pushes(&done, &[])
             })
@@ -83,7 +84,7 @@ impl Services {
             let Some(receiver) = receivers.next().flatten() else {
                 continue;
             };
-            if facts.room.t() == "d" && !self.has_permission("view-d-room", &receiver.roles()) {
+            if facts.room.t() == "d" && !self.permits.has("view-d-room", &receiver.roles()) {
                 continue;
             }
             let parts = Parts {

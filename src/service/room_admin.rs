@@ -22,14 +22,17 @@ impl Services {
     pub async fn erase_room(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<()> {
         let room = self.find_room(kind, caller, room)?;
         let method = "eraseRoom";
-        if !self.can_read(&caller.identity, &room)? {
+        if !self.access.can_read(&caller.identity, &room)? {
             return Err(ApiError::InvalidRoomIn { method });
         }
         let permission = match kind {
             Kind::Channels => "delete-c",
             Kind::Groups => "delete-p",
         };
-        if !self.has_room_permission(&caller.identity, room.id(), permission)? {
+        if !self
+            .access
+            .has_room_permission(&caller.identity, room.id(), permission)?
+        {
             return Err(ApiError::NotAllowedIn { method });
         }
         let rid = room.id().to_string();
@@ -54,7 +57,10 @@ impl Services {
         if room.name() == Some(name.as_str()) {
             return Err(ApiError::SameName);
         }
-        if !self.has_room_permission(&caller.identity, room.id(), "edit-room")? {
+        if !self
+            .access
+            .has_room_permission(&caller.identity, room.id(), "edit-room")?
+        {
             return Err(ApiError::EditRoomNotAllowed);
         }
         if !valid_name(&name) {

@@ -177,8 +177,11 @@ impl Services {
         };
         let user = &caller.identity;
         let joined = self.store.subscription(room.id(), caller.id())?.is_some();
-        if !(self.has_room_permission(user, room.id(), any)?
-            || (joined && self.has_room_permission(user, room.id(), "add-user-to-joined-room")?))
+        if !(self.access.has_room_permission(user, room.id(), any)?
+            || (joined
+                && self
+                    .access
+                    .has_room_permission(user, room.id(), "add-user-to-joined-room")?))
         {
             return Err(ApiError::NotAllowedIn {
                 method: "addUsersToRoom",
@@ -204,7 +207,10 @@ impl Services {
     /// `channels.kick` / `groups.kick`: the room without the user.
     pub async fn kick(&self, kind: Kind, caller: &Caller, of: Members) -> ApiResult<Room> {
         let room = self.find_room(kind, caller, of.room)?;
-        if !self.has_room_permission(&caller.identity, room.id(), "remove-user")? {
+        if !self
+            .access
+            .has_room_permission(&caller.identity, room.id(), "remove-user")?
+        {
             return Err(ApiError::NotAllowedIn {
                 method: Exit::Kick.method(),
             });

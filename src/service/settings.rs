@@ -3,9 +3,14 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use super::auth::Caller;
-use super::Services;
+use super::blocking_write;
+use super::permits::Permits;
 use crate::error::{ApiError, ApiResult};
+use crate::settings::Settings;
+use crate::store::PermissionsView;
 
 /// The Rocket.Chat release whose REST behaviour rcpush reproduces.
 pub const COMPATIBLE_VERSION: &str = "7.10.0";
@@ -65,11 +70,26 @@ fn node_arch() -> &'static str {
     }
 }
 
-impl Services {
+/// The settings and permissions area: the settings admins read and change, the permission
+/// table, and `/api/info`.
+#[derive(Clone)]
+pub struct Configuration {
+    pub(super) settings: Settings,
+    pub(super) permits: Permits,
+    /// Where `permissions.update` keeps its changes.
+    pub(super) store: PermissionsView,
+    pub(super) clock: crate::model::time::Clock,
+    /// Serialises `permissions.update` calls (their store write and the table change).
+    pub(super) permission_updates: Arc<tokio::sync::Mutex<()>>,
+    /// When the server started (ISO date): `/api/info`'s build date.
+    pub(super) started_at: String,
+}
+
+impl Configuration {
     /// `GET settings/:_id` → the setting's value, a secret one masked; unknown ids are a
     /// bare failure.
     pub fn setting(&self, caller: &Caller, id: &str) -> ApiResult<Value> {
-        self.require(caller, "view-privileged-setting")?;
+        self.permits.require(caller, "view-privileged-setting")?;
         let doc = self.settings.get(id).ok_or(ApiError::SettingNotFound)?;
         let value = doc.get("value").cloned().unwrap_or(Value::Null);
         Ok(crate::settings::shown_value(id, value))
@@ -82,7 +102,7 @@ impl Services {
         id: String,
         value: Option<Value>,
     ) -> ApiResult<()> {
-        self.require(caller, "edit-privileged-setting")?;
+        self.permits.require(caller, "edit-privileged-setting")?;
         let current = self.settings.get(&id).ok_or(ApiError::SettingNotFound)?;
         let value = value.ok_or(ApiError::InvalidSettingValue)?;
         if !crate::settings::same_type(current.get("value"), &value) {
@@ -94,15 +114,14 @@ impl Services {
         {
             return Ok(());
         }
-        let settings = self.settings.clone();
-        self.write(move |_| settings.set(&id, value)).await?;
+        blocking_write(&self.settings, move |s| s.set(&id, value)).await?;
         Ok(())
     }
 
     /// `/api/info` (`getServerInfo`): `major.minor` and the minimum client versions; for
     /// holders of `get-server-info`, the full version and the build `info`.
     pub fn server_info(&self, caller: Option<&Caller>) -> ServerInfo {
-        let full = self.caller_may(caller, "get-server-info");
+        let full = self.permits.caller_may(caller, "get-server-info");
         let short = COMPATIBLE_VERSION
             .rsplit_once('.')
             .map_or(COMPATIBLE_VERSION, |(a, _)| a);
@@ -125,13 +144,6 @@ impl Services {
                 desktop: "3.9.6",
                 mobile: "4.39.0",
             },
-        }
-    }
-
-    pub(super) fn require(&self, caller: &Caller, permission: &str) -> ApiResult<()> {
-        match self.has_permission(permission, &caller.identity.roles()) {
-            true => Ok(()),
-            false => Err(ApiError::PermissionDenied),
         }
     }
 }

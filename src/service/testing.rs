@@ -1,14 +1,20 @@
 //! Testing mode's controls (`/api/rcpush/testing/*`): captured pushes, the clock, reset.
 //! Outside testing mode each answers the API's 404, as if the route did not exist.
 
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::Services;
+use super::{blocking_write, push_test_limiter, PushTestLimiter};
+use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
-use crate::model::time::{self, Millis};
+use crate::model::id::Ids;
+use crate::model::time::{self, Clock, Millis};
 use crate::rules::login_throttle::LoginThrottle;
-use crate::store::{PendingPush, Snapshot};
+use crate::settings::Settings;
+use crate::store::{PendingPush, Snapshot, SnapshotsView};
 
 /// A push as the server would have sent it to the gateway. Testing mode captures the body
 /// queued for every push; in direct mode FCM and APNs would get their requests made from
@@ -39,7 +45,23 @@ pub enum ClockChange {
     Advance(Millis),
 }
 
-impl Services {
+/// The testing area: it resets what the other areas hold (the login blocks, push.test's
+/// limiter), so it shares those handles, and nothing else of theirs.
+#[derive(Clone)]
+pub struct Testing {
+    pub(super) store: SnapshotsView,
+    pub(super) settings: Settings,
+    pub(super) delivery: Delivery,
+    pub(super) clock: Clock,
+    pub(super) ids: Ids,
+    pub(super) throttle: Arc<Mutex<LoginThrottle>>,
+    pub(super) push_tests: Arc<RwLock<PushTestLimiter>>,
+    /// The database right after start-up, which a reset restores. `None` outside testing
+    /// mode, where the testing endpoints do not exist.
+    pub(super) start_state: Option<Arc<Snapshot>>,
+}
+
+impl Testing {
     /// The database as start-up left it; `None` outside testing mode.
     fn start_state(&self) -> ApiResult<&Snapshot> {
         self.start_state.as_deref().ok_or(ApiError::NotFound)
@@ -68,7 +90,7 @@ impl Services {
             ClockChange::Set(at) => self.clock.set(at),
             ClockChange::Advance(by) => self.clock.advance(by),
         };
-        Ok(time::iso(self.now()))
+        Ok(time::iso(self.clock.now()))
     }
 
     /// `POST /api/rcpush/testing/reset`: the database back to its state right after
@@ -76,13 +98,13 @@ impl Services {
     /// generator back where start-up left them.
     pub async fn reset(&self) -> ApiResult<()> {
         let start = self.start_state.clone().ok_or(ApiError::NotFound)?;
-        self.write(move |s| s.restore(&start)).await?;
+        blocking_write(&self.store, move |s| s.restore(&start)).await?;
         self.settings.reload()?;
         self.delivery.captured(true);
         self.clock.restart();
         self.ids.restart();
         *self.throttle.lock() = LoginThrottle::default();
-        *self.push_tests.write() = super::push_test_limiter(&self.clock);
+        *self.push_tests.write() = push_test_limiter(&self.clock);
         Ok(())
     }
 }

@@ -67,6 +67,7 @@ mod subscriptions;
 mod tokens;
 pub mod trees;
 mod users;
+mod views;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -84,6 +85,7 @@ pub use rooms::Removal;
 pub use snapshot::Snapshot;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
+pub use views::{AccessView, AccountsView, AdminView, PermissionsView, PushView, SnapshotsView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

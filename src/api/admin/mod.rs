@@ -64,7 +64,9 @@ pub async fn login_get(
     services: web::Data<Services>,
     Fields(q): Fields<LoginNotice>,
 ) -> HttpResponse {
-    let form = services.admin_login_form(cookie_value(&req, CSRF_COOKIE).as_deref());
+    let form = services
+        .admin()
+        .admin_login_form(cookie_value(&req, CSRF_COOKIE).as_deref());
     let notice = match (q.failed.is_some(), q.blocked.is_some()) {
         (_, true) => Some("Too many failed attempts: try again in a few minutes."),
         (true, false) => Some("Wrong username, e-mail or password."),
@@ -110,6 +112,7 @@ pub async fn login_post(
     let secret = cookie_value(&req, CSRF_COOKIE).unwrap_or_default();
     let ip = client_ip(&req);
     match services
+        .admin()
         .admin_login(who, &f.password, (&secret, &f.csrf), &ip)
         .await
     {
@@ -135,7 +138,11 @@ pub async fn logout_post(
     Fields(f): Fields<LogoutFields>,
 ) -> HttpResponse {
     let session = cookie_value(&req, SESSION_COOKIE);
-    match services.admin_logout(session.as_deref(), &f.csrf).await {
+    match services
+        .admin()
+        .admin_logout(session.as_deref(), &f.csrf)
+        .await
+    {
         Ok(()) | Err(ApiError::NotLoggedIn) => signed_out(&req),
         Err(e) => error_page(&req, e),
     }
@@ -189,7 +196,7 @@ pub async fn push_get(
         Err(why) => return message_page(StatusCode::BAD_REQUEST, "Bad request", why),
     };
     let session = cookie_value(&req, SESSION_COOKIE);
-    match services.admin_push(session.as_deref(), query).await {
+    match services.admin().admin_push(session.as_deref(), query).await {
         Ok(page) => html(HttpResponse::Ok(), page::push(&page)),
         Err(e) => error_page(&req, e),
     }
