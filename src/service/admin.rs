@@ -297,7 +297,7 @@ impl Admin {
                     app: t.app_name().to_string(),
                     service: service.code().to_string(),
                     token_tail: token_tail(token).to_string(),
-                    enabled: t.0.get("enabled") != Some(&serde_json::Value::Bool(false)),
+                    enabled: t.enabled(),
                 })
             })
             .collect();

@@ -7,7 +7,7 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::model::DocExt;
+use crate::model::PermissionDoc;
 use crate::rules::access::Permissions;
 use crate::settings::{ChangedPermissions, Settings};
 
@@ -25,16 +25,13 @@ impl PermissionTable {
     pub fn new(mut base: Permissions, changed: &ChangedPermissions) -> PermissionTable {
         let mut changed_at = HashMap::new();
         for doc in changed.documents.iter() {
-            let Some(id) = doc.str_at("_id") else {
+            let doc = PermissionDoc(doc);
+            let Some(id) = doc.id() else {
                 continue;
             };
-            let roles = doc
-                .strs_at("roles")
-                .into_iter()
-                .map(str::to_string)
-                .collect();
+            let roles = doc.roles().into_iter().map(str::to_string).collect();
             base.set(id, roles);
-            let at = doc.str_at("_updatedAt").unwrap_or_default().to_string();
+            let at = doc.updated_at().to_string();
             changed_at.insert(id.to_string(), at);
         }
         PermissionTable {

@@ -3,8 +3,6 @@
 //! drafts with the badge each receiver has once it is applied (the transactional outbox),
 //! and `queued` then hands them to delivery.
 
-use serde_json::Value;
-
 use super::access::message_view;
 use super::blocking_write;
 use super::notification::{with_notification, Parts};
@@ -13,7 +11,7 @@ use crate::delivery::gateway::rules::{message_push_body, Target};
 use crate::error::ApiResult;
 use crate::model::push_token::Service;
 use crate::model::user::Identity;
-use crate::model::{time, DocExt, Message, Room, Subscription};
+use crate::model::{time, Message, Room, Subscription};
 use crate::rules::push::{should_notify_mobile, MobileFacts, PushPreference};
 use crate::settings::Snapshot;
 use crate::store::{Finish, PendingPush, PushDraft};
@@ -133,19 +131,16 @@ impl Push {
 /// muted, and the mobile preference (`mobilePushNotifications`).
 fn wants_push(settings: &Snapshot, facts: &NewMessageFacts, sub: &Subscription) -> bool {
     let mentioned = facts.mentioned_ids.iter().any(|m| m == sub.user_id());
-    let ignored = sub.0.strs_at("ignored").contains(&facts.sender.id.as_str());
-    if sub.0.bool_at("disableNotifications")
-        || ignored
-        || (sub.0.bool_at("muteGroupMentions") && facts.group_mention && !mentioned)
+    if sub.disable_notifications()
+        || sub.ignores(&facts.sender.id)
+        || (sub.mute_group_mentions() && facts.group_mention && !mentioned)
     {
         return false;
     }
     should_notify_mobile(&MobileFacts {
         push_enabled: true,
         preference: sub
-            .0
-            .get("mobilePushNotifications")
-            .and_then(Value::as_str)
+            .mobile_push_notifications()
             .and_then(PushPreference::parse),
         default_preference: settings.default_push_preference,
         room_type: facts.room.t(),

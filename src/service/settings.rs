@@ -9,6 +9,7 @@ use super::auth::Caller;
 use super::blocking_write;
 use super::permits::Permits;
 use crate::error::{ApiError, ApiResult};
+use crate::model::SettingDoc;
 use crate::settings::Settings;
 use crate::store::PermissionsView;
 
@@ -91,7 +92,7 @@ impl Configuration {
     pub fn setting(&self, caller: &Caller, id: &str) -> ApiResult<Value> {
         self.permits.require(caller, "view-privileged-setting")?;
         let doc = self.settings.get(id).ok_or(ApiError::SettingNotFound)?;
-        let value = doc.get("value").cloned().unwrap_or(Value::Null);
+        let value = SettingDoc(&doc).value().cloned().unwrap_or(Value::Null);
         Ok(crate::settings::shown_value(id, value))
     }
 
@@ -105,7 +106,7 @@ impl Configuration {
         self.permits.require(caller, "edit-privileged-setting")?;
         let current = self.settings.get(&id).ok_or(ApiError::SettingNotFound)?;
         let value = value.ok_or(ApiError::InvalidSettingValue)?;
-        if !crate::settings::same_type(current.get("value"), &value) {
+        if !crate::settings::same_type(SettingDoc(&current).value(), &value) {
             return Err(ApiError::InvalidSettingValue);
         }
         // A client that read a secret and sends it back unchanged keeps the stored one.
