@@ -163,6 +163,7 @@ impl Services {
             .filter(|(k, _)| full || !PRIVATE_FIELDS.contains(&k.as_str()))
             .collect();
         if let Some(rooms) = rooms {
+            // An answer being shaped, not a stored document: `users.info` appends `rooms` last.
             shown.insert("rooms".into(), rooms.into());
         }
         Ok(Value::Object(shown))
