@@ -1277,28 +1277,10 @@ mod tests {
     /// (what `{:?}` of the cause adds under `RUST_BACKTRACE`, after a multi-line chain).
     #[test]
     fn a_fault_is_logged_on_one_line_with_its_causes() {
-        #[derive(Clone, Default)]
-        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl std::io::Write for Lines {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
         let cause = anyhow::anyhow!("connection refused").context("cannot read the user");
-        tracing::subscriber::with_default(subscriber, || {
+        let text = crate::telemetry::capture::logged(|| {
             ApiError::Internal(cause).error_response();
         });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(
             text.contains("request failed error=cannot read the user: connection refused"),

@@ -117,28 +117,53 @@ pub async fn block_in_span<R: Send + 'static>(
     actix_web::web::block(move || span.in_scope(work)).await
 }
 
+/// Log capture for the library's unit tests, which check what a line says (and never holds).
 #[cfg(test)]
-mod tests {
+pub(crate) mod capture {
     use std::io::Write;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
-    use actix_web::{test, web, App, HttpResponse};
+    use parking_lot::Mutex;
 
-    use super::*;
-
-    /// What the subscriber writes, shared with the test.
+    /// What a test's subscriber writes, shared with the test.
     #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
+    pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        pub fn text(&self) -> String {
+            String::from_utf8(self.0.lock().clone()).unwrap()
+        }
+    }
 
     impl Write for Captured {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            self.0.lock().extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
+
+    /// The log lines written on this thread while `f` runs.
+    pub fn logged(f: impl FnOnce()) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        captured.text()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::capture::Captured;
+    use super::*;
 
     async fn handler() -> HttpResponse {
         let thread = block_in_span(|| {
@@ -181,7 +206,7 @@ mod tests {
             String::from_utf8(body.to_vec()).unwrap()
         });
 
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         let inside = text
             .lines()
             .find(|l| l.contains("inside the blocking pool"))

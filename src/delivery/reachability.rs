@@ -75,10 +75,8 @@ pub fn ureq_failure(reachability: &Reachability, url: &str, error: &ureq::Transp
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::Arc;
-
     use super::*;
+    use crate::telemetry::capture::logged;
 
     #[test]
     fn the_host_is_all_the_logs_name_of_a_url() {
@@ -90,30 +88,6 @@ mod tests {
         assert_eq!(host("https://user:secret@gw.example/push"), "gw.example");
         assert_eq!(host("https://gw.example?x=1"), "gw.example");
         assert_eq!(host("gw.example"), "gw.example");
-    }
-
-    /// Log lines written while `f` runs on this thread.
-    fn logged(f: impl FnOnce()) -> String {
-        #[derive(Clone, Default)]
-        struct Lines(Arc<Mutex<Vec<u8>>>);
-        impl Write for Lines {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
-        let bytes = lines.0.lock().clone();
-        String::from_utf8(bytes).unwrap()
     }
 
     /// A loopback port nothing listens on: a connection to it is refused.
