@@ -97,18 +97,12 @@ impl MessageDoc {
 
     /// `u._id`.
     pub fn sender_id(&self) -> Option<&str> {
-        self.0
-            .get("u")
-            .and_then(|u| u.get("_id"))
-            .and_then(Value::as_str)
+        self.0.str_in("u", "_id")
     }
 
     /// `u.username`.
     pub fn sender_username(&self) -> Option<&str> {
-        self.0
-            .get("u")
-            .and_then(|u| u.get("username"))
-            .and_then(Value::as_str)
+        self.0.str_in("u", "username")
     }
 
     pub fn msg(&self) -> Option<&str> {

@@ -31,6 +31,8 @@ pub fn object(v: serde_json::Value) -> Doc {
 /// Typed reads of an ordered JSON object.
 pub trait DocExt {
     fn str_at(&self, key: &str) -> Option<&str>;
+    /// A string field of the object at `key`, such as `u._id`.
+    fn str_in(&self, key: &str, field: &str) -> Option<&str>;
     fn bool_at(&self, key: &str) -> bool;
     fn strs_at(&self, key: &str) -> Vec<&str>;
     /// An integer counter; absent or not an integer counts 0, as MongoDB's `$inc` starts.
@@ -44,6 +46,10 @@ pub trait DocExt {
 impl DocExt for Doc {
     fn str_at(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(|v| v.as_str())
+    }
+
+    fn str_in(&self, key: &str, field: &str) -> Option<&str> {
+        self.get(key)?.get(field)?.as_str()
     }
 
     fn bool_at(&self, key: &str) -> bool {

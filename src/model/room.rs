@@ -168,10 +168,7 @@ impl Room {
 
     /// The `_id` of `lastMessage`, if the room has one.
     pub fn last_message_id(&self) -> Option<&str> {
-        self.0
-            .get("lastMessage")
-            .and_then(|m| m.get("_id"))
-            .and_then(Value::as_str)
+        self.0.str_in("lastMessage", "_id")
     }
 
     /// `lastMessage`: a copy of the newest message as stored.

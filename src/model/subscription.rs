@@ -15,11 +15,7 @@ impl Subscription {
     }
 
     pub fn user_id(&self) -> &str {
-        self.0
-            .get("u")
-            .and_then(|u| u.get("_id"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        self.0.str_in("u", "_id").unwrap_or_default()
     }
 
     /// `unread` as the badge aggregation reads it: anything not numeric counts 0.
