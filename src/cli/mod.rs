@@ -59,17 +59,16 @@ enum Command {
 }
 
 impl Command {
-    /// The name of a command that works on the configured database, which `--ephemeral`
-    /// would silently replace by an empty temporary one.
-    fn name_of_other_than_serve(&self) -> Option<&'static str> {
+    /// The command's name, as typed.
+    fn name(&self) -> &'static str {
         match self {
-            Command::Serve(_) => None,
-            Command::Seed(_) => Some("seed"),
-            Command::Generate(_) => Some("generate"),
-            Command::Export(_) => Some("export"),
-            Command::Check => Some("check"),
-            Command::Import(_) => Some("import"),
-            Command::Admin(_) => Some("admin"),
+            Command::Serve(_) => "serve",
+            Command::Seed(_) => "seed",
+            Command::Generate(_) => "generate",
+            Command::Export(_) => "export",
+            Command::Check => "check",
+            Command::Import(_) => "import",
+            Command::Admin(_) => "admin",
         }
     }
 }
@@ -79,13 +78,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli
         .command
         .unwrap_or(Command::Serve(serve::Flags::default()));
-    let flags = match (&command, command.name_of_other_than_serve()) {
-        (Command::Serve(own), _) => cli.serve.or(own),
-        (_, Some(name)) => {
-            cli.serve.refuse_with(name)?;
+    // Serve's flags before another command would silently replace its database
+    // (`--ephemeral`): refused.
+    let flags = match &command {
+        Command::Serve(own) => cli.serve.or(own),
+        other => {
+            cli.serve.refuse_with(other.name())?;
             serve::Flags::default()
         }
-        (_, None) => serve::Flags::default(),
     };
     let config_file = config_path(cli.config);
     let mut config = Config::load(config_file.as_deref(), std::env::vars())?;
