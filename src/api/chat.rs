@@ -59,7 +59,7 @@ pub async fn chat_post_message(
 ) -> ApiResult<HttpResponse> {
     let post = PostMessage::try_from(body)?;
     let channel = post.target.clone();
-    let posted = services.post_message(&caller, post).await?;
+    let posted = services.messages().post_message(&caller, post).await?;
     Ok(respond::success(json!({
         "ts": posted.ts,
         "channel": channel,
@@ -137,6 +137,7 @@ pub async fn chat_send_message(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let posted = services
+        .messages()
         .send_message(&caller, SendMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({ "message": posted.message })))
@@ -154,7 +155,7 @@ pub async fn chat_get_message(
     Query(q): Query,
 ) -> ApiResult<HttpResponse> {
     let id = MessageId::new(query_string(&q, "msgId")?);
-    let message = services.get_message(&caller, &id)?;
+    let message = services.messages().get_message(&caller, &id)?;
     Ok(respond::success(GetMessageData {
         message: message.raw(),
     }))
@@ -202,6 +203,7 @@ pub async fn chat_update(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let message = services
+        .messages()
         .update_message(&caller, UpdateMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({ "message": message })))
@@ -228,6 +230,7 @@ pub async fn chat_delete(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let Deleted { id, message, ts } = services
+        .messages()
         .delete_message(&caller, DeleteMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({
