@@ -13,7 +13,7 @@ use crate::error::ApiResult;
 use crate::model::id::Ids;
 use crate::model::push_token::Service;
 use crate::model::user::Identity;
-use crate::model::{time, Message, Room, Subscription};
+use crate::model::{time, Message, Room, RoomType, Subscription};
 use crate::rules::push::{should_notify_mobile, MobileFacts, PushPreference};
 use crate::settings::Snapshot;
 use crate::store::{DraftsView, Finish, PendingPush, PushDraft};
@@ -94,7 +94,9 @@ impl PushDrafts {
             let Some(receiver) = receivers.next().flatten() else {
                 continue;
             };
-            if facts.room.t() == "d" && !self.permits.has("view-d-room", &receiver.roles()) {
+            if facts.room.room_type() == RoomType::Direct
+                && !self.permits.has("view-d-room", &receiver.roles())
+            {
                 continue;
             }
             let parts = Parts {
