@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::model::time::Millis;
 use crate::rules::credentials::{password_digest, token_hash};
 use crate::rules::login_throttle::Blocked;
+use crate::rules::text::js_truthy;
 use crate::service::auth::{LoggedIn, Login};
 
 /// `Accounts_LoginExpiration`'s default: a token's `tokenExpires` is its login + 90 days.
@@ -31,13 +32,13 @@ fn parse(params: &[Value]) -> Result<Request, MeteorError> {
     let Some(Value::Object(options)) = params.first() else {
         return Err(MeteorError::match_failed());
     };
-    if let Some(resume) = options.get("resume").filter(|v| truthy(v)) {
+    if let Some(resume) = options.get("resume").filter(|v| js_truthy(v)) {
         return match resume {
             Value::String(token) => Ok(Request::Resume(token.clone())),
             _ => Err(MeteorError::match_failed()),
         };
     }
-    let Some(password) = options.get("password").filter(|v| truthy(v)) else {
+    let Some(password) = options.get("password").filter(|v| js_truthy(v)) else {
         return Ok(Request::Unrecognized);
     };
     if options
@@ -77,17 +78,6 @@ fn user_query(user: &Map<String, Value>) -> Result<Login, MeteorError> {
             _ => Err(MeteorError::match_failed()),
         },
         _ => Err(MeteorError::match_failed()),
-    }
-}
-
-/// JavaScript truthiness of a JSON value.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
     }
 }
 

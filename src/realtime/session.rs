@@ -461,6 +461,49 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever arrives, before or after `connect`, is classified without a panic, and
+        /// anything that is not a JSON object is a plain `Bad request`.
+        #[test]
+        fn any_text_is_classified(text in ".{0,200}", connected in proptest::bool::ANY) {
+            let phase = if connected { ONE } else { Phase::Connecting };
+            let verdict = classify(phase, &text);
+            if !matches!(serde_json::from_str::<Value>(&text), Ok(Value::Object(_))) {
+                proptest::prop_assert_eq!(verdict, Inbound::Reply(frames::error("Bad request", None)));
+            }
+        }
+
+        /// An unknown `msg` after connect is a queued `Bad request` echoing the frame.
+        #[test]
+        fn unknown_messages_are_echoed(kind in "[a-z]{1,12}", extra in proptest::collection::btree_map("[a-z]{1,5}", 0i64..100, 0..4)) {
+            proptest::prop_assume!(!["connect", "ping", "pong", "method", "sub", "unsub"].contains(&kind.as_str()));
+            let mut frame = serde_json::json!({"msg": kind});
+            for (k, v) in &extra {
+                if k != "msg" {
+                    frame[k] = (*v).into();
+                }
+            }
+            proptest::prop_assert_eq!(
+                classify(ONE, &frame.to_string()),
+                Inbound::Call(Call::Reply(frames::error("Bad request", Some(&frame))))
+            );
+        }
+
+        /// A ping's id comes back as it was sent, whatever its JSON type.
+        #[test]
+        fn pongs_echo_the_ping_id(id in proptest::option::of("[ -~]{0,20}")) {
+            let ping = match &id {
+                Some(id) => serde_json::json!({"msg": "ping", "id": id}),
+                None => serde_json::json!({"msg": "ping"}),
+            };
+            let Inbound::Reply(pong) = classify(ONE, &ping.to_string()) else {
+                return Err(proptest::test_runner::TestCaseError::fail("no pong"));
+            };
+            let pong: Value = serde_json::from_str(&pong).unwrap();
+            proptest::prop_assert_eq!(pong.get("id").and_then(Value::as_str), id.as_deref());
+        }
+    }
+
     #[test]
     fn calls_are_queued_with_their_params() {
         assert_eq!(

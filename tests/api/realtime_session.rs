@@ -391,3 +391,37 @@ fn rest_method_call_wraps_the_result_frame() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.json()["errorType"], "invalid-params");
 }
+
+#[test]
+fn random_frames_never_take_the_session_down() {
+    let app = spawn_app!();
+    let (mut ddp, _) = Ddp::connect(&app.url);
+    // A fixed sequence of garbage (a tiny LCG: the same bytes each run), text and binary.
+    let mut state: u64 = 0x5eed;
+    let mut byte = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as u8
+    };
+    for i in 0..200 {
+        let len = usize::from(byte()) % 64;
+        let mut data: Vec<u8> = (0..len).map(|_| byte()).collect();
+        if i % 3 == 0 {
+            // Near-JSON: a frame that parses often, with odd members.
+            data = format!(r#"{{"msg":"{}","id":{},"params":"{}"}}"#, ["method", "sub", "unsub", "x"][i % 4], i, i).into_bytes();
+        }
+        match std::str::from_utf8(&data) {
+            Ok(text) if i % 2 == 0 => ddp.send_text(text),
+            _ => ddp.send_binary(&data),
+        }
+    }
+    ddp.send(&json!({"msg": "ping", "id": "alive"}));
+    loop {
+        let f = ddp.next_json();
+        if f["msg"] == "pong" && f["id"] == "alive" {
+            break;
+        }
+        assert!(f["msg"] == "error" || f["msg"] == "nosub", "{f}");
+    }
+    let text = ddp.call("foo", json!([]));
+    assert!(text.contains("Method 'foo' not found"), "{text}");
+}
