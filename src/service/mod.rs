@@ -144,6 +144,7 @@ impl Services {
         latency.register(&mut metrics);
         let sockets = SocketCounters::default();
         sockets.register(&mut metrics);
+        store.feed().register(&mut metrics);
         let prepared = PreparedCache::new(prepared_budget(&store, config));
         let auth = Auth {
             store: store.accounts(),
