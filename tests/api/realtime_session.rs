@@ -233,6 +233,30 @@ fn a_token_removed_over_rest_ends_its_sockets() {
 }
 
 #[test]
+fn the_change_feed_closes_a_socket_whose_token_is_removed_without_waiting_for_a_call() {
+    // PostgreSQL's feed crosses processes through its listener, which comes with the feed's
+    // PostgreSQL part; until then the test above covers that backend.
+    if crate::BACKEND != rcpush::config::Backend::Sled {
+        return;
+    }
+    let app = spawn_app!();
+    let (mut ddp, _) = Ddp::connect(&app.url);
+    let token = ddp.login("alice", "alice-demo")["token"].as_str().unwrap().to_string();
+    // Another socket's logout removes the token too.
+    let (mut other, _) = Ddp::connect(&app.url);
+    other.call("login", json!([{"resume": token}]));
+    let (mut third, _) = Ddp::connect(&app.url);
+    third.call("login", json!([{"resume": token}]));
+    let text = other.call("logout", json!([]));
+    assert_eq!(text, r#"{"msg":"result","id":"2"}"#);
+    assert_eq!(ddp.until_closed(), Frame::Close(1000, "Normal closure".into()));
+    assert_eq!(third.until_closed(), Frame::Close(1000, "Normal closure".into()));
+    // The socket that logged out stays open.
+    other.send(&json!({"msg": "ping", "id": "open"}));
+    assert_eq!(other.next_text(), r#"{"msg":"pong","id":"open"}"#);
+}
+
+#[test]
 fn subscriptions_before_login_are_ready_again_before_its_result() {
     let app = spawn_app!();
     let (mut ddp, _) = Ddp::connect(&app.url);
