@@ -204,6 +204,9 @@ pub struct Realtime {
 struct Hub {
     config: RealtimeConfig,
     next_conn: AtomicU64,
+    /// Set when the server stops: every socket closes (a WebSocket would otherwise hold
+    /// the graceful shutdown for its whole timeout).
+    stopping: watch::Sender<bool>,
     /// Token hash → the connections logged in with it.
     by_token: Mutex<HashMap<String, HashMap<ConnId, Outbound>>>,
     limiter: DdpLimiter,
@@ -217,6 +220,7 @@ impl Realtime {
             inner: Arc::new(Hub {
                 config: config.clone(),
                 next_conn: AtomicU64::new(1),
+                stopping: watch::channel(false).0,
                 by_token: Mutex::default(),
                 limiter: DdpLimiter::default(),
                 metrics,
@@ -258,6 +262,18 @@ impl Realtime {
                 outbound.close();
             }
         }
+    }
+
+    /// Closes every socket (1000 `Normal closure`), now and as they come: the server is
+    /// stopping.
+    pub fn stop(&self) {
+        self.inner.stopping.send_replace(true);
+    }
+
+    /// Resolves once the server is stopping.
+    pub(crate) async fn stopping(&self) {
+        let mut rx = self.inner.stopping.subscribe();
+        let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
     pub(crate) fn config(&self) -> &RealtimeConfig {

@@ -183,6 +183,10 @@ impl Reader {
                     }
                 }
                 _ = self.outbound.closed() => break,
+                _ = hub.stopping() => {
+                    self.outbound.close();
+                    break;
+                }
             }
         }
         self.outbound.state.closed.send_replace(true);

@@ -449,3 +449,12 @@ fn random_frames_never_take_the_session_down() {
     let text = ddp.call("foo", json!([]));
     assert!(text.contains("Method 'foo' not found"), "{text}");
 }
+
+#[test]
+fn stopping_the_server_closes_its_sockets() {
+    let mut app = spawn_app!();
+    let (mut ddp, _) = Ddp::connect(&app.url);
+    ddp.login("alice", "alice-demo");
+    app.stop();
+    assert_eq!(ddp.until_closed(), Frame::Close(1000, "Normal closure".into()));
+}
