@@ -458,3 +458,14 @@ fn stopping_the_server_closes_its_sockets() {
     app.stop();
     assert_eq!(ddp.until_closed(), Frame::Close(1000, "Normal closure".into()));
 }
+
+#[test]
+fn an_idle_socket_outlives_the_http_keep_alive() {
+    // HTTP's keep-alive closes an idle connection after 5 s; an upgraded one is the
+    // socket's own (its heartbeat is set long here, so that nothing else speaks).
+    let app = spawn_app_with!(|c| c.realtime.heartbeat_ms = 600_000);
+    let (mut ddp, _) = Ddp::connect(&app.url);
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    ddp.send(&json!({"msg": "ping", "id": "later"}));
+    assert_eq!(ddp.next_text(), r#"{"msg":"pong","id":"later"}"#);
+}
