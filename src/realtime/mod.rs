@@ -249,6 +249,11 @@ impl Realtime {
 
     fn on_change(&self, event: &crate::model::change::Event) {
         use crate::model::change::Event;
+        // A testing reset (or an import) says `Resync`: the calls counted before it are
+        // forgotten, as the push.test limiter's are.
+        if let Event::Resync = event {
+            self.inner.limiter.clear();
+        }
         if let Event::LoginTokensRemoved { token_hashes, .. } = event {
             let closing: Vec<Outbound> = {
                 let mut by_token = self.inner.by_token.lock();
@@ -321,5 +326,65 @@ impl Realtime {
     /// The heartbeat interval of sessions on DDP `1` and `pre2` (spec §2.4).
     pub(crate) fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.inner.config.heartbeat_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_limit::Call;
+    use super::*;
+    use crate::model::change::Event;
+    use crate::rules::ddp_rate::CallKind;
+
+    #[test]
+    fn a_resync_forgets_the_counted_calls() {
+        let hub = Realtime::new(&RealtimeConfig::default(), SocketCounters::default());
+        let login = Call {
+            kind: CallKind::Method,
+            name: "login",
+            conn: ConnId(1),
+            user_id: None,
+            ip: IpAddr::from([127, 0, 0, 1]),
+        };
+        for _ in 0..5 {
+            assert!(hub.limiter().check(&login, 0).is_ok());
+        }
+        assert!(hub.limiter().check(&login, 0).is_err());
+        hub.on_change(&Event::Resync);
+        assert!(hub.limiter().check(&login, 0).is_ok());
+    }
+
+    #[test]
+    fn removing_a_token_closes_the_connections_logged_in_with_it() {
+        let hub = Realtime::new(&RealtimeConfig::default(), SocketCounters::default());
+        let (a, _qa) = Outbound::new(4, SocketCounters::default());
+        let (b, _qb) = Outbound::new(4, SocketCounters::default());
+        let login = |conn, outbound: &Outbound, hash: &str| {
+            let s = SessionLogin::new(hub.clone(), ConnId(conn), outbound.clone());
+            s.set(Some(Caller {
+                user_id: "u1".into(),
+                token_hash: hash.into(),
+            }));
+            s
+        };
+        let (_sa, _sb) = (login(1, &a, "h1"), login(2, &b, "h2"));
+        hub.on_change(&Event::LoginTokensRemoved {
+            user_id: "u1".into(),
+            token_hashes: vec!["h1".into()],
+        });
+        assert!(a.is_closed());
+        assert!(!b.is_closed());
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_connection_and_counts_it() {
+        let counters = SocketCounters::default();
+        let (out, _rx) = Outbound::new(2, counters.clone());
+        assert!(out.send(Arc::from("1")));
+        assert!(out.send(Arc::from("2")));
+        assert!(!out.send(Arc::from("3")));
+        assert!(out.is_closed());
+        assert!(!out.send(Arc::from("4")));
+        assert_eq!(counters.slow_consumers.get(), 1);
     }
 }
