@@ -80,15 +80,15 @@ pub fn nosub(id: &str, error: Option<&MeteorError>) -> Arc<str> {
     }
 }
 
-/// A data frame (`added` / `changed`) of `collection`'s document `id`; `changed` with
-/// empty fields leaves `fields` out (§2.5).
+/// A data frame (`added`, `changed`, `removed`) of `collection`'s document `id`; `changed`
+/// with empty fields, and `removed`, leave `fields` out (§2.5).
 pub fn data(msg: &str, collection: &str, id: &str, fields: Value) -> Arc<str> {
     let mut o = Map::new();
     o.insert("msg".into(), msg.into());
     o.insert("collection".into(), collection.into());
     o.insert("id".into(), id.into());
     let empty = fields.as_object().is_some_and(Map::is_empty);
-    if !(msg == "changed" && empty) {
+    if msg != "removed" && !(msg == "changed" && empty) {
         o.insert("fields".into(), fields);
     }
     encode(&Value::Object(o))
@@ -172,6 +172,10 @@ mod tests {
         assert_eq!(
             &*data("changed", "c", "i", json!({})),
             r#"{"msg":"changed","collection":"c","id":"i"}"#
+        );
+        assert_eq!(
+            &*data("removed", "users", "u1", json!({})),
+            r#"{"msg":"removed","collection":"users","id":"u1"}"#
         );
         assert_eq!(
             &*data(

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::error::MeteorError;
-use super::{CallContext, Caller};
+use super::{frames, CallContext, Caller, SessionLogin};
 use crate::error::ApiError;
 use crate::model::time::Millis;
 use crate::rules::credentials::{password_digest, token_hash};
@@ -120,7 +120,7 @@ pub async fn login(ctx: &CallContext<'_>, params: &[Value]) -> Result<Option<Val
     let LoggedIn {
         user_id,
         auth_token,
-        ..
+        me,
     } = logged_in;
     let hash = token_hash(&auth_token).as_str().to_string();
     // Removed between the login and now: as good as a wrong password.
@@ -128,10 +128,12 @@ pub async fn login(ctx: &CallContext<'_>, params: &[Value]) -> Result<Option<Val
         .session_start(&user_id, &hash)?
         .ok_or_else(|| login_error(ApiError::LoginFailed))?;
     if let Some(session) = ctx.session {
+        let before = session.caller();
         session.set(Some(Caller {
             user_id: user_id.clone(),
             token_hash: hash,
         }));
+        publish_user(session, before.as_ref(), Some((&user_id, &me)));
     }
     Ok(Some(json!({
         "id": user_id,
@@ -139,6 +141,27 @@ pub async fn login(ctx: &CallContext<'_>, params: &[Value]) -> Result<Option<Val
         "tokenExpires": {"$date": since.saturating_add(LOGIN_EXPIRATION_MS)},
         "type": kind,
     })))
+}
+
+/// Meteor's accounts package publishes the logged-in user's own document on collection
+/// `users` (`username`, and `emails` / `profile` when set; `@rocket.chat/ddp-client` reads
+/// the username from it): `added` when a user logs in, `removed` when they log out or
+/// another logs in on the socket (spec §3.4).
+fn publish_user(session: &SessionLogin, before: Option<&Caller>, now: Option<(&str, &Value)>) {
+    let before = before.map(|c| c.user_id.as_str());
+    if before == now.map(|(id, _)| id) {
+        return;
+    }
+    if let Some(old) = before {
+        session.send(frames::data("removed", "users", old, json!({})));
+    }
+    if let Some((id, me)) = now {
+        let fields: Map<String, Value> = ["username", "emails", "profile"]
+            .iter()
+            .filter_map(|k| Some((k.to_string(), me.get(*k)?.clone())))
+            .collect();
+        session.send(frames::data("added", "users", id, Value::Object(fields)));
+    }
 }
 
 /// `logout` (spec §3.5): removes the connection's token (closing the other connections that
@@ -150,6 +173,7 @@ pub async fn logout(ctx: &CallContext<'_>) -> Result<Option<Value>, MeteorError>
     // Out of the hub's index first, so that the token's removal does not close this socket.
     if let Some(session) = ctx.session {
         session.set(None);
+        publish_user(session, Some(caller), None);
     }
     ctx.services
         .auth()

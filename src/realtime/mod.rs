@@ -85,6 +85,11 @@ impl SessionLogin {
         self.caller.lock().clone()
     }
 
+    /// Queues a frame to the connection (what a login publishes besides its result).
+    pub fn send(&self, frame: Arc<str>) -> bool {
+        self.outbound.send(frame)
+    }
+
     /// Logs the connection in as `caller`, or out with `None`.
     pub fn set(&self, caller: Option<Caller>) {
         let mut current = self.caller.lock();

@@ -270,11 +270,25 @@ fn subscriptions_before_login_are_ready_again_before_its_result() {
         [r#"{"msg":"nosub","id":"2","error":{"isClientSafe":true,"error":404,"reason":"Subscription 'foo' not found","message":"Subscription 'foo' not found [404]","errorType":"Meteor.Error"}}"#]
     );
     ddp.send(&json!({"msg": "method", "id": "9", "method": "login", "params": [{"user": {"username": "alice"}, "password": "alice-demo"}]}));
+    // Meteor's `users` publication of the logged-in user, then the subscriptions again.
+    let added = ddp.next_json();
+    assert_eq!(
+        (&added["msg"], &added["collection"], &added["id"], &added["fields"]["username"]),
+        (&json!("added"), &json!("users"), &json!(ALICE.0), &json!("alice")),
+        "{added}"
+    );
     assert_eq!(ddp.next_text(), r#"{"msg":"ready","subs":["1"]}"#);
     assert_eq!(ddp.next_text(), r#"{"msg":"updated","methods":["9"]}"#);
     assert_eq!(ddp.next_json()["msg"], "result");
     ddp.send(&json!({"msg": "unsub", "id": "1"}));
     assert_eq!(ddp.next_text(), r#"{"msg":"nosub","id":"1"}"#);
+    ddp.send(&json!({"msg": "method", "id": "10", "method": "logout", "params": []}));
+    assert_eq!(
+        ddp.next_text(),
+        format!(r#"{{"msg":"removed","collection":"users","id":"{}"}}"#, ALICE.0)
+    );
+    assert_eq!(ddp.next_text(), r#"{"msg":"updated","methods":["10"]}"#);
+    assert_eq!(ddp.next_text(), r#"{"msg":"result","id":"10"}"#);
 }
 
 #[test]
