@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::session::{classify, Call, Inbound, Phase, Session};
 use super::{frames, ConnState, Out, Outbound, Realtime, SessionLogin};
+use crate::model::id::Ids;
 use crate::service::Services;
 
 /// Calls read ahead of the one being processed; past this the socket is not read until
@@ -47,6 +48,7 @@ pub async fn websocket(
     };
     let hub = hub.get_ref().clone();
     let services = services.get_ref().clone();
+    let ids = services.ids().clone();
     let config = hub.config();
     let (outbound, queue) = Outbound::new(config.queue_frames, hub.metrics().clone());
     let conn = hub.next_conn();
@@ -55,7 +57,7 @@ pub async fn websocket(
         .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
     let (calls, pending) = mpsc::channel(CALLS_AHEAD);
     let session = Session {
-        services: services.clone(),
+        services,
         hub: hub.clone(),
         conn,
         ip,
@@ -72,7 +74,7 @@ pub async fn websocket(
         fragments: None,
         outbound: outbound.clone(),
         calls,
-        services,
+        ids,
         heard: false,
         pinged: false,
         ticks: 0,
@@ -130,7 +132,8 @@ struct Reader {
     fragments: Option<BytesMut>,
     outbound: Outbound,
     calls: mpsc::Sender<Call>,
-    services: Services,
+    /// Where session ids come from (the services' ids: seeded in a deterministic run).
+    ids: Ids,
     /// Whether anything arrived since the last heartbeat tick.
     heard: bool,
     /// Whether the server's ping is unanswered.
@@ -275,7 +278,7 @@ impl Reader {
             }
             Inbound::Connect(version) => {
                 self.phase = Phase::Connected(version);
-                let session = self.services.ids().id();
+                let session = self.ids.id();
                 self.outbound.send(frames::connected(&session));
             }
             Inbound::Fail(version) => {
