@@ -45,7 +45,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, MetricsConfig};
 use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
-use crate::metrics::{Latency, Registry};
+use crate::metrics::{Latency, Registry, SocketCounters};
 use crate::model::id::Ids;
 use crate::model::time::Clock;
 use crate::rules::access::Permissions;
@@ -73,11 +73,16 @@ use users::Users;
 #[derive(Clone)]
 pub struct Services {
     latency: Arc<Latency>,
+    sockets: SocketCounters,
+    /// Every committed write's events, for the realtime streams.
+    feed: crate::store::Feed,
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
     metrics_access: Arc<MetricsConfig>,
     /// What every service reads the time from (adjustable in testing mode).
     clock: Clock,
+    /// Where new ids come from (seeded in a deterministic run).
+    ids: Ids,
     auth: Auth,
     messages: Messages,
     rooms: Rooms,
@@ -116,6 +121,9 @@ impl Services {
         let mut metrics = Registry::default();
         delivery.metrics().register(&mut metrics);
         latency.register(&mut metrics);
+        let sockets = SocketCounters::default();
+        sockets.register(&mut metrics);
+        store.feed().register(&mut metrics);
         let prepared = PreparedCache::new(prepared_budget(&store, config));
         let hashing = Arc::new(Semaphore::new(config.limits.concurrent_password_hashes));
         let auth = Auth {
@@ -225,9 +233,12 @@ impl Services {
         };
         Services {
             latency: Arc::new(latency),
+            sockets,
+            feed: store.feed(),
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
             clock,
+            ids,
             auth,
             messages,
             rooms,
@@ -290,9 +301,25 @@ impl Services {
         &self.clock
     }
 
+    /// Every committed write's events from now on, in commit order (the realtime streams'
+    /// one source; a `Lagged` receiver has missed some and must resync).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::model::change::Change>> {
+        self.feed.subscribe()
+    }
+
     /// Where request latencies are recorded.
     pub fn latency(&self) -> Arc<Latency> {
         self.latency.clone()
+    }
+
+    /// The realtime API's counters, shown by `GET /metrics`.
+    pub fn socket_counters(&self) -> SocketCounters {
+        self.sockets.clone()
+    }
+
+    /// Where new ids come from (the realtime session ids).
+    pub fn ids(&self) -> &Ids {
+        &self.ids
     }
 
     /// `GET /metrics`: push delivery counters, the outbox length and request latencies, if

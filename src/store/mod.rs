@@ -53,6 +53,7 @@ mod check;
 mod deliveries;
 mod engine;
 mod export;
+mod feed;
 mod import;
 mod keys;
 mod messages;
@@ -77,6 +78,7 @@ use serde::de::DeserializeOwned;
 use cache::Caches;
 pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 pub use engine::{Batch, Engine, Mode, Transaction};
+pub use feed::Feed;
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
 pub use outbox::{Finish, PendingPush, PushDraft};
@@ -128,6 +130,7 @@ pub enum WriteError {
 pub struct Store {
     engine: Arc<dyn Engine>,
     caches: Arc<Caches>,
+    feed: Feed,
 }
 
 impl Store {
@@ -154,6 +157,7 @@ impl Store {
         let store = Store {
             caches: Arc::new(Caches::new(!engine.is_shared())),
             engine,
+            feed: Feed::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -163,6 +167,11 @@ impl Store {
     /// of several processes starting at once on one database exactly one does it.
     pub fn setup_lock(&self) -> StoreResult<Box<dyn Send>> {
         self.engine.setup_lock()
+    }
+
+    /// The events of every committed write, in commit order (`feed.rs`).
+    pub fn feed(&self) -> Feed {
+        self.feed.clone()
     }
 
     /// True when other processes may write to the same database.
@@ -232,26 +241,54 @@ impl Store {
         complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
         durable: bool,
     ) -> Result<R, E> {
-        let mut tx = self.engine.clone().begin(Mode::Write)?;
+        let tx = self.engine.clone().begin(Mode::Write)?;
         let view = self.through(tx.view());
         let mut batch = Batch::default();
         let decided = decide(&view, &mut batch)?;
         let badges = view.derive_badges(&mut batch)?;
         let result = complete(&badges, &mut batch, decided);
+        self.commit(tx, &view, batch, durable)?;
+        Ok(result)
+    }
+
+    /// Applies `batch` in `tx` (whose view is `view`) with its change events, invalidates
+    /// the caches of what it wrote, commits, and publishes the events (`feed.rs`): here for
+    /// a backend of this process alone, through the backend's journal for a shared one.
+    fn commit(
+        &self,
+        mut tx: Box<dyn Transaction>,
+        view: &Store,
+        mut batch: Batch,
+        durable: bool,
+    ) -> StoreResult<()> {
+        let events = view.changes_of(&batch)?;
         let cached: Vec<(Tree, Vec<u8>)> = batch
             .writes
             .iter()
             .filter(|(tree, _, _)| Caches::holds(*tree))
             .map(|(tree, key, _)| (*tree, key.clone()))
             .collect();
-        if !batch.is_empty() {
+        let restart = batch.restarts_feed;
+        let here = if self.engine.is_shared() {
+            batch.changes = events;
+            Vec::new()
+        } else {
+            events
+        };
+        if !batch.is_empty() || !batch.changes.is_empty() || restart {
             tx.apply(batch)?;
         }
+        // Still under the write lock: numbers follow the order of commits.
+        let staged = self.feed.stage(here, restart);
         for (tree, key) in cached {
             self.caches.invalidate(tree, &key);
         }
-        tx.commit(durable)?;
-        Ok(result)
+        let committed = tx.commit(durable);
+        if let Some(ticket) = staged {
+            // Even after a failed flush: the batch is applied, and later ones wait on it.
+            self.feed.committed(ticket, durable);
+        }
+        committed
     }
 
     /// Runs `read` on one consistent state of the database (never half of one write).
@@ -265,6 +302,7 @@ impl Store {
         Store {
             engine,
             caches: self.caches.clone(),
+            feed: self.feed.clone(),
         }
     }
 
