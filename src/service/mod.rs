@@ -21,6 +21,7 @@ pub mod permits;
 mod prepared;
 pub mod push;
 mod push_drafts;
+pub mod reactions;
 mod room_admin;
 pub mod rooms;
 pub mod settings;
