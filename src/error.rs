@@ -188,6 +188,10 @@ pub enum ApiError {
     RoomIdRequired,
     /// `subscriptions.read` (`readMessages`): the caller has no subscription to the room.
     InvalidSubscription,
+    /// The `readMessages` method: no such room.
+    RoomDoesNotExist,
+    /// The `updateMessage` method: the client changed a key it may not; names it.
+    InvalidUpdateKey(String),
 
     // users.*
     /// `users.info`: neither `userId` nor `username` (ajv `oneOf`, sent as a plain error).
@@ -631,6 +635,18 @@ impl ApiError {
             ),
             E::RoomIdRequired => plain(S::BAD_REQUEST, "The 'roomId' param is required"),
             E::InvalidSubscription => plain(S::BAD_REQUEST, "error-invalid-subscription"),
+            E::RoomDoesNotExist => meteor_with(
+                S::BAD_REQUEST,
+                "error-room-does-not-exist",
+                "This room does not exist",
+                json!({"method": "readMessages"}),
+            ),
+            E::InvalidUpdateKey(key) => meteor_with(
+                S::BAD_REQUEST,
+                "error-invalid-update-key",
+                format!("Cannot update the message {key}"),
+                json!({"method": "updateMessage"}),
+            ),
 
             E::UserParamRequired => plain(
                 S::BAD_REQUEST,
@@ -1246,6 +1262,16 @@ mod tests {
                 E::InvalidSubscription,
                 400,
                 r#"{"success":false,"error":"error-invalid-subscription"}"#,
+            ),
+            (
+                E::RoomDoesNotExist,
+                400,
+                r#"{"success":false,"error":"This room does not exist [error-room-does-not-exist]","errorType":"error-room-does-not-exist","details":{"method":"readMessages"}}"#,
+            ),
+            (
+                E::InvalidUpdateKey("ts".into()),
+                400,
+                r#"{"success":false,"error":"Cannot update the message ts [error-invalid-update-key]","errorType":"error-invalid-update-key","details":{"method":"updateMessage"}}"#,
             ),
             (
                 E::UserParamRequired,

@@ -15,6 +15,7 @@ pub mod auth;
 mod deliveries;
 pub mod message_edits;
 pub mod messages;
+pub mod meteor_methods;
 mod notification;
 pub mod permissions;
 pub mod permits;
