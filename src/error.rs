@@ -89,6 +89,8 @@ pub enum ApiError {
     /// A legacy route's ajv `oneOf` of two bodies, neither of which matched: each one's
     /// violation, then the `oneOf`'s own (`chat.react`).
     InvalidParamsOneOf(Violation, Violation),
+    /// `method.call`: the `message` is not a DDP method frame.
+    InvalidMethodCall,
 
     // chat.*, push.get
     /// `chat.postMessage`: `roomId` / `channel` names no room.
@@ -444,6 +446,7 @@ impl ApiError {
                     second.text()
                 ),
             ),
+            E::InvalidMethodCall => plain(S::BAD_REQUEST, "Invalid method call"),
 
             E::InvalidChannel => meteor(S::BAD_REQUEST, "invalid-channel", ""),
             E::InvalidRoom => plain(S::BAD_REQUEST, "error-invalid-room"),
@@ -768,6 +771,22 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+impl ApiError {
+    /// The `Meteor.Error` this error was raised as (`error`, `reason`, `details`), for the
+    /// realtime API's error objects; `None` for the errors Rocket.Chat raises otherwise
+    /// (plain `Error`s, REST-only failures), which a DDP client sees as the generic 500.
+    pub fn meteor_parts(&self) -> Option<(&'static str, String, Option<Value>)> {
+        match self.entry().1 {
+            Shape::Meteor {
+                code,
+                reason,
+                details,
+            } => Some((code, reason.into_owned(), details)),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -981,6 +1000,11 @@ mod tests {
                 E::InvalidParamsOneOf(Violation::Required("emoji"), Violation::Empty),
                 400,
                 r#"{"success":false,"error":"must have required property 'emoji'\n must NOT have fewer than 1 characters\n must match exactly one schema in oneOf [invalid-params]","errorType":"invalid-params"}"#,
+            ),
+            (
+                E::InvalidMethodCall,
+                400,
+                r#"{"success":false,"error":"Invalid method call"}"#,
             ),
             (
                 E::InvalidChannel,
