@@ -21,6 +21,7 @@ mod push_delivery;
 mod push_direct;
 mod python_client;
 mod reactions;
+mod realtime_methods;
 mod room_admin;
 mod rooms;
 #[path = "../support/mod.rs"]
