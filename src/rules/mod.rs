@@ -14,6 +14,7 @@ pub mod message_fields;
 pub mod names;
 pub mod not_id;
 pub mod notification;
+pub mod presence;
 pub mod push;
 pub mod reactions;
 pub mod text;

@@ -18,6 +18,7 @@ use crate::model::room::Kind;
 use crate::model::subscription::new_joined_subscription;
 use crate::model::{time, Doc, DocExt, Room, RoomType, Subscription};
 use crate::rules::credentials::TokenHash;
+use crate::rules::presence::{self, Status, StatusChange};
 
 /// What `updateMessage` lets a client send different from the stored message (7.x's
 /// `allowedEditedFields`); any other key must hold the stored value (compared with `!==`,
@@ -182,6 +183,25 @@ impl Services {
         since: Option<time::Millis>,
     ) -> ApiResult<Vec<Subscription>> {
         self.subscriptions(caller, since)
+    }
+
+    /// `UserPresence:setDefaultStatus` / `setUserStatus`: the caller's chosen status and
+    /// status text; true if either changed.
+    pub async fn set_status(
+        &self,
+        caller: &Caller,
+        chosen: Option<Status>,
+        text: Option<&str>,
+    ) -> ApiResult<bool> {
+        let change = StatusChange {
+            chosen,
+            text: text.map(presence::status_text),
+            at: time::iso(self.now()),
+        };
+        let id = caller.id().to_string();
+        self.write(move |s| s.change_user_status(&id, &change))
+            .await?
+            .ok_or(ApiError::NotLoggedIn)
     }
 
     /// `updateMessage` with the client's copy of the message: unknown messages and

@@ -59,6 +59,7 @@ mod keys;
 mod messages;
 mod outbox;
 mod postgres;
+mod presence;
 mod push_tokens;
 mod rooms;
 mod settings;

@@ -523,3 +523,42 @@ fn get_user_roles_needs_a_login() {
         invalid_user("getUserRoles")
     );
 }
+
+#[test]
+fn presence_methods_store_the_chosen_status_and_text() {
+    // `setUserStatus` allows one call a second: the rate limiter (W's tests) stays out.
+    let app = spawn_app_with!(|c| c.realtime.rate_limit = false);
+    let me = |app: &TestApp| app.get("/api/v1/me", Some(BOB)).json();
+    let set = "UserPresence:setDefaultStatus";
+    assert_eq!(call(&app, Some(BOB), set, json!(["busy"])), result(json!(true)));
+    assert_eq!(call(&app, Some(BOB), set, json!(["busy"])), result(json!(false)));
+    let bob = me(&app);
+    assert_eq!(bob["statusDefault"], "busy");
+    // No connection counts as one (`statusConnection` is not online): shown offline.
+    assert_eq!(bob["status"], "offline");
+    assert_eq!(call(&app, None, set, json!(["busy"])), NOTHING);
+    assert_eq!(call(&app, Some(BOB), set, json!(["dancing"])), MATCH_FAILED);
+
+    let status = "setUserStatus";
+    assert_eq!(
+        call(&app, Some(BOB), status, json!(["away", "  at lunch "])),
+        NOTHING
+    );
+    let bob = me(&app);
+    assert_eq!(
+        (&bob["statusDefault"], &bob["statusText"]),
+        (&json!("away"), &json!("at lunch"))
+    );
+    // No type: the text alone changes.
+    assert_eq!(call(&app, Some(BOB), status, json!([null, ""])), NOTHING);
+    let bob = me(&app);
+    assert_eq!(
+        (&bob["statusDefault"], &bob["statusText"]),
+        (&json!("away"), &json!(""))
+    );
+    assert_eq!(
+        call(&app, None, status, json!(["away"])),
+        invalid_user("setUserStatus")
+    );
+    assert_eq!(call(&app, Some(BOB), status, json!([5])), MATCH_FAILED);
+}

@@ -35,6 +35,8 @@ pub async fn call(
         "subscriptions/get" => subscriptions::subscriptions_get(ctx, &params).await,
         "readMessages" => subscriptions::read_messages(ctx, &params).await,
         "getUserRoles" => users::get_user_roles(ctx, &params).await,
+        "UserPresence:setDefaultStatus" => users::set_default_status(ctx, &params).await,
+        "setUserStatus" => users::set_user_status(ctx, &params).await,
         _ => Err(MeteorError::method_not_found(method)),
     }
 }
