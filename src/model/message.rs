@@ -96,6 +96,16 @@ impl MessageDoc {
         self.0.str_at("tmid")
     }
 
+    /// `tshow`: a thread reply shown in the room too.
+    pub fn tshow(&self) -> bool {
+        self.0.bool_at("tshow")
+    }
+
+    /// `_hidden`: kept but shown to no one.
+    pub fn hidden(&self) -> bool {
+        self.0.bool_at("_hidden")
+    }
+
     /// `u._id`.
     pub fn sender_id(&self) -> Option<&str> {
         self.0.str_in("u", "_id")

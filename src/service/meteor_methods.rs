@@ -18,6 +18,7 @@ use crate::model::room::Kind;
 use crate::model::subscription::new_joined_subscription;
 use crate::model::{time, Doc, DocExt, Room, RoomType, Subscription};
 use crate::rules::credentials::TokenHash;
+use crate::rules::history;
 use crate::rules::presence::{self, Status, StatusChange};
 
 /// What `updateMessage` lets a client send different from the stored message (7.x's
@@ -34,6 +35,14 @@ const EDITABLE: &[&str] = &[
     "content",
     "e2eMentions",
 ];
+
+/// A page of a room's history (`loadHistory`): the messages newest first, and when a
+/// last-seen time was given, the oldest unread one left out and how many were.
+pub struct History {
+    pub messages: Vec<Value>,
+    pub first_unread: Option<Value>,
+    pub unread_not_loaded: usize,
+}
 
 impl Services {
     /// The caller of a realtime connection logged in as `user_id` with the token whose hash
@@ -183,6 +192,51 @@ impl Services {
         since: Option<time::Millis>,
     ) -> ApiResult<Vec<Subscription>> {
         self.subscriptions(caller, since)
+    }
+
+    /// `loadHistory`: a page of the room's messages (as stored), newest first; `None` when
+    /// the room is missing or the caller may not read it (a public channel needs
+    /// membership or `preview-c-room`).
+    pub fn load_history(
+        &self,
+        caller: &Caller,
+        room_id: &str,
+        query: &history::Query,
+    ) -> ApiResult<Option<History>> {
+        let Some(room) = self.store.room(room_id)? else {
+            return Ok(None);
+        };
+        let me = &caller.identity;
+        let may_read = self.access.can_read(me, &room)?
+            && (room.room_type() != RoomType::Channel
+                || self.store.subscription(room.id(), &me.id)?.is_some()
+                || self.has_permission("preview-c-room", &me.roles()));
+        if !may_read {
+            return Ok(None);
+        }
+        let messages = self
+            .store
+            .room_messages(room.id())?
+            .iter()
+            .map(MessageDoc::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::from)?;
+        let entries: Vec<history::Entry> = messages
+            .iter()
+            .map(|m| history::Entry {
+                ts: m.ts().and_then(time::parse_iso).unwrap_or_default(),
+                reply: m.tmid().is_some(),
+                shown_in_room: m.tshow(),
+                hidden: m.hidden(),
+            })
+            .collect();
+        let page = history::page(&entries, query);
+        let doc = |i: usize| messages[i].to_value();
+        Ok(Some(History {
+            messages: page.messages.into_iter().map(doc).collect(),
+            first_unread: page.first_unread.map(doc),
+            unread_not_loaded: page.unread_not_loaded,
+        }))
     }
 
     /// `UserPresence:setDefaultStatus` / `setUserStatus`: the caller's chosen status and

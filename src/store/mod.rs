@@ -54,6 +54,7 @@ mod deliveries;
 mod engine;
 mod export;
 mod feed;
+mod history;
 mod import;
 mod keys;
 mod messages;

@@ -562,3 +562,64 @@ fn presence_methods_store_the_chosen_status_and_text() {
     );
     assert_eq!(call(&app, Some(BOB), status, json!([5])), MATCH_FAILED);
 }
+
+#[test]
+fn load_history_pages_newest_first_with_unread_left_out() {
+    let app = spawn_app!();
+    let mut ids = Vec::new();
+    for text in ["m1", "m2", "m3"] {
+        // Apart by a few ms, so that their times order them.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let r = app.post(
+            "/api/v1/chat.postMessage",
+            Some(BOB),
+            &json!({"roomId": VB, "text": text}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        ids.push(r.json()["message"]["_id"].as_str().unwrap().to_string());
+    }
+    let doc = |id: &str| {
+        let mut m = stored(&app, id);
+        for k in ["ts", "_updatedAt"] {
+            m[k] = ejson_date(&m[k]);
+        }
+        m
+    };
+    let seed_ts = stored(&app, VB_MESSAGE)["ts"].clone();
+    let seen = ejson_date(&seed_ts)["$date"].as_i64().unwrap() + 1;
+    assert_eq!(
+        call(
+            &app,
+            Some(ALICE),
+            "loadHistory",
+            json!([VB, null, 2, {"$date": seen}])
+        ),
+        result(json!({
+            "messages": [doc(&ids[2]), doc(&ids[1])],
+            "firstUnread": doc(&ids[0]),
+            "unreadNotLoaded": 1,
+        }))
+    );
+    let before_m2 = doc(&ids[1])["ts"].clone();
+    assert_eq!(
+        call(&app, Some(ALICE), "loadHistory", json!([VB, before_m2])),
+        result(json!({
+            "messages": [doc(&ids[0]), doc(VB_MESSAGE)],
+            "unreadNotLoaded": 0,
+        }))
+    );
+    for (who, rid) in [(BOB, PRIVATE_GROUP), (BOB, "nope")] {
+        assert_eq!(
+            call(&app, Some(who), "loadHistory", json!([rid])),
+            result(json!(false))
+        );
+    }
+    assert_eq!(
+        call(&app, None, "loadHistory", json!([VB])),
+        invalid_user("loadHistory")
+    );
+    assert_eq!(
+        call(&app, Some(ALICE), "loadHistory", json!([VB, "yesterday"])),
+        MATCH_FAILED
+    );
+}

@@ -1,4 +1,5 @@
-//! The message methods (spec §5.1–5.4): `sendMessage`, `updateMessage`, `setReaction`.
+//! The message methods (spec §5.1–5.4, §5.10): `sendMessage`, `updateMessage`,
+//! `setReaction`, `loadHistory`.
 //! `deleteMessage` was removed in Rocket.Chat 7.0 and is an unknown method here too.
 
 use serde_json::{Map, Value};
@@ -10,6 +11,7 @@ use super::params;
 use crate::error::ApiError;
 use crate::model::id::RoomId;
 use crate::model::{Doc, DocExt};
+use crate::rules::history;
 use crate::service::messages::SendMessage;
 use crate::service::reactions::SetReaction;
 
@@ -179,6 +181,48 @@ pub async fn set_reaction(
     };
     let muted = ctx.services.set_reaction(&caller, react).await?;
     Ok(muted.map(Value::Bool))
+}
+
+/// `loadHistory`'s page size when the client names none, and the most rcpush sends in one
+/// frame (rocketchat-async reads frames of 1 MiB at most; Rocket.Chat has no cap).
+const HISTORY_LIMIT: (usize, usize) = (20, 100);
+
+/// `loadHistory [rid, end?, limit?, ls?, showThreadMessages?]`:
+/// `{messages, firstUnread?, unreadNotLoaded}`, or `false` when the room is missing or not
+/// readable. Anonymous reading is off, as by default: a login is required.
+pub async fn load_history(
+    ctx: &CallContext<'_>,
+    params: &[Value],
+) -> Result<Option<Value>, MeteorError> {
+    let rid = params::string(params, 0)?;
+    let end = params::maybe_date(params, 1)?;
+    let limit = match params.get(2) {
+        None | Some(Value::Null) => HISTORY_LIMIT.0,
+        Some(v) => v
+            .as_f64()
+            .filter(|n| *n >= 0.0)
+            .ok_or_else(MeteorError::match_failed)? as usize,
+    };
+    let last_seen = params::maybe_date(params, 3)?;
+    let thread_replies = params::maybe_bool(params, 4)?.unwrap_or(true);
+    let caller = params::caller(ctx, "loadHistory")?;
+    let query = history::Query {
+        end,
+        limit: limit.min(HISTORY_LIMIT.1),
+        last_seen,
+        thread_replies,
+    };
+    let Some(page) = ctx.services.load_history(&caller, rid, &query)? else {
+        return Ok(Some(Value::Bool(false)));
+    };
+    let mut result = Map::new();
+    let messages = page.messages.iter().map(ejson).collect();
+    result.insert("messages".into(), Value::Array(messages));
+    if let Some(first) = &page.first_unread {
+        result.insert("firstUnread".into(), ejson(first));
+    }
+    result.insert("unreadNotLoaded".into(), page.unread_not_loaded.into());
+    Ok(Some(Value::Object(result)))
 }
 
 #[cfg(test)]

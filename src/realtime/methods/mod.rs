@@ -26,6 +26,7 @@ pub async fn call(
         "sendMessage" => messages::send_message(ctx, &params).await,
         "updateMessage" => messages::update_message(ctx, &params).await,
         "setReaction" => messages::set_reaction(ctx, &params).await,
+        "loadHistory" => messages::load_history(ctx, &params).await,
         "joinRoom" => rooms::join_room(ctx, &params).await,
         "leaveRoom" => rooms::leave_room(ctx, &params).await,
         "createDirectMessage" => rooms::create_direct_message(ctx, &params).await,
