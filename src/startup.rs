@@ -236,7 +236,10 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
             }
         })
     });
-    let (port, handle) = rx.recv().context("server thread ended before starting")??;
+    // The thread sends its build's outcome; a thread that ended without one failed too.
+    let (port, handle) = rx
+        .recv()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("server thread ended before starting")))?;
     Ok(RunningServer {
         url: format!("http://127.0.0.1:{port}"),
         port,

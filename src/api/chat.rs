@@ -61,7 +61,7 @@ pub async fn chat_post_message(
 ) -> ApiResult<HttpResponse> {
     let post = PostMessage::try_from(body)?;
     let channel = post.target.clone();
-    let posted = services.post_message(&caller, post).await?;
+    let posted = services.messages().post_message(&caller, post).await?;
     Ok(respond::success(json!({
         "ts": posted.ts,
         "channel": channel,
@@ -139,6 +139,7 @@ pub async fn chat_send_message(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let posted = services
+        .messages()
         .send_message(&caller, SendMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({ "message": posted.message })))
@@ -156,7 +157,7 @@ pub async fn chat_get_message(
     Query(q): Query,
 ) -> ApiResult<HttpResponse> {
     let id = MessageId::new(query_string(&q, "msgId")?);
-    let message = services.get_message(&caller, &id)?;
+    let message = services.messages().get_message(&caller, &id)?;
     Ok(respond::success(GetMessageData {
         message: message.raw(),
     }))
@@ -204,6 +205,7 @@ pub async fn chat_update(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let message = services
+        .messages()
         .update_message(&caller, UpdateMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({ "message": message })))
@@ -230,6 +232,7 @@ pub async fn chat_delete(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let Deleted { id, message, ts } = services
+        .messages()
         .delete_message(&caller, DeleteMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({
@@ -296,6 +299,7 @@ pub async fn chat_react(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     services
+        .messages()
         .chat_react(&caller, SetReaction::try_from(body)?)
         .await?;
     Ok(respond::success(json!({})))

@@ -96,7 +96,7 @@ async fn invoke(
         ip,
     };
     let allowed = match hub.config().rate_limit {
-        true => hub.limiter().check(&counted, services.now()),
+        true => hub.limiter().check(&counted, services.clock().now()),
         false => Ok(()),
     };
     let outcome = match allowed {

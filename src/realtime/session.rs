@@ -270,7 +270,10 @@ impl Session {
             user_id: caller.as_ref().map(|c| c.user_id.as_str()),
             ip: self.ip,
         };
-        let verdict = self.hub.limiter().check(&counted, self.services.now());
+        let verdict = self
+            .hub
+            .limiter()
+            .check(&counted, self.services.clock().now());
         if verdict.is_err() {
             self.hub.metrics().rate_limited.inc();
         }

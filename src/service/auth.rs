@@ -6,7 +6,7 @@ use parking_lot::{Mutex, MutexGuard};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::{blocking_write, hash_blocking};
+use super::blocking::{blocking_write, hash_blocking};
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{Ids, UserId};
 use crate::model::time::{Clock, Millis};
@@ -103,7 +103,7 @@ impl Auth {
             .unwrap_or_else(|| credentials::DUMMY_HASH.to_string());
         let check = digest.clone();
         let verified = hash_blocking(&self.hashing, move || {
-            credentials::verify_password(&check, &phc)
+            anyhow::Ok(credentials::verify_password(&check, &phc))
         })
         .await?;
         let user = match (&user_id, verified) {
@@ -125,11 +125,11 @@ impl Auth {
         let upgrade = match stored.filter(|s| credentials::needs_rehash(s)) {
             Some(old) => {
                 let salt: [u8; 16] = rand::random();
+                // A hash that fails leaves the imported one: the login goes on.
                 hash_blocking(&self.hashing, move || {
-                    credentials::hash_digest(&digest, &salt)
+                    anyhow::Ok(credentials::hash_digest(&digest, &salt).ok())
                 })
                 .await?
-                .ok()
                 .map(|new| (old, new))
             }
             None => None,

@@ -8,15 +8,17 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::auth::Caller;
+use super::auth::{Auth, Caller};
+use super::blocking::blocking_write;
 use super::message_edits::UpdateMessage;
-use super::Services;
+use super::messages::Messages;
+use super::rooms::Rooms;
+use super::users::Users;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::RoomId;
 use crate::model::message::MessageDoc;
 use crate::model::room::Kind;
 use crate::model::subscription::new_joined_subscription;
-use crate::model::{time, Doc, DocExt, Room, RoomType, Subscription};
+use crate::model::{time, Doc, DocExt, Room, RoomType};
 use crate::rules::credentials::TokenHash;
 use crate::rules::history;
 use crate::rules::presence::{self, Status, StatusChange};
@@ -44,7 +46,7 @@ pub struct History {
     pub unread_not_loaded: usize,
 }
 
-impl Services {
+impl Auth {
     /// The caller of a realtime connection logged in as `user_id` with the token whose hash
     /// is `token_hash`; a user deleted since is not logged in.
     pub fn session_caller(&self, user_id: &str, token_hash: &str) -> ApiResult<Caller> {
@@ -57,7 +59,9 @@ impl Services {
             token_hash: TokenHash::from_stored(token_hash.to_string()),
         })
     }
+}
 
+impl Rooms {
     /// `joinRoom`: true when the caller was added (with the `uj` message), false when
     /// already a member. DMs are never joined; other rooms need read access.
     pub async fn join_room(&self, caller: &Caller, room_id: &str) -> ApiResult<bool> {
@@ -73,15 +77,17 @@ impl Services {
         if self.store.subscription(room.id(), &me.id)?.is_some() {
             return Ok(false);
         }
-        let user = self.store.user(&me.id)?.ok_or(ApiError::NotLoggedIn)?;
+        let user = self.directory.caller_user(caller)?;
         let username = me.username.as_deref().unwrap_or_default();
-        let note = self.system_message("uj", room.id(), username, me.short());
-        let now = self.now();
+        let note = self.system.message("uj", room.id(), username, me.short());
+        let now = self.clock.now();
         let joined = [(new_joined_subscription(&room, &user, now, &self.ids), note)];
         let rid = room.id().to_string();
-        self.write(move |s| s.add_members(&rid, &joined, &time::iso(now)))
-            .await?
-            .ok_or(ApiError::InvalidRoomIn { method: METHOD })?;
+        blocking_write(&self.store, move |s| {
+            s.add_members(&rid, &joined, &time::iso(now))
+        })
+        .await?
+        .ok_or(ApiError::InvalidRoomIn { method: METHOD })?;
         Ok(true)
     }
 
@@ -132,7 +138,7 @@ impl Services {
         let member = self.store.subscription(room.id(), &me.id)?.is_some();
         if !member
             && (room.room_type() != RoomType::Channel
-                || !self.has_permission("view-c-room", &me.roles()))
+                || !self.permits.has("view-c-room", &me.roles()))
         {
             return Err(not_allowed());
         }
@@ -156,13 +162,14 @@ impl Services {
                 method: "readMessages",
             });
         }
-        match self
-            .mark_read(caller, RoomId::new(room_id.to_string()), read_threads)
-            .await
-        {
-            Err(ApiError::InvalidSubscription) => Ok(()),
-            done => done,
-        }
+        let (rid, uid) = (room_id.to_string(), caller.id().to_string());
+        let at = time::iso(self.clock.now());
+        // A readable room the caller is not in has nothing to mark.
+        blocking_write(&self.store, move |s| {
+            s.mark_read(&rid, &uid, &at, read_threads)
+        })
+        .await?;
+        Ok(())
     }
 
     /// `rooms/get`: the rooms the caller is subscribed to, or those changed after `since`.
@@ -184,16 +191,9 @@ impl Services {
         }
         Ok(rooms)
     }
+}
 
-    /// `subscriptions/get`: the caller's subscriptions, or those changed after `since`.
-    pub fn subscriptions_of_caller(
-        &self,
-        caller: &Caller,
-        since: Option<time::Millis>,
-    ) -> ApiResult<Vec<Subscription>> {
-        self.subscriptions(caller, since)
-    }
-
+impl Messages {
     /// `loadHistory`: a page of the room's messages (as stored), newest first; `None` when
     /// the room is missing or the caller may not read it (a public channel needs
     /// membership or `preview-c-room`).
@@ -210,7 +210,7 @@ impl Services {
         let may_read = self.access.can_read(me, &room)?
             && (room.room_type() != RoomType::Channel
                 || self.store.subscription(room.id(), &me.id)?.is_some()
-                || self.has_permission("preview-c-room", &me.roles()));
+                || self.access.permits.has("preview-c-room", &me.roles()));
         if !may_read {
             return Ok(None);
         }
@@ -239,25 +239,6 @@ impl Services {
         }))
     }
 
-    /// `UserPresence:setDefaultStatus` / `setUserStatus`: the caller's chosen status and
-    /// status text; true if either changed.
-    pub async fn set_status(
-        &self,
-        caller: &Caller,
-        chosen: Option<Status>,
-        text: Option<&str>,
-    ) -> ApiResult<bool> {
-        let change = StatusChange {
-            chosen,
-            text: text.map(presence::status_text),
-            at: time::iso(self.now()),
-        };
-        let id = caller.id().to_string();
-        self.write(move |s| s.change_user_status(&id, &change))
-            .await?
-            .ok_or(ApiError::NotLoggedIn)
-    }
-
     /// `updateMessage` with the client's copy of the message: unknown messages and
     /// unchanged texts are left alone; a key the client may not change must hold the
     /// stored value; then the edit runs as `chat.update`'s.
@@ -284,6 +265,27 @@ impl Services {
             content: false,
         };
         self.update_message(caller, edit).await.map(drop)
+    }
+}
+
+impl Users {
+    /// `UserPresence:setDefaultStatus` / `setUserStatus`: the caller's chosen status and
+    /// status text; true if either changed.
+    pub async fn set_status(
+        &self,
+        caller: &Caller,
+        chosen: Option<Status>,
+        text: Option<&str>,
+    ) -> ApiResult<bool> {
+        let change = StatusChange {
+            chosen,
+            text: text.map(presence::status_text),
+            at: time::iso(self.clock.now()),
+        };
+        let id = caller.id().to_string();
+        blocking_write(&self.store, move |s| s.change_user_status(&id, &change))
+            .await?
+            .ok_or(ApiError::NotLoggedIn)
     }
 }
 

@@ -5,7 +5,8 @@
 //! (`rules::message_changes::React`), so that concurrent reactors lose none.
 
 use super::auth::Caller;
-use super::Services;
+use super::blocking::blocking_write;
+use super::messages::Messages;
 use crate::error::{ApiError, ApiResult};
 use crate::model::message::MessageDoc;
 use crate::model::time;
@@ -23,7 +24,7 @@ pub struct SetReaction {
 /// The method `setReaction` names itself in its errors.
 const METHOD: &str = "setReaction";
 
-impl Services {
+impl Messages {
     /// `chat.react`: the message is looked up before the emoji is checked.
     pub async fn chat_react(&self, caller: &Caller, react: SetReaction) -> ApiResult<()> {
         let message = self
@@ -97,11 +98,12 @@ impl Services {
             shortname,
             username,
             wish,
-            at: time::iso(self.now()),
+            at: time::iso(self.clock.now()),
         };
         let id = read.id().to_string();
         // A message deleted meanwhile has nothing left to react to: as if done.
-        let _: Option<Reacted> = self.write(move |s| s.modify_message(&id, &change)).await?;
+        let _: Option<Reacted> =
+            blocking_write(&self.store, move |s| s.modify_message(&id, &change)).await?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::trees::Tree;
-use super::{Batch, Conflict, PushDraft, Store, StoreResult};
+use super::{Batch, Conflict, PushDraft, Store, StoreResult, WriteError};
 use crate::model::message::MessageDoc;
 use crate::model::{Message, Subscription};
 use crate::rules::counters::{self, ThreadUnread};
@@ -117,14 +117,11 @@ impl Store {
     /// are added to the values found inside the transaction, so concurrent posts never lose
     /// an increment. A push is queued only for a member whose subscription still exists,
     /// with the badge that member has once this write is applied. Returns the pushes queued.
-    pub fn insert_message(
-        &self,
-        new: &NewMessage,
-    ) -> StoreResult<Result<Vec<super::PendingPush>, Conflict>> {
+    pub fn insert_message(&self, new: &NewMessage) -> Result<Vec<super::PendingPush>, WriteError> {
         self.write_then(
             |store, batch| {
                 if store.has_message(&new.id)? {
-                    return Ok(None);
+                    return Err(WriteError::Conflict(Conflict::Id));
                 }
                 Self::put_message(batch, &new.message, &new.id);
                 if let Some(room) = store.room(&new.room_id)? {
@@ -168,12 +165,9 @@ impl Store {
                     Self::update_subscription(batch, &sub);
                     members.insert(m.user_id.as_str());
                 }
-                Ok(Some(members))
+                Ok(members)
             },
             |badges, batch, members| {
-                let Some(members) = members else {
-                    return Err(Conflict::Id);
-                };
                 let mut queued = Vec::new();
                 for draft in &new.pushes {
                     if members.contains(draft.user_id.as_str()) {
@@ -183,7 +177,7 @@ impl Store {
                         queued.push(push);
                     }
                 }
-                Ok(queued)
+                queued
             },
             true,
         )

@@ -18,7 +18,7 @@
 //! * **Decided inside the transaction**, on the state as it is then, whatever the caller
 //!   read before:
 //!   - uniqueness: user ids, usernames and e-mail addresses (both case-insensitive), room
-//!     ids and names, message ids (`Conflict` says which was taken); a device registration
+//!     ids and names, message ids (a `WriteError::Conflict` says which was taken); a device registration
 //!     per (service, token, app) (`register_push_token`);
 //!   - counters: `insert_message` adds its bumps to the subscription counters (`unread`,
 //!     `userMentions`, `groupMentions`) and to the room's `msgs` as stored then, so no
@@ -89,7 +89,10 @@ pub use rooms::Removal;
 pub use snapshot::Snapshot;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
-pub use views::{AccessView, AccountsView, AdminView, PermissionsView, PushView, SnapshotsView};
+pub use views::{
+    AccessView, AccountsView, AdminView, DirectoryView, DraftsView, MessagesView, PermissionsView,
+    PushView, RoomsView, SnapshotsView, SubscriptionsView, UsersView,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -113,6 +116,16 @@ pub enum Conflict {
     Email,
     RoomName,
     Id,
+}
+
+/// Why a write that keeps a uniqueness rule did not happen: the store failed, or the write
+/// would break the rule (what that means to a client, the caller knows).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0:?} is taken")]
+    Conflict(Conflict),
 }
 
 #[derive(Clone)]
@@ -211,15 +224,25 @@ impl Store {
         self.write_then(decide, |_, _, result| result, true)
     }
 
+    /// As `write`, for a write that keeps a uniqueness rule: `decide` refuses with the
+    /// conflict, and nothing is applied.
+    fn write_unique<R>(
+        &self,
+        decide: impl FnOnce(&Self, &mut Batch) -> Result<R, WriteError>,
+    ) -> Result<R, WriteError> {
+        self.write_then(decide, |_, _, result| result, true)
+    }
+
     /// As `write`, with `complete` run once the batch's badges are derived (it sees each
     /// touched user's new badge) and before the batch is applied; `durable` as in
-    /// `Transaction::commit`.
-    fn write_then<T, R>(
+    /// `Transaction::commit`. `decide`'s error (a `StoreError`, or a `WriteError`) applies
+    /// nothing.
+    fn write_then<T, R, E: From<StoreError>>(
         &self,
-        decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<T>,
+        decide: impl FnOnce(&Self, &mut Batch) -> Result<T, E>,
         complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
         durable: bool,
-    ) -> StoreResult<R> {
+    ) -> Result<R, E> {
         let mut tx = self.engine.clone().begin(Mode::Write)?;
         let view = self.through(tx.view());
         let mut batch = Batch::default();

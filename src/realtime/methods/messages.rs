@@ -81,12 +81,12 @@ pub async fn send_message(
         }
     }
     let caller = params::caller(ctx, METHOD)?;
-    let send = match parse_send(given, ctx.services.now())? {
+    let send = match parse_send(given, ctx.services.clock().now())? {
         Send::Post(send) => send,
         Send::Swallowed => return Ok(None),
     };
     let client_id = send.fields.contains_key("_id");
-    match ctx.services.send_message(&caller, send).await {
+    match ctx.services.messages().send_message(&caller, send).await {
         Ok(posted) => Ok(Some(ejson(&method_result(posted.message, client_id)))),
         Err(ApiError::NotAllowed) => Err(MeteorError::bare("error-not-allowed")
             .with_details(serde_json::json!({ "method": METHOD }))),
@@ -153,6 +153,7 @@ pub async fn update_message(
     }
     let caller = params::caller(ctx, "updateMessage")?;
     ctx.services
+        .messages()
         .update_message_by_method(&caller, sent.clone())
         .await?;
     Ok(None)
@@ -179,7 +180,7 @@ pub async fn set_reaction(
             .to_string(),
         should_react: params.get(2).and_then(Value::as_bool),
     };
-    let muted = ctx.services.set_reaction(&caller, react).await?;
+    let muted = ctx.services.messages().set_reaction(&caller, react).await?;
     Ok(muted.map(Value::Bool))
 }
 
@@ -212,7 +213,7 @@ pub async fn load_history(
         last_seen,
         thread_replies,
     };
-    let Some(page) = ctx.services.load_history(&caller, rid, &query)? else {
+    let Some(page) = ctx.services.messages().load_history(&caller, rid, &query)? else {
         return Ok(Some(Value::Bool(false)));
     };
     let mut result = Map::new();

@@ -17,6 +17,7 @@ pub fn caller(ctx: &CallContext<'_>, method: &str) -> Result<Caller, MeteorError
     };
     match ctx
         .services
+        .auth()
         .session_caller(&session.user_id, &session.token_hash)
     {
         Err(ApiError::NotLoggedIn) => Err(MeteorError::invalid_user(method)),

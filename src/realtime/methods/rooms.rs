@@ -15,7 +15,7 @@ pub async fn join_room(
 ) -> Result<Option<Value>, MeteorError> {
     let rid = params::string(params, 0)?;
     let caller = params::caller(ctx, "joinRoom")?;
-    let added = ctx.services.join_room(&caller, rid).await?;
+    let added = ctx.services.rooms().join_room(&caller, rid).await?;
     Ok(added.then_some(Value::Bool(true)))
 }
 
@@ -26,7 +26,7 @@ pub async fn leave_room(
 ) -> Result<Option<Value>, MeteorError> {
     let rid = params::string(params, 0)?;
     let caller = params::caller(ctx, "leaveRoom")?;
-    ctx.services.leave_room(&caller, rid).await?;
+    ctx.services.rooms().leave_room(&caller, rid).await?;
     Ok(None)
 }
 
@@ -47,6 +47,7 @@ pub async fn create_direct_message(
     let caller = params::caller(ctx, "createDirectMessage")?;
     let room = ctx
         .services
+        .rooms()
         .create_direct(&caller, usernames, false)
         .await?
         .0;
@@ -64,7 +65,10 @@ pub async fn get_room_id_by_name_or_id(
 ) -> Result<Option<Value>, MeteorError> {
     let name_or_id = params::string(params, 0)?;
     let caller = params::caller(ctx, "getRoomIdByNameOrId")?;
-    let id = ctx.services.room_id_by_name_or_id(&caller, name_or_id)?;
+    let id = ctx
+        .services
+        .rooms()
+        .room_id_by_name_or_id(&caller, name_or_id)?;
     Ok(Some(Value::String(id)))
 }
 
@@ -75,7 +79,7 @@ pub async fn get_room_name_by_id(
 ) -> Result<Option<Value>, MeteorError> {
     let rid = params::string(params, 0)?;
     let caller = params::caller(ctx, "getRoomNameById")?;
-    let name = ctx.services.room_name_by_id(&caller, rid)?;
+    let name = ctx.services.rooms().room_name_by_id(&caller, rid)?;
     Ok(name.map(Value::String))
 }
 
@@ -86,7 +90,7 @@ pub async fn rooms_get(
     params: &[Value],
 ) -> Result<Option<Value>, MeteorError> {
     params::listing(ctx, params, "rooms/get", |caller, since| {
-        let rooms = ctx.services.rooms_of_caller(caller, since)?;
+        let rooms = ctx.services.rooms().rooms_of_caller(caller, since)?;
         Ok(rooms.iter().map(|r| Value::Object(r.0.clone())).collect())
     })
 }

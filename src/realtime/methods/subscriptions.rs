@@ -13,7 +13,7 @@ pub async fn subscriptions_get(
     params: &[Value],
 ) -> Result<Option<Value>, MeteorError> {
     params::listing(ctx, params, "subscriptions/get", |caller, since| {
-        let subs = ctx.services.subscriptions_of_caller(caller, since)?;
+        let subs = ctx.services.subscriptions().subscriptions(caller, since)?;
         Ok(subs.iter().map(|s| Value::Object(s.0.clone())).collect())
     })
 }
@@ -27,6 +27,7 @@ pub async fn read_messages(
     let read_threads = params::maybe_bool(params, 1)?.unwrap_or(false);
     let caller = params::caller(ctx, "readMessages")?;
     ctx.services
+        .rooms()
         .read_messages(&caller, rid, read_threads)
         .await?;
     Ok(None)

@@ -29,7 +29,11 @@ pub async fn set_default_status(
     }
     let status = status(params::string(params, 0)?)?;
     let caller = params::caller(ctx, "UserPresence:setDefaultStatus")?;
-    let changed = ctx.services.set_status(&caller, Some(status), None).await?;
+    let changed = ctx
+        .services
+        .users()
+        .set_status(&caller, Some(status), None)
+        .await?;
     Ok(Some(Value::Bool(changed)))
 }
 
@@ -51,7 +55,10 @@ pub async fn set_user_status(
         Some(Value::String(s)) => Some(s.as_str()),
         Some(_) => return Err(MeteorError::match_failed()),
     };
-    ctx.services.set_status(&caller, chosen, text).await?;
+    ctx.services
+        .users()
+        .set_status(&caller, chosen, text)
+        .await?;
     Ok(None)
 }
 
