@@ -133,6 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/chat.getMessage", web::get().to(chat::chat_get_message))
                 .route("/chat.update", web::post().to(chat::chat_update))
                 .route("/chat.delete", web::post().to(chat::chat_delete))
+                .route("/chat.react", web::post().to(chat::chat_react))
                 .route(
                     "/subscriptions.get",
                     web::get().to(subscriptions::subscriptions_get),

@@ -21,12 +21,14 @@ mod deliveries;
 pub mod directory;
 pub mod message_edits;
 pub mod messages;
+pub mod meteor_methods;
 mod notification;
 pub mod permissions;
 pub mod permits;
 mod prepared;
 pub mod push;
 mod push_drafts;
+pub mod reactions;
 mod room_admin;
 pub mod rooms;
 pub mod settings;
@@ -51,7 +53,7 @@ use crate::model::time::Clock;
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
-use crate::store::{Snapshot, Store};
+use crate::store::{Feed, Snapshot, Store};
 use access::RoomAccess;
 use admin::Admin;
 use auth::Auth;
@@ -75,7 +77,7 @@ pub struct Services {
     latency: Arc<Latency>,
     sockets: SocketCounters,
     /// Every committed write's events, for the realtime streams.
-    feed: crate::store::Feed,
+    feed: Feed,
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
     metrics_access: Arc<MetricsConfig>,

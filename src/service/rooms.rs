@@ -194,6 +194,16 @@ impl Rooms {
     /// `channels.leave` / `groups.leave`: the room without the caller.
     pub async fn leave(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
         let room = self.find_room(kind, caller, room)?;
+        self.leave_found(kind, caller, room).await
+    }
+
+    /// The caller leaves `room`, of the namespace's type (`leave-c` / `leave-p`).
+    pub(super) async fn leave_found(
+        &self,
+        kind: Kind,
+        caller: &Caller,
+        room: Room,
+    ) -> ApiResult<Room> {
         let permission = match kind {
             Kind::Channels => "leave-c",
             Kind::Groups => "leave-p",

@@ -12,6 +12,7 @@ use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
 use crate::model::{Doc, Message, Room, Subscription, User};
 use crate::rules::message_changes::MessageMutation;
+use crate::rules::presence::StatusChange;
 
 /// Declares a view: a struct over `Store`, the `Store` method that hands it out and the
 /// methods it forwards (each with `Store`'s own signature and contract).
@@ -146,6 +147,7 @@ view! {
             user_ids: &[&str]
         ) -> StoreResult<Vec<Subscription>>;
         fn insert_message(&self, new: &NewMessage) -> Result<Vec<PendingPush>, WriteError>;
+        fn room_messages(&self, room_id: &str) -> StoreResult<Vec<Message>>;
     }
 }
 
@@ -189,6 +191,14 @@ view! {
             note: &SystemMessage
         ) -> Result<Option<Room>, WriteError>;
         fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>>;
+        fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
+        fn mark_read(
+            &self,
+            room_id: &str,
+            user_id: &str,
+            at: &str,
+            read_threads: bool
+        ) -> StoreResult<Option<()>>;
     }
 }
 
@@ -203,6 +213,7 @@ view! {
             joins: &[(Subscription, Option<SystemMessage>)]
         ) -> Result<(), WriteError>;
         fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
+        fn change_user_status(&self, id: &str, change: &StatusChange) -> StoreResult<Option<bool>>;
     }
 }
 
