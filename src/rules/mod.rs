@@ -14,5 +14,6 @@ pub mod names;
 pub mod not_id;
 pub mod notification;
 pub mod push;
+pub mod streams;
 pub mod text;
 pub mod unread;
