@@ -36,7 +36,8 @@ pub fn new_system_message(
 }
 
 /// A stored message: valid JSON object bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Message(Box<RawValue>);
 
 impl Message {

@@ -251,6 +251,12 @@ impl Services {
         self.clock.now()
     }
 
+    /// Every committed write's events from now on, in commit order (the realtime streams'
+    /// one source; a `Lagged` receiver has missed some and must resync).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::model::change::Change>> {
+        self.store.feed().subscribe()
+    }
+
     /// Where request latencies are recorded.
     pub fn latency(&self) -> Arc<Latency> {
         self.latency.clone()

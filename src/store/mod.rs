@@ -53,6 +53,7 @@ mod check;
 mod deliveries;
 mod engine;
 mod export;
+mod feed;
 mod import;
 mod keys;
 mod messages;
@@ -77,6 +78,7 @@ use serde::de::DeserializeOwned;
 use cache::Caches;
 pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 pub use engine::{Batch, Engine, Mode, Transaction};
+pub use feed::Feed;
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
 pub use outbox::{Finish, PendingPush, PushDraft};
@@ -115,6 +117,7 @@ pub enum Conflict {
 pub struct Store {
     engine: Arc<dyn Engine>,
     caches: Arc<Caches>,
+    feed: Feed,
 }
 
 impl Store {
@@ -141,6 +144,7 @@ impl Store {
         let store = Store {
             caches: Arc::new(Caches::new(!engine.is_shared())),
             engine,
+            feed: Feed::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -150,6 +154,11 @@ impl Store {
     /// of several processes starting at once on one database exactly one does it.
     pub fn setup_lock(&self) -> StoreResult<Box<dyn Send>> {
         self.engine.setup_lock()
+    }
+
+    /// The events of every committed write, in commit order (`feed.rs`).
+    pub fn feed(&self) -> Feed {
+        self.feed.clone()
     }
 
     /// True when other processes may write to the same database.
@@ -242,6 +251,7 @@ impl Store {
         Store {
             engine,
             caches: self.caches.clone(),
+            feed: self.feed.clone(),
         }
     }
 
