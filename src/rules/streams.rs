@@ -181,7 +181,10 @@ fn truthy(v: &Value) -> bool {
 pub fn my_messages_meta(room: &Doc, participant: bool) -> Value {
     let mut meta = Doc::new();
     meta.insert("roomParticipant".into(), participant.into());
-    meta.insert("roomType".into(), room.get("t").cloned().unwrap_or(Value::Null));
+    meta.insert(
+        "roomType".into(),
+        room.get("t").cloned().unwrap_or(Value::Null),
+    );
     if let Some(name) = room.get("name").filter(|n| !n.is_null()) {
         meta.insert("roomName".into(), name.clone());
     }
@@ -312,9 +315,22 @@ impl Action {
     }
 }
 
+/// Whether a subscription event is its insertion: the feed says "inserted or updated", and
+/// a subscription is created with `_updatedAt` equal to its `ts` (the join), which every
+/// later change moves past it.
+pub fn subscription_action(subscription: &Doc) -> Action {
+    match (subscription.get("ts"), subscription.get("_updatedAt")) {
+        (Some(ts), Some(at)) if ts == at => Action::Inserted,
+        _ => Action::Updated,
+    }
+}
+
 /// `subscriptions-changed`'s args for a stored subscription.
 pub fn subscription_changed_args(action: Action, subscription: &Doc) -> Value {
-    json!([action.as_str(), Value::Object(subscription.pick(SUBSCRIPTION_FIELDS))])
+    json!([
+        action.as_str(),
+        Value::Object(subscription.pick(SUBSCRIPTION_FIELDS))
+    ])
 }
 
 /// `subscriptions-changed`'s args for a removed subscription:
@@ -389,12 +405,29 @@ mod tests {
     #[test]
     fn sub_params_parse_as_the_streamer_reads_them() {
         let s = Stream::RoomMessages;
-        let ok = parse_sub(s, &[json!("GENERAL"), json!({"useCollection": false, "args": []})]);
+        let ok = parse_sub(
+            s,
+            &[
+                json!("GENERAL"),
+                json!({"useCollection": false, "args": []}),
+            ],
+        );
         assert_eq!(ok.map(|s| s.legacy), Ok(false));
-        assert!(parse_sub(s, &[json!(MY_MESSAGES), json!(true)]).unwrap().legacy);
-        assert!(parse_sub(s, &[json!("x"), json!({"useCollection": true})]).unwrap().legacy);
+        assert!(
+            parse_sub(s, &[json!(MY_MESSAGES), json!(true)])
+                .unwrap()
+                .legacy
+        );
+        assert!(
+            parse_sub(s, &[json!("x"), json!({"useCollection": true})])
+                .unwrap()
+                .legacy
+        );
         assert!(!parse_sub(s, &[json!("x")]).unwrap().legacy);
-        assert_eq!(parse_sub(s, &[json!("")]), Err(SubRefusal::InvalidEventName));
+        assert_eq!(
+            parse_sub(s, &[json!("")]),
+            Err(SubRefusal::InvalidEventName)
+        );
         assert_eq!(parse_sub(s, &[json!(3)]), Err(SubRefusal::InvalidEventName));
         assert_eq!(parse_sub(s, &[]), Err(SubRefusal::MissingEventName));
     }
@@ -431,7 +464,11 @@ mod tests {
         assert!(!room_messages_readable(c, Reader::Visitor, false));
         assert!(room_messages_readable(c, Reader::Member, false));
         assert!(room_messages_readable(c, Reader::Visitor, true));
-        assert!(room_messages_readable(RoomType::Group, Reader::Visitor, false));
+        assert!(room_messages_readable(
+            RoomType::Group,
+            Reader::Visitor,
+            false
+        ));
         assert!(!room_messages_readable(c, Reader::Denied, true));
     }
 
@@ -441,7 +478,10 @@ mod tests {
         let m = |v| object(v);
         assert!(message_is_streamed(&m(json!({"msg": "hi"})), &room));
         assert!(!message_is_streamed(&m(json!({"_hidden": true})), &room));
-        assert!(!message_is_streamed(&m(json!({"imported": "slack"})), &room));
+        assert!(!message_is_streamed(
+            &m(json!({"imported": "slack"})),
+            &room
+        ));
         assert!(!message_is_streamed(&m(json!({"t": "uj"})), &room));
         assert!(message_is_streamed(&m(json!({"t": "ul"})), &room));
     }
@@ -489,7 +529,12 @@ mod tests {
         assert_eq!(ok.args, json!(["bot", ["user-typing"], {}]));
         let stopped = p(json!(["GENERAL/user-activity", "bot", []]));
         assert!(activity_write(&stopped, Some("bot")).is_some());
-        let other = p(json!(["GENERAL/user-activity", "alice", ["user-typing"], {}]));
+        let other = p(json!([
+            "GENERAL/user-activity",
+            "alice",
+            ["user-typing"],
+            {}
+        ]));
         assert!(activity_write(&other, Some("bot")).is_none());
         let typing = p(json!(["GENERAL/typing", "bot", true]));
         assert!(activity_write(&typing, Some("bot")).is_none());

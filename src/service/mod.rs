@@ -24,6 +24,7 @@ mod push_drafts;
 mod room_admin;
 pub mod rooms;
 pub mod settings;
+pub mod streams;
 pub mod subscriptions;
 pub mod testing;
 pub mod users;
@@ -57,6 +58,7 @@ use permits::Permits;
 use prepared::PreparedCache;
 use push::Push;
 use settings::Configuration;
+use streams::StreamReads;
 use testing::Testing;
 
 /// push.test's limiter, on the server's clock: testing mode's clock governs it too.
@@ -112,6 +114,7 @@ pub struct Services {
     configuration: Configuration,
     admin: Admin,
     testing: Testing,
+    streams: StreamReads,
 }
 
 /// push.get's prepared messages are cached only where the store caches rooms and users,
@@ -187,6 +190,7 @@ impl Services {
             permits: permits.clone(),
             auth: auth.clone(),
         };
+        let streams = StreamReads::new(store.streams(), access.clone(), permits.clone());
         let testing = Testing {
             store: store.snapshots(),
             settings: settings.clone(),
@@ -213,6 +217,7 @@ impl Services {
             configuration,
             admin,
             testing,
+            streams,
         }
     }
 

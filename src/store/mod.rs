@@ -87,7 +87,9 @@ pub use rooms::Removal;
 pub use snapshot::Snapshot;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
-pub use views::{AccessView, AccountsView, AdminView, PermissionsView, PushView, SnapshotsView};
+pub use views::{
+    AccessView, AccountsView, AdminView, PermissionsView, PushView, SnapshotsView, StreamsView,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

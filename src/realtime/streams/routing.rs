@@ -1,0 +1,216 @@
+//! The change feed's events, routed to the subscriptions they concern (§4.1–4.3).
+
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{changed_frame, Hub, Route};
+use crate::realtime::ConnId;
+use crate::error::ApiResult;
+use crate::model::change::Event;
+use crate::model::{Doc, DocExt, Message, Room, Subscription};
+use crate::realtime::frames::ejson;
+use crate::rules::streams::{
+    delete_message_args, message_is_streamed, my_messages_meta, room_changed_args,
+    room_event, room_removed_args, subscription_action, subscription_changed_args,
+    subscription_removed_args, user_event, Action, Reader, Stream, MY_MESSAGES,
+};
+
+impl Hub {
+    /// Routes one event; a failed read is logged and costs that event only.
+    pub(super) fn handle(&self, event: &Event) {
+        self.sync_permissions();
+        if let Err(e) = self.route(event) {
+            tracing::error!(error = %e, "streams: an event could not be routed");
+        }
+    }
+
+    fn route(&self, event: &Event) -> ApiResult<()> {
+        match event {
+            Event::MessageInserted { message } | Event::MessageUpdated { message } => {
+                self.message(message)
+            }
+            Event::MessageDeleted {
+                room_id,
+                message_id,
+            } => {
+                let event = room_event(room_id, "deleteMessage");
+                let frame = changed_frame(
+                    Stream::NotifyRoom,
+                    &event,
+                    delete_message_args(message_id),
+                );
+                self.send_to_readers(Stream::NotifyRoom, &event, room_id, &frame, None);
+                Ok(())
+            }
+            Event::SubscriptionChanged { subscription } => self.subscription(subscription),
+            Event::SubscriptionRemoved {
+                room_id,
+                user_id,
+                subscription_id,
+            } => {
+                self.decisions.lock().forget(room_id, user_id);
+                let username = self.reads.identity(user_id)?;
+                let username = username.as_ref().and_then(|u| u.username.as_deref());
+                let args =
+                    subscription_removed_args(subscription_id, user_id, username, room_id);
+                self.to_user(user_id, "subscriptions-changed", args);
+                self.to_user(user_id, "rooms-changed", room_removed_args(room_id));
+                Ok(())
+            }
+            Event::RoomChanged { room } => self.room(room),
+            Event::RoomRemoved { room_id } => {
+                self.decisions.lock().forget_room(room_id);
+                Ok(())
+            }
+            Event::UserChanged { user_id } => {
+                self.decisions.lock().forget_user(user_id);
+                Ok(())
+            }
+            // The session closes the connections of removed tokens.
+            Event::LoginTokensRemoved { .. } => Ok(()),
+            Event::Resync => {
+                self.decisions.lock().forget_all();
+                Ok(())
+            }
+        }
+    }
+
+    /// A message inserted or updated: to its room's subscribers and to `__my_messages__`
+    /// (with the meta element), each to those who may read the room now.
+    fn message(&self, message: &Message) -> ApiResult<()> {
+        let doc: Doc = serde_json::from_str(message.raw().get()).map_err(anyhow::Error::from)?;
+        let rid = doc.str_at("rid").unwrap_or_default().to_string();
+        let by_room = self.routes.lock().targets(Stream::RoomMessages, &rid);
+        let mine = self.routes.lock().targets(Stream::RoomMessages, MY_MESSAGES);
+        if by_room.is_empty() && mine.is_empty() {
+            return Ok(());
+        }
+        let Some(room) = self.reads.room(&rid)? else {
+            return Ok(());
+        };
+        if !message_is_streamed(&doc, &room.0) {
+            return Ok(());
+        }
+        let shown = ejson(&Value::Object(doc));
+        if !by_room.is_empty() {
+            let frame = changed_frame(Stream::RoomMessages, &rid, json!([shown]));
+            for route in &by_room {
+                self.send_if_reader(route, &rid, &frame);
+            }
+        }
+        let frames: [OnceCell<Arc<str>>; 2] = Default::default();
+        let frame = |participant: bool| {
+            frames[usize::from(participant)]
+                .get_or_init(|| {
+                    let meta = my_messages_meta(&room.0, participant);
+                    changed_frame(Stream::RoomMessages, MY_MESSAGES, json!([shown, meta]))
+                })
+                .clone()
+        };
+        for route in &mine {
+            let Some(user) = &route.user else {
+                continue;
+            };
+            match self.reader(user, &rid) {
+                Reader::Denied => {}
+                Reader::Visitor => {
+                    route.outbound.send(frame(false));
+                }
+                Reader::Member => {
+                    route.outbound.send(frame(true));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A subscription inserted or updated: `subscriptions-changed` to its user, and the
+    /// room as `rooms-changed` `inserted` when it is new.
+    fn subscription(&self, subscription: &Subscription) -> ApiResult<()> {
+        let (uid, rid) = (subscription.user_id(), subscription.rid());
+        self.decisions.lock().forget(rid, uid);
+        let action = subscription_action(&subscription.0);
+        let args = subscription_changed_args(action, &subscription.0);
+        self.to_user(uid, "subscriptions-changed", args);
+        if action == Action::Inserted {
+            if let Some(room) = self.reads.room(rid)? {
+                let args = room_changed_args(Action::Inserted, &room.0);
+                self.to_user(uid, "rooms-changed", args);
+            }
+        }
+        Ok(())
+    }
+
+    /// A room inserted or updated: `rooms-changed` `updated` to its members. Decisions
+    /// about it are dropped only when its type or parent changed (it changes with every
+    /// message).
+    fn room(&self, room: &Room) -> ApiResult<()> {
+        let rid = room.id();
+        let facts = (room.t().to_string(), room.prid().map(str::to_string));
+        {
+            let mut d = self.decisions.lock();
+            if d.facts.get(rid) != Some(&facts) {
+                d.forget_room(rid);
+                d.facts.insert(rid.to_string(), facts);
+            }
+        }
+        if !self.routes.lock().has_rooms_changed() {
+            return Ok(());
+        }
+        let frame: OnceCell<Value> = OnceCell::new();
+        for uid in self.reads.members(rid)? {
+            let event = user_event(&uid, "rooms-changed");
+            let routes = self.routes.lock().targets(Stream::NotifyUser, &event);
+            if routes.is_empty() {
+                continue;
+            }
+            let args = frame.get_or_init(|| ejson(&room_changed_args(Action::Updated, &room.0)));
+            let bytes = changed_frame(Stream::NotifyUser, &event, args.clone());
+            for route in routes {
+                route.outbound.send(bytes.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// `<uid>/<event>` to that user's subscriptions (their read check made them the user's).
+    fn to_user(&self, uid: &str, event: &str, args: Value) {
+        let event = user_event(uid, event);
+        let routes = self.routes.lock().targets(Stream::NotifyUser, &event);
+        if routes.is_empty() {
+            return;
+        }
+        let frame = changed_frame(Stream::NotifyUser, &event, ejson(&args));
+        for route in routes {
+            route.outbound.send(frame.clone());
+        }
+    }
+
+    /// `frame` to the subscriptions of `event` whose user may read `room_id` now, except
+    /// those of connection `except` (a client's own write is not echoed to it).
+    pub(super) fn send_to_readers(
+        &self,
+        stream: Stream,
+        event: &str,
+        room_id: &str,
+        frame: &Arc<str>,
+        except: Option<ConnId>,
+    ) {
+        for route in self.routes.lock().targets(stream, event) {
+            if Some(route.conn) != except {
+                self.send_if_reader(&route, room_id, frame);
+            }
+        }
+    }
+
+    fn send_if_reader(&self, route: &Route, room_id: &str, frame: &Arc<str>) {
+        let Some(user) = &route.user else {
+            return;
+        };
+        if self.reader(user, room_id).can_read() {
+            route.outbound.send(frame.clone());
+        }
+    }
+}

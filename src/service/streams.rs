@@ -1,0 +1,72 @@
+//! What the realtime streams read: who a subscriber is, what they may read of a room
+//! (push.get's access rules, `RoomAccess`), and a room's members.
+
+use std::sync::Arc;
+
+use super::access::RoomAccess;
+use super::permits::Permits;
+use super::Services;
+use crate::error::ApiResult;
+use crate::model::user::Identity;
+use crate::model::Room;
+use crate::rules::streams::Reader;
+use crate::store::StreamsView;
+
+/// The streams' area: reads only; the streams write nothing.
+#[derive(Clone)]
+pub struct StreamReads {
+    store: StreamsView,
+    access: RoomAccess,
+    permits: Permits,
+}
+
+impl StreamReads {
+    pub(super) fn new(store: StreamsView, access: RoomAccess, permits: Permits) -> StreamReads {
+        StreamReads {
+            store,
+            access,
+            permits,
+        }
+    }
+
+    /// The user's roles and names; `None` for a user who no longer exists.
+    pub fn identity(&self, user_id: &str) -> ApiResult<Option<Arc<Identity>>> {
+        Ok(self.store.user_identity(user_id)?)
+    }
+
+    pub fn room(&self, room_id: &str) -> ApiResult<Option<Arc<Room>>> {
+        Ok(self.store.room(room_id)?)
+    }
+
+    /// The users with a subscription to the room.
+    pub fn members(&self, room_id: &str) -> ApiResult<Vec<String>> {
+        Ok(self.store.room_member_ids(room_id)?)
+    }
+
+    /// What `user` is to `room` now: `canAccessRoom`, and whether they are a member.
+    pub fn reader(&self, user: &Identity, room: &Room) -> ApiResult<Reader> {
+        let subscribed = self.store.subscription(room.id(), &user.id)?.is_some();
+        Ok(Reader::from_facts(
+            self.access.can_read(user, room)?,
+            subscribed,
+        ))
+    }
+
+    /// Whether the user's global roles hold `permission`.
+    pub fn holds(&self, user: &Identity, permission: &str) -> bool {
+        self.permits.has(permission, &user.roles())
+    }
+
+    /// Moves whenever the permission table may have changed: access decisions made under
+    /// another generation may be stale.
+    pub fn permissions_generation(&self) -> u64 {
+        self.permits.generation()
+    }
+}
+
+impl Services {
+    /// The realtime streams' reads.
+    pub fn streams(&self) -> &StreamReads {
+        &self.streams
+    }
+}
