@@ -211,7 +211,8 @@ impl Streams {
         params: &[Value],
         outbound: &Outbound,
     ) -> Result<SubReady, MeteorError> {
-        let stream = Stream::parse(name).ok_or_else(|| MeteorError::subscription_not_found(name))?;
+        let stream =
+            Stream::parse(name).ok_or_else(|| MeteorError::subscription_not_found(name))?;
         let sub = parse_sub(stream, params).map_err(refusal)?;
         let user = ctx.caller.map(|c| c.user_id.as_str());
         self.hub.sync_permissions();
@@ -262,6 +263,22 @@ impl Streams {
     /// The connection logged out: its subscriptions are checked again without a user.
     pub fn logged_out(&self, conn: ConnId) {
         self.recheck(conn, None);
+    }
+
+    /// An ephemeral message only `user_id` sees (`<uid>/message`, §4.2): what a method
+    /// refused, with no store write. `message` is built by the caller, EJSON already.
+    pub fn ephemeral(&self, user_id: &str, message: Value) {
+        self.hub.to_user(user_id, "message", json!([message]));
+    }
+
+    /// An event of `stream-notify-logged` (§4.4, e.g. presence's `user-status`) to every
+    /// subscriber of it; `args` are EJSON already.
+    pub fn to_logged_in(&self, event: &str, args: Value) {
+        let frame = changed_frame(Stream::NotifyLogged, event, args);
+        let routes = self.hub.routes.lock().targets(Stream::NotifyLogged, event);
+        for route in routes {
+            route.outbound.send(frame.clone());
+        }
     }
 
     fn recheck(&self, conn: ConnId, user: Option<&str>) {

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::{changed_frame, Hub, Route};
-use crate::realtime::ConnId;
 use crate::error::ApiResult;
 use crate::model::change::Event;
 use crate::model::{Doc, DocExt, Message, Room, Subscription};
 use crate::realtime::frames::ejson;
+use crate::realtime::ConnId;
 use crate::rules::streams::{
-    delete_message_args, message_is_streamed, my_messages_meta, room_changed_args,
-    room_event, room_removed_args, subscription_action, subscription_changed_args,
-    subscription_removed_args, user_event, Action, Reader, Stream, MY_MESSAGES,
+    delete_message_args, message_is_streamed, my_messages_meta, room_changed_args, room_event,
+    room_removed_args, subscription_action, subscription_changed_args, subscription_removed_args,
+    user_event, Action, Reader, Stream, MY_MESSAGES,
 };
 
 impl Hub {
@@ -36,11 +36,8 @@ impl Hub {
                 message_id,
             } => {
                 let event = room_event(room_id, "deleteMessage");
-                let frame = changed_frame(
-                    Stream::NotifyRoom,
-                    &event,
-                    delete_message_args(message_id),
-                );
+                let frame =
+                    changed_frame(Stream::NotifyRoom, &event, delete_message_args(message_id));
                 self.send_to_readers(Stream::NotifyRoom, &event, room_id, &frame, None);
                 Ok(())
             }
@@ -53,8 +50,7 @@ impl Hub {
                 self.decisions.lock().forget(room_id, user_id);
                 let username = self.reads.identity(user_id)?;
                 let username = username.as_ref().and_then(|u| u.username.as_deref());
-                let args =
-                    subscription_removed_args(subscription_id, user_id, username, room_id);
+                let args = subscription_removed_args(subscription_id, user_id, username, room_id);
                 self.to_user(user_id, "subscriptions-changed", args);
                 self.to_user(user_id, "rooms-changed", room_removed_args(room_id));
                 Ok(())
@@ -83,7 +79,10 @@ impl Hub {
         let doc: Doc = serde_json::from_str(message.raw().get()).map_err(anyhow::Error::from)?;
         let rid = doc.str_at("rid").unwrap_or_default().to_string();
         let by_room = self.routes.lock().targets(Stream::RoomMessages, &rid);
-        let mine = self.routes.lock().targets(Stream::RoomMessages, MY_MESSAGES);
+        let mine = self
+            .routes
+            .lock()
+            .targets(Stream::RoomMessages, MY_MESSAGES);
         if by_room.is_empty() && mine.is_empty() {
             return Ok(());
         }
@@ -176,7 +175,7 @@ impl Hub {
     }
 
     /// `<uid>/<event>` to that user's subscriptions (their read check made them the user's).
-    fn to_user(&self, uid: &str, event: &str, args: Value) {
+    pub(super) fn to_user(&self, uid: &str, event: &str, args: Value) {
         let event = user_event(uid, event);
         let routes = self.routes.lock().targets(Stream::NotifyUser, &event);
         if routes.is_empty() {
@@ -198,7 +197,8 @@ impl Hub {
         frame: &Arc<str>,
         except: Option<ConnId>,
     ) {
-        for route in self.routes.lock().targets(stream, event) {
+        let routes = self.routes.lock().targets(stream, event);
+        for route in routes {
             if Some(route.conn) != except {
                 self.send_if_reader(&route, room_id, frame);
             }
