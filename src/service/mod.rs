@@ -144,6 +144,7 @@ impl Services {
         let mut metrics = Registry::default();
         delivery.metrics().register(&mut metrics);
         latency.register(&mut metrics);
+        store.feed().register(&mut metrics);
         let prepared = PreparedCache::new(prepared_budget(&store, config));
         let auth = Auth {
             store: store.accounts(),

@@ -73,7 +73,7 @@ impl Store {
         room: &mut crate::model::Room,
         note: &SystemMessage,
     ) {
-        Self::put_message(batch, &note.message, &note.id);
+        Self::put_message(batch, &note.message, &note.id, true);
         counters::count_system_message(room, &note.doc, &note.at);
     }
 
@@ -126,7 +126,7 @@ impl Store {
                 if store.has_message(&new.id)? {
                     return Ok(None);
                 }
-                Self::put_message(batch, &new.message, &new.id);
+                Self::put_message(batch, &new.message, &new.id, true);
                 if let Some(room) = store.room(&new.room_id)? {
                     let mut room = Arc::unwrap_or_clone(room);
                     if let Some((sub, note)) = &new.join {
@@ -238,17 +238,18 @@ impl Store {
         let change = mutation.apply(&mut message);
         match &change.write {
             Write::Keep => {}
-            Write::Replace => Self::put_message(batch, &message.to_message(), id),
+            Write::Replace => Self::put_message(batch, &message.to_message(), id, false),
             Write::Remove { .. } => batch.delete(Tree::MessageidMessage, id),
         }
         Ok(Some((change.outcome, change.write, message)))
     }
 
-    pub(super) fn put_message(batch: &mut Batch, message: &Message, id: &str) {
-        batch.put(
-            Tree::MessageidMessage,
-            id,
-            message.raw().get().as_bytes().to_vec(),
-        );
+    /// Stores `message`; `new` for one that did not exist (the feed's insert, not update).
+    pub(super) fn put_message(batch: &mut Batch, message: &Message, id: &str, new: bool) {
+        let bytes = message.raw().get().as_bytes().to_vec();
+        match new {
+            true => batch.insert(Tree::MessageidMessage, id, bytes),
+            false => batch.put(Tree::MessageidMessage, id, bytes),
+        }
     }
 }

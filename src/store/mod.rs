@@ -220,26 +220,54 @@ impl Store {
         complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
         durable: bool,
     ) -> StoreResult<R> {
-        let mut tx = self.engine.clone().begin(Mode::Write)?;
+        let tx = self.engine.clone().begin(Mode::Write)?;
         let view = self.through(tx.view());
         let mut batch = Batch::default();
         let decided = decide(&view, &mut batch)?;
         let badges = view.derive_badges(&mut batch)?;
         let result = complete(&badges, &mut batch, decided);
+        self.commit(tx, &view, batch, durable)?;
+        Ok(result)
+    }
+
+    /// Applies `batch` in `tx` (whose view is `view`) with its change events, invalidates
+    /// the caches of what it wrote, commits, and publishes the events (`feed.rs`): here for
+    /// a backend of this process alone, through the backend's journal for a shared one.
+    fn commit(
+        &self,
+        mut tx: Box<dyn Transaction>,
+        view: &Store,
+        mut batch: Batch,
+        durable: bool,
+    ) -> StoreResult<()> {
+        let events = view.changes_of(&batch)?;
         let cached: Vec<(Tree, Vec<u8>)> = batch
             .writes
             .iter()
             .filter(|(tree, _, _)| Caches::holds(*tree))
             .map(|(tree, key, _)| (*tree, key.clone()))
             .collect();
-        if !batch.is_empty() {
+        let restart = batch.restarts_feed;
+        let here = if self.engine.is_shared() {
+            batch.changes = events;
+            Vec::new()
+        } else {
+            events
+        };
+        if !batch.is_empty() || !batch.changes.is_empty() || restart {
             tx.apply(batch)?;
         }
+        // Still under the write lock: numbers follow the order of commits.
+        let staged = self.feed.stage(here, restart);
         for (tree, key) in cached {
             self.caches.invalidate(tree, &key);
         }
-        tx.commit(durable)?;
-        Ok(result)
+        let committed = tx.commit(durable);
+        if let Some(ticket) = staged {
+            // Even after a failed flush: the batch is applied, and later ones wait on it.
+            self.feed.committed(ticket, durable);
+        }
+        committed
     }
 
     /// Runs `read` on one consistent state of the database (never half of one write).
