@@ -359,6 +359,114 @@ pub fn room_removed_args(rid: &str) -> Value {
     json!(["removed", { "_id": rid }])
 }
 
+/// How long after its `ts` a new message still notifies (Rocket.Chat skips older ones:
+/// imports, late retries).
+pub const NOTIFY_WITHIN_MS: i64 = 60_000;
+
+/// What decides one member's desktop notification for a new message (§4.2).
+#[derive(Debug, Clone, Copy)]
+pub struct DesktopFacts<'a> {
+    pub room_type: RoomType,
+    /// The subscription's `desktopNotifications` (`all`, `mentions`, `nothing`, `default`).
+    pub preference: Option<&'a str>,
+    /// `disableNotifications`.
+    pub disabled: bool,
+    /// The member ignores the sender.
+    pub ignores_sender: bool,
+    pub mentioned: bool,
+    /// `@all` or `@here`.
+    pub group_mention: bool,
+    pub mute_group_mentions: bool,
+}
+
+/// `shouldNotifyDesktop` with the server default `all` and nobody busy (rcpush keeps no
+/// presence beyond the socket): a DM, `all`, a mention, or an unmuted `@all`/`@here`.
+pub fn should_notify_desktop(f: &DesktopFacts) -> bool {
+    if f.disabled || f.ignores_sender {
+        return false;
+    }
+    match f.preference.filter(|p| !p.is_empty() && *p != "default") {
+        None | Some("all") => true,
+        Some("nothing") => false,
+        Some(_) => {
+            f.room_type == RoomType::Direct
+                || f.mentioned
+                || (f.group_mention && !f.mute_group_mentions)
+        }
+    }
+}
+
+/// A new message as its notification shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct NotifiedMessage<'a> {
+    pub message: &'a Doc,
+    pub room: &'a Doc,
+    /// The sender's name as shown: the username (or the name with `UI_Use_Real_Name`).
+    pub sender: &'a str,
+    /// The notification text of the message (`rocketchat-push.md` §2's pipeline).
+    pub text: &'a str,
+    /// The receiver's subscription name of the room (a DM's: the sender's username).
+    pub receiver_room_name: Option<&'a str>,
+}
+
+/// `<uid>/notification`'s args: `[{title, text, payload{_id, rid, tmid, sender, type,
+/// message{msg, t}, name}}]`.
+pub fn desktop_notification_args(n: &NotifiedMessage) -> Value {
+    let t = n.room.str_at("t").unwrap_or_default();
+    let group_dm = t == "d" && n.room.strs_at("uids").len() > 2;
+    let room_name = n.room.str_at("name");
+    let (title, text, name) = match t {
+        "d" if !group_dm => (
+            n.sender.to_string(),
+            n.text.to_string(),
+            n.receiver_room_name,
+        ),
+        "d" => (
+            room_name
+                .or(n.room.str_at("fname"))
+                .unwrap_or_default()
+                .to_string(),
+            format!("{}: {}", n.sender, n.text),
+            room_name,
+        ),
+        _ => (
+            room_name.map(|r| format!("#{r}")).unwrap_or_default(),
+            format!("{}: {}", n.sender, n.text),
+            room_name,
+        ),
+    };
+    let mut message = Doc::new();
+    message.insert(
+        "msg".into(),
+        n.message.str_at("msg").unwrap_or_default().into(),
+    );
+    if let Some(mt) = n.message.str_at("t") {
+        message.insert("t".into(), mt.into());
+    }
+    let mut payload = Doc::new();
+    payload.insert(
+        "_id".into(),
+        n.message.str_at("_id").unwrap_or_default().into(),
+    );
+    payload.insert(
+        "rid".into(),
+        n.message.str_at("rid").unwrap_or_default().into(),
+    );
+    if let Some(tmid) = n.message.str_at("tmid") {
+        payload.insert("tmid".into(), tmid.into());
+    }
+    payload.insert(
+        "sender".into(),
+        n.message.get("u").cloned().unwrap_or(Value::Null),
+    );
+    payload.insert("type".into(), t.into());
+    payload.insert("message".into(), Value::Object(message));
+    if let Some(name) = name {
+        payload.insert("name".into(), name.into());
+    }
+    json!([{"title": title, "text": text, "payload": payload}])
+}
+
 /// The activities `user-activity` relays (§4.3).
 const ACTIVITIES: &[&str] = &["user-typing", "user-recording", "user-uploading"];
 
@@ -542,6 +650,68 @@ mod tests {
         assert!(activity_write(&odd, Some("bot")).is_none());
         let anonymous = p(json!(["GENERAL/user-activity", "bot", []]));
         assert!(activity_write(&anonymous, None).is_none());
+    }
+
+    #[test]
+    fn desktop_notifications_follow_the_preference() {
+        let f = |preference, mentioned| DesktopFacts {
+            room_type: RoomType::Channel,
+            preference,
+            disabled: false,
+            ignores_sender: false,
+            mentioned,
+            group_mention: false,
+            mute_group_mentions: false,
+        };
+        assert!(should_notify_desktop(&f(None, false)));
+        assert!(should_notify_desktop(&f(Some("default"), false)));
+        assert!(!should_notify_desktop(&f(Some("nothing"), true)));
+        assert!(!should_notify_desktop(&f(Some("mentions"), false)));
+        assert!(should_notify_desktop(&f(Some("mentions"), true)));
+        let muted = DesktopFacts {
+            group_mention: true,
+            mute_group_mentions: true,
+            ..f(Some("mentions"), false)
+        };
+        assert!(!should_notify_desktop(&muted));
+        let off = DesktopFacts {
+            disabled: true,
+            ..f(Some("all"), true)
+        };
+        assert!(!should_notify_desktop(&off));
+    }
+
+    #[test]
+    fn notification_args_as_the_spec_shows_them() {
+        let message = object(json!({"_id": "Xk9", "rid": "GENERAL", "msg": "hello @bot",
+            "u": {"_id": "aB3", "username": "alice", "name": "Alice Liddell"}}));
+        let room = object(json!({"_id": "GENERAL", "t": "c", "name": "general"}));
+        let n = NotifiedMessage {
+            message: &message,
+            room: &room,
+            sender: "alice",
+            text: "hello @bot",
+            receiver_room_name: Some("general"),
+        };
+        assert_eq!(
+            serde_json::to_string(&desktop_notification_args(&n)).unwrap(),
+            r##"[{"title":"#general","text":"alice: hello @bot","payload":{"_id":"Xk9","rid":"GENERAL","sender":{"_id":"aB3","username":"alice","name":"Alice Liddell"},"type":"c","message":{"msg":"hello @bot"},"name":"general"}}]"##
+        );
+        let dm = object(json!({"_id": "d1", "t": "d", "uids": ["a", "b"]}));
+        let n = NotifiedMessage {
+            room: &dm,
+            receiver_room_name: Some("alice"),
+            ..n
+        };
+        let args = desktop_notification_args(&n);
+        assert_eq!(
+            (
+                &args[0]["title"],
+                &args[0]["text"],
+                &args[0]["payload"]["name"]
+            ),
+            (&json!("alice"), &json!("hello @bot"), &json!("alice"))
+        );
     }
 
     proptest! {

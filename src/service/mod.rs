@@ -191,7 +191,12 @@ impl Services {
             permits: permits.clone(),
             auth: auth.clone(),
         };
-        let streams = StreamReads::new(store.streams(), access.clone(), permits.clone());
+        let streams = StreamReads::new(
+            store.streams(),
+            access.clone(),
+            permits.clone(),
+            clock.clone(),
+        );
         let testing = Testing {
             store: store.snapshots(),
             settings: settings.clone(),

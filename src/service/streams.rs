@@ -7,8 +7,9 @@ use super::access::RoomAccess;
 use super::permits::Permits;
 use super::Services;
 use crate::error::ApiResult;
+use crate::model::time::{Clock, Millis};
 use crate::model::user::Identity;
-use crate::model::Room;
+use crate::model::{Room, Subscription};
 use crate::rules::streams::Reader;
 use crate::store::StreamsView;
 
@@ -18,15 +19,31 @@ pub struct StreamReads {
     store: StreamsView,
     access: RoomAccess,
     permits: Permits,
+    clock: Clock,
 }
 
 impl StreamReads {
-    pub(super) fn new(store: StreamsView, access: RoomAccess, permits: Permits) -> StreamReads {
+    pub(super) fn new(
+        store: StreamsView,
+        access: RoomAccess,
+        permits: Permits,
+        clock: Clock,
+    ) -> StreamReads {
         StreamReads {
             store,
             access,
             permits,
+            clock,
         }
+    }
+
+    /// The server's time (testing mode's clock in a deterministic run).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    pub fn subscription(&self, room_id: &str, user_id: &str) -> ApiResult<Option<Subscription>> {
+        Ok(self.store.subscription(room_id, user_id)?)
     }
 
     /// The user's roles and names; `None` for a user who no longer exists.

@@ -83,25 +83,45 @@ struct Conn {
 struct Routes {
     topics: HashMap<Topic, Vec<Route>>,
     conns: HashMap<ConnId, Conn>,
-    /// The `<uid>/rooms-changed` subscriptions: while there are none, a room's change
-    /// (one per message) does not read the room's members.
-    rooms_changed: usize,
+    /// How many `<uid>/rooms-changed` and `<uid>/notification` subscriptions there are:
+    /// while there are none, a message (and its room's change) does not read the room's
+    /// members for them.
+    per_member: [usize; 2],
 }
 
-impl Topic {
-    fn is_rooms_changed(&self) -> bool {
-        self.stream == Stream::NotifyUser && self.event.ends_with("/rooms-changed")
+/// The notify-user events sent to a room's members, counted in `Routes::per_member`.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum MemberEvent {
+    RoomsChanged,
+    Notification,
+}
+
+impl MemberEvent {
+    const ALL: [MemberEvent; 2] = [MemberEvent::RoomsChanged, MemberEvent::Notification];
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            MemberEvent::RoomsChanged => "rooms-changed",
+            MemberEvent::Notification => "notification",
+        }
+    }
+
+    fn of(topic: &Topic) -> Option<MemberEvent> {
+        let (_, event) = topic.event.split_once('/')?;
+        (topic.stream == Stream::NotifyUser)
+            .then(|| Self::ALL.into_iter().find(|m| m.name() == event))
+            .flatten()
     }
 }
 
 impl Routes {
-    fn has_rooms_changed(&self) -> bool {
-        self.rooms_changed > 0
+    pub(super) fn has_any(&self, event: MemberEvent) -> bool {
+        self.per_member[event as usize] > 0
     }
 
     fn add(&mut self, topic: Topic, route: Route) {
-        if topic.is_rooms_changed() {
-            self.rooms_changed += 1;
+        if let Some(m) = MemberEvent::of(&topic) {
+            self.per_member[m as usize] += 1;
         }
         let conn = self.conns.entry(route.conn).or_insert_with(|| Conn {
             subs: HashMap::new(),
@@ -120,8 +140,8 @@ impl Routes {
         if routes.is_empty() {
             self.topics.remove(&topic);
         }
-        if topic.is_rooms_changed() {
-            self.rooms_changed -= 1;
+        if let Some(m) = MemberEvent::of(&topic) {
+            self.per_member[m as usize] -= 1;
         }
         Some((topic, route))
     }

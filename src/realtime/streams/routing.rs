@@ -5,17 +5,20 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{changed_frame, Hub, Route};
+use super::{changed_frame, Hub, MemberEvent, Route};
 use crate::error::ApiResult;
 use crate::model::change::Event;
+use crate::model::time::parse_iso;
 use crate::model::{Doc, DocExt, Message, Room, Subscription};
 use crate::realtime::frames::ejson;
 use crate::realtime::ConnId;
 use crate::rules::streams::{
-    delete_message_args, message_is_streamed, my_messages_meta, room_changed_args, room_event,
-    room_removed_args, subscription_action, subscription_changed_args, subscription_removed_args,
-    user_event, Action, Reader, Stream, MY_MESSAGES,
+    delete_message_args, desktop_notification_args, message_is_streamed, my_messages_meta,
+    room_changed_args, room_event, room_removed_args, should_notify_desktop, subscription_action,
+    subscription_changed_args, subscription_removed_args, user_event, Action, DesktopFacts,
+    NotifiedMessage, Reader, Stream, MY_MESSAGES, NOTIFY_WITHIN_MS,
 };
+use crate::rules::text::{notification_message, FirstAttachment};
 
 impl Hub {
     /// Routes one event; a failed read is logged and costs that event only.
@@ -28,9 +31,12 @@ impl Hub {
 
     fn route(&self, event: &Event) -> ApiResult<()> {
         match event {
-            Event::MessageInserted { message } | Event::MessageUpdated { message } => {
-                self.message(message)
+            Event::MessageInserted { message } => {
+                let doc = parse(message)?;
+                self.message(&doc)?;
+                self.notify(&doc)
             }
+            Event::MessageUpdated { message } => self.message(&parse(message)?),
             Event::MessageDeleted {
                 room_id,
                 message_id,
@@ -75,8 +81,7 @@ impl Hub {
 
     /// A message inserted or updated: to its room's subscribers and to `__my_messages__`
     /// (with the meta element), each to those who may read the room now.
-    fn message(&self, message: &Message) -> ApiResult<()> {
-        let doc: Doc = serde_json::from_str(message.raw().get()).map_err(anyhow::Error::from)?;
+    fn message(&self, doc: &Doc) -> ApiResult<()> {
         let rid = doc.str_at("rid").unwrap_or_default().to_string();
         let by_room = self.routes.lock().targets(Stream::RoomMessages, &rid);
         let mine = self
@@ -89,10 +94,10 @@ impl Hub {
         let Some(room) = self.reads.room(&rid)? else {
             return Ok(());
         };
-        if !message_is_streamed(&doc, &room.0) {
+        if !message_is_streamed(doc, &room.0) {
             return Ok(());
         }
-        let shown = ejson(&Value::Object(doc));
+        let shown = ejson(&Value::Object(doc.clone()));
         if !by_room.is_empty() {
             let frame = changed_frame(Stream::RoomMessages, &rid, json!([shown]));
             for route in &by_room {
@@ -155,7 +160,7 @@ impl Hub {
                 d.facts.insert(rid.to_string(), facts);
             }
         }
-        if !self.routes.lock().has_rooms_changed() {
+        if !self.routes.lock().has_any(MemberEvent::RoomsChanged) {
             return Ok(());
         }
         let frame: OnceCell<Value> = OnceCell::new();
@@ -169,6 +174,86 @@ impl Hub {
             let bytes = changed_frame(Stream::NotifyUser, &event, args.clone());
             for route in routes {
                 route.outbound.send(bytes.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// A new message's desktop notifications (`<uid>/notification`, §4.2), to the members
+    /// other than the sender who listen for them and whose preferences ask for one. System
+    /// messages notify nobody (Rocket.Chat stores them without the after-save callbacks),
+    /// nor thread replies not shown in the room, nor messages older than a minute.
+    fn notify(&self, doc: &Doc) -> ApiResult<()> {
+        if !self.routes.lock().has_any(MemberEvent::Notification) {
+            return Ok(());
+        }
+        let system = doc.str_at("t").is_some_and(|t| t != "e2e");
+        let hidden_reply = doc.contains_key("tmid") && !doc.bool_at("tshow");
+        let ts = doc.str_at("ts").and_then(parse_iso);
+        let recent = ts.is_some_and(|ts| (self.reads.now() - ts).abs() <= NOTIFY_WITHIN_MS);
+        if system || hidden_reply || !recent {
+            return Ok(());
+        }
+        let rid = doc.str_at("rid").unwrap_or_default();
+        let Some(room) = self.reads.room(rid)? else {
+            return Ok(());
+        };
+        if !message_is_streamed(doc, &room.0) {
+            return Ok(());
+        }
+        let sender_id = doc.str_in("u", "_id").unwrap_or_default();
+        let sender = doc.str_in("u", "username").unwrap_or_default();
+        let mentions: Vec<&str> = doc
+            .get("mentions")
+            .and_then(Value::as_array)
+            .map(|m| m.iter().filter_map(|m| m.get("_id")?.as_str()).collect())
+            .unwrap_or_default();
+        let group_mention = mentions.iter().any(|m| *m == "all" || *m == "here");
+        let first_attachment = doc
+            .get("attachments")
+            .and_then(|a| a.get(0))
+            .and_then(FirstAttachment::from_json);
+        let text = notification_message(
+            doc.str_at("msg").unwrap_or_default(),
+            doc.str_at("t"),
+            first_attachment,
+            &[],
+            false,
+        );
+        for uid in self.reads.members(rid)? {
+            if uid == sender_id {
+                continue;
+            }
+            let event = user_event(&uid, MemberEvent::Notification.name());
+            let routes = self.routes.lock().targets(Stream::NotifyUser, &event);
+            if routes.is_empty() {
+                continue;
+            }
+            let Some(sub) = self.reads.subscription(rid, &uid)? else {
+                continue;
+            };
+            let wanted = should_notify_desktop(&DesktopFacts {
+                room_type: room.room_type(),
+                preference: sub.0.str_at("desktopNotifications"),
+                disabled: sub.disable_notifications(),
+                ignores_sender: sub.ignores(sender_id),
+                mentioned: mentions.contains(&uid.as_str()),
+                group_mention,
+                mute_group_mentions: sub.mute_group_mentions(),
+            });
+            if !wanted || !self.reader(&uid, rid).can_read() {
+                continue;
+            }
+            let args = desktop_notification_args(&NotifiedMessage {
+                message: doc,
+                room: &room.0,
+                sender,
+                text: &text,
+                receiver_room_name: sub.name(),
+            });
+            let frame = changed_frame(Stream::NotifyUser, &event, args);
+            for route in routes {
+                route.outbound.send(frame.clone());
             }
         }
         Ok(())
@@ -213,4 +298,9 @@ impl Hub {
             route.outbound.send(frame.clone());
         }
     }
+}
+
+/// The stored message as an ordered document.
+fn parse(message: &Message) -> ApiResult<Doc> {
+    Ok(serde_json::from_str(message.raw().get()).map_err(anyhow::Error::from)?)
 }
