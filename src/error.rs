@@ -86,6 +86,8 @@ pub enum ApiError {
     },
     /// A typed route's ajv body validation: `invalid-params`.
     InvalidParams(Violation),
+    /// `method.call`: the `message` is not a DDP method frame.
+    InvalidMethodCall,
 
     // chat.*, push.get
     /// `chat.postMessage`: `roomId` / `channel` names no room.
@@ -415,6 +417,7 @@ impl ApiError {
             E::InvalidParams(violation) => {
                 meteor(S::BAD_REQUEST, "invalid-params", violation.text())
             }
+            E::InvalidMethodCall => plain(S::BAD_REQUEST, "Invalid method call"),
 
             E::InvalidChannel => meteor(S::BAD_REQUEST, "invalid-channel", ""),
             E::InvalidRoom => plain(S::BAD_REQUEST, "error-invalid-room"),
@@ -699,6 +702,22 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+impl ApiError {
+    /// The `Meteor.Error` this error was raised as (`error`, `reason`, `details`), for the
+    /// realtime API's error objects; `None` for the errors Rocket.Chat raises otherwise
+    /// (plain `Error`s, REST-only failures), which a DDP client sees as the generic 500.
+    pub fn meteor_parts(&self) -> Option<(&'static str, String, Option<Value>)> {
+        match self.entry().1 {
+            Shape::Meteor {
+                code,
+                reason,
+                details,
+            } => Some((code, reason.into_owned(), details)),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -907,6 +926,11 @@ mod tests {
                 E::InvalidParams(Violation::NotObject),
                 400,
                 r#"{"success":false,"error":"must be object [invalid-params]","errorType":"invalid-params"}"#,
+            ),
+            (
+                E::InvalidMethodCall,
+                400,
+                r#"{"success":false,"error":"Invalid method call"}"#,
             ),
             (
                 E::InvalidChannel,

@@ -15,6 +15,7 @@ use crate::config::{Backend, Config, StorageConfig};
 use crate::delivery::Delivery;
 use crate::model::id::Ids;
 use crate::model::time::Clock;
+use crate::realtime::Realtime;
 use crate::service::users::{ensure_admin, AdminAccount};
 use crate::service::Services;
 use crate::settings::Settings;
@@ -78,6 +79,9 @@ impl Application {
             start_state,
         );
 
+        let realtime = Realtime::new(&config.realtime, services.socket_counters());
+        realtime.watch_tokens(&services);
+
         let max_body = config.limits.max_body_bytes;
         let max_depth = config.limits.max_json_depth;
         let body_timeout = std::time::Duration::from_millis(config.limits.body_timeout_ms);
@@ -86,6 +90,7 @@ impl Application {
             let clock = services.clock().clone();
             App::new()
                 .app_data(web::Data::new(services.clone()))
+                .app_data(web::Data::new(realtime.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(MaxJsonDepth(max_depth))
                 .app_data(BodyTimeout(body_timeout))

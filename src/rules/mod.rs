@@ -4,6 +4,7 @@
 pub mod access;
 pub mod counters;
 pub mod credentials;
+pub mod ddp_rate;
 pub mod js;
 pub mod login_throttle;
 pub mod markdown_filter;

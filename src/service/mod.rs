@@ -43,7 +43,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, MetricsConfig};
 use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
-use crate::metrics::{Latency, Registry};
+use crate::metrics::{Latency, Registry, SocketCounters};
 use crate::model::id::Ids;
 use crate::model::time::{Clock, Millis};
 use crate::rules::access::Permissions;
@@ -101,6 +101,7 @@ pub struct Services {
     permits: Permits,
     delivery: Delivery,
     latency: Arc<Latency>,
+    sockets: SocketCounters,
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
     metrics_access: Arc<MetricsConfig>,
@@ -145,6 +146,8 @@ impl Services {
         delivery.metrics().register(&mut metrics);
         latency.register(&mut metrics);
         store.feed().register(&mut metrics);
+        let sockets = SocketCounters::default();
+        sockets.register(&mut metrics);
         let prepared = PreparedCache::new(prepared_budget(&store, config));
         let auth = Auth {
             store: store.accounts(),
@@ -213,6 +216,7 @@ impl Services {
             permits,
             delivery,
             latency: Arc::new(latency),
+            sockets,
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
             clock,
@@ -271,6 +275,16 @@ impl Services {
     /// Where request latencies are recorded.
     pub fn latency(&self) -> Arc<Latency> {
         self.latency.clone()
+    }
+
+    /// The realtime API's counters, shown by `GET /metrics`.
+    pub fn socket_counters(&self) -> SocketCounters {
+        self.sockets.clone()
+    }
+
+    /// Where new ids come from (the realtime session ids).
+    pub fn ids(&self) -> &Ids {
+        &self.ids
     }
 
     /// `GET /metrics`: push delivery counters, the outbox length and request latencies, if
