@@ -79,7 +79,8 @@ impl Application {
             start_state,
         );
 
-        let realtime = Realtime::new(&config.realtime, services.socket_counters());
+        let streams = crate::realtime::streams::Streams::start(&services)?;
+        let realtime = Realtime::new(&config.realtime, services.socket_counters(), streams);
         realtime.watch_tokens(&services);
 
         let max_body = config.limits.max_body_bytes;

@@ -16,6 +16,7 @@ pub mod methods;
 pub mod rate_limit;
 pub mod session;
 pub mod socket;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,6 +31,7 @@ use crate::config::RealtimeConfig;
 use crate::metrics::SocketCounters;
 use crate::service::Services;
 use rate_limit::DdpLimiter;
+use streams::Streams;
 
 /// One WebSocket connection (or one REST `method.call`), unique in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,6 +55,8 @@ pub struct CallContext<'a> {
     /// The connection's login, which `login` and `logout` change; `None` for REST
     /// `method.call`, which has no connection to log in.
     pub session: Option<&'a SessionLogin>,
+    /// The hub, for what a method emits without a store write (typing, ephemeral messages).
+    pub realtime: &'a Realtime,
 }
 
 impl CallContext<'_> {
@@ -208,11 +212,12 @@ struct Hub {
     by_token: Mutex<HashMap<String, HashMap<ConnId, Outbound>>>,
     limiter: DdpLimiter,
     metrics: SocketCounters,
+    streams: Streams,
 }
 
 impl Realtime {
     /// The hub, counting in `metrics` (`Services::socket_counters`).
-    pub fn new(config: &RealtimeConfig, metrics: SocketCounters) -> Realtime {
+    pub fn new(config: &RealtimeConfig, metrics: SocketCounters, streams: Streams) -> Realtime {
         Realtime {
             inner: Arc::new(Hub {
                 config: config.clone(),
@@ -220,8 +225,14 @@ impl Realtime {
                 by_token: Mutex::default(),
                 limiter: DdpLimiter::default(),
                 metrics,
+                streams,
             }),
         }
+    }
+
+    /// The streams: subscriptions and what the change feed sends them.
+    pub fn streams(&self) -> &Streams {
+        &self.inner.streams
     }
 
     /// Starts closing the connections whose login token is removed (spec §3.3), from the

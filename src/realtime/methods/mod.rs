@@ -17,6 +17,7 @@ pub async fn call(
     match method {
         "login" => login::login(ctx, &params).await,
         "logout" => login::logout(ctx).await,
+        "stream-notify-room" => ctx.realtime.streams().notify_room(ctx, &params),
         _ => Err(MeteorError::method_not_found(method)),
     }
 }

@@ -274,15 +274,11 @@ impl Streams {
         routes.conns.remove(&conn);
     }
 
-    /// The connection logged in as `user_id`: its subscriptions are checked again with
-    /// the new user (§3.4); those that fail end with `nosub` `not-allowed`.
-    pub fn logged_in(&self, conn: ConnId, user_id: &str) {
-        self.recheck(conn, Some(user_id));
-    }
-
-    /// The connection logged out: its subscriptions are checked again without a user.
-    pub fn logged_out(&self, conn: ConnId) {
-        self.recheck(conn, None);
+    /// The connection logged in as `user` (or out, `None`): its subscriptions are checked
+    /// again with the new user (§3.4); those that fail end with `nosub` `not-allowed`, and
+    /// their ids are returned.
+    pub fn user_changed(&self, conn: ConnId, user: Option<&str>) -> Vec<String> {
+        self.recheck(conn, user)
     }
 
     /// An ephemeral message only `user_id` sees (`<uid>/message`, §4.2): what a method
@@ -301,11 +297,12 @@ impl Streams {
         }
     }
 
-    fn recheck(&self, conn: ConnId, user: Option<&str>) {
+    fn recheck(&self, conn: ConnId, user: Option<&str>) -> Vec<String> {
         let subs: Vec<(Arc<str>, Topic)> = match self.hub.routes.lock().conns.get(&conn) {
             Some(c) => c.subs.iter().map(|(s, t)| (s.clone(), t.clone())).collect(),
-            None => return,
+            None => return Vec::new(),
         };
+        let mut ended = Vec::new();
         self.hub.sync_permissions();
         for (sub_id, topic) in subs {
             let sub = crate::rules::streams::StreamSub {
@@ -333,9 +330,11 @@ impl Streams {
                     drop(routes);
                     let error = refusal(SubRefusal::NotAllowed);
                     route.outbound.send(frames::nosub(&sub_id, Some(&error)));
+                    ended.push(sub_id.to_string());
                 }
             }
         }
+        ended
     }
 }
 
