@@ -315,11 +315,11 @@ impl Action {
     }
 }
 
-/// Whether a subscription event is its insertion: the feed says "inserted or updated", and
-/// a subscription is created with `_updatedAt` equal to its `ts` (the join), which every
-/// later change moves past it.
-pub fn subscription_action(subscription: &Doc) -> Action {
-    match (subscription.get("ts"), subscription.get("_updatedAt")) {
+/// Whether a subscription's or a room's event is its insertion: the feed says "inserted or
+/// updated", and both are created with `_updatedAt` equal to their `ts`, which every later
+/// change moves past.
+pub fn insertion_or_update(doc: &Doc) -> Action {
+    match (doc.get("ts"), doc.get("_updatedAt")) {
         (Some(ts), Some(at)) if ts == at => Action::Inserted,
         _ => Action::Updated,
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::access::RoomAccess;
+use super::access::{room_facts, RoomAccess};
 use super::permits::Permits;
 use super::Services;
 use crate::error::ApiResult;
@@ -60,13 +60,22 @@ impl StreamReads {
         Ok(self.store.room_member_ids(room_id)?)
     }
 
-    /// What `user` is to `room` now: `canAccessRoom`, and whether they are a member.
-    pub fn reader(&self, user: &Identity, room: &Room) -> ApiResult<Reader> {
-        let subscribed = self.store.subscription(room.id(), &user.id)?.is_some();
-        Ok(Reader::from_facts(
-            self.access.can_read(user, room)?,
-            subscribed,
-        ))
+    /// What `user` is to `room`: `canAccessRoom`, and whether they are a member. Their
+    /// memberships are what `known` says (room id → member or not), else the store's.
+    pub fn reader(
+        &self,
+        user: &Identity,
+        room: &Room,
+        known: &dyn Fn(&str) -> Option<bool>,
+    ) -> ApiResult<Reader> {
+        let subscribed = |rid: &str| match known(rid) {
+            Some(member) => Ok(member),
+            None => Ok(self.store.subscription(rid, &user.id)?.is_some()),
+        };
+        let can_access =
+            self.access
+                .can_read_given(user, room.id(), room_facts(room), &subscribed)?;
+        Ok(Reader::from_facts(can_access, subscribed(room.id())?))
     }
 
     /// Whether the user's global roles hold `permission`.

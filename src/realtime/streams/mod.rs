@@ -159,6 +159,10 @@ struct Decisions {
     readers: HashMap<String, HashMap<String, Reader>>,
     /// The room facts the decisions rest on (type and parent), to notice their change.
     facts: HashMap<String, (String, Option<String>)>,
+    /// Room id → user id → member, as of the last event handled: the store may already
+    /// hold later writes (a kick, then a re-invitation), and an event is judged by the
+    /// memberships of its own moment.
+    members: HashMap<String, HashMap<String, bool>>,
     /// The permission table's generation the decisions were made under.
     permissions: u64,
     /// Moves at every forgetting, so that a decision computed across one is not kept.
@@ -172,20 +176,35 @@ impl Decisions {
     fn forget_all(&mut self) {
         self.readers.clear();
         self.facts.clear();
+        self.members.clear();
         self.epoch += 1;
     }
 
-    fn forget(&mut self, room_id: &str, user_id: &str) {
+    /// The user joined or left the room: decisions about the pair are dropped, and the
+    /// membership is known as of this event.
+    fn membership(&mut self, room_id: &str, user_id: &str, member: bool) {
         if let Some(users) = self.readers.get_mut(room_id) {
             users.remove(user_id);
         }
+        if self.members.values().map(HashMap::len).sum::<usize>() >= MAX_DECISIONS {
+            self.members.clear();
+        }
+        self.members
+            .entry(room_id.to_string())
+            .or_default()
+            .insert(user_id.to_string(), member);
         self.epoch += 1;
     }
 
     fn forget_room(&mut self, room_id: &str) {
         self.readers.remove(room_id);
         self.facts.remove(room_id);
+        self.members.remove(room_id);
         self.epoch += 1;
+    }
+
+    fn member(&self, room_id: &str, user_id: &str) -> Option<bool> {
+        self.members.get(room_id)?.get(user_id).copied()
     }
 
     fn forget_user(&mut self, user_id: &str) {
@@ -365,7 +384,9 @@ impl Hub {
                 else {
                     return Ok(false);
                 };
-                let reader = self.reads.reader(&user, &room)?;
+                let reader = self
+                    .reads
+                    .reader(&user, &room, &|rid| self.member(rid, me))?;
                 let preview = self.reads.holds(&user, "preview-c-room");
                 room_messages_readable(room.room_type(), reader, preview)
             }
@@ -404,9 +425,17 @@ impl Hub {
 
     fn decide(&self, user_id: &str, room_id: &str) -> ApiResult<Reader> {
         match (self.reads.identity(user_id)?, self.reads.room(room_id)?) {
-            (Some(user), Some(room)) => self.reads.reader(&user, &room),
+            (Some(user), Some(room)) => {
+                let known = |rid: &str| self.member(rid, user_id);
+                self.reads.reader(&user, &room, &known)
+            }
             _ => Ok(Reader::Denied),
         }
+    }
+
+    /// What the events said last of the user's membership of the room.
+    fn member(&self, room_id: &str, user_id: &str) -> Option<bool> {
+        self.decisions.lock().member(room_id, user_id)
     }
 }
 

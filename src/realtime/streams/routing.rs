@@ -13,8 +13,8 @@ use crate::model::{Doc, DocExt, Message, Room, Subscription};
 use crate::realtime::frames::ejson;
 use crate::realtime::ConnId;
 use crate::rules::streams::{
-    delete_message_args, desktop_notification_args, message_is_streamed, my_messages_meta,
-    room_changed_args, room_event, room_removed_args, should_notify_desktop, subscription_action,
+    delete_message_args, desktop_notification_args, insertion_or_update, message_is_streamed,
+    my_messages_meta, room_changed_args, room_event, room_removed_args, should_notify_desktop,
     subscription_changed_args, subscription_removed_args, user_event, Action, DesktopFacts,
     NotifiedMessage, Reader, Stream, MY_MESSAGES, NOTIFY_WITHIN_MS,
 };
@@ -53,7 +53,7 @@ impl Hub {
                 user_id,
                 subscription_id,
             } => {
-                self.decisions.lock().forget(room_id, user_id);
+                self.decisions.lock().membership(room_id, user_id, false);
                 let username = self.reads.identity(user_id)?;
                 let username = username.as_ref().and_then(|u| u.username.as_deref());
                 let args = subscription_removed_args(subscription_id, user_id, username, room_id);
@@ -134,8 +134,8 @@ impl Hub {
     /// room as `rooms-changed` `inserted` when it is new.
     fn subscription(&self, subscription: &Subscription) -> ApiResult<()> {
         let (uid, rid) = (subscription.user_id(), subscription.rid());
-        self.decisions.lock().forget(rid, uid);
-        let action = subscription_action(&subscription.0);
+        self.decisions.lock().membership(rid, uid, true);
+        let action = insertion_or_update(&subscription.0);
         let args = subscription_changed_args(action, &subscription.0);
         self.to_user(uid, "subscriptions-changed", args);
         if action == Action::Inserted {
@@ -147,9 +147,9 @@ impl Hub {
         Ok(())
     }
 
-    /// A room inserted or updated: `rooms-changed` `updated` to its members. Decisions
-    /// about it are dropped only when its type or parent changed (it changes with every
-    /// message).
+    /// A room updated: `rooms-changed` `updated` to its members (a new room reaches them
+    /// as `inserted` with their new subscriptions). Decisions about it are dropped only
+    /// when its type or parent changed (it changes with every message).
     fn room(&self, room: &Room) -> ApiResult<()> {
         let rid = room.id();
         let facts = (room.t().to_string(), room.prid().map(str::to_string));
@@ -160,7 +160,9 @@ impl Hub {
                 d.facts.insert(rid.to_string(), facts);
             }
         }
-        if !self.routes.lock().has_any(MemberEvent::RoomsChanged) {
+        if insertion_or_update(&room.0) == Action::Inserted
+            || !self.routes.lock().has_any(MemberEvent::RoomsChanged)
+        {
             return Ok(());
         }
         let frame: OnceCell<Value> = OnceCell::new();
