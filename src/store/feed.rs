@@ -50,6 +50,23 @@ use crate::model::Message;
 /// Events a slow consumer may fall behind by before it lags.
 const CAPACITY: usize = 4096;
 
+/// How long PostgreSQL's journal keeps events: a listener away longer than this (or while
+/// more than `rows` newer events were written) resyncs instead of catching up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub age: std::time::Duration,
+    pub rows: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            age: std::time::Duration::from_secs(3600),
+            rows: 100_000,
+        }
+    }
+}
+
 /// The feed of one store. Cheap to clone.
 #[derive(Clone)]
 pub struct Feed {
@@ -137,6 +154,10 @@ impl Feed {
             m.resyncs.inc();
         }
         let _ = self.inner.sender.send(Arc::new(change));
+    }
+
+    pub(super) fn reconnected(&self) {
+        self.inner.metrics.reconnects.inc();
     }
 
     /// Numbers a batch's `events` (under the write lock, once the batch is applied); returns

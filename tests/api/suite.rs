@@ -20,6 +20,7 @@ mod push_apns;
 mod push_delivery;
 mod push_direct;
 mod python_client;
+mod realtime_feed;
 mod room_admin;
 mod rooms;
 #[path = "../support/mod.rs"]
