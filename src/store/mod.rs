@@ -251,7 +251,7 @@ impl Store {
         mut batch: Batch,
         durable: bool,
     ) -> StoreResult<()> {
-        let events = view.changes_of(&batch)?;
+        let touched = view.touched(&batch)?;
         let cached: Vec<(Tree, Vec<u8>)> = batch
             .writes
             .iter()
@@ -259,24 +259,27 @@ impl Store {
             .map(|(tree, key, _)| (*tree, key.clone()))
             .collect();
         let restart = batch.restarts_feed;
-        let here = if self.engine.is_shared() {
-            batch.changes = events;
-            Vec::new()
-        } else {
-            events
+        // A shared backend journals the events in the transaction; here, they are decoded
+        // once the write lock is released.
+        let (count, here) = match self.engine.is_shared() {
+            true => {
+                batch.changes = touched.events();
+                (0, None)
+            }
+            false => (touched.len(), Some(touched)),
         };
         if !batch.is_empty() || !batch.changes.is_empty() || restart {
             tx.apply(batch)?;
         }
         // Still under the write lock: numbers follow the order of commits.
-        let staged = self.feed.stage(here, restart);
+        let staged = self.feed.stage(count, restart);
         for (tree, key) in cached {
             self.caches.invalidate(tree, &key);
         }
         let committed = tx.commit(durable);
-        if let Some(ticket) = staged {
+        if let (Some(ticket), Some(touched)) = (staged, here) {
             // Even after a failed flush: the batch is applied, and later ones wait on it.
-            self.feed.committed(ticket, durable);
+            self.feed.committed(ticket, touched.events(), durable);
         }
         committed
     }
