@@ -14,9 +14,10 @@
 //! # How they travel
 //!
 //! * **sled** (one process): numbered under the write lock, right after the batch is
-//!   applied, decoded once the lock is released (`Touched`), and published once durable (after the flush that acknowledges it; a
-//!   flush covers every batch applied before it, so a later writer's flush may publish an
-//!   earlier one's events). Publishing is a non-blocking send: nothing waits on consumers.
+//!   applied; decoded once the lock is released (`Touched`); published once durable (after
+//!   the flush that acknowledges it: a flush covers every batch applied before it, so a
+//!   later writer's flush may publish an earlier one's events). Publishing is a
+//!   non-blocking send: nothing waits on consumers.
 //! * **PostgreSQL** (several processes): the events are rows of the `changes` table, written
 //!   in the write's transaction and numbered by a counter (`changes_seq`) that only the
 //!   holder of the global write lock moves, so numbers follow commit order without gaps. A
