@@ -21,6 +21,7 @@ mod push_delivery;
 mod push_direct;
 mod realtime_streams;
 mod python_client;
+mod realtime_feed;
 mod room_admin;
 mod rooms;
 #[path = "../support/mod.rs"]
