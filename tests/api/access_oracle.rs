@@ -293,16 +293,16 @@ fn stream_round(
             .collect();
         for (r, id) in &posted {
             let expected = may_read(w, state, u, *r, 0);
-            let participant = state.subscribed.contains(&(u, *r));
+            let participant = json!(state.subscribed.contains(&(u, *r)));
             prop_assert_eq!(
                 got.get(id.as_str()).copied(),
-                expected.then_some(&json!(participant)),
+                expected.then_some(&participant),
                 "{}: user {} ({:?}) × room {} ({:?}) on the socket; {:?}",
                 sentinel,
                 u,
                 w.roles[u],
                 r,
-                w.rooms[r],
+                w.rooms[*r],
                 state
             );
         }
