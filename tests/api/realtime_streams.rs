@@ -160,12 +160,6 @@ fn carries(frame: &Value, id: &str) -> bool {
         && frame["fields"]["args"][0]["_id"] == id
 }
 
-fn keys(v: &Value) -> Vec<String> {
-    v.as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn a_message_posted_over_rest_reaches_the_room_and_my_messages_subscribers() {
     let app = spawn_app!();
