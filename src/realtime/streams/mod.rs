@@ -293,13 +293,6 @@ impl Streams {
         routes.conns.remove(&conn);
     }
 
-    /// The connection logged in as `user` (or out, `None`): its subscriptions are checked
-    /// again with the new user (§3.4); those that fail end with `nosub` `not-allowed`, and
-    /// their ids are returned.
-    pub fn user_changed(&self, conn: ConnId, user: Option<&str>) -> Vec<String> {
-        self.recheck(conn, user)
-    }
-
     /// An ephemeral message only `user_id` sees (`<uid>/message`, §4.2): what a method
     /// refused, with no store write. `message` is built by the caller, EJSON already.
     pub fn ephemeral(&self, user_id: &str, message: Value) {
@@ -316,7 +309,10 @@ impl Streams {
         }
     }
 
-    fn recheck(&self, conn: ConnId, user: Option<&str>) -> Vec<String> {
+    /// The connection logged in as `user` (or out, `None`): its subscriptions are checked
+    /// again with the new user (§3.4); those that fail end with `nosub` `not-allowed`, and
+    /// their ids are returned.
+    pub fn user_changed(&self, conn: ConnId, user: Option<&str>) -> Vec<String> {
         let subs: Vec<(Arc<str>, Topic)> = match self.hub.routes.lock().conns.get(&conn) {
             Some(c) => c.subs.iter().map(|(s, t)| (s.clone(), t.clone())).collect(),
             None => return Vec::new(),
