@@ -13,9 +13,7 @@ use serde_json::{json, Value};
 use super::extract::{client_ip, JsonBody};
 use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
-use crate::realtime::rate_limit::Call as Counted;
-use crate::realtime::{frames, methods, CallContext, Caller, ConnId, Realtime};
-use crate::rules::ddp_rate::CallKind;
+use crate::realtime::{frames, CallContext, Caller, ConnId, Realtime};
 use crate::service::auth;
 use crate::service::Services;
 
@@ -88,31 +86,15 @@ async fn invoke(
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     // Rocket.Chat counts REST calls under a connection of the token, or of the address.
     let conn = rest_connection(caller.map_or(ip.to_string(), |c| c.token_hash.clone()));
-    let counted = Counted {
-        kind: CallKind::Method,
-        name: &method,
+    let ctx = CallContext {
+        services,
         conn,
-        user_id: caller.map(|c| c.user_id.as_str()),
+        caller,
         ip,
+        session: None,
+        realtime: hub,
     };
-    let allowed = match hub.config().rate_limit {
-        true => hub.limiter().check(&counted, services.clock().now()),
-        false => Ok(()),
-    };
-    let outcome = match allowed {
-        Ok(()) => {
-            let ctx = CallContext {
-                services,
-                conn,
-                caller,
-                ip,
-                session: None,
-                realtime: hub,
-            };
-            methods::call(&ctx, &method, params).await
-        }
-        Err(refused) => Err(refused),
-    };
+    let outcome = hub.invoke(&ctx, &method, params).await;
     let frame = frames::result_value(&id, &outcome);
     Ok(respond::success(json!({ "message": frame.to_string() })))
 }

@@ -29,7 +29,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::RealtimeConfig;
 use crate::metrics::SocketCounters;
+use crate::rules::ddp_rate::CallKind;
 use crate::service::Services;
+use error::MeteorError;
 use rate_limit::DdpLimiter;
 use streams::Streams;
 
@@ -305,8 +307,44 @@ impl Realtime {
         &self.inner.metrics
     }
 
-    pub(crate) fn limiter(&self) -> &DdpLimiter {
-        &self.inner.limiter
+    /// Counts a call of `kind` named `name` by `ctx`'s connection and user (spec §2.8): its
+    /// refusal, if it goes over a limit, counted in `/metrics`.
+    pub(crate) fn admit(
+        &self,
+        ctx: &CallContext<'_>,
+        kind: CallKind,
+        name: &str,
+    ) -> Result<(), MeteorError> {
+        if !self.inner.config.rate_limit {
+            return Ok(());
+        }
+        let counted = rate_limit::Call {
+            kind,
+            name,
+            conn: ctx.conn,
+            user_id: ctx.caller.map(|c| c.user_id.as_str()),
+            ip: ctx.ip,
+        };
+        let verdict = self
+            .inner
+            .limiter
+            .check(&counted, ctx.services.clock().now());
+        if verdict.is_err() {
+            self.inner.metrics.rate_limited.inc();
+        }
+        verdict
+    }
+
+    /// A method call as a transport (socket or REST `method.call`) received it: admitted by
+    /// the rate limiter, then run (`methods::call`).
+    pub async fn invoke(
+        &self,
+        ctx: &CallContext<'_>,
+        method: &str,
+        params: Vec<serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>, MeteorError> {
+        self.admit(ctx, CallKind::Method, method)?;
+        methods::call(ctx, method, params).await
     }
 
     /// A new connection id.
@@ -392,11 +430,11 @@ mod tests {
             ip: IpAddr::from([127, 0, 0, 1]),
         };
         for _ in 0..5 {
-            assert!(hub.limiter().check(&login, 0).is_ok());
+            assert!(hub.inner.limiter.check(&login, 0).is_ok());
         }
-        assert!(hub.limiter().check(&login, 0).is_err());
+        assert!(hub.inner.limiter.check(&login, 0).is_err());
         hub.on_change(&Event::Resync);
-        assert!(hub.limiter().check(&login, 0).is_ok());
+        assert!(hub.inner.limiter.check(&login, 0).is_ok());
     }
 
     #[test]

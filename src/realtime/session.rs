@@ -13,9 +13,8 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::error::MeteorError;
-use super::rate_limit::Call as Counted;
 use super::streams::Streams;
-use super::{frames, methods, CallContext, ConnId, Outbound, Realtime, SessionLogin};
+use super::{frames, CallContext, ConnId, Outbound, Realtime, SessionLogin};
 use crate::rules::ddp_rate::CallKind;
 use crate::service::Services;
 
@@ -260,46 +259,18 @@ impl Session {
         }
     }
 
-    /// The rate limiter's verdict on a call (spec §2.8).
-    fn rate_limit(&self, kind: CallKind, name: &str) -> Result<(), MeteorError> {
-        if !self.hub.config().rate_limit {
-            return Ok(());
-        }
-        let caller = self.login.caller();
-        let counted = Counted {
-            kind,
-            name,
-            conn: self.conn,
-            user_id: caller.as_ref().map(|c| c.user_id.as_str()),
-            ip: self.ip,
-        };
-        let verdict = self
-            .hub
-            .limiter()
-            .check(&counted, self.services.clock().now());
-        if verdict.is_err() {
-            self.hub.metrics().rate_limited.inc();
-        }
-        verdict
-    }
-
     /// `method` → `updated` then `result` (`result` first for an unknown method), §2.6.
     async fn method(&mut self, id: &str, method: &str, params: Vec<Value>) {
         let before = self.login.caller();
-        let outcome = match self.rate_limit(CallKind::Method, method) {
-            Ok(()) => {
-                let ctx = CallContext {
-                    services: &self.services,
-                    conn: self.conn,
-                    caller: before.as_ref(),
-                    ip: self.ip,
-                    session: Some(&self.login),
-                    realtime: &self.hub,
-                };
-                methods::call(&ctx, method, params).await
-            }
-            Err(refused) => Err(refused),
+        let ctx = CallContext {
+            services: &self.services,
+            conn: self.conn,
+            caller: before.as_ref(),
+            ip: self.ip,
+            session: Some(&self.login),
+            realtime: &self.hub,
         };
+        let outcome = self.hub.invoke(&ctx, method, params).await;
         // Meteor re-runs the session's subscriptions when its user changes, before the
         // method's answer (§3.4): the streams check theirs again, and end those that fail.
         let after = self.login.caller();
@@ -343,7 +314,8 @@ impl Session {
             realtime: &self.hub,
         };
         let outcome = self
-            .rate_limit(CallKind::Sub, name)
+            .hub
+            .admit(&ctx, CallKind::Sub, name)
             .and_then(|()| match name {
                 LOGIN_SERVICE_CONFIGURATION => Ok(()),
                 _ if Streams::serves(name) => self
