@@ -322,3 +322,105 @@ fn a_bot_on_rocketchat_async_joins_receives_replies_reacts_and_edits() {
     assert_eq!(seen["received"]["u"], ALICE.0, "{seen}");
     assert_scenario(&server, &seen, bot, &nonce);
 }
+
+/// Issue 25's crash rule for the socket: `kill -9` of the server while sockets are calling
+/// `sendMessage` loses no message whose `result` had arrived (a result is sent only after the
+/// write is durable). Three users' sockets (tests/clients/crash_writer.py) write into `vb`
+/// back to back; the server is killed once they have been acknowledged a few dozen times,
+/// then started again on the same database, where every acknowledged message must be.
+#[test]
+fn kill_9_with_sockets_open_loses_no_acknowledged_send_message() {
+    let Some(python) = python_clients() else {
+        return;
+    };
+    let _heavy = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let server = Server::start(&mut rcpush(&db));
+    let probe = server.client().get("/websocket", None);
+    assert_ne!(
+        probe.status, 404,
+        "GET /websocket is a 404: this server has no realtime API (issue 25)"
+    );
+    let writers = [ALICE, crate::support::BOB, RODRIQ]
+        .iter()
+        .map(|(id, token)| format!("{id}:{token}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut child = spawn_owned(
+        Command::new(python)
+            .arg(root().join("tests/clients/crash_writer.py"))
+            .current_dir(root())
+            .env("RCPUSH_URL", server.url(""))
+            .env("ROOM_ID", ROOM.0)
+            .env("WRITERS", &writers)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .expect("start the writers");
+    let stderr = drain(&mut child, false);
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+
+    // Kill once enough results have arrived (or the writers stalled: then fail below).
+    let mut printed = Vec::new();
+    let started = Instant::now();
+    while printed
+        .iter()
+        .filter(|l: &&String| l.starts_with("ACK "))
+        .count()
+        < 40
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            printed.push(line);
+        }
+    }
+    server.kill_hard();
+    // The writers end when their sockets close; what they printed was acknowledged before.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    printed.extend(lines.try_iter());
+    let acked: Vec<&str> = printed
+        .iter()
+        .filter_map(|l| l.strip_prefix("ACK "))
+        .collect();
+    let stderr = stderr.join().unwrap();
+    assert!(
+        acked.len() >= 10,
+        "the writers were acknowledged {} times before the kill:\n{}\n--- stderr\n{stderr}",
+        acked.len(),
+        printed.join("\n")
+    );
+
+    let server = Server::start(&mut rcpush(&db));
+    let client = server.client();
+    for id in &acked {
+        let r = client.get(&format!("/api/v1/chat.getMessage?msgId={id}"), Some(ALICE));
+        assert_eq!(r.status, 200, "acknowledged {id} is lost: {}", r.body);
+        assert_eq!(
+            r.json()["message"]["msg"],
+            format!("crash {id}"),
+            "{}",
+            r.body
+        );
+    }
+    println!(
+        "{} acknowledged sendMessage results, all found after kill -9",
+        acked.len()
+    );
+}
