@@ -18,7 +18,8 @@ const observed = { client: "@rocket.chat/ddp-client 1.1.2" };
 async function main() {
   const s = settings();
   const ms = s.timeoutMs;
-  const sdk = await within(ms, "DDPSDK.createAndConnect", DDPSDK.createAndConnect(s.ws));
+  // The SDK adds `/websocket` to the server's URL itself.
+  const sdk = await within(ms, "DDPSDK.createAndConnect", DDPSDK.createAndConnect(s.url));
   const digest = crypto.createHash("sha256").update(s.bot.password).digest("hex");
   await within(ms, "account.loginWithPassword", sdk.account.loginWithPassword(s.bot.username, digest));
   observed.bot_id = sdk.account.uid;
