@@ -97,6 +97,11 @@ sys.exit(0 if ok else 1)
 PY
 }
 
+# The tests that need the clients run in parallel and each calls this script: one at a time.
+mkdir -p target
+exec 9>target/.clients-setup.lock
+flock 9
+
 case "$what" in
 node) node_clients ;;
 python) python_clients ;;
