@@ -261,6 +261,8 @@ async def open_sockets(port, n, users, rid=None, tracker=None, parallel=200):
     socks = [s for s in await asyncio.gather(*(one(i) for i in range(n))) if s]
     if failures:
         log(f"{len(failures)} of {n} sockets failed, e.g. {failures[0]}")
+    if not socks:
+        raise SystemExit(f"no socket could connect and log in: {failures[0] if failures else '?'}")
     return socks, time.monotonic() - started, len(failures)
 
 
