@@ -30,6 +30,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub push: PushConfig,
     pub metrics: MetricsConfig,
+    pub realtime: RealtimeConfig,
     pub log: LogConfig,
     pub testing: TestingConfig,
 }
@@ -182,6 +183,23 @@ pub struct MetricsConfig {
     pub token: SecretString,
 }
 
+/// The realtime API (`/websocket`, README "Realtime").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealtimeConfig {
+    /// Frames queued for one connection at most; a client that stops reading for that long
+    /// is disconnected (and counted in `/metrics`) instead of being buffered without bound.
+    pub queue_frames: usize,
+    /// The server's heartbeat (DDP `1`/`pre2`): a client silent for one interval is pinged
+    /// and closed if still silent one interval later (spec §2.4: 15 s).
+    pub heartbeat_ms: u64,
+    /// The largest message a client may send, in bytes; a larger one closes the socket with
+    /// 1009 (Rocket.Chat: 67 108 863).
+    pub max_frame_bytes: usize,
+    /// Rocket.Chat's DDP rate limits (spec §2.8), on by default as in Rocket.Chat.
+    pub rate_limit: bool,
+}
+
 /// Testing mode: rcpush as a test double (README, "Testing mode"). Never on a server that
 /// faces a network: its controls need no login.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -213,6 +231,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             push: PushConfig::default(),
             metrics: MetricsConfig::default(),
+            realtime: RealtimeConfig::default(),
             log: LogConfig::default(),
             testing: TestingConfig::default(),
         }
@@ -281,6 +300,17 @@ impl Default for PushConfig {
     }
 }
 
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        RealtimeConfig {
+            queue_frames: 1024,
+            heartbeat_ms: 15_000,
+            max_frame_bytes: 0x3ff_ffff,
+            rate_limit: true,
+        }
+    }
+}
+
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
@@ -290,7 +320,7 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys can be overridden from the environment.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "server",
     "storage",
     "admin",
@@ -300,6 +330,7 @@ const SECTIONS: [&str; 11] = [
     "limits",
     "push",
     "metrics",
+    "realtime",
     "log",
     "testing",
 ];
@@ -414,6 +445,11 @@ impl Config {
         }
         if self.limits.concurrent_password_hashes == 0 {
             bail!("invalid configuration: limits.concurrent_password_hashes must be at least 1");
+        }
+        let realtime = &self.realtime;
+        if realtime.queue_frames == 0 || realtime.heartbeat_ms == 0 || realtime.max_frame_bytes == 0
+        {
+            bail!("invalid configuration: realtime.queue_frames, realtime.heartbeat_ms and realtime.max_frame_bytes must be at least 1");
         }
         Ok(())
     }

@@ -86,6 +86,11 @@ pub enum ApiError {
     },
     /// A typed route's ajv body validation: `invalid-params`.
     InvalidParams(Violation),
+    /// A legacy route's ajv `oneOf` of two bodies, neither of which matched: each one's
+    /// violation, then the `oneOf`'s own (`chat.react`).
+    InvalidParamsOneOf(Violation, Violation),
+    /// `method.call`: the `message` is not a DDP method frame.
+    InvalidMethodCall,
 
     // chat.*, push.get
     /// `chat.postMessage`: `roomId` / `channel` names no room.
@@ -129,6 +134,16 @@ pub enum ApiError {
     MessageUnavailable,
     /// `push.get`: no message with that id (row E).
     MessageNotFound,
+    /// `chat.react`: no message with that `messageId`.
+    MessageIdNotFound,
+    /// `chat.react`: `emoji` (or `reaction`) is empty.
+    EmojiParamNotProvided,
+    /// `setReaction`: not a shortname of the emoji list (nor a custom emoji).
+    InvalidEmoji,
+    /// `setReaction`: the caller may not read the message's room.
+    NotAuthorizedIn { method: &'static str },
+    /// `setReaction`: the caller is muted in the room (the method answers `false` instead).
+    ReactionMuted { room_id: String },
     /// `push.get`: the message's room is gone (row F).
     RoomNotFound,
     /// `push.get`: the message's sender is unknown (row H).
@@ -175,6 +190,10 @@ pub enum ApiError {
     RoomIdRequired,
     /// `subscriptions.read` (`readMessages`): the caller has no subscription to the room.
     InvalidSubscription,
+    /// The `readMessages` method: no such room.
+    RoomDoesNotExist,
+    /// The `updateMessage` method: the client changed a key it may not; names it.
+    InvalidUpdateKey(String),
 
     // users.*
     /// `users.info`: neither `userId` nor `username` (ajv `oneOf`, sent as a plain error).
@@ -245,6 +264,8 @@ pub enum Violation {
     NotArray,
     /// `type: "boolean"` on a property.
     NotBoolean,
+    /// `minLength: 1` on a property.
+    Empty,
     /// `uniqueItems`: items `.0` and `.1` (the earlier) are equal.
     DuplicateItems(usize, usize),
 }
@@ -259,6 +280,7 @@ impl Violation {
             Violation::NotString => "must be string".into(),
             Violation::NotArray => "must be array".into(),
             Violation::NotBoolean => "must be boolean".into(),
+            Violation::Empty => "must NOT have fewer than 1 characters".into(),
             Violation::DuplicateItems(later, earlier) => format!(
                 "must NOT have duplicate items (items ## {later} and {earlier} are identical)"
             )
@@ -415,6 +437,16 @@ impl ApiError {
             E::InvalidParams(violation) => {
                 meteor(S::BAD_REQUEST, "invalid-params", violation.text())
             }
+            E::InvalidParamsOneOf(first, second) => meteor(
+                S::BAD_REQUEST,
+                "invalid-params",
+                format!(
+                    "{}\n {}\n must match exactly one schema in oneOf",
+                    first.text(),
+                    second.text()
+                ),
+            ),
+            E::InvalidMethodCall => plain(S::BAD_REQUEST, "Invalid method call"),
 
             E::InvalidChannel => meteor(S::BAD_REQUEST, "invalid-channel", ""),
             E::InvalidRoom => plain(S::BAD_REQUEST, "error-invalid-room"),
@@ -444,6 +476,34 @@ impl ApiError {
                 bare(S::BAD_REQUEST)
             }
             E::MessageNotFound => plain(S::BAD_REQUEST, "error-message-not-found"),
+            E::MessageIdNotFound => meteor(
+                S::BAD_REQUEST,
+                "error-message-not-found",
+                "The provided \"messageId\" does not match any existing message.",
+            ),
+            E::EmojiParamNotProvided => meteor(
+                S::BAD_REQUEST,
+                "error-emoji-param-not-provided",
+                "The required \"emoji\" param is missing.",
+            ),
+            E::InvalidEmoji => meteor_with(
+                S::BAD_REQUEST,
+                "error-not-allowed",
+                "Invalid emoji provided.",
+                json!({"method": "setReaction"}),
+            ),
+            E::NotAuthorizedIn { method } => meteor_with(
+                S::BAD_REQUEST,
+                "not-authorized",
+                "Not Authorized",
+                json!({ "method": method }),
+            ),
+            E::ReactionMuted { room_id } => meteor_with(
+                S::BAD_REQUEST,
+                "error-not-allowed",
+                "You have been muted and cannot speak in this room",
+                json!({ "rid": room_id }),
+            ),
             E::NoMessageWithId(id) => plain(
                 S::BAD_REQUEST,
                 format!("No message found with the id of \"{id}\"."),
@@ -578,6 +638,18 @@ impl ApiError {
             ),
             E::RoomIdRequired => plain(S::BAD_REQUEST, "The 'roomId' param is required"),
             E::InvalidSubscription => plain(S::BAD_REQUEST, "error-invalid-subscription"),
+            E::RoomDoesNotExist => meteor_with(
+                S::BAD_REQUEST,
+                "error-room-does-not-exist",
+                "This room does not exist",
+                json!({"method": "readMessages"}),
+            ),
+            E::InvalidUpdateKey(key) => meteor_with(
+                S::BAD_REQUEST,
+                "error-invalid-update-key",
+                format!("Cannot update the message {key}"),
+                json!({"method": "updateMessage"}),
+            ),
 
             E::UserParamRequired => plain(
                 S::BAD_REQUEST,
@@ -697,6 +769,22 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+impl ApiError {
+    /// The `Meteor.Error` this error was raised as (`error`, `reason`, `details`), for the
+    /// realtime API's error objects; `None` for the errors Rocket.Chat raises otherwise
+    /// (plain `Error`s, REST-only failures), which a DDP client sees as the generic 500.
+    pub fn meteor_parts(&self) -> Option<(&'static str, String, Option<Value>)> {
+        match self.entry().1 {
+            Shape::Meteor {
+                code,
+                reason,
+                details,
+            } => Some((code, reason.into_owned(), details)),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -909,6 +997,16 @@ mod tests {
                 r#"{"success":false,"error":"must be object [invalid-params]","errorType":"invalid-params"}"#,
             ),
             (
+                E::InvalidParamsOneOf(Violation::Required("emoji"), Violation::Empty),
+                400,
+                r#"{"success":false,"error":"must have required property 'emoji'\n must NOT have fewer than 1 characters\n must match exactly one schema in oneOf [invalid-params]","errorType":"invalid-params"}"#,
+            ),
+            (
+                E::InvalidMethodCall,
+                400,
+                r#"{"success":false,"error":"Invalid method call"}"#,
+            ),
+            (
                 E::InvalidChannel,
                 400,
                 r#"{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}"#,
@@ -1057,6 +1155,35 @@ mod tests {
                 r#"{"success":false,"error":"error-message-not-found"}"#,
             ),
             (
+                E::MessageIdNotFound,
+                400,
+                r#"{"success":false,"error":"The provided \"messageId\" does not match any existing message. [error-message-not-found]","errorType":"error-message-not-found"}"#,
+            ),
+            (
+                E::EmojiParamNotProvided,
+                400,
+                r#"{"success":false,"error":"The required \"emoji\" param is missing. [error-emoji-param-not-provided]","errorType":"error-emoji-param-not-provided"}"#,
+            ),
+            (
+                E::InvalidEmoji,
+                400,
+                r#"{"success":false,"error":"Invalid emoji provided. [error-not-allowed]","errorType":"error-not-allowed","details":{"method":"setReaction"}}"#,
+            ),
+            (
+                E::NotAuthorizedIn {
+                    method: "setReaction",
+                },
+                400,
+                r#"{"success":false,"error":"Not Authorized [not-authorized]","errorType":"not-authorized","details":{"method":"setReaction"}}"#,
+            ),
+            (
+                E::ReactionMuted {
+                    room_id: "GENERAL".into(),
+                },
+                400,
+                r#"{"success":false,"error":"You have been muted and cannot speak in this room [error-not-allowed]","errorType":"error-not-allowed","details":{"rid":"GENERAL"}}"#,
+            ),
+            (
                 E::RoomNotFound,
                 400,
                 r#"{"success":false,"error":"error-room-not-found"}"#,
@@ -1159,6 +1286,16 @@ mod tests {
                 E::InvalidSubscription,
                 400,
                 r#"{"success":false,"error":"error-invalid-subscription"}"#,
+            ),
+            (
+                E::RoomDoesNotExist,
+                400,
+                r#"{"success":false,"error":"This room does not exist [error-room-does-not-exist]","errorType":"error-room-does-not-exist","details":{"method":"readMessages"}}"#,
+            ),
+            (
+                E::InvalidUpdateKey("ts".into()),
+                400,
+                r#"{"success":false,"error":"Cannot update the message ts [error-invalid-update-key]","errorType":"error-invalid-update-key","details":{"method":"updateMessage"}}"#,
             ),
             (
                 E::UserParamRequired,

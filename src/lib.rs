@@ -16,6 +16,7 @@ pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod online_export;
+pub mod realtime;
 pub mod rules;
 pub mod seed;
 pub mod service;

@@ -72,6 +72,37 @@ impl Latency {
     }
 }
 
+/// The realtime API's counters: `rcpush_realtime_connections` (WebSockets open now),
+/// `rcpush_realtime_slow_consumers_dropped_total` (connections dropped because their client
+/// stopped reading and the send queue filled up) and `rcpush_realtime_rate_limited_total`
+/// (calls refused by the DDP rate limiter). Cheap to clone; clones share the counts.
+#[derive(Clone, Default)]
+pub struct SocketCounters {
+    pub open: prometheus_client::metrics::gauge::Gauge,
+    pub slow_consumers: prometheus_client::metrics::counter::Counter,
+    pub rate_limited: prometheus_client::metrics::counter::Counter,
+}
+
+impl SocketCounters {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "rcpush_realtime_connections",
+            "Realtime WebSocket connections open",
+            self.open.clone(),
+        );
+        registry.register(
+            "rcpush_realtime_slow_consumers_dropped",
+            "Realtime connections dropped because the client stopped reading",
+            self.slow_consumers.clone(),
+        );
+        registry.register(
+            "rcpush_realtime_rate_limited",
+            "Realtime calls refused by the DDP rate limiter",
+            self.rate_limited.clone(),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use crate::config::{Backend, Config, StorageConfig};
 use crate::delivery::Delivery;
 use crate::model::id::Ids;
 use crate::model::time::Clock;
+use crate::realtime::Realtime;
 use crate::service::users::{ensure_admin, AdminAccount};
 use crate::service::Services;
 use crate::settings::Settings;
@@ -30,6 +31,7 @@ pub struct Application {
     server: Server,
     port: u16,
     delivery: Delivery,
+    realtime: Realtime,
 }
 
 impl Application {
@@ -78,6 +80,10 @@ impl Application {
             start_state,
         );
 
+        let realtime = Realtime::new(&config.realtime, services.socket_counters());
+        realtime.watch_tokens(&services);
+        let hub = realtime.clone();
+
         let max_body = config.limits.max_body_bytes;
         let max_depth = config.limits.max_json_depth;
         let body_timeout = std::time::Duration::from_millis(config.limits.body_timeout_ms);
@@ -86,6 +92,7 @@ impl Application {
             let clock = services.clock().clone();
             App::new()
                 .app_data(web::Data::new(services.clone()))
+                .app_data(web::Data::new(hub.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(MaxJsonDepth(max_depth))
                 .app_data(BodyTimeout(body_timeout))
@@ -128,6 +135,7 @@ impl Application {
             server: server.disable_signals().shutdown_timeout(10).run(),
             port,
             delivery,
+            realtime,
         })
     }
 
@@ -137,6 +145,11 @@ impl Application {
 
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// The realtime hub, whose `stop` closes the WebSockets when the server stops.
+    pub fn realtime(&self) -> Realtime {
+        self.realtime.clone()
     }
 
     /// Serves until stopped, then stops push delivery (pending pushes stay queued).
@@ -189,6 +202,7 @@ pub struct RunningServer {
     pub url: String,
     pub port: u16,
     handle: ServerHandle,
+    realtime: Realtime,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -200,6 +214,7 @@ impl RunningServer {
 
     fn shutdown(&mut self) {
         if let Some(thread) = self.thread.take() {
+            self.realtime.stop();
             let handle = self.handle.clone();
             actix_web::rt::System::new().block_on(handle.stop(true));
             let _ = thread.join();
@@ -220,7 +235,7 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
         actix_web::rt::System::new().block_on(async move {
             match Application::build(&config) {
                 Ok(app) => {
-                    let _ = tx.send(Ok((app.port(), app.handle())));
+                    let _ = tx.send(Ok((app.port(), app.handle(), app.realtime())));
                     if let Err(e) = app.run_until_stopped().await {
                         tracing::error!(error = %e, "server stopped with an error");
                     }
@@ -231,11 +246,15 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
             }
         })
     });
-    let (port, handle) = rx.recv().context("server thread ended before starting")??;
+    // The thread sends its build's outcome; a thread that ended without one failed too.
+    let (port, handle, realtime) = rx
+        .recv()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("server thread ended before starting")))?;
     Ok(RunningServer {
         url: format!("http://127.0.0.1:{port}"),
         port,
         handle,
+        realtime,
         thread: Some(thread),
     })
 }

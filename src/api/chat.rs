@@ -1,4 +1,5 @@
-//! `chat.postMessage`, `chat.sendMessage`, `chat.getMessage`.
+//! `chat.postMessage`, `chat.sendMessage`, `chat.getMessage`, `chat.update`,
+//! `chat.delete`, `chat.react`.
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -13,6 +14,7 @@ use crate::model::{Doc, DocExt};
 use crate::service::auth::Caller;
 use crate::service::message_edits::{DeleteMessage, Deleted, UpdateMessage};
 use crate::service::messages::{PostMessage, SendMessage};
+use crate::service::reactions::SetReaction;
 use crate::service::Services;
 
 /// The `chat.postMessage` parameters that must be strings when given.
@@ -59,7 +61,7 @@ pub async fn chat_post_message(
 ) -> ApiResult<HttpResponse> {
     let post = PostMessage::try_from(body)?;
     let channel = post.target.clone();
-    let posted = services.post_message(&caller, post).await?;
+    let posted = services.messages().post_message(&caller, post).await?;
     Ok(respond::success(json!({
         "ts": posted.ts,
         "channel": channel,
@@ -137,6 +139,7 @@ pub async fn chat_send_message(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let posted = services
+        .messages()
         .send_message(&caller, SendMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({ "message": posted.message })))
@@ -154,7 +157,7 @@ pub async fn chat_get_message(
     Query(q): Query,
 ) -> ApiResult<HttpResponse> {
     let id = MessageId::new(query_string(&q, "msgId")?);
-    let message = services.get_message(&caller, &id)?;
+    let message = services.messages().get_message(&caller, &id)?;
     Ok(respond::success(GetMessageData {
         message: message.raw(),
     }))
@@ -202,6 +205,7 @@ pub async fn chat_update(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let message = services
+        .messages()
         .update_message(&caller, UpdateMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({ "message": message })))
@@ -228,6 +232,7 @@ pub async fn chat_delete(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let Deleted { id, message, ts } = services
+        .messages()
         .delete_message(&caller, DeleteMessage::try_from(body)?)
         .await?;
     Ok(respond::success(json!({
@@ -235,4 +240,67 @@ pub async fn chat_delete(
         "ts": ts.to_string(),
         "message": message,
     })))
+}
+
+impl TryFrom<JsonBody> for SetReaction {
+    type Error = ApiError;
+
+    /// `{emoji, messageId, shouldReact?}` or `{reaction, messageId, shouldReact?}`: ajv's
+    /// `oneOf` of the two, each checked as ajv does (`required`, then
+    /// `additionalProperties`, then each property's type, stopping at the first).
+    fn try_from(body: JsonBody) -> ApiResult<SetReaction> {
+        match (
+            react_branch(&body, "emoji"),
+            react_branch(&body, "reaction"),
+        ) {
+            (Ok(react), _) | (_, Ok(react)) => Ok(react),
+            (Err(first), Err(second)) => Err(ApiError::InvalidParamsOneOf(first, second)),
+        }
+    }
+}
+
+/// One branch of `chat.react`'s `oneOf`, its emoji under `key`.
+fn react_branch(body: &JsonBody, key: &'static str) -> Result<SetReaction, Violation> {
+    let allowed = [key, "messageId", "shouldReact"];
+    if let Some(missing) = [key, "messageId"]
+        .into_iter()
+        .find(|k| !body.0.contains_key(*k))
+    {
+        return Err(Violation::Required(missing));
+    }
+    if body.0.keys().any(|k| !allowed.contains(&k.as_str())) {
+        return Err(Violation::AdditionalProperties);
+    }
+    let Some(Value::String(reaction)) = body.0.get(key) else {
+        return Err(Violation::NotString);
+    };
+    let message_id = match body.0.get("messageId") {
+        Some(Value::String(id)) if id.is_empty() => return Err(Violation::Empty),
+        Some(Value::String(id)) => id.clone(),
+        _ => return Err(Violation::NotString),
+    };
+    let should_react = match body.0.get("shouldReact") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(Violation::NotBoolean),
+    };
+    Ok(SetReaction {
+        message_id,
+        reaction: reaction.clone(),
+        should_react,
+    })
+}
+
+/// `POST /api/v1/chat.react` → `{}`: the caller's reaction to the message added, removed
+/// or toggled (`shouldReact` absent).
+pub async fn chat_react(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    services
+        .messages()
+        .chat_react(&caller, SetReaction::try_from(body)?)
+        .await?;
+    Ok(respond::success(json!({})))
 }

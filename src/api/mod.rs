@@ -7,6 +7,7 @@ mod chat;
 mod deliveries;
 pub mod extract;
 pub mod json_depth;
+mod method_call;
 mod permissions;
 mod push;
 pub mod query;
@@ -25,6 +26,14 @@ use crate::model::room::Kind;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/info", web::get().to(settings::info))
         .route("/metrics", web::get().to(metrics))
+        .route(
+            "/websocket",
+            web::get().to(crate::realtime::socket::websocket),
+        )
+        .route(
+            "/websocket/",
+            web::get().to(crate::realtime::socket::websocket),
+        )
         .route(
             "/api/rcpush/deliveries",
             web::get().to(deliveries::deliveries_get),
@@ -54,6 +63,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/logout", web::get().to(auth::logout))
                 .route("/me", web::get().to(auth::me))
                 .route("/push.get", web::get().to(push::push_get))
+                .route(
+                    "/method.call/{method}",
+                    web::post().to(method_call::method_call),
+                )
+                .route(
+                    "/method.callAnon/{method}",
+                    web::post().to(method_call::method_call_anon),
+                )
                 .route("/push.token", web::post().to(push::push_token_post))
                 .route("/push.token", web::delete().to(push::push_token_delete))
                 .route("/push.info", web::get().to(push::push_info))
@@ -116,6 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/chat.getMessage", web::get().to(chat::chat_get_message))
                 .route("/chat.update", web::post().to(chat::chat_update))
                 .route("/chat.delete", web::post().to(chat::chat_delete))
+                .route("/chat.react", web::post().to(chat::chat_react))
                 .route(
                     "/subscriptions.get",
                     web::get().to(subscriptions::subscriptions_get),

@@ -12,8 +12,8 @@ use crate::model::id::{RoomId, UserId};
 use crate::model::room::Kind;
 use crate::model::Room;
 use crate::service::auth::Caller;
-use crate::service::rooms::{CreateRoom, DirectRoom, Members, RoomRef};
-use crate::service::users::UserRef;
+use crate::service::directory::{DirectRoom, UserRef};
+use crate::service::rooms::{CreateRoom, Members, RoomRef};
 use crate::service::Services;
 
 /// `{name, members?, readOnly?}`.
@@ -40,6 +40,7 @@ pub async fn create(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let room = services
+        .rooms()
         .create_room(kind, &caller, create_body(kind, &body))
         .await?;
     Ok(respond::success(json!({ kind.key(): room })))
@@ -67,6 +68,7 @@ pub async fn im_create(
 ) -> ApiResult<HttpResponse> {
     let exclude_self = body.opt_bool("excludeSelf")?.unwrap_or(false);
     let DirectRoom(room) = services
+        .rooms()
         .create_direct(&caller, direct_body(&body)?, exclude_self)
         .await?;
     Ok(respond::success(json!({"room": {
@@ -127,7 +129,10 @@ pub async fn invite(
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let room = services.invite(kind, &caller, body.try_into()?).await?;
+    let room = services
+        .rooms()
+        .invite(kind, &caller, body.try_into()?)
+        .await?;
     Ok(respond::success(json!({ kind.key(): room })))
 }
 
@@ -138,7 +143,10 @@ pub async fn kick(
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let room = services.kick(kind, &caller, body.try_into()?).await?;
+    let room = services
+        .rooms()
+        .kick(kind, &caller, body.try_into()?)
+        .await?;
     Ok(membership_response(kind, &room))
 }
 
@@ -149,7 +157,10 @@ pub async fn leave(
     caller: Caller,
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let room = services.leave(kind, &caller, room_ref(&body)?).await?;
+    let room = services
+        .rooms()
+        .leave(kind, &caller, room_ref(&body)?)
+        .await?;
     Ok(membership_response(kind, &room))
 }
 
@@ -188,7 +199,9 @@ pub async fn info(
     caller: Caller,
     Query(q): Query,
 ) -> ApiResult<HttpResponse> {
-    let room = services.room_info(kind, &caller, query_room_ref(&q))?;
+    let room = services
+        .rooms()
+        .room_info(kind, &caller, query_room_ref(&q))?;
     Ok(respond::success(json!({ kind.key(): room })))
 }
 
@@ -200,6 +213,7 @@ pub async fn delete(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     services
+        .rooms()
         .erase_room(kind, &caller, body_room_ref(&body))
         .await?;
     Ok(respond::success(json!({})))
@@ -216,6 +230,7 @@ pub async fn rename(
         _ => return Err(ApiError::NameParamRequired),
     };
     let room = services
+        .rooms()
         .rename_room(Kind::Channels, &caller, body_room_ref(&body), name)
         .await?;
     Ok(respond::success(json!({ "channel": room })))

@@ -23,7 +23,7 @@ pub async fn subscriptions_get(
         Some(QsValue::Str(s)) => Some(time::parse_iso(s).ok_or(ApiError::InvalidUpdatedSince)?),
         Some(other) => return Err(expected("string", other.js_type(), "updatedSince")),
     };
-    let update = services.subscriptions(&caller, since)?;
+    let update = services.subscriptions().subscriptions(&caller, since)?;
     Ok(respond::success(json!({"update": update, "remove": []})))
 }
 
@@ -38,7 +38,9 @@ pub async fn subscriptions_get_one(
         Some(QsValue::Str(s)) if !s.is_empty() => s,
         Some(_) => return Err(ApiError::RoomIdRequired),
     };
-    let sub = services.subscription(&caller, &RoomId::new(room_id.as_str()))?;
+    let sub = services
+        .subscriptions()
+        .subscription(&caller, &RoomId::new(room_id.as_str()))?;
     Ok(respond::success(json!({ "subscription": sub })))
 }
 
@@ -67,6 +69,7 @@ pub async fn subscriptions_read(
         Some(_) => return Err(ApiError::InvalidParams(Violation::NotBoolean)),
     };
     services
+        .subscriptions()
         .mark_read(&caller, RoomId::new(rid), read_threads)
         .await?;
     Ok(respond::success(json!({})))

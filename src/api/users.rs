@@ -9,7 +9,8 @@ use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::id::UserId;
 use crate::service::auth::Caller;
-use crate::service::users::{CreateUser, UserRef};
+use crate::service::directory::UserRef;
+use crate::service::users::CreateUser;
 use crate::service::Services;
 
 /// The body keys `users.create` accepts (its schema has `additionalProperties:false`).
@@ -70,6 +71,7 @@ pub async fn users_create(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let user = services
+        .users()
         .create_user(&caller, CreateUser::try_from(body)?)
         .await?;
     Ok(respond::success(json!({ "user": user })))
@@ -91,6 +93,6 @@ pub async fn users_info(
         (None, None) => return Err(ApiError::UserParamRequired),
     };
     let include_rooms = param("includeUserRooms").as_deref() == Some("true");
-    let user = services.user_info_of(&caller, who, include_rooms)?;
+    let user = services.users().user_info_of(&caller, who, include_rooms)?;
     Ok(respond::success(json!({ "user": user })))
 }

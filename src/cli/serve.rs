@@ -66,6 +66,7 @@ pub fn run(config: &Config, config_file: Option<&Path>) -> anyhow::Result<()> {
             "rcpush listening"
         );
         let handle = app.handle();
+        let realtime = app.realtime();
         let mut server = std::pin::pin!(app.run_until_stopped());
         let signal = tokio::select! {
             result = &mut server => return Ok(result?),
@@ -74,6 +75,7 @@ pub fn run(config: &Config, config_file: Option<&Path>) -> anyhow::Result<()> {
         };
         tracing::info!(signal, "stopping: finishing requests in flight");
         // The command is sent at once; the server handles it while we await the server.
+        realtime.stop();
         let stopped = handle.stop(true);
         server.await?;
         stopped.await;

@@ -36,7 +36,8 @@ pub fn new_system_message(
 }
 
 /// A stored message: valid JSON object bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Message(Box<RawValue>);
 
 impl Message {
@@ -93,6 +94,16 @@ impl MessageDoc {
 
     pub fn tmid(&self) -> Option<&str> {
         self.0.str_at("tmid")
+    }
+
+    /// `tshow`: a thread reply shown in the room too.
+    pub fn tshow(&self) -> bool {
+        self.0.bool_at("tshow")
+    }
+
+    /// `_hidden`: kept but shown to no one.
+    pub fn hidden(&self) -> bool {
+        self.0.bool_at("_hidden")
     }
 
     /// `u._id`.
@@ -167,6 +178,61 @@ impl MessageDoc {
         self.0.insert("tcount".into(), tcount.into());
         self.0.insert("tlm".into(), at.into());
         self.set_updated_at(at);
+    }
+
+    /// Whether `username` reacted with `shortname`: `None` when the message has no
+    /// `reactions` at all, which `setReaction` tells apart from "not this user" (see
+    /// `rules::reactions::decide`).
+    pub fn has_reacted(&self, shortname: &str, username: &str) -> Option<bool> {
+        let reactions = self.0.get("reactions").filter(|r| r.is_object())?;
+        let users = reactions
+            .get(shortname)
+            .and_then(|r| r.get("usernames"))
+            .and_then(Value::as_array);
+        Some(users.is_some_and(|u| u.iter().any(|n| n.as_str() == Some(username))))
+    }
+
+    /// `username` joins the users of `shortname` (last), which is created (last) if need
+    /// be, as is `reactions` (whose fields are kept: `names` of an imported reaction).
+    pub fn add_reaction(&mut self, shortname: &str, username: &str) {
+        let reactions = self
+            .0
+            .entry("reactions")
+            .or_insert_with(|| Value::Object(Doc::new()));
+        if !reactions.is_object() {
+            *reactions = Value::Object(Doc::new());
+        }
+        let entry = &mut reactions[shortname];
+        if !entry.is_object() {
+            *entry = serde_json::json!({ "usernames": [] });
+        }
+        let users = &mut entry["usernames"];
+        match users.as_array_mut() {
+            Some(users) => users.push(username.into()),
+            None => *users = vec![Value::from(username)].into(),
+        }
+    }
+
+    /// `username` leaves the users of `shortname` (its first occurrence); an emptied
+    /// reaction goes, and `reactions` goes when none is left.
+    pub fn remove_reaction(&mut self, shortname: &str, username: &str) {
+        let Some(Value::Object(reactions)) = self.0.get_mut("reactions") else {
+            return;
+        };
+        if let Some(Value::Array(users)) = reactions
+            .get_mut(shortname)
+            .and_then(|r| r.get_mut("usernames"))
+        {
+            if let Some(at) = users.iter().position(|n| n.as_str() == Some(username)) {
+                users.remove(at);
+            }
+            if users.is_empty() {
+                reactions.shift_remove(shortname);
+            }
+        }
+        if reactions.is_empty() {
+            self.0.shift_remove("reactions");
+        }
     }
 
     /// What `chat.delete` shows of a deleted message: `_id`, `rid` and `u`, in stored order.

@@ -2,6 +2,7 @@
 //! in the key order they were stored in (spec §0.1); the types here give typed access to the
 //! fields the server reads and build new documents in Rocket.Chat's insertion order.
 
+pub mod change;
 pub mod id;
 pub mod message;
 pub mod push_token;

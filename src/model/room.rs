@@ -125,6 +125,11 @@ impl Room {
         self.0.get("ro") == Some(&Value::Bool(true))
     }
 
+    /// Members may react in the read-only room all the same.
+    pub fn react_when_read_only(&self) -> bool {
+        self.0.get("reactWhenReadOnly") == Some(&Value::Bool(true))
+    }
+
     pub fn muted(&self) -> Vec<&str> {
         self.0.strs_at("muted")
     }

@@ -53,6 +53,25 @@ impl User {
             .insert("requirePasswordChange".into(), required.into());
     }
 
+    /// `statusConnection`: the status of the user's connections.
+    pub fn status_connection(&self) -> Option<&str> {
+        self.0.str_at("statusConnection")
+    }
+
+    /// `statusDefault` (what the user chose) and `status` (what others see).
+    pub fn set_status(&mut self, chosen: &str, shown: &str) {
+        self.0.insert("statusDefault".into(), chosen.into());
+        self.0.insert("status".into(), shown.into());
+    }
+
+    pub fn set_status_text(&mut self, text: &str) {
+        self.0.insert("statusText".into(), text.into());
+    }
+
+    pub fn set_updated_at(&mut self, at: &str) {
+        self.0.insert("_updatedAt".into(), at.into());
+    }
+
     /// Not deactivated (`active` is anything but `false`).
     pub fn is_active(&self) -> bool {
         self.0.get("active") != Some(&Value::Bool(false))

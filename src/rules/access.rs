@@ -29,6 +29,8 @@ pub const ROLES: &[&str] = &[
 /// Rocket.Chat's default roles for the permissions rcpush checks (`upsertPermissions.ts`).
 const DEFAULTS: &[(&str, &[&str])] = &[
     ("view-c-room", &["admin", "user", "bot", "app", "anonymous"]),
+    // Reading a public channel's messages without joining it (`loadHistory`, streams).
+    ("preview-c-room", &["admin", "user", "anonymous"]),
     ("view-d-room", &["admin", "user", "bot", "app", "guest"]),
     ("view-p-room", &["admin", "user", "anonymous", "guest"]),
     ("view-joined-room", &["guest", "bot", "app", "anonymous"]),

@@ -16,6 +16,11 @@ impl TokenHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A hash computed before (kept by a realtime connection since its login).
+    pub fn from_stored(hash: String) -> TokenHash {
+        TokenHash(hash)
+    }
 }
 
 impl std::ops::Deref for TokenHash {

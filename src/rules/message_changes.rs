@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::message::{ContentFields, MessageDoc};
+use crate::rules::reactions::{self, Step, Wish};
 
 /// One change to one message, decided on the message as stored when the write runs.
 pub trait MessageMutation {
@@ -177,6 +178,45 @@ impl MessageMutation for ThreadReply {
     }
 }
 
+/// `setReaction` on the message as stored: the caller's reaction added or removed, as
+/// `rules::reactions::decide` says (`Messages.setReactions` / `unsetReactions`, which
+/// stamp `_updatedAt`; `editedAt` stays).
+#[derive(Debug, Clone)]
+pub struct React {
+    /// As `rules::reactions::shortname` makes it.
+    pub shortname: String,
+    pub username: String,
+    pub wish: Wish,
+    /// ISO time of the reaction.
+    pub at: String,
+}
+
+/// What a reaction did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reacted {
+    /// Added or removed: the message as stored after it.
+    Changed(Step, MessageDoc),
+    /// The message already was as asked.
+    Unchanged,
+}
+
+impl MessageMutation for React {
+    type Outcome = Reacted;
+
+    fn apply(&self, message: &mut MessageDoc) -> Change<Reacted> {
+        let already = message.has_reacted(&self.shortname, &self.username);
+        let Some(step) = reactions::decide(already, self.wish) else {
+            return Change::keep(Reacted::Unchanged);
+        };
+        match step {
+            Step::Add => message.add_reaction(&self.shortname, &self.username),
+            Step::Remove => message.remove_reaction(&self.shortname, &self.username),
+        }
+        message.set_updated_at(&self.at);
+        Change::replace(Reacted::Changed(step, message.clone()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +355,86 @@ mod tests {
             followers,
             BTreeSet::from(["ann".to_string(), "cat".to_string()])
         );
+    }
+
+    fn react(username: &str, wish: Wish) -> React {
+        React {
+            shortname: ":thumbsup:".into(),
+            username: username.into(),
+            wish,
+            at: "T4".into(),
+        }
+    }
+
+    #[test]
+    fn a_reaction_is_appended_and_its_users_keep_their_order() {
+        let mut m = stored();
+        react("ann", Wish::Toggle).apply(&mut m);
+        react("cat", Wish::Set(true)).apply(&mut m);
+        assert_eq!(keys(&m).last(), Some(&"reactions"));
+        assert_eq!(
+            m.0["reactions"],
+            json!({":thumbsup:": {"usernames": ["ann", "cat"]}})
+        );
+        assert_eq!(m.0["_updatedAt"], "T4");
+        assert!(!m.0.contains_key("editedAt"));
+        let change = react("ann", Wish::Set(true)).apply(&mut m);
+        assert_eq!(change, Change::keep(Reacted::Unchanged));
+        react("ann", Wish::Toggle).apply(&mut m);
+        assert_eq!(
+            m.0["reactions"],
+            json!({":thumbsup:": {"usernames": ["cat"]}})
+        );
+        react("cat", Wish::Set(false)).apply(&mut m);
+        assert!(!m.0.contains_key("reactions"), "{:?}", m.0);
+    }
+
+    proptest! {
+        /// Toggling twice gives the message back as it was (but `_updatedAt`) when the
+        /// user had not reacted, whatever reactions it held; when they had, they move to the
+        /// end and the others keep their order.
+        #[test]
+        fn toggling_twice_is_identity_but_for_the_togglers_place(
+            users in prop::collection::vec(prop::sample::select(vec!["ann", "bob", "cat", "dan"]), 0..8),
+            who in prop::sample::select(vec!["ann", "bob", "cat", "dan", "eve"]),
+        ) {
+            let mut m = stored();
+            for u in &users {
+                react(u, Wish::Set(true)).apply(&mut m);
+            }
+            let before = m.clone();
+            react(who, Wish::Toggle).apply(&mut m);
+            react(who, Wish::Toggle).apply(&mut m);
+            m.set_updated_at(before.0["_updatedAt"].as_str().unwrap());
+            let mut expected = before.clone();
+            if users.contains(&who) {
+                expected.remove_reaction(":thumbsup:", who);
+                expected.add_reaction(":thumbsup:", who);
+            }
+            prop_assert_eq!(m, expected);
+        }
+
+        /// Each user is listed once per emoji, in the order of their first reaction, and a
+        /// user's last wish decides whether they are listed.
+        #[test]
+        fn reactors_are_listed_once_in_order(
+            ops in prop::collection::vec((prop::sample::select(vec!["ann", "bob", "cat"]), any::<bool>()), 1..16),
+        ) {
+            let mut m = stored();
+            react("zed", Wish::Set(true)).apply(&mut m);
+            let mut expected: Vec<&str> = vec!["zed"];
+            for (who, on) in &ops {
+                react(who, Wish::Set(*on)).apply(&mut m);
+                match (*on, expected.contains(who)) {
+                    (true, false) => expected.push(who),
+                    (false, true) => expected.retain(|u| u != who),
+                    _ => {}
+                }
+            }
+            let listed: Vec<&str> = m.0["reactions"][":thumbsup:"]["usernames"]
+                .as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+            prop_assert_eq!(listed, expected);
+        }
     }
 
     proptest! {

@@ -4,6 +4,8 @@
 pub mod access;
 pub mod counters;
 pub mod credentials;
+pub mod ddp_rate;
+pub mod history;
 pub mod js;
 pub mod login_throttle;
 pub mod markdown_filter;
@@ -13,6 +15,8 @@ pub mod message_fields;
 pub mod names;
 pub mod not_id;
 pub mod notification;
+pub mod presence;
 pub mod push;
+pub mod reactions;
 pub mod text;
 pub mod unread;

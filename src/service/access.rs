@@ -2,11 +2,8 @@
 
 use std::sync::Arc;
 
-use super::auth::Caller;
 use super::permits::Permits;
-use super::Services;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::MessageId;
 use crate::model::message::MessageView;
 use crate::model::user::Identity;
 use crate::model::{Message, Room};
@@ -87,25 +84,6 @@ impl RoomAccess {
         match self.can_read(user, &room)? {
             true => Ok(room),
             false => Err(ApiError::NotAllowed),
-        }
-    }
-}
-
-impl Services {
-    /// `chat.getMessage`: the stored message, if `user` may read its room (a missing
-    /// message and a missing room read alike).
-    pub fn get_message(&self, caller: &Caller, id: &MessageId) -> ApiResult<Message> {
-        let message = self
-            .store
-            .message(id)?
-            .ok_or(ApiError::MessageUnavailable)?;
-        let rid = message_view(&message, id)?.rid.into_owned();
-        let room = self.store.room(&rid)?.ok_or(ApiError::MessageUnavailable)?;
-        match self.access.can_read(&caller.identity, &room)? {
-            true => Ok(message),
-            false => Err(ApiError::NotAllowedIn {
-                method: "getSingleMessage",
-            }),
         }
     }
 }

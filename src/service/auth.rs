@@ -6,10 +6,10 @@ use parking_lot::{Mutex, MutexGuard};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::{blocking_write, hash_blocking};
+use super::blocking::{blocking_write, hash_blocking};
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{Ids, UserId};
-use crate::model::time::Clock;
+use crate::model::time::{Clock, Millis};
 use crate::model::user::Identity;
 use crate::model::{time, User};
 use crate::rules::credentials::{self, token_hash, TokenHash};
@@ -33,6 +33,8 @@ impl Caller {
 pub enum Login {
     Username(String),
     Email(String),
+    /// The realtime `login`'s `{user: {id}}`.
+    Id(String),
 }
 
 /// A successful login: the new token (shown once) and the user's own view of their account.
@@ -81,6 +83,10 @@ impl Auth {
         let (name, user_id) = match &who {
             Login::Username(u) => (u.as_str(), self.store.user_id_by_username(u)?),
             Login::Email(e) => (e.as_str(), self.store.user_id_by_email(e)?),
+            Login::Id(id) => (
+                id.as_str(),
+                self.store.user_identity(id)?.map(|_| id.to_string()),
+            ),
         };
         let now = self.clock.now();
         let limits = self.throttle_limits;
@@ -97,7 +103,7 @@ impl Auth {
             .unwrap_or_else(|| credentials::DUMMY_HASH.to_string());
         let check = digest.clone();
         let verified = hash_blocking(&self.hashing, move || {
-            credentials::verify_password(&check, &phc)
+            anyhow::Ok(credentials::verify_password(&check, &phc))
         })
         .await?;
         let user = match (&user_id, verified) {
@@ -119,11 +125,11 @@ impl Auth {
         let upgrade = match stored.filter(|s| credentials::needs_rehash(s)) {
             Some(old) => {
                 let salt: [u8; 16] = rand::random();
+                // A hash that fails leaves the imported one: the login goes on.
                 hash_blocking(&self.hashing, move || {
-                    credentials::hash_digest(&digest, &salt)
+                    anyhow::Ok(credentials::hash_digest(&digest, &salt).ok())
                 })
                 .await?
-                .ok()
                 .map(|new| (old, new))
             }
             None => None,
@@ -171,13 +177,29 @@ impl Auth {
 
     /// `logout`: forgets the caller's token and the push registrations made with it.
     pub async fn logout(&self, caller: &Caller) -> ApiResult<()> {
-        let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
+        self.end_session(caller.id(), &caller.token_hash).await
+    }
+
+    /// `logout` of the session `token_hash` of `user_id` (the realtime API keeps only the
+    /// hash of a connection's token).
+    pub async fn end_session(&self, user_id: &str, token_hash: &str) -> ApiResult<()> {
+        let (user_id, hash) = (user_id.to_string(), token_hash.to_string());
         blocking_write(&self.store, move |s| {
             s.remove_login_token(&hash)?;
             s.delete_push_tokens_of_session(&user_id, &hash)
         })
         .await?;
         Ok(())
+    }
+
+    /// When the session `token_hash` of `user_id` began, if it still exists (a realtime
+    /// connection's login is checked against it: a token removed elsewhere ends it).
+    pub fn session_start(&self, user_id: &str, token_hash: &str) -> ApiResult<Option<Millis>> {
+        Ok(self
+            .store
+            .login_token(token_hash)?
+            .filter(|t| t.user_id == user_id)
+            .map(|t| time::parse_iso(&t.when).unwrap_or_default()))
     }
 
     /// `GET me`.

@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::Services;
+use super::blocking::blocking_write;
+use super::messages::Messages;
 use crate::error::{ApiError, ApiResult};
 use crate::model::message::MessageDoc;
 use crate::model::time;
@@ -40,7 +41,7 @@ pub struct Deleted {
     pub ts: time::Millis,
 }
 
-impl Services {
+impl Messages {
     /// Returns the message as stored after the edit (unchanged when the text is the same).
     /// The checks on fields an edit never changes (room, sender) run on a read first; the
     /// edit itself is applied to the message as stored inside the write
@@ -72,7 +73,7 @@ impl Services {
             .ok_or(ApiError::NotAllowed)?;
         self.check_can_send(editor, &room)?;
 
-        let now = self.now();
+        let now = self.clock.now();
         let settings = self.settings.snapshot();
         // The text parsed is `msg` once edited: an upload keeps its `msg`.
         let text = match read.description() {
@@ -90,9 +91,10 @@ impl Services {
             parsed,
         };
         let id = edit.msg_id;
-        let outcome = self
-            .write(move |s| s.modify_message(&id, &change).map(|o| (id, o)))
-            .await?;
+        let outcome = blocking_write(&self.store, move |s| {
+            s.modify_message(&id, &change).map(|o| (id, o))
+        })
+        .await?;
         match outcome {
             (_, Some(Edited::Changed(message) | Edited::Unchanged(message))) => {
                 Ok(message.to_value())
@@ -128,13 +130,13 @@ impl Services {
             true => return Err(ApiError::ForceDeleteRequired),
         };
         self.check_can_delete(&deleter, &sender, read.sender_username(), &delete.room_id)?;
-        let now = self.now();
+        let now = self.clock.now();
         let change = rules::message_changes::Delete {
             room_id: delete.room_id,
             at: time::iso(now),
         };
         let id = delete.msg_id.clone();
-        let outcome = self.write(move |s| s.modify_message(&id, &change)).await?;
+        let outcome = blocking_write(&self.store, move |s| s.modify_message(&id, &change)).await?;
         match outcome {
             Some(rules::message_changes::Deleted::Removed(message)) => Ok(Deleted {
                 id: delete.msg_id,

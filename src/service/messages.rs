@@ -4,20 +4,24 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::access::{message_view, RoomAccess};
 use super::auth::Caller;
-use super::push_drafts::NewMessageFacts;
-use super::Services;
+use super::blocking::blocking_write;
+use super::directory::Directory;
+use super::push_drafts::{NewMessageFacts, PushDrafts};
+use super::system_messages::SystemMessages;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::RoomId;
+use crate::model::id::{Ids, MessageId, RoomId};
 use crate::model::message::{ContentFields, Draft};
 use crate::model::subscription::new_joined_subscription;
+use crate::model::time::{self, Clock};
 use crate::model::user::Identity;
-use crate::model::{time, Doc, Room, RoomType};
+use crate::model::{Doc, Message, Room, RoomType};
 use crate::rules::message_changes::ThreadReply;
 use crate::rules::message_fields::{Rejection, Verdict};
 use crate::rules::{mentions, message_fields, unread};
-use crate::settings::Snapshot;
-use crate::store::{MemberBump, NewMessage};
+use crate::settings::{Settings, Snapshot};
+use crate::store::{MemberBump, MessagesView, NewMessage, WriteError};
 
 /// A member joining a room with the system message that reports it.
 type Join = (crate::model::Subscription, crate::store::SystemMessage);
@@ -43,7 +47,21 @@ pub struct SendMessage {
     pub fields: Doc,
 }
 
-impl Services {
+/// The messages area: posting, reading, editing and deleting (`message_edits.rs`).
+#[derive(Clone)]
+pub struct Messages {
+    pub(super) store: MessagesView,
+    pub(super) settings: Settings,
+    pub(super) access: RoomAccess,
+    /// Posting to `@username` finds or makes that DM.
+    pub(super) directory: Directory,
+    pub(super) system: SystemMessages,
+    pub(super) drafts: PushDrafts,
+    pub(super) clock: Clock,
+    pub(super) ids: Ids,
+}
+
+impl Messages {
     /// Returns the message as the REST response shows it. The size check runs first, on the
     /// body as sent; then the room is found (a DM with `@username` is created if needed).
     pub async fn post_message(&self, caller: &Caller, post: PostMessage) -> ApiResult<Posted> {
@@ -70,8 +88,8 @@ impl Services {
         }
         let user = self.store.user(&me.id)?.ok_or(ApiError::NotLoggedIn)?;
         let username = me.username.as_deref().unwrap_or_default();
-        let note = self.system_message("uj", room.id(), username, me.short());
-        let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
+        let note = self.system.message("uj", room.id(), username, me.short());
+        let sub = new_joined_subscription(room, &user, self.clock.now(), &self.ids);
         Ok(Some((sub, note)))
     }
 
@@ -101,6 +119,7 @@ impl Services {
             .and_then(|u| u.username())
             .ok_or(ApiError::InvalidChannel)?;
         let direct = self
+            .directory
             .create_direct(caller, vec![username.to_string()], false)
             .await?;
         Ok(direct.0)
@@ -146,7 +165,7 @@ impl Services {
             }
         }
 
-        let now = self.now();
+        let now = self.clock.now();
         let at = time::iso(now);
         draft.stamp(&at, sender.short(), room.id());
         let (content, mentioned) =
@@ -194,7 +213,8 @@ impl Services {
                     group_mention,
                     now,
                 };
-                self.push.draft_message_pushes(settings, &facts, &members)?
+                self.drafts
+                    .draft_message_pushes(settings, &facts, &members)?
             }
         };
         let thread = draft.tmid().map(|tmid| ThreadReply {
@@ -216,15 +236,32 @@ impl Services {
             thread,
             join,
         };
-        match self.write(move |s| s.insert_message(&new)).await? {
-            Ok(queued) => {
-                self.push.queued(queued).await?;
-                Ok(Posted {
-                    message: response,
-                    ts: now,
-                })
-            }
-            Err(_) => Err(ApiError::MessageExists),
+        let queued = match blocking_write(&self.store, move |s| s.insert_message(&new)).await {
+            Ok(queued) => queued,
+            Err(WriteError::Conflict(_)) => return Err(ApiError::MessageExists),
+            Err(WriteError::Store(e)) => return Err(e.into()),
+        };
+        self.drafts.queued(queued).await?;
+        Ok(Posted {
+            message: response,
+            ts: now,
+        })
+    }
+
+    /// `chat.getMessage`: the stored message, if `user` may read its room (a missing
+    /// message and a missing room read alike).
+    pub fn get_message(&self, caller: &Caller, id: &MessageId) -> ApiResult<Message> {
+        let message = self
+            .store
+            .message(id)?
+            .ok_or(ApiError::MessageUnavailable)?;
+        let rid = message_view(&message, id)?.rid.into_owned();
+        let room = self.store.room(&rid)?.ok_or(ApiError::MessageUnavailable)?;
+        match self.access.can_read(&caller.identity, &room)? {
+            true => Ok(message),
+            false => Err(ApiError::NotAllowedIn {
+                method: "getSingleMessage",
+            }),
         }
     }
 

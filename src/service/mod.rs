@@ -3,37 +3,42 @@
 //! and hands the store one prepared write (the store's transaction contract is in
 //! `store/mod.rs`). Nothing here knows HTTP beyond the error catalog it returns.
 //!
-//! Services are split by area, each a struct holding only the handles it needs and a
-//! narrow view of the store (`store/views.rs`): `Auth`, `Push`, `Configuration` (settings
-//! and permissions), `Admin`, `Testing`. What several areas check is a small struct they
-//! hold (`Permits`, `RoomAccess`), not a way into each other. Messages, rooms, users and
-//! subscriptions are still methods of `Services` itself, over the whole store.
+//! Services are split by area, Conduit-style: `Auth`, `Messages`, `Rooms`, `Users`,
+//! `Subscriptions`, `Push`, `Configuration` (settings and permissions), `Admin` and
+//! `Testing`. Each is a struct holding only the handles it needs and a narrow view of the
+//! store (`store/views.rs`) that lists exactly the store methods it calls. What several
+//! areas need is a small struct each of them holds, never a way into another area:
+//! `Permits` (the permission table), `RoomAccess` (who may read a room), `Directory` (users
+//! by reference, DMs), `SystemMessages` (join/leave/rename notes) and `PushDrafts` (a new
+//! message's pushes, the hand-off to delivery). `Services` only hands out the areas, with
+//! what the HTTP layer needs besides (metrics, latency, the clock).
 
 pub mod access;
 pub mod admin;
 pub mod auth;
+mod blocking;
 mod deliveries;
+pub mod directory;
 pub mod message_edits;
 pub mod messages;
+pub mod meteor_methods;
 mod notification;
 pub mod permissions;
 pub mod permits;
 mod prepared;
 pub mod push;
 mod push_drafts;
+pub mod reactions;
 mod room_admin;
 pub mod rooms;
 pub mod settings;
 pub mod subscriptions;
+mod system_messages;
 pub mod testing;
 pub mod users;
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
 use parking_lot::Mutex;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -42,72 +47,49 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, MetricsConfig};
 use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
-use crate::metrics::{Latency, Registry};
+use crate::metrics::{Latency, Registry, SocketCounters};
 use crate::model::id::Ids;
-use crate::model::time::{Clock, Millis};
+use crate::model::time::Clock;
 use crate::rules::access::Permissions;
 use crate::rules::login_throttle::{LoginThrottle, ThrottleLimits};
 use crate::settings::Settings;
-use crate::store::{Snapshot, Store};
-use crate::telemetry::block_in_span;
+use crate::store::{Feed, Snapshot, Store};
 use access::RoomAccess;
 use admin::Admin;
 use auth::Auth;
+use directory::Directory;
+use messages::Messages;
 use permits::Permits;
 use prepared::PreparedCache;
-use push::Push;
+use push::{push_test_limiter, Push};
+use push_drafts::PushDrafts;
+use rooms::Rooms;
 use settings::Configuration;
+use subscriptions::Subscriptions;
+use system_messages::SystemMessages;
 use testing::Testing;
-
-/// push.test's limiter, on the server's clock: testing mode's clock governs it too.
-type PushTestLimiter = RateLimiter<
-    String,
-    DefaultKeyedStateStore<String>,
-    LimiterClock,
-    NoOpMiddleware<std::time::Duration>,
->;
-
-/// One call per second per user (push.test's `rateLimiterOptions`), a new limiter each
-/// time (a testing reset forgets the calls made).
-fn push_test_limiter(clock: &Clock) -> PushTestLimiter {
-    let once_a_second = Quota::per_second(NonZeroU32::MIN);
-    RateLimiter::new(
-        once_a_second,
-        DefaultKeyedStateStore::default(),
-        LimiterClock(clock.clone()),
-    )
-}
-
-/// The server's clock as `governor` reads it: the time since the epoch.
-struct LimiterClock(Clock);
-
-impl governor::clock::Clock for LimiterClock {
-    type Instant = std::time::Duration;
-
-    fn now(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(u64::try_from(self.0.now()).unwrap_or(0))
-    }
-}
+use users::Users;
 
 /// The service areas, built once at start-up, with what the HTTP layer needs (metrics,
-/// latency, the clock). Cheap to clone; the store stays private to the services. Its own
-/// fields serve the areas not yet split out (messages, rooms, users, subscriptions).
+/// latency, the clock). Cheap to clone; the store stays private to the areas.
 #[derive(Clone)]
 pub struct Services {
-    store: Store,
-    settings: Settings,
-    permits: Permits,
-    delivery: Delivery,
     latency: Arc<Latency>,
+    sockets: SocketCounters,
+    /// Every committed write's events, for the realtime streams.
+    feed: Feed,
     /// What `GET /metrics` encodes: `latency` and the delivery counters.
     metrics: Arc<Registry>,
     metrics_access: Arc<MetricsConfig>,
     /// What every service reads the time from (adjustable in testing mode).
     clock: Clock,
-    /// Where new ids and login tokens come from (seeded in a deterministic run).
+    /// Where new ids come from (seeded in a deterministic run).
     ids: Ids,
     auth: Auth,
-    access: RoomAccess,
+    messages: Messages,
+    rooms: Rooms,
+    users: Users,
+    subscriptions: Subscriptions,
     push: Push,
     configuration: Configuration,
     admin: Admin,
@@ -141,7 +123,11 @@ impl Services {
         let mut metrics = Registry::default();
         delivery.metrics().register(&mut metrics);
         latency.register(&mut metrics);
+        let sockets = SocketCounters::default();
+        sockets.register(&mut metrics);
+        store.feed().register(&mut metrics);
         let prepared = PreparedCache::new(prepared_budget(&store, config));
+        let hashing = Arc::new(Semaphore::new(config.limits.concurrent_password_hashes));
         let auth = Auth {
             store: store.accounts(),
             settings: settings.clone(),
@@ -153,11 +139,61 @@ impl Services {
                 per_ip: config.limits.login_failures_per_ip,
                 window_ms: (config.limits.login_block_seconds as i64).saturating_mul(1000),
             },
-            hashing: Arc::new(Semaphore::new(config.limits.concurrent_password_hashes)),
+            hashing: hashing.clone(),
         };
         let access = RoomAccess {
             store: store.access(),
             permits: permits.clone(),
+        };
+        let drafts = PushDrafts {
+            store: store.drafts(),
+            permits: permits.clone(),
+            ids: ids.clone(),
+            delivery: delivery.clone(),
+        };
+        let directory = Directory {
+            store: store.directory(),
+            permits: permits.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+        };
+        let system = SystemMessages {
+            clock: clock.clone(),
+            ids: ids.clone(),
+        };
+        let messages = Messages {
+            store: store.messages(),
+            settings: settings.clone(),
+            access: access.clone(),
+            directory: directory.clone(),
+            system: system.clone(),
+            drafts: drafts.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+        };
+        let rooms = Rooms {
+            store: store.rooms(),
+            permits: permits.clone(),
+            access: access.clone(),
+            directory: directory.clone(),
+            system: system.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            delivery: delivery.clone(),
+        };
+        let users = Users {
+            store: store.users(),
+            settings: settings.clone(),
+            permits: permits.clone(),
+            directory,
+            system,
+            clock: clock.clone(),
+            ids: ids.clone(),
+            hashing,
+        };
+        let subscriptions = Subscriptions {
+            store: store.subscriptions(),
+            clock: clock.clone(),
         };
         let push = Push {
             store: store.pushes(),
@@ -165,8 +201,8 @@ impl Services {
             clock: clock.clone(),
             ids: ids.clone(),
             permits: permits.clone(),
-            access: access.clone(),
-            delivery: delivery.clone(),
+            access,
+            drafts,
             prepared: Arc::new(prepared),
             push_tests: Arc::new(parking_lot::RwLock::new(push_test_limiter(&clock))),
         };
@@ -184,13 +220,13 @@ impl Services {
             clock: clock.clone(),
             ids: ids.clone(),
             delivery: delivery.clone(),
-            permits: permits.clone(),
+            permits,
             auth: auth.clone(),
         };
         let testing = Testing {
             store: store.snapshots(),
-            settings: settings.clone(),
-            delivery: delivery.clone(),
+            settings,
+            delivery,
             clock: clock.clone(),
             ids: ids.clone(),
             throttle: auth.throttle.clone(),
@@ -198,17 +234,18 @@ impl Services {
             start_state: start_state.map(Arc::new),
         };
         Services {
-            store,
-            settings,
-            permits,
-            delivery,
             latency: Arc::new(latency),
+            sockets,
+            feed: store.feed(),
             metrics: Arc::new(metrics),
             metrics_access: Arc::new(config.metrics.clone()),
             clock,
             ids,
             auth,
-            access,
+            messages,
+            rooms,
+            users,
+            subscriptions,
             push,
             configuration,
             admin,
@@ -219,6 +256,26 @@ impl Services {
     /// Who is calling; logging in and out.
     pub fn auth(&self) -> &Auth {
         &self.auth
+    }
+
+    /// Posting, reading, editing and deleting messages.
+    pub fn messages(&self) -> &Messages {
+        &self.messages
+    }
+
+    /// Rooms, their members, DMs.
+    pub fn rooms(&self) -> &Rooms {
+        &self.rooms
+    }
+
+    /// Creating and showing users.
+    pub fn users(&self) -> &Users {
+        &self.users
+    }
+
+    /// The caller's subscriptions.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
     }
 
     /// push.get, devices, push.test.
@@ -246,14 +303,25 @@ impl Services {
         &self.clock
     }
 
-    /// The server's time (ms since the epoch).
-    pub fn now(&self) -> Millis {
-        self.clock.now()
+    /// Every committed write's events from now on, in commit order (the realtime streams'
+    /// one source; a `Lagged` receiver has missed some and must resync).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::model::change::Change>> {
+        self.feed.subscribe()
     }
 
     /// Where request latencies are recorded.
     pub fn latency(&self) -> Arc<Latency> {
         self.latency.clone()
+    }
+
+    /// The realtime API's counters, shown by `GET /metrics`.
+    pub fn socket_counters(&self) -> SocketCounters {
+        self.sockets.clone()
+    }
+
+    /// Where new ids come from (the realtime session ids).
+    pub fn ids(&self) -> &Ids {
+        &self.ids
     }
 
     /// `GET /metrics`: push delivery counters, the outbox length and request latencies, if
@@ -271,62 +339,4 @@ impl Services {
         }
         Ok(crate::metrics::encode(&self.metrics).map_err(anyhow::Error::from)?)
     }
-
-    /// Whether `roles` (global plus room-scoped) hold `permission`.
-    fn has_permission(&self, permission: &str, roles: &[&str]) -> bool {
-        self.permits.has(permission, roles)
-    }
-
-    /// Runs CPU-heavy password work on the blocking pool, a bounded number at a time, in
-    /// the request's span.
-    async fn hash_blocking<R: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> R + Send + 'static,
-    ) -> ApiResult<R> {
-        hash_blocking(&self.auth.hashing, work).await
-    }
-
-    /// Runs a store write (which waits for its fsync) on the blocking pool, in the
-    /// request's span; its error joins the catalog's, so that results do not nest.
-    async fn write<R, E>(
-        &self,
-        work: impl FnOnce(&Store) -> Result<R, E> + Send + 'static,
-    ) -> ApiResult<R>
-    where
-        R: Send + 'static,
-        E: Send + 'static,
-        ApiError: From<E>,
-    {
-        blocking_write(&self.store, work).await
-    }
-}
-
-/// Runs CPU-heavy password work on the blocking pool, at most `hashing`'s permits at a
-/// time, in the request's span.
-async fn hash_blocking<R: Send + 'static>(
-    hashing: &Semaphore,
-    work: impl FnOnce() -> R + Send + 'static,
-) -> ApiResult<R> {
-    let _permit = hashing.acquire().await.map_err(anyhow::Error::from)?;
-    Ok(block_in_span(work).await.map_err(anyhow::Error::from)?)
-}
-
-/// Runs a store write (which waits for its fsync) on the blocking pool, in the request's
-/// span, through whichever view of the store an area holds; its error joins the catalog's,
-/// so that results do not nest.
-async fn blocking_write<V, R, E>(
-    view: &V,
-    work: impl FnOnce(&V) -> Result<R, E> + Send + 'static,
-) -> ApiResult<R>
-where
-    V: Clone + Send + 'static,
-    R: Send + 'static,
-    E: Send + 'static,
-    ApiError: From<E>,
-{
-    let view = view.clone();
-    let done = block_in_span(move || work(&view))
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(done?)
 }

@@ -65,51 +65,67 @@ pub(super) struct Parts<'a> {
     pub badge: i64,
 }
 
-/// Builds the notification for `parts` and hands it to `use_it` (it borrows from the parts).
-pub(super) fn with_notification<R>(
-    settings: &Snapshot,
-    parts: &Parts,
-    use_it: impl FnOnce(&Notification) -> R,
-) -> R {
-    let m = parts.message;
-    let mentions: Vec<Mention> = m
-        .mentions
-        .iter()
-        .map(|x| Mention {
-            username: x.username.as_deref(),
-            name: x.name.as_deref(),
-        })
-        .collect();
-    let first_attachment = m
-        .attachments
-        .as_ref()
-        .and_then(|a| a.first())
-        .and_then(FirstAttachment::from_json);
-    let muted = parts.room.muted();
-    let notification = build_notification(
-        &settings_view(settings),
-        &MessageView {
-            id: &m.id,
-            rid: &m.rid,
-            msg: m.msg.as_deref(),
-            t: m.t.as_deref(),
-            tmid: m.tmid.as_deref(),
-            mentions: &mentions,
-            first_attachment,
-            u_id: parts.sender_id,
-            u: parts.sender_doc,
-            content: m.content,
-        },
-        &room_view(parts.room, &muted),
-        &ReceiverView {
-            username: parts.receiver.username.as_deref(),
-            subscription_name: parts.receiver_subscription.and_then(|s| s.name()),
-        },
-        &SenderView {
-            username: parts.sender.username.as_deref(),
-            name: parts.sender.name.as_deref(),
-        },
-        parts.badge,
-    );
-    use_it(&notification)
+/// The parts with the lists the rules borrow from them (mentions, muted usernames): made
+/// first, so that the notification, which borrows them, can be returned.
+pub(super) struct Inputs<'a> {
+    settings: &'a Snapshot,
+    parts: &'a Parts<'a>,
+    mentions: Vec<Mention<'a>>,
+    muted: Vec<&'a str>,
+}
+
+impl<'a> Inputs<'a> {
+    pub(super) fn of(settings: &'a Snapshot, parts: &'a Parts<'a>) -> Inputs<'a> {
+        let mentions = parts
+            .message
+            .mentions
+            .iter()
+            .map(|x| Mention {
+                username: x.username.as_deref(),
+                name: x.name.as_deref(),
+            })
+            .collect();
+        Inputs {
+            settings,
+            parts,
+            mentions,
+            muted: parts.room.muted(),
+        }
+    }
+
+    /// The notification the rules build from these inputs.
+    pub(super) fn notification(&self) -> Notification<'_> {
+        let parts = self.parts;
+        let m = parts.message;
+        let first_attachment = m
+            .attachments
+            .as_ref()
+            .and_then(|a| a.first())
+            .and_then(FirstAttachment::from_json);
+        build_notification(
+            &settings_view(self.settings),
+            &MessageView {
+                id: &m.id,
+                rid: &m.rid,
+                msg: m.msg.as_deref(),
+                t: m.t.as_deref(),
+                tmid: m.tmid.as_deref(),
+                mentions: &self.mentions,
+                first_attachment,
+                u_id: parts.sender_id,
+                u: parts.sender_doc,
+                content: m.content,
+            },
+            &room_view(parts.room, &self.muted),
+            &ReceiverView {
+                username: parts.receiver.username.as_deref(),
+                subscription_name: parts.receiver_subscription.and_then(|s| s.name()),
+            },
+            &SenderView {
+                username: parts.sender.username.as_deref(),
+                name: parts.sender.name.as_deref(),
+            },
+            parts.badge,
+        )
+    }
 }

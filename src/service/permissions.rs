@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::auth::Caller;
-use super::blocking_write;
+use super::blocking::blocking_write;
 use super::settings::Configuration;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{time, Doc};

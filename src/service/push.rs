@@ -1,19 +1,22 @@
 //! push.get (a message and its notification), device registration, push.info, push.test.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use serde::Serialize;
-
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use parking_lot::RwLock;
+use serde::Serialize;
 
 use super::access::RoomAccess;
 use super::auth::Caller;
-use super::notification::{apn_category, needs_receiver_subscription, with_notification, Parts};
+use super::blocking::blocking_write;
+use super::notification::{apn_category, needs_receiver_subscription, Inputs, Parts};
 use super::permits::Permits;
 use super::prepared::{MadeFrom, Prepared, PreparedCache};
-use super::{blocking_write, PushTestLimiter};
+use super::push_drafts::PushDrafts;
 use crate::delivery::gateway::rules::{test_push_body, Target};
-use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{Ids, MessageId};
 use crate::model::message::MessageView;
@@ -69,8 +72,38 @@ pub struct PushInfo {
 /// More users than this in push.test's limiter and it forgets those whose second is over.
 const PUSH_TEST_LIMITER_KEYS: usize = 4096;
 
-/// The push area: push.get, devices, push.test, and the hand-off of queued pushes to
-/// delivery (with the drafting of a new message's pushes, `push_drafts.rs`).
+/// push.test's limiter, on the server's clock: testing mode's clock governs it too.
+pub(super) type PushTestLimiter = RateLimiter<
+    String,
+    DefaultKeyedStateStore<String>,
+    LimiterClock,
+    NoOpMiddleware<std::time::Duration>,
+>;
+
+/// One call per second per user (push.test's `rateLimiterOptions`), a new limiter each
+/// time (a testing reset forgets the calls made).
+pub(super) fn push_test_limiter(clock: &Clock) -> PushTestLimiter {
+    let once_a_second = Quota::per_second(NonZeroU32::MIN);
+    RateLimiter::new(
+        once_a_second,
+        DefaultKeyedStateStore::default(),
+        LimiterClock(clock.clone()),
+    )
+}
+
+/// The server's clock as `governor` reads it: the time since the epoch.
+pub(super) struct LimiterClock(Clock);
+
+impl governor::clock::Clock for LimiterClock {
+    type Instant = std::time::Duration;
+
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::try_from(self.0.now()).unwrap_or(0))
+    }
+}
+
+/// The push area: push.get, devices, push.test. Its pushes go to delivery through the
+/// `PushDrafts` it shares with messages.
 #[derive(Clone)]
 pub struct Push {
     pub(super) store: PushView,
@@ -79,7 +112,7 @@ pub struct Push {
     pub(super) ids: Ids,
     pub(super) permits: Permits,
     pub(super) access: RoomAccess,
-    pub(super) delivery: Delivery,
+    pub(super) drafts: PushDrafts,
     /// push.get's messages prepared for all their readers.
     pub(super) prepared: Arc<PreparedCache>,
     /// push.test's one call per second per user (its `rateLimiterOptions`).
@@ -184,7 +217,7 @@ impl Push {
             receiver_subscription: subscription.as_ref(),
             badge: 0,
         };
-        let notification = with_notification(&settings, &parts, SharedNotification::new)
+        let notification = SharedNotification::new(&Inputs::of(&settings, &parts).notification())
             .map_err(|e| ApiError::Internal(e.into()))?;
         let room_id = view.rid.as_ref().into();
         let prepared = Arc::new(Prepared {
@@ -208,7 +241,7 @@ impl Push {
         let (user_id, hash) = (caller.id().to_string(), caller.token_hash.clone());
         let now = self.clock.now();
         let id = device.id.clone().unwrap_or_else(|| self.ids.id());
-        blocking_write(&self.store, move |s| {
+        let registered = blocking_write(&self.store, move |s| {
             s.register_push_token(&Registration {
                 id: &id,
                 service: device.service,
@@ -218,8 +251,8 @@ impl Push {
                 user_id: &user_id,
                 now,
             })
-        })
-        .await
+        });
+        Ok(registered.await?)
     }
 
     /// `DELETE push.token`: removes the caller's registrations of a device token; 404 when
@@ -297,7 +330,7 @@ impl Push {
             s.enqueue_pushes(&pushes).map(|()| pushes)
         })
         .await?;
-        self.queued(pushes).await?;
+        self.drafts.queued(pushes).await?;
         Ok(tokens.len())
     }
 }

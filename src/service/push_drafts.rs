@@ -4,17 +4,19 @@
 //! and `queued` then hands them to delivery.
 
 use super::access::message_view;
-use super::blocking_write;
-use super::notification::{with_notification, Parts};
-use super::push::Push;
+use super::blocking::blocking_write;
+use super::notification::{Inputs, Parts};
+use super::permits::Permits;
 use crate::delivery::gateway::rules::{message_push_body, Target};
+use crate::delivery::Delivery;
 use crate::error::ApiResult;
+use crate::model::id::Ids;
 use crate::model::push_token::Service;
 use crate::model::user::Identity;
-use crate::model::{time, Message, Room, Subscription};
+use crate::model::{time, Message, Room, RoomType, Subscription};
 use crate::rules::push::{should_notify_mobile, MobileFacts, PushPreference};
 use crate::settings::Snapshot;
-use crate::store::{Finish, PendingPush, PushDraft};
+use crate::store::{DraftsView, Finish, PendingPush, PushDraft};
 
 /// What the per-member decision needs to know about a new message.
 pub(super) struct NewMessageFacts<'a> {
@@ -26,7 +28,17 @@ pub(super) struct NewMessageFacts<'a> {
     pub now: time::Millis,
 }
 
-impl Push {
+/// Drafting pushes and handing queued ones to delivery: what messages (a new message's
+/// pushes) and push (push.test) share.
+#[derive(Clone)]
+pub struct PushDrafts {
+    pub(super) store: DraftsView,
+    pub(super) permits: Permits,
+    pub(super) ids: Ids,
+    pub(super) delivery: Delivery,
+}
+
+impl PushDrafts {
     /// Hands pushes a write has just queued to delivery. In testing mode they are captured
     /// and taken out of the outbox at once, so that a database later served outside
     /// testing mode never sends them.
@@ -82,7 +94,9 @@ impl Push {
             let Some(receiver) = receivers.next().flatten() else {
                 continue;
             };
-            if facts.room.t() == "d" && !self.permits.has("view-d-room", &receiver.roles()) {
+            if facts.room.room_type() == RoomType::Direct
+                && !self.permits.has("view-d-room", &receiver.roles())
+            {
                 continue;
             }
             let parts = Parts {
@@ -95,33 +109,33 @@ impl Push {
                 receiver_subscription: Some(sub),
                 badge: 0,
             };
-            with_notification(settings, &parts, |n| {
-                for t in &tokens {
-                    let Some((service, device_token)) = t.device() else {
-                        continue;
-                    };
-                    let target = Target {
-                        receiver_id: uid,
-                        apn_topic: (service == Service::Apn).then(|| t.app_name()),
-                        device_token,
-                    };
-                    drafts.push(PushDraft {
-                        id: self.ids.id(),
-                        service,
-                        token: device_token.into(),
-                        user_id: uid.into(),
-                        body: message_push_body(
-                            n,
-                            target,
-                            settings.push_request_content_from_server,
-                            &settings.unique_id,
-                            &created_at,
-                        ),
-                        due: facts.now,
-                        rid: facts.room.id().to_string(),
-                    });
-                }
-            });
+            let inputs = Inputs::of(settings, &parts);
+            let notification = inputs.notification();
+            for t in &tokens {
+                let Some((service, device_token)) = t.device() else {
+                    continue;
+                };
+                let target = Target {
+                    receiver_id: uid,
+                    apn_topic: (service == Service::Apn).then(|| t.app_name()),
+                    device_token,
+                };
+                drafts.push(PushDraft {
+                    id: self.ids.id(),
+                    service,
+                    token: device_token.into(),
+                    user_id: uid.into(),
+                    body: message_push_body(
+                        &notification,
+                        target,
+                        settings.push_request_content_from_server,
+                        &settings.unique_id,
+                        &created_at,
+                    ),
+                    due: facts.now,
+                    rid: facts.room.id().to_string(),
+                });
+            }
         }
         Ok(drafts)
     }

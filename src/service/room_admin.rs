@@ -2,15 +2,15 @@
 //! `channels.delete` / `groups.delete` (`eraseRoom`), `channels.rename` (`saveRoomName`).
 
 use super::auth::Caller;
-use super::rooms::RoomRef;
-use super::Services;
+use super::blocking::blocking_write;
+use super::rooms::{RoomRef, Rooms};
 use crate::error::{ApiError, ApiResult};
 use crate::model::room::Kind;
 use crate::model::{time, Room};
 use crate::rules::names::valid_name;
-use crate::store::Conflict;
+use crate::store::WriteError;
 
-impl Services {
+impl Rooms {
     /// `channels.info` / `groups.info`: the room as stored. Any logged-in user may look at a
     /// public channel (Rocket.Chat checks no access there); groups only show to members.
     pub fn room_info(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
@@ -36,8 +36,7 @@ impl Services {
             return Err(ApiError::NotAllowedIn { method });
         }
         let rid = room.id().to_string();
-        let dropped = self
-            .write(move |s| s.erase_room(&rid))
+        let dropped = blocking_write(&self.store, move |s| s.erase_room(&rid))
             .await?
             .ok_or(ApiError::RoomNotFoundIn(kind))?;
         self.delivery.metrics().withdrawn(dropped);
@@ -66,15 +65,19 @@ impl Services {
         if !valid_name(&name) {
             return Err(ApiError::InvalidRoomName(name));
         }
-        let note = self.system_message("r", room.id(), &name, caller.identity.short());
-        let (rid, new_name, at) = (room.id().to_string(), name.clone(), time::iso(self.now()));
-        match self
-            .write(move |s| s.rename_room(&rid, &new_name, &at, &note))
-            .await?
-        {
-            Some(Ok(room)) => Ok(room),
-            Some(Err(Conflict::RoomName)) => Err(ApiError::DuplicateChannelName(name)),
-            _ => Err(ApiError::RoomNotFoundIn(kind)),
+        let note = self
+            .system
+            .message("r", room.id(), &name, caller.identity.short());
+        let rid = room.id().to_string();
+        let (new_name, at) = (name.clone(), time::iso(self.clock.now()));
+        let renamed = blocking_write(&self.store, move |s| {
+            s.rename_room(&rid, &new_name, &at, &note)
+        });
+        match renamed.await {
+            Ok(Some(room)) => Ok(room),
+            Ok(None) => Err(ApiError::RoomNotFoundIn(kind)),
+            Err(WriteError::Conflict(_)) => Err(ApiError::DuplicateChannelName(name)),
+            Err(WriteError::Store(e)) => Err(e.into()),
         }
     }
 }

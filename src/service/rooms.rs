@@ -3,20 +3,22 @@
 
 use std::sync::Arc;
 
+use super::access::RoomAccess;
 use super::auth::Caller;
-use super::users::UserRef;
-use super::Services;
+use super::blocking::blocking_write;
+use super::directory::{DirectRoom, Directory, UserRef};
+use super::permits::Permits;
+use super::system_messages::SystemMessages;
+use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::RoomId;
-use crate::model::message::new_system_message;
+use crate::model::id::{Ids, RoomId};
+use crate::model::room::new_group_room;
 use crate::model::room::Kind;
-use crate::model::room::{new_direct_room, new_group_room};
-use crate::model::subscription::{
-    new_direct_subscription, new_group_subscription, new_joined_subscription,
-};
-use crate::model::{time, Room, User};
-use crate::rules::names::{display_order, valid_name};
-use crate::store::{Conflict, Removal, SystemMessage};
+use crate::model::subscription::{new_group_subscription, new_joined_subscription};
+use crate::model::time::{self, Clock};
+use crate::model::{Room, User};
+use crate::rules::names::valid_name;
+use crate::store::{Removal, RoomsView, SystemMessage, WriteError};
 
 /// `channels.create` / `groups.create`'s body, its types checked.
 pub struct CreateRoom {
@@ -37,10 +39,22 @@ pub struct Members {
     pub users: Vec<UserRef>,
 }
 
-/// A DM as `im.create` answers it.
-pub struct DirectRoom(pub Room);
+/// The rooms area: `channels.*`, `groups.*`, `im.create`, and what test set-ups do to
+/// whole rooms (`room_admin.rs`).
+#[derive(Clone)]
+pub struct Rooms {
+    pub(super) store: RoomsView,
+    pub(super) permits: Permits,
+    pub(super) access: RoomAccess,
+    pub(super) directory: Directory,
+    pub(super) system: SystemMessages,
+    pub(super) clock: Clock,
+    pub(super) ids: Ids,
+    /// Counts the pushes an erased room withdraws from the outbox.
+    pub(super) delivery: Delivery,
+}
 
-impl Services {
+impl Rooms {
     /// `channels.create` / `groups.create`: the room with the caller as owner. `create` is
     /// the body as parsed: channels check the permission before the body, groups after it,
     /// as in Rocket.Chat.
@@ -51,7 +65,7 @@ impl Services {
         create: ApiResult<CreateRoom>,
     ) -> ApiResult<Room> {
         let roles = caller.identity.roles();
-        let permitted = |permission| self.has_permission(permission, &roles);
+        let permitted = |permission| self.permits.has(permission, &roles);
         if kind == Kind::Channels && !permitted("create-c") {
             return Err(ApiError::Forbidden);
         }
@@ -65,7 +79,7 @@ impl Services {
         if !valid_name(&name) {
             return Err(ApiError::InvalidRoomName(name));
         }
-        let owner = self.caller_user(caller)?;
+        let owner = self.directory.caller_user(caller)?;
         let mut users: Vec<User> = vec![owner.clone()];
         for username in &create.members {
             if let Some(u) = self.store.user_by_username(username)? {
@@ -74,7 +88,7 @@ impl Services {
                 }
             }
         }
-        let now = self.now();
+        let now = self.clock.now();
         let room = new_group_room(
             &self.ids.id(),
             kind.room_type(),
@@ -90,78 +104,23 @@ impl Services {
             .map(|(i, u)| new_group_subscription(&room, u, i == 0, now, &self.ids))
             .collect();
         let stored = room.clone();
-        match self.write(move |s| s.create_room(&stored, &subs)).await? {
+        match blocking_write(&self.store, move |s| s.create_room(&stored, &subs)).await {
             Ok(()) => Ok(room),
-            Err(_) => Err(ApiError::DuplicateChannelName(name)),
+            Err(WriteError::Conflict(_)) => Err(ApiError::DuplicateChannelName(name)),
+            Err(WriteError::Store(e)) => Err(e.into()),
         }
     }
 
-    /// `im.create` / `dm.create`: the DM between the caller and `usernames` (without the
-    /// caller when `exclude_self`); an existing one is returned as it is. Members are listed
-    /// in Rocket.Chat's order, by display name (`name`, else `username`).
+    /// `im.create` / `dm.create` (`Directory::create_direct`).
     pub async fn create_direct(
         &self,
         caller: &Caller,
         usernames: Vec<String>,
         exclude_self: bool,
     ) -> ApiResult<DirectRoom> {
-        let me = self.caller_user(caller)?;
-        let mut members: Vec<User> = Vec::new();
-        if !exclude_self {
-            members.push(me.clone());
-        }
-        for n in &usernames {
-            if me.username() == Some(n.as_str()) {
-                continue;
-            }
-            let u = self
-                .store
-                .user_by_username(n)?
-                .ok_or(ApiError::InvalidUser)?;
-            if !members.iter().any(|m| m.id() == u.id()) {
-                members.push(u);
-            }
-        }
-        if members.is_empty() {
-            members.push(me);
-        }
-        let mut uids: Vec<&str> = members.iter().map(|m| m.id()).collect();
-        uids.sort_unstable();
-        let rid = match uids.as_slice() {
-            [a, b] => format!("{a}{b}"),
-            _ => self.ids.id(),
-        };
-        if let Some(existing) = self.store.room(&rid)? {
-            return Ok(DirectRoom(Arc::unwrap_or_clone(existing)));
-        }
-        if !self.has_permission("create-d", &caller.identity.roles()) {
-            return Err(ApiError::NotAllowedIn {
-                method: "createDirectMessage",
-            });
-        }
-        members.sort_by(|a, b| display_order(display_name(a), display_name(b)));
-        let all_open = exclude_self
-            && self.has_permission("view-room-administration", &caller.identity.roles());
-        let now = self.now();
-        let refs: Vec<&User> = members.iter().collect();
-        let room = new_direct_room(&rid, &refs, now);
-        let subs: Vec<_> = members
-            .iter()
-            .map(|m| {
-                let others: Vec<&User> = refs
-                    .iter()
-                    .copied()
-                    .filter(|o| o.id() != m.id() || refs.len() == 1)
-                    .collect();
-                let open = all_open || m.id() == caller.id() || members.len() > 2;
-                new_direct_subscription(&room, m, &others, open, now, &self.ids)
-            })
-            .collect();
-        let stored = room.clone();
-        match self.write(move |s| s.create_room(&stored, &subs)).await? {
-            Ok(()) | Err(Conflict::Id) => Ok(DirectRoom(room)),
-            Err(_) => Err(ApiError::InvalidUser),
-        }
+        self.directory
+            .create_direct(caller, usernames, exclude_self)
+            .await
     }
 
     /// `channels.invite` / `groups.invite`: the room with the users added.
@@ -187,21 +146,23 @@ impl Services {
                 method: "addUsersToRoom",
             });
         }
-        let now = self.now();
+        let now = self.clock.now();
         // `au`: the added user's name, by the inviter (`_id` and `username` only).
         let inviter = serde_json::json!({"_id": user.id, "username": user.username});
         let subs = users
             .iter()
             .map(|u| {
                 let added = u.username().unwrap_or_default();
-                let note = self.system_message("au", room.id(), added, inviter.clone());
+                let note = self.system.message("au", room.id(), added, inviter.clone());
                 Ok((new_joined_subscription(&room, u, now, &self.ids), note))
             })
             .collect::<ApiResult<Vec<_>>>()?;
         let rid = room.id().to_string();
-        self.write(move |s| s.add_members(&rid, &subs, &time::iso(now)))
-            .await?
-            .ok_or(ApiError::RoomNotFoundIn(kind))
+        blocking_write(&self.store, move |s| {
+            s.add_members(&rid, &subs, &time::iso(now))
+        })
+        .await?
+        .ok_or(ApiError::RoomNotFoundIn(kind))
     }
 
     /// `channels.kick` / `groups.kick`: the room without the user.
@@ -220,7 +181,7 @@ impl Services {
             .into_iter()
             .next()
             .ok_or(ApiError::UserNotInRoom)?;
-        let note = self.system_message(
+        let note = self.system.message(
             "ru",
             room.id(),
             target.username().unwrap_or_default(),
@@ -233,17 +194,27 @@ impl Services {
     /// `channels.leave` / `groups.leave`: the room without the caller.
     pub async fn leave(&self, kind: Kind, caller: &Caller, room: RoomRef) -> ApiResult<Room> {
         let room = self.find_room(kind, caller, room)?;
+        self.leave_found(kind, caller, room).await
+    }
+
+    /// The caller leaves `room`, of the namespace's type (`leave-c` / `leave-p`).
+    pub(super) async fn leave_found(
+        &self,
+        kind: Kind,
+        caller: &Caller,
+        room: Room,
+    ) -> ApiResult<Room> {
         let permission = match kind {
             Kind::Channels => "leave-c",
             Kind::Groups => "leave-p",
         };
-        if !self.has_permission(permission, &caller.identity.roles()) {
+        if !self.permits.has(permission, &caller.identity.roles()) {
             return Err(ApiError::NotAllowedIn {
                 method: Exit::Leave.method(),
             });
         }
         let me = &caller.identity;
-        let note = self.system_message(
+        let note = self.system.message(
             "ul",
             room.id(),
             me.username.as_deref().unwrap_or_default(),
@@ -251,11 +222,6 @@ impl Services {
         );
         self.remove_member(&room, caller.id().to_string(), note, Exit::Leave)
             .await
-    }
-
-    /// The caller's whole user document, for the calls that copy it into new documents.
-    fn caller_user(&self, caller: &Caller) -> ApiResult<User> {
-        self.store.user(caller.id())?.ok_or(ApiError::NotLoggedIn)
     }
 
     /// The room named by `roomId` or `roomName`, of the namespace's type; `groups.*` see
@@ -278,7 +244,7 @@ impl Services {
     fn users(&self, refs: Vec<UserRef>) -> ApiResult<Vec<User>> {
         let mut out: Vec<User> = Vec::new();
         for r in refs {
-            if let Some(u) = self.find_user(r)? {
+            if let Some(u) = self.directory.find_user(r)? {
                 if !out.iter().any(|x| x.id() == u.id()) {
                     out.push(u);
                 }
@@ -296,10 +262,11 @@ impl Services {
         exit: Exit,
     ) -> ApiResult<Room> {
         let rid = room.id().to_string();
-        let at = time::iso(self.now());
-        let outcome = self
-            .write(move |s| s.remove_member(&rid, &user_id, &at, &note))
-            .await?;
+        let at = time::iso(self.clock.now());
+        let outcome = blocking_write(&self.store, move |s| {
+            s.remove_member(&rid, &user_id, &at, &note)
+        })
+        .await?;
         match outcome {
             Some(Removal::Removed(room)) => Ok(room),
             Some(Removal::LastOwner) => Err(ApiError::LastOwner {
@@ -310,21 +277,6 @@ impl Services {
                 Exit::Leave => ApiError::NotInRoom,
             }),
         }
-    }
-}
-
-/// A system message of type `t` in room `rid`: `msg` is the user or name it is about, `u`
-/// who did it.
-impl Services {
-    pub(super) fn system_message(
-        &self,
-        t: &str,
-        rid: &str,
-        msg: &str,
-        u: serde_json::Value,
-    ) -> SystemMessage {
-        let (id, doc) = new_system_message(t, rid, msg, u, self.now(), &self.ids);
-        SystemMessage::new(id, doc)
     }
 }
 
@@ -342,12 +294,4 @@ impl Exit {
             Exit::Leave => "leaveRoom",
         }
     }
-}
-
-/// What Rocket.Chat sorts DM members by: `name`, else `username`.
-fn display_name(user: &User) -> &str {
-    user.name()
-        .filter(|n| !n.is_empty())
-        .or(user.username())
-        .unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::auth::Caller;
-use super::blocking_write;
+use super::blocking::blocking_write;
 use super::permits::Permits;
 use crate::error::{ApiError, ApiResult};
 use crate::model::SettingDoc;

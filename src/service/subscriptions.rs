@@ -1,12 +1,21 @@
 //! The caller's subscriptions: `subscriptions.get`, `getOne`, `read`.
 
 use super::auth::Caller;
-use super::Services;
+use super::blocking::blocking_write;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::RoomId;
-use crate::model::{time, Subscription};
+use crate::model::time::{self, Clock};
+use crate::model::Subscription;
+use crate::store::SubscriptionsView;
 
-impl Services {
+/// The subscriptions area: the caller's own subscriptions.
+#[derive(Clone)]
+pub struct Subscriptions {
+    pub(super) store: SubscriptionsView,
+    pub(super) clock: Clock,
+}
+
+impl Subscriptions {
     /// `subscriptions.get`: every subscription of the caller, or those updated after `since`.
     pub fn subscriptions(
         &self,
@@ -43,9 +52,11 @@ impl Services {
         read_threads: bool,
     ) -> ApiResult<()> {
         let uid = caller.id().to_string();
-        let at = time::iso(self.now());
-        self.write(move |s| s.mark_read(&room_id, &uid, &at, read_threads))
-            .await?
-            .ok_or(ApiError::InvalidSubscription)
+        let at = time::iso(self.clock.now());
+        blocking_write(&self.store, move |s| {
+            s.mark_read(&room_id, &uid, &at, read_threads)
+        })
+        .await?
+        .ok_or(ApiError::InvalidSubscription)
     }
 }

@@ -7,7 +7,8 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{blocking_write, push_test_limiter, PushTestLimiter};
+use super::blocking::blocking_write;
+use super::push::{push_test_limiter, PushTestLimiter};
 use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::Ids;

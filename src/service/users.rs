@@ -1,20 +1,28 @@
 //! Creating and showing users (`users.create`, `users.info`).
 
+use std::sync::Arc;
+
 use secrecy::ExposeSecret;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::auth::Caller;
-use super::Services;
+use super::blocking::{blocking_write, hash_blocking};
+use super::directory::{Directory, UserRef};
+use super::permits::Permits;
+use super::system_messages::SystemMessages;
 use crate::error::{ApiError, ApiResult};
-use crate::model::id::{Ids, UserId};
+use crate::model::id::Ids;
 use crate::model::room::{general_room, GENERAL};
 use crate::model::subscription::new_joined_subscription;
+use crate::model::time::{self, Clock};
 use crate::model::user::{rocket_cat, NewUser, ROCKET_CAT};
-use crate::model::{time, Doc, User};
+use crate::model::{Doc, User};
 use crate::rules::access::ROLES;
 use crate::rules::credentials::hash_password;
 use crate::rules::names::{username_is_blocked, valid_name};
-use crate::store::{Conflict, Store};
+use crate::settings::Settings;
+use crate::store::{Conflict, Store, StoreError, UsersView, WriteError};
 
 /// `users.create`'s body, its types checked.
 pub struct CreateUser {
@@ -28,12 +36,6 @@ pub struct CreateUser {
     pub require_password_change: Option<bool>,
     /// `joinDefaultChannels` (default true).
     pub join_default_channels: bool,
-}
-
-/// How `users.info` names its user.
-pub enum UserRef {
-    Id(UserId),
-    Username(String),
 }
 
 /// Fields of imported users that Rocket.Chat never returns: `services` (what is left of it
@@ -61,10 +63,24 @@ const PRIVATE_FIELDS: &[&str] = &[
 /// The subscription fields `users.info?includeUserRooms=true` shows.
 const ROOM_FIELDS: &[&str] = &["_id", "rid", "name", "t", "roles", "unread", "federated"];
 
-impl Services {
+/// The users area: `users.create`, `users.info`.
+#[derive(Clone)]
+pub struct Users {
+    pub(super) store: UsersView,
+    pub(super) settings: Settings,
+    pub(super) permits: Permits,
+    pub(super) directory: Directory,
+    pub(super) system: SystemMessages,
+    pub(super) clock: Clock,
+    pub(super) ids: Ids,
+    /// The password hashes that may run at once (shared with logins).
+    pub(super) hashing: Arc<Semaphore>,
+}
+
+impl Users {
     /// `users.create` (needs `create-user`), checks in Rocket.Chat's order.
     pub async fn create_user(&self, caller: &Caller, new: CreateUser) -> ApiResult<User> {
-        if !self.has_permission("create-user", &caller.identity.roles()) {
+        if !self.permits.has("create-user", &caller.identity.roles()) {
             return Err(ApiError::AddingUserNotAllowed);
         }
         let username = new.username.as_str();
@@ -94,9 +110,8 @@ impl Services {
         }
 
         let password = new.password;
-        let phc = self
-            .hash_blocking(move || hash_new_password(&password))
-            .await??;
+        let phc = hash_blocking(&self.hashing, move || hash_new_password(&password)).await?;
+        let now = self.clock.now();
         let mut user = NewUser {
             id: &self.ids.id(),
             username,
@@ -105,7 +120,7 @@ impl Services {
             roles,
             verified: new.verified.unwrap_or(false),
             active: new.active.unwrap_or(true),
-            now: self.now(),
+            now,
         }
         .into_doc();
         if let Some(r) = new.require_password_change {
@@ -120,20 +135,21 @@ impl Services {
                 .default_rooms()?
                 .iter()
                 .map(|room| {
-                    let note = self.system_message("uj", room.id(), username, user.short());
-                    let sub = new_joined_subscription(room, &user, self.now(), &self.ids);
+                    let note = self.system.message("uj", room.id(), username, user.short());
+                    let sub = new_joined_subscription(room, &user, now, &self.ids);
                     Ok((sub, Some(note)))
                 })
                 .collect::<ApiResult<Vec<_>>>()?,
         };
         let stored = user.clone();
-        match self
-            .write(move |s| s.create_user(&stored, Some(&phc), &joins))
-            .await?
-        {
+        let created = blocking_write(&self.store, move |s| {
+            s.create_user(&stored, Some(&phc), &joins)
+        });
+        match created.await {
             Ok(()) => Ok(user),
-            Err(Conflict::Email) => Err(ApiError::AlreadyInUse(new.email)),
-            Err(_) => Err(ApiError::AlreadyInUse(username.to_string())),
+            Err(WriteError::Conflict(Conflict::Email)) => Err(ApiError::AlreadyInUse(new.email)),
+            Err(WriteError::Conflict(_)) => Err(ApiError::AlreadyInUse(username.to_string())),
+            Err(WriteError::Store(e)) => Err(e.into()),
         }
     }
 
@@ -146,12 +162,15 @@ impl Services {
         who: UserRef,
         include_rooms: bool,
     ) -> ApiResult<Value> {
-        let user = self.find_user(who)?.ok_or(ApiError::UserNotFound)?;
+        let user = self
+            .directory
+            .find_user(who)?
+            .ok_or(ApiError::UserNotFound)?;
         let myself = user.id() == caller.id();
         let roles = caller.identity.roles();
-        let full = myself || self.has_permission("view-full-other-user-info", &roles);
+        let full = myself || self.permits.has("view-full-other-user-info", &roles);
         let rooms =
-            include_rooms && (myself || self.has_permission("view-other-user-channels", &roles));
+            include_rooms && (myself || self.permits.has("view-other-user-channels", &roles));
         let rooms = match rooms {
             true => Some(self.user_rooms(user.id())?),
             false => None,
@@ -188,15 +207,6 @@ impl Services {
                 Value::Object(kept)
             })
             .collect())
-    }
-}
-
-impl Services {
-    pub(super) fn find_user(&self, who: UserRef) -> ApiResult<Option<User>> {
-        Ok(match who {
-            UserRef::Id(id) => self.store.user(&id)?,
-            UserRef::Username(name) => self.store.user_by_username(&name)?,
-        })
     }
 }
 
@@ -254,11 +264,11 @@ pub fn ensure_admin(
     if store.room(GENERAL)?.is_none() {
         let general = general_room(now);
         if store.room_id_by_name("general")?.is_none() {
-            store.create_room(&general, &[])?.ok();
+            ignore_conflict(store.create_room(&general, &[]))?;
         }
     }
     if store.user(ROCKET_CAT)?.is_none() && store.user_id_by_username(ROCKET_CAT)?.is_none() {
-        store.create_user(&rocket_cat(now), None, &[])?.ok();
+        ignore_conflict(store.create_user(&rocket_cat(now), None, &[]))?;
     }
     // The admin joins silently, as Rocket.Chat's set-up does.
     let joins: Vec<_> = store
@@ -266,15 +276,25 @@ pub fn ensure_admin(
         .map(|general| (new_joined_subscription(&general, &user, now, ids), None))
         .into_iter()
         .collect();
-    if store.create_user(&user, Some(&phc), &joins)?.is_err() {
-        anyhow::bail!(
+    match store.create_user(&user, Some(&phc), &joins) {
+        Err(WriteError::Conflict(_)) => anyhow::bail!(
             "cannot create the admin account: username '{}' or e-mail '{}' is taken by a non-admin user",
             admin.username,
             admin.email
-        );
+        ),
+        created => created?,
     }
     Ok(match generated {
         true => AdminAccount::CreatedWithPassword(password),
         false => AdminAccount::Created,
     })
+}
+
+/// A set-up step that another process starting on the same database may have done first:
+/// its conflict is no error.
+fn ignore_conflict(written: Result<(), WriteError>) -> Result<(), StoreError> {
+    match written {
+        Ok(()) | Err(WriteError::Conflict(_)) => Ok(()),
+        Err(WriteError::Store(e)) => Err(e),
+    }
 }

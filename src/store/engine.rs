@@ -3,20 +3,41 @@
 //! Everything above this trait is written once; a backend implements it in one file:
 //! `sled.rs` (the embedded default) and `postgres.rs` (several processes on one database).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::trees::Tree;
 use super::StoreResult;
+use crate::model::change::Event;
 
-/// One atomic set of writes across trees.
+/// One atomic set of writes across trees, with what the change feed needs to know of it
+/// beyond its writes (`feed.rs`).
 #[derive(Default, Debug)]
 pub struct Batch {
     pub(super) writes: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+    /// Keys of `writes` put as new documents: a put alone does not say whether a message
+    /// was inserted or updated.
+    pub(super) inserted: HashSet<(Tree, Vec<u8>)>,
+    /// The batch rewrites documents wholesale (an import, a testing reset): the feed says
+    /// `Resync` once rather than an event per document.
+    pub(super) wholesale: bool,
+    /// The feed starts numbering again (testing mode's reset).
+    pub(super) restarts_feed: bool,
+    /// The batch's events, set by the store before it is applied: a backend shared by
+    /// several processes journals them in the same transaction.
+    pub(super) changes: Vec<Event>,
 }
 
 impl Batch {
     pub fn put(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         self.writes.push((tree, key.into(), Some(value.into())));
+    }
+
+    /// As `put`, for a document that did not exist before this batch.
+    pub fn insert(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        let key = key.into();
+        self.inserted.insert((tree, key.clone()));
+        self.put(tree, key, value);
     }
 
     pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {

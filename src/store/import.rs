@@ -46,8 +46,10 @@ pub struct ImportedMessage {
 
 impl Store {
     /// Writes every document of `data`, replacing documents with the same ids.
+    /// The change feed says `Resync` for it, not an event per document.
     pub fn import(&self, data: &Import) -> StoreResult<()> {
         self.write(|_, batch| {
+            batch.wholesale = true;
             for u in &data.users {
                 Self::put_user(batch, &u.user, u.password_hash.as_deref());
                 for (hash, token) in &u.tokens {
@@ -61,7 +63,7 @@ impl Store {
                 Self::put_subscription(batch, sub);
             }
             for m in &data.messages {
-                Self::put_message(batch, &m.message, &m.id);
+                Self::put_message(batch, &m.message, &m.id, false);
             }
             for s in &data.settings {
                 Self::put_setting(batch, s);

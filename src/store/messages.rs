@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::trees::Tree;
-use super::{Batch, Conflict, PushDraft, Store, StoreResult};
+use super::{Batch, Conflict, PushDraft, Store, StoreResult, WriteError};
 use crate::model::message::MessageDoc;
 use crate::model::{Message, Subscription};
 use crate::rules::counters::{self, ThreadUnread};
@@ -73,7 +73,7 @@ impl Store {
         room: &mut crate::model::Room,
         note: &SystemMessage,
     ) {
-        Self::put_message(batch, &note.message, &note.id);
+        Self::put_message(batch, &note.message, &note.id, true);
         counters::count_system_message(room, &note.doc, &note.at);
     }
 
@@ -117,16 +117,13 @@ impl Store {
     /// are added to the values found inside the transaction, so concurrent posts never lose
     /// an increment. A push is queued only for a member whose subscription still exists,
     /// with the badge that member has once this write is applied. Returns the pushes queued.
-    pub fn insert_message(
-        &self,
-        new: &NewMessage,
-    ) -> StoreResult<Result<Vec<super::PendingPush>, Conflict>> {
+    pub fn insert_message(&self, new: &NewMessage) -> Result<Vec<super::PendingPush>, WriteError> {
         self.write_then(
             |store, batch| {
                 if store.has_message(&new.id)? {
-                    return Ok(None);
+                    return Err(WriteError::Conflict(Conflict::Id));
                 }
-                Self::put_message(batch, &new.message, &new.id);
+                Self::put_message(batch, &new.message, &new.id, true);
                 if let Some(room) = store.room(&new.room_id)? {
                     let mut room = Arc::unwrap_or_clone(room);
                     if let Some((sub, note)) = &new.join {
@@ -168,12 +165,9 @@ impl Store {
                     Self::update_subscription(batch, &sub);
                     members.insert(m.user_id.as_str());
                 }
-                Ok(Some(members))
+                Ok(members)
             },
             |badges, batch, members| {
-                let Some(members) = members else {
-                    return Err(Conflict::Id);
-                };
                 let mut queued = Vec::new();
                 for draft in &new.pushes {
                     if members.contains(draft.user_id.as_str()) {
@@ -183,7 +177,7 @@ impl Store {
                         queued.push(push);
                     }
                 }
-                Ok(queued)
+                queued
             },
             true,
         )
@@ -238,17 +232,18 @@ impl Store {
         let change = mutation.apply(&mut message);
         match &change.write {
             Write::Keep => {}
-            Write::Replace => Self::put_message(batch, &message.to_message(), id),
+            Write::Replace => Self::put_message(batch, &message.to_message(), id, false),
             Write::Remove { .. } => batch.delete(Tree::MessageidMessage, id),
         }
         Ok(Some((change.outcome, change.write, message)))
     }
 
-    pub(super) fn put_message(batch: &mut Batch, message: &Message, id: &str) {
-        batch.put(
-            Tree::MessageidMessage,
-            id,
-            message.raw().get().as_bytes().to_vec(),
-        );
+    /// Stores `message`; `new` for one that did not exist (the feed's insert, not update).
+    pub(super) fn put_message(batch: &mut Batch, message: &Message, id: &str, new: bool) {
+        let bytes = message.raw().get().as_bytes().to_vec();
+        match new {
+            true => batch.insert(Tree::MessageidMessage, id, bytes),
+            false => batch.put(Tree::MessageidMessage, id, bytes),
+        }
     }
 }

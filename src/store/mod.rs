@@ -18,7 +18,7 @@
 //! * **Decided inside the transaction**, on the state as it is then, whatever the caller
 //!   read before:
 //!   - uniqueness: user ids, usernames and e-mail addresses (both case-insensitive), room
-//!     ids and names, message ids (`Conflict` says which was taken); a device registration
+//!     ids and names, message ids (a `WriteError::Conflict` says which was taken); a device registration
 //!     per (service, token, app) (`register_push_token`);
 //!   - counters: `insert_message` adds its bumps to the subscription counters (`unread`,
 //!     `userMentions`, `groupMentions`) and to the room's `msgs` as stored then, so no
@@ -53,11 +53,14 @@ mod check;
 mod deliveries;
 mod engine;
 mod export;
+mod feed;
+mod history;
 mod import;
 mod keys;
 mod messages;
 mod outbox;
 mod postgres;
+mod presence;
 mod push_tokens;
 mod rooms;
 mod settings;
@@ -77,6 +80,7 @@ use serde::de::DeserializeOwned;
 use cache::Caches;
 pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 pub use engine::{Batch, Engine, Mode, Transaction};
+pub use feed::Feed;
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
 pub use outbox::{Finish, PendingPush, PushDraft};
@@ -85,7 +89,10 @@ pub use rooms::Removal;
 pub use snapshot::Snapshot;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
-pub use views::{AccessView, AccountsView, AdminView, PermissionsView, PushView, SnapshotsView};
+pub use views::{
+    AccessView, AccountsView, AdminView, DirectoryView, DraftsView, MessagesView, PermissionsView,
+    PushView, RoomsView, SnapshotsView, SubscriptionsView, UsersView,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -111,10 +118,21 @@ pub enum Conflict {
     Id,
 }
 
+/// Why a write that keeps a uniqueness rule did not happen: the store failed, or the write
+/// would break the rule (what that means to a client, the caller knows).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0:?} is taken")]
+    Conflict(Conflict),
+}
+
 #[derive(Clone)]
 pub struct Store {
     engine: Arc<dyn Engine>,
     caches: Arc<Caches>,
+    feed: Feed,
 }
 
 impl Store {
@@ -141,6 +159,7 @@ impl Store {
         let store = Store {
             caches: Arc::new(Caches::new(!engine.is_shared())),
             engine,
+            feed: Feed::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -150,6 +169,11 @@ impl Store {
     /// of several processes starting at once on one database exactly one does it.
     pub fn setup_lock(&self) -> StoreResult<Box<dyn Send>> {
         self.engine.setup_lock()
+    }
+
+    /// The events of every committed write, in commit order (`feed.rs`).
+    pub fn feed(&self) -> Feed {
+        self.feed.clone()
     }
 
     /// True when other processes may write to the same database.
@@ -200,35 +224,73 @@ impl Store {
         self.write_then(decide, |_, _, result| result, true)
     }
 
+    /// As `write`, for a write that keeps a uniqueness rule: `decide` refuses with the
+    /// conflict, and nothing is applied.
+    fn write_unique<R>(
+        &self,
+        decide: impl FnOnce(&Self, &mut Batch) -> Result<R, WriteError>,
+    ) -> Result<R, WriteError> {
+        self.write_then(decide, |_, _, result| result, true)
+    }
+
     /// As `write`, with `complete` run once the batch's badges are derived (it sees each
     /// touched user's new badge) and before the batch is applied; `durable` as in
-    /// `Transaction::commit`.
-    fn write_then<T, R>(
+    /// `Transaction::commit`. `decide`'s error (a `StoreError`, or a `WriteError`) applies
+    /// nothing.
+    fn write_then<T, R, E: From<StoreError>>(
         &self,
-        decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<T>,
+        decide: impl FnOnce(&Self, &mut Batch) -> Result<T, E>,
         complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
         durable: bool,
-    ) -> StoreResult<R> {
-        let mut tx = self.engine.clone().begin(Mode::Write)?;
+    ) -> Result<R, E> {
+        let tx = self.engine.clone().begin(Mode::Write)?;
         let view = self.through(tx.view());
         let mut batch = Batch::default();
         let decided = decide(&view, &mut batch)?;
         let badges = view.derive_badges(&mut batch)?;
         let result = complete(&badges, &mut batch, decided);
+        self.commit(tx, &view, batch, durable)?;
+        Ok(result)
+    }
+
+    /// Applies `batch` in `tx` (whose view is `view`) with its change events, invalidates
+    /// the caches of what it wrote, commits, and publishes the events (`feed.rs`): here for
+    /// a backend of this process alone, through the backend's journal for a shared one.
+    fn commit(
+        &self,
+        mut tx: Box<dyn Transaction>,
+        view: &Store,
+        mut batch: Batch,
+        durable: bool,
+    ) -> StoreResult<()> {
+        let events = view.changes_of(&batch)?;
         let cached: Vec<(Tree, Vec<u8>)> = batch
             .writes
             .iter()
             .filter(|(tree, _, _)| Caches::holds(*tree))
             .map(|(tree, key, _)| (*tree, key.clone()))
             .collect();
-        if !batch.is_empty() {
+        let restart = batch.restarts_feed;
+        let here = if self.engine.is_shared() {
+            batch.changes = events;
+            Vec::new()
+        } else {
+            events
+        };
+        if !batch.is_empty() || !batch.changes.is_empty() || restart {
             tx.apply(batch)?;
         }
+        // Still under the write lock: numbers follow the order of commits.
+        let staged = self.feed.stage(here, restart);
         for (tree, key) in cached {
             self.caches.invalidate(tree, &key);
         }
-        tx.commit(durable)?;
-        Ok(result)
+        let committed = tx.commit(durable);
+        if let Some(ticket) = staged {
+            // Even after a failed flush: the batch is applied, and later ones wait on it.
+            self.feed.committed(ticket, durable);
+        }
+        committed
     }
 
     /// Runs `read` on one consistent state of the database (never half of one write).
@@ -242,6 +304,7 @@ impl Store {
         Store {
             engine,
             caches: self.caches.clone(),
+            feed: self.feed.clone(),
         }
     }
 

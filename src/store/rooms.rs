@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use super::keys;
 use super::trees::Tree;
-use super::{decode, encode, Batch, Conflict, PendingPush, Store, StoreResult, SystemMessage};
+use super::{
+    decode, encode, Batch, Conflict, PendingPush, Store, StoreResult, SystemMessage, WriteError,
+};
 use crate::model::{Room, Subscription};
 use crate::rules::counters;
 
@@ -35,21 +37,21 @@ impl Store {
         &self,
         room: &Room,
         subscriptions: &[Subscription],
-    ) -> StoreResult<Result<(), Conflict>> {
-        self.write(|store, batch| {
+    ) -> Result<(), WriteError> {
+        self.write_unique(|store, batch| {
             if store.room(room.id())?.is_some() {
-                return Ok(Err(Conflict::Id));
+                return Err(WriteError::Conflict(Conflict::Id));
             }
             if let Some(name) = room.name() {
                 if store.room_id_by_name(name)?.is_some() {
-                    return Ok(Err(Conflict::RoomName));
+                    return Err(WriteError::Conflict(Conflict::RoomName));
                 }
             }
             Self::put_room(batch, room);
             for sub in subscriptions {
                 Self::put_subscription(batch, sub);
             }
-            Ok(Ok(()))
+            Ok(())
         })
     }
 
@@ -107,13 +109,15 @@ impl Store {
         name: &str,
         at: &str,
         note: &SystemMessage,
-    ) -> StoreResult<Option<Result<Room, Conflict>>> {
-        self.write(|store, batch| {
+    ) -> Result<Option<Room>, WriteError> {
+        self.write_unique(|store, batch| {
             let Some(room) = store.room(room_id)? else {
                 return Ok(None);
             };
             match store.room_id_by_name(name)? {
-                Some(other) if other != room_id => return Ok(Some(Err(Conflict::RoomName))),
+                Some(other) if other != room_id => {
+                    return Err(WriteError::Conflict(Conflict::RoomName))
+                }
                 _ => {}
             }
             let mut room = Arc::unwrap_or_clone(room);
@@ -131,7 +135,7 @@ impl Store {
                     Self::update_subscription(batch, &sub);
                 }
             }
-            Ok(Some(Ok(room)))
+            Ok(Some(room))
         })
     }
 

@@ -27,10 +27,15 @@ impl Store {
     /// Puts the database back to `snapshot`, in one durable write. Only the entries that
     /// differ are written, so that the cost follows what the tests changed, not the size of
     /// the database. Not through `write`: the snapshot's badges are already right.
+    /// The change feed starts again: its first event is this write's `Resync`.
     pub fn restore(&self, snapshot: &Snapshot) -> StoreResult<()> {
-        let mut tx = self.engine.clone().begin(Mode::Write)?;
+        let tx = self.engine.clone().begin(Mode::Write)?;
         let view = tx.view();
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            wholesale: true,
+            restarts_feed: true,
+            ..Batch::default()
+        };
         for (tree, entries) in &snapshot.trees {
             let mut wanted: BTreeMap<&[u8], &[u8]> = entries
                 .iter()
@@ -47,11 +52,9 @@ impl Store {
                 batch.put(*tree, key, value);
             }
         }
-        if !batch.is_empty() {
-            tx.apply(batch)?;
-        }
+        let done = self.commit(tx, &self.through(view), batch, true);
         self.caches.clear();
-        tx.commit(true)
+        done
     }
 }
 
@@ -66,19 +69,20 @@ impl Store {
             Tree::SettingidSetting,
             Tree::PermissionidPermission,
         ];
-        let mut tx = self.engine.clone().begin(Mode::Write)?;
+        let tx = self.engine.clone().begin(Mode::Write)?;
         let view = tx.view();
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            wholesale: true,
+            ..Batch::default()
+        };
         for tree in Tree::ALL.into_iter().filter(|t| !kept.contains(t)) {
             for (key, _) in view.scan_prefix(tree, b"")? {
                 batch.delete(tree, key);
             }
         }
-        if !batch.is_empty() {
-            tx.apply(batch)?;
-        }
+        let done = self.commit(tx, &self.through(view), batch, true);
         self.caches.clear();
-        tx.commit(true)
+        done
     }
 }
 

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::trees::Tree;
-use super::{decode, encode, Conflict, Store, StoreResult, SystemMessage};
+use super::{decode, encode, Conflict, Store, StoreResult, SystemMessage, WriteError};
 use crate::model::user::{Identity, Names};
 use crate::model::{Room, Subscription, User};
 
@@ -115,19 +115,19 @@ impl Store {
         user: &User,
         password_hash: Option<&str>,
         joins: &[(Subscription, Option<SystemMessage>)],
-    ) -> StoreResult<Result<(), Conflict>> {
-        self.write(|store, batch| {
+    ) -> Result<(), WriteError> {
+        self.write_unique(|store, batch| {
             if store.user(user.id())?.is_some() {
-                return Ok(Err(Conflict::Id));
+                return Err(WriteError::Conflict(Conflict::Id));
             }
             if let Some(name) = user.username() {
                 if store.user_id_by_username(name)?.is_some() {
-                    return Ok(Err(Conflict::Username));
+                    return Err(WriteError::Conflict(Conflict::Username));
                 }
             }
             for email in user.emails() {
                 if store.user_id_by_email(email)?.is_some() {
-                    return Ok(Err(Conflict::Email));
+                    return Err(WriteError::Conflict(Conflict::Email));
                 }
             }
             Self::put_user(batch, user, password_hash);
@@ -142,7 +142,7 @@ impl Store {
                     Self::put_subscription(batch, sub);
                 }
             }
-            Ok(Ok(()))
+            Ok(())
         })
     }
 

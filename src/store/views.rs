@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use super::{
-    DeliveryFilter, DeliveryPage, DeliveryRecord, Finish, LoginToken, PendingPush, Registration,
-    Snapshot, Store, StoreResult,
+    DeliveryFilter, DeliveryPage, DeliveryRecord, Finish, LoginToken, NewMessage, PendingPush,
+    Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, WriteError,
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
-use crate::model::{Doc, Room, Subscription, User};
+use crate::model::{Doc, Message, Room, Subscription, User};
+use crate::rules::message_changes::MessageMutation;
+use crate::rules::presence::StatusChange;
 
 /// Declares a view: a struct over `Store`, the `Store` method that hands it out and the
 /// methods it forwards (each with `Store`'s own signature and contract).
@@ -90,7 +92,6 @@ view! {
         fn room_version(&self, id: &str) -> u64;
         fn user_version(&self, id: &str) -> u64;
         fn user_names(&self, id: &str) -> StoreResult<Option<Arc<Names>>>;
-        fn user_identities(&self, ids: &[&str]) -> StoreResult<Vec<Option<Arc<Identity>>>>;
         fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
         fn badge(&self, user_id: &str) -> StoreResult<i64>;
         fn register_push_token(&self, r: &Registration) -> StoreResult<PushToken>;
@@ -100,13 +101,134 @@ view! {
             value: &str
         ) -> StoreResult<usize>;
         fn push_tokens_of_user(&self, user_id: &str) -> StoreResult<Vec<PushToken>>;
-        fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Vec<PushToken>>>;
         fn enqueue_pushes(&self, pushes: &[PendingPush]) -> StoreResult<()>;
+    }
+}
+
+view! {
+    /// A new message's pushes: the receivers' devices and roles, and the outbox entries
+    /// that testing mode takes out again once captured.
+    DraftsView = Store::drafts {
+        fn user_identities(&self, ids: &[&str]) -> StoreResult<Vec<Option<Arc<Identity>>>>;
+        fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Vec<PushToken>>>;
         fn finish_pushes(
             &self,
             outcomes: &[(&PendingPush, Finish)],
             records: &[DeliveryRecord]
         ) -> StoreResult<Vec<usize>>;
+    }
+}
+
+view! {
+    /// Finding users and making the DMs between them (what rooms, users and messages share).
+    DirectoryView = Store::directory {
+        fn user(&self, id: &str) -> StoreResult<Option<User>>;
+        fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+        fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;
+        fn create_room(&self, room: &Room, subscriptions: &[Subscription]) -> Result<(), WriteError>;
+    }
+}
+
+view! {
+    /// Messages: posting with its counters and pushes, reading, editing and deleting, and
+    /// the rooms, users and members a message is checked against and mentions.
+    MessagesView = Store::messages {
+        fn message(&self, id: &str) -> StoreResult<Option<Message>>;
+        fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;
+        fn room_by_name(&self, name: &str) -> StoreResult<Option<Arc<Room>>>;
+        fn user(&self, id: &str) -> StoreResult<Option<User>>;
+        fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+        fn user_identity(&self, id: &str) -> StoreResult<Option<Arc<Identity>>>;
+        fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+        fn room_member_ids(&self, room_id: &str) -> StoreResult<Vec<String>>;
+        fn room_subscriptions(
+            &self,
+            room_id: &str,
+            user_ids: &[&str]
+        ) -> StoreResult<Vec<Subscription>>;
+        fn insert_message(&self, new: &NewMessage) -> Result<Vec<PendingPush>, WriteError>;
+        fn room_messages(&self, room_id: &str) -> StoreResult<Vec<Message>>;
+    }
+}
+
+/// Generic, so not declared through `view!`.
+impl MessagesView {
+    pub fn modify_message<M: MessageMutation>(
+        &self,
+        id: &str,
+        mutation: &M,
+    ) -> StoreResult<Option<M::Outcome>> {
+        self.0.modify_message(id, mutation)
+    }
+}
+
+view! {
+    /// Rooms and their members: creating, finding, joining, leaving, renaming, erasing.
+    RoomsView = Store::rooms {
+        fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;
+        fn room_by_name(&self, name: &str) -> StoreResult<Option<Arc<Room>>>;
+        fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+        fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+        fn create_room(&self, room: &Room, subscriptions: &[Subscription]) -> Result<(), WriteError>;
+        fn add_members(
+            &self,
+            room_id: &str,
+            subscriptions: &[(Subscription, SystemMessage)],
+            at: &str
+        ) -> StoreResult<Option<Room>>;
+        fn remove_member(
+            &self,
+            room_id: &str,
+            user_id: &str,
+            at: &str,
+            note: &SystemMessage
+        ) -> StoreResult<Option<Removal>>;
+        fn rename_room(
+            &self,
+            room_id: &str,
+            name: &str,
+            at: &str,
+            note: &SystemMessage
+        ) -> Result<Option<Room>, WriteError>;
+        fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>>;
+        fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
+        fn mark_read(
+            &self,
+            room_id: &str,
+            user_id: &str,
+            at: &str,
+            read_threads: bool
+        ) -> StoreResult<Option<()>>;
+    }
+}
+
+view! {
+    /// Users: creating one (joined to the default rooms), and the rooms `users.info` lists.
+    UsersView = Store::users {
+        fn default_rooms(&self) -> StoreResult<Vec<Room>>;
+        fn create_user(
+            &self,
+            user: &User,
+            password_hash: Option<&str>,
+            joins: &[(Subscription, Option<SystemMessage>)]
+        ) -> Result<(), WriteError>;
+        fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
+        fn change_user_status(&self, id: &str, change: &StatusChange) -> StoreResult<Option<bool>>;
+    }
+}
+
+view! {
+    /// A user's own subscriptions, and marking a room read.
+    SubscriptionsView = Store::subscriptions {
+        fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
+        fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+        fn mark_read(
+            &self,
+            room_id: &str,
+            user_id: &str,
+            at: &str,
+            read_threads: bool
+        ) -> StoreResult<Option<()>>;
     }
 }
 

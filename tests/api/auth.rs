@@ -156,6 +156,19 @@ fn users_create_needs_create_user_and_unique_names() {
             Some("carol is already in use :( [error-field-unavailable]")
         )
     );
+    // E-mail addresses are unique too, whatever their case; the error names the one sent.
+    let r = app.post(
+        "/api/v1/users.create",
+        auth(&admin),
+        &json!({"email": "Carol@Example.com", "name": "C2", "password": "p", "username": "carol2"}),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (
+            400,
+            Some("Carol@Example.com is already in use :( [error-field-unavailable]")
+        )
+    );
     let r = app.post(
         "/api/v1/users.create",
         auth(&admin),

@@ -139,6 +139,24 @@ fn send_to_vb(app: &crate::helpers::TestApp, fields: Value) -> crate::helpers::R
 }
 
 #[test]
+fn chat_send_message_refuses_an_id_already_taken() {
+    let app = spawn_app!();
+    let r = send_to_vb(&app, json!({"_id": "bobsOwnId1"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send_to_vb(&app, json!({"_id": "bobsOwnId1", "msg": "again"}));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"error-message-already-exists"}"#
+        )
+    );
+    // The first message stands as it was.
+    let r = app.get("/api/v1/chat.getMessage?msgId=bobsOwnId1", Some(BOB));
+    assert_eq!(r.json()["message"]["msg"], "x", "{}", r.body);
+}
+
+#[test]
 fn alias_and_avatar_need_message_impersonate() {
     let app = spawn_app!();
     let r = post(

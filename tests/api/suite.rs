@@ -20,6 +20,9 @@ mod push_apns;
 mod push_delivery;
 mod push_direct;
 mod python_client;
+mod reactions;
+mod realtime_methods;
+mod realtime_session;
 mod room_admin;
 mod rooms;
 #[path = "../support/mod.rs"]

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod ddp;
 pub mod postgres;
 pub mod require;
 

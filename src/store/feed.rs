@@ -1,0 +1,615 @@
+//! The change feed: every committed write's events (`model::change`), in commit order, to
+//! whoever subscribes in this process (the realtime streams).
+//!
+//! # Where events come from
+//!
+//! The store derives them from each write's batch (`Store::changes_of`), not from the write
+//! methods: a put or deletion in the message, subscription, room, user, password or login
+//! token trees is an event, so no write path can forget one. What a batch cannot say by
+//! itself it carries: that a put is a new document (`Batch::insert`: a message inserted, not
+//! updated), that it rewrites the database wholesale (an import, a reset: one `Resync`). A
+//! deletion's event is read from the document it removes, inside the write. Each document
+//! touched gives one event, with its last value in the batch, in the order first touched.
+//!
+//! # How they travel
+//!
+//! * **sled** (one process): numbered under the write lock, right after the batch is
+//!   applied, and published once it is durable (after the flush that acknowledges it; a
+//!   flush covers every batch applied before it, so a later writer's flush may publish an
+//!   earlier one's events). Publishing is a non-blocking send: nothing waits on consumers.
+//! * **PostgreSQL** (several processes): the events are rows of the `changes` table, written
+//!   in the write's transaction and numbered by a counter (`changes_seq`) that only the
+//!   holder of the global write lock moves, so numbers follow commit order without gaps. A
+//!   `NOTIFY` wakes every process's listener (a dedicated connection), which reads the rows
+//!   after the last it published, in order, and publishes them; the writing process learns
+//!   of its own writes the same way. Rows are pruned after a retention bound (age and
+//!   count, `[storage]` in config.toml). A listener whose connection is lost reconnects with
+//!   backoff and catches up from its last number; if those rows were pruned meanwhile (a
+//!   gap), it publishes `Resync` before the rows it still finds.
+//!
+//! Consumers read a `tokio::sync::broadcast` channel. One that falls behind by more than the
+//! channel holds gets `RecvError::Lagged` and must treat it as a `Resync`. A testing reset
+//! publishes `Resync` as number 1: the feed starts again, as after start-up.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use super::engine::Batch;
+use super::tokens::LoginToken;
+use super::trees::Tree;
+use super::{corrupt, decode, keys, Store, StoreResult};
+use crate::model::change::{Change, Event};
+use crate::model::Message;
+
+/// Events a slow consumer may fall behind by before it lags.
+const CAPACITY: usize = 4096;
+
+/// The feed of one store. Cheap to clone.
+#[derive(Clone)]
+pub struct Feed {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sender: broadcast::Sender<Arc<Change>>,
+    /// sled's events between their numbering and their flush.
+    queue: Mutex<Queue>,
+    metrics: Metrics,
+}
+
+struct Queue {
+    next_seq: u64,
+    next_ticket: u64,
+    staged: VecDeque<Staged>,
+}
+
+/// One batch's events, numbered, waiting for its commit.
+struct Staged {
+    ticket: u64,
+    changes: Vec<Change>,
+    durable: bool,
+}
+
+#[derive(Default)]
+struct Metrics {
+    published: Counter,
+    resyncs: Counter,
+    reconnects: Counter,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed {
+            inner: Arc::new(Inner {
+                sender: broadcast::channel(CAPACITY).0,
+                queue: Mutex::new(Queue {
+                    next_seq: 1,
+                    next_ticket: 0,
+                    staged: VecDeque::new(),
+                }),
+                metrics: Metrics::default(),
+            }),
+        }
+    }
+}
+
+impl Feed {
+    /// Every event published from now on, in commit order.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.inner.sender.subscribe()
+    }
+
+    /// Adds the feed's counters to `/metrics`.
+    pub fn register(&self, registry: &mut Registry) {
+        let m = &self.inner.metrics;
+        for (name, help, counter) in [
+            (
+                "rcpush_changes_published",
+                "Change events published to this process's realtime streams",
+                &m.published,
+            ),
+            (
+                "rcpush_changes_resyncs",
+                "Resync events published (a reset, a bulk write, or events missed)",
+                &m.resyncs,
+            ),
+            (
+                "rcpush_changes_listener_reconnects",
+                "Times the PostgreSQL change listener connected again after losing its connection",
+                &m.reconnects,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+    }
+
+    /// Hands `change` to every subscriber (none listening is fine).
+    pub(super) fn publish(&self, change: Change) {
+        let m = &self.inner.metrics;
+        m.published.inc();
+        if matches!(change.event, Event::Resync) {
+            m.resyncs.inc();
+        }
+        let _ = self.inner.sender.send(Arc::new(change));
+    }
+
+    /// Numbers a batch's `events` (under the write lock, once the batch is applied); returns
+    /// the ticket `committed` takes, `None` if there is nothing to publish.
+    pub(super) fn stage(&self, events: Vec<Event>, restart: bool) -> Option<u64> {
+        if events.is_empty() {
+            return None;
+        }
+        let mut queue = self.inner.queue.lock();
+        if restart {
+            queue.next_seq = 1;
+        }
+        let first = queue.next_seq;
+        queue.next_seq += events.len() as u64;
+        let changes = (first..)
+            .zip(events)
+            .map(|(seq, event)| Change { seq, event });
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.staged.push_back(Staged {
+            ticket,
+            changes: changes.collect(),
+            durable: false,
+        });
+        Some(ticket)
+    }
+
+    /// The staged batch `ticket` is committed: publishes it and every batch before it that
+    /// is committed too, in order. A durable commit's flush made every batch applied before
+    /// it durable as well.
+    pub(super) fn committed(&self, ticket: u64, flushed: bool) {
+        let mut queue = self.inner.queue.lock();
+        for staged in queue.staged.iter_mut() {
+            if staged.ticket == ticket || (flushed && staged.ticket < ticket) {
+                staged.durable = true;
+            }
+        }
+        while queue.staged.front().is_some_and(|s| s.durable) {
+            if let Some(staged) = queue.staged.pop_front() {
+                for change in staged.changes {
+                    self.publish(change);
+                }
+            }
+        }
+    }
+}
+
+/// The trees whose writes are events.
+const FED: [Tree; 6] = [
+    Tree::MessageidMessage,
+    Tree::UserroomidSubscription,
+    Tree::RoomidRoom,
+    Tree::UseridUser,
+    Tree::UseridPassword,
+    Tree::TokenhashToken,
+];
+
+/// A document of the batch: its tree and key.
+type Place<'k> = (Tree, &'k [u8]);
+
+/// The fields of a removed document its deletion event needs.
+#[derive(Deserialize)]
+struct Removed {
+    #[serde(rename = "_id", default)]
+    id: String,
+    #[serde(default)]
+    rid: String,
+}
+
+impl Store {
+    /// The events of `batch`, read on the state before it is applied (this store is the
+    /// write's view): one per document touched, with its last value, in the order first
+    /// touched.
+    pub(super) fn changes_of(&self, batch: &Batch) -> StoreResult<Vec<Event>> {
+        if batch.wholesale {
+            return Ok(vec![Event::Resync]);
+        }
+        let mut last: HashMap<Place, Option<&[u8]>> = HashMap::new();
+        let mut order = Vec::new();
+        for (tree, key, value) in &batch.writes {
+            if FED.contains(tree) && last.insert((*tree, key), value.as_deref()).is_none() {
+                order.push((*tree, key.as_slice()));
+            }
+        }
+        let removed = self.removed(&order, &last)?;
+        let mut events = Vec::new();
+        let mut users = HashSet::new();
+        // user id → index in `events` of their `LoginTokensRemoved`
+        let mut sessions: HashMap<String, usize> = HashMap::new();
+        for (tree, key) in order {
+            let text = || String::from_utf8_lossy(key).into_owned();
+            let old = removed.get(&(tree, key));
+            let event = match (tree, last[&(tree, key)]) {
+                (Tree::MessageidMessage, Some(value)) => {
+                    let message =
+                        Message::from_json(value.to_vec()).map_err(|e| corrupt(tree, e))?;
+                    if batch.inserted.contains(&(tree, key.to_vec())) {
+                        Event::MessageInserted { message }
+                    } else {
+                        Event::MessageUpdated { message }
+                    }
+                }
+                (Tree::MessageidMessage, None) => match old {
+                    Some(old) => Event::MessageDeleted {
+                        room_id: decode::<Removed>(tree, old)?.rid,
+                        message_id: text(),
+                    },
+                    None => continue,
+                },
+                (Tree::UserroomidSubscription, Some(value)) => Event::SubscriptionChanged {
+                    subscription: decode(tree, value)?,
+                },
+                (Tree::UserroomidSubscription, None) => match old {
+                    Some(old) => Event::SubscriptionRemoved {
+                        room_id: keys::second(key).unwrap_or_default().to_string(),
+                        user_id: String::from_utf8_lossy(keys::first(key)).into_owned(),
+                        subscription_id: decode::<Removed>(tree, old)?.id,
+                    },
+                    None => continue,
+                },
+                (Tree::RoomidRoom, Some(value)) => Event::RoomChanged {
+                    room: Arc::new(decode(tree, value)?),
+                },
+                (Tree::RoomidRoom, None) => Event::RoomRemoved { room_id: text() },
+                (Tree::UseridUser | Tree::UseridPassword, _) => {
+                    if !users.insert(key) {
+                        continue;
+                    }
+                    Event::UserChanged { user_id: text() }
+                }
+                (Tree::TokenhashToken, None) => {
+                    let Some(old) = old else { continue };
+                    let user_id = decode::<LoginToken>(tree, old)?.user_id;
+                    if let Some(&at) = sessions.get(&user_id) {
+                        if let Event::LoginTokensRemoved { token_hashes, .. } = &mut events[at] {
+                            token_hashes.push(text());
+                        }
+                        continue;
+                    }
+                    sessions.insert(user_id.clone(), events.len());
+                    Event::LoginTokensRemoved {
+                        user_id,
+                        token_hashes: vec![text()],
+                    }
+                }
+                _ => continue,
+            };
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    /// The stored documents the batch deletes, where their deletion's event needs them.
+    fn removed<'k>(
+        &self,
+        order: &[Place<'k>],
+        last: &HashMap<Place<'k>, Option<&[u8]>>,
+    ) -> StoreResult<HashMap<Place<'k>, Vec<u8>>> {
+        let mut found = HashMap::new();
+        for tree in [
+            Tree::MessageidMessage,
+            Tree::UserroomidSubscription,
+            Tree::TokenhashToken,
+        ] {
+            let deleted: Vec<&[u8]> = order
+                .iter()
+                .filter(|(t, k)| *t == tree && last[&(*t, *k)].is_none())
+                .map(|(_, k)| *k)
+                .collect();
+            if deleted.is_empty() {
+                continue;
+            }
+            let wanted: Vec<Vec<u8>> = deleted.iter().map(|k| k.to_vec()).collect();
+            let values = self.engine.get_many(tree, &wanted)?;
+            for (key, value) in deleted.into_iter().zip(values) {
+                if let Some(value) = value {
+                    found.insert((tree, key), value);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{object, Room, Subscription};
+    use crate::rules::message_changes::Delete;
+    use crate::store::NewMessage;
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 4).unwrap();
+        (dir, store)
+    }
+
+    /// Everything published so far.
+    fn drain(rx: &mut broadcast::Receiver<Arc<Change>>) -> Vec<Arc<Change>> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    fn message(id: &str, rid: &str, msg: &str) -> Message {
+        Message::from_json(
+            json!({"_id": id, "rid": rid, "msg": msg})
+                .to_string()
+                .into_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn subscription(uid: &str, rid: &str, unread: i64) -> Subscription {
+        Subscription(object(
+            json!({"_id": format!("s{uid}{rid}"), "rid": rid, "u": {"_id": uid}, "unread": unread}),
+        ))
+    }
+
+    fn kinds(changes: &[Arc<Change>]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| {
+                let text = serde_json::to_string(&c.event).unwrap();
+                text.trim_start_matches(['{', '"'])
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_message_announces_itself_then_its_room_and_the_bumped_subscriptions() {
+        let (_dir, store) = open();
+        let room = Room(object(
+            json!({"_id": "r1", "t": "c", "name": "a", "msgs": 0}),
+        ));
+        store
+            .create_room(
+                &room,
+                &[subscription("u1", "r1", 0), subscription("u2", "r1", 0)],
+            )
+            .unwrap();
+        let mut rx = store.feed().subscribe();
+        let new = NewMessage {
+            message: message("m1", "r1", "hi"),
+            id: "m1".into(),
+            room_id: "r1".into(),
+            last_message: json!({"_id": "m1"}),
+            at: "2024-01-01T00:00:00.000Z".into(),
+            bumps: vec![crate::store::MemberBump {
+                user_id: "u2".into(),
+                bump: crate::rules::unread::Bump {
+                    unread: 1,
+                    user_mentions: 0,
+                    group_mentions: 0,
+                },
+                mentioned_in_thread: false,
+            }],
+            pushes: vec![],
+            thread: None,
+            join: None,
+        };
+        store.insert_message(&new).unwrap();
+        let changes = drain(&mut rx);
+        assert_eq!(
+            kinds(&changes),
+            ["MessageInserted", "RoomChanged", "SubscriptionChanged"]
+        );
+        let Event::MessageInserted { message } = &changes[0].event else {
+            unreachable!()
+        };
+        assert_eq!(
+            message.raw().get(),
+            store.message_json("m1").unwrap().unwrap().as_ref()
+        );
+        let Event::RoomChanged { room } = &changes[1].event else {
+            unreachable!()
+        };
+        assert_eq!(room.0["msgs"], 1, "the room as stored after the write");
+        let Event::SubscriptionChanged { subscription } = &changes[2].event else {
+            unreachable!()
+        };
+        assert_eq!((subscription.user_id(), subscription.unread()), ("u2", 1));
+        let seqs: Vec<u64> = changes.iter().map(|c| c.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
+
+        // The same id again is refused: nothing is written, nothing announced.
+        assert!(store.insert_message(&new).is_err());
+        assert!(drain(&mut rx).is_empty());
+
+        let deleted = Delete {
+            room_id: "r1".into(),
+            at: "2024-01-01T00:00:01.000Z".into(),
+        };
+        store.modify_message("m1", &deleted).unwrap().unwrap();
+        let changes = drain(&mut rx);
+        assert_eq!(kinds(&changes), ["MessageDeleted", "RoomChanged"]);
+        let Event::MessageDeleted {
+            room_id,
+            message_id,
+        } = &changes[0].event
+        else {
+            unreachable!()
+        };
+        assert_eq!((room_id.as_str(), message_id.as_str()), ("r1", "m1"));
+    }
+
+    #[test]
+    fn ended_sessions_are_announced_per_user_and_a_password_change_as_a_user_change() {
+        let (_dir, store) = open();
+        let token = |uid: &str| LoginToken {
+            user_id: uid.into(),
+            when: "2024-01-01T00:00:00.000Z".into(),
+        };
+        for (hash, uid) in [("h1", "u1"), ("h2", "u1"), ("h3", "u2")] {
+            store.add_login_token(hash, &token(uid), None).unwrap();
+        }
+        let mut rx = store.feed().subscribe();
+        assert!(store.remove_login_token("h3").unwrap());
+        assert!(!store.remove_login_token("gone").unwrap());
+        store.reset_password("u1", "hash").unwrap();
+        let changes = drain(&mut rx);
+        assert_eq!(
+            kinds(&changes),
+            ["LoginTokensRemoved", "UserChanged", "LoginTokensRemoved"]
+        );
+        let Event::LoginTokensRemoved {
+            user_id,
+            token_hashes,
+        } = &changes[2].event
+        else {
+            unreachable!()
+        };
+        assert_eq!(user_id, "u1");
+        assert_eq!(token_hashes, &["h1", "h2"]);
+    }
+
+    #[test]
+    fn a_reset_starts_the_feed_again_with_a_resync_and_an_import_is_one_resync() {
+        let (_dir, store) = open();
+        let start = store.capture_state().unwrap();
+        let mut rx = store.feed().subscribe();
+        let import = crate::seed::parse(
+            r#"{"users":[{"_id":"u1","username":"ann"}],
+                "rooms":[{"_id":"r1","t":"c","name":"a"}]}"#,
+        )
+        .unwrap();
+        store.import(&import).unwrap();
+        store.mark_read("r1", "u1", "x", false).unwrap();
+        store.restore(&start).unwrap();
+        let changes = drain(&mut rx);
+        let seen: Vec<(u64, String)> = changes.iter().map(|c| c.seq).zip(kinds(&changes)).collect();
+        assert_eq!(seen, [(1, "Resync".to_string()), (1, "Resync".to_string())]);
+        store.restore(&start).unwrap();
+        assert_eq!(
+            drain(&mut rx)[0].seq,
+            1,
+            "every reset starts at the same number"
+        );
+    }
+
+    /// One write of a batch: a message put (new or not) or deleted, a subscription put or
+    /// deleted.
+    #[derive(Debug, Clone)]
+    enum Write {
+        Message { id: u8, text: u8, delete: bool },
+        Subscription { user: u8, unread: u8, delete: bool },
+    }
+
+    fn write() -> impl Strategy<Value = Write> {
+        prop_oneof![
+            (0u8..4, 0u8..10, prop::bool::weighted(0.3))
+                .prop_map(|(id, text, delete)| Write::Message { id, text, delete }),
+            (0u8..3, 0u8..10, prop::bool::weighted(0.3)).prop_map(|(user, unread, delete)| {
+                Write::Subscription {
+                    user,
+                    unread,
+                    delete,
+                }
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// However writes fall into batches (a key written twice in one included), the
+        /// events replayed rebuild the stored messages and subscriptions, and their numbers
+        /// go up by one.
+        #[test]
+        fn the_events_replayed_rebuild_the_stored_documents(
+            batches in prop::collection::vec(prop::collection::vec(write(), 0..6), 1..8)
+        ) {
+            let (_dir, store) = open();
+            let mut rx = store.feed().subscribe();
+            for writes in &batches {
+                store.write(|store, batch| {
+                    for w in writes {
+                        match *w {
+                            Write::Message { id, text, delete } => {
+                                let id = format!("m{id}");
+                                let exists = store.message(&id)?.is_some()
+                                    || batch.writes.iter().any(|(t, k, v)| {
+                                        *t == Tree::MessageidMessage && *k == id.as_bytes() && v.is_some()
+                                    });
+                                if delete {
+                                    batch.delete(Tree::MessageidMessage, id);
+                                } else {
+                                    let m = message(&id, "r1", &text.to_string());
+                                    Store::put_message(batch, &m, &id, !exists);
+                                }
+                            }
+                            Write::Subscription { user, unread, delete } => {
+                                let uid = format!("u{user}");
+                                if delete {
+                                    batch.delete(Tree::UserroomidSubscription, keys::pair(&uid, "r1"));
+                                } else {
+                                    Store::update_subscription(batch, &subscription(&uid, "r1", unread.into()));
+                                }
+                            }
+                        }
+                    }
+                    Ok(())
+                }).unwrap();
+            }
+            let mut messages = BTreeMap::new();
+            let mut subscriptions = BTreeMap::new();
+            let mut last = 0;
+            for change in drain(&mut rx) {
+                prop_assert_eq!(change.seq, last + 1);
+                last = change.seq;
+                match &change.event {
+                    Event::MessageInserted { message } => {
+                        let id = message.view().unwrap().id.into_owned();
+                        prop_assert!(messages.insert(id, message.raw().get().to_string()).is_none());
+                    }
+                    Event::MessageUpdated { message } => {
+                        let id = message.view().unwrap().id.into_owned();
+                        prop_assert!(messages.insert(id, message.raw().get().to_string()).is_some());
+                    }
+                    Event::MessageDeleted { room_id, message_id } => {
+                        prop_assert_eq!(room_id, "r1");
+                        prop_assert!(messages.remove(message_id).is_some());
+                    }
+                    Event::SubscriptionChanged { subscription } => {
+                        subscriptions.insert(subscription.user_id().to_string(), subscription.clone());
+                    }
+                    Event::SubscriptionRemoved { user_id, room_id, subscription_id } => {
+                        prop_assert_eq!(room_id, "r1");
+                        let gone = subscriptions.remove(user_id);
+                        prop_assert_eq!(gone.map(|s| s.id().to_string()), Some(subscription_id.clone()));
+                    }
+                    other => prop_assert!(false, "unexpected {other:?}"),
+                }
+            }
+            let stored: BTreeMap<String, String> = store
+                .engine
+                .scan_prefix(Tree::MessageidMessage, b"")
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+                .collect();
+            prop_assert_eq!(messages, stored);
+            let stored: BTreeMap<String, Subscription> = (0..3)
+                .filter_map(|u| store.subscription("r1", &format!("u{u}")).unwrap())
+                .map(|s| (s.user_id().to_string(), s))
+                .collect();
+            prop_assert_eq!(subscriptions, stored);
+        }
+    }
+}
