@@ -179,7 +179,9 @@ function finish(observed) {
 
 /** Prints what failed as one JSON line (with what was observed so far) and fails. */
 function fail(err, observed) {
-  process.stdout.write(JSON.stringify({ ...observed, error: String(err && err.stack ? err.stack : err) }) + "\n");
+  // A DDP error arrives as a plain object (Meteor's error fields): kept as JSON.
+  const error = err instanceof Error ? String(err.stack || err) : JSON.stringify(err);
+  process.stdout.write(JSON.stringify({ ...observed, error }) + "\n");
   process.exit(1);
 }
 
