@@ -89,12 +89,24 @@ pub struct StorageConfig {
     pub url: SecretString,
     /// PostgreSQL: connections this process keeps open at most.
     pub pool_size: usize,
+    /// PostgreSQL: how long the change feed's journal keeps an event, in seconds, and how
+    /// many of the newest it keeps at most (an instance away longer resyncs its sockets).
+    pub change_retention_secs: u64,
+    pub change_retention_rows: u64,
 }
 
 impl StorageConfig {
     /// sled's share of `cache_mb`.
     pub fn sled_cache_mb(&self) -> u64 {
         self.cache_mb - self.cache_mb / 2
+    }
+
+    /// What the PostgreSQL change journal keeps.
+    pub fn change_retention(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            age: std::time::Duration::from_secs(self.change_retention_secs),
+            rows: self.change_retention_rows,
+        }
     }
 
     /// push.get's share of `cache_mb`, in bytes.
@@ -256,6 +268,8 @@ impl Default for StorageConfig {
             cache_mb: 32,
             url: SecretString::default(),
             pool_size: 16,
+            change_retention_secs: 3600,
+            change_retention_rows: 100_000,
         }
     }
 }

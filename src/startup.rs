@@ -80,7 +80,8 @@ impl Application {
             start_state,
         );
 
-        let realtime = Realtime::new(&config.realtime, services.socket_counters());
+        let streams = crate::realtime::streams::Streams::start(&services)?;
+        let realtime = Realtime::new(&config.realtime, services.socket_counters(), streams);
         realtime.watch_tokens(&services);
         let hub = realtime.clone();
 
@@ -263,7 +264,11 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
 pub fn open_store(storage: &StorageConfig) -> StoreResult<Store> {
     match storage.backend {
         Backend::Sled => Store::open(&storage.path, storage.sled_cache_mb()),
-        Backend::Postgres => Store::open_postgres(storage.url.expose_secret(), storage.pool_size),
+        Backend::Postgres => Store::open_postgres_retaining(
+            storage.url.expose_secret(),
+            storage.pool_size,
+            storage.change_retention(),
+        ),
     }
 }
 

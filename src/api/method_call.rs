@@ -107,6 +107,7 @@ async fn invoke(
                 caller,
                 ip,
                 session: None,
+                realtime: hub,
             };
             methods::call(&ctx, &method, params).await
         }

@@ -16,6 +16,7 @@ pub mod methods;
 pub mod rate_limit;
 pub mod session;
 pub mod socket;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,6 +31,7 @@ use crate::config::RealtimeConfig;
 use crate::metrics::SocketCounters;
 use crate::service::Services;
 use rate_limit::DdpLimiter;
+use streams::Streams;
 
 /// One WebSocket connection (or one REST `method.call`), unique in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,6 +55,8 @@ pub struct CallContext<'a> {
     /// The connection's login, which `login` and `logout` change; `None` for REST
     /// `method.call`, which has no connection to log in.
     pub session: Option<&'a SessionLogin>,
+    /// The hub, for what a method emits without a store write (typing, ephemeral messages).
+    pub realtime: &'a Realtime,
 }
 
 impl CallContext<'_> {
@@ -216,11 +220,12 @@ struct Hub {
     by_token: Mutex<HashMap<String, HashMap<ConnId, Outbound>>>,
     limiter: DdpLimiter,
     metrics: SocketCounters,
+    streams: Streams,
 }
 
 impl Realtime {
     /// The hub, counting in `metrics` (`Services::socket_counters`).
-    pub fn new(config: &RealtimeConfig, metrics: SocketCounters) -> Realtime {
+    pub fn new(config: &RealtimeConfig, metrics: SocketCounters, streams: Streams) -> Realtime {
         Realtime {
             inner: Arc::new(Hub {
                 config: config.clone(),
@@ -229,8 +234,14 @@ impl Realtime {
                 by_token: Mutex::default(),
                 limiter: DdpLimiter::default(),
                 metrics,
+                streams,
             }),
         }
+    }
+
+    /// The streams: subscriptions and what the change feed sends them.
+    pub fn streams(&self) -> &Streams {
+        &self.inner.streams
     }
 
     /// Starts closing the connections whose login token is removed (spec §3.3), from the
@@ -341,9 +352,38 @@ mod tests {
     use crate::model::change::Event;
     use crate::rules::ddp_rate::CallKind;
 
+    /// A hub over the services of a fresh database (kept alive by the returned directory).
+    fn hub() -> (tempfile::TempDir, Realtime) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("db"), 4).unwrap();
+        let config = crate::config::Config::default();
+        let settings = crate::settings::Settings::load(
+            &store,
+            &config.server.site_url,
+            "test",
+            &config.settings,
+        )
+        .unwrap();
+        let services = Services::new(
+            store,
+            settings,
+            crate::delivery::Delivery::capture(),
+            &config,
+            Default::default(),
+            None,
+        );
+        let streams = Streams::start(&services).unwrap();
+        let hub = Realtime::new(
+            &RealtimeConfig::default(),
+            SocketCounters::default(),
+            streams,
+        );
+        (dir, hub)
+    }
+
     #[test]
     fn a_resync_forgets_the_counted_calls() {
-        let hub = Realtime::new(&RealtimeConfig::default(), SocketCounters::default());
+        let (_dir, hub) = hub();
         let login = Call {
             kind: CallKind::Method,
             name: "login",
@@ -361,7 +401,7 @@ mod tests {
 
     #[test]
     fn removing_a_token_closes_the_connections_logged_in_with_it() {
-        let hub = Realtime::new(&RealtimeConfig::default(), SocketCounters::default());
+        let (_dir, hub) = hub();
         let (a, _qa) = Outbound::new(4, SocketCounters::default());
         let (b, _qb) = Outbound::new(4, SocketCounters::default());
         let login = |conn, outbound: &Outbound, hash: &str| {

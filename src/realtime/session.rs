@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::error::MeteorError;
 use super::rate_limit::Call as Counted;
+use super::streams::Streams;
 use super::{frames, methods, CallContext, ConnId, Outbound, Realtime, SessionLogin};
 use crate::rules::ddp_rate::CallKind;
 use crate::service::Services;
@@ -220,6 +221,7 @@ impl Session {
             }
             self.handle(call).await;
         }
+        self.hub.streams().connection_closed(self.conn);
         self.login.set(None);
     }
 
@@ -250,6 +252,7 @@ impl Session {
             Call::Unsub { id } => {
                 if let Some(id) = id.as_str() {
                     self.subs.retain(|s| s != id);
+                    self.hub.streams().unsub(self.conn, id);
                 }
                 let nosub = serde_json::json!({"msg": "nosub", "id": id});
                 self.outbound.send(frames::encode(&nosub));
@@ -291,14 +294,22 @@ impl Session {
                     caller: before.as_ref(),
                     ip: self.ip,
                     session: Some(&self.login),
+                    realtime: &self.hub,
                 };
                 methods::call(&ctx, method, params).await
             }
             Err(refused) => Err(refused),
         };
         // Meteor re-runs the session's subscriptions when its user changes, before the
-        // method's answer (§3.4).
-        if self.login.caller() != before && !self.subs.is_empty() {
+        // method's answer (§3.4): the streams check theirs again, and end those that fail.
+        let after = self.login.caller();
+        if after != before {
+            let user = after.as_ref().map(|c| c.user_id.as_str());
+            for ended in self.hub.streams().user_changed(self.conn, user) {
+                self.subs.retain(|s| *s != ended);
+            }
+        }
+        if after != before && !self.subs.is_empty() {
             let subs: Vec<&str> = self.subs.iter().map(String::as_str).collect();
             self.outbound.send(frames::ready(&subs));
         }
@@ -318,14 +329,28 @@ impl Session {
 
     /// `sub` → `ready`, or `nosub` with the error (§2.5). A `sub` whose id is active is
     /// ignored.
-    async fn sub(&mut self, id: &str, name: &str, _params: Vec<Value>) {
+    async fn sub(&mut self, id: &str, name: &str, params: Vec<Value>) {
         if self.subs.iter().any(|s| s == id) {
             return;
         }
+        let caller = self.login.caller();
+        let ctx = CallContext {
+            services: &self.services,
+            conn: self.conn,
+            caller: caller.as_ref(),
+            ip: self.ip,
+            session: Some(&self.login),
+            realtime: &self.hub,
+        };
         let outcome = self
             .rate_limit(CallKind::Sub, name)
             .and_then(|()| match name {
                 LOGIN_SERVICE_CONFIGURATION => Ok(()),
+                _ if Streams::serves(name) => self
+                    .hub
+                    .streams()
+                    .sub(&ctx, id, name, &params, &self.outbound)
+                    .map(|_ready| ()),
                 _ => Err(MeteorError::subscription_not_found(name)),
             });
         match outcome {

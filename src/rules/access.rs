@@ -34,6 +34,8 @@ const DEFAULTS: &[(&str, &[&str])] = &[
     ("view-d-room", &["admin", "user", "bot", "app", "guest"]),
     ("view-p-room", &["admin", "user", "anonymous", "guest"]),
     ("view-joined-room", &["guest", "bot", "app", "anonymous"]),
+    // Subscribing to a public channel's messages without joining it (realtime.md §4.1).
+    ("preview-c-room", &["admin", "user", "anonymous"]),
     (
         "view-livechat-rooms",
         &["livechat-manager", "livechat-monitor", "admin"],

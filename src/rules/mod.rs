@@ -18,5 +18,6 @@ pub mod notification;
 pub mod presence;
 pub mod push;
 pub mod reactions;
+pub mod streams;
 pub mod text;
 pub mod unread;

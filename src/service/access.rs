@@ -36,6 +36,20 @@ impl RoomAccess {
         room_id: &str,
         facts: RoomFacts,
     ) -> ApiResult<bool> {
+        let subscribed = |rid: &str| Ok(self.store.subscription(rid, &user.id)?.is_some());
+        self.can_read_given(user, room_id, facts, &subscribed)
+    }
+
+    /// `can_read_known` with the caller's memberships told by `subscribed` (room id →
+    /// whether the user has a subscription): the realtime streams know them as of the
+    /// event they deliver, which the store may have moved past.
+    pub(super) fn can_read_given(
+        &self,
+        user: &Identity,
+        room_id: &str,
+        facts: RoomFacts,
+        subscribed: &dyn Fn(&str) -> ApiResult<bool>,
+    ) -> ApiResult<bool> {
         let roles = user.roles();
         let table = self.permits.table();
         let mut parent: Option<Arc<Room>> = None;
@@ -46,8 +60,7 @@ impl RoomAccess {
             };
             let mut access = can_access_room(facts, &roles, &table.rules, None);
             if access == Access::NeedsSubscription {
-                let subscribed = self.store.subscription(id, &user.id)?.is_some();
-                access = can_access_room(facts, &roles, &table.rules, Some(subscribed));
+                access = can_access_room(facts, &roles, &table.rules, Some(subscribed(id)?));
             }
             match access {
                 Access::Granted => return Ok(true),
@@ -95,7 +108,7 @@ pub(super) fn message_view<'m>(message: &'m Message, id: &str) -> ApiResult<Mess
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored message {id}: {e}")))
 }
 
-fn room_facts(room: &Room) -> RoomFacts<'_> {
+pub(super) fn room_facts(room: &Room) -> RoomFacts<'_> {
     RoomFacts {
         t: room.room_type(),
         prid: room.prid(),

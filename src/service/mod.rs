@@ -32,6 +32,7 @@ pub mod reactions;
 mod room_admin;
 pub mod rooms;
 pub mod settings;
+pub mod streams;
 pub mod subscriptions;
 mod system_messages;
 pub mod testing;
@@ -65,6 +66,7 @@ use push::{push_test_limiter, Push};
 use push_drafts::PushDrafts;
 use rooms::Rooms;
 use settings::Configuration;
+use streams::StreamReads;
 use subscriptions::Subscriptions;
 use system_messages::SystemMessages;
 use testing::Testing;
@@ -94,6 +96,7 @@ pub struct Services {
     configuration: Configuration,
     admin: Admin,
     testing: Testing,
+    streams: StreamReads,
 }
 
 /// push.get's prepared messages are cached only where the store caches rooms and users,
@@ -195,6 +198,12 @@ impl Services {
             store: store.subscriptions(),
             clock: clock.clone(),
         };
+        let streams = StreamReads::new(
+            store.streams(),
+            access.clone(),
+            permits.clone(),
+            clock.clone(),
+        );
         let push = Push {
             store: store.pushes(),
             settings: settings.clone(),
@@ -250,6 +259,7 @@ impl Services {
             configuration,
             admin,
             testing,
+            streams,
         }
     }
 

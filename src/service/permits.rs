@@ -1,6 +1,7 @@
 //! The permission table in force and the check every area shares.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -42,6 +43,33 @@ impl PermissionTable {
     }
 }
 
+/// The table being changed; the generation moves when the change is done.
+pub(super) struct TableWrite<'a> {
+    guard: RwLockWriteGuard<'a, PermissionTable>,
+    generation: &'a AtomicU64,
+}
+
+impl std::ops::Deref for TableWrite<'_> {
+    type Target = PermissionTable;
+
+    fn deref(&self) -> &PermissionTable {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for TableWrite<'_> {
+    fn deref_mut(&mut self) -> &mut PermissionTable {
+        &mut self.guard
+    }
+}
+
+impl Drop for TableWrite<'_> {
+    fn drop(&mut self) {
+        // Before the lock is released: a reader of the new generation waits for the table.
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
 /// The permission check every area shares: the table in force and nothing else, so that an
 /// area that checks permissions holds this, not the other areas' handles.
 #[derive(Clone)]
@@ -52,6 +80,9 @@ pub struct Permits {
     /// Rocket.Chat's default roles with `[permissions]` of the configuration: what the
     /// stored changes apply to.
     base: Arc<Permissions>,
+    /// Bumped at each change of the table, so that whoever caches an access decision
+    /// (the realtime streams) knows when to drop it.
+    generation: Arc<AtomicU64>,
 }
 
 impl Permits {
@@ -61,6 +92,7 @@ impl Permits {
             settings,
             table: Arc::new(RwLock::new(table)),
             base: Arc::new(base),
+            generation: Arc::default(),
         }
     }
 
@@ -71,6 +103,7 @@ impl Permits {
         if self.table.read().loads != changed.loads {
             let fresh = PermissionTable::new((*self.base).clone(), &changed);
             *self.table.write() = fresh;
+            self.generation.fetch_add(1, Ordering::Release);
         }
         self.table.read()
     }
@@ -94,7 +127,18 @@ impl Permits {
     }
 
     /// For `permissions.update`, which serialises its changes itself.
-    pub(super) fn table_mut(&self) -> RwLockWriteGuard<'_, PermissionTable> {
-        self.table.write()
+    pub(super) fn table_mut(&self) -> TableWrite<'_> {
+        TableWrite {
+            guard: self.table.write(),
+            generation: &self.generation,
+        }
+    }
+
+    /// Changes whenever the table may have: an access decision made under another
+    /// generation may be stale.
+    pub fn generation(&self) -> u64 {
+        // Reading the table first picks up other processes' changes.
+        drop(self.table());
+        self.generation.load(Ordering::Acquire)
     }
 }

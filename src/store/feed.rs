@@ -14,9 +14,10 @@
 //! # How they travel
 //!
 //! * **sled** (one process): numbered under the write lock, right after the batch is
-//!   applied, and published once it is durable (after the flush that acknowledges it; a
-//!   flush covers every batch applied before it, so a later writer's flush may publish an
-//!   earlier one's events). Publishing is a non-blocking send: nothing waits on consumers.
+//!   applied; decoded once the lock is released (`Touched`); published once durable (after
+//!   the flush that acknowledges it: a flush covers every batch applied before it, so a
+//!   later writer's flush may publish an earlier one's events). Publishing is a
+//!   non-blocking send: nothing waits on consumers.
 //! * **PostgreSQL** (several processes): the events are rows of the `changes` table, written
 //!   in the write's transaction and numbered by a counter (`changes_seq`) that only the
 //!   holder of the global write lock moves, so numbers follow commit order without gaps. A
@@ -43,12 +44,29 @@ use tokio::sync::broadcast;
 use super::engine::Batch;
 use super::tokens::LoginToken;
 use super::trees::Tree;
-use super::{corrupt, decode, keys, Store, StoreResult};
+use super::{decode, keys, Store, StoreResult};
 use crate::model::change::{Change, Event};
 use crate::model::Message;
 
 /// Events a slow consumer may fall behind by before it lags.
 const CAPACITY: usize = 4096;
+
+/// How long PostgreSQL's journal keeps events: a listener away longer than this (or while
+/// more than `rows` newer events were written) resyncs instead of catching up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub age: std::time::Duration,
+    pub rows: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            age: std::time::Duration::from_secs(3600),
+            rows: 100_000,
+        }
+    }
+}
 
 /// The feed of one store. Cheap to clone.
 #[derive(Clone)]
@@ -69,10 +87,12 @@ struct Queue {
     staged: VecDeque<Staged>,
 }
 
-/// One batch's events, numbered, waiting for its commit.
+/// One batch's numbers, waiting for its commit and its events.
 struct Staged {
     ticket: u64,
-    changes: Vec<Change>,
+    /// The number of its first event.
+    first: u64,
+    changes: Option<Vec<Change>>,
     durable: bool,
 }
 
@@ -139,10 +159,14 @@ impl Feed {
         let _ = self.inner.sender.send(Arc::new(change));
     }
 
-    /// Numbers a batch's `events` (under the write lock, once the batch is applied); returns
-    /// the ticket `committed` takes, `None` if there is nothing to publish.
-    pub(super) fn stage(&self, events: Vec<Event>, restart: bool) -> Option<u64> {
-        if events.is_empty() {
+    pub(super) fn reconnected(&self) {
+        self.inner.metrics.reconnects.inc();
+    }
+
+    /// Numbers a batch's `count` events (under the write lock, once the batch is applied);
+    /// returns the ticket `committed` takes, `None` if there is nothing to publish.
+    pub(super) fn stage(&self, count: usize, restart: bool) -> Option<u64> {
+        if count == 0 {
             return None;
         }
         let mut queue = self.inner.queue.lock();
@@ -150,35 +174,41 @@ impl Feed {
             queue.next_seq = 1;
         }
         let first = queue.next_seq;
-        queue.next_seq += events.len() as u64;
-        let changes = (first..)
-            .zip(events)
-            .map(|(seq, event)| Change { seq, event });
+        queue.next_seq += count as u64;
         let ticket = queue.next_ticket;
         queue.next_ticket += 1;
         queue.staged.push_back(Staged {
             ticket,
-            changes: changes.collect(),
+            first,
+            changes: None,
             durable: false,
         });
         Some(ticket)
     }
 
-    /// The staged batch `ticket` is committed: publishes it and every batch before it that
-    /// is committed too, in order. A durable commit's flush made every batch applied before
-    /// it durable as well.
-    pub(super) fn committed(&self, ticket: u64, flushed: bool) {
+    /// The staged batch `ticket` is committed with `events`: publishes it and every batch
+    /// before it that is committed too, in order. A flush (`flushed`) made every batch
+    /// applied before it durable as well, but each is published only with its events.
+    pub(super) fn committed(&self, ticket: u64, events: Vec<Event>, flushed: bool) {
         let mut queue = self.inner.queue.lock();
-        for staged in queue.staged.iter_mut() {
-            if staged.ticket == ticket || (flushed && staged.ticket < ticket) {
-                staged.durable = true;
-            }
+        let Some(at) = queue.staged.iter().position(|s| s.ticket == ticket) else {
+            return;
+        };
+        for earlier in queue.staged.iter_mut().take(at) {
+            earlier.durable |= flushed;
         }
-        while queue.staged.front().is_some_and(|s| s.durable) {
-            if let Some(staged) = queue.staged.pop_front() {
-                for change in staged.changes {
-                    self.publish(change);
-                }
+        let staged = &mut queue.staged[at];
+        staged.durable = true;
+        let numbered = (staged.first..).zip(events);
+        staged.changes = Some(numbered.map(|(seq, event)| Change { seq, event }).collect());
+        while queue
+            .staged
+            .front()
+            .is_some_and(|s| s.durable && s.changes.is_some())
+        {
+            let staged = queue.staged.pop_front();
+            for change in staged.and_then(|s| s.changes).unwrap_or_default() {
+                self.publish(change);
             }
         }
     }
@@ -206,13 +236,64 @@ struct Removed {
     rid: String,
 }
 
+/// A batch's events before their documents are decoded: what the write lock must see (the
+/// documents a deletion removes), without the decoding, which can wait until it is released.
+pub(super) struct Touched(Vec<Undecoded>);
+
+enum Undecoded {
+    /// The stored bytes of a message (`new`: inserted), subscription or room.
+    Message {
+        json: Vec<u8>,
+        new: bool,
+    },
+    Subscription(Vec<u8>),
+    Room(Vec<u8>),
+    Decoded(Event),
+}
+
+impl Touched {
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The events, in order. A document that does not decode (never one the store wrote)
+    /// is a `Resync` in its place.
+    pub(super) fn events(self) -> Vec<Event> {
+        self.0
+            .into_iter()
+            .map(|u| {
+                let event = match u {
+                    Undecoded::Decoded(event) => return event,
+                    Undecoded::Message { json, new } => {
+                        Message::from_json(json).map(|message| match new {
+                            true => Event::MessageInserted { message },
+                            false => Event::MessageUpdated { message },
+                        })
+                    }
+                    Undecoded::Subscription(json) => serde_json::from_slice(&json)
+                        .map(|subscription| Event::SubscriptionChanged { subscription }),
+                    Undecoded::Room(json) => serde_json::from_slice(&json).map(|room| {
+                        Event::RoomChanged {
+                            room: Arc::new(room),
+                        }
+                    }),
+                };
+                event.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "a changed document does not decode: consumers resync");
+                    Event::Resync
+                })
+            })
+            .collect()
+    }
+}
+
 impl Store {
     /// The events of `batch`, read on the state before it is applied (this store is the
     /// write's view): one per document touched, with its last value, in the order first
     /// touched.
-    pub(super) fn changes_of(&self, batch: &Batch) -> StoreResult<Vec<Event>> {
+    pub(super) fn touched(&self, batch: &Batch) -> StoreResult<Touched> {
         if batch.wholesale {
-            return Ok(vec![Event::Resync]);
+            return Ok(Touched(vec![Undecoded::Decoded(Event::Resync)]));
         }
         let mut last: HashMap<Place, Option<&[u8]>> = HashMap::new();
         let mut order = Vec::new();
@@ -222,22 +303,28 @@ impl Store {
             }
         }
         let removed = self.removed(&order, &last)?;
-        let mut events = Vec::new();
+        let mut touched = Vec::new();
         let mut users = HashSet::new();
-        // user id → index in `events` of their `LoginTokensRemoved`
+        // user id → index in `touched` of their `LoginTokensRemoved`
         let mut sessions: HashMap<String, usize> = HashMap::new();
         for (tree, key) in order {
             let text = || String::from_utf8_lossy(key).into_owned();
             let old = removed.get(&(tree, key));
             let event = match (tree, last[&(tree, key)]) {
                 (Tree::MessageidMessage, Some(value)) => {
-                    let message =
-                        Message::from_json(value.to_vec()).map_err(|e| corrupt(tree, e))?;
-                    if batch.inserted.contains(&(tree, key.to_vec())) {
-                        Event::MessageInserted { message }
-                    } else {
-                        Event::MessageUpdated { message }
-                    }
+                    touched.push(Undecoded::Message {
+                        json: value.to_vec(),
+                        new: batch.inserted.contains(&(tree, key.to_vec())),
+                    });
+                    continue;
+                }
+                (Tree::UserroomidSubscription, Some(value)) => {
+                    touched.push(Undecoded::Subscription(value.to_vec()));
+                    continue;
+                }
+                (Tree::RoomidRoom, Some(value)) => {
+                    touched.push(Undecoded::Room(value.to_vec()));
+                    continue;
                 }
                 (Tree::MessageidMessage, None) => match old {
                     Some(old) => Event::MessageDeleted {
@@ -246,9 +333,6 @@ impl Store {
                     },
                     None => continue,
                 },
-                (Tree::UserroomidSubscription, Some(value)) => Event::SubscriptionChanged {
-                    subscription: decode(tree, value)?,
-                },
                 (Tree::UserroomidSubscription, None) => match old {
                     Some(old) => Event::SubscriptionRemoved {
                         room_id: keys::second(key).unwrap_or_default().to_string(),
@@ -256,9 +340,6 @@ impl Store {
                         subscription_id: decode::<Removed>(tree, old)?.id,
                     },
                     None => continue,
-                },
-                (Tree::RoomidRoom, Some(value)) => Event::RoomChanged {
-                    room: Arc::new(decode(tree, value)?),
                 },
                 (Tree::RoomidRoom, None) => Event::RoomRemoved { room_id: text() },
                 (Tree::UseridUser | Tree::UseridPassword, _) => {
@@ -271,12 +352,15 @@ impl Store {
                     let Some(old) = old else { continue };
                     let user_id = decode::<LoginToken>(tree, old)?.user_id;
                     if let Some(&at) = sessions.get(&user_id) {
-                        if let Event::LoginTokensRemoved { token_hashes, .. } = &mut events[at] {
+                        if let Undecoded::Decoded(Event::LoginTokensRemoved {
+                            token_hashes, ..
+                        }) = &mut touched[at]
+                        {
                             token_hashes.push(text());
                         }
                         continue;
                     }
-                    sessions.insert(user_id.clone(), events.len());
+                    sessions.insert(user_id.clone(), touched.len());
                     Event::LoginTokensRemoved {
                         user_id,
                         token_hashes: vec![text()],
@@ -284,9 +368,9 @@ impl Store {
                 }
                 _ => continue,
             };
-            events.push(event);
+            touched.push(Undecoded::Decoded(event));
         }
-        Ok(events)
+        Ok(Touched(touched))
     }
 
     /// The stored documents the batch deletes, where their deletion's event needs them.

@@ -80,7 +80,7 @@ use serde::de::DeserializeOwned;
 use cache::Caches;
 pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 pub use engine::{Batch, Engine, Mode, Transaction};
-pub use feed::Feed;
+pub use feed::{Feed, Retention};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
 pub use outbox::{Finish, PendingPush, PushDraft};
@@ -91,7 +91,7 @@ pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
 pub use views::{
     AccessView, AccountsView, AdminView, DirectoryView, DraftsView, MessagesView, PermissionsView,
-    PushView, RoomsView, SnapshotsView, SubscriptionsView, UsersView,
+    PushView, RoomsView, SnapshotsView, StreamsView, SubscriptionsView, UsersView,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -138,28 +138,41 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the sled database at `path`, checking its schema version.
     pub fn open(path: &Path, cache_mb: u64) -> StoreResult<Store> {
-        Self::with_engine(Arc::new(self::sled::SledEngine::open(path, cache_mb)?))
+        let engine = self::sled::SledEngine::open(path, cache_mb)?;
+        Self::with_engine(Arc::new(engine), Feed::default())
     }
 
     /// Connects to the PostgreSQL database at `url` with at most `pool_size` connections,
-    /// creating the tables that do not exist yet and checking the schema version.
+    /// creating the tables that do not exist yet and checking the schema version; its change
+    /// feed keeps the default retention.
     pub fn open_postgres(url: &str, pool_size: usize) -> StoreResult<Store> {
-        Self::with_engine(Arc::new(postgres::PgEngine::connect(
-            url, pool_size, false,
-        )?))
+        Self::open_postgres_retaining(url, pool_size, Retention::default())
+    }
+
+    /// As `open_postgres`, keeping the change feed's events for `retention`.
+    pub fn open_postgres_retaining(
+        url: &str,
+        pool_size: usize,
+        retention: Retention,
+    ) -> StoreResult<Store> {
+        let feed = Feed::default();
+        let follow = Some((feed.clone(), retention));
+        let engine = postgres::PgEngine::connect(url, pool_size, false, follow)?;
+        Self::with_engine(Arc::new(engine), feed)
     }
 
     /// As `open_postgres`, for a command that only reads: fails where the database has no
-    /// rcpush tables rather than create them.
+    /// rcpush tables rather than create them, and follows no change feed.
     pub fn open_existing_postgres(url: &str, pool_size: usize) -> StoreResult<Store> {
-        Self::with_engine(Arc::new(postgres::PgEngine::connect(url, pool_size, true)?))
+        let engine = postgres::PgEngine::connect(url, pool_size, true, None)?;
+        Self::with_engine(Arc::new(engine), Feed::default())
     }
 
-    fn with_engine(engine: Arc<dyn Engine>) -> StoreResult<Store> {
+    fn with_engine(engine: Arc<dyn Engine>, feed: Feed) -> StoreResult<Store> {
         let store = Store {
             caches: Arc::new(Caches::new(!engine.is_shared())),
             engine,
-            feed: Feed::default(),
+            feed,
         };
         store.check_schema()?;
         Ok(store)
@@ -263,7 +276,7 @@ impl Store {
         mut batch: Batch,
         durable: bool,
     ) -> StoreResult<()> {
-        let events = view.changes_of(&batch)?;
+        let touched = view.touched(&batch)?;
         let cached: Vec<(Tree, Vec<u8>)> = batch
             .writes
             .iter()
@@ -271,24 +284,27 @@ impl Store {
             .map(|(tree, key, _)| (*tree, key.clone()))
             .collect();
         let restart = batch.restarts_feed;
-        let here = if self.engine.is_shared() {
-            batch.changes = events;
-            Vec::new()
-        } else {
-            events
+        // A shared backend journals the events in the transaction; here, they are decoded
+        // once the write lock is released.
+        let (count, here) = match self.engine.is_shared() {
+            true => {
+                batch.changes = touched.events();
+                (0, None)
+            }
+            false => (touched.len(), Some(touched)),
         };
         if !batch.is_empty() || !batch.changes.is_empty() || restart {
             tx.apply(batch)?;
         }
         // Still under the write lock: numbers follow the order of commits.
-        let staged = self.feed.stage(here, restart);
+        let staged = self.feed.stage(count, restart);
         for (tree, key) in cached {
             self.caches.invalidate(tree, &key);
         }
         let committed = tx.commit(durable);
-        if let Some(ticket) = staged {
+        if let (Some(ticket), Some(touched)) = (staged, here) {
             // Even after a failed flush: the batch is applied, and later ones wait on it.
-            self.feed.committed(ticket, durable);
+            self.feed.committed(ticket, touched.events(), durable);
         }
         committed
     }

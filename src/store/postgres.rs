@@ -19,13 +19,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use futures_util::future::try_join_all;
+use futures_util::future::{try_join, try_join_all};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
-use tokio_postgres::NoTls;
+use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::engine::{Batch, Engine, Entries, Mode, Transaction, Visitor};
+use super::feed::{Feed, Retention};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
+use crate::model::change::{Change, Event};
 
 /// Advisory lock keys (an arbitrary constant, "rcpush" in ASCII, and the next number).
 const WRITE_LOCK: i64 = 0x7263_7075_7368;
@@ -140,6 +142,40 @@ fn table_ddl(table: &str) -> String {
     format!("CREATE TABLE IF NOT EXISTS {table} (k bytea PRIMARY KEY, v bytea NOT NULL);")
 }
 
+/// The change feed's journal (`feed.rs`): the events, and the one row that numbers them.
+/// `epoch` grows when the numbering starts again (a testing reset). Events are JSON text,
+/// not `jsonb`, which would reorder a document's keys.
+const CHANGES_DDL: &str = "\
+    CREATE TABLE IF NOT EXISTS changes (seq bigint PRIMARY KEY, \
+        at timestamptz NOT NULL DEFAULT now(), event text NOT NULL); \
+    CREATE TABLE IF NOT EXISTS changes_seq (one boolean PRIMARY KEY DEFAULT true CHECK (one), \
+        last bigint NOT NULL, epoch bigint NOT NULL); \
+    INSERT INTO changes_seq (last, epoch) VALUES (0, 0) ON CONFLICT DO NOTHING;";
+
+/// Journals a write's events (`$1`, JSON texts) under the numbers after the last, and wakes
+/// every listener at commit. Runs under the write lock, so numbers follow commit order.
+const JOURNAL: &str = "\
+    WITH s AS (UPDATE changes_seq SET last = last + cardinality($1::text[]) RETURNING last), \
+    i AS (INSERT INTO changes (seq, event) \
+        SELECT s.last - cardinality($1::text[]) + e.i, e.ev \
+        FROM s, unnest($1::text[]) WITH ORDINALITY AS e(ev, i)) \
+    SELECT pg_notify('rcpush_changes', '')";
+
+/// Starts the numbering again, forgetting the journal (a testing reset).
+const RESTART_JOURNAL: &str =
+    "DELETE FROM changes; UPDATE changes_seq SET last = 0, epoch = epoch + 1;";
+
+/// The channel `JOURNAL` notifies.
+const CHANNEL: &str = "rcpush_changes";
+/// The listener's connection, as `pg_stat_activity` names it.
+pub const LISTENER_NAME: &str = "rcpush-listener";
+/// Rows a listener reads per round trip.
+const LISTEN_PAGE: i64 = 500;
+/// How often a listener prunes the journal.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 /// An error with its causes (tokio-postgres says only "db error" at the top).
 fn backend(e: impl std::error::Error) -> StoreError {
     let mut text = e.to_string();
@@ -176,7 +212,13 @@ impl Deref for Conn {
 impl PgEngine {
     /// Connects to `url` and creates the tables that do not exist yet; with `existing`, fails
     /// instead where the database has no rcpush tables at all (a command that only reads).
-    pub fn connect(url: &str, pool_size: usize, existing: bool) -> StoreResult<PgEngine> {
+    /// With `follow`, a listener publishes every process's committed events into the feed.
+    pub fn connect(
+        url: &str,
+        pool_size: usize,
+        existing: bool,
+        follow: Option<(Feed, Retention)>,
+    ) -> StoreResult<PgEngine> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Open(format!("invalid storage.url: {e}")))?;
@@ -191,6 +233,8 @@ impl PgEngine {
             .connect_timeout(Duration::from_secs(10))
             .options(options.trim_start());
         let place = describe(&config);
+        let mut listener = config.clone();
+        listener.application_name(LISTENER_NAME);
         // One thread runs every query and connection task, so that a query's task and its
         // connection's never wake each other across threads: the only hand-offs are the
         // caller's request and the answer.
@@ -241,13 +285,14 @@ impl PgEngine {
                         .await
                         .map_err(backend)?;
                     if !row.get::<_, bool>(0) {
-                        return Ok(false);
+                        return Ok(None);
                     }
                 }
                 // Concurrent CREATE TABLE IF NOT EXISTS can still collide: one at a time, each
                 // committed before the next process looks (three statements, not one batch,
                 // which would be one transaction committed after the unlock).
-                let ddl: String = Tree::ALL.iter().map(|t| table_ddl(t.name())).collect();
+                let mut ddl: String = Tree::ALL.iter().map(|t| table_ddl(t.name())).collect();
+                ddl.push_str(CHANGES_DDL);
                 for sql in [
                     format!("SELECT pg_advisory_lock({SETUP_LOCK})"),
                     ddl,
@@ -255,13 +300,26 @@ impl PgEngine {
                 ] {
                     client.batch_execute(&sql).await.map_err(backend)?;
                 }
-                Ok(true)
+                // The feed starts here: every event committed from now on is published.
+                let row = client
+                    .query_one("SELECT epoch, last FROM changes_seq", &[])
+                    .await
+                    .map_err(backend)?;
+                Ok(Some((
+                    row.try_get(0).map_err(backend)?,
+                    row.try_get(1).map_err(backend)?,
+                )))
             })
             .map_err(|e| StoreError::Open(format!("cannot open PostgreSQL {place}: {e}")))?;
-        if !found {
+        let Some(start) = found else {
             return Err(StoreError::Open(format!(
                 "there is no database at PostgreSQL {place} (it has no rcpush tables)"
             )));
+        };
+        if let Some((feed, retention)) = follow {
+            shared
+                .handle
+                .spawn(listen(listener, feed, retention, start));
         }
         Ok(PgEngine {
             shared,
@@ -599,11 +657,21 @@ impl Transaction for PgTransaction {
                 statements.push((sql.delete.clone(), keys, None));
             }
         }
+        let restart = batch.restarts_feed;
+        let events: Vec<String> = batch
+            .changes
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .collect();
         self.view.call(move |c| async move {
             let mut prepared = Vec::with_capacity(statements.len());
             for (sql, _, _) in &statements {
                 prepared.push(c.prepare_cached(sql).await?);
             }
+            let journal = match events.is_empty() {
+                true => None,
+                false => Some(c.prepare_cached(JOURNAL).await?),
+            };
             let runs = statements
                 .iter()
                 .zip(&prepared)
@@ -616,7 +684,17 @@ impl Transaction for PgTransaction {
                         }
                     }
                 });
-            try_join_all(runs).await.map(|_| ())
+            // Pipelined with the writes: no round trip of its own.
+            let journaled = async {
+                if restart {
+                    c.batch_execute(RESTART_JOURNAL).await?;
+                }
+                if let Some(journal) = &journal {
+                    c.query_one(journal, &[&events]).await?;
+                }
+                Ok(())
+            };
+            try_join(try_join_all(runs), journaled).await.map(|_| ())
         })
     }
 
@@ -648,6 +726,161 @@ impl Drop for PgTransaction {
             });
         }
     }
+}
+
+/// Publishes every process's committed events into `feed`, for as long as the engine's
+/// runtime runs: on a dedicated connection, reconnecting with backoff when it is lost.
+async fn listen(config: tokio_postgres::Config, feed: Feed, retention: Retention, start: Place) {
+    let mut place = start;
+    let mut backoff = FIRST_BACKOFF;
+    let mut connected_before = false;
+    loop {
+        let lost = follow(
+            &config,
+            &feed,
+            retention,
+            &mut place,
+            &mut connected_before,
+            &mut backoff,
+        )
+        .await;
+        tracing::warn!(error = %lost, retry_in_ms = backoff.as_millis() as u64, "the change listener lost its PostgreSQL connection");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Where a listener is in the journal: `(epoch, last seq published)`.
+type Place = (i64, i64);
+
+/// One connection's life: LISTEN, catch up, then read on every wake-up (and prune now and
+/// then) until the connection fails; returns why.
+async fn follow(
+    config: &tokio_postgres::Config,
+    feed: &Feed,
+    retention: Retention,
+    place: &mut Place,
+    connected_before: &mut bool,
+    backoff: &mut Duration,
+) -> String {
+    let (client, mut connection) = match config.connect(NoTls).await {
+        Ok(pair) => pair,
+        Err(e) => return backend(e).to_string(),
+    };
+    let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(_))) => {
+                    if wake.send(()).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            }
+        }
+    });
+    let lost = async {
+        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        if std::mem::replace(connected_before, true) {
+            feed.reconnected();
+        }
+        *backoff = FIRST_BACKOFF;
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            catch_up(&client, feed, place).await?;
+            tokio::select! {
+                woke = woken.recv() => if woke.is_none() {
+                    return Ok::<_, tokio_postgres::Error>("the connection closed".to_string());
+                },
+                _ = prune.tick() => prune_journal(&client, retention).await?,
+            }
+            // Wake-ups that came meanwhile are all answered by the next read.
+            while woken.try_recv().is_ok() {}
+        }
+    }
+    .await;
+    driver.abort();
+    match lost {
+        Ok(why) => why,
+        Err(e) => backend(e).to_string(),
+    }
+}
+
+/// Publishes the journal's events after `place`, in order. A number skipped (its
+/// row pruned while the listener was away) is published as a `Resync`; an epoch changed
+/// (a testing reset) reads the new journal from its start.
+async fn catch_up(
+    client: &tokio_postgres::Client,
+    feed: &Feed,
+    place: &mut Place,
+) -> Result<(), tokio_postgres::Error> {
+    loop {
+        let row = client
+            .query_one("SELECT epoch, last FROM changes_seq", &[])
+            .await?;
+        let (epoch, newest): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let mut last = match *place {
+            (e, last) if e == epoch => last,
+            _ => 0,
+        };
+        if last >= newest {
+            *place = (epoch, last);
+            return Ok(());
+        }
+        let rows = client
+            .query(
+                "SELECT seq, event FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&last, &LISTEN_PAGE],
+            )
+            .await?;
+        for row in &rows {
+            let seq: i64 = row.try_get(0)?;
+            if seq != last + 1 {
+                feed.publish(Change {
+                    seq: (seq - 1) as u64,
+                    event: Event::Resync,
+                });
+            }
+            let event = serde_json::from_str(row.try_get(1)?).unwrap_or_else(|e| {
+                tracing::error!(seq, error = %e, "unreadable change event: consumers resync");
+                Event::Resync
+            });
+            feed.publish(Change {
+                seq: seq as u64,
+                event,
+            });
+            last = seq;
+        }
+        if rows.is_empty() {
+            // Everything up to the newest was pruned.
+            feed.publish(Change {
+                seq: newest as u64,
+                event: Event::Resync,
+            });
+            last = newest;
+        }
+        *place = (epoch, last);
+    }
+}
+
+/// Drops the events beyond the retention bounds (any process may; each listener does now
+/// and then). A listener that was away longer finds the gap and resyncs.
+async fn prune_journal(
+    client: &tokio_postgres::Client,
+    retention: Retention,
+) -> Result<(), tokio_postgres::Error> {
+    let rows = i64::try_from(retention.rows).unwrap_or(i64::MAX);
+    let age = retention.age.as_secs_f64();
+    client
+        .execute(
+            "DELETE FROM changes WHERE seq <= (SELECT last FROM changes_seq) - $1 \
+             OR at < now() - make_interval(secs => $2)",
+            &[&rows, &age],
+        )
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -85,6 +85,17 @@ view! {
 }
 
 view! {
+    /// The realtime streams: who a subscriber is and what they may read (rooms, their
+    /// members and subscriptions).
+    StreamsView = Store::streams {
+        fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;
+        fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+        fn room_member_ids(&self, room_id: &str) -> StoreResult<Vec<String>>;
+        fn user_identity(&self, id: &str) -> StoreResult<Option<Arc<Identity>>>;
+    }
+}
+
+view! {
     /// Push: what push.get reads, devices, and the outbox pushes are queued in.
     PushView = Store::pushes {
         fn message_version(&self, id: &str) -> u64;

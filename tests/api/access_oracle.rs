@@ -6,9 +6,15 @@
 //! delete a room or change a permission is predicted too, a deleted room's messages must be
 //! unreadable to everyone, and a changed permission applies at once.
 //!
+//! The same worlds check the streams (realtime.md §4): every user's socket subscribes to
+//! `__my_messages__` before the ops and, before and after them, gets a message posted into
+//! each room exactly when the oracle says they may read it (with `roomParticipant` telling
+//! their membership), so that access on the socket follows kicks, leaves, deletions and
+//! permission changes as push.get's does.
+//!
 //! `RCPUSH_ORACLE_CASES` sets the number of worlds (default 24).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
@@ -16,6 +22,15 @@ use rcpush::rules::credentials::token_hash;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::realtime_streams::socket::{is_event, room_params, Socket};
+
+/// The world's poster: an admin member of every room (the streams need a message in each
+/// room; the users of the world are not all allowed to post), outside the oracle's users.
+const POSTER: &str = "oracleAdmin";
+const POSTER_TOKEN: &str = "oracle-admin-token-of-a-random-world";
+/// Public channels of the poster's, into which each user is invited after a round of posts:
+/// the invitation's `subscriptions-changed` frame follows every earlier frame of the round.
+const SENTINELS: [&str; 2] = ["oracleSentinelBefore", "oracleSentinelAfter"];
 
 const ROLES: &[&[&str]] = &[
     &["user"],
@@ -122,7 +137,17 @@ fn bundle(w: &World) -> Value {
             })
         })
         .collect();
-    let rooms: Vec<Value> = w
+    let users: Vec<Value> = users
+        .into_iter()
+        .chain([json!({
+            "_id": POSTER, "username": "oracle-admin", "type": "user", "active": true,
+            "roles": ["admin"],
+            "services": {"resume": {"loginTokens": [
+                {"when": "2024-01-01T00:00:00.000Z", "hashedToken": token_hash(POSTER_TOKEN)}
+            ]}},
+        })])
+        .collect();
+    let mut rooms: Vec<Value> = w
         .rooms
         .iter()
         .enumerate()
@@ -134,6 +159,20 @@ fn bundle(w: &World) -> Value {
                 doc["prid"] = json!(room_id(p));
             }
             doc
+        })
+        .collect();
+    rooms.extend(SENTINELS.iter().map(|s| {
+        json!({"_id": s, "t": "c", "name": s, "fname": s, "msgs": 0, "u": {"_id": POSTER}})
+    }));
+    let poster_rooms: Vec<Value> = (0..w.rooms.len())
+        .filter(|r| !w.deleted.contains(r))
+        .map(|r| (room_id(r), w.rooms[r].t))
+        .chain(SENTINELS.iter().map(|s| (s.to_string(), "c")))
+        .map(|(rid, t)| {
+            json!({
+                "_id": format!("oracleSub-poster-{rid}"), "rid": rid, "t": t,
+                "u": {"_id": POSTER, "username": "oracle-admin"}, "unread": 0, "roles": ["owner"],
+            })
         })
         .collect();
     let mut seen = BTreeSet::new();
@@ -148,6 +187,7 @@ fn bundle(w: &World) -> Value {
                 "unread": 0, "roles": if *owner { json!(["owner"]) } else { json!([]) },
             })
         })
+        .chain(poster_rooms)
         .collect();
     let messages: Vec<Value> = (0..w.rooms.len()).map(|r| json!({
         "_id": format!("oracleMsg{r}"), "rid": room_id(r), "msg": "hi",
@@ -196,10 +236,8 @@ fn may_delete(w: &World, state: &State, actor: usize, r: usize) -> bool {
         && (w.roles[actor].contains(&"admin") || state.owners.contains(&(actor, r)))
 }
 
-/// Runs the membership operations and deletions over HTTP; membership follows the
-/// operations the server acknowledged, deletions must be acknowledged exactly when the
-/// oracle allows them.
-fn apply_ops(app: &TestApp, w: &World) -> Result<State, TestCaseError> {
+/// The memberships the world starts with.
+fn initial_state(w: &World) -> State {
     let mut seen = BTreeSet::new();
     let mut state = State::default();
     for &(u, r, owner) in &w.members {
@@ -210,6 +248,73 @@ fn apply_ops(app: &TestApp, w: &World) -> Result<State, TestCaseError> {
             }
         }
     }
+    state
+}
+
+/// One round of the streams' check: the poster posts into every room that still exists,
+/// then invites each user into `sentinel`; up to that invitation's frame, each user's
+/// socket must have got exactly the messages of the rooms the oracle lets them read.
+fn stream_round(
+    app: &TestApp,
+    w: &World,
+    state: &State,
+    sockets: &mut [Socket],
+    sentinel: &str,
+) -> Result<(), TestCaseError> {
+    let poster = Some((POSTER, POSTER_TOKEN));
+    let mut posted = Vec::new();
+    for r in 0..w.rooms.len() {
+        if w.deleted.contains(&r) || state.erased.contains(&r) {
+            continue;
+        }
+        let body = json!({"roomId": room_id(r), "text": format!("{sentinel} {r}")});
+        let resp = app.post("/api/v1/chat.postMessage", poster, &body);
+        assert!(resp.status < 500, "posting: {}", resp.body);
+        if resp.status == 200 {
+            let id = resp.json()["message"]["_id"].as_str().unwrap().to_string();
+            posted.push((r, id));
+        }
+    }
+    for (u, socket) in sockets.iter_mut().enumerate() {
+        let body = json!({"roomId": sentinel, "userId": user_id(u)});
+        let resp = app.post("/api/v1/channels.invite", poster, &body);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        let event = format!("{}/subscriptions-changed", user_id(u));
+        let frames = socket.until(|f| {
+            is_event(f, "stream-notify-user", &event) && f["fields"]["args"][1]["rid"] == sentinel
+        });
+        let got: BTreeMap<&str, &Value> = frames
+            .iter()
+            .filter(|f| is_event(f, "stream-room-messages", "__my_messages__"))
+            .filter_map(|f| {
+                let args = &f["fields"]["args"];
+                Some((args[0]["_id"].as_str()?, &args[1]["roomParticipant"]))
+            })
+            .collect();
+        for (r, id) in &posted {
+            let expected = may_read(w, state, u, *r, 0);
+            let participant = json!(state.subscribed.contains(&(u, *r)));
+            prop_assert_eq!(
+                got.get(id.as_str()).copied(),
+                expected.then_some(&participant),
+                "{}: user {} ({:?}) × room {} ({:?}) on the socket; {:?}",
+                sentinel,
+                u,
+                w.roles[u],
+                r,
+                w.rooms[*r],
+                state
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the membership operations and deletions over HTTP; membership follows the
+/// operations the server acknowledged, deletions must be acknowledged exactly when the
+/// oracle allows them.
+fn apply_ops(app: &TestApp, w: &World) -> Result<State, TestCaseError> {
+    let mut state = initial_state(w);
     for &(op, actor, target, r) in &w.ops {
         if op == 4 {
             let tok = token(actor);
@@ -315,7 +420,18 @@ fn check_world(w: &World) -> Result<(), TestCaseError> {
             read(user, r);
         }
     }
+    let mut sockets: Vec<Socket> = (0..w.roles.len())
+        .map(|u| {
+            let mut s = Socket::logged_in(&app.url, &token(u));
+            s.subscribe("stream-room-messages", room_params("__my_messages__"));
+            let event = format!("{}/subscriptions-changed", user_id(u));
+            s.subscribe("stream-notify-user", json!([event, false]));
+            s
+        })
+        .collect();
+    stream_round(&app, w, &initial_state(w), &mut sockets, SENTINELS[0])?;
     let state = apply_ops(&app, w)?;
+    stream_round(&app, w, &state, &mut sockets, SENTINELS[1])?;
     for user in 0..w.roles.len() {
         for r in 0..w.rooms.len() {
             let r_ = read(user, r);
@@ -346,7 +462,7 @@ fn check_world(w: &World) -> Result<(), TestCaseError> {
 }
 
 #[test]
-fn push_get_grants_exactly_what_the_oracle_grants() {
+fn push_get_and_the_streams_grant_exactly_what_the_oracle_grants() {
     let cases = std::env::var("RCPUSH_ORACLE_CASES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -38,6 +38,7 @@ pub async fn call(
         "getUserRoles" => users::get_user_roles(ctx, &params).await,
         "UserPresence:setDefaultStatus" => users::set_default_status(ctx, &params).await,
         "setUserStatus" => users::set_user_status(ctx, &params).await,
+        "stream-notify-room" => ctx.realtime.streams().notify_room(ctx, &params),
         _ => Err(MeteorError::method_not_found(method)),
     }
 }
