@@ -1,4 +1,4 @@
-//! What a test does when an outside component it needs (PostgreSQL, Chromium, Python) is
+//! What a test does when an outside component it needs (PostgreSQL, Chromium, Python, Node) is
 //! missing: skip, saying so where plain `cargo test` shows it, or fail where the run demands
 //! the component.
 //!
@@ -8,7 +8,7 @@
 //! not writes to the `std::io::stderr()` handle, so the notice goes there.
 //!
 //! `RCPUSH_TEST_REQUIRE` lists the components a run demands (`.ci/run`:
-//! `postgres,chromium,python`; `all` for every one): a test that would skip for one of them
+//! `postgres,chromium,python,node`; `all` for every one): a test that would skip for one of them
 //! fails instead, so CI can never pass by skipping.
 
 use std::io::Write;
@@ -22,10 +22,16 @@ pub enum Component {
     Postgres,
     Chromium,
     Python,
+    Node,
 }
 
 impl Component {
-    const ALL: [Component; 3] = [Component::Postgres, Component::Chromium, Component::Python];
+    const ALL: [Component; 4] = [
+        Component::Postgres,
+        Component::Chromium,
+        Component::Python,
+        Component::Node,
+    ];
 
     /// The name `RCPUSH_TEST_REQUIRE` uses.
     pub fn name(self) -> &'static str {
@@ -33,6 +39,7 @@ impl Component {
             Component::Postgres => "postgres",
             Component::Chromium => "chromium",
             Component::Python => "python",
+            Component::Node => "node",
         }
     }
 }
@@ -48,7 +55,7 @@ fn required(component: Component) -> bool {
             None if name == "all" => found = true,
             None => panic!(
                 "{REQUIRE_VAR}={listed:?}: unknown component {name:?} (known: postgres, \
-                 chromium, python, all)"
+                 chromium, python, node, all)"
             ),
         }
     }

@@ -19,6 +19,7 @@ mod hostile;
 mod import;
 mod lifecycle;
 mod python_hypothesis;
+mod realtime_clients;
 mod scale_out;
 mod secrets;
 mod skip_rules;
