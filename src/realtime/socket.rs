@@ -47,7 +47,7 @@ pub async fn websocket(
         }
     };
     let hub = hub.get_ref().clone();
-    let services = services.get_ref().clone();
+    let services = services.into_inner();
     let ids = services.ids().clone();
     let config = hub.config();
     let (outbound, queue) = Outbound::new(config.queue_frames, hub.metrics().clone());
@@ -131,7 +131,7 @@ struct Reader {
     /// A fragmented message being joined.
     fragments: Option<BytesMut>,
     outbound: Outbound,
-    calls: mpsc::Sender<Call>,
+    calls: mpsc::Sender<Box<Call>>,
     /// Where session ids come from (the services' ids: seeded in a deterministic run).
     ids: Ids,
     /// Whether anything arrived since the last heartbeat tick.
@@ -287,7 +287,7 @@ impl Reader {
                 return Next::Closed;
             }
             Inbound::Call(call) => {
-                if self.calls.send(call).await.is_err() {
+                if self.calls.send(Box::new(call)).await.is_err() {
                     return Next::Closed;
                 }
             }
