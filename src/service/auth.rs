@@ -66,13 +66,25 @@ impl Auth {
             Some(t) if t.user_id == user_id.as_str() => {}
             _ => return Err(ApiError::NotLoggedIn),
         }
+        self.caller_of(user_id, hash)
+    }
+
+    /// The caller of a realtime connection logged in as `user_id` with the token whose hash
+    /// is `token_hash` (the socket checked the token at login, and the change feed closes the
+    /// socket when the token goes).
+    pub fn session_caller(&self, user_id: &str, token_hash: &str) -> ApiResult<Caller> {
+        self.caller_of(user_id, TokenHash::from_stored(token_hash.to_string()))
+    }
+
+    /// `user_id` as a caller with `token_hash`; a user deleted since is not logged in.
+    fn caller_of(&self, user_id: &str, token_hash: TokenHash) -> ApiResult<Caller> {
         let identity = self
             .store
             .user_identity(user_id)?
             .ok_or(ApiError::NotLoggedIn)?;
         Ok(Caller {
             identity,
-            token_hash: hash,
+            token_hash,
         })
     }
 

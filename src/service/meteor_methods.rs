@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::auth::{Auth, Caller};
+use super::auth::Caller;
 use super::blocking::blocking_write;
 use super::message_edits::UpdateMessage;
 use super::messages::Messages;
@@ -19,7 +19,6 @@ use crate::model::message::MessageDoc;
 use crate::model::room::Kind;
 use crate::model::subscription::new_joined_subscription;
 use crate::model::{time, Doc, DocExt, Room, RoomType};
-use crate::rules::credentials::TokenHash;
 use crate::rules::history;
 use crate::rules::presence::{self, Status, StatusChange};
 
@@ -44,21 +43,6 @@ pub struct History {
     pub messages: Vec<Value>,
     pub first_unread: Option<Value>,
     pub unread_not_loaded: usize,
-}
-
-impl Auth {
-    /// The caller of a realtime connection logged in as `user_id` with the token whose hash
-    /// is `token_hash`; a user deleted since is not logged in.
-    pub fn session_caller(&self, user_id: &str, token_hash: &str) -> ApiResult<Caller> {
-        let identity = self
-            .store
-            .user_identity(user_id)?
-            .ok_or(ApiError::NotLoggedIn)?;
-        Ok(Caller {
-            identity,
-            token_hash: TokenHash::from_stored(token_hash.to_string()),
-        })
-    }
 }
 
 impl Rooms {
