@@ -27,6 +27,15 @@ fn open() -> Option<(tempfile::TempDir, Store, Option<String>)> {
     Some((dir, store, None))
 }
 
+/// A store as `open`, on PostgreSQL only (`None` on sled).
+fn on_postgres() -> Option<(tempfile::TempDir, Store, String)> {
+    if crate::BACKEND != Backend::Postgres {
+        return None;
+    }
+    let (dir, store, url) = open()?;
+    Some((dir, store, url?))
+}
+
 /// The next `n` events, waiting for a listener in another connection as long as needed
 /// (the bound only keeps a broken build from hanging).
 fn next(rx: &mut Receiver<Arc<Change>>, n: usize) -> Vec<Arc<Change>> {
@@ -197,10 +206,7 @@ fn reconnects(store: &Store) -> u64 {
 
 #[test]
 fn a_write_on_one_instance_reaches_another_in_order_and_a_cut_listener_misses_nothing() {
-    if crate::BACKEND != Backend::Postgres {
-        return;
-    }
-    let Some((_dir, a, Some(url))) = open() else {
+    let Some((_dir, a, url)) = on_postgres() else {
         return;
     };
     let b = Store::open_postgres(&url, 2).unwrap();
@@ -241,10 +247,7 @@ fn a_write_on_one_instance_reaches_another_in_order_and_a_cut_listener_misses_no
 
 #[test]
 fn a_gap_a_listener_cannot_fill_is_a_resync() {
-    if crate::BACKEND != Backend::Postgres {
-        return;
-    }
-    let Some((_dir, a, Some(url))) = open() else {
+    let Some((_dir, a, url)) = on_postgres() else {
         return;
     };
     let b = Store::open_postgres(&url, 2).unwrap();
@@ -273,10 +276,7 @@ fn a_gap_a_listener_cannot_fill_is_a_resync() {
 /// rcpush from before the feed needs no schema bump, only a restart of its instances.
 #[test]
 fn a_database_from_before_the_feed_gets_its_journal_when_opened() {
-    if crate::BACKEND != Backend::Postgres {
-        return;
-    }
-    let Some((_dir, store, Some(url))) = open() else {
+    let Some((_dir, store, url)) = on_postgres() else {
         return;
     };
     three_writes(&store, 1);
@@ -320,10 +320,7 @@ fn wait_for_journal(url: &str, rows: i64) {
 
 #[test]
 fn the_journal_keeps_the_newest_rows_and_none_older_than_its_age() {
-    if crate::BACKEND != Backend::Postgres {
-        return;
-    }
-    let Some((_dir, a, Some(url))) = open() else {
+    let Some((_dir, a, url)) = on_postgres() else {
         return;
     };
     three_writes(&a, 1);
