@@ -40,6 +40,9 @@
 //!   user's badge (the sum of `unread` over their subscriptions that are not archived), the
 //!   member index of rooms, the indexes of push devices by user and by token. The pushes
 //!   `insert_message` queues carry each receiver's badge as of that transaction.
+//! * **Every committed write announces itself** on the change feed (`feed.rs`): the
+//!   events are derived from its batch, numbered in commit order, and published once it is
+//!   durable (on PostgreSQL journaled in the same transaction, for every process).
 //! * **Reads outside a write method are not transactional.** A service that reads, then
 //!   writes, relies only on what the write method re-checks (above). Whole-database reads
 //!   (`snapshot` for export, `check_consistency`) run in one `Mode::Snapshot` transaction.
