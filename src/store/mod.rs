@@ -282,7 +282,12 @@ impl Store {
         let committed = tx.commit(durable);
         if let (Some(ticket), Some(touched)) = (staged, here) {
             // Even after a failed flush: the batch is applied, and later ones wait on it.
-            self.feed.committed(ticket, touched.events(), durable);
+            // Nobody subscribed yet has seen a number: decoding for no one is skipped.
+            let events = match self.feed.is_watched() {
+                true => touched.events(),
+                false => Vec::new(),
+            };
+            self.feed.committed(ticket, events, durable);
         }
         committed
     }
