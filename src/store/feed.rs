@@ -125,6 +125,11 @@ impl Feed {
         self.inner.sender.subscribe()
     }
 
+    /// True while someone subscribes.
+    pub(super) fn is_watched(&self) -> bool {
+        self.inner.sender.receiver_count() > 0
+    }
+
     /// Adds the feed's counters to `/metrics`.
     pub fn register(&self, registry: &mut Registry) {
         let m = &self.inner.metrics;

@@ -40,6 +40,9 @@
 //!   user's badge (the sum of `unread` over their subscriptions that are not archived), the
 //!   member index of rooms, the indexes of push devices by user and by token. The pushes
 //!   `insert_message` queues carry each receiver's badge as of that transaction.
+//! * **Every committed write announces itself** on the change feed (`feed.rs`): the
+//!   events are derived from its batch, numbered in commit order, and published once it is
+//!   durable (on PostgreSQL journaled in the same transaction, for every process).
 //! * **Reads outside a write method are not transactional.** A service that reads, then
 //!   writes, relies only on what the write method re-checks (above). Whole-database reads
 //!   (`snapshot` for export, `check_consistency`) run in one `Mode::Snapshot` transaction.
@@ -304,7 +307,12 @@ impl Store {
         let committed = tx.commit(durable);
         if let (Some(ticket), Some(touched)) = (staged, here) {
             // Even after a failed flush: the batch is applied, and later ones wait on it.
-            self.feed.committed(ticket, touched.events(), durable);
+            // Nobody subscribed yet has seen a number: decoding for no one is skipped.
+            let events = match self.feed.is_watched() {
+                true => touched.events(),
+                false => Vec::new(),
+            };
+            self.feed.committed(ticket, events, durable);
         }
         committed
     }

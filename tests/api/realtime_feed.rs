@@ -27,6 +27,15 @@ fn open() -> Option<(tempfile::TempDir, Store, Option<String>)> {
     Some((dir, store, None))
 }
 
+/// A store as `open`, on PostgreSQL only (`None` on sled).
+fn on_postgres() -> Option<(tempfile::TempDir, Store, String)> {
+    if crate::BACKEND != Backend::Postgres {
+        return None;
+    }
+    let (dir, store, url) = open()?;
+    Some((dir, store, url?))
+}
+
 /// The next `n` events, waiting for a listener in another connection as long as needed
 /// (the bound only keeps a broken build from hanging).
 fn next(rx: &mut Receiver<Arc<Change>>, n: usize) -> Vec<Arc<Change>> {
@@ -197,10 +206,7 @@ fn reconnects(store: &Store) -> u64 {
 
 #[test]
 fn a_write_on_one_instance_reaches_another_in_order_and_a_cut_listener_misses_nothing() {
-    if crate::BACKEND != Backend::Postgres {
-        return;
-    }
-    let Some((_dir, a, Some(url))) = open() else {
+    let Some((_dir, a, url)) = on_postgres() else {
         return;
     };
     let b = Store::open_postgres(&url, 2).unwrap();
@@ -241,10 +247,7 @@ fn a_write_on_one_instance_reaches_another_in_order_and_a_cut_listener_misses_no
 
 #[test]
 fn a_gap_a_listener_cannot_fill_is_a_resync() {
-    if crate::BACKEND != Backend::Postgres {
-        return;
-    }
-    let Some((_dir, a, Some(url))) = open() else {
+    let Some((_dir, a, url)) = on_postgres() else {
         return;
     };
     let b = Store::open_postgres(&url, 2).unwrap();
@@ -273,10 +276,7 @@ fn a_gap_a_listener_cannot_fill_is_a_resync() {
 /// rcpush from before the feed needs no schema bump, only a restart of its instances.
 #[test]
 fn a_database_from_before_the_feed_gets_its_journal_when_opened() {
-    if crate::BACKEND != Backend::Postgres {
-        return;
-    }
-    let Some((_dir, store, Some(url))) = open() else {
+    let Some((_dir, store, url)) = on_postgres() else {
         return;
     };
     three_writes(&store, 1);
@@ -288,4 +288,56 @@ fn a_database_from_before_the_feed_gets_its_journal_when_opened() {
     let changes = next(&mut rx, 3);
     assert_eq!(seqs(&changes), [1, 2, 3]);
     assert!(store.room("r1").unwrap().is_some(), "the data is untouched");
+}
+
+/// The rows of the journal of the database at `url`.
+fn journal_rows(url: &str) -> i64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let row = client
+            .query_one("SELECT count(*) FROM changes", &[])
+            .await
+            .unwrap();
+        row.get(0)
+    })
+}
+
+/// Waits until the journal holds `rows` rows (a listener prunes when it starts).
+fn wait_for_journal(url: &str, rows: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while journal_rows(url) != rows {
+        assert!(Instant::now() < deadline, "the journal kept {} rows", journal_rows(url));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_journal_keeps_the_newest_rows_and_none_older_than_its_age() {
+    let Some((_dir, a, url)) = on_postgres() else {
+        return;
+    };
+    three_writes(&a, 1);
+    three_writes(&a, 2);
+    assert_eq!(journal_rows(&url), 6);
+    let hour = Duration::from_secs(3600);
+    let by_count = rcpush::store::Retention { age: hour, rows: 2 };
+    let _pruner = Store::open_postgres_retaining(&url, 2, by_count).unwrap();
+    wait_for_journal(&url, 2);
+    let by_age = rcpush::store::Retention {
+        age: Duration::ZERO,
+        rows: 1000,
+    };
+    let _pruner = Store::open_postgres_retaining(&url, 2, by_age).unwrap();
+    wait_for_journal(&url, 0);
+    // The numbers go on where they were.
+    let mut rx = a.feed().subscribe();
+    three_writes(&a, 3);
+    assert_eq!(seqs(&next(&mut rx, 3)), [7, 8, 9]);
 }
