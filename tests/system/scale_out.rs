@@ -1,6 +1,6 @@
 //! Several rcpush processes on one PostgreSQL database: one seeds it, every write is atomic
 //! across them, what one writes the others serve at once, and a process killed with
-//! `kill -9` loses no acknowledged write and no push.
+//! `kill -9` loses no acknowledged write and no push; a socket on one sees what another writes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::fake_gateway::FakeGateway;
 use crate::support::client::Client;
+use crate::support::ddp::Ddp;
 use crate::support::postgres::{database_or_skip, private_cluster_or_skip};
 use crate::support::{rcpush_on_postgres, Server, ADMIN_PASSWORD, ALICE, BOB, GINA, RODRIQ};
 
@@ -584,4 +585,65 @@ fn the_delivery_log_pages_alike_on_sled_and_postgresql() {
         (page.total, page.records[0].push_id.as_str()),
         (300, "p239")
     );
+}
+
+/// The id of the next message the room stream sends `ddp` (other frames are skipped).
+fn next_streamed_message(ddp: &mut Ddp) -> String {
+    loop {
+        let frame = ddp.next_json();
+        if frame["msg"] == "changed" && frame["collection"] == "stream-room-messages" {
+            return frame["fields"]["args"][0]["_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+    }
+}
+
+/// Posts `text` into vb as alice on `server`: the new message's id.
+fn post_in_vb(server: &Server, text: &str) -> String {
+    let posted = must(
+        server,
+        "/api/v1/chat.postMessage",
+        Some(ALICE),
+        Some(json!({"roomId": VB, "text": text})),
+    );
+    posted["message"]["_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_socket_on_one_instance_receives_what_another_instance_writes_even_across_a_cut_listener() {
+    let Some(url) = database_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let servers = start_at_once(2, || rcpush_on_postgres(dir.path(), &url));
+    let (mut bob, _) = Ddp::connect(&servers[0].url(""));
+    let login = bob.call("login", json!([{"resume": BOB.1}]));
+    assert!(login.contains(r#""result""#), "{login}");
+    let ready = bob.sub(
+        "stream-room-messages",
+        json!([VB, {"useCollection": false, "args": []}]),
+    );
+    assert!(ready.last().unwrap().contains(r#""ready""#), "{ready:?}");
+
+    let first = post_in_vb(&servers[1], "posted on the other instance");
+    assert_eq!(next_streamed_message(&mut bob), first);
+
+    // Both instances' listening connections are cut; what is written meanwhile still
+    // arrives, from the journal, once the listener is back.
+    let database = url.rsplit('/').next().unwrap();
+    crate::support::postgres::cluster()
+        .expect("the test cluster")
+        .psql(
+            &url,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'rcpush-listener' AND datname = '{database}'"
+            ),
+        );
+    let second = post_in_vb(&servers[1], "posted while the listener was cut");
+    let third = post_in_vb(&servers[1], "and another");
+    assert_eq!(next_streamed_message(&mut bob), second);
+    assert_eq!(next_streamed_message(&mut bob), third);
 }
