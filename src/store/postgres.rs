@@ -808,6 +808,14 @@ async fn follow(
     }
 }
 
+/// The counter and the page of events after a listener's place, read in ONE statement (one
+/// snapshot): read apart, a reset committed between them would show the new epoch's rows
+/// under the old epoch, and they would be published twice. `$1` last seq, `$2` its epoch.
+const CATCH_UP: &str = "SELECT s.epoch, s.last, c.seq, c.event FROM changes_seq s \
+    LEFT JOIN LATERAL (SELECT seq, event FROM changes \
+        WHERE seq > CASE WHEN s.epoch = $2::bigint THEN $1::bigint ELSE 0 END ORDER BY seq LIMIT $3::bigint) c ON true \
+    ORDER BY c.seq";
+
 /// Publishes the journal's events after `place`, in order. A number skipped (its
 /// row pruned while the listener was away) is published as a `Resync`; an epoch changed
 /// (a testing reset) reads the new journal from its start.
@@ -817,33 +825,36 @@ async fn catch_up(
     place: &mut Place,
 ) -> Result<(), tokio_postgres::Error> {
     loop {
-        let row = client
-            .query_one("SELECT epoch, last FROM changes_seq", &[])
+        let (was_epoch, was_last) = *place;
+        let rows = client
+            .query(CATCH_UP, &[&was_last, &was_epoch, &LISTEN_PAGE])
             .await?;
-        let (epoch, newest): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-        let mut last = match *place {
-            (e, last) if e == epoch => last,
-            _ => 0,
+        let Some(counter) = rows.first() else {
+            return Ok(());
+        };
+        let (epoch, newest): (i64, i64) = (counter.try_get(0)?, counter.try_get(1)?);
+        let mut last = match epoch == was_epoch {
+            true => was_last,
+            false => 0,
         };
         if last >= newest {
             *place = (epoch, last);
             return Ok(());
         }
-        let rows = client
-            .query(
-                "SELECT seq, event FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&last, &LISTEN_PAGE],
-            )
-            .await?;
+        let mut read = 0;
         for row in &rows {
-            let seq: i64 = row.try_get(0)?;
+            let Some(seq) = row.try_get::<_, Option<i64>>(2)? else {
+                continue;
+            };
+            read += 1;
             if seq != last + 1 {
                 feed.publish(Change {
                     seq: (seq - 1) as u64,
                     event: Event::Resync,
                 });
             }
-            let event = serde_json::from_str(row.try_get(1)?).unwrap_or_else(|e| {
+            let text: Option<&str> = row.try_get(3)?;
+            let event = serde_json::from_str(text.unwrap_or_default()).unwrap_or_else(|e| {
                 tracing::error!(seq, error = %e, "unreadable change event: consumers resync");
                 Event::Resync
             });
@@ -853,7 +864,7 @@ async fn catch_up(
             });
             last = seq;
         }
-        if rows.is_empty() {
+        if read == 0 {
             // Everything up to the newest was pruned.
             feed.publish(Change {
                 seq: newest as u64,
