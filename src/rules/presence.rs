@@ -1,7 +1,9 @@
 //! A user's chosen status (Rocket.Chat's `Presence.setStatus` and `setStatusText`): the
 //! status shown is decided from the chosen one and the connections' (`statusConnection`).
 
-use crate::model::User;
+use serde_json::{json, Value};
+
+use crate::model::{DocExt, User};
 
 /// The statuses a user may choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,65 @@ impl StatusChange {
     }
 }
 
+/// The fields whose change is a `user-status` event (§4.4): the shown status and its
+/// text. Other writes on a user (names, roles, tokens) emit none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownStatus {
+    pub status: Option<String>,
+    pub text: Option<String>,
+}
+
+impl ShownStatus {
+    pub fn of(user: &User) -> ShownStatus {
+        ShownStatus {
+            status: user.0.str_at("status").map(str::to_string),
+            text: user.0.str_at("statusText").map(str::to_string),
+        }
+    }
+
+    /// What the streams assume of a user they have not seen change since they started:
+    /// offline with no text (every user is, with no connection), so that a first write
+    /// that leaves a user offline emits nothing.
+    pub fn unseen() -> ShownStatus {
+        ShownStatus {
+            status: Some(Status::Offline.code().to_string()),
+            text: None,
+        }
+    }
+}
+
+/// Whether a user write from `before` to `after` is a `user-status` event.
+pub fn status_changed(before: &ShownStatus, after: &ShownStatus) -> bool {
+    before != after
+}
+
+/// `user-status`'s number for a status: 0 offline, 1 online, 2 away, 3 busy; `null` for
+/// none or any other string (Rocket.Chat's `STATUS_MAP` gives `undefined`).
+pub fn status_number(status: Option<&str>) -> Value {
+    match status.and_then(Status::parse) {
+        Some(Status::Offline) => json!(0),
+        Some(Status::Online) => json!(1),
+        Some(Status::Away) => json!(2),
+        Some(Status::Busy) => json!(3),
+        None => Value::Null,
+    }
+}
+
+/// `user-status`'s args: `[[uid, username, status, statusText, name, roles]]`, missing
+/// values `null`.
+pub fn user_status_args(user_id: &str, user: &User) -> Value {
+    let doc = &user.0;
+    let text = |key: &str| doc.str_at(key).map_or(Value::Null, Value::from);
+    json!([[
+        user_id,
+        text("username"),
+        status_number(doc.str_at("status")),
+        text("statusText"),
+        text("name"),
+        doc.get("roles").cloned().unwrap_or(Value::Null),
+    ]])
+}
+
 /// `setStatusText`'s cut: trimmed, at most 120 characters.
 pub fn status_text(text: &str) -> String {
     text.trim().chars().take(120).collect()
@@ -120,6 +181,23 @@ mod tests {
     }
 
     #[test]
+    fn user_status_args_have_the_spec_shape() {
+        let alice = User(object(
+            json!({"_id": "a", "username": "alice", "status": "online",
+            "name": "Alice Liddell", "roles": ["user"]}),
+        ));
+        assert_eq!(
+            user_status_args("a", &alice),
+            json!([["a", "alice", 1, null, "Alice Liddell", ["user"]]])
+        );
+        let bare = User(object(json!({"_id": "b"})));
+        assert_eq!(
+            user_status_args("b", &bare),
+            json!([["b", null, null, null, null, null]])
+        );
+    }
+
+    #[test]
     fn status_texts_are_trimmed_and_cut() {
         assert_eq!(status_text("  lunch  "), "lunch");
         assert_eq!(status_text(&"é".repeat(130)).chars().count(), 120);
@@ -133,6 +211,35 @@ mod tests {
             let all = [Status::Online, Status::Away, Status::Busy, Status::Offline];
             prop_assert_eq!(shown(all[c], Status::Offline), Status::Offline);
             prop_assert_eq!(shown(Status::Offline, all[s]), Status::Offline);
+        }
+
+        /// A `user-status` event is emitted exactly when the status or its text moved,
+        /// whatever else of the user changed.
+        #[test]
+        fn only_status_fields_emit(
+            a in proptest::option::of("online|away|busy|offline"),
+            b in proptest::option::of("online|away|busy|offline"),
+            ta in proptest::option::of("[a-z]{0,3}"),
+            tb in proptest::option::of("[a-z]{0,3}"),
+            name in "[a-z]{1,5}",
+        ) {
+            let doc = |s: &Option<String>, t: &Option<String>, n: &str| {
+                let mut u = User(object(json!({"_id": "u", "name": n})));
+                if let Some(s) = s { u.0.insert("status".into(), s.as_str().into()); }
+                if let Some(t) = t { u.0.insert("statusText".into(), t.as_str().into()); }
+                u
+            };
+            let before = ShownStatus::of(&doc(&a, &ta, "x"));
+            let after = ShownStatus::of(&doc(&b, &tb, &name));
+            prop_assert_eq!(status_changed(&before, &after), a != b || ta != tb);
+            prop_assert!(!status_changed(&after, &after));
+        }
+
+        /// The four statuses get distinct numbers; anything else is `null`.
+        #[test]
+        fn status_numbers(s in "[a-z]{0,8}") {
+            let n = status_number(Some(&s));
+            prop_assert_eq!(n.is_null(), Status::parse(&s).is_none());
         }
 
         /// Applying the same change twice changes nothing the second time.
