@@ -49,6 +49,8 @@ pub fn shown(connection: Status, chosen: Status) -> Status {
 #[derive(Debug, Clone)]
 pub struct StatusChange {
     pub chosen: Option<Status>,
+    /// The status of the user's connections, when it moved (`statusConnection`).
+    pub connection: Option<Status>,
     /// Trimmed and cut to 120 characters (`setStatusText`).
     pub text: Option<String>,
     /// ISO time of the change.
@@ -59,12 +61,22 @@ impl StatusChange {
     /// Applies the change; true if a status field changed (`_updatedAt` then moves too).
     pub fn apply(&self, user: &mut User) -> bool {
         let before = user.clone();
+        if let Some(connection) = self.connection {
+            user.set_status_connection(connection.code());
+        }
+        let connection = user
+            .status_connection()
+            .and_then(Status::parse)
+            .unwrap_or(Status::Offline);
         if let Some(chosen) = self.chosen {
-            let connection = user
-                .status_connection()
-                .and_then(Status::parse)
-                .unwrap_or(Status::Offline);
             user.set_status(chosen.code(), shown(connection, chosen).code());
+        } else if self.connection.is_some() {
+            // No choice stored is Rocket.Chat's default, `online`.
+            let chosen = user
+                .status_default()
+                .and_then(Status::parse)
+                .unwrap_or(Status::Online);
+            user.set_shown_status(shown(connection, chosen).code());
         }
         if let Some(text) = &self.text {
             user.set_status_text(text);
@@ -102,6 +114,17 @@ impl ShownStatus {
             text: None,
         }
     }
+}
+
+/// The status of a user's connections (`statusConnection`) from each one's: online if
+/// one is, else away if one is, else offline (none, or all gone).
+pub fn connections_status(each: impl IntoIterator<Item = Status>) -> Status {
+    each.into_iter()
+        .fold(Status::Offline, |all, one| match (all, one) {
+            (Status::Online, _) | (_, Status::Online) => Status::Online,
+            (Status::Away, _) | (_, Status::Away) => Status::Away,
+            _ => Status::Offline,
+        })
 }
 
 /// Whether a user write from `before` to `after` is a `user-status` event.
@@ -158,6 +181,7 @@ mod tests {
     fn choose(chosen: Status) -> StatusChange {
         StatusChange {
             chosen: Some(chosen),
+            connection: None,
             text: None,
             at: "T1".into(),
         }
@@ -198,6 +222,32 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_shows_the_chosen_status() {
+        let connect = |default: Option<&str>, connection: Status| {
+            let mut u = user("offline");
+            if let Some(d) = default {
+                u.0.insert("statusDefault".into(), d.into());
+            }
+            let change = StatusChange {
+                chosen: None,
+                connection: Some(connection),
+                text: None,
+                at: "T1".into(),
+            };
+            change.apply(&mut u);
+            (u.0["status"].clone(), u.0["statusConnection"].clone())
+        };
+        assert_eq!(
+            connect(None, Status::Online),
+            (json!("online"), json!("online"))
+        );
+        assert_eq!(connect(Some("busy"), Status::Online).0, "busy");
+        assert_eq!(connect(Some("offline"), Status::Online).0, "offline");
+        assert_eq!(connect(None, Status::Away).0, "away");
+        assert_eq!(connect(Some("away"), Status::Offline).0, "offline");
+    }
+
+    #[test]
     fn status_texts_are_trimmed_and_cut() {
         assert_eq!(status_text("  lunch  "), "lunch");
         assert_eq!(status_text(&"é".repeat(130)).chars().count(), 120);
@@ -235,6 +285,22 @@ mod tests {
             prop_assert!(!status_changed(&after, &after));
         }
 
+        /// One online connection makes the user online; none makes them offline; else
+        /// away if one is.
+        #[test]
+        fn connections_fold(each in proptest::collection::vec(0..4usize, 0..6)) {
+            let all = [Status::Online, Status::Away, Status::Busy, Status::Offline];
+            let each: Vec<Status> = each.into_iter().map(|i| all[i]).collect();
+            let expected = if each.contains(&Status::Online) {
+                Status::Online
+            } else if each.contains(&Status::Away) {
+                Status::Away
+            } else {
+                Status::Offline
+            };
+            prop_assert_eq!(connections_status(each), expected);
+        }
+
         /// The four statuses get distinct numbers; anything else is `null`.
         #[test]
         fn status_numbers(s in "[a-z]{0,8}") {
@@ -246,7 +312,7 @@ mod tests {
         #[test]
         fn a_change_is_idempotent(s in 0..4usize, text in proptest::option::of("[a-z ]{0,8}")) {
             let all = [Status::Online, Status::Away, Status::Busy, Status::Offline];
-            let change = StatusChange { chosen: Some(all[s]), text, at: "T1".into() };
+            let change = StatusChange { chosen: Some(all[s]), connection: None, text, at: "T1".into() };
             let mut u = user("online");
             change.apply(&mut u);
             prop_assert!(!change.apply(&mut u));
