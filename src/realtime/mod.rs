@@ -112,15 +112,26 @@ impl SessionLogin {
 /// Users whose connections' status moved (spec §0 step 7, §3.3): to be written, one write
 /// per move, before the call that moved them is answered.
 #[must_use]
-#[derive(Debug, Default)]
-pub struct PresenceMoves(Vec<(String, Status)>);
+pub struct PresenceMoves {
+    hub: Realtime,
+    users: Vec<String>,
+}
 
 impl PresenceMoves {
     /// Writes the moves; true if a stored status changed. A failed write is logged: a
     /// presence never fails the login or the logout that moved it.
+    ///
+    /// Each write takes the user's status as the hub holds it at that moment, one write at a
+    /// time: two sockets of a user opening and closing at once cannot leave the older status
+    /// stored last.
     pub async fn write(self, services: &Services) -> bool {
+        if self.users.is_empty() {
+            return false;
+        }
+        let _one_at_a_time = self.hub.inner.presence_writes.lock().await;
         let mut changed = false;
-        for (user_id, status) in self.0 {
+        for user_id in self.users {
+            let status = self.hub.presence_of(&user_id);
             match services
                 .users()
                 .set_connection_status(&user_id, status)
@@ -252,6 +263,8 @@ struct Hub {
     /// User id → the status of each connection logged in as them: a user is online while
     /// one is (spec §0 step 7).
     presence: Mutex<HashMap<String, HashMap<ConnId, Status>>>,
+    /// Held while presence is written (see `PresenceMoves::write`).
+    presence_writes: tokio::sync::Mutex<()>,
     limiter: DdpLimiter,
     metrics: SocketCounters,
     streams: Streams,
@@ -267,6 +280,7 @@ impl Realtime {
                 stopping: watch::channel(false).0,
                 by_token: Mutex::default(),
                 presence: Mutex::default(),
+                presence_writes: tokio::sync::Mutex::new(()),
                 limiter: DdpLimiter::default(),
                 metrics,
                 streams,
@@ -394,22 +408,25 @@ impl Realtime {
         new: Option<&Caller>,
         outbound: &Outbound,
     ) -> PresenceMoves {
-        let mut moves = PresenceMoves::default();
+        let mut users = Vec::new();
         let (was, is) = (old.map(|c| &c.user_id), new.map(|c| &c.user_id));
         if was != is {
             if let Some(user) = was {
-                moves.0.extend(self.move_presence(user, |c| {
+                users.extend(self.move_presence(user, |c| {
                     c.remove(&conn);
                 }));
             }
             if let Some(user) = is {
-                moves.0.extend(self.move_presence(user, |c| {
+                users.extend(self.move_presence(user, |c| {
                     c.insert(conn, Status::Online);
                 }));
             }
         }
         self.index_token(conn, old, new, outbound);
-        moves
+        PresenceMoves {
+            hub: self.clone(),
+            users,
+        }
     }
 
     /// `UserPresence:online` / `UserPresence:away` (§5.12): the connection's own status;
@@ -420,20 +437,30 @@ impl Realtime {
         user_id: &str,
         status: Status,
     ) -> PresenceMoves {
-        let moves = self.move_presence(user_id, |conns| {
+        let moved = self.move_presence(user_id, |conns| {
             if let Some(s) = conns.get_mut(&conn) {
                 *s = status;
             }
         });
-        PresenceMoves(moves.into_iter().collect())
+        PresenceMoves {
+            hub: self.clone(),
+            users: moved.into_iter().collect(),
+        }
     }
 
-    /// Applies `change` to `user`'s connections; the new status of them all, if it moved.
+    /// The status of `user`'s connections now.
+    fn presence_of(&self, user: &str) -> Status {
+        let presence = self.inner.presence.lock();
+        let conns = presence.get(user).into_iter().flat_map(HashMap::values);
+        connections_status(conns.copied())
+    }
+
+    /// Applies `change` to `user`'s connections; the user, if the status of them all moved.
     fn move_presence(
         &self,
         user: &str,
         change: impl FnOnce(&mut HashMap<ConnId, Status>),
-    ) -> Option<(String, Status)> {
+    ) -> Option<String> {
         let mut presence = self.inner.presence.lock();
         let conns = presence.entry(user.to_string()).or_default();
         let before = connections_status(conns.values().copied());
@@ -442,7 +469,7 @@ impl Realtime {
         if conns.is_empty() {
             presence.remove(user);
         }
-        (before != after).then(|| (user.to_string(), after))
+        (before != after).then(|| user.to_string())
     }
 
     fn index_token(
