@@ -58,6 +58,20 @@ impl User {
         self.0.str_at("statusConnection")
     }
 
+    /// `statusDefault`: the status the user chose.
+    pub fn status_default(&self) -> Option<&str> {
+        self.0.str_at("statusDefault")
+    }
+
+    pub fn set_status_connection(&mut self, status: &str) {
+        self.0.insert("statusConnection".into(), status.into());
+    }
+
+    /// `status` alone: what others see.
+    pub fn set_shown_status(&mut self, shown: &str) {
+        self.0.insert("status".into(), shown.into());
+    }
+
     /// `statusDefault` (what the user chose) and `status` (what others see).
     pub fn set_status(&mut self, chosen: &str, shown: &str) {
         self.0.insert("statusDefault".into(), chosen.into());

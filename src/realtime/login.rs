@@ -129,10 +129,13 @@ pub async fn login(ctx: &CallContext<'_>, params: &[Value]) -> Result<Option<Val
         .ok_or_else(|| login_error(ApiError::LoginFailed))?;
     if let Some(session) = ctx.session {
         let before = session.caller();
-        session.set(Some(Caller {
-            user_id: user_id.clone(),
-            token_hash: hash,
-        }));
+        session
+            .set(Some(Caller {
+                user_id: user_id.clone(),
+                token_hash: hash,
+            }))
+            .write(ctx.services)
+            .await;
         publish_user(session, before.as_ref(), Some((&user_id, &me)));
     }
     Ok(Some(json!({
@@ -172,7 +175,7 @@ pub async fn logout(ctx: &CallContext<'_>) -> Result<Option<Value>, MeteorError>
     };
     // Out of the hub's index first, so that the token's removal does not close this socket.
     if let Some(session) = ctx.session {
-        session.set(None);
+        session.set(None).write(ctx.services).await;
         publish_user(session, Some(caller), None);
     }
     ctx.services

@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::RealtimeConfig;
 use crate::metrics::SocketCounters;
 use crate::rules::ddp_rate::CallKind;
+use crate::rules::presence::{connections_status, Status};
 use crate::service::Services;
 use error::MeteorError;
 use rate_limit::DdpLimiter;
@@ -96,12 +97,51 @@ impl SessionLogin {
         self.outbound.send(frame)
     }
 
-    /// Logs the connection in as `caller`, or out with `None`.
-    pub fn set(&self, caller: Option<Caller>) {
+    /// Logs the connection in as `caller`, or out with `None`; the presence it moves is
+    /// for the caller to write.
+    pub fn set(&self, caller: Option<Caller>) -> PresenceMoves {
         let mut current = self.caller.lock();
-        self.hub
-            .set_login(self.conn, current.as_ref(), caller.as_ref(), &self.outbound);
+        let moves =
+            self.hub
+                .set_login(self.conn, current.as_ref(), caller.as_ref(), &self.outbound);
         *current = caller;
+        moves
+    }
+}
+
+/// Users whose connections' status moved (spec §0 step 7, §3.3): to be written, one write
+/// per move, before the call that moved them is answered.
+#[must_use]
+pub struct PresenceMoves {
+    hub: Realtime,
+    users: Vec<String>,
+}
+
+impl PresenceMoves {
+    /// Writes the moves; true if a stored status changed. A failed write is logged: a
+    /// presence never fails the login or the logout that moved it.
+    ///
+    /// Each write takes the user's status as the hub holds it at that moment, one write at a
+    /// time: two sockets of a user opening and closing at once cannot leave the older status
+    /// stored last.
+    pub async fn write(self, services: &Services) -> bool {
+        if self.users.is_empty() {
+            return false;
+        }
+        let _one_at_a_time = self.hub.inner.presence_writes.lock().await;
+        let mut changed = false;
+        for user_id in self.users {
+            let status = self.hub.presence_of(&user_id);
+            match services
+                .users()
+                .set_connection_status(&user_id, status)
+                .await
+            {
+                Ok(c) => changed |= c,
+                Err(e) => tracing::warn!(error = %e, "realtime: a presence was not written"),
+            }
+        }
+        changed
     }
 }
 
@@ -220,6 +260,11 @@ struct Hub {
     stopping: watch::Sender<bool>,
     /// Token hash → the connections logged in with it.
     by_token: Mutex<HashMap<String, HashMap<ConnId, Outbound>>>,
+    /// User id → the status of each connection logged in as them: a user is online while
+    /// one is (spec §0 step 7).
+    presence: Mutex<HashMap<String, HashMap<ConnId, Status>>>,
+    /// Held while presence is written (see `PresenceMoves::write`).
+    presence_writes: tokio::sync::Mutex<()>,
     limiter: DdpLimiter,
     metrics: SocketCounters,
     streams: Streams,
@@ -234,6 +279,8 @@ impl Realtime {
                 next_conn: AtomicU64::new(1),
                 stopping: watch::channel(false).0,
                 by_token: Mutex::default(),
+                presence: Mutex::default(),
+                presence_writes: tokio::sync::Mutex::new(()),
                 limiter: DdpLimiter::default(),
                 metrics,
                 streams,
@@ -352,8 +399,80 @@ impl Realtime {
         ConnId(self.inner.next_conn.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Notes that `conn` is logged in with `caller`'s token (or no longer, with `None`).
+    /// Notes that `conn` is logged in with `caller`'s token (or no longer, with `None`):
+    /// the users whose connections' status it moves.
     pub(crate) fn set_login(
+        &self,
+        conn: ConnId,
+        old: Option<&Caller>,
+        new: Option<&Caller>,
+        outbound: &Outbound,
+    ) -> PresenceMoves {
+        let mut users = Vec::new();
+        let (was, is) = (old.map(|c| &c.user_id), new.map(|c| &c.user_id));
+        if was != is {
+            if let Some(user) = was {
+                users.extend(self.move_presence(user, |c| {
+                    c.remove(&conn);
+                }));
+            }
+            if let Some(user) = is {
+                users.extend(self.move_presence(user, |c| {
+                    c.insert(conn, Status::Online);
+                }));
+            }
+        }
+        self.index_token(conn, old, new, outbound);
+        PresenceMoves {
+            hub: self.clone(),
+            users,
+        }
+    }
+
+    /// `UserPresence:online` / `UserPresence:away` (§5.12): the connection's own status;
+    /// nothing for a connection not logged in as `user_id`.
+    pub(crate) fn set_connection_status(
+        &self,
+        conn: ConnId,
+        user_id: &str,
+        status: Status,
+    ) -> PresenceMoves {
+        let moved = self.move_presence(user_id, |conns| {
+            if let Some(s) = conns.get_mut(&conn) {
+                *s = status;
+            }
+        });
+        PresenceMoves {
+            hub: self.clone(),
+            users: moved.into_iter().collect(),
+        }
+    }
+
+    /// The status of `user`'s connections now.
+    fn presence_of(&self, user: &str) -> Status {
+        let presence = self.inner.presence.lock();
+        let conns = presence.get(user).into_iter().flat_map(HashMap::values);
+        connections_status(conns.copied())
+    }
+
+    /// Applies `change` to `user`'s connections; the user, if the status of them all moved.
+    fn move_presence(
+        &self,
+        user: &str,
+        change: impl FnOnce(&mut HashMap<ConnId, Status>),
+    ) -> Option<String> {
+        let mut presence = self.inner.presence.lock();
+        let conns = presence.entry(user.to_string()).or_default();
+        let before = connections_status(conns.values().copied());
+        change(conns);
+        let after = connections_status(conns.values().copied());
+        if conns.is_empty() {
+            presence.remove(user);
+        }
+        (before != after).then(|| user.to_string())
+    }
+
+    fn index_token(
         &self,
         conn: ConnId,
         old: Option<&Caller>,
@@ -444,7 +563,7 @@ mod tests {
         let (b, _qb) = Outbound::new(4, SocketCounters::default());
         let login = |conn, outbound: &Outbound, hash: &str| {
             let s = SessionLogin::new(hub.clone(), ConnId(conn), outbound.clone());
-            s.set(Some(Caller {
+            let _presence = s.set(Some(Caller {
                 user_id: "u1".into(),
                 token_hash: hash.into(),
             }));

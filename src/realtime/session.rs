@@ -225,7 +225,7 @@ impl Session {
             Box::pin(self.handle(*call)).await;
         }
         self.hub.streams().connection_closed(self.conn);
-        self.login.set(None);
+        self.login.set(None).write(&self.services).await;
     }
 
     /// False when the connection's token was removed since its login (a missed feed event

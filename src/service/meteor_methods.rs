@@ -263,10 +263,27 @@ impl Users {
     ) -> ApiResult<bool> {
         let change = StatusChange {
             chosen,
+            connection: None,
             text: text.map(presence::status_text),
             at: time::iso(self.clock.now()),
         };
-        let id = caller.id().to_string();
+        self.change_status(caller.id(), change).await
+    }
+
+    /// The status of the user's realtime connections moved (the first opened, the last
+    /// closed, one away or back): their shown status follows; true if it changed.
+    pub async fn set_connection_status(&self, user_id: &str, status: Status) -> ApiResult<bool> {
+        let change = StatusChange {
+            chosen: None,
+            connection: Some(status),
+            text: None,
+            at: time::iso(self.clock.now()),
+        };
+        self.change_status(user_id, change).await
+    }
+
+    async fn change_status(&self, user_id: &str, change: StatusChange) -> ApiResult<bool> {
+        let id = user_id.to_string();
         blocking_write(&self.store, move |s| s.change_user_status(&id, &change))
             .await?
             .ok_or(ApiError::NotLoggedIn)

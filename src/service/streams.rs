@@ -9,7 +9,7 @@ use super::Services;
 use crate::error::ApiResult;
 use crate::model::time::{Clock, Millis};
 use crate::model::user::Identity;
-use crate::model::{Room, Subscription};
+use crate::model::{Room, Subscription, User};
 use crate::rules::streams::Reader;
 use crate::store::StreamsView;
 
@@ -49,6 +49,11 @@ impl StreamReads {
     /// The user's roles and names; `None` for a user who no longer exists.
     pub fn identity(&self, user_id: &str) -> ApiResult<Option<Arc<Identity>>> {
         Ok(self.store.user_identity(user_id)?)
+    }
+
+    /// The user's document (its status, for `user-status`).
+    pub fn user(&self, user_id: &str) -> ApiResult<Option<User>> {
+        Ok(self.store.user(user_id)?)
     }
 
     pub fn room(&self, room_id: &str) -> ApiResult<Option<Arc<Room>>> {

@@ -92,6 +92,7 @@ view! {
         fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
         fn room_member_ids(&self, room_id: &str) -> StoreResult<Vec<String>>;
         fn user_identity(&self, id: &str) -> StoreResult<Option<Arc<Identity>>>;
+        fn user(&self, id: &str) -> StoreResult<Option<User>>;
     }
 }
 

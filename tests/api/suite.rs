@@ -19,6 +19,7 @@ mod push;
 mod push_apns;
 mod push_delivery;
 mod push_direct;
+mod realtime_presence;
 mod realtime_streams;
 mod python_client;
 mod reactions;

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::error::MeteorError;
 use super::{login, CallContext};
+use crate::rules::presence::Status;
 
 /// Runs `method`: `Ok(Some(result))`, `Ok(None)` when it returns nothing (no `result` key),
 /// or its error; an unknown method is the 404 `Method '…' not found`.
@@ -37,6 +38,8 @@ pub async fn call(
         "readMessages" => subscriptions::read_messages(ctx, &params).await,
         "getUserRoles" => users::get_user_roles(ctx, &params).await,
         "UserPresence:setDefaultStatus" => users::set_default_status(ctx, &params).await,
+        "UserPresence:online" => users::set_connection_status(ctx, Status::Online).await,
+        "UserPresence:away" => users::set_connection_status(ctx, Status::Away).await,
         "setUserStatus" => users::set_user_status(ctx, &params).await,
         "stream-notify-room" => ctx.realtime.streams().notify_room(ctx, &params),
         _ => Err(MeteorError::method_not_found(method)),

@@ -1,5 +1,6 @@
 //! The user methods (spec §5.12): `getUserRoles` and the minimal presence,
-//! `UserPresence:setDefaultStatus` and `setUserStatus`.
+//! `UserPresence:setDefaultStatus`, `setUserStatus`, `UserPresence:online` and
+//! `UserPresence:away`.
 
 use serde_json::{json, Value};
 
@@ -60,6 +61,24 @@ pub async fn set_user_status(
         .set_status(&caller, chosen, text)
         .await?;
     Ok(None)
+}
+
+/// `UserPresence:online []` / `UserPresence:away []`: this connection's own status; whether
+/// the user's stored status changed; nothing without a login. Over REST `method.call`
+/// there is no connection to mark, so nothing changes.
+pub async fn set_connection_status(
+    ctx: &CallContext<'_>,
+    status: Status,
+) -> Result<Option<Value>, MeteorError> {
+    let Some(caller) = ctx.caller else {
+        return Ok(None);
+    };
+    let changed = ctx
+        .realtime
+        .set_connection_status(ctx.conn, &caller.user_id, status)
+        .write(ctx.services)
+        .await;
+    Ok(Some(Value::Bool(changed)))
 }
 
 fn status(s: &str) -> Result<Status, MeteorError> {

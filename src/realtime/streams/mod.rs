@@ -24,6 +24,7 @@ use super::error::MeteorError;
 use super::frames;
 use super::{CallContext, ConnId, Outbound};
 use crate::error::ApiResult;
+use crate::rules::presence::ShownStatus;
 use crate::rules::streams::{
     parse_sub, read_check, room_messages_readable, ReadCheck, Reader, Stream, SubRefusal,
 };
@@ -46,6 +47,8 @@ struct Hub {
     reads: StreamReads,
     routes: Mutex<Routes>,
     decisions: Mutex<Decisions>,
+    /// User id → the status `user-status` last told of them, to emit only on its change.
+    statuses: Mutex<HashMap<String, ShownStatus>>,
 }
 
 /// A stream and one of its event names: what a subscription listens to.
@@ -226,6 +229,7 @@ impl Streams {
             reads: services.streams().clone(),
             routes: Mutex::default(),
             decisions: Mutex::default(),
+            statuses: Mutex::default(),
         });
         let changes = services.changes();
         let weak = Arc::downgrade(&hub);
@@ -302,11 +306,7 @@ impl Streams {
     /// An event of `stream-notify-logged` (§4.4, e.g. presence's `user-status`) to every
     /// subscriber of it; `args` are EJSON already.
     pub fn to_logged_in(&self, event: &str, args: Value) {
-        let frame = changed_frame(Stream::NotifyLogged, event, args);
-        let routes = self.hub.routes.lock().targets(Stream::NotifyLogged, event);
-        for route in routes {
-            route.outbound.send(frame.clone());
-        }
+        self.hub.to_logged_in(event, args);
     }
 
     /// The connection logged in as `user` (or out, `None`): its subscriptions are checked
@@ -354,6 +354,17 @@ impl Streams {
 }
 
 impl Hub {
+    fn to_logged_in(&self, event: &str, args: Value) {
+        let routes = self.routes.lock().targets(Stream::NotifyLogged, event);
+        if routes.is_empty() {
+            return;
+        }
+        let frame = changed_frame(Stream::NotifyLogged, event, args);
+        for route in routes {
+            route.outbound.send(frame.clone());
+        }
+    }
+
     /// Drops every decision if the permission table changed since they were made.
     fn sync_permissions(&self) {
         let generation = self.reads.permissions_generation();

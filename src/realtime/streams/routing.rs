@@ -6,12 +6,16 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::{changed_frame, Hub, MemberEvent, Route};
+
+/// The `stream-notify-logged` event of a user's status change.
+const USER_STATUS: &str = "user-status";
 use crate::error::ApiResult;
 use crate::model::change::Event;
 use crate::model::time::parse_iso;
 use crate::model::{Doc, DocExt, Message, Room, Subscription};
 use crate::realtime::frames::ejson;
 use crate::realtime::ConnId;
+use crate::rules::presence::{status_changed, user_status_args, ShownStatus};
 use crate::rules::streams::{
     delete_message_args, desktop_notification_args, insertion_or_update, message_is_streamed,
     my_messages_meta, room_changed_args, room_event, room_removed_args, should_notify_desktop,
@@ -68,15 +72,35 @@ impl Hub {
             }
             Event::UserChanged { user_id } => {
                 self.decisions.lock().forget_user(user_id);
-                Ok(())
+                self.user_status(user_id)
             }
             // The session closes the connections of removed tokens.
             Event::LoginTokensRemoved { .. } => Ok(()),
             Event::Resync => {
                 self.decisions.lock().forget_all();
+                self.statuses.lock().clear();
                 Ok(())
             }
         }
+    }
+
+    /// A user written: `user-status` to every logged-in subscriber when their shown status
+    /// or its text moved (§4.4).
+    fn user_status(&self, user_id: &str) -> ApiResult<()> {
+        let Some(user) = self.reads.user(user_id)? else {
+            self.statuses.lock().remove(user_id);
+            return Ok(());
+        };
+        let now = ShownStatus::of(&user);
+        let before = self
+            .statuses
+            .lock()
+            .insert(user_id.to_string(), now.clone())
+            .unwrap_or_else(ShownStatus::unseen);
+        if status_changed(&before, &now) {
+            self.to_logged_in(USER_STATUS, user_status_args(user_id, &user));
+        }
+        Ok(())
     }
 
     /// A message inserted or updated: to its room's subscribers and to `__my_messages__`
