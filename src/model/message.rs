@@ -120,6 +120,16 @@ impl MessageDoc {
         self.0.str_at("msg")
     }
 
+    /// `u` as stored: the sender as the message shows it.
+    pub fn sender(&self) -> Value {
+        self.0.get("u").cloned().unwrap_or(Value::Null)
+    }
+
+    /// `imported`: set by an import (the source's name or `true`); JS truthiness decides.
+    pub fn imported(&self) -> Option<&Value> {
+        self.0.get("imported")
+    }
+
     /// An upload's text: its first attachment's `description`.
     pub fn description(&self) -> Option<&str> {
         self.0

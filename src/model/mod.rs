@@ -42,6 +42,9 @@ pub trait DocExt {
     fn add_to_set(&mut self, key: &str, item: &str);
     /// The fields among `keys`, in stored order (a projection).
     fn pick(&self, keys: &[&str]) -> Doc;
+    /// Never changed since created: rooms and subscriptions are created with `_updatedAt`
+    /// equal to their `ts`, which every later change moves past.
+    fn unchanged_since_created(&self) -> bool;
 }
 
 impl DocExt for Doc {
@@ -73,6 +76,10 @@ impl DocExt for Doc {
             .filter(|(k, _)| keys.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    fn unchanged_since_created(&self) -> bool {
+        matches!((self.get("ts"), self.get("_updatedAt")), (Some(ts), Some(at)) if ts == at)
     }
 
     fn add_to_set(&mut self, key: &str, item: &str) {

@@ -143,6 +143,16 @@ impl Room {
         self.0.strs_at("uids")
     }
 
+    /// `sysMes`: the system message types the room hides.
+    pub fn sys_mes(&self) -> Vec<&str> {
+        self.0.strs_at("sysMes")
+    }
+
+    /// `t` as stored (absent stays absent, unlike [`Room::t`]).
+    pub fn stored_t(&self) -> Option<&str> {
+        self.0.str_at("t")
+    }
+
     /// `msgs`: the messages the room holds.
     pub fn msgs(&self) -> i64 {
         self.0.int_at("msgs")

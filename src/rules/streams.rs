@@ -2,9 +2,12 @@
 //! subscribe to which event, which change goes to which event name, and the `args` of each
 //! frame. Pure: the hub (`realtime/streams`) reads the facts and sends the frames.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::model::{Doc, DocExt, RoomType};
+use crate::model::message::MessageDoc;
+use crate::model::{Doc, DocExt, Room, RoomType};
+use crate::rules::text::js_truthy;
 
 /// The stream publications rcpush serves (§4.1–4.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,35 +163,40 @@ pub fn room_messages_readable(t: RoomType, reader: Reader, holds_preview: bool) 
 
 /// Whether a stored message goes out on `stream-room-messages` at all (§4.1's table): not
 /// when hidden (`_hidden`), imported, or of a system type the room hides (`sysMes`).
-pub fn message_is_streamed(message: &Doc, room: &Doc) -> bool {
-    if message.bool_at("_hidden") || message.get("imported").is_some_and(truthy) {
+pub fn message_is_streamed(message: &MessageDoc, room: &Room) -> bool {
+    if message.hidden() || message.imported().is_some_and(js_truthy) {
         return false;
     }
-    match message.str_at("t") {
-        Some(t) => !room.strs_at("sysMes").contains(&t),
+    match message.t() {
+        Some(t) => !room.sys_mes().contains(&t),
         None => true,
     }
 }
 
-fn truthy(v: &Value) -> bool {
-    !matches!(v, Value::Null | Value::Bool(false))
-        && v.as_str() != Some("")
-        && v.as_f64() != Some(0.0)
+/// The meta element of a `__my_messages__` frame; key order is field order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MyMessagesMeta<'a> {
+    room_participant: bool,
+    room_type: Option<&'a str>,
+    /// DMs have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room_name: Option<&'a str>,
 }
 
 /// The meta element of a `__my_messages__` frame: `roomParticipant`, `roomType`, and
 /// `roomName` when the room has one (DMs have none).
-pub fn my_messages_meta(room: &Doc, participant: bool) -> Value {
-    let mut meta = Doc::new();
-    meta.insert("roomParticipant".into(), participant.into());
-    meta.insert(
-        "roomType".into(),
-        room.get("t").cloned().unwrap_or(Value::Null),
-    );
-    if let Some(name) = room.get("name").filter(|n| !n.is_null()) {
-        meta.insert("roomName".into(), name.clone());
-    }
-    Value::Object(meta)
+pub fn my_messages_meta(room: &Room, participant: bool) -> Value {
+    to_value(MyMessagesMeta {
+        room_participant: participant,
+        room_type: room.stored_t(),
+        room_name: room.name(),
+    })
+}
+
+/// A typed payload as a JSON value: plain structs of strings and options always serialise.
+fn to_value(payload: impl Serialize) -> Value {
+    serde_json::to_value(payload).unwrap_or(Value::Null)
 }
 
 /// The event name of a room's notify-room event (`<rid>/<event>`).
@@ -319,9 +327,10 @@ impl Action {
 /// updated", and both are created with `_updatedAt` equal to their `ts`, which every later
 /// change moves past.
 pub fn insertion_or_update(doc: &Doc) -> Action {
-    match (doc.get("ts"), doc.get("_updatedAt")) {
-        (Some(ts), Some(at)) if ts == at => Action::Inserted,
-        _ => Action::Updated,
+    if doc.unchanged_since_created() {
+        Action::Inserted
+    } else {
+        Action::Updated
     }
 }
 
@@ -333,6 +342,15 @@ pub fn subscription_changed_args(action: Action, subscription: &Doc) -> Value {
     ])
 }
 
+/// A removed subscription's `u`: `{_id, username}`, the username only when known.
+#[derive(Serialize)]
+struct RemovedSubscriptionUser<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+}
+
 /// `subscriptions-changed`'s args for a removed subscription:
 /// `{_id, u: {_id, username}, rid}`.
 pub fn subscription_removed_args(
@@ -341,11 +359,10 @@ pub fn subscription_removed_args(
     username: Option<&str>,
     rid: &str,
 ) -> Value {
-    let mut u = Doc::new();
-    u.insert("_id".into(), user_id.into());
-    if let Some(name) = username {
-        u.insert("username".into(), name.into());
-    }
+    let u = to_value(RemovedSubscriptionUser {
+        id: user_id,
+        username,
+    });
     json!(["removed", {"_id": subscription_id, "u": u, "rid": rid}])
 }
 
@@ -399,8 +416,8 @@ pub fn should_notify_desktop(f: &DesktopFacts) -> bool {
 /// A new message as its notification shows it.
 #[derive(Debug, Clone, Copy)]
 pub struct NotifiedMessage<'a> {
-    pub message: &'a Doc,
-    pub room: &'a Doc,
+    pub message: &'a MessageDoc,
+    pub room: &'a Room,
     /// The sender's name as shown: the username (or the name with `UI_Use_Real_Name`).
     pub sender: &'a str,
     /// The notification text of the message (`rocketchat-push.md` §2's pipeline).
@@ -409,12 +426,36 @@ pub struct NotifiedMessage<'a> {
     pub receiver_room_name: Option<&'a str>,
 }
 
+/// A desktop notification's `payload`; key order is field order.
+#[derive(Serialize)]
+struct NotificationPayload<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    rid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tmid: Option<&'a str>,
+    sender: Value,
+    #[serde(rename = "type")]
+    room_type: &'a str,
+    message: NotificationMessage<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+/// The payload's `message`: `{msg, t}`, `t` only for a typed message.
+#[derive(Serialize)]
+struct NotificationMessage<'a> {
+    msg: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t: Option<&'a str>,
+}
+
 /// `<uid>/notification`'s args: `[{title, text, payload{_id, rid, tmid, sender, type,
 /// message{msg, t}, name}}]`.
 pub fn desktop_notification_args(n: &NotifiedMessage) -> Value {
-    let t = n.room.str_at("t").unwrap_or_default();
-    let group_dm = t == "d" && n.room.strs_at("uids").len() > 2;
-    let room_name = n.room.str_at("name");
+    let t = n.room.t();
+    let group_dm = t == "d" && n.room.uids().len() > 2;
+    let room_name = n.room.name();
     let (title, text, name) = match t {
         "d" if !group_dm => (
             n.sender.to_string(),
@@ -422,10 +463,7 @@ pub fn desktop_notification_args(n: &NotifiedMessage) -> Value {
             n.receiver_room_name,
         ),
         "d" => (
-            room_name
-                .or(n.room.str_at("fname"))
-                .unwrap_or_default()
-                .to_string(),
+            room_name.or(n.room.fname()).unwrap_or_default().to_string(),
             format!("{}: {}", n.sender, n.text),
             room_name,
         ),
@@ -435,35 +473,18 @@ pub fn desktop_notification_args(n: &NotifiedMessage) -> Value {
             room_name,
         ),
     };
-    let mut message = Doc::new();
-    message.insert(
-        "msg".into(),
-        n.message.str_at("msg").unwrap_or_default().into(),
-    );
-    if let Some(mt) = n.message.str_at("t") {
-        message.insert("t".into(), mt.into());
-    }
-    let mut payload = Doc::new();
-    payload.insert(
-        "_id".into(),
-        n.message.str_at("_id").unwrap_or_default().into(),
-    );
-    payload.insert(
-        "rid".into(),
-        n.message.str_at("rid").unwrap_or_default().into(),
-    );
-    if let Some(tmid) = n.message.str_at("tmid") {
-        payload.insert("tmid".into(), tmid.into());
-    }
-    payload.insert(
-        "sender".into(),
-        n.message.get("u").cloned().unwrap_or(Value::Null),
-    );
-    payload.insert("type".into(), t.into());
-    payload.insert("message".into(), Value::Object(message));
-    if let Some(name) = name {
-        payload.insert("name".into(), name.into());
-    }
+    let payload = to_value(NotificationPayload {
+        id: n.message.id(),
+        rid: n.message.rid(),
+        tmid: n.message.tmid(),
+        sender: n.message.sender(),
+        room_type: t,
+        message: NotificationMessage {
+            msg: n.message.msg().unwrap_or_default(),
+            t: n.message.t(),
+        },
+        name,
+    });
     json!([{"title": title, "text": text, "payload": payload}])
 }
 
@@ -582,8 +603,8 @@ mod tests {
 
     #[test]
     fn hidden_imported_and_room_hidden_types_are_not_streamed() {
-        let room = object(json!({"_id": "r", "sysMes": ["uj"]}));
-        let m = |v| object(v);
+        let room = Room(object(json!({"_id": "r", "sysMes": ["uj"]})));
+        let m = |v| MessageDoc(object(v));
         assert!(message_is_streamed(&m(json!({"msg": "hi"})), &room));
         assert!(!message_is_streamed(&m(json!({"_hidden": true})), &room));
         assert!(!message_is_streamed(
@@ -596,12 +617,14 @@ mod tests {
 
     #[test]
     fn meta_names_the_room_unless_it_is_a_dm() {
-        let c = object(json!({"_id": "GENERAL", "t": "c", "name": "general"}));
+        let c = Room(object(
+            json!({"_id": "GENERAL", "t": "c", "name": "general"}),
+        ));
         assert_eq!(
             serde_json::to_string(&my_messages_meta(&c, true)).unwrap(),
             r#"{"roomParticipant":true,"roomType":"c","roomName":"general"}"#
         );
-        let d = object(json!({"_id": "d1", "t": "d"}));
+        let d = Room(object(json!({"_id": "d1", "t": "d"})));
         assert_eq!(
             serde_json::to_string(&my_messages_meta(&d, false)).unwrap(),
             r#"{"roomParticipant":false,"roomType":"d"}"#
@@ -683,9 +706,13 @@ mod tests {
 
     #[test]
     fn notification_args_as_the_spec_shows_them() {
-        let message = object(json!({"_id": "Xk9", "rid": "GENERAL", "msg": "hello @bot",
-            "u": {"_id": "aB3", "username": "alice", "name": "Alice Liddell"}}));
-        let room = object(json!({"_id": "GENERAL", "t": "c", "name": "general"}));
+        let message = MessageDoc(object(
+            json!({"_id": "Xk9", "rid": "GENERAL", "msg": "hello @bot",
+            "u": {"_id": "aB3", "username": "alice", "name": "Alice Liddell"}}),
+        ));
+        let room = Room(object(
+            json!({"_id": "GENERAL", "t": "c", "name": "general"}),
+        ));
         let n = NotifiedMessage {
             message: &message,
             room: &room,
@@ -697,7 +724,7 @@ mod tests {
             serde_json::to_string(&desktop_notification_args(&n)).unwrap(),
             r##"[{"title":"#general","text":"alice: hello @bot","payload":{"_id":"Xk9","rid":"GENERAL","sender":{"_id":"aB3","username":"alice","name":"Alice Liddell"},"type":"c","message":{"msg":"hello @bot"},"name":"general"}}]"##
         );
-        let dm = object(json!({"_id": "d1", "t": "d", "uids": ["a", "b"]}));
+        let dm = Room(object(json!({"_id": "d1", "t": "d", "uids": ["a", "b"]})));
         let n = NotifiedMessage {
             room: &dm,
             receiver_room_name: Some("alice"),

@@ -11,8 +11,9 @@ use super::{changed_frame, Hub, MemberEvent, Route};
 const USER_STATUS: &str = "user-status";
 use crate::error::ApiResult;
 use crate::model::change::Event;
+use crate::model::message::MessageDoc;
 use crate::model::time::parse_iso;
-use crate::model::{Doc, DocExt, Message, Room, Subscription};
+use crate::model::{DocExt, Message, Room, Subscription};
 use crate::realtime::frames::ejson;
 use crate::realtime::ConnId;
 use crate::rules::presence::{status_changed, user_status_args, ShownStatus};
@@ -105,7 +106,8 @@ impl Hub {
 
     /// A message inserted or updated: to its room's subscribers and to `__my_messages__`
     /// (with the meta element), each to those who may read the room now.
-    fn message(&self, doc: &Doc) -> ApiResult<()> {
+    fn message(&self, message: &MessageDoc) -> ApiResult<()> {
+        let doc = &message.0;
         let rid = doc.str_at("rid").unwrap_or_default().to_string();
         let by_room = self.routes.lock().targets(Stream::RoomMessages, &rid);
         let mine = self
@@ -118,7 +120,7 @@ impl Hub {
         let Some(room) = self.reads.room(&rid)? else {
             return Ok(());
         };
-        if !message_is_streamed(doc, &room.0) {
+        if !message_is_streamed(message, &room) {
             return Ok(());
         }
         let shown = ejson(&Value::Object(doc.clone()));
@@ -132,7 +134,7 @@ impl Hub {
         let frame = |participant: bool| {
             frames[usize::from(participant)]
                 .get_or_init(|| {
-                    let meta = my_messages_meta(&room.0, participant);
+                    let meta = my_messages_meta(&room, participant);
                     changed_frame(Stream::RoomMessages, MY_MESSAGES, json!([shown, meta]))
                 })
                 .clone()
@@ -209,7 +211,8 @@ impl Hub {
     /// other than the sender who listen for them and whose preferences ask for one. System
     /// messages notify nobody (Rocket.Chat stores them without the after-save callbacks),
     /// nor thread replies not shown in the room, nor messages older than a minute.
-    fn notify(&self, doc: &Doc) -> ApiResult<()> {
+    fn notify(&self, message: &MessageDoc) -> ApiResult<()> {
+        let doc = &message.0;
         if !self.routes.lock().has_any(MemberEvent::Notification) {
             return Ok(());
         }
@@ -224,7 +227,7 @@ impl Hub {
         let Some(room) = self.reads.room(rid)? else {
             return Ok(());
         };
-        if !message_is_streamed(doc, &room.0) {
+        if !message_is_streamed(message, &room) {
             return Ok(());
         }
         let sender_id = doc.str_in("u", "_id").unwrap_or_default();
@@ -271,8 +274,8 @@ impl Hub {
                 continue;
             }
             let args = desktop_notification_args(&NotifiedMessage {
-                message: doc,
-                room: &room.0,
+                message,
+                room: &room,
                 sender,
                 text: &text,
                 receiver_room_name: sub.name(),
@@ -327,6 +330,6 @@ impl Hub {
 }
 
 /// The stored message as an ordered document.
-fn parse(message: &Message) -> ApiResult<Doc> {
-    Ok(serde_json::from_str(message.raw().get()).map_err(anyhow::Error::from)?)
+fn parse(message: &Message) -> ApiResult<MessageDoc> {
+    Ok(MessageDoc::parse(message).map_err(anyhow::Error::from)?)
 }
