@@ -58,6 +58,21 @@ impl User {
         self.0.str_at("statusConnection")
     }
 
+    /// `status`: the status shown to others.
+    pub fn status(&self) -> Option<&str> {
+        self.0.str_at("status")
+    }
+
+    /// `statusText`: the user's status message.
+    pub fn status_text(&self) -> Option<&str> {
+        self.0.str_at("statusText")
+    }
+
+    /// `roles` as stored (`null` when absent), for events that relay them untouched.
+    pub fn stored_roles(&self) -> Value {
+        self.0.get("roles").cloned().unwrap_or(Value::Null)
+    }
+
     /// `statusDefault`: the status the user chose.
     pub fn status_default(&self) -> Option<&str> {
         self.0.str_at("statusDefault")

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::model::{DocExt, User};
+use crate::model::User;
 
 /// The statuses a user may choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +100,8 @@ pub struct ShownStatus {
 impl ShownStatus {
     pub fn of(user: &User) -> ShownStatus {
         ShownStatus {
-            status: user.0.str_at("status").map(str::to_string),
-            text: user.0.str_at("statusText").map(str::to_string),
+            status: user.status().map(str::to_string),
+            text: user.status_text().map(str::to_string),
         }
     }
 
@@ -147,15 +147,14 @@ pub fn status_number(status: Option<&str>) -> Value {
 /// `user-status`'s args: `[[uid, username, status, statusText, name, roles]]`, missing
 /// values `null`.
 pub fn user_status_args(user_id: &str, user: &User) -> Value {
-    let doc = &user.0;
-    let text = |key: &str| doc.str_at(key).map_or(Value::Null, Value::from);
+    let text = |s: Option<&str>| s.map_or(Value::Null, Value::from);
     json!([[
         user_id,
-        text("username"),
-        status_number(doc.str_at("status")),
-        text("statusText"),
-        text("name"),
-        doc.get("roles").cloned().unwrap_or(Value::Null),
+        text(user.username()),
+        status_number(user.status()),
+        text(user.status_text()),
+        text(user.name()),
+        user.stored_roles(),
     ]])
 }
 
