@@ -125,6 +125,11 @@ impl MessageDoc {
         self.0.get("u").cloned().unwrap_or(Value::Null)
     }
 
+    /// `customFields`: the integrator's own fields on the message.
+    pub fn custom_fields(&self) -> Option<&Value> {
+        self.0.get("customFields")
+    }
+
     /// `imported`: set by an import (the source's name or `true`); JS truthiness decides.
     pub fn imported(&self) -> Option<&Value> {
         self.0.get("imported")

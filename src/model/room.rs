@@ -177,6 +177,11 @@ impl Room {
         self.0.insert("fname".into(), name.into());
     }
 
+    /// `_updatedAt`: the last change (ISO).
+    pub fn updated_at(&self) -> Option<&str> {
+        self.0.str_at("_updatedAt")
+    }
+
     pub fn set_updated_at(&mut self, at: &str) {
         self.0.insert("_updatedAt".into(), at.into());
     }

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::message::MessageDoc;
 use crate::model::room::Kind;
 use crate::model::subscription::new_joined_subscription;
-use crate::model::{time, Doc, DocExt, Room, RoomType};
+use crate::model::{time, Doc, Room, RoomType};
 use crate::rules::history;
 use crate::rules::presence::{self, Status, StatusChange};
 
@@ -168,7 +168,7 @@ impl Rooms {
             let Some(room) = self.store.room(sub.rid())? else {
                 continue;
             };
-            let updated = room.0.str_at("_updatedAt").and_then(time::parse_iso);
+            let updated = room.updated_at().and_then(time::parse_iso);
             if since.is_none_or(|t| updated.is_some_and(|at| at > t)) {
                 rooms.push(room);
             }
@@ -227,17 +227,18 @@ impl Messages {
     /// unchanged texts are left alone; a key the client may not change must hold the
     /// stored value; then the edit runs as `chat.update`'s.
     pub async fn update_message_by_method(&self, caller: &Caller, sent: Doc) -> ApiResult<()> {
-        let id = sent.str_at("_id").unwrap_or_default().to_string();
+        let sent = MessageDoc(sent);
+        let id = sent.id().to_string();
         let Some(stored) = self.store.message(&id)? else {
             return Ok(());
         };
         let stored = MessageDoc::parse(&stored).map_err(anyhow::Error::from)?;
-        for (key, value) in &sent {
+        for (key, value) in &sent.0 {
             if !EDITABLE.contains(&key.as_str()) && !same_primitive(value, stored.0.get(key)) {
                 return Err(ApiError::InvalidUpdateKey(key.clone()));
             }
         }
-        let text = sent.str_at("msg");
+        let text = sent.msg();
         if text.is_none() || stored.text() == text {
             return Ok(());
         }
@@ -245,7 +246,7 @@ impl Messages {
             room_id: stored.rid().to_string(),
             msg_id: id,
             text: text.unwrap_or_default().to_string(),
-            custom_fields: sent.get("customFields").is_some_and(|v| !v.is_null()),
+            custom_fields: sent.custom_fields().is_some_and(|v| !v.is_null()),
             content: false,
         };
         self.update_message(caller, edit).await.map(drop)
