@@ -77,6 +77,7 @@ pub fn parse_sub(stream: Stream, params: &[Value]) -> Result<StreamSub, SubRefus
     };
     let legacy = match params.get(1) {
         Some(Value::Bool(b)) => *b,
+        // Raw key: the client's `sub` options, not a document; only this flag is read.
         Some(Value::Object(o)) => o.get("useCollection") == Some(&Value::Bool(true)),
         _ => false,
     };
