@@ -633,6 +633,23 @@ mod tests {
     }
 
     #[test]
+    fn only_an_unchanged_document_is_an_insertion() {
+        let at = "2026-01-01T00:00:00.000Z";
+        let fresh = object(json!({"_id": "s", "ts": at, "_updatedAt": at}));
+        assert_eq!(insertion_or_update(&fresh), Action::Inserted);
+        let changed = object(json!({"ts": at, "_updatedAt": "2026-01-01T00:00:01.000Z"}));
+        assert_eq!(insertion_or_update(&changed), Action::Updated);
+        assert_eq!(
+            insertion_or_update(&object(json!({"_updatedAt": at}))),
+            Action::Updated
+        );
+        assert_eq!(
+            serde_json::to_string(&subscription_removed_args("s", "u", None, "r")).unwrap(),
+            r#"["removed",{"_id":"s","u":{"_id":"u"},"rid":"r"}]"#
+        );
+    }
+
+    #[test]
     fn projections_keep_stored_order_and_drop_the_rest() {
         let sub = object(json!({"_id": "s", "rid": "r", "secret": 1, "u": {"_id": "u"}, "t": "c"}));
         assert_eq!(
