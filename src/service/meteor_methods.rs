@@ -129,33 +129,6 @@ impl Rooms {
         Ok(room.name().map(str::to_string))
     }
 
-    /// `readMessages`: the caller's subscription marked read (its threads too with
-    /// `read_threads`); a readable room the caller is not in has nothing to mark.
-    pub async fn read_messages(
-        &self,
-        caller: &Caller,
-        room_id: &str,
-        read_threads: bool,
-    ) -> ApiResult<()> {
-        let room = self
-            .store
-            .room(room_id)?
-            .ok_or(ApiError::RoomDoesNotExist)?;
-        if !self.access.can_read(&caller.identity, &room)? {
-            return Err(ApiError::NotAllowedIn {
-                method: "readMessages",
-            });
-        }
-        let (rid, uid) = (room_id.to_string(), caller.id().to_string());
-        let at = time::iso(self.clock.now());
-        // A readable room the caller is not in has nothing to mark.
-        blocking_write(&self.store, move |s| {
-            s.mark_read(&rid, &uid, &at, read_threads)
-        })
-        .await?;
-        Ok(())
-    }
-
     /// `rooms/get`: the rooms the caller is subscribed to, or those changed after `since`.
     /// rcpush keeps no record of deleted rooms, so nothing is ever listed as removed.
     pub fn rooms_of_caller(

@@ -196,6 +196,7 @@ impl Services {
         };
         let subscriptions = Subscriptions {
             store: store.subscriptions(),
+            access: access.clone(),
             clock: clock.clone(),
         };
         let streams = StreamReads::new(

@@ -1,5 +1,6 @@
 //! The caller's subscriptions: `subscriptions.get`, `getOne`, `read`.
 
+use super::access::RoomAccess;
 use super::auth::Caller;
 use super::blocking::blocking_write;
 use crate::error::{ApiError, ApiResult};
@@ -12,6 +13,7 @@ use crate::store::SubscriptionsView;
 #[derive(Clone)]
 pub struct Subscriptions {
     pub(super) store: SubscriptionsView,
+    pub(super) access: RoomAccess,
     pub(super) clock: Clock,
 }
 
@@ -51,12 +53,45 @@ impl Subscriptions {
         room_id: RoomId,
         read_threads: bool,
     ) -> ApiResult<()> {
+        self.write_read(caller, room_id.to_string(), read_threads)
+            .await?
+            .ok_or(ApiError::InvalidSubscription)
+    }
+
+    /// `readMessages` (the Meteor method): as `subscriptions.read` for a room the caller may
+    /// read; a readable room the caller is not in has nothing to mark.
+    pub async fn read_messages(
+        &self,
+        caller: &Caller,
+        room_id: &str,
+        read_threads: bool,
+    ) -> ApiResult<()> {
+        let room = self
+            .store
+            .room(room_id)?
+            .ok_or(ApiError::RoomDoesNotExist)?;
+        if !self.access.can_read(&caller.identity, &room)? {
+            return Err(ApiError::NotAllowedIn {
+                method: "readMessages",
+            });
+        }
+        self.write_read(caller, room_id.to_string(), read_threads)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks `room_id` read for the caller now: `None` without a subscription.
+    async fn write_read(
+        &self,
+        caller: &Caller,
+        room_id: String,
+        read_threads: bool,
+    ) -> ApiResult<Option<()>> {
         let uid = caller.id().to_string();
         let at = time::iso(self.clock.now());
-        blocking_write(&self.store, move |s| {
+        Ok(blocking_write(&self.store, move |s| {
             s.mark_read(&room_id, &uid, &at, read_threads)
         })
-        .await?
-        .ok_or(ApiError::InvalidSubscription)
+        .await?)
     }
 }

@@ -204,13 +204,6 @@ view! {
         ) -> Result<Option<Room>, WriteError>;
         fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>>;
         fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
-        fn mark_read(
-            &self,
-            room_id: &str,
-            user_id: &str,
-            at: &str,
-            read_threads: bool
-        ) -> StoreResult<Option<()>>;
     }
 }
 
@@ -230,8 +223,9 @@ view! {
 }
 
 view! {
-    /// A user's own subscriptions, and marking a room read.
+    /// A user's own subscriptions, and marking a room read (the room, for its read check).
     SubscriptionsView = Store::subscriptions {
+        fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;
         fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
         fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
         fn mark_read(

@@ -27,7 +27,7 @@ pub async fn read_messages(
     let read_threads = params::maybe_bool(params, 1)?.unwrap_or(false);
     let caller = params::caller(ctx, "readMessages")?;
     ctx.services
-        .rooms()
+        .subscriptions()
         .read_messages(&caller, rid, read_threads)
         .await?;
     Ok(None)
