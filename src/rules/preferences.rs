@@ -30,14 +30,20 @@ pub fn normalise(mut prefs: Doc) -> Result<Doc, IdleTimeLimitTooShort> {
     Ok(prefs)
 }
 
-/// `Users.setPreferences` (and `setLanguage`): each key set under `settings.preferences`,
-/// `language` also on the user, a `clockMode` of 0 removed; `_updatedAt` moves.
+/// `Users.setPreferences` (and `setLanguage`): each key set under `settings.preferences`
+/// (new ones in lexicographic order), `language` also on the user, a `clockMode` of 0
+/// removed; `_updatedAt` moves.
 pub fn apply(user: &mut User, prefs: &Doc, at: &str) {
     user.ensure_settings();
     if let Some(language) = prefs.get("language").and_then(Value::as_str) {
         user.set_language(language);
     }
-    for (key, value) in prefs {
+    // One `$set` of `settings.preferences.<key>`: MongoDB appends new keys in
+    // lexicographic order.
+    let mut keys: Vec<&String> = prefs.keys().collect();
+    keys.sort();
+    for key in keys {
+        let value = &prefs[key.as_str()];
         let cleared = key == "clockMode" && value.as_f64().is_some_and(|m| m.trunc() == 0.0);
         user.set_preference(key, (!cleared).then(|| value.clone()));
     }

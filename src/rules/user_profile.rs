@@ -198,34 +198,36 @@ impl ProfileChange {
         self.username.is_some() || self.name.is_some()
     }
 
-    /// Applies the change to `user` as stored; the old username, if it changed.
+    /// Applies the change to `user` as stored; the old username, if it changed. Fields are
+    /// set in lexicographic order, as MongoDB applies one update's `$set`: a field the
+    /// user lacked is appended in that order.
     pub fn apply(&self, user: &mut User) -> Option<String> {
         let old_username = self
             .username
             .as_ref()
             .and(user.username().map(str::to_string));
-        if let Some(u) = &self.username {
-            user.set_username(u);
+        user.set_profile_text(ProfileText::Bio, self.bio.as_deref());
+        if let Some((address, verified)) = &self.email {
+            user.set_email(address, *verified);
+        }
+        if let Some(v) = self.verified {
+            user.set_email_verified(v);
         }
         if let Some(n) = &self.name {
             user.set_name(n);
         }
-        if let Some(t) = &self.status_text {
-            user.set_status_text(t);
-        }
-        if let Some((address, verified)) = &self.email {
-            user.set_email(address, *verified);
-        }
-        user.set_profile_text(ProfileText::Bio, self.bio.as_deref());
         user.set_profile_text(ProfileText::Nickname, self.nickname.as_deref());
-        if let Some(r) = &self.roles {
-            user.set_roles(r);
-        }
         if let Some(r) = self.require_password_change {
             user.set_require_password_change_and_reason(r);
         }
-        if let Some(v) = self.verified {
-            user.set_email_verified(v);
+        if let Some(r) = &self.roles {
+            user.set_roles(r);
+        }
+        if let Some(t) = &self.status_text {
+            user.set_status_text(t);
+        }
+        if let Some(u) = &self.username {
+            user.set_username(u);
         }
         user.set_updated_at(&self.updated_at);
         old_username

@@ -59,6 +59,15 @@ pub struct Snapshot {
     pub custom_domains: Vec<String>,
 }
 
+/// A comma-separated setting's items, trimmed, empty ones dropped (`parseCSV`).
+fn csv(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// PEM texts and the key's passphrase.
 #[derive(Debug, Clone, Default)]
 pub struct ApnCredentials {
@@ -155,12 +164,7 @@ impl Snapshot {
                 email: flag("Accounts_AllowEmailChange"),
                 password: flag("Accounts_AllowPasswordChange"),
             },
-            default_user_roles: text("Accounts_Registration_Users_Default_Roles")
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_string)
-                .collect(),
+            default_user_roles: csv(&text("Accounts_Registration_Users_Default_Roles")),
             unread_count: UnreadCount::parse(&text("Unread_Count")),
             unread_count_dm: UnreadCount::parse(&text("Unread_Count_DM")),
             message_max_allowed_size: value("Message_MaxAllowedSize")
@@ -174,12 +178,7 @@ impl Snapshot {
             katex_enabled: flag("Katex_Enabled"),
             katex_dollar_syntax: flag("Katex_Dollar_Syntax"),
             katex_parenthesis_syntax: flag("Katex_Parenthesis_Syntax"),
-            custom_domains: text("Message_CustomDomain_AutoLink")
-                .split(',')
-                .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .map(str::to_string)
-                .collect(),
+            custom_domains: csv(&text("Message_CustomDomain_AutoLink")),
         }
     }
 
