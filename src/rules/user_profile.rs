@@ -243,7 +243,8 @@ pub fn identity(
 ) -> Result<(Option<String>, Option<String>), Refusal> {
     let username = match update.username.as_deref().map(str::trim) {
         Some(u) if Some(u) != stored.username() => {
-            if !valid_name(u) {
+            // `validateName` keeps the names of group mentions free.
+            if !valid_name(u) || ["all", "here"].contains(&u.to_lowercase().as_str()) {
                 return Err(Refusal::Identity);
             }
             Some(u.to_string())
@@ -482,6 +483,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(identity(&u, &s), Ok((Some("carol2".into()), None)));
+        let all = ProfileUpdate {
+            username: Some("ALL".into()),
+            ..Default::default()
+        };
+        assert_eq!(identity(&all, &s), Err(Refusal::Identity));
         let blank = ProfileUpdate {
             name: Some("  ".into()),
             ..Default::default()

@@ -66,7 +66,10 @@ fn users_update_changes_a_user_and_what_shows_their_names() {
     set_setting(&app, "UI_Use_Real_Name", json!(true));
     assert_eq!(sender_name(&app), "Rodrigo Q");
 
-    // The new username and address log in; the old username is free again.
+    // The new username and address log in (after a restart: the write was durable); the
+    // old username is free again.
+    let mut app = app;
+    app.restart(|_| {});
     app.login("rodrigo", "rodriq-demo");
     app.login("rq@example.com", "rodriq-demo");
     let r = app.post("/api/v1/login", None, &json!({"user": "rodriq", "password": "rodriq-demo"}));
@@ -221,7 +224,6 @@ fn users_update_activates_and_deactivates_with_the_permission() {
 #[test]
 fn preferences_are_set_read_and_guarded_as_rocket_chat_does() {
     let app = spawn_app!();
-    let admin = app.admin();
     let r = app.get("/api/v1/users.getPreferences", Some(BOB));
     assert_eq!(r.body, r#"{"preferences":{},"success":true}"#);
     let r = app.post(
@@ -241,6 +243,15 @@ fn preferences_are_set_read_and_guarded_as_rocket_chat_does() {
         r.body,
         r#"{"preferences":{"clockMode":2,"highlights":["bass"],"language":"de","useEmojis":false},"success":true}"#
     );
+    // Durable: the preferences outlive a restart.
+    let mut app = app;
+    app.restart(|_| {});
+    let r = app.get("/api/v1/users.getPreferences", Some(BOB));
+    assert_eq!(
+        r.body,
+        r#"{"preferences":{"clockMode":2,"highlights":["bass"],"language":"de","useEmojis":false},"success":true}"#
+    );
+    let admin = app.admin();
     // What the user chose wins over the defaults in `me`.
     let me = app.get("/api/v1/me", Some(BOB)).json();
     assert_eq!(me["settings"]["preferences"]["useEmojis"], false);
