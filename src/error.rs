@@ -284,7 +284,7 @@ pub enum ApiError {
 }
 
 /// Which ajv rule a typed route's body broke.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {
     /// `required`: names the property.
     Required(&'static str),

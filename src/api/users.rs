@@ -363,3 +363,56 @@ pub async fn users_get_preferences(
     let preferences = services.users().get_preferences(&caller)?;
     Ok(respond::success(json!({ "preferences": preferences })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ajv_coerces_scalars_as_coerce_types_does() {
+        assert_eq!(coerce(&json!(12), Ty::Str), Ok(json!("12")));
+        assert_eq!(coerce(&json!(true), Ty::Str), Ok(json!("true")));
+        assert_eq!(coerce(&json!("false"), Ty::Bool), Ok(json!(false)));
+        assert_eq!(coerce(&json!(1), Ty::Bool), Ok(json!(true)));
+        assert_eq!(coerce(&json!("2"), Ty::Num), Ok(json!(2)));
+        assert_eq!(coerce(&json!(true), Ty::Num), Ok(json!(1)));
+        assert_eq!(coerce(&json!([1, "a"]), Ty::Strs), Ok(json!(["1", "a"])));
+        assert_eq!(coerce(&Value::Null, Ty::Bool), Ok(Value::Null));
+        assert_eq!(coerce(&json!("yes"), Ty::Bool), Err(Violation::NotBoolean));
+        assert_eq!(coerce(&json!(""), Ty::Num), Err(Violation::NotNumber));
+        assert_eq!(coerce(&json!({}), Ty::Str), Err(Violation::NotString));
+        assert_eq!(coerce(&json!("a"), Ty::Strs), Err(Violation::NotArray));
+        assert_eq!(coerce(&json!([{}]), Ty::Strs), Err(Violation::NotString));
+        assert_eq!(coerce(&json!([]), Ty::Obj), Err(Violation::NotObject));
+    }
+
+    #[test]
+    fn ajv_checks_required_then_unknown_then_types() {
+        let props = [("a", Ty::Str), ("b", Ty::Bool)];
+        let body = |v: Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            ajv_object(&body(json!({"x": 1, "b": "no"})), &["a"], &props),
+            Err(Violation::Required("a"))
+        );
+        assert_eq!(
+            ajv_object(&body(json!({"a": 1, "x": 1, "b": "no"})), &["a"], &props),
+            Err(Violation::AdditionalProperties)
+        );
+        assert_eq!(
+            ajv_object(&body(json!({"a": 1, "b": "true"})), &["a"], &props),
+            Ok(body(json!({"a": "1", "b": true})))
+        );
+    }
+
+    proptest! {
+        /// A string is a valid string, a boolean a valid boolean, a number a valid number:
+        /// values of the right type pass unchanged.
+        #[test]
+        fn values_of_the_right_type_pass_unchanged(s in ".*", b: bool, n in -1.0e9f64..1.0e9) {
+            prop_assert_eq!(coerce(&json!(s), Ty::Str), Ok(json!(s)));
+            prop_assert_eq!(coerce(&json!(b), Ty::Bool), Ok(json!(b)));
+            prop_assert_eq!(coerce(&json!(n), Ty::Num), Ok(json!(n)));
+        }
+    }
+}
