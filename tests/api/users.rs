@@ -86,6 +86,31 @@ fn users_update_changes_a_user_and_what_shows_their_names() {
 }
 
 #[test]
+fn a_rename_reaches_group_dms_and_a_dm_with_oneself() {
+    let app = spawn_app!();
+    let admin = app.admin();
+    let r = app.post("/api/v1/im.create", Some(RODRIQ), &json!({"usernames": "bob,alice"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let group = r.json()["room"]["rid"].as_str().unwrap().to_string();
+    let r = app.post("/api/v1/im.create", Some(BOB), &json!({"username": "bob"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let own = r.json()["room"]["rid"].as_str().unwrap().to_string();
+    let before = sub_of(&app, ALICE, &group);
+    let r = update(&app, auth(&admin), BOB.0, json!({"username": "robert", "name": "Robert"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Bob stands where he stood among the others.
+    let names = |v: &Value| (v["name"].as_str().unwrap().to_string(), v["fname"].as_str().unwrap().to_string());
+    let (name, fname) = names(&before);
+    let renamed = (name.replace("bob", "robert"), fname.replace("Bob Builder", "Robert"));
+    assert_ne!(renamed, (name, fname));
+    assert_eq!(names(&sub_of(&app, ALICE, &group)), renamed);
+    let r = app.get(&format!("/api/v1/subscriptions.getOne?roomId={own}"), Some(BOB));
+    let mine = r.json()["subscription"].clone();
+    assert_eq!(names(&mine), ("robert".to_string(), "Robert".to_string()));
+    assert_eq!(mine["u"]["username"], "robert");
+}
+
+#[test]
 fn users_update_refuses_as_rocket_chat_does() {
     let app = spawn_app!();
     let admin = app.admin();
