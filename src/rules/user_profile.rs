@@ -87,8 +87,6 @@ pub enum Refusal {
     AssignAdmin,
     /// The username fails `UTF8_User_Names_Validation`; echoes it.
     InvalidUsername(String),
-    /// No such user.
-    InvalidUser,
     /// The roles change without `assign-roles`.
     AssignRoles,
     NotAllowed(Edit),

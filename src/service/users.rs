@@ -398,7 +398,6 @@ fn refused(refusal: Refusal) -> ApiError {
         Refusal::InvalidRole => ApiError::InvalidRole,
         Refusal::AssignAdmin => ApiError::AssignAdminNotAllowed,
         Refusal::InvalidUsername(u) => ApiError::InvalidUsername(u),
-        Refusal::InvalidUser => ApiError::UpdatedUserNotFound,
         Refusal::AssignRoles => ApiError::AssignRolesNotAllowed,
         Refusal::NotAllowed(edit) => ApiError::ProfileEditNotAllowed(edit),
         Refusal::Identity => ApiError::IdentityNotSaved,
