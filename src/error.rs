@@ -14,8 +14,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::model::room::Kind;
+use crate::model::user::ProfileText;
 use crate::rules::login_throttle::Blocked;
 use crate::rules::message_fields::Rejection;
+use crate::rules::user_profile::Edit;
 use crate::store::StoreError;
 
 /// A JSON response with Rocket.Chat's exact headers, for failures and successes alike.
@@ -214,6 +216,38 @@ pub enum ApiError {
     BlockedUsername(String),
     /// `insertOrUpdateUser`: the username or e-mail is taken; echoes it.
     AlreadyInUse(String),
+    /// `users.update` (`validateUserData`): a user marks their own address verified.
+    OwnEmailVerification,
+    /// `users.update` (`validateUserData`): another user, without `edit-other-user-info`.
+    EditingUserNotAllowed,
+    /// `users.update`: `admin` among the roles, without `assign-admin-role`.
+    AssignAdminNotAllowed,
+    /// `users.update` (`validateUserEditing`): no such user.
+    UpdatedUserNotFound,
+    /// `users.update`: the roles change, without `assign-roles`.
+    AssignRolesNotAllowed,
+    /// `users.update`: an `Accounts_Allow*Change` setting forbids the change.
+    ProfileEditNotAllowed(Edit),
+    /// `users.update` (`saveUserIdentity`): the new username is taken, or the name blank.
+    IdentityNotSaved,
+    /// `users.update`: `bio` or `nickname` over its limit.
+    ProfileTextTooLong(ProfileText),
+    /// `users.update` (`validateEmailDomain`): a malformed address; echoes it.
+    InvalidNewEmail(String),
+    /// `users.update` (`setEmail`): the address belongs to another user; echoes it.
+    EmailUnavailable(String),
+    /// `users.update` (`setUserActiveStatus`): without `edit-other-user-active-status`.
+    ActiveStatusNotAllowed,
+    /// `users.update` (`setUserActiveStatus`): deactivating the last active admin.
+    LastAdmin,
+    /// `users.setPreferences`: another user's, without `edit-other-user-info`.
+    EditingOtherPreferencesNotAllowed,
+    /// `users.setPreferences`: `userId` names no user.
+    PreferencesUserNotFound,
+    /// `users.getPreferences`: the user has no `settings` at all.
+    PreferencesNotAvailable,
+    /// `saveUserPreferences`: `idleTimeLimit` under a minute.
+    InvalidIdleTimeLimit,
 
     // push.token, push.test
     /// `POST push.token`: `id` given but not a string.
@@ -250,7 +284,7 @@ pub enum ApiError {
 }
 
 /// Which ajv rule a typed route's body broke.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {
     /// `required`: names the property.
     Required(&'static str),
@@ -264,6 +298,10 @@ pub enum Violation {
     NotArray,
     /// `type: "boolean"` on a property.
     NotBoolean,
+    /// `type: "number"` on a property.
+    NotNumber,
+    /// `enum` on a property.
+    NotAllowedValue,
     /// `minLength: 1` on a property.
     Empty,
     /// `uniqueItems`: items `.0` and `.1` (the earlier) are equal.
@@ -280,6 +318,8 @@ impl Violation {
             Violation::NotString => "must be string".into(),
             Violation::NotArray => "must be array".into(),
             Violation::NotBoolean => "must be boolean".into(),
+            Violation::NotNumber => "must be number".into(),
+            Violation::NotAllowedValue => "must be equal to one of the allowed values".into(),
             Violation::Empty => "must NOT have fewer than 1 characters".into(),
             Violation::DuplicateItems(later, earlier) => format!(
                 "must NOT have duplicate items (items ## {later} and {earlier} are identical)"
@@ -700,6 +740,106 @@ impl ApiError {
                 "error-field-unavailable",
                 format!("{} is already in use :(", escape(value)),
                 json!({"method": INSERT_USER, "field": value}),
+            ),
+
+            E::OwnEmailVerification => meteor_with(
+                S::BAD_REQUEST,
+                "error-action-not-allowed",
+                "Editing email verification is not allowed",
+                json!({"method": INSERT_USER, "action": "Editing_user"}),
+            ),
+            E::EditingUserNotAllowed => meteor_with(
+                S::BAD_REQUEST,
+                "error-action-not-allowed",
+                "Editing user is not allowed",
+                json!({"method": INSERT_USER, "action": "Editing_user"}),
+            ),
+            E::AssignAdminNotAllowed => meteor_with(
+                S::BAD_REQUEST,
+                "error-action-not-allowed",
+                "Assigning admin is not allowed",
+                json!({"method": INSERT_USER, "action": "Assign_admin"}),
+            ),
+            E::UpdatedUserNotFound => meteor(S::BAD_REQUEST, "error-invalid-user", "Invalid user"),
+            E::AssignRolesNotAllowed => meteor_with(
+                S::BAD_REQUEST,
+                "error-action-not-allowed",
+                "Assign roles is not allowed",
+                json!({"method": INSERT_USER, "action": "Assign_role"}),
+            ),
+            E::ProfileEditNotAllowed(edit) => meteor_with(
+                S::BAD_REQUEST,
+                "error-action-not-allowed",
+                match edit {
+                    Edit::Profile => "Edit user profile is not allowed",
+                    Edit::Username => "Edit username is not allowed",
+                    Edit::StatusText => "Edit user status is not allowed",
+                    Edit::RealName => "Edit user real name is not allowed",
+                    Edit::Email => "Edit user email is not allowed",
+                    Edit::Password => "Edit user password is not allowed",
+                },
+                json!({"method": INSERT_USER, "action": "Update_user"}),
+            ),
+            E::IdentityNotSaved => meteor_with(
+                S::BAD_REQUEST,
+                "error-could-not-save-identity",
+                "Could not save user identity",
+                json!({"method": "saveUser"}),
+            ),
+            E::ProfileTextTooLong(ProfileText::Bio) => meteor_with(
+                S::BAD_REQUEST,
+                "error-bio-size-exceeded",
+                "Bio size exceeds 260 characters",
+                json!({"method": "saveUserProfile"}),
+            ),
+            E::ProfileTextTooLong(ProfileText::Nickname) => meteor_with(
+                S::BAD_REQUEST,
+                "error-nickname-size-exceeded",
+                "Nickname size exceeds 120 characters",
+                json!({"method": "saveUserProfile"}),
+            ),
+            E::InvalidNewEmail(email) => meteor_with(
+                S::BAD_REQUEST,
+                "error-invalid-email",
+                format!("Invalid email {email}"),
+                json!({"function": "RocketChat.validateEmailDomain", "email": email}),
+            ),
+            E::EmailUnavailable(email) => meteor_with(
+                S::BAD_REQUEST,
+                "error-field-unavailable",
+                format!("{email} is already in use :("),
+                json!({"function": "_setEmail", "field": email}),
+            ),
+            E::ActiveStatusNotAllowed => meteor_with(
+                S::BAD_REQUEST,
+                "error-not-allowed",
+                "Not allowed",
+                json!({"method": "setUserActiveStatus"}),
+            ),
+            E::LastAdmin => meteor_with(
+                S::BAD_REQUEST,
+                "error-action-not-allowed",
+                "Leaving the app without an active admin is not allowed",
+                json!({"method": "removeUserFromRole", "action": "Remove_last_admin"}),
+            ),
+            E::EditingOtherPreferencesNotAllowed => meteor(
+                S::BAD_REQUEST,
+                "error-action-not-allowed",
+                "Editing user is not allowed",
+            ),
+            E::PreferencesUserNotFound => meteor(
+                S::BAD_REQUEST,
+                "error-invalid-user",
+                "The optional \"userId\" param provided does not match any users",
+            ),
+            E::PreferencesNotAvailable => plain(
+                S::BAD_REQUEST,
+                "FAILED TO RETRIEVE USER PREFERENCES BECAUSE THEY HAVEN'T BEEN SET UP BY THE USER YET",
+            ),
+            E::InvalidIdleTimeLimit => meteor(
+                S::BAD_REQUEST,
+                "invalid-idle-time-limit-value",
+                "Invalid idleTimeLimit",
             ),
 
             E::InvalidPushId => meteor(
@@ -1336,6 +1476,86 @@ mod tests {
                 E::AlreadyInUse("o'neil".into()),
                 400,
                 r#"{"success":false,"error":"o&#39;neil is already in use :( [error-field-unavailable]","errorType":"error-field-unavailable","details":{"method":"insertOrUpdateUser","field":"o'neil"}}"#,
+            ),
+            (
+                E::OwnEmailVerification,
+                400,
+                r#"{"success":false,"error":"Editing email verification is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"insertOrUpdateUser","action":"Editing_user"}}"#,
+            ),
+            (
+                E::EditingUserNotAllowed,
+                400,
+                r#"{"success":false,"error":"Editing user is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"insertOrUpdateUser","action":"Editing_user"}}"#,
+            ),
+            (
+                E::AssignAdminNotAllowed,
+                400,
+                r#"{"success":false,"error":"Assigning admin is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"insertOrUpdateUser","action":"Assign_admin"}}"#,
+            ),
+            (
+                E::UpdatedUserNotFound,
+                400,
+                r#"{"success":false,"error":"Invalid user [error-invalid-user]","errorType":"error-invalid-user"}"#,
+            ),
+            (
+                E::AssignRolesNotAllowed,
+                400,
+                r#"{"success":false,"error":"Assign roles is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"insertOrUpdateUser","action":"Assign_role"}}"#,
+            ),
+            (
+                E::ProfileEditNotAllowed(Edit::RealName),
+                400,
+                r#"{"success":false,"error":"Edit user real name is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"insertOrUpdateUser","action":"Update_user"}}"#,
+            ),
+            (
+                E::IdentityNotSaved,
+                400,
+                r#"{"success":false,"error":"Could not save user identity [error-could-not-save-identity]","errorType":"error-could-not-save-identity","details":{"method":"saveUser"}}"#,
+            ),
+            (
+                E::ProfileTextTooLong(ProfileText::Bio),
+                400,
+                r#"{"success":false,"error":"Bio size exceeds 260 characters [error-bio-size-exceeded]","errorType":"error-bio-size-exceeded","details":{"method":"saveUserProfile"}}"#,
+            ),
+            (
+                E::InvalidNewEmail("x".into()),
+                400,
+                r#"{"success":false,"error":"Invalid email x [error-invalid-email]","errorType":"error-invalid-email","details":{"function":"RocketChat.validateEmailDomain","email":"x"}}"#,
+            ),
+            (
+                E::EmailUnavailable("a@b.c".into()),
+                400,
+                r#"{"success":false,"error":"a@b.c is already in use :( [error-field-unavailable]","errorType":"error-field-unavailable","details":{"function":"_setEmail","field":"a@b.c"}}"#,
+            ),
+            (
+                E::ActiveStatusNotAllowed,
+                400,
+                r#"{"success":false,"error":"Not allowed [error-not-allowed]","errorType":"error-not-allowed","details":{"method":"setUserActiveStatus"}}"#,
+            ),
+            (
+                E::LastAdmin,
+                400,
+                r#"{"success":false,"error":"Leaving the app without an active admin is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed","details":{"method":"removeUserFromRole","action":"Remove_last_admin"}}"#,
+            ),
+            (
+                E::EditingOtherPreferencesNotAllowed,
+                400,
+                r#"{"success":false,"error":"Editing user is not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed"}"#,
+            ),
+            (
+                E::PreferencesUserNotFound,
+                400,
+                r#"{"success":false,"error":"The optional \"userId\" param provided does not match any users [error-invalid-user]","errorType":"error-invalid-user"}"#,
+            ),
+            (
+                E::PreferencesNotAvailable,
+                400,
+                r#"{"success":false,"error":"FAILED TO RETRIEVE USER PREFERENCES BECAUSE THEY HAVEN'T BEEN SET UP BY THE USER YET"}"#,
+            ),
+            (
+                E::InvalidIdleTimeLimit,
+                400,
+                r#"{"success":false,"error":"Invalid idleTimeLimit [invalid-idle-time-limit-value]","errorType":"invalid-idle-time-limit-value"}"#,
             ),
             (
                 E::InvalidPushId,

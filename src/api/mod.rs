@@ -77,6 +77,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/push.test", web::post().to(push::push_test))
                 .route("/users.create", web::post().to(users::users_create))
                 .route("/users.info", web::get().to(users::users_info))
+                .route("/users.update", web::post().to(users::users_update))
+                .route(
+                    "/users.setPreferences",
+                    web::post().to(users::users_set_preferences),
+                )
+                .route(
+                    "/users.getPreferences",
+                    web::get().to(users::users_get_preferences),
+                )
                 .route(
                     "/channels.create",
                     web::post().to(|s, c, b| rooms::create(Kind::Channels, s, c, b)),

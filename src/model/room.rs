@@ -143,6 +143,27 @@ impl Room {
         self.0.strs_at("uids")
     }
 
+    /// A member's username changed: in `usernames` and `muted` (`Rooms.replaceUsername`,
+    /// `replaceMutedUsername`) and as the creator `u.username`; whether anything changed.
+    pub fn replace_username(&mut self, user_id: &str, old: &str, new: &str) -> bool {
+        let mut changed = false;
+        for list in ["usernames", "muted"] {
+            if let Some(items) = self.0.get_mut(list).and_then(Value::as_array_mut) {
+                for item in items.iter_mut().filter(|i| i.as_str() == Some(old)) {
+                    *item = new.into();
+                    changed = true;
+                }
+            }
+        }
+        if let Some(u) = self.0.get_mut("u").and_then(Value::as_object_mut) {
+            if u.get("_id").and_then(Value::as_str) == Some(user_id) {
+                u.insert("username".into(), new.into());
+                changed = true;
+            }
+        }
+        changed
+    }
+
     /// `sysMes`: the system message types the room hides.
     pub fn sys_mes(&self) -> Vec<&str> {
         self.0.strs_at("sysMes")

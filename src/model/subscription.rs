@@ -138,6 +138,68 @@ impl Subscription {
     pub fn set_updated_at(&mut self, at: &str) {
         self.0.insert("_updatedAt".into(), at.into());
     }
+
+    /// Where a notification field's value came from (`user`, `subscription`), as its
+    /// origin field (`mobilePrefOrigin`, …) records it.
+    pub fn preference_origin(&self, origin: &str) -> Option<&str> {
+        self.0.str_at(origin)
+    }
+
+    /// A user preference copied in: `field` set to `value`, `origin` to `user`
+    /// (`updateNotificationUserPreferences`).
+    pub fn set_preference_from_user(&mut self, field: &str, origin: &str, value: &str) {
+        self.0.insert(field.into(), value.into());
+        self.0.insert(origin.into(), "user".into());
+    }
+
+    /// A copied user preference removed with its origin (`clearNotificationUserPreferences`).
+    pub fn clear_preference_from_user(&mut self, field: &str, origin: &str) {
+        self.0.shift_remove(origin);
+        self.0.shift_remove(field);
+    }
+
+    /// `userHighlights`: the words of the user's `highlights` preference.
+    pub fn set_user_highlights(&mut self, highlights: &[String]) {
+        self.0
+            .insert("userHighlights".into(), serde_json::json!(highlights));
+    }
+
+    /// `u.username`: the member's username changed.
+    pub fn set_member_username(&mut self, username: &str) {
+        if let Some(u) = self.0.get_mut("u").and_then(Value::as_object_mut) {
+            u.insert("username".into(), username.into());
+        }
+    }
+
+    /// A DM's `name` and `fname` (the other members' usernames and names).
+    pub fn set_direct_names(&mut self, names: &DirectNames) {
+        self.0.insert("name".into(), names.name.clone().into());
+        self.0.insert("fname".into(), names.fname.clone().into());
+    }
+}
+
+/// How a DM subscription names the room: the other members' usernames, and their names
+/// (each falling back to the username), joined with `, `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectNames {
+    pub name: String,
+    pub fname: String,
+}
+
+impl DirectNames {
+    pub fn of(others: &[&super::User]) -> DirectNames {
+        let join = |f: &dyn Fn(&super::User) -> Option<String>| {
+            others
+                .iter()
+                .filter_map(|u| f(u))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        DirectNames {
+            name: join(&|u| u.username().map(str::to_string)),
+            fname: join(&|u| u.name().or(u.username()).map(str::to_string)),
+        }
+    }
 }
 
 /// The numeric counters of a subscription.
@@ -207,6 +269,9 @@ pub fn new_group_subscription(
     if let Some(prid) = room.prid() {
         doc.insert("prid".into(), prid.into());
     }
+    for (key, value) in user.subscription_preferences() {
+        doc.insert(key.into(), value);
+    }
     if owner {
         doc.insert("ls".into(), now.clone().into());
         doc.insert("roles".into(), serde_json::json!(["owner"]));
@@ -247,24 +312,18 @@ pub fn new_direct_subscription(
     ids: &super::id::Ids,
 ) -> Subscription {
     let now = super::time::iso(now);
-    let join = |f: &dyn Fn(&super::User) -> Option<String>| {
-        others
-            .iter()
-            .filter_map(|u| f(u))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let name = join(&|u| u.username().map(str::to_string));
-    let fname = join(&|u| u.name().or(u.username()).map(str::to_string));
+    let DirectNames { name, fname } = DirectNames::of(others);
     let mut u = super::Doc::new();
     u.insert("_id".into(), user.id().into());
     if let Some(n) = user.username() {
         u.insert("username".into(), n.into());
     }
-    Subscription(super::object(serde_json::json!({
+    let mut doc = super::object(serde_json::json!({
         "_id": ids.id(),
         "rid": room.id(),
         "u": u,
+    }));
+    let mut rest = super::object(serde_json::json!({
         "_updatedAt": now,
         "alert": false,
         "fname": fname,
@@ -275,7 +334,14 @@ pub fn new_direct_subscription(
         "ts": room.0.get("ts").cloned().unwrap_or_else(|| now.clone().into()),
         "unread": 0,
         "userMentions": 0,
-    })))
+    }));
+    for (key, value) in user.subscription_preferences() {
+        rest.insert(key.into(), value);
+    }
+    let mut rest: Vec<_> = rest.into_iter().collect();
+    rest.sort_by(|a, b| a.0.cmp(&b.0));
+    doc.extend(rest);
+    Subscription(doc)
 }
 
 #[cfg(test)]

@@ -125,6 +125,149 @@ impl User {
             .and_then(Value::as_object)
     }
 
+    /// `emails[0].address`: the address `setEmail` replaces.
+    pub fn first_email(&self) -> Option<&str> {
+        self.0
+            .get("emails")?
+            .as_array()?
+            .first()?
+            .get("address")?
+            .as_str()
+    }
+
+    /// `settings` is present (new users get `{}`; `users.getPreferences` fails without it).
+    pub fn has_settings(&self) -> bool {
+        self.0.get("settings").is_some_and(|s| !s.is_null())
+    }
+
+    pub fn set_name(&mut self, name: &str) {
+        self.0.insert("name".into(), name.into());
+    }
+
+    pub fn set_username(&mut self, username: &str) {
+        self.0.insert("username".into(), username.into());
+    }
+
+    /// `setEmail`: the one address, replacing every other.
+    pub fn set_email(&mut self, address: &str, verified: bool) {
+        self.0.insert(
+            "emails".into(),
+            json!([{"address": address, "verified": verified}]),
+        );
+    }
+
+    /// `emails.0.verified`, when there is a first address.
+    pub fn set_email_verified(&mut self, verified: bool) {
+        let first = self
+            .0
+            .get_mut("emails")
+            .and_then(Value::as_array_mut)
+            .and_then(|a| a.first_mut())
+            .and_then(Value::as_object_mut);
+        if let Some(first) = first {
+            first.insert("verified".into(), verified.into());
+        }
+    }
+
+    /// A profile text (`bio`, `nickname`): set, or removed when `None`.
+    pub fn set_profile_text(&mut self, field: ProfileText, text: Option<&str>) {
+        match text {
+            Some(t) => self.0.insert(field.key().into(), t.into()),
+            None => self.0.shift_remove(field.key()),
+        };
+    }
+
+    pub fn set_roles(&mut self, roles: &[String]) {
+        self.0.insert("roles".into(), json!(roles));
+    }
+
+    pub fn set_active(&mut self, active: bool) {
+        self.0.insert("active".into(), active.into());
+    }
+
+    pub fn set_language(&mut self, language: &str) {
+        self.0.insert("language".into(), language.into());
+    }
+
+    /// `requirePasswordChange`; turning it off drops `requirePasswordChangeReason`.
+    pub fn set_require_password_change_and_reason(&mut self, required: bool) {
+        self.set_require_password_change(required);
+        if !required {
+            self.0.shift_remove("requirePasswordChangeReason");
+        }
+    }
+
+    /// A missing or `null` `settings` becomes `{}` (`Users.clearSettings`).
+    pub fn ensure_settings(&mut self) {
+        if !self.0.get("settings").is_some_and(Value::is_object) {
+            self.0.insert("settings".into(), json!({}));
+        }
+    }
+
+    /// `settings.preferences.<key>` set (or removed with `None`).
+    pub fn set_preference(&mut self, key: &str, value: Option<Value>) {
+        self.ensure_settings();
+        let Some(settings) = self.0.get_mut("settings").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let preferences = settings
+            .entry("preferences")
+            .and_modify(|p| {
+                if !p.is_object() {
+                    *p = json!({});
+                }
+            })
+            .or_insert_with(|| json!({}));
+        if let Some(preferences) = preferences.as_object_mut() {
+            match value {
+                Some(v) => preferences.insert(key.into(), v),
+                None => preferences.shift_remove(key),
+            };
+        }
+    }
+
+    /// `settings.preferences` with `language` set to the user's own (`users.getPreferences`,
+    /// `users.setPreferences`): where it stands among them, else last; absent without one.
+    pub fn preferences_with_language(&self) -> Doc {
+        let mut prefs = self.preferences().cloned().unwrap_or_default();
+        match self.0.get("language") {
+            Some(language) => prefs.insert("language".into(), language.clone()),
+            None => prefs.shift_remove("language"),
+        };
+        prefs
+    }
+
+    /// A notification preference the user chose (`desktopNotifications`,
+    /// `pushNotifications`, `emailNotificationMode`), if a string.
+    pub fn preference_str(&self, key: &str) -> Option<&str> {
+        self.preferences()?.get(key)?.as_str()
+    }
+
+    /// `getDefaultSubscriptionPref`: what a subscription created for this user copies of
+    /// their preferences (`userHighlights`, then each notification preference that is not
+    /// `default` with its origin `user`), so that sending reads the subscription alone.
+    pub fn subscription_preferences(&self) -> Vec<(&'static str, Value)> {
+        let mut copied = Vec::new();
+        let highlights = self
+            .preferences()
+            .and_then(|p| p.get("highlights"))
+            .and_then(Value::as_array)
+            .filter(|h| !h.is_empty());
+        if let Some(h) = highlights {
+            copied.push(("userHighlights", Value::Array(h.clone())));
+        }
+        for (preference, field, origin) in NOTIFICATION_PREFERENCES {
+            match self.preference_str(preference) {
+                None | Some("") | Some("default") => {}
+                Some(value) => {
+                    copied.push((field, value.into()));
+                    copied.push((origin, "user".into()));
+                }
+            }
+        }
+        copied
+    }
+
     /// `getUserInfo`: the user's own view of their account (login `data.me` and `/me`):
     /// the fields they may see, in stored order, then `email` (the verified one),
     /// `settings` with the `preferences` in force, `avatarUrl`, `isOAuthUser`, `services`.
@@ -173,6 +316,42 @@ impl User {
             u.insert("name".into(), n.into());
         }
         Value::Object(u)
+    }
+}
+
+/// The user preferences a subscription copies: (preference, subscription field, the field
+/// that records where the subscription's value came from).
+pub const NOTIFICATION_PREFERENCES: [(&str, &str, &str); 3] = [
+    (
+        "desktopNotifications",
+        "desktopNotifications",
+        "desktopPrefOrigin",
+    ),
+    (
+        "pushNotifications",
+        "mobilePushNotifications",
+        "mobilePrefOrigin",
+    ),
+    (
+        "emailNotificationMode",
+        "emailNotifications",
+        "emailPrefOrigin",
+    ),
+];
+
+/// The free profile texts `saveUser` trims and bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileText {
+    Bio,
+    Nickname,
+}
+
+impl ProfileText {
+    fn key(self) -> &'static str {
+        match self {
+            ProfileText::Bio => "bio",
+            ProfileText::Nickname => "nickname",
+        }
     }
 }
 

@@ -44,6 +44,12 @@ const DEFAULTS: &[(&str, &[&str])] = &[
     ("create-p", &["admin", "user", "bot", "app"]),
     ("create-d", &["admin", "user", "bot", "app"]),
     ("create-user", &["admin"]),
+    // users.update: editing others, their passwords, and the roles anyone holds.
+    ("edit-other-user-info", &["admin"]),
+    ("edit-other-user-password", &["admin"]),
+    ("edit-other-user-active-status", &["admin"]),
+    ("assign-roles", &["admin"]),
+    ("assign-admin-role", &["admin"]),
     ("view-full-other-user-info", &["admin"]),
     ("view-other-user-channels", &["admin"]),
     ("add-user-to-joined-room", &["admin", "owner", "moderator"]),

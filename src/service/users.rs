@@ -1,9 +1,10 @@
-//! Creating and showing users (`users.create`, `users.info`).
+//! Creating, showing and changing users (`users.create`, `users.info`, `users.update`) and
+//! their preferences (`users.setPreferences`, `users.getPreferences`, `saveUserPreferences`).
 
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use super::auth::Caller;
@@ -16,13 +17,15 @@ use crate::model::id::Ids;
 use crate::model::room::{general_room, GENERAL};
 use crate::model::subscription::new_joined_subscription;
 use crate::model::time::{self, Clock};
-use crate::model::user::{rocket_cat, NewUser, ROCKET_CAT};
+use crate::model::user::{rocket_cat, NewUser, ProfileText, ROCKET_CAT};
 use crate::model::{Doc, User};
 use crate::rules::access::ROLES;
 use crate::rules::credentials::hash_password;
 use crate::rules::names::{username_is_blocked, valid_name};
+use crate::rules::user_profile::{self, Editor, ProfileChange, ProfileUpdate, Refusal};
+use crate::rules::{preferences, presence};
 use crate::settings::Settings;
-use crate::store::{Conflict, Store, StoreError, UsersView, WriteError};
+use crate::store::{Activation, Conflict, Store, StoreError, UsersView, WriteError};
 
 /// `users.create`'s body, its types checked.
 pub struct CreateUser {
@@ -96,13 +99,15 @@ impl Users {
         if !new.email.contains('@') {
             return Err(ApiError::InvalidEmail(new.email));
         }
-        let roles = match new.roles {
-            r if r.is_empty() => vec!["user".to_string()],
-            r => r,
-        };
-        if roles.iter().any(|r| !ROLES.contains(&r.as_str())) {
+        if new.roles.iter().any(|r| !ROLES.contains(&r.as_str())) {
             return Err(ApiError::InvalidRole);
         }
+        // `getNewUserRoles`: without roles given, those of
+        // `Accounts_Registration_Users_Default_Roles`.
+        let roles = match new.roles {
+            r if r.is_empty() => self.settings.snapshot().default_user_roles.clone(),
+            r => r,
+        };
 
         let blocked = &self.settings.snapshot().blocked_usernames;
         if username_is_blocked(username, &[&blocked[0], &blocked[1]]) {
@@ -175,12 +180,7 @@ impl Users {
             true => Some(self.user_rooms(user.id())?),
             false => None,
         };
-        let mut shown: Doc = user
-            .0
-            .into_iter()
-            .filter(|(k, _)| !NEVER_SHOWN.contains(&k.as_str()))
-            .filter(|(k, _)| full || !PRIVATE_FIELDS.contains(&k.as_str()))
-            .collect();
+        let mut shown = shown_fields(user, full);
         if let Some(rooms) = rooms {
             // An answer being shaped, not a stored document: `users.info` appends `rooms` last.
             shown.insert("rooms".into(), rooms.into());
@@ -207,6 +207,201 @@ impl Users {
                 Value::Object(kept)
             })
             .collect())
+    }
+}
+
+/// The fields of `user` a caller sees: all but those never shown, and without the private
+/// ones unless `full` (`view-full-other-user-info`, or the user themself where allowed).
+fn shown_fields(user: User, full: bool) -> Doc {
+    user.0
+        .into_iter()
+        .filter(|(k, _)| !NEVER_SHOWN.contains(&k.as_str()))
+        .filter(|(k, _)| full || !PRIVATE_FIELDS.contains(&k.as_str()))
+        .collect()
+}
+
+/// `users.update`'s body, its types checked.
+pub struct UpdateUser {
+    pub user_id: String,
+    pub data: ProfileUpdate,
+}
+
+/// `users.setPreferences`' body, its types checked.
+pub struct SetPreferences {
+    /// Whose preferences (`None`: the caller's).
+    pub user_id: Option<String>,
+    pub data: Doc,
+}
+
+impl Users {
+    /// `users.update` (`saveUser`, then `setUserActiveStatus`): the checks in Rocket.Chat's
+    /// order, one write, and the user as the caller may see them.
+    pub async fn update_user(&self, caller: &Caller, req: UpdateUser) -> ApiResult<Value> {
+        let roles = caller.identity.roles();
+        let has = |p: &str| self.permits.has(p, &roles);
+        let editor = Editor {
+            myself: req.user_id == caller.id(),
+            edit_other_info: has("edit-other-user-info"),
+            edit_other_password: has("edit-other-user-password"),
+            assign_roles: has("assign-roles"),
+            assign_admin: has("assign-admin-role"),
+        };
+        let mut data = req.data;
+        user_profile::check_data(&data, &editor, ROLES).map_err(refused)?;
+        if data.set_random_password == Some(true) {
+            data.password = Some(self.ids.secret());
+            data.require_password_change = Some(true);
+        }
+        let id = req.user_id;
+        let stored = self.store.user(&id)?.ok_or(ApiError::UpdatedUserNotFound)?;
+        let settings = self.settings.snapshot();
+        user_profile::check_editing(&data, &stored, &editor, &settings.profile_rules)
+            .map_err(refused)?;
+        let (username, name) = user_profile::identity(&data, &stored).map_err(refused)?;
+        if let Some(new) = &username {
+            // `checkUsernameAvailability`, unless only the letter case changes.
+            let recased = stored
+                .username()
+                .is_some_and(|old| old.to_lowercase() == new.to_lowercase());
+            let blocked = &settings.blocked_usernames;
+            if !recased && username_is_blocked(new, &[&blocked[0], &blocked[1]]) {
+                return Err(ApiError::BlockedUsername(new.clone()));
+            }
+        }
+        let status_text = data
+            .status_text
+            .as_deref()
+            .map(presence::status_text)
+            .filter(|t| Some(t.as_str()) != stored.status_text());
+        let email = match data.email.as_deref().filter(|e| !e.is_empty()) {
+            None => None,
+            Some(e) if !e.trim().contains('@') => {
+                return Err(ApiError::InvalidNewEmail(e.trim().to_string()))
+            }
+            Some(e) if Some(e.trim()) == stored.first_email() => None,
+            Some(e) => Some((e.trim().to_string(), data.verified == Some(true))),
+        };
+        let password = data
+            .password
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && editor.edit_other_password)
+            .map(str::to_string);
+        let password_hash = match password {
+            Some(p) => Some(hash_blocking(&self.hashing, move || hash_new_password(&p)).await?),
+            None => None,
+        };
+        let change = ProfileChange {
+            username,
+            name,
+            status_text,
+            bio: user_profile::profile_text(ProfileText::Bio, data.bio.as_deref())
+                .map_err(refused)?,
+            nickname: user_profile::profile_text(ProfileText::Nickname, data.nickname.as_deref())
+                .map_err(refused)?,
+            roles: data.roles.clone(),
+            require_password_change: data.require_password_change,
+            verified: data
+                .verified
+                .filter(|_| data.email.as_deref().is_none_or(str::is_empty)),
+            email,
+            updated_at: time::iso(self.clock.now()),
+        };
+        let taken_email = change.email.as_ref().map(|(e, _)| e.clone());
+        let (target, written) = (id.clone(), change);
+        let saved = blocking_write(&self.store, move |s| {
+            s.save_user(&target, &written, password_hash.as_deref())
+        });
+        let mut user = match saved.await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Err(ApiError::UpdatedUserNotFound),
+            Err(WriteError::Conflict(Conflict::Email)) => {
+                return Err(ApiError::EmailUnavailable(taken_email.unwrap_or_default()))
+            }
+            Err(WriteError::Conflict(_)) => return Err(ApiError::IdentityNotSaved),
+            Err(WriteError::Store(e)) => return Err(e.into()),
+        };
+        if let Some(active) = data.active {
+            user = self.set_active(caller, &id, active).await?;
+        }
+        Ok(Value::Object(shown_fields(
+            user,
+            has("view-full-other-user-info"),
+        )))
+    }
+
+    /// `setUserActiveStatus` (needs `edit-other-user-active-status`).
+    async fn set_active(&self, caller: &Caller, id: &str, active: bool) -> ApiResult<User> {
+        if !self
+            .permits
+            .has("edit-other-user-active-status", &caller.identity.roles())
+        {
+            return Err(ApiError::ActiveStatusNotAllowed);
+        }
+        let (id, at) = (id.to_string(), time::iso(self.clock.now()));
+        let done = blocking_write(&self.store, move |s| s.set_user_active(&id, active, &at));
+        match done.await? {
+            Activation::Done(user) => Ok(user),
+            Activation::LastAdmin => Err(ApiError::LastAdmin),
+            Activation::NoUser => Err(ApiError::UpdatedUserNotFound),
+        }
+    }
+
+    /// `users.setPreferences`: the preferences of the caller, or of another user for a
+    /// holder of `edit-other-user-info`; answers `{_id, settings: {preferences}}`.
+    pub async fn set_preferences(&self, caller: &Caller, req: SetPreferences) -> ApiResult<Value> {
+        let id = match req.user_id {
+            Some(other) if other != caller.id() => {
+                if !self
+                    .permits
+                    .has("edit-other-user-info", &caller.identity.roles())
+                {
+                    return Err(ApiError::EditingOtherPreferencesNotAllowed);
+                }
+                other
+            }
+            _ => caller.id().to_string(),
+        };
+        let user = self
+            .save_preferences(&id, req.data)
+            .await?
+            .ok_or(ApiError::PreferencesUserNotFound)?;
+        Ok(json!({
+            "_id": user.id(),
+            "settings": {"preferences": user.preferences_with_language()},
+        }))
+    }
+
+    /// `saveUserPreferences`: `prefs` stored on the user `id` and copied into their
+    /// subscriptions; `None` if there is no such user.
+    pub async fn save_preferences(&self, id: &str, prefs: Doc) -> ApiResult<Option<User>> {
+        let prefs = preferences::normalise(prefs).map_err(|_| ApiError::InvalidIdleTimeLimit)?;
+        let (id, at) = (id.to_string(), time::iso(self.clock.now()));
+        Ok(blocking_write(&self.store, move |s| s.save_preferences(&id, &prefs, &at)).await?)
+    }
+
+    /// `users.getPreferences`: the caller's own preferences with their `language`.
+    pub fn get_preferences(&self, caller: &Caller) -> ApiResult<Value> {
+        let user = self.store.user(caller.id())?.ok_or(ApiError::NotLoggedIn)?;
+        if !user.has_settings() {
+            return Err(ApiError::PreferencesNotAvailable);
+        }
+        Ok(Value::Object(user.preferences_with_language()))
+    }
+}
+
+/// The catalog's error for a refused update.
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::EmailVerification => ApiError::OwnEmailVerification,
+        Refusal::EditingUser => ApiError::EditingUserNotAllowed,
+        Refusal::InvalidRole => ApiError::InvalidRole,
+        Refusal::AssignAdmin => ApiError::AssignAdminNotAllowed,
+        Refusal::InvalidUsername(u) => ApiError::InvalidUsername(u),
+        Refusal::AssignRoles => ApiError::AssignRolesNotAllowed,
+        Refusal::NotAllowed(edit) => ApiError::ProfileEditNotAllowed(edit),
+        Refusal::Identity => ApiError::IdentityNotSaved,
+        Refusal::TooLong(text) => ApiError::ProfileTextTooLong(text),
     }
 }
 

@@ -61,8 +61,23 @@ pub(super) fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Va
         ("Message_CustomDomain_AutoLink", json!("")),
     ]
     .into_iter()
+    .chain(account_settings())
     .chain(default_user_preferences())
     .collect()
+}
+
+/// What users may change of their own account (`users.update`), and the roles new users
+/// get (`users.create` without `roles`), with Rocket.Chat's defaults.
+fn account_settings() -> Vec<(&'static str, Value)> {
+    vec![
+        ("Accounts_AllowUserProfileChange", json!(true)),
+        ("Accounts_AllowUsernameChange", json!(true)),
+        ("Accounts_AllowUserStatusMessageChange", json!(true)),
+        ("Accounts_AllowRealNameChange", json!(true)),
+        ("Accounts_AllowEmailChange", json!(true)),
+        ("Accounts_AllowPasswordChange", json!(true)),
+        ("Accounts_Registration_Users_Default_Roles", json!("user")),
+    ]
 }
 
 /// The `Accounts_Default_User_Preferences_<key>` settings: every user's preferences unless

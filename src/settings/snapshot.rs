@@ -9,6 +9,7 @@ use super::defaults::{default_user_preferences, PREFERENCE_PREFIX};
 use crate::model::{Doc, RoomType};
 use crate::rules::push::PushPreference;
 use crate::rules::unread::UnreadCount;
+use crate::rules::user_profile::ProfileRules;
 
 /// The settings the server acts on, typed, read from the documents at once: requests take
 /// one snapshot and never look a setting up by its id.
@@ -41,6 +42,10 @@ pub struct Snapshot {
     pub default_user_preferences: crate::model::Doc,
     /// `Accounts_Default_User_Preferences_pushNotifications`.
     pub default_push_preference: PushPreference,
+    /// The `Accounts_Allow*Change` settings.
+    pub profile_rules: ProfileRules,
+    /// `Accounts_Registration_Users_Default_Roles`, parsed as comma-separated values.
+    pub default_user_roles: Vec<String>,
     pub unread_count: UnreadCount,
     pub unread_count_dm: UnreadCount,
     /// `Message_MaxAllowedSize`, in UTF-16 units.
@@ -52,6 +57,15 @@ pub struct Snapshot {
     pub katex_dollar_syntax: bool,
     pub katex_parenthesis_syntax: bool,
     pub custom_domains: Vec<String>,
+}
+
+/// A comma-separated setting's items, trimmed, empty ones dropped (`parseCSV`).
+fn csv(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// PEM texts and the key's passphrase.
@@ -142,6 +156,15 @@ impl Snapshot {
                 "Accounts_Default_User_Preferences_pushNotifications",
             ))
             .unwrap_or(PushPreference::Mentions),
+            profile_rules: ProfileRules {
+                user_profile: flag("Accounts_AllowUserProfileChange"),
+                username: flag("Accounts_AllowUsernameChange"),
+                status_message: flag("Accounts_AllowUserStatusMessageChange"),
+                real_name: flag("Accounts_AllowRealNameChange"),
+                email: flag("Accounts_AllowEmailChange"),
+                password: flag("Accounts_AllowPasswordChange"),
+            },
+            default_user_roles: csv(&text("Accounts_Registration_Users_Default_Roles")),
             unread_count: UnreadCount::parse(&text("Unread_Count")),
             unread_count_dm: UnreadCount::parse(&text("Unread_Count_DM")),
             message_max_allowed_size: value("Message_MaxAllowedSize")
@@ -155,12 +178,7 @@ impl Snapshot {
             katex_enabled: flag("Katex_Enabled"),
             katex_dollar_syntax: flag("Katex_Dollar_Syntax"),
             katex_parenthesis_syntax: flag("Katex_Parenthesis_Syntax"),
-            custom_domains: text("Message_CustomDomain_AutoLink")
-                .split(',')
-                .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .map(str::to_string)
-                .collect(),
+            custom_domains: csv(&text("Message_CustomDomain_AutoLink")),
         }
     }
 

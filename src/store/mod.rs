@@ -92,6 +92,7 @@ pub use rooms::Removal;
 pub use snapshot::Snapshot;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
+pub use users::Activation;
 pub use views::{
     AccessView, AccountsView, AdminView, DirectoryView, DraftsView, MessagesView, PermissionsView,
     PushView, RoomsView, SnapshotsView, StreamsView, SubscriptionsView, UsersView,

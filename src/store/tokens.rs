@@ -3,7 +3,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::trees::Tree;
-use super::{decode, encode, Store, StoreResult};
+use super::{decode, encode, Batch, Store, StoreResult};
 
 /// A login token, known only by its hash (`base64(sha256(token))`, spec §3.2).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -47,21 +47,27 @@ impl Store {
     pub fn reset_password(&self, user_id: &str, password_hash: &str) -> StoreResult<usize> {
         self.write(|store, batch| {
             batch.put(Tree::UseridPassword, user_id, password_hash);
-            let mut ended = Vec::new();
-            for (hash, value) in store.entries(Tree::TokenhashToken)? {
-                let token: LoginToken = decode(Tree::TokenhashToken, &value)?;
-                if token.user_id == user_id {
-                    ended.push(String::from_utf8_lossy(&hash).into_owned());
-                    batch.delete(Tree::TokenhashToken, hash);
-                }
-            }
-            for device in store.push_tokens_of_user(user_id)? {
-                if ended.iter().any(|h| h == device.auth_token_hash()) {
-                    Self::delete_push_token(batch, &device);
-                }
-            }
-            Ok(ended.len())
+            store.end_sessions(batch, user_id)
         })
+    }
+
+    /// Removes every login token of `user_id`, with the devices registered through them;
+    /// how many sessions ended. Walks every token.
+    pub(super) fn end_sessions(&self, batch: &mut Batch, user_id: &str) -> StoreResult<usize> {
+        let mut ended = Vec::new();
+        for (hash, value) in self.entries(Tree::TokenhashToken)? {
+            let token: LoginToken = decode(Tree::TokenhashToken, &value)?;
+            if token.user_id == user_id {
+                ended.push(String::from_utf8_lossy(&hash).into_owned());
+                batch.delete(Tree::TokenhashToken, hash);
+            }
+        }
+        for device in self.push_tokens_of_user(user_id)? {
+            if ended.iter().any(|h| h == device.auth_token_hash()) {
+                Self::delete_push_token(batch, &device);
+            }
+        }
+        Ok(ended.len())
     }
 
     /// Removes one login token; true if it existed.

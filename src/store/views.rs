@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use super::{
-    DeliveryFilter, DeliveryPage, DeliveryRecord, Finish, LoginToken, NewMessage, PendingPush,
-    Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, WriteError,
+    Activation, DeliveryFilter, DeliveryPage, DeliveryRecord, Finish, LoginToken, NewMessage,
+    PendingPush, Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, WriteError,
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
 use crate::model::{Doc, Message, Room, Subscription, User};
 use crate::rules::message_changes::MessageMutation;
 use crate::rules::presence::StatusChange;
+use crate::rules::user_profile::ProfileChange;
 
 /// Declares a view: a struct over `Store`, the `Store` method that hands it out and the
 /// methods it forwards (each with `Store`'s own signature and contract).
@@ -219,6 +220,15 @@ view! {
         ) -> Result<(), WriteError>;
         fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
         fn change_user_status(&self, id: &str, change: &StatusChange) -> StoreResult<Option<bool>>;
+        fn user(&self, id: &str) -> StoreResult<Option<User>>;
+        fn save_user(
+            &self,
+            id: &str,
+            change: &ProfileChange,
+            password_hash: Option<&str>
+        ) -> Result<Option<User>, WriteError>;
+        fn save_preferences(&self, id: &str, prefs: &Doc, at: &str) -> StoreResult<Option<User>>;
+        fn set_user_active(&self, id: &str, active: bool, at: &str) -> StoreResult<Activation>;
     }
 }
 

@@ -33,3 +33,4 @@ mod support;
 mod system_messages;
 mod testing;
 mod testing_property;
+mod users;

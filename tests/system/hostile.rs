@@ -24,6 +24,7 @@ const MAX_DEPTH: usize = 32;
 const ENDPOINTS: &[(&str, &str, &[&str])] = &[
     ("GET", "/api/v1/push.get", &["id"]),
     ("GET", "/api/v1/me", &[]),
+    ("GET", "/api/v1/users.getPreferences", &[]),
     ("GET", "/api/v1/users.info", &["userId", "username"]),
     ("GET", "/api/v1/chat.getMessage", &["msgId"]),
     ("GET", "/api/v1/subscriptions.get", &["updatedSince"]),
@@ -107,6 +108,7 @@ const ENDPOINTS: &[(&str, &str, &[&str])] = &[
     ),
     ("GET", "/api/v1/permissions.listAll", &["updatedSince"]),
     ("POST", "/api/v1/permissions.update", &["permissions"]),
+    ("POST", "/api/v1/users.setPreferences", &["userId", "data"]),
     ("POST", "/api/v1/settings/Push_gateway", &["value"]),
     ("POST", "/api/v1/settings/Unread_Count", &["value"]),
 ];

@@ -4,6 +4,7 @@
 
 mod messages;
 mod params;
+mod preferences;
 mod rooms;
 mod subscriptions;
 mod users;
@@ -41,6 +42,7 @@ pub async fn call(
         "UserPresence:online" => users::set_connection_status(ctx, Status::Online).await,
         "UserPresence:away" => users::set_connection_status(ctx, Status::Away).await,
         "setUserStatus" => users::set_user_status(ctx, &params).await,
+        "saveUserPreferences" => preferences::save_user_preferences(ctx, &params).await,
         "stream-notify-room" => ctx.realtime.streams().notify_room(ctx, &params),
         _ => Err(MeteorError::method_not_found(method)),
     }
