@@ -80,10 +80,15 @@ impl Messages {
             Some(_) => read.msg().unwrap_or_default(),
             None => edit.text.as_str(),
         };
-        let (parsed, _) = self.parse_content(&settings, text, now, true)?;
+        let (parsed, _, censored) = self.parse_content(&settings, text, read.t(), now, true)?;
+        // An upload's edit is its description, which Rocket.Chat's filter does not read.
+        let text = match (read.description(), censored) {
+            (None, Some(censored)) => censored,
+            _ => edit.text,
+        };
         let change = Edit {
             room_id: edit.room_id,
-            text: edit.text,
+            text,
             content: edit.content,
             editor_id: editor.id.clone(),
             editor_username: editor.username.clone(),

@@ -62,7 +62,26 @@ pub(super) fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Va
     ]
     .into_iter()
     .chain(default_user_preferences())
+    .chain(conformance_settings())
     .collect()
+}
+
+/// Issue 28: the bad-words filter, end-to-end encryption's server-side switches, and the
+/// settings Rocket.Chat's own REST tests set (`chat.ts`, `channels.ts`, `groups.ts`,
+/// `direct-message.ts`, `users.ts`), with Rocket.Chat's ids and defaults. Those rcpush does
+/// not act on are stored and returned all the same (README, "Rocket.Chat's own tests").
+fn conformance_settings() -> Vec<(&'static str, Value)> {
+    vec![
+        ("Message_AllowBadWordsFilter", json!(false)),
+        ("Message_BadWordsFilterList", json!("")),
+        ("Message_BadWordsWhitelist", json!("")),
+        ("E2E_Enable", json!(false)),
+        ("E2E_Allow_Unencrypted_Messages", json!(true)),
+        ("E2E_Enable_Encrypt_Files", json!(true)),
+        ("E2E_Enabled_Default_DirectRooms", json!(false)),
+        ("E2E_Enabled_Default_PrivateRooms", json!(false)),
+        ("E2E_Enabled_Mentions", json!(false)),
+    ]
 }
 
 /// The `Accounts_Default_User_Preferences_<key>` settings: every user's preferences unless

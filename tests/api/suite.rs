@@ -6,8 +6,10 @@
 mod access_oracle;
 mod admin_page;
 mod auth;
+mod bad_words;
 mod chat;
 mod concurrent_edits;
+mod e2e;
 mod fake_apns;
 mod fake_fcm;
 mod fake_gateway;
