@@ -30,6 +30,7 @@ mod realtime_methods;
 mod realtime_session;
 mod room_admin;
 mod rooms;
+mod settings_catalog;
 #[path = "../support/mod.rs"]
 mod support;
 mod system_messages;
