@@ -81,14 +81,11 @@ impl Messages {
             None => edit.text.as_str(),
         };
         let (parsed, _, censored) = self.parse_content(&settings, text, read.t(), now, true)?;
-        // An upload's edit is its description, which Rocket.Chat's filter does not read.
-        let text = match (read.description(), censored) {
-            (None, Some(censored)) => censored,
-            _ => edit.text,
-        };
         let change = Edit {
             room_id: edit.room_id,
-            text,
+            text: edit.text,
+            // An upload's edit is its description, which Rocket.Chat's filter does not read.
+            censored: censored.filter(|_| read.description().is_none()),
             content: edit.content,
             editor_id: editor.id.clone(),
             editor_username: editor.username.clone(),

@@ -88,6 +88,16 @@ fn chat_post_message_and_chat_update_are_censored_too() {
         r.json()["data"]["notification"]["text"],
         "bob: This message has ******* ********"
     );
+    // The same words again: the text as sent differs from the one stored, so Rocket.Chat
+    // edits (and dates) the message again.
+    let r = app.post(
+        "/api/v1/chat.update",
+        Some(BOB),
+        &json!({"roomId": VB, "msgId": id, "text": "This message has badword badword2"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["message"]["msg"], "This message has ******* ********");
+    assert!(r.json()["message"]["editedAt"].is_string());
 }
 
 #[test]

@@ -125,3 +125,45 @@ fn plain_messages_into_encrypted_rooms_are_refused_when_not_allowed() {
         )
     );
 }
+
+/// The `sendMessage` method (through REST `method.call`) keeps the same rule and passes on
+/// Rocket.Chat's reason.
+#[test]
+fn the_send_message_method_refuses_plain_messages_as_rocket_chat_words_it() {
+    let app = spawn_app!();
+    app.set_setting("E2E_Enable", json!(true));
+    app.set_setting("E2E_Allow_Unencrypted_Messages", json!(false));
+    let rid = create(
+        &app,
+        "groups",
+        json!({"name": "secret-group", "members": ["bob"], "extraData": {"encrypted": true}}),
+    )["group"]["_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let call = |message: Value| -> Value {
+        let frame = json!({"msg": "method", "id": "7", "method": "sendMessage", "params": [message]});
+        let r = app.post(
+            "/api/v1/method.call/sendMessage",
+            Some(BOB),
+            &json!({ "message": frame.to_string() }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_str(r.json()["message"].as_str().unwrap()).unwrap()
+    };
+    let refused = call(json!({"rid": rid, "msg": "hello"}));
+    assert_eq!(
+        refused["error"],
+        json!({
+            "isClientSafe": true,
+            "error": "error-not-allowed",
+            "reason": "Not allowed to send un-encrypted messages in an encrypted room",
+            "details": {"method": "sendMessage"},
+            "message": "Not allowed to send un-encrypted messages in an encrypted room [error-not-allowed]",
+            "errorType": "Meteor.Error"
+        })
+    );
+    let sent = call(json!({"rid": rid, "msg": "Zm9vYmFy", "t": "e2e", "e2e": "pending"}));
+    assert_eq!(sent["result"]["t"], "e2e", "{sent}");
+    assert_eq!(sent["result"].get("md"), None);
+}
