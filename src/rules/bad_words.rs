@@ -37,6 +37,9 @@ pub struct BadWords {
     /// The second pass: each configured word, in order, matched case-insensitively (Unicode
     /// simple case folding, as JavaScript's `iu` flags) at the start of the rest of the text.
     configured: Vec<Regex>,
+    /// All of them as one alternation: the first that matches where it stands, or none, in
+    /// one step (a word whose end is not a boundary sends the search on to the others).
+    any_configured: Option<Regex>,
 }
 
 impl BadWords {
@@ -60,13 +63,27 @@ impl BadWords {
             .map(str::to_ascii_lowercase)
             .filter(|w| !allowed.contains(w))
             .collect();
+        let anchored = |words: &[&str]| {
+            let alternatives: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+            Regex::new(&format!(r"(?i)\A(?:{})", alternatives.join("|")))
+        };
         // Rocket.Chat drops the whole second pass when its expression does not compile.
-        let configured = configured
-            .iter()
-            .map(|w| Regex::new(&format!(r"(?i)\A(?:{})", regex::escape(w))))
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap_or_default();
-        BadWords { words, configured }
+        let any_configured = (!configured.is_empty())
+            .then(|| anchored(&configured).ok())
+            .flatten();
+        let configured = match any_configured {
+            Some(_) => configured
+                .iter()
+                .map(|w| anchored(&[w]))
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        BadWords {
+            words,
+            any_configured: any_configured.filter(|_| !configured.is_empty()),
+            configured,
+        }
     }
 
     /// `text` with the bad words censored (borrowed when nothing is).
@@ -112,26 +129,24 @@ impl BadWords {
     /// winning, as a regular expression's alternation does. Positions are judged on the text
     /// as this pass received it, not as it rewrites it.
     fn configured_words<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if self.configured.is_empty() {
+        let Some(any) = &self.any_configured else {
             return Cow::Borrowed(text);
-        }
+        };
         let mut out = String::new();
         let (mut copied, mut at) = (0, 0);
         while at < text.len() {
             let before = text[..at].chars().next_back();
-            let found = before
-                .is_none_or(is_boundary)
-                .then(|| {
-                    self.configured.iter().find_map(|word| {
-                        let end = at + word.find(&text[at..])?.end();
-                        text[end..]
-                            .chars()
-                            .next()
-                            .is_none_or(is_boundary)
-                            .then_some(end)
-                    })
-                })
-                .flatten();
+            let stands_alone = |end: &usize| text[*end..].chars().next().is_none_or(is_boundary);
+            let found = match before.is_none_or(is_boundary) {
+                false => None,
+                true => match any.find(&text[at..]).map(|m| at + m.end()) {
+                    None => None,
+                    Some(end) if stands_alone(&end) => Some(end),
+                    Some(_) => self.configured.iter().find_map(|word| {
+                        Some(at + word.find(&text[at..])?.end()).filter(stands_alone)
+                    }),
+                },
+            };
             match found {
                 Some(end) => {
                     out.push_str(&text[copied..at]);
@@ -253,7 +268,56 @@ mod tests {
         prop::collection::vec(piece, 0..12).prop_map(|p| p.concat())
     }
 
+    /// The second pass without the one-step alternation: each word in turn at each
+    /// position, as the regular expression's backtracking tries them.
+    fn configured_words_one_by_one(filter: &BadWords, text: &str) -> String {
+        let mut out = String::new();
+        let mut at = 0;
+        while at < text.len() {
+            let before = text[..at].chars().next_back();
+            let end = before.is_none_or(is_boundary).then(|| {
+                filter.configured.iter().find_map(|word| {
+                    let end = at + word.find(&text[at..])?.end();
+                    text[end..]
+                        .chars()
+                        .next()
+                        .is_none_or(is_boundary)
+                        .then_some(end)
+                })
+            });
+            match end.flatten() {
+                Some(end) => {
+                    out.extend(std::iter::repeat_n(
+                        '*',
+                        text[at..end].encode_utf16().count(),
+                    ));
+                    at = end;
+                }
+                None => {
+                    let c = text[at..].chars().next().unwrap_or_default();
+                    out.push(c);
+                    at += c.len_utf8();
+                }
+            }
+        }
+        out
+    }
+
     proptest! {
+        /// The one-step alternation finds what trying each word in turn finds, prefixes of
+        /// one another included.
+        #[test]
+        fn one_step_equals_word_by_word(
+            words in prop::collection::vec("[abé]{1,3}", 1..5),
+            text in "[abé .!\n]{0,24}",
+        ) {
+            let filter = BadWords::new(&words.join(","), "");
+            prop_assert_eq!(
+                filter.configured_words(&text).into_owned(),
+                configured_words_one_by_one(&filter, &text)
+            );
+        }
+
         /// Censoring twice changes nothing more.
         #[test]
         fn cleaning_is_idempotent(
