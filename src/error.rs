@@ -112,6 +112,9 @@ pub enum ApiError {
     RidMissing,
     /// `canSendMessage` / `push.get`'s `canAccessRoom`: the caller may not read the room (row G).
     NotAllowed,
+    /// `sendMessage`: a plain message into an encrypted room while `E2E_Enable` is on and
+    /// `E2E_Allow_Unencrypted_Messages` off.
+    UnencryptedMessage,
     /// `canSendMessage`: a read-only room and no `post-readonly`.
     RoomReadOnly,
     /// `canSendMessage`: the sender is muted in the room.
@@ -506,6 +509,12 @@ impl ApiError {
             ),
             E::MessageRejected(why) => plain(S::BAD_REQUEST, why.text()),
             E::NotAllowed => plain(S::BAD_REQUEST, "error-not-allowed"),
+            E::UnencryptedMessage => meteor_with(
+                S::BAD_REQUEST,
+                "error-not-allowed",
+                "Not allowed to send un-encrypted messages in an encrypted room",
+                json!({"method": "sendMessage"}),
+            ),
             E::RoomReadOnly => plain(
                 S::BAD_REQUEST,
                 "You can't send messages because the room is readonly.",
@@ -1272,6 +1281,11 @@ mod tests {
                 E::NotAllowed,
                 400,
                 r#"{"success":false,"error":"error-not-allowed"}"#,
+            ),
+            (
+                E::UnencryptedMessage,
+                400,
+                r#"{"success":false,"error":"Not allowed to send un-encrypted messages in an encrypted room [error-not-allowed]","errorType":"error-not-allowed","details":{"method":"sendMessage"}}"#,
             ),
             (
                 E::RoomReadOnly,

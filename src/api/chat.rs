@@ -11,6 +11,7 @@ use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::id::{MessageId, RoomId};
 use crate::model::{Doc, DocExt};
+use crate::rules::e2e::E2E_MESSAGE;
 use crate::service::auth::Caller;
 use crate::service::message_edits::{DeleteMessage, Deleted, UpdateMessage};
 use crate::service::messages::{PostMessage, SendMessage};
@@ -84,6 +85,11 @@ const CLIENT_KEYS: &[&str] = &[
     "attachments",
     "blocks",
     "customFields",
+    // An end-to-end encrypted message's own fields.
+    "t",
+    "content",
+    "e2e",
+    "e2eMentions",
 ];
 const CLIENT_STRINGS: usize = 4;
 
@@ -98,7 +104,10 @@ impl TryFrom<JsonBody> for SendMessage {
         let Value::Object(given) = raw else {
             return Err(ApiError::InvalidParams(Violation::NotObject));
         };
-        if given.contains_key("t") {
+        if given
+            .get("t")
+            .is_some_and(|t| !t.is_null() && t != E2E_MESSAGE)
+        {
             return Err(ApiError::SystemMessage);
         }
         let mut fields = Doc::new();

@@ -16,7 +16,7 @@ use crate::service::directory::{DirectRoom, UserRef};
 use crate::service::rooms::{CreateRoom, Members, RoomRef};
 use crate::service::Services;
 
-/// `{name, members?, readOnly?}`.
+/// `{name, members?, readOnly?, extraData?: {encrypted?}}`.
 fn create_body(kind: Kind, body: &JsonBody) -> ApiResult<CreateRoom> {
     let name = match body.0.get("name") {
         Some(Value::String(n)) if !n.is_empty() => n.trim().to_string(),
@@ -29,6 +29,11 @@ fn create_body(kind: Kind, body: &JsonBody) -> ApiResult<CreateRoom> {
         name,
         members: body.opt_strings("members")?,
         read_only: body.opt_bool("readOnly")?.unwrap_or(false),
+        encrypted: body
+            .0
+            .get("extraData")
+            .and_then(|extra| extra.get("encrypted"))
+            .and_then(Value::as_bool),
     })
 }
 

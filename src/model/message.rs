@@ -274,6 +274,16 @@ impl Draft {
         self.0.str_at("msg").unwrap_or_default()
     }
 
+    /// The text as stored, once the server's filters changed it.
+    pub fn set_msg(&mut self, msg: String) {
+        self.0.insert("msg".into(), msg.into());
+    }
+
+    /// `t`: only an end-to-end encrypted message (`e2e`) has one.
+    pub fn t(&self) -> Option<&str> {
+        self.0.str_at("t")
+    }
+
     /// The `_id` the client chose, if any.
     pub fn client_id(&self) -> Option<&str> {
         self.0.str_at("_id")

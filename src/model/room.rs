@@ -121,6 +121,28 @@ impl Room {
         self.0.get("default") == Some(&Value::Bool(true))
     }
 
+    /// End-to-end encrypted (`encrypted`).
+    pub fn encrypted(&self) -> bool {
+        self.0.get("encrypted") == Some(&Value::Bool(true))
+    }
+
+    /// Sets `encrypted` on a new room where `createRoom` puts its `extraData`: after a
+    /// group's `_updatedAt`, after a DM's `uids`.
+    pub fn set_encrypted(&mut self, encrypted: bool) {
+        let after = if self.room_type() == RoomType::Direct {
+            "uids"
+        } else {
+            "_updatedAt"
+        };
+        let at = self
+            .0
+            .keys()
+            .position(|k| k == after)
+            .map_or(self.0.len(), |i| i + 1);
+        self.0
+            .shift_insert(at, "encrypted".into(), encrypted.into());
+    }
+
     pub fn read_only(&self) -> bool {
         self.0.get("ro") == Some(&Value::Bool(true))
     }

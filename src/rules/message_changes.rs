@@ -58,7 +58,10 @@ impl<O> Change<O> {
 #[derive(Debug, Clone)]
 pub struct Edit {
     pub room_id: String,
+    /// The text as sent, which decides whether anything changed (as in Rocket.Chat).
     pub text: String,
+    /// What is stored instead when the bad-words filter changed the text.
+    pub censored: Option<String>,
     /// `content` was given, which only end-to-end messages may have updated.
     pub content: bool,
     pub editor_id: String,
@@ -95,7 +98,7 @@ impl MessageMutation for Edit {
         if message.text() == Some(self.text.as_str()) {
             return Change::keep(Edited::Unchanged(message.clone()));
         }
-        message.set_text(&self.text);
+        message.set_text(self.censored.as_deref().unwrap_or(&self.text));
         message.mark_edited(&self.at, &self.editor_id, self.editor_username.as_deref());
         message.set_content(&self.parsed);
         message.set_updated_at(&self.at);
@@ -237,6 +240,7 @@ mod tests {
         Edit {
             room_id: "r1".into(),
             text: text.into(),
+            censored: None,
             content: false,
             editor_id: "ann".into(),
             editor_username: Some("ann".into()),
@@ -278,6 +282,20 @@ mod tests {
         );
         assert_eq!(m.0["editedBy"], json!({"_id": "ann", "username": "ann"}));
         assert_eq!(m.0["_updatedAt"], "T1");
+    }
+
+    #[test]
+    fn a_censored_edit_is_decided_on_the_text_as_sent() {
+        let mut m = stored();
+        m.0.insert("msg".into(), json!("a ***"));
+        let censored = Edit {
+            censored: Some("a ***".into()),
+            ..edit("a ass")
+        };
+        let change = censored.apply(&mut m);
+        assert_eq!(change.write, Write::Replace);
+        assert_eq!(m.msg(), Some("a ***"));
+        assert_eq!(m.0["editedAt"], "T1");
     }
 
     #[test]

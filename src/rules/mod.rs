@@ -2,9 +2,11 @@
 //! they can be tested and property-tested on their own.
 
 pub mod access;
+pub mod bad_words;
 pub mod counters;
 pub mod credentials;
 pub mod ddp_rate;
+pub mod e2e;
 pub mod history;
 pub mod js;
 pub mod login_throttle;

@@ -11,8 +11,9 @@ use crate::model::id::{Ids, UserId};
 use crate::model::room::new_direct_room;
 use crate::model::subscription::new_direct_subscription;
 use crate::model::time::Clock;
-use crate::model::{Room, User};
+use crate::model::{Room, RoomType, User};
 use crate::rules::names::display_order;
+use crate::settings::Settings;
 use crate::store::{Conflict, DirectoryView, WriteError};
 
 /// A user named by id or by username.
@@ -28,6 +29,7 @@ pub struct DirectRoom(pub Room);
 #[derive(Clone)]
 pub struct Directory {
     pub(super) store: DirectoryView,
+    pub(super) settings: Settings,
     pub(super) permits: Permits,
     pub(super) clock: Clock,
     pub(super) ids: Ids,
@@ -94,7 +96,11 @@ impl Directory {
         let all_open = exclude_self && self.permits.has("view-room-administration", &roles);
         let now = self.clock.now();
         let refs: Vec<&User> = members.iter().collect();
-        let room = new_direct_room(&rid, &refs, now);
+        let mut room = new_direct_room(&rid, &refs, now);
+        let e2e = self.settings.snapshot().e2e;
+        if let Some(encrypted) = e2e.new_room_encrypted(RoomType::Direct, None) {
+            room.set_encrypted(encrypted);
+        }
         let subs: Vec<_> = members
             .iter()
             .map(|m| {

@@ -80,10 +80,12 @@ impl Messages {
             Some(_) => read.msg().unwrap_or_default(),
             None => edit.text.as_str(),
         };
-        let (parsed, _) = self.parse_content(&settings, text, now, true)?;
+        let (parsed, _, censored) = self.parse_content(&settings, text, read.t(), now, true)?;
         let change = Edit {
             room_id: edit.room_id,
             text: edit.text,
+            // An upload's edit is its description, which Rocket.Chat's filter does not read.
+            censored: censored.filter(|_| read.description().is_none()),
             content: edit.content,
             editor_id: editor.id.clone(),
             editor_username: editor.username.clone(),

@@ -1,5 +1,6 @@
 //! Posting and reading messages (`chat.postMessage`, `chat.sendMessage`, `chat.getMessage`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -17,6 +18,7 @@ use crate::model::subscription::new_joined_subscription;
 use crate::model::time::{self, Clock};
 use crate::model::user::Identity;
 use crate::model::{Doc, Message, Room, RoomType};
+use crate::rules::e2e::E2E_MESSAGE;
 use crate::rules::message_changes::ThreadReply;
 use crate::rules::message_fields::{Rejection, Verdict};
 use crate::rules::{mentions, message_fields, unread};
@@ -25,6 +27,14 @@ use crate::store::{MemberBump, MessagesView, NewMessage, WriteError};
 
 /// A member joining a room with the system message that reports it.
 type Join = (crate::model::Subscription, crate::store::SystemMessage);
+
+/// How a message arrives. The `sendMessage` method (and `chat.sendMessage`) refuses plain
+/// messages in encrypted rooms when the workspace says so; `processWebhookMessage`
+/// (`chat.postMessage`) does not, and may join the sender to a public channel first.
+enum Route {
+    Method,
+    Webhook(Option<Box<Join>>),
+}
 
 /// `chat.postMessage`'s message: where to, and the body as sent, which
 /// `processWebhookMessage` turns into a message.
@@ -72,7 +82,14 @@ impl Messages {
         let room = self.webhook_room(caller, &post.target).await?;
         let draft = Draft(message_fields::webhook_message(&post.payload));
         let join = self.join_to_post(caller, &room)?;
-        self.send(&settings, caller, &room, draft, join).await
+        self.send(
+            &settings,
+            caller,
+            &room,
+            draft,
+            Route::Webhook(join.map(Box::new)),
+        )
+        .await
     }
 
     /// `joinChannel`: posting by name or id to a public channel one may read but has not
@@ -133,7 +150,8 @@ impl Messages {
             return Err(ApiError::MessageSizeExceeded);
         }
         let room = self.store.room(&send.rid)?.ok_or(ApiError::InvalidRoom)?;
-        self.send(&settings, caller, &room, draft, None).await
+        self.send(&settings, caller, &room, draft, Route::Method)
+            .await
     }
 
     /// Checks that the caller may post in `room` (`canSendMessage`), completes the message
@@ -145,10 +163,17 @@ impl Messages {
         caller: &Caller,
         room: &Room,
         mut draft: Draft,
-        join: Option<Join>,
+        route: Route,
     ) -> ApiResult<Posted> {
         let sender = &caller.identity;
         self.check_can_send(sender, room)?;
+        let join = match route {
+            Route::Method if settings.e2e.refuses(room.encrypted(), draft.t()) => {
+                return Err(ApiError::UnencryptedMessage)
+            }
+            Route::Method => None,
+            Route::Webhook(join) => join.map(|j| *j),
+        };
         let mut verdict = message_fields::validate_message(&draft.0, None);
         if verdict == Verdict::NeedsImpersonation {
             let may = self
@@ -168,8 +193,11 @@ impl Messages {
         let now = self.clock.now();
         let at = time::iso(now);
         draft.stamp(&at, sender.short(), room.id());
-        let (content, mentioned) =
-            self.parse_content(settings, draft.msg(), now, draft.parse_urls())?;
+        let (content, mentioned, censored) =
+            self.parse_content(settings, draft.msg(), draft.t(), now, draft.parse_urls())?;
+        if let Some(text) = censored {
+            draft.set_msg(text);
+        }
         draft.set_content(&content);
         let (mentioned_ids, group_mention) = (mentioned.ids, mentioned.group);
 
@@ -285,16 +313,31 @@ impl Messages {
         Ok(())
     }
 
-    /// What the server reads from a message's text (`urls` only if `parse_urls`: a
-    /// `parseUrls: false` leaves the key out), and who it mentions.
+    /// What the server reads from a message's text of type `t`, in the order of Rocket.Chat's
+    /// `sendMessage` and `beforeSave`: `urls` (only if `parse_urls`: a `parseUrls: false`
+    /// leaves the key out) and who it mentions from the text as sent; then the bad-words
+    /// filter, whose text is returned when it changed any; then `md` of the text as stored
+    /// (none for an encrypted message, which the server cannot read).
     pub(super) fn parse_content(
         &self,
         settings: &Snapshot,
         text: &str,
+        t: Option<&str>,
         now: i64,
         parse_urls: bool,
-    ) -> ApiResult<(ContentFields, Mentioned)> {
-        let parsed = mentions::text_fields(text, &settings.md_options(now));
+    ) -> ApiResult<(ContentFields, Mentioned, Option<String>)> {
+        let options = settings.md_options(now);
+        let mut parsed = mentions::text_fields(text, &options);
+        let censored = match settings.bad_words.as_deref().map(|f| f.clean(text)) {
+            Some(Cow::Owned(censored)) => Some(censored),
+            _ => None,
+        };
+        if let Some(censored) = &censored {
+            parsed.md = mentions::text_fields(censored, &options).md;
+        }
+        if t == Some(E2E_MESSAGE) {
+            parsed.md = None;
+        }
         let urls = parse_urls.then(|| {
             parsed
                 .urls
@@ -313,7 +356,7 @@ impl Messages {
             channels: self.resolve_channels(&parsed.channels)?,
             md,
         };
-        Ok((content, mentioned))
+        Ok((content, mentioned, censored))
     }
 
     /// `mentions`: `@all`/`@here` first (`{_id, username}`), then known users

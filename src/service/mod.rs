@@ -156,6 +156,7 @@ impl Services {
         };
         let directory = Directory {
             store: store.directory(),
+            settings: settings.clone(),
             permits: permits.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
@@ -176,6 +177,7 @@ impl Services {
         };
         let rooms = Rooms {
             store: store.rooms(),
+            settings: settings.clone(),
             permits: permits.clone(),
             access: access.clone(),
             directory: directory.clone(),

@@ -18,6 +18,7 @@ use crate::model::subscription::{new_group_subscription, new_joined_subscription
 use crate::model::time::{self, Clock};
 use crate::model::{Room, User};
 use crate::rules::names::valid_name;
+use crate::settings::Settings;
 use crate::store::{Removal, RoomsView, SystemMessage, WriteError};
 
 /// `channels.create` / `groups.create`'s body, its types checked.
@@ -25,6 +26,8 @@ pub struct CreateRoom {
     pub name: String,
     pub members: Vec<String>,
     pub read_only: bool,
+    /// `extraData.encrypted`: the creator's choice of end-to-end encryption.
+    pub encrypted: Option<bool>,
 }
 
 /// A room named by `roomId` or `roomName`.
@@ -44,6 +47,7 @@ pub struct Members {
 #[derive(Clone)]
 pub struct Rooms {
     pub(super) store: RoomsView,
+    pub(super) settings: Settings,
     pub(super) permits: Permits,
     pub(super) access: RoomAccess,
     pub(super) directory: Directory,
@@ -89,7 +93,7 @@ impl Rooms {
             }
         }
         let now = self.clock.now();
-        let room = new_group_room(
+        let mut room = new_group_room(
             &self.ids.id(),
             kind.room_type(),
             &name,
@@ -98,6 +102,10 @@ impl Rooms {
             create.read_only,
             now,
         );
+        let e2e = self.settings.snapshot().e2e;
+        if let Some(encrypted) = e2e.new_room_encrypted(kind.room_type(), create.encrypted) {
+            room.set_encrypted(encrypted);
+        }
         let subs: Vec<_> = users
             .iter()
             .enumerate()

@@ -63,6 +63,7 @@ pub(super) fn defaults(site_url: &str, unique_id: &str) -> Vec<(&'static str, Va
     .into_iter()
     .chain(account_settings())
     .chain(default_user_preferences())
+    .chain(conformance_settings())
     .collect()
 }
 
@@ -79,6 +80,59 @@ fn account_settings() -> Vec<(&'static str, Value)> {
         ("Accounts_Registration_Users_Default_Roles", json!("user")),
     ]
 }
+
+/// Issue 28: the bad-words filter, end-to-end encryption's server-side switches, and the
+/// settings Rocket.Chat's own REST tests set (`chat.ts`, `channels.ts`, `groups.ts`,
+/// `direct-message.ts`, `users.ts`), with Rocket.Chat's ids and defaults (7.x), so that their
+/// set-up hooks succeed. Those after the first two groups rcpush stores and returns but does
+/// not act on (README, "Rocket.Chat's own tests").
+fn conformance_settings() -> Vec<(&'static str, Value)> {
+    vec![
+        ("Message_AllowBadWordsFilter", json!(false)),
+        ("Message_BadWordsFilterList", json!("")),
+        ("Message_BadWordsWhitelist", json!("")),
+        ("E2E_Enable", json!(false)),
+        ("E2E_Allow_Unencrypted_Messages", json!(true)),
+        ("E2E_Enable_Encrypt_Files", json!(true)),
+        ("E2E_Enabled_Default_DirectRooms", json!(false)),
+        ("E2E_Enabled_Default_PrivateRooms", json!(false)),
+        ("E2E_Enabled_Mentions", json!(false)),
+        // Stored, not acted on.
+        ("Message_AllowPinning", json!(true)),
+        ("Message_AllowStarring", json!(true)),
+        ("Message_CustomFields_Enabled", json!(false)),
+        ("Message_CustomFields", json!(MESSAGE_CUSTOM_FIELDS)),
+        ("Threads_enabled", json!(true)),
+        ("API_Embed", json!(true)),
+        (
+            "API_EmbedIgnoredHosts",
+            json!("localhost, 127.0.0.1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"),
+        ),
+        ("API_EmbedSafePorts", json!("80, 443")),
+        ("API_Enable_Direct_Message_History_EndPoint", json!(false)),
+        (
+            "API_Apply_permission_view-outside-room_on_users-list",
+            json!(false),
+        ),
+        (
+            "Accounts_SearchFields",
+            json!("username, name, bio, nickname"),
+        ),
+        ("Accounts_CustomFields", json!("")),
+        ("Accounts_AllowUserAvatarChange", json!(true)),
+        ("Accounts_AllowDeleteOwnAccount", json!(false)),
+        ("Accounts_AllowInvisibleStatusOption", json!(true)),
+        ("Accounts_PasswordReset", json!(true)),
+        ("Accounts_Password_Policy_Enabled", json!(false)),
+        ("Accounts_Password_Policy_MaxLength", json!(-1)),
+        ("Accounts_TwoFactorAuthentication_Enabled", json!(true)),
+        ("SMTP_Host", json!("")),
+    ]
+}
+
+/// `Message_CustomFields`'s default: Rocket.Chat's example schema, as its settings code
+/// writes it (a template literal, hence the surrounding new lines and tabs).
+const MESSAGE_CUSTOM_FIELDS: &str = "\n{\n\t\"properties\": {\n\t\t\"priority\": {\n\t\t\t\"type\": \"string\",\n\t\t\t\"nullable\": false,\n\t\t\t\"enum\": [\"low\", \"medium\", \"high\"]\n\t\t}\n\t},\n\t\"required\": [\"priority\"]\n}\n\t\t";
 
 /// The `Accounts_Default_User_Preferences_<key>` settings: every user's preferences unless
 /// they chose otherwise, with Rocket.Chat's defaults, in the order Rocket.Chat adds them.
@@ -329,6 +383,16 @@ mod tests {
         assert!(!same_type(Some(&json!("all")), &json!(1)));
         assert!(!same_type(Some(&json!(5000)), &json!("5000")));
         assert!(!same_type(Some(&json!({})), &json!([])));
+    }
+
+    #[test]
+    fn every_setting_is_listed_once() {
+        let all = defaults("", "");
+        let mut ids: Vec<&str> = all.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "a setting id is listed twice");
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! The settings the server acts on, typed and parsed once per change: requests read fields,
 //! never a setting's id.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::defaults::{default_user_preferences, PREFERENCE_PREFIX};
 use crate::model::{Doc, RoomType};
+use crate::rules::bad_words::BadWords;
+use crate::rules::e2e::E2eSettings;
 use crate::rules::push::PushPreference;
 use crate::rules::unread::UnreadCount;
 use crate::rules::user_profile::ProfileRules;
@@ -57,6 +61,12 @@ pub struct Snapshot {
     pub katex_dollar_syntax: bool,
     pub katex_parenthesis_syntax: bool,
     pub custom_domains: Vec<String>,
+    /// The bad-words filter, built once per change of its settings; `None` when
+    /// `Message_AllowBadWordsFilter` is off.
+    pub bad_words: Option<Arc<BadWords>>,
+    /// `E2E_Enable`, `E2E_Allow_Unencrypted_Messages`, `E2E_Enabled_Default_PrivateRooms`
+    /// and `E2E_Enabled_Default_DirectRooms`.
+    pub e2e: E2eSettings,
 }
 
 /// A comma-separated setting's items, trimmed, empty ones dropped (`parseCSV`).
@@ -179,6 +189,18 @@ impl Snapshot {
             katex_dollar_syntax: flag("Katex_Dollar_Syntax"),
             katex_parenthesis_syntax: flag("Katex_Parenthesis_Syntax"),
             custom_domains: csv(&text("Message_CustomDomain_AutoLink")),
+            bad_words: flag("Message_AllowBadWordsFilter").then(|| {
+                Arc::new(BadWords::new(
+                    &text("Message_BadWordsFilterList"),
+                    &text("Message_BadWordsWhitelist"),
+                ))
+            }),
+            e2e: E2eSettings {
+                enabled: flag("E2E_Enable"),
+                allow_unencrypted_messages: flag("E2E_Allow_Unencrypted_Messages"),
+                default_private_rooms: flag("E2E_Enabled_Default_PrivateRooms"),
+                default_direct_rooms: flag("E2E_Enabled_Default_DirectRooms"),
+            },
         }
     }
 

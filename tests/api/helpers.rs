@@ -114,6 +114,17 @@ impl TestApp {
         self.login("admin", ADMIN_PASSWORD)
     }
 
+    /// `POST /api/v1/settings/:id` as the admin, which must succeed.
+    pub fn set_setting(&self, id: &str, value: Value) {
+        let admin = self.admin();
+        let r = self.post(
+            &format!("/api/v1/settings/{id}"),
+            auth(&admin),
+            &serde_json::json!({ "value": value }),
+        );
+        assert_eq!((r.status, r.body.as_str()), (200, r#"{"success":true}"#), "{id}");
+    }
+
     /// Stops the server, keeping the data directory (for restart and file checks).
     pub fn stop(&mut self) {
         if let Some(s) = self.server.take() {

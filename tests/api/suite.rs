@@ -6,8 +6,10 @@
 mod access_oracle;
 mod admin_page;
 mod auth;
+mod bad_words;
 mod chat;
 mod concurrent_edits;
+mod e2e;
 mod fake_apns;
 mod fake_fcm;
 mod fake_gateway;
@@ -28,6 +30,7 @@ mod realtime_methods;
 mod realtime_session;
 mod room_admin;
 mod rooms;
+mod settings_catalog;
 #[path = "../support/mod.rs"]
 mod support;
 mod system_messages;

@@ -11,6 +11,7 @@ use super::params;
 use crate::error::ApiError;
 use crate::model::id::RoomId;
 use crate::model::{Doc, DocExt};
+use crate::rules::e2e::E2E_MESSAGE;
 use crate::rules::history;
 use crate::service::messages::SendMessage;
 use crate::service::reactions::SetReaction;
@@ -90,6 +91,11 @@ pub async fn send_message(
         Ok(posted) => Ok(Some(ejson(&method_result(posted.message, client_id)))),
         Err(ApiError::NotAllowed) => Err(MeteorError::bare("error-not-allowed")
             .with_details(serde_json::json!({ "method": METHOD }))),
+        Err(ApiError::UnencryptedMessage) => Err(MeteorError::new(
+            "error-not-allowed",
+            "Not allowed to send un-encrypted messages in an encrypted room",
+        )
+        .with_details(serde_json::json!({ "method": METHOD }))),
         Err(ApiError::Internal(e)) => Err(ApiError::Internal(e).into()),
         Err(_) => Ok(None),
     }
@@ -98,9 +104,12 @@ pub async fn send_message(
 /// The message to post: the client's fields but `ts` (the server stamps its own time)
 /// and `null`s. A system message type is a plain error (500).
 fn parse_send(given: &Map<String, Value>, now: i64) -> Result<Send, MeteorError> {
-    if given.get("t").is_some_and(|t| !t.is_null()) {
+    if given
+        .get("t")
+        .is_some_and(|t| !t.is_null() && t != E2E_MESSAGE)
+    {
         // Rocket.Chat refuses system message types with a plain Error; rcpush stores no
-        // client-chosen type at all.
+        // client-chosen type but an encrypted message's.
         return Err(MeteorError::internal());
     }
     let off = given
