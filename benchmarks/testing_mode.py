@@ -4,13 +4,20 @@ started, and how long `POST /api/rcpush/testing/reset` takes.
 
 * start to first answer: the time from spawning `rcpush --ephemeral` (committed config.toml,
   demo seed, a port chosen beforehand) to the first 200 of `GET /api/info`, polled every
-  millisecond; median of STARTS (20) starts, each on a new temporary database;
+  millisecond; median of STARTS (20) starts, each on a new temporary database. Beside it, the
+  CPU time the server's threads had used by then (Linux's schedstat): on a busy machine the
+  wall time mostly measures the wait for a core, the CPU time what start-up costs;
 * reset latency: on one server, RESETS (1,000) times: alice posts a message to the demo DM
   (a write with a captured push, so that every reset has something to undo), then the reset
   is timed, client side, over a kept-alive connection; median and p99.
 
-Usage: python3 benchmarks/testing_mode.py [--binary target/release/rcpush]
-Numbers are printed, never asserted: CI does not run this. Standard library only.
+Usage: python3 benchmarks/testing_mode.py [--binary target/release/rcpush] [--compare OTHER]
+    [--tmpdir DIR] [--starts N] [--resets N]
+--compare OTHER times the starts of a second binary too, alternating with the first one
+start by start, so that both see the same machine (a shared one is never quiet); --tmpdir
+puts the temporary databases in DIR (TMPDIR), e.g. /dev/shm for a tmpfs; --resets 0 skips
+the reset figure. Numbers are printed, never asserted: CI does not run this. Standard
+library only.
 """
 
 import argparse
@@ -33,10 +40,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(binary, port):
+def start(binary, port, tmpdir=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RCPUSH_")}
     env.update(RCPUSH_SERVER_BIND=f"127.0.0.1:{port}", RCPUSH_LOG_LEVEL="warn",
                RCPUSH_ADMIN_PASSWORD="bench-admin-password")
+    if tmpdir:
+        env["TMPDIR"] = tmpdir
     return subprocess.Popen([binary, "--ephemeral"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -54,6 +63,18 @@ def first_answer(port, deadline_s=30):
     raise RuntimeError("no answer")
 
 
+def cpu_ms(pid):
+    """The CPU time of every thread of `pid` so far (ms), from /proc/PID/task/*/schedstat."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return total / 1e6
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1)]
@@ -62,27 +83,43 @@ def percentile(values, p):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/rcpush"))
+    parser.add_argument("--compare", help="a second binary whose starts are timed too")
+    parser.add_argument("--tmpdir", help="the folder of the temporary databases (TMPDIR)")
     parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--resets", type=int, default=1000)
     args = parser.parse_args()
 
-    starts = []
+    binaries = [args.binary] + ([args.compare] if args.compare else [])
+    starts = {b: [] for b in binaries}
+    cpu = {b: [] for b in binaries}
     for _ in range(args.starts):
-        port = free_port()
-        t0 = time.monotonic()
-        proc = start(args.binary, port)
-        first_answer(port)
-        starts.append((time.monotonic() - t0) * 1e3)
-        proc.terminate()
-        proc.wait()
+        for binary in binaries:
+            port = free_port()
+            t0 = time.monotonic()
+            proc = start(binary, port, args.tmpdir)
+            first_answer(port)
+            starts[binary].append((time.monotonic() - t0) * 1e3)
+            cpu[binary].append(cpu_ms(proc.pid))
+            proc.terminate()
+            proc.wait()
+    figures = {"start_to_first_answer_ms": {
+        b: {"median": round(statistics.median(v), 1),
+            "cpu_median": round(statistics.median(cpu[b]), 1), "runs": len(v)}
+        for b, v in starts.items()}}
+    if args.resets > 0:
+        figures["reset_ms"] = resets(args)
+    print(json.dumps(figures, indent=2))
 
+
+def resets(args):
+    """Median and p99 of `args.resets` resets, each after a post with a captured push."""
     port = free_port()
-    proc = start(args.binary, port)
+    proc = start(args.binary, port, args.tmpdir)
     first_answer(port)
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     auth = {"X-User-Id": ALICE[0], "X-Auth-Token": ALICE[1], "Content-Type": "application/json"}
     post = json.dumps({"roomId": DM, "text": "to be undone"})
-    resets = []
+    times = []
     try:
         for _ in range(args.resets):
             c.request("POST", "/api/v1/chat.postMessage", post, auth)
@@ -93,18 +130,14 @@ def main():
             c.request("POST", "/api/rcpush/testing/reset")
             r = c.getresponse()
             body = r.read()
-            resets.append((time.perf_counter() - t0) * 1e3)
+            times.append((time.perf_counter() - t0) * 1e3)
             assert body == b'{"success":true}', body
     finally:
         proc.terminate()
         proc.wait()
 
-    print(json.dumps({
-        "start_to_first_answer_ms": {"median": round(statistics.median(starts), 1),
-                                     "runs": len(starts)},
-        "reset_ms": {"median": round(statistics.median(resets), 2),
-                     "p99": round(percentile(resets, 99), 2), "runs": len(resets)},
-    }, indent=2))
+    return {"median": round(statistics.median(times), 2),
+            "p99": round(percentile(times, 99), 2), "runs": len(times)}
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ use crate::delivery::Delivery;
 use crate::model::id::Ids;
 use crate::model::time::Clock;
 use crate::realtime::Realtime;
+use crate::rules::credentials::Cost;
 use crate::service::users::{ensure_admin, AdminAccount};
 use crate::service::Services;
 use crate::settings::Settings;
@@ -165,7 +166,8 @@ impl Application {
 /// First-start work: load the seed bundle into an empty database, make sure every setting
 /// exists, and create the admin account if there is none. Of several processes starting at
 /// once on one database, one does it while the others wait, then find it done.
-/// Testing mode's `clock` and `ids` date and name what it creates.
+/// Testing mode's `clock` and `ids` date and name what it creates, and its admin gets a cheap
+/// password hash (`Cost::Testing`: a test suite starts hundreds of servers).
 fn prepare(store: &Store, config: &Config, clock: &Clock, ids: &Ids) -> anyhow::Result<Settings> {
     let _setup = store.setup_lock()?;
     if store.is_fresh()? && !config.seed.file.is_empty() {
@@ -179,7 +181,11 @@ fn prepare(store: &Store, config: &Config, clock: &Clock, ids: &Ids) -> anyhow::
         &config.settings,
     )?;
     let username = &config.admin.username;
-    match ensure_admin(store, &config.admin, clock.now(), ids)? {
+    let cost = match config.testing.enabled {
+        true => Cost::Testing,
+        false => Cost::Full,
+    };
+    match ensure_admin(store, &config.admin, clock.now(), ids, cost)? {
         // Said, so that nobody believes a changed password took effect.
         AdminAccount::Existing if !config.admin.password.expose_secret().is_empty() => {
             tracing::info!(

@@ -1,6 +1,8 @@
 //! The HTTP layer: parse a typed request, call one service function, shape the response.
 //! One file per Rocket.Chat namespace; every route is listed here, spelled as in the docs.
 
+// The admin page is the `admin` feature's (default; the edge build leaves it out).
+#[cfg(feature = "admin")]
 mod admin;
 mod auth;
 mod chat;
@@ -24,6 +26,17 @@ use crate::error::ApiError;
 use crate::model::room::Kind;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    #[cfg(feature = "admin")]
+    cfg.service(
+        web::scope("/admin")
+            .wrap(admin::security_headers())
+            .route("", web::get().to(admin::index))
+            .route("/login", web::get().to(admin::login_get))
+            .route("/login", web::post().to(admin::login_post))
+            .route("/logout", web::post().to(admin::logout_post))
+            .route("/push", web::get().to(admin::push_get))
+            .route("/admin.css", web::get().to(admin::stylesheet)),
+    );
     cfg.route("/api/info", web::get().to(settings::info))
         .route("/metrics", web::get().to(metrics))
         .route(
@@ -37,16 +50,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/rcpush/deliveries",
             web::get().to(deliveries::deliveries_get),
-        )
-        .service(
-            web::scope("/admin")
-                .wrap(admin::security_headers())
-                .route("", web::get().to(admin::index))
-                .route("/login", web::get().to(admin::login_get))
-                .route("/login", web::post().to(admin::login_post))
-                .route("/logout", web::post().to(admin::logout_post))
-                .route("/push", web::get().to(admin::push_get))
-                .route("/admin.css", web::get().to(admin::stylesheet)),
         )
         .service(
             web::scope("/api/rcpush/testing")

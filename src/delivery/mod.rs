@@ -11,9 +11,17 @@
 //! FCM and APNs read their content from it. `direct/` is what the two direct transports
 //! share; `credentials.rs` checks their settings for the admin page.
 
+// Direct mode (FCM, APNs) is the `direct-push` feature's, the admin page's credential
+// checks the `admin` feature's; `direct_push` is the one handle the rest of delivery holds.
+#[cfg(feature = "direct-push")]
 mod apns;
+#[cfg(feature = "admin")]
 pub mod credentials;
+#[cfg(feature = "direct-push")]
 mod direct;
+#[cfg_attr(not(feature = "direct-push"), path = "direct_push_absent.rs")]
+mod direct_push;
+#[cfg(feature = "direct-push")]
 mod fcm;
 pub mod gateway;
 mod metrics;
@@ -27,15 +35,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
-use secrecy::ExposeSecret;
 
 pub use metrics::Metrics;
 
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
-use crate::settings::{Settings, Snapshot};
+use crate::settings::Settings;
 use crate::store::{DeliveryRecord, DeliveryStatus, Finish, PendingPush, Store};
-use fcm::rules::{message_body, ServiceAccount};
+use direct_push::DirectPush;
 use gateway::rules::{body_message_id, token_tail, transport, Transport};
 
 /// What a claim adds to twice the longest attempt: time for the outcome to be written.
@@ -68,8 +75,8 @@ struct Shared {
     agent: ureq::Agent,
     /// Whether the gateway answers (FCM and APNs keep their own).
     gateway: reachability::Reachability,
-    fcm: fcm::Fcm,
-    apns: apns::Apns,
+    /// FCM and APNs, for direct mode.
+    direct: DirectPush,
     /// How long a claimed push is this process's alone: twice the longest attempt and a
     /// margin (35 s by default), after which another process may send it.
     lease_ms: i64,
@@ -87,8 +94,7 @@ impl Delivery {
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(2)
             .saturating_add(CLAIM_MARGIN_MS);
-        let fcm = fcm::Fcm::new(agent.clone(), &config.fcm_url);
-        let apns = apns::Apns::new(&config.apns_url, Duration::from_millis(config.timeout_ms));
+        let direct = DirectPush::new(&agent, &config)?;
         let shared = Arc::new(Shared {
             store,
             settings,
@@ -98,8 +104,7 @@ impl Delivery {
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
             lease_ms,
-            fcm,
-            apns,
+            direct,
             agent,
             gateway: reachability::Reachability::new("gateway"),
         });
@@ -157,7 +162,7 @@ impl Delivery {
 
     /// The age of this process's cached FCM access token (`None`: none, or testing mode).
     pub fn fcm_token_age(&self) -> Option<Duration> {
-        self.shared.as_ref()?.fcm.token_age()
+        self.shared.as_ref()?.direct.fcm_token_age()
     }
 
     /// Tells the scheduler that `pushes` were just queued (in testing mode, captures them).
@@ -358,67 +363,18 @@ fn attempt(s: &Shared, push: PendingPush) -> Attempt {
         settings.register_server,
         settings.cloud_service_agree_privacy_terms,
     );
-    match (chosen, push.service.as_str()) {
-        (Transport::Gateway, _) => gateway::attempt(
+    match chosen {
+        Transport::Gateway => gateway::attempt(
             &s.agent,
             &s.gateway,
             &s.config,
             &settings.push_gateway,
             push,
         ),
-        (Transport::Direct, "gcm") => fcm_attempt(s, &settings, push),
-        (Transport::Direct, _) => apns_attempt(s, &settings, push),
+        Transport::Direct => s
+            .direct
+            .attempt(&settings, push, &s.config.direct_retry_delays_ms),
     }
-}
-
-/// The FCM side of `direct::attempt`.
-const FCM: direct::Provider = direct::Provider {
-    transport: "fcm",
-    check: "Push_google_api_credentials",
-};
-
-/// The APNs side of `direct::attempt`.
-const APNS: direct::Provider = direct::Provider {
-    transport: "apns",
-    check: "the Push_apn_* settings and the app's bundle id (the token's appName)",
-};
-
-/// One FCM HTTP v1 request (§3.4 through the outbox).
-fn fcm_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
-    let account = match ServiceAccount::parse(settings.push_google_api_credentials.expose_secret())
-    {
-        Ok(account) => account,
-        Err(e) => {
-            tracing::error!(push = %push.id, error = %e, "cannot send to FCM");
-            return Attempt::dropped(push, FCM.transport, e.to_string());
-        }
-    };
-    let Some(message) = message_body(&push.body, &push.token) else {
-        tracing::error!(push = %push.id, "queued push body unreadable");
-        return Attempt::dropped(push, FCM.transport, "queued push body unreadable");
-    };
-    let sent = s.fcm.send(&account, &message);
-    direct::attempt(FCM, push, sent, &s.config.direct_retry_delays_ms)
-}
-
-/// One APNs request (§4 through the outbox, answers as `apns::rules::outcome` says).
-fn apns_attempt(s: &Shared, settings: &Snapshot, push: PendingPush) -> Attempt {
-    // Rocket.Chat skips iOS devices when APNs has no credentials.
-    let Some(credentials) = apns::Credentials::of(settings) else {
-        tracing::debug!(push = %push.id, "APNs is not configured: iOS push skipped");
-        return Attempt::dropped(push, APNS.transport, "APNs not configured");
-    };
-    let Some(request) = apns::rules::request(&push.body, now_millis() / 1000) else {
-        tracing::error!(push = %push.id, "queued push body unreadable");
-        return Attempt::dropped(push, APNS.transport, "queued push body unreadable");
-    };
-    let sent = s.apns.send(
-        &credentials,
-        settings.push_production,
-        &push.token,
-        &request,
-    );
-    direct::attempt(APNS, push, sent, &s.config.direct_retry_delays_ms)
 }
 
 /// How often the recorder trims the delivery log to its bounds.

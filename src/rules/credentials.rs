@@ -59,23 +59,46 @@ pub fn password_digest(password: &str) -> String {
     hex::encode(Sha256::digest(password.as_bytes()))
 }
 
-/// argon2id with OWASP's minimum cost (m=19456 KiB, t=2, p=1).
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+/// The cost of a new password hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// argon2id with OWASP's minimum cost (m=19456 KiB, t=2, p=1): every stored password.
+    Full,
+    /// argon2id's lowest (m=8 KiB, t=1): the admin testing mode creates at start, since a
+    /// test suite starts hundreds of servers and a full hash is most of a start-up. Its
+    /// first login replaces it with a full one (`needs_rehash`), as for an imported hash.
+    Testing,
+}
+
+fn argon2(cost: Cost) -> Argon2<'static> {
+    let (m, t) = match cost {
+        Cost::Full => (19_456, 2),
+        Cost::Testing => (Params::MIN_M_COST, Params::MIN_T_COST),
+    };
+    let params = Params::new(m, t, 1, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 /// The PHC string of `password` (its Meteor digest, as logins verify it) under `salt`.
 pub fn hash_password(password: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
-    hash_digest(&password_digest(password), salt)
+    hash_password_at(Cost::Full, password, salt)
+}
+
+/// `hash_password` at `cost`.
+pub fn hash_password_at(cost: Cost, password: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
+    hash_digest_at(cost, &password_digest(password), salt)
 }
 
 /// The PHC string of a Meteor password digest under `salt`: what a login stores when it
 /// upgrades an imported hash (it knows only the digest).
 pub fn hash_digest(digest: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
+    hash_digest_at(Cost::Full, digest, salt)
+}
+
+fn hash_digest_at(cost: Cost, digest: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
     let salt = argon2::password_hash::SaltString::encode_b64(salt)
         .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    Ok(argon2()
+    Ok(argon2(cost)
         .hash_password(digest.as_bytes(), &salt)
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
         .to_string())
@@ -97,7 +120,12 @@ pub fn verify_password(digest: &str, stored: &str) -> bool {
 
 fn verify_argon2(digest: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| argon2().verify_password(digest.as_bytes(), &h).is_ok())
+        // The hash's own parameters are used, whatever `Cost` names.
+        .map(|h| {
+            argon2(Cost::Full)
+                .verify_password(digest.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -147,6 +175,16 @@ mod tests {
         assert!(!verify_password(&d, "not a hash"));
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
         assert!(!verify_password(&d, DUMMY_HASH));
+    }
+
+    #[test]
+    fn a_testing_hash_verifies_and_asks_for_a_full_one() {
+        let d = password_digest("correct horse");
+        let phc = hash_password_at(Cost::Testing, "correct horse", &[7; 16]).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{phc}");
+        assert!(verify_password(&d, &phc));
+        assert!(!verify_password(&password_digest("wrong"), &phc));
+        assert!(needs_rehash(&phc));
     }
 
     /// The vectors of the import spec (§3.1–3.3).

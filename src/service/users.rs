@@ -20,7 +20,7 @@ use crate::model::time::{self, Clock};
 use crate::model::user::{rocket_cat, NewUser, ProfileText, ROCKET_CAT};
 use crate::model::{Doc, User};
 use crate::rules::access::ROLES;
-use crate::rules::credentials::hash_password;
+use crate::rules::credentials::{hash_password, hash_password_at, Cost};
 use crate::rules::names::{username_is_blocked, valid_name};
 use crate::rules::user_profile::{self, Editor, ProfileChange, ProfileUpdate, Refusal};
 use crate::rules::{preferences, presence};
@@ -422,11 +422,13 @@ pub enum AdminAccount {
 /// Creates the configured admin account at first start when no admin exists, together with
 /// what Rocket.Chat's `initialData` gives every new installation: the `rocket.cat` bot and
 /// the default room `#general` (`GENERAL`), which the admin joins. Existing ones are kept.
+/// The admin's password is hashed at `cost`.
 pub fn ensure_admin(
     store: &Store,
     admin: &crate::config::AdminConfig,
     now: time::Millis,
     ids: &Ids,
+    cost: Cost,
 ) -> anyhow::Result<AdminAccount> {
     // The configured account answers at once; only without it are all users looked at
     // (tens of milliseconds of start-up on a large database).
@@ -444,7 +446,7 @@ pub fn ensure_admin(
         true => ids.secret(),
         false => admin.password.expose_secret().to_string(),
     };
-    let phc = hash_new_password(&password)?;
+    let phc = hash_password_at(cost, &password, &rand::random())?;
     let user = NewUser {
         id: &ids.id(),
         username: &admin.username,

@@ -164,6 +164,8 @@ impl Feed {
         let _ = self.inner.sender.send(Arc::new(change));
     }
 
+    /// Only PostgreSQL's listener reconnects (a build without it never calls this).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn reconnected(&self) {
         self.inner.metrics.reconnects.inc();
     }

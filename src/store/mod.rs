@@ -62,6 +62,8 @@ mod import;
 mod keys;
 mod messages;
 mod outbox;
+/// PostgreSQL is the `postgres` feature's (default); without it a stand-in refuses it at open.
+#[cfg_attr(not(feature = "postgres"), path = "postgres_absent.rs")]
 mod postgres;
 mod presence;
 mod push_tokens;

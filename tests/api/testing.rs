@@ -338,3 +338,23 @@ fn push_test_s_rate_limit_follows_the_server_clock_and_a_reset_forgets_it() {
         "This is a push test message"
     );
 }
+
+/// Testing mode hashes its admin's password cheaply at start (`Cost::Testing`); the first
+/// login replaces that hash with a full one. The password works before and after, a wrong
+/// one never, and a reset brings back the start-up hash, which still verifies.
+#[test]
+fn the_testing_admin_logs_in_before_and_after_its_hash_is_upgraded() {
+    if crate::BACKEND == Backend::Postgres {
+        return;
+    }
+    let app = spawn_app_with!(|c: &mut Config| c.testing.enabled = true);
+    let wrong = json!({"user": "admin", "password": "not-the-password"});
+    for _ in 0..2 {
+        let (id, _) = app.admin();
+        assert!(!id.is_empty());
+        assert_eq!(app.post("/api/v1/login", None, &wrong).status, 401);
+    }
+    let r = app.post("/api/rcpush/testing/reset", None, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.admin();
+}

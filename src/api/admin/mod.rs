@@ -22,7 +22,7 @@ mod page;
 
 use super::extract::client_ip;
 use crate::error::ApiError;
-use crate::service::admin::{AdminQuery, SESSION_TTL_MS};
+use crate::service::admin::page::{AdminQuery, SESSION_TTL_MS};
 use crate::service::auth::Login;
 use crate::service::Services;
 use crate::store::{DeliveryFilter, DeliveryStatus};

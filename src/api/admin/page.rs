@@ -6,7 +6,7 @@ use maud::{html, Markup, DOCTYPE};
 use crate::delivery::credentials::Credential;
 use crate::delivery::gateway::rules::Transport;
 use crate::model::time;
-use crate::service::admin::{AdminPage, Health, PAGE_SIZE};
+use crate::service::admin::page::{AdminPage, Health, PAGE_SIZE};
 use crate::store::DeliveryStatus;
 
 /// The login form, with its CSRF token and the notice of a failed attempt.
