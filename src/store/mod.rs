@@ -70,6 +70,7 @@ mod settings;
 mod sled;
 mod snapshot;
 mod subscriptions;
+mod teams;
 mod tokens;
 pub mod trees;
 mod users;

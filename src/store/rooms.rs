@@ -69,6 +69,9 @@ impl Store {
             if let Some(name) = room.name() {
                 batch.delete(Tree::RoomnameRoomid, name);
             }
+            if let Some(team_id) = room.team_id() {
+                batch.delete(Tree::Teamroomids, keys::pair(team_id, room_id));
+            }
             for user_id in store.room_member_ids(room_id)? {
                 batch.delete(Tree::UserroomidSubscription, keys::pair(&user_id, room_id));
                 batch.delete(Tree::Roomuserids, keys::pair(room_id, &user_id));
@@ -143,6 +146,9 @@ impl Store {
         batch.put(Tree::RoomidRoom, room.id(), encode(room));
         if let Some(name) = room.name() {
             batch.put(Tree::RoomnameRoomid, name, room.id());
+        }
+        if let Some(team_id) = room.team_id() {
+            batch.put(Tree::Teamroomids, keys::pair(team_id, room.id()), "");
         }
     }
 

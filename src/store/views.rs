@@ -10,7 +10,7 @@ use super::{
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
-use crate::model::{Doc, Message, Room, Subscription, User};
+use crate::model::{Doc, Message, Room, Subscription, Team, TeamMember, User};
 use crate::rules::message_changes::MessageMutation;
 use crate::rules::presence::StatusChange;
 
@@ -77,10 +77,13 @@ view! {
 }
 
 view! {
-    /// Room access: rooms (a discussion's parents) and the caller's subscription.
+    /// Room access: rooms (a discussion's parents), the caller's subscription, and the
+    /// team of a public room with the caller's membership of it.
     AccessView = Store::access {
         fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;
         fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+        fn team(&self, id: &str) -> StoreResult<Option<Team>>;
+        fn team_member(&self, team_id: &str, user_id: &str) -> StoreResult<Option<TeamMember>>;
     }
 }
 
