@@ -1,6 +1,7 @@
 //! An access oracle: spec §1.4/§0.3 written out again, as plainly as possible, and compared
 //! with push.get for every user × message of random worlds (users with roles, rooms of every
-//! type, discussions, messages of deleted rooms, then joins, kicks, leaves and room deletions
+//! type, discussions, teams public and private (and missing) with their members and rooms,
+//! messages of deleted rooms, then joins, kicks, leaves and room deletions
 //! over HTTP, and attempts to change `view-c-room` with permissions.update; every message is
 //! read by everyone before the ops too, so nothing prepared then may outlive them). Who may
 //! delete a room or change a permission is predicted too, a deleted room's messages must be
@@ -66,11 +67,17 @@ struct Room {
     t: &'static str,
     /// Index of the parent room; `rooms.len()` or more means a parent that does not exist.
     parent: Option<usize>,
+    /// Index of the room's team; `teams.len()` or more means a team that does not exist.
+    team: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
 struct World {
     roles: Vec<&'static [&'static str]>,
+    /// Whether each team is public (`type` 0).
+    teams: Vec<bool>,
+    /// `(user, team)` memberships.
+    team_members: BTreeSet<(usize, usize)>,
     rooms: Vec<Room>,
     /// `(user, room)` pairs with a subscription, and whether the user owns the room.
     members: Vec<(usize, usize, bool)>,
@@ -82,31 +89,45 @@ struct World {
 }
 
 fn world() -> impl Strategy<Value = World> {
-    (2usize..6, 1usize..7).prop_flat_map(|(users, rooms)| {
+    (2usize..6, 1usize..7, 0usize..3).prop_flat_map(|(users, rooms, teams)| {
         (
             prop::collection::vec(prop::sample::select(ROLES), users),
             prop::collection::vec(
                 (
                     prop::sample::select(TYPES),
                     prop::option::weighted(0.35, 0..rooms + 1),
+                    prop::option::weighted(0.4, 0..teams + 1),
                 ),
                 rooms,
             ),
             prop::collection::vec((0..users, 0..rooms, any::<bool>()), 0..users * rooms),
             prop::collection::btree_set(0..rooms, 0..2),
             prop::collection::vec((0u8..5, 0..users, 0..users, 0..rooms), 0..10),
+            prop::collection::vec(any::<bool>(), teams),
+            prop::collection::btree_set((0..users, 0..teams.max(1)), 0..users * teams + 1),
         )
-            .prop_map(|(roles, rooms, members, deleted, ops)| World {
-                roles,
-                rooms: rooms
-                    .into_iter()
-                    .map(|(t, parent)| Room { t, parent })
-                    .collect(),
-                members,
-                deleted,
-                ops,
-            })
+            .prop_map(
+                move |(roles, rooms, members, deleted, ops, team_types, team_members)| World {
+                    roles,
+                    teams: team_types,
+                    team_members: team_members
+                        .into_iter()
+                        .filter(|(_, t)| *t < teams)
+                        .collect(),
+                    rooms: rooms
+                        .into_iter()
+                        .map(|(t, parent, team)| Room { t, parent, team })
+                        .collect(),
+                    members,
+                    deleted,
+                    ops,
+                },
+            )
     })
+}
+
+fn team_id(t: usize) -> String {
+    format!("oracleTeam{t}")
 }
 
 fn user_id(u: usize) -> String {
@@ -158,7 +179,27 @@ fn bundle(w: &World) -> Value {
             if let Some(p) = room.parent {
                 doc["prid"] = json!(room_id(p));
             }
+            if let Some(t) = room.team {
+                doc["teamId"] = json!(team_id(t));
+            }
             doc
+        })
+        .collect();
+    let teams: Vec<Value> = w
+        .teams
+        .iter()
+        .enumerate()
+        .map(|(t, public)| {
+            json!({"_id": team_id(t), "name": format!("oracle-team-{t}"),
+                "type": if *public { 0 } else { 1 }, "roomId": ""})
+        })
+        .collect();
+    let team_members: Vec<Value> = w
+        .team_members
+        .iter()
+        .map(|(u, t)| {
+            json!({"_id": format!("oracleTeamMember{u}x{t}"), "teamId": team_id(*t),
+                "userId": user_id(*u)})
         })
         .collect();
     rooms.extend(SENTINELS.iter().map(|s| {
@@ -194,7 +235,8 @@ fn bundle(w: &World) -> Value {
         "ts": "2024-01-02T00:00:00.000Z",
         "u": {"_id": user_id(r % w.roles.len()), "username": format!("oracle{}", r % w.roles.len())},
     })).collect();
-    json!({"users": users, "rooms": rooms, "subscriptions": subscriptions, "messages": messages})
+    json!({"users": users, "rooms": rooms, "subscriptions": subscriptions, "messages": messages,
+        "teams": teams, "teamMembers": team_members})
 }
 
 /// Who is subscribed where, who owns which room, which rooms were deleted over HTTP.
@@ -215,7 +257,15 @@ fn may_read(w: &World, state: &State, user: usize, r: usize, depth: usize) -> bo
     }
     let (room, roles) = (&w.rooms[r], w.roles[user]);
     let holds = |p: &str| holds(roles, p, state.view_c_room_changed);
-    let public = room.t == "c" && holds("view-c-room");
+    // Validators 1 and 2: a public room of a public team (or of none) needs view-c-room; of
+    // a private or missing team, membership of the team.
+    let public = room.t == "c"
+        && match room.team {
+            Some(t) if !w.teams.get(t).copied().unwrap_or(false) => {
+                w.team_members.contains(&(user, t))
+            }
+            _ => holds("view-c-room"),
+        };
     let joined = subscribed.contains(&(user, r))
         && (holds("view-joined-room") || holds(&format!("view-{}-room", room.t)));
     let discussion = room
