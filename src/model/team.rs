@@ -68,6 +68,35 @@ impl TeamMember {
     pub fn roles(&self) -> Vec<&str> {
         self.0.strs_at("roles")
     }
+
+    /// The membership as `teams.members` lists it: `{user, roles, createdBy, createdAt}`,
+    /// without the fields a document lacks (JSON drops `undefined`).
+    pub fn info(&self, user: &super::User) -> Value {
+        let mut u = super::Doc::new();
+        u.insert("_id".into(), user.id().into());
+        for key in ["username", "name", "status", "settings"] {
+            if let Some(v) = user.0.get(key) {
+                u.insert(key.into(), v.clone());
+            }
+        }
+        let mut info = super::Doc::new();
+        info.insert("user".into(), Value::Object(u));
+        if let Some(roles) = self.0.get("roles") {
+            info.insert("roles".into(), roles.clone());
+        }
+        let by = self.0.get("createdBy");
+        let mut created_by = super::Doc::new();
+        for key in ["_id", "username"] {
+            if let Some(v) = by.and_then(|b| b.get(key)) {
+                created_by.insert(key.into(), v.clone());
+            }
+        }
+        info.insert("createdBy".into(), Value::Object(created_by));
+        if let Some(at) = self.0.get("createdAt") {
+            info.insert("createdAt".into(), at.clone());
+        }
+        Value::Object(info)
+    }
 }
 
 /// A new team in `Team.create`'s insertion order (MongoDB puts `_id` first).

@@ -71,6 +71,23 @@ const DEFAULTS: &[(&str, &[&str])] = &[
     ("kick-user-from-any-c-room", &["admin"]),
     ("kick-user-from-any-p-room", &[]),
     ("api-bypass-rate-limit", &["admin", "bot", "app"]),
+    // Teams (issue 28). Checked in the team's main room, so its owners and moderators count.
+    ("create-team", &["admin", "user"]),
+    ("delete-team", &["admin", "owner"]),
+    ("edit-team", &["admin", "owner"]),
+    ("convert-team", &["admin", "owner"]),
+    ("add-team-member", &["admin", "owner", "moderator"]),
+    ("edit-team-member", &["admin", "owner", "moderator"]),
+    ("add-team-channel", &["admin", "owner", "moderator"]),
+    ("move-room-to-team", &["admin", "owner", "moderator"]),
+    ("edit-team-channel", &["admin", "owner", "moderator"]),
+    ("remove-team-channel", &["admin", "owner", "moderator"]),
+    ("create-team-channel", &["admin", "owner", "moderator"]),
+    ("create-team-group", &["admin", "owner", "moderator"]),
+    ("delete-team-channel", &["admin", "owner", "moderator"]),
+    ("delete-team-group", &["admin", "owner", "moderator"]),
+    ("view-all-team-channels", &["admin", "owner"]),
+    ("view-all-teams", &["admin"]),
 ];
 
 impl Default for Permissions {

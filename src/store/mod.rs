@@ -95,7 +95,7 @@ pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
 pub use views::{
     AccessView, AccountsView, AdminView, DirectoryView, DraftsView, MessagesView, PermissionsView,
-    PushView, RoomsView, SnapshotsView, StreamsView, SubscriptionsView, UsersView,
+    PushView, RoomsView, SnapshotsView, StreamsView, SubscriptionsView, TeamsView, UsersView,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -38,21 +38,30 @@ impl Store {
         room: &Room,
         subscriptions: &[Subscription],
     ) -> Result<(), WriteError> {
-        self.write_unique(|store, batch| {
-            if store.room(room.id())?.is_some() {
-                return Err(WriteError::Conflict(Conflict::Id));
+        self.write_unique(|store, batch| store.put_new_room(batch, room, subscriptions))
+    }
+
+    /// Puts a new room and its first subscriptions in `batch`, unless its id or name is
+    /// taken (inside a write: `create_room`, `create_team`).
+    pub(super) fn put_new_room(
+        &self,
+        batch: &mut Batch,
+        room: &Room,
+        subscriptions: &[Subscription],
+    ) -> Result<(), WriteError> {
+        if self.room(room.id())?.is_some() {
+            return Err(WriteError::Conflict(Conflict::Id));
+        }
+        if let Some(name) = room.name() {
+            if self.room_id_by_name(name)?.is_some() {
+                return Err(WriteError::Conflict(Conflict::RoomName));
             }
-            if let Some(name) = room.name() {
-                if store.room_id_by_name(name)?.is_some() {
-                    return Err(WriteError::Conflict(Conflict::RoomName));
-                }
-            }
-            Self::put_room(batch, room);
-            for sub in subscriptions {
-                Self::put_subscription(batch, sub);
-            }
-            Ok(())
-        })
+        }
+        Self::put_room(batch, room);
+        for sub in subscriptions {
+            Self::put_subscription(batch, sub);
+        }
+        Ok(())
     }
 
     /// Deletes a room and everything that hangs on it, in one write: its messages, every

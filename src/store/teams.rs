@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::keys;
 use super::trees::Tree;
-use super::{decode, encode, Batch, Conflict, Store, StoreResult, WriteError};
+use super::{decode, encode, Batch, Conflict, Store, StoreResult, SystemMessage, WriteError};
 use crate::model::{Room, Subscription, Team, TeamMember};
 
 impl Store {
@@ -74,18 +74,10 @@ impl Store {
         members: &[TeamMember],
     ) -> Result<(), WriteError> {
         self.write_unique(|store, batch| {
-            if store.room(room.id())?.is_some() || store.team(team.id())?.is_some() {
+            if store.team(team.id())?.is_some() {
                 return Err(WriteError::Conflict(Conflict::Id));
             }
-            if let Some(name) = room.name() {
-                if store.room_id_by_name(name)?.is_some() {
-                    return Err(WriteError::Conflict(Conflict::RoomName));
-                }
-            }
-            Self::put_room(batch, room);
-            for sub in subscriptions {
-                Self::put_subscription(batch, sub);
-            }
+            store.put_new_room(batch, room, subscriptions)?;
             Self::put_team(batch, team);
             for m in members {
                 Self::put_team_member(batch, m);
@@ -127,10 +119,29 @@ impl Store {
         })
     }
 
-    /// Puts rooms in a team (`Rooms.setTeamByIds`); the rooms that are gone are skipped.
-    /// Returns the rooms as stored.
-    pub fn set_rooms_team(&self, room_ids: &[&str], team_id: &str) -> StoreResult<Vec<Room>> {
+    /// Puts rooms in a team (`Rooms.setTeamByIds`), with the `notes` that announce it in
+    /// the team's main room (at `at`); the rooms that are gone are skipped. Returns the
+    /// rooms as stored.
+    pub fn set_rooms_team(
+        &self,
+        room_ids: &[&str],
+        team_id: &str,
+        notes: &[SystemMessage],
+        at: &str,
+    ) -> StoreResult<Vec<Room>> {
         self.write(|store, batch| {
+            let main = store.team(team_id)?;
+            let main = main.as_ref().and_then(Team::room_id);
+            if let Some(main) = main.map(|id| store.room(id)).transpose()?.flatten() {
+                if !notes.is_empty() {
+                    let mut main = Arc::unwrap_or_clone(main);
+                    for note in notes {
+                        Self::put_system_message(batch, &mut main, note);
+                    }
+                    main.set_updated_at(at);
+                    Self::put_room(batch, &main);
+                }
+            }
             let mut moved = Vec::new();
             for id in room_ids {
                 if let Some(room) = store.room(id)? {
@@ -249,13 +260,15 @@ mod tests {
         assert_eq!(store.team_by_name("crew").unwrap().unwrap().id(), "T");
 
         store.create_room(&room("side", None), &[]).unwrap();
-        store.set_rooms_team(&["side", "gone"], "T").unwrap();
+        store
+            .set_rooms_team(&["side", "gone"], "T", &[], "x")
+            .unwrap();
         assert_eq!(store.team_room_ids("T").unwrap(), ["main", "side"]);
         store.unset_room_team("side").unwrap();
         assert_eq!(store.team_room_ids("T").unwrap(), ["main"]);
         assert_eq!(store.room("side").unwrap().unwrap().team_id(), None);
 
-        store.set_rooms_team(&["side"], "T").unwrap();
+        store.set_rooms_team(&["side"], "T", &[], "x").unwrap();
         assert!(store.remove_team_member("T", "u2").unwrap());
         assert!(!store.remove_team_member("T", "u2").unwrap());
         assert!(store.delete_team("T").unwrap());

@@ -31,5 +31,6 @@ mod rooms;
 #[path = "../support/mod.rs"]
 mod support;
 mod system_messages;
+mod teams;
 mod testing;
 mod testing_property;
