@@ -286,6 +286,8 @@ pub enum TeamFailure {
     RoomAlreadyOnTeam,
     /// `Team.addRooms`: the caller does not own the room.
     NotRoomOwner,
+    /// `Team.listRooms`: a private team the caller is not in (without `view-all-teams`).
+    NotOnPrivateTeam,
 }
 
 impl TeamFailure {
@@ -303,6 +305,7 @@ impl TeamFailure {
             TeamFailure::InvalidRoom => "invalid-room",
             TeamFailure::RoomAlreadyOnTeam => "room-already-on-team",
             TeamFailure::NotRoomOwner => "error-no-owner-channel",
+            TeamFailure::NotOnPrivateTeam => "user-not-on-private-team",
         }
     }
 }

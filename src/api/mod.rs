@@ -79,6 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/teams.create", web::post().to(teams::teams_create))
                 .route("/teams.info", web::get().to(teams::teams_info))
                 .route("/teams.members", web::get().to(teams::teams_members))
+                .route("/teams.listRooms", web::get().to(teams::teams_list_rooms))
                 .route(
                     "/teams.addMembers",
                     web::post().to(teams::teams_add_members),

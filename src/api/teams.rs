@@ -10,7 +10,7 @@ use super::respond;
 use crate::error::{ApiError, ApiResult, Violation};
 use crate::model::team::TeamType;
 use crate::service::auth::Caller;
-use crate::service::teams::{CreateTeam, NewMember, TeamRef};
+use crate::service::teams::{CreateTeam, NewMember, RoomsFilter, TeamRef};
 use crate::service::Services;
 
 /// `getPaginationItems`' defaults: `API_Default_Count` and `API_Upper_Count_Limit`.
@@ -123,6 +123,35 @@ pub async fn teams_members(
         "members": page.members,
         "total": page.total,
         "count": page.members.len(),
+        "offset": offset,
+    })))
+}
+
+/// `GET teams.listRooms?teamId=|teamName=&filter=&type=&offset=&count=` →
+/// `{rooms, total, count, offset}`.
+pub async fn teams_list_rooms(
+    services: web::Data<Services>,
+    caller: Caller,
+    Query(q): Query,
+) -> ApiResult<HttpResponse> {
+    let team = query_team_ref(&q)?;
+    for key in ["filter", "type", "offset", "count"] {
+        if let Some(v) = q.get(key).filter(|v| !matches!(v, QsValue::Str(_))) {
+            return Err(expected("string", v.js_type(), key));
+        }
+    }
+    let (offset, count) = page(&q);
+    let filter = RoomsFilter {
+        name: query_text(&q, "filter"),
+        auto_join: query_text(&q, "type").as_deref() == Some("autoJoin"),
+    };
+    let (rooms, total) = services
+        .teams()
+        .list_rooms(&caller, team, &filter, offset, count)?;
+    Ok(respond::success(json!({
+        "rooms": rooms,
+        "total": total,
+        "count": rooms.len(),
         "offset": offset,
     })))
 }

@@ -215,6 +215,11 @@ impl Room {
         self.0.get("teamMain") == Some(&Value::Bool(true))
     }
 
+    /// `teamDefault`: members who join the team join the room too (`type=autoJoin`).
+    pub fn is_team_default(&self) -> bool {
+        self.0.get("teamDefault") == Some(&Value::Bool(true))
+    }
+
     /// Puts the room in a team (`Rooms.setTeamMainById` / `setTeamByIds`).
     pub fn set_team(&mut self, team_id: &str, main: bool) {
         if main {

@@ -42,6 +42,14 @@ pub struct NewMember {
     pub roles: Vec<String>,
 }
 
+/// `teams.listRooms`' filters.
+pub struct RoomsFilter {
+    /// Part of the name, any case.
+    pub name: Option<String>,
+    /// `type=autoJoin`: the rooms members join with the team.
+    pub auto_join: bool,
+}
+
 /// A page of `teams.members`.
 pub struct MembersPage {
     pub members: Vec<Value>,
@@ -194,6 +202,54 @@ impl Teams {
         let total = shown.len();
         let members = shown.into_iter().skip(offset).take(count).collect();
         Ok(MembersPage { members, total })
+    }
+
+    /// `teams.listRooms`: the team's rooms but its main room. Holders of
+    /// `view-all-team-channels` see all of them, others the public ones and their own; a
+    /// private team's only for its members and holders of `view-all-teams`.
+    pub fn list_rooms(
+        &self,
+        caller: &Caller,
+        team: Option<TeamRef>,
+        filter: &RoomsFilter,
+        offset: usize,
+        count: usize,
+    ) -> ApiResult<(Vec<Room>, usize)> {
+        let team = self.existing(team)?;
+        let all_teams = self.in_main_room(caller, &team, &["view-all-teams"])?;
+        let all_rooms = self.in_main_room(caller, &team, &["view-all-team-channels"])?;
+        let member = self.store.team_member(team.id(), caller.id())?.is_some();
+        if !team.is_public() && !all_teams && !member {
+            return Err(ApiError::Team(TeamFailure::NotOnPrivateTeam));
+        }
+        let needle = filter
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        let needle = needle.map(str::to_lowercase);
+        let mut rooms = Vec::new();
+        for rid in self.store.team_room_ids(team.id())? {
+            let Some(room) = self.store.room(&rid)? else {
+                continue;
+            };
+            let named = needle.as_deref().is_none_or(|n| {
+                room.name()
+                    .is_some_and(|name| name.to_lowercase().contains(n))
+            });
+            let visible = all_rooms
+                || room.room_type() == RoomType::Channel
+                || self.store.subscription(&rid, caller.id())?.is_some();
+            if !room.is_team_main()
+                && named
+                && visible
+                && (!filter.auto_join || room.is_team_default())
+            {
+                rooms.push(std::sync::Arc::unwrap_or_clone(room));
+            }
+        }
+        let total = rooms.len();
+        Ok((rooms.into_iter().skip(offset).take(count).collect(), total))
     }
 
     /// `teams.addMembers`: each known user joins the main room (an `added-user-to-team`

@@ -1,5 +1,5 @@
 //! `teams.*`: creating a team (its main room and memberships), reading it, adding and
-//! removing members, moving rooms in, deleting it; and the access rule they drive: a public
+//! removing members, moving rooms in, listing them, deleting it; and the access rule they drive: a public
 //! channel of a private team is readable only by the team's members, everywhere push.get
 //! looks. Rocket.Chat's tests read: `apps/meteor/tests/end-to-end/api/teams.ts`.
 
@@ -236,4 +236,40 @@ fn teams_delete_takes_the_main_room_and_leaves_the_other_rooms_out_of_teams() {
     assert_eq!(status_of(&app, BOB, &kept_message), 200);
     let r = app.get("/api/v1/teams.info?teamName=crew", Some(ALICE));
     assert_eq!((r.status, r.body), (400, failure("Team not found")));
+}
+
+#[test]
+fn teams_list_rooms_shows_what_the_caller_may_see() {
+    let app = spawn_app!();
+    let team = create(&app, "crew", 1, &[]);
+    let channel = team_channel(&app, &team, "crew-plans");
+    let r = app.post("/api/v1/groups.create", Some(ALICE), &json!({"name": "crew-secrets"}));
+    let group = r.json()["group"]["_id"].as_str().unwrap().to_string();
+    let body = json!({"teamId": team["_id"], "rooms": [group]});
+    assert_eq!(app.post("/api/v1/teams.addRooms", Some(ALICE), &body).status, 200);
+    let listed = |who, query: &str| {
+        let r = app.get(&format!("/api/v1/teams.listRooms?teamName=crew{query}"), Some(who));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let j = r.json();
+        assert_eq!(keys(&j), ["rooms", "total", "count", "offset", "success"]);
+        let mut ids: Vec<String> = j["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["_id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![channel.clone(), group.clone()];
+    both.sort();
+    // The owner holds view-all-team-channels in the main room; the main room is not listed.
+    assert_eq!(listed(ALICE, ""), both);
+    assert_eq!(listed(ALICE, "&filter=PLANS"), [channel.clone()]);
+    let r = app.get("/api/v1/teams.listRooms?teamName=crew", Some(BOB));
+    assert_eq!((r.status, r.body), (400, failure("user-not-on-private-team")));
+    let add = json!({"teamName": "crew", "members": [{"userId": BOB.0}]});
+    app.post("/api/v1/teams.addMembers", Some(ALICE), &add);
+    // A member sees the public rooms and their own.
+    assert_eq!(listed(BOB, ""), [channel]);
 }
