@@ -78,6 +78,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/push.test", web::post().to(push::push_test))
                 .route("/teams.create", web::post().to(teams::teams_create))
                 .route("/teams.info", web::get().to(teams::teams_info))
+                .route("/teams.list", web::get().to(teams::teams_list))
+                .route("/teams.listAll", web::get().to(teams::teams_list_all))
                 .route("/teams.members", web::get().to(teams::teams_members))
                 .route("/teams.listRooms", web::get().to(teams::teams_list_rooms))
                 .route(

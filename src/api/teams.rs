@@ -100,6 +100,37 @@ pub async fn teams_create(
     Ok(respond::success(json!({ "team": team })))
 }
 
+/// `GET teams.list?offset=&count=` → `{teams, total, count, offset}`: the caller's teams.
+pub async fn teams_list(
+    services: web::Data<Services>,
+    caller: Caller,
+    Query(q): Query,
+) -> ApiResult<HttpResponse> {
+    let (offset, count) = page(&q);
+    let (teams, total) = services.teams().list(&caller, offset, count)?;
+    Ok(teams_page(teams, total, offset))
+}
+
+/// `GET teams.listAll?offset=&count=` → `{teams, total, count, offset}` (`view-all-teams`).
+pub async fn teams_list_all(
+    services: web::Data<Services>,
+    caller: Caller,
+    Query(q): Query,
+) -> ApiResult<HttpResponse> {
+    let (offset, count) = page(&q);
+    let (teams, total) = services.teams().list_all(&caller, offset, count)?;
+    Ok(teams_page(teams, total, offset))
+}
+
+fn teams_page(teams: Vec<Value>, total: usize, offset: usize) -> HttpResponse {
+    respond::success(json!({
+        "teams": teams,
+        "total": total,
+        "count": teams.len(),
+        "offset": offset,
+    }))
+}
+
 /// `GET teams.info?teamId=|teamName=` → `{teamInfo}`.
 pub async fn teams_info(
     services: web::Data<Services>,

@@ -54,6 +54,15 @@ impl Team {
     pub fn room_id(&self) -> Option<&str> {
         self.0.str_at("roomId").filter(|r| !r.is_empty())
     }
+
+    /// `ITeamInfo`, as `teams.list` shows a team: the document, then `rooms` and
+    /// `numberOfUsers`.
+    pub fn info(&self, rooms: usize, users: usize) -> Value {
+        let mut doc = self.0.clone();
+        doc.insert("rooms".into(), rooms.into());
+        doc.insert("numberOfUsers".into(), users.into());
+        Value::Object(doc)
+    }
 }
 
 impl TeamMember {

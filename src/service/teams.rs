@@ -204,6 +204,52 @@ impl Teams {
         Ok(MembersPage { members, total })
     }
 
+    /// `teams.list`: a page of the caller's teams, each with its counts of rooms and
+    /// members; and the total.
+    pub fn list(
+        &self,
+        caller: &Caller,
+        offset: usize,
+        count: usize,
+    ) -> ApiResult<(Vec<Value>, usize)> {
+        let mut teams = Vec::new();
+        for id in self.store.user_team_ids(caller.id())? {
+            teams.extend(self.store.team(&id)?);
+        }
+        self.page_of(teams, offset, count)
+    }
+
+    /// `teams.listAll`: every team, for holders of `view-all-teams`.
+    pub fn list_all(
+        &self,
+        caller: &Caller,
+        offset: usize,
+        count: usize,
+    ) -> ApiResult<(Vec<Value>, usize)> {
+        if !self.permits.has("view-all-teams", &caller.identity.roles()) {
+            return Err(ApiError::Unauthorized);
+        }
+        self.page_of(self.store.teams()?, offset, count)
+    }
+
+    /// `ITeamInfo`s: the team with `rooms` (its rooms, the main one included) and
+    /// `numberOfUsers`.
+    fn page_of(
+        &self,
+        teams: Vec<Team>,
+        offset: usize,
+        count: usize,
+    ) -> ApiResult<(Vec<Value>, usize)> {
+        let total = teams.len();
+        let mut page = Vec::new();
+        for team in teams.into_iter().skip(offset).take(count) {
+            let rooms = self.store.team_room_ids(team.id())?.len();
+            let users = self.store.team_members(team.id())?.len();
+            page.push(team.info(rooms, users));
+        }
+        Ok((page, total))
+    }
+
     /// `teams.listRooms`: the team's rooms but its main room. Holders of
     /// `view-all-team-channels` see all of them, others the public ones and their own; a
     /// private team's only for its members and holders of `view-all-teams`.

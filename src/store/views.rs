@@ -219,6 +219,8 @@ view! {
         fn team_member(&self, team_id: &str, user_id: &str) -> StoreResult<Option<TeamMember>>;
         fn team_members(&self, team_id: &str) -> StoreResult<Vec<TeamMember>>;
         fn team_room_ids(&self, team_id: &str) -> StoreResult<Vec<String>>;
+        fn teams(&self) -> StoreResult<Vec<Team>>;
+        fn user_team_ids(&self, user_id: &str) -> StoreResult<Vec<String>>;
         fn user(&self, id: &str) -> StoreResult<Option<User>>;
         fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
         fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;

@@ -273,3 +273,30 @@ fn teams_list_rooms_shows_what_the_caller_may_see() {
     // A member sees the public rooms and their own.
     assert_eq!(listed(BOB, ""), [channel]);
 }
+
+#[test]
+fn teams_list_shows_the_caller_s_teams_and_list_all_every_team_to_admins() {
+    let app = spawn_app!();
+    let crew = create(&app, "crew", 1, &["bob"]);
+    team_channel(&app, &crew, "crew-plans");
+    create(&app, "solo", 0, &[]);
+    let r = app.get("/api/v1/teams.list", Some(BOB));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(keys(&j), ["teams", "total", "count", "offset", "success"]);
+    assert_eq!((&j["total"], &j["count"], &j["offset"]), (&json!(1), &json!(1), &json!(0)));
+    let listed = &j["teams"][0];
+    assert_eq!(keys(listed).last_chunk::<2>(), Some(&["rooms", "numberOfUsers"]));
+    assert_eq!(listed["_id"], crew["_id"]);
+    // The main room and the channel; alice and bob.
+    assert_eq!((&listed["rooms"], &listed["numberOfUsers"]), (&json!(2), &json!(2)));
+    let r = app.get("/api/v1/teams.list?offset=1", Some(BOB));
+    assert_eq!((&r.json()["total"], &r.json()["count"]), (&json!(1), &json!(0)));
+    // listAll needs view-all-teams (admins).
+    let r = app.get("/api/v1/teams.listAll", Some(ALICE));
+    assert_eq!((r.status, r.body.as_str()), (401, UNAUTHORIZED));
+    let admin = app.admin();
+    let r = app.get("/api/v1/teams.listAll", crate::helpers::auth(&admin));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["total"], 2);
+}
