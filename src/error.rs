@@ -288,6 +288,8 @@ pub enum TeamFailure {
     NotRoomOwner,
     /// `Team.listRooms`: a private team the caller is not in (without `view-all-teams`).
     NotOnPrivateTeam,
+    /// `Team.removeRoom`: the room is in another team, or none.
+    RoomNotOnThatTeam,
 }
 
 impl TeamFailure {
@@ -306,6 +308,7 @@ impl TeamFailure {
             TeamFailure::RoomAlreadyOnTeam => "room-already-on-team",
             TeamFailure::NotRoomOwner => "error-no-owner-channel",
             TeamFailure::NotOnPrivateTeam => "user-not-on-private-team",
+            TeamFailure::RoomNotOnThatTeam => "room-not-on-that-team",
         }
     }
 }

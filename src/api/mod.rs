@@ -92,6 +92,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/teams.leave", web::post().to(teams::teams_leave))
                 .route("/teams.addRooms", web::post().to(teams::teams_add_rooms))
+                .route(
+                    "/teams.removeRoom",
+                    web::post().to(teams::teams_remove_room),
+                )
                 .route("/teams.delete", web::post().to(teams::teams_delete))
                 .route("/users.create", web::post().to(users::users_create))
                 .route("/users.info", web::get().to(users::users_info))

@@ -53,6 +53,15 @@ fn body_team_ref(body: &JsonBody) -> ApiResult<Option<TeamRef>> {
     Ok(team_ref_of(text))
 }
 
+/// A typed route's required string property.
+fn required_id(body: &JsonBody, key: &'static str) -> ApiResult<String> {
+    match body.0.get(key) {
+        Some(Value::String(id)) => Ok(id.clone()),
+        Some(_) => Err(ApiError::InvalidParams(Violation::NotString)),
+        None => Err(ApiError::InvalidParams(Violation::Required(key))),
+    }
+}
+
 /// `offset` and `count` as `getPaginationItems` reads them.
 fn page(q: &Qs) -> (usize, usize) {
     let number = |k: &str| query_text(q, k).and_then(|s| s.parse::<usize>().ok());
@@ -251,6 +260,21 @@ pub async fn teams_add_rooms(
     Ok(respond::success(json!({ "rooms": rooms })))
 }
 
+/// `POST teams.removeRoom {teamId|teamName, roomId}` → `{room}`.
+pub async fn teams_remove_room(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult<HttpResponse> {
+    let team = body_team_ref(&body)?;
+    let room_id = required_id(&body, "roomId")?;
+    let room = services
+        .teams()
+        .remove_room(&caller, team, &room_id)
+        .await?;
+    Ok(respond::success(json!({ "room": room })))
+}
+
 /// `POST teams.removeMember {teamId|teamName, userId, rooms?}` → `{}`.
 pub async fn teams_remove_member(
     services: web::Data<Services>,
@@ -258,11 +282,7 @@ pub async fn teams_remove_member(
     body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let team = body_team_ref(&body)?;
-    let user_id = match body.0.get("userId") {
-        Some(Value::String(id)) => id.clone(),
-        Some(_) => return Err(ApiError::InvalidParams(Violation::NotString)),
-        None => return Err(ApiError::InvalidParams(Violation::Required("userId"))),
-    };
+    let user_id = required_id(&body, "userId")?;
     let rooms = body.opt_strings("rooms")?;
     services
         .teams()

@@ -407,6 +407,46 @@ impl Teams {
         .map_err(ApiError::from)
     }
 
+    /// `teams.removeRoom`: needs `remove-team-channel` in the main room; the room leaves the
+    /// team (announced there for a public one). Without `view-all-team-channels` the caller
+    /// must be able to read it. Returns the room as stored.
+    pub async fn remove_room(
+        &self,
+        caller: &Caller,
+        team: Option<TeamRef>,
+        room_id: &str,
+    ) -> ApiResult<Room> {
+        let team = self.existing(team)?;
+        if !self.in_main_room(caller, &team, &["remove-team-channel"])? {
+            return Err(ApiError::Unauthorized);
+        }
+        let any = self.in_main_room(caller, &team, &["view-all-team-channels"])?;
+        let me = &caller.identity;
+        let room = self
+            .store
+            .room(room_id)?
+            .ok_or(ApiError::Team(TeamFailure::InvalidRoom))?;
+        if !any && !self.access.can_read(me, &room)? {
+            return Err(ApiError::Team(TeamFailure::InvalidRoom));
+        }
+        if room.team_id() != Some(team.id()) {
+            return Err(ApiError::Team(TeamFailure::RoomNotOnThatTeam));
+        }
+        let main = team.room_id().unwrap_or_default();
+        let notes: Vec<_> = (room.room_type() == RoomType::Channel)
+            .then(|| {
+                let name = room.name().unwrap_or_default();
+                self.system
+                    .message("user-removed-room-from-team", main, name, me.short())
+            })
+            .into_iter()
+            .collect();
+        let (rid, at) = (room_id.to_string(), self.now_iso());
+        blocking_write(&self.store, move |s| s.unset_room_team(&rid, &notes, &at))
+            .await?
+            .ok_or(ApiError::Team(TeamFailure::InvalidRoom))
+    }
+
     /// `teams.removeMember`: the active user `user_id` leaves the team, its main room
     /// (`removed-user-from-team`, by the caller) and those of `rooms` that are the team's.
     pub async fn remove_member(

@@ -130,18 +130,7 @@ impl Store {
         at: &str,
     ) -> StoreResult<Vec<Room>> {
         self.write(|store, batch| {
-            let main = store.team(team_id)?;
-            let main = main.as_ref().and_then(Team::room_id);
-            if let Some(main) = main.map(|id| store.room(id)).transpose()?.flatten() {
-                if !notes.is_empty() {
-                    let mut main = Arc::unwrap_or_clone(main);
-                    for note in notes {
-                        Self::put_system_message(batch, &mut main, note);
-                    }
-                    main.set_updated_at(at);
-                    Self::put_room(batch, &main);
-                }
-            }
+            store.announce_in_team(batch, team_id, notes, at)?;
             let mut moved = Vec::new();
             for id in room_ids {
                 if let Some(room) = store.room(id)? {
@@ -155,8 +144,14 @@ impl Store {
         })
     }
 
-    /// Takes a room out of its team (`Rooms.unsetTeamById`); `None` if the room is gone.
-    pub fn unset_room_team(&self, room_id: &str) -> StoreResult<Option<Room>> {
+    /// Takes a room out of its team (`Rooms.unsetTeamById`), with the `notes` that say so
+    /// in the team's main room (at `at`); `None` if the room is gone.
+    pub fn unset_room_team(
+        &self,
+        room_id: &str,
+        notes: &[SystemMessage],
+        at: &str,
+    ) -> StoreResult<Option<Room>> {
         self.write(|store, batch| {
             let Some(room) = store.room(room_id)? else {
                 return Ok(None);
@@ -164,6 +159,7 @@ impl Store {
             let mut room = Arc::unwrap_or_clone(room);
             if let Some(team_id) = room.team_id() {
                 batch.delete(Tree::Teamroomids, keys::pair(team_id, room_id));
+                store.announce_in_team(batch, team_id, notes, at)?;
             }
             room.unset_team();
             Self::put_room(batch, &room);
@@ -196,6 +192,32 @@ impl Store {
             batch.delete(Tree::TeamidTeam, team_id);
             Ok(true)
         })
+    }
+
+    /// Puts `notes` in the main room of `team_id`, if both exist.
+    fn announce_in_team(
+        &self,
+        batch: &mut Batch,
+        team_id: &str,
+        notes: &[SystemMessage],
+        at: &str,
+    ) -> StoreResult<()> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        let team = self.team(team_id)?;
+        let Some(main) = team.as_ref().and_then(Team::room_id) else {
+            return Ok(());
+        };
+        if let Some(main) = self.room(main)? {
+            let mut main = Arc::unwrap_or_clone(main);
+            for note in notes {
+                Self::put_system_message(batch, &mut main, note);
+            }
+            main.set_updated_at(at);
+            Self::put_room(batch, &main);
+        }
+        Ok(())
     }
 
     pub(super) fn put_team(batch: &mut Batch, team: &Team) {
@@ -264,7 +286,7 @@ mod tests {
             .set_rooms_team(&["side", "gone"], "T", &[], "x")
             .unwrap();
         assert_eq!(store.team_room_ids("T").unwrap(), ["main", "side"]);
-        store.unset_room_team("side").unwrap();
+        store.unset_room_team("side", &[], "x").unwrap();
         assert_eq!(store.team_room_ids("T").unwrap(), ["main"]);
         assert_eq!(store.room("side").unwrap().unwrap().team_id(), None);
 

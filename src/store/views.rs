@@ -235,6 +235,12 @@ view! {
         ) -> Result<(), WriteError>;
         fn add_team_members(&self, team_id: &str, members: &[TeamMember]) -> StoreResult<Option<usize>>;
         fn remove_team_member(&self, team_id: &str, user_id: &str) -> StoreResult<bool>;
+        fn unset_room_team(
+            &self,
+            room_id: &str,
+            notes: &[SystemMessage],
+            at: &str
+        ) -> StoreResult<Option<Room>>;
         fn set_rooms_team(
             &self,
             room_ids: &[&str],

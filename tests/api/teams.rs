@@ -300,3 +300,27 @@ fn teams_list_shows_the_caller_s_teams_and_list_all_every_team_to_admins() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["total"], 2);
 }
+
+#[test]
+fn teams_remove_room_takes_a_room_out_of_its_team() {
+    let app = spawn_app!();
+    let team = create(&app, "crew", 1, &[]);
+    let rid = team_channel(&app, &team, "crew-plans");
+    let message = app.post_message(ALICE, &rid, "the plan").id;
+    assert_eq!(status_of(&app, BOB, &message), 400);
+    let body = json!({"teamName": "crew", "roomId": rid});
+    let r = app.post("/api/v1/teams.removeRoom", Some(BOB), &body);
+    assert_eq!((r.status, r.body.as_str()), (401, UNAUTHORIZED));
+    let r = app.post("/api/v1/teams.removeRoom", Some(ALICE), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["room"]["_id"], json!(rid));
+    assert_eq!(r.json()["room"].get("teamId"), None);
+    // Out of the private team, the channel is open again.
+    assert_eq!(status_of(&app, BOB, &message), 200);
+    let r = app.post("/api/v1/teams.removeRoom", Some(ALICE), &body);
+    assert_eq!((r.status, r.body), (400, failure("room-not-on-that-team")));
+    let body = json!({"teamName": "crew"});
+    let r = app.post("/api/v1/teams.removeRoom", Some(ALICE), &body);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["errorType"], "invalid-params");
+}
