@@ -1,7 +1,7 @@
 //! An access oracle: spec §1.4/§0.3 written out again, as plainly as possible, and compared
 //! with push.get for every user × message of random worlds (users with roles, rooms of every
 //! type, discussions, teams public and private (and missing) with their members and rooms,
-//! messages of deleted rooms, then joins, kicks, leaves and room deletions
+//! messages of deleted rooms, then joins, team members added and removed, kicks, leaves and room deletions
 //! over HTTP, and attempts to change `view-c-room` with permissions.update; every message is
 //! read by everyone before the ops too, so nothing prepared then may outlive them). Who may
 //! delete a room or change a permission is predicted too, a deleted room's messages must be
@@ -84,7 +84,8 @@ struct World {
     /// Rooms that were deleted: their documents are absent, their messages remain.
     deleted: BTreeSet<usize>,
     /// `(op, actor, target, room)`: 0 invite, 1 kick, 2 leave, 3 delete the room, 4 give
-    /// `view-c-room` to admins and guests only.
+    /// `view-c-room` to admins and guests only, 5 and 6 add `target` to / remove them from
+    /// the room's team (by the poster, an admin).
     ops: Vec<(u8, usize, usize, usize)>,
 }
 
@@ -102,7 +103,7 @@ fn world() -> impl Strategy<Value = World> {
             ),
             prop::collection::vec((0..users, 0..rooms, any::<bool>()), 0..users * rooms),
             prop::collection::btree_set(0..rooms, 0..2),
-            prop::collection::vec((0u8..5, 0..users, 0..users, 0..rooms), 0..10),
+            prop::collection::vec((0u8..7, 0..users, 0..users, 0..rooms), 0..10),
             prop::collection::vec(any::<bool>(), teams),
             prop::collection::btree_set((0..users, 0..teams.max(1)), 0..users * teams + 1),
         )
@@ -128,6 +129,10 @@ fn world() -> impl Strategy<Value = World> {
 
 fn team_id(t: usize) -> String {
     format!("oracleTeam{t}")
+}
+
+fn main_room_id(t: usize) -> String {
+    format!("oracleTeamMain{t}")
 }
 
 fn user_id(u: usize) -> String {
@@ -191,9 +196,18 @@ fn bundle(w: &World) -> Value {
         .enumerate()
         .map(|(t, public)| {
             json!({"_id": team_id(t), "name": format!("oracle-team-{t}"),
-                "type": if *public { 0 } else { 1 }, "roomId": ""})
+                "type": if *public { 0 } else { 1 }, "roomId": main_room_id(t)})
         })
         .collect();
+    // Each team's main room, the poster its owner (teams.addMembers joins users to it).
+    rooms.extend((0..w.teams.len()).map(|t| {
+        json!({"_id": main_room_id(t), "t": "p", "name": format!("oracle-team-{t}"),
+            "msgs": 0, "u": {"_id": POSTER}, "teamMain": true, "teamId": team_id(t)})
+    }));
+    let main_room_subscriptions = (0..w.teams.len()).map(|t| {
+        json!({"_id": format!("oracleSub-poster-main{t}"), "rid": main_room_id(t), "t": "p",
+            "u": {"_id": POSTER, "username": "oracle-admin"}, "unread": 0, "roles": ["owner"]})
+    });
     let team_members: Vec<Value> = w
         .team_members
         .iter()
@@ -229,6 +243,7 @@ fn bundle(w: &World) -> Value {
             })
         })
         .chain(poster_rooms)
+        .chain(main_room_subscriptions)
         .collect();
     let messages: Vec<Value> = (0..w.rooms.len()).map(|r| json!({
         "_id": format!("oracleMsg{r}"), "rid": room_id(r), "msg": "hi",
@@ -243,6 +258,8 @@ fn bundle(w: &World) -> Value {
 #[derive(Debug, Default)]
 struct State {
     subscribed: BTreeSet<(usize, usize)>,
+    /// `(user, team)` memberships.
+    team_members: BTreeSet<(usize, usize)>,
     owners: BTreeSet<(usize, usize)>,
     erased: BTreeSet<usize>,
     /// Whether an admin's permissions.update changed `view-c-room`.
@@ -262,7 +279,7 @@ fn may_read(w: &World, state: &State, user: usize, r: usize, depth: usize) -> bo
     let public = room.t == "c"
         && match room.team {
             Some(t) if !w.teams.get(t).copied().unwrap_or(false) => {
-                w.team_members.contains(&(user, t))
+                state.team_members.contains(&(user, t))
             }
             _ => holds("view-c-room"),
         };
@@ -289,7 +306,10 @@ fn may_delete(w: &World, state: &State, actor: usize, r: usize) -> bool {
 /// The memberships the world starts with.
 fn initial_state(w: &World) -> State {
     let mut seen = BTreeSet::new();
-    let mut state = State::default();
+    let mut state = State {
+        team_members: w.team_members.clone(),
+        ..State::default()
+    };
     for &(u, r, owner) in &w.members {
         if seen.insert((u, r)) {
             state.subscribed.insert((u, r));
@@ -385,6 +405,33 @@ fn apply_ops(app: &TestApp, w: &World) -> Result<State, TestCaseError> {
                 resp.body
             );
             state.view_c_room_changed |= admin;
+            continue;
+        }
+        if op >= 5 {
+            let Some(t) = w.rooms[r].team.filter(|t| *t < w.teams.len()) else {
+                continue;
+            };
+            let poster = Some((POSTER, POSTER_TOKEN));
+            let resp = match op {
+                5 => app.post(
+                    "/api/v1/teams.addMembers",
+                    poster,
+                    &json!({"teamId": team_id(t), "members": [{"userId": user_id(target)}]}),
+                ),
+                _ => app.post(
+                    "/api/v1/teams.removeMember",
+                    poster,
+                    &json!({"teamId": team_id(t), "userId": user_id(target)}),
+                ),
+            };
+            let member = state.team_members.contains(&(target, t));
+            // Removing a non-member: `member-does-not-exist` (not in the main room either).
+            let expected = if op == 6 && !member { 400 } else { 200 };
+            prop_assert_eq!(resp.status, expected, "team op {}: {}", op, resp.body);
+            match op {
+                5 => state.team_members.insert((target, t)),
+                _ => state.team_members.remove(&(target, t)),
+            };
             continue;
         }
         let namespace = match w.rooms[r].t {
