@@ -324,3 +324,40 @@ fn teams_remove_room_takes_a_room_out_of_its_team() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.json()["errorType"], "invalid-params");
 }
+
+/// The streams decide access as push.get does, and forget what they decided when a team
+/// changes: bob's `__my_messages__` stays silent for a private team's channel until he
+/// joins the team. Each round ends with an invitation to a fresh channel, whose
+/// `subscriptions-changed` frame follows every earlier frame of the round.
+#[test]
+fn the_streams_open_a_team_s_channel_to_a_new_member_at_once() {
+    use crate::realtime_streams::socket::{is_event, room_params, Socket};
+    let app = spawn_app!();
+    let team = create(&app, "crew", 1, &[]);
+    let rid = team_channel(&app, &team, "crew-plans");
+    let mut bob = Socket::logged_in(&app.url, BOB.1);
+    bob.subscribe("stream-room-messages", room_params("__my_messages__"));
+    let changed = format!("{}/subscriptions-changed", BOB.0);
+    bob.subscribe("stream-notify-user", json!([changed, false]));
+    let round = |bob: &mut Socket, sentinel: &str| -> bool {
+        let id = app.post_message(ALICE, &rid, sentinel).id;
+        let r = app.post("/api/v1/channels.create", Some(ALICE), &json!({"name": sentinel}));
+        let sentinel_id = r.json()["channel"]["_id"].as_str().unwrap().to_string();
+        let body = json!({"roomId": sentinel_id, "userId": BOB.0});
+        assert_eq!(app.post("/api/v1/channels.invite", Some(ALICE), &body).status, 200);
+        let frames = bob.until(|f| {
+            is_event(f, "stream-notify-user", &changed) && f["fields"]["args"][1]["rid"] == sentinel_id
+        });
+        frames.iter().any(|f| {
+            is_event(f, "stream-room-messages", "__my_messages__")
+                && f["fields"]["args"][0]["_id"] == id.as_str()
+        })
+    };
+    assert!(!round(&mut bob, "sentinel-before"));
+    let add = json!({"teamName": "crew", "members": [{"userId": BOB.0}]});
+    assert_eq!(app.post("/api/v1/teams.addMembers", Some(ALICE), &add).status, 200);
+    assert!(round(&mut bob, "sentinel-member"));
+    let remove = json!({"teamName": "crew", "userId": BOB.0});
+    assert_eq!(app.post("/api/v1/teams.removeMember", Some(ALICE), &remove).status, 200);
+    assert!(!round(&mut bob, "sentinel-after"));
+}
