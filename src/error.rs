@@ -276,6 +276,16 @@ pub enum ApiError {
     /// `permissions.update`: a role that does not exist.
     InvalidPermissionRole,
 
+    // teams.*
+    /// `API.v1.unauthorized()` (7.x: a 401): a team call without its permission.
+    Unauthorized,
+    /// `teams.addRooms` without `add-team-channel`: `unauthorized` with its own text.
+    TeamChannelNotAllowed,
+    /// `check()`: a `Match.OneOf` / `Match.Maybe` failed, in the named field if any.
+    MatchFailed(Option<&'static str>),
+    /// A team call's failure (`API.v1.failure(text)` or an `Error` the team service throws).
+    Team(TeamFailure),
+
     // settings
     /// `GET|POST settings/:_id`: no such setting (`API.v1.failure()`).
     SettingNotFound,
@@ -284,6 +294,60 @@ pub enum ApiError {
 
     /// A fault of ours: opaque 500, cause logged.
     Internal(anyhow::Error),
+}
+
+/// The texts of the team calls' failures, each a plain 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamFailure {
+    /// `getTeamByIdOrName` found nothing.
+    DoesNotExist,
+    /// `teams.info`: no such team.
+    NotFound,
+    /// `teams.info`: the team's main room is gone.
+    MainRoomNotFound,
+    /// `Team.create`: a user holds the name (`checkUsernameAvailability`).
+    NameTaken,
+    /// `Team.create`: a room holds the name.
+    RoomNameTaken,
+    /// `Team.create`: the main room could not be made (an invalid name).
+    Creation,
+    /// `teams.removeMember`: no active user with that id.
+    InvalidUser,
+    /// `Team.removeMembers`: neither a member nor in the main room.
+    MemberDoesNotExist,
+    /// `Team.removeMembers`: the team's only owner.
+    LastOwner,
+    /// `Team.addRooms`: a room that does not exist or the caller may not read.
+    InvalidRoom,
+    /// `Team.addRooms`: a room already in a team.
+    RoomAlreadyOnTeam,
+    /// `Team.addRooms`: the caller does not own the room.
+    NotRoomOwner,
+    /// `Team.listRooms`: a private team the caller is not in (without `view-all-teams`).
+    NotOnPrivateTeam,
+    /// `Team.removeRoom`: the room is in another team, or none.
+    RoomNotOnThatTeam,
+}
+
+impl TeamFailure {
+    fn text(self) -> &'static str {
+        match self {
+            TeamFailure::DoesNotExist => "team-does-not-exist",
+            TeamFailure::NotFound => "Team not found",
+            TeamFailure::MainRoomNotFound => "Room not found",
+            TeamFailure::NameTaken => "team-name-already-exists",
+            TeamFailure::RoomNameTaken => "room-name-already-exists",
+            TeamFailure::Creation => "error-team-creation",
+            TeamFailure::InvalidUser => "invalid-user",
+            TeamFailure::MemberDoesNotExist => "member-does-not-exist",
+            TeamFailure::LastOwner => "last-owner-can-not-be-removed",
+            TeamFailure::InvalidRoom => "invalid-room",
+            TeamFailure::RoomAlreadyOnTeam => "room-already-on-team",
+            TeamFailure::NotRoomOwner => "error-no-owner-channel",
+            TeamFailure::NotOnPrivateTeam => "user-not-on-private-team",
+            TeamFailure::RoomNotOnThatTeam => "room-not-on-that-team",
+        }
+    }
 }
 
 /// Which ajv rule a typed route's body broke.
@@ -422,6 +486,10 @@ impl Shape {
     }
 }
 
+/// `check()`'s text for a failed `Match.OneOf`, `Match.Maybe` or `Match.Optional`.
+const MATCH_ONE_OF: &str =
+    "Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation";
+
 impl ApiError {
     /// The catalog: each variant's status and body, side by side in one arm, so that adding
     /// an error is one arm here (the compiler refuses a variant without one).
@@ -521,6 +589,16 @@ impl ApiError {
             ),
             E::Muted => plain(S::BAD_REQUEST, "You_have_been_muted"),
             E::MessageExists => plain(S::BAD_REQUEST, "error-message-already-exists"),
+            E::Unauthorized => plain(S::UNAUTHORIZED, "unauthorized"),
+            E::TeamChannelNotAllowed => plain(S::UNAUTHORIZED, "error-no-permission-team-channel"),
+            E::MatchFailed(field) => plain(
+                S::BAD_REQUEST,
+                match field {
+                    Some(f) => format!("{MATCH_ONE_OF} in field {f}"),
+                    None => MATCH_ONE_OF.to_string(),
+                },
+            ),
+            E::Team(failure) => plain(S::BAD_REQUEST, failure.text()),
             E::MessageUnavailable | E::SettingNotFound | E::InvalidSettingValue => {
                 bare(S::BAD_REQUEST)
             }
@@ -1607,6 +1685,36 @@ mod tests {
                 r#"{"success":false,"error":"There are no tokens for this user [error-no-tokens-for-this-user]","errorType":"error-no-tokens-for-this-user","details":{"method":"push_test"}}"#,
             ),
             (E::SettingNotFound, 400, r#"{"success":false}"#),
+            (
+                E::Unauthorized,
+                401,
+                r#"{"success":false,"error":"unauthorized"}"#,
+            ),
+            (
+                E::TeamChannelNotAllowed,
+                401,
+                r#"{"success":false,"error":"error-no-permission-team-channel"}"#,
+            ),
+            (
+                E::MatchFailed(Some("type")),
+                400,
+                r#"{"success":false,"error":"Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation in field type"}"#,
+            ),
+            (
+                E::MatchFailed(None),
+                400,
+                r#"{"success":false,"error":"Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation"}"#,
+            ),
+            (
+                E::Team(TeamFailure::DoesNotExist),
+                400,
+                r#"{"success":false,"error":"team-does-not-exist"}"#,
+            ),
+            (
+                E::Team(TeamFailure::LastOwner),
+                400,
+                r#"{"success":false,"error":"last-owner-can-not-be-removed"}"#,
+            ),
             (E::InvalidSettingValue, 400, r#"{"success":false}"#),
             (
                 E::Internal(anyhow::anyhow!("disk on fire")),

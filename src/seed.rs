@@ -1,5 +1,6 @@
 //! Seed bundles: Rocket.Chat-shaped documents (`users`, `rooms`, `subscriptions`, `messages`,
-//! `settings`, changed `permissions`) loaded into the store in one atomic write.
+//! `settings`, changed `permissions`, `teams`, `teamMembers`) loaded into the store in one
+//! atomic write.
 //!
 //! Users may carry Meteor's `services.password.argon2` (a PHC string of the password's
 //! SHA-256 hex digest) and `services.resume.loginTokens[{when, hashedToken}]`; these secrets
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::push_token::PushToken;
-use crate::model::{time, Doc, DocExt, Message, Room, Subscription, User};
+use crate::model::{time, Doc, DocExt, Message, Room, Subscription, Team, TeamMember, User};
 use crate::store::{Import, ImportedMessage, ImportedUser, LoginToken, PendingPush, Store};
 
 #[derive(Deserialize, Default)]
@@ -29,6 +30,9 @@ struct Bundle {
     push_tokens: Vec<PushToken>,
     #[serde(rename = "pushOutbox")]
     push_outbox: Vec<PendingPush>,
+    teams: Vec<Doc>,
+    #[serde(rename = "teamMembers")]
+    team_members: Vec<Doc>,
 }
 
 /// Gives a message without `md` the AST Rocket.Chat would have stored (server defaults; none
@@ -155,6 +159,17 @@ pub fn parse(text: &str) -> anyhow::Result<Import> {
         import.push_tokens.push(token);
     }
     import.pushes = bundle.push_outbox;
+    for doc in bundle.teams {
+        require_id("team", &doc)?;
+        import.teams.push(Team(doc));
+    }
+    for doc in bundle.team_members {
+        let member = TeamMember(doc);
+        if member.team_id().is_empty() || member.user_id().is_empty() {
+            bail!("a team member document lacks teamId or userId");
+        }
+        import.team_members.push(member);
+    }
     Ok(import)
 }
 
@@ -174,6 +189,13 @@ pub fn write(import: &Import) -> anyhow::Result<Vec<u8>> {
         push_tokens: &'a [PushToken],
         #[serde(rename = "pushOutbox")]
         push_outbox: &'a [PendingPush],
+        #[serde(skip_serializing_if = "<[Team]>::is_empty")]
+        teams: &'a [Team],
+        #[serde(
+            rename = "teamMembers",
+            skip_serializing_if = "<[TeamMember]>::is_empty"
+        )]
+        team_members: &'a [TeamMember],
     }
     let users = import
         .users
@@ -210,6 +232,8 @@ pub fn write(import: &Import) -> anyhow::Result<Vec<u8>> {
         permissions: &import.permissions,
         push_tokens: &import.push_tokens,
         push_outbox: &import.pushes,
+        teams: &import.teams,
+        team_members: &import.team_members,
     })?)
 }
 

@@ -17,6 +17,7 @@ pub mod respond;
 mod rooms;
 mod settings;
 mod subscriptions;
+mod teams;
 mod testing;
 mod users;
 
@@ -78,6 +79,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/push.token", web::delete().to(push::push_token_delete))
                 .route("/push.info", web::get().to(push::push_info))
                 .route("/push.test", web::post().to(push::push_test))
+                .route("/teams.create", web::post().to(teams::teams_create))
+                .route("/teams.info", web::get().to(teams::teams_info))
+                .route("/teams.list", web::get().to(teams::teams_list))
+                .route("/teams.listAll", web::get().to(teams::teams_list_all))
+                .route("/teams.members", web::get().to(teams::teams_members))
+                .route("/teams.listRooms", web::get().to(teams::teams_list_rooms))
+                .route(
+                    "/teams.addMembers",
+                    web::post().to(teams::teams_add_members),
+                )
+                .route(
+                    "/teams.removeMember",
+                    web::post().to(teams::teams_remove_member),
+                )
+                .route("/teams.leave", web::post().to(teams::teams_leave))
+                .route("/teams.addRooms", web::post().to(teams::teams_add_rooms))
+                .route(
+                    "/teams.removeRoom",
+                    web::post().to(teams::teams_remove_room),
+                )
+                .route("/teams.delete", web::post().to(teams::teams_delete))
                 .route("/users.create", web::post().to(users::users_create))
                 .route("/users.info", web::get().to(users::users_info))
                 .route("/users.update", web::post().to(users::users_update))

@@ -170,6 +170,10 @@ pub const BCRYPT_CORRECT_HORSE: &str =
 pub const ALICE: &str = "aB3dE5fG7hJ9kL2mN";
 pub const BOB: &str = "bB4cD6eF8gH2jK3mP";
 pub const DM: &str = "aB3dE5fG7hJ9kL2mNbB4cD6eF8gH2jK3mP";
+/// A message in the public channel of a private team alice is in and bob is not.
+pub const PRIVATE_TEAM_MESSAGE: &str = "CrewPlanMsg000001";
+/// A message in the public channel of a public team neither is in.
+pub const PUBLIC_TEAM_MESSAGE: &str = "OpenPlanMsg000001";
 
 fn date(ms: i64) -> Bson {
     Bson::DateTime(bson::DateTime::from_millis(ms))
@@ -181,8 +185,8 @@ fn hashed(token: &str) -> String {
 
 /// A small Rocket.Chat workspace in the shapes of the import spec: its three §4 example
 /// messages, users with bcrypt passwords, live, expired and personal access tokens, a
-/// deactivated and a 2FA user, a bot, a device, and the settings that matter. `now` dates
-/// the tokens.
+/// deactivated and a 2FA user, a bot, a device, the settings that matter, and a private
+/// and a public team, each with a public channel. `now` dates the tokens.
 pub fn workspace(now: i64) -> Vec<(&'static str, Vec<Document>)> {
     let day = 86_400_000;
     let u = |id: &str, name: &str, full: &str| doc! {"_id": id, "username": name, "name": full};
@@ -225,6 +229,29 @@ pub fn workspace(now: i64) -> Vec<(&'static str, Vec<Document>)> {
         "usersCount": 3, "ts": date(now - 400 * day), "u": u("rocket.cat", "rocket.cat", "Rocket.Cat")},
         doc! {"_id": DM, "t": "d", "uids": [ALICE, BOB], "usernames": ["alice", "bob"], "msgs": 1,
         "usersCount": 2, "ts": date(now - 300 * day)},
+        doc! {"_id": "CrewMainRoom00001", "t": "p", "name": "crew", "fname": "crew", "msgs": 0,
+        "usersCount": 1, "ts": date(now - 50 * day), "u": u(ALICE, "alice", "Alice Liddell"),
+        "teamMain": true, "teamId": "CrewTeam000000001"},
+        doc! {"_id": "CrewPlansRoom0001", "t": "c", "name": "crew-plans", "fname": "crew-plans",
+        "msgs": 1, "usersCount": 0, "ts": date(now - 50 * day),
+        "u": u(ALICE, "alice", "Alice Liddell"), "teamId": "CrewTeam000000001"},
+        doc! {"_id": "OpenPlansRoom0001", "t": "c", "name": "open-plans", "fname": "open-plans",
+        "msgs": 1, "usersCount": 0, "ts": date(now - 50 * day),
+        "u": u(ALICE, "alice", "Alice Liddell"), "teamId": "OpenTeam000000001"},
+    ];
+    let teams = vec![
+        doc! {"_id": "CrewTeam000000001", "name": "crew", "type": 1, "createdAt": date(now - 50 * day),
+        "createdBy": {"_id": ALICE, "username": "alice"}, "_updatedAt": date(now - 50 * day),
+        "roomId": "CrewMainRoom00001"},
+        doc! {"_id": "OpenTeam000000001", "name": "open", "type": 0, "createdAt": date(now - 50 * day),
+        "createdBy": {"_id": ALICE, "username": "alice"}, "_updatedAt": date(now - 50 * day),
+        "roomId": "OpenMainRoom00001"},
+    ];
+    let team_members = vec![
+        doc! {"_id": "CrewMember0000001", "teamId": "CrewTeam000000001", "userId": ALICE,
+        "roles": ["owner"], "createdAt": date(now - 50 * day),
+        "createdBy": {"_id": ALICE, "username": "alice"}},
+        doc! {"_id": "CrewMember0000002", "teamId": "CrewTeam000000001", "createdAt": date(now - 50 * day)},
     ];
     let sub = |id: &str, rid: &str, user: Document, unread: i32, name: &str, t: &str| {
         doc! {"_id": id, "rid": rid, "u": user, "t": t, "name": name, "unread": unread,
@@ -306,6 +333,12 @@ pub fn workspace(now: i64) -> Vec<(&'static str, Vec<Document>)> {
         "rid": "GENERAL", "_updatedAt": date(1745671590007), "editedAt": Bson::Undefined},
         doc! {"_id": "NoMdMessage000001", "rid": "GENERAL", "msg": "hello **world**", "ts": date(1745671600000),
         "u": u(BOB, "bob", "Bob"), "_updatedAt": date(1745671600001)},
+        doc! {"_id": PRIVATE_TEAM_MESSAGE, "rid": "CrewPlansRoom0001", "msg": "the plan",
+        "ts": date(1745671700000), "u": u(ALICE, "alice", "Alice Liddell"),
+        "_updatedAt": date(1745671700000)},
+        doc! {"_id": PUBLIC_TEAM_MESSAGE, "rid": "OpenPlansRoom0001", "msg": "open plan",
+        "ts": date(1745671800000), "u": u(ALICE, "alice", "Alice Liddell"),
+        "_updatedAt": date(1745671800000)},
     ];
     let devices = vec![
         doc! {"_id": "dev-bob-1", "token": {"apn": BOB_DEVICE}, "authToken": hashed(BOB_TOKEN),
@@ -320,6 +353,8 @@ pub fn workspace(now: i64) -> Vec<(&'static str, Vec<Document>)> {
     vec![
         ("rocketchat_settings", settings),
         ("users", users),
+        ("rocketchat_team", teams),
+        ("rocketchat_team_member", team_members),
         ("rocketchat_room", rooms),
         ("rocketchat_subscription", subscriptions),
         ("rocketchat_message", messages),

@@ -255,6 +255,16 @@ fn collides(store: &Store, p: &Prepared, out: &mut Vec<String>) -> anyhow::Resul
                 out.push(format!("device {}", d.id()));
             }
         }
+        Prepared::Team(t) => {
+            if store.team(t.id())?.is_some() {
+                out.push(format!("team {}", t.id()));
+            }
+        }
+        Prepared::TeamMember(m) => {
+            if store.team_member(m.team_id(), m.user_id())?.is_some() {
+                out.push(format!("team member {} of {}", m.user_id(), m.team_id()));
+            }
+        }
         Prepared::Setting(_) | Prepared::Subscription(_) | Prepared::Message(_) => {}
     }
     Ok(())

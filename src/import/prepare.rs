@@ -10,14 +10,27 @@ use serde_json::Value;
 
 use super::bson_json::{self, Oddities};
 use crate::model::push_token::PushToken;
-use crate::model::{time, Doc, DocExt, Message, Room, Subscription, User};
+use crate::model::{time, Doc, DocExt, Message, Room, Subscription, Team, TeamMember, User};
 use crate::rules::credentials::token_hash;
 use crate::store::{ImportedMessage, ImportedUser, LoginToken};
 
 /// The collections rcpush imports, in the order they are written (spec §1.6).
-pub const ORDER: [&str; 6] = [SETTINGS, USERS, ROOMS, SUBSCRIPTIONS, MESSAGES, DEVICES];
+pub const ORDER: [&str; 8] = [
+    SETTINGS,
+    USERS,
+    TEAMS,
+    TEAM_MEMBERS,
+    ROOMS,
+    SUBSCRIPTIONS,
+    MESSAGES,
+    DEVICES,
+];
 pub const SETTINGS: &str = "rocketchat_settings";
 pub const USERS: &str = "users";
+/// Teams decide who reads their public rooms (push §1.4 validator 1): a dump imported
+/// without them would open a private team's channels to every user.
+pub const TEAMS: &str = "rocketchat_team";
+pub const TEAM_MEMBERS: &str = "rocketchat_team_member";
 pub const ROOMS: &str = "rocketchat_room";
 pub const SUBSCRIPTIONS: &str = "rocketchat_subscription";
 pub const MESSAGES: &str = "rocketchat_message";
@@ -77,6 +90,7 @@ pub struct Context {
     pub names_seen: HashSet<String>,
     pub shared_names: HashSet<String>,
     pub rooms: HashSet<String>,
+    pub teams: HashSet<String>,
     /// Token hashes seen so far, and those held by two users (kept by neither).
     pub token_owners: HashMap<String, String>,
     pub conflicting_tokens: HashSet<String>,
@@ -103,6 +117,8 @@ pub enum Prepared {
     User(ImportedUser),
     Room(Room),
     Subscription(Subscription),
+    Team(Team),
+    TeamMember(TeamMember),
     Message(ImportedMessage),
     Device(PushToken),
 }
@@ -182,6 +198,9 @@ pub fn observe(collection: &str, raw: &RawDocument, ctx: &mut Context) -> Result
         }
         ROOMS => {
             ctx.rooms.insert(id.to_string());
+        }
+        TEAMS => {
+            ctx.teams.insert(id.to_string());
         }
         DEVICES => {
             let mut scratch = Tally::default();
@@ -283,7 +302,9 @@ pub fn prepare(
     let prepared = match collection {
         SETTINGS => setting(doc, ctx, tally).map(Prepared::Setting),
         USERS => Some(Prepared::User(user(doc, ctx, tally))),
-        ROOMS => Some(Prepared::Room(Room(doc))),
+        TEAMS => Some(Prepared::Team(team(doc, tally))),
+        TEAM_MEMBERS => team_member(doc, ctx, tally).map(Prepared::TeamMember),
+        ROOMS => Some(Prepared::Room(room(doc, ctx, tally))),
         SUBSCRIPTIONS => subscription(doc, ctx, tally).map(Prepared::Subscription),
         DEVICES => device(doc, ctx, tally).map(Prepared::Device),
         _ => None,
@@ -467,6 +488,42 @@ fn subscription(doc: Doc, ctx: &Context, tally: &mut Tally) -> Option<Subscripti
         tally.fact("subscriptions of a user not in the dump (kept)");
     }
     Some(sub)
+}
+
+fn team(doc: Doc, tally: &mut Tally) -> Team {
+    let team = Team(doc);
+    tally.fact(match team.is_public() {
+        true => "teams: public",
+        false => "teams: private (their public rooms readable by members only)",
+    });
+    team
+}
+
+fn team_member(doc: Doc, ctx: &Context, tally: &mut Tally) -> Option<TeamMember> {
+    let member = TeamMember(doc);
+    if member.team_id().is_empty() || member.user_id().is_empty() {
+        tally.skip("team members without teamId or userId");
+        return None;
+    }
+    if !ctx.teams.contains(member.team_id()) {
+        tally.fact("team members of a team not in the dump (kept)");
+    }
+    if !ctx.users.contains(member.user_id()) {
+        tally.fact("team members who are not users in the dump (kept)");
+    }
+    Some(member)
+}
+
+fn room(doc: Doc, ctx: &Context, tally: &mut Tally) -> Room {
+    let room = Room(doc);
+    if let Some(team) = room.team_id() {
+        tally.fact(match ctx.teams.contains(team) {
+            true => "rooms in a team",
+            // Rocket.Chat treats a missing team as private: only subscribers read them.
+            false => "rooms of a team not in the dump (readable by their members only)",
+        });
+    }
+    room
 }
 
 fn device(doc: Doc, ctx: &Context, tally: &mut Tally) -> Option<PushToken> {

@@ -54,6 +54,8 @@ impl<'a> Writer<'a> {
             Prepared::User(u) => self.batch.users.push(u),
             Prepared::Room(r) => self.batch.rooms.push(r),
             Prepared::Subscription(s) => self.batch.subscriptions.push(s),
+            Prepared::Team(t) => self.batch.teams.push(t),
+            Prepared::TeamMember(m) => self.batch.team_members.push(m),
             Prepared::Message(m) => {
                 self.bytes += m.message.raw().get().len();
                 self.batch.messages.push(m);

@@ -57,6 +57,9 @@ pub enum Event {
         user_id: String,
         token_hashes: Vec<String>,
     },
+    /// A team, a membership or the rooms of a team changed (one event per write): who may
+    /// read a public room of a team may have changed with it.
+    TeamsChanged,
     /// Events may have been missed (the feed's listener lost its place, a consumer lagged,
     /// a bulk write such as an import or a testing reset): consumers rebuild what they hold.
     Resync,

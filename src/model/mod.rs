@@ -9,6 +9,7 @@ pub mod push_token;
 pub mod room;
 pub mod setting;
 pub mod subscription;
+pub mod team;
 pub mod time;
 pub mod user;
 
@@ -16,6 +17,7 @@ pub use message::Message;
 pub use room::{Room, RoomType};
 pub use setting::{PermissionDoc, SettingDoc};
 pub use subscription::Subscription;
+pub use team::{Team, TeamMember, TeamType};
 pub use user::User;
 
 /// An ordered JSON object, as stored.

@@ -247,6 +247,35 @@ impl Room {
     pub fn set_lm(&mut self, at: &str) {
         self.0.insert("lm".into(), at.into());
     }
+
+    /// `teamId`: the team the room belongs to (its main room or one of its rooms).
+    pub fn team_id(&self) -> Option<&str> {
+        self.0.str_at("teamId").filter(|t| !t.is_empty())
+    }
+
+    /// `teamMain`: the room is its team's main room.
+    pub fn is_team_main(&self) -> bool {
+        self.0.get("teamMain") == Some(&Value::Bool(true))
+    }
+
+    /// `teamDefault`: members who join the team join the room too (`type=autoJoin`).
+    pub fn is_team_default(&self) -> bool {
+        self.0.get("teamDefault") == Some(&Value::Bool(true))
+    }
+
+    /// Puts the room in a team (`Rooms.setTeamMainById` / `setTeamByIds`).
+    pub fn set_team(&mut self, team_id: &str, main: bool) {
+        if main {
+            self.0.insert("teamMain".into(), true.into());
+        }
+        self.0.insert("teamId".into(), team_id.into());
+    }
+
+    /// Takes the room out of its team (`Rooms.unsetTeamById`: `teamId` and `teamDefault`).
+    pub fn unset_team(&mut self) {
+        self.0.shift_remove("teamId");
+        self.0.shift_remove("teamDefault");
+    }
 }
 
 /// A new channel or private group, in `createRoom`'s insertion order.

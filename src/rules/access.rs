@@ -1,5 +1,6 @@
 //! Who may read a room: Rocket.Chat's `canAccessRoom` validator chain (spec §1.4, §0.3).
-//! Admins get no bypass; teams are treated as absent; discussions defer to their parent.
+//! Admins get no bypass; a public room of a team is open as its team decides (a private
+//! team's only to its members); discussions defer to their parent.
 
 use indexmap::IndexMap;
 
@@ -29,13 +30,12 @@ pub const ROLES: &[&str] = &[
 /// Rocket.Chat's default roles for the permissions rcpush checks (`upsertPermissions.ts`).
 const DEFAULTS: &[(&str, &[&str])] = &[
     ("view-c-room", &["admin", "user", "bot", "app", "anonymous"]),
-    // Reading a public channel's messages without joining it (`loadHistory`, streams).
+    // Reading a public channel's messages without joining it (`loadHistory`), and subscribing
+    // to them (streams, realtime.md §4.1).
     ("preview-c-room", &["admin", "user", "anonymous"]),
     ("view-d-room", &["admin", "user", "bot", "app", "guest"]),
     ("view-p-room", &["admin", "user", "anonymous", "guest"]),
     ("view-joined-room", &["guest", "bot", "app", "anonymous"]),
-    // Subscribing to a public channel's messages without joining it (realtime.md §4.1).
-    ("preview-c-room", &["admin", "user", "anonymous"]),
     (
         "view-livechat-rooms",
         &["livechat-manager", "livechat-monitor", "admin"],
@@ -89,11 +89,27 @@ const DEFAULTS: &[(&str, &[&str])] = &[
         &["admin", "owner", "moderator", "user"],
     ),
     ("edit-other-user-avatar", &["admin"]),
-    ("edit-other-user-active-status", &["admin"]),
     ("delete-user", &["admin"]),
     ("logout-other-user", &["admin"]),
     ("create-personal-access-tokens", &["admin", "user"]),
     ("manage-moderation-actions", &["admin"]),
+    // Teams (issue 28). Checked in the team's main room, so its owners and moderators count.
+    ("create-team", &["admin", "user"]),
+    ("delete-team", &["admin", "owner"]),
+    ("edit-team", &["admin", "owner"]),
+    ("convert-team", &["admin", "owner"]),
+    ("add-team-member", &["admin", "owner", "moderator"]),
+    ("edit-team-member", &["admin", "owner", "moderator"]),
+    ("add-team-channel", &["admin", "owner", "moderator"]),
+    ("move-room-to-team", &["admin", "owner", "moderator"]),
+    ("edit-team-channel", &["admin", "owner", "moderator"]),
+    ("remove-team-channel", &["admin", "owner", "moderator"]),
+    ("create-team-channel", &["admin", "owner", "moderator"]),
+    ("create-team-group", &["admin", "owner", "moderator"]),
+    ("delete-team-channel", &["admin", "owner", "moderator"]),
+    ("delete-team-group", &["admin", "owner", "moderator"]),
+    ("view-all-team-channels", &["admin", "owner"]),
+    ("view-all-teams", &["admin"]),
 ];
 
 impl Default for Permissions {
@@ -147,6 +163,26 @@ pub struct RoomFacts<'a> {
     pub t: RoomType,
     /// The parent room of a discussion.
     pub prid: Option<&'a str>,
+    /// The room's `teamId`.
+    pub team: Option<&'a str>,
+}
+
+/// The caller and the team of a public room in a team, as validator 1 asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamStanding {
+    /// A public team (`type` 0): its rooms are as open as any public room.
+    PublicTeam,
+    /// A private team (or one that is gone) the caller is a member of.
+    Member,
+    /// A private team (or one that is gone) the caller is not a member of.
+    Outsider,
+}
+
+/// What the caller of the chain found out when asked (`None`: not looked up yet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known {
+    pub subscribed: Option<bool>,
+    pub team: Option<TeamStanding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,25 +193,39 @@ pub enum Access<'a> {
     AsParent(&'a str),
     /// The answer depends on whether the caller is subscribed: ask again knowing it.
     NeedsSubscription,
+    /// The answer depends on this team and the caller's membership: ask again knowing it.
+    NeedsTeam(&'a str),
 }
 
 /// One step of the chain for `room`; the caller follows `AsParent` (with a depth limit).
-/// `subscribed` may be unknown at first, since finding it out costs a lookup: the rule
-/// answers `NeedsSubscription` only when the answer depends on it.
+/// What costs a lookup (the subscription, the team) may be unknown at first: the rule
+/// answers `NeedsTeam` or `NeedsSubscription` only when the answer depends on it.
 pub fn can_access_room<'a>(
     room: RoomFacts<'a>,
     roles: &[&str],
     perms: &Permissions,
-    subscribed: Option<bool>,
+    known: Known,
 ) -> Access<'a> {
-    // Validator 2: a public channel (not in a team) is open to holders of view-c-room.
-    if room.t == RoomType::Channel && perms.has("view-c-room", roles) {
-        return Access::Granted;
+    if room.t == RoomType::Channel {
+        match room.team {
+            // Validator 1: a public room of a team, open as its team says.
+            Some(team) => match known.team {
+                None => return Access::NeedsTeam(team),
+                Some(TeamStanding::PublicTeam) if perms.has("view-c-room", roles) => {
+                    return Access::Granted
+                }
+                Some(TeamStanding::Member) => return Access::Granted,
+                Some(_) => {}
+            },
+            // Validator 2: a public room outside teams is open to holders of view-c-room.
+            None if perms.has("view-c-room", roles) => return Access::Granted,
+            None => {}
+        }
     }
     // Validator 3: a joined room, with view-joined-room or the room type's view permission.
     let by_type = room.t.view_permission();
     if perms.has("view-joined-room", roles) || by_type.is_some_and(|p| perms.has(p, roles)) {
-        match subscribed {
+        match known.subscribed {
             None => return Access::NeedsSubscription,
             Some(true) => return Access::Granted,
             Some(false) => {}
@@ -200,10 +250,45 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn every_permission_is_listed_once() {
+        let mut ids: Vec<&str> = DEFAULTS.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "a permission id is listed twice");
+    }
+
     fn check<'a>(t: &'a str, subscribed: bool, roles: &[&str], p: &Permissions) -> Access<'a> {
         let t = RoomType::of(t);
-        can_access_room(RoomFacts { t, prid: None }, roles, p, Some(subscribed))
+        let known = Known {
+            subscribed: Some(subscribed),
+            team: None,
+        };
+        can_access_room(
+            RoomFacts {
+                t,
+                prid: None,
+                team: None,
+            },
+            roles,
+            p,
+            known,
+        )
     }
+
+    fn subscribed(s: bool) -> Known {
+        Known {
+            subscribed: Some(s),
+            team: None,
+        }
+    }
+
+    const STANDINGS: [TeamStanding; 3] = [
+        TeamStanding::PublicTeam,
+        TeamStanding::Member,
+        TeamStanding::Outsider,
+    ];
 
     #[test]
     fn default_matrix() {
@@ -224,19 +309,75 @@ mod tests {
         let discussion = RoomFacts {
             t: RoomType::Group,
             prid: Some("parent"),
+            team: None,
         };
         assert_eq!(
-            can_access_room(discussion, &user, &p, Some(false)),
+            can_access_room(discussion, &user, &p, subscribed(false)),
             Access::AsParent("parent")
         );
         // A livechat discussion is open to livechat staff whatever its parent allows.
         let livechat_discussion = RoomFacts {
             t: RoomType::Livechat,
             prid: Some("parent"),
+            team: None,
         };
         assert_eq!(
-            can_access_room(livechat_discussion, &["livechat-manager"], &p, Some(false)),
+            can_access_room(
+                livechat_discussion,
+                &["livechat-manager"],
+                &p,
+                subscribed(false)
+            ),
             Access::Granted
+        );
+    }
+
+    #[test]
+    fn a_public_room_of_a_private_team_is_for_its_members() {
+        let p = Permissions::default();
+        let room = RoomFacts {
+            t: RoomType::Channel,
+            prid: None,
+            team: Some("T"),
+        };
+        let ask = |roles: &[&str], team, subscribed| {
+            can_access_room(room, roles, &p, Known { subscribed, team })
+        };
+        assert_eq!(ask(&["user"], None, None), Access::NeedsTeam("T"));
+        assert_eq!(
+            ask(&["user"], Some(TeamStanding::PublicTeam), None),
+            Access::Granted
+        );
+        assert_eq!(
+            ask(&["guest"], Some(TeamStanding::Member), None),
+            Access::Granted
+        );
+        // Not even an admin reads it from outside, unless subscribed (validator 3).
+        assert_eq!(
+            ask(&["admin"], Some(TeamStanding::Outsider), None),
+            Access::NeedsSubscription
+        );
+        assert_eq!(
+            ask(&["admin"], Some(TeamStanding::Outsider), Some(false)),
+            Access::Denied
+        );
+        assert_eq!(
+            ask(&["admin"], Some(TeamStanding::Outsider), Some(true)),
+            Access::Granted
+        );
+        // A public team's room needs view-c-room, as any public room.
+        assert_eq!(
+            ask(&["guest"], Some(TeamStanding::PublicTeam), Some(false)),
+            Access::Denied
+        );
+        // A team's private group is a private group: the team is never asked.
+        let group = RoomFacts {
+            t: RoomType::Group,
+            ..room
+        };
+        assert_eq!(
+            can_access_room(group, &["user"], &p, Known::default()),
+            Access::NeedsSubscription
         );
     }
 
@@ -272,23 +413,54 @@ mod tests {
             }
         }
 
-        /// Knowing the subscription never changes an answer given without it.
+        /// Knowing the subscription or the team never changes an answer given without
+        /// it, and once both are known the rule asks for nothing more.
         #[test]
-        fn the_subscription_is_asked_for_only_when_it_matters(
+        fn lookups_are_asked_for_only_when_they_matter(
             t in prop::sample::select(vec!["c", "p", "d", "l", "v", "x"]),
             prid in prop::option::of(Just("parent")),
+            team in prop::option::of(Just("team")),
             subscribed: bool,
+            standing in prop::sample::select(STANDINGS.to_vec()),
             roles in prop::collection::vec(
                 prop::sample::select(vec!["admin", "user", "guest", "bot", "app", "anonymous", "livechat-manager"]), 0..4),
         ) {
             let p = Permissions::default();
-            let room = RoomFacts { t: RoomType::of(t), prid };
-            let first = can_access_room(room, &roles, &p, None);
-            let known = can_access_room(room, &roles, &p, Some(subscribed));
-            prop_assert_ne!(known, Access::NeedsSubscription);
-            if first != Access::NeedsSubscription {
-                prop_assert_eq!(first, known);
+            let room = RoomFacts { t: RoomType::of(t), prid, team };
+            let all = Known { subscribed: Some(subscribed), team: Some(standing) };
+            let answer = can_access_room(room, &roles, &p, all);
+            prop_assert!(!matches!(answer, Access::NeedsSubscription | Access::NeedsTeam(_)));
+            for partial in [
+                Known::default(),
+                Known { subscribed: Some(subscribed), team: None },
+                Known { subscribed: None, team: Some(standing) },
+            ] {
+                let first = can_access_room(room, &roles, &p, partial);
+                let asked = match first {
+                    Access::NeedsSubscription => partial.subscribed.is_none(),
+                    Access::NeedsTeam(_) => partial.team.is_none() && team.is_some(),
+                    _ => { prop_assert_eq!(first, answer); true }
+                };
+                prop_assert!(asked, "asked for what it knew: {:?}", first);
             }
+        }
+
+        /// Team rule (validator 1): an outsider of a private team reads its public room
+        /// only when subscribed, whatever their roles; a member always does.
+        #[test]
+        fn outsiders_of_a_private_team_need_a_subscription(
+            subscribed: bool,
+            roles in prop::collection::vec(
+                prop::sample::select(vec!["admin", "user", "guest", "bot", "app", "anonymous", "owner"]), 0..4),
+        ) {
+            let p = Permissions::default();
+            let room = RoomFacts { t: RoomType::Channel, prid: None, team: Some("T") };
+            let outsider = Known { subscribed: Some(subscribed), team: Some(TeamStanding::Outsider) };
+            let member = Known { subscribed: Some(subscribed), team: Some(TeamStanding::Member) };
+            if !subscribed {
+                prop_assert_eq!(can_access_room(room, &roles, &p, outsider), Access::Denied);
+            }
+            prop_assert_eq!(can_access_room(room, &roles, &p, member), Access::Granted);
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::message::MessageView;
 use crate::model::user::Identity;
 use crate::model::{Message, Room};
-use crate::rules::access::{can_access_room, Access, RoomFacts};
+use crate::rules::access::{can_access_room, Access, Known, RoomFacts, TeamStanding};
 use crate::store::AccessView;
 
 /// How deep a chain of discussions is followed before access is refused.
@@ -23,7 +23,7 @@ pub struct RoomAccess {
 
 impl RoomAccess {
     /// `canAccessRoom(room, user)`: the rule chain, following discussions to their parents.
-    /// The caller's subscription is looked up only when the rule asks for it.
+    /// The caller's subscription and the room's team are looked up only when the rule asks.
     pub(super) fn can_read(&self, user: &Identity, room: &Room) -> ApiResult<bool> {
         self.can_read_known(user, room.id(), room_facts(room))
     }
@@ -58,13 +58,24 @@ impl RoomAccess {
                 Some(p) => (p.id(), room_facts(p)),
                 None => (room_id, facts),
             };
-            let mut access = can_access_room(facts, &roles, &table.rules, None);
-            if access == Access::NeedsSubscription {
-                access = can_access_room(facts, &roles, &table.rules, Some(subscribed(id)?));
-            }
+            let mut known = Known::default();
+            // Each lookup is asked for at most once: the third answer is final.
+            let access = loop {
+                match can_access_room(facts, &roles, &table.rules, known) {
+                    Access::NeedsTeam(team) if known.team.is_none() => {
+                        known.team = Some(self.team_standing(team, &user.id)?);
+                    }
+                    Access::NeedsSubscription if known.subscribed.is_none() => {
+                        known.subscribed = Some(subscribed(id)?);
+                    }
+                    access => break access,
+                }
+            };
             match access {
                 Access::Granted => return Ok(true),
-                Access::Denied | Access::NeedsSubscription => return Ok(false),
+                Access::Denied | Access::NeedsSubscription | Access::NeedsTeam(_) => {
+                    return Ok(false)
+                }
                 Access::AsParent(prid) => match self.store.room(prid)? {
                     Some(p) => parent = Some(p),
                     None => return Ok(false),
@@ -72,6 +83,18 @@ impl RoomAccess {
             }
         }
         Ok(false)
+    }
+
+    /// Validator 1's question: is `team_id` public, else is `user_id` a member of it? A
+    /// team that is gone counts as private, as in Rocket.Chat.
+    fn team_standing(&self, team_id: &str, user_id: &str) -> ApiResult<TeamStanding> {
+        if self.store.team(team_id)?.is_some_and(|t| t.is_public()) {
+            return Ok(TeamStanding::PublicTeam);
+        }
+        Ok(match self.store.team_member(team_id, user_id)? {
+            Some(_) => TeamStanding::Member,
+            None => TeamStanding::Outsider,
+        })
     }
 
     /// Whether `user` holds `permission` in `room_id`: global roles plus the room-scoped
@@ -112,5 +135,6 @@ pub(super) fn room_facts(room: &Room) -> RoomFacts<'_> {
     RoomFacts {
         t: room.room_type(),
         prid: room.prid(),
+        team: room.team_id(),
     }
 }

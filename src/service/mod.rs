@@ -35,6 +35,7 @@ pub mod settings;
 pub mod streams;
 pub mod subscriptions;
 mod system_messages;
+pub mod teams;
 pub mod testing;
 pub mod users;
 
@@ -69,6 +70,7 @@ use settings::Configuration;
 use streams::StreamReads;
 use subscriptions::Subscriptions;
 use system_messages::SystemMessages;
+use teams::Teams;
 use testing::Testing;
 use users::Users;
 
@@ -90,6 +92,7 @@ pub struct Services {
     auth: Auth,
     messages: Messages,
     rooms: Rooms,
+    teams: Teams,
     users: Users,
     subscriptions: Subscriptions,
     push: Push,
@@ -186,6 +189,16 @@ impl Services {
             ids: ids.clone(),
             delivery: delivery.clone(),
         };
+        let teams = Teams {
+            store: store.teams_view(),
+            permits: permits.clone(),
+            access: access.clone(),
+            directory: directory.clone(),
+            system: system.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            delivery: delivery.clone(),
+        };
         let users = Users {
             store: store.users(),
             settings: settings.clone(),
@@ -256,6 +269,7 @@ impl Services {
             auth,
             messages,
             rooms,
+            teams,
             users,
             subscriptions,
             push,
@@ -267,6 +281,10 @@ impl Services {
     }
 
     /// Who is calling; logging in and out.
+    pub fn teams(&self) -> &Teams {
+        &self.teams
+    }
+
     pub fn auth(&self) -> &Auth {
         &self.auth
     }

@@ -75,6 +75,7 @@ pub struct MadeFrom {
     room_name: Option<Box<str>>,
     room_fname: Option<Box<str>>,
     room_prid: Option<Box<str>>,
+    room_team: Option<Box<str>>,
     room_members: usize,
     room_read_only: bool,
     room_muted: Box<[Box<str>]>,
@@ -101,6 +102,7 @@ impl MadeFrom {
             room_name: owned(room.name()),
             room_fname: owned(room.fname()),
             room_prid: owned(room.prid()),
+            room_team: owned(room.team_id()),
             room_members: room.uids().len(),
             room_read_only: room.read_only(),
             room_muted: room.muted().into_iter().map(Box::from).collect(),
@@ -122,6 +124,7 @@ impl MadeFrom {
         RoomFacts {
             t: crate::model::RoomType::of(&self.room_type),
             prid: self.room_prid.as_deref(),
+            team: self.room_team.as_deref(),
         }
     }
 
@@ -144,6 +147,7 @@ impl MadeFrom {
             && self.room_name.as_deref() == room.name()
             && self.room_fname.as_deref() == room.fname()
             && self.room_prid.as_deref() == room.prid()
+            && self.room_team.as_deref() == room.team_id()
             && self.sender_username.as_deref() == sender.username.as_deref()
             && self.sender_name.as_deref() == sender.name.as_deref()
             && self.room_members == room.uids().len()
@@ -157,6 +161,7 @@ impl MadeFrom {
             + len(&self.room_name)
             + len(&self.room_fname)
             + len(&self.room_prid)
+            + len(&self.room_team)
             + len(&self.sender_username)
             + len(&self.sender_name)
             + self.room_muted.iter().map(|m| m.len()).sum::<usize>()

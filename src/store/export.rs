@@ -68,6 +68,14 @@ impl Store {
         for (_, value) in self.entries(Tree::Outbox)? {
             import.pushes.push(decode(Tree::Outbox, &value)?);
         }
+        for (_, value) in self.entries(Tree::TeamidTeam)? {
+            import.teams.push(decode(Tree::TeamidTeam, &value)?);
+        }
+        for (_, value) in self.entries(Tree::TeamuseridMember)? {
+            import
+                .team_members
+                .push(decode(Tree::TeamuseridMember, &value)?);
+        }
         Ok(import)
     }
 

@@ -222,13 +222,16 @@ impl Feed {
 }
 
 /// The trees whose writes are events.
-const FED: [Tree; 6] = [
+const FED: [Tree; 9] = [
     Tree::MessageidMessage,
     Tree::UserroomidSubscription,
     Tree::RoomidRoom,
     Tree::UseridUser,
     Tree::UseridPassword,
     Tree::TokenhashToken,
+    Tree::TeamidTeam,
+    Tree::TeamuseridMember,
+    Tree::Teamroomids,
 ];
 
 /// A document of the batch: its tree and key.
@@ -312,6 +315,7 @@ impl Store {
         let removed = self.removed(&order, &last)?;
         let mut touched = Vec::new();
         let mut users = HashSet::new();
+        let mut teams_told = false;
         // user id → index in `touched` of their `LoginTokensRemoved`
         let mut sessions: HashMap<String, usize> = HashMap::new();
         for (tree, key) in order {
@@ -349,6 +353,12 @@ impl Store {
                     None => continue,
                 },
                 (Tree::RoomidRoom, None) => Event::RoomRemoved { room_id: text() },
+                (Tree::TeamidTeam | Tree::TeamuseridMember | Tree::Teamroomids, _) => {
+                    if std::mem::replace(&mut teams_told, true) {
+                        continue;
+                    }
+                    Event::TeamsChanged
+                }
                 (Tree::UseridUser | Tree::UseridPassword, _) => {
                     if !users.insert(key) {
                         continue;

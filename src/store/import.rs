@@ -3,7 +3,7 @@ use super::trees::Tree;
 use super::PendingPush;
 use super::{encode, Store, StoreResult};
 use crate::model::push_token::PushToken;
-use crate::model::{Doc, Message, Room, Subscription, User};
+use crate::model::{Doc, Message, Room, Subscription, Team, TeamMember, User};
 
 /// Documents to load in one atomic write (seed bundles, restores).
 #[derive(Default)]
@@ -19,16 +19,23 @@ pub struct Import {
     pub push_tokens: Vec<PushToken>,
     /// Pushes not yet delivered.
     pub pushes: Vec<PendingPush>,
+    /// Teams (`rocketchat_team`) and their members (`rocketchat_team_member`): without
+    /// them a public room of a private team would be open to everyone.
+    pub teams: Vec<Team>,
+    pub team_members: Vec<TeamMember>,
 }
 
 impl Import {
-    /// How many documents (users, rooms, subscriptions, messages, settings) it holds.
+    /// How many documents (users, rooms, subscriptions, messages, settings, teams and
+    /// their members) it holds.
     pub fn document_count(&self) -> usize {
         self.users.len()
             + self.rooms.len()
             + self.subscriptions.len()
             + self.messages.len()
             + self.settings.len()
+            + self.teams.len()
+            + self.team_members.len()
     }
 }
 
@@ -76,6 +83,12 @@ impl Store {
             }
             for p in &data.pushes {
                 Self::put_push(batch, p);
+            }
+            for t in &data.teams {
+                Self::put_team(batch, t);
+            }
+            for m in &data.team_members {
+                Self::put_team_member(batch, m);
             }
             Ok(())
         })

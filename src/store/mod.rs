@@ -72,6 +72,7 @@ mod settings;
 mod sled;
 mod snapshot;
 mod subscriptions;
+mod teams;
 mod tokens;
 pub mod trees;
 mod users;
@@ -97,7 +98,7 @@ use trees::{Tree, SCHEMA_VERSION};
 pub use users::Activation;
 pub use views::{
     AccessView, AccountsView, AdminView, DirectoryView, DraftsView, MessagesView, PermissionsView,
-    PushView, RoomsView, SnapshotsView, StreamsView, SubscriptionsView, UsersView,
+    PushView, RoomsView, SnapshotsView, StreamsView, SubscriptionsView, TeamsView, UsersView,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -38,21 +38,30 @@ impl Store {
         room: &Room,
         subscriptions: &[Subscription],
     ) -> Result<(), WriteError> {
-        self.write_unique(|store, batch| {
-            if store.room(room.id())?.is_some() {
-                return Err(WriteError::Conflict(Conflict::Id));
+        self.write_unique(|store, batch| store.put_new_room(batch, room, subscriptions))
+    }
+
+    /// Puts a new room and its first subscriptions in `batch`, unless its id or name is
+    /// taken (inside a write: `create_room`, `create_team`).
+    pub(super) fn put_new_room(
+        &self,
+        batch: &mut Batch,
+        room: &Room,
+        subscriptions: &[Subscription],
+    ) -> Result<(), WriteError> {
+        if self.room(room.id())?.is_some() {
+            return Err(WriteError::Conflict(Conflict::Id));
+        }
+        if let Some(name) = room.name() {
+            if self.room_id_by_name(name)?.is_some() {
+                return Err(WriteError::Conflict(Conflict::RoomName));
             }
-            if let Some(name) = room.name() {
-                if store.room_id_by_name(name)?.is_some() {
-                    return Err(WriteError::Conflict(Conflict::RoomName));
-                }
-            }
-            Self::put_room(batch, room);
-            for sub in subscriptions {
-                Self::put_subscription(batch, sub);
-            }
-            Ok(())
-        })
+        }
+        Self::put_room(batch, room);
+        for sub in subscriptions {
+            Self::put_subscription(batch, sub);
+        }
+        Ok(())
     }
 
     /// Deletes a room and everything that hangs on it, in one write: its messages, every
@@ -68,6 +77,9 @@ impl Store {
             batch.delete(Tree::RoomidRoom, room_id);
             if let Some(name) = room.name() {
                 batch.delete(Tree::RoomnameRoomid, name);
+            }
+            if let Some(team_id) = room.team_id() {
+                batch.delete(Tree::Teamroomids, keys::pair(team_id, room_id));
             }
             for user_id in store.room_member_ids(room_id)? {
                 batch.delete(Tree::UserroomidSubscription, keys::pair(&user_id, room_id));
@@ -143,6 +155,9 @@ impl Store {
         batch.put(Tree::RoomidRoom, room.id(), encode(room));
         if let Some(name) = room.name() {
             batch.put(Tree::RoomnameRoomid, name, room.id());
+        }
+        if let Some(team_id) = room.team_id() {
+            batch.put(Tree::Teamroomids, keys::pair(team_id, room.id()), "");
         }
     }
 

@@ -51,10 +51,20 @@ pub enum Tree {
     /// time (8 bytes, order-preserving) ∙ push id ∙ attempt → delivery record: the
     /// delivery log, oldest first, trimmed by age and count.
     TspushidDelivery,
+    /// team id → team document (`rocketchat_team`). Added without a schema bump: an older
+    /// database simply has no teams.
+    TeamidTeam,
+    /// team id ∙ user id → team member document (`rocketchat_team_member`).
+    TeamuseridMember,
+    /// user id ∙ team id → empty: the teams of a user.
+    Userteamids,
+    /// team id ∙ room id → empty: the rooms of a team (rooms whose `teamId` it is), kept
+    /// with the room documents.
+    Teamroomids,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 19] = [
+    pub const ALL: [Tree; 23] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -74,6 +84,10 @@ impl Tree {
         Tree::UseridBadge,
         Tree::PermissionidPermission,
         Tree::TspushidDelivery,
+        Tree::TeamidTeam,
+        Tree::TeamuseridMember,
+        Tree::Userteamids,
+        Tree::Teamroomids,
     ];
 
     pub fn name(self) -> &'static str {
@@ -97,6 +111,10 @@ impl Tree {
             Tree::UseridBadge => "userid_badge",
             Tree::PermissionidPermission => "permissionid_permission",
             Tree::TspushidDelivery => "tspushid_delivery",
+            Tree::TeamidTeam => "teamid_team",
+            Tree::TeamuseridMember => "teamuserid_member",
+            Tree::Userteamids => "userteamids",
+            Tree::Teamroomids => "teamroomids",
         }
     }
 

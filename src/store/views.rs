@@ -10,7 +10,7 @@ use super::{
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
-use crate::model::{Doc, Message, Room, Subscription, User};
+use crate::model::{Doc, Message, Room, Subscription, Team, TeamMember, User};
 use crate::rules::message_changes::MessageMutation;
 use crate::rules::presence::StatusChange;
 use crate::rules::user_profile::ProfileChange;
@@ -78,10 +78,13 @@ view! {
 }
 
 view! {
-    /// Room access: rooms (a discussion's parents) and the caller's subscription.
+    /// Room access: rooms (a discussion's parents), the caller's subscription, and the
+    /// team of a public room with the caller's membership of it.
     AccessView = Store::access {
         fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;
         fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+        fn team(&self, id: &str) -> StoreResult<Option<Team>>;
+        fn team_member(&self, team_id: &str, user_id: &str) -> StoreResult<Option<TeamMember>>;
     }
 }
 
@@ -205,6 +208,62 @@ view! {
         ) -> Result<Option<Room>, WriteError>;
         fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>>;
         fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>>;
+    }
+}
+
+view! {
+    /// Teams: their documents and memberships, and the rooms and members of their rooms
+    /// that creating, joining, leaving and deleting a team changes.
+    TeamsView = Store::teams_view {
+        fn team(&self, id: &str) -> StoreResult<Option<Team>>;
+        fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>>;
+        fn team_member(&self, team_id: &str, user_id: &str) -> StoreResult<Option<TeamMember>>;
+        fn team_members(&self, team_id: &str) -> StoreResult<Vec<TeamMember>>;
+        fn team_room_ids(&self, team_id: &str) -> StoreResult<Vec<String>>;
+        fn teams(&self) -> StoreResult<Vec<Team>>;
+        fn user_team_ids(&self, user_id: &str) -> StoreResult<Vec<String>>;
+        fn user(&self, id: &str) -> StoreResult<Option<User>>;
+        fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+        fn room(&self, id: &str) -> StoreResult<Option<Arc<Room>>>;
+        fn room_by_name(&self, name: &str) -> StoreResult<Option<Arc<Room>>>;
+        fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+        fn create_team(
+            &self,
+            team: &Team,
+            room: &Room,
+            subscriptions: &[Subscription],
+            members: &[TeamMember]
+        ) -> Result<(), WriteError>;
+        fn add_team_members(&self, team_id: &str, members: &[TeamMember]) -> StoreResult<Option<usize>>;
+        fn remove_team_member(&self, team_id: &str, user_id: &str) -> StoreResult<bool>;
+        fn unset_room_team(
+            &self,
+            room_id: &str,
+            notes: &[SystemMessage],
+            at: &str
+        ) -> StoreResult<Option<Room>>;
+        fn set_rooms_team(
+            &self,
+            room_ids: &[&str],
+            team_id: &str,
+            notes: &[SystemMessage],
+            at: &str
+        ) -> StoreResult<Vec<Room>>;
+        fn delete_team(&self, team_id: &str) -> StoreResult<bool>;
+        fn add_members(
+            &self,
+            room_id: &str,
+            subscriptions: &[(Subscription, SystemMessage)],
+            at: &str
+        ) -> StoreResult<Option<Room>>;
+        fn remove_member(
+            &self,
+            room_id: &str,
+            user_id: &str,
+            at: &str,
+            note: &SystemMessage
+        ) -> StoreResult<Option<Removal>>;
+        fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>>;
     }
 }
 

@@ -1,6 +1,7 @@
 //! An access oracle: spec §1.4/§0.3 written out again, as plainly as possible, and compared
 //! with push.get for every user × message of random worlds (users with roles, rooms of every
-//! type, discussions, messages of deleted rooms, then joins, kicks, leaves and room deletions
+//! type, discussions, teams public and private (and missing) with their members and rooms,
+//! messages of deleted rooms, then joins, team members added and removed, kicks, leaves and room deletions
 //! over HTTP, and attempts to change `view-c-room` with permissions.update; every message is
 //! read by everyone before the ops too, so nothing prepared then may outlive them). Who may
 //! delete a room or change a permission is predicted too, a deleted room's messages must be
@@ -66,47 +67,72 @@ struct Room {
     t: &'static str,
     /// Index of the parent room; `rooms.len()` or more means a parent that does not exist.
     parent: Option<usize>,
+    /// Index of the room's team; `teams.len()` or more means a team that does not exist.
+    team: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
 struct World {
     roles: Vec<&'static [&'static str]>,
+    /// Whether each team is public (`type` 0).
+    teams: Vec<bool>,
+    /// `(user, team)` memberships.
+    team_members: BTreeSet<(usize, usize)>,
     rooms: Vec<Room>,
     /// `(user, room)` pairs with a subscription, and whether the user owns the room.
     members: Vec<(usize, usize, bool)>,
     /// Rooms that were deleted: their documents are absent, their messages remain.
     deleted: BTreeSet<usize>,
     /// `(op, actor, target, room)`: 0 invite, 1 kick, 2 leave, 3 delete the room, 4 give
-    /// `view-c-room` to admins and guests only.
+    /// `view-c-room` to admins and guests only, 5 and 6 add `target` to / remove them from
+    /// the room's team (by the poster, an admin).
     ops: Vec<(u8, usize, usize, usize)>,
 }
 
 fn world() -> impl Strategy<Value = World> {
-    (2usize..6, 1usize..7).prop_flat_map(|(users, rooms)| {
+    (2usize..6, 1usize..7, 0usize..3).prop_flat_map(|(users, rooms, teams)| {
         (
             prop::collection::vec(prop::sample::select(ROLES), users),
             prop::collection::vec(
                 (
                     prop::sample::select(TYPES),
                     prop::option::weighted(0.35, 0..rooms + 1),
+                    prop::option::weighted(0.4, 0..teams + 1),
                 ),
                 rooms,
             ),
             prop::collection::vec((0..users, 0..rooms, any::<bool>()), 0..users * rooms),
             prop::collection::btree_set(0..rooms, 0..2),
-            prop::collection::vec((0u8..5, 0..users, 0..users, 0..rooms), 0..10),
+            prop::collection::vec((0u8..7, 0..users, 0..users, 0..rooms), 0..10),
+            prop::collection::vec(any::<bool>(), teams),
+            prop::collection::btree_set((0..users, 0..teams.max(1)), 0..users * teams + 1),
         )
-            .prop_map(|(roles, rooms, members, deleted, ops)| World {
-                roles,
-                rooms: rooms
-                    .into_iter()
-                    .map(|(t, parent)| Room { t, parent })
-                    .collect(),
-                members,
-                deleted,
-                ops,
-            })
+            .prop_map(
+                move |(roles, rooms, members, deleted, ops, team_types, team_members)| World {
+                    roles,
+                    teams: team_types,
+                    team_members: team_members
+                        .into_iter()
+                        .filter(|(_, t)| *t < teams)
+                        .collect(),
+                    rooms: rooms
+                        .into_iter()
+                        .map(|(t, parent, team)| Room { t, parent, team })
+                        .collect(),
+                    members,
+                    deleted,
+                    ops,
+                },
+            )
     })
+}
+
+fn team_id(t: usize) -> String {
+    format!("oracleTeam{t}")
+}
+
+fn main_room_id(t: usize) -> String {
+    format!("oracleTeamMain{t}")
 }
 
 fn user_id(u: usize) -> String {
@@ -158,7 +184,36 @@ fn bundle(w: &World) -> Value {
             if let Some(p) = room.parent {
                 doc["prid"] = json!(room_id(p));
             }
+            if let Some(t) = room.team {
+                doc["teamId"] = json!(team_id(t));
+            }
             doc
+        })
+        .collect();
+    let teams: Vec<Value> = w
+        .teams
+        .iter()
+        .enumerate()
+        .map(|(t, public)| {
+            json!({"_id": team_id(t), "name": format!("oracle-team-{t}"),
+                "type": if *public { 0 } else { 1 }, "roomId": main_room_id(t)})
+        })
+        .collect();
+    // Each team's main room, the poster its owner (teams.addMembers joins users to it).
+    rooms.extend((0..w.teams.len()).map(|t| {
+        json!({"_id": main_room_id(t), "t": "p", "name": format!("oracle-team-{t}"),
+            "msgs": 0, "u": {"_id": POSTER}, "teamMain": true, "teamId": team_id(t)})
+    }));
+    let main_room_subscriptions = (0..w.teams.len()).map(|t| {
+        json!({"_id": format!("oracleSub-poster-main{t}"), "rid": main_room_id(t), "t": "p",
+            "u": {"_id": POSTER, "username": "oracle-admin"}, "unread": 0, "roles": ["owner"]})
+    });
+    let team_members: Vec<Value> = w
+        .team_members
+        .iter()
+        .map(|(u, t)| {
+            json!({"_id": format!("oracleTeamMember{u}x{t}"), "teamId": team_id(*t),
+                "userId": user_id(*u)})
         })
         .collect();
     rooms.extend(SENTINELS.iter().map(|s| {
@@ -188,19 +243,23 @@ fn bundle(w: &World) -> Value {
             })
         })
         .chain(poster_rooms)
+        .chain(main_room_subscriptions)
         .collect();
     let messages: Vec<Value> = (0..w.rooms.len()).map(|r| json!({
         "_id": format!("oracleMsg{r}"), "rid": room_id(r), "msg": "hi",
         "ts": "2024-01-02T00:00:00.000Z",
         "u": {"_id": user_id(r % w.roles.len()), "username": format!("oracle{}", r % w.roles.len())},
     })).collect();
-    json!({"users": users, "rooms": rooms, "subscriptions": subscriptions, "messages": messages})
+    json!({"users": users, "rooms": rooms, "subscriptions": subscriptions, "messages": messages,
+        "teams": teams, "teamMembers": team_members})
 }
 
 /// Who is subscribed where, who owns which room, which rooms were deleted over HTTP.
 #[derive(Debug, Default)]
 struct State {
     subscribed: BTreeSet<(usize, usize)>,
+    /// `(user, team)` memberships.
+    team_members: BTreeSet<(usize, usize)>,
     owners: BTreeSet<(usize, usize)>,
     erased: BTreeSet<usize>,
     /// Whether an admin's permissions.update changed `view-c-room`.
@@ -215,7 +274,15 @@ fn may_read(w: &World, state: &State, user: usize, r: usize, depth: usize) -> bo
     }
     let (room, roles) = (&w.rooms[r], w.roles[user]);
     let holds = |p: &str| holds(roles, p, state.view_c_room_changed);
-    let public = room.t == "c" && holds("view-c-room");
+    // Validators 1 and 2: a public room of a public team (or of none) needs view-c-room; of
+    // a private or missing team, membership of the team.
+    let public = room.t == "c"
+        && match room.team {
+            Some(t) if !w.teams.get(t).copied().unwrap_or(false) => {
+                state.team_members.contains(&(user, t))
+            }
+            _ => holds("view-c-room"),
+        };
     let joined = subscribed.contains(&(user, r))
         && (holds("view-joined-room") || holds(&format!("view-{}-room", room.t)));
     let discussion = room
@@ -239,7 +306,10 @@ fn may_delete(w: &World, state: &State, actor: usize, r: usize) -> bool {
 /// The memberships the world starts with.
 fn initial_state(w: &World) -> State {
     let mut seen = BTreeSet::new();
-    let mut state = State::default();
+    let mut state = State {
+        team_members: w.team_members.clone(),
+        ..State::default()
+    };
     for &(u, r, owner) in &w.members {
         if seen.insert((u, r)) {
             state.subscribed.insert((u, r));
@@ -335,6 +405,33 @@ fn apply_ops(app: &TestApp, w: &World) -> Result<State, TestCaseError> {
                 resp.body
             );
             state.view_c_room_changed |= admin;
+            continue;
+        }
+        if op >= 5 {
+            let Some(t) = w.rooms[r].team.filter(|t| *t < w.teams.len()) else {
+                continue;
+            };
+            let poster = Some((POSTER, POSTER_TOKEN));
+            let resp = match op {
+                5 => app.post(
+                    "/api/v1/teams.addMembers",
+                    poster,
+                    &json!({"teamId": team_id(t), "members": [{"userId": user_id(target)}]}),
+                ),
+                _ => app.post(
+                    "/api/v1/teams.removeMember",
+                    poster,
+                    &json!({"teamId": team_id(t), "userId": user_id(target)}),
+                ),
+            };
+            let member = state.team_members.contains(&(target, t));
+            // Removing a non-member: `member-does-not-exist` (not in the main room either).
+            let expected = if op == 6 && !member { 400 } else { 200 };
+            prop_assert_eq!(resp.status, expected, "team op {}: {}", op, resp.body);
+            match op {
+                5 => state.team_members.insert((target, t)),
+                _ => state.team_members.remove(&(target, t)),
+            };
             continue;
         }
         let namespace = match w.rooms[r].t {

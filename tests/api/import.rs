@@ -256,6 +256,32 @@ fn old_phone_tokens_and_personal_access_tokens_keep_working() {
     assert_eq!(n["payload"]["tmid"], "Xk9rM3pQ2aB7cD4eF");
 }
 
+/// Import spec §6.7: teams come with the dump, so the public channel of a private team
+/// stays closed to outsiders (bob) and open to its members (alice); a public team's channel
+/// is open to anyone holding `view-c-room`.
+#[test]
+fn a_private_team_s_public_channel_is_unreadable_to_an_outsider_after_import() {
+    let gw = FakeGateway::start();
+    let app = spawn_app_with!(imported(&gw));
+    let get = |user: (&str, &str), id: &str| {
+        app.get(&format!("/api/v1/push.get?id={id}"), Some(user))
+    };
+    let alice = (fixture::ALICE, fixture::ALICE_TOKEN);
+    let bob = (fixture::BOB, fixture::BOB_TOKEN);
+    let r = get(bob, fixture::PRIVATE_TEAM_MESSAGE);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, r#"{"success":false,"error":"error-not-allowed"}"#)
+    );
+    let r = get(alice, fixture::PRIVATE_TEAM_MESSAGE);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["data"]["notification"]["title"], "#crew-plans");
+    for user in [alice, bob] {
+        let r = get(user, fixture::PUBLIC_TEAM_MESSAGE);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
 #[test]
 fn imported_devices_get_the_next_push_until_their_session_logs_out() {
     let gw = FakeGateway::start();
@@ -458,7 +484,7 @@ fn a_first_start_s_documents_make_way_for_the_dump() {
         let counts = store.document_counts().unwrap();
         assert_eq!(
             &counts[..3],
-            [("users", 5), ("rooms", 2), ("subscriptions", 5)]
+            [("users", 5), ("rooms", 5), ("subscriptions", 5)]
         );
         assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
         drop(store);

@@ -34,6 +34,7 @@ mod settings_catalog;
 #[path = "../support/mod.rs"]
 mod support;
 mod system_messages;
+mod teams;
 mod testing;
 mod testing_property;
 mod users;

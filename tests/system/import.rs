@@ -36,7 +36,9 @@ fn import_reports_what_it_did_and_refuses_to_run_twice() {
         "1 session tokens expired (dropped)",
         "4 passwords: bcrypt",
         "not imported: rocketchat_sessions",
-        "self-check: 4 messages and 2 users' login tokens read back as written",
+        "self-check: 6 messages and 2 users' login tokens read back as written",
+        "1 teams: private (their public rooms readable by members only)",
+        "skipped 1: team members without teamId or userId",
         "rcpush: imported ",
     ] {
         assert!(out.contains(line), "{line} missing from:\n{out}");
@@ -212,7 +214,7 @@ fn messages_since_leaves_older_messages_out() {
         out.contains("1 messages older than --messages-since (left out)"),
         "{out}"
     );
-    assert!(check_ok(&db).contains("3 messages"));
+    assert!(check_ok(&db).contains("5 messages"));
     let bad = import(&db, &dump)
         .args(["--messages-since", "last week"])
         .output()

@@ -9,7 +9,8 @@
 //! who is kicked, leaves or loses a permission stops receiving at once, and one who
 //! re-joins resumes (Rocket.Chat checks `canAccessRoom` on each emit too). The decisions are
 //! cached per (room, user) and dropped when an event touches what they were made of: that
-//! subscription, that user, the room's type or parent, the permission table, or a `Resync`.
+//! subscription, that user, the room's type or parent, the permission table, any team, or a
+//! `Resync`.
 
 mod routing;
 mod typing;

@@ -77,6 +77,11 @@ impl Hub {
             }
             // The session closes the connections of removed tokens.
             Event::LoginTokensRemoved { .. } => Ok(()),
+            // Rare, and any room of the team may be affected.
+            Event::TeamsChanged => {
+                self.decisions.lock().forget_all();
+                Ok(())
+            }
             Event::Resync => {
                 self.decisions.lock().forget_all();
                 self.statuses.lock().clear();
