@@ -57,6 +57,8 @@ pub enum Event {
         user_id: String,
         token_hashes: Vec<String>,
     },
+    /// Settings or permissions changed (processes that keep them load them again).
+    SettingsChanged,
     /// Events may have been missed (the feed's listener lost its place, a consumer lagged,
     /// a bulk write such as an import or a testing reset): consumers rebuild what they hold.
     Resync,

@@ -65,6 +65,7 @@ fn kind(event: &Event) -> &'static str {
         Event::RoomRemoved { .. } => "RoomRemoved",
         Event::UserChanged { .. } => "UserChanged",
         Event::LoginTokensRemoved { .. } => "LoginTokensRemoved",
+        Event::SettingsChanged => "SettingsChanged",
         Event::Resync => "Resync",
     }
 }

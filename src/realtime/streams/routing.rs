@@ -77,6 +77,8 @@ impl Hub {
             }
             // The session closes the connections of removed tokens.
             Event::LoginTokensRemoved { .. } => Ok(()),
+            // Permissions are synced before every event (`sync_permissions`).
+            Event::SettingsChanged => Ok(()),
             Event::Resync => {
                 self.decisions.lock().forget_all();
                 self.statuses.lock().clear();
