@@ -389,6 +389,126 @@ mod tests {
         );
     }
 
+    /// What each event of another process's write makes the caches forget, and only that.
+    #[test]
+    fn an_event_drops_exactly_what_its_write_changed() {
+        use crate::model::change::Event;
+        use crate::model::{object, Message};
+        use serde_json::json;
+        let caches = Caches::new(Arc::default());
+        let token = || LoginToken {
+            user_id: "u1".into(),
+            when: "t".into(),
+        };
+        let sub =
+            |uid: &str| Subscription(object(json!({"_id": "s", "rid": "r1", "u": {"_id": uid}})));
+        // Fills every cache; returns which of them had to load again.
+        let fill = || {
+            let mut loaded = Vec::new();
+            let mut load = |name: &'static str| {
+                loaded.push(name);
+            };
+            caches
+                .tokens
+                .get_or_load(b"h1", || {
+                    load("token");
+                    Ok(Some(token()))
+                })
+                .unwrap();
+            caches
+                .rooms
+                .get_or_load(b"r1", || {
+                    load("room");
+                    Ok(Some(Room(object(json!({"_id": "r1", "t": "c"})))))
+                })
+                .unwrap();
+            caches
+                .subscriptions
+                .get_or_load(&keys::pair("u1", "r1"), || {
+                    load("subscription");
+                    Ok(Some(sub("u1")))
+                })
+                .unwrap();
+            caches
+                .badges
+                .get_or_load(b"u1", || {
+                    load("badge");
+                    Ok(Some(1))
+                })
+                .unwrap();
+            caches
+                .names
+                .get_or_load(b"u1", || {
+                    load("user");
+                    Ok(Some(Names::default()))
+                })
+                .unwrap();
+            loaded
+        };
+        assert_eq!(fill().len(), 5);
+        assert!(fill().is_empty(), "all cached");
+        let message = Message::from_json(br#"{"_id":"m1","rid":"r1"}"#.to_vec()).unwrap();
+        let cases: Vec<(Event, Vec<&str>)> = vec![
+            (
+                Event::LoginTokensRemoved {
+                    user_id: "u1".into(),
+                    token_hashes: vec!["h1".into()],
+                },
+                vec!["token"],
+            ),
+            (
+                Event::RoomChanged {
+                    room: Arc::new(Room(object(json!({"_id": "r1"})))),
+                },
+                vec!["room"],
+            ),
+            (
+                Event::SubscriptionChanged {
+                    subscription: sub("u1"),
+                },
+                vec!["subscription", "badge"],
+            ),
+            (
+                Event::SubscriptionRemoved {
+                    room_id: "r1".into(),
+                    user_id: "u1".into(),
+                    subscription_id: "s".into(),
+                },
+                vec!["subscription", "badge"],
+            ),
+            (
+                Event::UserChanged {
+                    user_id: "u1".into(),
+                },
+                vec!["user"],
+            ),
+            (
+                Event::UserChanged {
+                    user_id: "u2".into(),
+                },
+                vec![],
+            ),
+            (Event::MessageUpdated { message }, vec![]),
+            (
+                Event::Resync,
+                vec!["token", "room", "subscription", "badge", "user"],
+            ),
+        ];
+        for (event, dropped) in cases {
+            caches.apply(&event);
+            assert_eq!(fill(), dropped, "{event:?}");
+        }
+        let message_version = caches.versions.of(Tree::MessageidMessage, b"m1");
+        let settings = caches.settings_generation();
+        caches.apply(&Event::MessageDeleted {
+            room_id: "r1".into(),
+            message_id: "m1".into(),
+        });
+        caches.apply(&Event::SettingsChanged);
+        assert!(caches.versions.of(Tree::MessageidMessage, b"m1") > message_version);
+        assert_ne!(caches.settings_generation(), settings);
+    }
+
     #[test]
     fn absent_keys_are_not_cached_and_the_size_is_bounded() {
         let cache: Cache<u32> = Cache::new(SHARDS * 2, Arc::default());

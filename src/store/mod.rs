@@ -315,10 +315,21 @@ impl Store {
         }
         // Still under the write lock: numbers follow the order of commits.
         let staged = self.feed.stage(count, restart);
-        for (tree, key) in cached {
-            self.caches.invalidate(tree, &key);
+        let forget = || {
+            for (tree, key) in &cached {
+                self.caches.invalidate(*tree, key);
+            }
+        };
+        // sled's batch is applied already; a shared backend's is seen by other connections
+        // only once committed (what a reader loads before that, it must not keep).
+        let shared = self.engine.is_shared();
+        if !shared {
+            forget();
         }
         let committed = tx.commit(durable);
+        if shared {
+            forget();
+        }
         if let (Some(ticket), Some(touched)) = (staged, here) {
             // Even after a failed flush: the batch is applied, and later ones wait on it.
             // Nobody subscribed yet has seen a number: decoding for no one is skipped.
