@@ -35,6 +35,7 @@ import pathlib
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -207,25 +208,29 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=int, default=5, help="length of each measured run")
     p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--messages", type=int, default=MESSAGES,
+                   help="size of the generated world push.get reads")
+    p.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
+                   help="build the release server first (--no-build: measure the one there)")
     p.add_argument("--members", type=int, default=50)
     p.add_argument("--note", default="", help="shown beside the figures in BENCHMARKS.md")
     p.add_argument("--out", type=pathlib.Path,
                    default=ROOT / "benchmarks" / "postgres-results.json")
     p.add_argument("--no-report", action="store_true", help="do not regenerate BENCHMARKS.md")
     args = p.parse_args()
-    ensure_tools()
+    ensure_tools(args.build)
     WORK.mkdir(parents=True, exist_ok=True)
     cluster = Cluster()
     gateway = write_suite.Gateway()
     work = pathlib.Path(tempfile.mkdtemp(prefix="pg-bench-", dir=WORK))
-    results = {"machine": machine(), "messages": MESSAGES, "seconds": args.seconds,
+    results = {"machine": machine(), "messages": args.messages, "seconds": args.seconds,
                "connections": args.connections, "members": args.members,
-               "command": "python3 benchmarks/postgres.py", "note": args.note,
+               "command": " ".join(["python3 benchmarks/postgres.py"] + sys.argv[1:]), "note": args.note,
                "date": time.strftime("%Y-%m-%d")}
     try:
         # push.get at 100k: sled, PostgreSQL, PostgreSQL with two instances.
-        sled_db, summary = push_suite.dataset(MESSAGES)
-        pg_db, _ = pg_dataset(cluster, MESSAGES)
+        sled_db, summary = push_suite.dataset(args.messages)
+        pg_db, _ = pg_dataset(cluster, args.messages)
         first = "/api/v1/push.get?id=p" + "0" * summary["public_id_digits"]
         read = {}
         for label, instances, env, db in [("sled", 1, {}, sled_db),

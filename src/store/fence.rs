@@ -27,8 +27,10 @@ use tokio::sync::Notify;
 
 use super::StoreResult;
 
-/// How long a request waits for the listener before it reads the database instead.
-const MAX_WAIT: Duration = Duration::from_secs(1);
+/// How long a request waits for the listener before it reads the database instead: about
+/// what a few reads cost. A listener further behind (a flood of writes, each a page of
+/// events to decode) would hold every request longer than reading past it does.
+const MAX_WAIT: Duration = Duration::from_millis(5);
 
 /// Bits of a position given to the event number; the journal's epoch (a testing reset)
 /// takes the rest, so that positions of a later epoch are greater.
