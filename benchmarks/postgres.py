@@ -115,8 +115,6 @@ def push_get(servers, summary, seconds, connections):
             for s in servers]
     for u in urls:
         oha(u, 2, connections, url_file=True, headers=auth)  # warm-up
-    _, warm = per_request(servers, PUSH_ROUTE, lambda: saturation_split(
-        servers, PUSH_ROUTE, urls, seconds, len(servers), url_file=True, headers=auth))
     pushes, bases, loaded = [], [], []
     for _ in range(ROUNDS):
         pushed, trips = per_request(servers, PUSH_ROUTE, lambda: saturation_split(
@@ -126,6 +124,9 @@ def push_get(servers, summary, seconds, connections):
         bases.append(saturation_split(servers, "/api/info",
                                       [s.url + "/api/info" for s in servers], seconds,
                                       connections))
+    # After the loaded rounds, which have read (and prepared) every message of the URLs.
+    _, warm = per_request(servers, PUSH_ROUTE, lambda: saturation_split(
+        servers, PUSH_ROUTE, urls, seconds, len(servers), url_file=True, headers=auth))
     for p in pushes + bases:
         assert list(p["statuses"]) == ["200"], p["statuses"]
     median = lambda runs, k: statistics.median(r[k] for r in runs)
