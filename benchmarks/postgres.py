@@ -13,7 +13,13 @@ target/bench/pg: on disk, commits flushed) and the release server, and measures 
   each round: a directory copy on sled, `CREATE DATABASE … TEMPLATE` on PostgreSQL);
 * one against two instances on one PostgreSQL database: the same two loads, with the load
   generator's connections split over two rcpush processes (two oha processes at once, their
-  throughputs summed).
+  throughputs summed);
+* the database round trips per push.get (`rcpush_store_round_trips_total` and the read
+  fence's `rcpush_read_fences_total` of /metrics, over the requests counted by the server):
+  warm with one connection, and under the saturating load;
+* the time from a chat.update acknowledged by one instance until another serves the edit in
+  push.get (p50/p99 over EDITS edits, each polled on the other at once after the ack), and
+  how many reads that took at most (the read fence makes it 1).
 
 Results go to benchmarks/postgres-results.json and into BENCHMARKS.md ("PostgreSQL and several
 instances", by benchmarks/report). Numbers are reported, never asserted: CI does not run this.
@@ -22,24 +28,29 @@ instances", by benchmarks/report). Numbers are reported, never asserted: CI does
 """
 
 import argparse
+import http.client
 import json
 import os
 import pathlib
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
 import run as push_suite
 import write as write_suite
-from benchlib import (BIN, ROOT, WORK, Cluster, Server, ensure_tools, log, machine, oha,
-                      quantile, run, save)
+from benchlib import (BIN, ROOT, WORK, Cluster, Server, count, ensure_tools, log, machine,
+                      oha, quantile, run, save)
 
 MESSAGES = 100_000
 ROUNDS = 3
 PUSH_ROUTE = "/api/v1/push.get"
 POST_ROUTE = write_suite.ROUTE
+EDITS = 300
+ROUND_TRIPS = "rcpush_store_round_trips_total"
+FENCES = "rcpush_read_fences_total"
 
 
 def pg_dataset(cluster, messages):
@@ -83,26 +94,86 @@ def saturation_split(servers, route, targets, seconds, connections, **kw):
             "p99": max(quantile(b, a, 0.99) for b, a in zip(before, after))}
 
 
+def per_request(servers, route, load):
+    """Runs `load()`; returns its result and the database round trips and read-fence queries
+    per request of `route` it cost, summed over `servers` (0 on sled, which has neither)."""
+    def reading():
+        return [(s.counter(ROUND_TRIPS), s.counter(FENCES), s.histogram(route)) for s in servers]
+    before = reading()
+    result = load()
+    after = reading()
+    requests = sum(count(b[2], a[2]) for b, a in zip(before, after))
+    per = lambda i: round(sum(a[i] - b[i] for b, a in zip(before, after)) / max(requests, 1), 3)
+    return result, {"round_trips": per(0), "fences": per(1), "requests": requests}
+
+
 def push_get(servers, summary, seconds, connections):
-    """push.get on recent messages vs /api/info, alternating ROUNDS times, on `servers`."""
+    """push.get on recent messages vs /api/info, alternating ROUNDS times, on `servers`; with
+    the round trips per push.get warm (one connection) and under the load."""
     auth = [f"X-User-Id: {push_suite.CALLER[0]}", f"X-Auth-Token: {push_suite.CALLER[1]}"]
     urls = [push_suite.push_get_urls(s, summary, WORK / f"urls-{s.port}.txt", recent=True)
             for s in servers]
     for u in urls:
         oha(u, 2, connections, url_file=True, headers=auth)  # warm-up
-    pushes, bases = [], []
+    pushes, bases, loaded = [], [], []
     for _ in range(ROUNDS):
-        pushes.append(saturation_split(servers, PUSH_ROUTE, urls, seconds, connections,
-                                       url_file=True, headers=auth))
+        pushed, trips = per_request(servers, PUSH_ROUTE, lambda: saturation_split(
+            servers, PUSH_ROUTE, urls, seconds, connections, url_file=True, headers=auth))
+        pushes.append(pushed)
+        loaded.append(trips)
         bases.append(saturation_split(servers, "/api/info",
                                       [s.url + "/api/info" for s in servers], seconds,
                                       connections))
+    # After the loaded rounds, which have read (and prepared) every message of the URLs.
+    _, warm = per_request(servers, PUSH_ROUTE, lambda: saturation_split(
+        servers, PUSH_ROUTE, urls, seconds, len(servers), url_file=True, headers=auth))
     for p in pushes + bases:
         assert list(p["statuses"]) == ["200"], p["statuses"]
     median = lambda runs, k: statistics.median(r[k] for r in runs)
     return {"push_get_rps": median(pushes, "rps"), "p50_ms": median(pushes, "p50"),
             "p99_ms": median(pushes, "p99"), "baseline_rps": median(bases, "rps"),
-            "rss_kb": sum(s.rss_kb()["VmRSS"] for s in servers)}
+            "rss_kb": sum(s.rss_kb()["VmRSS"] for s in servers),
+            "round_trips_warm": warm["round_trips"], "fences_warm": warm["fences"],
+            "round_trips_loaded": median(loaded, "round_trips"),
+            "fences_loaded": median(loaded, "fences")}
+
+
+def visibility(a, b, poster, rid, edits):
+    """Edits one message `edits` times on `a`; after each acknowledgement, reads it on `b`
+    until `b` serves the edit: the time from the ack to that answer (ms), and the reads it
+    took at most."""
+    auth = {"X-User-Id": poster[0], "X-Auth-Token": poster[1],
+            "Content-Type": "application/json"}
+    to_a = http.client.HTTPConnection("127.0.0.1", a.port)
+    to_b = http.client.HTTPConnection("127.0.0.1", b.port)
+
+    def ask(conn, method, path, body=None):
+        conn.request(method, path, body=json.dumps(body) if body else None, headers=auth)
+        r = conn.getresponse()
+        text = r.read().decode()
+        if r.status != 200:
+            raise SystemExit(f"{method} {path}: {r.status} {text}")
+        return text
+
+    posted = json.loads(ask(to_a, "POST", POST_ROUTE, {"roomId": rid, "text": "edit -1"}))
+    mid = posted["message"]["_id"]
+    ask(to_b, "GET", f"{PUSH_ROUTE}?id={mid}")  # b's caches hold it
+    times, reads = [], []
+    for i in range(edits):
+        text = f"edit {i}"
+        ask(to_a, "POST", "/api/v1/chat.update", {"roomId": rid, "msgId": mid, "text": text})
+        acked = time.perf_counter()
+        n = 0
+        while True:
+            n += 1
+            if f'"msg":"{text}"' in ask(to_b, "GET", f"{PUSH_ROUTE}?id={mid}"):
+                break
+        times.append((time.perf_counter() - acked) * 1000)
+        reads.append(n)
+    times.sort()
+    at = lambda q: round(times[min(len(times) - 1, int(q * len(times)))], 2)
+    return {"edits": edits, "p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": round(times[-1], 2),
+            "reads_needed_max": max(reads)}
 
 
 def post(servers, poster, rid, seconds, connections):
@@ -138,25 +209,29 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=int, default=5, help="length of each measured run")
     p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--messages", type=int, default=MESSAGES,
+                   help="size of the generated world push.get reads")
+    p.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
+                   help="build the release server first (--no-build: measure the one there)")
     p.add_argument("--members", type=int, default=50)
     p.add_argument("--note", default="", help="shown beside the figures in BENCHMARKS.md")
     p.add_argument("--out", type=pathlib.Path,
                    default=ROOT / "benchmarks" / "postgres-results.json")
     p.add_argument("--no-report", action="store_true", help="do not regenerate BENCHMARKS.md")
     args = p.parse_args()
-    ensure_tools()
+    ensure_tools(args.build)
     WORK.mkdir(parents=True, exist_ok=True)
     cluster = Cluster()
     gateway = write_suite.Gateway()
     work = pathlib.Path(tempfile.mkdtemp(prefix="pg-bench-", dir=WORK))
-    results = {"machine": machine(), "messages": MESSAGES, "seconds": args.seconds,
+    results = {"machine": machine(), "messages": args.messages, "seconds": args.seconds,
                "connections": args.connections, "members": args.members,
-               "command": "python3 benchmarks/postgres.py", "note": args.note,
+               "command": " ".join(["python3 benchmarks/postgres.py"] + sys.argv[1:]), "note": args.note,
                "date": time.strftime("%Y-%m-%d")}
     try:
         # push.get at 100k: sled, PostgreSQL, PostgreSQL with two instances.
-        sled_db, summary = push_suite.dataset(MESSAGES)
-        pg_db, _ = pg_dataset(cluster, MESSAGES)
+        sled_db, summary = push_suite.dataset(args.messages)
+        pg_db, _ = pg_dataset(cluster, args.messages)
         first = "/api/v1/push.get?id=p" + "0" * summary["public_id_digits"]
         read = {}
         for label, instances, env, db in [("sled", 1, {}, sled_db),
@@ -171,6 +246,8 @@ def main():
                     s.stop()
             log(f"push.get {label}: {json.dumps(read[label])}")
         results["push_get"] = read
+        results["push_get_postgres_vs_sled"] = round(
+            read["postgres"]["push_get_rps"] / read["sled"]["push_get_rps"], 3)
 
         # chat.postMessage, 16 posters into the busy channel.
         setup_sled = work / "setup"
@@ -198,6 +275,16 @@ def main():
             env = cluster.env("wround")
             servers = [Server(work / "x", "/api/info", env=env) for _ in range(instances)]
             return servers, lambda: None
+
+        # An edit on one instance, served by the other.
+        servers, _ = pg_round(0, 2)
+        try:
+            results["edit_visible_on_other_instance"] = visibility(
+                servers[0], servers[1], pg_poster, pg_rid, EDITS)
+        finally:
+            for s in servers:
+                s.stop()
+        log(f"edit seen on the other instance: {results['edit_visible_on_other_instance']}")
 
         writes = {
             "sled": write_rounds(sled_round, gateway, poster, rid, args.seconds,

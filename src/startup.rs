@@ -92,12 +92,17 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let latency = services.latency();
             let clock = services.clock().clone();
+            let fenced = services.clone();
             App::new()
                 .app_data(web::Data::new(services.clone()))
                 .app_data(web::Data::new(hub.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(MaxJsonDepth(max_depth))
                 .app_data(BodyTimeout(body_timeout))
+                // Innermost, so that the latency recorded includes it.
+                .wrap(middleware::from_fn(move |req, next| {
+                    fence_first(fenced.clone(), req, next)
+                }))
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add(("Cache-Control", "no-store"))
@@ -286,4 +291,14 @@ pub fn use_temporary_storage(config: &mut Config) -> anyhow::Result<tempfile::Te
         .context("cannot create a temporary database directory")?;
     config.storage.path = dir.path().join("db");
     Ok(dir)
+}
+
+/// Every request passes the read fence before it reads (`Services::fence`).
+async fn fence_first(
+    services: Services,
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    services.fence().await;
+    next.call(req).await
 }

@@ -60,6 +60,8 @@ pub enum Event {
     /// A team, a membership or the rooms of a team changed (one event per write): who may
     /// read a public room of a team may have changed with it.
     TeamsChanged,
+    /// Settings or permissions changed (processes that keep them load them again).
+    SettingsChanged,
     /// Events may have been missed (the feed's listener lost its place, a consumer lagged,
     /// a bulk write such as an import or a testing reset): consumers rebuild what they hold.
     Resync,

@@ -265,6 +265,8 @@ impl Session {
 
     /// `method` → `updated` then `result` (`result` first for an unknown method), §2.6.
     async fn method(&mut self, id: &str, method: &str, params: Vec<Value>) {
+        // As an HTTP request: it sees every write acknowledged before it, by any instance.
+        self.services.fence().await;
         let before = self.login.caller();
         let ctx = CallContext {
             services: &self.services,

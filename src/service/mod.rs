@@ -102,15 +102,6 @@ pub struct Services {
     streams: StreamReads,
 }
 
-/// push.get's prepared messages are cached only where the store caches rooms and users,
-/// against which they are checked (not on a database other processes share).
-fn prepared_budget(store: &Store, config: &Config) -> u64 {
-    match store.is_shared() {
-        true => 0,
-        false => config.storage.prepared_cache_bytes(),
-    }
-}
-
 impl Services {
     /// `start_state` is given in testing mode only.
     pub fn new(
@@ -132,7 +123,7 @@ impl Services {
         let sockets = SocketCounters::default();
         sockets.register(&mut metrics);
         store.feed().register(&mut metrics);
-        let prepared = PreparedCache::new(prepared_budget(&store, config));
+        let prepared = PreparedCache::new(config.storage.prepared_cache_bytes());
         let hashing = Arc::new(Semaphore::new(config.limits.concurrent_password_hashes));
         let auth = Auth {
             store: store.accounts(),
@@ -338,6 +329,12 @@ impl Services {
     /// one source; a `Lagged` receiver has missed some and must resync).
     pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::model::change::Change>> {
         self.feed.subscribe()
+    }
+
+    /// Waits until this process's caches hold every write acknowledged before the call,
+    /// by any instance (the read fence; immediate on sled). Every request passes it first.
+    pub async fn fence(&self) {
+        self.feed.fence().await
     }
 
     /// Where request latencies are recorded.

@@ -1,11 +1,11 @@
 //! The settings in force, cached in memory and written through to the store; on a shared
-//! database, reloaded when another process changed them.
+//! database, reloaded when the change feed says some process changed them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Value};
 
 use super::defaults::defaults;
@@ -14,9 +14,10 @@ use crate::model::{object, Doc};
 use crate::store::{Store, StoreResult};
 
 /// The settings in force. Cheap to clone. Reads never touch a store of this process's
-/// own; on a database shared with other processes each read first compares the stored
-/// `settings_version` with the one loaded, so that a change made by any process is in force
-/// on the next request everywhere.
+/// own; on a database shared with other processes each read first compares the store's
+/// settings generation (moved by the change feed, exact behind the read fence) with the one
+/// loaded, so that a change made by any process is in force on the next request everywhere.
+/// While the store's caches may be behind, it compares the stored `settings_version`.
 #[derive(Clone)]
 pub struct Settings {
     store: Store,
@@ -25,6 +26,9 @@ pub struct Settings {
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
     /// The `settings_version` that `values` and `changed_permissions` reflect.
     version: Arc<AtomicU64>,
+    /// The store's settings generation they reflect (`Store::settings_generation`).
+    generation: Arc<AtomicU64>,
+    reloading: Arc<Mutex<()>>,
     /// The permissions an admin changed, as stored: read at start and, on a shared
     /// database, again whenever another process changed settings or permissions (this
     /// process's own changes are applied by the services as they make them).
@@ -46,6 +50,9 @@ impl Settings {
         unique_id: &str,
         initial: &IndexMap<String, Value>,
     ) -> anyhow::Result<Settings> {
+        // Read before the settings: a change after it moves the generation again (`MAX`,
+        // never the store's: behind, the first read loads them again).
+        let generation = store.settings_generation().unwrap_or(u64::MAX);
         let known = defaults(site_url, unique_id);
         let mut values: IndexMap<String, Doc> = store
             .all_settings()?
@@ -67,6 +74,8 @@ impl Settings {
         }
         let snapshot = Arc::new(Snapshot::read(&values));
         Ok(Settings {
+            generation: Arc::new(AtomicU64::new(generation)),
+            reloading: Arc::default(),
             store: store.clone(),
             values: Arc::new(RwLock::new(values)),
             snapshot: Arc::new(RwLock::new(snapshot)),
@@ -105,6 +114,24 @@ impl Settings {
     fn refresh(&self) {
         if !self.store.is_shared() {
             return;
+        }
+        match self.store.settings_generation() {
+            Some(generation) if generation == self.generation.load(Ordering::SeqCst) => return,
+            Some(_) => {
+                // One reload at a time, so that the last one kept is the newest.
+                let _one = self.reloading.lock();
+                // Read before the reload: a change after it moves the generation again.
+                if let Some(generation) = self.store.settings_generation() {
+                    if generation != self.generation.load(Ordering::SeqCst) {
+                        match self.reload() {
+                            Ok(()) => self.generation.store(generation, Ordering::SeqCst),
+                            Err(e) => tracing::warn!(error = %e, "cannot load the settings"),
+                        }
+                    }
+                    return;
+                }
+            }
+            None => {}
         }
         let reload = || -> StoreResult<()> {
             let stored = self.store.settings_version()?;

@@ -6,6 +6,11 @@
 //! Writers invalidate after their batch is applied (`Store::write`). A reader that loaded a
 //! value while a writer ran may hold an old value, so it inserts only if no invalidation
 //! happened since it started loading: the epoch check below.
+//!
+//! On a database other processes write to (PostgreSQL), their writes reach the caches as
+//! the change feed's events (`Caches::apply`, run by the listener before it publishes), and
+//! a cached value is used only while the read fence says the caches are up to date
+//! (`fence.rs`); otherwise reads go to the database and nothing is kept.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,10 +18,13 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::fence::Fence;
+use super::keys;
 use super::trees::Tree;
 use super::StoreResult;
+use crate::model::change::Event;
 use crate::model::user::{Identity, Names};
-use crate::model::Room;
+use crate::model::{Room, Subscription};
 use crate::store::LoginToken;
 
 const SHARDS: usize = 8;
@@ -32,14 +40,16 @@ pub(super) struct Cache<V> {
     shards: [Shard<V>; SHARDS],
     per_shard: usize,
     epoch: AtomicU64,
+    fence: Arc<Fence>,
 }
 
 impl<V> Cache<V> {
-    fn new(capacity: usize) -> Cache<V> {
+    fn new(capacity: usize, fence: Arc<Fence>) -> Cache<V> {
         Cache {
             shards: std::array::from_fn(|_| RwLock::new(HashMap::default())),
             per_shard: capacity.div_ceil(SHARDS),
             epoch: AtomicU64::new(0),
+            fence,
         }
     }
 
@@ -54,8 +64,11 @@ impl<V> Cache<V> {
         load: impl FnOnce() -> StoreResult<Option<V>>,
     ) -> StoreResult<Option<Arc<V>>> {
         let shard = self.shard(key);
-        if let Some(hit) = shard.read().get(key) {
-            return Ok(Some(hit.clone()));
+        let current = self.fence.caught_up();
+        if current {
+            if let Some(hit) = shard.read().get(key) {
+                return Ok(Some(hit.clone()));
+            }
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
         let Some(value) = load()? else {
@@ -63,7 +76,7 @@ impl<V> Cache<V> {
         };
         let value = Arc::new(value);
         let mut map = shard.write();
-        if self.per_shard > 0 && self.epoch.load(Ordering::SeqCst) == epoch {
+        if current && self.per_shard > 0 && self.epoch.load(Ordering::SeqCst) == epoch {
             if map.len() >= self.per_shard {
                 // Any entry will do: the hot ones come back at the next request.
                 if let Some(victim) = map.keys().next().cloned() {
@@ -75,9 +88,9 @@ impl<V> Cache<V> {
         Ok(Some(value))
     }
 
-    /// Whether `key` is cached now.
+    /// Whether `key` is cached now and may be used.
     pub(super) fn holds(&self, key: &[u8]) -> bool {
-        self.shard(key).read().contains_key(key)
+        self.fence.caught_up() && self.shard(key).read().contains_key(key)
     }
 
     fn invalidate(&self, key: &[u8]) {
@@ -95,15 +108,20 @@ impl<V> Cache<V> {
 }
 
 /// One cache per decoded view. Sizes hold every user and room of a small server (10,000
-/// users, a few thousand rooms) in at most ~15 MB, and bound memory on any database.
-/// Disabled, they hold nothing: every read goes to the engine.
+/// users, a few thousand rooms) and their subscriptions in at most ~30 MB, and bound memory
+/// on any database. Behind a closed fence they hold nothing: every read goes to the engine.
 pub(super) struct Caches {
     pub tokens: Cache<LoginToken>,
     pub identities: Cache<Identity>,
     pub names: Cache<Names>,
     pub rooms: Cache<Room>,
+    /// By `keys::pair(user, room)`.
+    pub subscriptions: Cache<Subscription>,
     pub badges: Cache<i64>,
     pub versions: Versions,
+    /// Moved by every change of settings or permissions another process may have made.
+    settings: AtomicU64,
+    pub(super) fence: Arc<Fence>,
 }
 
 /// Tells whether a message, room or user may have changed since a reader last looked,
@@ -111,17 +129,22 @@ pub(super) struct Caches {
 /// document of the bucket has been applied (so a version read before a read of the document
 /// is never newer than what that read saw). Equal versions mean the document is as it was;
 /// a write to another one of the same bucket only costs its readers one read.
+///
+/// While the fence says the caches may be behind, every look gives a version never given
+/// before: the feed has not told yet what changed.
 pub(super) struct Versions {
     /// Moved by `clear`, for writes that may have touched any document.
     all: AtomicU64,
     buckets: Box<[AtomicU64]>,
+    fence: Arc<Fence>,
 }
 
 impl Versions {
-    fn new() -> Versions {
+    fn new(fence: Arc<Fence>) -> Versions {
         Versions {
             all: AtomicU64::new(0),
             buckets: (0..VERSION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            fence,
         }
     }
 
@@ -132,8 +155,12 @@ impl Versions {
 
     /// Grows whenever the document under `key` of `tree` may have changed.
     pub fn of(&self, tree: Tree, key: &[u8]) -> u64 {
+        let all = match self.fence.caught_up() {
+            true => self.all.load(Ordering::SeqCst),
+            false => self.all.fetch_add(1, Ordering::SeqCst) + 1,
+        };
         // Both only grow, so their sum grows when either does.
-        self.all.load(Ordering::SeqCst) + self.bucket(tree, key).load(Ordering::SeqCst)
+        all + self.bucket(tree, key).load(Ordering::SeqCst)
     }
 
     fn moved(&self, tree: Tree, key: &[u8]) {
@@ -153,16 +180,75 @@ fn spread(key: impl std::hash::Hash) -> u64 {
 }
 
 impl Caches {
-    pub fn new(enabled: bool) -> Caches {
-        let size = |n: usize| if enabled { n } else { 0 };
+    /// Caches that serve while `fence` says they are current.
+    pub fn new(fence: Arc<Fence>) -> Caches {
         Caches {
-            tokens: Cache::new(size(16_384)),
-            identities: Cache::new(size(16_384)),
-            names: Cache::new(size(16_384)),
-            rooms: Cache::new(size(4096)),
-            badges: Cache::new(size(16_384)),
-            versions: Versions::new(),
+            tokens: Cache::new(16_384, fence.clone()),
+            identities: Cache::new(16_384, fence.clone()),
+            names: Cache::new(16_384, fence.clone()),
+            rooms: Cache::new(4096, fence.clone()),
+            subscriptions: Cache::new(32_768, fence.clone()),
+            badges: Cache::new(16_384, fence.clone()),
+            versions: Versions::new(fence.clone()),
+            settings: AtomicU64::new(0),
+            fence,
         }
+    }
+
+    /// Caches that never serve: for reads inside a write transaction on a database other
+    /// processes write to, which must see what the transaction sees. One for the process.
+    pub fn closed() -> Arc<Caches> {
+        static CLOSED: std::sync::OnceLock<Arc<Caches>> = std::sync::OnceLock::new();
+        CLOSED
+            .get_or_init(|| Arc::new(Caches::new(Arc::new(Fence::closed()))))
+            .clone()
+    }
+
+    /// Forgets what a committed write of any process changed, from its event (the
+    /// listener runs this before it tells the fence the event is applied).
+    pub fn apply(&self, event: &Event) {
+        match event {
+            Event::MessageInserted { message } | Event::MessageUpdated { message } => {
+                match message.view() {
+                    Ok(view) => self.invalidate(Tree::MessageidMessage, view.id.as_bytes()),
+                    Err(_) => self.clear(),
+                }
+            }
+            Event::MessageDeleted { message_id, .. } => {
+                self.invalidate(Tree::MessageidMessage, message_id.as_bytes())
+            }
+            Event::SubscriptionChanged { subscription } => {
+                self.subscription_changed(subscription.user_id(), subscription.rid())
+            }
+            Event::SubscriptionRemoved {
+                room_id, user_id, ..
+            } => self.subscription_changed(user_id, room_id),
+            Event::RoomChanged { room } => self.invalidate(Tree::RoomidRoom, room.id().as_bytes()),
+            Event::RoomRemoved { room_id } => self.invalidate(Tree::RoomidRoom, room_id.as_bytes()),
+            Event::UserChanged { user_id } => self.invalidate(Tree::UseridUser, user_id.as_bytes()),
+            Event::LoginTokensRemoved { token_hashes, .. } => {
+                for hash in token_hashes {
+                    self.invalidate(Tree::TokenhashToken, hash.as_bytes());
+                }
+            }
+            Event::SettingsChanged => {
+                self.settings.fetch_add(1, Ordering::SeqCst);
+            }
+            Event::Resync => self.clear(),
+        }
+    }
+
+    /// A subscription's write changes it and its user's badge (derived in the same write).
+    fn subscription_changed(&self, user_id: &str, room_id: &str) {
+        self.invalidate(Tree::UserroomidSubscription, &keys::pair(user_id, room_id));
+        self.invalidate(Tree::UseridBadge, user_id.as_bytes());
+    }
+
+    /// Moves whenever settings or permissions may have changed; `None` while the caches
+    /// may be behind the database.
+    pub fn settings_generation(&self) -> Option<u64> {
+        let generation = self.settings.load(Ordering::SeqCst);
+        self.fence.caught_up().then_some(generation)
     }
 
     /// Forgets what a write to `key` of `tree` may have changed; called after the write is
@@ -181,6 +267,7 @@ impl Caches {
             }
             Tree::MessageidMessage => self.versions.moved(tree, key),
             Tree::UseridBadge => self.badges.invalidate(key),
+            Tree::UserroomidSubscription => self.subscriptions.invalidate(key),
             _ => {}
         }
     }
@@ -191,8 +278,10 @@ impl Caches {
         self.identities.clear();
         self.names.clear();
         self.rooms.clear();
+        self.subscriptions.clear();
         self.badges.clear();
         self.versions.clear();
+        self.settings.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn holds(tree: Tree) -> bool {
@@ -203,6 +292,7 @@ impl Caches {
                 | Tree::RoomidRoom
                 | Tree::MessageidMessage
                 | Tree::UseridBadge
+                | Tree::UserroomidSubscription
         )
     }
 }
@@ -213,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_version_moves_with_each_write_to_its_document_and_with_a_clear() {
-        let caches = Caches::new(true);
+        let caches = Caches::new(Arc::default());
         let version = |t: Tree, k: &[u8]| caches.versions.of(t, k);
         for tree in [Tree::MessageidMessage, Tree::RoomidRoom, Tree::UseridUser] {
             let (a, b) = (version(tree, b"a"), version(tree, b"b"));
@@ -230,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_write_leaves_the_same_id_in_other_trees_alone() {
-        let caches = Caches::new(true);
+        let caches = Caches::new(Arc::default());
         let before = caches.versions.of(Tree::MessageidMessage, b"x");
         caches.invalidate(Tree::RoomidRoom, b"x");
         caches.invalidate(Tree::UseridUser, b"x");
@@ -240,7 +330,7 @@ mod tests {
 
     #[test]
     fn a_load_that_raced_a_write_is_not_kept() {
-        let cache: Cache<u32> = Cache::new(16);
+        let cache: Cache<u32> = Cache::new(16, Arc::default());
         let stale = cache.get_or_load(b"k", || {
             // A writer applies and invalidates while this reader is still loading.
             cache.invalidate(b"k");
@@ -299,9 +389,129 @@ mod tests {
         );
     }
 
+    /// What each event of another process's write makes the caches forget, and only that.
+    #[test]
+    fn an_event_drops_exactly_what_its_write_changed() {
+        use crate::model::change::Event;
+        use crate::model::{object, Message};
+        use serde_json::json;
+        let caches = Caches::new(Arc::default());
+        let token = || LoginToken {
+            user_id: "u1".into(),
+            when: "t".into(),
+        };
+        let sub =
+            |uid: &str| Subscription(object(json!({"_id": "s", "rid": "r1", "u": {"_id": uid}})));
+        // Fills every cache; returns which of them had to load again.
+        let fill = || {
+            let mut loaded = Vec::new();
+            let mut load = |name: &'static str| {
+                loaded.push(name);
+            };
+            caches
+                .tokens
+                .get_or_load(b"h1", || {
+                    load("token");
+                    Ok(Some(token()))
+                })
+                .unwrap();
+            caches
+                .rooms
+                .get_or_load(b"r1", || {
+                    load("room");
+                    Ok(Some(Room(object(json!({"_id": "r1", "t": "c"})))))
+                })
+                .unwrap();
+            caches
+                .subscriptions
+                .get_or_load(&keys::pair("u1", "r1"), || {
+                    load("subscription");
+                    Ok(Some(sub("u1")))
+                })
+                .unwrap();
+            caches
+                .badges
+                .get_or_load(b"u1", || {
+                    load("badge");
+                    Ok(Some(1))
+                })
+                .unwrap();
+            caches
+                .names
+                .get_or_load(b"u1", || {
+                    load("user");
+                    Ok(Some(Names::default()))
+                })
+                .unwrap();
+            loaded
+        };
+        assert_eq!(fill().len(), 5);
+        assert!(fill().is_empty(), "all cached");
+        let message = Message::from_json(br#"{"_id":"m1","rid":"r1"}"#.to_vec()).unwrap();
+        let cases: Vec<(Event, Vec<&str>)> = vec![
+            (
+                Event::LoginTokensRemoved {
+                    user_id: "u1".into(),
+                    token_hashes: vec!["h1".into()],
+                },
+                vec!["token"],
+            ),
+            (
+                Event::RoomChanged {
+                    room: Arc::new(Room(object(json!({"_id": "r1"})))),
+                },
+                vec!["room"],
+            ),
+            (
+                Event::SubscriptionChanged {
+                    subscription: sub("u1"),
+                },
+                vec!["subscription", "badge"],
+            ),
+            (
+                Event::SubscriptionRemoved {
+                    room_id: "r1".into(),
+                    user_id: "u1".into(),
+                    subscription_id: "s".into(),
+                },
+                vec!["subscription", "badge"],
+            ),
+            (
+                Event::UserChanged {
+                    user_id: "u1".into(),
+                },
+                vec!["user"],
+            ),
+            (
+                Event::UserChanged {
+                    user_id: "u2".into(),
+                },
+                vec![],
+            ),
+            (Event::MessageUpdated { message }, vec![]),
+            (
+                Event::Resync,
+                vec!["token", "room", "subscription", "badge", "user"],
+            ),
+        ];
+        for (event, dropped) in cases {
+            caches.apply(&event);
+            assert_eq!(fill(), dropped, "{event:?}");
+        }
+        let message_version = caches.versions.of(Tree::MessageidMessage, b"m1");
+        let settings = caches.settings_generation();
+        caches.apply(&Event::MessageDeleted {
+            room_id: "r1".into(),
+            message_id: "m1".into(),
+        });
+        caches.apply(&Event::SettingsChanged);
+        assert!(caches.versions.of(Tree::MessageidMessage, b"m1") > message_version);
+        assert_ne!(caches.settings_generation(), settings);
+    }
+
     #[test]
     fn absent_keys_are_not_cached_and_the_size_is_bounded() {
-        let cache: Cache<u32> = Cache::new(SHARDS * 2);
+        let cache: Cache<u32> = Cache::new(SHARDS * 2, Arc::default());
         assert!(cache.get_or_load(b"none", || Ok(None)).unwrap().is_none());
         assert_eq!(
             cache

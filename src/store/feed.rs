@@ -28,12 +28,16 @@
 //!   backoff and catches up from its last number; if those rows were pruned meanwhile (a
 //!   gap), it publishes `Resync` before the rows it still finds.
 //!
+//! On PostgreSQL the listener also applies each event to this process's caches before it
+//! publishes it, and then tells the read fence how far it got (`fence.rs`): that is how the
+//! caches stay exact while other processes write.
+//!
 //! Consumers read a `tokio::sync::broadcast` channel. One that falls behind by more than the
 //! channel holds gets `RecvError::Lagged` and must treat it as a `Resync`. A testing reset
 //! publishes `Resync` as number 1: the feed starts again, as after start-up.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
@@ -41,7 +45,9 @@ use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
+use super::cache::Caches;
 use super::engine::Batch;
+use super::fence::{Fence, PositionReader};
 use super::tokens::LoginToken;
 use super::trees::Tree;
 use super::{decode, keys, Store, StoreResult};
@@ -79,6 +85,10 @@ struct Inner {
     /// sled's events between their numbering and their flush.
     queue: Mutex<Queue>,
     metrics: Metrics,
+    fence: Arc<Fence>,
+    /// The caches the events invalidate before they are published (a shared backend's:
+    /// sled's writes invalidate them themselves).
+    caches: OnceLock<Arc<Caches>>,
 }
 
 struct Queue {
@@ -101,6 +111,7 @@ struct Metrics {
     published: Counter,
     resyncs: Counter,
     reconnects: Counter,
+    round_trips: Counter,
 }
 
 impl Default for Feed {
@@ -114,6 +125,8 @@ impl Default for Feed {
                     staged: VecDeque::new(),
                 }),
                 metrics: Metrics::default(),
+                fence: Arc::default(),
+                caches: OnceLock::new(),
             }),
         }
     }
@@ -149,13 +162,62 @@ impl Feed {
                 "Times the PostgreSQL change listener connected again after losing its connection",
                 &m.reconnects,
             ),
+            (
+                "rcpush_store_round_trips",
+                "Calls to PostgreSQL this process waited for (read fences included)",
+                &m.round_trips,
+            ),
+            (
+                "rcpush_read_fences",
+                "Queries of the change feed's position, each shared by the requests waiting then",
+                &self.inner.fence.queries,
+            ),
         ] {
             registry.register(name, help, counter.clone());
         }
     }
 
-    /// Hands `change` to every subscriber (none listening is fine).
+    /// Waits until this process's caches hold every write acknowledged before the call,
+    /// by any process, or stand aside (`fence.rs`). Immediate on sled.
+    pub async fn fence(&self) {
+        self.inner.fence.pass().await
+    }
+
+    pub(super) fn fence_state(&self) -> Arc<Fence> {
+        self.inner.fence.clone()
+    }
+
+    /// The caches a shared backend's events keep exact, and how to learn the feed's
+    /// position in the database.
+    pub(super) fn keep_exact(&self, caches: Arc<Caches>) {
+        let _ = self.inner.caches.set(caches);
+    }
+
+    pub(super) fn set_position_reader(&self, reader: PositionReader) {
+        self.inner.fence.set_reader(reader);
+    }
+
+    /// Counts one call to a remote backend.
+    pub(super) fn round_trip(&self) {
+        self.inner.metrics.round_trips.inc();
+    }
+
+    /// The listener has applied and published every event up to `position` (`fence.rs`).
+    pub(super) fn reached(&self, position: u64) {
+        self.inner.fence.reached(position);
+    }
+
+    /// The listener is connected and caught up, or lost its connection.
+    pub(super) fn listening(&self, listening: bool) {
+        self.inner.fence.listening(listening);
+    }
+
+    /// Hands `change` to every subscriber (none listening is fine), after the caches that
+    /// follow the feed have forgotten what it changed.
     pub(super) fn publish(&self, change: Change) {
+        if let Some(caches) = self.inner.caches.get() {
+            caches.apply(&change.event);
+        }
         let m = &self.inner.metrics;
         m.published.inc();
         if matches!(change.event, Event::Resync) {
@@ -222,7 +284,7 @@ impl Feed {
 }
 
 /// The trees whose writes are events.
-const FED: [Tree; 9] = [
+const FED: [Tree; 11] = [
     Tree::MessageidMessage,
     Tree::UserroomidSubscription,
     Tree::RoomidRoom,
@@ -232,6 +294,8 @@ const FED: [Tree; 9] = [
     Tree::TeamidTeam,
     Tree::TeamuseridMember,
     Tree::Teamroomids,
+    Tree::SettingidSetting,
+    Tree::PermissionidPermission,
 ];
 
 /// A document of the batch: its tree and key.
@@ -316,6 +380,7 @@ impl Store {
         let mut touched = Vec::new();
         let mut users = HashSet::new();
         let mut teams_told = false;
+        let mut settings = false;
         // user id → index in `touched` of their `LoginTokensRemoved`
         let mut sessions: HashMap<String, usize> = HashMap::new();
         for (tree, key) in order {
@@ -358,6 +423,12 @@ impl Store {
                         continue;
                     }
                     Event::TeamsChanged
+                (Tree::SettingidSetting | Tree::PermissionidPermission, _) => {
+                    // One for the batch: readers load them all again.
+                    if std::mem::replace(&mut settings, true) {
+                        continue;
+                    }
+                    Event::SettingsChanged
                 }
                 (Tree::UseridUser | Tree::UseridPassword, _) => {
                     if !users.insert(key) {

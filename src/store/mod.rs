@@ -46,10 +46,12 @@
 //! * **Reads outside a write method are not transactional.** A service that reads, then
 //!   writes, relies only on what the write method re-checks (above). Whole-database reads
 //!   (`snapshot` for export, `check_consistency`) run in one `Mode::Snapshot` transaction.
-//! * **Caches.** Decoded tokens, users and rooms are cached in this process and invalidated
-//!   after every write that touches them (`cache.rs`). A backend written by other processes
-//!   too (`Engine::is_shared`) is not cached: a logout on one instance must fail the token
-//!   on every other at once.
+//! * **Caches.** Decoded tokens, users, rooms, subscriptions and badges are cached in this
+//!   process and invalidated after every write that touches them (`cache.rs`). On a backend
+//!   written by other processes too (`Engine::is_shared`) the change feed's listener also
+//!   invalidates them from every process's events, and a request passes the read fence
+//!   first (`fence.rs`), so that a logout on one instance fails the token on every other
+//!   at once; reads inside a write transaction there are never cached.
 
 mod cache;
 mod check;
@@ -57,6 +59,7 @@ mod deliveries;
 mod engine;
 mod export;
 mod feed;
+mod fence;
 mod history;
 mod import;
 mod keys;
@@ -176,8 +179,12 @@ impl Store {
     }
 
     fn with_engine(engine: Arc<dyn Engine>, feed: Feed) -> StoreResult<Store> {
+        let caches = Arc::new(Caches::new(feed.fence_state()));
+        if engine.is_shared() {
+            feed.keep_exact(caches.clone());
+        }
         let store = Store {
-            caches: Arc::new(Caches::new(!engine.is_shared())),
+            caches,
             engine,
             feed,
         };
@@ -199,6 +206,13 @@ impl Store {
     /// True when other processes may write to the same database.
     pub fn is_shared(&self) -> bool {
         self.engine.is_shared()
+    }
+
+    /// Moves whenever settings or permissions may have changed, in any process; `None`
+    /// while this process's caches may be behind the database (then only the database
+    /// can tell).
+    pub fn settings_generation(&self) -> Option<u64> {
+        self.caches.settings_generation()
     }
 
     fn check_schema(&self) -> StoreResult<()> {
@@ -305,10 +319,21 @@ impl Store {
         }
         // Still under the write lock: numbers follow the order of commits.
         let staged = self.feed.stage(count, restart);
-        for (tree, key) in cached {
-            self.caches.invalidate(tree, &key);
+        let forget = || {
+            for (tree, key) in &cached {
+                self.caches.invalidate(*tree, key);
+            }
+        };
+        // sled's batch is applied already; a shared backend's is seen by other connections
+        // only once committed (what a reader loads before that, it must not keep).
+        let shared = self.engine.is_shared();
+        if !shared {
+            forget();
         }
         let committed = tx.commit(durable);
+        if shared {
+            forget();
+        }
         if let (Some(ticket), Some(touched)) = (staged, here) {
             // Even after a failed flush: the batch is applied, and later ones wait on it.
             // Nobody subscribed yet has seen a number: decoding for no one is skipped.
@@ -327,11 +352,16 @@ impl Store {
         read(&self.through(tx.view()))
     }
 
-    /// This store, reading through a transaction's view of the engine.
+    /// This store, reading through a transaction's view of the engine. Where other processes
+    /// write, the caches may be behind what the transaction sees: it reads past them.
     fn through(&self, engine: Arc<dyn Engine>) -> Store {
+        let caches = match engine.is_shared() {
+            true => Caches::closed(),
+            false => self.caches.clone(),
+        };
         Store {
             engine,
-            caches: self.caches.clone(),
+            caches,
             feed: self.feed.clone(),
         }
     }

@@ -25,6 +25,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::engine::{Batch, Engine, Entries, Mode, Transaction, Visitor};
 use super::feed::{Feed, Retention};
+use super::fence::{position, Answer, PositionReader};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
 use crate::model::change::{Change, Event};
@@ -53,6 +54,8 @@ struct Shared {
     /// can hold the advisory lock anyway, and waiting writers would hold connections that
     /// readers need.
     writers: Arc<AsyncMutex<()>>,
+    /// Counts every call waited for (`rcpush_store_round_trips`), where a feed is followed.
+    feed: Option<Feed>,
 }
 
 /// Where a call's connection comes from: the pool, or the one an open transaction holds.
@@ -76,6 +79,9 @@ impl Shared {
         &self,
         work: impl Future<Output = StoreResult<T>> + Send + 'static,
     ) -> StoreResult<T> {
+        if let Some(feed) = &self.feed {
+            feed.round_trip();
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.handle.spawn(async move {
             let _ = tx.send(work.await);
@@ -273,6 +279,7 @@ impl PgEngine {
             pool,
             sql: Tree::ALL.iter().map(|t| Sql::new(t.name())).collect(),
             writers: Arc::new(AsyncMutex::new(())),
+            feed: follow.as_ref().map(|(feed, _)| feed.clone()),
         });
         let pool = shared.pool.clone();
         let meta = Tree::Meta.name();
@@ -317,6 +324,9 @@ impl PgEngine {
             )));
         };
         if let Some((feed, retention)) = follow {
+            // Nothing is cached yet: the caches are as fresh as the feed's start.
+            feed.reached(position(start.0, start.1));
+            feed.set_position_reader(position_reader(Arc::downgrade(&shared)));
             shared
                 .handle
                 .spawn(listen(listener, feed, retention, start));
@@ -728,8 +738,39 @@ impl Drop for PgTransaction {
     }
 }
 
+/// The feed's position in the database (`fence.rs`).
+const POSITION: &str = "SELECT epoch, last FROM changes_seq";
+
+/// Reads `POSITION` on the engine's runtime for the read fence. It holds the engine weakly:
+/// the fence belongs to the feed, which the engine's listener holds.
+fn position_reader(shared: std::sync::Weak<Shared>) -> PositionReader {
+    Box::new(move |answer: Answer| {
+        let Some(shared) = shared.upgrade() else {
+            answer(Err(StoreError::Backend(
+                "the PostgreSQL engine is closed".into(),
+            )));
+            return;
+        };
+        if let Some(feed) = &shared.feed {
+            feed.round_trip();
+        }
+        let pool = shared.pool.clone();
+        shared.handle.spawn(async move {
+            let found = async {
+                let client = pool.get().await.map_err(backend)?;
+                let statement = client.prepare_cached(POSITION).await.map_err(backend)?;
+                let row = client.query_one(&statement, &[]).await.map_err(backend)?;
+                let (epoch, last) = (row.try_get(0), row.try_get(1));
+                Ok(position(epoch.map_err(backend)?, last.map_err(backend)?))
+            };
+            answer(found.await);
+        });
+    })
+}
+
 /// Publishes every process's committed events into `feed`, for as long as the engine's
 /// runtime runs: on a dedicated connection, reconnecting with backoff when it is lost.
+/// While it is away, requests stop waiting for it (`fence.rs`).
 async fn listen(config: tokio_postgres::Config, feed: Feed, retention: Retention, start: Place) {
     let mut place = start;
     let mut backoff = FIRST_BACKOFF;
@@ -744,6 +785,7 @@ async fn listen(config: tokio_postgres::Config, feed: Feed, retention: Retention
             &mut backoff,
         )
         .await;
+        feed.listening(false);
         tracing::warn!(error = %lost, retry_in_ms = backoff.as_millis() as u64, "the change listener lost its PostgreSQL connection");
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -788,6 +830,8 @@ async fn follow(
         }
         *backoff = FIRST_BACKOFF;
         let mut prune = tokio::time::interval(PRUNE_EVERY);
+        catch_up(&client, feed, place).await?;
+        feed.listening(true);
         loop {
             catch_up(&client, feed, place).await?;
             tokio::select! {
@@ -839,6 +883,7 @@ async fn catch_up(
         };
         if last >= newest {
             *place = (epoch, last);
+            feed.reached(position(epoch, last));
             return Ok(());
         }
         let mut read = 0;
@@ -873,6 +918,7 @@ async fn catch_up(
             last = newest;
         }
         *place = (epoch, last);
+        feed.reached(position(epoch, last));
     }
 }
 

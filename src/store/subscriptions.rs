@@ -45,7 +45,12 @@ fn badge_of<'a>(subscriptions: impl IntoIterator<Item = &'a [u8]>) -> StoreResul
 
 impl Store {
     pub fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>> {
-        self.get_json(Tree::UserroomidSubscription, &keys::pair(user_id, room_id))
+        let key = keys::pair(user_id, room_id);
+        let cached = self
+            .caches
+            .subscriptions
+            .get_or_load(&key, || self.get_json(Tree::UserroomidSubscription, &key))?;
+        Ok(cached.map(std::sync::Arc::unwrap_or_clone))
     }
 
     pub fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>> {

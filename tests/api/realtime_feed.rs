@@ -66,6 +66,7 @@ fn kind(event: &Event) -> &'static str {
         Event::UserChanged { .. } => "UserChanged",
         Event::LoginTokensRemoved { .. } => "LoginTokensRemoved",
         Event::TeamsChanged => "TeamsChanged",
+        Event::SettingsChanged => "SettingsChanged",
         Event::Resync => "Resync",
     }
 }

@@ -3,6 +3,7 @@
 //! `kill -9` loses no acknowledged write and no push; a socket on one sees what another writes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -646,4 +647,166 @@ fn a_socket_on_one_instance_receives_what_another_instance_writes_even_across_a_
     let third = post_in_vb(&servers[1], "and another");
     assert_eq!(next_streamed_message(&mut bob), second);
     assert_eq!(next_streamed_message(&mut bob), third);
+}
+
+const GROUP: &str = "PrvGrp8sKq3mZ7wTx";
+const GROUP_MESSAGE: &str = "PrvMsg3kT7wZq2RbX";
+
+/// push.get of `id` as `who` on `server`: its status and, on error, its `error`, else its
+/// notification's text.
+fn read_as(server: &Server, id: &str, who: (&str, &str)) -> (u16, String) {
+    let path = format!("/api/v1/push.get?id={id}");
+    let (status, body) = call(&server.url(""), &path, Some(who), None).expect("reachable");
+    let said = match status {
+        200 => &body["data"]["notification"]["text"],
+        _ => &body["error"],
+    };
+    (status, said.as_str().unwrap_or_default().to_string())
+}
+
+/// Reads `id` as `who` on `server` twice (the second from whatever the first cached), and
+/// checks both answers.
+fn warm(server: &Server, id: &str, who: (&str, &str), expected: (u16, &str)) {
+    for _ in 0..2 {
+        let (status, said) = read_as(server, id, who);
+        assert_eq!((status, said.as_str()), expected, "{id}");
+    }
+}
+
+/// Each kind of write acknowledged by A, checked by B's very next request after B's caches
+/// were filled with what it changes: an edit, an invitation, a kick, a leave, a logout, a
+/// session ended by another process (`admin reset-password`), a setting.
+fn writes_on_a_are_seen_by_the_next_request_on_b(a: &Server, b: &Server, url: &str, dir: &Path) {
+    let not_allowed = (400, "error-not-allowed");
+    // An edit.
+    let id = post_in_vb(a, "before the edit");
+    warm(b, &id, BOB, (200, "alice: before the edit"));
+    let edit = json!({"roomId": VB, "msgId": id, "text": "after the edit"});
+    must(a, "/api/v1/chat.update", Some(ALICE), Some(edit));
+    assert_eq!(read_as(b, &id, BOB), (200, "alice: after the edit".into()));
+
+    // Invited, kicked, invited again, left: a private group's message.
+    let bob = json!({"roomId": GROUP, "username": "bob"});
+    warm(b, GROUP_MESSAGE, BOB, not_allowed);
+    must(a, "/api/v1/groups.invite", Some(ALICE), Some(bob.clone()));
+    let allowed = (200, "alice: Launch is on Friday 🚀 @rodriq");
+    warm(b, GROUP_MESSAGE, BOB, allowed);
+    must(a, "/api/v1/groups.kick", Some(ALICE), Some(bob.clone()));
+    warm(b, GROUP_MESSAGE, BOB, not_allowed);
+    must(a, "/api/v1/groups.invite", Some(ALICE), Some(bob));
+    warm(b, GROUP_MESSAGE, BOB, allowed);
+    let leave = json!({"roomId": GROUP});
+    must(a, "/api/v1/groups.leave", Some(BOB), Some(leave));
+    warm(b, GROUP_MESSAGE, BOB, not_allowed);
+
+    // A logout.
+    let alice = a.client().login("alice", "alice-demo");
+    warm(b, VB_MESSAGE, pair(&alice), (200, "rodriq: fsfs"));
+    must(a, "/api/v1/logout", Some(pair(&alice)), Some(json!({})));
+    assert_eq!(read_as(b, VB_MESSAGE, pair(&alice)).0, 401);
+
+    // Every session of rodriq ended by a command run on the database.
+    let rodriq = b
+        .client()
+        .login("rodriq", &reset_password(url, dir, "rodriq"));
+    warm(b, VB_MESSAGE, pair(&rodriq), (200, "rodriq: fsfs"));
+    reset_password(url, dir, "rodriq");
+    assert_eq!(read_as(b, VB_MESSAGE, pair(&rodriq)).0, 401);
+
+    // A setting, and back.
+    let admin = a.client().login("admin", ADMIN_PASSWORD);
+    for (show, text) in [
+        (false, "rodriq: You have a new message"),
+        (true, "rodriq: fsfs"),
+    ] {
+        let setting = json!({"value": show});
+        must(
+            a,
+            "/api/v1/settings/Push_show_message",
+            Some(pair(&admin)),
+            Some(setting),
+        );
+        assert_eq!(read_as(b, VB_MESSAGE, BOB), (200, text.to_string()));
+        warm(b, VB_MESSAGE, BOB, (200, text));
+    }
+}
+
+/// `rcpush admin reset-password user` on the database at `url`: the new password.
+fn reset_password(url: &str, dir: &Path, user: &str) -> String {
+    let out = rcpush_on_postgres(dir, url)
+        .args(["admin", "reset-password", user])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let said = format!("new password of '{user}' (");
+    text.lines()
+        .find_map(|l| Some(l.split_once(&said)?.1.split_once("): ")?.1.to_string()))
+        .unwrap_or_else(|| panic!("{text}"))
+}
+
+#[test]
+fn what_one_instance_acknowledges_the_next_request_on_another_sees_through_its_caches() {
+    let Some(url) = database_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let servers = start_at_once(2, || rcpush_on_postgres(dir.path(), &url));
+    writes_on_a_are_seen_by_the_next_request_on_b(&servers[0], &servers[1], &url, dir.path());
+    // And the other way round, on caches warm from the first pass.
+    let id = post_in_vb(&servers[1], "from b");
+    warm(&servers[0], &id, BOB, (200, "alice: from b"));
+    let edit = json!({"roomId": VB, "msgId": id, "text": "edited on b"});
+    must(&servers[1], "/api/v1/chat.update", Some(ALICE), Some(edit));
+    assert_eq!(
+        read_as(&servers[0], &id, BOB),
+        (200, "alice: edited on b".into())
+    );
+}
+
+#[test]
+fn an_instance_whose_listener_keeps_being_cut_still_serves_every_acknowledged_write() {
+    let Some(url) = database_or_skip() else {
+        return;
+    };
+    let cluster = crate::support::postgres::cluster().expect("the test cluster");
+    let dir = tempfile::tempdir().unwrap();
+    let servers = start_at_once(2, || {
+        let mut c = rcpush_on_postgres(dir.path(), &url);
+        c.env("RCPUSH_METRICS_ENABLED", "true");
+        c
+    });
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let cut = format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'rcpush-listener' AND datname = '{database}'"
+    );
+    // Whatever state the listeners are in meanwhile (cut, reconnecting, catching up), the
+    // answers are exact: a request that cannot trust its caches reads the database.
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::SeqCst) {
+                cluster.psql(&url, &cut);
+                // Not a busy loop: the other tests of the binary run beside this one.
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        for _ in 0..2 {
+            writes_on_a_are_seen_by_the_next_request_on_b(
+                &servers[0],
+                &servers[1],
+                &url,
+                dir.path(),
+            );
+        }
+        stop.store(true, Ordering::SeqCst);
+    });
+    let reconnects = servers[1]
+        .client()
+        .metric("rcpush_changes_listener_reconnects_total");
+    assert!(reconnects > 0, "the listener was cut");
+    // Once the listener is back, the caches serve again, still exact.
+    writes_on_a_are_seen_by_the_next_request_on_b(&servers[0], &servers[1], &url, dir.path());
 }

@@ -82,6 +82,8 @@ impl Hub {
                 self.decisions.lock().forget_all();
                 Ok(())
             }
+            // Permissions are synced before every event (`sync_permissions`).
+            Event::SettingsChanged => Ok(()),
             Event::Resync => {
                 self.decisions.lock().forget_all();
                 self.statuses.lock().clear();
