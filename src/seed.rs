@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use crate::model::push_token::PushToken;
 use crate::model::{time, Doc, DocExt, Message, Room, Subscription, User};
-use crate::store::{Import, ImportedMessage, ImportedUser, LoginToken, PendingPush, Store};
+use crate::store::{
+    BundledPushes, Import, ImportedMessage, ImportedUser, LoginToken, OutboxRecord, Store,
+};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -27,8 +29,9 @@ struct Bundle {
     permissions: Vec<Doc>,
     #[serde(rename = "pushTokens")]
     push_tokens: Vec<PushToken>,
+    /// Outbox records; bundles written before schema 3 list one push per device.
     #[serde(rename = "pushOutbox")]
-    push_outbox: Vec<PendingPush>,
+    push_outbox: Vec<BundledPushes>,
 }
 
 /// Gives a message without `md` the AST Rocket.Chat would have stored (server defaults; none
@@ -154,7 +157,7 @@ pub fn parse(text: &str) -> anyhow::Result<Import> {
         }
         import.push_tokens.push(token);
     }
-    import.pushes = bundle.push_outbox;
+    import.pushes = bundle.push_outbox.into_iter().map(Into::into).collect();
     Ok(import)
 }
 
@@ -173,7 +176,7 @@ pub fn write(import: &Import) -> anyhow::Result<Vec<u8>> {
         #[serde(rename = "pushTokens")]
         push_tokens: &'a [PushToken],
         #[serde(rename = "pushOutbox")]
-        push_outbox: &'a [PendingPush],
+        push_outbox: &'a [OutboxRecord],
     }
     let users = import
         .users

@@ -34,7 +34,7 @@ pub use metrics::Metrics;
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
 use crate::settings::{Settings, Snapshot};
-use crate::store::{DeliveryRecord, DeliveryStatus, Finish, PendingPush, Store};
+use crate::store::{DeliveryRecord, DeliveryStatus, Finish, OutboxRecord, PendingPush, Store};
 use fcm::rules::{message_body, ServiceAccount};
 use gateway::rules::{body_message_id, token_tail, transport, Transport};
 
@@ -160,17 +160,18 @@ impl Delivery {
         self.shared.as_ref()?.fcm.token_age()
     }
 
-    /// Tells the scheduler that `pushes` were just queued (in testing mode, captures them).
-    pub fn queued(&self, pushes: &[PendingPush]) {
-        if pushes.is_empty() {
+    /// Tells the scheduler that `record` was just queued (in testing mode, captures its
+    /// pushes).
+    pub fn queued(&self, record: &OutboxRecord) {
+        if record.is_empty() {
             return;
         }
         match &self.shared {
             Some(shared) => {
-                self.metrics.queued(pushes.len());
+                self.metrics.queued(record.len());
                 shared.wake();
             }
-            None => self.captured.lock().extend_from_slice(pushes),
+            None => self.captured.lock().extend(record.pushes()),
         }
     }
 
@@ -252,20 +253,10 @@ fn next_batch(s: &Shared) -> crate::store::StoreResult<(Vec<PendingPush>, Option
         return Ok((Vec::new(), None));
     }
     let now = now_millis();
-    let mut next_due = None;
-    let mut ready = Vec::new();
-    for p in s.store.due_pushes(i64::MAX, busy.len() + capacity)? {
-        if busy.contains(&p.id) || s.in_flight.lock().contains(&p.id) {
-            continue;
-        }
-        if p.due > now {
-            next_due = Some(p.due);
-            break;
-        }
-        if busy.len() + ready.len() >= capacity {
-            break;
-        }
-        ready.push(p);
+    let (mut ready, next_due) = s.store.due_pushes(now, capacity - busy.len(), &busy)?;
+    {
+        let in_flight = s.in_flight.lock();
+        ready.retain(|p| !in_flight.contains(&p.id));
     }
     let ready = s.store.claim_pushes(ready, now + s.lease_ms)?;
     let mut in_flight = s.in_flight.lock();

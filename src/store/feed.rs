@@ -490,7 +490,7 @@ mod tests {
                 },
                 mentioned_in_thread: false,
             }],
-            pushes: vec![],
+            pushes: None,
             thread: None,
             join: None,
         };

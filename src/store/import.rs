@@ -1,6 +1,6 @@
 use super::tokens::LoginToken;
 use super::trees::Tree;
-use super::PendingPush;
+use super::OutboxRecord;
 use super::{encode, Store, StoreResult};
 use crate::model::push_token::PushToken;
 use crate::model::{Doc, Message, Room, Subscription, User};
@@ -17,8 +17,8 @@ pub struct Import {
     pub permissions: Vec<Doc>,
     /// Device registrations (`_raix_push_app_tokens` documents).
     pub push_tokens: Vec<PushToken>,
-    /// Pushes not yet delivered.
-    pub pushes: Vec<PendingPush>,
+    /// Pushes not yet delivered: the outbox's records.
+    pub pushes: Vec<OutboxRecord>,
 }
 
 impl Import {
@@ -74,8 +74,8 @@ impl Store {
             for t in &data.push_tokens {
                 Self::put_push_token(batch, t);
             }
-            for p in &data.pushes {
-                Self::put_push(batch, p);
+            for r in &data.pushes {
+                Self::put_record(batch, r);
             }
             Ok(())
         })
