@@ -494,3 +494,131 @@ fn device_at<'a>(record: &'a mut OutboxRecord, push: &PendingPush) -> Option<&'a
 fn is_device_of(device: &Device, push: &PendingPush) -> bool {
     device.id == push.id && device.due == push.due
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// Record `r`: receiver `j` has `shape[j]` devices, all due at 0.
+    fn record(r: usize, shape: &[usize]) -> OutboxRecord {
+        let receivers: Vec<Receiver> = shape
+            .iter()
+            .enumerate()
+            .map(|(j, n)| Receiver {
+                user_id: format!("u{j}"),
+                badge: j as i64,
+                body: 0,
+                devices: (0..*n)
+                    .map(|k| Device {
+                        id: format!("r{r}u{j}d{k}"),
+                        service: "gcm".into(),
+                        token: format!("t{r}{j}{k}"),
+                        topic: None,
+                        attempts: 0,
+                        due: 0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        OutboxRecord {
+            id: receivers[0].devices[0].id.clone(),
+            rid: Some("room".into()),
+            bodies: vec![QueuedBody::Whole("{}".into())],
+            receivers,
+        }
+    }
+
+    /// push id → (attempts, due), as a per-device outbox would hold them.
+    type Model = BTreeMap<String, (u32, i64)>;
+
+    fn held(store: &Store) -> Model {
+        let (pushes, _) = store
+            .due_pushes(i64::MAX, usize::MAX, &HashSet::new())
+            .unwrap();
+        pushes
+            .into_iter()
+            .map(|p| (p.id, (p.attempts, p.due)))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Finishing any of a record's pushes, in any order and any batches, leaves what a
+        /// per-device outbox would hold: each device with its own attempts and due time,
+        /// a record filed under its first due device and gone with its last one.
+        #[test]
+        fn each_device_keeps_its_own_state(
+            shapes in vec(vec(1usize..4, 1..4), 1..4),
+            steps in vec(vec((0usize..64, 0u8..3, 0i64..50), 1..6), 1..6),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&dir.path().join("db"), 4).unwrap();
+            let mut model = Model::new();
+            for (r, shape) in shapes.iter().enumerate() {
+                let record = record(r, shape);
+                for p in record.pushes() {
+                    model.insert(p.id, (0, 0));
+                }
+                store.enqueue_pushes(&record).unwrap();
+            }
+            for step in steps {
+                prop_assert_eq!(held(&store), model.clone());
+                let (pushes, _) = store.due_pushes(i64::MAX, usize::MAX, &HashSet::new()).unwrap();
+                if pushes.is_empty() {
+                    break;
+                }
+                let mut picked = BTreeMap::new();
+                for (at, kind, due) in step {
+                    let push = &pushes[at % pushes.len()];
+                    let finish = match kind {
+                        0 => Finish::Done,
+                        1 => Finish::RetryAt(due),
+                        _ => Finish::PruneToken,
+                    };
+                    picked.entry(push.id.clone()).or_insert((push, finish));
+                }
+                let outcomes: Vec<(&PendingPush, Finish)> = picked.values().copied().collect();
+                store.finish_pushes(&outcomes, &[]).unwrap();
+                for (push, finish) in outcomes {
+                    match finish {
+                        Finish::RetryAt(due) => {
+                            model.insert(push.id.clone(), (push.attempts + 1, due));
+                        }
+                        _ => {
+                            model.remove(&push.id);
+                        }
+                    }
+                }
+                prop_assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+            }
+            prop_assert_eq!(held(&store), model.clone());
+            prop_assert_eq!(store.outbox_len().unwrap(), model.len());
+        }
+    }
+
+    #[test]
+    fn a_push_that_moved_since_it_was_read_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 4).unwrap();
+        let record = record(0, &[2]);
+        store.enqueue_pushes(&record).unwrap();
+        let pushes = record.pushes();
+        store
+            .finish_pushes(&[(&pushes[0], Finish::RetryAt(10))], &[])
+            .unwrap();
+        // A stale copy of the first push (due 0, now due 10) changes nothing.
+        store
+            .finish_pushes(&[(&pushes[0], Finish::Done)], &[])
+            .unwrap();
+        let model: Model = [("r0u0d0".into(), (1, 10)), ("r0u0d1".into(), (0, 0))].into();
+        assert_eq!(held(&store), model);
+        // Due pushes: only the second now; the first falls due at 10.
+        let (due, later) = store.due_pushes(5, 10, &HashSet::new()).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(later, Some(10));
+    }
+}
