@@ -15,6 +15,7 @@ use parking_lot::RwLock;
 
 use super::trees::Tree;
 use super::StoreResult;
+use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
 use crate::model::Room;
 use crate::store::LoginToken;
@@ -62,7 +63,43 @@ impl<V> Cache<V> {
             return Ok(None);
         };
         let value = Arc::new(value);
-        let mut map = shard.write();
+        self.keep(key, &value, epoch);
+        Ok(Some(value))
+    }
+
+    /// The values of `keys`, in order: those cached, and the others from one call of `load`
+    /// (given the positions in `keys` of those not cached, it returns a value for each, in
+    /// order), cached then.
+    pub(super) fn get_many_or_load(
+        &self,
+        keys: &[&[u8]],
+        load: impl FnOnce(&[usize]) -> StoreResult<Vec<V>>,
+    ) -> StoreResult<Vec<Arc<V>>> {
+        let mut found: Vec<Option<Arc<V>>> = keys
+            .iter()
+            .map(|k| self.shard(k).read().get(*k).cloned())
+            .collect();
+        let missing: Vec<usize> = (0..keys.len()).filter(|i| found[*i].is_none()).collect();
+        if !missing.is_empty() {
+            let epoch = self.epoch.load(Ordering::SeqCst);
+            let loaded = load(&missing)?;
+            if loaded.len() != missing.len() {
+                return Err(super::StoreError::Backend(
+                    "a load did not return one value per key".into(),
+                ));
+            }
+            for (at, value) in missing.into_iter().zip(loaded) {
+                let value = Arc::new(value);
+                self.keep(keys[at], &value, epoch);
+                found[at] = Some(value);
+            }
+        }
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Caches `value`, loaded when the epoch was `epoch`, unless an invalidation came since.
+    fn keep(&self, key: &[u8], value: &Arc<V>, epoch: u64) {
+        let mut map = self.shard(key).write();
         if self.per_shard > 0 && self.epoch.load(Ordering::SeqCst) == epoch {
             if map.len() >= self.per_shard {
                 // Any entry will do: the hot ones come back at the next request.
@@ -72,7 +109,6 @@ impl<V> Cache<V> {
             }
             map.insert(key.into(), value.clone());
         }
-        Ok(Some(value))
     }
 
     /// Whether `key` is cached now.
@@ -103,6 +139,10 @@ pub(super) struct Caches {
     pub names: Cache<Names>,
     pub rooms: Cache<Room>,
     pub badges: Cache<i64>,
+    /// A user's registered devices, by user id: what drafting a message's pushes reads for
+    /// every receiver. Exact because every write of a registration writes its owner's
+    /// `Useridpushtokenids` entry beside it (`put_push_token`, `delete_push_token`).
+    pub devices: Cache<Vec<PushToken>>,
     pub versions: Versions,
 }
 
@@ -161,6 +201,7 @@ impl Caches {
             names: Cache::new(size(16_384)),
             rooms: Cache::new(size(4096)),
             badges: Cache::new(size(16_384)),
+            devices: Cache::new(size(16_384)),
             versions: Versions::new(),
         }
     }
@@ -181,6 +222,7 @@ impl Caches {
             }
             Tree::MessageidMessage => self.versions.moved(tree, key),
             Tree::UseridBadge => self.badges.invalidate(key),
+            Tree::Useridpushtokenids => self.devices.invalidate(super::keys::first(key)),
             _ => {}
         }
     }
@@ -192,6 +234,7 @@ impl Caches {
         self.names.clear();
         self.rooms.clear();
         self.badges.clear();
+        self.devices.clear();
         self.versions.clear();
     }
 
@@ -203,6 +246,7 @@ impl Caches {
                 | Tree::RoomidRoom
                 | Tree::MessageidMessage
                 | Tree::UseridBadge
+                | Tree::Useridpushtokenids
         )
     }
 }

@@ -47,10 +47,10 @@
 //! * **Reads outside a write method are not transactional.** A service that reads, then
 //!   writes, relies only on what the write method re-checks (above). Whole-database reads
 //!   (`snapshot` for export, `check_consistency`) run in one `Mode::Snapshot` transaction.
-//! * **Caches.** Decoded tokens, users and rooms are cached in this process and invalidated
-//!   after every write that touches them (`cache.rs`). A backend written by other processes
-//!   too (`Engine::is_shared`) is not cached: a logout on one instance must fail the token
-//!   on every other at once.
+//! * **Caches.** Decoded tokens, users, rooms, badges and users' devices are cached in this
+//!   process and invalidated after every write that touches them (`cache.rs`). A backend
+//!   written by other processes too (`Engine::is_shared`) is not cached: a logout on one
+//!   instance must fail the token on every other at once.
 
 mod cache;
 mod check;

@@ -122,7 +122,7 @@ view! {
     /// that testing mode takes out again once captured.
     DraftsView = Store::drafts {
         fn user_identities(&self, ids: &[&str]) -> StoreResult<Vec<Option<Arc<Identity>>>>;
-        fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Vec<PushToken>>>;
+        fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Arc<Vec<PushToken>>>>;
         fn discard_pushes(&self, ids: &[&str]) -> StoreResult<()>;
     }
 }
