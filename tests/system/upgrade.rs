@@ -175,3 +175,52 @@ fn a_schema_2_database_is_migrated_and_its_queued_pushes_are_delivered() {
         .any(|t| t == "second, queued while the gateway hangs"));
     assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
 }
+
+/// On PostgreSQL the same migration runs over the engine: the fixture's schema 2 outbox
+/// entries, put in a PostgreSQL database marked schema 2, become records on open.
+#[test]
+fn a_schema_2_outbox_on_postgresql_is_migrated_on_open() {
+    let Some(url) = crate::support::postgres::database_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    unpack(&db);
+    let old: Entries = raw_trees(&db)
+        .into_iter()
+        .find(|(name, _)| name == "outbox")
+        .map(|(_, entries)| entries)
+        .unwrap();
+    let old_outbox: Vec<PendingPush> = old
+        .iter()
+        .map(|(_, v)| serde_json::from_slice(v).unwrap())
+        .collect();
+    drop(Store::open_postgres(&url, 2).unwrap());
+    let rows: Vec<String> = old
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "('\\x{}'::bytea, '\\x{}'::bytea)",
+                hex::encode(k),
+                hex::encode(v)
+            )
+        })
+        .collect();
+    crate::support::postgres::cluster().unwrap().psql(
+        &url,
+        &format!(
+            "INSERT INTO outbox (k, v) VALUES {}; UPDATE meta SET v = convert_to('2', 'UTF8') \
+             WHERE k = convert_to('schema_version', 'UTF8')",
+            rows.join(", ")
+        ),
+    );
+
+    let store = Store::open_postgres(&url, 2).unwrap();
+    let meta = store.entries(Tree::Meta).unwrap();
+    assert!(meta.contains(&(b"schema_version".to_vec(), b"3".to_vec())));
+    assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+    assert_eq!(
+        listed(&store.pending_pushes(100).unwrap()),
+        listed(&old_outbox)
+    );
+}
