@@ -62,19 +62,25 @@ fn listed(pushes: &[PendingPush]) -> Vec<Value> {
     listed
 }
 
-/// sled lets go of its directory lock from a background thread, a moment after the last
-/// handle is dropped: opening again at once may find it still locked.
-fn open(db: &Path) -> Store {
-    for _ in 0..500 {
-        match Store::open(db, 8) {
-            Ok(store) => return store,
-            Err(e) if e.to_string().contains("lock") => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("{e}"),
+/// Waits until no sled handle of this process holds `db`: sled releases its directory lock
+/// from a background thread, a moment after the last handle is dropped. A `rcpush check`
+/// (which opens it, migrating it if need be, and exits) is retried until it could open it.
+fn wait_unlocked(db: &Path) {
+    for _ in 0..200 {
+        let out = rcpush(db).arg("check").output().unwrap();
+        if out.status.success() {
+            return;
         }
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("lock"), "rcpush check: {said}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("the database stayed locked")
+}
+
+fn open(db: &Path) -> Store {
+    wait_unlocked(db);
+    Store::open(db, 8).unwrap()
 }
 
 #[test]
@@ -95,7 +101,8 @@ fn a_schema_2_database_is_migrated_and_its_queued_pushes_are_delivered() {
         .unwrap();
     assert_eq!(old_outbox.len(), 6, "the fixture's pending pushes");
 
-    // Opening migrates: the same pushes wait, as records, and nothing else changed.
+    // Opening (`rcpush check`'s, then this process's) migrates: the same pushes wait, as
+    // records, and nothing else changed.
     let store = open(&db);
     assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
     assert_eq!(store.outbox_len().unwrap(), 6);
@@ -131,6 +138,7 @@ fn a_schema_2_database_is_migrated_and_its_queued_pushes_are_delivered() {
     settings[0].insert("value".into(), json!(gateway.url));
     store.put_settings(&settings).unwrap();
     drop(store);
+    wait_unlocked(&db);
     let server = Server::start(&mut rcpush(&db));
     let received = gateway.wait_for(6);
     let mut sent: Vec<(String, String)> = received
