@@ -1,5 +1,6 @@
-//! Push delivery: a scheduler thread takes due pushes from the durable outbox and hands
-//! them to a fixed pool of worker threads that post them to the gateway (`gateway/`), or in
+//! Push delivery: a scheduler thread takes due pushes from the durable outbox (one record
+//! per message, fanned out into one push per device: `store/outbox.rs`) and hands them to a
+//! fixed pool of worker threads that post them to the gateway (`gateway/`), or in
 //! direct mode to FCM (`fcm/`) and APNs (`apns/`); a recorder thread writes the outcomes, as
 //! many as have arrived in one durable write (one fsync for many pushes, not one each). A
 //! push leaves the outbox only after a final answer is on disk, so a crash or restart loses

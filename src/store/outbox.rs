@@ -330,16 +330,27 @@ impl Store {
         Ok((ready, later))
     }
 
-    /// The first `limit` pushes waiting, in the order they fall due (the admin page).
+    /// The first `limit` pushes waiting, in the order they fall due (the admin page). A
+    /// record is filed under its first device's due time, but its others may fall due later
+    /// than a later record's: records are read until none can hold an earlier push.
     pub fn pending_pushes(&self, limit: usize) -> StoreResult<Vec<PendingPush>> {
-        let mut head = Vec::new();
+        let by_due = |a: &PendingPush, b: &PendingPush| (a.due, &a.id).cmp(&(b.due, &b.id));
+        let mut head: Vec<PendingPush> = Vec::new();
         self.engine
             .visit_prefix(Tree::Outbox, b"", &mut |_, value| {
                 let record: OutboxRecord = decode(Tree::Outbox, value)?;
+                if head.len() >= limit {
+                    head.sort_by(by_due);
+                    head.truncate(limit);
+                    let last = head.last().map_or(i64::MIN, |p| p.due);
+                    if record.due().is_none_or(|first| first > last) {
+                        return Ok(false);
+                    }
+                }
                 head.extend(record.pushes());
-                Ok(head.len() < limit)
+                Ok(true)
             })?;
-        head.sort_by(|a, b| (a.due, &a.id).cmp(&(b.due, &b.id)));
+        head.sort_by(by_due);
         head.truncate(limit);
         Ok(head)
     }
@@ -598,6 +609,29 @@ mod tests {
             prop_assert_eq!(held(&store), model.clone());
             prop_assert_eq!(store.outbox_len().unwrap(), model.len());
         }
+    }
+
+    #[test]
+    fn the_admin_page_lists_the_pushes_due_first_across_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 4).unwrap();
+        let (first, second) = (record(0, &[2]), record(1, &[1]));
+        store.enqueue_pushes(&first).unwrap();
+        let pushes = first.pushes();
+        store
+            .finish_pushes(&[(&pushes[1], Finish::RetryAt(100))], &[])
+            .unwrap();
+        let mut later = second;
+        later.receivers[0].devices[0].due = 50;
+        store.enqueue_pushes(&later).unwrap();
+        // The first record is filed at 0 but holds a push due at 100, after the second's.
+        let head: Vec<(String, i64)> = store
+            .pending_pushes(2)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.id, p.due))
+            .collect();
+        assert_eq!(head, [("r0u0d0".into(), 0), ("r1u0d0".into(), 50)]);
     }
 
     #[test]
