@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use crate::model::push_token::PushToken;
 use crate::model::{time, Doc, DocExt, Message, Room, Subscription, Team, TeamMember, User};
-use crate::store::{Import, ImportedMessage, ImportedUser, LoginToken, PendingPush, Store};
+use crate::store::{
+    BundledPushes, Import, ImportedMessage, ImportedUser, LoginToken, OutboxRecord, Store,
+};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -28,8 +30,9 @@ struct Bundle {
     permissions: Vec<Doc>,
     #[serde(rename = "pushTokens")]
     push_tokens: Vec<PushToken>,
+    /// Outbox records; bundles written before schema 3 list one push per device.
     #[serde(rename = "pushOutbox")]
-    push_outbox: Vec<PendingPush>,
+    push_outbox: Vec<BundledPushes>,
     teams: Vec<Doc>,
     #[serde(rename = "teamMembers")]
     team_members: Vec<Doc>,
@@ -158,7 +161,7 @@ pub fn parse(text: &str) -> anyhow::Result<Import> {
         }
         import.push_tokens.push(token);
     }
-    import.pushes = bundle.push_outbox;
+    import.pushes = bundle.push_outbox.into_iter().map(Into::into).collect();
     for doc in bundle.teams {
         require_id("team", &doc)?;
         import.teams.push(Team(doc));
@@ -188,7 +191,7 @@ pub fn write(import: &Import) -> anyhow::Result<Vec<u8>> {
         #[serde(rename = "pushTokens")]
         push_tokens: &'a [PushToken],
         #[serde(rename = "pushOutbox")]
-        push_outbox: &'a [PendingPush],
+        push_outbox: &'a [OutboxRecord],
         #[serde(skip_serializing_if = "<[Team]>::is_empty")]
         teams: &'a [Team],
         #[serde(

@@ -1,5 +1,6 @@
-//! Push delivery: a scheduler thread takes due pushes from the durable outbox and hands
-//! them to a fixed pool of worker threads that post them to the gateway (`gateway/`), or in
+//! Push delivery: a scheduler thread takes due pushes from the durable outbox (one record
+//! per message, fanned out into one push per device: `store/outbox.rs`) and hands them to a
+//! fixed pool of worker threads that post them to the gateway (`gateway/`), or in
 //! direct mode to FCM (`fcm/`) and APNs (`apns/`); a recorder thread writes the outcomes, as
 //! many as have arrived in one durable write (one fsync for many pushes, not one each). A
 //! push leaves the outbox only after a final answer is on disk, so a crash or restart loses
@@ -41,7 +42,7 @@ pub use metrics::Metrics;
 use crate::config::PushConfig;
 use crate::model::time::now_millis;
 use crate::settings::Settings;
-use crate::store::{DeliveryRecord, DeliveryStatus, Finish, PendingPush, Store};
+use crate::store::{DeliveryRecord, DeliveryStatus, Finish, OutboxRecord, PendingPush, Store};
 use direct_push::DirectPush;
 use gateway::rules::{body_message_id, token_tail, transport, Transport};
 
@@ -165,17 +166,18 @@ impl Delivery {
         self.shared.as_ref()?.direct.fcm_token_age()
     }
 
-    /// Tells the scheduler that `pushes` were just queued (in testing mode, captures them).
-    pub fn queued(&self, pushes: &[PendingPush]) {
-        if pushes.is_empty() {
+    /// Tells the scheduler that `record` was just queued (in testing mode, captures its
+    /// pushes).
+    pub fn queued(&self, record: &OutboxRecord) {
+        if record.is_empty() {
             return;
         }
         match &self.shared {
             Some(shared) => {
-                self.metrics.queued(pushes.len());
+                self.metrics.queued(record.len());
                 shared.wake();
             }
-            None => self.captured.lock().extend_from_slice(pushes),
+            None => self.captured.lock().extend(record.pushes()),
         }
     }
 
@@ -257,20 +259,10 @@ fn next_batch(s: &Shared) -> crate::store::StoreResult<(Vec<PendingPush>, Option
         return Ok((Vec::new(), None));
     }
     let now = now_millis();
-    let mut next_due = None;
-    let mut ready = Vec::new();
-    for p in s.store.due_pushes(i64::MAX, busy.len() + capacity)? {
-        if busy.contains(&p.id) || s.in_flight.lock().contains(&p.id) {
-            continue;
-        }
-        if p.due > now {
-            next_due = Some(p.due);
-            break;
-        }
-        if busy.len() + ready.len() >= capacity {
-            break;
-        }
-        ready.push(p);
+    let (mut ready, next_due) = s.store.due_pushes(now, capacity - busy.len(), &busy)?;
+    {
+        let in_flight = s.in_flight.lock();
+        ready.retain(|p| !in_flight.contains(&p.id));
     }
     let ready = s.store.claim_pushes(ready, now + s.lease_ms)?;
     let mut in_flight = s.in_flight.lock();

@@ -1,5 +1,8 @@
 //! Who gets a mobile push for a new message (spec §5.1), and the form of what is drafted for
-//! them: a body whose badge the write that queues it fills in.
+//! them: a body whose badge the write that queues it fills in, shared by every device of the
+//! receivers it is the same for.
+
+use serde::{Deserialize, Serialize};
 
 /// A mobile push preference: a subscription's `mobilePushNotifications`, a user's, or
 /// `Accounts_Default_User_Preferences_pushNotifications`.
@@ -62,7 +65,7 @@ pub fn should_notify_mobile(f: &MobileFacts) -> bool {
 /// the write that queues the push knows; the rest (title, text, payload) is prepared before
 /// that write, outside its lock. It lives here, not under `delivery`, because the store
 /// fills it in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BodyAwaitingBadge {
     /// The body without the badge's digits.
     body: String,
@@ -94,6 +97,62 @@ impl BodyAwaitingBadge {
             None => self.body.clone(),
         }
     }
+}
+
+/// A gateway body for every device of every receiver it is the same for: all of it but the
+/// device token, the APNs topic, the receiver's id and the badge, which the outbox keeps per
+/// device and per receiver. A message's pushes queue it once, not once per device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedBody {
+    /// `options`' members from `createdAt` to the comma before `userId`.
+    head: String,
+    /// What follows the receiver's id, to the end, awaiting the badge.
+    tail: BodyAwaitingBadge,
+}
+
+/// How a body serialised for no one (empty token and receiver id, no topic) begins.
+const FOR_NO_ONE: &str = r#"{"token":"","options":{"#;
+/// The receiver's id in a body for no one. Its quotes are bare, so it cannot stand inside a
+/// string (whose quotes are escaped) before the key itself: the first match is the key.
+const NO_RECEIVER: &str = r#""userId":"""#;
+
+impl SharedBody {
+    /// Splits `body`, serialised for no one with `BADGE_SLOT` as its badge (if it has one);
+    /// `None` if it is not laid out as the gateway's bodies are.
+    pub fn for_no_one(body: &str) -> Option<SharedBody> {
+        let rest = body.strip_prefix(FOR_NO_ONE)?;
+        let at = rest.find(NO_RECEIVER)?;
+        Some(SharedBody {
+            head: rest[..at].to_string(),
+            tail: BodyAwaitingBadge::new(rest[at + NO_RECEIVER.len()..].to_string()),
+        })
+    }
+
+    /// The body for one device: what serialising it for that device with its receiver's
+    /// badge would give.
+    pub fn render(&self, token: &str, topic: Option<&str>, receiver: &str, badge: i64) -> String {
+        let mut out = String::with_capacity(
+            self.head.len() + self.tail.body.len() + token.len() + receiver.len() + 64,
+        );
+        out.push_str(r#"{"token":"#);
+        push_json_string(&mut out, token);
+        out.push_str(r#","options":{"#);
+        if let Some(topic) = topic {
+            out.push_str(r#""topic":"#);
+            push_json_string(&mut out, topic);
+            out.push(',');
+        }
+        out.push_str(&self.head);
+        out.push_str(r#""userId":"#);
+        push_json_string(&mut out, receiver);
+        out.push_str(&self.tail.with_badge(badge));
+        out
+    }
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    // A string always serialises.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 #[cfg(test)]

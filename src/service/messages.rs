@@ -231,7 +231,7 @@ impl Messages {
             .collect();
         // Rocket.Chat pushes a thread reply to the thread's followers; rcpush sends none for it.
         let pushes = match draft.is_reply() {
-            true => Vec::new(),
+            true => None,
             false => {
                 let facts = NewMessageFacts {
                     message: &message,

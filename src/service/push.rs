@@ -16,7 +16,7 @@ use super::notification::{apn_category, needs_receiver_subscription, Inputs, Par
 use super::permits::Permits;
 use super::prepared::{MadeFrom, Prepared, PreparedCache};
 use super::push_drafts::PushDrafts;
-use crate::delivery::gateway::rules::{test_push_body, Target};
+use crate::delivery::gateway::rules::test_push_body;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::{Ids, MessageId};
 use crate::model::message::MessageView;
@@ -24,7 +24,7 @@ use crate::model::push_token::{PushToken, Service};
 use crate::model::time::{self, Clock};
 use crate::rules::notification::SharedNotification;
 use crate::settings::{Settings, Snapshot, DEFAULT_PUSH_GATEWAY};
-use crate::store::{PendingPush, PushView, Registration};
+use crate::store::{OutboxRecord, PushView, QueuedBody, Receiver, Registration};
 
 /// A device to register (`push.token`'s body, checked).
 pub struct Device {
@@ -306,31 +306,28 @@ impl Push {
         let now = self.clock.now();
         let created_at = time::iso(now);
         let username = caller.identity.username.as_deref().unwrap_or_default();
-        let pushes: Vec<PendingPush> = tokens
-            .iter()
-            .filter_map(|t| {
-                let (service, device_token) = t.device()?;
-                let target = Target {
-                    receiver_id: caller.id(),
-                    apn_topic: (service == Service::Apn).then(|| t.app_name()),
-                    device_token,
-                };
-                let body = test_push_body(username, target, &settings.unique_id, &created_at);
-                Some(PendingPush::new(
-                    self.ids.id(),
-                    service,
-                    device_token,
-                    caller.id(),
-                    body,
-                    now,
-                ))
-            })
-            .collect();
-        let pushes = blocking_write(&self.store, move |s| {
-            s.enqueue_pushes(&pushes).map(|()| pushes)
+        let body = test_push_body(username, &settings.unique_id, &created_at)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("push body not laid out")))?;
+        let devices = self.drafts.devices(&tokens, now);
+        let Some(first) = devices.first() else {
+            return Ok(tokens.len());
+        };
+        let record = OutboxRecord {
+            id: first.id.clone(),
+            rid: None,
+            bodies: vec![QueuedBody::Shared(body)],
+            receivers: vec![Receiver {
+                user_id: caller.id().to_string(),
+                badge: 0,
+                body: 0,
+                devices,
+            }],
+        };
+        let record = blocking_write(&self.store, move |s| {
+            s.enqueue_pushes(&record).map(|()| record)
         })
         .await?;
-        self.drafts.queued(pushes).await?;
+        self.drafts.queued(Some(record)).await?;
         Ok(tokens.len())
     }
 }

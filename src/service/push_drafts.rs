@@ -1,22 +1,23 @@
-//! Which members of a room get a push for a new message, and what is drafted for each of
-//! their devices. Runs before the message's write, outside its lock: the write queues the
-//! drafts with the badge each receiver has once it is applied (the transactional outbox),
-//! and `queued` then hands them to delivery.
+//! Which members of a room get a push for a new message, and the one outbox record drafted
+//! for them: each body drafted once for every receiver it is the same for, and each
+//! receiver's devices. Runs before the message's write, outside its lock: the write queues
+//! the record with the badge each receiver has once it is applied (the transactional
+//! outbox), and `queued` then hands it to delivery.
 
 use super::access::message_view;
 use super::blocking::blocking_write;
 use super::notification::{Inputs, Parts};
 use super::permits::Permits;
-use crate::delivery::gateway::rules::{message_push_body, Target};
+use crate::delivery::gateway::rules::message_push_body;
 use crate::delivery::Delivery;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::model::id::Ids;
-use crate::model::push_token::Service;
+use crate::model::push_token::{PushToken, Service};
 use crate::model::user::Identity;
 use crate::model::{time, Message, Room, RoomType, Subscription};
-use crate::rules::push::{should_notify_mobile, MobileFacts, PushPreference};
+use crate::rules::push::{should_notify_mobile, MobileFacts, PushPreference, SharedBody};
 use crate::settings::Snapshot;
-use crate::store::{DraftsView, Finish, PendingPush, PushDraft};
+use crate::store::{Device, DraftsView, OutboxRecord, QueuedBody, Receiver};
 
 /// What the per-member decision needs to know about a new message.
 pub(super) struct NewMessageFacts<'a> {
@@ -39,40 +40,60 @@ pub struct PushDrafts {
 }
 
 impl PushDrafts {
-    /// Hands pushes a write has just queued to delivery. In testing mode they are captured
-    /// and taken out of the outbox at once, so that a database later served outside
-    /// testing mode never sends them.
-    pub(super) async fn queued(&self, pushes: Vec<PendingPush>) -> ApiResult<()> {
-        self.delivery.queued(&pushes);
-        if self.delivery.captures() && !pushes.is_empty() {
+    /// Hands the record a write has just queued to delivery. In testing mode its pushes are
+    /// captured and it is taken out of the outbox at once, so that a database later served
+    /// outside testing mode never sends them.
+    pub(super) async fn queued(&self, record: Option<OutboxRecord>) -> ApiResult<()> {
+        let Some(record) = record else {
+            return Ok(());
+        };
+        self.delivery.queued(&record);
+        if self.delivery.captures() {
             blocking_write(&self.store, move |s| {
-                let done: Vec<_> = pushes.iter().map(|p| (p, Finish::Done)).collect();
-                s.finish_pushes(&done, &[])
+                s.discard_pushes(&[record.id.as_str()])
             })
             .await?;
         }
         Ok(())
     }
 
-    /// The drafts for every member in `members` (their subscriptions as read before the
-    /// write) whose preferences and devices call for a push.
+    /// The devices of `tokens` as an outbox record holds them, each with a push id of its
+    /// own, due at `now`.
+    pub(super) fn devices(&self, tokens: &[PushToken], now: time::Millis) -> Vec<Device> {
+        tokens
+            .iter()
+            .filter_map(|t| {
+                let (service, token) = t.device()?;
+                Some(Device {
+                    id: self.ids.id(),
+                    service: service.code().into(),
+                    token: token.into(),
+                    topic: (service == Service::Apn).then(|| t.app_name().to_string()),
+                    attempts: 0,
+                    due: now,
+                })
+            })
+            .collect()
+    }
+
+    /// The record for every member in `members` (their subscriptions as read before the
+    /// write) whose preferences and devices call for a push; `None` if nobody's do.
     pub(super) fn draft_message_pushes(
         &self,
         settings: &Snapshot,
         facts: &NewMessageFacts,
         members: &[Subscription],
-    ) -> ApiResult<Vec<PushDraft>> {
+    ) -> ApiResult<Option<OutboxRecord>> {
         // The gateway body is queued in either mode: direct delivery sends its contents.
         if !settings.push_enable {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let view = message_view(facts.message, "(new)")?;
         let Some(sender_doc) = view.u else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let sender_names = facts.sender.names();
         let created_at = time::iso(facts.now);
-        let mut drafts = Vec::new();
         let wanting: Vec<&Subscription> = members
             .iter()
             .filter(|sub| sub.user_id() != facts.sender.id && wants_push(settings, facts, sub))
@@ -85,13 +106,14 @@ impl PushDrafts {
             .filter(|(_, tokens)| !tokens.is_empty())
             .map(|(id, _)| *id)
             .collect();
-        let mut receivers = self.store.user_identities(&with_devices)?.into_iter();
+        let mut receivers_found = self.store.user_identities(&with_devices)?.into_iter();
+        let mut bodies: Vec<SharedBody> = Vec::new();
+        let mut receivers = Vec::new();
         for (sub, tokens) in wanting.into_iter().zip(devices) {
-            let uid = sub.user_id();
             if tokens.is_empty() {
                 continue;
             }
-            let Some(receiver) = receivers.next().flatten() else {
+            let Some(receiver) = receivers_found.next().flatten() else {
                 continue;
             };
             if facts.room.room_type() == RoomType::Direct
@@ -111,34 +133,46 @@ impl PushDrafts {
             };
             let inputs = Inputs::of(settings, &parts);
             let notification = inputs.notification();
-            for t in &tokens {
-                let Some((service, device_token)) = t.device() else {
-                    continue;
-                };
-                let target = Target {
-                    receiver_id: uid,
-                    apn_topic: (service == Service::Apn).then(|| t.app_name()),
-                    device_token,
-                };
-                drafts.push(PushDraft {
-                    id: self.ids.id(),
-                    service,
-                    token: device_token.into(),
-                    user_id: uid.into(),
-                    body: message_push_body(
-                        &notification,
-                        target,
-                        settings.push_request_content_from_server,
-                        &settings.unique_id,
-                        &created_at,
-                    ),
-                    due: facts.now,
-                    rid: facts.room.id().to_string(),
-                });
+            let body = message_push_body(
+                &notification,
+                settings.push_request_content_from_server,
+                &settings.unique_id,
+                &created_at,
+            )
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("push body not laid out")))?;
+            let devices = self.devices(&tokens, facts.now);
+            if devices.is_empty() {
+                continue;
             }
+            // Receivers of one room mostly share their notification: it is kept once.
+            let body = match bodies.iter().position(|b| *b == body) {
+                Some(at) => at,
+                None => {
+                    bodies.push(body);
+                    bodies.len() - 1
+                }
+            };
+            receivers.push(Receiver {
+                user_id: sub.user_id().into(),
+                badge: 0,
+                body,
+                devices,
+            });
         }
-        Ok(drafts)
+        Ok(record(facts.room.id(), bodies, receivers))
     }
+}
+
+/// The record of `receivers` in the room `rid`, named after its first push; `None` if there
+/// is no receiver.
+fn record(rid: &str, bodies: Vec<SharedBody>, receivers: Vec<Receiver>) -> Option<OutboxRecord> {
+    let id = receivers.first()?.devices.first()?.id.clone();
+    Some(OutboxRecord {
+        id,
+        rid: Some(rid.to_string()),
+        bodies: bodies.into_iter().map(QueuedBody::Shared).collect(),
+        receivers,
+    })
 }
 
 /// The member's own settings: notifications disabled, the sender ignored, group mentions

@@ -23,6 +23,7 @@ use super::keys;
 use super::trees::Tree;
 use super::StoreResult;
 use crate::model::change::Event;
+use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
 use crate::model::{Room, Subscription};
 use crate::store::LoginToken;
@@ -75,7 +76,48 @@ impl<V> Cache<V> {
             return Ok(None);
         };
         let value = Arc::new(value);
-        let mut map = shard.write();
+        self.keep(key, &value, epoch, current);
+        Ok(Some(value))
+    }
+
+    /// The values of `keys`, in order: those cached, and the others from one call of `load`
+    /// (given the positions in `keys` of those not cached, it returns a value for each, in
+    /// order), cached then.
+    pub(super) fn get_many_or_load(
+        &self,
+        keys: &[&[u8]],
+        load: impl FnOnce(&[usize]) -> StoreResult<Vec<V>>,
+    ) -> StoreResult<Vec<Arc<V>>> {
+        let current = self.fence.caught_up();
+        let mut found: Vec<Option<Arc<V>>> = keys
+            .iter()
+            .map(|k| match current {
+                true => self.shard(k).read().get(*k).cloned(),
+                false => None,
+            })
+            .collect();
+        let missing: Vec<usize> = (0..keys.len()).filter(|i| found[*i].is_none()).collect();
+        if !missing.is_empty() {
+            let epoch = self.epoch.load(Ordering::SeqCst);
+            let loaded = load(&missing)?;
+            if loaded.len() != missing.len() {
+                return Err(super::StoreError::Backend(
+                    "a load did not return one value per key".into(),
+                ));
+            }
+            for (at, value) in missing.into_iter().zip(loaded) {
+                let value = Arc::new(value);
+                self.keep(keys[at], &value, epoch, current);
+                found[at] = Some(value);
+            }
+        }
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Caches `value`, loaded when the epoch was `epoch` and the fence said `current`, unless
+    /// an invalidation came since.
+    fn keep(&self, key: &[u8], value: &Arc<V>, epoch: u64, current: bool) {
+        let mut map = self.shard(key).write();
         if current && self.per_shard > 0 && self.epoch.load(Ordering::SeqCst) == epoch {
             if map.len() >= self.per_shard {
                 // Any entry will do: the hot ones come back at the next request.
@@ -85,7 +127,6 @@ impl<V> Cache<V> {
             }
             map.insert(key.into(), value.clone());
         }
-        Ok(Some(value))
     }
 
     /// Whether `key` is cached now and may be used.
@@ -118,6 +159,10 @@ pub(super) struct Caches {
     /// By `keys::pair(user, room)`.
     pub subscriptions: Cache<Subscription>,
     pub badges: Cache<i64>,
+    /// A user's registered devices, by user id: what drafting a message's pushes reads for
+    /// every receiver. Exact because every write of a registration writes its owner's
+    /// `Useridpushtokenids` entry beside it (`put_push_token`, `delete_push_token`).
+    pub devices: Cache<Vec<PushToken>>,
     pub versions: Versions,
     /// Moved by every change of settings or permissions another process may have made.
     settings: AtomicU64,
@@ -180,8 +225,9 @@ fn spread(key: impl std::hash::Hash) -> u64 {
 }
 
 impl Caches {
-    /// Caches that serve while `fence` says they are current.
-    pub fn new(fence: Arc<Fence>) -> Caches {
+    /// Caches that serve while `fence` says they are current, for a database other processes
+    /// write to too when `shared`.
+    pub fn new(fence: Arc<Fence>, shared: bool) -> Caches {
         Caches {
             tokens: Cache::new(16_384, fence.clone()),
             identities: Cache::new(16_384, fence.clone()),
@@ -189,6 +235,9 @@ impl Caches {
             rooms: Cache::new(4096, fence.clone()),
             subscriptions: Cache::new(32_768, fence.clone()),
             badges: Cache::new(16_384, fence.clone()),
+            // Device writes are not events of the change feed: on a database other processes
+            // write to, devices are not cached.
+            devices: Cache::new(if shared { 0 } else { 16_384 }, fence.clone()),
             versions: Versions::new(fence.clone()),
             settings: AtomicU64::new(0),
             fence,
@@ -200,7 +249,7 @@ impl Caches {
     pub fn closed() -> Arc<Caches> {
         static CLOSED: std::sync::OnceLock<Arc<Caches>> = std::sync::OnceLock::new();
         CLOSED
-            .get_or_init(|| Arc::new(Caches::new(Arc::new(Fence::closed()))))
+            .get_or_init(|| Arc::new(Caches::new(Arc::new(Fence::closed()), true)))
             .clone()
     }
 
@@ -234,6 +283,8 @@ impl Caches {
             Event::SettingsChanged => {
                 self.settings.fetch_add(1, Ordering::SeqCst);
             }
+            // Teams and their members are read from the database at each access check.
+            Event::TeamsChanged => {}
             Event::Resync => self.clear(),
         }
     }
@@ -268,6 +319,7 @@ impl Caches {
             Tree::MessageidMessage => self.versions.moved(tree, key),
             Tree::UseridBadge => self.badges.invalidate(key),
             Tree::UserroomidSubscription => self.subscriptions.invalidate(key),
+            Tree::Useridpushtokenids => self.devices.invalidate(super::keys::first(key)),
             _ => {}
         }
     }
@@ -280,6 +332,7 @@ impl Caches {
         self.rooms.clear();
         self.subscriptions.clear();
         self.badges.clear();
+        self.devices.clear();
         self.versions.clear();
         self.settings.fetch_add(1, Ordering::SeqCst);
     }
@@ -293,6 +346,7 @@ impl Caches {
                 | Tree::MessageidMessage
                 | Tree::UseridBadge
                 | Tree::UserroomidSubscription
+                | Tree::Useridpushtokenids
         )
     }
 }
@@ -303,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_version_moves_with_each_write_to_its_document_and_with_a_clear() {
-        let caches = Caches::new(Arc::default());
+        let caches = Caches::new(Arc::default(), false);
         let version = |t: Tree, k: &[u8]| caches.versions.of(t, k);
         for tree in [Tree::MessageidMessage, Tree::RoomidRoom, Tree::UseridUser] {
             let (a, b) = (version(tree, b"a"), version(tree, b"b"));
@@ -320,7 +374,7 @@ mod tests {
 
     #[test]
     fn a_write_leaves_the_same_id_in_other_trees_alone() {
-        let caches = Caches::new(Arc::default());
+        let caches = Caches::new(Arc::default(), false);
         let before = caches.versions.of(Tree::MessageidMessage, b"x");
         caches.invalidate(Tree::RoomidRoom, b"x");
         caches.invalidate(Tree::UseridUser, b"x");
@@ -395,7 +449,7 @@ mod tests {
         use crate::model::change::Event;
         use crate::model::{object, Message};
         use serde_json::json;
-        let caches = Caches::new(Arc::default());
+        let caches = Caches::new(Arc::default(), false);
         let token = || LoginToken {
             user_id: "u1".into(),
             when: "t".into(),

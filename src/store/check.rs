@@ -20,6 +20,7 @@ impl Store {
             store.check_subscriptions(&mut problems)?;
             store.check_messages(&mut problems)?;
             store.check_push_tokens(&mut problems)?;
+            store.check_outbox(&mut problems)?;
             Ok(problems)
         })
     }
@@ -34,10 +35,10 @@ impl Store {
             ("messages", Tree::MessageidMessage),
             ("settings", Tree::SettingidSetting),
             ("push tokens", Tree::PushtokenidPushtoken),
-            ("pending pushes", Tree::Outbox),
         ]
         .into_iter()
         .map(|(kind, tree)| Ok((kind, self.engine.count(tree)?)))
+        .chain([self.outbox_len().map(|n| ("pending pushes", n))])
         .collect()
     }
 
@@ -230,6 +231,41 @@ impl Store {
             };
             if !exists {
                 problems.push(format!("message {id} is in {rid}, which does not exist"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every outbox record is filed under its first due time with a device, and indexed by
+    /// its id; every index entry points at its record.
+    fn check_outbox(&self, problems: &mut Vec<String>) -> StoreResult<()> {
+        let mut filed = std::collections::HashSet::new();
+        for (key, value) in self.engine.scan_prefix(Tree::Outbox, b"")? {
+            let record: super::OutboxRecord = super::decode(Tree::Outbox, &value)?;
+            let first = record
+                .receivers
+                .iter()
+                .flat_map(|r| &r.devices)
+                .map(|d| d.due)
+                .min();
+            match first {
+                Some(due) if keys::due_id(due, &record.id) == key => {
+                    let indexed = due.to_string();
+                    self.expect_index(Tree::OutboxidDue, &record.id, &indexed, problems)?;
+                }
+                _ => problems.push(format!(
+                    "outbox record {} is not filed under its first due push",
+                    record.id
+                )),
+            }
+            filed.insert(record.id);
+        }
+        for (key, _) in self.engine.scan_prefix(Tree::OutboxidDue, b"")? {
+            if !filed.contains(&lossy(&key)) {
+                problems.push(format!(
+                    "outboxid_due lists {} without its record",
+                    lossy(&key)
+                ));
             }
         }
         Ok(())

@@ -65,9 +65,7 @@ impl Store {
                 .push_tokens
                 .push(decode(Tree::PushtokenidPushtoken, &value)?);
         }
-        for (_, value) in self.entries(Tree::Outbox)? {
-            import.pushes.push(decode(Tree::Outbox, &value)?);
-        }
+        import.pushes = self.outbox_records()?;
         for (_, value) in self.entries(Tree::TeamidTeam)? {
             import.teams.push(decode(Tree::TeamidTeam, &value)?);
         }

@@ -423,6 +423,7 @@ impl Store {
                         continue;
                     }
                     Event::TeamsChanged
+                }
                 (Tree::SettingidSetting | Tree::PermissionidPermission, _) => {
                     // One for the batch: readers load them all again.
                     if std::mem::replace(&mut settings, true) {
@@ -573,7 +574,7 @@ mod tests {
                 },
                 mentioned_in_thread: false,
             }],
-            pushes: vec![],
+            pushes: None,
             thread: None,
             join: None,
         };

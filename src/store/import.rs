@@ -1,6 +1,6 @@
 use super::tokens::LoginToken;
 use super::trees::Tree;
-use super::PendingPush;
+use super::OutboxRecord;
 use super::{encode, Store, StoreResult};
 use crate::model::push_token::PushToken;
 use crate::model::{Doc, Message, Room, Subscription, Team, TeamMember, User};
@@ -17,8 +17,8 @@ pub struct Import {
     pub permissions: Vec<Doc>,
     /// Device registrations (`_raix_push_app_tokens` documents).
     pub push_tokens: Vec<PushToken>,
-    /// Pushes not yet delivered.
-    pub pushes: Vec<PendingPush>,
+    /// Pushes not yet delivered: the outbox's records.
+    pub pushes: Vec<OutboxRecord>,
     /// Teams (`rocketchat_team`) and their members (`rocketchat_team_member`): without
     /// them a public room of a private team would be open to everyone.
     pub teams: Vec<Team>,
@@ -81,8 +81,8 @@ impl Store {
             for t in &data.push_tokens {
                 Self::put_push_token(batch, t);
             }
-            for p in &data.pushes {
-                Self::put_push(batch, p);
+            for r in &data.pushes {
+                Self::put_record(batch, r);
             }
             for t in &data.teams {
                 Self::put_team(batch, t);

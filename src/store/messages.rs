@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::trees::Tree;
-use super::{Batch, Conflict, PushDraft, Store, StoreResult, WriteError};
+use super::{Batch, Conflict, OutboxRecord, Store, StoreResult, WriteError};
 use crate::model::message::MessageDoc;
 use crate::model::{Message, Subscription};
 use crate::rules::counters::{self, ThreadUnread};
@@ -23,8 +23,9 @@ pub struct NewMessage {
     pub at: String,
     /// The counter changes of the members (the sender has none).
     pub bumps: Vec<MemberBump>,
-    /// The pushes for members' devices, waiting for their badges.
-    pub pushes: Vec<PushDraft>,
+    /// The outbox record of its pushes, drafted for the members with devices who want
+    /// one, waiting for their badges.
+    pub pushes: Option<OutboxRecord>,
     /// For a thread reply: what it does to its thread's parent, applied to the parent as
     /// stored inside the write.
     pub thread: Option<ThreadReply>,
@@ -115,9 +116,10 @@ impl Store {
 
     /// Stores a new message with its room and subscription changes and its pushes. Counters
     /// are added to the values found inside the transaction, so concurrent posts never lose
-    /// an increment. A push is queued only for a member whose subscription still exists,
-    /// with the badge that member has once this write is applied. Returns the pushes queued.
-    pub fn insert_message(&self, new: &NewMessage) -> Result<Vec<super::PendingPush>, WriteError> {
+    /// an increment. The pushes go in one outbox record, for the members whose subscription
+    /// still exists, with the badge each has once this write is applied. Returns the record
+    /// queued.
+    pub fn insert_message(&self, new: &NewMessage) -> Result<Option<OutboxRecord>, WriteError> {
         self.write_then(
             |store, batch| {
                 if store.has_message(&new.id)? {
@@ -168,16 +170,9 @@ impl Store {
                 Ok(members)
             },
             |badges, batch, members| {
-                let mut queued = Vec::new();
-                for draft in &new.pushes {
-                    if members.contains(draft.user_id.as_str()) {
-                        let badge = badges.get(&draft.user_id).copied().unwrap_or(0);
-                        let push = draft.complete(badge);
-                        Self::put_push(batch, &push);
-                        queued.push(push);
-                    }
-                }
-                queued
+                let record = new.pushes.as_ref()?.for_members(&members, badges)?;
+                Self::put_record(batch, &record);
+                Some(record)
             },
             true,
         )

@@ -38,20 +38,22 @@
 //!   `move_users_count`, `bump_subscription`, `mark_read`, `may_leave`).
 //! * **Derived data is written in the same transaction** as what it derives from: each
 //!   user's badge (the sum of `unread` over their subscriptions that are not archived), the
-//!   member index of rooms, the indexes of push devices by user and by token. The pushes
-//!   `insert_message` queues carry each receiver's badge as of that transaction.
+//!   member index of rooms, the indexes of push devices by user and by token. The outbox
+//!   record `insert_message` queues (one per message: its body drafted once, its receivers
+//!   and their devices) carries each receiver's badge as of that transaction.
 //! * **Every committed write announces itself** on the change feed (`feed.rs`): the
 //!   events are derived from its batch, numbered in commit order, and published once it is
 //!   durable (on PostgreSQL journaled in the same transaction, for every process).
 //! * **Reads outside a write method are not transactional.** A service that reads, then
 //!   writes, relies only on what the write method re-checks (above). Whole-database reads
 //!   (`snapshot` for export, `check_consistency`) run in one `Mode::Snapshot` transaction.
-//! * **Caches.** Decoded tokens, users, rooms, subscriptions and badges are cached in this
-//!   process and invalidated after every write that touches them (`cache.rs`). On a backend
-//!   written by other processes too (`Engine::is_shared`) the change feed's listener also
-//!   invalidates them from every process's events, and a request passes the read fence
-//!   first (`fence.rs`), so that a logout on one instance fails the token on every other
-//!   at once; reads inside a write transaction there are never cached.
+//! * **Caches.** Decoded tokens, users, rooms, subscriptions, badges and users' devices are
+//!   cached in this process and invalidated after every write that touches them
+//!   (`cache.rs`). On a backend written by other processes too (`Engine::is_shared`) the
+//!   change feed's listener also invalidates them from every process's events, and a request
+//!   passes the read fence first (`fence.rs`), so that a logout on one instance fails the
+//!   token on every other at once; reads inside a write transaction there are never cached,
+//!   and devices are not cached at all.
 
 mod cache;
 mod check;
@@ -92,7 +94,7 @@ pub use engine::{Batch, Engine, Mode, Transaction};
 pub use feed::{Feed, Retention};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
-pub use outbox::{Finish, PendingPush, PushDraft};
+pub use outbox::{BundledPushes, Device, Finish, OutboxRecord, PendingPush, QueuedBody, Receiver};
 pub use push_tokens::Registration;
 pub use rooms::Removal;
 pub use snapshot::Snapshot;
@@ -179,7 +181,7 @@ impl Store {
     }
 
     fn with_engine(engine: Arc<dyn Engine>, feed: Feed) -> StoreResult<Store> {
-        let caches = Arc::new(Caches::new(feed.fence_state()));
+        let caches = Arc::new(Caches::new(feed.fence_state(), engine.is_shared()));
         if engine.is_shared() {
             feed.keep_exact(caches.clone());
         }
@@ -222,7 +224,11 @@ impl Store {
                 Ok(())
             }),
             Some(v) if v == SCHEMA_VERSION.to_string().as_bytes() => Ok(()),
-            Some(v) if v == b"1" => self.migrate_to_2(),
+            Some(v) if v == b"1" => {
+                self.migrate_to_2()?;
+                self.migrate_to_3()
+            }
+            Some(v) if v == b"2" => self.migrate_to_3(),
             Some(v) => Err(StoreError::Open(format!(
                 "database schema version {} is not supported by this rcpush (expects {SCHEMA_VERSION})",
                 String::from_utf8_lossy(&v)
@@ -241,7 +247,21 @@ impl Store {
                 let badge = store.badge_from_subscriptions(&user)?;
                 batch.put(Tree::UseridBadge, user, badge.to_string());
             }
-            batch.put(Tree::Meta, "schema_version", SCHEMA_VERSION.to_string());
+            batch.put(Tree::Meta, "schema_version", "2");
+            Ok(())
+        })
+    }
+
+    /// Schema 3 keeps one outbox record per message instead of one entry per device: the
+    /// pushes pending in schema 2 become records of one device each, in one batch.
+    fn migrate_to_3(&self) -> StoreResult<()> {
+        self.write(|store, batch| {
+            // Another process sharing the database may have migrated it meanwhile.
+            if store.engine.get(Tree::Meta, b"schema_version")?.as_deref() == Some(b"3") {
+                return Ok(());
+            }
+            store.migrate_outbox_to_3(batch)?;
+            batch.put(Tree::Meta, "schema_version", "3");
             Ok(())
         })
     }
@@ -454,7 +474,7 @@ mod tests {
         assert_eq!(store.badge("u1").unwrap(), 5);
         assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
         let version = store.engine.get(Tree::Meta, b"schema_version").unwrap();
-        assert_eq!(version.as_deref(), Some(b"2".as_slice()));
+        assert_eq!(version.as_deref(), Some(b"3".as_slice()));
         drop(store);
         let db = retry_while_locked(|| ::sled::open(&path));
         assert!(!db

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::keys;
 use super::trees::Tree;
 use super::{encode, Batch, Store, StoreResult};
@@ -32,8 +34,18 @@ impl Store {
         Ok(out)
     }
 
-    /// The registered devices of each of `user_ids`, in their order (two reads for all).
-    pub fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Vec<PushToken>>> {
+    /// The registered devices of each of `user_ids`, in their order: cached per user until a
+    /// registration of theirs changes (`cache.rs`), so that a busy room's messages do not
+    /// read every member's devices again; the users not cached in two reads for all.
+    pub fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Arc<Vec<PushToken>>>> {
+        let keys: Vec<&[u8]> = user_ids.iter().map(|u| u.as_bytes()).collect();
+        self.caches.devices.get_many_or_load(&keys, |missing| {
+            let missing: Vec<&str> = missing.iter().map(|at| user_ids[*at]).collect();
+            self.read_push_tokens_of_users(&missing)
+        })
+    }
+
+    fn read_push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Vec<PushToken>>> {
         let tree = Tree::Useridpushtokenids;
         let prefixes: Vec<Vec<u8>> = user_ids.iter().map(|u| keys::prefix(u)).collect();
         let listed = self.engine.scan_prefixes(tree, &prefixes)?;
@@ -200,5 +212,59 @@ impl Store {
             batch.delete(Tree::Pushtokenvaluepushtokenids, keys::pair(value, t.id()));
         }
         batch.delete(Tree::Useridpushtokenids, keys::pair(t.user_id(), t.id()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// The cached devices of users are always what the database holds: whatever
+        /// registrations, re-registrations (a device changing owner) and removals came
+        /// between two reads.
+        #[test]
+        fn cached_devices_are_the_stored_ones(
+            ops in proptest::collection::vec((0u8..3, 0u8..3, 0u8..4, 0u8..2), 1..30),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&dir.path().join("db"), 4).unwrap();
+            let users = ["u0", "u1", "u2"];
+            for (n, (op, user, value, app)) in ops.into_iter().enumerate() {
+                let (user, value) = (users[user as usize], format!("tok{value}"));
+                match op {
+                    0 | 1 => {
+                        let id = match op {
+                            0 => format!("id{n}"),
+                            _ => format!("id-{value}"),
+                        };
+                        store
+                            .register_push_token(&Registration {
+                                id: &id,
+                                service: Service::Gcm,
+                                value: &value,
+                                app_name: ["a", "b"][app as usize],
+                                auth_token_hash: "h",
+                                user_id: user,
+                                now: n as i64,
+                            })
+                            .unwrap();
+                    }
+                    _ => {
+                        store.delete_push_tokens_of_user_by_value(user, &value).unwrap();
+                    }
+                }
+                let cached: Vec<Vec<PushToken>> = store
+                    .push_tokens_of_users(&users)
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| (*d).clone())
+                    .collect();
+                prop_assert_eq!(cached, store.read_push_tokens_of_users(&users).unwrap());
+            }
+        }
     }
 }

@@ -2,9 +2,7 @@ use std::sync::Arc;
 
 use super::keys;
 use super::trees::Tree;
-use super::{
-    decode, encode, Batch, Conflict, PendingPush, Store, StoreResult, SystemMessage, WriteError,
-};
+use super::{encode, Batch, Conflict, Store, StoreResult, SystemMessage, WriteError};
 use crate::model::{Room, Subscription};
 use crate::rules::counters;
 
@@ -100,15 +98,7 @@ impl Store {
                     }
                     Ok(true)
                 })?;
-            let mut dropped = 0;
-            for (key, value) in store.engine.scan_prefix(Tree::Outbox, b"")? {
-                let push: PendingPush = decode(Tree::Outbox, &value)?;
-                if push.rid.as_deref() == Some(room_id) {
-                    batch.delete(Tree::Outbox, key);
-                    dropped += 1;
-                }
-            }
-            Ok(Some(dropped))
+            Ok(Some(store.drop_room_pushes(batch, room_id)?))
         })
     }
 

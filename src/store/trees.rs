@@ -2,7 +2,7 @@
 //! Composite keys join their parts with `0xFF` (never part of UTF-8), see `keys.rs`.
 
 /// Bump when a key layout or document encoding changes, and add a migration.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Trees of earlier schemas, dropped by the migrations: `roomtsmessageids` (schema 1) indexed
 /// messages by room and time for no reader, and cost start-up time in proportion.
@@ -40,8 +40,13 @@ pub enum Tree {
     Pushtokenvaluepushtokenids,
     /// user id ∙ push token id → empty (a user's devices).
     Useridpushtokenids,
-    /// due time (8 bytes, order-preserving) ∙ push id → pending gateway push.
+    /// first due time of its devices (8 bytes, order-preserving) ∙ record id → outbox
+    /// record: one message's pushes, its body shared by its receivers' devices (since
+    /// schema 3; before, one pending push per device).
     Outbox,
+    /// outbox record id → the decimal due time it is filed under in `Outbox` (since
+    /// schema 3).
+    OutboxidDue,
     /// user id → decimal badge (`Subscriptions.getBadgeCount`), derived from the user's
     /// subscriptions in the batch that changes them (since schema 2).
     UseridBadge,
@@ -64,7 +69,7 @@ pub enum Tree {
 }
 
 impl Tree {
-    pub const ALL: [Tree; 23] = [
+    pub const ALL: [Tree; 24] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -81,6 +86,7 @@ impl Tree {
         Tree::Pushtokenvaluepushtokenids,
         Tree::Useridpushtokenids,
         Tree::Outbox,
+        Tree::OutboxidDue,
         Tree::UseridBadge,
         Tree::PermissionidPermission,
         Tree::TspushidDelivery,
@@ -108,6 +114,7 @@ impl Tree {
             Tree::Pushtokenvaluepushtokenids => "pushtokenvaluepushtokenids",
             Tree::Useridpushtokenids => "useridpushtokenids",
             Tree::Outbox => "outbox",
+            Tree::OutboxidDue => "outboxid_due",
             Tree::UseridBadge => "userid_badge",
             Tree::PermissionidPermission => "permissionid_permission",
             Tree::TspushidDelivery => "tspushid_delivery",

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::{
-    Activation, DeliveryFilter, DeliveryPage, DeliveryRecord, Finish, LoginToken, NewMessage,
-    PendingPush, Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, WriteError,
+    Activation, DeliveryFilter, DeliveryPage, LoginToken, NewMessage, OutboxRecord, PendingPush,
+    Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, WriteError,
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
@@ -117,7 +117,7 @@ view! {
             value: &str
         ) -> StoreResult<usize>;
         fn push_tokens_of_user(&self, user_id: &str) -> StoreResult<Vec<PushToken>>;
-        fn enqueue_pushes(&self, pushes: &[PendingPush]) -> StoreResult<()>;
+        fn enqueue_pushes(&self, record: &OutboxRecord) -> StoreResult<()>;
     }
 }
 
@@ -126,12 +126,8 @@ view! {
     /// that testing mode takes out again once captured.
     DraftsView = Store::drafts {
         fn user_identities(&self, ids: &[&str]) -> StoreResult<Vec<Option<Arc<Identity>>>>;
-        fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Vec<PushToken>>>;
-        fn finish_pushes(
-            &self,
-            outcomes: &[(&PendingPush, Finish)],
-            records: &[DeliveryRecord]
-        ) -> StoreResult<Vec<usize>>;
+        fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Arc<Vec<PushToken>>>>;
+        fn discard_pushes(&self, ids: &[&str]) -> StoreResult<()>;
     }
 }
 
@@ -162,7 +158,7 @@ view! {
             room_id: &str,
             user_ids: &[&str]
         ) -> StoreResult<Vec<Subscription>>;
-        fn insert_message(&self, new: &NewMessage) -> Result<Vec<PendingPush>, WriteError>;
+        fn insert_message(&self, new: &NewMessage) -> Result<Option<OutboxRecord>, WriteError>;
         fn room_messages(&self, room_id: &str) -> StoreResult<Vec<Message>>;
     }
 }
@@ -322,7 +318,7 @@ view! {
         fn user_identity(&self, id: &str) -> StoreResult<Option<Arc<Identity>>>;
         fn user_id_by_username(&self, username: &str) -> StoreResult<Option<String>>;
         fn push_tokens_of_user(&self, user_id: &str) -> StoreResult<Vec<PushToken>>;
-        fn due_pushes(&self, now: i64, limit: usize) -> StoreResult<Vec<PendingPush>>;
+        fn pending_pushes(&self, limit: usize) -> StoreResult<Vec<PendingPush>>;
         fn outbox_len(&self) -> StoreResult<usize>;
         fn deliveries(
             &self,

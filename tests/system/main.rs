@@ -25,3 +25,4 @@ mod secrets;
 mod skip_rules;
 #[path = "../support/mod.rs"]
 mod support;
+mod upgrade;

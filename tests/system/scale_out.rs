@@ -412,8 +412,8 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
 
 #[test]
 fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
-    use rcpush::model::push_token::Service;
-    use rcpush::store::{Finish, PendingPush, Store};
+    use rcpush::store::{Device, Finish, OutboxRecord, QueuedBody, Receiver, Store};
+    use std::collections::HashSet;
 
     let Some(url) = database_or_skip() else {
         return;
@@ -422,18 +422,37 @@ fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
         Store::open_postgres(&url, 2).unwrap(),
         Store::open_postgres(&url, 2).unwrap(),
     );
-    let push = PendingPush::new("p1".into(), Service::Gcm, "tok", "u1", "{}".into(), 0);
-    a.enqueue_pushes(std::slice::from_ref(&push)).unwrap();
+    let record = OutboxRecord {
+        id: "p1".into(),
+        rid: None,
+        bodies: vec![QueuedBody::Whole("{}".into())],
+        receivers: vec![Receiver {
+            user_id: "u1".into(),
+            badge: 0,
+            body: 0,
+            devices: vec![Device {
+                id: "p1".into(),
+                service: "gcm".into(),
+                token: "tok".into(),
+                topic: None,
+                attempts: 0,
+                due: 0,
+            }],
+        }],
+    };
+    a.enqueue_pushes(&record).unwrap();
+    let push = record.pushes().remove(0);
+    let none = HashSet::new();
     let now = 1_000;
     let claimed = a.claim_pushes(vec![push.clone()], now + 5_000).unwrap();
     assert_eq!(claimed.len(), 1);
     // Meanwhile it is nobody else's: not due, and a copy read before the claim claims nothing.
-    assert!(b.due_pushes(now, 10).unwrap().is_empty());
+    assert!(b.due_pushes(now, 10, &none).unwrap().0.is_empty());
     assert!(b.claim_pushes(vec![push], now + 5_000).unwrap().is_empty());
 
     // `a` dies without an outcome; once the lease ends, `b` takes the push over.
     drop(a);
-    let due = b.due_pushes(now + 5_000, 10).unwrap();
+    let (due, _) = b.due_pushes(now + 5_000, 10, &none).unwrap();
     let taken = b.claim_pushes(due, now + 10_000).unwrap();
     assert_eq!(taken.len(), 1);
     // A late outcome of the first attempt changes nothing; `b`'s own removes it.

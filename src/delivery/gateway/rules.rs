@@ -8,7 +8,7 @@ use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::rules::notification::{Notification, Payload};
-use crate::rules::push::{BodyAwaitingBadge, BADGE_SLOT};
+use crate::rules::push::{SharedBody, BADGE_SLOT};
 use crate::rules::text::YOU_HAVE_A_NEW_MESSAGE;
 
 /// `truncateString`: at most `max` UTF-16 units, ending in `...` when shortened. Unlike
@@ -130,24 +130,50 @@ struct Body<'a> {
 
 /// Where a push goes.
 #[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
-    pub receiver_id: &'a str,
+struct Target<'a> {
+    receiver_id: &'a str,
     /// `Some(appName)` for APNs (the `topic`), `None` for GCM.
-    pub apn_topic: Option<&'a str>,
-    pub device_token: &'a str,
+    apn_topic: Option<&'a str>,
+    device_token: &'a str,
 }
 
-/// The gateway body for a message notification (`Push.send` with `userId` = the receiver).
-/// In id-only mode (`Push_request_content_from_server`) the title is empty, the text is
-/// "You have a new message" and the payload carries only the host and message id. The
+impl Target<'_> {
+    /// The blanks a `SharedBody` is cut around.
+    const NO_ONE: Target<'static> = Target {
+        receiver_id: "",
+        apn_topic: None,
+        device_token: "",
+    };
+}
+
+/// The gateway body for a message notification (`Push.send` with `userId` = the receiver),
+/// shared by the devices of every receiver whose notification is `n` (`SharedBody`). In
+/// id-only mode (`Push_request_content_from_server`) the title is empty, the text is "You
+/// have a new message" and the payload carries only the host and message id. The
 /// notification's own badge is ignored: the body awaits the badge at queue time.
 pub fn message_push_body(
+    n: &Notification,
+    id_only: bool,
+    unique_id: &str,
+    created_at: &str,
+) -> Option<SharedBody> {
+    SharedBody::for_no_one(&message_body(
+        n,
+        Target::NO_ONE,
+        id_only,
+        unique_id,
+        created_at,
+    ))
+}
+
+/// `message_push_body` for one device, with `BADGE_SLOT` as its badge.
+fn message_body(
     n: &Notification,
     target: Target,
     id_only: bool,
     unique_id: &str,
     created_at: &str,
-) -> BodyAwaitingBadge {
+) -> String {
     let (title, text, payload) = if id_only {
         let payload = AnyPayload::IdOnly(IdOnlyPayload {
             host: &n.payload.host,
@@ -162,7 +188,7 @@ pub fn message_push_body(
             AnyPayload::Full(&n.payload),
         )
     };
-    BodyAwaitingBadge::new(encode(Body {
+    encode(Body {
         token: target.device_token,
         options: Options {
             payload: Some(payload),
@@ -177,11 +203,16 @@ pub fn message_push_body(
             }),
             ..Options::pending(target, created_at, unique_id, title, text)
         },
-    }))
+    })
 }
 
-/// The body of `push.test`'s push: `@username` and a fixed text, nothing else.
-pub fn test_push_body(username: &str, target: Target, unique_id: &str, created_at: &str) -> String {
+/// The body of `push.test`'s push: `@username` and a fixed text, nothing else; for the
+/// caller's devices (`SharedBody`).
+pub fn test_push_body(username: &str, unique_id: &str, created_at: &str) -> Option<SharedBody> {
+    SharedBody::for_no_one(&test_body(username, Target::NO_ONE, unique_id, created_at))
+}
+
+fn test_body(username: &str, target: Target, unique_id: &str, created_at: &str) -> String {
     let title = format!("@{username}");
     encode(Body {
         token: target.device_token,
@@ -261,7 +292,47 @@ pub fn gateway_outcome(status: Option<u16>) -> GatewayOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::notification::{Apn, Gcm};
+    use crate::rules::push::BodyAwaitingBadge;
     use proptest::prelude::*;
+
+    /// A notification whose every string a test chooses.
+    fn notification<'a>(
+        texts: &'a [String; 4],
+        sender: &'a serde_json::value::RawValue,
+    ) -> Notification<'a> {
+        Notification {
+            from: "push",
+            badge: 0,
+            sound: "default",
+            priority: 10,
+            title: texts[0].clone(),
+            text: texts[1].clone(),
+            payload: Payload {
+                host: texts[2].clone(),
+                message_id: &texts[3],
+                notification_type: "message",
+                rid: &texts[3],
+                sender,
+                sender_name: &texts[0],
+                room_type: "c",
+                name: Some(&texts[2]),
+                message_type: None,
+                tmid: None,
+                msg: Some(&texts[1]),
+                content: None,
+            },
+            user_id: &texts[3],
+            not_id: 7,
+            gcm: Gcm {
+                style: "inbox",
+                image: texts[2].clone(),
+            },
+            apn: Apn {
+                category: "MESSAGE",
+            },
+        }
+    }
 
     #[test]
     fn truncation_counts_utf16_and_keeps_graphemes_whole() {
@@ -329,6 +400,33 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&filled).unwrap();
             prop_assert_eq!(&v["options"]["badge"], &serde_json::json!(badge));
             prop_assert_eq!(filled.replace(&format!("\"badge\":{badge}"), ""), body.replace(&slot, ""));
+        }
+
+        /// A shared body rendered for a device is the body serialised for that device, in
+        /// full and id-only mode and for push.test, whatever the texts and the device hold.
+        #[test]
+        fn a_shared_body_renders_as_the_body_for_the_device(
+            texts in proptest::array::uniform4("(\"userId\":\"\"|\"badge\":-?[0-9]{1,3}|\\PC){0,12}"),
+            token in "\\PC{0,20}",
+            topic in proptest::option::of("\\PC{0,12}"),
+            receiver in "(\"|\\PC){0,10}",
+            id_only: bool,
+            badge in any::<i64>(),
+        ) {
+            let sender = serde_json::value::RawValue::from_string(r#"{"_id":"s"}"#.into()).unwrap();
+            let n = notification(&texts, &sender);
+            let target = Target { receiver_id: &receiver, apn_topic: topic.as_deref(), device_token: &token };
+            let shared = message_push_body(&n, id_only, "uid", "2030-01-01T00:00:00.000Z").unwrap();
+            let whole = message_body(&n, target, id_only, "uid", "2030-01-01T00:00:00.000Z");
+            prop_assert_eq!(
+                shared.render(&token, topic.as_deref(), &receiver, badge),
+                BodyAwaitingBadge::new(whole).with_badge(badge)
+            );
+            let test = test_push_body(&texts[0], &texts[1], &texts[2]).unwrap();
+            prop_assert_eq!(
+                test.render(&token, topic.as_deref(), &receiver, badge),
+                test_body(&texts[0], target, &texts[1], &texts[2])
+            );
         }
 
         #[test]

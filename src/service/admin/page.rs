@@ -165,7 +165,7 @@ impl Admin {
         self.permits.require(&caller, PERMISSION)?;
         let head = self
             .store
-            .due_pushes(i64::MAX, PAGE_SIZE)?
+            .pending_pushes(PAGE_SIZE)?
             .into_iter()
             .map(|p| OutboxEntry {
                 message_id: body_message_id(&p.body),
