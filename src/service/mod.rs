@@ -129,6 +129,7 @@ impl Services {
         let sockets = SocketCounters::default();
         sockets.register(&mut metrics);
         store.feed().register(&mut metrics);
+        store.register(&mut metrics);
         let prepared = PreparedCache::new(prepared_budget(&store, config));
         let hashing = Arc::new(Semaphore::new(config.limits.concurrent_password_hashes));
         let auth = Auth {

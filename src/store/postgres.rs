@@ -23,7 +23,9 @@ use futures_util::future::{try_join, try_join_all};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::engine::{Batch, Engine, Entries, Mode, Transaction, Visitor};
+use prometheus_client::metrics::counter::Counter;
+
+use super::engine::{Batch, Engine, Entries, Flusher, Mode, Transaction, Visitor};
 use super::feed::{Feed, Retention};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
@@ -53,6 +55,11 @@ struct Shared {
     /// can hold the advisory lock anyway, and waiting writers would hold connections that
     /// readers need.
     writers: Arc<AsyncMutex<()>>,
+    /// Group commit: a write commits asynchronously under the write lock, which it then
+    /// lets go, and waits for a flush shared with this process's other writers (`FLUSH`).
+    flusher: Flusher,
+    /// This process's row in `flushes`.
+    process: String,
 }
 
 /// Where a call's connection comes from: the pool, or the one an open transaction holds.
@@ -82,6 +89,18 @@ impl Shared {
         });
         rx.recv()
             .map_err(|_| StoreError::Backend("the PostgreSQL runtime has stopped".into()))?
+    }
+
+    /// Makes every commit of this process before the call durable (`FLUSH`).
+    fn flush(&self) -> StoreResult<()> {
+        let pool = self.pool.clone();
+        let process = self.process.clone();
+        self.block_on(async move {
+            let client = pool.get().await.map_err(backend)?;
+            let flush = client.prepare_cached(FLUSH).await.map_err(backend)?;
+            client.execute(&flush, &[&process]).await.map_err(backend)?;
+            Ok(())
+        })
     }
 }
 
@@ -141,6 +160,16 @@ impl Sql {
 fn table_ddl(table: &str) -> String {
     format!("CREATE TABLE IF NOT EXISTS {table} (k bytea PRIMARY KEY, v bytea NOT NULL);")
 }
+
+/// One row per process, written by its flushes.
+const FLUSHES_DDL: &str =
+    "CREATE TABLE IF NOT EXISTS flushes (process text PRIMARY KEY, n bigint NOT NULL);";
+
+/// A flush: a transaction that writes, committed synchronously, so that PostgreSQL writes
+/// its log to disk up to its commit, and with it every commit that came before (the
+/// asynchronous commits of the writes waiting for it). `$1`: this process.
+const FLUSH: &str = "INSERT INTO flushes (process, n) VALUES ($1, 1) \
+    ON CONFLICT (process) DO UPDATE SET n = flushes.n + 1";
 
 /// The change feed's journal (`feed.rs`): the events, and the one row that numbers them.
 /// `epoch` grows when the numbering starts again (a testing reset). Events are JSON text,
@@ -273,6 +302,8 @@ impl PgEngine {
             pool,
             sql: Tree::ALL.iter().map(|t| Sql::new(t.name())).collect(),
             writers: Arc::new(AsyncMutex::new(())),
+            flusher: Flusher::new(),
+            process: uuid::Uuid::new_v4().simple().to_string(),
         });
         let pool = shared.pool.clone();
         let meta = Tree::Meta.name();
@@ -293,6 +324,7 @@ impl PgEngine {
                 // which would be one transaction committed after the unlock).
                 let mut ddl: String = Tree::ALL.iter().map(|t| table_ddl(t.name())).collect();
                 ddl.push_str(CHANGES_DDL);
+                ddl.push_str(FLUSHES_DDL);
                 for sql in [
                     format!("SELECT pg_advisory_lock({SETUP_LOCK})"),
                     ddl,
@@ -588,6 +620,10 @@ impl Engine for PgEngine {
     fn is_shared(&self) -> bool {
         true
     }
+
+    fn flushes(&self) -> Counter {
+        self.shared.flusher.flushes()
+    }
 }
 
 /// Holds the setup lock's session; dropping it unlocks.
@@ -699,14 +735,19 @@ impl Transaction for PgTransaction {
     }
 
     fn commit(mut self: Box<Self>, durable: bool) -> StoreResult<()> {
-        let end = if durable {
-            "COMMIT"
-        } else {
-            "SET LOCAL synchronous_commit TO off; COMMIT"
-        };
+        // Asynchronously, under the write lock: the next writer need not wait for the disk.
         self.held = None;
-        self.view
-            .call(move |c| async move { c.batch_execute(end).await })
+        self.view.call(move |c| async move {
+            c.batch_execute("SET LOCAL synchronous_commit TO off; COMMIT")
+                .await
+        })?;
+        if !durable {
+            return Ok(());
+        }
+        let shared = self.view.shared.clone();
+        let number = shared.flusher.numbered();
+        drop(self.writer.take());
+        shared.flusher.wait_durable(number, || shared.flush())
     }
 }
 
