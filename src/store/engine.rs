@@ -29,6 +29,17 @@ pub struct Batch {
     /// The batch's events, set by the store before it is applied: a backend shared by
     /// several processes journals them in the same transaction.
     pub(super) changes: Vec<Event>,
+    /// What the write read of the subscriptions it gives pending bumps (by key), so that
+    /// deriving badges and events need not read them again (a round trip on PostgreSQL).
+    pub(super) bumped: std::collections::HashMap<Vec<u8>, Bumped>,
+}
+
+/// A subscription as stored when a write bumped it.
+#[derive(Debug)]
+pub(super) struct Bumped {
+    pub(super) document: Vec<u8>,
+    /// What it added to its user's badge before the bump.
+    pub(super) share: i64,
 }
 
 impl Batch {
@@ -104,6 +115,15 @@ impl Flusher {
 
     pub(super) fn flushes(&self) -> Counter {
         self.flushes.clone()
+    }
+
+    /// Transaction `number` was made durable by its own commit, and with it every one
+    /// numbered before (the caller knows they came before it on disk).
+    pub(super) fn durable_through(&self, number: u64) {
+        let mut state = self.state.lock();
+        state.durable = state.durable.max(number);
+        self.flushes.inc();
+        self.ended.notify_all();
     }
 
     /// Returns once transaction `number` is durable: by a `flush` this call runs, or one

@@ -333,7 +333,7 @@ impl Store {
                 order.push((*tree, key.as_slice()));
             }
         }
-        let documents = self.bumped_documents(&bumped, &last)?;
+        let documents = self.bumped_documents(batch, &bumped, &last)?;
         let removed = self.removed(&order, &last)?;
         let mut touched = Vec::new();
         let mut users = HashSet::new();
@@ -427,23 +427,33 @@ impl Store {
     /// The stored subscriptions the batch gives pending bumps without writing them.
     fn bumped_documents<'k>(
         &self,
+        batch: &Batch,
         bumped: &HashMap<&'k [u8], Option<&[u8]>>,
         last: &HashMap<Place<'k>, Option<&[u8]>>,
     ) -> StoreResult<HashMap<&'k [u8], Vec<u8>>> {
-        let wanted: Vec<&[u8]> = bumped
-            .iter()
-            .filter(|(k, p)| {
-                p.is_some() && !last.contains_key(&(Tree::UserroomidSubscription, **k))
-            })
-            .map(|(k, _)| *k)
-            .collect();
+        let mut found = HashMap::new();
+        let mut wanted = Vec::new();
+        for (key, pending) in bumped {
+            if pending.is_none() || last.contains_key(&(Tree::UserroomidSubscription, *key)) {
+                continue;
+            }
+            // As the write read it, when it did.
+            match batch.bumped.get(*key) {
+                Some(read) => {
+                    found.insert(*key, read.document.clone());
+                }
+                None => wanted.push(*key),
+            }
+        }
         let keys: Vec<Vec<u8>> = wanted.iter().map(|k| k.to_vec()).collect();
         let values = self.engine.get_many(Tree::UserroomidSubscription, &keys)?;
-        Ok(wanted
-            .into_iter()
-            .zip(values)
-            .filter_map(|(k, v)| Some((k, v?)))
-            .collect())
+        found.extend(
+            wanted
+                .into_iter()
+                .zip(values)
+                .filter_map(|(k, v)| Some((k, v?))),
+        );
+        Ok(found)
     }
 
     /// The stored documents the batch deletes, where their deletion's event needs them.

@@ -9,8 +9,9 @@
 //! lock in this process (its directory lock keeps other processes out), PostgreSQL with a
 //! transaction-scoped advisory lock that every process takes — and reads inside it that
 //! see every earlier commit. The wait for the disk is not part of it: a writer lets go of
-//! the lock once its writes are applied (sled) or committed asynchronously (PostgreSQL),
-//! then waits for a flush it shares with the writers applied meanwhile (group commit,
+//! the lock once its writes are applied (sled) or committed asynchronously (PostgreSQL,
+//! when writers of this process wait for the lock; alone, it commits synchronously), then
+//! waits for a flush it shares with the writers applied meanwhile (group commit,
 //! `engine::Flusher`): one flush at a time, each for every write applied before it began.
 //! A later write may therefore read an earlier one before it is durable; it is durable no
 //! sooner, so a crash loses the later with the earlier or neither.

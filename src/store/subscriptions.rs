@@ -221,16 +221,40 @@ impl Store {
                 stored.insert(k.clone(), v);
             }
         }
-        let stored_bumps = self.engine.get_many(Tree::UserroomidCounters, &written)?;
+        // A subscription only bumped, as `bump_pending` read it: its share before is known.
+        let known = |k: &[u8]| {
+            (!documents.contains_key(k))
+                .then(|| batch.bumped.get(k))
+                .flatten()
+        };
+        let unknown: Vec<Vec<u8>> = written
+            .iter()
+            .filter(|k| known(k).is_none())
+            .cloned()
+            .collect();
+        let mut stored_bumps: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        for (k, v) in unknown
+            .iter()
+            .zip(self.engine.get_many(Tree::UserroomidCounters, &unknown)?)
+        {
+            if let Some(v) = v {
+                stored_bumps.insert(k.clone(), v);
+            }
+        }
         let mut changes: Vec<(&str, i64)> = Vec::with_capacity(written.len());
-        for (key, old_bumps) in written.iter().zip(stored_bumps) {
+        for key in &written {
             let user = std::str::from_utf8(keys::first(key))
                 .map_err(|e| super::corrupt(Tree::UserroomidSubscription, e))?;
+            if let (Some(read), Some(Some(bumps))) = (known(key), bumped.get(key.as_slice())) {
+                changes.push((user, decode_pending(bumps)?.share() - read.share));
+                continue;
+            }
+            let old_bumps = stored_bumps.get(key).map(Vec::as_slice);
             let new_bumps = match bumped.get(key.as_slice()) {
                 Some(written) => written.map(decode_pending).transpose()?,
-                None => old_bumps.as_deref().map(decode_pending).transpose()?,
+                None => old_bumps.map(decode_pending).transpose()?,
             };
-            let old = match (&old_bumps, stored.get(key)) {
+            let old = match (old_bumps, stored.get(key)) {
                 (Some(p), _) => decode_pending(p)?.share(),
                 (None, Some(doc)) => Counters::of(doc)?.share(),
                 // Only bumped, for the first time: the bumps know the document's share.
@@ -281,8 +305,13 @@ impl Store {
             Some(p) => decode_pending(p)?,
             None => Counters::of(document)?.pending(),
         };
+        let share = bumps.share();
         bumps.add(bump, at);
-        batch.put(Tree::UserroomidCounters, key, encode(&bumps));
+        batch.put(Tree::UserroomidCounters, key.clone(), encode(&bumps));
+        let document = document.to_vec();
+        batch
+            .bumped
+            .insert(key, super::engine::Bumped { document, share });
         Ok(())
     }
 
