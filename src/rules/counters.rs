@@ -103,6 +103,79 @@ pub fn bump_subscription(sub: &mut Subscription, bump: &Bump, thread: ThreadUnre
     sub.set_updated_at(at);
 }
 
+/// The bumps of plain messages (no thread to mark) since a subscription document was last
+/// written, kept beside it so that a post touches a few numbers per member, not the
+/// member's whole document; `apply` gives the document they make. Bumps add up:
+/// `bump_subscription` twice equals it once with the sums and the later time (the counters
+/// add, `alert` and `open` stay true, the fields it creates come in the same order).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingBumps {
+    #[serde(rename = "u")]
+    unread: i64,
+    #[serde(rename = "m")]
+    user_mentions: i64,
+    #[serde(rename = "g")]
+    group_mentions: i64,
+    /// The last bump's time.
+    #[serde(rename = "t")]
+    at: String,
+    /// The document's `unread` as a bump reads it (an integer, else 0).
+    #[serde(rename = "b")]
+    base_unread: i64,
+    /// What the document adds to its user's badge.
+    #[serde(rename = "s")]
+    base_share: i64,
+    /// The document is archived (it adds nothing to the badge).
+    #[serde(rename = "a")]
+    archived: bool,
+}
+
+impl PendingBumps {
+    /// No bump yet on a document with these values.
+    pub fn new(base_unread: i64, base_share: i64, archived: bool) -> PendingBumps {
+        PendingBumps {
+            unread: 0,
+            user_mentions: 0,
+            group_mentions: 0,
+            at: String::new(),
+            base_unread,
+            base_share,
+            archived,
+        }
+    }
+
+    /// One more message's bump, at `at`.
+    pub fn add(&mut self, bump: &Bump, at: &str) {
+        self.unread += bump.unread;
+        self.user_mentions += bump.user_mentions;
+        self.group_mentions += bump.group_mentions;
+        self.at = at.to_string();
+    }
+
+    /// The document as the bumps leave it.
+    pub fn apply(&self, sub: &mut Subscription) {
+        let bump = Bump {
+            unread: self.unread,
+            user_mentions: self.user_mentions,
+            group_mentions: self.group_mentions,
+        };
+        bump_subscription(sub, &bump, ThreadUnread::None, &self.at);
+    }
+
+    /// What the bumped document adds to its user's badge.
+    pub fn share(&self) -> i64 {
+        match self.archived {
+            true => 0,
+            false => self.base_unread + self.unread,
+        }
+    }
+
+    /// What the document alone adds to its user's badge.
+    pub fn base_share(&self) -> i64 {
+        self.base_share
+    }
+}
+
 /// The member read the room (`readMessages`): counters to zero, `alert` off, `open` on,
 /// `ls` and `_updatedAt` to `at`. Unread threads go too with `read_threads`; otherwise, if
 /// there are some, `alert` stays as it was.
@@ -212,6 +285,40 @@ mod tests {
             move_users_count(&mut r, delta);
             prop_assert!(r.msgs() >= 0);
             prop_assert!(r.users_count() >= 0);
+        }
+
+        /// Bumps kept aside and applied at once leave the document a bump at a time would.
+        #[test]
+        fn pending_bumps_equal_bumps_one_by_one(
+            unread in prop::option::of(prop_oneof![
+                (-3i64..5).prop_map(Value::from),
+                Just(json!(2.5)),
+                Just(json!("7")),
+            ]),
+            archived: bool,
+            bumps in prop::collection::vec((0i64..2, 0i64..2, 0i64..2), 1..5),
+        ) {
+            let mut doc = json!({"_id": "s", "rid": "r", "u": {"_id": "u"}});
+            if let Some(unread) = unread {
+                doc["unread"] = unread;
+            }
+            if archived {
+                doc["archived"] = true.into();
+            }
+            let base = Subscription(object(doc));
+            let mut one_by_one = base.clone();
+            let (int, share) = (base.0.get("unread").and_then(Value::as_i64).unwrap_or(0), base.unread());
+            let mut pending = PendingBumps::new(int, if archived { 0 } else { share }, archived);
+            for (i, (u, m, g)) in bumps.iter().enumerate() {
+                let bump = Bump { unread: *u, user_mentions: *m, group_mentions: *g };
+                let at = format!("T{i}");
+                bump_subscription(&mut one_by_one, &bump, ThreadUnread::None, &at);
+                pending.add(&bump, &at);
+            }
+            let mut merged = base.clone();
+            pending.apply(&mut merged);
+            prop_assert_eq!(serde_json::to_string(&merged).unwrap(), serde_json::to_string(&one_by_one).unwrap());
+            prop_assert_eq!(pending.share(), if archived { 0 } else { one_by_one.unread() });
         }
 
         /// Reading zeroes the counters; `alert` survives only while threads stay unread.

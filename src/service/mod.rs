@@ -123,6 +123,7 @@ impl Services {
         let sockets = SocketCounters::default();
         sockets.register(&mut metrics);
         store.feed().register(&mut metrics);
+        store.register(&mut metrics);
         let prepared = PreparedCache::new(config.storage.prepared_cache_bytes());
         let hashing = Arc::new(Semaphore::new(config.limits.concurrent_password_hashes));
         let auth = Auth {

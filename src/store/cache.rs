@@ -318,7 +318,9 @@ impl Caches {
             }
             Tree::MessageidMessage => self.versions.moved(tree, key),
             Tree::UseridBadge => self.badges.invalidate(key),
-            Tree::UserroomidSubscription => self.subscriptions.invalidate(key),
+            Tree::UserroomidSubscription | Tree::UserroomidCounters => {
+                self.subscriptions.invalidate(key)
+            }
             Tree::Useridpushtokenids => self.devices.invalidate(super::keys::first(key)),
             _ => {}
         }
@@ -346,6 +348,7 @@ impl Caches {
                 | Tree::MessageidMessage
                 | Tree::UseridBadge
                 | Tree::UserroomidSubscription
+                | Tree::UserroomidCounters
                 | Tree::Useridpushtokenids
         )
     }

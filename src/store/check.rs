@@ -140,6 +140,18 @@ impl Store {
                 ));
             }
         }
+        for (key, _) in self.engine.scan_prefix(Tree::UserroomidCounters, b"")? {
+            if self
+                .engine
+                .get(Tree::UserroomidSubscription, &key)?
+                .is_none()
+            {
+                problems.push(format!(
+                    "pending counters of a missing subscription {}",
+                    lossy(&key)
+                ));
+            }
+        }
         for (key, _) in self.engine.scan_prefix(Tree::Roomuserids, b"")? {
             let room = lossy(keys::first(&key));
             let user = keys::second(&key).unwrap_or_default();

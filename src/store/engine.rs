@@ -6,8 +6,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use prometheus_client::metrics::counter::Counter;
+
 use super::trees::Tree;
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::model::change::Event;
 
 /// One atomic set of writes across trees, with what the change feed needs to know of it
@@ -26,6 +29,17 @@ pub struct Batch {
     /// The batch's events, set by the store before it is applied: a backend shared by
     /// several processes journals them in the same transaction.
     pub(super) changes: Vec<Event>,
+    /// What the write read of the subscriptions it gives pending bumps (by key), so that
+    /// deriving badges and events need not read them again (a round trip on PostgreSQL).
+    pub(super) bumped: std::collections::HashMap<Vec<u8>, Bumped>,
+}
+
+/// A subscription as stored when a write bumped it.
+#[derive(Debug)]
+pub(super) struct Bumped {
+    pub(super) document: Vec<u8>,
+    /// What it added to its user's badge before the bump.
+    pub(super) share: i64,
 }
 
 impl Batch {
@@ -46,6 +60,105 @@ impl Batch {
 
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()
+    }
+
+    /// The bytes of its keys and values.
+    pub fn bytes(&self) -> usize {
+        self.writes
+            .iter()
+            .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum()
+    }
+}
+
+/// Group commit: one flush at a time makes durable every transaction numbered by then;
+/// the transactions numbered meanwhile wait for the next flush, which one of them runs for
+/// all. Each is still answered only once a flush that began after it was numbered has ended.
+pub(super) struct Flusher {
+    state: Mutex<Flushed>,
+    ended: Condvar,
+    flushes: Counter,
+}
+
+#[derive(Default)]
+struct Flushed {
+    /// Transactions numbered so far.
+    numbered: u64,
+    /// Every transaction numbered up to this is durable.
+    durable: u64,
+    /// A flush is running.
+    flushing: bool,
+    /// The last failed flush: the transactions it was for (up to the number) fail with it.
+    failed: Option<(u64, String)>,
+}
+
+impl Flusher {
+    pub(super) fn new() -> Flusher {
+        Flusher {
+            state: Mutex::new(Flushed::default()),
+            ended: Condvar::new(),
+            flushes: Counter::default(),
+        }
+    }
+
+    /// Numbers a transaction whose writes are done, waiting only for a flush.
+    pub(super) fn numbered(&self) -> u64 {
+        let mut state = self.state.lock();
+        state.numbered += 1;
+        state.numbered
+    }
+
+    /// The number of the last transaction numbered.
+    pub(super) fn last(&self) -> u64 {
+        self.state.lock().numbered
+    }
+
+    pub(super) fn flushes(&self) -> Counter {
+        self.flushes.clone()
+    }
+
+    /// Transaction `number` was made durable by its own commit, and with it every one
+    /// numbered before (the caller knows they came before it on disk).
+    pub(super) fn durable_through(&self, number: u64) {
+        let mut state = self.state.lock();
+        state.durable = state.durable.max(number);
+        self.flushes.inc();
+        self.ended.notify_all();
+    }
+
+    /// Returns once transaction `number` is durable: by a `flush` this call runs, or one
+    /// that another transaction's call runs meanwhile.
+    pub(super) fn wait_durable(
+        &self,
+        number: u64,
+        mut flush: impl FnMut() -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let mut state = self.state.lock();
+        loop {
+            if state.durable >= number {
+                return Ok(());
+            }
+            if let Some((upto, error)) = &state.failed {
+                if *upto >= number {
+                    return Err(StoreError::Backend(error.clone()));
+                }
+            }
+            if state.flushing {
+                self.ended.wait(&mut state);
+                continue;
+            }
+            state.flushing = true;
+            let target = state.numbered;
+            let flushed = MutexGuard::unlocked(&mut state, &mut flush);
+            self.flushes.inc();
+            state.flushing = false;
+            match flushed {
+                Ok(()) => state.durable = state.durable.max(target),
+                Err(StoreError::Backend(e)) => state.failed = Some((target, e)),
+                Err(e) => state.failed = Some((target, e.to_string())),
+            }
+            self.ended.notify_all();
+        }
     }
 }
 
@@ -102,6 +215,9 @@ pub trait Engine: Send + Sync {
     /// True when other processes may write to the same database: then nothing read can be
     /// cached, and pushes are claimed before they are sent.
     fn is_shared(&self) -> bool;
+    /// Counts the times this process waited for the disk to make writes durable: fewer than
+    /// its durable commits when commits shared a flush.
+    fn flushes(&self) -> Counter;
 }
 
 /// An open transaction of an `Engine`.

@@ -38,11 +38,7 @@ impl Store {
         for (_, value) in self.entries(Tree::RoomidRoom)? {
             import.rooms.push(decode(Tree::RoomidRoom, &value)?);
         }
-        for (_, value) in self.entries(Tree::UserroomidSubscription)? {
-            import
-                .subscriptions
-                .push(decode(Tree::UserroomidSubscription, &value)?);
-        }
+        import.subscriptions = self.all_subscriptions()?;
         for (key, value) in self.entries(Tree::MessageidMessage)? {
             import.messages.push(ImportedMessage {
                 id: String::from_utf8_lossy(&key).into_owned(),

@@ -321,6 +321,11 @@ enum Undecoded {
         new: bool,
     },
     Subscription(Vec<u8>),
+    /// A stored subscription and the pending bumps the batch gives it.
+    Bumped {
+        document: Vec<u8>,
+        pending: Vec<u8>,
+    },
     Room(Vec<u8>),
     Decoded(Event),
 }
@@ -346,6 +351,15 @@ impl Touched {
                     }
                     Undecoded::Subscription(json) => serde_json::from_slice(&json)
                         .map(|subscription| Event::SubscriptionChanged { subscription }),
+                    Undecoded::Bumped { document, pending } => {
+                        match super::subscriptions::merged(&document, Some(&pending)) {
+                            Ok(subscription) => Ok(Event::SubscriptionChanged { subscription }),
+                            Err(e) => {
+                                tracing::error!(error = %e, "a changed subscription does not decode: consumers resync");
+                                return Event::Resync;
+                            }
+                        }
+                    }
                     Undecoded::Room(json) => serde_json::from_slice(&json).map(|room| {
                         Event::RoomChanged {
                             room: Arc::new(room),
@@ -371,11 +385,24 @@ impl Store {
         }
         let mut last: HashMap<Place, Option<&[u8]>> = HashMap::new();
         let mut order = Vec::new();
+        // Subscriptions the batch gives pending bumps: they change as the document would.
+        let mut bumped: HashMap<&[u8], Option<&[u8]>> = HashMap::new();
         for (tree, key, value) in &batch.writes {
-            if FED.contains(tree) && last.insert((*tree, key), value.as_deref()).is_none() {
+            if *tree == Tree::UserroomidCounters {
+                let place = (Tree::UserroomidSubscription, key.as_slice());
+                if bumped.insert(key, value.as_deref()).is_none() && !last.contains_key(&place) {
+                    order.push(place);
+                }
+                continue;
+            }
+            let first = last.insert((*tree, key), value.as_deref()).is_none();
+            let counted =
+                *tree == Tree::UserroomidSubscription && bumped.contains_key(key.as_slice());
+            if FED.contains(tree) && first && !counted {
                 order.push((*tree, key.as_slice()));
             }
         }
+        let documents = self.bumped_documents(batch, &bumped, &last)?;
         let removed = self.removed(&order, &last)?;
         let mut touched = Vec::new();
         let mut users = HashSet::new();
@@ -386,7 +413,26 @@ impl Store {
         for (tree, key) in order {
             let text = || String::from_utf8_lossy(key).into_owned();
             let old = removed.get(&(tree, key));
-            let event = match (tree, last[&(tree, key)]) {
+            if let Some(Some(pending)) = bumped
+                .get(key)
+                .filter(|_| tree == Tree::UserroomidSubscription)
+            {
+                let document = match last.get(&(tree, key)) {
+                    Some(written) => written.map(<[u8]>::to_vec),
+                    None => documents.get(key).cloned(),
+                };
+                if let Some(document) = document {
+                    touched.push(Undecoded::Bumped {
+                        document,
+                        pending: pending.to_vec(),
+                    });
+                }
+                continue;
+            }
+            let Some(&value) = last.get(&(tree, key)) else {
+                continue;
+            };
+            let event = match (tree, value) {
                 (Tree::MessageidMessage, Some(value)) => {
                     touched.push(Undecoded::Message {
                         json: value.to_vec(),
@@ -462,6 +508,38 @@ impl Store {
         Ok(Touched(touched))
     }
 
+    /// The stored subscriptions the batch gives pending bumps without writing them.
+    fn bumped_documents<'k>(
+        &self,
+        batch: &Batch,
+        bumped: &HashMap<&'k [u8], Option<&[u8]>>,
+        last: &HashMap<Place<'k>, Option<&[u8]>>,
+    ) -> StoreResult<HashMap<&'k [u8], Vec<u8>>> {
+        let mut found = HashMap::new();
+        let mut wanted = Vec::new();
+        for (key, pending) in bumped {
+            if pending.is_none() || last.contains_key(&(Tree::UserroomidSubscription, *key)) {
+                continue;
+            }
+            // As the write read it, when it did.
+            match batch.bumped.get(*key) {
+                Some(read) => {
+                    found.insert(*key, read.document.clone());
+                }
+                None => wanted.push(*key),
+            }
+        }
+        let keys: Vec<Vec<u8>> = wanted.iter().map(|k| k.to_vec()).collect();
+        let values = self.engine.get_many(Tree::UserroomidSubscription, &keys)?;
+        found.extend(
+            wanted
+                .into_iter()
+                .zip(values)
+                .filter_map(|(k, v)| Some((k, v?))),
+        );
+        Ok(found)
+    }
+
     /// The stored documents the batch deletes, where their deletion's event needs them.
     fn removed<'k>(
         &self,
@@ -476,7 +554,7 @@ impl Store {
         ] {
             let deleted: Vec<&[u8]> = order
                 .iter()
-                .filter(|(t, k)| *t == tree && last[&(*t, *k)].is_none())
+                .filter(|(t, k)| *t == tree && last.get(&(*t, *k)) == Some(&None))
                 .map(|(_, k)| *k)
                 .collect();
             if deleted.is_empty() {

@@ -145,28 +145,7 @@ impl Store {
                         .unwrap_or_default(),
                     None => BTreeSet::new(),
                 };
-                let mut members = BTreeSet::new();
-                let keys: Vec<Vec<u8>> = new
-                    .bumps
-                    .iter()
-                    .map(|m| super::keys::pair(&m.user_id, &new.room_id))
-                    .collect();
-                let stored = store.engine.get_many(Tree::UserroomidSubscription, &keys)?;
-                for (m, stored) in new.bumps.iter().zip(stored) {
-                    let Some(bytes) = stored else {
-                        continue;
-                    };
-                    let mut sub: Subscription =
-                        super::decode(Tree::UserroomidSubscription, &bytes)?;
-                    let thread = ThreadUnread::of(
-                        new.thread.as_ref(),
-                        m.mentioned_in_thread,
-                        followers.contains(&m.user_id),
-                    );
-                    counters::bump_subscription(&mut sub, &m.bump, thread, &new.at);
-                    Self::update_subscription(batch, &sub);
-                    members.insert(m.user_id.as_str());
-                }
+                let members = store.bump_members(batch, new, &followers)?;
                 Ok(members)
             },
             |badges, batch, members| {
@@ -176,6 +155,50 @@ impl Store {
             },
             true,
         )
+    }
+
+    /// Adds `new`'s bumps to the members' subscriptions as stored in this write (`followers`:
+    /// of the thread it replies to); returns the members bumped, those whose subscription
+    /// exists. A plain message's bump is kept as pending bumps beside the document; a thread
+    /// reply's, which marks the thread unread, rewrites the document.
+    fn bump_members<'n>(
+        &self,
+        batch: &mut Batch,
+        new: &'n NewMessage,
+        followers: &BTreeSet<String>,
+    ) -> StoreResult<BTreeSet<&'n str>> {
+        let mut members = BTreeSet::new();
+        let keys: Vec<Vec<u8>> = new
+            .bumps
+            .iter()
+            .map(|m| super::keys::pair(&m.user_id, &new.room_id))
+            .collect();
+        let documents = self.engine.get_many(Tree::UserroomidSubscription, &keys)?;
+        let pending = self.engine.get_many(Tree::UserroomidCounters, &keys)?;
+        for (((m, key), document), pending) in
+            new.bumps.iter().zip(keys).zip(documents).zip(pending)
+        {
+            let Some(document) = document else {
+                continue;
+            };
+            let thread = ThreadUnread::of(
+                new.thread.as_ref(),
+                m.mentioned_in_thread,
+                followers.contains(&m.user_id),
+            );
+            match thread {
+                ThreadUnread::None => {
+                    Self::bump_pending(batch, key, &document, pending.as_deref(), &m.bump, &new.at)?
+                }
+                _ => {
+                    let mut sub = super::subscriptions::merged(&document, pending.as_deref())?;
+                    counters::bump_subscription(&mut sub, &m.bump, thread, &new.at);
+                    Self::update_subscription(batch, &sub);
+                }
+            }
+            members.insert(m.user_id.as_str());
+        }
+        Ok(members)
     }
 
     /// Applies `mutation` to the message `id` as stored inside this write, then what its

@@ -8,12 +8,19 @@
 //! it the same way: one write transaction at a time (`engine::Mode::Write`) — sled with a
 //! lock in this process (its directory lock keeps other processes out), PostgreSQL with a
 //! transaction-scoped advisory lock that every process takes — and reads inside it that
-//! see every earlier commit.
+//! see every earlier commit. The wait for the disk is not part of it: a writer lets go of
+//! the lock once its writes are applied (sled) or committed asynchronously (PostgreSQL,
+//! when writers of this process wait for the lock; alone, it commits synchronously), then
+//! waits for a flush it shares with the writers applied meanwhile (group commit,
+//! `engine::Flusher`): one flush at a time, each for every write applied before it began.
+//! A later write may therefore read an earlier one before it is durable; it is durable no
+//! sooner, so a crash loses the later with the earlier or neither.
 //!
 //! * **One write method, one transaction.** Each public method that changes data is
-//!   all-or-nothing, and returns `Ok` only once its data is durable (on disk after a flush;
-//!   committed with synchronous commit); the one exception is `claim_pushes`, whose loss
-//!   in a crash only lets a push be sent once more. Callers pass prepared, typed values
+//!   all-or-nothing, and returns `Ok` only once its data is durable (on disk after a flush
+//!   that began after it was applied; on PostgreSQL, a synchronous commit of this process
+//!   after its own); the one exception is `claim_pushes`, whose loss in a crash only lets
+//!   a push be sent once more. Callers pass prepared, typed values
 //!   and rules values; no service code runs inside a transaction.
 //! * **Decided inside the transaction**, on the state as it is then, whatever the caller
 //!   read before:
@@ -22,7 +29,10 @@
 //!     per (service, token, app) (`register_push_token`);
 //!   - counters: `insert_message` adds its bumps to the subscription counters (`unread`,
 //!     `userMentions`, `groupMentions`) and to the room's `msgs` as stored then, so no
-//!     concurrent increment is lost; `add_members` / `remove_member` move `usersCount` by
+//!     concurrent increment is lost. A plain message's bump goes to the member's pending
+//!     bumps (`Tree::UserroomidCounters`), not into the document: every read of a
+//!     subscription merges them (`subscriptions::merged`), every write of the document
+//!     (from such a read) drops them; `add_members` / `remove_member` move `usersCount` by
 //!     the members actually added or removed;
 //!   - changes to a message: `modify_message` applies a `rules::message_changes` mutation
 //!     (an edit, a deletion, and for `insert_message` a reply's effect on its thread's
@@ -37,7 +47,8 @@
 //!   (`count_message`, `count_system_message`, `follow_edit`, `uncount_message`,
 //!   `move_users_count`, `bump_subscription`, `mark_read`, `may_leave`).
 //! * **Derived data is written in the same transaction** as what it derives from: each
-//!   user's badge (the sum of `unread` over their subscriptions that are not archived), the
+//!   user's badge (the sum of `unread` over their subscriptions that are not archived,
+//!   moved by what the batch's subscription writes and pending bumps change), the
 //!   member index of rooms, the indexes of push devices by user and by token. The outbox
 //!   record `insert_message` queues (one per message: its body drafted once, its receivers
 //!   and their devices) carries each receiver's badge as of that transaction.
@@ -145,6 +156,15 @@ pub struct Store {
     engine: Arc<dyn Engine>,
     caches: Arc<Caches>,
     feed: Feed,
+    written: Written,
+}
+
+/// What `/metrics` shows of the write path (benchmarks/write.py weighs a message with it).
+#[derive(Clone, Default)]
+struct Written {
+    commits: prometheus_client::metrics::counter::Counter,
+    entries: prometheus_client::metrics::counter::Counter,
+    bytes: prometheus_client::metrics::counter::Counter,
 }
 
 impl Store {
@@ -189,6 +209,7 @@ impl Store {
             caches,
             engine,
             feed,
+            written: Written::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -203,6 +224,34 @@ impl Store {
     /// The events of every committed write, in commit order (`feed.rs`).
     pub fn feed(&self) -> Feed {
         self.feed.clone()
+    }
+
+    /// Adds the write path's counters to `/metrics`.
+    pub fn register(&self, registry: &mut prometheus_client::registry::Registry) {
+        for (name, help, counter) in [
+            (
+                "rcpush_store_commits",
+                "Write transactions that changed data",
+                self.written.commits.clone(),
+            ),
+            (
+                "rcpush_store_written_entries",
+                "Entries (puts and deletions) those transactions wrote",
+                self.written.entries.clone(),
+            ),
+            (
+                "rcpush_store_written_bytes",
+                "Bytes of the keys and values those transactions wrote",
+                self.written.bytes.clone(),
+            ),
+            (
+                "rcpush_store_flushes",
+                "Waits for the disk: fewer than durable commits when commits shared one",
+                self.engine.flushes(),
+            ),
+        ] {
+            registry.register(name, help, counter);
+        }
     }
 
     /// True when other processes may write to the same database.
@@ -335,6 +384,9 @@ impl Store {
             false => (touched.len(), Some(touched)),
         };
         if !batch.is_empty() || !batch.changes.is_empty() || restart {
+            self.written.commits.inc();
+            self.written.entries.inc_by(batch.writes.len() as u64);
+            self.written.bytes.inc_by(batch.bytes() as u64);
             tx.apply(batch)?;
         }
         // Still under the write lock: numbers follow the order of commits.
@@ -383,6 +435,7 @@ impl Store {
             engine,
             caches,
             feed: self.feed.clone(),
+            written: self.written.clone(),
         }
     }
 

@@ -23,7 +23,9 @@ use futures_util::future::{try_join, try_join_all};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::engine::{Batch, Engine, Entries, Mode, Transaction, Visitor};
+use prometheus_client::metrics::counter::Counter;
+
+use super::engine::{Batch, Engine, Entries, Flusher, Mode, Transaction, Visitor};
 use super::feed::{Feed, Retention};
 use super::fence::{position, Answer, PositionReader};
 use super::trees::Tree;
@@ -56,6 +58,14 @@ struct Shared {
     writers: Arc<AsyncMutex<()>>,
     /// Counts every call waited for (`rcpush_store_round_trips`), where a feed is followed.
     feed: Option<Feed>,
+    /// Group commit: a write commits asynchronously under the write lock, which it then
+    /// lets go, and waits for a flush shared with this process's other writers (`FLUSH`).
+    flusher: Flusher,
+    /// This process's row in `flushes`.
+    process: String,
+    /// This process's writers waiting for `writers`: a writer that sees none commits
+    /// synchronously itself (one round trip less than committing, then flushing).
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Where a call's connection comes from: the pool, or the one an open transaction holds.
@@ -88,6 +98,18 @@ impl Shared {
         });
         rx.recv()
             .map_err(|_| StoreError::Backend("the PostgreSQL runtime has stopped".into()))?
+    }
+
+    /// Makes every commit of this process before the call durable (`FLUSH`).
+    fn flush(&self) -> StoreResult<()> {
+        let pool = self.pool.clone();
+        let process = self.process.clone();
+        self.block_on(async move {
+            let client = pool.get().await.map_err(backend)?;
+            let flush = client.prepare_cached(FLUSH).await.map_err(backend)?;
+            client.execute(&flush, &[&process]).await.map_err(backend)?;
+            Ok(())
+        })
     }
 }
 
@@ -147,6 +169,16 @@ impl Sql {
 fn table_ddl(table: &str) -> String {
     format!("CREATE TABLE IF NOT EXISTS {table} (k bytea PRIMARY KEY, v bytea NOT NULL);")
 }
+
+/// One row per process, written by its flushes.
+const FLUSHES_DDL: &str =
+    "CREATE TABLE IF NOT EXISTS flushes (process text PRIMARY KEY, n bigint NOT NULL);";
+
+/// A flush: a transaction that writes, committed synchronously, so that PostgreSQL writes
+/// its log to disk up to its commit, and with it every commit that came before (the
+/// asynchronous commits of the writes waiting for it). `$1`: this process.
+const FLUSH: &str = "INSERT INTO flushes (process, n) VALUES ($1, 1) \
+    ON CONFLICT (process) DO UPDATE SET n = flushes.n + 1";
 
 /// The change feed's journal (`feed.rs`): the events, and the one row that numbers them.
 /// `epoch` grows when the numbering starts again (a testing reset). Events are JSON text,
@@ -280,6 +312,9 @@ impl PgEngine {
             sql: Tree::ALL.iter().map(|t| Sql::new(t.name())).collect(),
             writers: Arc::new(AsyncMutex::new(())),
             feed: follow.as_ref().map(|(feed, _)| feed.clone()),
+            flusher: Flusher::new(),
+            process: uuid::Uuid::new_v4().simple().to_string(),
+            queued: Arc::default(),
         });
         let pool = shared.pool.clone();
         let meta = Tree::Meta.name();
@@ -300,6 +335,7 @@ impl PgEngine {
                 // which would be one transaction committed after the unlock).
                 let mut ddl: String = Tree::ALL.iter().map(|t| table_ddl(t.name())).collect();
                 ddl.push_str(CHANGES_DDL);
+                ddl.push_str(FLUSHES_DDL);
                 for sql in [
                     format!("SELECT pg_advisory_lock({SETUP_LOCK})"),
                     ddl,
@@ -561,9 +597,15 @@ impl Engine for PgEngine {
         };
         let pool = self.shared.pool.clone();
         let writers = (mode == Mode::Write).then(|| self.shared.writers.clone());
+        let queued = self.shared.queued.clone();
         let (writer, object) = self.shared.block_on(async move {
             let writer = match writers {
-                Some(w) => Some(w.lock_owned().await),
+                Some(w) => {
+                    queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let writer = w.lock_owned().await;
+                    queued.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    Some(writer)
+                }
                 None => None,
             };
             let object = pool.get().await.map_err(backend)?;
@@ -597,6 +639,10 @@ impl Engine for PgEngine {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    fn flushes(&self) -> Counter {
+        self.shared.flusher.flushes()
     }
 }
 
@@ -709,14 +755,32 @@ impl Transaction for PgTransaction {
     }
 
     fn commit(mut self: Box<Self>, durable: bool) -> StoreResult<()> {
-        let end = if durable {
-            "COMMIT"
-        } else {
-            "SET LOCAL synchronous_commit TO off; COMMIT"
+        // With writers of this process waiting, asynchronously: the next one need not wait
+        // for the disk, and this one shares a flush with them (`Flusher`). Alone, at once
+        // durably, which also makes every earlier commit of this process durable.
+        let shared = self.view.shared.clone();
+        let queued = shared.queued.load(std::sync::atomic::Ordering::SeqCst) > 0;
+        let alone = durable && !queued;
+        let end = match alone {
+            true => "COMMIT",
+            false => "SET LOCAL synchronous_commit TO off; COMMIT",
         };
         self.held = None;
         self.view
-            .call(move |c| async move { c.batch_execute(end).await })
+            .call(move |c| async move { c.batch_execute(end).await })?;
+        if !durable {
+            return Ok(());
+        }
+        // Numbered before this process's next writer may commit.
+        let number = shared.flusher.numbered();
+        drop(self.writer.take());
+        match alone {
+            true => {
+                shared.flusher.durable_through(number);
+                Ok(())
+            }
+            false => shared.flusher.wait_durable(number, || shared.flush()),
+        }
     }
 }
 

@@ -80,7 +80,7 @@ impl Store {
                 batch.delete(Tree::Teamroomids, keys::pair(team_id, room_id));
             }
             for user_id in store.room_member_ids(room_id)? {
-                batch.delete(Tree::UserroomidSubscription, keys::pair(&user_id, room_id));
+                Self::delete_subscription(batch, &user_id, room_id);
                 batch.delete(Tree::Roomuserids, keys::pair(room_id, &user_id));
             }
             store
@@ -210,7 +210,7 @@ impl Store {
             counters::move_users_count(&mut room, -1);
             room.set_updated_at(at);
             Self::put_room(batch, &room);
-            batch.delete(Tree::UserroomidSubscription, keys::pair(user_id, room_id));
+            Self::delete_subscription(batch, user_id, room_id);
             batch.delete(Tree::Roomuserids, keys::pair(room_id, user_id));
             Ok(Some(Removal::Removed(room)))
         })

@@ -4,10 +4,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
+use prometheus_client::metrics::counter::Counter;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::engine::{Batch, Engine, Entries, Mode, Transaction, Visitor};
+use super::engine::{Batch, Engine, Entries, Flusher, Mode, Transaction, Visitor};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
 
@@ -16,6 +17,10 @@ pub struct SledEngine {
     trees: Vec<sled::Tree>,
     /// One transaction at a time: sled's lock on the directory keeps other processes out.
     transactions: Arc<Mutex<()>>,
+    /// sled makes durable everything written before a `flush()` begins, but each flush
+    /// seals and syncs a log buffer of its own: writers flushing one after the other would
+    /// pay a sync each. They share flushes instead.
+    flusher: Flusher,
 }
 
 impl SledEngine {
@@ -46,6 +51,7 @@ impl SledEngine {
             db,
             trees,
             transactions: Arc::new(Mutex::new(())),
+            flusher: Flusher::new(),
         })
     }
 
@@ -137,6 +143,7 @@ impl Engine for SledEngine {
         Ok(Box::new(SledTransaction {
             engine: self,
             guard: Some(guard),
+            number: None,
         }))
     }
 
@@ -148,14 +155,20 @@ impl Engine for SledEngine {
     fn is_shared(&self) -> bool {
         false
     }
+
+    fn flushes(&self) -> Counter {
+        self.flusher.flushes()
+    }
 }
 
 /// The process's one transaction: reads go straight to the trees (nothing else writes
 /// meanwhile), the batch is applied as one sled transaction, and the flush happens after
-/// the lock is released, so that concurrent writers share one fsync.
+/// the lock is released, shared with the writers applied meanwhile (`Flusher`).
 struct SledTransaction {
     engine: Arc<SledEngine>,
     guard: Option<ArcMutexGuard<RawMutex, ()>>,
+    /// Its number in `Flusher`, once applied.
+    number: Option<u64>,
 }
 
 impl Transaction for SledTransaction {
@@ -180,13 +193,21 @@ impl Transaction for SledTransaction {
             .map_err(|e| match e {
                 TransactionError::Storage(s) => StoreError::from(s),
                 TransactionError::Abort(()) => StoreError::Backend("transaction aborted".into()),
-            })
+            })?;
+        self.number = Some(self.engine.flusher.numbered());
+        Ok(())
     }
 
     fn commit(mut self: Box<Self>, durable: bool) -> StoreResult<()> {
+        // Without writes of its own, a durable transaction still waits for what it read:
+        // the writes applied before it, some of them perhaps not flushed yet.
+        let number = self.number.unwrap_or_else(|| self.engine.flusher.last());
         drop(self.guard.take());
         if durable {
-            self.engine.db.flush()?;
+            let db = &self.engine.db;
+            self.engine
+                .flusher
+                .wait_durable(number, || db.flush().map(drop).map_err(StoreError::from))?;
         }
         Ok(())
     }

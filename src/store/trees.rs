@@ -28,6 +28,10 @@ pub enum Tree {
     RoomnameRoomid,
     /// user id ∙ room id → subscription document.
     UserroomidSubscription,
+    /// user id ∙ room id → the bumps not yet merged into that subscription document
+    /// (`rules::counters::PendingBumps`, JSON): absent, the document holds. Every read of a
+    /// subscription merges them; every write of the document drops them.
+    UserroomidCounters,
     /// room id ∙ user id → empty: the members of a room.
     Roomuserids,
     /// message id → message document, verbatim as served.
@@ -69,7 +73,7 @@ pub enum Tree {
 }
 
 impl Tree {
-    pub const ALL: [Tree; 24] = [
+    pub const ALL: [Tree; 25] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -79,6 +83,7 @@ impl Tree {
         Tree::RoomidRoom,
         Tree::RoomnameRoomid,
         Tree::UserroomidSubscription,
+        Tree::UserroomidCounters,
         Tree::Roomuserids,
         Tree::MessageidMessage,
         Tree::SettingidSetting,
@@ -107,6 +112,7 @@ impl Tree {
             Tree::RoomidRoom => "roomid_room",
             Tree::RoomnameRoomid => "roomname_roomid",
             Tree::UserroomidSubscription => "userroomid_subscription",
+            Tree::UserroomidCounters => "userroomid_counters",
             Tree::Roomuserids => "roomuserids",
             Tree::MessageidMessage => "messageid_message",
             Tree::SettingidSetting => "settingid_setting",

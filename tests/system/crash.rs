@@ -166,12 +166,16 @@ fn start_writers(
     let admin = server.client().login("admin", ADMIN_PASSWORD);
     // The writers' connections, kept open between their requests.
     let client = Client::pooled(server.url(""));
+    // Several posters into the channel at once: their writes share flushes (group commit),
+    // and each acknowledged one must still be on disk.
+    let channel_posters = (0..6).map(|_| (RODRIQ, rooms.channel.clone(), "@bob look", true));
     let message_writers = [
         (ALICE, rooms.dm.clone(), "dm from alice", true),
         (BOB, rooms.dm.clone(), "dm from bob", false),
-        (RODRIQ, rooms.channel.clone(), "@bob look", true),
-    ];
-    for (w, (who, rid, text, to_bob)) in message_writers.into_iter().enumerate() {
+    ]
+    .into_iter()
+    .chain(channel_posters);
+    for (w, (who, rid, text, to_bob)) in message_writers.enumerate() {
         let (client, ledger) = (client.clone(), ledger.clone());
         writer(stop.clone(), move |n| {
             let id = format!("crash{trial}w{w}n{n}");
