@@ -9,6 +9,7 @@ use super::engine::{Engine, Entries, Mode, Transaction, Visitor};
 use super::feed::{Feed, Retention};
 use super::trees::Tree;
 use super::{StoreError, StoreResult};
+use prometheus_client::metrics::counter::Counter;
 
 /// What a build without PostgreSQL says when asked for it.
 const MISSING: &str = "storage.backend is \"postgres\", but this rcpush was built without \
@@ -60,6 +61,9 @@ impl Engine for PgEngine {
         match *self {}
     }
     fn is_shared(&self) -> bool {
+        match *self {}
+    }
+    fn flushes(&self) -> Counter {
         match *self {}
     }
 }
