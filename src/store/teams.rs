@@ -86,6 +86,28 @@ impl Store {
         })
     }
 
+    /// `channels.create` / `groups.create` with a `teamId`: the room (its `teamId` set) and
+    /// its first subscriptions, with the `notes` that announce it in the team's main room
+    /// (at `at`), in one write. False, and nothing written, if the team is gone by then;
+    /// a taken room name or id is a conflict, as in `create_room`.
+    pub fn create_team_room(
+        &self,
+        room: &Room,
+        subscriptions: &[Subscription],
+        notes: &[SystemMessage],
+        at: &str,
+    ) -> Result<bool, WriteError> {
+        self.write_unique(|store, batch| {
+            let team_id = room.team_id().unwrap_or_default();
+            if store.team(team_id)?.is_none() {
+                return Ok(false);
+            }
+            store.put_new_room(batch, room, subscriptions)?;
+            store.announce_in_team(batch, team_id, notes, at)?;
+            Ok(true)
+        })
+    }
+
     /// Adds the memberships of users not in the team yet; returns how many were added, or
     /// `None` if the team is gone.
     pub fn add_team_members(

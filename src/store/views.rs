@@ -186,6 +186,14 @@ view! {
         fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
         fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
         fn create_room(&self, room: &Room, subscriptions: &[Subscription]) -> Result<(), WriteError>;
+        fn team(&self, id: &str) -> StoreResult<Option<Team>>;
+        fn create_team_room(
+            &self,
+            room: &Room,
+            subscriptions: &[Subscription],
+            notes: &[SystemMessage],
+            at: &str
+        ) -> Result<bool, WriteError>;
         fn add_members(
             &self,
             room_id: &str,

@@ -214,6 +214,74 @@ fn team_calls_check_the_team_and_the_caller_s_permissions() {
     assert_eq!((r.status, r.body), (400, failure("invalid-room")));
 }
 
+/// `channels.create` / `groups.create` with `extraData.teamId` (Rocket.Chat's
+/// `createChannelValidator`, `createChannelMethod`, `createPrivateGroupMethod` and
+/// `createRoom`): the permission is checked in the team's main room, an unknown team is
+/// refused by the method, and the room is made in the team (a channel announced there).
+#[test]
+fn rooms_created_with_a_team_id_are_the_team_s() {
+    let app = spawn_app!();
+    let team = create(&app, "crew", 1, &["bob"]);
+    let (id, main) = (team["_id"].as_str().unwrap(), team["roomId"].as_str().unwrap());
+    let in_team = |name: &str, team_id: &str| json!({"name": name, "extraData": {"teamId": team_id}});
+    // Bob is a member of the team, not an owner or moderator of its main room.
+    let r = app.post("/api/v1/channels.create", Some(BOB), &in_team("b1", id));
+    assert_eq!((r.status, r.body.as_str()), (403, UNAUTHORIZED));
+    // The channel's check comes before the body's, the group's after it.
+    let r = app.post("/api/v1/channels.create", Some(BOB), &json!({"extraData": {"teamId": id}}));
+    assert_eq!((r.status, r.body.as_str()), (403, UNAUTHORIZED));
+    let r = app.post("/api/v1/groups.create", Some(BOB), &in_team("b2", id));
+    let refused = |method: &str| {
+        json!({"success": false, "error": "Not allowed [error-not-allowed]",
+            "errorType": "error-not-allowed", "details": {"method": method}})
+    };
+    assert_eq!((r.status, r.json()), (400, refused("createPrivateGroup")));
+    for (path, method) in [("channels.create", "createChannel"), ("groups.create", "createPrivateGroup")] {
+        let r = app.post(&format!("/api/v1/{path}"), Some(ALICE), &in_team("x", "nope"));
+        let expected = json!({"success": false,
+            "error": "The \"teamId\" param provided does not match any team [error-team-not-found]",
+            "errorType": "error-team-not-found", "details": {"method": method}});
+        assert_eq!((r.status, r.json()), (400, expected), "{path}");
+    }
+    // Nothing was made by the refused calls.
+    let r = app.get("/api/v1/channels.info?roomName=x", Some(ALICE));
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // The owner of the main room may: the rooms carry the team's id, last.
+    let r = app.post("/api/v1/channels.create", Some(ALICE), &in_team("crew-plans", id));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let channel = r.json()["channel"].clone();
+    assert_eq!(keys(&channel).last(), Some(&"teamId"));
+    assert_eq!(channel["teamId"], team["_id"]);
+    let r = app.post("/api/v1/groups.create", Some(ALICE), &in_team("crew-secrets", id));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["group"]["teamId"], team["_id"]);
+    // A public channel is announced in the main room (by its creator); a group is not.
+    let r = app.get(&format!("/api/v1/groups.info?roomId={main}"), Some(BOB));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let room = r.json()["group"].clone();
+    assert_eq!(room["msgs"], 1, "{room}");
+    let note = &room["lastMessage"];
+    assert_eq!(
+        (&note["t"], &note["msg"], &note["u"]["username"]),
+        (&json!("user-added-room-to-team"), &json!("crew-plans"), &json!("alice"))
+    );
+    // Indexed in the team: listed, and counted.
+    let r = app.get("/api/v1/teams.listRooms?teamName=crew", Some(ALICE));
+    assert_eq!(r.json()["total"], 2, "{}", r.body);
+    let r = app.get("/api/v1/teams.list", Some(ALICE));
+    assert_eq!(r.json()["teams"][0]["rooms"], 3, "{}", r.body);
+    // The private team's public channel: its members read it, an outsider does not.
+    let rid = channel["_id"].as_str().unwrap();
+    let message = app.post_message(ALICE, rid, "the plan").id;
+    assert_eq!(status_of(&app, BOB, &message), 200);
+    assert_eq!(status_of(&app, RODRIQ, &message), 400);
+    // An empty teamId names no team.
+    let r = app.post("/api/v1/channels.create", Some(ALICE), &in_team("loose", ""));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["channel"].get("teamId"), None);
+}
+
 #[test]
 fn teams_delete_takes_the_main_room_and_leaves_the_other_rooms_out_of_teams() {
     let app = spawn_app!();
