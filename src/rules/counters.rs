@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::model::subscription::{Counter, ThreadList};
-use crate::model::{Room, Subscription};
+use crate::model::{Room, Subscription, TeamMember};
 use crate::rules::message_changes::ThreadReply;
 use crate::rules::unread::Bump;
 
@@ -121,6 +121,16 @@ pub fn may_leave<'a>(
     members: impl IntoIterator<Item = &'a Subscription>,
 ) -> bool {
     !leaving.is_owner() || members.into_iter().filter(|s| s.is_owner()).count() > 1
+}
+
+/// Whether `leaving` may leave a team or be removed from it (`Team.removeMembers`): not
+/// when they are its last owner (`members` are all the team's memberships).
+pub fn may_leave_team<'a>(
+    leaving: &TeamMember,
+    members: impl IntoIterator<Item = &'a TeamMember>,
+) -> bool {
+    let owner = |m: &TeamMember| m.roles().contains(&"owner");
+    !owner(leaving) || members.into_iter().filter(|m| owner(m)).count() > 1
 }
 
 #[cfg(test)]

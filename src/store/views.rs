@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::{
     Activation, DeliveryFilter, DeliveryPage, DeliveryRecord, Finish, LoginToken, NewMessage,
-    PendingPush, Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, WriteError,
+    PendingPush, Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, TeamExit,
+    WriteError,
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
@@ -242,8 +243,21 @@ view! {
             subscriptions: &[Subscription],
             members: &[TeamMember]
         ) -> Result<(), WriteError>;
-        fn add_team_members(&self, team_id: &str, members: &[TeamMember]) -> StoreResult<Option<usize>>;
-        fn remove_team_member(&self, team_id: &str, user_id: &str) -> StoreResult<bool>;
+        fn add_team_members(
+            &self,
+            team_id: &str,
+            subscriptions: &[(Subscription, SystemMessage)],
+            members: &[TeamMember],
+            at: &str
+        ) -> StoreResult<Option<usize>>;
+        fn remove_team_member(
+            &self,
+            team_id: &str,
+            user_id: &str,
+            note: &SystemMessage,
+            rooms: &[(String, SystemMessage)],
+            at: &str
+        ) -> StoreResult<TeamExit>;
         fn unset_room_team(
             &self,
             room_id: &str,
@@ -257,21 +271,7 @@ view! {
             notes: &[SystemMessage],
             at: &str
         ) -> StoreResult<Vec<Room>>;
-        fn delete_team(&self, team_id: &str) -> StoreResult<bool>;
-        fn add_members(
-            &self,
-            room_id: &str,
-            subscriptions: &[(Subscription, SystemMessage)],
-            at: &str
-        ) -> StoreResult<Option<Room>>;
-        fn remove_member(
-            &self,
-            room_id: &str,
-            user_id: &str,
-            at: &str,
-            note: &SystemMessage
-        ) -> StoreResult<Option<Removal>>;
-        fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>>;
+        fn delete_team(&self, team_id: &str, erase: &[String]) -> StoreResult<Option<usize>>;
     }
 }
 

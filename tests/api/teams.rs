@@ -171,6 +171,35 @@ fn a_private_team_s_public_channel_follows_its_memberships() {
     assert_eq!(status_of(&app, BOB, &message), 200);
 }
 
+/// `teams.removeMember` with `rooms`: one request (one write) takes the user out of the
+/// team, its main room and those of the rooms that are the team's; the main room named
+/// again among them is left once.
+#[test]
+fn teams_remove_member_takes_the_user_out_of_the_team_s_rooms_together() {
+    let app = spawn_app!();
+    let team = create(&app, "crew", 1, &["bob"]);
+    let main = team["roomId"].as_str().unwrap();
+    let rid = team_channel(&app, &team, "crew-plans");
+    let invite = json!({"roomId": rid, "userId": BOB.0});
+    assert_eq!(app.post("/api/v1/channels.invite", Some(ALICE), &invite).status, 200);
+    let outside = app.post("/api/v1/channels.create", Some(ALICE), &json!({"name": "else", "members": ["bob"]}));
+    let outside = outside.json()["channel"]["_id"].as_str().unwrap().to_string();
+    let remove = json!({"teamName": "crew", "userId": BOB.0, "rooms": [rid, main, outside]});
+    let r = app.post("/api/v1/teams.removeMember", Some(ALICE), &remove);
+    assert_eq!((r.status, r.body.as_str()), (200, r#"{"success":true}"#));
+    let info = |kind: &str, rid: &str| {
+        let r = app.get(&format!("/api/v1/{kind}.info?roomId={rid}"), Some(ALICE));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()[if kind == "groups" { "group" } else { "channel" }].clone()
+    };
+    let (m, c, o) = (info("groups", main), info("channels", &rid), info("channels", &outside));
+    assert_eq!((&m["usersCount"], &c["usersCount"], &o["usersCount"]), (&json!(1), &json!(1), &json!(2)));
+    assert_eq!(m["lastMessage"]["t"], "removed-user-from-team");
+    assert_eq!(c["lastMessage"]["t"], "ru");
+    let r = app.get("/api/v1/teams.members?teamName=crew", Some(ALICE));
+    assert_eq!(r.json()["total"], 1, "{}", r.body);
+}
+
 #[test]
 fn team_calls_check_the_team_and_the_caller_s_permissions() {
     let app = spawn_app!();
