@@ -239,14 +239,23 @@ mod tests {
             prop_assert_eq!(s.has_unread_threads(), threads && !read_threads);
         }
 
-        /// Whoever may leave, a room that had an owner still has one; only an owner is
-        /// ever refused.
+        /// Whoever may leave, a room (or a team) that had an owner still has one; only an
+        /// owner is ever refused. Rooms and teams decide alike.
         #[test]
         fn a_room_that_had_an_owner_keeps_one(owners in prop::collection::vec(any::<bool>(), 1..6)) {
             let members: Vec<Subscription> = owners.iter().map(|o| member(*o)).collect();
+            let team: Vec<TeamMember> = owners
+                .iter()
+                .map(|o| {
+                    let roles: &[&str] = if *o { &["owner"] } else { &[] };
+                    crate::model::team::new_team_member("m", "T", "u", roles, json!({}), 0)
+                })
+                .collect();
             let had_owner = owners.contains(&true);
             for (i, leaving) in members.iter().enumerate() {
-                if may_leave(leaving, &members) {
+                let may = may_leave(leaving, &members);
+                prop_assert_eq!(may, may_leave_team(&team[i], &team));
+                if may {
                     let left = owners.iter().enumerate().filter(|(j, o)| *j != i && **o).count();
                     prop_assert!(!had_owner || left >= 1);
                 } else {
