@@ -187,6 +187,8 @@ pub enum ApiError {
     EditRoomNotAllowed,
     /// A Meteor method's own permission check: `error-not-allowed` naming the method.
     NotAllowedIn { method: &'static str },
+    /// `createChannel` / `createPrivateGroup` with a `teamId` that names no team.
+    TeamNotFoundIn { method: &'static str },
 
     // subscriptions.*
     /// `subscriptions.get`: `updatedSince` is not a date.
@@ -755,6 +757,12 @@ impl ApiError {
                 S::BAD_REQUEST,
                 "error-not-allowed",
                 "Not allowed",
+                json!({ "method": method }),
+            ),
+            E::TeamNotFoundIn { method } => meteor_with(
+                S::BAD_REQUEST,
+                "error-team-not-found",
+                "The \"teamId\" param provided does not match any team",
                 json!({ "method": method }),
             ),
 
@@ -1503,6 +1511,13 @@ mod tests {
                 },
                 400,
                 r#"{"success":false,"error":"Not allowed [error-not-allowed]","errorType":"error-not-allowed","details":{"method":"getSingleMessage"}}"#,
+            ),
+            (
+                E::TeamNotFoundIn {
+                    method: "createChannel",
+                },
+                400,
+                r#"{"success":false,"error":"The \"teamId\" param provided does not match any team [error-team-not-found]","errorType":"error-team-not-found","details":{"method":"createChannel"}}"#,
             ),
             (
                 E::InvalidUpdatedSince,

@@ -37,6 +37,18 @@ fn create_body(kind: Kind, body: &JsonBody) -> ApiResult<CreateRoom> {
     })
 }
 
+/// `extraData.teamId`: the team to make the room in, if truthy (as Rocket.Chat tests it);
+/// a truthy non-string names no team, so it is refused as one.
+fn team_id(body: &JsonBody) -> Option<String> {
+    match body.0.get("extraData")?.get("teamId")? {
+        Value::Null | Value::Bool(false) => None,
+        Value::String(id) if id.is_empty() => None,
+        Value::Number(n) if n.as_f64() == Some(0.0) => None,
+        Value::String(id) => Some(id.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
 /// `POST channels.create` / `groups.create` → `{channel|group}`.
 pub async fn create(
     kind: Kind,
@@ -46,7 +58,7 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let room = services
         .rooms()
-        .create_room(kind, &caller, create_body(kind, &body))
+        .create_room(kind, &caller, team_id(&body), create_body(kind, &body))
         .await?;
     Ok(respond::success(json!({ kind.key(): room })))
 }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::model::subscription::{Counter, ThreadList};
-use crate::model::{Room, Subscription};
+use crate::model::{Room, Subscription, TeamMember};
 use crate::rules::message_changes::ThreadReply;
 use crate::rules::unread::Bump;
 
@@ -196,6 +196,16 @@ pub fn may_leave<'a>(
     !leaving.is_owner() || members.into_iter().filter(|s| s.is_owner()).count() > 1
 }
 
+/// Whether `leaving` may leave a team or be removed from it (`Team.removeMembers`): not
+/// when they are its last owner (`members` are all the team's memberships).
+pub fn may_leave_team<'a>(
+    leaving: &TeamMember,
+    members: impl IntoIterator<Item = &'a TeamMember>,
+) -> bool {
+    let owner = |m: &TeamMember| m.roles().contains(&"owner");
+    !owner(leaving) || members.into_iter().filter(|m| owner(m)).count() > 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,14 +346,23 @@ mod tests {
             prop_assert_eq!(s.has_unread_threads(), threads && !read_threads);
         }
 
-        /// Whoever may leave, a room that had an owner still has one; only an owner is
-        /// ever refused.
+        /// Whoever may leave, a room (or a team) that had an owner still has one; only an
+        /// owner is ever refused. Rooms and teams decide alike.
         #[test]
         fn a_room_that_had_an_owner_keeps_one(owners in prop::collection::vec(any::<bool>(), 1..6)) {
             let members: Vec<Subscription> = owners.iter().map(|o| member(*o)).collect();
+            let team: Vec<TeamMember> = owners
+                .iter()
+                .map(|o| {
+                    let roles: &[&str] = if *o { &["owner"] } else { &[] };
+                    crate::model::team::new_team_member("m", "T", "u", roles, json!({}), 0)
+                })
+                .collect();
             let had_owner = owners.contains(&true);
             for (i, leaving) in members.iter().enumerate() {
-                if may_leave(leaving, &members) {
+                let may = may_leave(leaving, &members);
+                prop_assert_eq!(may, may_leave_team(&team[i], &team));
+                if may {
                     let left = owners.iter().enumerate().filter(|(j, o)| *j != i && **o).count();
                     prop_assert!(!had_owner || left >= 1);
                 } else {

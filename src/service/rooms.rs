@@ -16,7 +16,7 @@ use crate::model::room::new_group_room;
 use crate::model::room::Kind;
 use crate::model::subscription::{new_group_subscription, new_joined_subscription};
 use crate::model::time::{self, Clock};
-use crate::model::{Room, User};
+use crate::model::{Room, Team, User};
 use crate::rules::names::valid_name;
 use crate::settings::Settings;
 use crate::store::{Removal, RoomsView, SystemMessage, WriteError};
@@ -61,23 +61,46 @@ pub struct Rooms {
 impl Rooms {
     /// `channels.create` / `groups.create`: the room with the caller as owner. `create` is
     /// the body as parsed: channels check the permission before the body, groups after it,
-    /// as in Rocket.Chat.
+    /// as in Rocket.Chat. With `team_id` (`extraData.teamId`) the room is made in that
+    /// team: the permission is `create-team-channel` / `create-team-group` in the team's
+    /// main room instead of `create-c` / `create-p`, and a channel is announced there.
     pub async fn create_room(
         &self,
         kind: Kind,
         caller: &Caller,
+        team_id: Option<String>,
         create: ApiResult<CreateRoom>,
     ) -> ApiResult<Room> {
-        let roles = caller.identity.roles();
-        let permitted = |permission| self.permits.has(permission, &roles);
-        if kind == Kind::Channels && !permitted("create-c") {
+        let (global, in_team, method) = match kind {
+            Kind::Channels => ("create-c", "create-team-channel", "createChannel"),
+            Kind::Groups => ("create-p", "create-team-group", "createPrivateGroup"),
+        };
+        let team = match &team_id {
+            Some(id) => self.store.team(id)?,
+            None => None,
+        };
+        // The permission, in the team's main room for a team's room. An unknown team is
+        // let through here (the REST check skips it) and refused by the method below.
+        let permitted = |team: Option<&Team>| -> ApiResult<bool> {
+            match (&team_id, team) {
+                (None, _) => Ok(self.permits.has(global, &caller.identity.roles())),
+                (Some(_), Some(team)) => {
+                    let main = team.room_id().unwrap_or_default();
+                    self.access
+                        .has_room_permission(&caller.identity, main, in_team)
+                }
+                (Some(_), None) => Ok(true),
+            }
+        };
+        if kind == Kind::Channels && !permitted(team.as_ref())? {
             return Err(ApiError::Forbidden);
         }
         let create = create?;
-        if kind == Kind::Groups && !permitted("create-p") {
-            return Err(ApiError::NotAllowedIn {
-                method: "createPrivateGroup",
-            });
+        if team_id.is_some() && team.is_none() {
+            return Err(ApiError::TeamNotFoundIn { method });
+        }
+        if !permitted(team.as_ref())? {
+            return Err(ApiError::NotAllowedIn { method });
         }
         let name = create.name;
         if !valid_name(&name) {
@@ -111,9 +134,29 @@ impl Rooms {
             .enumerate()
             .map(|(i, u)| new_group_subscription(&room, u, i == 0, now, &self.ids))
             .collect();
-        let stored = room.clone();
-        match blocking_write(&self.store, move |s| s.create_room(&stored, &subs)).await {
-            Ok(()) => Ok(room),
+        let notes: Vec<SystemMessage> = match &team {
+            Some(team) => {
+                room.set_team(team.id(), false);
+                let main = team.room_id().unwrap_or_default();
+                (kind == Kind::Channels)
+                    .then(|| {
+                        self.system
+                            .message("user-added-room-to-team", main, &name, owner.short())
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let (stored, at) = (room.clone(), time::iso(now));
+        let written = blocking_write(&self.store, move |s| match stored.team_id() {
+            Some(_) => s.create_team_room(&stored, &subs, &notes, &at),
+            None => s.create_room(&stored, &subs).map(|()| true),
+        })
+        .await;
+        match written {
+            Ok(true) => Ok(room),
+            Ok(false) => Err(ApiError::TeamNotFoundIn { method }),
             Err(WriteError::Conflict(_)) => Err(ApiError::DuplicateChannelName(name)),
             Err(WriteError::Store(e)) => Err(e.into()),
         }

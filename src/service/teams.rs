@@ -19,7 +19,7 @@ use crate::model::team::{new_team, new_team_member, TeamType};
 use crate::model::time::{self, Clock};
 use crate::model::{Room, RoomType, Team, TeamMember, User};
 use crate::rules::names::valid_name;
-use crate::store::{Conflict, Removal, TeamsView, WriteError};
+use crate::store::{Conflict, SystemMessage, TeamExit, TeamsView, WriteError};
 
 /// A team named by `teamId` or `teamName` (the first non-empty one, as
 /// `getTeamByIdOrName`); `None` when neither is given.
@@ -341,11 +341,9 @@ impl Teams {
                 now,
             ));
         }
-        let rid = room.id().to_string();
         let team_id = team.id().to_string();
         blocking_write(&self.store, move |s| {
-            s.add_members(&rid, &subs, &time::iso(now))?;
-            s.add_team_members(&team_id, &added)
+            s.add_team_members(&team_id, &subs, &added, &time::iso(now))
         })
         .await?;
         Ok(())
@@ -465,27 +463,24 @@ impl Teams {
             .user(user_id)?
             .filter(User::is_active)
             .ok_or(ApiError::Team(TeamFailure::InvalidUser))?;
-        self.remove_from_team(caller, &team, &user).await?;
-        let in_team = self.store.team_room_ids(team.id())?;
-        for rid in rooms.iter().filter(|r| in_team.contains(r)) {
-            let name = user.username().unwrap_or_default();
-            let note = self
-                .system
-                .message("ru", rid, name, caller.identity.short());
-            let (rid, uid, at) = (rid.clone(), user.id().to_string(), self.now_iso());
-            blocking_write(&self.store, move |s| {
-                s.remove_member(&rid, &uid, &at, &note)
+        let name = user.username().unwrap_or_default();
+        let rooms = rooms
+            .into_iter()
+            .map(|rid| {
+                let note = self
+                    .system
+                    .message("ru", &rid, name, caller.identity.short());
+                (rid, note)
             })
-            .await?;
-        }
-        Ok(())
+            .collect();
+        self.remove_from_team(caller, &team, &user, rooms).await
     }
 
     /// `teams.leave`: the caller leaves the team and its main room (`ult`).
     pub async fn leave(&self, caller: &Caller, team: Option<TeamRef>) -> ApiResult<()> {
         let team = self.existing(team)?;
         let me = self.directory.caller_user(caller)?;
-        self.remove_from_team(caller, &team, &me).await
+        self.remove_from_team(caller, &team, &me, Vec::new()).await
     }
 
     /// `teams.delete`: needs `delete-team`; the team's rooms named in `rooms_to_remove` are
@@ -500,57 +495,28 @@ impl Teams {
         if !self.in_main_room(caller, &team, &["delete-team"])? {
             return Err(ApiError::Unauthorized);
         }
-        let in_team = self.store.team_room_ids(team.id())?;
-        let main = team.room_id().map(str::to_string);
-        let mut erase: Vec<String> = rooms_to_remove
-            .into_iter()
-            .filter(|r| in_team.contains(r) && Some(r) != main.as_ref())
-            .collect();
         let team_id = team.id().to_string();
-        erase.extend(main);
         let dropped = blocking_write(&self.store, move |s| {
-            let (main, others) = erase
-                .split_last()
-                .map_or((None, &[][..]), |(m, o)| (Some(m), o));
-            let mut dropped = 0;
-            for rid in others {
-                dropped += s.erase_room(rid)?.unwrap_or(0);
-            }
-            s.delete_team(&team_id)?;
-            if let Some(rid) = main {
-                dropped += s.erase_room(rid)?.unwrap_or(0);
-            }
-            Ok::<_, crate::store::StoreError>(dropped)
+            s.delete_team(&team_id, &rooms_to_remove)
         })
         .await?;
+        let dropped = dropped.unwrap_or(0);
         self.delivery.metrics().withdrawn(dropped);
         Ok(())
     }
 
     /// `Team.removeMembers` for one user: their membership (not the team's last owner's)
-    /// and their place in the main room go; by another (`removed-user-from-team`) or by
-    /// themself (`ult`).
-    async fn remove_from_team(&self, caller: &Caller, team: &Team, user: &User) -> ApiResult<()> {
+    /// and their place in the main room go, by another (`removed-user-from-team`) or by
+    /// themself (`ult`), and in the same write their place in those of `rooms` (each with
+    /// its note) that are the team's.
+    async fn remove_from_team(
+        &self,
+        caller: &Caller,
+        team: &Team,
+        user: &User,
+        rooms: Vec<(String, SystemMessage)>,
+    ) -> ApiResult<()> {
         let main = team.room_id().unwrap_or_default().to_string();
-        let member = self.store.team_member(team.id(), user.id())?;
-        let subscribed = self.store.subscription(&main, user.id())?.is_some();
-        if member.is_none() && !subscribed {
-            return Err(ApiError::Team(TeamFailure::MemberDoesNotExist));
-        }
-        if member
-            .as_ref()
-            .is_some_and(|m| m.roles().contains(&"owner"))
-        {
-            let owners = self
-                .store
-                .team_members(team.id())?
-                .iter()
-                .filter(|m| m.roles().contains(&"owner"))
-                .count();
-            if owners == 1 {
-                return Err(ApiError::Team(TeamFailure::LastOwner));
-            }
-        }
         let name = user.username().unwrap_or_default();
         let note = match caller.id() == user.id() {
             true => self.system.message("ult", &main, name, user.short()),
@@ -562,17 +528,14 @@ impl Teams {
             ),
         };
         let (team_id, uid, at) = (team.id().to_string(), user.id().to_string(), self.now_iso());
-        let removal = blocking_write(&self.store, move |s| {
-            s.remove_team_member(&team_id, &uid)?;
-            match subscribed {
-                true => s.remove_member(&main, &uid, &at, &note),
-                false => Ok(None),
-            }
+        let exit = blocking_write(&self.store, move |s| {
+            s.remove_team_member(&team_id, &uid, &note, &rooms, &at)
         })
         .await?;
-        match removal {
-            Some(Removal::LastOwner) => Err(ApiError::Team(TeamFailure::LastOwner)),
-            _ => Ok(()),
+        match exit {
+            TeamExit::Left => Ok(()),
+            TeamExit::NotMember => Err(ApiError::Team(TeamFailure::MemberDoesNotExist)),
+            TeamExit::LastOwner => Err(ApiError::Team(TeamFailure::LastOwner)),
         }
     }
 

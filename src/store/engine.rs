@@ -119,6 +119,7 @@ impl Flusher {
 
     /// Transaction `number` was made durable by its own commit, and with it every one
     /// numbered before (the caller knows they came before it on disk).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn durable_through(&self, number: u64) {
         let mut state = self.state.lock();
         state.durable = state.durable.max(number);

@@ -193,21 +193,25 @@ impl Feed {
         let _ = self.inner.caches.set(caches);
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn set_position_reader(&self, reader: PositionReader) {
         self.inner.fence.set_reader(reader);
     }
 
     /// Counts one call to a remote backend.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn round_trip(&self) {
         self.inner.metrics.round_trips.inc();
     }
 
     /// The listener has applied and published every event up to `position` (`fence.rs`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn reached(&self, position: u64) {
         self.inner.fence.reached(position);
     }
 
     /// The listener is connected and caught up, or lost its connection.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn listening(&self, listening: bool) {
         self.inner.fence.listening(listening);
     }

@@ -34,9 +34,11 @@ const MAX_WAIT: Duration = Duration::from_millis(5);
 
 /// Bits of a position given to the event number; the journal's epoch (a testing reset)
 /// takes the rest, so that positions of a later epoch are greater.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 const SEQ_BITS: u32 = 40;
 
 /// A place in the feed as one ordered number: `(epoch, seq)` of the journal.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(super) fn position(epoch: i64, seq: i64) -> u64 {
     ((epoch.max(0) as u64) << SEQ_BITS) | (seq.max(0) as u64 & ((1 << SEQ_BITS) - 1))
 }
@@ -113,17 +115,20 @@ impl Fence {
             && self.applied.load(Ordering::SeqCst) >= self.required.load(Ordering::SeqCst)
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn set_reader(&self, reader: PositionReader) {
         let _ = self.reader.set(reader);
     }
 
     /// The listener applied the feed up to `position`.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn reached(&self, position: u64) {
         self.applied.fetch_max(position, Ordering::SeqCst);
         self.moved.notify_waiters();
     }
 
     /// The listener connected and caught up (`true`), or lost its connection.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(super) fn listening(&self, listening: bool) {
         self.listening.store(listening, Ordering::SeqCst);
         self.moved.notify_waiters();

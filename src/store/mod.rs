@@ -37,15 +37,17 @@
 //!   - changes to a message: `modify_message` applies a `rules::message_changes` mutation
 //!     (an edit, a deletion, and for `insert_message` a reply's effect on its thread's
 //!     parent) to the message as stored then, so two changes that meet lose neither;
-//!   - preconditions: `remove_member` refuses the last owner; `add_members` skips users
-//!     who are members already; `insert_message` queues a push only for a member whose
-//!     subscription still exists; `mark_read` needs the subscription.
+//!   - preconditions: `remove_member` refuses the last owner, `remove_team_member` the
+//!     last owner of the team or of its main room; `add_members` skips users who are
+//!     members already; `create_team_room` needs its team; `insert_message` queues a
+//!     push only for a member whose subscription still exists; `mark_read` needs the
+//!     subscription.
 //!
 //!   The rules that decide these run inside the write: they are pure functions over the
 //!   typed documents, so no code that does I/O runs in a transaction —
 //!   `rules::message_changes` (`Edit`, `Delete`, `ThreadReply`), `rules::counters`
 //!   (`count_message`, `count_system_message`, `follow_edit`, `uncount_message`,
-//!   `move_users_count`, `bump_subscription`, `mark_read`, `may_leave`).
+//!   `move_users_count`, `bump_subscription`, `mark_read`, `may_leave`, `may_leave_team`).
 //! * **Derived data is written in the same transaction** as what it derives from: each
 //!   user's badge (the sum of `unread` over their subscriptions that are not archived,
 //!   moved by what the batch's subscription writes and pending bumps change), the
@@ -109,6 +111,7 @@ pub use outbox::{BundledPushes, Device, Finish, OutboxRecord, PendingPush, Queue
 pub use push_tokens::Registration;
 pub use rooms::Removal;
 pub use snapshot::Snapshot;
+pub use teams::TeamExit;
 pub use tokens::LoginToken;
 use trees::{Tree, SCHEMA_VERSION};
 pub use users::Activation;

@@ -465,12 +465,16 @@ impl Store {
         })
     }
 
-    /// Drops the records of the room `room_id` (in `batch`); returns how many pushes went.
-    pub(super) fn drop_room_pushes(&self, batch: &mut Batch, room_id: &str) -> StoreResult<usize> {
+    /// Drops the records of `rooms` (in `batch`); returns how many pushes went.
+    pub(super) fn drop_room_pushes(
+        &self,
+        batch: &mut Batch,
+        rooms: &std::collections::BTreeSet<&str>,
+    ) -> StoreResult<usize> {
         let mut dropped = 0;
         for (key, value) in self.engine.scan_prefix(Tree::Outbox, b"")? {
             let record: OutboxRecord = decode(Tree::Outbox, &value)?;
-            if record.rid.as_deref() == Some(room_id) {
+            if record.rid.as_deref().is_some_and(|rid| rooms.contains(rid)) {
                 batch.delete(Tree::Outbox, key);
                 batch.delete(Tree::OutboxidDue, record.id.as_str());
                 dropped += record.len();

@@ -64,14 +64,29 @@ impl Store {
 
     /// Deletes a room and everything that hangs on it, in one write: its messages, every
     /// subscription with its member index entry (the members' badges follow), its name, and
-    /// the pushes for it still waiting in the outbox. rcpush keeps no index of messages by
-    /// room, so this walks every message once: room deletion is rare, reads stay cheap.
-    /// Returns the number of pushes dropped, or `None` if the room was already gone.
+    /// the pushes for it still waiting in the outbox. Returns the number of pushes dropped,
+    /// or `None` if the room was already gone.
     pub fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>> {
         self.write(|store, batch| {
             let Some(room) = store.room(room_id)? else {
                 return Ok(None);
             };
+            store.erase_rooms_in(batch, &[room]).map(Some)
+        })
+    }
+
+    /// `erase_room` for several rooms in `batch` (inside a write: `erase_room`,
+    /// `delete_team`). rcpush keeps no index of messages by room, so this walks every
+    /// message once for all of them: room deletion is rare, reads stay cheap. Returns the
+    /// number of pushes dropped.
+    pub(super) fn erase_rooms_in(
+        &self,
+        batch: &mut Batch,
+        rooms: &[Arc<Room>],
+    ) -> StoreResult<usize> {
+        let ids: std::collections::BTreeSet<&str> = rooms.iter().map(|r| r.id()).collect();
+        for room in rooms {
+            let room_id = room.id();
             batch.delete(Tree::RoomidRoom, room_id);
             if let Some(name) = room.name() {
                 batch.delete(Tree::RoomnameRoomid, name);
@@ -79,27 +94,26 @@ impl Store {
             if let Some(team_id) = room.team_id() {
                 batch.delete(Tree::Teamroomids, keys::pair(team_id, room_id));
             }
-            for user_id in store.room_member_ids(room_id)? {
+            for user_id in self.room_member_ids(room_id)? {
                 Self::delete_subscription(batch, &user_id, room_id);
                 batch.delete(Tree::Roomuserids, keys::pair(room_id, &user_id));
             }
-            store
-                .engine
-                .visit_prefix(Tree::MessageidMessage, b"", &mut |key, value| {
-                    #[derive(serde::Deserialize)]
-                    struct InRoom<'a> {
-                        #[serde(default, borrow)]
-                        rid: std::borrow::Cow<'a, str>,
-                    }
-                    let message: InRoom = serde_json::from_slice(value)
-                        .map_err(|e| super::corrupt(Tree::MessageidMessage, e))?;
-                    if message.rid == room_id {
-                        batch.delete(Tree::MessageidMessage, key);
-                    }
-                    Ok(true)
-                })?;
-            Ok(Some(store.drop_room_pushes(batch, room_id)?))
-        })
+        }
+        self.engine
+            .visit_prefix(Tree::MessageidMessage, b"", &mut |key, value| {
+                #[derive(serde::Deserialize)]
+                struct InRoom<'a> {
+                    #[serde(default, borrow)]
+                    rid: std::borrow::Cow<'a, str>,
+                }
+                let message: InRoom = serde_json::from_slice(value)
+                    .map_err(|e| super::corrupt(Tree::MessageidMessage, e))?;
+                if ids.contains(message.rid.as_ref()) {
+                    batch.delete(Tree::MessageidMessage, key);
+                }
+                Ok(true)
+            })?;
+        self.drop_room_pushes(batch, &ids)
     }
 
     /// Renames a room: its `name` and `fname`, its name index, and the `name` / `fname` of
@@ -160,24 +174,33 @@ impl Store {
         subscriptions: &[(Subscription, SystemMessage)],
         at: &str,
     ) -> StoreResult<Option<Room>> {
-        self.write(|store, batch| {
-            let Some(room) = store.room(room_id)? else {
-                return Ok(None);
-            };
-            let mut room = Arc::unwrap_or_clone(room);
-            let mut added = 0;
-            for (sub, note) in subscriptions {
-                if store.subscription(room_id, sub.user_id())?.is_none() {
-                    Self::put_subscription(batch, sub);
-                    Self::put_system_message(batch, &mut room, note);
-                    added += 1;
-                }
+        self.write(|store, batch| store.add_members_in(batch, room_id, subscriptions, at))
+    }
+
+    /// `add_members` in `batch` (inside a write: `add_members`, `add_team_members`).
+    pub(super) fn add_members_in(
+        &self,
+        batch: &mut Batch,
+        room_id: &str,
+        subscriptions: &[(Subscription, SystemMessage)],
+        at: &str,
+    ) -> StoreResult<Option<Room>> {
+        let Some(room) = self.room(room_id)? else {
+            return Ok(None);
+        };
+        let mut room = Arc::unwrap_or_clone(room);
+        let mut added = 0;
+        for (sub, note) in subscriptions {
+            if self.subscription(room_id, sub.user_id())?.is_none() {
+                Self::put_subscription(batch, sub);
+                Self::put_system_message(batch, &mut room, note);
+                added += 1;
             }
-            counters::move_users_count(&mut room, added);
-            room.set_updated_at(at);
-            Self::put_room(batch, &room);
-            Ok(Some(room))
-        })
+        }
+        counters::move_users_count(&mut room, added);
+        room.set_updated_at(at);
+        Self::put_room(batch, &room);
+        Ok(Some(room))
     }
 
     /// Removes a member, with the system message that reports it, unless they are the room's
@@ -190,30 +213,41 @@ impl Store {
         at: &str,
         note: &SystemMessage,
     ) -> StoreResult<Option<Removal>> {
-        self.write(|store, batch| {
-            let Some(room) = store.room(room_id)? else {
-                return Ok(None);
-            };
-            let Some(sub) = store.subscription(room_id, user_id)? else {
-                return Ok(Some(Removal::NotMember));
-            };
-            if sub.is_owner() {
-                let ids = store.room_member_ids(room_id)?;
-                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                let members = store.room_subscriptions(room_id, &ids)?;
-                if !counters::may_leave(&sub, &members) {
-                    return Ok(Some(Removal::LastOwner));
-                }
+        self.write(|store, batch| store.remove_member_in(batch, room_id, user_id, at, note))
+    }
+
+    /// `remove_member` in `batch` (inside a write: `remove_member`, `remove_team_member`);
+    /// writes nothing unless it answers `Removed`.
+    pub(super) fn remove_member_in(
+        &self,
+        batch: &mut Batch,
+        room_id: &str,
+        user_id: &str,
+        at: &str,
+        note: &SystemMessage,
+    ) -> StoreResult<Option<Removal>> {
+        let Some(room) = self.room(room_id)? else {
+            return Ok(None);
+        };
+        let Some(sub) = self.subscription(room_id, user_id)? else {
+            return Ok(Some(Removal::NotMember));
+        };
+        if sub.is_owner() {
+            let ids = self.room_member_ids(room_id)?;
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let members = self.room_subscriptions(room_id, &ids)?;
+            if !counters::may_leave(&sub, &members) {
+                return Ok(Some(Removal::LastOwner));
             }
-            let mut room = Arc::unwrap_or_clone(room);
-            Self::put_system_message(batch, &mut room, note);
-            counters::move_users_count(&mut room, -1);
-            room.set_updated_at(at);
-            Self::put_room(batch, &room);
-            Self::delete_subscription(batch, user_id, room_id);
-            batch.delete(Tree::Roomuserids, keys::pair(room_id, user_id));
-            Ok(Some(Removal::Removed(room)))
-        })
+        }
+        let mut room = Arc::unwrap_or_clone(room);
+        Self::put_system_message(batch, &mut room, note);
+        counters::move_users_count(&mut room, -1);
+        room.set_updated_at(at);
+        Self::put_room(batch, &room);
+        Self::delete_subscription(batch, user_id, room_id);
+        batch.delete(Tree::Roomuserids, keys::pair(room_id, user_id));
+        Ok(Some(Removal::Removed(room)))
     }
 }
 

@@ -6,8 +6,21 @@ use std::sync::Arc;
 
 use super::keys;
 use super::trees::Tree;
-use super::{decode, encode, Batch, Conflict, Store, StoreResult, SystemMessage, WriteError};
+use super::{
+    decode, encode, Batch, Conflict, Removal, Store, StoreResult, SystemMessage, WriteError,
+};
 use crate::model::{Room, Subscription, Team, TeamMember};
+use crate::rules::counters;
+
+/// The outcome of `remove_team_member`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TeamExit {
+    Left,
+    /// Neither a member of the team nor in its main room (or the team is gone).
+    NotMember,
+    /// The team's last owner, or its main room's.
+    LastOwner,
+}
 
 impl Store {
     pub fn team(&self, id: &str) -> StoreResult<Option<Team>> {
@@ -86,16 +99,45 @@ impl Store {
         })
     }
 
-    /// Adds the memberships of users not in the team yet; returns how many were added, or
-    /// `None` if the team is gone.
+    /// `channels.create` / `groups.create` with a `teamId`: the room (its `teamId` set) and
+    /// its first subscriptions, with the `notes` that announce it in the team's main room
+    /// (at `at`), in one write. False, and nothing written, if the team is gone by then;
+    /// a taken room name or id is a conflict, as in `create_room`.
+    pub fn create_team_room(
+        &self,
+        room: &Room,
+        subscriptions: &[Subscription],
+        notes: &[SystemMessage],
+        at: &str,
+    ) -> Result<bool, WriteError> {
+        self.write_unique(|store, batch| {
+            let team_id = room.team_id().unwrap_or_default();
+            if store.team(team_id)?.is_none() {
+                return Ok(false);
+            }
+            store.put_new_room(batch, room, subscriptions)?;
+            store.announce_in_team(batch, team_id, notes, at)?;
+            Ok(true)
+        })
+    }
+
+    /// `teams.addMembers`, in one write: each user not in the team's main room joins it
+    /// with their `subscriptions` (each with the note that reports it, at `at`), and each of
+    /// `members` not in the team yet becomes a member. Returns how many memberships were
+    /// added, or `None` if the team is gone.
     pub fn add_team_members(
         &self,
         team_id: &str,
+        subscriptions: &[(Subscription, SystemMessage)],
         members: &[TeamMember],
+        at: &str,
     ) -> StoreResult<Option<usize>> {
         self.write(|store, batch| {
-            if store.team(team_id)?.is_none() {
+            let Some(team) = store.team(team_id)? else {
                 return Ok(None);
+            };
+            if let Some(main) = team.room_id() {
+                store.add_members_in(batch, main, subscriptions, at)?;
             }
             let mut added = 0;
             for m in members {
@@ -108,14 +150,50 @@ impl Store {
         })
     }
 
-    /// Ends a membership; false if there was none.
-    pub fn remove_team_member(&self, team_id: &str, user_id: &str) -> StoreResult<bool> {
+    /// `teams.removeMember` / `teams.leave`, in one write: `user_id`'s membership ends and
+    /// they leave the team's main room (with `note`) and those of `rooms` that are the
+    /// team's (each with its note), at `at`. Nothing changes when they are neither a member
+    /// nor in the main room, or are the last owner of the team or of its main room.
+    pub fn remove_team_member(
+        &self,
+        team_id: &str,
+        user_id: &str,
+        note: &SystemMessage,
+        rooms: &[(String, SystemMessage)],
+        at: &str,
+    ) -> StoreResult<TeamExit> {
         self.write(|store, batch| {
-            if store.team_member(team_id, user_id)?.is_none() {
-                return Ok(false);
+            let Some(team) = store.team(team_id)? else {
+                return Ok(TeamExit::NotMember);
+            };
+            let main = team.room_id().unwrap_or_default();
+            let member = store.team_member(team_id, user_id)?;
+            if let Some(m) = &member {
+                if !counters::may_leave_team(m, &store.team_members(team_id)?) {
+                    return Ok(TeamExit::LastOwner);
+                }
             }
-            Self::delete_team_member(batch, team_id, user_id);
-            Ok(true)
+            // Writes nothing unless the user leaves the main room.
+            match store.remove_member_in(batch, main, user_id, at, note)? {
+                Some(Removal::LastOwner) => return Ok(TeamExit::LastOwner),
+                Some(Removal::NotMember) | None if member.is_none() => {
+                    return Ok(TeamExit::NotMember)
+                }
+                _ => {}
+            }
+            if member.is_some() {
+                Self::delete_team_member(batch, team_id, user_id);
+            }
+            let in_team = store.team_room_ids(team_id)?;
+            let mut done = vec![main];
+            for (rid, note) in rooms {
+                if in_team.contains(rid) && !done.contains(&rid.as_str()) {
+                    // A room's last owner stays in it, as when they are removed alone.
+                    store.remove_member_in(batch, rid, user_id, at, note)?;
+                    done.push(rid);
+                }
+            }
+            Ok(TeamExit::Left)
         })
     }
 
@@ -167,30 +245,35 @@ impl Store {
         })
     }
 
-    /// `teams.delete` after its rooms are erased: every other room of the team leaves it
-    /// (its main room keeps `teamId` until it is erased), the memberships and the team go.
-    /// False if the team was already gone.
-    pub fn delete_team(&self, team_id: &str) -> StoreResult<bool> {
+    /// `teams.delete`, in one write: the team's main room and those of `erase` that are
+    /// the team's are erased (as `erase_room`), its other rooms leave it, its memberships
+    /// and the team go. Returns the pushes the erased rooms dropped, or `None` if the team
+    /// was already gone.
+    pub fn delete_team(&self, team_id: &str, erase: &[String]) -> StoreResult<Option<usize>> {
         self.write(|store, batch| {
             let Some(team) = store.team(team_id)? else {
-                return Ok(false);
+                return Ok(None);
             };
+            let mut erased = Vec::new();
             for room_id in store.team_room_ids(team_id)? {
                 batch.delete(Tree::Teamroomids, keys::pair(team_id, &room_id));
-                if Some(room_id.as_str()) == team.room_id() {
+                let Some(room) = store.room(&room_id)? else {
                     continue;
-                }
-                if let Some(room) = store.room(&room_id)? {
+                };
+                if Some(room_id.as_str()) == team.room_id() || erase.contains(&room_id) {
+                    erased.push(room);
+                } else {
                     let mut room = Arc::unwrap_or_clone(room);
                     room.unset_team();
                     Self::put_room(batch, &room);
                 }
             }
+            let dropped = store.erase_rooms_in(batch, &erased)?;
             for m in store.team_members(team_id)? {
                 Self::delete_team_member(batch, team_id, m.user_id());
             }
             batch.delete(Tree::TeamidTeam, team_id);
-            Ok(true)
+            Ok(Some(dropped))
         })
     }
 
@@ -273,11 +356,15 @@ mod tests {
         let added = new_team_member("m2", "T", "u2", &[], by, 0);
         assert_eq!(
             store
-                .add_team_members("T", std::slice::from_ref(&added))
+                .add_team_members("T", &[], std::slice::from_ref(&added), "x")
                 .unwrap(),
             Some(1)
         );
-        assert_eq!(store.add_team_members("T", &[added]).unwrap(), Some(0));
+        assert_eq!(
+            store.add_team_members("T", &[], &[added], "x").unwrap(),
+            Some(0)
+        );
+        assert_eq!(store.add_team_members("N", &[], &[], "x").unwrap(), None);
         assert_eq!(store.user_team_ids("u2").unwrap(), ["T"]);
         assert_eq!(store.team_by_name("crew").unwrap().unwrap().id(), "T");
 
@@ -291,14 +378,32 @@ mod tests {
         assert_eq!(store.room("side").unwrap().unwrap().team_id(), None);
 
         store.set_rooms_team(&["side"], "T", &[], "x").unwrap();
-        assert!(store.remove_team_member("T", "u2").unwrap());
-        assert!(!store.remove_team_member("T", "u2").unwrap());
-        assert!(store.delete_team("T").unwrap());
+        let note = |rid: &str| {
+            let (id, doc) = crate::model::message::new_system_message(
+                "ru",
+                rid,
+                "two",
+                json!({"_id": "u1"}),
+                0,
+                &crate::model::id::Ids::default(),
+            );
+            SystemMessage::new(id, doc)
+        };
+        let leave = |who| store.remove_team_member("T", who, &note("main"), &[], "x");
+        assert_eq!(leave("u1").unwrap(), TeamExit::LastOwner);
+        assert_eq!(leave("u2").unwrap(), TeamExit::Left);
+        assert_eq!(leave("u2").unwrap(), TeamExit::NotMember);
+        assert_eq!(store.team_members("T").unwrap().len(), 1);
+
+        store.create_room(&room("doomed", Some("T")), &[]).unwrap();
+        assert_eq!(store.delete_team("T", &["doomed".into()]).unwrap(), Some(0));
+        assert_eq!(store.delete_team("T", &[]).unwrap(), None);
         assert!(store.team("T").unwrap().is_none());
         assert!(store.team_members("T").unwrap().is_empty());
         assert!(store.user_team_ids("u1").unwrap().is_empty());
         assert!(store.team_room_ids("T").unwrap().is_empty());
         assert_eq!(store.room("side").unwrap().unwrap().team_id(), None);
-        assert_eq!(store.room("main").unwrap().unwrap().team_id(), Some("T"));
+        assert!(store.room("main").unwrap().is_none());
+        assert!(store.room("doomed").unwrap().is_none());
     }
 }

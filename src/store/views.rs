@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     Activation, DeliveryFilter, DeliveryPage, LoginToken, NewMessage, OutboxRecord, PendingPush,
-    Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, WriteError,
+    Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, TeamExit, WriteError,
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
@@ -182,6 +182,14 @@ view! {
         fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
         fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
         fn create_room(&self, room: &Room, subscriptions: &[Subscription]) -> Result<(), WriteError>;
+        fn team(&self, id: &str) -> StoreResult<Option<Team>>;
+        fn create_team_room(
+            &self,
+            room: &Room,
+            subscriptions: &[Subscription],
+            notes: &[SystemMessage],
+            at: &str
+        ) -> Result<bool, WriteError>;
         fn add_members(
             &self,
             room_id: &str,
@@ -230,8 +238,21 @@ view! {
             subscriptions: &[Subscription],
             members: &[TeamMember]
         ) -> Result<(), WriteError>;
-        fn add_team_members(&self, team_id: &str, members: &[TeamMember]) -> StoreResult<Option<usize>>;
-        fn remove_team_member(&self, team_id: &str, user_id: &str) -> StoreResult<bool>;
+        fn add_team_members(
+            &self,
+            team_id: &str,
+            subscriptions: &[(Subscription, SystemMessage)],
+            members: &[TeamMember],
+            at: &str
+        ) -> StoreResult<Option<usize>>;
+        fn remove_team_member(
+            &self,
+            team_id: &str,
+            user_id: &str,
+            note: &SystemMessage,
+            rooms: &[(String, SystemMessage)],
+            at: &str
+        ) -> StoreResult<TeamExit>;
         fn unset_room_team(
             &self,
             room_id: &str,
@@ -245,21 +266,7 @@ view! {
             notes: &[SystemMessage],
             at: &str
         ) -> StoreResult<Vec<Room>>;
-        fn delete_team(&self, team_id: &str) -> StoreResult<bool>;
-        fn add_members(
-            &self,
-            room_id: &str,
-            subscriptions: &[(Subscription, SystemMessage)],
-            at: &str
-        ) -> StoreResult<Option<Room>>;
-        fn remove_member(
-            &self,
-            room_id: &str,
-            user_id: &str,
-            at: &str,
-            note: &SystemMessage
-        ) -> StoreResult<Option<Removal>>;
-        fn erase_room(&self, room_id: &str) -> StoreResult<Option<usize>>;
+        fn delete_team(&self, team_id: &str, erase: &[String]) -> StoreResult<Option<usize>>;
     }
 }
 

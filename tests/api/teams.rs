@@ -171,6 +171,35 @@ fn a_private_team_s_public_channel_follows_its_memberships() {
     assert_eq!(status_of(&app, BOB, &message), 200);
 }
 
+/// `teams.removeMember` with `rooms`: one request (one write) takes the user out of the
+/// team, its main room and those of the rooms that are the team's; the main room named
+/// again among them is left once.
+#[test]
+fn teams_remove_member_takes_the_user_out_of_the_team_s_rooms_together() {
+    let app = spawn_app!();
+    let team = create(&app, "crew", 1, &["bob"]);
+    let main = team["roomId"].as_str().unwrap();
+    let rid = team_channel(&app, &team, "crew-plans");
+    let invite = json!({"roomId": rid, "userId": BOB.0});
+    assert_eq!(app.post("/api/v1/channels.invite", Some(ALICE), &invite).status, 200);
+    let outside = app.post("/api/v1/channels.create", Some(ALICE), &json!({"name": "else", "members": ["bob"]}));
+    let outside = outside.json()["channel"]["_id"].as_str().unwrap().to_string();
+    let remove = json!({"teamName": "crew", "userId": BOB.0, "rooms": [rid, main, outside]});
+    let r = app.post("/api/v1/teams.removeMember", Some(ALICE), &remove);
+    assert_eq!((r.status, r.body.as_str()), (200, r#"{"success":true}"#));
+    let info = |kind: &str, rid: &str| {
+        let r = app.get(&format!("/api/v1/{kind}.info?roomId={rid}"), Some(ALICE));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()[if kind == "groups" { "group" } else { "channel" }].clone()
+    };
+    let (m, c, o) = (info("groups", main), info("channels", &rid), info("channels", &outside));
+    assert_eq!((&m["usersCount"], &c["usersCount"], &o["usersCount"]), (&json!(1), &json!(1), &json!(2)));
+    assert_eq!(m["lastMessage"]["t"], "removed-user-from-team");
+    assert_eq!(c["lastMessage"]["t"], "ru");
+    let r = app.get("/api/v1/teams.members?teamName=crew", Some(ALICE));
+    assert_eq!(r.json()["total"], 1, "{}", r.body);
+}
+
 #[test]
 fn team_calls_check_the_team_and_the_caller_s_permissions() {
     let app = spawn_app!();
@@ -212,6 +241,74 @@ fn team_calls_check_the_team_and_the_caller_s_permissions() {
     let body = json!({"teamId": id, "rooms": ["nope"]});
     let r = app.post("/api/v1/teams.addRooms", Some(ALICE), &body);
     assert_eq!((r.status, r.body), (400, failure("invalid-room")));
+}
+
+/// `channels.create` / `groups.create` with `extraData.teamId` (Rocket.Chat's
+/// `createChannelValidator`, `createChannelMethod`, `createPrivateGroupMethod` and
+/// `createRoom`): the permission is checked in the team's main room, an unknown team is
+/// refused by the method, and the room is made in the team (a channel announced there).
+#[test]
+fn rooms_created_with_a_team_id_are_the_team_s() {
+    let app = spawn_app!();
+    let team = create(&app, "crew", 1, &["bob"]);
+    let (id, main) = (team["_id"].as_str().unwrap(), team["roomId"].as_str().unwrap());
+    let in_team = |name: &str, team_id: &str| json!({"name": name, "extraData": {"teamId": team_id}});
+    // Bob is a member of the team, not an owner or moderator of its main room.
+    let r = app.post("/api/v1/channels.create", Some(BOB), &in_team("b1", id));
+    assert_eq!((r.status, r.body.as_str()), (403, UNAUTHORIZED));
+    // The channel's check comes before the body's, the group's after it.
+    let r = app.post("/api/v1/channels.create", Some(BOB), &json!({"extraData": {"teamId": id}}));
+    assert_eq!((r.status, r.body.as_str()), (403, UNAUTHORIZED));
+    let r = app.post("/api/v1/groups.create", Some(BOB), &in_team("b2", id));
+    let refused = |method: &str| {
+        json!({"success": false, "error": "Not allowed [error-not-allowed]",
+            "errorType": "error-not-allowed", "details": {"method": method}})
+    };
+    assert_eq!((r.status, r.json()), (400, refused("createPrivateGroup")));
+    for (path, method) in [("channels.create", "createChannel"), ("groups.create", "createPrivateGroup")] {
+        let r = app.post(&format!("/api/v1/{path}"), Some(ALICE), &in_team("x", "nope"));
+        let expected = json!({"success": false,
+            "error": "The \"teamId\" param provided does not match any team [error-team-not-found]",
+            "errorType": "error-team-not-found", "details": {"method": method}});
+        assert_eq!((r.status, r.json()), (400, expected), "{path}");
+    }
+    // Nothing was made by the refused calls.
+    let r = app.get("/api/v1/channels.info?roomName=x", Some(ALICE));
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // The owner of the main room may: the rooms carry the team's id, last.
+    let r = app.post("/api/v1/channels.create", Some(ALICE), &in_team("crew-plans", id));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let channel = r.json()["channel"].clone();
+    assert_eq!(keys(&channel).last(), Some(&"teamId"));
+    assert_eq!(channel["teamId"], team["_id"]);
+    let r = app.post("/api/v1/groups.create", Some(ALICE), &in_team("crew-secrets", id));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["group"]["teamId"], team["_id"]);
+    // A public channel is announced in the main room (by its creator); a group is not.
+    let r = app.get(&format!("/api/v1/groups.info?roomId={main}"), Some(BOB));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let room = r.json()["group"].clone();
+    assert_eq!(room["msgs"], 1, "{room}");
+    let note = &room["lastMessage"];
+    assert_eq!(
+        (&note["t"], &note["msg"], &note["u"]["username"]),
+        (&json!("user-added-room-to-team"), &json!("crew-plans"), &json!("alice"))
+    );
+    // Indexed in the team: listed, and counted.
+    let r = app.get("/api/v1/teams.listRooms?teamName=crew", Some(ALICE));
+    assert_eq!(r.json()["total"], 2, "{}", r.body);
+    let r = app.get("/api/v1/teams.list", Some(ALICE));
+    assert_eq!(r.json()["teams"][0]["rooms"], 3, "{}", r.body);
+    // The private team's public channel: its members read it, an outsider does not.
+    let rid = channel["_id"].as_str().unwrap();
+    let message = app.post_message(ALICE, rid, "the plan").id;
+    assert_eq!(status_of(&app, BOB, &message), 200);
+    assert_eq!(status_of(&app, RODRIQ, &message), 400);
+    // An empty teamId names no team.
+    let r = app.post("/api/v1/channels.create", Some(ALICE), &in_team("loose", ""));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["channel"].get("teamId"), None);
 }
 
 #[test]
