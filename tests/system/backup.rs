@@ -42,13 +42,27 @@ fn contents(db: &Path) -> Vec<(Tree, Entries)> {
 }
 
 /// (Without `settings_version`, which counts a database's own setting changes for the
-/// processes that share it: no part of the workspace.)
+/// processes that share it: no part of the workspace. Subscriptions as read, their pending
+/// counters merged: a restore writes them folded into the documents.)
 fn contents_of(store: &Store) -> Vec<(Tree, Entries)> {
     Tree::ALL
         .iter()
         .map(|t| {
             let mut entries = store.entries(*t).unwrap();
             entries.retain(|(k, _)| !(*t == Tree::Meta && k == b"settings_version"));
+            match t {
+                Tree::UserroomidSubscription => {
+                    for (key, value) in &mut entries {
+                        let at = key.iter().position(|b| *b == 0xff).unwrap();
+                        let user = std::str::from_utf8(&key[..at]).unwrap();
+                        let room = std::str::from_utf8(&key[at + 1..]).unwrap();
+                        let read = store.subscription(room, user).unwrap().unwrap();
+                        *value = serde_json::to_vec(&read).unwrap();
+                    }
+                }
+                Tree::UserroomidCounters => entries.clear(),
+                _ => {}
+            }
             (*t, entries)
         })
         .collect()
