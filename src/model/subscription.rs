@@ -42,6 +42,11 @@ impl Subscription {
         self.0.strs_at("roles")
     }
 
+    /// Gives the member `roles` in the room (a team's members keep their team roles there).
+    pub fn set_roles(&mut self, roles: &[&str]) {
+        self.0.insert("roles".into(), roles.into());
+    }
+
     /// The member turned all notifications of the room off.
     pub fn disable_notifications(&self) -> bool {
         self.0.bool_at("disableNotifications")

@@ -325,7 +325,7 @@ impl Teams {
             let roles: Vec<&str> = m.roles.iter().map(String::as_str).collect();
             let mut sub = new_joined_subscription(&room, &user, now, &self.ids);
             if !roles.is_empty() {
-                sub.0.insert("roles".into(), roles.clone().into());
+                sub.set_roles(&roles);
             }
             let name = user.username().unwrap_or_default();
             let note = self
