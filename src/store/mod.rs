@@ -103,7 +103,7 @@ use serde::de::DeserializeOwned;
 
 use cache::Caches;
 pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
-pub use engine::{Batch, Engine, Mode, Transaction};
+pub use engine::{Batch, Engine, Lock, Mode, Transaction};
 pub use feed::{Feed, Retention};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
@@ -349,10 +349,23 @@ impl Store {
         complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
         durable: bool,
     ) -> Result<R, E> {
-        let tx = self.engine.clone().begin(Mode::Write)?;
+        self.write_in(Mode::Write, decide, complete, durable)
+    }
+
+    /// As `write_then`, in a transaction of `mode`: a `Keyed` one's `decide` locks what it
+    /// reads (`Engine::lock`); the users whose badges the batch moves are locked here.
+    fn write_in<T, R, E: From<StoreError>>(
+        &self,
+        mode: Mode,
+        decide: impl FnOnce(&Self, &mut Batch) -> Result<T, E>,
+        complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
+        durable: bool,
+    ) -> Result<R, E> {
+        let tx = self.engine.clone().begin(mode)?;
         let view = self.through(tx.view());
         let mut batch = Batch::default();
         let decided = decide(&view, &mut batch)?;
+        view.engine.lock(&badge_owners(&batch))?;
         let badges = view.derive_badges(&mut batch)?;
         let result = complete(&badges, &mut batch, decided);
         self.commit(tx, &view, batch, durable)?;
@@ -457,6 +470,20 @@ impl Store {
                 .map_err(|e| corrupt(tree, e)),
         }
     }
+}
+
+/// The users whose subscriptions or pending bumps `batch` writes: those whose badges it
+/// may move.
+fn badge_owners(batch: &Batch) -> Vec<Lock<'_>> {
+    let owners: std::collections::BTreeSet<&str> = batch
+        .writes
+        .iter()
+        .filter(|(tree, _, _)| {
+            matches!(tree, Tree::UserroomidSubscription | Tree::UserroomidCounters)
+        })
+        .filter_map(|(_, key, _)| std::str::from_utf8(keys::first(key)).ok())
+        .collect();
+    owners.into_iter().map(Lock::User).collect()
 }
 
 fn decode<T: DeserializeOwned>(tree: Tree, bytes: &[u8]) -> StoreResult<T> {
