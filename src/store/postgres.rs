@@ -25,8 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use parking_lot::Mutex;
 use futures_util::future::{try_join, try_join_all};
+use parking_lot::Mutex;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use tokio_postgres::{AsyncMessage, NoTls};
 
