@@ -184,16 +184,17 @@ pub enum Mode {
 }
 
 /// What a `Keyed` write transaction locks: the data that only writes holding the same lock
-/// read and write. A room covers its document, its subscriptions and their pending bumps,
-/// its member index; a message its document (a new one: its id); a user their badge.
+/// read and write. A message covers its document (a new one: its id); a room its document,
+/// its subscriptions and their pending bumps, its member index; a user their badge and
+/// password.
 ///
-/// Locks are taken in kind order, rooms and messages first, users last (one call may mix
-/// kinds: it is sorted), so that two keyed writes can never wait for each other in a
-/// circle; a backend refuses a lock that comes after a later one.
+/// Locks are taken in kind order — messages, rooms, users (one call may mix kinds: it is
+/// sorted) — so that two keyed writes can never wait for each other in a circle; a
+/// backend refuses a lock that comes after a later one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lock<'a> {
-    Room(&'a str),
     Message(&'a str),
+    Room(&'a str),
     User(&'a str),
 }
 

@@ -218,10 +218,13 @@ impl Store {
         id: &str,
         mutation: &M,
     ) -> StoreResult<Option<M::Outcome>> {
-        self.write(|store, batch| {
+        self.write_keyed(|store, batch| {
+            store.engine.lock(&[Lock::Message(id)])?;
             let Some((outcome, write, message)) = store.change_message(batch, id, mutation)? else {
                 return Ok(None);
             };
+            // A message never moves to another room: the one read is the one to lock.
+            store.engine.lock(&[Lock::Room(message.rid())])?;
             let Some(room) = store.room(message.rid())? else {
                 return Ok(Some(outcome));
             };

@@ -330,6 +330,15 @@ impl Store {
         self.write_then(decide, |_, _, result| result, true)
     }
 
+    /// As `write`, in a `Keyed` transaction: `decide` locks what it reads first
+    /// (`Engine::lock`).
+    fn write_keyed<R>(
+        &self,
+        decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        self.write_in(Mode::Keyed, decide, |_, _, result| result, true)
+    }
+
     /// As `write`, for a write that keeps a uniqueness rule: `decide` refuses with the
     /// conflict, and nothing is applied.
     fn write_unique<R>(
@@ -479,7 +488,10 @@ fn badge_owners(batch: &Batch) -> Vec<Lock<'_>> {
         .writes
         .iter()
         .filter(|(tree, _, _)| {
-            matches!(tree, Tree::UserroomidSubscription | Tree::UserroomidCounters)
+            matches!(
+                tree,
+                Tree::UserroomidSubscription | Tree::UserroomidCounters
+            )
         })
         .filter_map(|(_, key, _)| std::str::from_utf8(keys::first(key)).ok())
         .collect();

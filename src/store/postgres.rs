@@ -52,8 +52,8 @@ const LOCK: &str = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS
 /// that share one only wait for each other, in an order that stays the same.
 fn lock_id(lock: &Lock<'_>) -> i64 {
     let (kind, name) = match lock {
-        Lock::Room(name) => (1, name),
-        Lock::Message(name) => (2, name),
+        Lock::Message(name) => (1, name),
+        Lock::Room(name) => (2, name),
         Lock::User(name) => (3, name),
     };
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
