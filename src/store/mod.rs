@@ -4,13 +4,16 @@
 //!
 //! # The transaction contract
 //!
-//! What any backend must keep, so that the services above can be written once. Both keep
-//! it the same way: one write transaction at a time (`engine::Mode::Write`) — sled with a
-//! lock in this process (its directory lock keeps other processes out), PostgreSQL with a
-//! transaction-scoped advisory lock that every process takes — and reads inside it that
-//! see every earlier commit. The wait for the disk is not part of it: a writer lets go of
-//! the lock once its writes are applied (sled) or committed asynchronously (PostgreSQL,
-//! when writers of this process wait for the lock; alone, it commits synchronously), then
+//! What any backend must keep, so that the services above can be written once: write
+//! transactions that run as if one at a time, with reads inside them that see every
+//! earlier commit. sled runs them one at a time with a lock in this process (its directory
+//! lock keeps other processes out). PostgreSQL does for `engine::Mode::Write` with an
+//! advisory lock that every process takes; a `Mode::Keyed` write (a post, an edit, marking
+//! read, a login) shares that lock and takes one per message, room and user it touches
+//! (`engine::Lock`), so keyed writes on different data commit at the same time. The wait
+//! for the disk is not part of it: a writer lets go of its locks once its writes are
+//! applied (sled) or committed asynchronously (PostgreSQL, when other writers of this
+//! process are under way; alone, it commits synchronously), then
 //! waits for a flush it shares with the writers applied meanwhile (group commit,
 //! `engine::Flusher`): one flush at a time, each for every write applied before it began.
 //! A later write may therefore read an earlier one before it is durable; it is durable no

@@ -84,8 +84,9 @@ struct Shared {
     writers: Arc<AsyncMutex<()>>,
     /// Counts every call waited for (`rcpush_store_round_trips`), where a feed is followed.
     feed: Option<Feed>,
-    /// Group commit: a write commits asynchronously under the write lock, which it then
-    /// lets go, and waits for a flush shared with this process's other writers (`FLUSH`).
+    /// Group commit: a write that other writers of this process run beside commits
+    /// asynchronously, which lets go of its locks, then waits for a flush it shares with
+    /// them (`FLUSH`).
     flusher: Flusher,
     /// This process's row in `flushes`.
     process: String,
