@@ -1117,6 +1117,26 @@ mod tests {
         assert!(b"u2"[..] >= end[..]);
     }
 
+    proptest::proptest! {
+        /// The order locks are taken in: every message before every room before every
+        /// user, all above the two fixed locks.
+        #[test]
+        fn data_locks_sort_by_kind_whatever_the_names(a in ".{0,24}", b in ".{0,24}", c in ".{0,24}") {
+            let (message, room, user) =
+                (lock_id(&Lock::Message(&a)), lock_id(&Lock::Room(&b)), lock_id(&Lock::User(&c)));
+            proptest::prop_assert!(SETUP_LOCK < message && message < room && room < user);
+        }
+    }
+
+    /// Every process, of any build, must compute the same key for the same data.
+    /// FNV-1a of "GENERAL" (computed apart), in kind 2.
+    const PINNED: i64 = 161_477_726_398_580_523;
+
+    #[test]
+    fn a_data_lock_key_is_fixed() {
+        assert_eq!(lock_id(&Lock::Room("GENERAL")), PINNED);
+    }
+
     /// An error that prints its source as deadpool's `PoolError` does.
     #[derive(Debug)]
     struct Wrapper(std::io::Error);
