@@ -949,6 +949,96 @@ fn posts_into_many_rooms_from_three_instances_keep_every_counter_exact() {
         assert_eq!(servers[1].push_get(id).0, 200, "message {id}");
     }
 
+    // Reactions to one message from every member through every instance at once (each a
+    // change of the message as stored), beside posts and reads of the same rooms.
+    let target = posted[0].2.clone();
+    let emojis = [":+1:", ":smile:", ":tada:"];
+    let barrier = Barrier::new(POSTERS.len() * 2);
+    std::thread::scope(|scope| {
+        for (w, who) in POSTERS.iter().enumerate() {
+            let (urls, barrier, rooms, target) = (&urls, &barrier, &rooms, &target);
+            scope.spawn(move || {
+                barrier.wait();
+                for (n, emoji) in emojis.iter().enumerate() {
+                    let body = json!({"messageId": target, "emoji": emoji});
+                    let r = call(
+                        &urls[(w + n) % 3],
+                        "/api/v1/chat.react",
+                        Some(*who),
+                        Some(body),
+                    );
+                    assert_eq!(r.unwrap().0, 200);
+                    let body = json!({"roomId": rooms[(w + n) % rooms.len()], "text": "again"});
+                    let r = call(
+                        &urls[(w + n + 1) % 3],
+                        "/api/v1/chat.postMessage",
+                        Some(*who),
+                        Some(body),
+                    );
+                    assert_eq!(r.unwrap().0, 200);
+                }
+            });
+            scope.spawn(move || {
+                barrier.wait();
+                for (n, room) in rooms.iter().enumerate() {
+                    let body = json!({"rid": room});
+                    let r = call(
+                        &urls[(w + n) % 3],
+                        "/api/v1/subscriptions.read",
+                        Some(*who),
+                        Some(body),
+                    );
+                    assert_eq!(r.unwrap().0, 200);
+                }
+            });
+        }
+    });
+    let (_, message) = call(
+        &urls[2],
+        &format!("/api/v1/chat.getMessage?msgId={target}"),
+        Some(RODRIQ),
+        None,
+    )
+    .unwrap();
+    for emoji in emojis {
+        let reacted = message["message"]["reactions"][emoji]["usernames"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert_eq!(reacted, POSTERS.len(), "{emoji}: {message}");
+    }
+    // Once everyone has read every room, nothing is unread there and each badge is what
+    // the user's other rooms add up to.
+    for who in POSTERS {
+        for room in &rooms {
+            let body = json!({"rid": room});
+            assert_eq!(
+                call(
+                    &urls[0],
+                    "/api/v1/subscriptions.read",
+                    Some(who),
+                    Some(body)
+                )
+                .unwrap()
+                .0,
+                200
+            );
+        }
+    }
+    drop(store);
+    let store = rcpush::store::Store::open_postgres(&url, 2).unwrap();
+    for (i, room) in rooms.iter().enumerate() {
+        assert_eq!(
+            room_counters(&store, room).2,
+            vec![0; POSTERS.len()],
+            "room {i}"
+        );
+    }
+    let rest: Vec<i64> = (0..POSTERS.len())
+        .map(|w| badges_before[w] - before.iter().map(|b| b.2[w]).sum::<i64>())
+        .collect();
+    let badges_read: Vec<i64> = POSTERS.iter().map(|w| store.badge(w.0).unwrap()).collect();
+    assert_eq!(badges_read, rest);
+
     // The same room name from two instances at the same moment: one wins.
     for round in 0..5 {
         let barrier = Barrier::new(2);
