@@ -27,7 +27,7 @@ use std::time::Duration;
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures_util::future::{try_join, try_join_all};
 use parking_lot::Mutex;
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use tokio::sync::{Mutex as AsyncMutex, OwnedMappedMutexGuard, OwnedMutexGuard, Semaphore};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use prometheus_client::metrics::counter::Counter;
@@ -82,6 +82,9 @@ struct Shared {
     /// This process's `Write` transactions queue here, not in PostgreSQL: only one can
     /// hold the write lock anyway, and waiting ones would hold connections readers need.
     writers: Arc<AsyncMutex<()>>,
+    /// Permits for this process's `Keyed` transactions, half the pool: writers waiting for
+    /// each other's data locks never take every connection from the readers.
+    keyed: Arc<Semaphore>,
     /// Counts every call waited for (`rcpush_store_round_trips`), where a feed is followed.
     feed: Option<Feed>,
     /// Group commit: a write that other writers of this process run beside commits
@@ -101,8 +104,12 @@ struct Shared {
 #[derive(Clone)]
 enum Source {
     Pool,
-    Transaction(Arc<AsyncMutex<Object>>, Option<Arc<Mutex<Taken>>>),
+    Transaction(Held, Option<Arc<Mutex<Taken>>>),
 }
+
+/// An open transaction's connection, given back to the pool when it ends (while its views
+/// may still be held).
+type Held = Arc<AsyncMutex<Option<Object>>>;
 
 /// The data locks a `Keyed` transaction holds.
 #[derive(Default)]
@@ -289,7 +296,7 @@ fn backend(e: impl std::error::Error) -> StoreError {
 /// A connection for one call.
 enum Conn {
     Pooled(Box<Object>),
-    Held(OwnedMutexGuard<Object>),
+    Held(OwnedMappedMutexGuard<Option<Object>, Object>),
 }
 
 impl Deref for Conn {
@@ -367,6 +374,7 @@ impl PgEngine {
             pool,
             sql: Tree::ALL.iter().map(|t| Sql::new(t.name())).collect(),
             writers: Arc::new(AsyncMutex::new(())),
+            keyed: Arc::new(Semaphore::new((pool_size / 2).max(1))),
             feed: follow.as_ref().map(|(feed, _)| feed.clone()),
             flusher: Flusher::new(),
             process: uuid::Uuid::new_v4().simple().to_string(),
@@ -441,7 +449,14 @@ impl PgEngine {
         self.shared.block_on(async move {
             let conn = match source {
                 Source::Pool => Conn::Pooled(Box::new(pool.get().await.map_err(backend)?)),
-                Source::Transaction(held, _) => Conn::Held(held.lock_owned().await),
+                Source::Transaction(held, _) => {
+                    match OwnedMutexGuard::try_map(held.lock_owned().await, Option::as_mut) {
+                        Ok(object) => Conn::Held(object),
+                        Err(_) => {
+                            return Err(StoreError::Backend("the transaction has ended".into()))
+                        }
+                    }
+                }
             };
             work(conn).await.map_err(backend)
         })
@@ -653,18 +668,19 @@ impl Engine for PgEngine {
             Mode::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;".into(),
         };
         let pool = self.shared.pool.clone();
-        let writers = (mode == Mode::Write).then(|| self.shared.writers.clone());
+        let (writers, keyed) = (self.shared.writers.clone(), self.shared.keyed.clone());
         let writing = (mode != Mode::Snapshot).then(|| Writing::new(&self.shared.writing));
         let (writer, object) = self.shared.block_on(async move {
-            let writer = match writers {
-                Some(w) => Some(w.lock_owned().await),
-                None => None,
+            let writer: Option<Box<dyn Send>> = match mode {
+                Mode::Write => Some(Box::new(writers.lock_owned().await)),
+                Mode::Keyed => Some(Box::new(keyed.acquire_owned().await.map_err(backend)?)),
+                Mode::Snapshot => None,
             };
             let object = pool.get().await.map_err(backend)?;
             object.batch_execute(&start).await.map_err(backend)?;
             Ok((writer, object))
         })?;
-        let held = Arc::new(AsyncMutex::new(object));
+        let held = Arc::new(AsyncMutex::new(Some(object)));
         let taken = (mode == Mode::Keyed).then(Arc::default);
         Ok(Box::new(PgTransaction {
             view: Arc::new(PgEngine {
@@ -751,9 +767,10 @@ impl Drop for SetupLock {
 struct PgTransaction {
     view: Arc<PgEngine>,
     /// `None` once committed.
-    held: Option<Arc<AsyncMutex<Object>>>,
-    /// A `Write` transaction's place among this process's writers, given up when it ends.
-    writer: Option<OwnedMutexGuard<()>>,
+    held: Option<Held>,
+    /// A write transaction's place among this process's writers (the queue of `Write`
+    /// ones, a permit of `Keyed` ones), given up when it ends.
+    writer: Option<Box<dyn Send>>,
     /// A write transaction counted in `Shared::writing` until it is committed.
     writing: Option<Writing>,
     /// The events of its batches, journaled with its COMMIT (`JOURNAL`).
@@ -845,9 +862,9 @@ impl Transaction for PgTransaction {
             true => "COMMIT",
             false => "SET LOCAL synchronous_commit TO off; COMMIT",
         };
-        self.held = None;
+        let held = self.held.take();
         let journal = std::mem::take(&mut self.journal);
-        self.view.call(move |c| async move {
+        let committed = self.view.call(move |c| async move {
             let statement = match journal.is_empty() {
                 true => None,
                 false => Some(c.prepare_cached(JOURNAL).await?),
@@ -860,7 +877,12 @@ impl Transaction for PgTransaction {
                 }
             };
             try_join(journaled, c.batch_execute(end)).await.map(|_| ())
-        })?;
+        });
+        // The connection goes back before the wait for the disk, which needs one to flush.
+        if let Some(mut object) = held.as_ref().and_then(|h| h.try_lock().ok()) {
+            object.take();
+        }
+        committed?;
         drop(self.writing.take());
         drop(self.writer.take());
         if !durable {
@@ -885,11 +907,14 @@ impl Drop for PgTransaction {
             let writer = self.writer.take();
             self.view.shared.handle.spawn(async move {
                 let _writer = writer;
-                let object = held.lock().await;
-                if object.batch_execute("ROLLBACK").await.is_err() {
-                    drop(object);
-                    if let Ok(object) = Arc::try_unwrap(held) {
-                        drop(Object::take(object.into_inner()));
+                let mut object = held.lock().await;
+                let Some(client) = object.as_ref() else {
+                    return;
+                };
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    // Not back to the pool: a connection in an unknown state is closed.
+                    if let Some(client) = object.take() {
+                        drop(Object::take(client));
                     }
                 }
             });
