@@ -117,14 +117,12 @@ impl Flusher {
         self.flushes.clone()
     }
 
-    /// Transaction `number` was made durable by its own commit, and with it every one
-    /// numbered before (the caller knows they came before it on disk).
+    /// A transaction was made durable by its own commit: one wait for the disk. It makes no
+    /// other transaction durable here, as writers running beside it may have committed
+    /// after it on disk however they were numbered.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(super) fn durable_through(&self, number: u64) {
-        let mut state = self.state.lock();
-        state.durable = state.durable.max(number);
+    pub(super) fn durable_by_commit(&self) {
         self.flushes.inc();
-        self.ended.notify_all();
     }
 
     /// Returns once transaction `number` is durable: by a `flush` this call runs, or one
@@ -175,8 +173,29 @@ pub enum Mode {
     /// Reads, decides and writes: no other write transaction, of this process or another,
     /// runs until it ends, and its reads see every write committed before it began.
     Write,
+    /// As `Write`, but other `Keyed` transactions may run beside it (a backend without
+    /// per-data locks runs it as `Write`): it locks (`Engine::lock`) what it reads and
+    /// writes before reading it, so that it runs as if alone, and every key it writes
+    /// belongs to something it locked. It waits for every `Write` transaction, and they
+    /// for it.
+    Keyed,
     /// Reads only, all from one state the database was in (never half of one write).
     Snapshot,
+}
+
+/// What a `Keyed` write transaction locks: the data that only writes holding the same lock
+/// read and write. A message covers its document (a new one: its id); a room its document,
+/// its subscriptions and their pending bumps, its member index; a user their badge and
+/// password.
+///
+/// Locks are taken in kind order — messages, rooms, users (one call may mix kinds: it is
+/// sorted) — so that two keyed writes can never wait for each other in a circle; a
+/// backend refuses a lock that comes after a later one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock<'a> {
+    Message(&'a str),
+    Room(&'a str),
+    User(&'a str),
 }
 
 pub trait Engine: Send + Sync {
@@ -210,6 +229,11 @@ pub trait Engine: Send + Sync {
     fn drop_retired(&self, name: &str) -> StoreResult<()>;
     /// Starts a transaction (see `Mode`); dropping it without `commit` abandons its writes.
     fn begin(self: Arc<Self>, mode: Mode) -> StoreResult<Box<dyn Transaction>>;
+    /// In a `Keyed` transaction's view, waits for `locks` (held until the transaction ends);
+    /// elsewhere nothing: a `Write` transaction runs alone already.
+    fn lock(&self, _locks: &[Lock<'_>]) -> StoreResult<()> {
+        Ok(())
+    }
     /// Held while a process brings the database up to date at start-up (seed, settings,
     /// admin), so that of several processes starting at once exactly one does it.
     fn setup_lock(&self) -> StoreResult<Box<dyn Send>>;

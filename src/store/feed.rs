@@ -19,8 +19,9 @@
 //!   later writer's flush may publish an earlier one's events). Publishing is a
 //!   non-blocking send: nothing waits on consumers.
 //! * **PostgreSQL** (several processes): the events are rows of the `changes` table, written
-//!   in the write's transaction and numbered by a counter (`changes_seq`) that only the
-//!   holder of the global write lock moves, so numbers follow commit order without gaps. A
+//!   in the write's transaction and numbered by a counter (`changes_seq`) moved in the
+//!   round trip of the `COMMIT`, whose row each writer holds until its commit ends, so
+//!   numbers follow commit order without gaps. A
 //!   `NOTIFY` wakes every process's listener (a dedicated connection), which reads the rows
 //!   after the last it published, in order, and publishes them; the writing process learns
 //!   of its own writes the same way. Rows are pruned after a retention bound (age and

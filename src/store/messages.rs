@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::trees::Tree;
-use super::{Batch, Conflict, OutboxRecord, Store, StoreResult, WriteError};
+use super::{Batch, Conflict, Lock, Mode, OutboxRecord, Store, StoreResult, WriteError};
 use crate::model::message::MessageDoc;
 use crate::model::{Message, Subscription};
 use crate::rules::counters::{self, ThreadUnread};
@@ -119,9 +119,17 @@ impl Store {
     /// an increment. The pushes go in one outbox record, for the members whose subscription
     /// still exists, with the badge each has once this write is applied. Returns the record
     /// queued.
+    ///
+    /// A keyed write: posts into different rooms commit at the same time on a backend
+    /// with per-data locks (the room, the message and its thread's parent, then the
+    /// members whose badges move).
     pub fn insert_message(&self, new: &NewMessage) -> Result<Option<OutboxRecord>, WriteError> {
-        self.write_then(
+        self.write_in(
+            Mode::Keyed,
             |store, batch| {
+                let mut locks = vec![Lock::Room(&new.room_id), Lock::Message(&new.id)];
+                locks.extend(new.thread.as_ref().map(|reply| Lock::Message(&reply.tmid)));
+                store.engine.lock(&locks)?;
                 if store.has_message(&new.id)? {
                     return Err(WriteError::Conflict(Conflict::Id));
                 }
@@ -210,10 +218,13 @@ impl Store {
         id: &str,
         mutation: &M,
     ) -> StoreResult<Option<M::Outcome>> {
-        self.write(|store, batch| {
+        self.write_keyed(|store, batch| {
+            store.engine.lock(&[Lock::Message(id)])?;
             let Some((outcome, write, message)) = store.change_message(batch, id, mutation)? else {
                 return Ok(None);
             };
+            // A message never moves to another room: the one read is the one to lock.
+            store.engine.lock(&[Lock::Room(message.rid())])?;
             let Some(room) = store.room(message.rid())? else {
                 return Ok(Some(outcome));
             };

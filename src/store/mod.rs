@@ -4,13 +4,16 @@
 //!
 //! # The transaction contract
 //!
-//! What any backend must keep, so that the services above can be written once. Both keep
-//! it the same way: one write transaction at a time (`engine::Mode::Write`) — sled with a
-//! lock in this process (its directory lock keeps other processes out), PostgreSQL with a
-//! transaction-scoped advisory lock that every process takes — and reads inside it that
-//! see every earlier commit. The wait for the disk is not part of it: a writer lets go of
-//! the lock once its writes are applied (sled) or committed asynchronously (PostgreSQL,
-//! when writers of this process wait for the lock; alone, it commits synchronously), then
+//! What any backend must keep, so that the services above can be written once: write
+//! transactions that run as if one at a time, with reads inside them that see every
+//! earlier commit. sled runs them one at a time with a lock in this process (its directory
+//! lock keeps other processes out). PostgreSQL does for `engine::Mode::Write` with an
+//! advisory lock that every process takes; a `Mode::Keyed` write (a post, an edit, marking
+//! read, a login) shares that lock and takes one per message, room and user it touches
+//! (`engine::Lock`), so keyed writes on different data commit at the same time. The wait
+//! for the disk is not part of it: a writer lets go of its locks once its writes are
+//! applied (sled) or committed asynchronously (PostgreSQL, when other writers of this
+//! process are under way; alone, it commits synchronously), then
 //! waits for a flush it shares with the writers applied meanwhile (group commit,
 //! `engine::Flusher`): one flush at a time, each for every write applied before it began.
 //! A later write may therefore read an earlier one before it is durable; it is durable no
@@ -103,7 +106,7 @@ use serde::de::DeserializeOwned;
 
 use cache::Caches;
 pub use deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
-pub use engine::{Batch, Engine, Mode, Transaction};
+pub use engine::{Batch, Engine, Lock, Mode, Transaction};
 pub use feed::{Feed, Retention};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
@@ -330,6 +333,15 @@ impl Store {
         self.write_then(decide, |_, _, result| result, true)
     }
 
+    /// As `write`, in a `Keyed` transaction: `decide` locks what it reads first
+    /// (`Engine::lock`).
+    fn write_keyed<R>(
+        &self,
+        decide: impl FnOnce(&Self, &mut Batch) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        self.write_in(Mode::Keyed, decide, |_, _, result| result, true)
+    }
+
     /// As `write`, for a write that keeps a uniqueness rule: `decide` refuses with the
     /// conflict, and nothing is applied.
     fn write_unique<R>(
@@ -349,10 +361,23 @@ impl Store {
         complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
         durable: bool,
     ) -> Result<R, E> {
-        let tx = self.engine.clone().begin(Mode::Write)?;
+        self.write_in(Mode::Write, decide, complete, durable)
+    }
+
+    /// As `write_then`, in a transaction of `mode`: a `Keyed` one's `decide` locks what it
+    /// reads (`Engine::lock`); the users whose badges the batch moves are locked here.
+    fn write_in<T, R, E: From<StoreError>>(
+        &self,
+        mode: Mode,
+        decide: impl FnOnce(&Self, &mut Batch) -> Result<T, E>,
+        complete: impl FnOnce(&Badges, &mut Batch, T) -> R,
+        durable: bool,
+    ) -> Result<R, E> {
+        let tx = self.engine.clone().begin(mode)?;
         let view = self.through(tx.view());
         let mut batch = Batch::default();
         let decided = decide(&view, &mut batch)?;
+        view.engine.lock(&badge_owners(&batch))?;
         let badges = view.derive_badges(&mut batch)?;
         let result = complete(&badges, &mut batch, decided);
         self.commit(tx, &view, batch, durable)?;
@@ -457,6 +482,23 @@ impl Store {
                 .map_err(|e| corrupt(tree, e)),
         }
     }
+}
+
+/// The users whose subscriptions or pending bumps `batch` writes: those whose badges it
+/// may move.
+fn badge_owners(batch: &Batch) -> Vec<Lock<'_>> {
+    let owners: std::collections::BTreeSet<&str> = batch
+        .writes
+        .iter()
+        .filter(|(tree, _, _)| {
+            matches!(
+                tree,
+                Tree::UserroomidSubscription | Tree::UserroomidCounters
+            )
+        })
+        .filter_map(|(_, key, _)| std::str::from_utf8(keys::first(key)).ok())
+        .collect();
+    owners.into_iter().map(Lock::User).collect()
 }
 
 fn decode<T: DeserializeOwned>(tree: Tree, bytes: &[u8]) -> StoreResult<T> {

@@ -3,9 +3,14 @@
 //! Each tree is a table `(k bytea PRIMARY KEY, v bytea NOT NULL)`: PostgreSQL's B-tree on the
 //! key gives the same order, prefix scans and uniqueness as sled's trees (usernames, e-mail
 //! addresses and room names are keys of their index tables), and documents stay the bytes
-//! push.get serves. Several rcpush processes may share the database: write transactions
-//! take one transaction-scoped advisory lock, so they run one at a time across all of them
-//! and each reads what the ones before it committed (the store's contract, `mod.rs`).
+//! push.get serves. Several rcpush processes may share the database, and their write
+//! transactions run as if one at a time (the store's contract, `mod.rs`) with locks that
+//! follow the data: transaction-scoped advisory locks, so that a lock covers keys that do
+//! not exist yet (a new message id) and costs no row. A `Write` transaction takes the write
+//! lock exclusively; a `Keyed` one takes it shared, then a lock per room, message and user it
+//! touches (`Engine::lock`), so that posts into different rooms commit at the same time.
+//! Row locks would not cover keys that do not exist yet; SERIALIZABLE would
+//! have to re-run whole transactions whenever their reads meet (a room's member scan).
 //!
 //! The store is synchronous and is called from actix's threads, the blocking pool and the
 //! delivery threads alike; tokio-postgres is asynchronous. Every call therefore runs on a
@@ -15,17 +20,19 @@
 
 use std::future::Future;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures_util::future::{try_join, try_join_all};
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use parking_lot::Mutex;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMappedMutexGuard, OwnedMutexGuard, Semaphore};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::engine::{Batch, Engine, Entries, Flusher, Mode, Transaction, Visitor};
+use super::engine::{Batch, Engine, Entries, Flusher, Lock, Mode, Transaction, Visitor};
 use super::feed::{Feed, Retention};
 use super::fence::{position, Answer, PositionReader};
 use super::trees::Tree;
@@ -33,8 +40,28 @@ use super::{StoreError, StoreResult};
 use crate::model::change::{Change, Event};
 
 /// Advisory lock keys (an arbitrary constant, "rcpush" in ASCII, and the next number).
+/// Both are below 2^56, where no data lock (`lock_id`) is.
 const WRITE_LOCK: i64 = 0x7263_7075_7368;
 const SETUP_LOCK: i64 = WRITE_LOCK + 1;
+
+/// Takes the advisory locks `$1` in the order given (a function scan keeps it).
+const LOCK: &str = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k";
+
+/// A data lock's advisory key: its kind in the top byte (the order kinds are taken in), a
+/// 56-bit FNV-1a hash of its name below. Every process computes the same key; two names
+/// that share one only wait for each other, in an order that stays the same.
+fn lock_id(lock: &Lock<'_>) -> i64 {
+    let (kind, name) = match lock {
+        Lock::Message(name) => (1, name),
+        Lock::Room(name) => (2, name),
+        Lock::User(name) => (3, name),
+    };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    ((kind << 56) | (hash & ((1 << 56) - 1))) as i64
+}
 
 /// Rows fetched per round trip when visiting a whole tree.
 const VISIT_PAGE: i64 = 1000;
@@ -52,27 +79,60 @@ struct Shared {
     handle: tokio::runtime::Handle,
     pool: Pool,
     sql: Vec<Sql>,
-    /// This process's writers queue here, not in PostgreSQL: only one write transaction
-    /// can hold the advisory lock anyway, and waiting writers would hold connections that
-    /// readers need.
+    /// This process's `Write` transactions queue here, not in PostgreSQL: only one can
+    /// hold the write lock anyway, and waiting ones would hold connections readers need.
     writers: Arc<AsyncMutex<()>>,
+    /// Permits for this process's `Keyed` transactions, half the pool: writers waiting for
+    /// each other's data locks never take every connection from the readers.
+    keyed: Arc<Semaphore>,
     /// Counts every call waited for (`rcpush_store_round_trips`), where a feed is followed.
     feed: Option<Feed>,
-    /// Group commit: a write commits asynchronously under the write lock, which it then
-    /// lets go, and waits for a flush shared with this process's other writers (`FLUSH`).
+    /// Group commit: a write that other writers of this process run beside commits
+    /// asynchronously, which lets go of its locks, then waits for a flush it shares with
+    /// them (`FLUSH`).
     flusher: Flusher,
     /// This process's row in `flushes`.
     process: String,
-    /// This process's writers waiting for `writers`: a writer that sees none commits
-    /// synchronously itself (one round trip less than committing, then flushing).
-    queued: Arc<std::sync::atomic::AtomicUsize>,
+    /// This process's write transactions begun and not yet committed: a writer that sees
+    /// no other commits synchronously itself (one round trip less than committing, then
+    /// flushing).
+    writing: Arc<AtomicUsize>,
 }
 
-/// Where a call's connection comes from: the pool, or the one an open transaction holds.
+/// Where a call's connection comes from: the pool, or the one an open transaction holds
+/// (with the data locks it took, for a `Keyed` one).
 #[derive(Clone)]
 enum Source {
     Pool,
-    Transaction(Arc<AsyncMutex<Object>>),
+    Transaction(Held, Option<Arc<Mutex<Taken>>>),
+}
+
+/// An open transaction's connection, given back to the pool when it ends (while its views
+/// may still be held).
+type Held = Arc<AsyncMutex<Option<Object>>>;
+
+/// The data locks a `Keyed` transaction holds.
+#[derive(Default)]
+struct Taken {
+    ids: std::collections::HashSet<i64>,
+    /// The greatest: a new lock must come after it.
+    last: i64,
+}
+
+/// Counts a write transaction in `Shared::writing` until dropped.
+struct Writing(Arc<AtomicUsize>);
+
+impl Writing {
+    fn new(writing: &Arc<AtomicUsize>) -> Writing {
+        writing.fetch_add(1, Ordering::SeqCst);
+        Writing(writing.clone())
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Shared {
@@ -191,7 +251,10 @@ const CHANGES_DDL: &str = "\
     INSERT INTO changes_seq (last, epoch) VALUES (0, 0) ON CONFLICT DO NOTHING;";
 
 /// Journals a write's events (`$1`, JSON texts) under the numbers after the last, and wakes
-/// every listener at commit. Runs under the write lock, so numbers follow commit order.
+/// every listener at commit. Sent with the COMMIT, in one round trip: the counter's row
+/// stays locked only until the commit ends, and is taken by one writer after another, so
+/// numbers follow commit order, and a committed `last` means every event up to it is
+/// committed (what the read fence relies on), however many writers run at once.
 const JOURNAL: &str = "\
     WITH s AS (UPDATE changes_seq SET last = last + cardinality($1::text[]) RETURNING last), \
     i AS (INSERT INTO changes (seq, event) \
@@ -233,7 +296,7 @@ fn backend(e: impl std::error::Error) -> StoreError {
 /// A connection for one call.
 enum Conn {
     Pooled(Box<Object>),
-    Held(OwnedMutexGuard<Object>),
+    Held(OwnedMappedMutexGuard<Option<Object>, Object>),
 }
 
 impl Deref for Conn {
@@ -311,10 +374,11 @@ impl PgEngine {
             pool,
             sql: Tree::ALL.iter().map(|t| Sql::new(t.name())).collect(),
             writers: Arc::new(AsyncMutex::new(())),
+            keyed: Arc::new(Semaphore::new((pool_size / 2).max(1))),
             feed: follow.as_ref().map(|(feed, _)| feed.clone()),
             flusher: Flusher::new(),
             process: uuid::Uuid::new_v4().simple().to_string(),
-            queued: Arc::default(),
+            writing: Arc::default(),
         });
         let pool = shared.pool.clone();
         let meta = Tree::Meta.name();
@@ -385,7 +449,14 @@ impl PgEngine {
         self.shared.block_on(async move {
             let conn = match source {
                 Source::Pool => Conn::Pooled(Box::new(pool.get().await.map_err(backend)?)),
-                Source::Transaction(held) => Conn::Held(held.lock_owned().await),
+                Source::Transaction(held, _) => {
+                    match OwnedMutexGuard::try_map(held.lock_owned().await, Option::as_mut) {
+                        Ok(object) => Conn::Held(object),
+                        Err(_) => {
+                            return Err(StoreError::Backend("the transaction has ended".into()))
+                        }
+                    }
+                }
             };
             work(conn).await.map_err(backend)
         })
@@ -593,34 +664,61 @@ impl Engine for PgEngine {
     fn begin(self: Arc<Self>, mode: Mode) -> StoreResult<Box<dyn Transaction>> {
         let start = match mode {
             Mode::Write => format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK});"),
+            Mode::Keyed => format!("BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK});"),
             Mode::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;".into(),
         };
         let pool = self.shared.pool.clone();
-        let writers = (mode == Mode::Write).then(|| self.shared.writers.clone());
-        let queued = self.shared.queued.clone();
+        let (writers, keyed) = (self.shared.writers.clone(), self.shared.keyed.clone());
+        let writing = (mode != Mode::Snapshot).then(|| Writing::new(&self.shared.writing));
         let (writer, object) = self.shared.block_on(async move {
-            let writer = match writers {
-                Some(w) => {
-                    queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let writer = w.lock_owned().await;
-                    queued.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    Some(writer)
-                }
-                None => None,
+            let writer: Option<Box<dyn Send>> = match mode {
+                Mode::Write => Some(Box::new(writers.lock_owned().await)),
+                Mode::Keyed => Some(Box::new(keyed.acquire_owned().await.map_err(backend)?)),
+                Mode::Snapshot => None,
             };
             let object = pool.get().await.map_err(backend)?;
             object.batch_execute(&start).await.map_err(backend)?;
             Ok((writer, object))
         })?;
-        let held = Arc::new(AsyncMutex::new(object));
+        let held = Arc::new(AsyncMutex::new(Some(object)));
+        let taken = (mode == Mode::Keyed).then(Arc::default);
         Ok(Box::new(PgTransaction {
             view: Arc::new(PgEngine {
                 shared: self.shared.clone(),
-                source: Source::Transaction(held.clone()),
+                source: Source::Transaction(held.clone(), taken),
             }),
             held: Some(held),
             writer,
+            writing,
+            journal: Vec::new(),
         }))
+    }
+
+    fn lock(&self, locks: &[Lock<'_>]) -> StoreResult<()> {
+        let Source::Transaction(_, Some(taken)) = &self.source else {
+            return Ok(());
+        };
+        let mut ids: Vec<i64> = locks.iter().map(lock_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        {
+            let mut taken = taken.lock();
+            ids.retain(|id| !taken.ids.contains(id));
+            match (ids.first(), ids.last()) {
+                (Some(first), _) if *first < taken.last => {
+                    return Err(StoreError::Backend(format!(
+                        "a lock out of order in a keyed write ({locks:?}): it could deadlock"
+                    )));
+                }
+                (_, Some(last)) => taken.last = *last,
+                _ => return Ok(()),
+            }
+            taken.ids.extend(&ids);
+        }
+        self.call(move |c| async move {
+            let statement = c.prepare_cached(LOCK).await?;
+            c.execute(&statement, &[&ids]).await.map(|_| ())
+        })
     }
 
     fn setup_lock(&self) -> StoreResult<Box<dyn Send>> {
@@ -669,9 +767,14 @@ impl Drop for SetupLock {
 struct PgTransaction {
     view: Arc<PgEngine>,
     /// `None` once committed.
-    held: Option<Arc<AsyncMutex<Object>>>,
-    /// A write transaction's place among this process's writers, given up when it ends.
-    writer: Option<OwnedMutexGuard<()>>,
+    held: Option<Held>,
+    /// A write transaction's place among this process's writers (the queue of `Write`
+    /// ones, a permit of `Keyed` ones), given up when it ends.
+    writer: Option<Box<dyn Send>>,
+    /// A write transaction counted in `Shared::writing` until it is committed.
+    writing: Option<Writing>,
+    /// The events of its batches, journaled with its COMMIT (`JOURNAL`).
+    journal: Vec<String>,
 }
 
 impl Transaction for PgTransaction {
@@ -714,20 +817,17 @@ impl Transaction for PgTransaction {
             }
         }
         let restart = batch.restarts_feed;
-        let events: Vec<String> = batch
-            .changes
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap_or_default())
-            .collect();
+        self.journal.extend(
+            batch
+                .changes
+                .iter()
+                .map(|e| serde_json::to_string(e).unwrap_or_default()),
+        );
         self.view.call(move |c| async move {
             let mut prepared = Vec::with_capacity(statements.len());
             for (sql, _, _) in &statements {
                 prepared.push(c.prepare_cached(sql).await?);
             }
-            let journal = match events.is_empty() {
-                true => None,
-                false => Some(c.prepare_cached(JOURNAL).await?),
-            };
             let runs = statements
                 .iter()
                 .zip(&prepared)
@@ -741,45 +841,62 @@ impl Transaction for PgTransaction {
                     }
                 });
             // Pipelined with the writes: no round trip of its own.
-            let journaled = async {
-                if restart {
-                    c.batch_execute(RESTART_JOURNAL).await?;
+            let restarted = async {
+                match restart {
+                    true => c.batch_execute(RESTART_JOURNAL).await,
+                    false => Ok(()),
                 }
-                if let Some(journal) = &journal {
-                    c.query_one(journal, &[&events]).await?;
-                }
-                Ok(())
             };
-            try_join(try_join_all(runs), journaled).await.map(|_| ())
+            try_join(try_join_all(runs), restarted).await.map(|_| ())
         })
     }
 
     fn commit(mut self: Box<Self>, durable: bool) -> StoreResult<()> {
-        // With writers of this process waiting, asynchronously: the next one need not wait
-        // for the disk, and this one shares a flush with them (`Flusher`). Alone, at once
-        // durably, which also makes every earlier commit of this process durable.
+        // With other writers of this process under way, asynchronously: the next one need
+        // not wait for the disk, and this one shares a flush with them (`Flusher`). Alone, at
+        // once durably.
         let shared = self.view.shared.clone();
-        let queued = shared.queued.load(std::sync::atomic::Ordering::SeqCst) > 0;
-        let alone = durable && !queued;
+        let others = shared.writing.load(Ordering::SeqCst) > 1;
+        let alone = durable && !others;
         let end = match alone {
             true => "COMMIT",
             false => "SET LOCAL synchronous_commit TO off; COMMIT",
         };
-        self.held = None;
-        self.view
-            .call(move |c| async move { c.batch_execute(end).await })?;
+        let held = self.held.take();
+        let journal = std::mem::take(&mut self.journal);
+        let committed = self.view.call(move |c| async move {
+            let statement = match journal.is_empty() {
+                true => None,
+                false => Some(c.prepare_cached(JOURNAL).await?),
+            };
+            // Pipelined in this order: the journal's statement is sent first.
+            let journaled = async {
+                match &statement {
+                    Some(statement) => c.query_one(statement, &[&journal]).await.map(|_| ()),
+                    None => Ok(()),
+                }
+            };
+            try_join(journaled, c.batch_execute(end)).await.map(|_| ())
+        });
+        // The connection goes back before the wait for the disk, which needs one to flush.
+        if let Some(mut object) = held.as_ref().and_then(|h| h.try_lock().ok()) {
+            object.take();
+        }
+        committed?;
+        drop(self.writing.take());
+        drop(self.writer.take());
         if !durable {
             return Ok(());
         }
-        // Numbered before this process's next writer may commit.
-        let number = shared.flusher.numbered();
-        drop(self.writer.take());
         match alone {
             true => {
-                shared.flusher.durable_through(number);
+                shared.flusher.durable_by_commit();
                 Ok(())
             }
-            false => shared.flusher.wait_durable(number, || shared.flush()),
+            false => {
+                let number = shared.flusher.numbered();
+                shared.flusher.wait_durable(number, || shared.flush())
+            }
         }
     }
 }
@@ -790,11 +907,14 @@ impl Drop for PgTransaction {
             let writer = self.writer.take();
             self.view.shared.handle.spawn(async move {
                 let _writer = writer;
-                let object = held.lock().await;
-                if object.batch_execute("ROLLBACK").await.is_err() {
-                    drop(object);
-                    if let Ok(object) = Arc::try_unwrap(held) {
-                        drop(Object::take(object.into_inner()));
+                let mut object = held.lock().await;
+                let Some(client) = object.as_ref() else {
+                    return;
+                };
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    // Not back to the pool: a connection in an unknown state is closed.
+                    if let Some(client) = object.take() {
+                        drop(Object::take(client));
                     }
                 }
             });
@@ -1020,6 +1140,26 @@ mod tests {
             assert!(key >= &prefix[..] && key < &end[..]);
         }
         assert!(b"u2"[..] >= end[..]);
+    }
+
+    proptest::proptest! {
+        /// The order locks are taken in: every message before every room before every
+        /// user, all above the two fixed locks.
+        #[test]
+        fn data_locks_sort_by_kind_whatever_the_names(a in ".{0,24}", b in ".{0,24}", c in ".{0,24}") {
+            let (message, room, user) =
+                (lock_id(&Lock::Message(&a)), lock_id(&Lock::Room(&b)), lock_id(&Lock::User(&c)));
+            proptest::prop_assert!(SETUP_LOCK < message && message < room && room < user);
+        }
+    }
+
+    /// Every process, of any build, must compute the same key for the same data.
+    /// FNV-1a of "GENERAL" (computed apart), in kind 2.
+    const PINNED: i64 = 161_477_726_398_580_523;
+
+    #[test]
+    fn a_data_lock_key_is_fixed() {
+        assert_eq!(lock_id(&Lock::Room("GENERAL")), PINNED);
     }
 
     /// An error that prints its source as deadpool's `PoolError` does.

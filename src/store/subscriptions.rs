@@ -329,7 +329,8 @@ impl Store {
         at: &str,
         read_threads: bool,
     ) -> StoreResult<Option<()>> {
-        self.write(|store, batch| {
+        self.write_keyed(|store, batch| {
+            store.engine.lock(&[super::Lock::Room(room_id)])?;
             let Some(mut sub) = store.subscription(room_id, user_id)? else {
                 return Ok(None);
             };

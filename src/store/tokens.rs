@@ -29,7 +29,9 @@ impl Store {
         token: &LoginToken,
         upgrade: Option<(&str, &str)>,
     ) -> StoreResult<()> {
-        self.write(|store, batch| {
+        // The token is new: only the password upgrade reads, under its user's lock.
+        self.write_keyed(|store, batch| {
+            store.engine.lock(&[super::Lock::User(&token.user_id)])?;
             batch.put(Tree::TokenhashToken, token_hash, encode(token));
             if let Some((old, new)) = upgrade {
                 if store.password_hash(&token.user_id)?.as_deref() == Some(old) {

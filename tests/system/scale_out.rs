@@ -829,3 +829,237 @@ fn an_instance_whose_listener_keeps_being_cut_still_serves_every_acknowledged_wr
     // Once the listener is back, the caches serve again, still exact.
     writes_on_a_are_seen_by_the_next_request_on_b(&servers[0], &servers[1], &url, dir.path());
 }
+
+/// The members of the rooms of the many-rooms test, each posting into all of them.
+const POSTERS: [(&str, &str); 4] = [RODRIQ, ALICE, BOB, GINA];
+
+/// The counters of a room as stored: `msgs`, its messages, and each poster's `unread`.
+fn room_counters(store: &rcpush::store::Store, room: &str) -> (i64, usize, Vec<i64>) {
+    let stored = store.room(room).unwrap().expect(room);
+    let unread = POSTERS
+        .iter()
+        .map(|who| {
+            store
+                .subscription(room, who.0)
+                .unwrap()
+                .expect(who.0)
+                .unread()
+        })
+        .collect();
+    (
+        stored.msgs(),
+        store.room_messages(room).unwrap().len(),
+        unread,
+    )
+}
+
+#[test]
+fn posts_into_many_rooms_from_three_instances_keep_every_counter_exact() {
+    let Some(url) = database_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let servers = start_at_once(3, || rcpush_on_postgres(dir.path(), &url));
+    let admin = servers[0].client().login("admin", ADMIN_PASSWORD);
+    // Every plain message counts in `unread`, so that the counters have something to lose.
+    must(
+        &servers[0],
+        "/api/v1/settings/Unread_Count",
+        Some(pair(&admin)),
+        Some(json!({"value": "all_messages"})),
+    );
+    // Rooms whose members overlap: their posts lock different rooms and the same badges.
+    let rooms: Vec<String> = (0..6)
+        .map(|i| {
+            let created = must(
+                &servers[i % 3],
+                "/api/v1/channels.create",
+                Some(RODRIQ),
+                Some(json!({"name": format!("many-{i}"), "members": ["alice", "bob", "gina"]})),
+            );
+            created["channel"]["_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let store = rcpush::store::Store::open_postgres(&url, 2).unwrap();
+    let before: Vec<_> = rooms.iter().map(|r| room_counters(&store, r)).collect();
+    let badges_before: Vec<i64> = POSTERS.iter().map(|w| store.badge(w.0).unwrap()).collect();
+
+    // Eight posters, each into every room in turn, through every instance in turn.
+    let urls: Vec<String> = servers.iter().map(|s| s.url("")).collect();
+    let barrier = Barrier::new(8);
+    let posted: Vec<(usize, usize, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|p| {
+                let (urls, barrier, rooms) = (&urls, &barrier, &rooms);
+                scope.spawn(move || {
+                    let clients: Vec<Client> = urls.iter().map(Client::pooled).collect();
+                    let who = p % POSTERS.len();
+                    barrier.wait();
+                    (0..18)
+                        .map(|n| {
+                            let room = (p + n) % rooms.len();
+                            let body = json!({"roomId": rooms[room], "text": format!("p{p} #{n}")});
+                            let r = clients[(p + n) % clients.len()]
+                                .call(
+                                    "POST",
+                                    "/api/v1/chat.postMessage",
+                                    Some(POSTERS[who]),
+                                    Some(&body),
+                                )
+                                .unwrap();
+                            assert_eq!(r.status, 200, "{}", r.body);
+                            let v: Value = serde_json::from_str(&r.body).unwrap();
+                            (room, who, v["message"]["_id"].as_str().unwrap().to_string())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+
+    // The recount, by a store of its own (nothing cached from before): each room's `msgs`
+    // and messages grew by its posts, and each member's `unread` by the posts of the
+    // others; each badge by the member's new unread messages.
+    drop(store);
+    let store = rcpush::store::Store::open_postgres(&url, 2).unwrap();
+    let mut badges = badges_before.clone();
+    for (i, room) in rooms.iter().enumerate() {
+        let into: Vec<&(usize, usize, String)> = posted.iter().filter(|p| p.0 == i).collect();
+        let (msgs, messages, unread) = room_counters(&store, room);
+        let n = into.len();
+        assert_eq!(msgs, before[i].0 + n as i64, "msgs of room {i}");
+        assert_eq!(messages, before[i].1 + n, "messages of room {i}");
+        for (w, unread) in unread.iter().enumerate() {
+            let by_others = into.iter().filter(|p| p.1 != w).count() as i64;
+            assert_eq!(
+                *unread,
+                before[i].2[w] + by_others,
+                "unread of {w} in room {i}"
+            );
+            badges[w] += by_others;
+        }
+    }
+    let badges_after: Vec<i64> = POSTERS.iter().map(|w| store.badge(w.0).unwrap()).collect();
+    assert_eq!(badges_after, badges);
+    for (_, _, id) in &posted {
+        assert_eq!(servers[1].push_get(id).0, 200, "message {id}");
+    }
+
+    // Reactions to one message from every member through every instance at once (each a
+    // change of the message as stored), beside posts and reads of the same rooms.
+    let target = posted[0].2.clone();
+    let emojis = [":+1:", ":smile:", ":tada:"];
+    let barrier = Barrier::new(POSTERS.len() * 2);
+    std::thread::scope(|scope| {
+        for (w, who) in POSTERS.iter().enumerate() {
+            let (urls, barrier, rooms, target) = (&urls, &barrier, &rooms, &target);
+            scope.spawn(move || {
+                barrier.wait();
+                for (n, emoji) in emojis.iter().enumerate() {
+                    let body = json!({"messageId": target, "emoji": emoji});
+                    let r = call(
+                        &urls[(w + n) % 3],
+                        "/api/v1/chat.react",
+                        Some(*who),
+                        Some(body),
+                    );
+                    assert_eq!(r.unwrap().0, 200);
+                    let body = json!({"roomId": rooms[(w + n) % rooms.len()], "text": "again"});
+                    let r = call(
+                        &urls[(w + n + 1) % 3],
+                        "/api/v1/chat.postMessage",
+                        Some(*who),
+                        Some(body),
+                    );
+                    assert_eq!(r.unwrap().0, 200);
+                }
+            });
+            scope.spawn(move || {
+                barrier.wait();
+                for (n, room) in rooms.iter().enumerate() {
+                    let body = json!({"rid": room});
+                    let r = call(
+                        &urls[(w + n) % 3],
+                        "/api/v1/subscriptions.read",
+                        Some(*who),
+                        Some(body),
+                    );
+                    assert_eq!(r.unwrap().0, 200);
+                }
+            });
+        }
+    });
+    let (_, message) = call(
+        &urls[2],
+        &format!("/api/v1/chat.getMessage?msgId={target}"),
+        Some(RODRIQ),
+        None,
+    )
+    .unwrap();
+    for emoji in emojis {
+        let reacted = message["message"]["reactions"][emoji]["usernames"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert_eq!(reacted, POSTERS.len(), "{emoji}: {message}");
+    }
+    // Once everyone has read every room, nothing is unread there and each badge is what
+    // the user's other rooms add up to.
+    for who in POSTERS {
+        for room in &rooms {
+            let body = json!({"rid": room});
+            assert_eq!(
+                call(
+                    &urls[0],
+                    "/api/v1/subscriptions.read",
+                    Some(who),
+                    Some(body)
+                )
+                .unwrap()
+                .0,
+                200
+            );
+        }
+    }
+    drop(store);
+    let store = rcpush::store::Store::open_postgres(&url, 2).unwrap();
+    for (i, room) in rooms.iter().enumerate() {
+        assert_eq!(
+            room_counters(&store, room).2,
+            vec![0; POSTERS.len()],
+            "room {i}"
+        );
+    }
+    let rest: Vec<i64> = (0..POSTERS.len())
+        .map(|w| badges_before[w] - before.iter().map(|b| b.2[w]).sum::<i64>())
+        .collect();
+    let badges_read: Vec<i64> = POSTERS.iter().map(|w| store.badge(w.0).unwrap()).collect();
+    assert_eq!(badges_read, rest);
+
+    // The same room name from two instances at the same moment: one wins.
+    for round in 0..5 {
+        let barrier = Barrier::new(2);
+        let results: Vec<(u16, Value)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let (base, barrier) = (servers[i].url(""), &barrier);
+                    scope.spawn(move || {
+                        let body = json!({"name": format!("same-{round}")});
+                        barrier.wait();
+                        call(&base, "/api/v1/channels.create", Some(RODRIQ), Some(body)).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let statuses: BTreeSet<u16> = results.iter().map(|(s, _)| *s).collect();
+        assert_eq!(statuses, BTreeSet::from([200, 400]), "{results:?}");
+        let loser = results.iter().find(|(s, _)| *s == 400).unwrap();
+        assert_eq!(loser.1["errorType"], "error-duplicate-channel-name");
+    }
+
+    assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+}
