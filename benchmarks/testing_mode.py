@@ -4,7 +4,8 @@ started, and how long `POST /api/rcpush/testing/reset` takes.
 
 * start to first answer: the time from spawning `rcpush --ephemeral` (committed config.toml,
   demo seed, a port chosen beforehand) to the first 200 of `GET /api/info`, polled every
-  millisecond; median of STARTS (20) starts, each on a new temporary database. Beside it, the
+  millisecond; median, 10th and 90th percentile of STARTS (20) starts, each on a new
+  temporary database, and the 1-minute load average at the end (a shared box is never quiet). Beside it, the
   CPU time the server's threads had used by then (Linux's schedstat): on a busy machine the
   wall time mostly measures the wait for a core, the CPU time what start-up costs;
 * reset latency: on one server, RESETS (1,000) times: alice posts a message to the demo DM
@@ -104,7 +105,9 @@ def main():
             proc.wait()
     figures = {"start_to_first_answer_ms": {
         b: {"median": round(statistics.median(v), 1),
-            "cpu_median": round(statistics.median(cpu[b]), 1), "runs": len(v)}
+            "p10": round(percentile(v, 10), 1), "p90": round(percentile(v, 90), 1),
+            "cpu_median": round(statistics.median(cpu[b]), 1), "runs": len(v),
+            "load_average": os.getloadavg()[0]}
         for b, v in starts.items()}}
     if args.resets > 0:
         figures["reset_ms"] = resets(args)

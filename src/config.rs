@@ -93,6 +93,10 @@ pub struct StorageConfig {
     /// many of the newest it keeps at most (an instance away longer resyncs its sockets).
     pub change_retention_secs: u64,
     pub change_retention_rows: u64,
+    /// A throwaway sled database (`--ephemeral`, `TestServer`): removed at exit, so its
+    /// writes are not synced to disk (`Store::open_temporary`). Never from a file.
+    #[serde(skip)]
+    pub temporary: bool,
 }
 
 impl StorageConfig {
@@ -270,6 +274,7 @@ impl Default for StorageConfig {
             pool_size: 16,
             change_retention_secs: 3600,
             change_retention_rows: 100_000,
+            temporary: false,
         }
     }
 }

@@ -274,6 +274,9 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
 /// Opens the database `storage` names: sled's directory, or PostgreSQL's database.
 pub fn open_store(storage: &StorageConfig) -> StoreResult<Store> {
     match storage.backend {
+        Backend::Sled if storage.temporary => {
+            Store::open_temporary(&storage.path, storage.sled_cache_mb())
+        }
         Backend::Sled => Store::open(&storage.path, storage.sled_cache_mb()),
         Backend::Postgres => Store::open_postgres_retaining(
             storage.url.expose_secret(),
@@ -283,13 +286,15 @@ pub fn open_store(storage: &StorageConfig) -> StoreResult<Store> {
     }
 }
 
-/// Points `config` at a new temporary directory, removed when the guard is dropped.
+/// Points `config` at a new temporary directory, removed when the guard is dropped, and
+/// opened without syncing the disk (`Store::open_temporary`).
 pub fn use_temporary_storage(config: &mut Config) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new()
         .prefix("rcpush-")
         .tempdir()
         .context("cannot create a temporary database directory")?;
     config.storage.path = dir.path().join("db");
+    config.storage.temporary = true;
     Ok(dir)
 }
 

@@ -176,7 +176,15 @@ struct Written {
 impl Store {
     /// Opens (or creates) the sled database at `path`, checking its schema version.
     pub fn open(path: &Path, cache_mb: u64) -> StoreResult<Store> {
-        let engine = self::sled::SledEngine::open(path, cache_mb)?;
+        let engine = self::sled::SledEngine::open(path, cache_mb, true)?;
+        Self::with_engine(Arc::new(engine), Feed::default())
+    }
+
+    /// As `open`, for a database that is thrown away at exit (testing mode's): a write is
+    /// acknowledged once applied, without syncing the disk. A crash loses what exit would
+    /// have removed anyway, and the syncs were most of a test double's start-up.
+    pub fn open_temporary(path: &Path, cache_mb: u64) -> StoreResult<Store> {
+        let engine = self::sled::SledEngine::open(path, cache_mb, false)?;
         Self::with_engine(Arc::new(engine), Feed::default())
     }
 

@@ -21,18 +21,22 @@ pub struct SledEngine {
     /// seals and syncs a log buffer of its own: writers flushing one after the other would
     /// pay a sync each. They share flushes instead.
     flusher: Flusher,
+    /// False for a temporary database (`Store::open_temporary`): commits do not flush.
+    syncs: bool,
 }
 
 impl SledEngine {
-    pub fn open(path: &Path, cache_mb: u64) -> StoreResult<SledEngine> {
+    pub fn open(path: &Path, cache_mb: u64, syncs: bool) -> StoreResult<SledEngine> {
         // sled reads a damaged log as if it ended there; a log with data but without our
         // trees means the damage came first, and serving it would silently start over empty.
         let had_data = std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_mb * 1024 * 1024)
-            // Durability comes from explicit flushes before each acknowledgement.
-            .flush_every_ms(Some(1000))
+            // Durability comes from explicit flushes before each acknowledgement; sled's
+            // own timer only bounds what a crash loses of the rest (nothing to bound for a
+            // temporary database).
+            .flush_every_ms(syncs.then_some(1000))
             .open()
             .map_err(|e| open_error(path, e))?;
         let meta = Tree::Meta.name().as_bytes();
@@ -52,6 +56,7 @@ impl SledEngine {
             trees,
             transactions: Arc::new(Mutex::new(())),
             flusher: Flusher::new(),
+            syncs,
         })
     }
 
@@ -203,7 +208,7 @@ impl Transaction for SledTransaction {
         // the writes applied before it, some of them perhaps not flushed yet.
         let number = self.number.unwrap_or_else(|| self.engine.flusher.last());
         drop(self.guard.take());
-        if durable {
+        if durable && self.engine.syncs {
             let db = &self.engine.db;
             self.engine
                 .flusher

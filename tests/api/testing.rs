@@ -358,3 +358,32 @@ fn the_testing_admin_logs_in_before_and_after_its_hash_is_upgraded() {
     assert_eq!(r.status, 200, "{}", r.body);
     app.admin();
 }
+
+/// A throwaway database (`TestServer`, `--ephemeral`) is removed at exit, so its writes are
+/// answered without syncing the disk; testing mode on a kept database still syncs before
+/// each answer.
+#[test]
+fn only_a_throwaway_database_answers_writes_without_syncing_the_disk() {
+    if crate::BACKEND == Backend::Postgres {
+        return;
+    }
+    let kept = spawn_app_with!(|c: &mut Config| {
+        c.testing.enabled = true;
+        c.metrics.enabled = true;
+    });
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut config = Config::load(Some(&root.join("config.toml")), Vec::new()).expect("config");
+    config.seed.file = root.join("data/seed.json").display().to_string();
+    config.admin.password = ADMIN_PASSWORD.into();
+    config.metrics.enabled = true;
+    let throwaway = rcpush::testing::TestServer::start(config).expect("the test server starts");
+    let throwaway_client = Client::new(throwaway.url());
+    let post = json!({"roomId": DM, "text": "durable?"});
+    for client in [&*kept, &throwaway_client] {
+        let r = client.post("/api/v1/chat.postMessage", Some(ALICE), &post);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(client.metric("rcpush_store_commits_total") > 0);
+    }
+    assert!(kept.metric("rcpush_store_flushes_total") > 0);
+    assert_eq!(throwaway_client.metric("rcpush_store_flushes_total"), 0);
+}

@@ -11,7 +11,7 @@
 globalThis.WebSocket = require("ws");
 const crypto = require("crypto");
 const { DDPSDK } = require("@rocket.chat/ddp-client");
-const { settings, within, rest, isEjsonDate, Watcher, watchOutcome, finish, fail } = require("./lib");
+const { settings, within, postTrigger, watchOutcome, finish, fail } = require("./lib");
 
 const observed = { client: "@rocket.chat/ddp-client 1.1.2" };
 
@@ -36,13 +36,7 @@ async function main() {
   });
   await within(ms, "the room stream's ready", stream.ready());
 
-  const watcher = new Watcher(s.ws);
-  await watcher.start(s.watcher.token, s.room.id, ms);
-
-  const posted = await rest(s.url, "POST", "/api/v1/chat.postMessage", s.poster, { roomId: s.room.id, text: triggerText });
-  observed.trigger_id = posted.message._id;
-  const { message, meta } = await within(ms, "the bot to receive the message", trigger);
-  observed.received = { _id: message._id, rid: message.rid, msg: message.msg, u: message.u, ts_is_date: isEjsonDate(message.ts), meta };
+  const { watcher, message } = await postTrigger(s, observed, triggerText, trigger);
 
   const replyText = `pong ${s.nonce}`;
   const editedText = `pong ${s.nonce} (edited)`;

@@ -157,6 +157,22 @@ class Watcher {
 }
 
 /**
+ * The scenario's middle, alike for every client once its bot listens to the room: the
+ * watcher starts, the poster posts the trigger over REST, and the bot's client hands it over
+ * (`trigger`, resolved with `{message, meta}`). Records both in `observed`; returns the
+ * watcher and the message.
+ */
+async function postTrigger(s, observed, triggerText, trigger) {
+  const watcher = new Watcher(s.ws);
+  await watcher.start(s.watcher.token, s.room.id, s.timeoutMs);
+  const posted = await rest(s.url, "POST", "/api/v1/chat.postMessage", s.poster, { roomId: s.room.id, text: triggerText });
+  observed.trigger_id = posted.message._id;
+  const { message, meta } = await within(s.timeoutMs, "the bot to receive the message", trigger);
+  observed.received = { _id: message._id, rid: message.rid, msg: message.msg, u: message.u, ts_is_date: isEjsonDate(message.ts), meta };
+  return { watcher, message };
+}
+
+/**
  * What the watcher saw of the bot's reply, reaction and edit, shaped alike for every client
  * (tests/system/realtime_clients.rs asserts on it).
  */
@@ -185,4 +201,4 @@ function fail(err, observed) {
   process.exit(1);
 }
 
-module.exports = { settings, within, rest, isEjsonDate, Watcher, watchOutcome, finish, fail };
+module.exports = { settings, within, postTrigger, watchOutcome, finish, fail };

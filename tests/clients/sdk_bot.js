@@ -10,7 +10,7 @@
 "use strict";
 
 const { driver } = require("@rocket.chat/sdk");
-const { settings, within, rest, isEjsonDate, Watcher, watchOutcome, finish, fail } = require("./lib");
+const { settings, within, postTrigger, watchOutcome, finish, fail } = require("./lib");
 
 const observed = {
   client: "@rocket.chat/sdk 0.2.9 driver (asteroid 0.6.1 from the registry in place of GitHub's rocketchat/asteroid fork)",
@@ -37,13 +37,7 @@ async function main() {
   ));
   observed.joined = driver.joinedIds;
 
-  const watcher = new Watcher(s.ws);
-  await watcher.start(s.watcher.token, s.room.id, ms);
-
-  const posted = await rest(s.url, "POST", "/api/v1/chat.postMessage", s.poster, { roomId: s.room.id, text: triggerText });
-  observed.trigger_id = posted.message._id;
-  const { message, meta } = await within(ms, "the bot to receive the message", trigger);
-  observed.received = { _id: message._id, rid: message.rid, msg: message.msg, u: message.u, ts_is_date: isEjsonDate(message.ts), meta };
+  const { watcher, message } = await postTrigger(s, observed, triggerText, trigger);
 
   const replyText = `pong ${s.nonce}`;
   const editedText = `pong ${s.nonce} (edited)`;

@@ -5,7 +5,7 @@
 #            tests/clients/package-lock.json pins them, into $RCPUSH_NODE_CLIENTS
 #            (default target/node-clients); the bot scripts find them through NODE_PATH.
 #   python   rocketchat-async 4.3.0 (with websockets 10.4) in a virtualenv of its own,
-#            $RCPUSH_RT_VENV (default target/rt-venv): rocketchat-api's venv pins other things.
+#            $RCPUSH_RT_VENV (default target/rt-venv), by `tests/python/setup-venv.sh realtime`.
 #
 #   bash tests/clients/setup.sh [node|python|all]      (default: all)
 #
@@ -24,10 +24,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 what="${1:-all}"
 node_dir="${RCPUSH_NODE_CLIENTS:-target/node-clients}"
-venv="${RCPUSH_RT_VENV:-target/rt-venv}"
-python="${PYTHON:-python3}"
-rc_async_pin="4.3.0"
-websockets_pin="10.4"
 
 node_clients() {
     command -v node >/dev/null && command -v npm >/dev/null || {
@@ -66,35 +62,9 @@ require("ws");
 JS
 }
 
+# Its own virtualenv, made by the suite's one venv script.
 python_clients() {
-    if [ -x "$venv/bin/python" ] && python_check; then
-        return 0
-    fi
-    if [ ! -x "$venv/bin/python" ]; then
-        "$python" -m venv "$venv" || {
-            echo "setup: '$python -m venv $venv' failed (is python3-venv installed?)" >&2
-            return 1
-        }
-    fi
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "rocketchat-async==$rc_async_pin" "websockets==$websockets_pin" || {
-        echo "setup: pip install rocketchat-async==$rc_async_pin websockets==$websockets_pin failed" >&2
-        return 1
-    }
-    python_check || {
-        echo "setup: rocketchat-async==$rc_async_pin is still not importable from $venv" >&2
-        return 1
-    }
-}
-
-python_check() {
-    "$venv/bin/python" - "$rc_async_pin" "$websockets_pin" <<'PY' >/dev/null 2>&1
-import sys
-from importlib.metadata import version
-import rocketchat_async  # noqa: F401
-ok = (version("rocketchat-async"), version("websockets")) == (sys.argv[1], sys.argv[2])
-sys.exit(0 if ok else 1)
-PY
+    bash tests/python/setup-venv.sh realtime
 }
 
 # The tests that need the clients run in parallel and each calls this script: one at a time.
