@@ -18,6 +18,30 @@ use crate::is_js_space;
 
 const END: u32 = u32::MAX;
 
+/// The parser's work in units read, counted by tests to check that it grows linearly with the
+/// input: a count is the same on a busy machine, a timing is not.
+#[cfg(test)]
+pub(crate) mod work {
+    use std::cell::Cell;
+
+    thread_local!(static UNITS: Cell<u64> = const { Cell::new(0) });
+
+    pub(crate) fn add(n: usize) {
+        UNITS.with(|u| u.set(u.get() + n as u64));
+    }
+
+    /// The work counted on this thread since the last call.
+    pub(crate) fn take() -> u64 {
+        UNITS.with(|u| u.replace(0))
+    }
+}
+
+#[cfg(not(test))]
+mod work {
+    #[inline(always)]
+    pub(crate) fn add(_: usize) {}
+}
+
 /// A safety net against stack exhaustion: the flags bound emphasis nesting and emoticon chains
 /// are decided iteratively, so real input never gets near it.
 const MAX_DEPTH: u32 = 400;
@@ -234,9 +258,11 @@ impl<'a> Parser<'a> {
                 let stop = (i..self.s.len())
                     .find(|&k| t.stops(self.s, k))
                     .unwrap_or(self.s.len());
+                work::add(stop - i);
                 self.last_scan[t as usize] = (i, stop);
                 return stop;
             }
+            work::add(self.s.len());
             let mut table = vec![self.s.len() as u32; self.s.len() + 1];
             for k in (0..self.s.len()).rev() {
                 table[k] = if t.stops(self.s, k) {
@@ -253,6 +279,7 @@ impl<'a> Parser<'a> {
     // ---- primitives -------------------------------------------------------------------------
 
     fn at(&self, i: usize) -> u32 {
+        work::add(1);
         self.s.get(i).map_or(END, |&u| u32::from(u))
     }
 
@@ -304,6 +331,7 @@ impl<'a> Parser<'a> {
     /// The source text of a unit range: a slice of the original string when the range falls on
     /// character boundaries (always, for ASCII input), else decoded from the units.
     fn text(&self, from: usize, to: usize) -> String {
+        work::add(to - from);
         if self.byte_at.is_empty() {
             return self.src[from..to].to_string();
         }
@@ -1203,6 +1231,7 @@ impl<'a> Parser<'a> {
         while end < self.s.len() && self.s[end] == self.s[i] {
             end += 1;
         }
+        work::add(end - i);
         self.run_cache = (i, end);
         end
     }
