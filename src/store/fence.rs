@@ -9,8 +9,9 @@
 //! may predate a write the request must see, so it waits for one that starts later. Up to
 //! `IN_FLIGHT` queries overlap: with one at a time, a request arriving while a query runs
 //! waits for the rest of it and then a whole next one (1.5 round trips on average, 2 under
-//! a steady load, where requests arrive while every query runs); with two, the next one
-//! starts at once, and the load is shared by rounds half a round trip apart.
+//! a steady load, where requests arrive while every query runs); with several, the next one
+//! starts at once, the load is shared by rounds a fraction of a round trip apart, and one
+//! connection's stall (its PostgreSQL process waiting for a core) holds no request up.
 //!
 //! Each request raises `required` to the position it learned; a cached value is used only
 //! while `applied` is at least `required`. A request whose listener did not get there
@@ -37,7 +38,7 @@ use super::StoreResult;
 const MAX_WAIT: Duration = Duration::from_millis(5);
 
 /// Position queries that may run at once (each one connection of the pool for a round trip).
-const IN_FLIGHT: usize = 2;
+const IN_FLIGHT: usize = 4;
 
 /// Bits of a position given to the event number; the journal's epoch (a testing reset)
 /// takes the rest, so that positions of a later epoch are greater.
@@ -303,32 +304,36 @@ mod tests {
             let fence = fence.clone();
             tokio::spawn(async move { fence.pass().await })
         };
-        let first = spawn();
-        settle().await;
-        let second = spawn();
-        settle().await;
-        // Both rounds run; a third request waits for a round that starts after it came.
-        let third = spawn();
+        // One request after another: each starts a round, until IN_FLIGHT run.
+        let mut early = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            early.push(spawn());
+            settle().await;
+        }
+        // A request now waits for a round that starts after it came.
+        let late = spawn();
         settle().await;
         assert_eq!(held.lock().len(), IN_FLIGHT);
-        // The second round answers first: it serves the first request too, which came
-        // before it started; the third still waits.
+        // The last round answers first: it serves every early request, each of which came
+        // before it started; the late one still waits.
         let mut answers: Vec<Answer> = held.lock().drain(..).collect();
-        let second_round = answers.pop().unwrap();
-        let first_round = answers.pop().unwrap();
-        second_round(Ok(8));
-        first.await.unwrap();
-        second.await.unwrap();
+        let newest = answers.pop().unwrap();
+        newest(Ok(8));
+        for request in early {
+            request.await.unwrap();
+        }
         assert_eq!(fence.required.load(Ordering::SeqCst), 8);
-        assert!(!third.is_finished());
-        // The overtaken round's answer (older, and smaller) changes nothing; a round started
-        // for the third request does.
-        first_round(Ok(5));
+        assert!(!late.is_finished());
+        // The overtaken rounds' answers (older, and smaller) change nothing; a round
+        // started for the late request does.
+        for older in answers {
+            older(Ok(5));
+        }
         settle().await;
-        assert!(!third.is_finished());
-        let third_round = held.lock().pop().expect("a round for the third request");
-        third_round(Ok(9));
-        third.await.unwrap();
+        assert!(!late.is_finished());
+        let round = held.lock().pop().expect("a round for the late request");
+        round(Ok(9));
+        late.await.unwrap();
         assert_eq!(fence.required.load(Ordering::SeqCst), 9);
         assert!(fence.caught_up());
     }
