@@ -38,7 +38,7 @@ use super::StoreResult;
 const MAX_WAIT: Duration = Duration::from_millis(5);
 
 /// Position queries that may run at once (each one connection of the pool for a round trip).
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 2;
 
 /// Bits of a position given to the event number; the journal's epoch (a testing reset)
 /// takes the rest, so that positions of a later epoch are greater.
