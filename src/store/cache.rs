@@ -298,8 +298,11 @@ impl Caches {
     /// Moves whenever settings or permissions may have changed; `None` while the caches
     /// may be behind the database.
     pub fn settings_generation(&self) -> Option<u64> {
-        let generation = self.settings.load(Ordering::SeqCst);
-        self.fence.caught_up().then_some(generation)
+        // The fence first: read before it, the generation could predate a change the
+        // listener applies meanwhile, just before the fence says it is caught up.
+        self.fence
+            .caught_up()
+            .then(|| self.settings.load(Ordering::SeqCst))
     }
 
     /// Forgets what a write to `key` of `tree` may have changed; called after the write is
@@ -564,6 +567,45 @@ mod tests {
         caches.apply(&Event::SettingsChanged);
         assert!(caches.versions.of(Tree::MessageidMessage, b"m1") > message_version);
         assert_ne!(caches.settings_generation(), settings);
+    }
+
+    /// A request that learned position `k` (and so needs the `k`-th settings change) is
+    /// never given a generation from before it: the listener applies change `k` and moves
+    /// the fence on one thread just as a request asks on another, `CHANGES` times.
+    #[test]
+    fn a_settings_generation_is_never_older_than_the_fence_says() {
+        const CHANGES: u64 = 10_000;
+        let fence = Arc::new(Fence::default());
+        let caches = Arc::new(Caches::new(fence.clone(), true));
+        let asked = Arc::new(AtomicU64::new(0));
+        let listener = {
+            let (caches, fence, asked) = (caches.clone(), fence.clone(), asked.clone());
+            std::thread::spawn(move || {
+                for k in 1..=CHANGES {
+                    while asked.load(Ordering::SeqCst) < k {
+                        std::hint::spin_loop();
+                    }
+                    caches.apply(&Event::SettingsChanged);
+                    fence.reached(k);
+                }
+            })
+        };
+        for k in 1..=CHANGES {
+            fence.require(k);
+            asked.store(k, Ordering::SeqCst);
+            // Asked over and over while the listener gets there.
+            let generation = loop {
+                if let Some(generation) = caches.settings_generation() {
+                    break generation;
+                }
+                std::hint::spin_loop();
+            };
+            assert!(
+                generation >= k,
+                "generation {generation} given at position {k}"
+            );
+        }
+        listener.join().unwrap();
     }
 
     #[test]

@@ -97,6 +97,8 @@ struct Shared {
     /// no other commits synchronously itself (one round trip less than committing, then
     /// flushing).
     writing: Arc<AtomicUsize>,
+    /// When the server this process's commits went to started (`FLUSH` tells a restart).
+    started: parking_lot::Mutex<String>,
 }
 
 /// Where a call's connection comes from: the pool, or the one an open transaction holds
@@ -160,16 +162,49 @@ impl Shared {
             .map_err(|_| StoreError::Backend("the PostgreSQL runtime has stopped".into()))?
     }
 
-    /// Makes every commit of this process before the call durable (`FLUSH`).
+    /// Makes every commit of this process before the call durable (`FLUSH`). The commits
+    /// waiting for it are visible already, so failing them would answer an error for writes
+    /// that stay: a failed attempt is tried again (a lost connection, a busy pool) on
+    /// another connection. Only a server that restarted since (a later start time) may
+    /// have lost them, and only then, or when every attempt fails, is the answer an error.
+    /// (A server that recovers from a crash without its postmaster restarting keeps its
+    /// start time: that loss is not told apart.)
     fn flush(&self) -> StoreResult<()> {
-        let pool = self.pool.clone();
-        let process = self.process.clone();
-        self.block_on(async move {
-            let client = pool.get().await.map_err(backend)?;
-            let flush = client.prepare_cached(FLUSH).await.map_err(backend)?;
-            client.execute(&flush, &[&process]).await.map_err(backend)?;
-            Ok(())
-        })
+        let mut pauses = FLUSH_RETRIES.iter();
+        loop {
+            let pool = self.pool.clone();
+            let process = self.process.clone();
+            let started: StoreResult<String> = self.block_on(async move {
+                let client = pool.get().await.map_err(backend)?;
+                let flush = client.prepare_cached(FLUSH).await.map_err(backend)?;
+                let row = client
+                    .query_one(&flush, &[&process])
+                    .await
+                    .map_err(backend)?;
+                row.try_get(0).map_err(backend)
+            });
+            let error = match started {
+                Ok(started) => {
+                    let mut known = self.started.lock();
+                    if *known == started {
+                        return Ok(());
+                    }
+                    let error = format!(
+                        "PostgreSQL restarted (at {started}) after writes committed \
+                         asynchronously before it: they may be lost"
+                    );
+                    // Commits from now on are on the new server, which the next flush vouches for.
+                    *known = started;
+                    return Err(StoreError::Backend(error));
+                }
+                Err(e) => e,
+            };
+            let Some(pause) = pauses.next() else {
+                return Err(error);
+            };
+            tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "a shared flush failed");
+            std::thread::sleep(*pause);
+        }
     }
 }
 
@@ -237,8 +272,13 @@ const FLUSHES_DDL: &str =
 /// A flush: a transaction that writes, committed synchronously, so that PostgreSQL writes
 /// its log to disk up to its commit, and with it every commit that came before (the
 /// asynchronous commits of the writes waiting for it). `$1`: this process.
+/// Answers when the server started, which tells whether it restarted since a commit.
 const FLUSH: &str = "INSERT INTO flushes (process, n) VALUES ($1, 1) \
-    ON CONFLICT (process) DO UPDATE SET n = flushes.n + 1";
+    ON CONFLICT (process) DO UPDATE SET n = flushes.n + 1 \
+    RETURNING pg_postmaster_start_time()::text";
+
+/// The pauses before a failed flush is tried again.
+const FLUSH_RETRIES: [Duration; 2] = [Duration::from_millis(100), Duration::from_secs(1)];
 
 /// The change feed's journal (`feed.rs`): the events, and the one row that numbers them.
 /// `epoch` grows when the numbering starts again (a testing reset). Events are JSON text,
@@ -379,8 +419,10 @@ impl PgEngine {
             flusher: Flusher::new(),
             process: uuid::Uuid::new_v4().simple().to_string(),
             writing: Arc::default(),
+            started: Default::default(),
         });
         let pool = shared.pool.clone();
+        let shared_started = shared.clone();
         let meta = Tree::Meta.name();
         let found = shared
             .block_on(async move {
@@ -409,9 +451,13 @@ impl PgEngine {
                 }
                 // The feed starts here: every event committed from now on is published.
                 let row = client
-                    .query_one("SELECT epoch, last FROM changes_seq", &[])
+                    .query_one(
+                        "SELECT epoch, last, pg_postmaster_start_time()::text FROM changes_seq",
+                        &[],
+                    )
                     .await
                     .map_err(backend)?;
+                *shared_started.started.lock() = row.try_get(2).map_err(backend)?;
                 Ok(Some((
                     row.try_get(0).map_err(backend)?,
                     row.try_get(1).map_err(backend)?,
