@@ -33,32 +33,16 @@ import subprocess
 import time
 
 from benchlib import BIN, ROOT, WORK, Server, ensure_tools, log, machine, oha, run
-from run import CALLER, compare, push_get_urls
+from run import CALLER, compare, dataset, push_get_urls
 
 HERE = WORK / "memory"
 AUTH = [f"X-User-Id: {CALLER[0]}", f"X-Auth-Token: {CALLER[1]}"]
 MIB = 1024
 
 
-def dataset(generator, messages):
-    """A generated database at rest (its log replayed by a first start), made once."""
-    path = HERE / f"gen-{messages}"
-    summary_file = path / "summary.json"
-    if summary_file.exists():
-        return path / "db", json.loads(summary_file.read_text())
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    log(f"generating {messages} messages")
-    env = dict(os.environ, RCPUSH_STORAGE_PATH=str(path / "db"), RCPUSH_SEED_FILE="")
-    out = run([str(generator), "generate", "--messages", str(messages), "--json"], cwd=ROOT,
-              env=env, stdout=subprocess.PIPE).stdout
-    Server(path / "db", "/api/info", binary=generator).stop()
-    summary_file.write_text(out.decode())
-    return path / "db", json.loads(out)
-
-
 def copy(db, label):
     """A private copy of `db` for the build `label`."""
+    HERE.mkdir(parents=True, exist_ok=True)
     target = HERE / f"{label}-{db.parent.name}"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(db, target)
@@ -149,8 +133,8 @@ def main():
     ensure_tools(build=False)
     generator = args.generator or args.after
     builds = {"before": args.before, "after": args.after}
-    small, small_summary = dataset(generator, 100_000)
-    large, large_summary = dataset(generator, 1_000_000)
+    small, small_summary = dataset(100_000, generator)
+    large, large_summary = dataset(1_000_000, generator)
     copies = {label: (copy(small, label), copy(large, label)) for label in builds}
     results = {label: {"binary": str(b)} for label, b in builds.items()}
     seconds, conns = args.seconds, args.connections
