@@ -52,8 +52,9 @@ def generator_version():
     return h.hexdigest()[:10]
 
 
-def dataset(messages):
-    """A generated database of `messages` messages, made once and reused."""
+def dataset(messages, generator=None):
+    """A generated database of `messages` messages, made once and reused; by `generator` (a
+    build with `bench-data`) if given, which then also makes the first start."""
     path = WORK / f"db-{messages}-{generator_version()}"
     summary_file = path / "summary.json"
     if summary_file.exists():
@@ -62,11 +63,12 @@ def dataset(messages):
     path.mkdir(parents=True)
     log(f"generating {messages} messages")
     env = dict(os.environ, RCPUSH_STORAGE_PATH=str(path / "db"), RCPUSH_SEED_FILE="")
-    out = run([str(BIN), "generate", "--messages", str(messages), "--json"], cwd=ROOT, env=env,
-              stdout=subprocess.PIPE).stdout
+    out = run([str(generator or BIN), "generate", "--messages", str(messages), "--json"], cwd=ROOT,
+              env=env, stdout=subprocess.PIPE).stdout
     summary = json.loads(out)
     # The first start replays sled's log of the generation and creates the admin account.
-    first = Server(path / "db", "/api/info", binary=SERVE, config=SERVE_CONFIG)
+    first = Server(path / "db", "/api/info", binary=generator or SERVE,
+                   config=None if generator else SERVE_CONFIG)
     summary["first_start_ms"] = first.cold_start_ms
     first.stop()
     summary_file.write_text(json.dumps(summary))
