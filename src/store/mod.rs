@@ -107,7 +107,10 @@ pub use engine::{Batch, Engine, Mode, Transaction};
 pub use feed::{Feed, Retention};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
-pub use outbox::{BundledPushes, Device, Finish, OutboxRecord, PendingPush, QueuedBody, Receiver};
+pub use outbox::{
+    BundledPushes, Device, DeviceSnapshot, Finish, OutboxRecord, PendingPush, QueuedBody, Receiver,
+    RoomDevices, Shared, SnapshotDevice, SnapshotMember,
+};
 pub use push_tokens::Registration;
 pub use rooms::Removal;
 pub use snapshot::Snapshot;
