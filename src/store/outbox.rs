@@ -420,7 +420,8 @@ impl OutboxRecord {
 /// registration nor the room's members changed since it was read, `Store::room_devices`).
 #[derive(Default)]
 pub(super) struct SnapshotCache {
-    by_id: Mutex<HashMap<String, Arc<RoomDevices>>>,
+    /// With the bytes of the snapshots it holds.
+    by_id: Mutex<(HashMap<String, Arc<RoomDevices>>, usize)>,
     rooms: Mutex<HashMap<String, (Stamp, Arc<RoomDevices>)>>,
 }
 
@@ -429,20 +430,29 @@ pub(super) struct SnapshotCache {
 type Stamp = (u64, u64);
 
 /// Most snapshots and rooms kept; past that the cache starts over.
-const SNAPSHOTS_KEPT: usize = 4096;
+const SNAPSHOTS_KEPT: usize = 1024;
+
+/// Most bytes of snapshots kept by id (a 500-member room's is about 100 KB).
+const SNAPSHOT_BYTES_KEPT: usize = 16 << 20;
 
 impl SnapshotCache {
     /// The one snapshot in memory with `devices`' id (`devices` if none yet).
     fn intern(&self, devices: Arc<RoomDevices>) -> Arc<RoomDevices> {
-        let mut by_id = self.by_id.lock();
-        if by_id.len() >= SNAPSHOTS_KEPT {
-            by_id.clear();
+        let (by_id, bytes) = &mut *self.by_id.lock();
+        if let Some(found) = by_id.get(&devices.id) {
+            return found.clone();
         }
-        by_id.entry(devices.id.clone()).or_insert(devices).clone()
+        if by_id.len() >= SNAPSHOTS_KEPT || *bytes >= SNAPSHOT_BYTES_KEPT {
+            by_id.clear();
+            *bytes = 0;
+        }
+        *bytes += devices.bytes.len();
+        by_id.insert(devices.id.clone(), devices.clone());
+        devices
     }
 
     fn get(&self, id: &str) -> Option<Arc<RoomDevices>> {
-        self.by_id.lock().get(id).cloned()
+        self.by_id.lock().0.get(id).cloned()
     }
 
     fn room(&self, rid: &str, stamp: Stamp) -> Option<Arc<RoomDevices>> {
