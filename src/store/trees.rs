@@ -46,7 +46,8 @@ pub enum Tree {
     Useridpushtokenids,
     /// first due time of its devices (8 bytes, order-preserving) ∙ record id → outbox
     /// record: one message's pushes, its body shared by its receivers' devices (since
-    /// schema 3; before, one pending push per device).
+    /// schema 3; before, one pending push per device), the devices inline or by reference
+    /// to a snapshot (`SnapshotidDevices`).
     Outbox,
     /// outbox record id → the decimal due time it is filed under in `Outbox` (since
     /// schema 3).
