@@ -1,6 +1,8 @@
 //! Which members of a room get a push for a new message, and the one outbox record drafted
 //! for them: each body drafted once for every receiver it is the same for, and each
-//! receiver's devices. Runs before the message's write, outside its lock: the write queues
+//! receiver's devices, taken from the room's snapshot of devices (`Store::room_devices`),
+//! which the record refers to rather than copies. Runs before the message's write, outside
+//! its lock: the write queues
 //! the record with the badge each receiver has once it is applied (the transactional
 //! outbox), and `queued` then hands it to delivery.
 
