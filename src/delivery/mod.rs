@@ -2,9 +2,11 @@
 //! per message, fanned out into one push per device: `store/outbox.rs`) and hands them to a
 //! fixed pool of worker threads that post them to the gateway (`gateway/`), or in
 //! direct mode to FCM (`fcm/`) and APNs (`apns/`); a recorder thread writes the outcomes, as
-//! many as have arrived in one durable write (one fsync for many pushes, not one each). A
-//! push leaves the outbox only after a final answer is on disk, so a crash or restart loses
-//! none (at-least-once).
+//! many as arrive together in one write that rewrites each record once. That write waits for
+//! no flush of its own: it becomes durable with the next flush of any write (a poster's, or
+//! sled's periodic one), so posters never queue behind delivery's bookkeeping. A push leaves
+//! the outbox only by that write, so a crash or restart loses none; one whose outcome had not
+//! reached the disk is sent again (at-least-once: duplicates are possible after a crash).
 //!
 //! Each transport's folder holds its client (`mod.rs`) and, beside it, its pure rules
 //! (`rules.rs`: the body it sends, what an answer means), property-tested without I/O. Every
@@ -385,9 +387,14 @@ fn trim_log(s: &Shared) {
 /// Most outcomes written at once.
 const RECORD_BATCH: usize = 256;
 
-/// Writes the outcomes of attempts durably, all that have arrived in one write, until every
-/// worker has stopped. Only then does a push leave `in_flight`: until its outcome is on
-/// disk it is still in the outbox, and the scheduler must not hand it out again.
+/// How long the recorder waits for more outcomes after one arrives: the workers' attempts
+/// of one round end close together, and one write for all of them rewrites each record once
+/// rather than once per device.
+const GATHER: Duration = Duration::from_millis(2);
+
+/// Writes the outcomes of attempts, those that arrive together in one write, until every
+/// worker has stopped. Only then does a push leave `in_flight`: until its outcome is
+/// written it is still in the outbox, and the scheduler must not hand it out again.
 fn recorder(s: &Shared, done: &Receiver<Attempt>) {
     let mut trimmed = std::time::Instant::now();
     loop {
@@ -401,7 +408,12 @@ fn recorder(s: &Shared, done: &Receiver<Attempt>) {
             Err(RecvTimeoutError::Disconnected) => return,
         };
         let mut batch = vec![first];
-        batch.extend(done.try_iter().take(RECORD_BATCH - 1));
+        while batch.len() < RECORD_BATCH {
+            match done.recv_timeout(GATHER) {
+                Ok(a) => batch.push(a),
+                Err(_) => break,
+            }
+        }
         let outcomes: Vec<(&PendingPush, Finish)> =
             batch.iter().map(|a| (&a.push, a.finish)).collect();
         let now = now_millis();

@@ -315,6 +315,7 @@ impl Push {
         let record = OutboxRecord {
             id: first.id.clone(),
             rid: None,
+            shared: None,
             bodies: vec![QueuedBody::Shared(body)],
             receivers: vec![Receiver {
                 user_id: caller.id().to_string(),

@@ -1,6 +1,8 @@
 //! Which members of a room get a push for a new message, and the one outbox record drafted
 //! for them: each body drafted once for every receiver it is the same for, and each
-//! receiver's devices. Runs before the message's write, outside its lock: the write queues
+//! receiver's devices, taken from the room's snapshot of devices (`Store::room_devices`),
+//! which the record refers to rather than copies. Runs before the message's write, outside
+//! its lock: the write queues
 //! the record with the badge each receiver has once it is applied (the transactional
 //! outbox), and `queued` then hands it to delivery.
 
@@ -12,12 +14,14 @@ use crate::delivery::gateway::rules::message_push_body;
 use crate::delivery::Delivery;
 use crate::error::{ApiError, ApiResult};
 use crate::model::id::Ids;
-use crate::model::push_token::{PushToken, Service};
+use crate::model::push_token::PushToken;
 use crate::model::user::Identity;
 use crate::model::{time, Message, Room, RoomType, Subscription};
 use crate::rules::push::{should_notify_mobile, MobileFacts, PushPreference, SharedBody};
 use crate::settings::Snapshot;
-use crate::store::{Device, DraftsView, OutboxRecord, QueuedBody, Receiver};
+use crate::store::{
+    Device, DraftsView, OutboxRecord, QueuedBody, Receiver, Shared, SnapshotDevice, SnapshotMember,
+};
 
 /// What the per-member decision needs to know about a new message.
 pub(super) struct NewMessageFacts<'a> {
@@ -62,17 +66,8 @@ impl PushDrafts {
     pub(super) fn devices(&self, tokens: &[PushToken], now: time::Millis) -> Vec<Device> {
         tokens
             .iter()
-            .filter_map(|t| {
-                let (service, token) = t.device()?;
-                Some(Device {
-                    id: self.ids.id(),
-                    service: service.code().into(),
-                    token: token.into(),
-                    topic: (service == Service::Apn).then(|| t.app_name().to_string()),
-                    attempts: 0,
-                    due: now,
-                })
-            })
+            .filter_map(SnapshotDevice::of)
+            .map(|d| Device::new(self.ids.id(), &d, now, None))
             .collect()
     }
 
@@ -94,25 +89,18 @@ impl PushDrafts {
         };
         let sender_names = facts.sender.names();
         let created_at = time::iso(facts.now);
-        let wanting: Vec<&Subscription> = members
+        // The room's devices now, shared with its other messages' records until they change.
+        let shared = self.store.room_devices(facts.room.id())?;
+        let wanting: Vec<(&Subscription, &SnapshotMember)> = members
             .iter()
             .filter(|sub| sub.user_id() != facts.sender.id && wants_push(settings, facts, sub))
+            .filter_map(|sub| Some((sub, shared.member(sub.user_id())?.1)))
             .collect();
-        let ids: Vec<&str> = wanting.iter().map(|sub| sub.user_id()).collect();
-        let devices = self.store.push_tokens_of_users(&ids)?;
-        let with_devices: Vec<&str> = ids
-            .iter()
-            .zip(&devices)
-            .filter(|(_, tokens)| !tokens.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        let mut receivers_found = self.store.user_identities(&with_devices)?.into_iter();
+        let ids: Vec<&str> = wanting.iter().map(|(sub, _)| sub.user_id()).collect();
+        let mut receivers_found = self.store.user_identities(&ids)?.into_iter();
         let mut bodies: Vec<SharedBody> = Vec::new();
         let mut receivers = Vec::new();
-        for (sub, tokens) in wanting.into_iter().zip(devices) {
-            if tokens.is_empty() {
-                continue;
-            }
+        for (sub, member) in wanting {
             let Some(receiver) = receivers_found.next().flatten() else {
                 continue;
             };
@@ -140,10 +128,12 @@ impl PushDrafts {
                 &created_at,
             )
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("push body not laid out")))?;
-            let devices = self.devices(&tokens, facts.now);
-            if devices.is_empty() {
-                continue;
-            }
+            let devices: Vec<Device> = member
+                .devices
+                .iter()
+                .enumerate()
+                .map(|(slot, d)| Device::new(self.ids.id(), d, facts.now, Some(slot)))
+                .collect();
             // Receivers of one room mostly share their notification: it is kept once.
             let body = match bodies.iter().position(|b| *b == body) {
                 Some(at) => at,
@@ -159,20 +149,21 @@ impl PushDrafts {
                 devices,
             });
         }
-        Ok(record(facts.room.id(), bodies, receivers))
+        let Some(id) = receivers.first().and_then(|r| r.devices.first()) else {
+            return Ok(None);
+        };
+        // Named after its first push.
+        Ok(Some(OutboxRecord {
+            id: id.id.clone(),
+            rid: Some(facts.room.id().to_string()),
+            bodies: bodies.into_iter().map(QueuedBody::Shared).collect(),
+            receivers,
+            shared: Some(Shared {
+                devices: shared.clone(),
+                due: facts.now,
+            }),
+        }))
     }
-}
-
-/// The record of `receivers` in the room `rid`, named after its first push; `None` if there
-/// is no receiver.
-fn record(rid: &str, bodies: Vec<SharedBody>, receivers: Vec<Receiver>) -> Option<OutboxRecord> {
-    let id = receivers.first()?.devices.first()?.id.clone();
-    Some(OutboxRecord {
-        id,
-        rid: Some(rid.to_string()),
-        bodies: bodies.into_iter().map(QueuedBody::Shared).collect(),
-        receivers,
-    })
 }
 
 /// The member's own settings: notifications disabled, the sender ignored, group mentions

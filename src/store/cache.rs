@@ -129,6 +129,11 @@ impl<V> Cache<V> {
         }
     }
 
+    /// Moved by every invalidation: equal before and after a read, nothing it read changed.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
     /// Whether `key` is cached now and may be used.
     pub(super) fn holds(&self, key: &[u8]) -> bool {
         self.fence.caught_up() && self.shard(key).read().contains_key(key)
@@ -163,6 +168,8 @@ pub(super) struct Caches {
     /// every receiver. Exact because every write of a registration writes its owner's
     /// `Useridpushtokenids` entry beside it (`put_push_token`, `delete_push_token`).
     pub devices: Cache<Vec<PushToken>>,
+    /// Snapshots of rooms' devices (`outbox.rs`).
+    pub snapshots: super::outbox::SnapshotCache,
     pub versions: Versions,
     /// Moved by every change of settings or permissions another process may have made.
     settings: AtomicU64,
@@ -238,6 +245,7 @@ impl Caches {
             // Device writes are not events of the change feed: on a database other processes
             // write to, devices are not cached.
             devices: Cache::new(if shared { 0 } else { 16_384 }, fence.clone()),
+            snapshots: Default::default(),
             versions: Versions::new(fence.clone()),
             settings: AtomicU64::new(0),
             fence,
@@ -325,6 +333,8 @@ impl Caches {
                 self.subscriptions.invalidate(key)
             }
             Tree::Useridpushtokenids => self.devices.invalidate(super::keys::first(key)),
+            // A room's members: its snapshot of devices (`outbox.rs`) is kept by version.
+            Tree::Roomuserids => self.versions.moved(tree, super::keys::first(key)),
             _ => {}
         }
     }
@@ -353,6 +363,7 @@ impl Caches {
                 | Tree::UserroomidSubscription
                 | Tree::UserroomidCounters
                 | Tree::Useridpushtokenids
+                | Tree::Roomuserids
         )
     }
 }

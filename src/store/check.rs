@@ -21,6 +21,7 @@ impl Store {
             store.check_messages(&mut problems)?;
             store.check_push_tokens(&mut problems)?;
             store.check_outbox(&mut problems)?;
+            store.check_snapshots(&mut problems)?;
             Ok(problems)
         })
     }
@@ -253,7 +254,7 @@ impl Store {
     fn check_outbox(&self, problems: &mut Vec<String>) -> StoreResult<()> {
         let mut filed = std::collections::HashSet::new();
         for (key, value) in self.engine.scan_prefix(Tree::Outbox, b"")? {
-            let record: super::OutboxRecord = super::decode(Tree::Outbox, &value)?;
+            let record = self.read_record(&value)?;
             let first = record
                 .receivers
                 .iter()

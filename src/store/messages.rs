@@ -154,10 +154,15 @@ impl Store {
                     None => BTreeSet::new(),
                 };
                 let members = store.bump_members(batch, new, &followers)?;
-                Ok(members)
+                let record = new.pushes.as_ref().and_then(|r| r.for_members(&members));
+                if let Some(record) = &record {
+                    store.refer_snapshot(batch, record)?;
+                }
+                Ok(record)
             },
-            |badges, batch, members| {
-                let record = new.pushes.as_ref()?.for_members(&members, badges)?;
+            |badges, batch, record| {
+                let mut record = record?;
+                record.set_badges(badges);
                 Self::put_record(batch, &record);
                 Some(record)
             },

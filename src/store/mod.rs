@@ -55,8 +55,9 @@
 //!   user's badge (the sum of `unread` over their subscriptions that are not archived,
 //!   moved by what the batch's subscription writes and pending bumps change), the
 //!   member index of rooms, the indexes of push devices by user and by token. The outbox
-//!   record `insert_message` queues (one per message: its body drafted once, its receivers
-//!   and their devices) carries each receiver's badge as of that transaction.
+//!   record `insert_message` queues (one per message: its body drafted once, its receivers,
+//!   and their devices by reference to a snapshot of the room's devices, counted and written
+//!   with its first reference) carries each receiver's badge as of that transaction.
 //! * **Every committed write announces itself** on the change feed (`feed.rs`): the
 //!   events are derived from its batch, numbered in commit order, and published once it is
 //!   durable (on PostgreSQL journaled in the same transaction, for every process).
@@ -110,7 +111,10 @@ pub use engine::{Batch, Engine, Lock, Mode, Transaction};
 pub use feed::{Feed, Retention};
 pub use import::{Import, ImportedMessage, ImportedUser};
 pub use messages::{MemberBump, NewMessage, SystemMessage};
-pub use outbox::{BundledPushes, Device, Finish, OutboxRecord, PendingPush, QueuedBody, Receiver};
+pub use outbox::{
+    BundledPushes, Device, DeviceSnapshot, Finish, OutboxRecord, PendingPush, QueuedBody, Receiver,
+    RoomDevices, Shared, SnapshotDevice, SnapshotMember,
+};
 pub use push_tokens::Registration;
 pub use rooms::Removal;
 pub use snapshot::Snapshot;

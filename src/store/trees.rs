@@ -46,7 +46,8 @@ pub enum Tree {
     Useridpushtokenids,
     /// first due time of its devices (8 bytes, order-preserving) ∙ record id → outbox
     /// record: one message's pushes, its body shared by its receivers' devices (since
-    /// schema 3; before, one pending push per device).
+    /// schema 3; before, one pending push per device), the devices inline or by reference
+    /// to a snapshot (`SnapshotidDevices`).
     Outbox,
     /// outbox record id → the decimal due time it is filed under in `Outbox` (since
     /// schema 3).
@@ -70,10 +71,17 @@ pub enum Tree {
     /// team id ∙ room id → empty: the rooms of a team (rooms whose `teamId` it is), kept
     /// with the room documents.
     Teamroomids,
+    /// snapshot id (a digest of its bytes) → the devices of a room's members as of one
+    /// moment (`outbox::DeviceSnapshot`): what outbox records refer to instead of holding
+    /// every device. Added without a schema bump: records holding their devices still read.
+    SnapshotidDevices,
+    /// snapshot id → decimal count of the outbox records that refer to it; the snapshot
+    /// goes with the last.
+    SnapshotidRefs,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 25] = [
+    pub const ALL: [Tree; 27] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -99,6 +107,8 @@ impl Tree {
         Tree::TeamuseridMember,
         Tree::Userteamids,
         Tree::Teamroomids,
+        Tree::SnapshotidDevices,
+        Tree::SnapshotidRefs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -128,6 +138,8 @@ impl Tree {
             Tree::TeamuseridMember => "teamuserid_member",
             Tree::Userteamids => "userteamids",
             Tree::Teamroomids => "teamroomids",
+            Tree::SnapshotidDevices => "snapshotid_devices",
+            Tree::SnapshotidRefs => "snapshotid_refs",
         }
     }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::{
     Activation, DeliveryFilter, DeliveryPage, LoginToken, NewMessage, OutboxRecord, PendingPush,
-    Registration, Removal, Snapshot, Store, StoreResult, SystemMessage, TeamExit, WriteError,
+    Registration, Removal, RoomDevices, Snapshot, Store, StoreResult, SystemMessage, TeamExit,
+    WriteError,
 };
 use crate::model::push_token::PushToken;
 use crate::model::user::{Identity, Names};
@@ -126,7 +127,7 @@ view! {
     /// that testing mode takes out again once captured.
     DraftsView = Store::drafts {
         fn user_identities(&self, ids: &[&str]) -> StoreResult<Vec<Option<Arc<Identity>>>>;
-        fn push_tokens_of_users(&self, user_ids: &[&str]) -> StoreResult<Vec<Arc<Vec<PushToken>>>>;
+        fn room_devices(&self, rid: &str) -> StoreResult<Arc<RoomDevices>>;
         fn discard_pushes(&self, ids: &[&str]) -> StoreResult<()>;
     }
 }

@@ -119,6 +119,58 @@ fn message_pushes_reach_the_gateway_exactly_as_rocket_chat_sends_them() {
     assert_eq!(app.metric("rcpush_push_outbox_length"), 0);
 }
 
+/// A message's pushes go to the devices registered when it was written, whatever
+/// registrations change while they wait: the retries of the first message still go to the
+/// removed device and never to the new one, and the next message goes to the new one only.
+#[test]
+fn pushes_go_to_the_devices_as_of_the_message() {
+    let gw = FakeGateway::start();
+    let Some((app, _dir)) = app_with_gateway(&gw, |_| {}) else {
+        return;
+    };
+    app.register_token(RODRIQ, "gcm", "gcm-old", "chat.rocket.android");
+    // Failed twice, so that the device changes come while the push still waits.
+    gw.answer(&[500, 500]);
+    let first = app.post_message(ALICE, DM, "before the change").id;
+    app.register_token(RODRIQ, "gcm", "gcm-new", "chat.rocket.android");
+    let removed = app.delete(
+        "/api/v1/push.token",
+        Some(RODRIQ),
+        &json!({"token": "gcm-old"}),
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    gw.wait_for(3);
+    gw.settles_at(3);
+    let second = app.post_message(ALICE, DM, "after the change").id;
+    let got = gw.wait_for(4);
+    gw.settles_at(4);
+    let sent: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            (
+                body["token"].as_str().unwrap().to_string(),
+                body["options"]["payload"]["messageId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let old = ("gcm-old".to_string(), first);
+    assert_eq!(
+        sent,
+        [
+            old.clone(),
+            old.clone(),
+            old,
+            ("gcm-new".to_string(), second)
+        ]
+    );
+    wait_for_metric(&app, "rcpush_pushes_sent_total", 2);
+    assert_eq!(app.metric("rcpush_push_outbox_length"), 0);
+}
+
 #[test]
 fn metrics_are_off_unless_enabled() {
     let app = spawn_app!();

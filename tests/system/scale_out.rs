@@ -425,6 +425,7 @@ fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
     let record = OutboxRecord {
         id: "p1".into(),
         rid: None,
+        shared: None,
         bodies: vec![QueuedBody::Whole("{}".into())],
         receivers: vec![Receiver {
             user_id: "u1".into(),
@@ -437,6 +438,7 @@ fn a_push_claimed_by_a_process_that_died_falls_due_when_its_lease_ends() {
                 topic: None,
                 attempts: 0,
                 due: 0,
+                slot: None,
             }],
         }],
     };
