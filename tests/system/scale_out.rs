@@ -303,7 +303,24 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
             }
         }));
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // Killed once every kind of write has been acknowledged, however long a loaded machine
+    // takes to get there.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        {
+            let a = acked.lock().unwrap();
+            if a.messages.len() > 10
+                && !a.users.is_empty()
+                && !a.logins.is_empty()
+                && !a.channels.is_empty()
+                && !a.devices.is_empty()
+            {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the writers got nothing acknowledged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     servers.remove(0).kill_hard();
     std::thread::sleep(Duration::from_millis(700));
     servers.insert(0, Server::start(&mut command()));
