@@ -29,11 +29,12 @@
 //!     per (service, token, app) (`register_push_token`);
 //!   - counters: `insert_message` adds its bumps to the subscription counters (`unread`,
 //!     `userMentions`, `groupMentions`) and to the room's `msgs` as stored then, so no
-//!     concurrent increment is lost. A plain message's bump goes to the member's pending
-//!     bumps (`Tree::UserroomidCounters`), not into the document: every read of a
-//!     subscription merges them (`subscriptions::merged`), every write of the document
-//!     (from such a read) drops them; `add_members` / `remove_member` move `usersCount` by
-//!     the members actually added or removed;
+//!     concurrent increment is lost. A plain message's bumps go in one record of the room
+//!     (`tails.rs`), not into the members' documents: every read of a subscription adds
+//!     the records after its fold marker (`subscriptions::merged`), every write of the
+//!     document (from such a read) moves the marker past them, and the post that brings a
+//!     room to `tails::FOLD_AT` records folds them into every document; `add_members` /
+//!     `remove_member` move `usersCount` by the members actually added or removed;
 //!   - changes to a message: `modify_message` applies a `rules::message_changes` mutation
 //!     (an edit, a deletion, and for `insert_message` a reply's effect on its thread's
 //!     parent) to the message as stored then, so two changes that meet lose neither;
@@ -49,8 +50,8 @@
 //!   (`count_message`, `count_system_message`, `follow_edit`, `uncount_message`,
 //!   `move_users_count`, `bump_subscription`, `mark_read`, `may_leave`, `may_leave_team`).
 //! * **Derived data is written in the same transaction** as what it derives from: each
-//!   user's badge (the sum of `unread` over their subscriptions that are not archived,
-//!   moved by what the batch's subscription writes and pending bumps change), the
+//!   user's badge index (the sum of `unread` over their subscriptions that are not
+//!   archived, without their rooms' records, which a badge read adds), the
 //!   member index of rooms, the indexes of push devices by user and by token. The outbox
 //!   record `insert_message` queues (one per message: its body drafted once, its receivers
 //!   and their devices) carries each receiver's badge as of that transaction.
@@ -90,6 +91,7 @@ mod settings;
 mod sled;
 mod snapshot;
 mod subscriptions;
+mod tails;
 mod teams;
 mod tokens;
 pub mod trees;
@@ -353,6 +355,7 @@ impl Store {
         let view = self.through(tx.view());
         let mut batch = Batch::default();
         let decided = decide(&view, &mut batch)?;
+        view.derive_markers(&mut batch)?;
         let badges = view.derive_badges(&mut batch)?;
         let result = complete(&badges, &mut batch, decided);
         self.commit(tx, &view, batch, durable)?;
@@ -370,12 +373,17 @@ impl Store {
         durable: bool,
     ) -> StoreResult<()> {
         let touched = view.touched(&batch)?;
-        let cached: Vec<(Tree, Vec<u8>)> = batch
+        let mut cached: Vec<(Tree, Vec<u8>)> = batch
             .writes
             .iter()
             .filter(|(tree, _, _)| Caches::holds(*tree))
             .map(|(tree, key, _)| (*tree, key.clone()))
             .collect();
+        // A room record changes its members' subscriptions and badges without writing them.
+        for key in &batch.bumped_members {
+            cached.push((Tree::UserroomidSubscription, key.clone()));
+            cached.push((Tree::UseridBadge, keys::first(key).to_vec()));
+        }
         let restart = batch.restarts_feed;
         // A shared backend journals the events in the transaction; here, they are decoded
         // once the write lock is released.

@@ -60,7 +60,7 @@ fn contents_of(store: &Store) -> Vec<(Tree, Entries)> {
                         *value = serde_json::to_vec(&read).unwrap();
                     }
                 }
-                Tree::UserroomidCounters => entries.clear(),
+                Tree::UserroomidCounters | Tree::RoomseqBumps => entries.clear(),
                 _ => {}
             }
             (*t, entries)
