@@ -1,7 +1,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::keys;
-use super::tails::{reaching, Folded, Overlay, Tail, Tails};
+use super::tails::{reaching, Folded, Overlay, Tail, TailMemo, Tails};
 use super::trees::Tree;
 use super::{decode, encode, Batch, Store, StoreResult};
 use crate::model::Subscription;
@@ -56,6 +56,9 @@ impl Counters {
         PendingBumps::new(unread, self.share(), self.archived())
     }
 }
+
+/// Fold markers (or old pending bumps) by subscription key.
+type Markers = HashMap<Vec<u8>, Vec<u8>>;
 
 /// A stored subscription's bumps not in its document: its own pending bumps (before room
 /// records) and the records of its room's `tail` after its marker `counters` that reach
@@ -143,21 +146,23 @@ impl Store {
     }
 
     pub fn subscriptions_of_user(&self, user_id: &str) -> StoreResult<Vec<Subscription>> {
-        let (documents, counters, tails) = self.user_entries(user_id, &Overlay::none())?;
+        let mut tails = TailMemo::default();
+        let (documents, counters) = self.user_entries(user_id, &Overlay::none(), &mut tails)?;
+        let tails = tails.tails;
         documents
             .iter()
             .map(|(k, v)| merged(k, v, counters.get(k).map(Vec::as_slice), &tails))
             .collect()
     }
 
-    /// A user's stored subscriptions, their markers and their rooms' tails, as `overlay`
-    /// leaves them.
-    #[allow(clippy::type_complexity)]
+    /// A user's stored subscriptions and their markers as `overlay` leaves them, their
+    /// rooms' tails loaded into `tails` (once for several users).
     fn user_entries(
         &self,
         user_id: &str,
         overlay: &Overlay,
-    ) -> StoreResult<(super::engine::Entries, HashMap<Vec<u8>, Vec<u8>>, Tails)> {
+        tails: &mut TailMemo,
+    ) -> StoreResult<(super::engine::Entries, Markers)> {
         let prefix = [keys::prefix(user_id)];
         let documents = overlay
             .scan_prefixes(self, Tree::UserroomidSubscription, &prefix)?
@@ -168,8 +173,8 @@ impl Store {
             .into_iter()
             .collect();
         let rooms = documents.iter().filter_map(|(k, _)| keys::second(k));
-        let tails = self.room_tails(rooms, overlay)?;
-        Ok((documents, counters, tails))
+        self.load_tails(rooms, overlay, tails)?;
+        Ok((documents, counters))
     }
 
     /// Every subscription, in key order (backups).
@@ -225,7 +230,7 @@ impl Store {
     pub fn badge(&self, user_id: &str) -> StoreResult<i64> {
         let badge = self.caches.badges.get_or_load(user_id.as_bytes(), || {
             let indexed = parse_badge(self.engine.get(Tree::UseridBadge, user_id.as_bytes())?)?;
-            let (_, tails) = self.shares_of(user_id, &Overlay::none())?;
+            let (_, tails) = self.shares_of(user_id, &Overlay::none(), &mut TailMemo::default())?;
             Ok(Some(indexed.saturating_add(tails)))
         })?;
         Ok(badge.map_or(0, |b| *b))
@@ -233,12 +238,17 @@ impl Store {
 
     /// What a user's subscriptions add to their badge as `overlay` leaves them: without
     /// their rooms' records (what the index holds), and what the records add.
-    fn shares_of(&self, user_id: &str, overlay: &Overlay) -> StoreResult<(i64, i64)> {
-        let (documents, counters, tails) = self.user_entries(user_id, overlay)?;
+    fn shares_of(
+        &self,
+        user_id: &str,
+        overlay: &Overlay,
+        tails: &mut TailMemo,
+    ) -> StoreResult<(i64, i64)> {
+        let (documents, counters) = self.user_entries(user_id, overlay, tails)?;
         documents
             .iter()
             .try_fold((0i64, 0i64), |(base, more), (k, v)| {
-                let (user, tail) = user_and_tail(k, &tails)?;
+                let (user, tail) = user_and_tail(k, &tails.tails)?;
                 let (b, m) = shares(user, v, counters.get(k).map(Vec::as_slice), tail)?;
                 Ok((base.saturating_add(b), more.saturating_add(m)))
             })
@@ -246,7 +256,7 @@ impl Store {
 
     /// The badge computed from the subscriptions themselves.
     pub(super) fn badge_from_subscriptions(&self, user_id: &str) -> StoreResult<i64> {
-        let (base, tails) = self.shares_of(user_id, &Overlay::none())?;
+        let (base, tails) = self.shares_of(user_id, &Overlay::none(), &mut TailMemo::default())?;
         Ok(base.saturating_add(tails))
     }
 
@@ -293,8 +303,10 @@ impl Store {
         let indexed = self.engine.get_many(Tree::UseridBadge, &user_keys)?;
         let mut badges = super::Badges::new();
         let mut moved = Vec::new();
+        // Members of one room share its tail: it is read and decoded once.
+        let mut memo = TailMemo::default();
         for (user, indexed) in users.iter().zip(indexed) {
-            let (base, tails) = self.shares_of(user, &overlay)?;
+            let (base, tails) = self.shares_of(user, &overlay, &mut memo)?;
             let indexed = parse_badge(indexed)?;
             let index = match writing.contains(user) {
                 true => base,

@@ -28,6 +28,13 @@ pub(super) type Tail = Vec<(u64, RoomBump)>;
 /// The tails of several rooms, by room id (absent: none).
 pub(super) type Tails = HashMap<String, Arc<Tail>>;
 
+/// Rooms' tails loaded for several reads: each room's read and decoded once.
+#[derive(Default)]
+pub(super) struct TailMemo {
+    loaded: std::collections::HashSet<String>,
+    pub(super) tails: Tails,
+}
+
 /// A `Tree::UserroomidCounters` entry.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -163,6 +170,26 @@ impl Store {
             }
         }
         Ok(tails)
+    }
+
+    /// Adds the tails of those of `rooms` not in `memo` yet.
+    pub(super) fn load_tails<'r>(
+        &self,
+        rooms: impl IntoIterator<Item = &'r str>,
+        overlay: &Overlay,
+        memo: &mut TailMemo,
+    ) -> StoreResult<()> {
+        let missing: std::collections::BTreeSet<&str> = rooms
+            .into_iter()
+            .filter(|r| !memo.loaded.contains(*r))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let tails = self.room_tails(missing.iter().copied(), overlay)?;
+        memo.loaded.extend(missing.into_iter().map(str::to_string));
+        memo.tails.extend(tails);
+        Ok(())
     }
 
     /// Every room's tail (whole-database reads).
