@@ -105,9 +105,10 @@ pub fn bump_subscription(sub: &mut Subscription, bump: &Bump, thread: ThreadUnre
     sub.set_updated_at(at);
 }
 
-/// The bumps of plain messages (no thread to mark) since a subscription document was last
-/// written, kept beside it so that a post touches a few numbers per member, not the
-/// member's whole document; `apply` gives the document they make. Bumps add up:
+/// The bumps of plain messages (no thread to mark) not yet in a subscription document: its
+/// room's unfolded records added up on a read, or (as rcpush stored them before room
+/// records) kept beside the document per member; `apply` gives the document they make,
+/// `share` what it adds to the badge. Bumps add up:
 /// `bump_subscription` twice equals it once with the sums and the later time (the counters
 /// add, `alert` and `open` stay true, the fields it creates come in the same order).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

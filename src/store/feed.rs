@@ -522,7 +522,6 @@ impl Store {
         Ok(Touched(touched))
     }
 
-    /// The stored subscriptions the batch gives pending bumps without writing them.
     /// The stored documents and fold markers of the subscriptions a room record of the batch
     /// bumps (and does not rewrite), with their rooms' tails as the batch leaves them.
     #[allow(clippy::type_complexity)]
