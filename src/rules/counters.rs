@@ -3,6 +3,8 @@
 //! write, on the documents as stored then, so that no concurrent increment is lost (the
 //! transaction contract in `store/mod.rs`).
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::model::subscription::{Counter, ThreadList};
@@ -103,9 +105,10 @@ pub fn bump_subscription(sub: &mut Subscription, bump: &Bump, thread: ThreadUnre
     sub.set_updated_at(at);
 }
 
-/// The bumps of plain messages (no thread to mark) since a subscription document was last
-/// written, kept beside it so that a post touches a few numbers per member, not the
-/// member's whole document; `apply` gives the document they make. Bumps add up:
+/// The bumps of plain messages (no thread to mark) not yet in a subscription document: its
+/// room's unfolded records added up on a read, or (as rcpush stored them before room
+/// records) kept beside the document per member; `apply` gives the document they make,
+/// `share` what it adds to the badge. Bumps add up:
 /// `bump_subscription` twice equals it once with the sums and the later time (the counters
 /// add, `alert` and `open` stay true, the fields it creates come in the same order).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -162,17 +165,79 @@ impl PendingBumps {
         bump_subscription(sub, &bump, ThreadUnread::None, &self.at);
     }
 
+    /// No bump added yet: the document stays as it is.
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
     /// What the bumped document adds to its user's badge.
     pub fn share(&self) -> i64 {
-        match self.archived {
-            true => 0,
-            false => self.base_unread + self.unread,
+        match (self.archived, self.is_empty()) {
+            (true, _) => 0,
+            (false, true) => self.base_share,
+            (false, false) => self.base_unread + self.unread,
         }
     }
 
     /// What the document alone adds to its user's badge.
     pub fn base_share(&self) -> i64 {
         self.base_share
+    }
+}
+
+/// One plain message's bumps for the whole room, stored once beside the room rather than
+/// once per member, so that a post's writes do not grow with the members: the bump most
+/// members get, and the members who get another (`None`: no bump at all — the sender, or a
+/// member whose document the same write rewrites). It reaches every subscription of the
+/// room older than it that it does not name with `None` (`store/tails.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoomBump {
+    #[serde(rename = "d")]
+    default: Bump,
+    #[serde(rename = "x", default, skip_serializing_if = "BTreeMap::is_empty")]
+    exceptions: BTreeMap<String, Option<Bump>>,
+    #[serde(rename = "t")]
+    at: String,
+}
+
+impl RoomBump {
+    /// The record of `bumps` (each member of the room with theirs, `None` for none), at
+    /// `at`; `None` when it bumps nobody.
+    pub fn new<'a>(
+        bumps: impl IntoIterator<Item = (&'a str, Option<Bump>)>,
+        at: &str,
+    ) -> Option<RoomBump> {
+        let bumps: Vec<(&str, Option<Bump>)> = bumps.into_iter().collect();
+        let mut tally: Vec<(Bump, usize)> = Vec::new();
+        for bump in bumps.iter().filter_map(|(_, b)| *b) {
+            match tally.iter_mut().find(|(b, _)| *b == bump) {
+                Some((_, n)) => *n += 1,
+                None => tally.push((bump, 1)),
+            }
+        }
+        let default = tally.iter().max_by_key(|(_, n)| *n)?.0;
+        let exceptions = bumps
+            .into_iter()
+            .filter(|(_, b)| *b != Some(default))
+            .map(|(u, b)| (u.to_string(), b))
+            .collect();
+        Some(RoomBump {
+            default,
+            exceptions,
+            at: at.to_string(),
+        })
+    }
+
+    /// The bump `user` gets from it (if they were a member when it was written).
+    pub fn for_member(&self, user: &str) -> Option<Bump> {
+        match self.exceptions.get(user) {
+            Some(bump) => *bump,
+            None => Some(self.default),
+        }
+    }
+
+    pub fn at(&self) -> &str {
+        &self.at
     }
 }
 
@@ -329,6 +394,30 @@ mod tests {
             pending.apply(&mut merged);
             prop_assert_eq!(serde_json::to_string(&merged).unwrap(), serde_json::to_string(&one_by_one).unwrap());
             prop_assert_eq!(pending.share(), if archived { 0 } else { one_by_one.unread() });
+        }
+
+        /// A room's record gives every member the bump it was written with, and nothing
+        /// to those written with none.
+        #[test]
+        fn a_room_record_gives_each_member_their_bump(
+            bumps in prop::collection::vec(prop::option::of((0i64..2, 0i64..2, 0i64..2)), 0..8),
+        ) {
+            let members: Vec<(String, Option<Bump>)> = bumps
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (format!("u{i}"), b.map(|(u, m, g)| Bump { unread: u, user_mentions: m, group_mentions: g })))
+                .collect();
+            let record = RoomBump::new(members.iter().map(|(u, b)| (u.as_str(), *b)), "T");
+            match record {
+                None => prop_assert!(members.iter().all(|(_, b)| b.is_none())),
+                Some(record) => {
+                    let stored: RoomBump = serde_json::from_slice(&serde_json::to_vec(&record).unwrap()).unwrap();
+                    prop_assert_eq!(&stored, &record);
+                    for (u, b) in &members {
+                        prop_assert_eq!(stored.for_member(u), *b);
+                    }
+                }
+            }
         }
 
         /// Reading zeroes the counters; `alert` survives only while threads stay unread.

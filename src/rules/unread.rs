@@ -28,12 +28,30 @@ impl UnreadCount {
     }
 }
 
-/// The counters to add to one member's subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The counters to add to one member's subscription; stored as `[unread, userMentions,
+/// groupMentions]` in a room's bump records (`counters::RoomBump`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(from = "[i64; 3]", into = "[i64; 3]")]
 pub struct Bump {
     pub unread: i64,
     pub user_mentions: i64,
     pub group_mentions: i64,
+}
+
+impl From<[i64; 3]> for Bump {
+    fn from([unread, user_mentions, group_mentions]: [i64; 3]) -> Bump {
+        Bump {
+            unread,
+            user_mentions,
+            group_mentions,
+        }
+    }
+}
+
+impl From<Bump> for [i64; 3] {
+    fn from(b: Bump) -> [i64; 3] {
+        [b.unread, b.user_mentions, b.group_mentions]
+    }
 }
 
 /// What the rule needs to know about the message and one receiving member.

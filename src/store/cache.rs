@@ -329,8 +329,11 @@ impl Caches {
             }
             Tree::MessageidMessage => self.versions.moved(tree, key),
             Tree::UseridBadge => self.badges.invalidate(key),
+            // The badge adds the subscription's unfolded room records, which a write of
+            // the document folds without moving the badge index.
             Tree::UserroomidSubscription | Tree::UserroomidCounters => {
-                self.subscriptions.invalidate(key)
+                self.subscriptions.invalidate(key);
+                self.badges.invalidate(super::keys::first(key));
             }
             Tree::Useridpushtokenids => self.devices.invalidate(super::keys::first(key)),
             // A room's members: its snapshot of devices (`outbox.rs`) is kept by version.

@@ -153,6 +153,12 @@ impl Store {
                 ));
             }
         }
+        for (key, _) in self.engine.scan_prefix(Tree::RoomseqBumps, b"")? {
+            let room = lossy(keys::first(&key));
+            if self.room(&room)?.is_none() {
+                problems.push(format!("counter records of a missing room {room}"));
+            }
+        }
         for (key, _) in self.engine.scan_prefix(Tree::Roomuserids, b"")? {
             let room = lossy(keys::first(&key));
             let user = keys::second(&key).unwrap_or_default();

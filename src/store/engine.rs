@@ -29,17 +29,9 @@ pub struct Batch {
     /// The batch's events, set by the store before it is applied: a backend shared by
     /// several processes journals them in the same transaction.
     pub(super) changes: Vec<Event>,
-    /// What the write read of the subscriptions it gives pending bumps (by key), so that
-    /// deriving badges and events need not read them again (a round trip on PostgreSQL).
-    pub(super) bumped: std::collections::HashMap<Vec<u8>, Bumped>,
-}
-
-/// A subscription as stored when a write bumped it.
-#[derive(Debug)]
-pub(super) struct Bumped {
-    pub(super) document: Vec<u8>,
-    /// What it added to its user's badge before the bump.
-    pub(super) share: i64,
+    /// The subscriptions (by key) whose documents a room record of the batch changes
+    /// without writing them (`tails.rs`): their caches, events and badges follow.
+    pub(super) bumped_members: Vec<Vec<u8>>,
 }
 
 impl Batch {

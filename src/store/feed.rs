@@ -326,10 +326,13 @@ enum Undecoded {
         new: bool,
     },
     Subscription(Vec<u8>),
-    /// A stored subscription and the pending bumps the batch gives it.
+    /// A stored subscription (key, document, fold marker) that a room record of the batch
+    /// bumps, with its room's tail as the batch leaves it.
     Bumped {
+        key: Vec<u8>,
         document: Vec<u8>,
-        pending: Vec<u8>,
+        counters: Option<Vec<u8>>,
+        tails: Arc<super::tails::Tails>,
     },
     Room(Vec<u8>),
     Decoded(Event),
@@ -356,8 +359,18 @@ impl Touched {
                     }
                     Undecoded::Subscription(json) => serde_json::from_slice(&json)
                         .map(|subscription| Event::SubscriptionChanged { subscription }),
-                    Undecoded::Bumped { document, pending } => {
-                        match super::subscriptions::merged(&document, Some(&pending)) {
+                    Undecoded::Bumped {
+                        key,
+                        document,
+                        counters,
+                        tails,
+                    } => {
+                        match super::subscriptions::merged(
+                            &key,
+                            &document,
+                            counters.as_deref(),
+                            &tails,
+                        ) {
                             Ok(subscription) => Ok(Event::SubscriptionChanged { subscription }),
                             Err(e) => {
                                 tracing::error!(error = %e, "a changed subscription does not decode: consumers resync");
@@ -390,19 +403,21 @@ impl Store {
         }
         let mut last: HashMap<Place, Option<&[u8]>> = HashMap::new();
         let mut order = Vec::new();
-        // Subscriptions the batch gives pending bumps: they change as the document would.
-        let mut bumped: HashMap<&[u8], Option<&[u8]>> = HashMap::new();
+        // Subscriptions a room record of the batch bumps: they change as the document would.
+        let bumped: Vec<&[u8]> = batch.bumped_members.iter().map(Vec::as_slice).collect();
+        let mut announced: HashSet<&[u8]> = HashSet::new();
         for (tree, key, value) in &batch.writes {
-            if *tree == Tree::UserroomidCounters {
-                let place = (Tree::UserroomidSubscription, key.as_slice());
-                if bumped.insert(key, value.as_deref()).is_none() && !last.contains_key(&place) {
-                    order.push(place);
+            if *tree == Tree::RoomseqBumps {
+                for member in bumped.iter().filter(|m| announced.insert(**m)) {
+                    let place = (Tree::UserroomidSubscription, *member);
+                    if !last.contains_key(&place) {
+                        order.push(place);
+                    }
                 }
                 continue;
             }
             let first = last.insert((*tree, key), value.as_deref()).is_none();
-            let counted =
-                *tree == Tree::UserroomidSubscription && bumped.contains_key(key.as_slice());
+            let counted = *tree == Tree::UserroomidSubscription && announced.contains(&key[..]);
             if FED.contains(tree) && first && !counted {
                 order.push((*tree, key.as_slice()));
             }
@@ -418,18 +433,13 @@ impl Store {
         for (tree, key) in order {
             let text = || String::from_utf8_lossy(key).into_owned();
             let old = removed.get(&(tree, key));
-            if let Some(Some(pending)) = bumped
-                .get(key)
-                .filter(|_| tree == Tree::UserroomidSubscription)
-            {
-                let document = match last.get(&(tree, key)) {
-                    Some(written) => written.map(<[u8]>::to_vec),
-                    None => documents.get(key).cloned(),
-                };
-                if let Some(document) = document {
+            if tree == Tree::UserroomidSubscription && !last.contains_key(&(tree, key)) {
+                if let Some((document, counters)) = documents.0.get(key) {
                     touched.push(Undecoded::Bumped {
-                        document,
-                        pending: pending.to_vec(),
+                        key: key.to_vec(),
+                        document: document.clone(),
+                        counters: counters.clone(),
+                        tails: documents.1.clone(),
                     });
                 }
                 continue;
@@ -513,36 +523,37 @@ impl Store {
         Ok(Touched(touched))
     }
 
-    /// The stored subscriptions the batch gives pending bumps without writing them.
+    /// The stored documents and fold markers of the subscriptions a room record of the batch
+    /// bumps (and does not rewrite), with their rooms' tails as the batch leaves them.
+    #[allow(clippy::type_complexity)]
     fn bumped_documents<'k>(
         &self,
         batch: &Batch,
-        bumped: &HashMap<&'k [u8], Option<&[u8]>>,
+        bumped: &[&'k [u8]],
         last: &HashMap<Place<'k>, Option<&[u8]>>,
-    ) -> StoreResult<HashMap<&'k [u8], Vec<u8>>> {
-        let mut found = HashMap::new();
-        let mut wanted = Vec::new();
-        for (key, pending) in bumped {
-            if pending.is_none() || last.contains_key(&(Tree::UserroomidSubscription, *key)) {
-                continue;
-            }
-            // As the write read it, when it did.
-            match batch.bumped.get(*key) {
-                Some(read) => {
-                    found.insert(*key, read.document.clone());
-                }
-                None => wanted.push(*key),
-            }
+    ) -> StoreResult<(
+        HashMap<&'k [u8], (Vec<u8>, Option<Vec<u8>>)>,
+        Arc<super::tails::Tails>,
+    )> {
+        let wanted: Vec<&[u8]> = bumped
+            .iter()
+            .copied()
+            .filter(|k| !last.contains_key(&(Tree::UserroomidSubscription, *k)))
+            .collect();
+        if wanted.is_empty() {
+            return Ok((HashMap::new(), Arc::default()));
         }
         let keys: Vec<Vec<u8>> = wanted.iter().map(|k| k.to_vec()).collect();
-        let values = self.engine.get_many(Tree::UserroomidSubscription, &keys)?;
-        found.extend(
-            wanted
-                .into_iter()
-                .zip(values)
-                .filter_map(|(k, v)| Some((k, v?))),
-        );
-        Ok(found)
+        let documents = self.engine.get_many(Tree::UserroomidSubscription, &keys)?;
+        let counters = self.engine.get_many(Tree::UserroomidCounters, &keys)?;
+        let found = wanted
+            .into_iter()
+            .zip(documents.into_iter().zip(counters))
+            .filter_map(|(k, (d, c))| Some((k, (d?, c))))
+            .collect();
+        let rooms = bumped.iter().filter_map(|k| super::keys::second(k));
+        let tails = self.room_tails(rooms, &super::tails::Overlay::of(batch))?;
+        Ok((found, Arc::new(tails)))
     }
 
     /// The stored documents the batch deletes, where their deletion's event needs them.

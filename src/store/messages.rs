@@ -3,11 +3,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::subscriptions::merged;
+use super::tails::{self, Overlay};
 use super::trees::Tree;
-use super::{Batch, Conflict, Lock, Mode, OutboxRecord, Store, StoreResult, WriteError};
+use super::{encode, Batch, Conflict, Lock, Mode, OutboxRecord, Store, StoreResult, WriteError};
 use crate::model::message::MessageDoc;
 use crate::model::{Message, Subscription};
-use crate::rules::counters::{self, ThreadUnread};
+use crate::rules::counters::{self, RoomBump, ThreadUnread};
 use crate::rules::message_changes::{MessageMutation, ThreadReply, Write};
 use crate::rules::unread::Bump;
 
@@ -172,46 +174,92 @@ impl Store {
 
     /// Adds `new`'s bumps to the members' subscriptions as stored in this write (`followers`:
     /// of the thread it replies to); returns the members bumped, those whose subscription
-    /// exists. A plain message's bump is kept as pending bumps beside the document; a thread
-    /// reply's, which marks the thread unread, rewrites the document.
+    /// exists. A plain message's bumps go in one record of the room (`tails.rs`); a member
+    /// whose thread it marks unread has their document rewritten. The post that brings the
+    /// room's records to `FOLD_AT` folds them all into every member's document instead.
     fn bump_members<'n>(
         &self,
         batch: &mut Batch,
         new: &'n NewMessage,
         followers: &BTreeSet<String>,
     ) -> StoreResult<BTreeSet<&'n str>> {
-        let mut members = BTreeSet::new();
-        let keys: Vec<Vec<u8>> = new
-            .bumps
-            .iter()
-            .map(|m| super::keys::pair(&m.user_id, &new.room_id))
-            .collect();
-        let documents = self.engine.get_many(Tree::UserroomidSubscription, &keys)?;
-        let pending = self.engine.get_many(Tree::UserroomidCounters, &keys)?;
-        for (((m, key), document), pending) in
-            new.bumps.iter().zip(keys).zip(documents).zip(pending)
-        {
-            let Some(document) = document else {
+        let room = new.room_id.as_str();
+        let mut members: BTreeSet<String> = self.room_member_ids(room)?.into_iter().collect();
+        let tails = self.room_tails([room], &Overlay::none())?;
+        let tail = tails.get(room).map(|t| t.as_slice()).unwrap_or_default();
+        let fold = tail.len() + 1 >= tails::FOLD_AT;
+        let mut bumped = BTreeSet::new();
+        let mut record: Vec<(String, Option<Bump>)> = Vec::new();
+        let mut rewrite: Vec<(String, Option<(&Bump, ThreadUnread)>)> = Vec::new();
+        for m in &new.bumps {
+            if !members.remove(&m.user_id) {
                 continue;
-            };
+            }
+            bumped.insert(m.user_id.as_str());
             let thread = ThreadUnread::of(
                 new.thread.as_ref(),
                 m.mentioned_in_thread,
                 followers.contains(&m.user_id),
             );
-            match thread {
-                ThreadUnread::None => {
-                    Self::bump_pending(batch, key, &document, pending.as_deref(), &m.bump, &new.at)?
-                }
+            match (fold, thread) {
+                (false, ThreadUnread::None) => record.push((m.user_id.clone(), Some(m.bump))),
                 _ => {
-                    let mut sub = super::subscriptions::merged(&document, pending.as_deref())?;
-                    counters::bump_subscription(&mut sub, &m.bump, thread, &new.at);
-                    Self::update_subscription(batch, &sub);
+                    record.push((m.user_id.clone(), None));
+                    rewrite.push((m.user_id.clone(), Some((&m.bump, thread))));
                 }
             }
-            members.insert(m.user_id.as_str());
         }
-        Ok(members)
+        // The members it does not bump (its sender): the record passes them by, a fold
+        // rewrites them too.
+        for user in members {
+            if fold {
+                rewrite.push((user.clone(), None));
+            }
+            record.push((user, None));
+        }
+        let keys: Vec<Vec<u8>> = rewrite
+            .iter()
+            .map(|(u, _)| super::keys::pair(u, room))
+            .collect();
+        let documents = self.engine.get_many(Tree::UserroomidSubscription, &keys)?;
+        let counters = self.engine.get_many(Tree::UserroomidCounters, &keys)?;
+        for (((key, (_, change)), document), counters) in
+            keys.iter().zip(&rewrite).zip(documents).zip(counters)
+        {
+            let Some(document) = document else {
+                continue;
+            };
+            let mut sub = merged(key, &document, counters.as_deref(), &tails)?;
+            if let Some((bump, thread)) = change {
+                counters::bump_subscription(&mut sub, bump, *thread, &new.at);
+            }
+            Self::update_subscription(batch, &sub);
+        }
+        match fold {
+            true => {
+                for (seq, _) in tail {
+                    batch.delete(Tree::RoomseqBumps, tails::record_key(room, *seq));
+                }
+            }
+            false => {
+                let bumps = record.iter().map(|(u, b)| (u.as_str(), *b));
+                if let Some(bumps) = RoomBump::new(bumps, &new.at) {
+                    let seq = tail.last().map_or(0, |(seq, _)| *seq) + 1;
+                    batch.put(
+                        Tree::RoomseqBumps,
+                        tails::record_key(room, seq),
+                        encode(&bumps),
+                    );
+                    batch.bumped_members.extend(
+                        record
+                            .iter()
+                            .filter(|(_, b)| b.is_some())
+                            .map(|(u, _)| super::keys::pair(u, room)),
+                    );
+                }
+            }
+        }
+        Ok(bumped)
     }
 
     /// Applies `mutation` to the message `id` as stored inside this write, then what its
@@ -278,6 +326,89 @@ impl Store {
         match new {
             true => batch.insert(Tree::MessageidMessage, id, bytes),
             false => batch.put(Tree::MessageidMessage, id, bytes),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::unread::Bump;
+
+    /// A store with room `r` of `members` members `u0`… (u0 posts), every member with
+    /// `unread` 1 (3 on `u1`).
+    fn room_of(members: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 4).unwrap();
+        let users: Vec<String> = (0..members)
+            .map(|i| format!(r#"{{"_id":"u{i}","username":"user{i}"}}"#))
+            .collect();
+        let subs: Vec<String> = (0..members)
+            .map(|i| {
+                let unread = if i == 1 { 3 } else { 1 };
+                format!(
+                    r#"{{"_id":"s{i}","rid":"r","u":{{"_id":"u{i}","username":"user{i}"}},"name":"r","t":"c","unread":{unread},"alert":false,"open":true,"ts":"2030-01-01T00:00:00.000Z","_updatedAt":"2030-01-01T00:00:00.000Z"}}"#
+                )
+            })
+            .collect();
+        let import = crate::seed::parse(&format!(
+            r#"{{"users":[{}],"rooms":[{{"_id":"r","t":"c","name":"r","msgs":0,"usersCount":{members}}}],"subscriptions":[{}]}}"#,
+            users.join(","),
+            subs.join(",")
+        ))
+        .unwrap();
+        store.import(&import).unwrap();
+        (dir, store)
+    }
+
+    /// A plain message `id` from `u0`, mentioning `mentioned`.
+    fn plain(id: &str, members: usize, mentioned: &[usize]) -> NewMessage {
+        let at = "2030-01-02T00:00:00.000Z".to_string();
+        let doc =
+            serde_json::json!({"_id": id, "rid": "r", "msg": "hi", "ts": at, "u": {"_id": "u0"}});
+        NewMessage {
+            message: Message::from_json(serde_json::to_vec(&doc).unwrap()).unwrap(),
+            id: id.to_string(),
+            room_id: "r".to_string(),
+            last_message: doc,
+            at,
+            bumps: (1..members)
+                .map(|i| MemberBump {
+                    user_id: format!("u{i}"),
+                    bump: match mentioned.contains(&i) {
+                        true => Bump {
+                            unread: 1,
+                            user_mentions: 1,
+                            group_mentions: 0,
+                        },
+                        false => Bump::default(),
+                    },
+                    mentioned_in_thread: false,
+                })
+                .collect(),
+            pushes: None,
+            thread: None,
+            join: None,
+        }
+    }
+
+    /// A plain post writes the same entries whatever the number of members (the message,
+    /// the room, its name index and one record of the room's bumps), mentions included.
+    #[test]
+    fn a_plain_posts_writes_do_not_grow_with_the_members() {
+        for members in [3, 40] {
+            let (_dir, store) = room_of(members);
+            store.insert_message(&plain("m0", members, &[])).unwrap();
+            let before = store.written.entries.get();
+            store.insert_message(&plain("m1", members, &[2])).unwrap();
+            assert_eq!(store.written.entries.get() - before, 4, "{members} members");
+            let mentioned = store.subscription("r", "u2").unwrap().unwrap();
+            assert_eq!(
+                (mentioned.unread(), mentioned.0["userMentions"].clone()),
+                (2, 1.into())
+            );
+            assert_eq!(store.badge("u1").unwrap(), 3);
+            assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
         }
     }
 }

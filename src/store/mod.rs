@@ -10,7 +10,9 @@
 //! lock keeps other processes out). PostgreSQL does for `engine::Mode::Write` with an
 //! advisory lock that every process takes; a `Mode::Keyed` write (a post, an edit, marking
 //! read, a login) shares that lock and takes one per message, room and user it touches
-//! (`engine::Lock`), so keyed writes on different data commit at the same time. The wait
+//! (`engine::Lock`) — its members whose badges it derives included, so two posts into two
+//! rooms of one user take turns on that user — and keyed writes on different data commit
+//! at the same time. The wait
 //! for the disk is not part of it: a writer lets go of its locks once its writes are
 //! applied (sled) or committed asynchronously (PostgreSQL, when other writers of this
 //! process are under way; alone, it commits synchronously), then
@@ -32,11 +34,12 @@
 //!     per (service, token, app) (`register_push_token`);
 //!   - counters: `insert_message` adds its bumps to the subscription counters (`unread`,
 //!     `userMentions`, `groupMentions`) and to the room's `msgs` as stored then, so no
-//!     concurrent increment is lost. A plain message's bump goes to the member's pending
-//!     bumps (`Tree::UserroomidCounters`), not into the document: every read of a
-//!     subscription merges them (`subscriptions::merged`), every write of the document
-//!     (from such a read) drops them; `add_members` / `remove_member` move `usersCount` by
-//!     the members actually added or removed;
+//!     concurrent increment is lost. A plain message's bumps go in one record of the room
+//!     (`tails.rs`), not into the members' documents: every read of a subscription adds
+//!     the records after its fold marker (`subscriptions::merged`), every write of the
+//!     document (from such a read) moves the marker past them, and the post that brings a
+//!     room to `tails::FOLD_AT` records folds them into every document; `add_members` /
+//!     `remove_member` move `usersCount` by the members actually added or removed;
 //!   - changes to a message: `modify_message` applies a `rules::message_changes` mutation
 //!     (an edit, a deletion, and for `insert_message` a reply's effect on its thread's
 //!     parent) to the message as stored then, so two changes that meet lose neither;
@@ -52,8 +55,8 @@
 //!   (`count_message`, `count_system_message`, `follow_edit`, `uncount_message`,
 //!   `move_users_count`, `bump_subscription`, `mark_read`, `may_leave`, `may_leave_team`).
 //! * **Derived data is written in the same transaction** as what it derives from: each
-//!   user's badge (the sum of `unread` over their subscriptions that are not archived,
-//!   moved by what the batch's subscription writes and pending bumps change), the
+//!   user's badge index (the sum of `unread` over their subscriptions that are not
+//!   archived, without their rooms' records, which a badge read adds), the
 //!   member index of rooms, the indexes of push devices by user and by token. The outbox
 //!   record `insert_message` queues (one per message: its body drafted once, its receivers,
 //!   and their devices by reference to a snapshot of the room's devices, counted and written
@@ -94,6 +97,7 @@ mod settings;
 mod sled;
 mod snapshot;
 mod subscriptions;
+mod tails;
 mod teams;
 mod tokens;
 pub mod trees;
@@ -389,6 +393,7 @@ impl Store {
         let view = self.through(tx.view());
         let mut batch = Batch::default();
         let decided = decide(&view, &mut batch)?;
+        view.derive_markers(&mut batch)?;
         view.engine.lock(&badge_owners(&batch))?;
         let badges = view.derive_badges(&mut batch)?;
         let result = complete(&badges, &mut batch, decided);
@@ -407,12 +412,17 @@ impl Store {
         durable: bool,
     ) -> StoreResult<()> {
         let touched = view.touched(&batch)?;
-        let cached: Vec<(Tree, Vec<u8>)> = batch
+        let mut cached: Vec<(Tree, Vec<u8>)> = batch
             .writes
             .iter()
             .filter(|(tree, _, _)| Caches::holds(*tree))
             .map(|(tree, key, _)| (*tree, key.clone()))
             .collect();
+        // A room record changes its members' subscriptions and badges without writing them.
+        for key in &batch.bumped_members {
+            cached.push((Tree::UserroomidSubscription, key.clone()));
+            cached.push((Tree::UseridBadge, keys::first(key).to_vec()));
+        }
         let restart = batch.restarts_feed;
         // A shared backend journals the events in the transaction; here, they are decoded
         // once the write lock is released.
@@ -496,8 +506,10 @@ impl Store {
     }
 }
 
-/// The users whose subscriptions or pending bumps `batch` writes: those whose badges it
-/// may move.
+/// The users whose subscriptions or fold markers `batch` writes, or whom a room bump record
+/// of it bumps: those whose badges it may move, the ones `derive_badges` derives. Locked
+/// before it reads, so two writes moving one user's badge (posts into two of their rooms)
+/// take turns and each push's badge counts the other's record.
 fn badge_owners(batch: &Batch) -> Vec<Lock<'_>> {
     let owners: std::collections::BTreeSet<&str> = batch
         .writes
@@ -508,7 +520,9 @@ fn badge_owners(batch: &Batch) -> Vec<Lock<'_>> {
                 Tree::UserroomidSubscription | Tree::UserroomidCounters
             )
         })
-        .filter_map(|(_, key, _)| std::str::from_utf8(keys::first(key)).ok())
+        .map(|(_, key, _)| key)
+        .chain(&batch.bumped_members)
+        .filter_map(|key| std::str::from_utf8(keys::first(key)).ok())
         .collect();
     owners.into_iter().map(Lock::User).collect()
 }

@@ -98,6 +98,12 @@ impl Store {
                 Self::delete_subscription(batch, &user_id, room_id);
                 batch.delete(Tree::Roomuserids, keys::pair(room_id, &user_id));
             }
+            for (key, _) in self
+                .engine
+                .scan_prefix(Tree::RoomseqBumps, &keys::prefix(room_id))?
+            {
+                batch.delete(Tree::RoomseqBumps, key);
+            }
         }
         self.engine
             .visit_prefix(Tree::MessageidMessage, b"", &mut |key, value| {

@@ -28,10 +28,15 @@ pub enum Tree {
     RoomnameRoomid,
     /// user id ∙ room id → subscription document.
     UserroomidSubscription,
-    /// user id ∙ room id → the bumps not yet merged into that subscription document
-    /// (`rules::counters::PendingBumps`, JSON): absent, the document holds. Every read of a
-    /// subscription merges them; every write of the document drops them.
+    /// user id ∙ room id → the fold marker of that subscription document, `{"q":seq}`: the
+    /// document holds its room's records (`RoomseqBumps`) up to `seq` (absent: 0). Written
+    /// with the document (`tails.rs`). Before room records, the member's own pending bumps
+    /// (`rules::counters::PendingBumps`), still merged on read where a database has them.
     UserroomidCounters,
+    /// room id ∙ sequence number (8 bytes, big-endian) → one plain message's bumps for the
+    /// room's members (`rules::counters::RoomBump`, JSON), until a post folds them into the
+    /// documents. Added without a schema bump: an older database simply has none.
+    RoomseqBumps,
     /// room id ∙ user id → empty: the members of a room.
     Roomuserids,
     /// message id → message document, verbatim as served.
@@ -81,7 +86,7 @@ pub enum Tree {
 }
 
 impl Tree {
-    pub const ALL: [Tree; 27] = [
+    pub const ALL: [Tree; 28] = [
         Tree::Meta,
         Tree::UseridUser,
         Tree::UsernameUserid,
@@ -92,6 +97,7 @@ impl Tree {
         Tree::RoomnameRoomid,
         Tree::UserroomidSubscription,
         Tree::UserroomidCounters,
+        Tree::RoomseqBumps,
         Tree::Roomuserids,
         Tree::MessageidMessage,
         Tree::SettingidSetting,
@@ -123,6 +129,7 @@ impl Tree {
             Tree::RoomnameRoomid => "roomname_roomid",
             Tree::UserroomidSubscription => "userroomid_subscription",
             Tree::UserroomidCounters => "userroomid_counters",
+            Tree::RoomseqBumps => "roomseq_bumps",
             Tree::Roomuserids => "roomuserids",
             Tree::MessageidMessage => "messageid_message",
             Tree::SettingidSetting => "settingid_setting",

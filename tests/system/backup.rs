@@ -42,8 +42,8 @@ fn contents(db: &Path) -> Vec<(Tree, Entries)> {
 }
 
 /// (Without `settings_version`, which counts a database's own setting changes for the
-/// processes that share it: no part of the workspace. Subscriptions as read, their pending
-/// counters merged: a restore writes them folded into the documents.)
+/// processes that share it: no part of the workspace. Subscriptions and badges as read, their
+/// rooms' unfolded counter records merged: a restore writes them folded into the documents.)
 fn contents_of(store: &Store) -> Vec<(Tree, Entries)> {
     Tree::ALL
         .iter()
@@ -60,7 +60,22 @@ fn contents_of(store: &Store) -> Vec<(Tree, Entries)> {
                         *value = serde_json::to_vec(&read).unwrap();
                     }
                 }
-                Tree::UserroomidCounters => entries.clear(),
+                Tree::UserroomidCounters | Tree::RoomseqBumps => entries.clear(),
+                Tree::UseridBadge => {
+                    let mut users: std::collections::BTreeSet<Vec<u8>> =
+                        entries.iter().map(|(k, _)| k.clone()).collect();
+                    for (key, _) in store.entries(Tree::UserroomidSubscription).unwrap() {
+                        let at = key.iter().position(|b| *b == 0xff).unwrap();
+                        users.insert(key[..at].to_vec());
+                    }
+                    entries = users
+                        .into_iter()
+                        .filter_map(|user| {
+                            let badge = store.badge(std::str::from_utf8(&user).unwrap()).unwrap();
+                            (badge != 0).then(|| (user, badge.to_string().into_bytes()))
+                        })
+                        .collect();
+                }
                 _ => {}
             }
             (*t, entries)
