@@ -580,6 +580,7 @@ mod tests {
                             topic: None,
                             attempts: 0,
                             due: 0,
+                            slot: None,
                         }],
                     })
                     .collect();
@@ -603,6 +604,7 @@ mod tests {
                         rid: Some(format!("r{r}")),
                         bodies: vec![super::super::QueuedBody::Whole("{}".into())],
                         receivers,
+                        shared: None,
                     }),
                     thread: thread.then(|| crate::rules::message_changes::ThreadReply {
                         tmid: "t1".into(),
