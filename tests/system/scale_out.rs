@@ -318,7 +318,10 @@ fn an_instance_killed_mid_write_loses_no_acknowledged_write_and_no_push() {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "the writers got nothing acknowledged");
+        assert!(
+            Instant::now() < deadline,
+            "the writers got nothing acknowledged"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     servers.remove(0).kill_hard();
