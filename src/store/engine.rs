@@ -177,16 +177,19 @@ pub enum Mode {
 
 /// What a `Keyed` write transaction locks: the data that only writes holding the same lock
 /// read and write. A message covers its document (a new one: its id); a room its document,
-/// its subscriptions and their pending bumps, its member index; a user their badge and
-/// password.
+/// its subscriptions and their fold markers, its bump records, its member index; a device
+/// snapshot its reference count; a user their badge and password.
 ///
-/// Locks are taken in kind order — messages, rooms, users (one call may mix kinds: it is
-/// sorted) — so that two keyed writes can never wait for each other in a circle; a
-/// backend refuses a lock that comes after a later one.
+/// Locks are taken in kind order — messages, rooms, device snapshots, users (one call may
+/// mix kinds: it is sorted) — so that two keyed writes can never wait for each other in a
+/// circle; a backend refuses a lock that comes after a later one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lock<'a> {
     Message(&'a str),
     Room(&'a str),
+    /// A device snapshot's reference count: rooms with the same devices share one snapshot,
+    /// so posts into different rooms may count it at once.
+    Snapshot(&'a str),
     User(&'a str),
 }
 

@@ -505,6 +505,7 @@ impl Store {
     ) -> StoreResult<()> {
         if let (Some(shared), false) = (&record.shared, record.is_empty()) {
             let id = shared.devices.id.as_str();
+            self.engine.lock(&[super::Lock::Snapshot(id)])?;
             let count = self.snapshot_refs(id)?;
             if count == 0 {
                 batch.put(Tree::SnapshotidDevices, id, shared.devices.bytes.clone());

@@ -54,7 +54,8 @@ fn lock_id(lock: &Lock<'_>) -> i64 {
     let (kind, name) = match lock {
         Lock::Message(name) => (1, name),
         Lock::Room(name) => (2, name),
-        Lock::User(name) => (3, name),
+        Lock::Snapshot(name) => (3, name),
+        Lock::User(name) => (4, name),
     };
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in name.bytes() {
@@ -1190,12 +1191,20 @@ mod tests {
 
     proptest::proptest! {
         /// The order locks are taken in: every message before every room before every
-        /// user, all above the two fixed locks.
+        /// device snapshot before every user, all above the two fixed locks.
         #[test]
-        fn data_locks_sort_by_kind_whatever_the_names(a in ".{0,24}", b in ".{0,24}", c in ".{0,24}") {
-            let (message, room, user) =
-                (lock_id(&Lock::Message(&a)), lock_id(&Lock::Room(&b)), lock_id(&Lock::User(&c)));
-            proptest::prop_assert!(SETUP_LOCK < message && message < room && room < user);
+        fn data_locks_sort_by_kind_whatever_the_names(
+            a in ".{0,24}", b in ".{0,24}", c in ".{0,24}", d in ".{0,24}"
+        ) {
+            let (message, room, snapshot, user) = (
+                lock_id(&Lock::Message(&a)),
+                lock_id(&Lock::Room(&b)),
+                lock_id(&Lock::Snapshot(&c)),
+                lock_id(&Lock::User(&d)),
+            );
+            proptest::prop_assert!(
+                SETUP_LOCK < message && message < room && room < snapshot && snapshot < user
+            );
         }
     }
 
