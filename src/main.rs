@@ -21,9 +21,8 @@ fn main() -> ExitCode {
 /// Each password hash allocates 19 MiB. glibc raises its mmap threshold after the first such
 /// block is freed and then keeps later ones in per-thread arenas, so a stream of logins would
 /// pin hundreds of MB. A fixed threshold makes every large block go back to the system.
-/// One arena: glibc gives each thread that meets contention an arena of its own, and memory
-/// freed into one arena is not reused by the others, so sled's evicted pages and actix's
-/// buffers kept the process tens of MB above `cache_mb` (README "Small devices").
+/// The number of arenas is left to glibc (and to `MALLOC_ARENA_MAX`, README "Small
+/// devices"): one arena saves memory but halved the posts a busy server takes per second.
 ///
 /// The binary's only `unsafe`, kept here and out of the library: glibc's tuning call has no
 /// safe wrapper, and the library can then forbid `unsafe` altogether.
@@ -32,6 +31,5 @@ fn return_large_allocations_to_the_system() {
     // SAFETY: mallopt only changes allocator tuning; it is called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
